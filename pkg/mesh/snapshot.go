@@ -1,0 +1,254 @@
+// Package mesh holds the intermediate representation between the store and
+// the translator: one immutable, sorted snapshot of every resource at a
+// store revision, with the lookups the translator needs. It holds no Envoy
+// types.
+package mesh
+
+import (
+	"sort"
+
+	"embassy.dev/embassy/pkg/resource"
+)
+
+// ServiceRef names a service: namespace and name.
+type ServiceRef struct {
+	Namespace string
+	Name      string
+}
+
+// String renders the reference as name.namespace, the host form clients dial.
+func (s ServiceRef) String() string { return s.Name + "." + s.Namespace }
+
+// Service is a Service resource with the endpoints backing it.
+type Service struct {
+	Ref  ServiceRef
+	Spec *resource.ServiceSpec
+	// Endpoints are every endpoint of the service (static ones and those of
+	// workloads naming it), sorted by address then port name.
+	Endpoints []Endpoint
+}
+
+// Endpoint is one instance of a service.
+type Endpoint struct {
+	// Workload is the backing workload's name, empty for a static endpoint.
+	Workload string
+	Address  string
+	// Ports maps the service port's name to the endpoint's port.
+	Ports    map[string]uint32
+	Labels   map[string]string
+	Locality resource.Locality
+	Weight   uint32
+	// ServiceAccount is the identity's service account ("" for static).
+	ServiceAccount string
+}
+
+// Workload is a Workload resource.
+type Workload struct {
+	Namespace string
+	Name      string
+	Spec      *resource.WorkloadSpec
+}
+
+// Route is a Route resource.
+type Route struct {
+	Namespace string
+	Name      string
+	Spec      *resource.RouteSpec
+}
+
+// TrafficPolicy is a TrafficPolicy resource.
+type TrafficPolicy struct {
+	Namespace string
+	Name      string
+	Spec      *resource.TrafficPolicySpec
+}
+
+// AuthorizationPolicy is an AuthorizationPolicy resource.
+type AuthorizationPolicy struct {
+	Namespace string
+	Name      string
+	Spec      *resource.AuthorizationPolicySpec
+}
+
+// Snapshot is every resource at one store revision. It is never mutated
+// after New returns, so it may be shared between goroutines.
+type Snapshot struct {
+	Revision int64
+	// Mesh is the applied Mesh's spec with defaults filled in.
+	Mesh                  resource.MeshSpec
+	Services              []*Service // sorted by namespace, name
+	Workloads             []*Workload
+	Routes                []*Route
+	TrafficPolicies       []*TrafficPolicy
+	AuthorizationPolicies []*AuthorizationPolicy
+
+	services  map[ServiceRef]*Service
+	workloads map[ServiceRef]*Workload
+}
+
+// DefaultTrustDomain is the trust domain when no Mesh names one.
+const DefaultTrustDomain = "embassy.local"
+
+// New builds a snapshot from resources (in any order) at a revision.
+// It trusts that the resources passed validation.
+func New(revision int64, resources []*resource.Resource) *Snapshot {
+	s := &Snapshot{
+		Revision:  revision,
+		Mesh:      resource.MeshSpec{TrustDomain: DefaultTrustDomain, MTLS: &resource.MTLS{Mode: resource.MTLSStrict}, CA: &resource.CA{Type: "builtin"}, SVIDTTL: "1h"},
+		services:  map[ServiceRef]*Service{},
+		workloads: map[ServiceRef]*Workload{},
+	}
+	sorted := append([]*resource.Resource(nil), resources...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Key().String() < sorted[j].Key().String() })
+	for _, r := range sorted {
+		ns, name := r.Metadata.Namespace, r.Metadata.Name
+		switch spec := r.Spec.(type) {
+		case *resource.MeshSpec:
+			s.Mesh = withMeshDefaults(*spec)
+		case *resource.ServiceSpec:
+			svc := &Service{Ref: ServiceRef{ns, name}, Spec: spec}
+			s.Services = append(s.Services, svc)
+			s.services[svc.Ref] = svc
+		case *resource.WorkloadSpec:
+			w := &Workload{Namespace: ns, Name: name, Spec: spec}
+			s.Workloads = append(s.Workloads, w)
+			s.workloads[ServiceRef{ns, name}] = w
+		case *resource.RouteSpec:
+			s.Routes = append(s.Routes, &Route{ns, name, spec})
+		case *resource.TrafficPolicySpec:
+			s.TrafficPolicies = append(s.TrafficPolicies, &TrafficPolicy{ns, name, spec})
+		case *resource.AuthorizationPolicySpec:
+			s.AuthorizationPolicies = append(s.AuthorizationPolicies, &AuthorizationPolicy{ns, name, spec})
+		}
+	}
+	for _, svc := range s.Services {
+		svc.Endpoints = buildEndpoints(svc, s.Workloads)
+	}
+	return s
+}
+
+func withMeshDefaults(m resource.MeshSpec) resource.MeshSpec {
+	if m.TrustDomain == "" {
+		m.TrustDomain = DefaultTrustDomain
+	}
+	if m.MTLS == nil || m.MTLS.Mode == "" {
+		m.MTLS = &resource.MTLS{Mode: resource.MTLSStrict}
+	}
+	if m.CA == nil || m.CA.Type == "" {
+		m.CA = &resource.CA{Type: "builtin"}
+	}
+	if m.SVIDTTL == "" {
+		m.SVIDTTL = "1h"
+	}
+	return m
+}
+
+func buildEndpoints(svc *Service, workloads []*Workload) []Endpoint {
+	var eps []Endpoint
+	for _, se := range svc.Spec.Endpoints {
+		ports := map[string]uint32{}
+		for _, p := range svc.Spec.Ports {
+			ports[p.Name] = targetPort(p)
+			if se.Port != 0 {
+				ports[p.Name] = se.Port
+			}
+		}
+		eps = append(eps, Endpoint{Address: se.Address, Ports: ports, Labels: se.Labels, Locality: deref(se.Locality), Weight: weight(se.Weight)})
+	}
+	for _, w := range workloads {
+		if w.Namespace != svc.Ref.Namespace || !contains(w.Spec.Services, svc.Ref.Name) {
+			continue
+		}
+		ports := map[string]uint32{}
+		for _, p := range svc.Spec.Ports {
+			ports[p.Name] = targetPort(p)
+			for _, wp := range w.Spec.Ports {
+				if wp.Name == p.Name {
+					ports[p.Name] = wp.Port
+				}
+			}
+		}
+		sa := w.Spec.ServiceAccount
+		if sa == "" {
+			sa = "default"
+		}
+		eps = append(eps, Endpoint{Workload: w.Name, Address: w.Spec.Address, Ports: ports, Labels: w.Spec.Labels, Locality: deref(w.Spec.Locality), Weight: weight(w.Spec.Weight), ServiceAccount: sa})
+	}
+	sort.SliceStable(eps, func(i, j int) bool {
+		if eps[i].Address != eps[j].Address {
+			return eps[i].Address < eps[j].Address
+		}
+		return eps[i].Workload < eps[j].Workload
+	})
+	return eps
+}
+
+func targetPort(p resource.ServicePort) uint32 {
+	if p.TargetPort != 0 {
+		return p.TargetPort
+	}
+	return p.Port
+}
+
+func weight(w uint32) uint32 {
+	if w == 0 {
+		return 1
+	}
+	return w
+}
+
+func deref(l *resource.Locality) resource.Locality {
+	if l == nil {
+		return resource.Locality{}
+	}
+	return *l
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Service returns the service, or nil.
+func (s *Snapshot) Service(ref ServiceRef) *Service { return s.services[ref] }
+
+// Workload returns the workload namespace/name, or nil.
+func (s *Snapshot) Workload(namespace, name string) *Workload {
+	return s.workloads[ServiceRef{namespace, name}]
+}
+
+// RoutesFor returns the Routes targeting the service, sorted by name.
+func (s *Snapshot) RoutesFor(ref ServiceRef) []*Route {
+	var out []*Route
+	for _, r := range s.Routes {
+		if r.Namespace == ref.Namespace && r.Spec.Service == ref.Name {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// TrafficPolicyFor returns the first (by name) TrafficPolicy targeting the
+// service, or nil.
+func (s *Snapshot) TrafficPolicyFor(ref ServiceRef) *TrafficPolicy {
+	for _, t := range s.TrafficPolicies {
+		if t.Namespace == ref.Namespace && t.Spec.Service == ref.Name {
+			return t
+		}
+	}
+	return nil
+}
+
+// MatchesSubset reports whether labels include every subset label.
+func MatchesSubset(labels, subset map[string]string) bool {
+	for k, v := range subset {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}

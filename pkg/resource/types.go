@@ -1,0 +1,375 @@
+// Package resource holds the user-facing resource kinds of Embassy
+// (apiVersion embassy.dev/v1alpha1), their decoding from YAML and their
+// validation. It knows nothing of Envoy.
+package resource
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// APIVersion is the only apiVersion Embassy accepts today.
+const APIVersion = "embassy.dev/v1alpha1"
+
+// Kind names one of the resource kinds.
+type Kind string
+
+// The resource kinds, in the order an apply stores them.
+const (
+	KindMesh                Kind = "Mesh"
+	KindService             Kind = "Service"
+	KindWorkload            Kind = "Workload"
+	KindRoute               Kind = "Route"
+	KindTrafficPolicy       Kind = "TrafficPolicy"
+	KindAuthorizationPolicy Kind = "AuthorizationPolicy"
+)
+
+// Kinds lists every kind in a stable order.
+var Kinds = []Kind{KindMesh, KindService, KindWorkload, KindRoute, KindTrafficPolicy, KindAuthorizationPolicy}
+
+// ParseKind accepts a kind's name case-insensitively, in singular or plural
+// form (so `embassyctl get services` works), and returns its canonical form.
+func ParseKind(s string) (Kind, error) {
+	l := strings.ToLower(s)
+	for _, k := range Kinds {
+		kl := strings.ToLower(string(k))
+		if l == kl || l == kl+"s" || (strings.HasSuffix(kl, "y") && l == kl[:len(kl)-1]+"ies") || (strings.HasSuffix(kl, "sh") && l == kl+"es") {
+			return k, nil
+		}
+	}
+	names := make([]string, len(Kinds))
+	for i, k := range Kinds {
+		names[i] = string(k)
+	}
+	return "", fmt.Errorf("unknown kind %q: expected one of %s", s, strings.Join(names, ", "))
+}
+
+// Namespaced reports whether resources of the kind live in a namespace.
+// A Mesh is cluster-wide; every other kind is namespaced.
+func (k Kind) Namespaced() bool { return k != KindMesh }
+
+// DefaultNamespace is the namespace of a namespaced resource that names none.
+const DefaultNamespace = "default"
+
+// Metadata is the Kubernetes-style metadata of every resource.
+type Metadata struct {
+	Name        string            `json:"name"`
+	Namespace   string            `json:"namespace,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// Key identifies a resource in the store: kind, namespace and name.
+type Key struct {
+	Kind      Kind   `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+}
+
+// String renders the key as Kind/namespace/name (Kind/name for a Mesh).
+func (k Key) String() string {
+	if k.Namespace == "" {
+		return string(k.Kind) + "/" + k.Name
+	}
+	return string(k.Kind) + "/" + k.Namespace + "/" + k.Name
+}
+
+// Resource is one document: the envelope and its typed spec. Spec holds a
+// pointer to the spec type of the kind (*MeshSpec for a Mesh, and so on).
+type Resource struct {
+	APIVersion string   `json:"apiVersion"`
+	Kind       Kind     `json:"kind"`
+	Metadata   Metadata `json:"metadata"`
+	Spec       any      `json:"spec"`
+}
+
+// Key returns the resource's store key.
+func (r *Resource) Key() Key {
+	return Key{Kind: r.Kind, Namespace: r.Metadata.Namespace, Name: r.Metadata.Name}
+}
+
+// NewSpec returns a pointer to a zero spec of the kind, or nil for an
+// unknown kind.
+func NewSpec(k Kind) any {
+	switch k {
+	case KindMesh:
+		return &MeshSpec{}
+	case KindService:
+		return &ServiceSpec{}
+	case KindWorkload:
+		return &WorkloadSpec{}
+	case KindRoute:
+		return &RouteSpec{}
+	case KindTrafficPolicy:
+		return &TrafficPolicySpec{}
+	case KindAuthorizationPolicy:
+		return &AuthorizationPolicySpec{}
+	}
+	return nil
+}
+
+// UnmarshalJSON decodes the envelope, then the spec into the kind's type.
+// It is lenient about unknown fields: strict checks with field paths are
+// the decoder's job (see Decode); this is for reading back stored JSON.
+func (r *Resource) UnmarshalJSON(b []byte) error {
+	var env struct {
+		APIVersion string          `json:"apiVersion"`
+		Kind       Kind            `json:"kind"`
+		Metadata   Metadata        `json:"metadata"`
+		Spec       json.RawMessage `json:"spec"`
+	}
+	if err := json.Unmarshal(b, &env); err != nil {
+		return err
+	}
+	spec := NewSpec(env.Kind)
+	if spec == nil {
+		return fmt.Errorf("unknown kind %q", env.Kind)
+	}
+	if len(env.Spec) > 0 && string(env.Spec) != "null" {
+		if err := json.Unmarshal(env.Spec, spec); err != nil {
+			return err
+		}
+	}
+	r.APIVersion, r.Kind, r.Metadata, r.Spec = env.APIVersion, env.Kind, env.Metadata, spec
+	return nil
+}
+
+// Duration is a Go duration string in YAML ("250ms", "5s", "1h").
+type Duration string
+
+// Port protocols a Service port may declare.
+const (
+	ProtocolHTTP  = "http"
+	ProtocolHTTP2 = "http2"
+	ProtocolGRPC  = "grpc"
+	ProtocolTCP   = "tcp"
+)
+
+// mTLS modes of a Mesh.
+const (
+	MTLSStrict     = "STRICT"
+	MTLSPermissive = "PERMISSIVE"
+	MTLSDisabled   = "DISABLED"
+)
+
+// MeshSpec is the mesh-wide configuration. There is at most one Mesh; when
+// none is applied the defaults of DefaultMeshSpec apply.
+type MeshSpec struct {
+	// TrustDomain is the SPIFFE trust domain, e.g. "example.org".
+	TrustDomain string `json:"trustDomain"`
+	// MTLS selects STRICT, PERMISSIVE or DISABLED (default STRICT).
+	MTLS *MTLS `json:"mtls,omitempty"`
+	// CA selects where SVIDs come from (default builtin).
+	CA *CA `json:"ca,omitempty"`
+	// SVIDTTL is the lifetime of workload certificates (default 1h).
+	SVIDTTL Duration `json:"svidTTL,omitempty"`
+}
+
+// MTLS is the mesh's mutual-TLS setting.
+type MTLS struct {
+	Mode string `json:"mode"`
+}
+
+// CA selects the certificate authority of the mesh.
+type CA struct {
+	// Type is builtin, provided or spire.
+	Type string `json:"type"`
+	// CertFile and KeyFile are the root or intermediate for "provided".
+	CertFile string `json:"certFile,omitempty"`
+	KeyFile  string `json:"keyFile,omitempty"`
+	// SocketPath is the SPIRE agent's Workload API socket for "spire".
+	SocketPath string `json:"socketPath,omitempty"`
+}
+
+// ServiceSpec describes a service: its ports, and optionally static
+// endpoints. Workloads that name the service add endpoints dynamically.
+type ServiceSpec struct {
+	Ports     []ServicePort    `json:"ports"`
+	Endpoints []StaticEndpoint `json:"endpoints,omitempty"`
+}
+
+// ServicePort is one port of a service.
+type ServicePort struct {
+	// Name identifies the port; workloads map their own ports by name.
+	Name string `json:"name"`
+	// Port is what clients dial (xds:///svc.ns:PORT).
+	Port uint32 `json:"port"`
+	// Protocol is http, http2, grpc or tcp.
+	Protocol string `json:"protocol"`
+	// TargetPort is the endpoints' port when a workload does not name one
+	// (default: Port).
+	TargetPort uint32 `json:"targetPort,omitempty"`
+}
+
+// StaticEndpoint is an endpoint declared on the Service itself.
+type StaticEndpoint struct {
+	Address  string            `json:"address"`
+	Port     uint32            `json:"port,omitempty"`
+	Labels   map[string]string `json:"labels,omitempty"`
+	Locality *Locality         `json:"locality,omitempty"`
+	Weight   uint32            `json:"weight,omitempty"`
+}
+
+// Locality is where an endpoint runs.
+type Locality struct {
+	Region  string `json:"region,omitempty"`
+	Zone    string `json:"zone,omitempty"`
+	SubZone string `json:"subZone,omitempty"`
+}
+
+// WorkloadSpec is one instance of one or more services.
+type WorkloadSpec struct {
+	// Address is the IP the workload receives mesh traffic on.
+	Address string `json:"address"`
+	// Services lists the services (in the workload's namespace) it backs.
+	Services []string `json:"services"`
+	// Ports maps service port names to the workload's ports.
+	Ports []WorkloadPort `json:"ports,omitempty"`
+	// Labels select the workload into Route subsets.
+	Labels   map[string]string `json:"labels,omitempty"`
+	Locality *Locality         `json:"locality,omitempty"`
+	// ServiceAccount names the workload's identity (default "default").
+	ServiceAccount string `json:"serviceAccount,omitempty"`
+	// Weight is the endpoint's load-balancing weight (default 1).
+	Weight uint32 `json:"weight,omitempty"`
+}
+
+// WorkloadPort is a workload's port for a named service port.
+type WorkloadPort struct {
+	// Name matches a ServicePort's name.
+	Name string `json:"name"`
+	// Port is where the workload (its sidecar, or the app when proxyless)
+	// receives mesh traffic.
+	Port uint32 `json:"port"`
+	// AppPort is the local application's port behind a sidecar
+	// (default: Port). The sidecar forwards inbound traffic to
+	// 127.0.0.1:AppPort.
+	AppPort uint32 `json:"appPort,omitempty"`
+}
+
+// RouteSpec holds the HTTP/gRPC rules for one service.
+type RouteSpec struct {
+	// Service is the target service's name, in the Route's namespace.
+	Service string `json:"service"`
+	// Port restricts the Route to one service port (default: all
+	// HTTP-family ports).
+	Port uint32 `json:"port,omitempty"`
+	// Rules are tried in order; the first match wins.
+	Rules []RouteRule `json:"rules"`
+}
+
+// RouteRule is one rule: matches, and where matching requests go.
+type RouteRule struct {
+	Name string `json:"name,omitempty"`
+	// Matches are ORed; an empty list matches every request.
+	Matches  []RouteMatch `json:"matches,omitempty"`
+	Backends []Backend    `json:"backends,omitempty"`
+	// Timeout bounds the whole request (default: none).
+	Timeout Duration     `json:"timeout,omitempty"`
+	Retries *RetryPolicy `json:"retries,omitempty"`
+}
+
+// RouteMatch is one match; its conditions are ANDed.
+type RouteMatch struct {
+	Path    *PathMatch    `json:"path,omitempty"`
+	Headers []HeaderMatch `json:"headers,omitempty"`
+}
+
+// PathMatch matches the request path exactly or by prefix.
+type PathMatch struct {
+	Exact  string `json:"exact,omitempty"`
+	Prefix string `json:"prefix,omitempty"`
+}
+
+// HeaderMatch matches one request header.
+type HeaderMatch struct {
+	Name   string `json:"name"`
+	Exact  string `json:"exact,omitempty"`
+	Prefix string `json:"prefix,omitempty"`
+}
+
+// Backend is a weighted destination: a label subset of the Route's service
+// or of another service in the namespace.
+type Backend struct {
+	// Service defaults to the Route's service.
+	Service string `json:"service,omitempty"`
+	// Subset selects workloads by labels (empty: every endpoint).
+	Subset map[string]string `json:"subset,omitempty"`
+	// Weight is relative to the rule's other backends (default 1 when
+	// there is one backend).
+	Weight *int32 `json:"weight,omitempty"`
+}
+
+// RetryPolicy says how a failed request is retried.
+type RetryPolicy struct {
+	Attempts      uint32   `json:"attempts"`
+	PerTryTimeout Duration `json:"perTryTimeout,omitempty"`
+	// RetryOn lists Envoy retry conditions (5xx, gateway-error, reset,
+	// connect-failure, retriable-4xx) and gRPC codes (cancelled,
+	// deadline-exceeded, internal, resource-exhausted, unavailable).
+	RetryOn []string `json:"retryOn,omitempty"`
+}
+
+// TrafficPolicySpec holds per-service connection settings.
+type TrafficPolicySpec struct {
+	// Service is the target service's name, in the policy's namespace.
+	Service        string        `json:"service"`
+	LoadBalancer   *LoadBalancer `json:"loadBalancer,omitempty"`
+	ConnectTimeout Duration      `json:"connectTimeout,omitempty"`
+}
+
+// Load-balancing policies.
+const (
+	LBRoundRobin   = "ROUND_ROBIN"
+	LBLeastRequest = "LEAST_REQUEST"
+	LBRandom       = "RANDOM"
+	LBRingHash     = "RING_HASH"
+	LBMaglev       = "MAGLEV"
+)
+
+// LoadBalancer selects how a service's endpoints are picked.
+type LoadBalancer struct {
+	Policy string `json:"policy"`
+	// HashHeader is the request header hashed by RING_HASH and MAGLEV.
+	HashHeader string `json:"hashHeader,omitempty"`
+}
+
+// AuthorizationPolicySpec is Rego authorization for target services. This
+// release validates and stores it; compilation and enforcement come later.
+type AuthorizationPolicySpec struct {
+	Targets Targets `json:"targets"`
+	// Modules are Rego sources, each with a file name for error locations.
+	Modules []RegoModule `json:"modules"`
+	// Data is JSON made available as data.* to the policy.
+	Data json.RawMessage `json:"data,omitempty"`
+	// Query defaults to data.envoy.authz.allow.
+	Query string `json:"query,omitempty"`
+	// Mode is enforce (default) or dry-run.
+	Mode string `json:"mode,omitempty"`
+	// FailureMode is deny (default) or allow.
+	FailureMode string `json:"failureMode,omitempty"`
+	// RegoVersion is v1 (default) or v0.
+	RegoVersion string `json:"regoVersion,omitempty"`
+}
+
+// Targets selects the workloads a policy applies to.
+type Targets struct {
+	Services []string       `json:"services,omitempty"`
+	Selector *LabelSelector `json:"selector,omitempty"`
+}
+
+// LabelSelector selects workloads whose labels include MatchLabels.
+type LabelSelector struct {
+	MatchLabels map[string]string `json:"matchLabels"`
+}
+
+// RegoModule is one Rego source file.
+type RegoModule struct {
+	Name string `json:"name"`
+	Rego string `json:"rego"`
+}
+
+// DefaultQuery is the authorization query when a policy names none; it is
+// the OPA-Envoy plugin's default so its users' policies run unchanged.
+const DefaultQuery = "data.envoy.authz.allow"

@@ -1,0 +1,43 @@
+// Package translate turns a mesh snapshot into Envoy resources. Every
+// function here is pure: no I/O, no clocks, no globals, and the output is
+// sorted so the same input always gives the same bytes.
+package translate
+
+import (
+	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	tls "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+)
+
+// Flavour says what kind of xDS client a proxy is.
+type Flavour string
+
+// The proxy flavours.
+const (
+	// Envoy is an Envoy sidecar whose node id is <workload>.<namespace>.
+	Envoy Flavour = "envoy"
+	// Proxyless is a gRPC application using gRPC's own xDS client.
+	Proxyless Flavour = "proxyless"
+)
+
+// Proxy identifies the proxy a translation is for.
+type Proxy struct {
+	// ID is the node id.
+	ID      string
+	Flavour Flavour
+	// Workload and Namespace name the workload behind an Envoy sidecar.
+	Workload  string
+	Namespace string
+}
+
+// Resources is a set of Envoy resources of every type, each list sorted by
+// resource name.
+type Resources struct {
+	Listeners []*listener.Listener
+	Routes    []*route.RouteConfiguration
+	Clusters  []*cluster.Cluster
+	Endpoints []*endpoint.ClusterLoadAssignment
+	Secrets   []*tls.Secret
+}
