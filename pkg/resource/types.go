@@ -82,6 +82,16 @@ type Resource struct {
 	Kind       Kind     `json:"kind"`
 	Metadata   Metadata `json:"metadata"`
 	Spec       any      `json:"spec"`
+	// Origin says where the document was read from; it is not stored.
+	Origin *Origin `json:"-"`
+}
+
+// Origin is the file and document index a resource was decoded from, for
+// error messages.
+type Origin struct {
+	File string
+	// Index is the document's position in the file, from 0.
+	Index int
 }
 
 // Key returns the resource's store key.
