@@ -1,0 +1,45 @@
+# Embassy's entry points. `make demo` and `make test` work on a fresh
+# machine with Go installed; nothing else is needed.
+
+GO      ?= go
+BIN     := $(CURDIR)/bin
+GOFLAGS ?=
+
+.PHONY: all build demo test vet fmt-check unit e2e bench envoy-validate clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ ./cmd/... ./examples/quickstart/cmd/...
+
+## demo: the control plane with examples/quickstart applied, two echo
+## versions and a proxyless client, the traffic split and proxy status.
+## DEMO_KEEP=1 keeps it running until Ctrl-C.
+demo: build
+	@BIN=$(BIN) bash scripts/demo.sh
+
+## test: formatting, vet, and every test (unit, golden, conformance, e2e,
+## the fuzz seed corpora).
+test: fmt-check vet
+	$(GO) test -count=1 -timeout 20m ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+## bench: N simulated proxies over real ADS streams against a mesh of M
+## services; prints a table. BENCH_PROXIES and BENCH_SERVICES override.
+bench:
+	$(GO) run ./bench/cmd/embassy-bench $(BENCH_FLAGS)
+
+## envoy-validate: `envoy --mode validate` on the generated bootstraps when an
+## envoy binary is on PATH; says so plainly when there is none.
+envoy-validate:
+	@bash scripts/envoy-validate.sh
+
+clean:
+	rm -rf $(BIN)
