@@ -1,0 +1,133 @@
+package store
+
+import (
+	"context"
+	"sync"
+
+	"embassy.dev/embassy/pkg/resource"
+)
+
+// Memory is a Store kept in process memory, for tests. Values are kept as
+// JSON so that it shares Bolt's no-op detection and every read returns a
+// fresh copy.
+type Memory struct {
+	mu      sync.RWMutex
+	closed  bool
+	rev     int64
+	data    map[resource.Key][]byte
+	secrets map[string][]byte
+	hub     hub
+}
+
+var (
+	_ Store   = (*Memory)(nil)
+	_ Secrets = (*Memory)(nil)
+)
+
+// NewMemory returns an empty in-memory store at revision 0.
+func NewMemory() *Memory {
+	return &Memory{data: make(map[resource.Key][]byte), secrets: make(map[string][]byte)}
+}
+
+// Commit applies ops atomically and returns the revision after it.
+func (m *Memory) Commit(ctx context.Context, ops []Op) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	enc, err := prepareOps(ops)
+	if err != nil {
+		return 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return 0, ErrClosed
+	}
+	writes, err := stage(enc, func(k resource.Key) ([]byte, bool) {
+		v, ok := m.data[k]
+		return v, ok
+	})
+	if err != nil {
+		return m.rev, err
+	}
+	if len(writes) == 0 {
+		return m.rev, nil
+	}
+	for _, w := range writes {
+		if w.value == nil {
+			delete(m.data, w.key)
+		} else {
+			m.data[w.key] = w.value
+		}
+	}
+	m.rev++
+	// Notifying under the lock keeps watchers' revisions in commit order.
+	m.hub.notify(m.rev)
+	return m.rev, nil
+}
+
+// Get returns a fresh copy of one resource, or an error wrapping
+// ErrNotFound.
+func (m *Memory) Get(ctx context.Context, key resource.Key) (*resource.Resource, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	b, ok := m.data[key]
+	if !ok {
+		return nil, notFound(key)
+	}
+	return decode(key.String(), b)
+}
+
+// List returns fresh copies of every resource of kind (all when ""),
+// sorted by key, and the revision they were read at.
+func (m *Memory) List(ctx context.Context, kind resource.Kind) ([]*resource.Resource, int64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return nil, 0, ErrClosed
+	}
+	out := []*resource.Resource{}
+	for k, b := range m.data {
+		if kind != "" && k.Kind != kind {
+			continue
+		}
+		r, err := decode(k.String(), b)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, r)
+	}
+	sortResources(out)
+	return out, m.rev, nil
+}
+
+// Revision returns the current revision.
+func (m *Memory) Revision() int64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.rev
+}
+
+// Watch returns a channel of new revisions; see Store.Watch.
+func (m *Memory) Watch(ctx context.Context) <-chan int64 { return m.hub.watch(ctx) }
+
+// Kind returns "memory".
+func (m *Memory) Kind() string { return "memory" }
+
+// Close ends every watcher; later calls return ErrClosed.
+func (m *Memory) Close() error {
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+	m.hub.close()
+	return nil
+}

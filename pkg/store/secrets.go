@@ -1,0 +1,55 @@
+package store
+
+import "fmt"
+
+// Secrets stores opaque named blobs outside the resource revision: control
+// plane state such as the admin token or the CA key, which is not a
+// resource. Writing a secret never bumps the revision, never notifies
+// watchers, and secrets never appear in List.
+type Secrets interface {
+	// GetSecret returns a copy of the named blob, or an error wrapping
+	// ErrNotFound.
+	GetSecret(name string) ([]byte, error)
+	// PutSecret stores value under name, replacing any previous value.
+	PutSecret(name string, value []byte) error
+}
+
+// checkSecretName refuses the empty name, which no caller means.
+func checkSecretName(name string) error {
+	if name == "" {
+		return fmt.Errorf("secret name is empty: name the secret")
+	}
+	return nil
+}
+
+// GetSecret returns a copy of the named secret, or an error wrapping
+// ErrNotFound.
+func (m *Memory) GetSecret(name string) ([]byte, error) {
+	if err := checkSecretName(name); err != nil {
+		return nil, err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	v, ok := m.secrets[name]
+	if !ok {
+		return nil, fmt.Errorf("secret %q: %w", name, ErrNotFound)
+	}
+	return append([]byte{}, v...), nil
+}
+
+// PutSecret stores a copy of value under name.
+func (m *Memory) PutSecret(name string, value []byte) error {
+	if err := checkSecretName(name); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return ErrClosed
+	}
+	m.secrets[name] = append([]byte{}, value...)
+	return nil
+}
