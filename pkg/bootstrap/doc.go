@@ -1,0 +1,27 @@
+// Package bootstrap writes the start-up configuration of the two data
+// planes Embassy serves: an Envoy sidecar's bootstrap (Envoy) and a
+// proxyless gRPC application's xDS bootstrap (GRPCJSON). Both point the
+// proxy at embassy-cp's ADS endpoint and tell it who it is; everything
+// else arrives over xDS.
+package bootstrap
+
+// Metadata keys and values every node sends, so the control plane can tell
+// an Envoy sidecar from a proxyless gRPC client before it asks for anything.
+const (
+	// FlavourKey is the node metadata key that names the data-plane flavour.
+	FlavourKey = "embassy.flavour"
+	// FlavourEnvoy marks an Envoy sidecar.
+	FlavourEnvoy = "envoy"
+	// FlavourProxyless marks a proxyless gRPC application.
+	FlavourProxyless = "proxyless"
+)
+
+// Defaults used when an option is left empty.
+const (
+	// DefaultXDSAddress is where embassy-cp serves xDS by default.
+	DefaultXDSAddress = "127.0.0.1:15010"
+	// DefaultAdminAddress is where an Envoy sidecar serves its admin API.
+	DefaultAdminAddress = "127.0.0.1:15100"
+	// XDSClusterName is the static Envoy cluster that reaches embassy-cp.
+	XDSClusterName = "embassy_xds"
+)

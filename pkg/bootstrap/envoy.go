@@ -1,0 +1,165 @@
+package bootstrap
+
+import (
+	"fmt"
+	"sort"
+
+	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
+	"sigs.k8s.io/yaml"
+)
+
+// EnvoyOptions describe one Envoy sidecar.
+type EnvoyOptions struct {
+	// NodeID is "<workload>.<namespace>", both DNS-1123 labels.
+	NodeID string
+	// XDSAddress is embassy-cp's xDS host:port (default DefaultXDSAddress).
+	// An IP makes the xDS cluster STATIC; a host name makes it STRICT_DNS.
+	XDSAddress string
+	// AdminAddress is the admin API's loopback ip:port (default
+	// DefaultAdminAddress). The admin API can stop the proxy and dump its
+	// secrets, so anything but loopback is refused.
+	AdminAddress string
+	// Metadata is added to the node metadata beside FlavourKey.
+	Metadata map[string]string
+}
+
+// Envoy returns the bootstrap of one Envoy sidecar: who it is, an ADS
+// stream to embassy-cp for listeners and clusters, and a loopback admin API.
+func Envoy(o EnvoyOptions) (*bootstrapv3.Bootstrap, error) {
+	_, namespace, err := ParseEnvoyNodeID(o.NodeID)
+	if err != nil {
+		return nil, err
+	}
+	xdsAddr, err := parseHostPort("xds address", orDefault(o.XDSAddress, DefaultXDSAddress))
+	if err != nil {
+		return nil, err
+	}
+	admin, err := envoyAdmin(orDefault(o.AdminAddress, DefaultAdminAddress))
+	if err != nil {
+		return nil, err
+	}
+	meta, err := nodeMetadata(FlavourEnvoy, o.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	metaStruct, err := structpb.NewStruct(meta)
+	if err != nil {
+		return nil, fmt.Errorf("node metadata: %w", err)
+	}
+	b := &bootstrapv3.Bootstrap{
+		Node: &corev3.Node{
+			Id: o.NodeID,
+			// The namespace is the node's cluster so Envoy's stats and
+			// access logs group sidecars the way operators think of them.
+			Cluster:  namespace,
+			Metadata: metaStruct,
+		},
+		DynamicResources: envoyDynamicResources(),
+		StaticResources: &bootstrapv3.Bootstrap_StaticResources{
+			Clusters: []*clusterv3.Cluster{xdsCluster(xdsAddr)},
+		},
+		Admin: admin,
+	}
+	if err := b.ValidateAll(); err != nil {
+		return nil, fmt.Errorf("envoy bootstrap for %s: %w", o.NodeID, err)
+	}
+	return b, nil
+}
+
+// EnvoyYAML returns Envoy(o) as YAML with the protos' field names, the form
+// Envoy's documentation and `envoy -c` use.
+func EnvoyYAML(o EnvoyOptions) ([]byte, error) {
+	b, err := Envoy(o)
+	if err != nil {
+		return nil, err
+	}
+	js, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(b)
+	if err != nil {
+		return nil, fmt.Errorf("envoy bootstrap to JSON: %w", err)
+	}
+	y, err := yaml.JSONToYAML(js)
+	if err != nil {
+		return nil, fmt.Errorf("envoy bootstrap to YAML: %w", err)
+	}
+	return y, nil
+}
+
+// envoyDynamicResources sends listeners and clusters (and through them
+// routes, endpoints and secrets) over one ADS stream, so Envoy sees them in
+// the order the control plane chose.
+func envoyDynamicResources() *bootstrapv3.Bootstrap_DynamicResources {
+	ads := func() *corev3.ConfigSource {
+		return &corev3.ConfigSource{
+			ConfigSourceSpecifier: &corev3.ConfigSource_Ads{Ads: &corev3.AggregatedConfigSource{}},
+			ResourceApiVersion:    corev3.ApiVersion_V3,
+		}
+	}
+	return &bootstrapv3.Bootstrap_DynamicResources{
+		AdsConfig: &corev3.ApiConfigSource{
+			ApiType:             corev3.ApiConfigSource_GRPC,
+			TransportApiVersion: corev3.ApiVersion_V3,
+			GrpcServices: []*corev3.GrpcService{{
+				TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{
+					EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: XDSClusterName},
+				},
+			}},
+		},
+		LdsConfig: ads(),
+		CdsConfig: ads(),
+	}
+}
+
+// envoyAdmin binds the admin API to a loopback ip:port and refuses anything
+// else: the admin API is unauthenticated and can quit the proxy.
+func envoyAdmin(addr string) (*bootstrapv3.Admin, error) {
+	hp, err := parseHostPort("admin address", addr)
+	if err != nil {
+		return nil, err
+	}
+	if !hp.ip.IsValid() || !hp.ip.IsLoopback() {
+		return nil, fmt.Errorf("admin address %q: must be a loopback IP such as 127.0.0.1 (the admin API is unauthenticated)", addr)
+	}
+	return &bootstrapv3.Admin{Address: socketAddress(hp)}, nil
+}
+
+// nodeMetadata merges the flavour with the caller's metadata. The flavour
+// key is reserved: the control plane picks what to serve by it.
+func nodeMetadata(flavour string, extra map[string]string) (map[string]any, error) {
+	m := map[string]any{FlavourKey: flavour}
+	keys := make([]string, 0, len(extra))
+	for k := range extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if k == FlavourKey {
+			return nil, fmt.Errorf("node metadata: key %q is reserved", FlavourKey)
+		}
+		if k == "" {
+			return nil, fmt.Errorf("node metadata: empty key")
+		}
+		m[k] = extra[k]
+	}
+	return m, nil
+}
+
+// socketAddress is the Envoy form of a parsed host:port.
+func socketAddress(hp hostPort) *corev3.Address {
+	return &corev3.Address{Address: &corev3.Address_SocketAddress{SocketAddress: &corev3.SocketAddress{
+		Protocol:      corev3.SocketAddress_TCP,
+		Address:       hp.host,
+		PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: hp.port},
+	}}}
+}
+
+// orDefault returns s, or def when s is empty.
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

@@ -1,0 +1,78 @@
+package bootstrap
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// GRPCOptions describe one proxyless gRPC application.
+type GRPCOptions struct {
+	// NodeID identifies the application to the control plane.
+	NodeID string
+	// XDSAddress is embassy-cp's xDS host:port (default DefaultXDSAddress).
+	XDSAddress string
+	// Metadata is added to the node metadata beside FlavourKey.
+	Metadata map[string]string
+}
+
+// ServerListenerTemplate is the Listener name an xDS-enabled gRPC server
+// asks for; %s becomes its listening ip:port.
+const ServerListenerTemplate = "grpc/server?xds.resource.listening_address=%s"
+
+// ignoreResourceDeletion keeps a client serving with the last Listener it
+// saw when the control plane stops sending it (a restart, a bad apply),
+// instead of failing every RPC with "has been removed".
+const ignoreResourceDeletion = "ignore_resource_deletion"
+
+// grpcBootstrap is the JSON grpc-go reads from GRPC_XDS_BOOTSTRAP.
+type grpcBootstrap struct {
+	XDSServers                 []xdsServer `json:"xds_servers"`
+	Node                       grpcNode    `json:"node"`
+	ServerListenerResourceName string      `json:"server_listener_resource_name_template"`
+}
+
+type xdsServer struct {
+	ServerURI      string         `json:"server_uri"`
+	ChannelCreds   []channelCreds `json:"channel_creds"`
+	ServerFeatures []string       `json:"server_features"`
+}
+
+type channelCreds struct {
+	Type   string `json:"type"`
+	Config any    `json:"config,omitempty"`
+}
+
+type grpcNode struct {
+	ID       string         `json:"id"`
+	Metadata map[string]any `json:"metadata"`
+}
+
+// GRPCJSON returns the xDS bootstrap of one proxyless gRPC application, for
+// the GRPC_XDS_BOOTSTRAP file or GRPC_XDS_BOOTSTRAP_CONFIG.
+func GRPCJSON(o GRPCOptions) ([]byte, error) {
+	if o.NodeID == "" {
+		return nil, fmt.Errorf("node id is empty")
+	}
+	addr := orDefault(o.XDSAddress, DefaultXDSAddress)
+	if _, err := parseHostPort("xds address", addr); err != nil {
+		return nil, err
+	}
+	meta, err := nodeMetadata(FlavourProxyless, o.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	b := grpcBootstrap{
+		XDSServers: []xdsServer{{
+			ServerURI:      addr,
+			ChannelCreds:   grpcChannelCreds(),
+			ServerFeatures: []string{ignoreResourceDeletion},
+		}},
+		Node:                       grpcNode{ID: o.NodeID, Metadata: meta},
+		ServerListenerResourceName: ServerListenerTemplate,
+	}
+	out, err := json.MarshalIndent(b, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(out, '\n'), nil
+}
