@@ -164,4 +164,3 @@ func TestGRPCJSONRefusesBadOptions(t *testing.T) {
 		}
 	}
 }
-
