@@ -1,0 +1,33 @@
+package resource
+
+// workload checks a WorkloadSpec.
+func (v *validator) workload(s *WorkloadSpec) {
+	v.ipAddress("spec.address", s.Address)
+	if len(s.Services) == 0 {
+		v.errorf("spec.services", "at least one service is required")
+	}
+	seen := map[string]int{}
+	for i, name := range s.Services {
+		path := index("spec.services", i)
+		v.dnsLabel(path, name, true)
+		if j, dup := seen[name]; dup {
+			v.errorf(path, "duplicate service %q (also spec.services[%d])", name, j)
+		} else {
+			seen[name] = i
+		}
+	}
+	ports := map[string]int{}
+	for i, p := range s.Ports {
+		path := index("spec.ports", i)
+		if p.Name == "" {
+			v.errorf(path+".name", "required: the name of a port of the workload's services")
+		} else if j, dup := ports[p.Name]; dup {
+			v.errorf(path+".name", "duplicate port name %q (also spec.ports[%d])", p.Name, j)
+		} else {
+			ports[p.Name] = i
+		}
+		v.portRange(path+".port", p.Port, 1)
+		v.portRange(path+".appPort", p.AppPort, 0)
+	}
+	v.dnsLabel("spec.serviceAccount", s.ServiceAccount, false)
+}
