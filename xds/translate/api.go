@@ -41,3 +41,14 @@ type Resources struct {
 	Endpoints []*endpoint.ClusterLoadAssignment
 	Secrets   []*tls.Secret
 }
+
+// Diagnostic is a non-fatal problem found while translating, such as a
+// subset with no endpoints. Translation goes on around it: the operator sees
+// the diagnostic while the rest of the mesh keeps working.
+type Diagnostic struct {
+	// Resource names the mesh resource the problem comes from, as
+	// Kind/namespace/name.
+	Resource string
+	// Message says what is wrong and what the translator did about it.
+	Message string
+}

@@ -1,0 +1,57 @@
+package translate
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"embassy.dev/embassy/pkg/mesh"
+)
+
+// Listener and route names of the Envoy sidecar flavour. The golden files
+// pin them, and the xDS cache relies on them being stable.
+const (
+	outboundHTTPName    = "outbound_http"
+	outboundHTTPAddress = "127.0.0.1"
+	outboundHTTPPort    = 15001
+	localhost           = "127.0.0.1"
+)
+
+// outboundClusterName names the cluster of a service port, or of a label
+// subset of it when subset is not empty: outbound|<port>|<subset>|<svc>.<ns>.
+func outboundClusterName(ref mesh.ServiceRef, port uint32, subset map[string]string) string {
+	return fmt.Sprintf("outbound|%d|%s|%s", port, subsetKey(subset), ref)
+}
+
+// subsetKey renders labels as sorted k=v pairs joined by commas, so the same
+// subset always gets the same cluster name whatever order it was written in.
+func subsetKey(subset map[string]string) string {
+	keys := sortedKeys(subset)
+	pairs := make([]string, len(keys))
+	for i, k := range keys {
+		pairs[i] = k + "=" + subset[k]
+	}
+	return strings.Join(pairs, ",")
+}
+
+// hostPort is the authority clients use for a service port, and the name of
+// its proxyless Listener and RouteConfiguration: <svc>.<ns>:<port>.
+func hostPort(ref mesh.ServiceRef, port uint32) string {
+	return fmt.Sprintf("%s:%d", ref, port)
+}
+
+// inboundName names an inbound listener, its route and its local cluster.
+func inboundName(port uint32) string { return fmt.Sprintf("inbound|%d", port) }
+
+// outboundTCPName names the outbound listener of a tcp port.
+func outboundTCPName(port uint32) string { return fmt.Sprintf("outbound_tcp_%d", port) }
+
+// sortedKeys returns a map's keys in order, for deterministic iteration.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,243 @@
+package translate
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+
+	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	matcher "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"embassy.dev/embassy/pkg/mesh"
+	"embassy.dev/embassy/pkg/resource"
+)
+
+// defaultRetryOn is what a retry policy retries when it lists no
+// conditions: failures that happen before the request reached the app, and
+// the gRPC statuses that mean the same.
+const defaultRetryOn = "connect-failure,refused-stream,unavailable,cancelled"
+
+// routeConfiguration builds a RouteConfiguration from virtual hosts.
+func routeConfiguration(name string, vhosts []*route.VirtualHost) *route.RouteConfiguration {
+	return &route.RouteConfiguration{Name: name, VirtualHosts: vhosts}
+}
+
+// virtualHost builds the virtual host of one service port.
+func (t *translator) virtualHost(svc *mesh.Service, port resource.ServicePort, domains []string) *route.VirtualHost {
+	return &route.VirtualHost{Name: hostPort(svc.Ref, port.Port), Domains: domains, Routes: t.routes(svc, port)}
+}
+
+// routes builds the routes of a service port from its Routes' rules in
+// order (Routes by name), so the first matching rule wins. A port that no
+// Route applies to gets one catch-all route to the whole service.
+func (t *translator) routes(svc *mesh.Service, port resource.ServicePort) []*route.Route {
+	var out []*route.Route
+	applied := false
+	for _, r := range t.s.RoutesFor(svc.Ref) {
+		if r.Spec.Port != 0 && r.Spec.Port != port.Port {
+			continue
+		}
+		applied = true
+		for i, rule := range r.Spec.Rules {
+			matches := rule.Matches
+			if len(matches) == 0 {
+				matches = []resource.RouteMatch{{}}
+			}
+			for j, m := range matches {
+				action := t.routeAction(r, i, rule, svc, port)
+				if action == nil {
+					break
+				}
+				out = append(out, &route.Route{
+					Name:   routeName(r, i, rule, j, len(matches)),
+					Match:  routeMatch(m),
+					Action: &route.Route_Route{Route: action},
+				})
+			}
+		}
+	}
+	if !applied {
+		c := clusterRef{svc: svc, port: port}
+		out = append(out, &route.Route{
+			Name:   "default",
+			Match:  routeMatch(resource.RouteMatch{}),
+			Action: &route.Route_Route{Route: t.finishAction(&route.RouteAction{ClusterSpecifier: &route.RouteAction_Cluster{Cluster: c.name()}}, []*mesh.Service{svc})},
+		})
+	}
+	return out
+}
+
+// routeName names an Envoy route after the rule it comes from, for stats
+// and for operators reading a config dump.
+func routeName(r *mesh.Route, i int, rule resource.RouteRule, j, matches int) string {
+	name := rule.Name
+	if name == "" {
+		name = strconv.Itoa(i)
+	}
+	name = r.Namespace + "/" + r.Name + "/" + name
+	if matches > 1 {
+		name += "/" + strconv.Itoa(j)
+	}
+	return name
+}
+
+// routeMatch builds a match; a match without a path matches every path.
+func routeMatch(m resource.RouteMatch) *route.RouteMatch {
+	out := &route.RouteMatch{PathSpecifier: &route.RouteMatch_Prefix{Prefix: "/"}}
+	switch {
+	case m.Path != nil && m.Path.Exact != "":
+		out.PathSpecifier = &route.RouteMatch_Path{Path: m.Path.Exact}
+	case m.Path != nil && m.Path.Prefix != "":
+		out.PathSpecifier = &route.RouteMatch_Prefix{Prefix: m.Path.Prefix}
+	}
+	for _, h := range m.Headers {
+		out.Headers = append(out.Headers, headerMatcher(h))
+	}
+	return out
+}
+
+// headerMatcher matches a header exactly, by prefix, or by presence when
+// the match gives neither.
+func headerMatcher(h resource.HeaderMatch) *route.HeaderMatcher {
+	out := &route.HeaderMatcher{Name: h.Name}
+	switch {
+	case h.Exact != "":
+		out.HeaderMatchSpecifier = &route.HeaderMatcher_StringMatch{StringMatch: &matcher.StringMatcher{MatchPattern: &matcher.StringMatcher_Exact{Exact: h.Exact}}}
+	case h.Prefix != "":
+		out.HeaderMatchSpecifier = &route.HeaderMatcher_StringMatch{StringMatch: &matcher.StringMatcher{MatchPattern: &matcher.StringMatcher_Prefix{Prefix: h.Prefix}}}
+	default:
+		out.HeaderMatchSpecifier = &route.HeaderMatcher_PresentMatch{PresentMatch: true}
+	}
+	return out
+}
+
+// routeAction builds where a rule sends requests, or nil (with a
+// diagnostic) when none of its backends can be reached.
+func (t *translator) routeAction(r *mesh.Route, i int, rule resource.RouteRule, svc *mesh.Service, port resource.ServicePort) *route.RouteAction {
+	backends := rule.Backends
+	if len(backends) == 0 {
+		backends = []resource.Backend{{}}
+	}
+	var weighted []*route.WeightedCluster_ClusterWeight
+	var targets []*mesh.Service
+	var total int64
+	for _, b := range backends {
+		c, ok := t.backendCluster(r, b, svc, port)
+		if !ok {
+			continue
+		}
+		w := int32(1)
+		if b.Weight != nil {
+			w = max(*b.Weight, 0)
+		}
+		total += int64(w)
+		weighted = append(weighted, &route.WeightedCluster_ClusterWeight{Name: c.name(), Weight: wrapperspb.UInt32(uint32(w))})
+		targets = append(targets, c.svc)
+	}
+	switch {
+	case len(weighted) == 0:
+		t.diag(resource.KindRoute, r.Namespace, r.Name, "rule %s has no reachable backend; it is left out", ruleLabel(i, rule))
+		return nil
+	case total == 0:
+		t.diag(resource.KindRoute, r.Namespace, r.Name, "rule %s gives every backend weight 0; it is left out", ruleLabel(i, rule))
+		return nil
+	}
+	action := &route.RouteAction{}
+	if len(weighted) == 1 {
+		action.ClusterSpecifier = &route.RouteAction_Cluster{Cluster: weighted[0].Name}
+	} else {
+		action.ClusterSpecifier = &route.RouteAction_WeightedClusters{WeightedClusters: &route.WeightedCluster{Clusters: weighted}}
+	}
+	t.ruleTimeouts(action, r, rule)
+	return t.finishAction(action, targets)
+}
+
+// ruleLabel names a rule in diagnostics: its name, else its index.
+func ruleLabel(i int, rule resource.RouteRule) string {
+	if rule.Name != "" {
+		return strconv.Quote(rule.Name)
+	}
+	return strconv.Itoa(i)
+}
+
+// backendCluster resolves a backend to a cluster and records the subset
+// clusters routes need.
+func (t *translator) backendCluster(r *mesh.Route, b resource.Backend, svc *mesh.Service, port resource.ServicePort) (clusterRef, bool) {
+	target, tport := svc, port
+	if b.Service != "" && b.Service != svc.Ref.Name {
+		target = t.s.Service(mesh.ServiceRef{Namespace: r.Namespace, Name: b.Service})
+		if target == nil {
+			t.diag(resource.KindRoute, r.Namespace, r.Name, "backend service %s.%s does not exist; backend left out", b.Service, r.Namespace)
+			return clusterRef{}, false
+		}
+		var ok bool
+		if tport, ok = backendPort(target, port.Port); !ok {
+			t.diag(resource.KindRoute, r.Namespace, r.Name, "backend service %s has no http, http2 or grpc port; backend left out", target.Ref)
+			return clusterRef{}, false
+		}
+	}
+	c := clusterRef{svc: target, port: tport, subset: b.Subset}
+	if len(b.Subset) > 0 {
+		t.subsets[c.name()] = c
+		if len(endpointsMatching(c)) == 0 {
+			t.diag(resource.KindRoute, r.Namespace, r.Name, "backend subset %s of %s port %d has no endpoints; requests sent to it fail", subsetKey(b.Subset), target.Ref, tport.Port)
+		}
+	}
+	return c, true
+}
+
+// ruleTimeouts applies a rule's timeout and retries. gRPC ignores
+// route.timeout and honours max_stream_duration instead, so proxyless
+// clients get both.
+func (t *translator) ruleTimeouts(action *route.RouteAction, r *mesh.Route, rule resource.RouteRule) {
+	if d, ok := t.parseDuration(r, "timeout", rule.Timeout); ok {
+		action.Timeout = d
+		if t.flavour == Proxyless {
+			action.MaxStreamDuration = &route.RouteAction_MaxStreamDuration{MaxStreamDuration: d}
+		}
+	}
+	rp := rule.Retries
+	if rp == nil {
+		return
+	}
+	if rp.Attempts == 0 {
+		// gRPC refuses num_retries 0, and zero attempts means no retry.
+		return
+	}
+	retryOn := defaultRetryOn
+	if len(rp.RetryOn) > 0 {
+		retryOn = strings.Join(rp.RetryOn, ",")
+	}
+	action.RetryPolicy = &route.RetryPolicy{RetryOn: retryOn, NumRetries: wrapperspb.UInt32(rp.Attempts)}
+	if d, ok := t.parseDuration(r, "perTryTimeout", rp.PerTryTimeout); ok {
+		action.RetryPolicy.PerTryTimeout = d
+	}
+}
+
+// finishAction adds what every action needs: hash policies for the target
+// services that hash by header, and for Envoy a disabled route timeout
+// unless the rule set one (Envoy's default of 15s would cut gRPC streams).
+func (t *translator) finishAction(action *route.RouteAction, targets []*mesh.Service) *route.RouteAction {
+	headers := map[string]bool{}
+	for _, svc := range targets {
+		if h := t.trafficSettings(svc).hashHeader; h != "" {
+			headers[h] = true
+		}
+	}
+	for _, h := range sortedKeys(headers) {
+		action.HashPolicy = append(action.HashPolicy, &route.RouteAction_HashPolicy{
+			PolicySpecifier: &route.RouteAction_HashPolicy_Header_{Header: &route.RouteAction_HashPolicy_Header{HeaderName: h}},
+		})
+	}
+	if t.flavour == Envoy && action.Timeout == nil {
+		action.Timeout = durationpb.New(0)
+	}
+	return action
+}
+
+// sortRoutes orders route configurations by name.
+func sortRoutes(rs []*route.RouteConfiguration) {
+	sort.SliceStable(rs, func(i, j int) bool { return rs[i].GetName() < rs[j].GetName() })
+}
