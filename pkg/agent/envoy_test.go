@@ -1,0 +1,75 @@
+package agent
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"embassy.dev/embassy/pkg/bootstrap"
+)
+
+func TestWriteEnvoyBootstrapReplacesAtomically(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "envoy.yaml")
+	if err := WriteEnvoyBootstrap(path, bootstrap.EnvoyOptions{NodeID: "web-1.shop", XDSAddress: "127.0.0.1:15010"}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "web-1.shop") {
+		t.Fatalf("bootstrap does not name the node:\n%s", b)
+	}
+	if err := WriteEnvoyBootstrap(path, bootstrap.EnvoyOptions{NodeID: "not a node id"}); err == nil {
+		t.Fatal("a bad node id was accepted")
+	}
+	if b2, _ := os.ReadFile(path); string(b2) != string(b) {
+		t.Fatal("a refused bootstrap changed the file")
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Fatalf("temporary files left behind: %v", entries)
+	}
+}
+
+// A stand-in for envoy that records each start and exits at once shows the
+// supervisor restarting it, with backoff, until the context ends.
+func TestSupervisorRestartsEnvoy(t *testing.T) {
+	dir := t.TempDir()
+	starts := filepath.Join(dir, "starts")
+	fake := filepath.Join(dir, "envoy")
+	script := "#!/bin/sh\necho \"$@\" >> " + starts + "\nexit 1\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Supervisor{Bin: fake, Bootstrap: "/etc/envoy.yaml", MinBackoff: 10 * time.Millisecond, MaxBackoff: 40 * time.Millisecond}
+	errc := make(chan error, 1)
+	go func() { errc <- s.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(starts)
+		if n := strings.Count(string(b), "\n"); n >= 3 {
+			if !strings.Contains(string(b), "-c /etc/envoy.yaml") {
+				t.Fatalf("envoy was not given the bootstrap: %q", b)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("envoy was not restarted 3 times within 10s: %q", b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the supervisor did not stop with its context")
+	}
+}
