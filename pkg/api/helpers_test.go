@@ -1,0 +1,112 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"embassy.dev/embassy/pkg/status"
+	"embassy.dev/embassy/pkg/store"
+)
+
+const testToken = "test-admin-token"
+
+const serviceEcho = `apiVersion: embassy.dev/v1alpha1
+kind: Service
+metadata:
+  name: echo
+spec:
+  ports:
+  - name: http
+    port: 8080
+    protocol: http
+`
+
+const routeEcho = `apiVersion: embassy.dev/v1alpha1
+kind: Route
+metadata:
+  name: echo
+spec:
+  service: echo
+  rules:
+  - backends:
+    - weight: 1
+`
+
+// fakeRegistry is a status.Registry with a fixed answer.
+type fakeRegistry []status.Proxy
+
+func (f fakeRegistry) Proxies() []status.Proxy { return f }
+
+// harness is an API server over a memory store.
+type harness struct {
+	t   *testing.T
+	srv *httptest.Server
+	st  *store.Memory
+}
+
+func newHarness(t *testing.T, reg status.Registry) *harness {
+	t.Helper()
+	st := store.NewMemory()
+	srv := httptest.NewServer(NewHandler(Options{Store: st, Proxies: reg, AdminToken: testToken}))
+	t.Cleanup(srv.Close)
+	return &harness{t: t, srv: srv, st: st}
+}
+
+// do sends a request with the given bearer token ("" for none) and JSON
+// body (nil for none), and returns the status and raw body.
+func (h *harness) do(method, path, token string, body any) (int, []byte) {
+	h.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			h.t.Fatalf("encode body: %v", err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, h.srv.URL+path, rd)
+	if err != nil {
+		h.t.Fatalf("build request: %v", err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := h.srv.Client().Do(req)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		h.t.Fatalf("read response: %v", err)
+	}
+	return resp.StatusCode, out
+}
+
+// applyFiles posts an apply of one file per name/content pair.
+func (h *harness) applyFiles(dryRun bool, files ...File) (int, []byte) {
+	h.t.Helper()
+	return h.do(http.MethodPost, "/v1/apply", testToken, ApplyRequest{Files: files, DryRun: dryRun})
+}
+
+// mustApply applies files and fails the test unless it succeeds.
+func (h *harness) mustApply(files ...File) {
+	h.t.Helper()
+	if code, body := h.applyFiles(false, files...); code != http.StatusOK {
+		h.t.Fatalf("apply: %d %s", code, body)
+	}
+}
+
+// errorOf decodes an error response.
+func errorOf(t *testing.T, body []byte) ErrorResponse {
+	t.Helper()
+	var er ErrorResponse
+	if err := json.Unmarshal(body, &er); err != nil || er.Error == "" {
+		t.Fatalf("response is not a JSON error (%v): %s", err, body)
+	}
+	return er
+}

@@ -1,0 +1,47 @@
+package api
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"embassy.dev/embassy/pkg/status"
+)
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
+
+// copyBody reads and closes a response body.
+func copyBody(w io.Writer, resp *http.Response) (int64, error) {
+	defer resp.Body.Close()
+	return io.Copy(w, resp.Body)
+}
+
+func TestProxiesComeFromTheRegistry(t *testing.T) {
+	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	reg := fakeRegistry{{
+		ID: "echo-1.default", Flavour: "envoy", XDS: "delta", ConnectedSince: at,
+		Types: map[string]status.TypeStatus{
+			"type.googleapis.com/envoy.config.cluster.v3.Cluster": {VersionSent: "3", VersionAcked: "3", SentAt: at, AckedAt: at},
+		},
+	}}
+	h := newHarness(t, reg)
+	code, body := h.do(http.MethodGet, "/v1/proxies", "", nil)
+	var out ProxiesResponse
+	if code != http.StatusOK || json.Unmarshal(body, &out) != nil {
+		t.Fatalf("GET /v1/proxies: %d %s", code, body)
+	}
+	if len(out.Proxies) != 1 || out.Proxies[0].ID != "echo-1.default" || out.Proxies[0].Types["type.googleapis.com/envoy.config.cluster.v3.Cluster"].VersionAcked != "3" {
+		t.Fatalf("proxies = %+v", out.Proxies)
+	}
+
+	empty := newHarness(t, nil)
+	_, body = empty.do(http.MethodGet, "/v1/proxies", "", nil)
+	if !strings.Contains(string(body), `"proxies": []`) {
+		t.Fatalf("no registry should answer an empty list, got %s", body)
+	}
+}
