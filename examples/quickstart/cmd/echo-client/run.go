@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"embassy.dev/embassy/internal/echo"
+)
+
+// readyRetry is the pause between failed readiness calls. Calls wait for a
+// ready channel themselves; this only stops a hot loop when the server
+// answers with an error.
+const readyRetry = 50 * time.Millisecond
+
+// run dials the target, waits until it answers, and runs the chosen mode.
+// It reports whether any measured call succeeded.
+func run(cfg config, out io.Writer) (bool, error) {
+	cc, err := grpc.NewClient(cfg.target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return false, err
+	}
+	defer cc.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := waitReady(ctx, cc, cfg); err != nil {
+		return false, err
+	}
+	if cfg.interval > 0 {
+		return watch(ctx, cc, cfg, out)
+	}
+	return burst(ctx, cc, cfg, out)
+}
+
+// waitReady makes calls until one succeeds or --ready-timeout passes. The
+// first calls may fail while the xDS configuration is still arriving.
+func waitReady(ctx context.Context, cc grpc.ClientConnInterface, cfg config) error {
+	ctx, cancel := context.WithTimeout(ctx, cfg.readyTimeout)
+	defer cancel()
+	var lastErr error
+	for {
+		_, err := echo.Call(ctx, cc, cfg.message, grpc.WaitForReady(true))
+		if err == nil {
+			return nil
+		}
+		lastErr = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready after %s: %v", cfg.target, cfg.readyTimeout, lastErr)
+		case <-time.After(readyRetry):
+		}
+	}
+}
+
+// call makes one measured call and records it in *t under mu; *t is
+// swapped for a fresh tally at every watch interval.
+func call(ctx context.Context, cc grpc.ClientConnInterface, cfg config, mu *sync.Mutex, t **tally) {
+	cctx, cancel := context.WithTimeout(ctx, cfg.callTimeout)
+	backend, err := echo.Call(cctx, cc, cfg.message)
+	cancel()
+	if err != nil && ctx.Err() != nil {
+		// Cut short by the end of --duration or a signal: not an
+		// outcome of the mesh, so not counted.
+		return
+	}
+	mu.Lock()
+	(*t).add(backend, err)
+	mu.Unlock()
+}
+
+// burst makes --count calls with --concurrency workers and prints the split.
+func burst(ctx context.Context, cc grpc.ClientConnInterface, cfg config, out io.Writer) (bool, error) {
+	var mu sync.Mutex
+	t := newTally()
+	jobs := make(chan struct{})
+	var wg sync.WaitGroup
+	for range cfg.concurrency {
+		wg.Go(func() {
+			for range jobs {
+				call(ctx, cc, cfg, &mu, &t)
+			}
+		})
+	}
+	for range cfg.count {
+		jobs <- struct{}{}
+	}
+	close(jobs)
+	wg.Wait()
+	if cfg.jsonOut {
+		return t.Total > t.Errors, t.writeJSON(out)
+	}
+	return t.Total > t.Errors, t.writeReport(out)
+}
+
+// watch keeps --concurrency workers calling for --duration and prints each
+// --interval's split as it ends.
+func watch(ctx context.Context, cc grpc.ClientConnInterface, cfg config, out io.Writer) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, cfg.duration)
+	defer cancel()
+	var mu sync.Mutex
+	t := newTally()
+	var wg sync.WaitGroup
+	for range cfg.concurrency {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				call(ctx, cc, cfg, &mu, &t)
+			}
+		})
+	}
+
+	start := time.Now()
+	anyOK := false
+	// flush prints the interval that just ended and starts the next.
+	flush := func() error {
+		mu.Lock()
+		done := t
+		t = newTally()
+		mu.Unlock()
+		done.ElapsedMS = time.Since(start).Milliseconds()
+		anyOK = anyOK || done.Total > done.Errors
+		if cfg.jsonOut {
+			return done.writeJSON(out)
+		}
+		return done.writeLine(out)
+	}
+	tick := time.NewTicker(cfg.interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			if err := flush(); err != nil {
+				return anyOK, err
+			}
+			continue
+		case <-ctx.Done():
+		}
+		break
+	}
+	wg.Wait()
+	// The last interval may be partial; print it if it holds any call.
+	mu.Lock()
+	pending := t.Total
+	mu.Unlock()
+	if pending > 0 {
+		if err := flush(); err != nil {
+			return anyOK, err
+		}
+	}
+	return anyOK, nil
+}
