@@ -115,19 +115,20 @@ func readRevision(tx *bolt.Tx) (int64, error) {
 func (b *Bolt) Path() string { return b.path }
 
 // Commit applies ops in one bbolt transaction, together with the revision
-// bump, and returns the revision after it.
+// bump, and returns the revision after it; on error nothing is written
+// and it returns the unchanged revision.
 func (b *Bolt) Commit(ctx context.Context, ops []Op) (int64, error) {
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return b.Revision(), err
 	}
 	enc, err := prepareOps(ops)
 	if err != nil {
-		return 0, err
+		return b.Revision(), err
 	}
 	b.closeMu.RLock()
 	defer b.closeMu.RUnlock()
 	if b.closed {
-		return 0, ErrClosed
+		return b.rev.Load(), ErrClosed
 	}
 	b.commitMu.Lock()
 	defer b.commitMu.Unlock()

@@ -29,19 +29,20 @@ func NewMemory() *Memory {
 	return &Memory{data: make(map[resource.Key][]byte), secrets: make(map[string][]byte)}
 }
 
-// Commit applies ops atomically and returns the revision after it.
+// Commit applies ops atomically and returns the revision after it; on
+// error nothing is written and it returns the unchanged revision.
 func (m *Memory) Commit(ctx context.Context, ops []Op) (int64, error) {
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return m.Revision(), err
 	}
 	enc, err := prepareOps(ops)
 	if err != nil {
-		return 0, err
+		return m.Revision(), err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return 0, ErrClosed
+		return m.rev, ErrClosed
 	}
 	writes, err := stage(enc, func(k resource.Key) ([]byte, bool) {
 		v, ok := m.data[k]

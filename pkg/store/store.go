@@ -10,7 +10,9 @@ import (
 	"embassy.dev/embassy/pkg/resource"
 )
 
-// ErrNotFound is returned by Get for a key that is not stored.
+// ErrNotFound is returned by Get for a key that is not stored. Errors wrap
+// it with the missing name, so test with errors.Is; a Commit that deletes a
+// missing key and Secrets.GetSecret of a missing secret wrap it too.
 var ErrNotFound = errors.New("not found")
 
 // Op is one write in a transaction: a put of Resource, or a delete of Key
