@@ -1,0 +1,205 @@
+package validate
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tcp "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/tcp_proxy/v3"
+	tls "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	"google.golang.org/protobuf/proto"
+
+	"embassy.dev/embassy/xds/translate"
+)
+
+// refs collects the names resources reference, each with where it was
+// referenced from, to be checked against what is served.
+type refs struct {
+	routeConfigs map[string][]string
+	clusters     map[string][]string
+	secrets      map[string][]string
+}
+
+func (r *refs) add(m map[string][]string, name, from string) {
+	m[name] = append(m[name], from)
+}
+
+// Resources runs ValidateAll on every resource and, recursively, on every
+// Any inside it, then checks references: every RDS route_config_name a
+// listener names (including inside api_listener and filter chains) is
+// served, every cluster a route (cluster / weighted_clusters) or tcp_proxy
+// names is served, every EDS cluster has a ClusterLoadAssignment served
+// under its service_name (or cluster name), and every SDS secret named by a
+// transport socket is served or in allowedExternalSecrets (secrets the
+// sidecar's agent serves itself). It returns all problems joined with
+// errors.Join, or nil when the set is clean.
+func Resources(r *translate.Resources, allowedExternalSecrets []string) error {
+	if r == nil {
+		return nil
+	}
+	rf := &refs{routeConfigs: map[string][]string{}, clusters: map[string][]string{}, secrets: map[string][]string{}}
+	w := &walker{}
+	validateEach := func(kind, name string, m proto.Message) {
+		from := kind + " " + name
+		w.visit = func(path string, m proto.Message) { collect(rf, from, m) }
+		w.validate(from, m)
+	}
+	for _, l := range r.Listeners {
+		validateEach("Listener", l.GetName(), l)
+	}
+	for _, rc := range r.Routes {
+		validateEach("RouteConfiguration", rc.GetName(), rc)
+	}
+	for _, c := range r.Clusters {
+		validateEach("Cluster", c.GetName(), c)
+	}
+	for _, cla := range r.Endpoints {
+		validateEach("ClusterLoadAssignment", cla.GetClusterName(), cla)
+	}
+	for _, s := range r.Secrets {
+		validateEach("Secret", s.GetName(), s)
+	}
+	errs := w.errs
+	errs = append(errs, duplicates(r)...)
+	errs = append(errs, missing(rf, served(r), allowedExternalSecrets, r.Clusters)...)
+	return errors.Join(errs...)
+}
+
+// collect records the references one message makes.
+func collect(rf *refs, from string, m proto.Message) {
+	switch m := m.(type) {
+	case *hcm.Rds:
+		rf.add(rf.routeConfigs, m.GetRouteConfigName(), from)
+	case *route.RouteAction:
+		if c := m.GetCluster(); c != "" {
+			rf.add(rf.clusters, c, from)
+		}
+		for _, wc := range m.GetWeightedClusters().GetClusters() {
+			rf.add(rf.clusters, wc.GetName(), from)
+		}
+	case *tcp.TcpProxy:
+		if c := m.GetCluster(); c != "" {
+			rf.add(rf.clusters, c, from)
+		}
+		for _, wc := range m.GetWeightedClusters().GetClusters() {
+			rf.add(rf.clusters, wc.GetName(), from)
+		}
+	case *tls.SdsSecretConfig:
+		rf.add(rf.secrets, m.GetName(), from)
+	}
+}
+
+// servedNames are the names of each resource type in a set.
+type servedNames struct {
+	routeConfigs, clusters, assignments, secrets map[string]bool
+}
+
+func served(r *translate.Resources) servedNames {
+	s := servedNames{map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}}
+	for _, rc := range r.Routes {
+		s.routeConfigs[rc.GetName()] = true
+	}
+	for _, c := range r.Clusters {
+		s.clusters[c.GetName()] = true
+	}
+	for _, cla := range r.Endpoints {
+		s.assignments[cla.GetClusterName()] = true
+	}
+	for _, sec := range r.Secrets {
+		s.secrets[sec.GetName()] = true
+	}
+	return s
+}
+
+// missing reports every referenced name that is not served, in sorted order.
+func missing(rf *refs, s servedNames, external []string, clusters []*cluster.Cluster) []error {
+	var errs []error
+	report := func(what string, wanted map[string][]string, have map[string]bool) {
+		for _, name := range sortedKeys(wanted) {
+			if !have[name] {
+				errs = append(errs, fmt.Errorf("%s %q referenced by %s is not served", what, name, uniq(wanted[name])))
+			}
+		}
+	}
+	report("RouteConfiguration", rf.routeConfigs, s.routeConfigs)
+	report("Cluster", rf.clusters, s.clusters)
+	for _, name := range external {
+		s.secrets[name] = true
+	}
+	report("Secret", rf.secrets, s.secrets)
+	for _, c := range clusters {
+		if c.GetType() != cluster.Cluster_EDS {
+			continue
+		}
+		name := c.GetEdsClusterConfig().GetServiceName()
+		if name == "" {
+			name = c.GetName()
+		}
+		if !s.assignments[name] {
+			errs = append(errs, fmt.Errorf("ClusterLoadAssignment %q for EDS Cluster %s is not served", name, c.GetName()))
+		}
+	}
+	return errs
+}
+
+// duplicates reports two resources of one type with the same name: a client
+// would keep only one of them, whichever came last.
+func duplicates(r *translate.Resources) []error {
+	var errs []error
+	check := func(kind string, names []string) {
+		seen := map[string]bool{}
+		for _, n := range names {
+			if seen[n] {
+				errs = append(errs, fmt.Errorf("%s %q is served twice", kind, n))
+			}
+			seen[n] = true
+		}
+	}
+	var ls, rs, cs, es, ss []string
+	for _, x := range r.Listeners {
+		ls = append(ls, x.GetName())
+	}
+	for _, x := range r.Routes {
+		rs = append(rs, x.GetName())
+	}
+	for _, x := range r.Clusters {
+		cs = append(cs, x.GetName())
+	}
+	for _, x := range r.Endpoints {
+		es = append(es, x.GetClusterName())
+	}
+	for _, x := range r.Secrets {
+		ss = append(ss, x.GetName())
+	}
+	check("Listener", ls)
+	check("RouteConfiguration", rs)
+	check("Cluster", cs)
+	check("ClusterLoadAssignment", es)
+	check("Secret", ss)
+	return errs
+}
+
+func sortedKeys(m map[string][]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// uniq lists the referrers of a name once each.
+func uniq(from []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, f := range from {
+		if !seen[f] {
+			seen[f] = true
+			out = append(out, f)
+		}
+	}
+	return out
+}
