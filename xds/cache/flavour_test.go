@@ -1,0 +1,42 @@
+package cache
+
+import (
+	"testing"
+
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+
+	"embassy.dev/embassy/xds/translate"
+)
+
+func TestFlavourOf(t *testing.T) {
+	cases := []struct {
+		node *core.Node
+		want translate.Flavour
+	}{
+		{envoyNode("web.default"), translate.Envoy},
+		{&core.Node{Id: "x"}, translate.Envoy},
+		{grpcNode("client"), translate.Proxyless},
+		{&core.Node{Id: "c", UserAgentName: "gRPC Java"}, translate.Proxyless},
+		{metadataProxylessNode("c"), translate.Proxyless},
+	}
+	for _, c := range cases {
+		if got := FlavourOf(c.node); got != c.want {
+			t.Errorf("FlavourOf(%v) = %s, want %s", c.node, got, c.want)
+		}
+	}
+}
+
+func TestProxyForReadsWorkloadAndNamespace(t *testing.T) {
+	got := ProxyFor(envoyNode("reviews.v2.shop"), SplitNodeID)
+	if got.Workload != "reviews.v2" || got.Namespace != "shop" || got.Flavour != translate.Envoy {
+		t.Errorf("ProxyFor = %+v", got)
+	}
+	for _, id := range []string{"nodot", ".ns", "wl."} {
+		if p := ProxyFor(envoyNode(id), SplitNodeID); p.Workload != "" || p.Namespace != "" {
+			t.Errorf("ProxyFor(%q) = %+v, want no workload", id, p)
+		}
+	}
+	if p := ProxyFor(grpcNode("a.b"), SplitNodeID); p.Workload != "" {
+		t.Errorf("proxyless node got a workload: %+v", p)
+	}
+}

@@ -1,0 +1,53 @@
+package cache
+
+import (
+	"testing"
+	"time"
+
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"embassy.dev/embassy/xds/cache/cachetest"
+)
+
+// eventually polls cond every few milliseconds until it holds or the
+// deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		<-tick.C
+	}
+}
+
+func newTestPublisher(t *testing.T) (*Publisher, *cachetest.Translator) {
+	t.Helper()
+	fake := cachetest.New()
+	p := NewPublisher(Options{Translator: fake, Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond})
+	t.Cleanup(p.Close)
+	return p, fake
+}
+
+func envoyNode(id string) *core.Node { return &core.Node{Id: id, UserAgentName: "envoy"} }
+
+func grpcNode(id string) *core.Node { return &core.Node{Id: id, UserAgentName: "gRPC Go"} }
+
+func metadataProxylessNode(id string) *core.Node {
+	md, _ := structpb.NewStruct(map[string]any{FlavourMetadataKey: "proxyless"})
+	return &core.Node{Id: id, Metadata: md}
+}
+
+func snapshotOf(t *testing.T, p *Publisher, id string) *cachev3.Snapshot {
+	t.Helper()
+	s, err := p.Cache().GetSnapshot(id)
+	if err != nil {
+		t.Fatalf("node %s: %v", id, err)
+	}
+	return s.(*cachev3.Snapshot)
+}

@@ -1,0 +1,235 @@
+package cache
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	"github.com/hashicorp/go-hclog"
+
+	"embassy.dev/embassy/pkg/mesh"
+	"embassy.dev/embassy/xds/translate"
+)
+
+// Options configure a Publisher.
+type Options struct {
+	// Logger defaults to a null logger.
+	Logger hclog.Logger
+	// Debounce defaults to DefaultDebounce; MaxDelay to DefaultMaxDelay.
+	Debounce, MaxDelay time.Duration
+	// Translator defaults to DefaultTranslator.
+	Translator Translator
+}
+
+// Publisher turns mesh snapshots into cache snapshots for every connected
+// node. It is safe for concurrent use.
+type Publisher struct {
+	log      hclog.Logger
+	tr       Translator
+	parse    func(string) (string, string, error)
+	cache    cachev3.SnapshotCache
+	debounce time.Duration
+	maxDelay time.Duration
+
+	pendingMu    sync.Mutex
+	pending      *mesh.Snapshot
+	firstPending time.Time
+	lastPending  time.Time
+
+	// mu orders every change to the node set with the cache calls that
+	// follow it, so a node that disconnects is never given a snapshot again
+	// and one that connects never misses a push. Holding it across
+	// SetSnapshot is safe: the cache only sends on response channels that
+	// have room for one response per watch.
+	mu    sync.Mutex
+	nodes map[string]*nodeEntry
+	gen   *generation
+
+	revision atomic.Int64
+	pushes   atomic.Int64
+
+	kick     chan struct{}
+	stop     chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
+}
+
+// defaultTranslator is set by default_translator.go, which keeps the
+// dependency on the translate package's functions in one file.
+var defaultTranslator func() Translator
+
+type nodeEntry struct {
+	proxy   translate.Proxy
+	streams int
+}
+
+// NewPublisher starts a publisher's push loop; Close stops it.
+func NewPublisher(o Options) *Publisher {
+	if o.Logger == nil {
+		o.Logger = hclog.NewNullLogger()
+	}
+	if o.Debounce <= 0 {
+		o.Debounce = DefaultDebounce
+	}
+	if o.MaxDelay <= 0 {
+		o.MaxDelay = DefaultMaxDelay
+	}
+	if o.Translator == nil && defaultTranslator != nil {
+		o.Translator = defaultTranslator()
+	}
+	if o.Translator == nil {
+		panic("cache: Options.Translator is required")
+	}
+	p := &Publisher{
+		log:      o.Logger,
+		tr:       o.Translator,
+		parse:    nodeIDParser(o.Translator),
+		debounce: o.Debounce,
+		maxDelay: o.MaxDelay,
+		// ads=false on purpose: with ads=true the cache holds back any
+		// answer until a request names every resource of the type, and
+		// gRPC's proxyless client only ever asks for what it needs.
+		cache: cachev3.NewSnapshotCache(false, cachev3.IDHash{}, NewLogger(o.Logger)),
+		nodes: map[string]*nodeEntry{},
+		kick:  make(chan struct{}, 1),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	go p.run()
+	return p
+}
+
+// Cache is the snapshot cache the xDS server serves from.
+func (p *Publisher) Cache() cachev3.SnapshotCache { return p.cache }
+
+// Update queues a mesh snapshot; it is pushed after the debounce delay,
+// replacing any snapshot still pending.
+func (p *Publisher) Update(m *mesh.Snapshot) {
+	now := time.Now()
+	p.pendingMu.Lock()
+	if p.pending == nil {
+		p.firstPending = now
+	}
+	p.pending, p.lastPending = m, now
+	p.pendingMu.Unlock()
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (p *Publisher) takePending() *mesh.Snapshot {
+	p.pendingMu.Lock()
+	defer p.pendingMu.Unlock()
+	m := p.pending
+	p.pending = nil
+	return m
+}
+
+// Revision is the revision of the last mesh snapshot pushed, 0 before any.
+func (p *Publisher) Revision() int64 { return p.revision.Load() }
+
+// Pushes counts the pushes done so far.
+func (p *Publisher) Pushes() int64 { return p.pushes.Load() }
+
+// Connect registers a stream of a node. The node's first stream gives it
+// a snapshot at once when a mesh snapshot has been pushed, so its first
+// watch is answered without waiting for the next push.
+func (p *Publisher) Connect(node *core.Node) {
+	id := node.GetId()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n, ok := p.nodes[id]; ok {
+		n.streams++
+		return
+	}
+	n := &nodeEntry{proxy: ProxyFor(node, p.parse), streams: 1}
+	p.nodes[id] = n
+	if p.gen == nil {
+		return
+	}
+	snap := p.gen.snapshotFor(n.proxy, p.inbound(p.gen.mesh, n.proxy))
+	p.setSnapshot(id, snap)
+}
+
+// Disconnect releases a stream of a node; the node's snapshot is dropped
+// with its last stream.
+func (p *Publisher) Disconnect(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n, ok := p.nodes[id]
+	if !ok {
+		return
+	}
+	if n.streams--; n.streams > 0 {
+		return
+	}
+	delete(p.nodes, id)
+	p.cache.ClearSnapshot(id)
+}
+
+// Close stops the push loop. Pending updates are dropped.
+func (p *Publisher) Close() {
+	p.stopOnce.Do(func() { close(p.stop) })
+	<-p.done
+}
+
+// push translates the shared resources once, then gives each node the
+// snapshot of its shape. Inbound translation runs outside the lock; nodes
+// that connect meanwhile are translated under it.
+func (p *Publisher) push(m *mesh.Snapshot) {
+	start := time.Now()
+	gen, err := newGeneration(m, p.tr)
+	if err != nil {
+		p.log.Error("cannot build snapshot; keeping the previous one", "revision", m.Revision, "error", err)
+		return
+	}
+	p.mu.Lock()
+	proxies := make(map[string]translate.Proxy, len(p.nodes))
+	for id, n := range p.nodes {
+		proxies[id] = n.proxy
+	}
+	p.mu.Unlock()
+
+	inbound := make(map[string]resourceSet, len(proxies))
+	for id, px := range proxies {
+		inbound[id] = p.inbound(m, px)
+	}
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.gen = gen
+	for id, n := range p.nodes {
+		in, ok := inbound[id]
+		if !ok {
+			in = p.inbound(m, n.proxy)
+		}
+		p.setSnapshot(id, gen.snapshotFor(n.proxy, in))
+	}
+	p.revision.Store(m.Revision)
+	p.pushes.Add(1)
+	p.log.Debug("pushed", "revision", m.Revision, "nodes", len(p.nodes), "shapes", len(gen.shapes), "took", time.Since(start))
+}
+
+// inbound translates a node's own resources; proxyless nodes and Envoy
+// nodes without a workload have none.
+func (p *Publisher) inbound(m *mesh.Snapshot, px translate.Proxy) resourceSet {
+	if px.Flavour != translate.Envoy || px.Workload == "" {
+		return nil
+	}
+	set, err := newResourceSet(p.tr.Inbound(m, px))
+	if err != nil {
+		p.log.Error("cannot build inbound resources; serving outbound only", "node", px.ID, "error", err)
+		return nil
+	}
+	return set
+}
+
+func (p *Publisher) setSnapshot(id string, snap *cachev3.Snapshot) {
+	if err := p.cache.SetSnapshot(context.Background(), id, snap); err != nil {
+		p.log.Error("cannot set snapshot", "node", id, "error", err)
+	}
+}

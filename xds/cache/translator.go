@@ -1,0 +1,22 @@
+// Package cache publishes Envoy resources built from mesh snapshots into a
+// go-control-plane snapshot cache. It translates the shared parts of the
+// mesh once per snapshot, gives every node of the same shape the same
+// cache snapshot, and debounces bursts of mesh updates into few pushes.
+package cache
+
+import (
+	"embassy.dev/embassy/pkg/mesh"
+	"embassy.dev/embassy/xds/translate"
+)
+
+// Translator builds resources from a mesh snapshot. Implementations must be
+// pure and safe for concurrent use: the publisher calls them from its push
+// goroutine and from stream callbacks at the same time.
+type Translator interface {
+	// Outbound returns the resources every Envoy sidecar shares.
+	Outbound(*mesh.Snapshot) *translate.Resources
+	// Inbound returns the resources specific to one Envoy sidecar.
+	Inbound(*mesh.Snapshot, translate.Proxy) *translate.Resources
+	// ProxylessClient returns the resources every proxyless gRPC node shares.
+	ProxylessClient(*mesh.Snapshot) *translate.Resources
+}
