@@ -63,7 +63,12 @@ func checkShape(v any, t reflect.Type, path string, report func(path, msg string
 			checkShape(m[k], t.Elem(), joinField(path, k), report)
 		}
 	case reflect.String:
-		if _, ok := v.(string); !ok {
+		switch v.(type) {
+		case string:
+		case bool:
+			// YAML 1.1 reads unquoted y, yes, on and true alike as booleans.
+			report(path, "expected a string, got "+describe(v)+" (YAML reads unquoted y, yes, on, off as booleans: quote the value)")
+		default:
 			report(path, "expected a string, got "+describe(v)+" (quote the value)")
 		}
 	case reflect.Bool:

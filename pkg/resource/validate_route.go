@@ -74,7 +74,7 @@ func (v *validator) backends(path string, bs []Backend) {
 		return
 	}
 	var total int64
-	allSet := true
+	allSet, anyNegative := true, false
 	for i, b := range bs {
 		bp := index(path, i)
 		v.dnsLabel(bp+".service", b.Service, false)
@@ -85,12 +85,13 @@ func (v *validator) backends(path string, bs []Backend) {
 				v.errorf(bp+".weight", "required when a rule has more than one backend")
 			}
 		case *b.Weight < 0:
+			anyNegative = true
 			v.errorf(bp+".weight", "must be >= 0, got %d", *b.Weight)
 		default:
 			total += int64(*b.Weight)
 		}
 	}
-	if allSet && total == 0 {
+	if allSet && !anyNegative && total == 0 {
 		v.errorf(path, "all weights are 0; at least one backend needs a weight > 0")
 	}
 }

@@ -1,0 +1,58 @@
+package resource
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// doc renders one document of kind with the given spec body (YAML lines
+// without indentation; they are nested under spec).
+func doc(kind Kind, name, spec string) string {
+	var b strings.Builder
+	b.WriteString("apiVersion: embassy.dev/v1alpha1\nkind: " + string(kind) + "\nmetadata:\n  name: " + name + "\n")
+	if spec != "" {
+		b.WriteString("spec:\n")
+		for _, l := range strings.Split(strings.TrimRight(spec, "\n"), "\n") {
+			b.WriteString("  " + l + "\n")
+		}
+	}
+	return b.String()
+}
+
+// join makes a multi-document stream.
+func join(docs ...string) []byte { return []byte(strings.Join(docs, "---\n")) }
+
+// mustDecode decodes documents that the test expects to be valid.
+func mustDecode(t *testing.T, docs ...string) []*Resource {
+	t.Helper()
+	rs, err := Decode("test.yaml", join(docs...))
+	if err != nil {
+		t.Fatalf("Decode: unexpected error:\n%v", err)
+	}
+	return rs
+}
+
+// asErrors asserts err is a non-empty *Errors and returns its entries.
+func asErrors(t *testing.T, err error) Errors {
+	t.Helper()
+	if err == nil {
+		t.Fatal("expected an error, got nil")
+	}
+	var es *Errors
+	if !errors.As(err, &es) || es == nil || len(*es) == 0 {
+		t.Fatalf("expected a non-empty *Errors, got %T: %v", err, err)
+	}
+	return *es
+}
+
+// hasError asserts errs holds a problem at path whose message contains msg.
+func hasError(t *testing.T, errs Errors, path, msg string) {
+	t.Helper()
+	for _, e := range errs {
+		if e.Path == path && strings.Contains(e.Msg, msg) {
+			return
+		}
+	}
+	t.Errorf("no error at %q containing %q; got:\n%v", path, msg, errs)
+}
