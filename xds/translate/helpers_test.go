@@ -18,6 +18,7 @@ import (
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/xds/translate"
+	"embassy.dev/embassy/xds/validate"
 )
 
 // decodeYAML reads multi-document YAML of our resources. It stands in for
@@ -177,3 +178,6 @@ func lineDiff(want, got string) string {
 	}
 	return "(identical lines)"
 }
+
+// validateResources validates what would be served with no external secrets.
+func validateResources(r *translate.Resources) error { return validate.Resources(r, nil) }
