@@ -1,0 +1,73 @@
+// Naming and shape of the output. The golden files in testdata/out pin
+// every name below; the xDS cache and the bootstraps rely on them.
+//
+// # Clusters and endpoints
+//
+// A service port's cluster is "outbound|<port>||<svc>.<ns>"; a label subset
+// of it is "outbound|<port>|<subset>|<svc>.<ns>", where <subset> is the
+// sorted labels "k=v,k2=v2". Every service port gets its whole-service
+// cluster; subset clusters exist only when a Route references them. All are
+// EDS clusters over ADS, each with a ClusterLoadAssignment of the same name
+// whose endpoints are those matching the subset labels, grouped by locality
+// (region, zone, subzone), sorted. Every locality carries the sum of its
+// endpoints' weights, because gRPC drops a locality without one.
+//
+// A TrafficPolicy sets lb_policy and connect_timeout (default 5s).
+// RING_HASH and MAGLEV hash on the policy's header, through a hash_policy
+// on every route to the service. Proxyless gRPC accepts only ROUND_ROBIN,
+// RING_HASH and LEAST_REQUEST; anything else becomes ROUND_ROBIN and a
+// Diagnostic. Envoy clusters of http2 and grpc ports get explicit HTTP/2
+// upstream protocol options; proxyless clusters do not, as gRPC ignores them.
+//
+// # Routes
+//
+// Each HTTP-family service port has a virtual host "<svc>.<ns>:<port>". Its
+// routes are the rules of the Routes targeting the service (by Route name,
+// then rule order; first match wins), a rule with several matches becoming
+// several routes. A port no Route applies to gets one catch-all route to
+// its whole-service cluster. Backends become a cluster, or
+// weighted_clusters when there are several. A backend on another service
+// goes to that service's port of the same number, else its first
+// HTTP-family port. A rule's timeout sets route.timeout and, for proxyless
+// clients, max_stream_duration, which is what gRPC honours. Envoy routes
+// without a timeout disable Envoy's 15s default, which would cut gRPC
+// streams.
+//
+// # Envoy sidecars
+//
+// Outbound, shared by every sidecar: one listener "outbound_http" on
+// 127.0.0.1:15001 whose RDS RouteConfiguration "outbound_http" holds every
+// HTTP-family service port's virtual host. Apps send requests there, HTTP
+// proxy style, with Host "<svc>.<ns>:<port>" (or "<svc>.<ns>" for the
+// service's first HTTP-family port: Envoy refuses a domain shared by two
+// virtual hosts). One listener for all services means a new service changes
+// a route and never rebinds a socket. A tcp port gets a listener
+// "outbound_tcp_<port>" on 127.0.0.1:<port> only when exactly one tcp
+// service in the mesh uses it, since a tcp connection cannot say which
+// service it wants.
+//
+// Inbound, per sidecar: for each port of the services its workload backs, a
+// listener "inbound|<port>" on the workload's address, forwarding to a
+// STATIC cluster "inbound|<port>" at 127.0.0.1:<appPort>, through an HCM
+// with an inline route for HTTP-family ports and a TCP proxy otherwise.
+//
+// # Proxyless gRPC clients
+//
+// A client dialing xds:///<svc>.<ns>:<port> asks for a Listener and a
+// RouteConfiguration named exactly "<svc>.<ns>:<port>": the Listener holds
+// an api_listener HCM (with stat_prefix, which Envoy's validation demands)
+// using RDS over ADS and ending with the router filter. Proxyless clients
+// get no tcp clusters.
+//
+// # Transport sockets
+//
+// Traffic is plaintext until workload identity lands; upstreamTransportSocket
+// and downstreamTransportSocket are the single places that will add mTLS.
+//
+// # Diagnostics
+//
+// Problems that leave the rest of the mesh servable (a subset with no
+// endpoints, an unknown backend, an ambiguous tcp port) become Diagnostics
+// naming the mesh resource at fault, sorted and without duplicates, rather
+// than errors that would stop every proxy's update.
+package translate
