@@ -26,7 +26,7 @@ reports what it would do, storing nothing.
 Warnings (problems that may resolve themselves, like a Workload applied
 before its Service) go to stderr prefixed "warning: ".` + exitCodesHelp,
 		Example: `  embassyctl apply -f echo.yaml
-  embassyctl apply -f examples/echo/ --dry-run
+  embassyctl apply -f examples/quickstart/ --dry-run
   embassyctl apply -f services.yaml -f routes/`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

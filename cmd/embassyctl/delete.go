@@ -26,7 +26,7 @@ to. With -f, a failure on one resource is printed and the rest are still
 deleted; the exit code is then 1.` + exitCodesHelp,
 		Example: `  embassyctl delete route echo
   embassyctl delete service echo -n prod --dry-run
-  embassyctl delete -f examples/echo/`,
+  embassyctl delete -f examples/quickstart/`,
 		Args: cobra.MaximumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var keys []resource.Key

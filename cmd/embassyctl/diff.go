@@ -18,7 +18,7 @@ changes nothing.
 
 Exit codes: 0 no differences; 1 differences found; 2 the files could not
 be read or decoded, or the server could not be asked.`,
-		Example: `  embassyctl diff -f examples/echo/
+		Example: `  embassyctl diff -f examples/quickstart/
   embassyctl diff -f route.yaml && echo "already applied"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

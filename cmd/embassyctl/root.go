@@ -17,6 +17,7 @@ const defaultServer = "http://127.0.0.1:15000"
 
 // exitCodesHelp is appended to every command's help.
 const exitCodesHelp = `
+
 Exit codes: 0 success; 1 failure (for diff: differences found); 2 diff
 could not compare.`
 
@@ -57,7 +58,7 @@ Reads are open; writes (apply, delete) need the admin token, which
 embassy-cp writes to <data-dir>/admin-token on first start.` + exitCodesHelp,
 		Example: `  export EMBASSY_SERVER=http://127.0.0.1:15000
   export EMBASSY_TOKEN_FILE=/var/lib/embassy/admin-token
-  embassyctl apply -f examples/echo/
+  embassyctl apply -f examples/quickstart/
   embassyctl get services -A
   embassyctl proxy-status`,
 		SilenceUsage:  true,
