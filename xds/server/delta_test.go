@@ -1,0 +1,93 @@
+package server
+
+import (
+	"slices"
+	"testing"
+
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+)
+
+func TestDeltaSendsOnlyTheChangedLoadAssignment(t *testing.T) {
+	h := start(t)
+	h.update(t, 1)
+	ctx, _ := streamContext(t)
+	stream, err := h.ads.DeltaAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, typ := range fourTypes {
+		req := &discovery.DeltaDiscoveryRequest{TypeUrl: typ}
+		if i == 0 {
+			req.Node = envoyNode("web.default")
+		}
+		if err := stream.Send(req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string][]string{
+		resourcev3.ListenerType: {"inbound|default", "outbound"},
+		resourcev3.RouteType:    {"web"},
+		resourcev3.ClusterType:  {"db", "web"},
+		resourcev3.EndpointType: {"db", "web"},
+	}
+	seen := map[string]bool{}
+	for range fourTypes {
+		resp, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		typ := resp.GetTypeUrl()
+		seen[typ] = true
+		if !slices.Equal(deltaNames(resp), want[typ]) {
+			t.Errorf("%s: got %v, want %v", typ, deltaNames(resp), want[typ])
+		}
+		if err := stream.Send(&discovery.DeltaDiscoveryRequest{TypeUrl: typ, ResponseNonce: resp.GetNonce()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(seen) != len(fourTypes) {
+		t.Fatalf("initial responses covered %v, want all four types", seen)
+	}
+	eventually(t, "all four types acknowledged", func() bool {
+		p, ok := h.proxy("web.default")
+		if !ok || p.XDS != "delta" {
+			return false
+		}
+		for _, typ := range fourTypes {
+			ts := p.Types[typ]
+			if ts.VersionSent == "" || ts.VersionAcked != ts.VersionSent {
+				return false
+			}
+		}
+		return true
+	})
+
+	h.fake.SetPort("db", 6000)
+	h.update(t, 2)
+	resp, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetTypeUrl() != resourcev3.EndpointType || !slices.Equal(deltaNames(resp), []string{"db"}) || len(resp.GetRemovedResources()) != 0 {
+		t.Fatalf("after changing db got %s %v removed %v, want only the db load assignment", resp.GetTypeUrl(), deltaNames(resp), resp.GetRemovedResources())
+	}
+	if err := stream.Send(&discovery.DeltaDiscoveryRequest{TypeUrl: resourcev3.EndpointType, ResponseNonce: resp.GetNonce()}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Responses on a stream are ordered: if the previous push had sent
+	// anything for another type, it would arrive before this one.
+	h.fake.SetPort("web", 8081)
+	h.update(t, 3)
+	resp, err = stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetTypeUrl() != resourcev3.EndpointType || !slices.Equal(deltaNames(resp), []string{"web"}) {
+		t.Fatalf("after changing web got %s %v, want only the web load assignment", resp.GetTypeUrl(), deltaNames(resp))
+	}
+	if s := h.srv.Stats(); s.Delta.Responses != 6 || s.Delta.Bytes == 0 || s.SotW.Responses != 0 {
+		t.Errorf("stats = %+v, want 6 delta responses with bytes", s)
+	}
+}

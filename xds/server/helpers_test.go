@@ -1,0 +1,128 @@
+package server
+
+import (
+	"context"
+	"net"
+	"sort"
+	"testing"
+	"time"
+
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"embassy.dev/embassy/pkg/mesh"
+	"embassy.dev/embassy/pkg/status"
+	"embassy.dev/embassy/xds/cache/cachetest"
+)
+
+// fourTypes are the types an Envoy sidecar asks for in these tests.
+var fourTypes = []string{resourcev3.ListenerType, resourcev3.RouteType, resourcev3.ClusterType, resourcev3.EndpointType}
+
+// harness is an xDS server with a fake translator on a real gRPC server
+// listening on loopback.
+type harness struct {
+	srv  *Server
+	fake *cachetest.Translator
+	ads  discovery.AggregatedDiscoveryServiceClient
+}
+
+func start(t *testing.T) *harness {
+	t.Helper()
+	fake := cachetest.New()
+	srv := New(Config{Translator: fake, Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := grpc.NewServer()
+	srv.Register(g)
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = g.Serve(lis)
+	}()
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		conn.Close()
+		g.Stop()
+		<-served
+		srv.Close()
+	})
+	return &harness{srv: srv, fake: fake, ads: discovery.NewAggregatedDiscoveryServiceClient(conn)}
+}
+
+// update feeds revision rev and waits until it has been pushed.
+func (h *harness) update(t *testing.T, rev int64) {
+	t.Helper()
+	h.srv.Update(mesh.New(rev, nil))
+	eventually(t, "push of the revision", func() bool { return h.srv.Stats().Revision == rev })
+}
+
+// streamContext bounds a test's streams, so a missing response fails the
+// test instead of hanging it.
+func streamContext(t *testing.T) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx, cancel
+}
+
+// eventually polls cond every few milliseconds until it holds or the
+// deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		<-tick.C
+	}
+}
+
+func envoyNode(id string) *core.Node { return &core.Node{Id: id, UserAgentName: "envoy"} }
+
+// proxy returns the status of node id, if connected.
+func (h *harness) proxy(id string) (status.Proxy, bool) {
+	for _, p := range h.srv.Proxies() {
+		if p.ID == id {
+			return p, true
+		}
+	}
+	return status.Proxy{}, false
+}
+
+// names returns the sorted names of a SotW response's resources.
+func names(t *testing.T, resp *discovery.DiscoveryResponse) []string {
+	t.Helper()
+	var out []string
+	for _, a := range resp.GetResources() {
+		m, err := anypb.UnmarshalNew(a, proto.UnmarshalOptions{})
+		if err != nil {
+			t.Fatalf("unpack %s: %v", a.GetTypeUrl(), err)
+		}
+		out = append(out, cachev3.GetResourceName(m))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// deltaNames returns the sorted names of a delta response's resources.
+func deltaNames(resp *discovery.DeltaDiscoveryResponse) []string {
+	var out []string
+	for _, r := range resp.GetResources() {
+		out = append(out, r.GetName())
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,104 @@
+// Package server is Embassy's xDS server: go-control-plane's ADS and
+// per-type services (state of the world and delta) over the publisher's
+// snapshot cache, with per-proxy ACK/NACK tracking for the status API.
+package server
+
+import (
+	"context"
+	"time"
+
+	clusterservice "github.com/envoyproxy/go-control-plane/envoy/service/cluster/v3"
+	discoverygrpc "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	endpointservice "github.com/envoyproxy/go-control-plane/envoy/service/endpoint/v3"
+	listenerservice "github.com/envoyproxy/go-control-plane/envoy/service/listener/v3"
+	routeservice "github.com/envoyproxy/go-control-plane/envoy/service/route/v3"
+	secretservice "github.com/envoyproxy/go-control-plane/envoy/service/secret/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/server/sotw/v3"
+	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc"
+
+	embassylog "embassy.dev/embassy/pkg/log"
+	"embassy.dev/embassy/pkg/mesh"
+	"embassy.dev/embassy/pkg/status"
+	"embassy.dev/embassy/xds/cache"
+)
+
+// cacheLogger names the publisher's sub-logger under the xDS logger.
+const cacheLogger = "cache"
+
+// Config configures a Server.
+type Config struct {
+	// Logger is the root logger; the server logs as "xds" and its cache as
+	// "xds.cache". It defaults to a null logger.
+	Logger hclog.Logger
+	// Debounce and MaxDelay bound how pushes follow updates; zero values
+	// take cache.DefaultDebounce and cache.DefaultMaxDelay.
+	Debounce, MaxDelay time.Duration
+	// Translator defaults to cache.DefaultTranslator().
+	Translator cache.Translator
+}
+
+// Server serves xDS from mesh snapshots and reports what each proxy runs.
+type Server struct {
+	log     hclog.Logger
+	pub     *cache.Publisher
+	xds     serverv3.Server
+	tracker *tracker
+	cancel  context.CancelFunc
+}
+
+var _ status.Registry = (*Server)(nil)
+
+// New builds a Server; Register it on a gRPC server and feed it with Update.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	log := cfg.Logger.Named(embassylog.XDS)
+	pub := cache.NewPublisher(cache.Options{
+		Logger:     log.Named(cacheLogger),
+		Debounce:   cfg.Debounce,
+		MaxDelay:   cfg.MaxDelay,
+		Translator: cfg.Translator,
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	t := newTracker(pub, log)
+	return &Server{
+		log:     log,
+		pub:     pub,
+		xds:     serverv3.NewServer(ctx, pub.Cache(), t, sotw.WithLogger(cache.NewLogger(log))),
+		tracker: t,
+		cancel:  cancel,
+	}
+}
+
+// Update feeds a new mesh snapshot; it reaches proxies after the debounce.
+func (s *Server) Update(snap *mesh.Snapshot) { s.pub.Update(snap) }
+
+// Register adds ADS and the per-type discovery services to g.
+func (s *Server) Register(g *grpc.Server) {
+	discoverygrpc.RegisterAggregatedDiscoveryServiceServer(g, s.xds)
+	listenerservice.RegisterListenerDiscoveryServiceServer(g, s.xds)
+	routeservice.RegisterRouteDiscoveryServiceServer(g, s.xds)
+	clusterservice.RegisterClusterDiscoveryServiceServer(g, s.xds)
+	endpointservice.RegisterEndpointDiscoveryServiceServer(g, s.xds)
+	secretservice.RegisterSecretDiscoveryServiceServer(g, s.xds)
+}
+
+// Proxies returns a copy of every connected proxy's state, sorted by ID.
+func (s *Server) Proxies() []status.Proxy { return s.tracker.proxies() }
+
+// Stats returns the server's counters.
+func (s *Server) Stats() Stats {
+	st := s.tracker.stats.snapshot()
+	st.Pushes, st.Revision = s.pub.Pushes(), s.pub.Revision()
+	return st
+}
+
+// Close ends every open stream and stops pushing. It does not stop the
+// gRPC server the services are registered on.
+func (s *Server) Close() {
+	s.cancel()
+	s.pub.Close()
+}

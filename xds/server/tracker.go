@@ -1,0 +1,199 @@
+package server
+
+import (
+	"sort"
+	"sync"
+	"time"
+
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	"github.com/hashicorp/go-hclog"
+
+	"embassy.dev/embassy/pkg/status"
+	"embassy.dev/embassy/xds/cache"
+)
+
+// The xDS protocol variants, as the status API names them.
+const (
+	kindSotW  = "sotw"
+	kindDelta = "delta"
+)
+
+// streamKey names a stream: go-control-plane numbers SotW and delta
+// streams with separate counters, so the id alone is ambiguous.
+type streamKey struct {
+	kind string
+	id   int64
+}
+
+// streamState is what the tracker remembers of one open stream.
+type streamState struct {
+	// typeURL is the stream's type for a per-type service, "" for ADS.
+	typeURL string
+	// nodeID is set by the first request that carries a node.
+	nodeID string
+	// sent holds, per type URL, the last response awaiting an answer. Only
+	// the last one counts: go-control-plane ignores answers to stale nonces
+	// too, and the proxy answers the newest response soon after.
+	sent map[string]sentResponse
+}
+
+// answer is a proxy's rejection of a response: the error_detail message.
+type answer struct {
+	message string
+}
+
+type sentResponse struct {
+	nonce, version string
+}
+
+// nodeState is a connected node's status and how many streams it holds.
+type nodeState struct {
+	proxy   status.Proxy
+	streams int
+}
+
+// tracker follows streams through go-control-plane's callbacks, registers
+// nodes with the publisher, and records what each node was sent and
+// answered. It is safe for concurrent use.
+type tracker struct {
+	pub   *cache.Publisher
+	log   hclog.Logger
+	stats counters
+
+	mu      sync.Mutex
+	streams map[streamKey]*streamState
+	nodes   map[string]*nodeState
+}
+
+func newTracker(pub *cache.Publisher, log hclog.Logger) *tracker {
+	return &tracker{pub: pub, log: log, streams: map[streamKey]*streamState{}, nodes: map[string]*nodeState{}}
+}
+
+func (t *tracker) open(k streamKey, typeURL string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.streams[k] = &streamState{typeURL: typeURL, sent: map[string]sentResponse{}}
+}
+
+// request records a request and returns the version it rejects, if any.
+// nack is nil unless the request rejects the response it answers. ackVersion is the version a successful
+// answer acknowledges, given the response it answers. The node's first
+// stream registers it with the publisher after the lock is released; the
+// callback still runs before the request's watch is created, so the watch
+// finds the node's snapshot.
+func (t *tracker) request(k streamKey, node *core.Node, typeURL, nonce string, nack *answer, ackVersion func(sentResponse) string) (rejected string) {
+	now := time.Now()
+	var connect *core.Node
+	t.mu.Lock()
+	st := t.streams[k]
+	if st == nil {
+		st = &streamState{sent: map[string]sentResponse{}}
+		t.streams[k] = st
+	}
+	if st.nodeID == "" && node.GetId() != "" {
+		st.nodeID, connect = node.GetId(), node
+		t.attach(k.kind, node, now)
+	}
+	if typeURL == "" {
+		typeURL = st.typeURL
+	}
+	if ns := t.nodes[st.nodeID]; ns != nil && typeURL != "" {
+		ts := ns.proxy.Types[typeURL]
+		if sent, ok := st.sent[typeURL]; ok && nonce != "" && nonce == sent.nonce {
+			delete(st.sent, typeURL)
+			if nack != nil {
+				rejected = sent.version
+				ts.NackCount++
+				ts.LastNack = &status.Nack{Version: sent.version, Message: nack.message, Time: now}
+				t.log.Warn("proxy rejected configuration", "node", st.nodeID, "type", typeURL, "version", sent.version, "error", nack.message)
+			} else {
+				ts.VersionAcked, ts.AckedAt = ackVersion(sent), now
+			}
+		}
+		ns.proxy.Types[typeURL] = ts
+	}
+	t.mu.Unlock()
+	if connect != nil {
+		t.pub.Connect(connect)
+	}
+	return rejected
+}
+
+// attach counts a new stream of a node, creating its status on the first.
+func (t *tracker) attach(kind string, node *core.Node, now time.Time) {
+	ns := t.nodes[node.GetId()]
+	if ns == nil {
+		ns = &nodeState{proxy: status.Proxy{
+			ID:             node.GetId(),
+			Flavour:        string(cache.FlavourOf(node)),
+			ConnectedSince: now,
+			Types:          map[string]status.TypeStatus{},
+		}}
+		t.nodes[node.GetId()] = ns
+		t.log.Info("proxy connected", "node", node.GetId(), "flavour", ns.proxy.Flavour, "xds", kind)
+	}
+	ns.streams++
+	ns.proxy.XDS = kind
+}
+
+// response records a response about to be sent.
+func (t *tracker) response(k streamKey, typeURL, nonce, version string, size int) {
+	t.stats.add(k.kind, size)
+	now := time.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st := t.streams[k]
+	if st == nil {
+		return
+	}
+	if typeURL == "" {
+		typeURL = st.typeURL
+	}
+	st.sent[typeURL] = sentResponse{nonce: nonce, version: version}
+	if ns := t.nodes[st.nodeID]; ns != nil {
+		ts := ns.proxy.Types[typeURL]
+		ts.VersionSent, ts.SentAt = version, now
+		ns.proxy.Types[typeURL] = ts
+	}
+}
+
+// close forgets a stream; a node's last stream takes its status and its
+// cache snapshot with it.
+func (t *tracker) close(k streamKey) {
+	t.mu.Lock()
+	st := t.streams[k]
+	delete(t.streams, k)
+	if st == nil || st.nodeID == "" {
+		t.mu.Unlock()
+		return
+	}
+	if ns := t.nodes[st.nodeID]; ns != nil {
+		if ns.streams--; ns.streams <= 0 {
+			delete(t.nodes, st.nodeID)
+			t.log.Info("proxy disconnected", "node", st.nodeID)
+		}
+	}
+	t.mu.Unlock()
+	t.pub.Disconnect(st.nodeID)
+}
+
+// proxies returns deep copies of every node's status, sorted by ID.
+func (t *tracker) proxies() []status.Proxy {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]status.Proxy, 0, len(t.nodes))
+	for _, ns := range t.nodes {
+		p := ns.proxy
+		p.Types = make(map[string]status.TypeStatus, len(ns.proxy.Types))
+		for typ, ts := range ns.proxy.Types {
+			if ts.LastNack != nil {
+				n := *ts.LastNack
+				ts.LastNack = &n
+			}
+			p.Types[typ] = ts
+		}
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
