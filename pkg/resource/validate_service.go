@@ -3,6 +3,7 @@ package resource
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 )
 
 // service checks a ServiceSpec: its ports and static endpoints.
@@ -50,12 +51,9 @@ func (v *validator) ipAddress(path, s string) {
 
 // portNames renders a service's ports for messages, e.g. "http (9080)".
 func portNames(s *ServiceSpec) string {
-	out := ""
+	names := make([]string, len(s.Ports))
 	for i, p := range s.Ports {
-		if i > 0 {
-			out += ", "
-		}
-		out += fmt.Sprintf("%s (%d)", p.Name, p.Port)
+		names[i] = fmt.Sprintf("%s (%d)", p.Name, p.Port)
 	}
-	return out
+	return strings.Join(names, ", ")
 }
