@@ -27,8 +27,8 @@ func TestFlavourOf(t *testing.T) {
 }
 
 func TestProxyForReadsWorkloadAndNamespace(t *testing.T) {
-	got := ProxyFor(envoyNode("reviews.v2.shop"), SplitNodeID)
-	if got.Workload != "reviews.v2" || got.Namespace != "shop" || got.Flavour != translate.Envoy {
+	got := ProxyFor(envoyNode("reviews.shop"), SplitNodeID)
+	if got.Workload != "reviews" || got.Namespace != "shop" || got.Flavour != translate.Envoy {
 		t.Errorf("ProxyFor = %+v", got)
 	}
 	for _, id := range []string{"nodot", ".ns", "wl."} {

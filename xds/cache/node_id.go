@@ -12,15 +12,15 @@ type NodeIDParser interface {
 	ParseNodeID(id string) (workload, namespace string, err error)
 }
 
-// SplitNodeID reads an Envoy node id of the form "<workload>.<namespace>".
-// It splits at the last dot because namespaces never hold dots while
-// workload names may.
+// SplitNodeID reads an Envoy node id of the form "<workload>.<namespace>"
+// for translators that do not implement NodeIDParser. Like the translate
+// package it splits at the first dot, since workload names are DNS labels.
 func SplitNodeID(id string) (workload, namespace string, err error) {
-	i := strings.LastIndexByte(id, '.')
-	if i <= 0 || i == len(id)-1 {
+	workload, namespace, ok := strings.Cut(id, ".")
+	if !ok || workload == "" || namespace == "" {
 		return "", "", fmt.Errorf("node id %q is not <workload>.<namespace>", id)
 	}
-	return id[:i], id[i+1:], nil
+	return workload, namespace, nil
 }
 
 func nodeIDParser(t Translator) func(string) (string, string, error) {

@@ -1,0 +1,35 @@
+package cache
+
+import (
+	"embassy.dev/embassy/pkg/mesh"
+	"embassy.dev/embassy/xds/translate"
+)
+
+// DefaultTranslator returns the Translator backed by the translate package.
+// Diagnostics are dropped here because the translator's callers that own
+// resource status report them; the cache only needs the resources.
+func DefaultTranslator() Translator { return translateAdapter{} }
+
+type translateAdapter struct{}
+
+func (translateAdapter) Outbound(s *mesh.Snapshot) *translate.Resources {
+	r, _ := translate.Outbound(s)
+	return r
+}
+
+func (translateAdapter) Inbound(s *mesh.Snapshot, p translate.Proxy) *translate.Resources {
+	r, _ := translate.Inbound(s, p)
+	return r
+}
+
+func (translateAdapter) ProxylessClient(s *mesh.Snapshot) *translate.Resources {
+	r, _ := translate.ProxylessClient(s)
+	return r
+}
+
+// ParseNodeID defers to the translate package's reading of node ids.
+func (translateAdapter) ParseNodeID(id string) (string, string, error) {
+	return translate.ParseNodeID(id)
+}
+
+func init() { defaultTranslator = DefaultTranslator }
