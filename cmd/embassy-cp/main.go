@@ -1,0 +1,85 @@
+// Command embassy-cp is Embassy's control plane: it stores the mesh's
+// resources, translates them to Envoy configuration and serves it over xDS,
+// and answers the HTTP API that embassyctl talks to.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"embassy.dev/embassy/pkg/controlplane"
+	elog "embassy.dev/embassy/pkg/log"
+)
+
+func main() {
+	if err := newRootCmd().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "embassy-cp:", err)
+		os.Exit(1)
+	}
+}
+
+func newRootCmd() *cobra.Command {
+	var (
+		cfg      controlplane.Config
+		logLevel string
+		logJSON  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "embassy-cp",
+		Short: "Embassy's control plane: store, translator, xDS server and HTTP API",
+		Long: `embassy-cp keeps the mesh's resources (Mesh, Service, Workload, Route,
+TrafficPolicy, AuthorizationPolicy) in an embedded store, translates them to
+Envoy configuration and serves it to Envoy sidecars and proxyless gRPC
+applications over ADS (state-of-the-world and incremental xDS).
+
+Everything listens on loopback by default. Write calls to the API need the
+admin token: on first start it is created in <data-dir>/admin-token (mode
+0600); its path is printed, the token never is. Give your own with
+--admin-token-file.
+
+What is applied survives restarts: start embassy-cp again on the same
+--data-dir and proxies are served the same configuration.`,
+		Example: `  # Start with the defaults (./embassy-data, xDS on 127.0.0.1:15010, API on 127.0.0.1:15000)
+  embassy-cp
+
+  # Then, in another shell
+  embassyctl --token-file embassy-data/admin-token apply -f examples/quickstart`,
+		SilenceUsage: true,
+		Args:         cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg.Logger = elog.New("embassy-cp", elog.Options{Level: logLevel, JSON: logJSON})
+			cfg.Out = cmd.OutOrStdout()
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			cp, err := controlplane.Start(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				fmt.Fprintln(cmd.OutOrStdout(), "embassy-cp: shutting down")
+			case err = <-cp.Err():
+			}
+			if cerr := cp.Close(); err == nil {
+				err = cerr
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", "./embassy-data", "directory of the embedded store and the admin token")
+	f.StringVar(&cfg.Store, "store", "bbolt", "store kind: bbolt (embedded, persistent) or memory (lost on exit)")
+	f.StringVar(&cfg.XDSAddr, "xds-addr", "127.0.0.1:15010", "listen address of the xDS (ADS) gRPC server")
+	f.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:15000", "listen address of the HTTP API")
+	f.StringVar(&cfg.AdminTokenFile, "admin-token-file", "", "file holding the admin bearer token (default: <data-dir>/admin-token, created on first start)")
+	f.DurationVar(&cfg.Debounce, "debounce", 100*time.Millisecond, "how long changes are coalesced before a push")
+	f.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
+	f.BoolVar(&logJSON, "log-json", false, "log one JSON object per line")
+	return cmd
+}

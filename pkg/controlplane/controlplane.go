@@ -1,0 +1,236 @@
+// Package controlplane wires embassy-cp together: the store, the mesh
+// snapshots it yields, the xDS server they feed, and the HTTP API. The
+// binary and the end-to-end tests start it the same way.
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+
+	"embassy.dev/embassy/pkg/api"
+	"embassy.dev/embassy/pkg/apply"
+	elog "embassy.dev/embassy/pkg/log"
+	"embassy.dev/embassy/pkg/mesh"
+	"embassy.dev/embassy/pkg/store"
+	"embassy.dev/embassy/xds/cache"
+	xdsserver "embassy.dev/embassy/xds/server"
+)
+
+// Config is what embassy-cp's flags set.
+type Config struct {
+	// DataDir holds the embedded store and the admin token.
+	DataDir string
+	// Store is "bbolt" (default) or "memory".
+	Store string
+	// XDSAddr and APIAddr are listen addresses; port 0 picks a free port.
+	XDSAddr string
+	APIAddr string
+	// AdminTokenFile, when set, is read instead of making a token.
+	AdminTokenFile string
+	// Debounce coalesces changes into pushes (default 100ms).
+	Debounce time.Duration
+	Logger   hclog.Logger
+	// Out receives the start-up lines meant for the operator.
+	Out io.Writer
+}
+
+// ControlPlane is a running embassy-cp.
+type ControlPlane struct {
+	cfg     Config
+	log     hclog.Logger
+	store   store.Store
+	xds     *xdsserver.Server
+	grpc    *grpc.Server
+	http    *http.Server
+	xdsLis  net.Listener
+	apiLis  net.Listener
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	ready   atomic.Bool
+	errOnce sync.Once
+	err     chan error
+}
+
+// Start opens the store, loads what it holds into the xDS server and starts
+// serving xDS and the API. It returns once both listeners are bound.
+func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	if cfg.Out == nil {
+		cfg.Out = io.Discard
+	}
+	if cfg.Debounce == 0 {
+		cfg.Debounce = 100 * time.Millisecond
+	}
+	c := &ControlPlane{cfg: cfg, log: cfg.Logger.Named(elog.ControlPlane), err: make(chan error, 1)}
+	var err error
+	switch cfg.Store {
+	case "", "bbolt":
+		c.store, err = store.OpenBolt(cfg.DataDir)
+	case "memory":
+		c.store = store.NewMemory()
+	default:
+		err = fmt.Errorf("--store %q: expected bbolt or memory", cfg.Store)
+	}
+	if err != nil {
+		return nil, err
+	}
+	token, tokenPath, created, err := api.EnsureAdminToken(cfg.DataDir, cfg.AdminTokenFile)
+	if err != nil {
+		c.store.Close()
+		return nil, err
+	}
+	if created {
+		fmt.Fprintf(cfg.Out, "embassy-cp: created the admin token in %s (pass it with embassyctl --token-file)\n", tokenPath)
+	} else {
+		fmt.Fprintf(cfg.Out, "embassy-cp: admin token read from %s\n", tokenPath)
+	}
+
+	c.xds = xdsserver.New(xdsserver.Config{
+		Logger:     cfg.Logger.Named(elog.XDS),
+		Debounce:   cfg.Debounce,
+		Translator: cache.DefaultTranslator(),
+	})
+	if c.xdsLis, err = net.Listen("tcp", cfg.XDSAddr); err != nil {
+		c.closeEarly()
+		return nil, fmt.Errorf("--xds-addr %s: %w", cfg.XDSAddr, err)
+	}
+	if c.apiLis, err = net.Listen("tcp", cfg.APIAddr); err != nil {
+		c.closeEarly()
+		return nil, fmt.Errorf("--api-addr %s: %w", cfg.APIAddr, err)
+	}
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	// Load what the store holds before serving, so a restarted control
+	// plane answers its first xDS request with the configuration it had.
+	if err := c.publish(runCtx); err != nil {
+		cancel()
+		c.closeEarly()
+		return nil, err
+	}
+	c.grpc = grpc.NewServer(
+		grpc.MaxConcurrentStreams(1<<20),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+	)
+	c.xds.Register(c.grpc)
+	c.http = &http.Server{
+		Handler: api.NewHandler(api.Options{
+			Store:      c.store,
+			Applier:    apply.New(c.store),
+			Proxies:    c.xds,
+			AdminToken: token,
+			Ready:      c.readyErr,
+			Logger:     cfg.Logger.Named(elog.API),
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	c.wg.Add(3)
+	go func() { defer c.wg.Done(); c.watch(runCtx) }()
+	go func() { defer c.wg.Done(); c.fail(c.grpc.Serve(c.xdsLis)) }()
+	go func() {
+		defer c.wg.Done()
+		if err := c.http.Serve(c.apiLis); !errors.Is(err, http.ErrServerClosed) {
+			c.fail(err)
+		}
+	}()
+	c.ready.Store(true)
+	fmt.Fprintf(cfg.Out, "embassy-cp: serving xDS on %s and the API on http://%s (store %s at revision %d)\n",
+		c.xdsLis.Addr(), c.apiLis.Addr(), c.store.Kind(), c.store.Revision())
+	return c, nil
+}
+
+func (c *ControlPlane) closeEarly() {
+	for _, l := range []net.Listener{c.xdsLis, c.apiLis} {
+		if l != nil {
+			l.Close()
+		}
+	}
+	if c.xds != nil {
+		c.xds.Close()
+	}
+	c.store.Close()
+}
+
+func (c *ControlPlane) readyErr() error {
+	if !c.ready.Load() {
+		return errors.New("starting")
+	}
+	return nil
+}
+
+func (c *ControlPlane) fail(err error) {
+	if err == nil {
+		return
+	}
+	c.errOnce.Do(func() { c.err <- err })
+}
+
+// publish reads the whole store and hands one snapshot to the xDS server.
+func (c *ControlPlane) publish(ctx context.Context) error {
+	rs, rev, err := c.store.List(ctx, "")
+	if err != nil {
+		return fmt.Errorf("reading the store: %w", err)
+	}
+	c.xds.Update(mesh.New(rev, rs))
+	return nil
+}
+
+// watch republishes after every store change. The store's watch coalesces,
+// and the xDS server debounces, so a burst of applies is one push.
+func (c *ControlPlane) watch(ctx context.Context) {
+	revs := c.store.Watch(ctx)
+	for range revs {
+		if err := c.publish(ctx); err != nil && ctx.Err() == nil {
+			c.log.Error("publishing a store change failed", "error", err)
+		}
+	}
+}
+
+// XDSAddr is where xDS is served.
+func (c *ControlPlane) XDSAddr() string { return c.xdsLis.Addr().String() }
+
+// APIAddr is where the HTTP API is served.
+func (c *ControlPlane) APIAddr() string { return c.apiLis.Addr().String() }
+
+// Store exposes the store, for tests.
+func (c *ControlPlane) Store() store.Store { return c.store }
+
+// XDS exposes the xDS server, for tests and the benchmark.
+func (c *ControlPlane) XDS() *xdsserver.Server { return c.xds }
+
+// Err receives the first fatal serving error.
+func (c *ControlPlane) Err() <-chan error { return c.err }
+
+// Close stops serving and closes the store. Streams are cut after a short
+// grace period so a restart is quick.
+func (c *ControlPlane) Close() error {
+	c.ready.Store(false)
+	c.cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	c.http.Shutdown(ctx)
+	done := make(chan struct{})
+	go func() { c.grpc.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+		c.grpc.Stop()
+	}
+	c.xds.Close()
+	err := c.store.Close()
+	c.wg.Wait()
+	return err
+}
