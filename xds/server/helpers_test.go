@@ -29,6 +29,7 @@ var fourTypes = []string{resourcev3.ListenerType, resourcev3.RouteType, resource
 type harness struct {
 	srv  *Server
 	fake *cachetest.Translator
+	conn *grpc.ClientConn
 	ads  discovery.AggregatedDiscoveryServiceClient
 }
 
@@ -57,7 +58,7 @@ func start(t *testing.T) *harness {
 		<-served
 		srv.Close()
 	})
-	return &harness{srv: srv, fake: fake, ads: discovery.NewAggregatedDiscoveryServiceClient(conn)}
+	return &harness{srv: srv, fake: fake, conn: conn, ads: discovery.NewAggregatedDiscoveryServiceClient(conn)}
 }
 
 // update feeds revision rev and waits until it has been pushed.
