@@ -58,11 +58,10 @@ func socketAddress(address string, port uint32) *core.Address {
 	}}}
 }
 
-// localityProto converts a locality, leaving it out when it says nothing.
+// localityProto converts a locality. It is set even when empty: gRPC's xDS
+// client NACKs a LocalityLbEndpoints without a locality ("locality without
+// ID"), while Envoy treats an empty one as the default locality.
 func localityProto(l resource.Locality) *core.Locality {
-	if l == (resource.Locality{}) {
-		return nil
-	}
 	return &core.Locality{Region: l.Region, Zone: l.Zone, SubZone: l.SubZone}
 }
 
