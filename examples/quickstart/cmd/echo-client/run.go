@@ -67,7 +67,7 @@ func call(ctx context.Context, cc grpc.ClientConnInterface, cfg config, mu *sync
 	cctx, cancel := context.WithTimeout(ctx, cfg.callTimeout)
 	backend, err := echo.Call(cctx, cc, cfg.message)
 	cancel()
-	if err != nil && ctx.Err() != nil {
+	if err != nil && cutShort(ctx) {
 		// Cut short by the end of --duration or a signal: not an
 		// outcome of the mesh, so not counted.
 		return
@@ -75,6 +75,17 @@ func call(ctx context.Context, cc grpc.ClientConnInterface, cfg config, mu *sync
 	mu.Lock()
 	(*t).add(backend, err)
 	mu.Unlock()
+}
+
+// cutShort reports whether ctx has ended. It also compares the clock with
+// the deadline because grpc-go fails a call whose deadline has passed
+// before the context's own timer has fired.
+func cutShort(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 // burst makes --count calls with --concurrency workers and prints the split.
