@@ -276,27 +276,140 @@ type RouteRule struct {
 	Matches  []RouteMatch `json:"matches,omitempty"`
 	Backends []Backend    `json:"backends,omitempty"`
 	// Timeout bounds the whole request (default: none).
-	Timeout Duration     `json:"timeout,omitempty"`
-	Retries *RetryPolicy `json:"retries,omitempty"`
+	Timeout Duration `json:"timeout,omitempty"`
+	// IdleTimeout bounds a request's idle time.
+	IdleTimeout     Duration        `json:"idleTimeout,omitempty"`
+	Retries         *RetryPolicy    `json:"retries,omitempty"`
+	Fault           *Fault          `json:"fault,omitempty"`
+	Mirror          *Mirror         `json:"mirror,omitempty"`
+	RequestHeaders  *HeaderEdits    `json:"requestHeaders,omitempty"`
+	ResponseHeaders *HeaderEdits    `json:"responseHeaders,omitempty"`
+	Rewrite         *Rewrite        `json:"rewrite,omitempty"`
+	Redirect        *Redirect       `json:"redirect,omitempty"`
+	DirectResponse  *DirectResponse `json:"directResponse,omitempty"`
+	RateLimit       *RateLimit      `json:"rateLimit,omitempty"`
+}
+
+// Fault injects delays and aborts into matching requests.
+type Fault struct {
+	Delay *FaultDelay `json:"delay,omitempty"`
+	Abort *FaultAbort `json:"abort,omitempty"`
+	// Headers limit the fault to requests carrying them.
+	Headers []HeaderMatch `json:"headers,omitempty"`
+}
+
+// FaultDelay delays Percent of requests by Fixed.
+type FaultDelay struct {
+	Fixed   Duration `json:"fixed"`
+	Percent float64  `json:"percent"`
+}
+
+// FaultAbort answers Percent of requests with an HTTP status or a gRPC
+// status (a code name like UNAVAILABLE, or its number).
+type FaultAbort struct {
+	HTTPStatus uint32  `json:"httpStatus,omitempty"`
+	GRPCStatus string  `json:"grpcStatus,omitempty"`
+	Percent    float64 `json:"percent"`
+}
+
+// Mirror copies Percent of requests to another backend, answers ignored.
+type Mirror struct {
+	Service string            `json:"service,omitempty"`
+	Subset  map[string]string `json:"subset,omitempty"`
+	Percent float64           `json:"percent"`
+}
+
+// HeaderEdits adds (appends), sets (overwrites) and removes headers.
+type HeaderEdits struct {
+	Add    map[string]string `json:"add,omitempty"`
+	Set    map[string]string `json:"set,omitempty"`
+	Remove []string          `json:"remove,omitempty"`
+}
+
+// Rewrite changes the path (by prefix or regex) and the host upstream.
+type Rewrite struct {
+	Prefix string        `json:"prefix,omitempty"`
+	Regex  *RegexRewrite `json:"regex,omitempty"`
+	Host   string        `json:"host,omitempty"`
+}
+
+// RegexRewrite replaces Pattern (RE2) with Substitution.
+type RegexRewrite struct {
+	Pattern      string `json:"pattern"`
+	Substitution string `json:"substitution"`
+}
+
+// Redirect answers with a redirect instead of forwarding.
+type Redirect struct {
+	Scheme       string `json:"scheme,omitempty"`
+	Host         string `json:"host,omitempty"`
+	Port         uint32 `json:"port,omitempty"`
+	Path         string `json:"path,omitempty"`
+	ResponseCode uint32 `json:"responseCode,omitempty"`
+}
+
+// DirectResponse answers with a fixed status and body.
+type DirectResponse struct {
+	Status uint32 `json:"status"`
+	Body   string `json:"body,omitempty"`
+}
+
+// RateLimit is a local token bucket: MaxTokens, refilled by TokensPerFill
+// every FillInterval; limited requests get Status (default 429).
+type RateLimit struct {
+	MaxTokens       uint32            `json:"maxTokens"`
+	TokensPerFill   uint32            `json:"tokensPerFill,omitempty"`
+	FillInterval    Duration          `json:"fillInterval"`
+	Status          uint32            `json:"status,omitempty"`
+	ResponseHeaders map[string]string `json:"responseHeaders,omitempty"`
 }
 
 // RouteMatch is one match; its conditions are ANDed.
 type RouteMatch struct {
-	Path    *PathMatch    `json:"path,omitempty"`
-	Headers []HeaderMatch `json:"headers,omitempty"`
+	Path        *PathMatch        `json:"path,omitempty"`
+	Headers     []HeaderMatch     `json:"headers,omitempty"`
+	QueryParams []QueryParamMatch `json:"queryParams,omitempty"`
+	// Method matches the HTTP method (:method).
+	Method string `json:"method,omitempty"`
+	// GRPC matches a gRPC service and optionally one method.
+	GRPC *GRPCMatch `json:"grpc,omitempty"`
 }
 
-// PathMatch matches the request path exactly or by prefix.
+// PathMatch matches the request path exactly, by prefix or by an RE2
+// regular expression; exactly one is set.
 type PathMatch struct {
 	Exact  string `json:"exact,omitempty"`
 	Prefix string `json:"prefix,omitempty"`
+	Regex  string `json:"regex,omitempty"`
 }
 
-// HeaderMatch matches one request header.
+// HeaderMatch matches one request header with exactly one of Exact,
+// Prefix, Suffix, Regex, Present or Absent; Invert negates the match.
 type HeaderMatch struct {
-	Name   string `json:"name"`
-	Exact  string `json:"exact,omitempty"`
-	Prefix string `json:"prefix,omitempty"`
+	Name    string `json:"name"`
+	Exact   string `json:"exact,omitempty"`
+	Prefix  string `json:"prefix,omitempty"`
+	Suffix  string `json:"suffix,omitempty"`
+	Regex   string `json:"regex,omitempty"`
+	Present bool   `json:"present,omitempty"`
+	Absent  bool   `json:"absent,omitempty"`
+	Invert  bool   `json:"invert,omitempty"`
+}
+
+// QueryParamMatch matches one query parameter with exactly one of Exact,
+// Regex or Present.
+type QueryParamMatch struct {
+	Name    string `json:"name"`
+	Exact   string `json:"exact,omitempty"`
+	Regex   string `json:"regex,omitempty"`
+	Present bool   `json:"present,omitempty"`
+}
+
+// GRPCMatch matches /Service/Method, or every method of Service when
+// Method is empty.
+type GRPCMatch struct {
+	Service string `json:"service"`
+	Method  string `json:"method,omitempty"`
 }
 
 // Backend is a weighted destination: a label subset of the Route's service
@@ -319,15 +432,94 @@ type RetryPolicy struct {
 	// connect-failure, retriable-4xx) and gRPC codes (cancelled,
 	// deadline-exceeded, internal, resource-exhausted, unavailable).
 	RetryOn []string `json:"retryOn,omitempty"`
+	// RetriableStatusCodes are HTTP statuses that are retried.
+	RetriableStatusCodes []uint32      `json:"retriableStatusCodes,omitempty"`
+	Backoff              *RetryBackoff `json:"backoff,omitempty"`
+}
+
+// RetryBackoff is the exponential backoff between retries.
+type RetryBackoff struct {
+	Base Duration `json:"base"`
+	Max  Duration `json:"max,omitempty"`
 }
 
 // TrafficPolicySpec holds per-service connection settings.
 type TrafficPolicySpec struct {
 	// Service is the target service's name, in the policy's namespace.
-	Service        string        `json:"service"`
-	LoadBalancer   *LoadBalancer `json:"loadBalancer,omitempty"`
-	ConnectTimeout Duration      `json:"connectTimeout,omitempty"`
+	Service          string            `json:"service"`
+	LoadBalancer     *LoadBalancer     `json:"loadBalancer,omitempty"`
+	ConnectTimeout   Duration          `json:"connectTimeout,omitempty"`
+	ConnectionPool   *ConnectionPool   `json:"connectionPool,omitempty"`
+	OutlierDetection *OutlierDetection `json:"outlierDetection,omitempty"`
+	Locality         *LocalityPolicy   `json:"locality,omitempty"`
+	// RateLimit applies on the inbound side of the service's workloads.
+	RateLimit   *RateLimit   `json:"rateLimit,omitempty"`
+	HealthCheck *HealthCheck `json:"healthCheck,omitempty"`
 }
+
+// ConnectionPool bounds connections and requests (circuit breaking).
+type ConnectionPool struct {
+	MaxConnections     uint32        `json:"maxConnections,omitempty"`
+	MaxPendingRequests uint32        `json:"maxPendingRequests,omitempty"`
+	MaxRequests        uint32        `json:"maxRequests,omitempty"`
+	MaxRetries         uint32        `json:"maxRetries,omitempty"`
+	HTTP2              bool          `json:"http2,omitempty"`
+	TCPKeepalive       *TCPKeepalive `json:"tcpKeepalive,omitempty"`
+}
+
+// TCPKeepalive configures keepalive probes on upstream connections.
+type TCPKeepalive struct {
+	Time     Duration `json:"time,omitempty"`
+	Interval Duration `json:"interval,omitempty"`
+	Probes   uint32   `json:"probes,omitempty"`
+}
+
+// OutlierDetection ejects failing endpoints.
+type OutlierDetection struct {
+	Consecutive5xx           uint32   `json:"consecutive5xx,omitempty"`
+	ConsecutiveGatewayErrors uint32   `json:"consecutiveGatewayErrors,omitempty"`
+	Interval                 Duration `json:"interval,omitempty"`
+	BaseEjectionTime         Duration `json:"baseEjectionTime,omitempty"`
+	MaxEjectionPercent       uint32   `json:"maxEjectionPercent,omitempty"`
+}
+
+// LocalityPolicy weights localities and orders failover between regions.
+// The failover order is explicit (not relative to each proxy), which keeps
+// outbound configuration shared by every sidecar.
+type LocalityPolicy struct {
+	Weighted bool             `json:"weighted,omitempty"`
+	Failover []LocalityTarget `json:"failover,omitempty"`
+}
+
+// LocalityTarget is one step of a failover order.
+type LocalityTarget struct {
+	Region string `json:"region"`
+	Zone   string `json:"zone,omitempty"`
+}
+
+// HealthCheck actively checks endpoints with exactly one of HTTP, GRPC, TCP.
+type HealthCheck struct {
+	Interval           Duration         `json:"interval"`
+	Timeout            Duration         `json:"timeout"`
+	UnhealthyThreshold uint32           `json:"unhealthyThreshold,omitempty"`
+	HealthyThreshold   uint32           `json:"healthyThreshold,omitempty"`
+	HTTP               *HTTPHealthCheck `json:"http,omitempty"`
+	GRPC               *GRPCHealthCheck `json:"grpc,omitempty"`
+	TCP                *TCPHealthCheck  `json:"tcp,omitempty"`
+}
+
+// HTTPHealthCheck probes Path.
+type HTTPHealthCheck struct {
+	Path string `json:"path"`
+}
+
+// GRPCHealthCheck uses grpc.health.v1 for Service ("" = the server).
+type GRPCHealthCheck struct {
+	Service string `json:"service,omitempty"`
+}
+
+// TCPHealthCheck only connects.
+type TCPHealthCheck struct{}
 
 // Load-balancing policies.
 const (
@@ -341,8 +533,24 @@ const (
 // LoadBalancer selects how a service's endpoints are picked.
 type LoadBalancer struct {
 	Policy string `json:"policy"`
-	// HashHeader is the request header hashed by RING_HASH and MAGLEV.
-	HashHeader string `json:"hashHeader,omitempty"`
+	// HashHeader, HashCookie or HashSourceIP is the hash key of RING_HASH
+	// and MAGLEV; exactly one is set for those policies.
+	HashHeader   string      `json:"hashHeader,omitempty"`
+	HashCookie   *HashCookie `json:"hashCookie,omitempty"`
+	HashSourceIP bool        `json:"hashSourceIP,omitempty"`
+	RingHash     *RingHash   `json:"ringHash,omitempty"`
+}
+
+// HashCookie hashes on a cookie, generated with TTL when absent.
+type HashCookie struct {
+	Name string   `json:"name"`
+	TTL  Duration `json:"ttl,omitempty"`
+}
+
+// RingHash sizes the hash ring.
+type RingHash struct {
+	MinRingSize uint64 `json:"minRingSize,omitempty"`
+	MaxRingSize uint64 `json:"maxRingSize,omitempty"`
 }
 
 // AuthorizationPolicySpec is Rego authorization for target services. This
