@@ -76,11 +76,11 @@ func TestDecodeUnknownFields(t *testing.T) {
 		name, data, path, msg string
 	}{
 		{"nested list", doc(KindRoute, "r", "service: a\nrules:\n- backends: [{}]\n- matchs: [{path: {prefix: /}}]\n  backends: [{}]"),
-			"spec.rules[1].matchs", "unknown field; expected one of name, matches, backends, timeout, retries"},
-		{"deep in lists", doc(KindRoute, "r", "service: a\nrules:\n- matches: [{path: {prefix: /}}, {headers: [{name: h, exact: x, regex: y}]}]\n  backends: [{}]"),
-			"spec.rules[0].matches[1].headers[0].regex", "unknown field; expected one of name, exact, prefix"},
-		{"under a pointer", doc(KindRoute, "r", "service: a\nrules:\n- backends: [{}]\n  retries: {attempts: 2, backoff: 1s}"),
-			"spec.rules[0].retries.backoff", "expected one of attempts, perTryTimeout, retryOn"},
+			"spec.rules[1].matchs", "unknown field; expected one of name, matches, backends, timeout, idleTimeout, retries"},
+		{"deep in lists", doc(KindRoute, "r", "service: a\nrules:\n- matches: [{path: {prefix: /}}, {headers: [{name: h, exact: x, glob: y}]}]\n  backends: [{}]"),
+			"spec.rules[0].matches[1].headers[0].glob", "unknown field; expected one of name, exact, prefix, suffix, regex"},
+		{"under a pointer", doc(KindRoute, "r", "service: a\nrules:\n- backends: [{}]\n  retries: {attempts: 2, jitter: 1s}"),
+			"spec.rules[0].retries.jitter", "expected one of attempts, perTryTimeout, retryOn"},
 		{"spec top", doc(KindService, "s", validService+"protocol: http"),
 			"spec.protocol", "expected one of ports, endpoints"},
 		{"metadata", "apiVersion: embassy.dev/v1alpha1\nkind: Service\nmetadata: {name: s, lables: {a: b}}\nspec: {ports: [{name: a, port: 1, protocol: tcp}]}\n",
