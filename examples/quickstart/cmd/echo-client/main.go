@@ -8,7 +8,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
+
+	"google.golang.org/grpc/metadata"
+
+	"embassy.dev/embassy/internal/echo"
 
 	// Registers the xds:/// resolver and the xDS balancers.
 	_ "google.golang.org/grpc/xds"
@@ -25,6 +30,51 @@ type config struct {
 	interval     time.Duration
 	duration     time.Duration
 	message      string
+	// method is the full method name called (echo.CallMethod or
+	// echo.OtherMethod).
+	method string
+	// headers are sent as metadata with every call.
+	headers  metadata.MD
+	readyAny bool
+}
+
+// headerFlag collects repeated --header k=v flags.
+type headerFlag struct{ md metadata.MD }
+
+func (h *headerFlag) String() string {
+	if h == nil || len(h.md) == 0 {
+		return ""
+	}
+	var parts []string
+	for k, vs := range h.md {
+		for _, v := range vs {
+			parts = append(parts, k+"="+v)
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+func (h *headerFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want name=value, got %q", s)
+	}
+	if h.md == nil {
+		h.md = metadata.MD{}
+	}
+	h.md.Append(k, v)
+	return nil
+}
+
+// methodFlag accepts Call or Other, or a full /embassy.demo.Echo/ method.
+func methodFlag(s string) (string, error) {
+	switch s {
+	case "Call", echo.CallMethod:
+		return echo.CallMethod, nil
+	case "Other", echo.OtherMethod:
+		return echo.OtherMethod, nil
+	}
+	return "", fmt.Errorf("--method must be Call or Other, not %q", s)
 }
 
 const usage = `echo-client calls embassy.demo.Echo through proxyless gRPC xDS and reports
@@ -46,12 +96,19 @@ GRPC_XDS_BOOTSTRAP_CONFIG (the contents); --bootstrap sets the former.
 Exit status: 0 when at least one measured call succeeded, 1 otherwise or when
 the target never became ready, 2 for bad flags.
 
+Every report counts calls by backend and by gRPC status, and gives the
+latency percentiles (p50, p99, max) of the calls, failed ones included.
+--header and --method choose what routes match on: metadata sent with every
+call, and the method called (Call or Other).
+
 Usage:
   echo-client [--bootstrap FILE] [--target xds:///echo.default:50051] [flags]
 
 Examples:
   echo-client --bootstrap /tmp/embassy/echo-client.json --count 1000 --json
   echo-client --bootstrap /tmp/embassy/echo-client.json --interval 200ms --duration 10s
+  echo-client --bootstrap /tmp/embassy/echo-client.json --header x-canary=true --method Other --count 100
+  echo-client --bootstrap /tmp/embassy/echo-client.json --ready-any --timeout 5s --count 100
 
 Flags:
 `
@@ -63,8 +120,12 @@ func main() {
 	fs.StringVar(&cfg.target, "target", "xds:///echo.default:50051", "gRPC `target` to dial; xds:///<service>.<namespace>:<port> for the mesh")
 	fs.IntVar(&cfg.count, "count", 1000, "number of calls to make in burst mode")
 	fs.IntVar(&cfg.concurrency, "concurrency", 4, "number of calls in flight at once")
-	fs.BoolVar(&cfg.jsonOut, "json", false, `print JSON: {"total":N,"errors":N,"byBackend":{"v1":n},"firstError":"..."}`)
+	fs.BoolVar(&cfg.jsonOut, "json", false, `print JSON: {"total":N,"errors":N,"byBackend":{"v1":n},"firstError":"...","byCode":{"OK":n,"UNAVAILABLE":n},"p50Ms":F,"p99Ms":F,"maxMs":F}`)
 	fs.DurationVar(&cfg.readyTimeout, "ready-timeout", 10*time.Second, "how long to wait for the first successful call")
+	fs.BoolVar(&cfg.readyAny, "ready-any", false, "end the readiness wait at the first answer of any status, not only OK (for meshes that inject faults or time calls out)")
+	var headers headerFlag
+	fs.Var(&headers, "header", "send `name=value` as metadata with every call (repeatable)")
+	method := fs.String("method", "Call", "Echo `method` to call: Call or Other")
 	fs.DurationVar(&cfg.callTimeout, "timeout", 5*time.Second, "deadline of each call")
 	fs.DurationVar(&cfg.interval, "interval", 0, "watch mode: print one split per `interval` (needs --duration)")
 	fs.DurationVar(&cfg.duration, "duration", 0, "watch mode: keep calling for this long")
@@ -75,6 +136,13 @@ func main() {
 		fs.PrintDefaults()
 	}
 	_ = fs.Parse(os.Args[1:])
+	cfg.headers = headers.md
+	var err error
+	if cfg.method, err = methodFlag(*method); err != nil {
+		fmt.Fprintln(os.Stderr, "echo-client:", err)
+		fs.Usage()
+		os.Exit(2)
+	}
 	if err := cfg.check(fs.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "echo-client:", err)
 		fs.Usage()

@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 
 	"embassy.dev/embassy/internal/echo"
 )
@@ -32,6 +33,9 @@ func run(cfg config, out io.Writer) (bool, error) {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(cfg.headers) > 0 {
+		ctx = metadata.NewOutgoingContext(ctx, cfg.headers)
+	}
 	if err := waitReady(ctx, cc, cfg); err != nil {
 		return false, err
 	}
@@ -41,15 +45,21 @@ func run(cfg config, out io.Writer) (bool, error) {
 	return burst(ctx, cc, cfg, out)
 }
 
-// waitReady makes calls until one succeeds or --ready-timeout passes. The
-// first calls may fail while the xDS configuration is still arriving.
+// waitReady makes calls, the same as the measured ones, until one succeeds
+// or --ready-timeout passes. The first calls may fail while the xDS
+// configuration is still arriving. With --ready-any the first answer of any
+// status will do: a wait-for-ready call only gets one once the channel has
+// its configuration, and a mesh that injects faults or cuts calls short
+// may never let one succeed.
 func waitReady(ctx context.Context, cc grpc.ClientConnInterface, cfg config) error {
 	ctx, cancel := context.WithTimeout(ctx, cfg.readyTimeout)
 	defer cancel()
 	var lastErr error
 	for {
-		_, err := echo.Call(ctx, cc, cfg.message, grpc.WaitForReady(true))
-		if err == nil {
+		cctx, ccancel := context.WithTimeout(ctx, cfg.callTimeout)
+		_, err := echo.Invoke(cctx, cc, cfg.method, cfg.message, grpc.WaitForReady(true))
+		ccancel()
+		if err == nil || (cfg.readyAny && ctx.Err() == nil) {
 			return nil
 		}
 		lastErr = err
@@ -65,7 +75,9 @@ func waitReady(ctx context.Context, cc grpc.ClientConnInterface, cfg config) err
 // swapped for a fresh tally at every watch interval.
 func call(ctx context.Context, cc grpc.ClientConnInterface, cfg config, mu *sync.Mutex, t **tally) {
 	cctx, cancel := context.WithTimeout(ctx, cfg.callTimeout)
-	backend, err := echo.Call(cctx, cc, cfg.message)
+	start := time.Now()
+	backend, err := echo.Invoke(cctx, cc, cfg.method, cfg.message)
+	took := time.Since(start)
 	cancel()
 	if err != nil && cutShort(ctx) {
 		// Cut short by the end of --duration or a signal: not an
@@ -73,7 +85,7 @@ func call(ctx context.Context, cc grpc.ClientConnInterface, cfg config, mu *sync
 		return
 	}
 	mu.Lock()
-	(*t).add(backend, err)
+	(*t).add(backend, err, took)
 	mu.Unlock()
 }
 

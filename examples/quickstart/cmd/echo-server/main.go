@@ -2,6 +2,9 @@
 // embassy.demo.Echo that answers every call with its --name. Run one per
 // version (v1, v2) at the addresses the quickstart's Workloads declare; a
 // proxyless echo-client finds them through Embassy's xDS endpoints.
+//
+// --delay and --fail-every make it slow or flaky on purpose, so route
+// timeouts and retries can be watched doing their work.
 package main
 
 import (
@@ -15,6 +18,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 
 	"embassy.dev/embassy/internal/echo"
 )
@@ -27,12 +31,16 @@ func main() {
 	fs := flag.NewFlagSet("echo-server", flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:18081", "`host:port` to listen on; must match the Workload's address and port")
 	name := fs.String("name", "v1", "the `name` this server answers every call with, so clients can count the split")
+	delay := fs.Duration("delay", 0, "wait this long before answering each Call or Other (ends early at the caller's deadline)")
+	failEvery := fs.Uint64("fail-every", 0, "fail every `N`th Call or Other attempt (the Nth, 2Nth, ...) with --fail-code; 0 never fails")
+	failCode := fs.String("fail-code", "UNAVAILABLE", "gRPC status `code` of failed attempts, by name (UNAVAILABLE) or number (14)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `echo-server serves the embassy.demo.Echo gRPC service and answers every
-Call with its name. It stops on SIGINT or SIGTERM.
+Call (and Other) with its name; Served answers with how many Call and Other
+attempts arrived. It stops on SIGINT or SIGTERM and then prints that count.
 
 Usage:
-  echo-server [--addr 127.0.0.1:18081] [--name v1]
+  echo-server [--addr 127.0.0.1:18081] [--name v1] [--delay 1s] [--fail-every 2 --fail-code UNAVAILABLE]
 
 Flags:
 `)
@@ -43,25 +51,35 @@ Flags:
 		fmt.Fprintf(os.Stderr, "echo-server: unexpected arguments %q\n", fs.Args())
 		os.Exit(2)
 	}
-	if err := run(*addr, *name); err != nil {
+	code, err := echo.ParseCode(*failCode)
+	if err != nil || code == codes.OK {
+		fmt.Fprintf(os.Stderr, "echo-server: --fail-code %q is not a gRPC error code\n", *failCode)
+		os.Exit(2)
+	}
+	if *delay < 0 {
+		fmt.Fprintln(os.Stderr, "echo-server: --delay must not be negative")
+		os.Exit(2)
+	}
+	opts := echo.Options{Name: *name, Delay: *delay, FailEvery: *failEvery, FailCode: code}
+	if err := run(*addr, opts); err != nil {
 		fmt.Fprintln(os.Stderr, "echo-server:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr, name string) error {
+func run(addr string, opts echo.Options) error {
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
 	s := grpc.NewServer()
-	echo.Register(s, name)
+	srv := echo.RegisterWith(s, opts)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(lis) }()
-	fmt.Printf("echo-server %s listening on %s\n", name, lis.Addr())
+	fmt.Printf("echo-server %s listening on %s\n", opts.Name, lis.Addr())
 
 	select {
 	case err := <-served:
@@ -75,5 +93,6 @@ func run(addr, name string) error {
 	case <-time.After(drainTimeout):
 		s.Stop()
 	}
+	fmt.Printf("echo-server %s served %d attempts\n", opts.Name, srv.Attempts())
 	return nil
 }
