@@ -139,6 +139,9 @@ func StartPhase(ctx context.Context, cfg Config, mode Mode) (ph *Phase, err erro
 	if err != nil {
 		return ph, fmt.Errorf("starting the control plane: %w", err)
 	}
+	if err := ph.primeWatch(ctx); err != nil {
+		return ph, err
+	}
 	rs := cfg.Mesh.Resources()
 	cfg.logf("%s: seeding %d services, %d workloads (%d resources)...", mode, cfg.Mesh.Services, cfg.Mesh.Services*cfg.Mesh.EndpointsPerService, len(rs))
 	if ph.Result.Seed, err = Seed(ctx, ph.cp.Store(), rs, cfg.ViaApply); err != nil {

@@ -26,11 +26,11 @@ func percentiles(ds []time.Duration) (p50, p99, mx time.Duration) {
 // WriteTable prints the results as the table `make bench` shows.
 func WriteTable(w io.Writer, results []PhaseResult) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "phase\tproxies\tservices\tchange\tp50\tp99\tmax\tbytes/push(total)\tbytes/proxy\tresponses\theap/proxy")
+	fmt.Fprintln(tw, "phase\tproxies\tservices\tchange\tacked\tp50\tp99\tmax\tbytes/push(total)\tbytes/proxy\tresponses\theap/proxy")
 	for _, ph := range results {
 		for _, r := range ph.Rows {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n",
-				r.Mode, r.Proxies, r.Services, r.Change, ms(r.P50), ms(r.P99), ms(r.Max),
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n",
+				r.Mode, r.Proxies, r.Services, r.Change, r.Acked, r.Proxies, ms(r.P50), ms(r.P99), ms(r.Max),
 				size(float64(r.Bytes)), size(r.BytesPerProxy()), r.Responses, size(ph.HeapPerProxy()))
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/pkg/store"
 	xdsserver "embassy.dev/embassy/xds/server"
 )
 
@@ -33,6 +35,36 @@ func (p pushStats) Bytes(m Mode) int64 { return p.kind(m).Bytes }
 
 // Responses is how many responses were sent over streams of mode m.
 func (p pushStats) Responses(m Mode) int64 { return p.kind(m).Responses }
+
+// primeWatch commits the Mesh resource until the xDS server has published
+// it. controlplane.Start returns before its store watch is subscribed, so a
+// commit made right after Start may go unnoticed; retrying the commit
+// (with a new annotation, so it is a change) makes sure the watch is live
+// before the mesh is seeded.
+func (ph *Phase) primeWatch(ctx context.Context) error {
+	wait := ph.cfg.Debounce + time.Second
+	for attempt := 1; attempt <= 5; attempt++ {
+		m := newResource(resource.KindMesh, "default", &resource.MeshSpec{TrustDomain: "embassy.local"})
+		m.Metadata.Namespace = ""
+		m.Metadata.Annotations = map[string]string{"bench.embassy.dev/attempt": fmt.Sprint(attempt)}
+		rev, err := ph.cp.Store().Commit(ctx, []store.Op{{Key: m.Key(), Resource: m}})
+		if err != nil {
+			return fmt.Errorf("%s phase: committing the Mesh: %w", ph.mode, err)
+		}
+		deadline := time.Now().Add(wait)
+		for time.Now().Before(deadline) {
+			if ph.cp.XDS().Stats().Revision >= rev {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	return fmt.Errorf("%s phase: the control plane published none of 5 commits of the Mesh resource", ph.mode)
+}
 
 // waitPublished waits until the xDS server has pushed the store's revision
 // rev to its cache, so proxies connecting next get the whole mesh at once.

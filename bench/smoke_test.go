@@ -1,0 +1,91 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBenchSmoke runs the whole harness at a tiny size: every proxy must
+// see and ACK both changes, and a Delta endpoint push must cost fewer bytes
+// than a SotW one, which resends every endpoint of the mesh.
+func TestBenchSmoke(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cfg := benchConfig(5, MeshSize{Services: 20, EndpointsPerService: 5, RouteEvery: 10}, 20*time.Millisecond)
+	cfg.ConnectTimeout, cfg.ChangeTimeout = 10*time.Second, 5*time.Second
+	cfg.Modes = []Mode{SotW, Delta}
+	results, err := Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 2 {
+		t.Fatalf("got %d phases, want 2", len(results))
+	}
+	endpointBytes := map[Mode]int64{}
+	for _, ph := range results {
+		if len(ph.Rows) != 2 {
+			t.Fatalf("%s: got %d rows, want 2", ph.Mode, len(ph.Rows))
+		}
+		if ph.Nacks != 0 {
+			t.Errorf("%s: %d NACKs", ph.Mode, ph.Nacks)
+		}
+		for _, r := range ph.Rows {
+			if r.Observed != cfg.Proxies || r.Acked != cfg.Proxies {
+				t.Errorf("%s %s: %d proxies saw the change and the control plane shows %d ACKs; want %d", ph.Mode, r.Change, r.Observed, r.Acked, cfg.Proxies)
+			}
+			if r.Bytes <= 0 || r.Max <= 0 || r.P50 > r.P99 || r.P99 > r.Max {
+				t.Errorf("%s %s: implausible row %+v", ph.Mode, r.Change, r)
+			}
+			if r.Change == "endpoints" {
+				endpointBytes[ph.Mode] = r.Bytes
+			}
+		}
+	}
+	if endpointBytes[Delta] >= endpointBytes[SotW] {
+		t.Errorf("an endpoint push cost %d bytes over Delta and %d over SotW; want Delta smaller", endpointBytes[Delta], endpointBytes[SotW])
+	}
+	var out bytes.Buffer
+	if err := WriteTable(&out, results); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "delta") || strings.Count(out.String(), "\n") < 5 {
+		t.Errorf("table:\n%s", out.String())
+	}
+	t.Logf("\n%s", out.String())
+}
+
+func TestPercentiles(t *testing.T) {
+	var ds []time.Duration
+	for i := 1; i <= 100; i++ {
+		ds = append(ds, time.Duration(i)*time.Millisecond)
+	}
+	p50, p99, mx := percentiles(ds)
+	if p50 != 50*time.Millisecond || p99 != 99*time.Millisecond || mx != 100*time.Millisecond {
+		t.Errorf("percentiles = %v %v %v", p50, p99, mx)
+	}
+	if a, b, c := percentiles(nil); a != 0 || b != 0 || c != 0 {
+		t.Errorf("percentiles(nil) = %v %v %v", a, b, c)
+	}
+}
+
+func TestDiffSorted(t *testing.T) {
+	add, drop := diffSorted([]string{"a", "b", "d"}, []string{"b", "c", "d", "e"})
+	if strings.Join(add, ",") != "c,e" || strings.Join(drop, ",") != "a" {
+		t.Errorf("added %v, removed %v", add, drop)
+	}
+}
+
+func TestResourceName(t *testing.T) {
+	// A ClusterLoadAssignment with cluster_name (field 1) after an
+	// unrelated field 2.
+	b := []byte{0x12, 0x00, 0x0a, 0x03, 'a', 'b', 'c'}
+	if n, err := resourceName(b); err != nil || n != "abc" {
+		t.Errorf("resourceName = %q, %v", n, err)
+	}
+	if _, err := resourceName([]byte{0x12, 0x00}); err == nil {
+		t.Error("no error for a resource without a name")
+	}
+}

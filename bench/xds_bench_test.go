@@ -1,0 +1,71 @@
+package bench
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// benchSize is the mesh of the testing.B benchmarks: small enough to set
+// up in a few seconds, big enough that a push is not trivial.
+var benchSize = MeshSize{Services: 200, EndpointsPerService: 5, RouteEvery: 10}
+
+const benchProxies = 50
+
+// benchPhase starts a control plane and connects in-process proxies.
+func benchPhase(tb testing.TB, cfg Config, mode Mode) *Phase {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ConnectTimeout+30*time.Second)
+	defer cancel()
+	ph, err := StartPhase(ctx, cfg, mode)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := ph.Close(); err != nil {
+			tb.Errorf("closing: %v", err)
+		}
+	})
+	return ph
+}
+
+func benchConfig(proxies int, size MeshSize, debounce time.Duration) Config {
+	return Config{
+		Proxies: proxies, Mesh: size, Debounce: debounce,
+		Conns: 4, Window: 50,
+		ConnectTimeout: time.Minute, ChangeTimeout: 30 * time.Second,
+	}
+}
+
+// benchmarkPushEndpoints measures one endpoint change, from the store
+// commit until every proxy has received and ACKed the new
+// ClusterLoadAssignment. The debounce is the smallest the control plane
+// takes, so the time is mostly the push's own.
+func benchmarkPushEndpoints(b *testing.B, mode Mode) {
+	ph := benchPhase(b, benchConfig(benchProxies, benchSize, time.Millisecond), mode)
+	ctx := context.Background()
+	var bytes, responses int64
+	var maxLat time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		row, err := ph.Measure(ctx, benchSize.EndpointChange(i+1))
+		if err != nil {
+			b.Fatal(err)
+		}
+		bytes += row.Bytes
+		responses += row.Responses
+		maxLat = max(maxLat, row.Max)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(bytes)/float64(b.N), "bytes/push")
+	b.ReportMetric(float64(bytes)/float64(b.N)/benchProxies, "bytes/proxy")
+	b.ReportMetric(float64(responses)/float64(b.N), "responses/push")
+	b.ReportMetric(float64(maxLat.Milliseconds()), "max-ms")
+}
+
+// BenchmarkPushEndpointsSotW pushes an endpoint change to state-of-the-world
+// proxies.
+func BenchmarkPushEndpointsSotW(b *testing.B) { benchmarkPushEndpoints(b, SotW) }
+
+// BenchmarkPushEndpointsDelta pushes an endpoint change to Delta proxies.
+func BenchmarkPushEndpointsDelta(b *testing.B) { benchmarkPushEndpoints(b, Delta) }
