@@ -26,6 +26,7 @@ func CheckReferences(all []*Resource) (warnings []string, err error) {
 		}
 	}
 	c.trafficPolicies()
+	c.routeOverlaps()
 	sort.Strings(c.warnings)
 	return c.warnings, c.errs.orNil()
 }
@@ -129,7 +130,60 @@ func (c *refChecker) route(r *Resource, s *RouteSpec) {
 				c.warnf(r, path+".subset", "%s matches no workload of service %s yet", formatLabels(b.Subset), name)
 			}
 		}
+		if m := rule.Mirror; m != nil {
+			c.mirror(r, fmt.Sprintf("spec.rules[%d].mirror", i), m)
+		}
 	}
+}
+
+// mirror checks that a mirror's service exists; its subset may fill later.
+func (c *refChecker) mirror(r *Resource, path string, m *Mirror) {
+	name := nsName{r.Metadata.Namespace, r.Spec.(*RouteSpec).Service}
+	if m.Service != "" {
+		name.name = m.Service
+	}
+	svc, ok := c.services[name]
+	if !ok {
+		c.errs.add(subjectOf(r), path+".service", "service %s does not exist; apply its Service first or fix the name", name)
+		return
+	}
+	if len(m.Subset) > 0 && !c.subsetMatches(name, svc, m.Subset) {
+		c.warnf(r, path+".subset", "%s matches no workload of service %s yet", formatLabels(m.Subset), name)
+	}
+}
+
+// routeOverlaps refuses two Routes for the same port of a service (port 0
+// meaning every port): which of their rules came first would depend on
+// the Routes' names, which nobody reads as an order.
+func (c *refChecker) routeOverlaps() {
+	var seen []*Resource
+	for _, r := range c.sorted {
+		s, ok := r.Spec.(*RouteSpec)
+		if !ok {
+			continue
+		}
+		for _, prev := range seen {
+			ps := prev.Spec.(*RouteSpec)
+			if prev.Metadata.Namespace != r.Metadata.Namespace || ps.Service != s.Service {
+				continue
+			}
+			if ps.Port != 0 && s.Port != 0 && ps.Port != s.Port {
+				continue
+			}
+			c.errs.add(subjectOf(r), "spec.service", "Routes %s and %s both apply to %s of service %s; a service port takes one Route, so merge their rules (in the order they should be tried) into one",
+				prev.Metadata.Name, r.Metadata.Name, portScope(ps.Port, s.Port), nsName{r.Metadata.Namespace, s.Service})
+			break
+		}
+		seen = append(seen, r)
+	}
+}
+
+// portScope says which ports two overlapping Routes share.
+func portScope(a, b uint32) string {
+	if p := max(a, b); p != 0 {
+		return fmt.Sprintf("port %d", p)
+	}
+	return "every port"
 }
 
 // routePort checks that a Route applies to an HTTP-family port.

@@ -44,6 +44,14 @@ func TestCheckReferencesErrors(t *testing.T) {
 			path: "spec.service", msg: "service details.default does not exist", kind: KindTrafficPolicy, objName: "tp"},
 		{name: "two traffic policies", extra: []string{doc(KindTrafficPolicy, "tp-b", "service: reviews"), doc(KindTrafficPolicy, "tp-a", "service: reviews")},
 			path: "spec.service", msg: "merge TrafficPolicies tp-a and tp-b", kind: KindTrafficPolicy, objName: "tp-b"},
+		{name: "two routes for one service", extra: []string{doc(KindRoute, "r-b", "service: reviews\nrules:\n- backends: [{}]"), doc(KindRoute, "r-a", "service: reviews\nrules:\n- backends: [{}]")},
+			path: "spec.service", msg: "Routes r-a and r-b both apply to every port of service reviews.default", kind: KindRoute, objName: "r-b"},
+		{name: "two routes for one port", extra: []string{doc(KindRoute, "r-a", "service: reviews\nport: 9080\nrules:\n- backends: [{}]"), doc(KindRoute, "r-b", "service: reviews\nport: 9080\nrules:\n- backends: [{}]")},
+			path: "spec.service", msg: "Routes r-a and r-b both apply to port 9080 of service reviews.default", kind: KindRoute, objName: "r-b"},
+		{name: "route for every port and one port", extra: []string{doc(KindRoute, "r-a", "service: reviews\nport: 9080\nrules:\n- backends: [{}]"), doc(KindRoute, "r-b", "service: reviews\nrules:\n- backends: [{}]")},
+			path: "spec.service", msg: "Routes r-a and r-b both apply to port 9080", kind: KindRoute, objName: "r-b"},
+		{name: "mirror to unknown service", extra: []string{doc(KindRoute, "r", "service: reviews\nrules:\n- backends: [{}]\n  mirror: {service: shadow, percent: 5}")},
+			path: "spec.rules[0].mirror.service", msg: "service shadow.default does not exist", kind: KindRoute, objName: "r"},
 		{name: "two meshes", extra: []string{doc(KindMesh, "one", "trustDomain: a.org"), doc(KindMesh, "two", "trustDomain: b.org")},
 			path: "", msg: "there can be only one Mesh, but Meshes one, two are defined", kind: KindMesh, objName: "two"},
 	}
@@ -130,5 +138,25 @@ func TestCheckReferencesWithoutOrigin(t *testing.T) {
 	}
 	if got, want := errs.Error(), "TrafficPolicy default/tp: spec.service: service nope.default does not exist; apply its Service first or fix the name"; got != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestCheckReferencesRoutesOnDistinctPorts(t *testing.T) {
+	two := doc(KindService, "multi", "ports:\n- {name: a, port: 80, protocol: http}\n- {name: b, port: 81, protocol: grpc}")
+	warnings, err := checkRefs(t, two,
+		doc(KindRoute, "multi-a", "service: multi\nport: 80\nrules:\n- backends: [{}]\n  mirror: {service: reviews, subset: {version: v2}, percent: 10}"),
+		doc(KindRoute, "multi-b", "service: multi\nport: 81\nrules:\n- backends: [{}]"))
+	if err != nil {
+		t.Fatalf("Routes on distinct ports of one service must be accepted, got:\n%v", err)
+	}
+	if len(warnings) != 0 {
+		t.Errorf("unexpected warnings: %v", warnings)
+	}
+	warnings, err = checkRefs(t, doc(KindRoute, "r", "service: reviews\nrules:\n- backends: [{}]\n  mirror: {subset: {version: v7}, percent: 10}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "spec.rules[0].mirror.subset {version=v7} matches no workload") {
+		t.Errorf("want a warning about the mirror subset, got %v", warnings)
 	}
 }

@@ -1,7 +1,6 @@
 package resource
 
 import (
-	"strings"
 	"time"
 )
 
@@ -28,41 +27,73 @@ func (v *validator) route(s *RouteSpec) {
 	}
 }
 
-// routeRule checks one rule's matches, backends, timeout and retries.
+// routeRule checks one rule: its matches, where it sends requests, and
+// what it does on the way.
 func (v *validator) routeRule(path string, r *RouteRule) {
 	for i, m := range r.Matches {
 		v.routeMatch(index(path+".matches", i), m)
 	}
-	v.backends(path+".backends", r.Backends)
 	timeout, hasTimeout := v.duration(path+".timeout", r.Timeout)
+	v.duration(path+".idleTimeout", r.IdleTimeout)
+	if !v.ruleAnswers(path, r) {
+		v.backends(path+".backends", r.Backends)
+	}
 	if r.Retries != nil {
 		v.retries(path+".retries", r.Retries, timeout, hasTimeout)
 	}
+	if r.Fault != nil {
+		v.fault(path+".fault", r.Fault)
+	}
+	if r.Mirror != nil {
+		v.dnsLabel(path+".mirror.service", r.Mirror.Service, false)
+		v.percent(path+".mirror.percent", r.Mirror.Percent)
+	}
+	v.headerEdits(path+".requestHeaders", r.RequestHeaders)
+	v.headerEdits(path+".responseHeaders", r.ResponseHeaders)
+	if r.Rewrite != nil {
+		v.rewrite(path+".rewrite", r.Rewrite)
+	}
+	if r.RateLimit != nil {
+		v.rateLimit(path+".rateLimit", r.RateLimit)
+	}
 }
 
-// routeMatch checks a path match and header matches.
-func (v *validator) routeMatch(path string, m RouteMatch) {
-	if p := m.Path; p != nil {
-		switch {
-		case (p.Exact == "") == (p.Prefix == ""):
-			v.errorf(path+".path", "set exactly one of exact or prefix")
-		case !strings.HasPrefix(p.Exact+p.Prefix, "/"):
-			field := "exact"
-			if p.Prefix != "" {
-				field = "prefix"
-			}
-			v.errorf(path+".path."+field, "must start with '/', got %q", p.Exact+p.Prefix)
+// ruleAnswers checks a rule that answers itself, with a redirect or a
+// direct response, and reports whether it does. Such a rule forwards
+// nothing, so the settings of forwarding contradict it.
+func (v *validator) ruleAnswers(path string, r *RouteRule) bool {
+	var field string
+	switch {
+	case r.Redirect != nil && r.DirectResponse != nil:
+		v.errorf(path, "set at most one of redirect and directResponse")
+		return true
+	case r.Redirect != nil:
+		field = "redirect"
+		v.redirect(path+".redirect", r.Redirect)
+	case r.DirectResponse != nil:
+		field = "directResponse"
+		v.directResponse(path+".directResponse", r.DirectResponse)
+	default:
+		return false
+	}
+	forwarding := []struct {
+		name string
+		set  bool
+	}{
+		{"backends", len(r.Backends) > 0},
+		{"timeout", r.Timeout != ""},
+		{"idleTimeout", r.IdleTimeout != ""},
+		{"retries", r.Retries != nil},
+		{"mirror", r.Mirror != nil},
+		{"rewrite", r.Rewrite != nil},
+		{"requestHeaders", r.RequestHeaders != nil},
+	}
+	for _, f := range forwarding {
+		if f.set {
+			v.errorf(path+"."+f.name, "cannot be combined with %s: a rule with %s answers itself and forwards nothing", field, field)
 		}
 	}
-	for i, h := range m.Headers {
-		hp := index(path+".headers", i)
-		if h.Name == "" {
-			v.errorf(hp+".name", "required")
-		}
-		if (h.Exact == "") == (h.Prefix == "") {
-			v.errorf(hp, "set exactly one of exact or prefix")
-		}
-	}
+	return true
 }
 
 // backends checks a rule's weighted destinations. A lone backend may leave
@@ -106,5 +137,19 @@ func (v *validator) retries(path string, r *RetryPolicy, timeout time.Duration, 
 	}
 	for i, c := range r.RetryOn {
 		v.oneOf(index(path+".retryOn", i), c, true, RetryOnConditions...)
+	}
+	for i, c := range r.RetriableStatusCodes {
+		if c < 100 || c > 599 {
+			v.errorf(index(path+".retriableStatusCodes", i), "must be an HTTP status from 100 to 599, got %d", c)
+		}
+	}
+	if b := r.Backoff; b != nil {
+		base, hasBase := v.duration(path+".backoff.base", b.Base)
+		if b.Base == "" {
+			v.errorf(path+".backoff.base", "required: the first retry's delay")
+		}
+		if maxD, ok := v.duration(path+".backoff.max", b.Max); ok && hasBase && maxD < base {
+			v.errorf(path+".backoff.max", "must be at least base %s, got %s", string(b.Base), string(b.Max))
+		}
 	}
 }
