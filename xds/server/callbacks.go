@@ -14,17 +14,21 @@ import (
 var _ serverv3.Callbacks = (*tracker)(nil)
 
 // OnStreamOpen records a new SotW stream.
-func (t *tracker) OnStreamOpen(_ context.Context, id int64, typeURL string) error {
-	t.open(streamKey{kindSotW, id}, typeURL)
+func (t *tracker) OnStreamOpen(ctx context.Context, id int64, typeURL string) error {
+	t.open(ctx, streamKey{kindSotW, id}, typeURL)
 	return nil
 }
 
 // OnStreamClosed forgets a SotW stream.
 func (t *tracker) OnStreamClosed(id int64, _ *core.Node) { t.close(streamKey{kindSotW, id}) }
 
-// OnStreamRequest records a SotW request; an answer to a sent nonce
-// acknowledges the version it carries, or rejects the one it was sent.
+// OnStreamRequest vets and records a SotW request; an answer to a sent
+// nonce acknowledges the version it carries, or rejects the one it was
+// sent. A refused request's error ends the stream with its status.
 func (t *tracker) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) error {
+	if err := t.check(streamKey{kindSotW, id}, req.GetNode()); err != nil {
+		return err
+	}
 	var nack *answer
 	if d := req.GetErrorDetail(); d != nil {
 		nack = &answer{message: d.GetMessage()}
@@ -47,18 +51,21 @@ func (t *tracker) OnStreamResponse(_ context.Context, id int64, _ *discovery.Dis
 }
 
 // OnDeltaStreamOpen records a new delta stream.
-func (t *tracker) OnDeltaStreamOpen(_ context.Context, id int64, typeURL string) error {
-	t.open(streamKey{kindDelta, id}, typeURL)
+func (t *tracker) OnDeltaStreamOpen(ctx context.Context, id int64, typeURL string) error {
+	t.open(ctx, streamKey{kindDelta, id}, typeURL)
 	return nil
 }
 
 // OnDeltaStreamClosed forgets a delta stream.
 func (t *tracker) OnDeltaStreamClosed(id int64, _ *core.Node) { t.close(streamKey{kindDelta, id}) }
 
-// OnStreamDeltaRequest records a delta request. Delta requests carry no
-// version, so an answer to a sent nonce acknowledges that response's
-// system version.
+// OnStreamDeltaRequest vets and records a delta request. Delta requests
+// carry no version, so an answer to a sent nonce acknowledges that
+// response's system version.
 func (t *tracker) OnStreamDeltaRequest(id int64, req *discovery.DeltaDiscoveryRequest) error {
+	if err := t.check(streamKey{kindDelta, id}, req.GetNode()); err != nil {
+		return err
+	}
 	var nack *answer
 	if d := req.GetErrorDetail(); d != nil {
 		nack = &answer{message: d.GetMessage()}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"time"
 
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	clusterservice "github.com/envoyproxy/go-control-plane/envoy/service/cluster/v3"
 	discoverygrpc "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	endpointservice "github.com/envoyproxy/go-control-plane/envoy/service/endpoint/v3"
@@ -37,7 +38,18 @@ type Config struct {
 	Debounce, MaxDelay time.Duration
 	// Translator defaults to cache.DefaultTranslator().
 	Translator cache.Translator
+	// Authorizer decides whether a stream may be served the node it names.
+	// It runs once per stream, on the first request, with the stream's
+	// context (peer.FromContext gives the TLS peer); an error ends the
+	// stream with that error, so it should be a gRPC status. A later
+	// request naming another node ends the stream too. Nil allows every
+	// stream (plaintext xDS for local development).
+	Authorizer Authorizer
 }
+
+// Authorizer decides whether the peer of a stream (found in ctx) may be
+// served node's configuration.
+type Authorizer func(ctx context.Context, node *core.Node) error
 
 // Server serves xDS from mesh snapshots and reports what each proxy runs.
 type Server struct {
@@ -64,6 +76,7 @@ func New(cfg Config) *Server {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	t := newTracker(pub, log)
+	t.authorize = cfg.Authorizer
 	return &Server{
 		log:     log,
 		pub:     pub,

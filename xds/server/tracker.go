@@ -1,14 +1,17 @@
 package server
 
 import (
+	"context"
 	"sort"
 	"sync"
 	"time"
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
-	"embassy.dev/embassy/pkg/status"
+	estatus "embassy.dev/embassy/pkg/status"
 	"embassy.dev/embassy/xds/cache"
 )
 
@@ -27,6 +30,10 @@ type streamKey struct {
 
 // streamState is what the tracker remembers of one open stream.
 type streamState struct {
+	// ctx is the stream's context, for the authorizer.
+	ctx context.Context
+	// authorized is the node id the authorizer allowed ("" until then).
+	authorized string
 	// typeURL is the stream's type for a per-type service, "" for ADS.
 	typeURL string
 	// nodeID is set by the first request that carries a node.
@@ -48,7 +55,7 @@ type sentResponse struct {
 
 // nodeState is a connected node's status and how many streams it holds.
 type nodeState struct {
-	proxy   status.Proxy
+	proxy   estatus.Proxy
 	streams int
 }
 
@@ -59,6 +66,8 @@ type tracker struct {
 	pub   *cache.Publisher
 	log   hclog.Logger
 	stats counters
+	// authorize, when set, vets each stream's node before it is served.
+	authorize Authorizer
 
 	mu      sync.Mutex
 	streams map[streamKey]*streamState
@@ -69,10 +78,46 @@ func newTracker(pub *cache.Publisher, log hclog.Logger) *tracker {
 	return &tracker{pub: pub, log: log, streams: map[streamKey]*streamState{}, nodes: map[string]*nodeState{}}
 }
 
-func (t *tracker) open(k streamKey, typeURL string) {
+func (t *tracker) open(ctx context.Context, k streamKey, typeURL string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.streams[k] = &streamState{typeURL: typeURL, sent: map[string]sentResponse{}}
+	t.streams[k] = &streamState{ctx: ctx, typeURL: typeURL, sent: map[string]sentResponse{}}
+}
+
+// check runs the authorizer on a stream's first request, before the node
+// is registered with the publisher, so a refused stream is never served
+// anything. Later requests may omit the node (go-control-plane then uses
+// the stream's last one), but one naming another node means the peer
+// switched nodes mid-stream: that is refused too.
+func (t *tracker) check(k streamKey, node *core.Node) error {
+	if t.authorize == nil {
+		return nil
+	}
+	t.mu.Lock()
+	st := t.streams[k]
+	if st == nil {
+		t.mu.Unlock()
+		return status.Error(codes.Internal, "xDS stream was not opened")
+	}
+	ctx, allowed := st.ctx, st.authorized
+	t.mu.Unlock()
+	if allowed != "" {
+		if id := node.GetId(); id != "" && id != allowed {
+			return status.Errorf(codes.PermissionDenied, "node id %q: this stream was authorized for node %q; open a new stream for another node", node.GetId(), allowed)
+		}
+		return nil
+	}
+	if err := t.authorize(ctx, node); err != nil {
+		t.log.Warn("xDS stream refused", "node", node.GetId(), "error", err)
+		if _, ok := status.FromError(err); !ok {
+			err = status.Error(codes.PermissionDenied, err.Error())
+		}
+		return err
+	}
+	t.mu.Lock()
+	st.authorized = node.GetId()
+	t.mu.Unlock()
+	return nil
 }
 
 // request records a request and returns the version it rejects, if any.
@@ -104,7 +149,7 @@ func (t *tracker) request(k streamKey, node *core.Node, typeURL, nonce string, n
 			if nack != nil {
 				rejected = sent.version
 				ts.NackCount++
-				ts.LastNack = &status.Nack{Version: sent.version, Message: nack.message, Time: now}
+				ts.LastNack = &estatus.Nack{Version: sent.version, Message: nack.message, Time: now}
 				t.log.Warn("proxy rejected configuration", "node", st.nodeID, "type", typeURL, "version", sent.version, "error", nack.message)
 			} else {
 				ts.VersionAcked, ts.AckedAt = ackVersion(sent), now
@@ -123,11 +168,11 @@ func (t *tracker) request(k streamKey, node *core.Node, typeURL, nonce string, n
 func (t *tracker) attach(kind string, node *core.Node, now time.Time) {
 	ns := t.nodes[node.GetId()]
 	if ns == nil {
-		ns = &nodeState{proxy: status.Proxy{
+		ns = &nodeState{proxy: estatus.Proxy{
 			ID:             node.GetId(),
 			Flavour:        string(cache.FlavourOf(node)),
 			ConnectedSince: now,
-			Types:          map[string]status.TypeStatus{},
+			Types:          map[string]estatus.TypeStatus{},
 		}}
 		t.nodes[node.GetId()] = ns
 		t.log.Info("proxy connected", "node", node.GetId(), "flavour", ns.proxy.Flavour, "xds", kind)
@@ -178,13 +223,13 @@ func (t *tracker) close(k streamKey) {
 }
 
 // proxies returns deep copies of every node's status, sorted by ID.
-func (t *tracker) proxies() []status.Proxy {
+func (t *tracker) proxies() []estatus.Proxy {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make([]status.Proxy, 0, len(t.nodes))
+	out := make([]estatus.Proxy, 0, len(t.nodes))
 	for _, ns := range t.nodes {
 		p := ns.proxy
-		p.Types = make(map[string]status.TypeStatus, len(ns.proxy.Types))
+		p.Types = make(map[string]estatus.TypeStatus, len(ns.proxy.Types))
 		for typ, ts := range ns.proxy.Types {
 			if ts.LastNack != nil {
 				n := *ts.LastNack
