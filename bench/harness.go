@@ -101,7 +101,6 @@ type Phase struct {
 	cp      *controlplane.ControlPlane
 	clients Clients
 	ids     map[string]bool
-	changes int
 	Result  PhaseResult
 }
 
@@ -255,40 +254,75 @@ func (ph *Phase) measureAll(ctx context.Context) (PhaseResult, error) {
 // Measure makes one change and waits until every proxy received and ACKed
 // it. The row holds what was measured even when it returns an error.
 func (ph *Phase) Measure(ctx context.Context, ch Change) (Row, error) {
-	row := Row{Mode: ph.mode, Proxies: ph.cfg.Proxies, Services: ph.cfg.Mesh.Services, Change: ch.Name}
-	ph.changes++
-	seq, err := ph.clients.Arm(ctx, ch.TypeURL, ch.Resource)
+	m, err := ph.Arm(ctx, ch)
 	if err != nil {
-		return row, fmt.Errorf("%s phase, %s change: %w", ph.mode, ch.Name, err)
+		return m.row, err
 	}
-	before := ph.pushStats()
-	ph.cfg.logf("%s: %s change, waiting for %d proxies...", ph.mode, ch.Name, ph.cfg.Proxies)
-	t0 := time.Now()
-	if _, err := ph.cp.Store().Commit(ctx, ch.Ops); err != nil {
-		return row, fmt.Errorf("%s phase, %s change: committing: %w", ph.mode, ch.Name, err)
+	if err := m.Push(ctx); err != nil {
+		return m.row, err
+	}
+	return m.Settle(ctx)
+}
+
+// Measurement is one change in progress: armed, pushed, then settled.
+type Measurement struct {
+	ph     *Phase
+	ch     Change
+	row    Row
+	seq    int
+	before pushStats
+	t0     time.Time
+}
+
+// Arm makes every proxy watch for the change's resource.
+func (ph *Phase) Arm(ctx context.Context, ch Change) (*Measurement, error) {
+	m := &Measurement{ph: ph, ch: ch, row: Row{Mode: ph.mode, Proxies: ph.cfg.Proxies, Services: ph.cfg.Mesh.Services, Change: ch.Name}}
+	var err error
+	if m.seq, err = ph.clients.Arm(ctx, ch.TypeURL, ch.Resource); err != nil {
+		return m, fmt.Errorf("%s phase, %s change: %w", ph.mode, ch.Name, err)
+	}
+	m.before = ph.pushStats()
+	return m, nil
+}
+
+// Push commits the change and waits until every proxy reported it, or
+// the phase's ChangeTimeout.
+func (m *Measurement) Push(ctx context.Context) error {
+	ph := m.ph
+	ph.cfg.logf("%s: %s change, waiting for %d proxies...", ph.mode, m.ch.Name, ph.cfg.Proxies)
+	m.t0 = time.Now()
+	if _, err := ph.cp.Store().Commit(ctx, m.ch.Ops); err != nil {
+		return fmt.Errorf("%s phase, %s change: committing: %w", ph.mode, m.ch.Name, err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, ph.cfg.ChangeTimeout)
-	obs, werr := ph.clients.Wait(wctx, seq, ph.cfg.Proxies)
+	obs, err := ph.clients.Wait(wctx, m.seq, ph.cfg.Proxies)
 	cancel()
-	row.Observed = len(obs)
+	m.row.Observed = len(obs)
 	lat := make([]time.Duration, len(obs))
 	for k, o := range obs {
-		lat[k] = time.Duration(o.At - t0.UnixNano())
+		lat[k] = time.Duration(o.At - m.t0.UnixNano())
 	}
-	row.P50, row.P99, row.Max = percentiles(lat)
-	if werr != nil {
-		return row, fmt.Errorf("%s phase, %s change: %w", ph.mode, ch.Name, werr)
+	m.row.P50, m.row.P99, m.row.Max = percentiles(lat)
+	if err != nil {
+		return fmt.Errorf("%s phase, %s change: %w", ph.mode, m.ch.Name, err)
 	}
+	return nil
+}
+
+// Settle waits until the xDS server is quiet, then counts the push's bytes
+// and checks the control plane's status shows every proxy's ACK.
+func (m *Measurement) Settle(ctx context.Context) (Row, error) {
+	ph := m.ph
 	if err := ph.waitQuiet(ctx); err != nil {
-		return row, err
+		return m.row, err
 	}
-	d := ph.pushStats().Sub(before)
-	row.Bytes, row.Responses = d.Bytes(ph.mode), d.Responses(ph.mode)
-	row.Acked = ph.ackedSince(ch.TypeURL, t0)
-	if row.Acked != ph.cfg.Proxies {
-		return row, fmt.Errorf("%s phase, %s change: the control plane shows %d of %d proxies having ACKed a %s sent after the change", ph.mode, ch.Name, row.Acked, ph.cfg.Proxies, shortType(ch.TypeURL))
+	d := ph.pushStats().Sub(m.before)
+	m.row.Bytes, m.row.Responses = d.Bytes(ph.mode), d.Responses(ph.mode)
+	m.row.Acked = ph.ackedSince(m.ch.TypeURL, m.t0)
+	if m.row.Acked != ph.cfg.Proxies {
+		return m.row, fmt.Errorf("%s phase, %s change: the control plane shows %d of %d proxies having ACKed a %s sent after the change", ph.mode, m.ch.Name, m.row.Acked, ph.cfg.Proxies, shortType(m.ch.TypeURL))
 	}
-	return row, nil
+	return m.row, nil
 }
 
 // ackedSince counts our proxies whose status shows the type ACKed at the
