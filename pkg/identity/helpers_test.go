@@ -1,0 +1,103 @@
+package identity
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"embassy.dev/embassy/pkg/store"
+)
+
+// fakeClock is a settable clock for rotation and expiry tests.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+var testTD = spiffeid.RequireTrustDomainFromString(DefaultTrustDomain)
+
+// mustID returns the workload ID of ns/sa in the test trust domain.
+func mustID(t testing.TB, ns, sa string) spiffeid.ID {
+	t.Helper()
+	id, err := IDFor(testTD, ns, sa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// newTestCA makes a builtin CA over a fresh memory store.
+func newTestCA(t testing.TB, clk *fakeClock) (*CA, store.Secrets) {
+	t.Helper()
+	sec := store.NewMemory()
+	ca, err := LoadOrCreateCA(sec, CAConfig{}, clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca, sec
+}
+
+// newKey makes an ECDSA P-256 key.
+func newKey(t testing.TB) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// csrFor builds a DER CSR signed by key from the template.
+func csrFor(t testing.TB, key crypto.Signer, tmpl *x509.CertificateRequest) []byte {
+	t.Helper()
+	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+// csrWithURI builds a CSR carrying exactly the given URI SANs.
+func csrWithURI(t testing.TB, key crypto.Signer, ids ...spiffeid.ID) []byte {
+	t.Helper()
+	tmpl := &x509.CertificateRequest{Subject: pkix.Name{CommonName: "ignored"}}
+	for _, id := range ids {
+		tmpl.URIs = append(tmpl.URIs, id.URL())
+	}
+	return csrFor(t, key, tmpl)
+}
+
+// mustURL parses a URL.
+func mustURL(t testing.TB, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}

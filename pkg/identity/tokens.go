@@ -1,0 +1,295 @@
+package identity
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"embassy.dev/embassy/pkg/store"
+)
+
+// SecretTokens is the secret that holds the join tokens (hashed).
+const SecretTokens = "tokens"
+
+// tokenPrefix starts every join token; the number is the format version.
+const tokenPrefix = "emb1."
+
+// Sizes of a token's parts: the ID is 8 random bytes in hex, the secret 32
+// random bytes in unpadded base64url.
+const (
+	tokenIDBytes     = 8
+	tokenSecretBytes = 32
+	tokenIDLen       = 2 * tokenIDBytes
+	tokenSecretLen   = (tokenSecretBytes*8 + 5) / 6
+)
+
+// Redeem refusals. Unknown IDs and wrong secrets look the same, and a
+// token's state is revealed only to someone who holds its secret.
+var (
+	ErrTokenInvalid = errors.New("join token is not valid: create one with `embassyctl token create`")
+	ErrTokenExpired = errors.New("join token has expired: create a new one")
+	ErrTokenUsed    = errors.New("single-use join token was already used: create a new one")
+	ErrTokenRevoked = errors.New("join token was revoked: create a new one")
+	ErrTokenUnknown = errors.New("no join token has this ID")
+)
+
+// TokenInfo describes a join token; it never holds the secret.
+type TokenInfo struct {
+	ID             string     `json:"id"`
+	Namespace      string     `json:"namespace"`
+	ServiceAccount string     `json:"serviceAccount"`
+	Workload       string     `json:"workload,omitempty"`
+	CreatedAt      time.Time  `json:"createdAt"`
+	ExpiresAt      *time.Time `json:"expiresAt,omitempty"`
+	SingleUse      bool       `json:"singleUse"`
+	UsedAt         *time.Time `json:"usedAt,omitempty"`
+	Revoked        bool       `json:"revoked"`
+	Uses           int        `json:"uses"`
+}
+
+// storedToken is a token as SecretTokens holds it.
+type storedToken struct {
+	TokenInfo
+	// Hash is the hex SHA-256 of the secret part.
+	Hash string `json:"hash"`
+}
+
+// Tokens manages join tokens, kept hashed in the store's Secrets. It is
+// safe for concurrent use.
+type Tokens struct {
+	sec store.Secrets
+	now func() time.Time
+
+	mu     sync.Mutex
+	tokens map[string]*storedToken
+}
+
+// NewTokens loads the join tokens from sec (SecretTokens). now is the clock
+// (time.Now when nil).
+func NewTokens(sec store.Secrets, now func() time.Time) (*Tokens, error) {
+	if sec == nil {
+		return nil, fmt.Errorf("join tokens need the store's Secrets to persist")
+	}
+	if now == nil {
+		now = time.Now
+	}
+	t := &Tokens{sec: sec, now: now, tokens: map[string]*storedToken{}}
+	raw, err := sec.GetSecret(SecretTokens)
+	if errors.Is(err, store.ErrNotFound) {
+		return t, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read join tokens %q: %w", SecretTokens, err)
+	}
+	var list []*storedToken
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, fmt.Errorf("join tokens %q are not valid JSON: %v (restore them from a backup)", SecretTokens, err)
+	}
+	for _, st := range list {
+		t.tokens[st.ID] = st
+	}
+	return t, nil
+}
+
+// Create makes a join token for namespace ns and service account sa (and,
+// optionally, the workload the agent will register). ttl 0 makes a token
+// that never expires. It returns the secret, "emb1.<id>.<secret>", which is
+// shown once: only the SHA-256 of its secret part is stored.
+func (t *Tokens) Create(ns, sa, workload string, ttl time.Duration, singleUse bool) (string, TokenInfo, error) {
+	// Any trust domain checks the names; the token is scoped to ns/sa.
+	if _, err := IDFor(spiffeid.RequireTrustDomainFromString(DefaultTrustDomain), ns, sa); err != nil {
+		return "", TokenInfo{}, err
+	}
+	if ttl < 0 {
+		return "", TokenInfo{}, fmt.Errorf("token TTL %s is negative: use a positive TTL, or 0 for a token that never expires", ttl)
+	}
+	idBytes := make([]byte, tokenIDBytes)
+	secretBytes := make([]byte, tokenSecretBytes)
+	if _, err := rand.Read(idBytes); err != nil {
+		return "", TokenInfo{}, fmt.Errorf("random token ID: %w", err)
+	}
+	if _, err := rand.Read(secretBytes); err != nil {
+		return "", TokenInfo{}, fmt.Errorf("random token secret: %w", err)
+	}
+	id := hex.EncodeToString(idBytes)
+	secret := base64.RawURLEncoding.EncodeToString(secretBytes)
+	now := t.now().UTC()
+	info := TokenInfo{ID: id, Namespace: ns, ServiceAccount: sa, Workload: workload, CreatedAt: now, SingleUse: singleUse}
+	if ttl > 0 {
+		exp := now.Add(ttl)
+		info.ExpiresAt = &exp
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, dup := t.tokens[id]; dup {
+		return "", TokenInfo{}, fmt.Errorf("token ID collision: try again")
+	}
+	t.tokens[id] = &storedToken{TokenInfo: info, Hash: hashSecret(secret)}
+	if err := t.saveLocked(); err != nil {
+		delete(t.tokens, id)
+		return "", TokenInfo{}, err
+	}
+	return tokenPrefix + id + "." + secret, info.clone(), nil
+}
+
+// Redeem checks a join token and counts a use. It returns the token's
+// identity; the caller then signs for that identity only.
+func (t *Tokens) Redeem(secret string) (TokenInfo, error) {
+	id, sec, err := ParseToken(secret)
+	if err != nil {
+		return TokenInfo{}, err
+	}
+	hash := hashSecret(sec)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st, ok := t.tokens[id]
+	// Compare even for an unknown ID, so timing does not tell them apart.
+	want := hashSecret("")
+	if ok {
+		want = st.Hash
+	}
+	if subtle.ConstantTimeCompare([]byte(hash), []byte(want)) != 1 || !ok {
+		return TokenInfo{}, ErrTokenInvalid
+	}
+	now := t.now().UTC()
+	switch {
+	case st.Revoked:
+		return TokenInfo{}, ErrTokenRevoked
+	case st.SingleUse && st.Uses > 0:
+		return TokenInfo{}, ErrTokenUsed
+	case st.ExpiresAt != nil && !now.Before(*st.ExpiresAt):
+		return TokenInfo{}, ErrTokenExpired
+	}
+	prev := st.TokenInfo.clone()
+	st.Uses++
+	st.UsedAt = &now
+	if err := t.saveLocked(); err != nil {
+		st.TokenInfo = prev
+		return TokenInfo{}, err
+	}
+	return st.TokenInfo.clone(), nil
+}
+
+// List returns every token, oldest first.
+func (t *Tokens) List() []TokenInfo {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]TokenInfo, 0, len(t.tokens))
+	for _, st := range t.tokens {
+		out = append(out, st.TokenInfo.clone())
+	}
+	slices.SortFunc(out, func(a, b TokenInfo) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out
+}
+
+// Revoke marks a token revoked; it can no longer be redeemed. The record
+// stays for the audit.
+func (t *Tokens) Revoke(id string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st, ok := t.tokens[id]
+	if !ok {
+		return fmt.Errorf("revoke token %q: %w (list them with `embassyctl token list`)", id, ErrTokenUnknown)
+	}
+	if st.Revoked {
+		return nil
+	}
+	st.Revoked = true
+	if err := t.saveLocked(); err != nil {
+		st.Revoked = false
+		return err
+	}
+	return nil
+}
+
+// ParseToken checks the format of "emb1.<id>.<secret>" and splits it. It
+// does not look the token up.
+func ParseToken(s string) (id, secret string, err error) {
+	rest, ok := strings.CutPrefix(s, tokenPrefix)
+	if !ok {
+		return "", "", fmt.Errorf("%w: a join token starts with %q", ErrTokenInvalid, tokenPrefix)
+	}
+	id, secret, ok = strings.Cut(rest, ".")
+	if !ok {
+		return "", "", fmt.Errorf("%w: want emb1.<id>.<secret>", ErrTokenInvalid)
+	}
+	if len(id) != tokenIDLen || !isLowerHex(id) {
+		return "", "", fmt.Errorf("%w: the ID part is not %d lowercase hex digits", ErrTokenInvalid, tokenIDLen)
+	}
+	if len(secret) != tokenSecretLen || !isBase64URL(secret) {
+		return "", "", fmt.Errorf("%w: the secret part is not %d base64url characters (was the token cut short?)", ErrTokenInvalid, tokenSecretLen)
+	}
+	return id, secret, nil
+}
+
+// saveLocked stores every token; t.mu is held.
+func (t *Tokens) saveLocked() error {
+	list := make([]*storedToken, 0, len(t.tokens))
+	for _, st := range t.tokens {
+		list = append(list, st)
+	}
+	slices.SortFunc(list, func(a, b *storedToken) int { return strings.Compare(a.ID, b.ID) })
+	raw, err := json.Marshal(list)
+	if err != nil {
+		return fmt.Errorf("encode join tokens: %w", err)
+	}
+	if err := t.sec.PutSecret(SecretTokens, raw); err != nil {
+		return fmt.Errorf("store join tokens %q: %w", SecretTokens, err)
+	}
+	return nil
+}
+
+// hashSecret returns the hex SHA-256 of a token's secret part.
+func hashSecret(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// clone copies the info so callers cannot change the stored pointers.
+func (i TokenInfo) clone() TokenInfo {
+	if i.ExpiresAt != nil {
+		e := *i.ExpiresAt
+		i.ExpiresAt = &e
+	}
+	if i.UsedAt != nil {
+		u := *i.UsedAt
+		i.UsedAt = &u
+	}
+	return i
+}
+
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func isBase64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
+}
