@@ -31,7 +31,7 @@ func benchPhase(tb testing.TB, cfg Config, mode Mode) *Phase {
 
 func benchConfig(proxies int, size MeshSize, debounce time.Duration) Config {
 	return Config{
-		Proxies: proxies, Mesh: size, Debounce: debounce,
+		Proxies: proxies, Mesh: size, Debounce: debounce, ViaApply: true,
 		Conns: 4, Window: 50,
 		ConnectTimeout: time.Minute, ChangeTimeout: 30 * time.Second,
 	}

@@ -34,7 +34,7 @@ func run() int {
 		routes    = flag.Int("route-every", 10, "give every Nth service a Route with an 80/20 split (0: none)")
 		modes     = flag.String("modes", "sotw,delta", "phases to run, comma-separated: sotw, delta")
 		debounce  = flag.Duration("debounce", 100*time.Millisecond, "the control plane's push debounce")
-		viaApply  = flag.Bool("apply", false, "seed the mesh through an apply (validation and reference checks) instead of one store commit")
+		viaApply  = flag.Bool("apply", true, "seed the mesh through an apply, with its validation and reference checks (false: one raw store commit)")
 		conns     = flag.Int("conns", 8, "gRPC connections the proxies' streams share")
 		window    = flag.Int("window", 100, "proxies connecting at once")
 		connectTO = flag.Duration("connect-timeout", 2*time.Minute, "bound on connecting every proxy, per phase")
@@ -114,8 +114,12 @@ func run() int {
 	start := time.Now()
 	results, err := bench.Run(ctx, cfg)
 	if len(results) > 0 {
-		fmt.Printf("embassy-bench: %d proxies, %d services × %d endpoints, route on every %dth service, debounce %v\n\n",
-			*proxies, *services, *endpoints, *routes, *debounce)
+		seed := "one store commit"
+		if *viaApply {
+			seed = "an apply"
+		}
+		fmt.Printf("embassy-bench: %d proxies, %d services × %d endpoints, a Route on every %dth service, debounce %v, mesh seeded by %s\n\n",
+			*proxies, *services, *endpoints, *routes, *debounce, seed)
 		bench.WriteTable(os.Stdout, results)
 	}
 	if err != nil {
