@@ -101,3 +101,13 @@ func mustURL(t testing.TB, s string) *url.URL {
 	}
 	return u
 }
+
+// mustTD parses a trust domain.
+func mustTD(t testing.TB, s string) spiffeid.TrustDomain {
+	t.Helper()
+	td, err := spiffeid.TrustDomainFromString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return td
+}
