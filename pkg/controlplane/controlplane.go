@@ -114,6 +114,9 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
+	// Subscribe before the first read, so no commit made after Start
+	// returns can slip between the two.
+	revs := c.store.Watch(runCtx)
 	// Load what the store holds before serving, so a restarted control
 	// plane answers its first xDS request with the configuration it had.
 	if err := c.publish(runCtx); err != nil {
@@ -138,7 +141,7 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	c.wg.Add(3)
-	go func() { defer c.wg.Done(); c.watch(runCtx) }()
+	go func() { defer c.wg.Done(); c.watch(runCtx, revs) }()
 	go func() { defer c.wg.Done(); c.fail(c.grpc.Serve(c.xdsLis)) }()
 	go func() {
 		defer c.wg.Done()
@@ -190,8 +193,7 @@ func (c *ControlPlane) publish(ctx context.Context) error {
 
 // watch republishes after every store change. The store's watch coalesces,
 // and the xDS server debounces, so a burst of applies is one push.
-func (c *ControlPlane) watch(ctx context.Context) {
-	revs := c.store.Watch(ctx)
+func (c *ControlPlane) watch(ctx context.Context, revs <-chan int64) {
 	for range revs {
 		if err := c.publish(ctx); err != nil && ctx.Err() == nil {
 			c.log.Error("publishing a store change failed", "error", err)
