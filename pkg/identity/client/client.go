@@ -1,0 +1,188 @@
+// Package client is the agent's side of the identity service: it calls
+// embassy-cp's Attest, Renew, Register, Deregister, MintJWT and Bundle over
+// gRPC with TLS, trusting the server only when its certificate chains to
+// the mesh's trust bundle and names the control plane's SPIFFE ID.
+package client
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"embassy.dev/embassy/pkg/identity"
+	"embassy.dev/embassy/pkg/identity/wire"
+	"embassy.dev/embassy/pkg/resource"
+)
+
+// Client calls one control plane's identity service. It is safe for
+// concurrent use.
+type Client struct {
+	conn   *grpc.ClientConn
+	bundle atomic.Pointer[[]*x509.Certificate]
+}
+
+// Dial returns a client for the identity service at addr (host:port). The
+// server must present a certificate that chains to one of trustBundle's
+// roots and whose SPIFFE ID is the control plane's; host names are not
+// checked, so any address of the control plane works. cert, when not nil,
+// is called on every new connection for the certificate to present (nil
+// or an empty certificate presents none, which only Attest and Bundle
+// accept). The connection is made lazily, on the first call.
+func Dial(addr string, trustBundle []*x509.Certificate, cert func() *tls.Certificate) (*Client, error) {
+	if len(trustBundle) == 0 {
+		return nil, errors.New("identity client: the trust bundle is empty: pass the control plane's roots (embassyctl bundle > bundle.pem)")
+	}
+	c := &Client{}
+	c.SetTrustBundle(trustBundle)
+	cfg := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		// Verification is by SPIFFE ID in verifyServer, not by host name:
+		// the standard verifier would check a DNS name.
+		InsecureSkipVerify:    true, //nolint:gosec // verifyServer checks the chain and the ID
+		VerifyPeerCertificate: c.verifyServer,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			if cert != nil {
+				if crt := cert(); crt != nil {
+					return crt, nil
+				}
+			}
+			return &tls.Certificate{}, nil
+		},
+	}
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	if err != nil {
+		return nil, fmt.Errorf("identity client for %s: %w", addr, err)
+	}
+	c.conn = conn
+	return c, nil
+}
+
+// SetTrustBundle replaces the roots the server is verified with, for new
+// connections; agents pass the bundle of each SVID response so a root
+// rotation reaches them.
+func (c *Client) SetTrustBundle(roots []*x509.Certificate) {
+	cp := append([]*x509.Certificate(nil), roots...)
+	c.bundle.Store(&cp)
+}
+
+// verifyServer checks the server's chain against the trust bundle with
+// X.509-SVID rules, and that the leaf is the control plane's.
+func (c *Client) verifyServer(raw [][]byte, _ [][]*x509.Certificate) error {
+	if len(raw) == 0 {
+		return errors.New("the control plane presented no certificate")
+	}
+	leaf, err := x509.ParseCertificate(raw[0])
+	if err != nil {
+		return fmt.Errorf("the control plane's certificate does not parse: %w", err)
+	}
+	id, err := x509svid.IDFromCert(leaf)
+	if err != nil {
+		return fmt.Errorf("the control plane's certificate has no SPIFFE ID: %w", err)
+	}
+	bundle := x509bundle.FromX509Authorities(id.TrustDomain(), *c.bundle.Load())
+	if _, _, err := x509svid.ParseAndVerify(raw, bundle); err != nil {
+		return fmt.Errorf("the control plane's certificate does not verify against the trust bundle (is --trust-bundle current?): %w", err)
+	}
+	if want := identity.ControlPlaneID(id.TrustDomain()); id != want {
+		return fmt.Errorf("the server is %s, not the control plane (%s)", id, want)
+	}
+	return nil
+}
+
+// call invokes one identity method with the JSON codec.
+func (c *Client) call(ctx context.Context, method string, req, resp any) error {
+	return c.conn.Invoke(ctx, "/"+wire.ServiceName+"/"+method, req, resp, grpc.CallContentSubtype(wire.CodecName))
+}
+
+// Attest exchanges a join token and a CSR for a first SVID. It needs no
+// client certificate.
+func (c *Client) Attest(ctx context.Context, req *wire.AttestRequest) (*wire.SVIDResponse, error) {
+	var resp wire.SVIDResponse
+	if err := c.call(ctx, wire.MethodAttest, req, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// Renew exchanges a CSR for a new SVID of the identity the presented
+// certificate proves.
+func (c *Client) Renew(ctx context.Context, csr []byte) (*wire.SVIDResponse, error) {
+	var resp wire.SVIDResponse
+	if err := c.call(ctx, wire.MethodRenew, &wire.RenewRequest{CSR: csr}, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// Register registers the caller's Workload, or refreshes its lease. The
+// namespace and service account are those of the presented certificate.
+func (c *Client) Register(ctx context.Context, name string, spec resource.WorkloadSpec) (*wire.RegisterResponse, error) {
+	var resp wire.RegisterResponse
+	if err := c.call(ctx, wire.MethodRegister, &wire.RegisterRequest{Name: name, Spec: spec}, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// Deregister removes the caller's Workload at once.
+func (c *Client) Deregister(ctx context.Context, name string) error {
+	return c.call(ctx, wire.MethodDeregister, &wire.DeregisterRequest{Name: name}, &wire.Empty{})
+}
+
+// MintJWT asks for a JWT-SVID of the caller's identity for audience.
+func (c *Client) MintJWT(ctx context.Context, audience []string) (*wire.JWTResponse, error) {
+	var resp wire.JWTResponse
+	if err := c.call(ctx, wire.MethodMintJWT, &wire.JWTRequest{Audience: audience}, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// Bundle returns the trust domain's X.509 roots and JWT keys.
+func (c *Client) Bundle(ctx context.Context) (*wire.BundleResponse, error) {
+	var resp wire.BundleResponse
+	if err := c.call(ctx, wire.MethodBundle, &wire.Empty{}, &resp); err != nil {
+		return nil, err
+	}
+	return &resp, nil
+}
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// ParseSVID turns an SVID response into a tls.Certificate with key, and
+// the roots of its bundle, checking that the chain verifies against them.
+func ParseSVID(resp *wire.SVIDResponse, key any) (*tls.Certificate, []*x509.Certificate, error) {
+	if len(resp.Chain) == 0 {
+		return nil, nil, errors.New("the SVID response holds no certificate")
+	}
+	roots := make([]*x509.Certificate, 0, len(resp.Bundle))
+	for i, der := range resp.Bundle {
+		r, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, nil, fmt.Errorf("bundle root %d does not parse: %w", i, err)
+		}
+		roots = append(roots, r)
+	}
+	id, err := spiffeid.FromString(resp.SPIFFEID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the SVID response's SPIFFE ID: %w", err)
+	}
+	got, chains, err := x509svid.ParseAndVerify(resp.Chain, x509bundle.FromX509Authorities(id.TrustDomain(), roots))
+	if err != nil {
+		return nil, nil, fmt.Errorf("the SVID does not verify against its bundle: %w", err)
+	}
+	if got != id {
+		return nil, nil, fmt.Errorf("the SVID is for %s, the response says %s", got, id)
+	}
+	return &tls.Certificate{Certificate: resp.Chain, PrivateKey: key, Leaf: chains[0][0]}, roots, nil
+}

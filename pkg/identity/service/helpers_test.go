@@ -1,0 +1,255 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"net"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"embassy.dev/embassy/pkg/apply"
+	"embassy.dev/embassy/pkg/identity"
+	idclient "embassy.dev/embassy/pkg/identity/client"
+	"embassy.dev/embassy/pkg/identity/wire"
+	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/pkg/store"
+)
+
+var td = spiffeid.RequireTrustDomainFromString("example.org")
+
+// clock is a settable clock for the tokens, so expiry needs no sleeping.
+type clock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.off)
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.off += d
+	c.mu.Unlock()
+}
+
+// syncBuffer collects a logger's output from many goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// env is the identity service on a real TLS gRPC server on loopback, over
+// a memory store and a real CA.
+type env struct {
+	t      *testing.T
+	st     *store.Memory
+	ca     *identity.CA
+	tokens *identity.Tokens
+	svc    *Service
+	addr   string
+	clock  *clock
+	logs   *syncBuffer
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{t: t, st: store.NewMemory(), clock: &clock{}, logs: &syncBuffer{}}
+	t.Cleanup(func() { e.st.Close() })
+	log := hclog.New(&hclog.LoggerOptions{Name: "test", Level: hclog.Trace, Output: e.logs})
+	var err error
+	if e.ca, err = identity.LoadOrCreateCA(e.st, identity.CAConfig{TrustDomain: td.Name()}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if e.tokens, err = identity.NewTokens(e.st, e.clock.now); err != nil {
+		t.Fatal(err)
+	}
+	e.svc, err = New(Config{
+		CA: e.ca, Tokens: e.tokens, Store: e.st, Applier: apply.New(e.st),
+		LeaseTTL: 300 * time.Millisecond, SweepInterval: 20 * time.Millisecond,
+		Logger: log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsSrv, err := NewServerTLS(e.ca, "127.0.0.1", nil, 0, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := grpc.NewServer(grpc.Creds(credentials.NewTLS(tlsSrv.Config())))
+	e.svc.Register(g)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
+	go func() { e.svc.Run(ctx); done <- struct{}{} }()
+	go func() { _ = g.Serve(lis); done <- struct{}{} }()
+	t.Cleanup(func() {
+		cancel()
+		g.Stop()
+		<-done
+		<-done
+	})
+	e.addr = lis.Addr().String()
+	return e
+}
+
+// token makes a join token.
+func (e *env) token(ns, sa, workload string, ttl time.Duration, singleUse bool) string {
+	e.t.Helper()
+	secret, _, err := e.tokens.Create(ns, sa, workload, ttl, singleUse)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return secret
+}
+
+// agent is a client of the service holding a key and, after attesting,
+// an SVID.
+type agent struct {
+	t    *testing.T
+	addr string
+	key  crypto.Signer
+	mu   sync.Mutex
+	cert *tls.Certificate
+	c    *idclient.Client
+}
+
+func (e *env) agent() *agent {
+	e.t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	a := &agent{t: e.t, addr: e.addr, key: key}
+	a.c, err = idclient.Dial(e.addr, e.ca.Bundle(), a.current)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { a.c.Close() })
+	return a
+}
+
+func (a *agent) current() *tls.Certificate {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cert
+}
+
+// csr makes a CSR for the agent's key, with uri as its URI SAN when set.
+func (a *agent) csr(uri string) []byte {
+	a.t.Helper()
+	tmpl := &x509.CertificateRequest{}
+	if uri != "" {
+		u, err := url.Parse(uri)
+		if err != nil {
+			a.t.Fatal(err)
+		}
+		tmpl.URIs = []*url.URL{u}
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, a.key)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return der
+}
+
+// take installs an SVID response as the agent's certificate, checking that
+// it verifies against its bundle. New connections present it; the client
+// is redialled so the next call does.
+func (a *agent) take(resp *wire.SVIDResponse, bundle []*x509.Certificate) spiffeid.ID {
+	a.t.Helper()
+	crt, _, err := idclient.ParseSVID(resp, a.key)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	a.mu.Lock()
+	a.cert = crt
+	a.mu.Unlock()
+	a.c.Close()
+	if a.c, err = idclient.Dial(a.addr, bundle, a.current); err != nil {
+		a.t.Fatal(err)
+	}
+	return spiffeid.RequireFromString(resp.SPIFFEID)
+}
+
+// attest runs Attest with a fresh CSR and installs the SVID.
+func (e *env) attest(a *agent, token, workload string) spiffeid.ID {
+	e.t.Helper()
+	resp, err := a.c.Attest(context.Background(), &wire.AttestRequest{Token: token, CSR: a.csr(""), Workload: workload})
+	if err != nil {
+		e.t.Fatalf("attest: %v", err)
+	}
+	return a.take(resp, e.ca.Bundle())
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// eventually polls cond until it holds or five seconds pass.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+const serviceWeb = `apiVersion: embassy.dev/v1alpha1
+kind: Service
+metadata:
+  name: web
+  namespace: shop
+spec:
+  ports:
+  - name: http
+    port: 8080
+    protocol: http
+`
+
+// applyYAML applies documents to the env's store.
+func (e *env) applyYAML(doc string) {
+	e.t.Helper()
+	rs, err := resource.Decode("test.yaml", []byte(doc))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := apply.New(e.st).Apply(context.Background(), rs, false); err != nil {
+		e.t.Fatal(err)
+	}
+}

@@ -1,0 +1,192 @@
+package service
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"embassy.dev/embassy/pkg/store"
+)
+
+// SecretIssuances names the store secret that keeps the issuance records.
+const SecretIssuances = "identity/issuances"
+
+// Issuance is what the control plane remembers of the SVIDs of one agent:
+// the latest certificate, and what its join token allowed. Renewals carry
+// the record forward, matched by the serial of the certificate presented.
+type Issuance struct {
+	SPIFFEID string `json:"spiffeID"`
+	// Workload is the workload the agent attested or last registered as.
+	Workload string `json:"workload,omitempty"`
+	// OnlyWorkload is the join token's workload restriction ("" for none).
+	OnlyWorkload string `json:"onlyWorkload,omitempty"`
+	TokenID      string `json:"tokenID,omitempty"`
+	// Serial and NotAfter are the latest certificate's; IssuedAt is when
+	// it was signed (the last rotation), FirstIssuedAt the attestation.
+	Serial        string    `json:"serial"`
+	NotAfter      time.Time `json:"notAfter"`
+	IssuedAt      time.Time `json:"issuedAt"`
+	FirstIssuedAt time.Time `json:"firstIssuedAt"`
+	// Live maps the serial of every certificate of the record that has not
+	// expired to its expiry, so an agent still using the previous one is
+	// recognised.
+	Live map[string]time.Time `json:"live"`
+}
+
+// issuances keeps the records, persisted as one secret.
+type issuances struct {
+	sec store.Secrets
+	now func() time.Time
+	log hclog.Logger
+
+	mu sync.Mutex
+	// byKey holds a record per identity, attested workload and token
+	// restriction, so re-attesting the same agent replaces its record.
+	byKey map[string]*Issuance
+}
+
+func recordKey(id, workload, only string) string { return id + "|" + workload + "|" + only }
+
+func loadIssuances(sec store.Secrets, now func() time.Time, log hclog.Logger) (*issuances, error) {
+	is := &issuances{sec: sec, now: now, log: log, byKey: map[string]*Issuance{}}
+	b, err := sec.GetSecret(SecretIssuances)
+	if errors.Is(err, store.ErrNotFound) {
+		return is, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the SVID issuance records: %w", err)
+	}
+	if err := json.Unmarshal(b, &is.byKey); err != nil {
+		return nil, fmt.Errorf("the SVID issuance records do not decode: %w", err)
+	}
+	return is, nil
+}
+
+// attested records the first SVID of an attestation.
+func (is *issuances) attested(id spiffeid.ID, workload, only, tokenID string, leaf *x509.Certificate) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	k := recordKey(id.String(), workload, only)
+	r := is.byKey[k]
+	if r == nil {
+		r = &Issuance{SPIFFEID: id.String(), Workload: workload, OnlyWorkload: only, Live: map[string]time.Time{}}
+		is.byKey[k] = r
+	}
+	r.TokenID, r.FirstIssuedAt = tokenID, is.now()
+	is.add(r, leaf)
+}
+
+// renewed records the SVID that replaces presented.
+func (is *issuances) renewed(id spiffeid.ID, presented, leaf *x509.Certificate) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	r := is.findLocked(id, presented)
+	if r == nil {
+		// A certificate this control plane has no record of (the records
+		// were pruned): start one, without a workload restriction.
+		k := recordKey(id.String(), "", "")
+		if r = is.byKey[k]; r == nil {
+			r = &Issuance{SPIFFEID: id.String(), Live: map[string]time.Time{}, FirstIssuedAt: is.now()}
+			is.byKey[k] = r
+		}
+	}
+	is.add(r, leaf)
+}
+
+// add makes leaf the record's latest certificate, prunes and persists.
+func (is *issuances) add(r *Issuance, leaf *x509.Certificate) {
+	serial := serialOf(leaf)
+	r.Serial, r.NotAfter, r.IssuedAt = serial, leaf.NotAfter, is.now()
+	r.Live[serial] = leaf.NotAfter
+	is.pruneLocked()
+	is.saveLocked()
+}
+
+// find returns a copy of the record that issued presented, if any.
+func (is *issuances) find(id spiffeid.ID, presented *x509.Certificate) (Issuance, bool) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	if r := is.findLocked(id, presented); r != nil {
+		return *r, true
+	}
+	return Issuance{}, false
+}
+
+func (is *issuances) findLocked(id spiffeid.ID, presented *x509.Certificate) *Issuance {
+	serial := serialOf(presented)
+	for _, r := range is.byKey {
+		if _, ok := r.Live[serial]; ok && r.SPIFFEID == id.String() {
+			return r
+		}
+	}
+	return nil
+}
+
+// registered notes the workload name the holder of presented registered.
+func (is *issuances) registered(id spiffeid.ID, presented *x509.Certificate, workload string) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	if r := is.findLocked(id, presented); r != nil && r.Workload != workload {
+		r.Workload = workload
+		is.saveLocked()
+	}
+}
+
+// pruneLocked forgets expired serials, and records with none left.
+func (is *issuances) pruneLocked() {
+	now := is.now()
+	for k, r := range is.byKey {
+		for s, exp := range r.Live {
+			if now.After(exp) {
+				delete(r.Live, s)
+			}
+		}
+		if len(r.Live) == 0 {
+			delete(is.byKey, k)
+		}
+	}
+}
+
+// saveLocked persists the records. A failure is not fatal to the call
+// that issued the certificate: the record is still in memory.
+func (is *issuances) saveLocked() {
+	b, err := json.Marshal(is.byKey)
+	if err == nil {
+		err = is.sec.PutSecret(SecretIssuances, b)
+	}
+	if err != nil {
+		is.log.Error("saving the SVID issuance records failed; /v1/certificates may lose them on restart", "error", err)
+	}
+}
+
+// list returns copies of every record with a live certificate, sorted by
+// SPIFFE ID then workload.
+func (is *issuances) list() []Issuance {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	is.pruneLocked()
+	out := make([]Issuance, 0, len(is.byKey))
+	for _, r := range is.byKey {
+		c := *r
+		c.Live = nil
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].SPIFFEID != out[j].SPIFFEID {
+			return out[i].SPIFFEID < out[j].SPIFFEID
+		}
+		return out[i].Workload < out[j].Workload
+	})
+	return out
+}
+
+// Issuances returns the record of every agent holding a live SVID, for
+// the certificates API.
+func (s *Service) Issuances() []Issuance { return s.issued.list() }

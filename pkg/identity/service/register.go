@@ -1,0 +1,224 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"embassy.dev/embassy/pkg/apply"
+	"embassy.dev/embassy/pkg/identity/wire"
+	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/pkg/store"
+)
+
+// Agent registrations are Workloads annotated RegisteredByAnnotation:
+// RegisteredByAgent.
+const (
+	RegisteredByAnnotation = "embassy.dev/registered-by"
+	RegisteredByAgent      = "agent"
+)
+
+// leases are the in-memory expiry times of agent registrations. A
+// registration's Workload is in the store; its lease is not, so a
+// restarted control plane grants every registration it finds a fresh one.
+type leases struct {
+	// mu serialises registrations, deregistrations and sweeps, so a sweep
+	// never deletes a Workload whose refresh is in progress.
+	mu      sync.Mutex
+	expires map[resource.Key]time.Time
+}
+
+func newLeases() *leases { return &leases{expires: map[resource.Key]time.Time{}} }
+
+// IsAgentRegistered reports whether r was registered by an agent.
+func IsAgentRegistered(r *resource.Resource) bool {
+	return r != nil && r.Metadata.Annotations[RegisteredByAnnotation] == RegisteredByAgent
+}
+
+// register stores the caller's Workload, or refreshes its lease. A refresh
+// that changes nothing does not commit.
+func (s *Service) register(ctx context.Context, req *wire.RegisterRequest) (*wire.RegisterResponse, error) {
+	c, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.mayUseName(c, req.Name); err != nil {
+		return nil, err
+	}
+	spec := req.Spec
+	switch spec.ServiceAccount {
+	case "":
+		spec.ServiceAccount = c.sa
+	case c.sa:
+	default:
+		return nil, status.Errorf(codes.PermissionDenied, "the Workload's serviceAccount %q is not the caller's: the certificate proves %s", spec.ServiceAccount, c.id)
+	}
+	r := &resource.Resource{
+		APIVersion: resource.APIVersion,
+		Kind:       resource.KindWorkload,
+		Metadata: resource.Metadata{
+			Name:        req.Name,
+			Namespace:   c.ns,
+			Annotations: map[string]string{RegisteredByAnnotation: RegisteredByAgent},
+		},
+		Spec: &spec,
+	}
+	key := r.Key()
+
+	s.leases.mu.Lock()
+	defer s.leases.mu.Unlock()
+	old, err := s.cfg.Store.Get(ctx, key)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return nil, status.Errorf(codes.Unavailable, "reading %s: %v", key, err)
+	case !IsAgentRegistered(old):
+		return nil, status.Errorf(codes.FailedPrecondition, "%s was applied by an operator, not registered by an agent: delete it first, or register under another name", key)
+	}
+	if old == nil || !resource.Equal(old, r) {
+		res, err := s.cfg.Applier.Apply(ctx, []*resource.Resource{r}, false)
+		if err != nil {
+			var fe *resource.Errors
+			if errors.As(err, &fe) {
+				return nil, status.Errorf(codes.InvalidArgument, "the Workload is refused: %v", fe)
+			}
+			return nil, status.Errorf(codes.Unavailable, "storing %s: %v", key, err)
+		}
+		for _, w := range res.Warnings {
+			s.log.Warn("agent-registered workload stored with a warning", "workload", key.String(), "warning", w)
+		}
+		if old == nil {
+			s.log.Info("workload registered by its agent", "workload", key.String(), "spiffe_id", c.id.String())
+		} else {
+			s.log.Info("agent-registered workload updated", "workload", key.String(), "spiffe_id", c.id.String())
+		}
+	}
+	s.leases.expires[key] = s.cfg.Now().Add(s.cfg.LeaseTTL)
+	s.issued.registered(c.id, c.leaf, req.Name)
+	return &wire.RegisterResponse{LeaseSeconds: max(1, int(s.cfg.LeaseTTL/time.Second))}, nil
+}
+
+// deregister removes the caller's Workload at once.
+func (s *Service) deregister(ctx context.Context, req *wire.DeregisterRequest) (*wire.Empty, error) {
+	c, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.mayUseName(c, req.Name); err != nil {
+		return nil, err
+	}
+	key := resource.Key{Kind: resource.KindWorkload, Namespace: c.ns, Name: req.Name}
+	s.leases.mu.Lock()
+	defer s.leases.mu.Unlock()
+	old, err := s.cfg.Store.Get(ctx, key)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		delete(s.leases.expires, key)
+		return nil, status.Errorf(codes.NotFound, "%s is not registered", key)
+	case err != nil:
+		return nil, status.Errorf(codes.Unavailable, "reading %s: %v", key, err)
+	case !IsAgentRegistered(old):
+		return nil, status.Errorf(codes.FailedPrecondition, "%s was applied by an operator: delete it with embassyctl delete", key)
+	}
+	if sa := old.Spec.(*resource.WorkloadSpec).ServiceAccount; sa != c.sa {
+		return nil, status.Errorf(codes.PermissionDenied, "%s has service account %q, the caller is %s", key, sa, c.id)
+	}
+	if _, err := s.cfg.Applier.Delete(ctx, []resource.Key{key}, false); err != nil {
+		return nil, deleteStatus(err, key)
+	}
+	delete(s.leases.expires, key)
+	s.log.Info("workload deregistered by its agent", "workload", key.String(), "spiffe_id", c.id.String())
+	return &wire.Empty{}, nil
+}
+
+// mayUseName checks the workload name against the caller's token
+// restriction, carried by the issuance record of its certificate.
+func (s *Service) mayUseName(c caller, name string) error {
+	if name == "" {
+		return status.Error(codes.InvalidArgument, "the Workload has no name: register the workload's name (its node id is <name>.<namespace>)")
+	}
+	if rec, ok := s.issued.find(c.id, c.leaf); ok && rec.OnlyWorkload != "" && rec.OnlyWorkload != name {
+		return status.Errorf(codes.PermissionDenied, "this agent's join token allows only workload %q, not %q", rec.OnlyWorkload, name)
+	}
+	return nil
+}
+
+func deleteStatus(err error, key resource.Key) error {
+	var nf *apply.NotFoundError
+	var refused *apply.RefusedError
+	switch {
+	case errors.As(err, &nf):
+		return status.Errorf(codes.NotFound, "%s is not registered", key)
+	case errors.As(err, &refused):
+		return status.Error(codes.FailedPrecondition, refused.Error())
+	default:
+		return status.Errorf(codes.Unavailable, "deleting %s: %v", key, err)
+	}
+}
+
+// RestoreLeases gives every agent-registered Workload in the store a fresh
+// lease: leases are not persisted, and the agents that hold them refresh
+// within a lease if they are still alive.
+func (s *Service) RestoreLeases(ctx context.Context) error {
+	rs, _, err := s.cfg.Store.List(ctx, resource.KindWorkload)
+	if err != nil {
+		return err
+	}
+	s.leases.mu.Lock()
+	defer s.leases.mu.Unlock()
+	exp := s.cfg.Now().Add(s.cfg.LeaseTTL)
+	n := 0
+	for _, r := range rs {
+		if IsAgentRegistered(r) {
+			s.leases.expires[r.Key()] = exp
+			n++
+		}
+	}
+	if n > 0 {
+		s.log.Info("agent registrations found in the store get a fresh lease", "workloads", n, "lease", s.cfg.LeaseTTL)
+	}
+	return nil
+}
+
+// Run removes agent-registered Workloads whose lease lapsed, every
+// SweepInterval, until ctx is done.
+func (s *Service) Run(ctx context.Context) {
+	t := time.NewTicker(s.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.Sweep(ctx)
+		}
+	}
+}
+
+// Sweep removes, once, every agent-registered Workload whose lease lapsed.
+func (s *Service) Sweep(ctx context.Context) {
+	s.leases.mu.Lock()
+	defer s.leases.mu.Unlock()
+	now := s.cfg.Now()
+	for key, exp := range s.leases.expires {
+		if now.Before(exp) {
+			continue
+		}
+		delete(s.leases.expires, key)
+		r, err := s.cfg.Store.Get(ctx, key)
+		if err != nil || !IsAgentRegistered(r) {
+			continue // gone already, or taken over by an operator
+		}
+		if _, err := s.cfg.Applier.Delete(ctx, []resource.Key{key}, false); err != nil {
+			s.log.Error("removing a lapsed agent registration failed", "workload", key.String(), "error", err)
+			// Try again on the next sweep.
+			s.leases.expires[key] = now
+			continue
+		}
+		s.log.Info("agent registration lapsed; workload removed", "workload", key.String(), "lapsed_at", exp)
+	}
+}

@@ -1,0 +1,236 @@
+// Package service is embassy-cp's identity service: the gRPC API agents
+// call on the xDS listener to exchange a join token for a first SVID,
+// renew it, register their Workload under a lease, and mint JWT-SVIDs.
+// Messages are JSON (pkg/identity/wire); the service is registered with a
+// hand-written grpc.ServiceDesc, so no generated code is needed.
+//
+// Every method but Attest and Bundle takes the caller's identity from its
+// verified client certificate, never from the request.
+package service
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"embassy.dev/embassy/pkg/apply"
+	"embassy.dev/embassy/pkg/identity"
+	"embassy.dev/embassy/pkg/identity/wire"
+	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/pkg/store"
+)
+
+// Defaults of Config.
+const (
+	DefaultLeaseTTL      = 30 * time.Second
+	DefaultSweepInterval = 5 * time.Second
+	DefaultJWTTTL        = 5 * time.Minute
+	// DefaultSVIDTTL applies when the Mesh names no svidTTL.
+	DefaultSVIDTTL = time.Hour
+)
+
+// CA is what the service needs of the certificate authority;
+// *identity.CA implements it.
+type CA interface {
+	TrustDomain() spiffeid.TrustDomain
+	Bundle() []*x509.Certificate
+	SignCSR(csrDER []byte, id spiffeid.ID, ttl time.Duration) ([]*x509.Certificate, error)
+	MintJWT(id spiffeid.ID, audience []string, ttl time.Duration) (string, time.Time, error)
+	JWKS() ([]byte, error)
+}
+
+// Tokens redeems join tokens; *identity.Tokens implements it.
+type Tokens interface {
+	Redeem(secret string) (identity.TokenInfo, error)
+}
+
+// Config configures a Service.
+type Config struct {
+	CA     CA
+	Tokens Tokens
+	// Store holds agent-registered Workloads; Applier writes them, so
+	// they are validated and reference-checked like any apply. Secrets
+	// keeps the issuance records across restarts.
+	Store   store.Store
+	Applier *apply.Applier
+	Secrets store.Secrets
+	// Mesh returns the current Mesh spec, for svidTTL; nil means the
+	// defaults.
+	Mesh func() resource.MeshSpec
+	// LeaseTTL is how long a registration lives without a refresh;
+	// SweepInterval is how often lapsed ones are removed.
+	LeaseTTL, SweepInterval time.Duration
+	// JWTTTL is the lifetime of JWT-SVIDs (capped at the SVID TTL).
+	JWTTTL time.Duration
+	Logger hclog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Service implements the identity API. It is safe for concurrent use.
+type Service struct {
+	cfg    Config
+	log    hclog.Logger
+	issued *issuances
+	leases *leases
+}
+
+// New returns a Service; Register it on the xDS gRPC server and Run its
+// lease sweeper.
+func New(cfg Config) (*Service, error) {
+	if cfg.CA == nil || cfg.Store == nil {
+		return nil, errors.New("identity service: a CA and a store are required")
+	}
+	if cfg.Applier == nil {
+		cfg.Applier = apply.New(cfg.Store)
+	}
+	if cfg.Secrets == nil {
+		sec, ok := cfg.Store.(store.Secrets)
+		if !ok {
+			return nil, fmt.Errorf("identity service: the %s store keeps no secrets and none were given", cfg.Store.Kind())
+		}
+		cfg.Secrets = sec
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = DefaultLeaseTTL
+	}
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = DefaultSweepInterval
+	}
+	if cfg.JWTTTL <= 0 {
+		cfg.JWTTTL = DefaultJWTTTL
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	issued, err := loadIssuances(cfg.Secrets, cfg.Now, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{cfg: cfg, log: cfg.Logger, issued: issued, leases: newLeases()}, nil
+}
+
+// Register adds the identity service to g.
+func (s *Service) Register(g *grpc.Server) { g.RegisterService(s.desc(), s) }
+
+// desc is the service's hand-written descriptor: one unary handler per
+// method of pkg/identity/wire.
+func (s *Service) desc() *grpc.ServiceDesc {
+	return &grpc.ServiceDesc{
+		ServiceName: wire.ServiceName,
+		HandlerType: (*any)(nil),
+		Methods: []grpc.MethodDesc{
+			unary(wire.MethodAttest, s.attest),
+			unary(wire.MethodRenew, s.renew),
+			unary(wire.MethodRegister, s.register),
+			unary(wire.MethodDeregister, s.deregister),
+			unary(wire.MethodMintJWT, s.mintJWT),
+			unary(wire.MethodBundle, s.bundle),
+		},
+		Metadata: "embassy/identity/v1",
+	}
+}
+
+// unary adapts a typed handler to grpc.MethodDesc, honouring interceptors.
+func unary[Req, Resp any](name string, h func(context.Context, *Req) (*Resp, error)) grpc.MethodDesc {
+	full := "/" + wire.ServiceName + "/" + name
+	return grpc.MethodDesc{
+		MethodName: name,
+		Handler: func(srv any, ctx context.Context, dec func(any) error, icpt grpc.UnaryServerInterceptor) (any, error) {
+			in := new(Req)
+			if err := dec(in); err != nil {
+				return nil, status.Errorf(codes.InvalidArgument, "%s: the request does not decode: %v", name, err)
+			}
+			if icpt == nil {
+				return h(ctx, in)
+			}
+			return icpt(ctx, in, &grpc.UnaryServerInfo{Server: srv, FullMethod: full}, func(ctx context.Context, req any) (any, error) {
+				return h(ctx, req.(*Req))
+			})
+		},
+	}
+}
+
+// svidTTL is the Mesh's svidTTL, DefaultSVIDTTL when unset or unreadable.
+func (s *Service) svidTTL() time.Duration {
+	if s.cfg.Mesh == nil {
+		return DefaultSVIDTTL
+	}
+	d, err := time.ParseDuration(string(s.cfg.Mesh().SVIDTTL))
+	if err != nil || d <= 0 {
+		return DefaultSVIDTTL
+	}
+	return d
+}
+
+// svidResponse is the wire form of a signed chain and the current bundle.
+func (s *Service) svidResponse(id spiffeid.ID, chain []*x509.Certificate) *wire.SVIDResponse {
+	resp := &wire.SVIDResponse{SPIFFEID: id.String(), ExpiresAt: chain[0].NotAfter}
+	for _, c := range chain {
+		resp.Chain = append(resp.Chain, c.Raw)
+	}
+	resp.Bundle = derOf(s.cfg.CA.Bundle())
+	return resp
+}
+
+func derOf(certs []*x509.Certificate) [][]byte {
+	out := make([][]byte, 0, len(certs))
+	for _, c := range certs {
+		out = append(out, c.Raw)
+	}
+	return out
+}
+
+// sign signs csr for id, turning a refused CSR into InvalidArgument with
+// the CA's reason.
+func (s *Service) sign(csr []byte, id spiffeid.ID) ([]*x509.Certificate, error) {
+	chain, err := s.cfg.CA.SignCSR(csr, id, s.svidTTL())
+	if errors.Is(err, identity.ErrBadCSR) {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	if err != nil {
+		s.log.Error("signing an SVID failed", "spiffe_id", id.String(), "error", err)
+		return nil, status.Errorf(codes.Internal, "signing the SVID for %s failed: %v", id, err)
+	}
+	return chain, nil
+}
+
+// bundle returns the trust bundle. It needs no client certificate.
+func (s *Service) bundle(context.Context, *wire.Empty) (*wire.BundleResponse, error) {
+	jwks, err := s.cfg.CA.JWKS()
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "the JWT keys: %v", err)
+	}
+	return &wire.BundleResponse{
+		TrustDomain: s.cfg.CA.TrustDomain().Name(),
+		X509Roots:   derOf(s.cfg.CA.Bundle()),
+		JWKS:        jwks,
+	}, nil
+}
+
+// mintJWT signs a JWT-SVID for the caller's identity.
+func (s *Service) mintJWT(ctx context.Context, req *wire.JWTRequest) (*wire.JWTResponse, error) {
+	c, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Audience) == 0 {
+		return nil, status.Error(codes.InvalidArgument, "a JWT-SVID needs at least one audience: name the service that will read it")
+	}
+	tok, exp, err := s.cfg.CA.MintJWT(c.id, req.Audience, min(s.cfg.JWTTTL, s.svidTTL()))
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "minting a JWT-SVID for %s: %v", c.id, err)
+	}
+	return &wire.JWTResponse{Token: tok, ExpiresAt: exp}, nil
+}

@@ -1,0 +1,112 @@
+package service
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"embassy.dev/embassy/pkg/identity"
+	"embassy.dev/embassy/pkg/identity/wire"
+)
+
+// attest redeems a join token and signs the CSR for the token's identity.
+// The token is never logged nor echoed: errors name the token's ID at most.
+func (s *Service) attest(_ context.Context, req *wire.AttestRequest) (*wire.SVIDResponse, error) {
+	if req.Token == "" {
+		return nil, status.Error(codes.Unauthenticated, "no join token: create one with embassyctl token create --namespace NS --service-account SA and give it to the agent")
+	}
+	// Refuse a CSR that cannot be signed whatever the identity before the
+	// token is redeemed, so a malformed request does not use up a
+	// single-use token.
+	if err := precheckCSR(req.CSR); err != nil {
+		return nil, err
+	}
+	info, err := s.cfg.Tokens.Redeem(req.Token)
+	if err != nil {
+		st := tokenStatus(err, req.Token)
+		s.log.Warn("attestation refused", "code", status.Code(st).String(), "reason", status.Convert(st).Message())
+		return nil, st
+	}
+	if info.Workload != "" && req.Workload != info.Workload {
+		s.log.Warn("attestation refused: the token is for another workload", "token_id", info.ID, "token_workload", info.Workload, "workload", req.Workload)
+		return nil, status.Errorf(codes.PermissionDenied, "join token %s is for workload %q, the agent asked for %q: run the agent with --workload %s or create a token for this workload", info.ID, info.Workload, req.Workload, info.Workload)
+	}
+	td := s.cfg.CA.TrustDomain()
+	if info.Namespace == identity.ControlPlaneNamespace && info.ServiceAccount == identity.ControlPlaneServiceAccount {
+		return nil, status.Errorf(codes.PermissionDenied, "join token %s names the control plane's own identity, which no agent may hold", info.ID)
+	}
+	id, err := identity.IDFor(td, info.Namespace, info.ServiceAccount)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "join token %s: %v", info.ID, err)
+	}
+	chain, err := s.sign(req.CSR, id)
+	if err != nil {
+		s.log.Warn("attestation refused", "token_id", info.ID, "spiffe_id", id.String(), "error", err)
+		return nil, err
+	}
+	s.issued.attested(id, req.Workload, info.Workload, info.ID, chain[0])
+	s.log.Info("SVID issued on attestation", "spiffe_id", id.String(), "serial", serialOf(chain[0]), "not_after", chain[0].NotAfter, "token_id", info.ID, "workload", req.Workload)
+	return s.svidResponse(id, chain), nil
+}
+
+// renew signs a CSR for the identity the client certificate proves.
+func (s *Service) renew(ctx context.Context, req *wire.RenewRequest) (*wire.SVIDResponse, error) {
+	c, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := precheckCSR(req.CSR); err != nil {
+		return nil, err
+	}
+	chain, err := s.sign(req.CSR, c.id)
+	if err != nil {
+		return nil, err
+	}
+	s.issued.renewed(c.id, c.leaf, chain[0])
+	s.log.Debug("SVID renewed", "spiffe_id", c.id.String(), "serial", serialOf(chain[0]), "not_after", chain[0].NotAfter)
+	return s.svidResponse(c.id, chain), nil
+}
+
+// precheckCSR refuses a missing, unparsable or wrongly signed CSR.
+func precheckCSR(der []byte) error {
+	if len(der) == 0 {
+		return status.Error(codes.InvalidArgument, "no CSR: send a DER PKCS#10 request for a key made on the agent's node")
+	}
+	csr, err := x509.ParseCertificateRequest(der)
+	if err != nil {
+		return status.Errorf(codes.InvalidArgument, "%v: CSR is not a valid DER PKCS#10 request: %v (send the DER bytes, not PEM)", identity.ErrBadCSR, err)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return status.Errorf(codes.InvalidArgument, "%v: CSR signature does not verify: %v", identity.ErrBadCSR, err)
+	}
+	if err := identity.CheckPublicKey(csr.PublicKey); err != nil {
+		return status.Error(codes.InvalidArgument, err.Error())
+	}
+	return nil
+}
+
+// tokenStatus turns a refused token into a status: one that is not known
+// (or whose secret is wrong) is Unauthenticated; one that is known but
+// spent, expired or revoked is PermissionDenied. The secret is scrubbed
+// from the message in case an error ever carries it.
+func tokenStatus(err error, secret string) error {
+	code := codes.Unavailable
+	switch {
+	case errors.Is(err, identity.ErrTokenInvalid):
+		code = codes.Unauthenticated
+	case errors.Is(err, identity.ErrTokenExpired), errors.Is(err, identity.ErrTokenUsed), errors.Is(err, identity.ErrTokenRevoked):
+		code = codes.PermissionDenied
+	}
+	msg := err.Error()
+	if secret != "" {
+		msg = strings.ReplaceAll(msg, secret, "<token>")
+	}
+	return status.Errorf(code, "join token refused: %s", msg)
+}
+
+// serialOf renders a certificate's serial number as hex.
+func serialOf(c *x509.Certificate) string { return c.SerialNumber.Text(16) }
