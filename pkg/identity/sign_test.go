@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/x509"
 	"math/big"
+	"net"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,4 +62,84 @@ func TestSignCSRLeafProperties(t *testing.T) {
 	if chain2[0].SerialNumber.Cmp(leaf.SerialNumber) == 0 {
 		t.Fatal("two leaves share a serial")
 	}
+}
+
+func TestSignServer(t *testing.T) {
+	clk := newFakeClock()
+	ca, _ := newTestCA(t, clk)
+	cp := ControlPlaneID(ca.TrustDomain())
+	key := newKey(t)
+	chain, err := ca.SignServer(key.Public(), cp, []string{"embassy-cp.embassy-system.svc"}, []net.IP{net.IPv4(127, 0, 0, 1)}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := chain[0]
+	if len(leaf.URIs) != 1 || leaf.URIs[0].String() != cp.String() || len(leaf.DNSNames) != 1 || len(leaf.IPAddresses) != 1 {
+		t.Fatalf("serving cert SANs: %v %v %v", leaf.URIs, leaf.DNSNames, leaf.IPAddresses)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{
+		DNSName: "embassy-cp.embassy-system.svc", Roots: pool(ca.Bundle()), CurrentTime: clk.Now(),
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}); err != nil {
+		t.Fatalf("serving cert does not verify for its DNS name: %v", err)
+	}
+	if _, err := ca.SignServer(struct{}{}, cp, nil, nil, time.Hour); err == nil {
+		t.Fatal("SignServer accepted an unknown key type")
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	clk := newFakeClock()
+	ca, sec := newTestCA(t, clk)
+	toks, err := NewTokens(sec, clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, _, err := toks.Create("shop", "a", "", 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := mustID(t, "shop", "a")
+	csr := csrWithURI(t, newKey(t), id)
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 10 {
+				if _, err := ca.SignCSR(csr, id, time.Hour); err != nil {
+					errs <- err
+				}
+				if _, err := toks.Redeem(secret); err != nil {
+					errs <- err
+				}
+				if w == 0 && i%5 == 0 {
+					if err := ca.Rotate(); err != nil {
+						errs <- err
+					}
+					clk.Advance(time.Minute)
+				}
+				_ = ca.Roots()
+				if _, err := ca.JWKS(); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if got := toks.List()[0].Uses; got != 40 {
+		t.Fatalf("token counted %d uses, want 40", got)
+	}
+}
+
+// pool makes a cert pool of certs.
+func pool(certs []*x509.Certificate) *x509.CertPool {
+	p := x509.NewCertPool()
+	for _, c := range certs {
+		p.AddCert(c)
+	}
+	return p
 }
