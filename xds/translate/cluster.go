@@ -48,27 +48,38 @@ func (t *translator) outboundClusters() ([]*cluster.Cluster, []*endpoint.Cluster
 	clas := make([]*endpoint.ClusterLoadAssignment, 0, len(refs))
 	for _, c := range refs {
 		clusters = append(clusters, t.edsCluster(c))
-		clas = append(clas, clusterLoadAssignment(c))
+		clas = append(clas, clusterLoadAssignment(c, failoverOrder(t.trafficSettings(c.svc))))
 	}
 	return clusters, clas
 }
 
 // edsCluster builds the Cluster of a service port or subset. Its endpoints
 // come over EDS on the same ADS stream, which is the only discovery type
-// proxyless gRPC supports besides LOGICAL_DNS.
+// proxyless gRPC supports besides LOGICAL_DNS. The service's TrafficPolicy
+// adds load balancing, circuit breaking, outlier detection, locality
+// weighting, health checks and connection options, each as far as the
+// flavour supports it.
 func (t *translator) edsCluster(c clusterRef) *cluster.Cluster {
 	ts := t.trafficSettings(c.svc)
 	out := &cluster.Cluster{
-		Name:                 c.name(),
-		ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_EDS},
-		EdsClusterConfig:     &cluster.Cluster_EdsClusterConfig{EdsConfig: adsConfigSource()},
-		ConnectTimeout:       ts.connectTimeout,
-		LbPolicy:             ts.lbPolicy,
-		TransportSocket:      upstreamTransportSocket(c),
+		Name:                      c.name(),
+		ClusterDiscoveryType:      &cluster.Cluster_Type{Type: cluster.Cluster_EDS},
+		EdsClusterConfig:          &cluster.Cluster_EdsClusterConfig{EdsConfig: adsConfigSource()},
+		ConnectTimeout:            ts.connectTimeout,
+		LbPolicy:                  ts.lbPolicy,
+		CircuitBreakers:           t.circuitBreakers(ts),
+		OutlierDetection:          t.outlierDetection(ts),
+		CommonLbConfig:            t.commonLBConfig(ts),
+		HealthChecks:              t.healthChecks(ts, c),
+		UpstreamConnectionOptions: t.upstreamConnectionOptions(ts),
+		TransportSocket:           upstreamTransportSocket(c),
+	}
+	if rh := ringHashConfig(ts); rh != nil {
+		out.LbConfig = rh
 	}
 	// gRPC ignores protocol options (it always speaks HTTP/2), so they are
 	// left out of the proxyless set to keep it minimal.
-	if t.flavour == Envoy && usesHTTP2(c.port.Protocol) {
+	if t.flavour == Envoy && wantsHTTP2(ts, c) {
 		out.TypedExtensionProtocolOptions = http2ProtocolOptions()
 	}
 	return out

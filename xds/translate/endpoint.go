@@ -12,8 +12,9 @@ import (
 
 // clusterLoadAssignment builds the endpoints of a cluster, grouped by
 // locality. Each locality carries the sum of its endpoints' weights: gRPC
-// silently drops a locality without load_balancing_weight.
-func clusterLoadAssignment(c clusterRef) *endpoint.ClusterLoadAssignment {
+// silently drops a locality without load_balancing_weight. With a failover
+// order, each locality gets its priority in it.
+func clusterLoadAssignment(c clusterRef, failover []resource.LocalityTarget) *endpoint.ClusterLoadAssignment {
 	groups := map[resource.Locality][]*endpoint.LbEndpoint{}
 	weights := map[resource.Locality]uint32{}
 	for _, ep := range endpointsMatching(c) {
@@ -26,6 +27,11 @@ func clusterLoadAssignment(c clusterRef) *endpoint.ClusterLoadAssignment {
 		localities = append(localities, l)
 	}
 	sort.Slice(localities, func(i, j int) bool { return localityLess(localities[i], localities[j]) })
+	var priorities map[resource.Locality]uint32
+	if len(failover) > 0 {
+		priorities = localityPriorities(localities, failover)
+		sort.SliceStable(localities, func(i, j int) bool { return priorities[localities[i]] < priorities[localities[j]] })
+	}
 	out := &endpoint.ClusterLoadAssignment{ClusterName: c.name()}
 	for _, l := range localities {
 		eps := groups[l]
@@ -33,6 +39,7 @@ func clusterLoadAssignment(c clusterRef) *endpoint.ClusterLoadAssignment {
 		out.Endpoints = append(out.Endpoints, &endpoint.LocalityLbEndpoints{
 			Locality:            localityProto(l),
 			LoadBalancingWeight: wrapperspb.UInt32(weights[l]),
+			Priority:            priorities[l],
 			LbEndpoints:         eps,
 		})
 	}

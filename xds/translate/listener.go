@@ -18,17 +18,18 @@ const (
 	routerFilter                = "envoy.filters.http.router"
 )
 
-// httpConnectionManager builds an HCM with the router as its last (and, for
-// now, only) HTTP filter; gRPC refuses an HCM whose filters do not end with
-// the router. routes is either an RDS name over ADS or an inline config.
-func httpConnectionManager(statPrefix, rdsName string, inline *route.RouteConfiguration) *hcm.HttpConnectionManager {
+// httpConnectionManager builds an HCM whose HTTP filters are filters, in
+// order, then the router; gRPC refuses an HCM whose filters do not end
+// with the router. routes is either an RDS name over ADS or an inline
+// config.
+func httpConnectionManager(statPrefix, rdsName string, inline *route.RouteConfiguration, filters ...*hcm.HttpFilter) *hcm.HttpConnectionManager {
 	out := &hcm.HttpConnectionManager{
 		StatPrefix: statPrefix,
 		CodecType:  hcm.HttpConnectionManager_AUTO,
-		HttpFilters: []*hcm.HttpFilter{{
+		HttpFilters: append(append([]*hcm.HttpFilter(nil), filters...), &hcm.HttpFilter{
 			Name:       routerFilter,
 			ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: toAny(&router.Router{})},
-		}},
+		}),
 	}
 	if inline != nil {
 		out.RouteSpecifier = &hcm.HttpConnectionManager_RouteConfig{RouteConfig: inline}

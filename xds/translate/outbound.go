@@ -30,9 +30,10 @@ func (t *translator) outboundHTTPRoutes() *route.RouteConfiguration {
 // outboundHTTPListener is where apps send every mesh HTTP request, HTTP
 // proxy style: to 127.0.0.1:15001 with Host <svc>.<ns>:<port>. One listener
 // and one RouteConfiguration serve every service, so adding a service
-// changes a route and never rebinds a socket.
+// changes a route and never rebinds a socket. Its fault and rate limit
+// filters do nothing until a route turns them on for itself.
 func outboundHTTPListener() *listener.Listener {
-	h := httpConnectionManager(outboundHTTPName, outboundHTTPName, nil)
+	h := httpConnectionManager(outboundHTTPName, outboundHTTPName, nil, faultFilter(), disabledLocalRateLimitFilter())
 	return listenerWithFilter(outboundHTTPName, outboundHTTPAddress, outboundHTTPPort, hcmFilter(h), nil)
 }
 

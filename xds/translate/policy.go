@@ -18,8 +18,9 @@ const defaultConnectTimeout = 5 * time.Second
 // defaults and flavour limits are applied.
 type trafficSettings struct {
 	lbPolicy       cluster.Cluster_LbPolicy
-	hashHeader     string
 	connectTimeout *durationpb.Duration
+	// policy is the service's TrafficPolicy, or nil.
+	policy *mesh.TrafficPolicy
 }
 
 // envoyLBPolicies maps our policy names to Envoy's.
@@ -47,6 +48,7 @@ func (t *translator) trafficSettings(svc *mesh.Service) trafficSettings {
 	if tp == nil {
 		return out
 	}
+	out.policy = tp
 	diag := func(format string, args ...any) {
 		t.diag(resource.KindTrafficPolicy, tp.Namespace, tp.Name, format, args...)
 	}
@@ -72,12 +74,6 @@ func (t *translator) trafficSettings(svc *mesh.Service) trafficSettings {
 		return out
 	}
 	out.lbPolicy = policy
-	if policy == cluster.Cluster_RING_HASH || policy == cluster.Cluster_MAGLEV {
-		if lb.HashHeader == "" {
-			diag("load balancer policy %s has no hashHeader; requests are hashed at random", lb.Policy)
-		}
-		out.hashHeader = lb.HashHeader
-	}
 	return out
 }
 

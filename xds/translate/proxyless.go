@@ -26,8 +26,9 @@ func (t *translator) proxylessClient() *Resources {
 
 // apiListener builds a proxyless client's Listener. stat_prefix is unused
 // by gRPC but required by Envoy's validation rules, which every served
-// resource passes.
+// resource passes. The fault filter, which gRPC implements, injects
+// nothing until a route turns it on.
 func apiListener(name string) *listener.Listener {
-	h := httpConnectionManager(name, name, nil)
+	h := httpConnectionManager(name, name, nil, faultFilter())
 	return &listener.Listener{Name: name, ApiListener: &listener.ApiListener{ApiListener: toAny(h)}}
 }

@@ -3,21 +3,14 @@ package translate
 import (
 	"sort"
 	"strconv"
-	"strings"
 
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
-	matcher "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 )
-
-// defaultRetryOn is what a retry policy retries when it lists no
-// conditions: failures that happen before the request reached the app, and
-// the gRPC statuses that mean the same.
-const defaultRetryOn = "connect-failure,refused-stream,unavailable,cancelled"
 
 // routeConfiguration builds a RouteConfiguration from virtual hosts.
 func routeConfiguration(name string, vhosts []*route.VirtualHost) *route.RouteConfiguration {
@@ -46,15 +39,16 @@ func (t *translator) routes(svc *mesh.Service, port resource.ServicePort) []*rou
 				matches = []resource.RouteMatch{{}}
 			}
 			for j, m := range matches {
-				action := t.routeAction(r, i, rule, svc, port)
-				if action == nil {
+				rt := t.ruleRoute(r, i, rule, svc, port)
+				if rt == nil {
 					break
 				}
-				out = append(out, &route.Route{
-					Name:   routeName(r, i, rule, j, len(matches)),
-					Match:  routeMatch(m),
-					Action: &route.Route_Route{Route: action},
-				})
+				rt.Name = routeName(r, i, rule, j, len(matches))
+				rt.Match = routeMatch(m)
+				if t.flavour == Proxyless && usesQueryParams(m) {
+					t.diag(resource.KindRoute, r.Namespace, r.Name, "rule %s matches query parameters, which proxyless gRPC does not support: gRPC skips that match", ruleLabel(i, rule))
+				}
+				out = append(out, rt)
 			}
 		}
 	}
@@ -83,34 +77,37 @@ func routeName(r *mesh.Route, i int, rule resource.RouteRule, j, matches int) st
 	return name
 }
 
-// routeMatch builds a match; a match without a path matches every path.
-func routeMatch(m resource.RouteMatch) *route.RouteMatch {
-	out := &route.RouteMatch{PathSpecifier: &route.RouteMatch_Prefix{Prefix: "/"}}
+// ruleRoute builds the route of a rule, without its name and match: a
+// redirect, a direct response, or a forwarding action, with the rule's
+// per-route filter settings and header edits. It returns nil (with a
+// diagnostic) when the rule can reach none of its backends.
+func (t *translator) ruleRoute(r *mesh.Route, i int, rule resource.RouteRule, svc *mesh.Service, port resource.ServicePort) *route.Route {
+	out := &route.Route{}
 	switch {
-	case m.Path != nil && m.Path.Exact != "":
-		out.PathSpecifier = &route.RouteMatch_Path{Path: m.Path.Exact}
-	case m.Path != nil && m.Path.Prefix != "":
-		out.PathSpecifier = &route.RouteMatch_Prefix{Prefix: m.Path.Prefix}
+	case rule.Redirect != nil:
+		out.Action = &route.Route_Redirect{Redirect: redirectAction(rule.Redirect)}
+		t.proxylessAnswerDiag(r, i, rule, "redirect")
+	case rule.DirectResponse != nil:
+		out.Action = &route.Route_DirectResponse{DirectResponse: directResponseAction(rule.DirectResponse)}
+		t.proxylessAnswerDiag(r, i, rule, "directResponse")
+	default:
+		action := t.routeAction(r, i, rule, svc, port)
+		if action == nil {
+			return nil
+		}
+		out.Action = &route.Route_Route{Route: action}
 	}
-	for _, h := range m.Headers {
-		out.Headers = append(out.Headers, headerMatcher(h))
-	}
+	t.headerEdits(out, r, i, rule)
+	t.perFilterConfig(out, r, i, rule)
 	return out
 }
 
-// headerMatcher matches a header exactly, by prefix, or by presence when
-// the match gives neither.
-func headerMatcher(h resource.HeaderMatch) *route.HeaderMatcher {
-	out := &route.HeaderMatcher{Name: h.Name}
-	switch {
-	case h.Exact != "":
-		out.HeaderMatchSpecifier = &route.HeaderMatcher_StringMatch{StringMatch: &matcher.StringMatcher{MatchPattern: &matcher.StringMatcher_Exact{Exact: h.Exact}}}
-	case h.Prefix != "":
-		out.HeaderMatchSpecifier = &route.HeaderMatcher_StringMatch{StringMatch: &matcher.StringMatcher{MatchPattern: &matcher.StringMatcher_Prefix{Prefix: h.Prefix}}}
-	default:
-		out.HeaderMatchSpecifier = &route.HeaderMatcher_PresentMatch{PresentMatch: true}
+// proxylessAnswerDiag warns that gRPC fails the RPCs of a rule that
+// answers itself: it only forwards.
+func (t *translator) proxylessAnswerDiag(r *mesh.Route, i int, rule resource.RouteRule, field string) {
+	if t.flavour == Proxyless {
+		t.diag(resource.KindRoute, r.Namespace, r.Name, "rule %s: %s is not supported by proxyless gRPC; its matching RPCs fail with UNAVAILABLE", ruleLabel(i, rule), field)
 	}
-	return out
 }
 
 // routeAction builds where a rule sends requests, or nil (with a
@@ -151,6 +148,9 @@ func (t *translator) routeAction(r *mesh.Route, i int, rule resource.RouteRule, 
 		action.ClusterSpecifier = &route.RouteAction_WeightedClusters{WeightedClusters: &route.WeightedCluster{Clusters: weighted}}
 	}
 	t.ruleTimeouts(action, r, rule)
+	t.retryPolicy(action, r, rule)
+	t.mirror(action, r, i, rule, svc, port)
+	t.rewrite(action, r, i, rule)
 	return t.finishAction(action, targets)
 }
 
@@ -188,9 +188,8 @@ func (t *translator) backendCluster(r *mesh.Route, b resource.Backend, svc *mesh
 	return c, true
 }
 
-// ruleTimeouts applies a rule's timeout and retries. gRPC ignores
-// route.timeout and honours max_stream_duration instead, so proxyless
-// clients get both.
+// ruleTimeouts applies a rule's timeouts. gRPC ignores route.timeout and
+// honours max_stream_duration instead, so proxyless clients get both.
 func (t *translator) ruleTimeouts(action *route.RouteAction, r *mesh.Route, rule resource.RouteRule) {
 	if d, ok := t.parseDuration(r, "timeout", rule.Timeout); ok {
 		action.Timeout = d
@@ -198,39 +197,19 @@ func (t *translator) ruleTimeouts(action *route.RouteAction, r *mesh.Route, rule
 			action.MaxStreamDuration = &route.RouteAction_MaxStreamDuration{MaxStreamDuration: d}
 		}
 	}
-	rp := rule.Retries
-	if rp == nil {
-		return
-	}
-	if rp.Attempts == 0 {
-		// gRPC refuses num_retries 0, and zero attempts means no retry.
-		return
-	}
-	retryOn := defaultRetryOn
-	if len(rp.RetryOn) > 0 {
-		retryOn = strings.Join(rp.RetryOn, ",")
-	}
-	action.RetryPolicy = &route.RetryPolicy{RetryOn: retryOn, NumRetries: wrapperspb.UInt32(rp.Attempts)}
-	if d, ok := t.parseDuration(r, "perTryTimeout", rp.PerTryTimeout); ok {
-		action.RetryPolicy.PerTryTimeout = d
+	if d, ok := t.parseDuration(r, "idleTimeout", rule.IdleTimeout); ok {
+		action.IdleTimeout = d
+		if t.flavour == Proxyless {
+			t.diag(resource.KindRoute, r.Namespace, r.Name, "idleTimeout is not supported by proxyless gRPC; it is ignored there")
+		}
 	}
 }
 
-// finishAction adds what every action needs: hash policies for the target
-// services that hash by header, and for Envoy a disabled route timeout
-// unless the rule set one (Envoy's default of 15s would cut gRPC streams).
+// finishAction adds what every action needs: the hash policies of the
+// target services that hash, and for Envoy a disabled route timeout unless
+// the rule set one (Envoy's default of 15s would cut gRPC streams).
 func (t *translator) finishAction(action *route.RouteAction, targets []*mesh.Service) *route.RouteAction {
-	headers := map[string]bool{}
-	for _, svc := range targets {
-		if h := t.trafficSettings(svc).hashHeader; h != "" {
-			headers[h] = true
-		}
-	}
-	for _, h := range sortedKeys(headers) {
-		action.HashPolicy = append(action.HashPolicy, &route.RouteAction_HashPolicy{
-			PolicySpecifier: &route.RouteAction_HashPolicy_Header_{Header: &route.RouteAction_HashPolicy_Header{HeaderName: h}},
-		})
-	}
+	action.HashPolicy = t.hashPolicies(targets)
 	if t.flavour == Envoy && action.Timeout == nil {
 		action.Timeout = durationpb.New(0)
 	}

@@ -28,7 +28,9 @@ func Inbound(s *mesh.Snapshot, p Proxy) (*Resources, []Diagnostic) {
 		t.diag(resource.KindWorkload, p.Namespace, p.Workload, "proxy %q names a workload that does not exist; it gets no inbound listeners", p.ID)
 		return &Resources{}, t.diagnostics()
 	}
-	return t.inbound(w), t.diagnostics()
+	out := t.inbound(w)
+	t.inboundRateLimits(w, out)
+	return out, t.diagnostics()
 }
 
 // ProxylessClient returns the resources every proxyless gRPC client shares.

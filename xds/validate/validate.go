@@ -30,7 +30,8 @@ func (r *refs) add(m map[string][]string, name, from string) {
 // Resources runs ValidateAll on every resource and, recursively, on every
 // Any inside it, then checks references: every RDS route_config_name a
 // listener names (including inside api_listener and filter chains) is
-// served, every cluster a route (cluster / weighted_clusters) or tcp_proxy
+// served, every cluster a route (cluster / weighted_clusters /
+// request_mirror_policies) or tcp_proxy
 // names is served, every EDS cluster has a ClusterLoadAssignment served
 // under its service_name (or cluster name), and every SDS secret named by a
 // transport socket is served or in allowedExternalSecrets (secrets the
@@ -79,6 +80,9 @@ func collect(rf *refs, from string, m proto.Message) {
 		}
 		for _, wc := range m.GetWeightedClusters().GetClusters() {
 			rf.add(rf.clusters, wc.GetName(), from)
+		}
+		for _, mp := range m.GetRequestMirrorPolicies() {
+			rf.add(rf.clusters, mp.GetCluster(), from)
 		}
 	case *tcp.TcpProxy:
 		if c := m.GetCluster(); c != "" {

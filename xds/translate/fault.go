@@ -1,0 +1,81 @@
+package translate
+
+import (
+	"time"
+
+	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	commonfault "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/common/fault/v3"
+	faultv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/fault/v3"
+	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"embassy.dev/embassy/pkg/mesh"
+	"embassy.dev/embassy/pkg/resource"
+)
+
+// faultFilterName is the fault filter's name, also the key of its per-route
+// configuration. gRPC implements it too.
+const faultFilterName = "envoy.filters.http.fault"
+
+// faultFilter is the fault filter of an outbound HCM. Its own config is
+// empty, so it injects nothing; a route with a fault overrides it. Being
+// always present, adding a fault changes a route, never a listener.
+func faultFilter() *hcm.HttpFilter {
+	return &hcm.HttpFilter{Name: faultFilterName, ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: toAny(&faultv3.HTTPFault{})}}
+}
+
+// httpFault builds a rule's fault: a fixed delay and an abort with an HTTP
+// or gRPC status, each on a share of the requests carrying the headers.
+func (t *translator) httpFault(r *mesh.Route, f *resource.Fault) *faultv3.HTTPFault {
+	out := &faultv3.HTTPFault{}
+	if d := f.Delay; d != nil {
+		fixed, err := time.ParseDuration(string(d.Fixed))
+		if err != nil || fixed <= 0 {
+			t.diag(resource.KindRoute, r.Namespace, r.Name, "fault delay %q is not a positive duration; no delay", d.Fixed)
+		} else {
+			out.Delay = &commonfault.FaultDelay{
+				FaultDelaySecifier: &commonfault.FaultDelay_FixedDelay{FixedDelay: durationpb.New(fixed)},
+				Percentage:         fractionalPercent(d.Percent),
+			}
+		}
+	}
+	if a := f.Abort; a != nil {
+		out.Abort = &faultv3.FaultAbort{Percentage: fractionalPercent(a.Percent)}
+		switch {
+		case a.HTTPStatus != 0:
+			out.Abort.ErrorType = &faultv3.FaultAbort_HttpStatus{HttpStatus: a.HTTPStatus}
+		default:
+			code, ok := resource.ParseGRPCStatus(a.GRPCStatus)
+			if !ok || code == 0 {
+				t.diag(resource.KindRoute, r.Namespace, r.Name, "fault abort status %q is not a gRPC error status; no abort", a.GRPCStatus)
+				out.Abort = nil
+				break
+			}
+			out.Abort.ErrorType = &faultv3.FaultAbort_GrpcStatus{GrpcStatus: code}
+		}
+	}
+	for _, h := range f.Headers {
+		out.Headers = append(out.Headers, headerMatcher(h))
+	}
+	return out
+}
+
+// perFilterConfig sets a route's overrides of the HCM's filters: its fault
+// and, for Envoy, its rate limit.
+func (t *translator) perFilterConfig(out *route.Route, r *mesh.Route, i int, rule resource.RouteRule) {
+	cfg := map[string]*anypb.Any{}
+	if rule.Fault != nil {
+		cfg[faultFilterName] = toAny(t.httpFault(r, rule.Fault))
+	}
+	if rl := rule.RateLimit; rl != nil {
+		if t.flavour == Proxyless {
+			t.diag(resource.KindRoute, r.Namespace, r.Name, "rule %s: rateLimit is not supported by proxyless gRPC; it applies to Envoy sidecars only", ruleLabel(i, rule))
+		} else if lr := t.localRateLimit(resource.KindRoute, r.Namespace, r.Name, rl); lr != nil {
+			cfg[localRateLimitName] = toAny(lr)
+		}
+	}
+	if len(cfg) > 0 {
+		out.TypedPerFilterConfig = cfg
+	}
+}

@@ -1,0 +1,48 @@
+package translate
+
+import (
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+
+	"embassy.dev/embassy/pkg/mesh"
+	"embassy.dev/embassy/pkg/resource"
+)
+
+// headerEdits applies a rule's request and response header edits to its
+// route: add appends (APPEND_IF_EXISTS_OR_ADD), set replaces
+// (OVERWRITE_IF_EXISTS_OR_ADD), remove deletes. gRPC does not edit
+// headers, so proxyless clients get a Diagnostic instead.
+func (t *translator) headerEdits(out *route.Route, r *mesh.Route, i int, rule resource.RouteRule) {
+	if rule.RequestHeaders == nil && rule.ResponseHeaders == nil {
+		return
+	}
+	if t.flavour == Proxyless {
+		t.diag(resource.KindRoute, r.Namespace, r.Name, "rule %s: requestHeaders and responseHeaders are not supported by proxyless gRPC; they apply to Envoy sidecars only", ruleLabel(i, rule))
+		return
+	}
+	if e := rule.RequestHeaders; e != nil {
+		out.RequestHeadersToAdd = headerValueOptions(e)
+		out.RequestHeadersToRemove = e.Remove
+	}
+	if e := rule.ResponseHeaders; e != nil {
+		out.ResponseHeadersToAdd = headerValueOptions(e)
+		out.ResponseHeadersToRemove = e.Remove
+	}
+}
+
+// headerValueOptions lists the additions and replacements of an edit,
+// each sorted by name.
+func headerValueOptions(e *resource.HeaderEdits) []*core.HeaderValueOption {
+	var out []*core.HeaderValueOption
+	out = append(out, headerOptions(e.Add, core.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD)...)
+	return append(out, headerOptions(e.Set, core.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD)...)
+}
+
+// headerOptions turns a header map into options with one append action.
+func headerOptions(m map[string]string, action core.HeaderValueOption_HeaderAppendAction) []*core.HeaderValueOption {
+	var out []*core.HeaderValueOption
+	for _, k := range sortedKeys(m) {
+		out = append(out, &core.HeaderValueOption{Header: &core.HeaderValue{Key: k, Value: m[k]}, AppendAction: action})
+	}
+	return out
+}
