@@ -12,12 +12,22 @@
 // (region, zone, subzone), sorted. Every locality carries the sum of its
 // endpoints' weights, because gRPC drops a locality without one.
 //
-// A TrafficPolicy sets lb_policy and connect_timeout (default 5s).
-// RING_HASH and MAGLEV hash on the policy's header, through a hash_policy
-// on every route to the service. Proxyless gRPC accepts only ROUND_ROBIN,
+// A TrafficPolicy sets lb_policy and connect_timeout (default 5s), and
+// (hashpolicy.go) ring_hash_lb_config; (circuitbreaker.go)
+// circuit_breakers at the default priority; (outlier.go)
+// outlier_detection with success-rate ejection off; (locality.go)
+// common_lb_config.locality_weighted_lb_config, and failover priorities on
+// the ClusterLoadAssignment: a locality takes the index of the first
+// failover step it falls in, unlisted ones come last, renumbered from 0
+// without gaps (gRPC refuses gaps); (healthcheck.go) health_checks;
+// (upstream.go) upstream_connection_options.tcp_keepalive and explicit
+// HTTP/2 protocol options. Proxyless gRPC accepts only ROUND_ROBIN,
 // RING_HASH and LEAST_REQUEST; anything else becomes ROUND_ROBIN and a
-// Diagnostic. Envoy clusters of http2 and grpc ports get explicit HTTP/2
-// upstream protocol options; proxyless clusters do not, as gRPC ignores them.
+// Diagnostic. Proxyless clusters carry only what grpc-go reads (lb policy,
+// ring sizes, max_requests, outlier_detection, priorities); every other
+// setting becomes a Diagnostic. Envoy clusters of http2 and grpc ports get
+// explicit HTTP/2 upstream protocol options; proxyless clusters do not, as
+// gRPC ignores them.
 //
 // # Routes
 //
@@ -32,6 +42,27 @@
 // clients, max_stream_duration, which is what gRPC honours. Envoy routes
 // without a timeout disable Envoy's 15s default, which would cut gRPC
 // streams.
+//
+// One file per feature shapes a route: match.go (safe_regex paths,
+// string_match headers, presence as present_match with invert_match for
+// absence, query_parameters, ":method", gRPC services as paths),
+// retry.go, fault.go (typed_per_filter_config["envoy.filters.http.fault"]),
+// mirror.go (request_mirror_policies; the mirror's cluster is resolved
+// like a backend, so its subset cluster is generated), headers.go
+// (request/response_headers_to_add/remove on the route), rewrite.go
+// (prefix_rewrite, regex_rewrite, host_rewrite_literal, redirect,
+// direct_response) and ratelimit.go (typed_per_filter_config
+// ["envoy.filters.http.local_ratelimit"]). Hash policies follow the target
+// services' TrafficPolicies (header, cookie, source IP).
+//
+// # Filters
+//
+// The sidecars' outbound HCM runs fault, local_ratelimit, router; both
+// filters do nothing unless a route configures them, so adding a fault or
+// limit changes a route and never a listener. A proxyless api_listener
+// runs fault and router (gRPC has no local rate limit and NACKs an HCM
+// naming a filter it does not know). An inbound HCM gets a local_ratelimit
+// before its router when the service's TrafficPolicy sets a rateLimit.
 //
 // # Envoy sidecars
 //
