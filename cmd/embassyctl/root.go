@@ -54,8 +54,8 @@ deletes mesh resources (Mesh, Service, Workload, Route, TrafficPolicy,
 AuthorizationPolicy), shows whether each proxy accepted its configuration,
 and prints bootstraps for Envoy sidecars and proxyless gRPC clients.
 
-Reads are open; writes (apply, delete) need the admin token, which
-embassy-cp writes to <data-dir>/admin-token on first start.` + exitCodesHelp,
+Reads are open; writes (apply, delete) and join tokens need the admin
+token, which embassy-cp writes to <data-dir>/admin-token on first start.` + exitCodesHelp,
 		Example: `  export EMBASSY_SERVER=http://127.0.0.1:15000
   export EMBASSY_TOKEN_FILE=/var/lib/embassy/admin-token
   embassyctl apply -f examples/quickstart/
@@ -81,6 +81,9 @@ embassy-cp writes to <data-dir>/admin-token on first start.` + exitCodesHelp,
 		newDiffCmd(g),
 		newProxyStatusCmd(g),
 		newBootstrapCmd(g),
+		newTokenCmd(g),
+		newBundleCmd(g),
+		newCertsCmd(g),
 	)
 	return root
 }

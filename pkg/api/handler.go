@@ -1,5 +1,6 @@
 // Package api serves Embassy's HTTP admin and status API: applying and
-// reading resources, health, and the state of connected proxies.
+// reading resources, health, the state of connected proxies, join tokens,
+// the trust bundle and the certificates issued.
 package api
 
 import (
@@ -27,6 +28,14 @@ type Options struct {
 	Ready func() error
 	// Logger defaults to a null logger.
 	Logger hclog.Logger
+	// Tokens serves /v1/tokens (admin only); nil answers 503.
+	Tokens TokenManager
+	// Bundle serves /v1/bundle and the roots of /v1/certificates; nil
+	// answers 503.
+	Bundle TrustBundle
+	// Certificates lists the latest SVID of every agent for
+	// /v1/certificates; nil lists none.
+	Certificates func() []WorkloadCertificate
 }
 
 // server holds the handler's dependencies.
@@ -55,6 +64,13 @@ func NewHandler(o Options) http.Handler {
 	mux.Handle("GET /v1/resources/{kind}/{name}", read(http.HandlerFunc(s.get)))
 	mux.Handle("DELETE /v1/resources/{kind}/{name}", write(http.HandlerFunc(s.delete)))
 	mux.Handle("GET /v1/proxies", read(http.HandlerFunc(s.proxies)))
+	// Join tokens grant identities, so even listing them is for the admin.
+	mux.Handle("POST /v1/tokens", write(http.HandlerFunc(s.createToken)))
+	mux.Handle("GET /v1/tokens", write(http.HandlerFunc(s.listTokens)))
+	mux.Handle("DELETE /v1/tokens/{id}", write(http.HandlerFunc(s.revokeToken)))
+	// The bundle is public: agents bootstrap their trust from it.
+	mux.HandleFunc("GET /v1/bundle", s.bundle)
+	mux.Handle("GET /v1/certificates", read(http.HandlerFunc(s.certificates)))
 	mux.HandleFunc("/", notFoundRoute)
 	return mux
 }
@@ -62,5 +78,5 @@ func NewHandler(o Options) http.Handler {
 // notFoundRoute answers paths the API does not serve, in JSON like every
 // other error.
 func notFoundRoute(w http.ResponseWriter, r *http.Request) {
-	writeError(w, http.StatusNotFound, "no API route for "+r.Method+" "+r.URL.Path+": see /v1/resources/{kind}, /v1/apply, /v1/proxies")
+	writeError(w, http.StatusNotFound, "no API route for "+r.Method+" "+r.URL.Path+": see /v1/resources/{kind}, /v1/apply, /v1/proxies, /v1/tokens, /v1/bundle, /v1/certificates")
 }

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/pem"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"embassy.dev/embassy/pkg/api"
+	"embassy.dev/embassy/pkg/identity"
+	"embassy.dev/embassy/pkg/store"
+)
+
+// identityEnv is env with real join tokens and a real CA.
+func identityEnv(t *testing.T) (*env, *identity.Tokens) {
+	t.Helper()
+	st := store.NewMemory()
+	t.Cleanup(func() { st.Close() })
+	ca, err := identity.LoadOrCreateCA(st, identity.CAConfig{TrustDomain: "example.org"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := identity.NewTokens(st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "admin-token")
+	if err := os.WriteFile(tokenFile, []byte("tok\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(api.NewHandler(api.Options{
+		Store: st, AdminToken: "tok", Tokens: tokens, Bundle: ca,
+		Certificates: func() []api.WorkloadCertificate {
+			return []api.WorkloadCertificate{{Workload: "echo-v1", SPIFFEID: "spiffe://example.org/ns/default/sa/echo", Serial: "1f", NotAfter: time.Now().Add(time.Hour), IssuedAt: time.Now()}}
+		},
+	}))
+	t.Cleanup(srv.Close)
+	return &env{t: t, st: st, url: srv.URL, tokenFile: tokenFile, dir: dir}, tokens
+}
+
+func TestTokenCreatePrintsOnlyTheToken(t *testing.T) {
+	e, tokens := identityEnv(t)
+	code, out, errOut := e.run("token", "create", "--namespace", "default", "--service-account", "echo", "--workload", "echo-v1", "--ttl", "30m", "--single-use")
+	if code != 0 {
+		t.Fatalf("token create: exit %d\n%s", code, errOut)
+	}
+	tok := strings.TrimSpace(out)
+	if strings.Count(out, "\n") != 1 || !strings.HasPrefix(tok, "emb1.") {
+		t.Fatalf("stdout is not the token alone: %q", out)
+	}
+	info, err := tokens.Redeem(tok)
+	if err != nil || info.Workload != "echo-v1" || !info.SingleUse {
+		t.Fatalf("the printed token does not redeem as created (%v): %+v", err, info)
+	}
+	if !strings.Contains(errOut, "created join token "+info.ID+" for ns default, sa echo, workload echo-v1") || strings.Contains(errOut, tok) {
+		t.Fatalf("stderr: %s", errOut)
+	}
+
+	code, out, _ = e.run("token", "list")
+	if code != 0 || !strings.Contains(out, info.ID) || !strings.Contains(out, "used") || strings.Contains(out, tok) {
+		t.Fatalf("token list: exit %d\n%s", code, out)
+	}
+	code, out, _ = e.run("token", "revoke", info.ID)
+	if code != 0 || out != "token "+info.ID+" revoked\n" {
+		t.Fatalf("token revoke: exit %d\n%s", code, out)
+	}
+	code, _, errOut = e.run("token", "revoke", "0123456789abcdef")
+	if code != 1 || !strings.Contains(errOut, "no join token has this ID") {
+		t.Fatalf("revoke an unknown token: exit %d\n%s", code, errOut)
+	}
+	code, _, errOut = e.run("token", "create", "--namespace", "default")
+	if code != 1 || !strings.Contains(errOut, "--service-account are required") {
+		t.Fatalf("create without a service account: exit %d\n%s", code, errOut)
+	}
+}
+
+func TestTokenCommandsNeedTheAdminToken(t *testing.T) {
+	e, _ := identityEnv(t)
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), []string{"--server", e.url, "--token-file", "", "token", "create", "-n", "default", "--service-account", "echo"}, &out, &errOut)
+	if code != 1 || out.Len() != 0 || !strings.Contains(errOut.String(), "missing bearer token") {
+		t.Fatalf("token create without the admin token: exit %d\n%s", code, errOut.String())
+	}
+}
+
+func TestBundleAndCerts(t *testing.T) {
+	e, _ := identityEnv(t)
+	code, out, errOut := e.run("bundle")
+	if blk, _ := pem.Decode([]byte(out)); code != 0 || blk == nil || blk.Type != "CERTIFICATE" {
+		t.Fatalf("bundle: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = e.run("bundle", "-o", "jwks")
+	if code != 0 || !strings.Contains(out, `"keys"`) {
+		t.Fatalf("bundle -o jwks: exit %d\n%s", code, out)
+	}
+	code, out, _ = e.run("certs")
+	if code != 0 || !strings.Contains(out, "spiffe://example.org/ns/default/sa/echo") || !strings.Contains(out, "TRUST-DOMAIN example.org") || !strings.Contains(out, "active") {
+		t.Fatalf("certs: exit %d\n%s", code, out)
+	}
+}

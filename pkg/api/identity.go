@@ -1,0 +1,209 @@
+package api
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"embassy.dev/embassy/pkg/identity"
+)
+
+// TokenManager makes, lists and revokes join tokens; *identity.Tokens
+// implements it.
+type TokenManager interface {
+	Create(ns, sa, workload string, ttl time.Duration, singleUse bool) (string, identity.TokenInfo, error)
+	List() []identity.TokenInfo
+	Revoke(id string) error
+}
+
+// TrustBundle is the mesh CA's public side; *identity.CA implements it.
+type TrustBundle interface {
+	TrustDomain() spiffeid.TrustDomain
+	Bundle() []*x509.Certificate
+	JWKS() ([]byte, error)
+	Roots() []identity.RootInfo
+}
+
+// TokenCreateRequest is the body of POST /v1/tokens.
+type TokenCreateRequest struct {
+	Namespace      string `json:"namespace"`
+	ServiceAccount string `json:"serviceAccount"`
+	// Workload, when set, is the only workload name the token's agent may
+	// attest and register as.
+	Workload string `json:"workload,omitempty"`
+	// TTL is a Go duration ("1h"); DefaultTokenTTL when empty, "0" for a
+	// token that never expires.
+	TTL       string `json:"ttl,omitempty"`
+	SingleUse bool   `json:"singleUse,omitempty"`
+}
+
+// DefaultTokenTTL is a new join token's lifetime when the request names
+// none.
+const DefaultTokenTTL = time.Hour
+
+// TokenCreateResponse is the body of a created token: the only time the
+// token itself is shown.
+type TokenCreateResponse struct {
+	Token string             `json:"token"`
+	Info  identity.TokenInfo `json:"info"`
+}
+
+// TokensResponse is the body of GET /v1/tokens.
+type TokensResponse struct {
+	Tokens []identity.TokenInfo `json:"tokens"`
+}
+
+// WorkloadCertificate is the latest SVID issued to one agent.
+type WorkloadCertificate struct {
+	// Workload is the name the agent attested or registered as, if any.
+	Workload string    `json:"workload,omitempty"`
+	SPIFFEID string    `json:"spiffeID"`
+	Serial   string    `json:"serial"`
+	NotAfter time.Time `json:"notAfter"`
+	// IssuedAt is the last rotation; FirstIssuedAt the attestation.
+	IssuedAt      time.Time `json:"issuedAt"`
+	FirstIssuedAt time.Time `json:"firstIssuedAt"`
+}
+
+// CertificatesResponse is the body of GET /v1/certificates.
+type CertificatesResponse struct {
+	TrustDomain  string                `json:"trustDomain"`
+	Certificates []WorkloadCertificate `json:"certificates"`
+	Roots        []identity.RootInfo   `json:"roots"`
+}
+
+// identityOff answers identity endpoints of a control plane without a CA.
+const identityOff = "this control plane has no CA configured: identity endpoints are unavailable"
+
+// maxTokenRequestBytes bounds a token request's body.
+const maxTokenRequestBytes = 64 << 10
+
+// createToken makes a join token. The response is the only place the
+// secret ever appears: it is not logged.
+func (s *server) createToken(w http.ResponseWriter, r *http.Request) {
+	if s.o.Tokens == nil {
+		writeError(w, http.StatusServiceUnavailable, identityOff)
+		return
+	}
+	var req TokenCreateRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxTokenRequestBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "token request: "+err.Error()+` (want {"namespace":..., "serviceAccount":..., "workload":..., "ttl":"1h", "singleUse":true})`)
+		return
+	}
+	if req.Namespace == "" || req.ServiceAccount == "" {
+		writeError(w, http.StatusBadRequest, "a join token needs a namespace and a service account: the identity spiffe://<trust-domain>/ns/<namespace>/sa/<service-account> it grants")
+		return
+	}
+	if req.Namespace == identity.ControlPlaneNamespace && req.ServiceAccount == identity.ControlPlaneServiceAccount {
+		writeError(w, http.StatusBadRequest, "a join token may not grant the control plane's own identity (ns "+identity.ControlPlaneNamespace+", sa "+identity.ControlPlaneServiceAccount+")")
+		return
+	}
+	ttl := DefaultTokenTTL
+	if req.TTL != "" {
+		d, err := time.ParseDuration(req.TTL)
+		if err != nil || d < 0 {
+			writeError(w, http.StatusBadRequest, "ttl "+req.TTL+": want a non-negative Go duration such as 30m or 24h (0 never expires)")
+			return
+		}
+		ttl = d
+	}
+	secret, info, err := s.o.Tokens.Create(req.Namespace, req.ServiceAccount, req.Workload, ttl, req.SingleUse)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	s.log.Info("join token created", "token_id", info.ID, "namespace", info.Namespace, "service_account", info.ServiceAccount, "workload", info.Workload, "single_use", info.SingleUse)
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, TokenCreateResponse{Token: secret, Info: info})
+}
+
+// listTokens lists every join token, without secrets.
+func (s *server) listTokens(w http.ResponseWriter, _ *http.Request) {
+	if s.o.Tokens == nil {
+		writeError(w, http.StatusServiceUnavailable, identityOff)
+		return
+	}
+	out := TokensResponse{Tokens: s.o.Tokens.List()}
+	if out.Tokens == nil {
+		out.Tokens = []identity.TokenInfo{}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// revokeToken revokes a join token by its ID.
+func (s *server) revokeToken(w http.ResponseWriter, r *http.Request) {
+	if s.o.Tokens == nil {
+		writeError(w, http.StatusServiceUnavailable, identityOff)
+		return
+	}
+	id := r.PathValue("id")
+	if err := s.o.Tokens.Revoke(id); err != nil {
+		code := http.StatusInternalServerError
+		if errors.Is(err, identity.ErrTokenUnknown) {
+			code = http.StatusNotFound
+		}
+		writeError(w, code, err.Error())
+		return
+	}
+	s.log.Info("join token revoked", "token_id", id)
+	for _, t := range s.o.Tokens.List() {
+		if t.ID == id {
+			writeJSON(w, http.StatusOK, t)
+			return
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// bundle serves the trust bundle: PEM roots, or the JWT keys as a JWKS
+// with ?format=jwks. It is public: agents bootstrap their trust from it.
+func (s *server) bundle(w http.ResponseWriter, r *http.Request) {
+	if s.o.Bundle == nil {
+		writeError(w, http.StatusServiceUnavailable, identityOff)
+		return
+	}
+	switch f := r.URL.Query().Get("format"); f {
+	case "", "pem":
+		w.Header().Set("Content-Type", "application/x-pem-file")
+		for _, c := range s.o.Bundle.Bundle() {
+			_ = pem.Encode(w, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+		}
+	case "jwks":
+		b, err := s.o.Bundle.JWKS()
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "the JWT keys: "+err.Error())
+			return
+		}
+		w.Header().Set("Content-Type", "application/jwk-set+json")
+		_, _ = w.Write(b)
+	default:
+		writeError(w, http.StatusBadRequest, "format "+f+": want pem or jwks")
+	}
+}
+
+// certificates lists the latest SVID of every agent and the bundle's
+// roots.
+func (s *server) certificates(w http.ResponseWriter, _ *http.Request) {
+	if s.o.Bundle == nil {
+		writeError(w, http.StatusServiceUnavailable, identityOff)
+		return
+	}
+	out := CertificatesResponse{
+		TrustDomain:  s.o.Bundle.TrustDomain().Name(),
+		Certificates: []WorkloadCertificate{},
+		Roots:        s.o.Bundle.Roots(),
+	}
+	if s.o.Certificates != nil {
+		if cs := s.o.Certificates(); cs != nil {
+			out.Certificates = cs
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
