@@ -54,7 +54,9 @@ type wire struct {
 func (b *Bundle) Name() string { return b.w.Name }
 
 // Revision is a content hash of modules, data, query, mode, failure mode
-// and Rego version: two bundles with one revision decide alike.
+// and Rego version: two bundles with one revision decide alike. It is the
+// first 8 bytes, in hex, of the SHA-256 of the bundle's JSON with sorted
+// keys and without name and revision.
 func (b *Bundle) Revision() string { return b.w.Revision }
 
 // Query is the Rego query whose value is the decision.
@@ -127,10 +129,18 @@ func (b *Bundle) Prepare() (rego.PreparedEvalQuery, error) {
 	return pq, nil
 }
 
-// revision hashes everything that changes a decision.
+// revision hashes everything that changes a decision: the first 8 bytes,
+// in hex, of the SHA-256 of the bundle's JSON without name and revision,
+// keys sorted.
 func revision(w wire) string {
-	w.Name, w.Revision = "", ""
-	raw, err := json.Marshal(w)
+	raw, err := json.Marshal(map[string]any{
+		"modules":     w.Modules,
+		"data":        w.Data,
+		"query":       w.Query,
+		"mode":        w.Mode,
+		"failureMode": w.FailureMode,
+		"regoVersion": w.RegoVersion,
+	})
 	if err != nil {
 		// Only strings and canonical JSON are marshalled; this cannot fail.
 		panic(err)
