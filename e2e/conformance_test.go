@@ -11,6 +11,7 @@ import (
 	"embassy.dev/embassy/pkg/controlplane"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/store"
+	"embassy.dev/embassy/xds/translate"
 	"embassy.dev/embassy/xds/validate"
 )
 
@@ -56,7 +57,7 @@ func conformance(t *testing.T, rs []*resource.Resource) {
 	st.Close()
 	// Started on a store that already holds the mesh, the first answer of
 	// every stream is the whole configuration.
-	cp, err := controlplane.Start(context.Background(), controlplane.Config{DataDir: dataDir, XDSAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0"})
+	cp, err := controlplane.Start(context.Background(), controlplane.Config{DataDir: dataDir, XDSAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0", InsecureXDS: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func conformance(t *testing.T, rs []*resource.Resource) {
 		if len(f.listeners) == 0 || len(f.clusters) == 0 || len(f.endpoints) == 0 {
 			t.Fatalf("served %d listeners, %d clusters, %d assignments; want some of each", len(f.listeners), len(f.clusters), len(f.endpoints))
 		}
-		if err := validate.Resources(f.resources(), nil); err != nil {
+		if err := validate.Resources(f.resources(), translate.SDSSecretNames()); err != nil {
 			t.Fatalf("served resources fail validation:\n%v", err)
 		}
 	}

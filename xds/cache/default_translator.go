@@ -27,6 +27,11 @@ func (translateAdapter) ProxylessClient(s *mesh.Snapshot) *translate.Resources {
 	return r
 }
 
+func (translateAdapter) ProxylessServer(s *mesh.Snapshot, p translate.Proxy) *translate.Resources {
+	r, _ := translate.ProxylessServer(s, p)
+	return r
+}
+
 // ParseNodeID defers to the translate package's reading of node ids.
 func (translateAdapter) ParseNodeID(id string) (string, string, error) {
 	return translate.ParseNodeID(id)

@@ -8,13 +8,16 @@ import (
 )
 
 // generation is everything built from one mesh snapshot: the shared
-// outbound set, the one proxyless snapshot, and one Envoy snapshot per
-// shape seen so far. Its shapes map is guarded by the publisher's mu.
+// outbound and proxyless client sets, the one snapshot every proxyless
+// client shares, and one snapshot per shape seen so far (Envoy sidecars by
+// their inbound set, proxyless gRPC servers by their server Listeners).
+// Its shapes map is guarded by the publisher's mu.
 type generation struct {
-	mesh      *mesh.Snapshot
-	outbound  resourceSet
-	proxyless *cachev3.Snapshot
-	shapes    map[string]*cachev3.Snapshot
+	mesh         *mesh.Snapshot
+	outbound     resourceSet
+	proxylessSet resourceSet
+	proxyless    *cachev3.Snapshot
+	shapes       map[string]*cachev3.Snapshot
 }
 
 // newGeneration translates the shared resources of a mesh snapshot: the
@@ -28,21 +31,27 @@ func newGeneration(m *mesh.Snapshot, tr Translator) (*generation, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &generation{mesh: m, outbound: out, proxyless: pl.snapshot(), shapes: map[string]*cachev3.Snapshot{}}, nil
+	return &generation{mesh: m, outbound: out, proxylessSet: pl, proxyless: pl.snapshot(), shapes: map[string]*cachev3.Snapshot{}}, nil
 }
 
 // snapshotFor returns the snapshot of a node's shape, building it the
 // first time the shape is seen. Every node of a shape gets the same
-// pointer, so memory and hashing cost follow shapes, not nodes.
-func (g *generation) snapshotFor(px translate.Proxy, inbound resourceSet) *cachev3.Snapshot {
+// pointer, so memory and hashing cost follow shapes, not nodes. own is the
+// node's own set: an Envoy sidecar's inbound resources, a proxyless
+// server's Listeners; a proxyless node without any is a client and shares
+// the one proxyless snapshot.
+func (g *generation) snapshotFor(px translate.Proxy, own resourceSet) *cachev3.Snapshot {
+	base, key := g.outbound, "envoy/"+own.key()
 	if px.Flavour == translate.Proxyless {
-		return g.proxyless
+		if len(own) == 0 {
+			return g.proxyless
+		}
+		base, key = g.proxylessSet, "proxyless/"+own.key()
 	}
-	key := inbound.key()
 	if snap, ok := g.shapes[key]; ok {
 		return snap
 	}
-	snap := overlay(g.outbound, inbound).snapshot()
+	snap := overlay(base, own).snapshot()
 	g.shapes[key] = snap
 	return snap
 }

@@ -214,15 +214,40 @@ func (p *Publisher) push(m *mesh.Snapshot) {
 	p.log.Debug("pushed", "revision", m.Revision, "nodes", len(p.nodes), "shapes", len(gen.shapes), "took", time.Since(start))
 }
 
-// inbound translates a node's own resources; proxyless nodes and Envoy
-// nodes without a workload have none.
+// inbound translates a node's own resources: an Envoy sidecar's inbound
+// listeners, or the server Listeners of a proxyless node whose id names a
+// Workload. Other nodes have none.
 func (p *Publisher) inbound(m *mesh.Snapshot, px translate.Proxy) resourceSet {
+	if px.Flavour == translate.Proxyless {
+		return p.proxylessServer(m, px)
+	}
 	if px.Flavour != translate.Envoy || px.Workload == "" {
 		return nil
 	}
 	set, err := newResourceSet(p.tr.Inbound(m, px))
 	if err != nil {
 		p.log.Error("cannot build inbound resources; serving outbound only", "node", px.ID, "error", err)
+		return nil
+	}
+	return set
+}
+
+// proxylessServer translates the server Listeners of a proxyless node
+// whose id is "<workload>.<namespace>" of an existing Workload. A client's
+// id names no workload, so clients keep sharing one snapshot.
+func (p *Publisher) proxylessServer(m *mesh.Snapshot, px translate.Proxy) resourceSet {
+	tr, ok := p.tr.(ProxylessServerTranslator)
+	if !ok {
+		return nil
+	}
+	w, ns, err := p.parse(px.ID)
+	if err != nil || m.Workload(ns, w) == nil {
+		return nil
+	}
+	px.Workload, px.Namespace = w, ns
+	set, err := newResourceSet(tr.ProxylessServer(m, px))
+	if err != nil {
+		p.log.Error("cannot build server listeners; serving client resources only", "node", px.ID, "error", err)
 		return nil
 	}
 	return set

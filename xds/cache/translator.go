@@ -20,3 +20,11 @@ type Translator interface {
 	// ProxylessClient returns the resources every proxyless gRPC node shares.
 	ProxylessClient(*mesh.Snapshot) *translate.Resources
 }
+
+// ProxylessServerTranslator is implemented by a Translator that also
+// builds the Listeners of xDS-enabled gRPC servers: proxyless nodes whose
+// id names a Workload. Without it every proxyless node is a client.
+type ProxylessServerTranslator interface {
+	// ProxylessServer returns the server Listeners of one proxyless node.
+	ProxylessServer(*mesh.Snapshot, translate.Proxy) *translate.Resources
+}

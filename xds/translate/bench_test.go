@@ -16,12 +16,16 @@ func largeMesh(services, endpoints int) *mesh.Snapshot {
 	for i := range services {
 		name := fmt.Sprintf("svc-%04d", i)
 		spec := &resource.ServiceSpec{Ports: []resource.ServicePort{{Name: "http", Port: 8080, Protocol: resource.ProtocolHTTP}}}
+		// Workloads rather than static endpoints: each has a service
+		// account, so the (default STRICT) mTLS clusters check identities.
 		for j := range endpoints {
-			spec.Endpoints = append(spec.Endpoints, resource.StaticEndpoint{
-				Address:  fmt.Sprintf("10.%d.%d.%d", i/250, i%250, j+1),
-				Labels:   map[string]string{"version": fmt.Sprintf("v%d", j%2+1)},
-				Locality: &resource.Locality{Region: "r1", Zone: fmt.Sprintf("z%d", j%2)},
-			})
+			rs = append(rs, &resource.Resource{Kind: resource.KindWorkload, Metadata: resource.Metadata{Name: fmt.Sprintf("%s-%d", name, j), Namespace: "default"}, Spec: &resource.WorkloadSpec{
+				Address:        fmt.Sprintf("10.%d.%d.%d", i/250, i%250, j+1),
+				Services:       []string{name},
+				ServiceAccount: name,
+				Labels:         map[string]string{"version": fmt.Sprintf("v%d", j%2+1)},
+				Locality:       &resource.Locality{Region: "r1", Zone: fmt.Sprintf("z%d", j%2)},
+			}})
 		}
 		rs = append(rs, &resource.Resource{Kind: resource.KindService, Metadata: resource.Metadata{Name: name, Namespace: "default"}, Spec: spec})
 		if i%4 == 0 {

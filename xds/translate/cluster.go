@@ -72,7 +72,7 @@ func (t *translator) edsCluster(c clusterRef) *cluster.Cluster {
 		CommonLbConfig:            t.commonLBConfig(ts),
 		HealthChecks:              t.healthChecks(ts, c),
 		UpstreamConnectionOptions: t.upstreamConnectionOptions(ts),
-		TransportSocket:           upstreamTransportSocket(c),
+		TransportSocket:           t.upstreamTransportSocket(c),
 	}
 	if rh := ringHashConfig(ts); rh != nil {
 		out.LbConfig = rh

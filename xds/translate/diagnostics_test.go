@@ -224,7 +224,7 @@ spec: {address: 127.0.0.1, services: [redis]}
 			if !hasDiagnostic(diags, tc.resource, tc.message) {
 				t.Errorf("diagnostics %+v lack %s: %q", diags, tc.resource, tc.message)
 			}
-			if err := validate.Resources(r, nil); err != nil {
+			if err := validate.Resources(r, translate.SDSSecretNames()); err != nil {
 				t.Errorf("translation around the problem does not validate: %v", err)
 			}
 			if tc.check != nil {

@@ -90,10 +90,34 @@
 // using RDS over ADS and ending with the router filter. Proxyless clients
 // get no tcp clusters.
 //
-// # Transport sockets
+// # Proxyless gRPC servers
 //
-// Traffic is plaintext until workload identity lands; upstreamTransportSocket
-// and downstreamTransportSocket are the single places that will add mTLS.
+// A proxyless node whose id "<workload>.<namespace>" names a Workload is an
+// xDS-enabled gRPC server: per HTTP-family port it serves, it gets a
+// Listener "grpc/server?xds.resource.listening_address=<ip>:<port>" bound
+// to that address, whose one filter chain holds an HCM with an inline
+// route (virtual host "*", NonForwardingAction) ending with the router.
+//
+// # Mutual TLS
+//
+// The Mesh's mTLS mode decides, in transport_socket.go. DISABLED is
+// plaintext. STRICT gives inbound listeners a DownstreamTlsContext that
+// requires a client certificate of the trust domain, and clusters an
+// UpstreamTlsContext accepting only the SPIFFE IDs
+// spiffe://<td>/ns/<ns>/sa/<sa> of the service's endpoints (sorted; only
+// the trust domain, with a Diagnostic, when a static endpoint has no
+// identity), with sni "<svc>.<ns>" and alpn h2 on http2 and grpc ports.
+// PERMISSIVE adds the TLS inspector and an mTLS copy of each inbound filter
+// chain matching transport_protocol "tls" before the plaintext one; clusters
+// are as in STRICT, since every member accepts mTLS. Sidecars take the
+// certificate ("default") and trust bundle ("ROOTCA") over SDS from the
+// agent through the bootstrap's "embassy_sds" cluster; no key or
+// certificate is ever in a served resource. Proxyless gRPC uses its
+// bootstrap's certificate provider "default" instead: clusters match the
+// SPIFFE IDs with match_subject_alt_names, servers only require a client
+// certificate (gRPC refuses SAN matching on servers), and PERMISSIVE
+// servers accept TLS with an optional client certificate, since gRPC can
+// neither inspect for TLS nor match transport_protocol "tls".
 //
 // # Diagnostics
 //

@@ -88,7 +88,7 @@ func goldenCase(t *testing.T, base string, s *mesh.Snapshot) {
 	}
 	proxyless, _ := translate.ProxylessClient(s)
 	for flavour, r := range map[string]*translate.Resources{"envoy": envoy, "proxyless": proxyless} {
-		if err := validate.Resources(r, nil); err != nil {
+		if err := validate.Resources(r, translate.SDSSecretNames()); err != nil {
 			t.Errorf("%s: %s output does not validate:\n%v", base, flavour, err)
 		}
 	}

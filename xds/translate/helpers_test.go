@@ -179,5 +179,8 @@ func lineDiff(want, got string) string {
 	return "(identical lines)"
 }
 
-// validateResources validates what would be served with no external secrets.
-func validateResources(r *translate.Resources) error { return validate.Resources(r, nil) }
+// validateResources validates what would be served, with the SDS secrets
+// the agent serves beside each sidecar.
+func validateResources(r *translate.Resources) error {
+	return validate.Resources(r, translate.SDSSecretNames())
+}

@@ -70,7 +70,7 @@ func (t *translator) inbound(w *mesh.Workload) *Resources {
 	for _, ip := range t.inboundPorts(w) {
 		name := inboundName(ip.listen)
 		out.Clusters = append(out.Clusters, staticCluster(name, localhost, ip.app, usesHTTP2(ip.port.Protocol)))
-		out.Listeners = append(out.Listeners, inboundListener(ip))
+		out.Listeners = append(out.Listeners, t.secureInbound(inboundListener(ip), ip))
 	}
 	sortListeners(out.Listeners)
 	sortClusters(out.Clusters)
@@ -89,7 +89,7 @@ func inboundListener(ip *inboundPort) *listener.Listener {
 	} else {
 		f = tcpProxyFilter(tcpProxy(inboundStatPrefix(ip.listen), name))
 	}
-	return listenerWithFilter(name, ip.workload.Spec.Address, ip.listen, f, downstreamTransportSocket(ip))
+	return listenerWithFilter(name, ip.workload.Spec.Address, ip.listen, f, nil)
 }
 
 // inboundRoutes sends every request to the local cluster. The route timeout

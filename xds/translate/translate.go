@@ -40,13 +40,28 @@ func ProxylessClient(s *mesh.Snapshot) (*Resources, []Diagnostic) {
 	return t.proxylessClient(), t.diagnostics()
 }
 
+// ProxylessServer returns the resources specific to one xDS-enabled gRPC
+// server: the Listener of each port its workload serves. An unknown
+// workload gets empty Resources and a Diagnostic.
+func ProxylessServer(s *mesh.Snapshot, p Proxy) (*Resources, []Diagnostic) {
+	t := newTranslator(s, Proxyless)
+	w := s.Workload(p.Namespace, p.Workload)
+	if w == nil {
+		t.diag(resource.KindWorkload, p.Namespace, p.Workload, "proxy %q names a workload that does not exist; it gets no server listeners", p.ID)
+		return &Resources{}, t.diagnostics()
+	}
+	return t.proxylessServer(w), t.diagnostics()
+}
+
 // ForProxy merges what a proxy gets: Outbound and Inbound for an Envoy
-// sidecar, ProxylessClient for a proxyless client. An Envoy proxy without
-// Workload and Namespace has them read from its node id.
+// sidecar; ProxylessClient for a proxyless node, plus ProxylessServer when
+// its id (or Workload and Namespace) names a Workload, which makes it an
+// xDS-enabled gRPC server. A proxy without Workload and Namespace has them
+// read from its node id.
 func ForProxy(s *mesh.Snapshot, p Proxy) (*Resources, []Diagnostic) {
 	switch p.Flavour {
 	case Proxyless:
-		return ProxylessClient(s)
+		return forProxyless(s, p)
 	case Envoy, "":
 	default:
 		return &Resources{}, []Diagnostic{{Resource: "Proxy/" + p.ID, Message: fmt.Sprintf("unknown proxy flavour %q; it gets no resources", p.Flavour)}}
@@ -62,6 +77,21 @@ func ForProxy(s *mesh.Snapshot, p Proxy) (*Resources, []Diagnostic) {
 	in, inDiags := Inbound(s, p)
 	out.Listeners, outDiags = dropClashingListeners(out.Listeners, in.Listeners, p, outDiags)
 	return Merge(out, in), sortDiagnostics(append(outDiags, inDiags...))
+}
+
+// forProxyless serves a proxyless node the shared client resources, and
+// its server Listeners when it is a workload. A node id that names no
+// workload is an ordinary client, not a problem.
+func forProxyless(s *mesh.Snapshot, p Proxy) (*Resources, []Diagnostic) {
+	client, diags := ProxylessClient(s)
+	if p.Workload == "" && p.Namespace == "" {
+		p.Workload, p.Namespace, _ = ParseNodeID(p.ID)
+	}
+	if s.Workload(p.Namespace, p.Workload) == nil {
+		return client, diags
+	}
+	server, serverDiags := ProxylessServer(s, p)
+	return Merge(client, server), sortDiagnostics(append(diags, serverDiags...))
 }
 
 // dropClashingListeners removes shared outbound listeners bound to the same

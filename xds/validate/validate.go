@@ -35,7 +35,8 @@ func (r *refs) add(m map[string][]string, name, from string) {
 // names is served, every EDS cluster has a ClusterLoadAssignment served
 // under its service_name (or cluster name), and every SDS secret named by a
 // transport socket is served or in allowedExternalSecrets (secrets the
-// sidecar's agent serves itself). It returns all problems joined with
+// sidecar's agent serves itself); no TlsCertificate anywhere carries a key
+// or certificate. It returns all problems joined with
 // errors.Join, or nil when the set is clean.
 func Resources(r *translate.Resources, allowedExternalSecrets []string) error {
 	if r == nil {
@@ -45,7 +46,12 @@ func Resources(r *translate.Resources, allowedExternalSecrets []string) error {
 	w := &walker{}
 	validateEach := func(kind, name string, m proto.Message) {
 		from := kind + " " + name
-		w.visit = func(path string, m proto.Message) { collect(rf, from, m) }
+		w.visit = func(path string, m proto.Message) {
+			collect(rf, from, m)
+			if err := keyMaterial(m); err != nil {
+				w.errs = append(w.errs, fmt.Errorf("%s (at %s): %w", from, path, err))
+			}
+		}
 		w.validate(from, m)
 	}
 	for _, l := range r.Listeners {
