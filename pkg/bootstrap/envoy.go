@@ -25,10 +25,21 @@ type EnvoyOptions struct {
 	AdminAddress string
 	// Metadata is added to the node metadata beside FlavourKey.
 	Metadata map[string]string
+	// SocketDir is the agent's directory holding its SDS socket (default
+	// DefaultSocketDir).
+	SocketDir string
+	// TrustDomain is the mesh's trust domain (default DefaultTrustDomain):
+	// the xDS stream accepts only embassy-cp's SPIFFE ID in it.
+	TrustDomain string
+	// Insecure keeps the xDS stream plaintext, for a control plane run
+	// with --insecure-xds. By default it is mTLS with the workload's
+	// certificate from the agent.
+	Insecure bool
 }
 
 // Envoy returns the bootstrap of one Envoy sidecar: who it is, an ADS
-// stream to embassy-cp for listeners and clusters, and a loopback admin API.
+// stream to embassy-cp for listeners and clusters (mTLS unless Insecure),
+// the agent's SDS socket for certificates, and a loopback admin API.
 func Envoy(o EnvoyOptions) (*bootstrapv3.Bootstrap, error) {
 	_, namespace, err := ParseEnvoyNodeID(o.NodeID)
 	if err != nil {
@@ -60,7 +71,10 @@ func Envoy(o EnvoyOptions) (*bootstrapv3.Bootstrap, error) {
 		},
 		DynamicResources: envoyDynamicResources(),
 		StaticResources: &bootstrapv3.Bootstrap_StaticResources{
-			Clusters: []*clusterv3.Cluster{xdsCluster(xdsAddr)},
+			Clusters: []*clusterv3.Cluster{
+				xdsCluster(xdsAddr, xdsTransportSocket(orDefault(o.TrustDomain, DefaultTrustDomain), o.Insecure)),
+				sdsCluster(orDefault(o.SocketDir, DefaultSocketDir)),
+			},
 		},
 		Admin: admin,
 	}

@@ -13,6 +13,14 @@ type GRPCOptions struct {
 	XDSAddress string
 	// Metadata is added to the node metadata beside FlavourKey.
 	Metadata map[string]string
+	// CertDir is the agent's directory holding the workload's PEM files.
+	// When set, the xDS stream is mTLS with them (unless Insecure). The
+	// certificate provider that xDS security configs name reads them from
+	// CertDir, or DefaultSocketDir when it is empty.
+	CertDir string
+	// Insecure keeps the xDS stream plaintext even with CertDir set, for a
+	// control plane run with --insecure-xds.
+	Insecure bool
 }
 
 // ServerListenerTemplate is the Listener name an xDS-enabled gRPC server
@@ -29,6 +37,16 @@ type grpcBootstrap struct {
 	XDSServers                 []xdsServer `json:"xds_servers"`
 	Node                       grpcNode    `json:"node"`
 	ServerListenerResourceName string      `json:"server_listener_resource_name_template"`
+	// CertificateProviders always holds CertificateProvider: gRPC NACKs a
+	// Cluster or Listener naming a provider instance its bootstrap lacks,
+	// even when the application does not use xDS credentials, so an mTLS
+	// mesh would otherwise be unusable by a client without them.
+	CertificateProviders map[string]certificateProvider `json:"certificate_providers"`
+}
+
+type certificateProvider struct {
+	PluginName string `json:"plugin_name"`
+	Config     any    `json:"config"`
 }
 
 type xdsServer struct {
@@ -48,7 +66,9 @@ type grpcNode struct {
 }
 
 // GRPCJSON returns the xDS bootstrap of one proxyless gRPC application, for
-// the GRPC_XDS_BOOTSTRAP file or GRPC_XDS_BOOTSTRAP_CONFIG.
+// the GRPC_XDS_BOOTSTRAP file or GRPC_XDS_BOOTSTRAP_CONFIG. Without
+// CertDir there is no certificate to present, so the xDS stream is
+// plaintext, as it is with Insecure.
 func GRPCJSON(o GRPCOptions) ([]byte, error) {
 	if o.NodeID == "" {
 		return nil, fmt.Errorf("node id is empty")
@@ -64,11 +84,15 @@ func GRPCJSON(o GRPCOptions) ([]byte, error) {
 	b := grpcBootstrap{
 		XDSServers: []xdsServer{{
 			ServerURI:      addr,
-			ChannelCreds:   grpcChannelCreds(),
+			ChannelCreds:   grpcChannelCreds(o.CertDir, o.Insecure || o.CertDir == ""),
 			ServerFeatures: []string{ignoreResourceDeletion},
 		}},
 		Node:                       grpcNode{ID: o.NodeID, Metadata: meta},
 		ServerListenerResourceName: ServerListenerTemplate,
+		CertificateProviders: map[string]certificateProvider{CertificateProvider: {
+			PluginName: "file_watcher",
+			Config:     fileWatcherConfig(orDefault(o.CertDir, DefaultSocketDir)),
+		}},
 	}
 	out, err := json.MarshalIndent(b, "", "  ")
 	if err != nil {

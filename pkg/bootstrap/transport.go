@@ -1,24 +1,148 @@
 package bootstrap
 
 import (
+	"fmt"
+	"path"
 	"time"
 
+	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // xdsConnectTimeout bounds one connection attempt to embassy-cp; Envoy
 // retries with backoff, so a short value only makes recovery faster.
 const xdsConnectTimeout = time.Second
 
-// xdsTransportSocket is how an Envoy sidecar secures its xDS stream. It is
-// plaintext on purpose until agents deliver SVIDs for it: the control plane
-// listens on loopback by default. This is the one place that changes when
-// xDS moves to mTLS.
-func xdsTransportSocket() *corev3.TransportSocket { return nil }
+// The agent's socket directory, as the data planes see it. The translator
+// (xds/translate) and the agent serve and write the same names; a test
+// keeps them equal.
+const (
+	// DefaultSocketDir is where the agent keeps its sockets and PEM files.
+	DefaultSocketDir = "/run/embassy"
+	// DefaultTrustDomain is the trust domain when none is given.
+	DefaultTrustDomain = "embassy.local"
+	// SDSClusterName is the static Envoy cluster reaching the agent's SDS.
+	SDSClusterName = "embassy_sds"
+	// SDSSocket, CertFile, KeyFile and BundleFile are the agent's files.
+	SDSSocket  = "sds.sock"
+	CertFile   = "svid.pem"
+	KeyFile    = "svid-key.pem"
+	BundleFile = "bundle.pem"
+	// SecretCert and SecretRootCA are the SDS secrets of the workload's
+	// certificate and of the trust bundle.
+	SecretCert   = "default"
+	SecretRootCA = "ROOTCA"
+	// CertificateProvider is the proxyless bootstrap's certificate provider
+	// instance that xDS security configs name.
+	CertificateProvider = "default"
+	// controlPlaneNamespace and controlPlaneServiceAccount make up the
+	// SPIFFE ID embassy-cp serves xDS with.
+	controlPlaneNamespace      = "embassy-system"
+	controlPlaneServiceAccount = "embassy-cp"
+	// refreshInterval is how often gRPC's file watcher rereads the PEM files
+	// the agent rewrites at rotation.
+	refreshInterval = "1s"
+)
+
+// ControlPlaneSPIFFEID is the identity embassy-cp's xDS certificate carries.
+func ControlPlaneSPIFFEID(trustDomain string) string {
+	return "spiffe://" + trustDomain + "/ns/" + controlPlaneNamespace + "/sa/" + controlPlaneServiceAccount
+}
+
+// sdsSecret names a secret Envoy fetches from the agent over SDS.
+func sdsSecret(name string) *tlsv3.SdsSecretConfig {
+	return &tlsv3.SdsSecretConfig{
+		Name: name,
+		SdsConfig: &corev3.ConfigSource{
+			ResourceApiVersion: corev3.ApiVersion_V3,
+			ConfigSourceSpecifier: &corev3.ConfigSource_ApiConfigSource{ApiConfigSource: &corev3.ApiConfigSource{
+				ApiType:             corev3.ApiConfigSource_GRPC,
+				TransportApiVersion: corev3.ApiVersion_V3,
+				GrpcServices: []*corev3.GrpcService{{TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{
+					EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: SDSClusterName},
+				}}},
+			}},
+		},
+	}
+}
+
+// xdsTransportSocket secures an Envoy sidecar's xDS stream with mTLS: it
+// presents the workload's certificate and accepts only embassy-cp's SPIFFE
+// ID, both certificate and trust bundle coming from the agent over SDS.
+// insecure (for a control plane run with --insecure-xds) keeps it
+// plaintext.
+func xdsTransportSocket(trustDomain string, insecure bool) *corev3.TransportSocket {
+	if insecure {
+		return nil
+	}
+	ctx := &tlsv3.UpstreamTlsContext{CommonTlsContext: &tlsv3.CommonTlsContext{
+		TlsCertificateSdsSecretConfigs: []*tlsv3.SdsSecretConfig{sdsSecret(SecretCert)},
+		ValidationContextType: &tlsv3.CommonTlsContext_CombinedValidationContext{
+			CombinedValidationContext: &tlsv3.CommonTlsContext_CombinedCertificateValidationContext{
+				DefaultValidationContext: &tlsv3.CertificateValidationContext{
+					MatchTypedSubjectAltNames: []*tlsv3.SubjectAltNameMatcher{{
+						SanType: tlsv3.SubjectAltNameMatcher_URI,
+						Matcher: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: ControlPlaneSPIFFEID(trustDomain)}},
+					}},
+				},
+				ValidationContextSdsSecretConfig: sdsSecret(SecretRootCA),
+			},
+		},
+		AlpnProtocols: []string{"h2"},
+	}}
+	a, err := anypb.New(ctx)
+	if err != nil {
+		panic(fmt.Sprintf("bootstrap: marshal UpstreamTlsContext: %v", err))
+	}
+	return &corev3.TransportSocket{Name: "envoy.transport_sockets.tls", ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: a}}
+}
+
+// sdsCluster reaches the agent's SDS socket, over HTTP/2 since SDS is
+// gRPC. Every sidecar has it, whatever the xDS stream's security: the
+// listeners and clusters of an mTLS mesh name their secrets through it.
+func sdsCluster(socketDir string) *clusterv3.Cluster {
+	return &clusterv3.Cluster{
+		Name:                 SDSClusterName,
+		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC},
+		ConnectTimeout:       durationpb.New(xdsConnectTimeout),
+		LoadAssignment: &endpointv3.ClusterLoadAssignment{
+			ClusterName: SDSClusterName,
+			Endpoints: []*endpointv3.LocalityLbEndpoints{{
+				LbEndpoints: []*endpointv3.LbEndpoint{{
+					HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{
+						Address: &corev3.Address{Address: &corev3.Address_Pipe{Pipe: &corev3.Pipe{Path: path.Join(socketDir, SDSSocket)}}},
+					}},
+				}},
+			}},
+		},
+		TypedExtensionProtocolOptions: map[string]*anypb.Any{httpProtocolOptionsKey: http2Options()},
+	}
+}
 
 // grpcChannelCreds is how a proxyless gRPC application secures its xDS
-// stream, in the bootstrap's channel_creds form. Like xdsTransportSocket it
-// is the one place that changes when xDS moves to mTLS.
-func grpcChannelCreds() []channelCreds {
-	return []channelCreds{{Type: "insecure"}}
+// stream, in the bootstrap's channel_creds form: grpc-go's "tls" creds
+// with the agent's PEM files (mTLS; the control plane's certificate is
+// checked against the trust bundle and the server_uri's host), or
+// "insecure".
+func grpcChannelCreds(certDir string, insecure bool) []channelCreds {
+	if insecure {
+		return []channelCreds{{Type: "insecure"}}
+	}
+	return []channelCreds{{Type: "tls", Config: fileWatcherConfig(certDir)}}
+}
+
+// fileWatcherConfig is the config of grpc-go's file_watcher certificate
+// provider, which the tls channel creds share.
+func fileWatcherConfig(dir string) map[string]string {
+	return map[string]string{
+		"certificate_file":    path.Join(dir, CertFile),
+		"private_key_file":    path.Join(dir, KeyFile),
+		"ca_certificate_file": path.Join(dir, BundleFile),
+		"refresh_interval":    refreshInterval,
+	}
 }

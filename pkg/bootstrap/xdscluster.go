@@ -15,9 +15,9 @@ import (
 // typed_extension_protocol_options for upstream HTTP settings.
 const httpProtocolOptionsKey = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 
-// xdsCluster is the one static cluster: embassy-cp's xDS endpoint, spoken
-// to over HTTP/2 because xDS is gRPC.
-func xdsCluster(addr hostPort) *clusterv3.Cluster {
+// xdsCluster reaches embassy-cp's xDS endpoint, spoken to over HTTP/2
+// because xDS is gRPC, and secured by ts (nil for plaintext).
+func xdsCluster(addr hostPort, ts *corev3.TransportSocket) *clusterv3.Cluster {
 	// An IP needs no resolver; a name (a Kubernetes Service, a DNS record
 	// in front of several control planes) is re-resolved so a moved
 	// control plane is found again.
@@ -40,7 +40,7 @@ func xdsCluster(addr hostPort) *clusterv3.Cluster {
 			}},
 		},
 		TypedExtensionProtocolOptions: map[string]*anypb.Any{httpProtocolOptionsKey: http2Options()},
-		TransportSocket:               xdsTransportSocket(),
+		TransportSocket:               ts,
 	}
 }
 
