@@ -5,6 +5,7 @@
 package mesh
 
 import (
+	"slices"
 	"sort"
 
 	"embassy.dev/embassy/pkg/resource"
@@ -121,8 +122,20 @@ func New(revision int64, resources []*resource.Resource) *Snapshot {
 			s.AuthorizationPolicies = append(s.AuthorizationPolicies, &AuthorizationPolicy{ns, name, spec})
 		}
 	}
+	// Index workloads by the services they back once, so building
+	// endpoints is linear in workloads rather than services × workloads.
+	backing := map[ServiceRef][]*Workload{}
+	for _, w := range s.Workloads {
+		for i, name := range w.Spec.Services {
+			if slices.Contains(w.Spec.Services[:i], name) {
+				continue
+			}
+			ref := ServiceRef{w.Namespace, name}
+			backing[ref] = append(backing[ref], w)
+		}
+	}
 	for _, svc := range s.Services {
-		svc.Endpoints = buildEndpoints(svc, s.Workloads)
+		svc.Endpoints = buildEndpoints(svc, backing[svc.Ref])
 	}
 	return s
 }
@@ -156,9 +169,6 @@ func buildEndpoints(svc *Service, workloads []*Workload) []Endpoint {
 		eps = append(eps, Endpoint{Address: se.Address, Ports: ports, Labels: se.Labels, Locality: deref(se.Locality), Weight: weight(se.Weight)})
 	}
 	for _, w := range workloads {
-		if w.Namespace != svc.Ref.Namespace || !contains(w.Spec.Services, svc.Ref.Name) {
-			continue
-		}
 		ports := map[string]uint32{}
 		for _, p := range svc.Spec.Ports {
 			ports[p.Name] = targetPort(p)
@@ -202,15 +212,6 @@ func deref(l *resource.Locality) resource.Locality {
 		return resource.Locality{}
 	}
 	return *l
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Service returns the service, or nil.
