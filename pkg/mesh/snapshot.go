@@ -85,6 +85,8 @@ type Snapshot struct {
 
 	services  map[ServiceRef]*Service
 	workloads map[ServiceRef]*Workload
+	routes    map[ServiceRef][]*Route
+	policies  map[ServiceRef]*TrafficPolicy
 }
 
 // DefaultTrustDomain is the trust domain when no Mesh names one.
@@ -98,6 +100,8 @@ func New(revision int64, resources []*resource.Resource) *Snapshot {
 		Mesh:      resource.MeshSpec{TrustDomain: DefaultTrustDomain, MTLS: &resource.MTLS{Mode: resource.MTLSStrict}, CA: &resource.CA{Type: "builtin"}, SVIDTTL: "1h"},
 		services:  map[ServiceRef]*Service{},
 		workloads: map[ServiceRef]*Workload{},
+		routes:    map[ServiceRef][]*Route{},
+		policies:  map[ServiceRef]*TrafficPolicy{},
 	}
 	sorted := append([]*resource.Resource(nil), resources...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Key().String() < sorted[j].Key().String() })
@@ -115,9 +119,16 @@ func New(revision int64, resources []*resource.Resource) *Snapshot {
 			s.Workloads = append(s.Workloads, w)
 			s.workloads[ServiceRef{ns, name}] = w
 		case *resource.RouteSpec:
-			s.Routes = append(s.Routes, &Route{ns, name, spec})
+			r := &Route{ns, name, spec}
+			s.Routes = append(s.Routes, r)
+			ref := ServiceRef{ns, spec.Service}
+			s.routes[ref] = append(s.routes[ref], r)
 		case *resource.TrafficPolicySpec:
-			s.TrafficPolicies = append(s.TrafficPolicies, &TrafficPolicy{ns, name, spec})
+			t := &TrafficPolicy{ns, name, spec}
+			s.TrafficPolicies = append(s.TrafficPolicies, t)
+			if ref := (ServiceRef{ns, spec.Service}); s.policies[ref] == nil {
+				s.policies[ref] = t
+			}
 		case *resource.AuthorizationPolicySpec:
 			s.AuthorizationPolicies = append(s.AuthorizationPolicies, &AuthorizationPolicy{ns, name, spec})
 		}
@@ -223,26 +234,11 @@ func (s *Snapshot) Workload(namespace, name string) *Workload {
 }
 
 // RoutesFor returns the Routes targeting the service, sorted by name.
-func (s *Snapshot) RoutesFor(ref ServiceRef) []*Route {
-	var out []*Route
-	for _, r := range s.Routes {
-		if r.Namespace == ref.Namespace && r.Spec.Service == ref.Name {
-			out = append(out, r)
-		}
-	}
-	return out
-}
+func (s *Snapshot) RoutesFor(ref ServiceRef) []*Route { return s.routes[ref] }
 
 // TrafficPolicyFor returns the first (by name) TrafficPolicy targeting the
 // service, or nil.
-func (s *Snapshot) TrafficPolicyFor(ref ServiceRef) *TrafficPolicy {
-	for _, t := range s.TrafficPolicies {
-		if t.Namespace == ref.Namespace && t.Spec.Service == ref.Name {
-			return t
-		}
-	}
-	return nil
-}
+func (s *Snapshot) TrafficPolicyFor(ref ServiceRef) *TrafficPolicy { return s.policies[ref] }
 
 // MatchesSubset reports whether labels include every subset label.
 func MatchesSubset(labels, subset map[string]string) bool {
