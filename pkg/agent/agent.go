@@ -1,0 +1,202 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc"
+
+	"embassy.dev/embassy/pkg/bootstrap"
+	"embassy.dev/embassy/pkg/resource"
+)
+
+// Config configures an Agent.
+type Config struct {
+	// SocketDir holds the sockets and the PEM files (created 0750).
+	SocketDir string
+	// ControlPlane is embassy-cp's identity service.
+	ControlPlane ControlPlane
+	// Token is the join token, presented once.
+	Token string
+	// Workload is NAME.NAMESPACE; NAME is the registered Workload's name.
+	Workload string
+	// Spec is registered every RegisterInterval (default 10s).
+	Spec             resource.WorkloadSpec
+	RegisterInterval time.Duration
+	// Logger defaults to a null logger; Out receives progress lines.
+	Logger hclog.Logger
+	Out    io.Writer
+	// MinBackoff, MaxBackoff, BundleInterval and CallTimeout tune the
+	// Manager (see ManagerConfig).
+	MinBackoff, MaxBackoff, BundleInterval, CallTimeout time.Duration
+}
+
+// Agent is embassy-agent's identity side: the Manager, with the SDS
+// server, the SPIFFE Workload API and the PEM files as its subscribers,
+// and the Registrar.
+type Agent struct {
+	cfg  Config
+	name string
+	log  hclog.Logger
+	mgr  *Manager
+	sds  *SDS
+	wl   *WorkloadAPI
+	// serving is closed once both sockets accept connections.
+	serving chan struct{}
+}
+
+// New checks cfg and builds an Agent; nothing runs until Run.
+func New(cfg Config) (*Agent, error) {
+	name, _, err := bootstrap.ParseEnvoyNodeID(cfg.Workload)
+	if err != nil {
+		return nil, fmt.Errorf("workload: %w", err)
+	}
+	if cfg.SocketDir == "" {
+		return nil, errors.New("the socket directory is not set")
+	}
+	if cfg.ControlPlane == nil {
+		return nil, errors.New("no control plane")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.NewNullLogger()
+	}
+	if cfg.Out == nil {
+		cfg.Out = io.Discard
+	}
+	a := &Agent{cfg: cfg, name: name, log: cfg.Logger, serving: make(chan struct{})}
+	a.mgr = NewManager(ManagerConfig{
+		ControlPlane:   cfg.ControlPlane,
+		Token:          cfg.Token,
+		Workload:       cfg.Workload,
+		Logger:         cfg.Logger.Named("svid"),
+		Out:            cfg.Out,
+		MinBackoff:     cfg.MinBackoff,
+		MaxBackoff:     cfg.MaxBackoff,
+		BundleInterval: cfg.BundleInterval,
+		CallTimeout:    cfg.CallTimeout,
+	})
+	a.sds = NewSDS(cfg.Logger.Named("sds"))
+	a.wl = NewWorkloadAPI(a.mgr, cfg.ControlPlane, cfg.Logger.Named("workloadapi"))
+	a.mgr.OnUpdate(func(id *Identity) {
+		if err := WritePEMFiles(cfg.SocketDir, id); err != nil {
+			a.log.Error("writing the PEM files failed", "dir", cfg.SocketDir, "error", err)
+		}
+	})
+	a.mgr.OnUpdate(func(id *Identity) {
+		if err := a.sds.Update(id); err != nil {
+			a.log.Error("updating SDS failed", "error", err)
+		}
+	})
+	return a, nil
+}
+
+// Manager returns the agent's SVID manager, for OnUpdate subscribers and
+// for the client certificate of the control plane's client.
+func (a *Agent) Manager() *Manager { return a.mgr }
+
+// Serving is closed once the agent has an SVID and both sockets accept
+// connections.
+func (a *Agent) Serving() <-chan struct{} { return a.serving }
+
+// Run attests, then serves SDS and the Workload API on their sockets,
+// keeps the PEM files current and the workload registered, until ctx is
+// done; then it deregisters, stops serving and removes the sockets. It
+// returns an error when attestation is refused or a socket cannot be
+// opened.
+func (a *Agent) Run(ctx context.Context) error {
+	if err := os.MkdirAll(a.cfg.SocketDir, 0o750); err != nil {
+		return fmt.Errorf("socket directory: %w", err)
+	}
+	// The manager outlives ctx by the deregistration, which needs the SVID.
+	mctx, stopManager := context.WithCancel(context.Background())
+	defer stopManager()
+	merr := make(chan error, 1)
+	go func() { merr <- a.mgr.Run(mctx) }()
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-merr:
+		return err
+	case <-a.mgr.Ready():
+	}
+
+	sdsServer, wlServer := grpc.NewServer(), grpc.NewServer()
+	a.sds.Register(sdsServer)
+	a.wl.Register(wlServer)
+	defer a.sds.Close()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for _, s := range []struct {
+		name string
+		g    *grpc.Server
+	}{{SDSSocket, sdsServer}, {WorkloadSocket, wlServer}} {
+		lis, err := listenUnix(filepath.Join(a.cfg.SocketDir, s.name))
+		if err != nil {
+			sdsServer.Stop()
+			wlServer.Stop()
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.g.Serve(lis); err != nil {
+				a.log.Error("serving stopped", "socket", s.name, "error", err)
+			}
+		}()
+		defer os.Remove(lis.Addr().String())
+		defer s.g.Stop()
+	}
+	close(a.serving)
+	fmt.Fprintf(a.cfg.Out, "embassy-agent: serving SDS on %s, the Workload API on %s and PEM files in %s\n",
+		filepath.Join(a.cfg.SocketDir, SDSSocket), filepath.Join(a.cfg.SocketDir, WorkloadSocket), a.cfg.SocketDir)
+
+	rctx, stopRegistrar := context.WithCancel(ctx)
+	defer stopRegistrar()
+	registered := make(chan struct{})
+	go func() {
+		defer close(registered)
+		(&Registrar{
+			ControlPlane: a.cfg.ControlPlane, Name: a.name, Spec: a.cfg.Spec,
+			Interval: a.cfg.RegisterInterval, CallTimeout: a.cfg.CallTimeout,
+			Logger: a.log.Named("register"),
+		}).Run(rctx)
+	}()
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-merr:
+	}
+	stopRegistrar()
+	<-registered
+	return err
+}
+
+// listenUnix listens on a unix socket at path, replacing a stale socket
+// left by an agent that did not stop cleanly, and opens it to the group.
+func listenUnix(path string) (net.Listener, error) {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("%s exists and is not a socket", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, err
+		}
+	}
+	lis, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", path, err)
+	}
+	if err := os.Chmod(path, socketMode); err != nil {
+		lis.Close()
+		return nil, err
+	}
+	return lis, nil
+}

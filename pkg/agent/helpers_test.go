@@ -1,0 +1,251 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"math/big"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"embassy.dev/embassy/pkg/identity/wire"
+	"embassy.dev/embassy/pkg/resource"
+)
+
+// testTD and testID are the trust domain and the identity the test CA
+// puts in every SVID it signs.
+var (
+	testTD = spiffeid.RequireTrustDomainFromString("test.embassy")
+	testID = spiffeid.RequireFromString("spiffe://test.embassy/ns/shop/sa/web")
+)
+
+// testCA is a real CA: a self-signed P-256 root that signs CSRs into
+// X.509-SVIDs for testID.
+type testCA struct {
+	root *x509.Certificate
+	key  *ecdsa.PrivateKey
+}
+
+func newTestCA(t testing.TB) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{Organization: []string{"embassy test"}},
+		URIs:                  []*url.URL{testTD.ID().URL()},
+		NotBefore:             time.Now().Add(-time.Minute),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testCA{root: root, key: key}
+}
+
+// sign turns a CSR into an SVID for id valid for ttl, as the control plane
+// would: the CSR's own names are ignored.
+func (ca *testCA) sign(csrDER []byte, id spiffeid.ID, ttl time.Duration) (*wire.SVIDResponse, error) {
+	csr, err := x509.ParseCertificateRequest(csrDER)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		URIs:                  []*url.URL{id.URL()},
+		NotBefore:             now.Add(-time.Second),
+		NotAfter:              now.Add(ttl),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.root, csr.PublicKey, ca.key)
+	if err != nil {
+		return nil, err
+	}
+	return &wire.SVIDResponse{SPIFFEID: id.String(), Chain: [][]byte{der}, Bundle: [][]byte{ca.root.Raw}, ExpiresAt: tmpl.NotAfter}, nil
+}
+
+// fakeCP is a ControlPlane over a testCA. It records every request in the
+// form it would take on the wire, and can be taken down and brought back.
+type fakeCP struct {
+	ca     *testCA
+	jwtKey *ecdsa.PrivateKey
+
+	mu           sync.Mutex
+	ttl          time.Duration
+	down         bool
+	refuse       error // returned by Attest when set
+	sent         [][]byte
+	renewals     int
+	registers    int
+	deregistered []string
+	registered   chan string
+	renewFailed  chan time.Time // each failed Renew, while down
+}
+
+func newFakeCP(t testing.TB, ttl time.Duration) *fakeCP {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fakeCP{ca: newTestCA(t), jwtKey: key, ttl: ttl, registered: make(chan string, 100), renewFailed: make(chan time.Time, 1000)}
+}
+
+var errDown = status.Error(codes.Unavailable, "connection refused")
+
+// record keeps req as the wire codec would send it and says whether the
+// control plane is down.
+func (f *fakeCP) record(req any) error {
+	b, err := wire.Codec{}.Marshal(req)
+	if err != nil {
+		panic(err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sent = append(f.sent, b)
+	if f.down {
+		return errDown
+	}
+	return nil
+}
+
+func (f *fakeCP) setDown(down bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.down = down
+}
+
+func (f *fakeCP) Attest(_ context.Context, token string, csr []byte, workload string) (*wire.SVIDResponse, error) {
+	if err := f.record(&wire.AttestRequest{Token: token, CSR: csr, Workload: workload}); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	refuse, ttl := f.refuse, f.ttl
+	f.mu.Unlock()
+	if refuse != nil {
+		return nil, refuse
+	}
+	if token != "emb1.test.secret" {
+		return nil, status.Error(codes.Unauthenticated, "bad token")
+	}
+	return f.ca.sign(csr, testID, ttl)
+}
+
+func (f *fakeCP) Renew(_ context.Context, csr []byte) (*wire.SVIDResponse, error) {
+	if err := f.record(&wire.RenewRequest{CSR: csr}); err != nil {
+		select {
+		case f.renewFailed <- time.Now():
+		default:
+		}
+		return nil, err
+	}
+	f.mu.Lock()
+	f.renewals++
+	ttl := f.ttl
+	f.mu.Unlock()
+	return f.ca.sign(csr, testID, ttl)
+}
+
+func (f *fakeCP) Register(_ context.Context, name string, spec resource.WorkloadSpec) (*wire.RegisterResponse, error) {
+	if err := f.record(&wire.RegisterRequest{Name: name, Spec: spec}); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	f.registers++
+	f.mu.Unlock()
+	select { // tests that do not read it must not block the agent
+	case f.registered <- name:
+	default:
+	}
+	return &wire.RegisterResponse{LeaseSeconds: 30}, nil
+}
+
+func (f *fakeCP) Deregister(_ context.Context, name string) error {
+	if err := f.record(&wire.DeregisterRequest{Name: name}); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deregistered = append(f.deregistered, name)
+	return nil
+}
+
+func (f *fakeCP) MintJWT(_ context.Context, audience []string) (*wire.JWTResponse, error) {
+	if err := f.record(&wire.JWTRequest{Audience: audience}); err != nil {
+		return nil, err
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: f.jwtKey, KeyID: "k1"}},
+		(&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return nil, err
+	}
+	exp := time.Now().Add(5 * time.Minute)
+	token, err := jwt.Signed(signer).Claims(jwt.Claims{
+		Subject: testID.String(), Audience: audience, Expiry: jwt.NewNumericDate(exp), IssuedAt: jwt.NewNumericDate(time.Now()),
+	}).Serialize()
+	if err != nil {
+		return nil, err
+	}
+	return &wire.JWTResponse{Token: token, ExpiresAt: exp}, nil
+}
+
+func (f *fakeCP) Bundle(context.Context) (*wire.BundleResponse, error) {
+	if err := f.record(&wire.Empty{}); err != nil {
+		return nil, err
+	}
+	jwks, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: f.jwtKey.Public(), KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
+	if err != nil {
+		return nil, err
+	}
+	return &wire.BundleResponse{TrustDomain: testTD.Name(), X509Roots: [][]byte{f.ca.root.Raw}, JWKS: jwks}, nil
+}
+
+// requests returns a copy of every request sent so far.
+func (f *fakeCP) requests() [][]byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([][]byte(nil), f.sent...)
+}
+
+// keyBytes are the forms a leaked private key could take in a request.
+func keyBytes(t *testing.T, key crypto.Signer) [][]byte {
+	t.Helper()
+	ec := key.(*ecdsa.PrivateKey)
+	der, err := x509.MarshalPKCS8PrivateKey(ec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := ec.D.FillBytes(make([]byte, 32))
+	b64, _ := json.Marshal(d) // []byte as JSON: base64 in quotes
+	return [][]byte{der, d, bytes.Trim(b64, `"`)}
+}

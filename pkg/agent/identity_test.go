@@ -1,0 +1,97 @@
+package agent
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+
+	"embassy.dev/embassy/pkg/identity/wire"
+)
+
+// signedFor returns a key and the control plane's answer to its CSR.
+func signedFor(t testing.TB, ca *testCA, id spiffeid.ID) (*ecdsa.PrivateKey, *wire.SVIDResponse) {
+	t.Helper()
+	key, csr, err := newKeyAndCSR()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := ca.sign(csr, id, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, resp
+}
+
+func TestParseSVIDResponse(t *testing.T) {
+	ca := newTestCA(t)
+	key, good := signedFor(t, ca, testID)
+	svid, roots, err := parseSVIDResponse(good, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svid.ID != testID || len(roots) != 1 || !roots[0].Equal(ca.root) {
+		t.Fatalf("parsed %s with %d roots", svid.ID, len(roots))
+	}
+
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	otherCA := newTestCA(t)
+	for _, tc := range []struct {
+		name, want string
+		edit       func(r *wire.SVIDResponse)
+		key        *ecdsa.PrivateKey
+	}{
+		{"certificate-for-another-key", "not for the key", nil, other},
+		{"spiffe-id-mismatch", "response says", func(r *wire.SVIDResponse) { r.SPIFFEID = "spiffe://test.embassy/ns/shop/sa/other" }, key},
+		{"bad-spiffe-id", "SPIFFE ID", func(r *wire.SVIDResponse) { r.SPIFFEID = "https://x" }, key},
+		{"no-chain", "no certificate chain", func(r *wire.SVIDResponse) { r.Chain = nil }, key},
+		{"garbage-chain", "chain certificate 0", func(r *wire.SVIDResponse) { r.Chain = [][]byte{[]byte("x")} }, key},
+		{"empty-bundle", "empty bundle", func(r *wire.SVIDResponse) { r.Bundle = nil }, key},
+		{"bundle-of-another-ca", "verify", func(r *wire.SVIDResponse) { r.Bundle = [][]byte{otherCA.root.Raw} }, key},
+		{"root-as-leaf", "", func(r *wire.SVIDResponse) { r.Chain = [][]byte{ca.root.Raw} }, key},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := *good
+			if tc.edit != nil {
+				tc.edit(&r)
+			}
+			_, _, err := parseSVIDResponse(&r, tc.key)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzSVIDResponse feeds the parser what a control plane could send: it
+// must never panic, and whatever it accepts is an SVID for the agent's key.
+func FuzzSVIDResponse(f *testing.F) {
+	ca := newTestCA(f)
+	key, good := signedFor(f, ca, testID)
+	seed, err := json.Marshal(good)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	f.Add([]byte(`{"spiffeID":"spiffe://test.embassy/ns/a/sa/b","chain":[],"bundle":[]}`))
+	f.Add([]byte(`{"spiffeID":"","chain":["AAAA"],"bundle":["AAAA"]}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var resp *wire.SVIDResponse
+		if err := (wire.Codec{}).Unmarshal(data, &resp); err != nil {
+			return
+		}
+		svid, roots, err := parseSVIDResponse(resp, key)
+		if err != nil {
+			return
+		}
+		if !publicKeyEqual(svid.Certificates[0].PublicKey, key.Public()) || len(roots) == 0 || svid.ID.String() != resp.SPIFFEID {
+			t.Fatalf("accepted an SVID that is not for the key or the ID: %s", svid.ID)
+		}
+	})
+}
