@@ -98,10 +98,11 @@ type controlPlane struct {
 
 var servingRE = regexp.MustCompile(`serving xDS on (\S+) and the API on http://(\S+) `)
 
-// startCP starts embassy-cp on dataDir; xdsAddr may be 127.0.0.1:0.
+// startCP starts embassy-cp on dataDir; xdsAddr may be 127.0.0.1:0. xDS
+// is plaintext (--insecure-xds): these clients hold no SVID.
 func startCP(t *testing.T, dataDir, xdsAddr, apiAddr string) *controlPlane {
 	t.Helper()
-	p := start(t, "embassy-cp", "--data-dir", dataDir, "--xds-addr", xdsAddr, "--api-addr", apiAddr, "--log-level", "debug")
+	p := start(t, "embassy-cp", "--data-dir", dataDir, "--xds-addr", xdsAddr, "--api-addr", apiAddr, "--log-level", "debug", "--insecure-xds")
 	m := p.waitFor(servingRE, 20*time.Second)
 	return &controlPlane{proc: p, dataDir: dataDir, xds: m[1], api: m[2]}
 }

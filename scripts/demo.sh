@@ -18,7 +18,11 @@ trap cleanup EXIT INT TERM
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 
 step "Starting embassy-cp (data dir $work/data)"
-"$BIN/embassy-cp" --data-dir "$work/data" --xds-addr 127.0.0.1:0 --api-addr 127.0.0.1:0 >"$work/cp.out" 2>"$work/cp.log" &
+# The demo's proxyless clients hold no SVID yet, so xDS is plaintext here
+# (--insecure-xds, local development only). The secure path (mTLS xDS with
+# SVIDs from embassy-agent) arrives with the agent.
+echo "note: this demo runs embassy-cp with --insecure-xds; the secure path (agent + SVIDs) arrives with embassy-agent"
+"$BIN/embassy-cp" --data-dir "$work/data" --xds-addr 127.0.0.1:0 --api-addr 127.0.0.1:0 --insecure-xds >"$work/cp.out" 2>"$work/cp.log" &
 pids+=($!)
 for _ in $(seq 1 100); do
   grep -q 'serving xDS on' "$work/cp.out" 2>/dev/null && break

@@ -44,12 +44,24 @@ admin token: on first start it is created in <data-dir>/admin-token (mode
 --admin-token-file.
 
 What is applied survives restarts: start embassy-cp again on the same
---data-dir and proxies are served the same configuration.`,
+--data-dir and proxies are served the same configuration.
+
+xDS is served over TLS with a certificate from the mesh CA (the Mesh's
+trust domain, default embassy.local; the builtin CA's root is kept in the
+store). Every xDS stream must present the workload's SVID, which
+embassy-agent obtains with a join token (embassyctl token create), and is
+served only the configuration of the identity it proves. The same listener
+serves the agents' identity API. --insecure-xds turns all of that off for
+local development: plaintext, no client certificates, no identity service.`,
 		Example: `  # Start with the defaults (./embassy-data, xDS on 127.0.0.1:15010, API on 127.0.0.1:15000)
   embassy-cp
 
   # Then, in another shell
-  embassyctl --token-file embassy-data/admin-token apply -f examples/quickstart`,
+  embassyctl --token-file embassy-data/admin-token apply -f examples/quickstart
+  embassyctl bundle > bundle.pem
+
+  # Plaintext xDS for local development with proxyless clients
+  embassy-cp --insecure-xds`,
 		SilenceUsage: true,
 		Args:         cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -79,6 +91,10 @@ What is applied survives restarts: start embassy-cp again on the same
 	f.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:15000", "listen address of the HTTP API")
 	f.StringVar(&cfg.AdminTokenFile, "admin-token-file", "", "file holding the admin bearer token (default: <data-dir>/admin-token, created on first start)")
 	f.DurationVar(&cfg.Debounce, "debounce", 100*time.Millisecond, "how long changes are coalesced before a push")
+	f.BoolVar(&cfg.InsecureXDS, "insecure-xds", false, "serve xDS in plaintext without client certificates or the identity service (local development only)")
+	f.StringArrayVar(&cfg.XDSServerNames, "xds-server-name", nil, "extra DNS name or IP for the xDS certificate (repeatable); the listen host, 127.0.0.1, ::1 and localhost are always in it")
+	f.StringVar(&cfg.CACertFile, "ca-cert-file", "", "PEM file of a provided CA certificate (with its chain), instead of the builtin CA")
+	f.StringVar(&cfg.CAKeyFile, "ca-key-file", "", "PEM file of the provided CA's private key (with --ca-cert-file)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
 	f.BoolVar(&logJSON, "log-json", false, "log one JSON object per line")
 	return cmd

@@ -1,6 +1,7 @@
 // Package controlplane wires embassy-cp together: the store, the mesh
-// snapshots it yields, the xDS server they feed, and the HTTP API. The
-// binary and the end-to-end tests start it the same way.
+// snapshots it yields, the xDS server they feed, the mesh CA and the
+// identity service on the (TLS) xDS listener, and the HTTP API. The binary
+// and the end-to-end tests start it the same way.
 package controlplane
 
 import (
@@ -16,10 +17,13 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 
 	"embassy.dev/embassy/pkg/api"
 	"embassy.dev/embassy/pkg/apply"
+	"embassy.dev/embassy/pkg/identity"
+	"embassy.dev/embassy/pkg/identity/service"
 	elog "embassy.dev/embassy/pkg/log"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/store"
@@ -40,7 +44,18 @@ type Config struct {
 	AdminTokenFile string
 	// Debounce coalesces changes into pushes (default 100ms).
 	Debounce time.Duration
-	Logger   hclog.Logger
+	// InsecureXDS serves xDS in plaintext, without client certificates or
+	// the identity service: for local development only.
+	InsecureXDS bool
+	// XDSServerNames are extra DNS names or IPs for the xDS listener's
+	// certificate, besides the listen host, 127.0.0.1, ::1 and localhost.
+	XDSServerNames []string
+	// CACertFile and CAKeyFile select a provided CA instead of the Mesh's.
+	CACertFile, CAKeyFile string
+	// LeaseTTL and LeaseSweepInterval bound agent registrations (defaults
+	// 30s and 5s).
+	LeaseTTL, LeaseSweepInterval time.Duration
+	Logger                       hclog.Logger
 	// Out receives the start-up lines meant for the operator.
 	Out io.Writer
 }
@@ -50,16 +65,25 @@ type ControlPlane struct {
 	cfg     Config
 	log     hclog.Logger
 	store   store.Store
+	applier *apply.Applier
 	xds     *xdsserver.Server
-	grpc    *grpc.Server
-	http    *http.Server
-	xdsLis  net.Listener
-	apiLis  net.Listener
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	ready   atomic.Bool
-	errOnce sync.Once
-	err     chan error
+	snap    atomic.Pointer[mesh.Snapshot]
+	// ca and tokens are always loaded; serverTLS and identity only when
+	// xDS is TLS.
+	ca        *identity.CA
+	tokens    *identity.Tokens
+	serverTLS *service.ServerTLS
+	identity  *service.Service
+	tdWatch   trustDomainWatch
+	grpc      *grpc.Server
+	http      *http.Server
+	xdsLis    net.Listener
+	apiLis    net.Listener
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	ready     atomic.Bool
+	errOnce   sync.Once
+	err       chan error
 }
 
 // Start opens the store, loads what it holds into the xDS server and starts
@@ -98,11 +122,20 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 		fmt.Fprintf(cfg.Out, "embassy-cp: admin token read from %s\n", tokenPath)
 	}
 
-	c.xds = xdsserver.New(xdsserver.Config{
+	c.applier = apply.New(c.store)
+	if err := c.startIdentity(ctx); err != nil {
+		c.store.Close()
+		return nil, err
+	}
+	xcfg := xdsserver.Config{
 		Logger:     cfg.Logger.Named(elog.XDS),
 		Debounce:   cfg.Debounce,
 		Translator: cache.DefaultTranslator(),
-	})
+	}
+	if !cfg.InsecureXDS {
+		xcfg.Authorizer = c.authorizeStream
+	}
+	c.xds = xdsserver.New(xcfg)
 	if c.xdsLis, err = net.Listen("tcp", cfg.XDSAddr); err != nil {
 		c.closeEarly()
 		return nil, fmt.Errorf("--xds-addr %s: %w", cfg.XDSAddr, err)
@@ -124,23 +157,37 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 		c.closeEarly()
 		return nil, err
 	}
-	c.grpc = grpc.NewServer(
-		grpc.MaxConcurrentStreams(1<<20),
+	opts := []grpc.ServerOption{
+		grpc.MaxConcurrentStreams(1 << 20),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-	)
+	}
+	if !cfg.InsecureXDS {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(c.serverTLS.Config())))
+	}
+	c.grpc = grpc.NewServer(opts...)
 	c.xds.Register(c.grpc)
+	if c.identity != nil {
+		c.identity.Register(c.grpc)
+	}
 	c.http = &http.Server{
 		Handler: api.NewHandler(api.Options{
-			Store:      c.store,
-			Applier:    apply.New(c.store),
-			Proxies:    c.xds,
-			AdminToken: token,
-			Ready:      c.readyErr,
-			Logger:     cfg.Logger.Named(elog.API),
+			Store:        c.store,
+			Applier:      c.applier,
+			Proxies:      c.xds,
+			AdminToken:   token,
+			Ready:        c.readyErr,
+			Logger:       cfg.Logger.Named(elog.API),
+			Tokens:       c.tokens,
+			Bundle:       c.ca,
+			Certificates: c.certificates,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	c.wg.Add(3)
+	if c.identity != nil {
+		c.wg.Add(1)
+		go func() { defer c.wg.Done(); c.identity.Run(runCtx) }()
+	}
 	go func() { defer c.wg.Done(); c.watch(runCtx, revs) }()
 	go func() { defer c.wg.Done(); c.fail(c.grpc.Serve(c.xdsLis)) }()
 	go func() {
@@ -150,6 +197,13 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 		}
 	}()
 	c.ready.Store(true)
+	if cfg.InsecureXDS {
+		fmt.Fprintln(cfg.Out, insecureWarning)
+		c.log.Warn("xDS is served in plaintext without client certificates (--insecure-xds); the identity service is off")
+	} else {
+		fmt.Fprintf(cfg.Out, "embassy-cp: xDS is TLS for %s (trust domain %s); agents trust it with: embassyctl bundle > bundle.pem\n",
+			identity.ControlPlaneID(c.ca.TrustDomain()), c.ca.TrustDomain().Name())
+	}
 	fmt.Fprintf(cfg.Out, "embassy-cp: serving xDS on %s and the API on http://%s (store %s at revision %d)\n",
 		c.xdsLis.Addr(), c.apiLis.Addr(), c.store.Kind(), c.store.Revision())
 	return c, nil
@@ -187,7 +241,10 @@ func (c *ControlPlane) publish(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reading the store: %w", err)
 	}
-	c.xds.Update(mesh.New(rev, rs))
+	snap := mesh.New(rev, rs)
+	c.snap.Store(snap)
+	c.checkTrustDomain(snap)
+	c.xds.Update(snap)
 	return nil
 }
 
@@ -200,6 +257,20 @@ func (c *ControlPlane) watch(ctx context.Context, revs <-chan int64) {
 		}
 	}
 }
+
+// snapshot is the last published mesh snapshot.
+func (c *ControlPlane) snapshot() *mesh.Snapshot {
+	if s := c.snap.Load(); s != nil {
+		return s
+	}
+	return mesh.New(0, nil)
+}
+
+// CA exposes the mesh CA, for tests and the benchmark.
+func (c *ControlPlane) CA() *identity.CA { return c.ca }
+
+// Tokens exposes the join tokens, for tests and the benchmark.
+func (c *ControlPlane) Tokens() *identity.Tokens { return c.tokens }
 
 // XDSAddr is where xDS is served.
 func (c *ControlPlane) XDSAddr() string { return c.xdsLis.Addr().String() }
