@@ -1,0 +1,107 @@
+package extauthz
+
+import (
+	"encoding/json"
+	"fmt"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/genproto/googleapis/rpc/code"
+	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"embassy.dev/embassy/policy/engine"
+)
+
+// response maps a Decision to what Envoy acts on, as the OPA-Envoy plugin
+// does: an allow is OK with the upstream edits, a deny is PERMISSION_DENIED
+// with the status, headers and body for the client, and a dry-run deny is
+// a bare OK. Dynamic metadata goes with every answer, with decision_id.
+func response(d engine.Decision, decisionID string) *authv3.CheckResponse {
+	resp := &authv3.CheckResponse{}
+	switch {
+	case d.Allowed:
+		resp.Status = &rpcstatus.Status{Code: int32(code.Code_OK)}
+		resp.HttpResponse = &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{
+			Headers:                 headerOptions(d.Headers),
+			HeadersToRemove:         d.RequestHeadersToRemove,
+			ResponseHeadersToAdd:    headerOptions(d.ResponseHeadersToAdd),
+			QueryParametersToRemove: d.QueryParametersToRemove,
+			QueryParametersToSet:    queryParameters(d.QueryParametersToSet),
+		}}
+	case d.DryRun:
+		resp.Status = &rpcstatus.Status{Code: int32(code.Code_OK)}
+		resp.HttpResponse = &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{}}
+	default:
+		resp.Status = &rpcstatus.Status{Code: int32(code.Code_PERMISSION_DENIED)}
+		resp.HttpResponse = &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
+			Status:  &typev3.HttpStatus{Code: typev3.StatusCode(d.HTTPStatus)},
+			Headers: headerOptions(d.Headers),
+			Body:    d.Body,
+		}}
+	}
+	resp.DynamicMetadata = dynamicMetadata(d.DynamicMetadata, decisionID)
+	return resp
+}
+
+func headerOptions(hs []engine.Header) []*corev3.HeaderValueOption {
+	if len(hs) == 0 {
+		return nil
+	}
+	out := make([]*corev3.HeaderValueOption, len(hs))
+	for i, h := range hs {
+		out[i] = &corev3.HeaderValueOption{Header: &corev3.HeaderValue{Key: h.Key, Value: h.Value}}
+	}
+	return out
+}
+
+func queryParameters(ps []engine.Header) []*corev3.QueryParameter {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make([]*corev3.QueryParameter, len(ps))
+	for i, p := range ps {
+		out[i] = &corev3.QueryParameter{Key: p.Key, Value: p.Value}
+	}
+	return out
+}
+
+// dynamicMetadata converts the policy's metadata (whose numbers are
+// json.Number, which structpb does not take) and adds the decision id.
+func dynamicMetadata(m map[string]any, decisionID string) *structpb.Struct {
+	s := &structpb.Struct{Fields: make(map[string]*structpb.Value, len(m)+1)}
+	for k, v := range m {
+		pv, err := structpb.NewValue(plain(v))
+		if err != nil {
+			pv = structpb.NewStringValue(fmt.Sprint(v))
+		}
+		s.Fields[k] = pv
+	}
+	s.Fields["decision_id"] = structpb.NewStringValue(decisionID)
+	return s
+}
+
+func plain(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		f, err := x.Float64()
+		if err != nil {
+			return x.String()
+		}
+		return f
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = plain(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = plain(e)
+		}
+		return out
+	}
+	return v
+}

@@ -1,0 +1,128 @@
+// Package extauthz serves Envoy's ext_authz gRPC API
+// (envoy.service.auth.v3.Authorization/Check) from a policy engine: it
+// builds the OPA-Envoy plugin's input document from each CheckRequest,
+// decides with one policy revision, answers as the plugin answers, logs
+// every decision and counts them per policy.
+package extauthz
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc"
+
+	"embassy.dev/embassy/policy/compile"
+	"embassy.dev/embassy/policy/engine"
+)
+
+// Options configure a Server.
+type Options struct {
+	// Logger receives one line per decision; nil discards them.
+	Logger hclog.Logger
+	// LogHeaderValues names the request headers (lower case) whose values
+	// decision logs show; every other header is logged with its value
+	// redacted, since headers carry credentials.
+	LogHeaderValues []string
+}
+
+// Server is the Check server. It is safe for concurrent use.
+type Server struct {
+	authv3.UnimplementedAuthorizationServer
+
+	engine     *engine.Engine
+	log        hclog.Logger
+	logHeaders map[string]bool
+	stats      stats
+
+	mu   sync.Mutex
+	grpc *grpc.Server
+}
+
+// New returns a Server deciding with e.
+func New(e *engine.Engine, o Options) *Server {
+	log := o.Logger
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	s := &Server{engine: e, log: log, logHeaders: map[string]bool{}}
+	for _, h := range o.LogHeaderValues {
+		s.logHeaders[h] = true
+	}
+	return s
+}
+
+// Check decides one request. It never returns an error: a request that
+// cannot be parsed is denied with 400, and a failing policy answers by its
+// failure mode, so Envoy's own failure_mode_allow never decides for us.
+func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+	start := time.Now()
+	var (
+		d   engine.Decision
+		err error
+	)
+	input, inErr := BuildInput(req)
+	if inErr != nil {
+		d, err = s.badRequest(inErr), inErr
+	} else {
+		d, err = s.engine.Decide(ctx, input)
+	}
+	id := decisionID()
+	s.stats.count(d)
+	s.logDecision(req, d, err, id, time.Since(start))
+	return response(d, id), nil
+}
+
+// badRequest is the decision for a request with no input document: 400,
+// except in dry-run, where nothing is denied.
+func (s *Server) badRequest(err error) engine.Decision {
+	d := engine.Decision{Reason: err.Error(), HTTPStatus: http.StatusBadRequest, Body: err.Error()}
+	if b := s.engine.Bundle(); b != nil {
+		d.Policy, d.Revision, d.DryRun = b.Name(), b.Revision(), b.Mode() == compile.ModeDryRun
+	}
+	return d
+}
+
+// Register adds the Check service to g, for callers serving other
+// services on the same gRPC server.
+func (s *Server) Register(g *grpc.Server) { authv3.RegisterAuthorizationServer(g, s) }
+
+// Serve serves Check on lis until Stop; it may be called for several
+// listeners (a unix socket and a loopback port) at once.
+func (s *Server) Serve(lis net.Listener) error {
+	s.mu.Lock()
+	if s.grpc == nil {
+		s.grpc = grpc.NewServer()
+		s.Register(s.grpc)
+	}
+	g := s.grpc
+	s.mu.Unlock()
+	err := g.Serve(lis)
+	if errors.Is(err, grpc.ErrServerStopped) {
+		return nil
+	}
+	return err
+}
+
+// Stop stops every Serve, letting calls in flight finish.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	g := s.grpc
+	s.mu.Unlock()
+	if g != nil {
+		g.GracefulStop()
+	}
+}
+
+func decisionID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
