@@ -1,7 +1,9 @@
 package agent
 
 import (
+	"cmp"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -22,7 +24,13 @@ import (
 type Config struct {
 	// SocketDir holds the sockets and the PEM files (created 0750).
 	SocketDir string
-	// ControlPlane is embassy-cp's identity service.
+	// Dial connects to embassy-cp's identity service; the agent opens a
+	// new connection after attesting and after every rotation, so the
+	// control plane always sees the current SVID. TrustBundle verifies the
+	// control plane until the first SVID brings the current roots.
+	Dial        DialFunc
+	TrustBundle []*x509.Certificate
+	// ControlPlane, instead of Dial, is used as it is (tests).
 	ControlPlane ControlPlane
 	// Token is the join token, presented once.
 	Token string
@@ -51,6 +59,7 @@ type Agent struct {
 	wl   *WorkloadAPI
 	// serving is closed once both sockets accept connections.
 	serving chan struct{}
+	redial  *redialer // nil when Config.ControlPlane was given
 }
 
 // New checks cfg and builds an Agent; nothing runs until Run.
@@ -62,8 +71,8 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.SocketDir == "" {
 		return nil, errors.New("the socket directory is not set")
 	}
-	if cfg.ControlPlane == nil {
-		return nil, errors.New("no control plane")
+	if cfg.ControlPlane == nil && cfg.Dial == nil {
+		return nil, errors.New("no control plane: set Dial")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
@@ -72,10 +81,16 @@ func New(cfg Config) (*Agent, error) {
 		cfg.Out = io.Discard
 	}
 	a := &Agent{cfg: cfg, name: name, log: cfg.Logger, serving: make(chan struct{})}
+	if cfg.ControlPlane == nil {
+		a.redial = &redialer{dial: cfg.Dial, seed: cfg.TrustBundle, grace: cmp.Or(cfg.CallTimeout, DefaultCallTimeout),
+			current: func() *Identity { return a.mgr.Current() }}
+		cfg.ControlPlane = a.redial
+		a.cfg.ControlPlane = a.redial
+	}
 	a.mgr = NewManager(ManagerConfig{
 		ControlPlane:   cfg.ControlPlane,
 		Token:          cfg.Token,
-		Workload:       cfg.Workload,
+		Workload:       name,
 		Logger:         cfg.Logger.Named("svid"),
 		Out:            cfg.Out,
 		MinBackoff:     cfg.MinBackoff,
@@ -118,6 +133,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	// The manager outlives ctx by the deregistration, which needs the SVID.
 	mctx, stopManager := context.WithCancel(context.Background())
 	defer stopManager()
+	if a.redial != nil {
+		defer a.redial.Close()
+	}
 	merr := make(chan error, 1)
 	go func() { merr <- a.mgr.Run(mctx) }()
 	select {

@@ -13,7 +13,7 @@ import (
 // must be safe for concurrent use.
 type ControlPlane interface {
 	// Attest exchanges the join token and a CSR (DER) for a first SVID.
-	Attest(ctx context.Context, token string, csrDER []byte, workload string) (*wire.SVIDResponse, error)
+	Attest(ctx context.Context, req *wire.AttestRequest) (*wire.SVIDResponse, error)
 	// Renew exchanges a CSR (DER) for a new SVID of the same identity.
 	Renew(ctx context.Context, csrDER []byte) (*wire.SVIDResponse, error)
 	// Register registers the workload or refreshes its lease.

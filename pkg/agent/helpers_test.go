@@ -145,8 +145,8 @@ func (f *fakeCP) setDown(down bool) {
 	f.down = down
 }
 
-func (f *fakeCP) Attest(_ context.Context, token string, csr []byte, workload string) (*wire.SVIDResponse, error) {
-	if err := f.record(&wire.AttestRequest{Token: token, CSR: csr, Workload: workload}); err != nil {
+func (f *fakeCP) Attest(_ context.Context, req *wire.AttestRequest) (*wire.SVIDResponse, error) {
+	if err := f.record(req); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -155,10 +155,10 @@ func (f *fakeCP) Attest(_ context.Context, token string, csr []byte, workload st
 	if refuse != nil {
 		return nil, refuse
 	}
-	if token != "emb1.test.secret" {
+	if req.Token != "emb1.test.secret" || req.Workload != "web-1" {
 		return nil, status.Error(codes.Unauthenticated, "bad token")
 	}
-	return f.ca.sign(csr, testID, ttl)
+	return f.ca.sign(req.CSR, testID, ttl)
 }
 
 func (f *fakeCP) Renew(_ context.Context, csr []byte) (*wire.SVIDResponse, error) {

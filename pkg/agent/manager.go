@@ -36,7 +36,8 @@ type ManagerConfig struct {
 	// Token is the join token, presented once; the manager forgets it
 	// after a successful Attest. It is never logged.
 	Token string
-	// Workload is the workload the agent runs, NAME.NAMESPACE.
+	// Workload is the name of the Workload the agent runs, sent with the
+	// token so a token restricted to one workload can be checked.
 	Workload string
 	// Logger defaults to a null logger; Out receives the progress lines
 	// meant for the operator (default: discarded).
@@ -216,7 +217,7 @@ func (m *Manager) attest(ctx context.Context) (*x509svid.SVID, []*x509.Certifica
 	backoff := m.cfg.MinBackoff
 	for {
 		svid, roots, err := m.sign(ctx, func(ctx context.Context, csr []byte) (*wire.SVIDResponse, error) {
-			return m.cfg.ControlPlane.Attest(ctx, m.cfg.Token, csr, m.cfg.Workload)
+			return m.cfg.ControlPlane.Attest(ctx, &wire.AttestRequest{Token: m.cfg.Token, CSR: csr, Workload: m.cfg.Workload})
 		})
 		if err == nil {
 			return svid, roots, nil

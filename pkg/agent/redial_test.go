@@ -1,0 +1,82 @@
+package agent
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"sync"
+	"testing"
+	"time"
+
+	"embassy.dev/embassy/pkg/identity/wire"
+	"embassy.dev/embassy/pkg/resource"
+)
+
+// certConn is one fake connection: it records the certificate its
+// handshake would present with each Register.
+type certConn struct {
+	*fakeCP
+	cert   func() *tls.Certificate
+	closed chan struct{}
+	seen   *sync.Map // serial presented → true
+}
+
+func (c *certConn) Register(ctx context.Context, name string, spec resource.WorkloadSpec) (*wire.RegisterResponse, error) {
+	if crt := c.cert(); crt.Leaf != nil {
+		c.seen.Store(crt.Leaf.SerialNumber.String(), true)
+	}
+	return c.fakeCP.Register(ctx, name, spec)
+}
+
+func (c *certConn) Close() error { close(c.closed); return nil }
+
+// The agent opens a connection presenting no certificate for Attest, a new
+// one with the SVID after attesting, and another after each rotation, and
+// closes the ones it replaced.
+func TestRedialsWithEachSVID(t *testing.T) {
+	cp := newFakeCP(t, 2*time.Second)
+	var (
+		mu    sync.Mutex
+		conns []*certConn
+		seen  sync.Map
+	)
+	ta := startAgent(t, cp, func(c *Config) {
+		c.ControlPlane = nil
+		c.TrustBundle = []*x509.Certificate{cp.ca.root}
+		c.Dial = func(roots []*x509.Certificate, cert func() *tls.Certificate) (ControlPlaneConn, error) {
+			if len(roots) != 1 || !roots[0].Equal(cp.ca.root) {
+				t.Errorf("dialled with roots %v", roots)
+			}
+			conn := &certConn{fakeCP: cp, cert: cert, closed: make(chan struct{}), seen: &seen}
+			mu.Lock()
+			conns = append(conns, conn)
+			mu.Unlock()
+			return conn, nil
+		}
+		c.CallTimeout = 50 * time.Millisecond // the grace before closing a replaced connection
+	})
+	first := ta.Manager().Current()
+	rotated := waitIdentity(t, ta.Manager(), 5*time.Second, "rotation", func(id *Identity) bool { return id.SVID != nil && id.SVID != first.SVID })
+	for _, want := range []*Identity{first, rotated} {
+		serial := leafOf(want).SerialNumber.String()
+		deadline := time.After(5 * time.Second)
+		for _, ok := seen.Load(serial); !ok; _, ok = seen.Load(serial) {
+			select {
+			case <-cp.registered:
+			case <-deadline:
+				t.Fatalf("no Register presented SVID serial %s", serial)
+			}
+		}
+	}
+	mu.Lock()
+	attestConn := conns[0]
+	mu.Unlock()
+	if c := attestConn.cert(); len(c.Certificate) != 0 {
+		t.Fatal("the connection used to attest presents a certificate")
+	}
+	select {
+	case <-attestConn.closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the connection used to attest was never closed")
+	}
+}
