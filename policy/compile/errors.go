@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
 )
 
 // Error is one problem found in a policy, placed where OPA placed it. File
@@ -60,6 +61,16 @@ const (
 // fromOPA turns whatever OPA returned into Errors, keeping each error's
 // code, message and location as OPA wrote them.
 func fromOPA(err error) Errors {
+	// rego.PrepareForEval collects parse and compile errors of every module
+	// in a rego.Errors, whose items are OPA's own error types.
+	var regoErrs rego.Errors
+	if errors.As(err, &regoErrs) {
+		var out Errors
+		for _, e := range regoErrs {
+			out = append(out, fromOPA(e)...)
+		}
+		return out
+	}
 	var astErrs ast.Errors
 	if errors.As(err, &astErrs) {
 		out := make(Errors, 0, len(astErrs))

@@ -234,7 +234,8 @@ func TestFailedLoadKeepsLastGood(t *testing.T) {
 	bad := forge(t, good, "package envoy.authz\n\nallow if {")
 	err := e.Load(bad)
 	var errs compile.Errors
-	if !errors.As(err, &errs) || !strings.Contains(err.Error(), "authz.rego:3:") || !strings.Contains(err.Error(), bad.Revision()) {
+	if !errors.As(err, &errs) || errs[0].File != "authz.rego" || errs[0].Row != 3 || errs[0].Code != "rego_parse_error" ||
+		!strings.Contains(err.Error(), bad.Revision()) {
 		t.Fatalf("load error %v", err)
 	}
 	if e.Revision() != good.Revision() || e.Bundle() != good {

@@ -131,3 +131,8 @@ func (b *syncBuffer) lines(t testing.TB) []map[string]any {
 func jsonLogger(w *syncBuffer) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{Name: "authz", JSONFormat: true, Output: w, Level: hclog.Info})
 }
+
+func jsonString(v any) (string, error) {
+	raw, err := json.Marshal(v)
+	return string(raw), err
+}
