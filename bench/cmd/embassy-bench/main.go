@@ -130,6 +130,9 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "embassy-bench: %v\n", err)
 		return 1
 	}
+	if code := runIdentity(ctx); code != 0 {
+		return code
+	}
 	fmt.Printf("\ntotal %v\n", time.Since(start).Round(100*time.Millisecond))
 	return 0
 }

@@ -100,11 +100,28 @@ func (is *issuances) renewed(id spiffeid.ID, presented, leaf *x509.Certificate) 
 	is.add(r, leaf)
 }
 
+// maxLive bounds the serials a record remembers: an agent presents its
+// latest certificate or the one before, so a few cover any renewal race,
+// and the records stay small however often an identity is renewed.
+const maxLive = 4
+
 // add makes leaf the record's latest certificate, prunes and persists.
 func (is *issuances) add(r *Issuance, leaf *x509.Certificate) {
 	serial := serialOf(leaf)
 	r.Serial, r.NotAfter, r.IssuedAt = serial, leaf.NotAfter, is.now()
 	r.Live[serial] = leaf.NotAfter
+	for len(r.Live) > maxLive {
+		oldest := ""
+		for s, exp := range r.Live {
+			if s == serial {
+				continue
+			}
+			if oldest == "" || exp.Before(r.Live[oldest]) || (exp.Equal(r.Live[oldest]) && s < oldest) {
+				oldest = s
+			}
+		}
+		delete(r.Live, oldest)
+	}
 	is.pruneLocked()
 	is.saveLocked()
 }
