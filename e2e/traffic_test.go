@@ -232,6 +232,34 @@ spec:
 		}
 	})
 
+	t.Run("abort limited by header", func(t *testing.T) {
+		fault(t, "header", `        abort: {grpcStatus: UNAVAILABLE, percent: 100}
+        headers: [{name: x-fault, exact: abort}]
+`)
+		awaitBehaviour(t, "calls with x-fault aborted and fast", func() (bool, trafficReport) {
+			r := m.call(t, "fault", "--count", "20", "--concurrency", "4", "--ready-any", "--header", "x-fault=abort")
+			return r.ByCode["UNAVAILABLE"] == 20 && r.MaxMS < 300, r
+		})
+		before := m.served(t, "fault")
+		hit := m.call(t, "fault", "--count", "100", "--concurrency", "4", "--ready-any", "--header", "x-fault=abort")
+		reachedHit := m.served(t, "fault") - before
+		before = m.served(t, "fault")
+		miss := m.call(t, "fault", "--count", "100", "--concurrency", "4", "--ready-any")
+		other := m.call(t, "fault", "--count", "100", "--concurrency", "4", "--ready-any", "--header", "x-fault=other")
+		reachedMiss := m.served(t, "fault") - before
+		t.Logf("x-fault=abort: %v (%d reached the server); no header: %v; x-fault=other: %v (%d reached the server)",
+			hit.ByCode, reachedHit, miss.ByCode, other.ByCode, reachedMiss)
+		if hit.ByCode["UNAVAILABLE"] != 100 || reachedHit != 0 {
+			t.Errorf("with x-fault=abort want 100 UNAVAILABLE and none reaching the server, got %s and %d", hit, reachedHit)
+		}
+		if miss.ByCode["OK"] != 100 || other.ByCode["OK"] != 100 {
+			t.Errorf("without the header want every call OK: no header %s; x-fault=other %s", miss, other)
+		}
+		if reachedMiss != 202 {
+			t.Errorf("without the header the server saw %d attempts, want 202 (200 calls, 2 readiness)", reachedMiss)
+		}
+	})
+
 	t.Run("abort 50%", func(t *testing.T) {
 		fault(t, "abort-50", `        abort: {grpcStatus: UNAVAILABLE, percent: 50}
 `)

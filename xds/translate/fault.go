@@ -7,6 +7,7 @@ import (
 	commonfault "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/common/fault/v3"
 	faultv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/fault/v3"
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 
@@ -55,10 +56,35 @@ func (t *translator) httpFault(r *mesh.Route, f *resource.Fault) *faultv3.HTTPFa
 			out.Abort.ErrorType = &faultv3.FaultAbort_GrpcStatus{GrpcStatus: code}
 		}
 	}
-	for _, h := range f.Headers {
-		out.Headers = append(out.Headers, headerMatcher(h))
+	// gRPC's fault filter ignores HTTPFault.headers; proxyless routes carry
+	// the condition in their match instead (see splitHeaderFault).
+	if t.flavour != Proxyless {
+		for _, h := range f.Headers {
+			out.Headers = append(out.Headers, headerMatcher(h))
+		}
 	}
 	return out
+}
+
+// splitHeaderFault returns the routes of one match. For proxyless gRPC, a
+// fault limited to requests with some headers becomes two routes: the
+// match plus those headers with the fault, then the match alone without
+// it, because gRPC's fault filter never reads HTTPFault.headers and would
+// fault every request.
+func (t *translator) splitHeaderFault(rt *route.Route, rule resource.RouteRule) []*route.Route {
+	if t.flavour != Proxyless || rule.Fault == nil || len(rule.Fault.Headers) == 0 || rt.GetTypedPerFilterConfig()[faultFilterName] == nil {
+		return []*route.Route{rt}
+	}
+	plain := proto.Clone(rt).(*route.Route)
+	delete(plain.TypedPerFilterConfig, faultFilterName)
+	if len(plain.TypedPerFilterConfig) == 0 {
+		plain.TypedPerFilterConfig = nil
+	}
+	for _, h := range rule.Fault.Headers {
+		rt.Match.Headers = append(rt.Match.Headers, headerMatcher(h))
+	}
+	rt.Name += "/fault"
+	return []*route.Route{rt, plain}
 }
 
 // perFilterConfig sets a route's overrides of the HCM's filters: its fault

@@ -48,7 +48,7 @@ func (t *translator) routes(svc *mesh.Service, port resource.ServicePort) []*rou
 				if t.flavour == Proxyless && usesQueryParams(m) {
 					t.diag(resource.KindRoute, r.Namespace, r.Name, "rule %s matches query parameters, which proxyless gRPC does not support: gRPC skips that match", ruleLabel(i, rule))
 				}
-				out = append(out, rt)
+				out = append(out, t.splitHeaderFault(rt, rule)...)
 			}
 		}
 	}
