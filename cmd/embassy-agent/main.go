@@ -1,10 +1,16 @@
-// Command embassy-agent runs beside a workload's Envoy sidecar: it writes
-// the sidecar's bootstrap, pointed at embassy-cp, and with --envoy-bin it
-// starts Envoy and restarts it if it exits.
+// Command embassy-agent runs beside one workload. It proves the workload's
+// identity to embassy-cp with a join token, keeps its X.509-SVID fresh (the
+// key never leaves the node), and hands it out locally: Envoy SDS and the
+// SPIFFE Workload API on unix sockets, and PEM files for proxyless gRPC.
+// It registers the workload, writes the Envoy bootstrap and, with
+// --envoy-bin, starts Envoy and restarts it if it exits.
 package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -14,6 +20,7 @@ import (
 
 	"embassy.dev/embassy/pkg/agent"
 	"embassy.dev/embassy/pkg/bootstrap"
+	"embassy.dev/embassy/pkg/identity/client"
 	elog "embassy.dev/embassy/pkg/log"
 )
 
@@ -24,51 +31,172 @@ func main() {
 	}
 }
 
-func newRootCmd() *cobra.Command {
-	var (
-		cp, workload, bootPath, envoyBin, adminAddr, logLevel string
-		logJSON                                               bool
-	)
-	cmd := &cobra.Command{
-		Use:   "embassy-agent --cp ADDR --workload NAME.NAMESPACE --envoy-bootstrap PATH [--envoy-bin PATH]",
-		Short: "Per-workload agent: writes the Envoy bootstrap and supervises Envoy",
-		Long: `embassy-agent runs on the workload's node. It writes the Envoy bootstrap of
-the workload's sidecar (node id NAME.NAMESPACE, ADS to embassy-cp, admin on
-loopback) to --envoy-bootstrap, atomically. With --envoy-bin it then starts
-Envoy with that bootstrap and restarts it, with backoff, whenever it exits,
-until the agent is stopped.`,
-		Example: `  # Write the bootstrap only
-  embassy-agent --cp 127.0.0.1:15010 --workload web-1.shop --envoy-bootstrap /run/embassy/envoy.yaml
+// options are the command's flags.
+type options struct {
+	cp, tokenFile, bundleFile, workload, socketDir string
+	bootPath, envoyBin, adminAddr, logLevel        string
+	logJSON                                        bool
+	w                                              workloadFlags
+}
 
-  # Write it and run Envoy
-  embassy-agent --cp 10.0.0.2:15010 --workload web-1.shop --envoy-bootstrap /run/embassy/envoy.yaml --envoy-bin /usr/local/bin/envoy`,
+func newRootCmd() *cobra.Command {
+	var o options
+	cmd := &cobra.Command{
+		Use:   "embassy-agent --cp ADDR --token-file FILE --trust-bundle FILE --workload NAME.NAMESPACE [flags]",
+		Short: "Per-workload agent: identity (SDS, SPIFFE Workload API, PEM files), registration, Envoy",
+		Long: `embassy-agent runs on the workload's node, one per workload.
+
+Identity. It makes a P-256 key locally and presents the join token from
+--token-file once, with a CSR, to embassy-cp (verified by --trust-bundle and
+its SPIFFE ID spiffe://<trust-domain>/ns/embassy-system/sa/embassy-cp). The
+SVID it gets back is renewed at half its lifetime with a new key, over mTLS.
+If embassy-cp is unreachable the current SVID is served until it expires,
+then withheld, and the agent keeps retrying (1s..30s backoff). The key is
+never sent anywhere and never logged.
+
+What it serves, in --socket-dir (created 0750):
+  sds.sock       Envoy SDS: secrets "default" (chain and key) and "ROOTCA"
+  workload.sock  the SPIFFE Workload API (X.509- and JWT-SVIDs, bundles);
+                 clients must send the header workload.spiffe.io: true
+  svid.pem       the SVID chain, leaf first      } rewritten atomically on
+  svid-key.pem   its key (mode 0600)             } every rotation, key
+  bundle.pem     the trust domain's roots        } first (proxyless gRPC)
+Both sockets are mode 0660: run Envoy and the application in the agent's
+group.
+
+Registration. Every 10s it registers the Workload NAME (from --workload) with
+--address, --service, --port, --label and the locality flags; embassy-cp takes
+the namespace and service account from the certificate and drops the
+registration 30s after the last refresh. On SIGTERM or Ctrl-C the agent
+deregisters it, then exits.
+
+Envoy. With --envoy-bootstrap it writes the sidecar's bootstrap (node id
+NAME.NAMESPACE, mTLS ADS to --cp, certificates from sds.sock) once attested;
+with --envoy-bin it then starts Envoy and restarts it, with backoff, whenever
+it exits.`,
+		Example: `  # A sidecar's agent: identity, registration and Envoy
+  embassyctl token create --namespace shop --service-account web --workload web-1 > web-1.token
+  embassyctl bundle > bundle.pem
+  embassy-agent --cp 10.0.0.2:15010 --token-file web-1.token --trust-bundle bundle.pem \
+    --workload web-1.shop --socket-dir /run/embassy --address 10.0.0.7 \
+    --service web --port http=8080:9090 --label version=v1 --region eu --zone eu-1a \
+    --envoy-bootstrap /run/embassy/envoy.yaml --envoy-bin /usr/local/bin/envoy
+
+  # A proxyless gRPC server: certificates as files only
+  embassy-agent --cp 10.0.0.2:15010 --token-file echo.token --trust-bundle bundle.pem \
+    --workload echo-1.default --socket-dir /run/embassy --address 10.0.0.8 --service echo --port grpc=50051`,
 		SilenceUsage: true,
 		Args:         cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if workload == "" || bootPath == "" {
-				return fmt.Errorf("--workload and --envoy-bootstrap are required (see --help)")
-			}
-			log := elog.New("embassy-agent", elog.Options{Level: logLevel, JSON: logJSON}).Named(elog.Agent)
-			o := bootstrap.EnvoyOptions{NodeID: workload, XDSAddress: cp, AdminAddress: adminAddr}
-			if err := agent.WriteEnvoyBootstrap(bootPath, o); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "embassy-agent: wrote the Envoy bootstrap of %s to %s\n", workload, bootPath)
-			if envoyBin == "" {
-				return nil
-			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return (&agent.Supervisor{Bin: envoyBin, Bootstrap: bootPath, Logger: log}).Run(ctx)
+			return run(ctx, cmd, o)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cp, "cp", "127.0.0.1:15010", "embassy-cp's xDS address (host:port)")
-	f.StringVar(&workload, "workload", "", "this workload as NAME.NAMESPACE (the sidecar's node id)")
-	f.StringVar(&bootPath, "envoy-bootstrap", "", "where to write the Envoy bootstrap")
-	f.StringVar(&envoyBin, "envoy-bin", "", "start and supervise this envoy binary with the bootstrap")
-	f.StringVar(&adminAddr, "envoy-admin", "127.0.0.1:15100", "Envoy's admin address (loopback only)")
-	f.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
-	f.BoolVar(&logJSON, "log-json", false, "log one JSON object per line")
+	f.StringVar(&o.cp, "cp", bootstrap.DefaultXDSAddress, "embassy-cp's xDS address (host:port); the identity service shares it")
+	f.StringVar(&o.tokenFile, "token-file", "", "file holding the join token (emb1.<id>.<secret>), presented once")
+	f.StringVar(&o.bundleFile, "trust-bundle", "", "PEM roots to verify embassy-cp by (embassyctl bundle > FILE)")
+	f.StringVar(&o.workload, "workload", "", "this workload as NAME.NAMESPACE (the sidecar's node id)")
+	f.StringVar(&o.socketDir, "socket-dir", bootstrap.DefaultSocketDir, "directory for sds.sock, workload.sock and the PEM files")
+	f.StringVar(&o.w.address, "address", "", "the IP the workload receives mesh traffic on")
+	f.StringArrayVar(&o.w.services, "service", nil, "a service this workload backs (repeatable)")
+	f.StringArrayVar(&o.w.ports, "port", nil, "a service port as NAME=PORT[:APPPORT] (repeatable); APPPORT is the app's port behind Envoy")
+	f.StringArrayVar(&o.w.labels, "label", nil, "a workload label as KEY=VALUE (repeatable)")
+	f.StringVar(&o.w.region, "region", "", "locality: region")
+	f.StringVar(&o.w.zone, "zone", "", "locality: zone")
+	f.StringVar(&o.w.subZone, "subzone", "", "locality: sub-zone")
+	f.StringVar(&o.bootPath, "envoy-bootstrap", "", "write the Envoy bootstrap here once attested")
+	f.StringVar(&o.envoyBin, "envoy-bin", "", "start and supervise this envoy binary with the bootstrap (needs --envoy-bootstrap)")
+	f.StringVar(&o.adminAddr, "envoy-admin", bootstrap.DefaultAdminAddress, "Envoy's admin address (loopback only)")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
+	f.BoolVar(&o.logJSON, "log-json", false, "log one JSON object per line")
 	return cmd
+}
+
+// run starts the agent and, once it serves, the Envoy side; it returns
+// when ctx ends (after deregistering) or the agent fails.
+func run(ctx context.Context, cmd *cobra.Command, o options) error {
+	switch {
+	case o.workload == "" || o.tokenFile == "" || o.bundleFile == "":
+		return errors.New("--workload, --token-file and --trust-bundle are required (see --help)")
+	case o.envoyBin != "" && o.bootPath == "":
+		return errors.New("--envoy-bin needs --envoy-bootstrap: Envoy is started with that file")
+	}
+	spec, err := o.w.spec()
+	if err != nil {
+		return err
+	}
+	token, err := readToken(o.tokenFile)
+	if err != nil {
+		return err
+	}
+	roots, err := readBundle(o.bundleFile)
+	if err != nil {
+		return err
+	}
+	log := elog.New("embassy-agent", elog.Options{Level: o.logLevel, JSON: o.logJSON}).Named(elog.Agent)
+	out := cmd.OutOrStdout()
+	a, err := agent.New(agent.Config{
+		SocketDir: o.socketDir,
+		Dial: func(roots []*x509.Certificate, cert func() *tls.Certificate) (agent.ControlPlaneConn, error) {
+			return client.Dial(o.cp, roots, cert)
+		},
+		TrustBundle: roots,
+		Token:       token,
+		Workload:    o.workload,
+		Spec:        spec,
+		Logger:      log,
+		Out:         out,
+	})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-a.Serving():
+	}
+	envoyDone := make(chan error, 1)
+	if o.bootPath != "" {
+		bo := bootstrap.EnvoyOptions{
+			NodeID: o.workload, XDSAddress: o.cp, AdminAddress: o.adminAddr,
+			SocketDir: o.socketDir, TrustDomain: a.Manager().Current().ID.TrustDomain().Name(),
+		}
+		if err := agent.WriteEnvoyBootstrap(o.bootPath, bo); err != nil {
+			cancel()
+			<-done
+			return err
+		}
+		fmt.Fprintf(out, "embassy-agent: wrote the Envoy bootstrap of %s to %s\n", o.workload, o.bootPath)
+	}
+	if o.envoyBin != "" {
+		go func() {
+			envoyDone <- (&agent.Supervisor{Bin: o.envoyBin, Bootstrap: o.bootPath, Logger: log.Named("envoy")}).Run(ctx)
+		}()
+	}
+	// Whichever stops first stops the other; both are waited for, so
+	// Envoy is never left running and the Workload is deregistered.
+	select {
+	case err = <-done:
+		cancel()
+		if o.envoyBin != "" {
+			if envoyErr := <-envoyDone; err == nil {
+				err = envoyErr
+			}
+		}
+	case err = <-envoyDone:
+		cancel()
+		if agentErr := <-done; err == nil {
+			err = agentErr
+		}
+	}
+	if err == nil {
+		fmt.Fprintln(out, "embassy-agent: stopped")
+	}
+	return err
 }

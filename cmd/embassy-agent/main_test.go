@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
+	"github.com/spiffe/go-spiffe/v2/workloadapi"
+
+	"embassy.dev/embassy/pkg/agent"
+	"embassy.dev/embassy/pkg/apply"
+	"embassy.dev/embassy/pkg/controlplane"
+	"embassy.dev/embassy/pkg/resource"
+)
+
+// lines is the command's stdout; each write is also passed to a channel,
+// so a test can wait for a progress line without polling.
+type lines struct {
+	mu     sync.Mutex
+	b      bytes.Buffer
+	writes chan string
+}
+
+func (l *lines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	l.b.Write(p)
+	l.mu.Unlock()
+	select {
+	case l.writes <- string(p):
+	default:
+	}
+	return len(p), nil
+}
+
+func (l *lines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// waitFor waits until stdout contains s.
+func (l *lines) waitFor(t *testing.T, s string) {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	for !strings.Contains(l.String(), s) {
+		select {
+		case <-l.writes:
+		case <-deadline:
+			t.Fatalf("no %q on stdout within 15s:\n%s", s, l)
+		}
+	}
+}
+
+const meshYAML = `apiVersion: embassy.dev/v1alpha1
+kind: Mesh
+metadata:
+  name: default
+spec:
+  trustDomain: embassy.local
+  svidTTL: 10s
+---
+apiVersion: embassy.dev/v1alpha1
+kind: Service
+metadata:
+  name: web
+  namespace: shop
+spec:
+  ports:
+    - name: http
+      port: 8080
+      protocol: http
+`
+
+// startCP starts embassy-cp with TLS xDS and the identity service, with a
+// Mesh of 10s SVIDs and the Service the agent's Workload backs. The Mesh is
+// stored before the serving start, so the first SVID already has its TTL.
+func startCP(t *testing.T) *controlplane.ControlPlane {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := controlplane.Config{DataDir: dir, XDSAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0"}
+	cp, err := controlplane.Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := resource.Decode("mesh.yaml", []byte(meshYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := apply.New(cp.Store()).Apply(context.Background(), rs, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if cp, err = controlplane.Start(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cp.Close() })
+	return cp
+}
+
+// The command attests against a real embassy-cp, serves the Workload API
+// and PEM files, registers its Workload, writes the Envoy bootstrap, starts
+// "envoy", and on cancellation deregisters and stops it.
+func TestAgentCommandAgainstTheControlPlane(t *testing.T) {
+	cp := startCP(t)
+	dir := t.TempDir()
+	token, _, err := cp.Tokens().Create("shop", "web", "web-1", time.Hour, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokenFile, bundleFile := filepath.Join(dir, "token"), filepath.Join(dir, "bundle.pem")
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var bundle []byte
+	for _, r := range cp.CA().Bundle() {
+		bundle = append(bundle, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: r.Raw})...)
+	}
+	if err := os.WriteFile(bundleFile, bundle, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	envoyStarts := filepath.Join(dir, "envoy-starts")
+	fakeEnvoy := filepath.Join(dir, "envoy")
+	if err := os.WriteFile(fakeEnvoy, []byte("#!/bin/sh\necho \"$@\" >> "+envoyStarts+"\nexec sleep 600\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sockets, err := os.MkdirTemp("", "agent-cmd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(sockets)
+	bootPath := filepath.Join(dir, "envoy.yaml")
+
+	out := &lines{writes: make(chan string, 100)}
+	cmd := newRootCmd()
+	cmd.SetOut(out)
+	cmd.SetErr(out)
+	cmd.SetArgs([]string{
+		"--cp", cp.XDSAddr(), "--token-file", tokenFile, "--trust-bundle", bundleFile,
+		"--workload", "web-1.shop", "--socket-dir", sockets,
+		"--address", "10.0.0.7", "--service", "web", "--port", "http=8080:9090", "--label", "version=v1",
+		"--region", "eu", "--zone", "eu-1a",
+		"--envoy-bootstrap", bootPath, "--envoy-bin", fakeEnvoy, "--log-level", "error",
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	out.waitFor(t, "wrote the Envoy bootstrap")
+
+	want := spiffeid.RequireFromString("spiffe://embassy.local/ns/shop/sa/web")
+	if !strings.Contains(out.String(), "attested as "+want.String()) {
+		t.Fatalf("stdout:\n%s", out)
+	}
+	c, err := workloadapi.New(ctx, workloadapi.WithAddr("unix://"+filepath.Join(sockets, agent.WorkloadSocket)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	x, err := c.FetchX509Context(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := x.DefaultSVID().Certificates[0]
+	if id, _, err := x509svid.Verify(x.DefaultSVID().Certificates, x.Bundles); err != nil || id != want {
+		t.Fatalf("x509svid.Verify: %s, %v", id, err)
+	}
+	if ttl := leaf.NotAfter.Sub(leaf.NotBefore); ttl > time.Minute {
+		t.Fatalf("the SVID lives %s; the Mesh says 10s", ttl)
+	}
+	if fi, err := os.Stat(filepath.Join(sockets, agent.KeyFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("%s: %v", agent.KeyFile, err)
+	}
+	boot, err := os.ReadFile(bootPath)
+	if err != nil || !strings.Contains(string(boot), filepath.Join(sockets, agent.SDSSocket)) {
+		t.Fatalf("the bootstrap does not name the SDS socket: %v\n%s", err, boot)
+	}
+
+	// The rotation at ~5s shows on stdout; the Workload is registered.
+	out.waitFor(t, "rotated SVID serial")
+	key := resource.Key{Kind: resource.KindWorkload, Namespace: "shop", Name: "web-1"}
+	r, err := cp.Store().Get(ctx, key)
+	if err != nil {
+		t.Fatalf("the Workload is not registered: %v", err)
+	}
+	spec := r.Spec.(*resource.WorkloadSpec)
+	if spec.Address != "10.0.0.7" || spec.Labels["version"] != "v1" || spec.Locality == nil || spec.Locality.Zone != "eu-1a" ||
+		len(spec.Ports) != 1 || spec.Ports[0].AppPort != 9090 || spec.ServiceAccount != "web" {
+		t.Fatalf("registered %+v", spec)
+	}
+	if starts, err := os.ReadFile(envoyStarts); err != nil || !strings.Contains(string(starts), "-c "+bootPath) {
+		t.Fatalf("envoy was not started with the bootstrap: %q, %v", starts, err)
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the agent did not stop")
+	}
+	if _, err := cp.Store().Get(context.Background(), key); err == nil {
+		t.Fatal("the Workload outlived the agent")
+	}
+	if strings.Contains(out.String(), token) {
+		t.Fatal("the join token was printed")
+	}
+}
+
+func TestWorkloadFlags(t *testing.T) {
+	s, err := workloadFlags{
+		address: "10.0.0.7", services: []string{"web"}, ports: []string{"http=8080:9090", "admin=9000"},
+		labels: []string{"version=v1"}, region: "eu", zone: "eu-1a",
+	}.spec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Ports) != 2 || s.Ports[0] != (resource.WorkloadPort{Name: "admin", Port: 9000}) ||
+		s.Ports[1] != (resource.WorkloadPort{Name: "http", Port: 8080, AppPort: 9090}) ||
+		s.Labels["version"] != "v1" || s.Locality.Region != "eu" || s.Address != "10.0.0.7" {
+		t.Fatalf("spec %+v", s)
+	}
+	for _, bad := range []workloadFlags{
+		{address: "web-1"},
+		{ports: []string{"http"}},
+		{ports: []string{"http=0"}},
+		{ports: []string{"http=8080:70000"}},
+		{labels: []string{"=v"}},
+		{labels: []string{"a=1", "a=2"}},
+	} {
+		if _, err := bad.spec(); err == nil {
+			t.Errorf("%+v was accepted", bad)
+		}
+	}
+}
+
+func TestRequiredFlagsAndBadFiles(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad")
+	if err := os.WriteFile(bad, []byte("emb1.not-a-token-secret-value\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--workload", "web-1.shop"}, "are required"},
+		{[]string{"--workload", "web-1.shop", "--token-file", bad, "--trust-bundle", bad}, "--token-file"},
+		{[]string{"--workload", "web-1.shop", "--token-file", bad, "--trust-bundle", bad, "--envoy-bin", "/bin/true"}, "--envoy-bin needs --envoy-bootstrap"},
+	} {
+		cmd := newRootCmd()
+		var out bytes.Buffer
+		cmd.SetOut(&out)
+		cmd.SetErr(&out)
+		cmd.SetArgs(tc.args)
+		err := cmd.Execute()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
+		}
+		if strings.Contains(err.Error(), "not-a-token-secret-value") {
+			t.Errorf("the token file's content was echoed: %v", err)
+		}
+	}
+}

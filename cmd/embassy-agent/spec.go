@@ -1,0 +1,132 @@
+package main
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"net/netip"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"embassy.dev/embassy/pkg/identity"
+	"embassy.dev/embassy/pkg/resource"
+)
+
+// workloadFlags are the flags that describe the registered Workload.
+type workloadFlags struct {
+	address               string
+	services, ports       []string
+	labels                []string
+	region, zone, subZone string
+}
+
+// spec builds the Workload spec the agent registers. The namespace and
+// service account come from the agent's certificate, not from here.
+func (w workloadFlags) spec() (resource.WorkloadSpec, error) {
+	var s resource.WorkloadSpec
+	if w.address != "" {
+		ip, err := netip.ParseAddr(w.address)
+		if err != nil {
+			return s, fmt.Errorf("--address %q: not an IP address", w.address)
+		}
+		s.Address = ip.String()
+	}
+	s.Services = append([]string(nil), w.services...)
+	for _, p := range w.ports {
+		port, err := parsePort(p)
+		if err != nil {
+			return s, err
+		}
+		s.Ports = append(s.Ports, port)
+	}
+	if len(w.labels) > 0 {
+		s.Labels = map[string]string{}
+		for _, l := range w.labels {
+			k, v, ok := strings.Cut(l, "=")
+			if !ok || k == "" {
+				return s, fmt.Errorf("--label %q: expected KEY=VALUE", l)
+			}
+			if _, dup := s.Labels[k]; dup {
+				return s, fmt.Errorf("--label %q: key %q given twice", l, k)
+			}
+			s.Labels[k] = v
+		}
+	}
+	if w.region != "" || w.zone != "" || w.subZone != "" {
+		s.Locality = &resource.Locality{Region: w.region, Zone: w.zone, SubZone: w.subZone}
+	}
+	sort.Slice(s.Ports, func(i, j int) bool { return s.Ports[i].Name < s.Ports[j].Name })
+	return s, nil
+}
+
+// parsePort reads NAME=PORT[:APPPORT].
+func parsePort(s string) (resource.WorkloadPort, error) {
+	name, nums, ok := strings.Cut(s, "=")
+	if !ok || name == "" || nums == "" {
+		return resource.WorkloadPort{}, fmt.Errorf("--port %q: expected NAME=PORT or NAME=PORT:APPPORT, e.g. http=8080:9090", s)
+	}
+	portStr, appStr, hasApp := strings.Cut(nums, ":")
+	port, err := portNumber(portStr)
+	if err != nil {
+		return resource.WorkloadPort{}, fmt.Errorf("--port %q: %w", s, err)
+	}
+	p := resource.WorkloadPort{Name: name, Port: port}
+	if hasApp {
+		if p.AppPort, err = portNumber(appStr); err != nil {
+			return resource.WorkloadPort{}, fmt.Errorf("--port %q: application port: %w", s, err)
+		}
+	}
+	return p, nil
+}
+
+func portNumber(s string) (uint32, error) {
+	n, err := strconv.ParseUint(s, 10, 16)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("%q is not a port number (1-65535)", s)
+	}
+	return uint32(n), nil
+}
+
+// readToken reads the join token from path. The token is never printed,
+// not even in errors.
+func readToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("--token-file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if _, _, err := identity.ParseToken(tok); err != nil {
+		return "", fmt.Errorf("--token-file %s: %w (make one with embassyctl token create)", path, err)
+	}
+	return tok, nil
+}
+
+// readBundle reads PEM root certificates from path.
+func readBundle(path string) ([]*x509.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--trust-bundle: %w", err)
+	}
+	var roots []*x509.Certificate
+	for {
+		var block *pem.Block
+		block, b = pem.Decode(b)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("--trust-bundle %s: %w", path, err)
+		}
+		roots = append(roots, c)
+	}
+	if len(roots) == 0 {
+		return nil, fmt.Errorf("--trust-bundle %s holds no PEM certificates (write it with: embassyctl bundle > %s)", path, path)
+	}
+	return roots, nil
+}
