@@ -12,6 +12,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -99,7 +100,9 @@ func (s *Server) Register(g *grpc.Server) { authv3.RegisterAuthorizationServer(g
 func (s *Server) Serve(lis net.Listener) error {
 	s.mu.Lock()
 	if s.grpc == nil {
-		s.grpc = grpc.NewServer()
+		// Long-lived stream workers keep the deep stacks OPA's evaluation
+		// grows; a goroutine per call would copy its stack up every time.
+		s.grpc = grpc.NewServer(grpc.NumStreamWorkers(uint32(4 * runtime.GOMAXPROCS(0))))
 		s.Register(s.grpc)
 	}
 	g := s.grpc
