@@ -3,6 +3,7 @@ package extauthz
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -34,9 +35,13 @@ func response(d engine.Decision, decisionID string) *authv3.CheckResponse {
 		resp.Status = &rpcstatus.Status{Code: int32(code.Code_OK)}
 		resp.HttpResponse = &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{}}
 	default:
+		status := d.HTTPStatus
+		if status == 0 {
+			status = http.StatusForbidden
+		}
 		resp.Status = &rpcstatus.Status{Code: int32(code.Code_PERMISSION_DENIED)}
 		resp.HttpResponse = &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
-			Status:  &typev3.HttpStatus{Code: typev3.StatusCode(d.HTTPStatus)},
+			Status:  &typev3.HttpStatus{Code: typev3.StatusCode(status)},
 			Headers: headerOptions(d.Headers),
 			Body:    d.Body,
 		}}
