@@ -214,7 +214,10 @@ func checkRules(c *ast.Compiler, queryRef ast.Ref) *Result {
 				Location: fileLineCol(r.Location),
 			}
 		}
-		_, isObject := r.Head.Value.Value.(ast.Object)
+		isObject := false
+		if r.Head.Value != nil {
+			_, isObject = r.Head.Value.Value.(ast.Object)
+		}
 		switch {
 		case !path.Equal(queryRef):
 			return fail("the query %s is an object built from rules; RBAC can only allow or deny", queryRef)

@@ -196,6 +196,10 @@ func TestCompileShapes(t *testing.T) {
 			rego: "package envoy.authz\n\nallow if input.attributes.request.http.method == \"GET\"\n\nallow := false if input.attributes.request.http.headers[\"x-no\"]\n",
 		},
 		{
+			name: "partial set", wantLocation: "p.rego:3:1", wantReason: "a set or a function",
+			rego: "package envoy.authz\n\nallow contains \"x\" if input.attributes.request.http.method == \"GET\"\n",
+		},
+		{
 			name: "else branch", wantLocation: "p.rego:3:1", wantReason: "else",
 			rego: "package envoy.authz\n\nallow if input.attributes.request.http.method == \"GET\" else := true if input.attributes.request.http.method == \"HEAD\"\n",
 		},
