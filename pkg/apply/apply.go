@@ -60,12 +60,14 @@ func New(st store.Store) *Applier {
 
 // Apply stores rs as one atomic commit. It refuses the whole apply with a
 // *resource.Errors when a document is invalid, when two documents share a
-// key, or when a reference would dangle; nothing is stored then. With
+// key, when an AuthorizationPolicy's Rego does not compile, or when a
+// reference would dangle; nothing is stored then. With
 // dryRun it reports what it would do and writes nothing.
 func (a *Applier) Apply(ctx context.Context, rs []*resource.Resource, dryRun bool) (*Result, error) {
 	var errs resource.Errors
 	errs = append(errs, validateAll(rs)...)
 	errs = append(errs, duplicates(rs)...)
+	errs = append(errs, compileAll(rs, invalidKeys(errs))...)
 	if len(errs) > 0 {
 		return nil, &errs
 	}

@@ -1,0 +1,64 @@
+package apply
+
+import (
+	"errors"
+	"fmt"
+
+	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/policy/compile"
+)
+
+// compileAll compiles the Rego of every AuthorizationPolicy in an apply, so
+// a policy no agent could load is refused before anything is stored. Each
+// problem becomes a field error on the document, whose message keeps OPA's
+// location, code and message verbatim (authz.rego:3:5: rego_parse_error: ...).
+// Documents that already failed validation are skipped: their shape
+// errors say more than the compiler would.
+func compileAll(rs []*resource.Resource, invalid map[resource.Key]bool) resource.Errors {
+	var errs resource.Errors
+	for _, r := range rs {
+		if r == nil || invalid[r.Key()] {
+			continue
+		}
+		spec, ok := r.Spec.(*resource.AuthorizationPolicySpec)
+		if !ok {
+			continue
+		}
+		_, err := compile.Compile(r.Metadata.Namespace+"/"+r.Metadata.Name, spec)
+		if err == nil {
+			continue
+		}
+		var ces compile.Errors
+		if !errors.As(err, &ces) {
+			errs = append(errs, fieldError(r, "spec.modules", err.Error()))
+			continue
+		}
+		for _, ce := range ces {
+			errs = append(errs, fieldError(r, compileErrorPath(spec, ce), ce.Error()))
+		}
+	}
+	return errs
+}
+
+// compileErrorPath is the spec field a compile error is about: the module
+// it names, or the spec field (data, query, mode, ...) it was checked in.
+func compileErrorPath(spec *resource.AuthorizationPolicySpec, e *compile.Error) string {
+	for i, m := range spec.Modules {
+		if m.Name == e.File {
+			return fmt.Sprintf("spec.modules[%d].rego", i)
+		}
+	}
+	if e.File == "" {
+		return "spec.modules"
+	}
+	return "spec." + e.File
+}
+
+// invalidKeys lists the keys of the resources a set of field errors is about.
+func invalidKeys(errs resource.Errors) map[resource.Key]bool {
+	out := make(map[resource.Key]bool, len(errs))
+	for _, fe := range errs {
+		out[resource.Key{Kind: fe.Kind, Namespace: fe.Namespace, Name: fe.Name}] = true
+	}
+	return out
+}
