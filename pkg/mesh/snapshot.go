@@ -69,6 +69,8 @@ type AuthorizationPolicy struct {
 	Namespace string
 	Name      string
 	Spec      *resource.AuthorizationPolicySpec
+	// Compiled is what WithAuthz's compiler made of it; nil without one.
+	Compiled *AuthzCompiled
 }
 
 // Snapshot is every resource at one store revision. It is never mutated
@@ -94,7 +96,11 @@ const DefaultTrustDomain = "embassy.local"
 
 // New builds a snapshot from resources (in any order) at a revision.
 // It trusts that the resources passed validation.
-func New(revision int64, resources []*resource.Resource) *Snapshot {
+func New(revision int64, resources []*resource.Resource, opts ...Option) *Snapshot {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	s := &Snapshot{
 		Revision:  revision,
 		Mesh:      resource.MeshSpec{TrustDomain: DefaultTrustDomain, MTLS: &resource.MTLS{Mode: resource.MTLSStrict}, CA: &resource.CA{Type: "builtin"}, SVIDTTL: "1h"},
@@ -130,7 +136,7 @@ func New(revision int64, resources []*resource.Resource) *Snapshot {
 				s.policies[ref] = t
 			}
 		case *resource.AuthorizationPolicySpec:
-			s.AuthorizationPolicies = append(s.AuthorizationPolicies, &AuthorizationPolicy{ns, name, spec})
+			s.AuthorizationPolicies = append(s.AuthorizationPolicies, &AuthorizationPolicy{Namespace: ns, Name: name, Spec: spec})
 		}
 	}
 	// Index workloads by the services they back once, so building
@@ -148,6 +154,7 @@ func New(revision int64, resources []*resource.Resource) *Snapshot {
 	for _, svc := range s.Services {
 		svc.Endpoints = buildEndpoints(svc, backing[svc.Ref])
 	}
+	s.compileAuthz(o.authz)
 	return s
 }
 

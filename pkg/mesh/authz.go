@@ -1,0 +1,91 @@
+package mesh
+
+import "sort"
+
+// AuthzCompiled is what the policy compiler made of one
+// AuthorizationPolicy revision. The model carries it without knowing OPA
+// or Envoy: Bundle is bytes and RBAC is opaque here; the translator knows
+// what RBAC holds (an *rbacv3.RBAC).
+type AuthzCompiled struct {
+	// Revision is the bundle's content revision.
+	Revision string
+	// Bundle is the JSON of the compiled bundle, sent to the agents of the
+	// targeted workloads.
+	Bundle []byte
+	// Mode is the bundle's mode with its default filled in: "enforce" or
+	// "dry-run".
+	Mode string
+	// Compiled is set when the policy compiled to RBAC; RBAC then holds
+	// the rules.
+	Compiled bool
+	RBAC     any
+	// Reason and Location say, when not Compiled, what kept the policy on
+	// ext_authz.
+	Reason   string
+	Location string
+	// Err is set when the policy did not compile at all (it passed at
+	// apply, so only a changed compiler can cause this). Such a policy
+	// fails closed.
+	Err string
+}
+
+// AuthzCompiler compiles one policy. It must be pure and safe for
+// concurrent use; it is called once per policy in New, and is expected to
+// memoise by content so that a push does not recompile unchanged policies.
+type AuthzCompiler func(*AuthorizationPolicy) *AuthzCompiled
+
+// Option configures New.
+type Option func(*options)
+
+type options struct {
+	authz AuthzCompiler
+}
+
+// WithAuthz compiles every AuthorizationPolicy of the snapshot with c,
+// filling its Compiled field.
+func WithAuthz(c AuthzCompiler) Option {
+	return func(o *options) { o.authz = c }
+}
+
+// compileAuthz fills every policy's Compiled field.
+func (s *Snapshot) compileAuthz(c AuthzCompiler) {
+	if c == nil {
+		return
+	}
+	for _, p := range s.AuthorizationPolicies {
+		p.Compiled = c(p)
+	}
+}
+
+// AuthorizationPoliciesFor returns the AuthorizationPolicies of the
+// workload's namespace that target it, sorted by name: those naming one of
+// the services it backs, and those whose selector's labels the workload
+// carries.
+func (s *Snapshot) AuthorizationPoliciesFor(w *Workload) []*AuthorizationPolicy {
+	if w == nil {
+		return nil
+	}
+	var out []*AuthorizationPolicy
+	for _, p := range s.AuthorizationPolicies {
+		if p.Namespace == w.Namespace && Targets(p, w) {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Targets reports whether the policy targets the workload, ignoring
+// namespaces: the workload backs one of its services or carries every
+// label of its selector.
+func Targets(p *AuthorizationPolicy, w *Workload) bool {
+	t := p.Spec.Targets
+	for _, svc := range t.Services {
+		for _, backed := range w.Spec.Services {
+			if svc == backed {
+				return true
+			}
+		}
+	}
+	return t.Selector != nil && len(t.Selector.MatchLabels) > 0 && MatchesSubset(w.Spec.Labels, t.Selector.MatchLabels)
+}
