@@ -100,12 +100,17 @@ func New(cfg Config) (*Agent, error) {
 	})
 	a.sds = NewSDS(cfg.Logger.Named("sds"))
 	a.wl = NewWorkloadAPI(a.mgr, cfg.ControlPlane, cfg.Logger.Named("workloadapi"))
+	// The files and SDS change only with the SVID or the roots, not with
+	// the JWT keys, so readers are not woken for nothing.
+	var last *Identity
 	a.mgr.OnUpdate(func(id *Identity) {
+		if last != nil && last.SVID == id.SVID && sameCerts(last.Roots, id.Roots) {
+			return
+		}
+		last = id
 		if err := WritePEMFiles(cfg.SocketDir, id); err != nil {
 			a.log.Error("writing the PEM files failed", "dir", cfg.SocketDir, "error", err)
 		}
-	})
-	a.mgr.OnUpdate(func(id *Identity) {
 		if err := a.sds.Update(id); err != nil {
 			a.log.Error("updating SDS failed", "error", err)
 		}

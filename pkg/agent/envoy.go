@@ -1,5 +1,3 @@
-// Package agent is the per-workload agent beside a sidecar: it writes the
-// Envoy bootstrap for its workload and starts and supervises Envoy.
 package agent
 
 import (
