@@ -5,6 +5,7 @@ package translate
 
 import (
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -40,6 +41,9 @@ type Resources struct {
 	Clusters  []*cluster.Cluster
 	Endpoints []*endpoint.ClusterLoadAssignment
 	Secrets   []*tls.Secret
+	// ExtensionConfigs carry authorization bundles to a workload's agent
+	// (see AuthzExtensionName); Envoy itself never asks for them.
+	ExtensionConfigs []*core.TypedExtensionConfig
 }
 
 // Diagnostic is a non-fatal problem found while translating, such as a

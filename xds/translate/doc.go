@@ -119,6 +119,41 @@
 // servers accept TLS with an optional client certificate, since gRPC can
 // neither inspect for TLS nor match transport_protocol "tls".
 //
+// # Authorization
+//
+// authz.go applies the AuthorizationPolicies targeting a workload (same
+// namespace; it backs one of targets.services or carries every label of
+// targets.selector.matchLabels) to every inbound HTTP listener of it.
+// Policies come compiled (mesh.WithAuthz): each filter sits before the
+// rate limit and the router, in policy name order.
+//
+//   - Envoy sidecar, enforce, compiled to RBAC: an RBAC filter
+//     "envoy.filters.http.rbac/<ns>/<policy>" holding the rules; the
+//     sidecar decides alone. Several policies are several filters, and
+//     all must allow.
+//   - Envoy sidecar, otherwise (RBAC cannot express it, dry-run, or no
+//     compiler ran): one "envoy.filters.http.ext_authz" filter calling the
+//     agent over gRPC through the bootstrap's static cluster
+//     "embassy_authz" (the agent's authz.sock), transport V3, timeout
+//     200ms, failure_mode_allow false, with up to 8KiB of request body
+//     (partial allowed). Dry-run always takes this path, so the agent can
+//     log what it would deny and allow it.
+//   - Proxyless gRPC server: gRPC has no ext_authz, only RBAC. A compiled,
+//     enforced policy is an RBAC filter as above. One RBAC cannot express
+//     is reported ("cannot be enforced on proxyless gRPC servers") and, as
+//     it is enforced, becomes an RBAC filter with no policies, which denies
+//     every call: fail closed. A dry-run policy is reported and not
+//     applied, since gRPC cannot report what it would deny.
+//   - A policy that no longer compiles is reported and, when enforced,
+//     denies everything.
+//
+// Every targeted workload's node (sidecar or proxyless server) is also sent
+// one TypedExtensionConfig per policy, named
+// "embassy.authz/<namespace>/<policy>", whose typed_config is a
+// google.protobuf.BytesValue holding the compiled bundle's JSON, for its
+// agent's ext_authz server. The xDS cache versions these by bundle
+// revision.
+//
 // # Diagnostics
 //
 // Problems that leave the rest of the mesh servable (a subset with no

@@ -86,7 +86,7 @@ func loadSnapshot(t testing.TB, files ...string) *mesh.Snapshot {
 		}
 		all = append(all, decodeYAML(t, f, data)...)
 	}
-	return mesh.New(1, all)
+	return mesh.New(1, all, mesh.WithAuthz(compileAuthz))
 }
 
 // firstWorkloadProxy is the Envoy proxy of the snapshot's first workload,

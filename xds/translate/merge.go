@@ -18,6 +18,7 @@ func Merge(rs ...*Resources) *Resources {
 		out.Clusters = append(out.Clusters, r.Clusters...)
 		out.Endpoints = append(out.Endpoints, r.Endpoints...)
 		out.Secrets = append(out.Secrets, r.Secrets...)
+		out.ExtensionConfigs = append(out.ExtensionConfigs, r.ExtensionConfigs...)
 	}
 	sortListeners(out.Listeners)
 	sortRoutes(out.Routes)
@@ -26,5 +27,8 @@ func Merge(rs ...*Resources) *Resources {
 		return out.Endpoints[i].GetClusterName() < out.Endpoints[j].GetClusterName()
 	})
 	sort.SliceStable(out.Secrets, func(i, j int) bool { return out.Secrets[i].GetName() < out.Secrets[j].GetName() })
+	sort.SliceStable(out.ExtensionConfigs, func(i, j int) bool {
+		return out.ExtensionConfigs[i].GetName() < out.ExtensionConfigs[j].GetName()
+	})
 	return out
 }

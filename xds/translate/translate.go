@@ -29,7 +29,9 @@ func Inbound(s *mesh.Snapshot, p Proxy) (*Resources, []Diagnostic) {
 		return &Resources{}, t.diagnostics()
 	}
 	out := t.inbound(w)
+	t.inboundAuthz(w, out, false)
 	t.inboundRateLimits(w, out)
+	out.ExtensionConfigs = t.authzExtensionConfigs(w)
 	return out, t.diagnostics()
 }
 
@@ -50,7 +52,10 @@ func ProxylessServer(s *mesh.Snapshot, p Proxy) (*Resources, []Diagnostic) {
 		t.diag(resource.KindWorkload, p.Namespace, p.Workload, "proxy %q names a workload that does not exist; it gets no server listeners", p.ID)
 		return &Resources{}, t.diagnostics()
 	}
-	return t.proxylessServer(w), t.diagnostics()
+	out := t.proxylessServer(w)
+	t.inboundAuthz(w, out, true)
+	out.ExtensionConfigs = t.authzExtensionConfigs(w)
+	return out, t.diagnostics()
 }
 
 // ForProxy merges what a proxy gets: Outbound and Inbound for an Envoy
