@@ -68,6 +68,8 @@ type ControlPlane struct {
 	applier *apply.Applier
 	xds     *xdsserver.Server
 	snap    atomic.Pointer[mesh.Snapshot]
+	// authz compiles AuthorizationPolicies once per spec for snapshots.
+	authz *authzCache
 	// ca and tokens are always loaded; serverTLS and identity only when
 	// xDS is TLS.
 	ca        *identity.CA
@@ -98,7 +100,7 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 	if cfg.Debounce == 0 {
 		cfg.Debounce = 100 * time.Millisecond
 	}
-	c := &ControlPlane{cfg: cfg, log: cfg.Logger.Named(elog.ControlPlane), err: make(chan error, 1)}
+	c := &ControlPlane{cfg: cfg, log: cfg.Logger.Named(elog.ControlPlane), err: make(chan error, 1), authz: newAuthzCache()}
 	var err error
 	switch cfg.Store {
 	case "", "bbolt":
@@ -241,7 +243,8 @@ func (c *ControlPlane) publish(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reading the store: %w", err)
 	}
-	snap := mesh.New(rev, rs)
+	snap := mesh.New(rev, rs, mesh.WithAuthz(c.authz.compile))
+	c.authz.prune(snap)
 	c.snap.Store(snap)
 	c.checkTrustDomain(snap)
 	c.xds.Update(snap)

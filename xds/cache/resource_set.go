@@ -21,6 +21,7 @@ var servedTypes = []resourcev3.Type{
 	resourcev3.ClusterType,
 	resourcev3.EndpointType,
 	resourcev3.SecretType,
+	resourcev3.ExtensionConfigType,
 }
 
 // typeSet is the resources of one xDS type with each one's content hash.
@@ -48,6 +49,8 @@ func newResourceSet(r *translate.Resources) (resourceSet, error) {
 		resourcev3.ClusterType:  asResources(r.Clusters),
 		resourcev3.EndpointType: asResources(r.Endpoints),
 		resourcev3.SecretType:   asResources(r.Secrets),
+		// Only a workload's agent asks for these: its authorization bundles.
+		resourcev3.ExtensionConfigType: asResources(r.ExtensionConfigs),
 	}
 	for _, typ := range servedTypes {
 		if len(lists[typ]) == 0 {
@@ -64,6 +67,9 @@ func newResourceSet(r *translate.Resources) (resourceSet, error) {
 			ts.hashes[name] = cachev3.HashResource(b)
 		}
 		ts.version = versionOf(ts.hashes)
+		if typ == resourcev3.ExtensionConfigType {
+			versionByBundle(ts)
+		}
 		set[typ] = ts
 	}
 	return set, nil
