@@ -110,7 +110,8 @@ type fakeCP struct {
 	registers    int
 	deregistered []string
 	registered   chan string
-	renewFailed  chan time.Time // each failed Renew, while down
+	renewFailed  chan time.Time    // each failed Renew, while down
+	nextRoot     *x509.Certificate // published by Bundle beside the root, when set
 }
 
 func newFakeCP(t testing.TB, ttl time.Duration) *fakeCP {
@@ -227,7 +228,13 @@ func (f *fakeCP) Bundle(context.Context) (*wire.BundleResponse, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &wire.BundleResponse{TrustDomain: testTD.Name(), X509Roots: [][]byte{f.ca.root.Raw}, JWKS: jwks}, nil
+	roots := [][]byte{f.ca.root.Raw}
+	f.mu.Lock()
+	if f.nextRoot != nil {
+		roots = append(roots, f.nextRoot.Raw)
+	}
+	f.mu.Unlock()
+	return &wire.BundleResponse{TrustDomain: testTD.Name(), X509Roots: roots, JWKS: jwks}, nil
 }
 
 // requests returns a copy of every request sent so far.

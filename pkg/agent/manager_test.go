@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/svid/jwtsvid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"google.golang.org/grpc/codes"
@@ -299,3 +300,53 @@ func TestRenewDelayIsHalfTheLifetimeWithJitter(t *testing.T) {
 		t.Fatalf("renewal delays for 100s left ranged %s..%s, want within 45s..55s and spread", lo, hi)
 	}
 }
+
+// A root the CA publishes before signing with it reaches the Workload API's
+// bundle stream, SDS and bundle.pem through the periodic Bundle call.
+func TestNewRootsArePublished(t *testing.T) {
+	cp := newFakeCP(t, time.Minute)
+	ta := startAgent(t, cp, func(c *Config) { c.BundleInterval = 50 * time.Millisecond })
+	c := newWorkloadClient(t, ta)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	updates := make(chan int, 10)
+	go c.WatchX509Bundles(ctx, bundleWatcher{updates})
+	select {
+	case n := <-updates:
+		if n != 1 {
+			t.Fatalf("%d roots before the rotation", n)
+		}
+	case <-ctx.Done():
+		t.Fatal("no bundle")
+	}
+
+	next := newTestCA(t).root
+	cp.mu.Lock()
+	cp.nextRoot = next
+	cp.mu.Unlock()
+	select {
+	case n := <-updates:
+		if n != 2 {
+			t.Fatalf("%d roots after the rotation, want 2", n)
+		}
+	case <-ctx.Done():
+		t.Fatal("the new root did not reach the Workload API")
+	}
+	if got := fetchSecrets(t, ta)[SecretRootCA].GetValidationContext().GetTrustedCa().GetInlineBytes(); !bytes.Contains(got, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: next.Raw})) {
+		t.Fatal("SDS's ROOTCA lacks the new root")
+	}
+	if b, err := os.ReadFile(ta.path(BundleFile)); err != nil || !bytes.Contains(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: next.Raw})) {
+		t.Fatalf("%s lacks the new root: %v", BundleFile, err)
+	}
+}
+
+// bundleWatcher passes the number of roots of each update to a channel.
+type bundleWatcher struct{ n chan int }
+
+func (w bundleWatcher) OnX509BundlesUpdate(s *x509bundle.Set) {
+	b, _ := s.GetX509BundleForTrustDomain(testTD)
+	if b != nil {
+		w.n <- len(b.X509Authorities())
+	}
+}
+func (w bundleWatcher) OnX509BundlesWatchError(error) {}
