@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/resource"
 )
 
@@ -50,6 +51,7 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("applied", "resources", len(res.Items), "revision", res.Revision, "dry_run", res.DryRun)
+	s.published(events.KindApply, res)
 	writeJSON(w, http.StatusOK, res)
 }
 

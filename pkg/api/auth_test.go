@@ -48,9 +48,13 @@ func TestEmptyAdminTokenRefusesEveryWrite(t *testing.T) {
 	}
 }
 
-func TestReadsAreOpen(t *testing.T) {
+func TestReadsNeedAToken(t *testing.T) {
 	h := newHarness(t, nil)
-	if code, body := h.do(http.MethodGet, "/v1/resources/services", "", nil); code != http.StatusOK {
+	code, body := h.do(http.MethodGet, "/v1/resources/services", "", nil)
+	if code != http.StatusUnauthorized || !strings.Contains(errorOf(t, body).Error, "missing bearer token: reads need the read token") {
 		t.Fatalf("list without a token: %d %s", code, body)
+	}
+	if code, body := h.do(http.MethodGet, "/v1/resources/services", testToken, nil); code != http.StatusOK {
+		t.Fatalf("list with the admin token: %d %s", code, body)
 	}
 }

@@ -5,10 +5,14 @@ package api
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"embassy.dev/embassy/pkg/apply"
+	"embassy.dev/embassy/pkg/events"
+	"embassy.dev/embassy/pkg/identity"
+	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/status"
 	"embassy.dev/embassy/pkg/store"
 )
@@ -36,6 +40,36 @@ type Options struct {
 	// Certificates lists the latest SVID of every agent for
 	// /v1/certificates; nil lists none.
 	Certificates func() []WorkloadCertificate
+
+	// ReadTokens authorise reads (never writes), besides the admin token.
+	// They are never logged.
+	ReadTokens []string
+	// AnonymousReads lets reads without a token through when they come
+	// from a loopback address; the caller must only set it when the API
+	// listens on loopback (see CheckAnonymousReads).
+	AnonymousReads bool
+	// StaleAfter bounds how long a sent version may wait for its ack
+	// before the proxy is STALE; status.DefaultStaleAfter when zero.
+	StaleAfter time.Duration
+	// Config answers /v1/proxies/{id}/config; nil answers 503.
+	Config status.ConfigSource
+	// Mesh is the current mesh snapshot; nil builds one from the store.
+	Mesh func() *mesh.Snapshot
+	// Events feeds /v1/events and hears of applies and deletes; nil keeps
+	// none.
+	Events *events.Bus
+	// Metrics serves /metrics; nil answers 503.
+	Metrics http.Handler
+	// Roots lists the CA's roots for /v1/status; nil falls back to
+	// Bundle's.
+	Roots func() []identity.RootInfo
+	// LastPush describes the last push for /v1/status; nil reports none.
+	LastPush func() (PushInfo, bool)
+	// StartedAt is when the control plane started; the handler's creation
+	// time when zero.
+	StartedAt time.Time
+	// Heartbeat is the interval of SSE heartbeats (default 15s).
+	Heartbeat time.Duration
 }
 
 // server holds the handler's dependencies.
@@ -53,24 +87,28 @@ func NewHandler(o Options) http.Handler {
 	if s.o.Applier == nil && s.o.Store != nil {
 		s.o.Applier = apply.New(s.o.Store)
 	}
-	write := requireAdmin(o.AdminToken)
-	read := open
+	if s.o.StaleAfter <= 0 {
+		s.o.StaleAfter = status.DefaultStaleAfter
+	}
+	if s.o.StartedAt.IsZero() {
+		s.o.StartedAt = time.Now()
+	}
+	if s.o.Heartbeat <= 0 {
+		s.o.Heartbeat = defaultHeartbeat
+	}
+	auth := newAuthenticator(o.AdminToken, o.ReadTokens, o.AnonymousReads)
+	access := map[accessLevel]middleware{
+		public: func(h http.Handler) http.Handler { return h },
+		read:   auth.requireRead,
+		admin:  auth.requireAdmin,
+	}
 
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("POST /v1/apply", write(http.HandlerFunc(s.apply)))
-	mux.Handle("GET /v1/resources/{kind}", read(http.HandlerFunc(s.list)))
-	mux.Handle("GET /v1/resources/{kind}/{name}", read(http.HandlerFunc(s.get)))
-	mux.Handle("DELETE /v1/resources/{kind}/{name}", write(http.HandlerFunc(s.delete)))
-	mux.Handle("GET /v1/proxies", read(http.HandlerFunc(s.proxies)))
-	// Join tokens grant identities, so even listing them is for the admin.
-	mux.Handle("POST /v1/tokens", write(http.HandlerFunc(s.createToken)))
-	mux.Handle("GET /v1/tokens", write(http.HandlerFunc(s.listTokens)))
-	mux.Handle("DELETE /v1/tokens/{id}", write(http.HandlerFunc(s.revokeToken)))
-	// The bundle is public: agents bootstrap their trust from it.
-	mux.HandleFunc("GET /v1/bundle", s.bundle)
-	mux.Handle("GET /v1/certificates", read(http.HandlerFunc(s.certificates)))
+	// Every route is in the routes table, so the OpenAPI test can check
+	// the document against what is registered.
+	for _, rt := range routes {
+		mux.Handle(rt.Method+" "+rt.Path, access[rt.Access](rt.handler(s)))
+	}
 	mux.HandleFunc("/", notFoundRoute)
 	return mux
 }
@@ -78,5 +116,5 @@ func NewHandler(o Options) http.Handler {
 // notFoundRoute answers paths the API does not serve, in JSON like every
 // other error.
 func notFoundRoute(w http.ResponseWriter, r *http.Request) {
-	writeError(w, http.StatusNotFound, "no API route for "+r.Method+" "+r.URL.Path+": see /v1/resources/{kind}, /v1/apply, /v1/proxies, /v1/tokens, /v1/bundle, /v1/certificates")
+	writeError(w, http.StatusNotFound, "no API route for "+r.Method+" "+r.URL.Path+": see /v1/openapi.json for every route")
 }

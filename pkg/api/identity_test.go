@@ -144,7 +144,7 @@ func TestBundleIsPublic(t *testing.T) {
 
 func TestCertificatesListIssuanceAndRoots(t *testing.T) {
 	h, _ := identityHarness(t)
-	code, body := h.do(http.MethodGet, "/v1/certificates", "", nil)
+	code, body := h.do(http.MethodGet, "/v1/certificates", testToken, nil)
 	var out CertificatesResponse
 	if code != http.StatusOK || json.Unmarshal(body, &out) != nil {
 		t.Fatalf("certificates: %d %s", code, body)

@@ -30,7 +30,7 @@ func TestProxiesComeFromTheRegistry(t *testing.T) {
 		},
 	}}
 	h := newHarness(t, reg)
-	code, body := h.do(http.MethodGet, "/v1/proxies", "", nil)
+	code, body := h.do(http.MethodGet, "/v1/proxies", testToken, nil)
 	var out ProxiesResponse
 	if code != http.StatusOK || json.Unmarshal(body, &out) != nil {
 		t.Fatalf("GET /v1/proxies: %d %s", code, body)
@@ -40,7 +40,7 @@ func TestProxiesComeFromTheRegistry(t *testing.T) {
 	}
 
 	empty := newHarness(t, nil)
-	_, body = empty.do(http.MethodGet, "/v1/proxies", "", nil)
+	_, body = empty.do(http.MethodGet, "/v1/proxies", testToken, nil)
 	if !strings.Contains(string(body), `"proxies": []`) {
 		t.Fatalf("no registry should answer an empty list, got %s", body)
 	}

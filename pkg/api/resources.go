@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"embassy.dev/embassy/pkg/apply"
+	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/store"
 )
@@ -81,6 +82,7 @@ func (s *server) delete(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, "delete "+key.String(), err)
 	default:
 		s.log.Info("deleted", "key", key.String(), "revision", res.Revision, "dry_run", res.DryRun)
+		s.published(events.KindDelete, res)
 		writeJSON(w, http.StatusOK, res)
 	}
 }

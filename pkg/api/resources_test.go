@@ -18,27 +18,27 @@ func TestGetListAndDelete(t *testing.T) {
 	other := strings.Replace(serviceEcho, "name: echo", "name: echo\n  namespace: prod", 1)
 	h.mustApply(File{Name: "echo.yaml", Content: serviceEcho + "---\n" + other + "---\n" + routeEcho})
 
-	code, body := h.do(http.MethodGet, "/v1/resources/Services", "", nil)
+	code, body := h.do(http.MethodGet, "/v1/resources/Services", testToken, nil)
 	var list ListResponse
 	if code != http.StatusOK || json.Unmarshal(body, &list) != nil || len(list.Items) != 2 || list.Revision != 1 {
 		t.Fatalf("list all namespaces: %d %s", code, body)
 	}
-	code, body = h.do(http.MethodGet, "/v1/resources/service?namespace=prod", "", nil)
+	code, body = h.do(http.MethodGet, "/v1/resources/service?namespace=prod", testToken, nil)
 	if code != http.StatusOK || json.Unmarshal(body, &list) != nil || len(list.Items) != 1 || list.Items[0].Metadata.Namespace != "prod" {
 		t.Fatalf("list in prod: %d %s", code, body)
 	}
 
-	code, body = h.do(http.MethodGet, "/v1/resources/routes/echo", "", nil)
+	code, body = h.do(http.MethodGet, "/v1/resources/routes/echo", testToken, nil)
 	var got resource.Resource
 	if code != http.StatusOK || json.Unmarshal(body, &got) != nil || got.Spec.(*resource.RouteSpec).Service != "echo" {
 		t.Fatalf("get route in the default namespace: %d %s", code, body)
 	}
 
-	code, body = h.do(http.MethodGet, "/v1/resources/service/missing?namespace=prod", "", nil)
+	code, body = h.do(http.MethodGet, "/v1/resources/service/missing?namespace=prod", testToken, nil)
 	if code != http.StatusNotFound || !strings.Contains(errorOf(t, body).Error, "Service/prod/missing") {
 		t.Fatalf("get missing: %d %s", code, body)
 	}
-	code, body = h.do(http.MethodGet, "/v1/resources/gateways", "", nil)
+	code, body = h.do(http.MethodGet, "/v1/resources/gateways", testToken, nil)
 	if code != http.StatusBadRequest || !strings.Contains(errorOf(t, body).Error, `unknown kind "gateways"`) {
 		t.Fatalf("list unknown kind: %d %s", code, body)
 	}

@@ -13,6 +13,14 @@ type Proxy struct {
 	// XDS is "sotw" or "delta".
 	XDS            string    `json:"xds"`
 	ConnectedSince time.Time `json:"connectedSince"`
+	// Identity is the SPIFFE ID of the stream's client certificate, empty
+	// for plaintext xDS.
+	Identity string `json:"identity,omitempty"`
+	// Workload and Namespace come from a "<workload>.<namespace>" node id.
+	Workload  string `json:"workload,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+	// SyncState is the worst of the types' states; the status API fills it.
+	SyncState string `json:"syncState,omitempty"`
 	// Types holds one entry per xDS type URL the proxy asked for.
 	Types map[string]TypeStatus `json:"types"`
 }
@@ -25,6 +33,10 @@ type TypeStatus struct {
 	AckedAt      time.Time `json:"ackedAt,omitempty"`
 	NackCount    int       `json:"nackCount"`
 	LastNack     *Nack     `json:"lastNack,omitempty"`
+	// TimeToAckSeconds is how long the last acked version took to be acked.
+	TimeToAckSeconds float64 `json:"timeToAckSeconds,omitempty"`
+	// SyncState is one of the Sync* constants; the status API fills it.
+	SyncState string `json:"syncState,omitempty"`
 }
 
 // Nack is a rejected response as the proxy reported it.

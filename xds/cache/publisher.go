@@ -22,6 +22,21 @@ type Options struct {
 	Debounce, MaxDelay time.Duration
 	// Translator defaults to DefaultTranslator.
 	Translator Translator
+	// OnPush, when set, hears of every completed push, after the cache
+	// holds the new snapshots; it runs on the push loop, so it must be
+	// quick.
+	OnPush func(PushInfo)
+}
+
+// PushInfo describes one completed push.
+type PushInfo struct {
+	Revision int64
+	// At is when the push started; Took is how long translating and
+	// setting every node's snapshot took.
+	At   time.Time
+	Took time.Duration
+	// Nodes is how many connected nodes were given the snapshot.
+	Nodes int
 }
 
 // Publisher turns mesh snapshots into cache snapshots for every connected
@@ -38,6 +53,10 @@ type Publisher struct {
 	pending      *mesh.Snapshot
 	firstPending time.Time
 	lastPending  time.Time
+	// pendingCount counts the updates the pending snapshot coalesces.
+	pendingCount int
+	onPush       func(PushInfo)
+	lastPush     atomic.Pointer[PushInfo]
 
 	// mu orders every change to the node set with the cache calls that
 	// follow it, so a node that disconnects is never given a snapshot again
@@ -89,6 +108,7 @@ func NewPublisher(o Options) *Publisher {
 		parse:    nodeIDParser(o.Translator),
 		debounce: o.Debounce,
 		maxDelay: o.MaxDelay,
+		onPush:   o.OnPush,
 		// ads=false on purpose: with ads=true the cache holds back any
 		// answer until a request names every resource of the type, and
 		// gRPC's proxyless client only ever asks for what it needs.
@@ -114,6 +134,7 @@ func (p *Publisher) Update(m *mesh.Snapshot) {
 		p.firstPending = now
 	}
 	p.pending, p.lastPending = m, now
+	p.pendingCount++
 	p.pendingMu.Unlock()
 	select {
 	case p.kick <- struct{}{}:
@@ -125,8 +146,24 @@ func (p *Publisher) takePending() *mesh.Snapshot {
 	p.pendingMu.Lock()
 	defer p.pendingMu.Unlock()
 	m := p.pending
-	p.pending = nil
+	p.pending, p.pendingCount = nil, 0
 	return m
+}
+
+// PendingUpdates is how many updates wait for the next push (the
+// debounce queue's depth); they are pushed as one snapshot.
+func (p *Publisher) PendingUpdates() int {
+	p.pendingMu.Lock()
+	defer p.pendingMu.Unlock()
+	return p.pendingCount
+}
+
+// LastPush describes the last completed push; ok is false before any.
+func (p *Publisher) LastPush() (info PushInfo, ok bool) {
+	if lp := p.lastPush.Load(); lp != nil {
+		return *lp, true
+	}
+	return PushInfo{}, false
 }
 
 // Revision is the revision of the last mesh snapshot pushed, 0 before any.
@@ -211,7 +248,13 @@ func (p *Publisher) push(m *mesh.Snapshot) {
 	}
 	p.revision.Store(m.Revision)
 	p.pushes.Add(1)
-	p.log.Debug("pushed", "revision", m.Revision, "nodes", len(p.nodes), "shapes", len(gen.shapes), "took", time.Since(start))
+	info := PushInfo{Revision: m.Revision, At: start, Took: time.Since(start), Nodes: len(p.nodes)}
+	p.lastPush.Store(&info)
+	p.log.Debug("pushed", "revision", m.Revision, "nodes", len(p.nodes), "shapes", len(gen.shapes), "took", info.Took)
+	if p.onPush != nil {
+		// Under p.mu, so hooks see pushes in order; OnPush must be quick.
+		p.onPush(info)
+	}
 }
 
 // inbound translates a node's own resources: an Envoy sidecar's inbound

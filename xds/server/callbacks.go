@@ -47,7 +47,8 @@ func (t *tracker) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) err
 
 // OnStreamResponse records a SotW response.
 func (t *tracker) OnStreamResponse(_ context.Context, id int64, _ *discovery.DiscoveryRequest, resp *discovery.DiscoveryResponse) {
-	t.response(streamKey{kindSotW, id}, resp.GetTypeUrl(), resp.GetNonce(), resp.GetVersionInfo(), proto.Size(resp))
+	t.response(streamKey{kindSotW, id}, resp.GetTypeUrl(), resp.GetNonce(), resp.GetVersionInfo(), proto.Size(resp), resp.GetResources(),
+		func(s *served) { s.sentSotW(resp.GetVersionInfo(), resp.GetResources()) })
 }
 
 // OnDeltaStreamOpen records a new delta stream.
@@ -77,7 +78,10 @@ func (t *tracker) OnStreamDeltaRequest(id int64, req *discovery.DeltaDiscoveryRe
 
 // OnStreamDeltaResponse records a delta response.
 func (t *tracker) OnStreamDeltaResponse(id int64, _ *discovery.DeltaDiscoveryRequest, resp *discovery.DeltaDiscoveryResponse) {
-	t.response(streamKey{kindDelta, id}, resp.GetTypeUrl(), resp.GetNonce(), resp.GetSystemVersionInfo(), proto.Size(resp))
+	t.response(streamKey{kindDelta, id}, resp.GetTypeUrl(), resp.GetNonce(), resp.GetSystemVersionInfo(), proto.Size(resp), nil,
+		func(s *served) {
+			s.sentDelta(resp.GetNonce(), resp.GetSystemVersionInfo(), resp.GetResources(), resp.GetRemovedResources())
+		})
 }
 
 // OnFetchRequest accepts REST fetches; they hold no stream to track.

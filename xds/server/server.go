@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
 
+	"embassy.dev/embassy/pkg/events"
 	embassylog "embassy.dev/embassy/pkg/log"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/status"
@@ -45,6 +46,10 @@ type Config struct {
 	// request naming another node ends the stream too. Nil allows every
 	// stream (plaintext xDS for local development).
 	Authorizer Authorizer
+	// Events hears of pushes and NACKs; nil drops them.
+	Events events.Publisher
+	// Metrics hears of responses, answers and pushes; nil counts nothing.
+	Metrics Metrics
 }
 
 // Authorizer decides whether the peer of a stream (found in ctx) may be
@@ -60,7 +65,10 @@ type Server struct {
 	cancel  context.CancelFunc
 }
 
-var _ status.Registry = (*Server)(nil)
+var (
+	_ status.Registry     = (*Server)(nil)
+	_ status.ConfigSource = (*Server)(nil)
+)
 
 // New builds a Server; Register it on a gRPC server and feed it with Update.
 func New(cfg Config) *Server {
@@ -68,7 +76,14 @@ func New(cfg Config) *Server {
 		cfg.Logger = hclog.NewNullLogger()
 	}
 	log := cfg.Logger.Named(embassylog.XDS)
+	if cfg.Events == nil {
+		cfg.Events = noEvents{}
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = noMetrics{}
+	}
 	pub := cache.NewPublisher(cache.Options{
+		OnPush:     onPush(cfg.Events, cfg.Metrics),
 		Logger:     log.Named(cacheLogger),
 		Debounce:   cfg.Debounce,
 		MaxDelay:   cfg.MaxDelay,
@@ -77,6 +92,7 @@ func New(cfg Config) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	t := newTracker(pub, log)
 	t.authorize = cfg.Authorizer
+	t.events, t.metrics = cfg.Events, cfg.Metrics
 	return &Server{
 		log:     log,
 		pub:     pub,
@@ -101,6 +117,16 @@ func (s *Server) Register(g *grpc.Server) {
 
 // Proxies returns a copy of every connected proxy's state, sorted by ID.
 func (s *Server) Proxies() []status.Proxy { return s.tracker.proxies() }
+
+// ProxyConfig returns what node id was last sent, per type, and the
+// versions of what it last acked; ok is false when it is not connected.
+func (s *Server) ProxyConfig(id string) ([]status.ServedType, bool) { return s.tracker.proxyConfig(id) }
+
+// PendingUpdates is how many mesh updates wait for the next push.
+func (s *Server) PendingUpdates() int { return s.pub.PendingUpdates() }
+
+// LastPush describes the last push; ok is false before the first.
+func (s *Server) LastPush() (cache.PushInfo, bool) { return s.pub.LastPush() }
 
 // Stats returns the server's counters.
 func (s *Server) Stats() Stats {

@@ -10,9 +10,12 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/anypb"
 
+	"embassy.dev/embassy/pkg/events"
 	estatus "embassy.dev/embassy/pkg/status"
 	"embassy.dev/embassy/xds/cache"
+	"embassy.dev/embassy/xds/translate"
 )
 
 // The xDS protocol variants, as the status API names them.
@@ -51,12 +54,17 @@ type answer struct {
 
 type sentResponse struct {
 	nonce, version string
+	at             time.Time
+	// sotw is a SotW response's resources, kept for the acked state.
+	sotw []*anypb.Any
 }
 
 // nodeState is a connected node's status and how many streams it holds.
 type nodeState struct {
 	proxy   estatus.Proxy
 	streams int
+	// served is what the node holds of each type URL.
+	served map[string]*served
 }
 
 // tracker follows streams through go-control-plane's callbacks, registers
@@ -68,6 +76,9 @@ type tracker struct {
 	stats counters
 	// authorize, when set, vets each stream's node before it is served.
 	authorize Authorizer
+	// events and metrics hear of NACKs and answers; never nil.
+	events  events.Publisher
+	metrics Metrics
 
 	mu      sync.Mutex
 	streams map[streamKey]*streamState
@@ -75,7 +86,7 @@ type tracker struct {
 }
 
 func newTracker(pub *cache.Publisher, log hclog.Logger) *tracker {
-	return &tracker{pub: pub, log: log, streams: map[streamKey]*streamState{}, nodes: map[string]*nodeState{}}
+	return &tracker{pub: pub, log: log, events: noEvents{}, metrics: noMetrics{}, streams: map[streamKey]*streamState{}, nodes: map[string]*nodeState{}}
 }
 
 func (t *tracker) open(ctx context.Context, k streamKey, typeURL string) {
@@ -129,6 +140,7 @@ func (t *tracker) check(k streamKey, node *core.Node) error {
 func (t *tracker) request(k streamKey, node *core.Node, typeURL, nonce string, nack *answer, ackVersion func(sentResponse) string) (rejected string) {
 	now := time.Now()
 	var connect *core.Node
+	var heard *heardAnswer
 	t.mu.Lock()
 	st := t.streams[k]
 	if st == nil {
@@ -137,7 +149,7 @@ func (t *tracker) request(k streamKey, node *core.Node, typeURL, nonce string, n
 	}
 	if st.nodeID == "" && node.GetId() != "" {
 		st.nodeID, connect = node.GetId(), node
-		t.attach(k.kind, node, now)
+		t.attach(k.kind, node, now, st.ctx)
 	}
 	if typeURL == "" {
 		typeURL = st.typeURL
@@ -146,6 +158,9 @@ func (t *tracker) request(k streamKey, node *core.Node, typeURL, nonce string, n
 		ts := ns.proxy.Types[typeURL]
 		if sent, ok := st.sent[typeURL]; ok && nonce != "" && nonce == sent.nonce {
 			delete(st.sent, typeURL)
+			heard = &heardAnswer{typeURL: typeURL, took: now.Sub(sent.at), nack: nack, node: st.nodeID, version: sent.version}
+			sv := ns.servedOf(typeURL)
+			sv.answered(nonce, ackVersion(sent), sent.sotw, nack != nil)
 			if nack != nil {
 				rejected = sent.version
 				ts.NackCount++
@@ -153,6 +168,7 @@ func (t *tracker) request(k streamKey, node *core.Node, typeURL, nonce string, n
 				t.log.Warn("proxy rejected configuration", "node", st.nodeID, "type", typeURL, "version", sent.version, "error", nack.message)
 			} else {
 				ts.VersionAcked, ts.AckedAt = ackVersion(sent), now
+				ts.TimeToAckSeconds = heard.took.Seconds()
 			}
 		}
 		ns.proxy.Types[typeURL] = ts
@@ -161,19 +177,46 @@ func (t *tracker) request(k streamKey, node *core.Node, typeURL, nonce string, n
 	if connect != nil {
 		t.pub.Connect(connect)
 	}
+	if heard != nil {
+		t.metrics.Answered(heard.typeURL, heard.took, heard.nack != nil)
+		if heard.nack != nil {
+			t.events.Publish(events.Event{Time: now, Kind: events.KindNack, Proxy: heard.node, Type: heard.typeURL, Message: heard.nack.message})
+		}
+	}
 	return rejected
 }
 
+// heardAnswer is an answer to report once the lock is released.
+type heardAnswer struct {
+	typeURL, node, version string
+	took                   time.Duration
+	nack                   *answer
+}
+
+// servedOf returns the node's served state of a type, making it.
+func (ns *nodeState) servedOf(typeURL string) *served {
+	sv := ns.served[typeURL]
+	if sv == nil {
+		sv = &served{}
+		ns.served[typeURL] = sv
+	}
+	return sv
+}
+
 // attach counts a new stream of a node, creating its status on the first.
-func (t *tracker) attach(kind string, node *core.Node, now time.Time) {
+func (t *tracker) attach(kind string, node *core.Node, now time.Time, ctx context.Context) {
 	ns := t.nodes[node.GetId()]
 	if ns == nil {
 		ns = &nodeState{proxy: estatus.Proxy{
 			ID:             node.GetId(),
 			Flavour:        string(cache.FlavourOf(node)),
 			ConnectedSince: now,
+			Identity:       peerIdentity(ctx),
 			Types:          map[string]estatus.TypeStatus{},
-		}}
+		}, served: map[string]*served{}}
+		if w, n, err := translate.ParseNodeID(node.GetId()); err == nil {
+			ns.proxy.Workload, ns.proxy.Namespace = w, n
+		}
 		t.nodes[node.GetId()] = ns
 		t.log.Info("proxy connected", "node", node.GetId(), "flavour", ns.proxy.Flavour, "xds", kind)
 	}
@@ -181,25 +224,51 @@ func (t *tracker) attach(kind string, node *core.Node, now time.Time) {
 	ns.proxy.XDS = kind
 }
 
-// response records a response about to be sent.
-func (t *tracker) response(k streamKey, typeURL, nonce, version string, size int) {
+// response records a response about to be sent; record notes its
+// resources in the node's served state. sotw is a SotW response's
+// resources (nil for delta).
+func (t *tracker) response(k streamKey, typeURL, nonce, version string, size int, sotw []*anypb.Any, record func(*served)) {
 	t.stats.add(k.kind, size)
 	now := time.Now()
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	st := t.streams[k]
 	if st == nil {
+		t.mu.Unlock()
 		return
 	}
 	if typeURL == "" {
 		typeURL = st.typeURL
 	}
-	st.sent[typeURL] = sentResponse{nonce: nonce, version: version}
+	st.sent[typeURL] = sentResponse{nonce: nonce, version: version, at: now, sotw: sotw}
 	if ns := t.nodes[st.nodeID]; ns != nil {
 		ts := ns.proxy.Types[typeURL]
 		ts.VersionSent, ts.SentAt = version, now
 		ns.proxy.Types[typeURL] = ts
+		record(ns.servedOf(typeURL))
 	}
+	t.mu.Unlock()
+	t.metrics.ResponseSent(typeURL)
+}
+
+// proxyConfig copies what node id was served, per type, sorted by type.
+func (t *tracker) proxyConfig(id string) ([]estatus.ServedType, bool) {
+	t.mu.Lock()
+	ns := t.nodes[id]
+	if ns == nil {
+		t.mu.Unlock()
+		return nil, false
+	}
+	copies := make([]servedCopy, 0, len(ns.served))
+	for typ, sv := range ns.served {
+		copies = append(copies, sv.snapshot(typ))
+	}
+	t.mu.Unlock()
+	sort.Slice(copies, func(i, j int) bool { return copies[i].typeURL < copies[j].typeURL })
+	out := make([]estatus.ServedType, len(copies))
+	for i, c := range copies {
+		out[i] = c.resolve()
+	}
+	return out, true
 }
 
 // close forgets a stream; a node's last stream takes its status and its
