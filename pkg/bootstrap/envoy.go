@@ -74,6 +74,7 @@ func Envoy(o EnvoyOptions) (*bootstrapv3.Bootstrap, error) {
 			Clusters: []*clusterv3.Cluster{
 				xdsCluster(xdsAddr, xdsTransportSocket(orDefault(o.TrustDomain, DefaultTrustDomain), o.Insecure)),
 				sdsCluster(orDefault(o.SocketDir, DefaultSocketDir)),
+				authzCluster(orDefault(o.SocketDir, DefaultSocketDir)),
 			},
 		},
 		Admin: admin,

@@ -47,6 +47,7 @@ func fileWatcher(dir string) map[string]any {
 func TestNamesMatchTranslator(t *testing.T) {
 	pairs := [][2]string{
 		{bootstrap.SDSClusterName, translate.SDSClusterName},
+		{bootstrap.AuthzClusterName, translate.AuthzClusterName},
 		{bootstrap.SDSSocket, translate.SDSSocket},
 		{bootstrap.CertFile, translate.CertFile},
 		{bootstrap.KeyFile, translate.KeyFile},

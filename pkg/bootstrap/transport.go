@@ -28,6 +28,11 @@ const (
 	DefaultTrustDomain = "embassy.local"
 	// SDSClusterName is the static Envoy cluster reaching the agent's SDS.
 	SDSClusterName = "embassy_sds"
+	// AuthzClusterName is the static Envoy cluster reaching the agent's
+	// ext_authz server, which the translator's ext_authz filter names.
+	AuthzClusterName = "embassy_authz"
+	// AuthzSocket is the agent's ext_authz gRPC socket.
+	AuthzSocket = "authz.sock"
 	// SDSSocket, CertFile, KeyFile and BundleFile are the agent's files.
 	SDSSocket  = "sds.sock"
 	CertFile   = "svid.pem"
@@ -106,16 +111,28 @@ func xdsTransportSocket(trustDomain string, insecure bool) *corev3.TransportSock
 // gRPC. Every sidecar has it, whatever the xDS stream's security: the
 // listeners and clusters of an mTLS mesh name their secrets through it.
 func sdsCluster(socketDir string) *clusterv3.Cluster {
+	return agentCluster(SDSClusterName, path.Join(socketDir, SDSSocket))
+}
+
+// authzCluster reaches the agent's ext_authz server, over HTTP/2 since
+// the check is gRPC. Every sidecar has it, so a policy that needs the
+// agent to decide changes a listener and never the bootstrap.
+func authzCluster(socketDir string) *clusterv3.Cluster {
+	return agentCluster(AuthzClusterName, path.Join(socketDir, AuthzSocket))
+}
+
+// agentCluster is a static HTTP/2 cluster on one of the agent's sockets.
+func agentCluster(name, socket string) *clusterv3.Cluster {
 	return &clusterv3.Cluster{
-		Name:                 SDSClusterName,
+		Name:                 name,
 		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: clusterv3.Cluster_STATIC},
 		ConnectTimeout:       durationpb.New(xdsConnectTimeout),
 		LoadAssignment: &endpointv3.ClusterLoadAssignment{
-			ClusterName: SDSClusterName,
+			ClusterName: name,
 			Endpoints: []*endpointv3.LocalityLbEndpoints{{
 				LbEndpoints: []*endpointv3.LbEndpoint{{
 					HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{
-						Address: &corev3.Address{Address: &corev3.Address_Pipe{Pipe: &corev3.Pipe{Path: path.Join(socketDir, SDSSocket)}}},
+						Address: &corev3.Address{Address: &corev3.Address_Pipe{Pipe: &corev3.Pipe{Path: socket}}},
 					}},
 				}},
 			}},
