@@ -41,7 +41,10 @@ applications over ADS (state-of-the-world and incremental xDS).
 Everything listens on loopback by default. Write calls to the API need the
 admin token: on first start it is created in <data-dir>/admin-token (mode
 0600); its path is printed, the token never is. Give your own with
---admin-token-file.
+--admin-token-file. Reads (status, proxies, resources, events, metrics)
+need the admin token or the read token, <data-dir>/read-token (or
+--read-token-file); --anonymous-reads lets loopback clients read without
+one. /healthz, /readyz and /v1/bundle are public.
 
 What is applied survives restarts: start embassy-cp again on the same
 --data-dir and proxies are served the same configuration.
@@ -90,6 +93,10 @@ local development: plaintext, no client certificates, no identity service.`,
 	f.StringVar(&cfg.XDSAddr, "xds-addr", "127.0.0.1:15010", "listen address of the xDS (ADS) gRPC server")
 	f.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:15000", "listen address of the HTTP API")
 	f.StringVar(&cfg.AdminTokenFile, "admin-token-file", "", "file holding the admin bearer token (default: <data-dir>/admin-token, created on first start)")
+	f.StringVar(&cfg.ReadTokenFile, "read-token-file", "", "file holding the read bearer token for status reads (default: <data-dir>/read-token, created on first start)")
+	f.BoolVar(&cfg.AnonymousReads, "anonymous-reads", false, "let reads without a token through from loopback clients (only when --api-addr is a loopback address)")
+	f.DurationVar(&cfg.StaleAfter, "stale-after", 10*time.Second, "how long a proxy may leave a sent version unacked before proxy-status calls it STALE")
+	f.IntVar(&cfg.EventBuffer, "event-buffer", 1000, "how many recent events /v1/events keeps")
 	f.DurationVar(&cfg.Debounce, "debounce", 100*time.Millisecond, "how long changes are coalesced before a push")
 	f.BoolVar(&cfg.InsecureXDS, "insecure-xds", false, "serve xDS in plaintext without client certificates or the identity service (local development only)")
 	f.StringArrayVar(&cfg.XDSServerNames, "xds-server-name", nil, "extra DNS name or IP for the xDS certificate (repeatable); the listen host, 127.0.0.1, ::1 and localhost are always in it")

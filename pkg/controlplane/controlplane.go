@@ -42,6 +42,17 @@ type Config struct {
 	APIAddr string
 	// AdminTokenFile, when set, is read instead of making a token.
 	AdminTokenFile string
+	// ReadTokenFile, when set, is read instead of making
+	// <data-dir>/read-token.
+	ReadTokenFile string
+	// AnonymousReads lets tokenless loopback clients read; Start refuses
+	// it unless APIAddr is a loopback address.
+	AnonymousReads bool
+	// StaleAfter is how long an unacked version waits before its proxy is
+	// STALE (default 10s).
+	StaleAfter time.Duration
+	// EventBuffer is how many recent events /v1/events keeps (default 1000).
+	EventBuffer int
 	// Debounce coalesces changes into pushes (default 100ms).
 	Debounce time.Duration
 	// InsecureXDS serves xDS in plaintext, without client certificates or
@@ -77,6 +88,7 @@ type ControlPlane struct {
 	serverTLS *service.ServerTLS
 	identity  *service.Service
 	tdWatch   trustDomainWatch
+	obs       observability
 	grpc      *grpc.Server
 	http      *http.Server
 	xdsLis    net.Listener
@@ -124,6 +136,11 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 		fmt.Fprintf(cfg.Out, "embassy-cp: admin token read from %s\n", tokenPath)
 	}
 
+	if err := c.setupObservability(); err != nil {
+		c.store.Close()
+		return nil, err
+	}
+
 	c.applier = apply.New(c.store)
 	if err := c.startIdentity(ctx); err != nil {
 		c.store.Close()
@@ -133,6 +150,8 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 		Logger:     cfg.Logger.Named(elog.XDS),
 		Debounce:   cfg.Debounce,
 		Translator: cache.DefaultTranslator(),
+		Events:     c.obs.events,
+		Metrics:    c.obs.metrics,
 	}
 	if !cfg.InsecureXDS {
 		xcfg.Authorizer = c.authorizeStream
@@ -172,7 +191,7 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 		c.identity.Register(c.grpc)
 	}
 	c.http = &http.Server{
-		Handler: api.NewHandler(api.Options{
+		Handler: api.NewHandler(c.apiOptions(api.Options{
 			Store:        c.store,
 			Applier:      c.applier,
 			Proxies:      c.xds,
@@ -182,7 +201,7 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 			Tokens:       c.tokens,
 			Bundle:       c.ca,
 			Certificates: c.certificates,
-		}),
+		})),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	c.wg.Add(3)

@@ -26,8 +26,10 @@ func TestMetricsReadTheirSourcesAtScrapeTime(t *testing.T) {
 	m := New(Options{
 		Proxies:        func() []status.Proxy { return proxies },
 		PendingUpdates: func() int { return pending },
-		Roots:          func() []identity.RootInfo { return []identity.RootInfo{{Fingerprint: "ab12", NotAfter: now.Add(time.Hour), Active: true}} },
-		Now:            func() time.Time { return now },
+		Roots: func() []identity.RootInfo {
+			return []identity.RootInfo{{Fingerprint: "ab12", NotAfter: now.Add(time.Hour), Active: true}}
+		},
+		Now: func() time.Time { return now },
 	})
 	pending = 3
 	m.ResponseSent("type.googleapis.com/envoy.config.cluster.v3.Cluster")

@@ -1,0 +1,132 @@
+package client
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"embassy.dev/embassy/pkg/api"
+	"embassy.dev/embassy/pkg/events"
+	"embassy.dev/embassy/pkg/status"
+)
+
+// Status returns the control plane's status.
+func (c *Client) Status(ctx context.Context) (*api.StatusResponse, error) {
+	var out api.StatusResponse
+	if err := c.do(ctx, http.MethodGet, "/v1/status", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ProxyFilter narrows ListProxies; empty fields do not filter.
+type ProxyFilter struct {
+	// Service lists proxies whose workload backs it (name or name.namespace).
+	Service string
+	// State lists proxies with a type in that sync state.
+	State string
+}
+
+// ListProxies returns every connected proxy that passes f, with the
+// server's sync states, following the pages to the end.
+func (c *Client) ListProxies(ctx context.Context, f ProxyFilter) ([]status.Proxy, error) {
+	var all []status.Proxy
+	cont := ""
+	for {
+		q := url.Values{}
+		if f.Service != "" {
+			q.Set("service", f.Service)
+		}
+		if f.State != "" {
+			q.Set("state", f.State)
+		}
+		q.Set("limit", strconv.Itoa(api.MaxProxiesLimit))
+		if cont != "" {
+			q.Set("continue", cont)
+		}
+		var out api.ProxiesResponse
+		if err := c.do(ctx, http.MethodGet, "/v1/proxies", q, nil, &out); err != nil {
+			return nil, err
+		}
+		all = append(all, out.Proxies...)
+		if cont = out.Continue; cont == "" {
+			return all, nil
+		}
+	}
+}
+
+// Services returns the mesh's services with their endpoints.
+func (c *Client) Services(ctx context.Context) (*api.ServicesResponse, error) {
+	var out api.ServicesResponse
+	if err := c.do(ctx, http.MethodGet, "/v1/services", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Events returns up to limit recent events (0: every one kept).
+func (c *Client) Events(ctx context.Context, limit int) ([]events.Event, error) {
+	var out api.EventsResponse
+	q := url.Values{"limit": {strconv.Itoa(limit)}}
+	if err := c.do(ctx, http.MethodGet, "/v1/events", q, nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Events, nil
+}
+
+// FollowEvents calls fn with each event published from now on, until ctx
+// ends (nil is then returned), the server closes the stream, or fn
+// returns an error.
+func (c *Client) FollowEvents(ctx context.Context, fn func(events.Event) error) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.server+"/v1/events?follow=true", nil)
+	if err != nil {
+		return fmt.Errorf("build request: %w (check --server)", err)
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	// A followed stream lasts as long as the caller wants: no timeout.
+	hc := *c.http
+	hc.Timeout = 0
+	resp, err := hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("GET %s/v1/events: %w (is embassy-cp running there? set --server or EMBASSY_SERVER)", c.server, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var buf strings.Builder
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			buf.WriteString(sc.Text())
+		}
+		return errorFrom(resp.StatusCode, []byte(buf.String()))
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		var e events.Event
+		if err := json.Unmarshal([]byte(data), &e); err != nil {
+			return fmt.Errorf("decode event %q: %w", data, err)
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return sc.Err()
+}
