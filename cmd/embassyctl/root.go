@@ -30,7 +30,7 @@ type globals struct {
 }
 
 // client builds an API client, reading the token file when one is set.
-// Reads need no token today; writes without one get the server's advice.
+// Without one, the server explains which token a command needs.
 func (g *globals) client() (*client.Client, error) {
 	token := ""
 	if g.tokenFile != "" {
@@ -54,8 +54,9 @@ deletes mesh resources (Mesh, Service, Workload, Route, TrafficPolicy,
 AuthorizationPolicy), shows whether each proxy accepted its configuration,
 and prints bootstraps for Envoy sidecars and proxyless gRPC clients.
 
-Reads are open; writes (apply, delete) and join tokens need the admin
-token, which embassy-cp writes to <data-dir>/admin-token on first start.` + exitCodesHelp,
+Reads need the read token (<data-dir>/read-token) or the admin token;
+writes (apply, delete) and join tokens need the admin token, which
+embassy-cp writes to <data-dir>/admin-token on first start.` + exitCodesHelp,
 		Example: `  export EMBASSY_SERVER=http://127.0.0.1:15000
   export EMBASSY_TOKEN_FILE=/var/lib/embassy/admin-token
   embassyctl apply -f examples/quickstart/
@@ -72,7 +73,7 @@ token, which embassy-cp writes to <data-dir>/admin-token on first start.` + exit
 		server = defaultServer
 	}
 	root.PersistentFlags().StringVar(&g.server, "server", server, "embassy-cp API URL (env EMBASSY_SERVER)")
-	root.PersistentFlags().StringVar(&g.tokenFile, "token-file", os.Getenv("EMBASSY_TOKEN_FILE"), "file holding the admin token, needed by apply and delete (env EMBASSY_TOKEN_FILE)")
+	root.PersistentFlags().StringVar(&g.tokenFile, "token-file", os.Getenv("EMBASSY_TOKEN_FILE"), "file holding the admin token (any command) or the read token (reads only) (env EMBASSY_TOKEN_FILE)")
 
 	root.AddCommand(
 		newApplyCmd(g),
@@ -80,6 +81,8 @@ token, which embassy-cp writes to <data-dir>/admin-token on first start.` + exit
 		newDeleteCmd(g),
 		newDiffCmd(g),
 		newProxyStatusCmd(g),
+		newStatusCmd(g),
+		newEventsCmd(g),
 		newBootstrapCmd(g),
 		newTokenCmd(g),
 		newBundleCmd(g),

@@ -8,26 +8,28 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"sigs.k8s.io/yaml"
+
 	"embassy.dev/embassy/pkg/status"
 )
 
-// Sync states of one xDS type on one proxy.
+// Sync states of one xDS type on one proxy; the server's, in pkg/status.
 const (
 	// Synced: the proxy acked the version last sent.
-	Synced = "SYNCED"
+	Synced = status.SyncSynced
 	// Nacked: the proxy rejected a response after its last ack.
-	Nacked = "NACKED"
+	Nacked = status.SyncNacked
 	// Stale: a version was sent and has not been acked for StaleAfter.
-	Stale = "STALE"
+	Stale = status.SyncStale
 	// Pending: a version was sent moments ago and the ack is not in yet.
-	Pending = "PENDING"
+	Pending = status.SyncPending
 	// NotSent: nothing of the type was sent to the proxy.
-	NotSent = "NOT_SENT"
+	NotSent = status.SyncNotSent
 )
 
-// StaleAfter is how long a sent version may wait for its ack before the
-// proxy counts as stale.
-const StaleAfter = 5 * time.Second
+// StaleAfter is the server's default bound, used only to judge a proxy
+// from a server that sends no sync states of its own.
+const StaleAfter = status.DefaultStaleAfter
 
 // xdsColumns are the proxy-status columns, by the short name of the xDS
 // resource type they show.
@@ -38,20 +40,13 @@ var xdsColumns = []struct{ header, typeName string }{
 	{"RDS", "RouteConfiguration"},
 }
 
-// SyncState judges one type's state at now.
+// SyncState is one type's state: the server's when it sent one,
+// otherwise judged at now with the same rule the server uses.
 func SyncState(ts status.TypeStatus, now time.Time) string {
-	switch {
-	case ts.VersionSent == "":
-		return NotSent
-	case ts.LastNack != nil && ts.LastNack.Time.After(ts.AckedAt):
-		return Nacked
-	case ts.VersionAcked == ts.VersionSent:
-		return Synced
-	case now.Sub(ts.SentAt) > StaleAfter:
-		return Stale
-	default:
-		return Pending
+	if ts.SyncState != "" {
+		return ts.SyncState
 	}
+	return status.SyncStateOf(ts, now, StaleAfter)
 }
 
 // ProxySync is one proxy with the judged state of each column's type.
@@ -81,26 +76,101 @@ func JudgeProxies(ps []status.Proxy, now time.Time) []ProxySync {
 	return out
 }
 
-// PrintProxyStatus writes the proxies as a table or as JSON.
+// ProxyStatusOptions shape PrintProxyStatusWith's output.
+type ProxyStatusOptions struct {
+	// Colour paints the states (green SYNCED, red NACKED, yellow STALE);
+	// for terminals only.
+	Colour bool
+}
+
+// PrintProxyStatus writes the proxies as a table, JSON or YAML.
 func PrintProxyStatus(w io.Writer, format string, ps []status.Proxy, now time.Time) error {
+	return PrintProxyStatusWith(w, format, ps, now, ProxyStatusOptions{})
+}
+
+// PrintProxyStatusWith writes the proxies as a table, JSON or YAML.
+func PrintProxyStatusWith(w io.Writer, format string, ps []status.Proxy, now time.Time, o ProxyStatusOptions) error {
 	judged := JudgeProxies(ps, now)
 	switch format {
 	case OutputJSON:
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(map[string]any{"proxies": judged})
+	case OutputYAML:
+		b, err := yaml.Marshal(map[string]any{"proxies": judged})
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
 	case OutputTable:
 	default:
-		return fmt.Errorf("unknown output format %q: use -o table or -o json", format)
+		return fmt.Errorf("unknown output format %q: use -o table, -o json or -o yaml", format)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
 	fmt.Fprintln(tw, "ID\tFLAVOUR\tXDS\tCDS\tLDS\tEDS\tRDS")
 	for _, p := range judged {
 		fmt.Fprintf(tw, "%s\t%s\t%s", p.ID, orDash(p.Flavour), orDash(p.XDS))
 		for _, c := range xdsColumns {
-			fmt.Fprintf(tw, "\t%s", p.Sync[c.header])
+			fmt.Fprintf(tw, "\t%s", paint(p.Sync[c.header], o.Colour))
 		}
 		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
+}
+
+// Unhealthy lists "<proxy> <column> <state>" for every type that is
+// NACKED or STALE, for proxy-status --check.
+func Unhealthy(ps []status.Proxy, now time.Time) []string {
+	var out []string
+	for _, p := range JudgeProxies(ps, now) {
+		for _, c := range xdsColumns {
+			if st := p.Sync[c.header]; st == Nacked || st == Stale {
+				out = append(out, p.ID+" "+c.header+" "+st)
+			}
+		}
+		for url, ts := range p.Types {
+			if st := SyncState(ts, now); (st == Nacked || st == Stale) && !isColumn(url) {
+				out = append(out, p.ID+" "+url+" "+st)
+			}
+		}
+	}
+	return out
+}
+
+func isColumn(url string) bool {
+	name := url[strings.LastIndex(url, ".")+1:]
+	for _, c := range xdsColumns {
+		if c.typeName == name {
+			return true
+		}
+	}
+	return false
+}
+
+// ANSI colours of the states. tabwriter counts the escape bytes as
+// width, which is fine: every cell of a column carries one.
+const (
+	ansiReset  = "\x1b[0m"
+	ansiRed    = "\x1b[31m"
+	ansiGreen  = "\x1b[32m"
+	ansiYellow = "\x1b[33m"
+)
+
+func paint(state string, on bool) string {
+	if !on {
+		return state
+	}
+	c := ""
+	switch state {
+	case Synced:
+		c = ansiGreen
+	case Nacked:
+		c = ansiRed
+	case Stale, Pending:
+		c = ansiYellow
+	default:
+		return state
+	}
+	return c + state + ansiReset
 }
