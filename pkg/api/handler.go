@@ -70,6 +70,9 @@ type Options struct {
 	StartedAt time.Time
 	// Heartbeat is the interval of SSE heartbeats (default 15s).
 	Heartbeat time.Duration
+	// Authz compiles a policy for /v1/policies and its explain when the
+	// mesh snapshot has not; nil reports the bundle only, without RBAC.
+	Authz mesh.AuthzCompiler
 }
 
 // server holds the handler's dependencies.

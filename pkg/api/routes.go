@@ -50,6 +50,10 @@ var routes = []Route{
 	{"GET", "/v1/proxies/{id}", read, h((*server).proxy)},
 	{"GET", "/v1/proxies/{id}/config", read, h((*server).proxyConfig)},
 	{"GET", "/v1/services", read, h((*server).services)},
+	{"GET", "/v1/policies", read, h((*server).policies)},
+	// Evaluating runs the policy's Rego on the control plane: admin only.
+	{"POST", "/v1/policies/{namespace}/{name}/eval", admin, h((*server).evalPolicy)},
+	{"GET", "/v1/policies/{namespace}/{name}/explain", read, h((*server).explainPolicy)},
 	{"GET", "/v1/events", read, h((*server).events)},
 	// Join tokens grant identities, so even listing them is for the admin.
 	{"POST", "/v1/tokens", admin, h((*server).createToken)},

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"embassy.dev/embassy/pkg/controlplane"
+)
+
+const methodsRego = `package envoy.authz
+
+default allow := false
+
+allow if input.attributes.request.http.method == "GET"
+`
+
+const methodsTestRego = `package envoy.authz_test
+
+import data.envoy.authz
+
+test_get_allowed if authz.allow with input as {"attributes": {"request": {"http": {"method": "GET"}}}}
+
+test_post_denied if not authz.allow with input as {"attributes": {"request": {"http": {"method": "POST"}}}}
+`
+
+// bodyRego reads the body, which RBAC cannot see: it stays on ext_authz.
+const bodyRego = `package envoy.authz
+
+default allow := false
+
+allow if {
+	body := json.unmarshal(input.attributes.request.http.body)
+	body.amount < 1000
+}
+`
+
+const meshWeb = `apiVersion: embassy.dev/v1alpha1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  ports: [{name: http, port: 8080, protocol: http}]
+---
+apiVersion: embassy.dev/v1alpha1
+kind: Workload
+metadata: {name: web-1, namespace: shop}
+spec: {address: 127.0.0.1, services: [web]}
+`
+
+// writeDir writes files (name → content) into a new directory.
+func writeDir(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// runOffline runs embassyctl with no server at all.
+func runOffline(args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), append([]string{"--server", "http://127.0.0.1:1"}, args...), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestPolicyTestRunsRegoTestsOffline(t *testing.T) {
+	dir := writeDir(t, map[string]string{"authz.rego": methodsRego, "authz_test.rego": methodsTestRego})
+	code, out, errOut := runOffline("policy", "test", dir, "-v")
+	if code != 0 {
+		t.Fatalf("passing tests: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"test_get_allowed", "test_post_denied", "PASS", "PASS: 2/2"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("-v output lacks %q:\n%s", want, out)
+		}
+	}
+
+	failing := strings.Replace(methodsTestRego, `"POST"`, `"GET"`, 1)
+	dir = writeDir(t, map[string]string{"authz.rego": methodsRego, "authz_test.rego": failing})
+	code, out, _ = runOffline("policy", "test", dir)
+	if code != 1 || !strings.Contains(out, "FAIL: 1/2") {
+		t.Fatalf("a failing test: exit %d\n%s", code, out)
+	}
+
+	dir = writeDir(t, map[string]string{"authz.rego": "package envoy.authz\n\nallow if {\n    input.x == ==\n}\n"})
+	code, _, errOut = runOffline("policy", "test", dir)
+	if code != 1 || !strings.Contains(errOut, "rego_parse_error") {
+		t.Fatalf("a module that does not parse: exit %d\n%s", code, errOut)
+	}
+}
+
+// cpEnv is an in-process control plane with plaintext xDS.
+type cpEnv struct {
+	*env
+	cp *controlplane.ControlPlane
+}
+
+func newCPEnv(t *testing.T) *cpEnv {
+	t.Helper()
+	dataDir := t.TempDir()
+	cp, err := controlplane.Start(context.Background(), controlplane.Config{
+		DataDir: dataDir, Store: "memory", XDSAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0",
+		Debounce: 5 * time.Millisecond, InsecureXDS: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cp.Close() })
+	e := &env{t: t, url: "http://" + cp.APIAddr(), tokenFile: filepath.Join(dataDir, "admin-token"), dir: t.TempDir()}
+	return &cpEnv{env: e, cp: cp}
+}
+
+func TestPolicyApplyEvalExplainAndList(t *testing.T) {
+	e := newCPEnv(t)
+	if code, out, errOut := e.run("apply", "-f", e.file("mesh.yaml", meshWeb)); code != 0 {
+		t.Fatalf("apply mesh: %d\n%s%s", code, out, errOut)
+	}
+
+	// A policy whose Rego does not parse is refused with OPA's location.
+	bad := writeDir(t, map[string]string{"authz.rego": "package envoy.authz\n\nallow if {\n    input.x == ==\n}\n"})
+	code, _, errOut := e.run("policy", "apply", bad, "--name", "web-methods", "--target", "web", "-n", "shop")
+	if code != 1 || !strings.Contains(errOut, "authz.rego:4:16: rego_parse_error: unexpected equal token") {
+		t.Fatalf("bad Rego: exit %d\n%s", code, errOut)
+	}
+
+	dir := writeDir(t, map[string]string{"authz.rego": methodsRego, "authz_test.rego": methodsTestRego})
+	code, out, errOut := e.run("policy", "apply", dir, "--name", "web-methods", "--target", "web", "-n", "shop")
+	if code != 0 || out != "authorizationpolicy/shop/web-methods created\n" {
+		t.Fatalf("policy apply: exit %d\n%s%s", code, out, errOut)
+	}
+	body := writeDir(t, map[string]string{"body.rego": bodyRego})
+	if code, out, errOut := e.run("policy", "apply", body, "--name", "web-body", "--target", "web", "-n", "shop", "--mode", "dry-run"); code != 0 {
+		t.Fatalf("policy apply dry-run: exit %d\n%s%s", code, out, errOut)
+	}
+
+	get := e.file("get.json", `{"attributes": {"request": {"http": {"method": "GET", "path": "/"}}}}`)
+	post := e.file("post.json", `{"attributes": {"request": {"http": {"method": "POST", "path": "/"}}}}`)
+	code, out, errOut = e.run("policy", "eval", "web-methods", "-n", "shop", "--input", get)
+	if code != 0 || !strings.HasPrefix(out, "allow\npolicy:   shop/web-methods (revision ") {
+		t.Fatalf("eval GET: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = e.run("policy", "eval", "web-methods", "-n", "shop", "--input", post)
+	if code != 0 || !strings.HasPrefix(out, "deny\n") || !strings.Contains(out, "status:   403") {
+		t.Fatalf("eval POST: exit %d\n%s", code, out)
+	}
+	code, out, _ = e.run("policy", "eval", "web-body", "-n", "shop", "--input", post)
+	if code != 0 || !strings.HasPrefix(out, "would-deny\n") {
+		t.Fatalf("eval of a dry-run policy: exit %d\n%s", code, out)
+	}
+	if code, _, errOut := e.run("policy", "eval", "nosuch", "-n", "shop", "--input", get); code != 1 || !strings.Contains(errOut, "does not exist") {
+		t.Fatalf("eval of a missing policy: exit %d\n%s", code, errOut)
+	}
+
+	code, out, _ = e.run("policy", "explain", "web-methods", "-n", "shop")
+	if code != 0 || !strings.Contains(out, "compiled to RBAC") || !strings.Contains(out, ":method") {
+		t.Fatalf("explain of an RBAC policy: exit %d\n%s", code, out)
+	}
+	code, out, _ = e.run("policy", "explain", "web-body", "-n", "shop")
+	if code != 0 || !strings.Contains(out, "enforced by ext_authz") || !strings.Contains(out, "body.rego:") || !strings.Contains(out, "dry-run") {
+		t.Fatalf("explain of an ext_authz policy: exit %d\n%s", code, out)
+	}
+
+	// The workload's agent fetches and ACKs its bundles; list shows it.
+	ackBundles(t, e.cp.XDSAddr(), "web-1.shop", 2)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, out, errOut = e.run("policy", "list", "-n", "shop")
+		if code != 0 {
+			t.Fatalf("policy list: exit %d\n%s", code, errOut)
+		}
+		if strings.Contains(out, "web-methods") && strings.Count(out, "1/1") == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("policy list never showed both bundles ACKed:\n%s", out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[1], "dry-run") || !strings.Contains(lines[1], "ext_authz") || !strings.Contains(lines[2], "enforce") || !strings.Contains(lines[2], "rbac") {
+		t.Errorf("policy list:\n%s", out)
+	}
+}
+
+// ackBundles fetches the authorization bundles as node id over plaintext
+// ADS until it gets want of them, ACKing every response.
+func ackBundles(t *testing.T, addr, id string, want int) {
+	t.Helper()
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	stream, err := discovery.NewAggregatedDiscoveryServiceClient(cc).StreamAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := &core.Node{Id: id, UserAgentName: "embassy-agent"}
+	req := &discovery.DiscoveryRequest{TypeUrl: resourcev3.ExtensionConfigType, Node: node}
+	for {
+		if err := stream.Send(req); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		req = &discovery.DiscoveryRequest{TypeUrl: resp.GetTypeUrl(), Node: node, VersionInfo: resp.GetVersionInfo(), ResponseNonce: resp.GetNonce()}
+		if len(resp.GetResources()) == want {
+			if err := stream.Send(req); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+}

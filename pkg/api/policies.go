@@ -1,0 +1,291 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+
+	rbacv3 "github.com/envoyproxy/go-control-plane/envoy/config/rbac/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+
+	"embassy.dev/embassy/pkg/mesh"
+	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/pkg/store"
+	"embassy.dev/embassy/policy/compile"
+	"embassy.dev/embassy/policy/engine"
+	"embassy.dev/embassy/policy/rbac"
+)
+
+// maxEvalInputBytes bounds the input document of an eval request.
+const maxEvalInputBytes = 1 << 20
+
+// Enforcement paths a policy runs on.
+const (
+	EnforcedByRBAC     = "rbac"
+	EnforcedByExtAuthz = "ext_authz"
+)
+
+// PolicyStatus is one AuthorizationPolicy as the control plane compiled
+// and distributed it.
+type PolicyStatus struct {
+	Name      string `json:"name"`
+	Namespace string `json:"namespace"`
+	// Revision is the bundle's content revision ("" when it did not compile).
+	Revision string `json:"revision,omitempty"`
+	// Compiled is false when the Rego does not compile; Error says why.
+	Compiled bool   `json:"compiled"`
+	Error    string `json:"error,omitempty"`
+	// Enforcement is "rbac" when the policy compiled to Envoy RBAC, else
+	// "ext_authz", with Reason and Location saying what kept it there.
+	Enforcement string `json:"enforcement"`
+	Reason      string `json:"reason,omitempty"`
+	Location    string `json:"location,omitempty"`
+	// Mode is "enforce" or "dry-run".
+	Mode    string           `json:"mode"`
+	Targets resource.Targets `json:"targets"`
+	// Workloads are the targeted workloads, namespace/name.
+	Workloads []string `json:"workloads"`
+	// Proxies are the connected nodes of targeted workloads that asked for
+	// authorization bundles, with the revision of this policy they ACKed.
+	Proxies []PolicyProxy `json:"proxies"`
+}
+
+// PolicyProxy is one targeted node's state for a policy.
+type PolicyProxy struct {
+	ID string `json:"id"`
+	// AckedRevision is this policy's revision when the node's last ACKed
+	// ExtensionConfig version holds it, else "". A version lists the
+	// node's bundle revisions joined with "," (see xds/cache).
+	AckedRevision string `json:"ackedRevision,omitempty"`
+	// VersionAcked is the node's last ACKed ExtensionConfig version.
+	VersionAcked string `json:"versionAcked,omitempty"`
+	// Current is true when the node ACKed the policy's current revision.
+	Current bool `json:"current"`
+}
+
+// PoliciesResponse is the body of GET /v1/policies.
+type PoliciesResponse struct {
+	Revision int64          `json:"revision"`
+	Policies []PolicyStatus `json:"policies"`
+}
+
+// EvalRequest is the body of POST /v1/policies/{namespace}/{name}/eval.
+type EvalRequest struct {
+	// Input is the document evaluated as input, in the shape of the
+	// ext_authz CheckRequest the agent builds.
+	Input json.RawMessage `json:"input"`
+}
+
+// EvalResponse is the decision on one input.
+type EvalResponse struct {
+	Policy   string       `json:"policy"`
+	Revision string       `json:"revision"`
+	Outcome  string       `json:"outcome"`
+	Decision EvalDecision `json:"decision"`
+}
+
+// EvalDecision is the ext_authz answer the agent would give.
+type EvalDecision struct {
+	// Allowed is the verdict as enforce mode applies it; Permitted whether
+	// the request passes (a dry-run policy permits what it would deny).
+	Allowed   bool   `json:"allowed"`
+	Permitted bool   `json:"permitted"`
+	DryRun    bool   `json:"dryRun,omitempty"`
+	Failed    bool   `json:"failed,omitempty"`
+	Reason    string `json:"reason,omitempty"`
+	// HTTPStatus and Body make up a denied response.
+	HTTPStatus int               `json:"httpStatus,omitempty"`
+	Body       string            `json:"body,omitempty"`
+	Headers    map[string]string `json:"headers,omitempty"`
+}
+
+func evalDecision(d engine.Decision) EvalDecision {
+	out := EvalDecision{Allowed: d.Allowed, Permitted: d.Permitted(), DryRun: d.DryRun, Failed: d.Failed, Reason: d.Reason, Body: d.Body}
+	if !d.Permitted() {
+		out.HTTPStatus = d.HTTPStatus
+	}
+	for _, h := range d.Headers {
+		if out.Headers == nil {
+			out.Headers = map[string]string{}
+		}
+		out.Headers[h.Key] = h.Value
+	}
+	return out
+}
+
+// ExplainResponse says how a policy is enforced.
+type ExplainResponse struct {
+	Policy      string `json:"policy"`
+	Revision    string `json:"revision,omitempty"`
+	Enforcement string `json:"enforcement"`
+	Reason      string `json:"reason,omitempty"`
+	Location    string `json:"location,omitempty"`
+	// Text is the human explanation `embassyctl policy explain` prints.
+	Text string `json:"text"`
+}
+
+// policies lists every AuthorizationPolicy with its compiled state.
+func (s *server) policies(w http.ResponseWriter, r *http.Request) {
+	snap, err := s.meshSnapshot(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "reading the mesh: "+err.Error())
+		return
+	}
+	ns := r.URL.Query().Get("namespace")
+	out := PoliciesResponse{Revision: snap.Revision, Policies: []PolicyStatus{}}
+	for _, p := range snap.AuthorizationPolicies {
+		if ns != "" && p.Namespace != ns {
+			continue
+		}
+		out.Policies = append(out.Policies, s.policyStatus(snap, p))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// compiled is the policy's compiled form: the snapshot's, else the
+// configured compiler's, else the bundle alone (no RBAC attempted).
+func (s *server) compiled(p *mesh.AuthorizationPolicy) *mesh.AuthzCompiled {
+	if p.Compiled != nil {
+		return p.Compiled
+	}
+	if s.o.Authz != nil {
+		return s.o.Authz(p)
+	}
+	b, err := compile.Compile(p.Namespace+"/"+p.Name, p.Spec)
+	if err != nil {
+		return &mesh.AuthzCompiled{Mode: p.Spec.Mode, Err: err.Error()}
+	}
+	return &mesh.AuthzCompiled{Revision: b.Revision(), Mode: b.Mode(), Reason: "RBAC compilation is not configured on this server"}
+}
+
+func (s *server) policyStatus(snap *mesh.Snapshot, p *mesh.AuthorizationPolicy) PolicyStatus {
+	c := s.compiled(p)
+	st := PolicyStatus{
+		Name: p.Name, Namespace: p.Namespace, Revision: c.Revision, Compiled: c.Err == "", Error: c.Err,
+		Enforcement: EnforcedByExtAuthz, Reason: c.Reason, Location: c.Location, Mode: c.Mode,
+		Targets: p.Spec.Targets, Workloads: []string{}, Proxies: []PolicyProxy{},
+	}
+	if st.Mode == "" {
+		st.Mode = compile.ModeEnforce
+	}
+	if c.Compiled {
+		st.Enforcement = EnforcedByRBAC
+	}
+	targeted := map[string]bool{}
+	for _, wl := range snap.Workloads {
+		if wl.Namespace == p.Namespace && mesh.Targets(p, wl) {
+			st.Workloads = append(st.Workloads, wl.Namespace+"/"+wl.Name)
+			targeted[wl.Namespace+"/"+wl.Name] = true
+		}
+	}
+	if s.o.Proxies == nil {
+		return st
+	}
+	for _, px := range s.o.Proxies.Proxies() {
+		ts, asked := px.Types[resourcev3.ExtensionConfigType]
+		if !asked || !targeted[px.Namespace+"/"+px.Workload] {
+			continue
+		}
+		pp := PolicyProxy{ID: px.ID, VersionAcked: ts.VersionAcked}
+		if c.Revision != "" && slices.Contains(strings.Split(ts.VersionAcked, ","), c.Revision) {
+			pp.AckedRevision, pp.Current = c.Revision, true
+		}
+		st.Proxies = append(st.Proxies, pp)
+	}
+	sort.Slice(st.Proxies, func(i, j int) bool { return st.Proxies[i].ID < st.Proxies[j].ID })
+	return st
+}
+
+// storedPolicy reads the named AuthorizationPolicy, answering 404 itself.
+func (s *server) storedPolicy(ctx context.Context, w http.ResponseWriter, r *http.Request) (*mesh.AuthorizationPolicy, bool) {
+	if s.o.Store == nil {
+		writeError(w, http.StatusServiceUnavailable, "no store")
+		return nil, false
+	}
+	key := resource.Key{Kind: resource.KindAuthorizationPolicy, Namespace: r.PathValue("namespace"), Name: r.PathValue("name")}
+	res, err := s.o.Store.Get(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, key.String()+" does not exist")
+		return nil, false
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return nil, false
+	}
+	spec, ok := res.Spec.(*resource.AuthorizationPolicySpec)
+	if !ok {
+		writeError(w, http.StatusInternalServerError, key.String()+" holds no AuthorizationPolicy spec")
+		return nil, false
+	}
+	return &mesh.AuthorizationPolicy{Namespace: key.Namespace, Name: key.Name, Spec: spec}, true
+}
+
+// evalPolicy evaluates the stored policy on an input document, as the
+// agent's ext_authz server would.
+func (s *server) evalPolicy(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.storedPolicy(r.Context(), w, r)
+	if !ok {
+		return
+	}
+	var req EvalRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxEvalInputBytes))
+	dec.UseNumber()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "body must be {\"input\": {...}}: "+err.Error())
+		return
+	}
+	var input any
+	if len(req.Input) == 0 {
+		writeError(w, http.StatusBadRequest, "input is required: the request document to decide on")
+		return
+	}
+	if err := json.Unmarshal(req.Input, &input); err != nil {
+		writeError(w, http.StatusBadRequest, "input is not JSON: "+err.Error())
+		return
+	}
+	b, err := compile.Compile(p.Namespace+"/"+p.Name, p.Spec)
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "the stored policy does not compile: "+err.Error())
+		return
+	}
+	e := engine.New()
+	if err := e.Load(b); err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "the stored policy does not load: "+err.Error())
+		return
+	}
+	d, err := e.Decide(r.Context(), input)
+	if err != nil {
+		writeError(w, http.StatusUnprocessableEntity, "evaluating: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, EvalResponse{Policy: p.Namespace + "/" + p.Name, Revision: b.Revision(), Outcome: d.Outcome(), Decision: evalDecision(d)})
+}
+
+// explainPolicy says whether the policy runs as RBAC and, if not, which
+// rule and expression keep it on ext_authz.
+func (s *server) explainPolicy(w http.ResponseWriter, r *http.Request) {
+	p, ok := s.storedPolicy(r.Context(), w, r)
+	if !ok {
+		return
+	}
+	c := s.compiled(p)
+	out := ExplainResponse{Policy: p.Namespace + "/" + p.Name, Revision: c.Revision, Enforcement: EnforcedByExtAuthz, Reason: c.Reason, Location: c.Location}
+	switch {
+	case c.Err != "":
+		out.Text = "does not compile:\n" + c.Err + "\n"
+	case c.Compiled:
+		out.Enforcement = EnforcedByRBAC
+		rules, _ := c.RBAC.(*rbacv3.RBAC)
+		out.Text = rbac.Explain(&rbac.Result{Compiled: true, RBAC: rules})
+	default:
+		out.Text = rbac.Explain(&rbac.Result{Reason: c.Reason, Location: c.Location})
+	}
+	if c.Mode == compile.ModeDryRun {
+		out.Text += "mode dry-run: the agent's ext_authz evaluates it and logs what it would deny; nothing is denied\n"
+	}
+	writeJSON(w, http.StatusOK, out)
+}
