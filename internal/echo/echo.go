@@ -8,6 +8,9 @@
 //   - Served answers with how many Call and Other attempts the server has
 //     received, failed ones included, so a test can tell whether a request
 //     reached the server at all (fault injection) or how often (retries).
+//   - Whoami answers with what the server saw of the caller (a Peer in
+//     JSON): TLS or not, and the SPIFFE ID and serial of its certificate,
+//     so mTLS and certificate rotation can be seen from the server's side.
 //
 // A server can be made slow (Options.Delay) or to fail every Nth attempt
 // with a gRPC status (Options.FailEvery, Options.FailCode), to show
@@ -65,6 +68,7 @@ func (s *Server) Attempts() uint64 { return s.attempts.Load() }
 type echoServer interface {
 	answer(context.Context, *wrapperspb.StringValue) (*wrapperspb.StringValue, error)
 	served(context.Context, *wrapperspb.StringValue) (*wrapperspb.StringValue, error)
+	whoami(context.Context, *wrapperspb.StringValue) (*wrapperspb.StringValue, error)
 }
 
 func (s *Server) answer(ctx context.Context, _ *wrapperspb.StringValue) (*wrapperspb.StringValue, error) {
@@ -115,6 +119,7 @@ var serviceDesc = grpc.ServiceDesc{
 		{MethodName: "Call", Handler: handler(CallMethod, echoServer.answer)},
 		{MethodName: "Other", Handler: handler(OtherMethod, echoServer.answer)},
 		{MethodName: "Served", Handler: handler(ServedMethod, echoServer.served)},
+		{MethodName: "Whoami", Handler: handler(WhoamiMethod, echoServer.whoami)},
 	},
 	Metadata: "embassy/demo/echo.proto",
 }

@@ -66,15 +66,18 @@ func (h *headerFlag) Set(s string) error {
 	return nil
 }
 
-// methodFlag accepts Call or Other, or a full /embassy.demo.Echo/ method.
+// methodFlag accepts Call, Other or Whoami, or a full /embassy.demo.Echo/
+// method.
 func methodFlag(s string) (string, error) {
 	switch s {
 	case "Call", echo.CallMethod:
 		return echo.CallMethod, nil
 	case "Other", echo.OtherMethod:
 		return echo.OtherMethod, nil
+	case "Whoami", echo.WhoamiMethod:
+		return echo.WhoamiMethod, nil
 	}
-	return "", fmt.Errorf("--method must be Call or Other, not %q", s)
+	return "", fmt.Errorf("--method must be Call, Other or Whoami, not %q", s)
 }
 
 const usage = `echo-client calls embassy.demo.Echo through proxyless gRPC xDS and reports
@@ -101,6 +104,17 @@ latency percentiles (p50, p99, max) of the calls, failed ones included.
 --header and --method choose what routes match on: metadata sent with every
 call, and the method called (Call or Other).
 
+--method Whoami makes one call, once ready, and prints what the server saw
+of this client: whether the connection was TLS, and the SPIFFE ID and serial
+of the client certificate (with --json, {"server":..,"security":"tls",
+"spiffeId":..,"serial":..,"notBefore":..,"address":..}).
+
+Security follows the mesh: the channel uses gRPC's xDS credentials, so the
+cluster's UpstreamTlsContext decides. In an mTLS mesh the client presents the
+certificate its embassy-agent keeps in the bootstrap's cert dir and checks the
+server's SPIFFE ID; where the mesh says DISABLED, or for a target that is not
+xds:///, calls are plaintext.
+
 Usage:
   echo-client [--bootstrap FILE] [--target xds:///echo.default:50051] [flags]
 
@@ -109,6 +123,7 @@ Examples:
   echo-client --bootstrap /tmp/embassy/echo-client.json --interval 200ms --duration 10s
   echo-client --bootstrap /tmp/embassy/echo-client.json --header x-canary=true --method Other --count 100
   echo-client --bootstrap /tmp/embassy/echo-client.json --ready-any --timeout 5s --count 100
+  echo-client --bootstrap /tmp/embassy/echo-client.json --method Whoami
 
 Flags:
 `
@@ -125,7 +140,7 @@ func main() {
 	fs.BoolVar(&cfg.readyAny, "ready-any", false, "end the readiness wait at the first answer of any status, not only OK (for meshes that inject faults or time calls out)")
 	var headers headerFlag
 	fs.Var(&headers, "header", "send `name=value` as metadata with every call (repeatable)")
-	method := fs.String("method", "Call", "Echo `method` to call: Call or Other")
+	method := fs.String("method", "Call", "Echo `method` to call: Call or Other; Whoami makes one call and prints the server's view of this client")
 	fs.DurationVar(&cfg.callTimeout, "timeout", 5*time.Second, "deadline of each call")
 	fs.DurationVar(&cfg.interval, "interval", 0, "watch mode: print one split per `interval` (needs --duration)")
 	fs.DurationVar(&cfg.duration, "duration", 0, "watch mode: keep calling for this long")

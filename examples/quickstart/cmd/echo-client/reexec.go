@@ -1,38 +1,13 @@
 package main
 
-import (
-	"fmt"
-	"os"
-	"syscall"
-)
+import "embassy.dev/embassy/internal/echo"
 
 // The environment variables grpc-go reads its xDS bootstrap from.
 const (
-	envBootstrapFile   = "GRPC_XDS_BOOTSTRAP"
-	envBootstrapConfig = "GRPC_XDS_BOOTSTRAP_CONFIG"
+	envBootstrapFile   = echo.EnvBootstrapFile
+	envBootstrapConfig = echo.EnvBootstrapConfig
 )
 
-// useBootstrap makes grpc-go use file as its xDS bootstrap. grpc-go reads
-// the bootstrap environment variables once, during package initialisation,
-// before main can set anything; so the only way for a flag to take effect is
-// to run this program again with the variable set. syscall.Exec replaces the
-// process (same PID, same stdio), so whoever started us can still signal or
-// wait for it. When either variable is already set — which is also the case
-// after the re-exec — the environment wins and nothing happens.
-func useBootstrap(file string) error {
-	if os.Getenv(envBootstrapFile) != "" || os.Getenv(envBootstrapConfig) != "" {
-		return nil
-	}
-	if _, err := os.Stat(file); err != nil {
-		return fmt.Errorf("--bootstrap: %w", err)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("--bootstrap: find own executable to re-run with %s: %w", envBootstrapFile, err)
-	}
-	env := append(os.Environ(), envBootstrapFile+"="+file)
-	if err := syscall.Exec(self, os.Args, env); err != nil {
-		return fmt.Errorf("--bootstrap: re-run with %s: %w", envBootstrapFile, err)
-	}
-	return nil // not reached: Exec only returns on error
-}
+// useBootstrap makes grpc-go use file as its xDS bootstrap by running this
+// program again with GRPC_XDS_BOOTSTRAP set (see echo.UseBootstrap).
+func useBootstrap(file string) error { return echo.UseBootstrap(file) }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	xdscreds "google.golang.org/grpc/credentials/xds"
 	"google.golang.org/grpc/metadata"
 
 	"embassy.dev/embassy/internal/echo"
@@ -24,8 +26,17 @@ const readyRetry = 50 * time.Millisecond
 
 // run dials the target, waits until it answers, and runs the chosen mode.
 // It reports whether any measured call succeeded.
+//
+// The channel's credentials are gRPC's xDS credentials: the security
+// config of the cluster each call goes to decides (mTLS with the
+// bootstrap's certificate provider in an mTLS mesh), and plaintext is used
+// where there is none: a DISABLED mesh, or a target that is not xds:///.
 func run(cfg config, out io.Writer) (bool, error) {
-	cc, err := grpc.NewClient(cfg.target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	creds, err := xdscreds.NewClientCredentials(xdscreds.ClientOptions{FallbackCreds: insecure.NewCredentials()})
+	if err != nil {
+		return false, err
+	}
+	cc, err := grpc.NewClient(cfg.target, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		return false, err
 	}
@@ -38,6 +49,9 @@ func run(cfg config, out io.Writer) (bool, error) {
 	}
 	if err := waitReady(ctx, cc, cfg); err != nil {
 		return false, err
+	}
+	if cfg.method == echo.WhoamiMethod {
+		return whoami(ctx, cc, cfg, out)
 	}
 	if cfg.interval > 0 {
 		return watch(ctx, cc, cfg, out)
@@ -179,4 +193,30 @@ func watch(ctx context.Context, cc grpc.ClientConnInterface, cfg config, out io.
 		}
 	}
 	return anyOK, nil
+}
+
+// whoami makes one Whoami call and prints what the server saw of us.
+func whoami(ctx context.Context, cc grpc.ClientConnInterface, cfg config, out io.Writer) (bool, error) {
+	cctx, cancel := context.WithTimeout(ctx, cfg.callTimeout)
+	defer cancel()
+	p, err := echo.Whoami(cctx, cc)
+	if err != nil {
+		return false, err
+	}
+	if cfg.jsonOut {
+		return true, json.NewEncoder(out).Encode(p)
+	}
+	id := p.SPIFFEID
+	if id == "" {
+		id = "no client certificate"
+	}
+	_, err = fmt.Fprintf(out, "%s saw %s over %s (serial %s) from %s\n", p.Server, id, p.Security, orDash(p.Serial), p.Address)
+	return true, err
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -5,6 +5,11 @@
 //
 // --delay and --fail-every make it slow or flaky on purpose, so route
 // timeouts and retries can be watched doing their work.
+//
+// With --xds --bootstrap FILE it is an xDS-enabled gRPC server: it asks
+// Embassy for the Listener of its --addr and serves as that Listener says,
+// mTLS with the certificates its embassy-agent writes when the mesh is
+// STRICT. Whoami then tells each caller which SPIFFE ID the server saw.
 package main
 
 import (
@@ -19,6 +24,9 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	xdscreds "google.golang.org/grpc/credentials/xds"
+	"google.golang.org/grpc/xds"
 
 	"embassy.dev/embassy/internal/echo"
 )
@@ -34,13 +42,24 @@ func main() {
 	delay := fs.Duration("delay", 0, "wait this long before answering each Call or Other (ends early at the caller's deadline)")
 	failEvery := fs.Uint64("fail-every", 0, "fail every `N`th Call or Other attempt (the Nth, 2Nth, ...) with --fail-code; 0 never fails")
 	failCode := fs.String("fail-code", "UNAVAILABLE", "gRPC status `code` of failed attempts, by name (UNAVAILABLE) or number (14)")
+	xdsMode := fs.Bool("xds", false, "serve as an xDS-enabled gRPC server: security from the Listener Embassy serves for --addr (needs --bootstrap or GRPC_XDS_BOOTSTRAP)")
+	bootstrapFile := fs.String("bootstrap", "", "xDS bootstrap `file` for --xds (embassyctl bootstrap grpc --workload NAME.NS --cert-dir DIR); ignored when GRPC_XDS_BOOTSTRAP or GRPC_XDS_BOOTSTRAP_CONFIG is set")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `echo-server serves the embassy.demo.Echo gRPC service and answers every
 Call (and Other) with its name; Served answers with how many Call and Other
-attempts arrived. It stops on SIGINT or SIGTERM and then prints that count.
+attempts arrived; Whoami answers with what the server saw of the caller (TLS
+or not, the SPIFFE ID and serial of its certificate). It stops on SIGINT or
+SIGTERM and then prints that count.
+
+With --xds it is an xDS-enabled server: it accepts connections once Embassy
+has sent the Listener for --addr (it prints "serving mode SERVING"), and the
+Listener decides the security: mTLS with the certificate provider of the
+bootstrap in a STRICT mesh, plaintext when the mesh says DISABLED. --addr
+must be the Workload's address and port exactly.
 
 Usage:
   echo-server [--addr 127.0.0.1:18081] [--name v1] [--delay 1s] [--fail-every 2 --fail-code UNAVAILABLE]
+  echo-server --xds --bootstrap echo-v1.json --addr 127.0.0.1:18081 --name v1
 
 Flags:
 `)
@@ -60,26 +79,78 @@ Flags:
 		fmt.Fprintln(os.Stderr, "echo-server: --delay must not be negative")
 		os.Exit(2)
 	}
+	if *bootstrapFile != "" && !*xdsMode {
+		fmt.Fprintln(os.Stderr, "echo-server: --bootstrap needs --xds")
+		os.Exit(2)
+	}
+	if *xdsMode {
+		if *bootstrapFile == "" && !echo.BootstrapSet() {
+			fmt.Fprintln(os.Stderr, "echo-server: --xds needs --bootstrap FILE (or GRPC_XDS_BOOTSTRAP)")
+			os.Exit(2)
+		}
+		if *bootstrapFile != "" {
+			if err := echo.UseBootstrap(*bootstrapFile); err != nil {
+				fmt.Fprintln(os.Stderr, "echo-server:", err)
+				os.Exit(1)
+			}
+		}
+	}
 	opts := echo.Options{Name: *name, Delay: *delay, FailEvery: *failEvery, FailCode: code}
-	if err := run(*addr, opts); err != nil {
+	if err := run(*addr, opts, *xdsMode); err != nil {
 		fmt.Fprintln(os.Stderr, "echo-server:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr string, opts echo.Options) error {
+// server is what run needs of a plain or an xDS-enabled gRPC server.
+type server interface {
+	grpc.ServiceRegistrar
+	Serve(net.Listener) error
+	GracefulStop()
+	Stop()
+}
+
+// newServer returns a plain gRPC server, or with xdsMode an xDS-enabled
+// one whose credentials follow the Listener's security config, falling
+// back to plaintext where it has none.
+func newServer(name string, xdsMode bool) (server, error) {
+	if !xdsMode {
+		return grpc.NewServer(), nil
+	}
+	creds, err := xdscreds.NewServerCredentials(xdscreds.ServerOptions{FallbackCreds: insecure.NewCredentials()})
+	if err != nil {
+		return nil, err
+	}
+	mode := xds.ServingModeCallback(func(addr net.Addr, args xds.ServingModeChangeArgs) {
+		if args.Err != nil {
+			fmt.Printf("echo-server %s on %s: serving mode %s: %v\n", name, addr, args.Mode, args.Err)
+			return
+		}
+		fmt.Printf("echo-server %s on %s: serving mode %s\n", name, addr, args.Mode)
+	})
+	return xds.NewGRPCServer(grpc.Creds(creds), mode)
+}
+
+func run(addr string, opts echo.Options, xdsMode bool) error {
+	s, err := newServer(opts.Name, xdsMode)
+	if err != nil {
+		return err
+	}
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	s := grpc.NewServer()
 	srv := echo.RegisterWith(s, opts)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(lis) }()
-	fmt.Printf("echo-server %s listening on %s\n", opts.Name, lis.Addr())
+	if xdsMode {
+		fmt.Printf("echo-server %s listening on %s (xDS)\n", opts.Name, lis.Addr())
+	} else {
+		fmt.Printf("echo-server %s listening on %s\n", opts.Name, lis.Addr())
+	}
 
 	select {
 	case err := <-served:

@@ -1,0 +1,45 @@
+package echo
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+)
+
+// The environment variables grpc-go reads its xDS bootstrap from.
+const (
+	EnvBootstrapFile   = "GRPC_XDS_BOOTSTRAP"
+	EnvBootstrapConfig = "GRPC_XDS_BOOTSTRAP_CONFIG"
+)
+
+// UseBootstrap makes grpc-go use file as its xDS bootstrap, for the
+// --bootstrap flag of echo-client and echo-server. grpc-go reads the
+// bootstrap environment variables once, during package initialisation,
+// before main can set anything; so the only way for a flag to take effect is
+// to run this program again with the variable set. syscall.Exec replaces the
+// process (same PID, same stdio), so whoever started us can still signal or
+// wait for it. When either variable is already set — which is also the case
+// after the re-exec — the environment wins and nothing happens.
+func UseBootstrap(file string) error {
+	if os.Getenv(EnvBootstrapFile) != "" || os.Getenv(EnvBootstrapConfig) != "" {
+		return nil
+	}
+	if _, err := os.Stat(file); err != nil {
+		return fmt.Errorf("--bootstrap: %w", err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("--bootstrap: find own executable to re-run with %s: %w", EnvBootstrapFile, err)
+	}
+	env := append(os.Environ(), EnvBootstrapFile+"="+file)
+	if err := syscall.Exec(self, os.Args, env); err != nil {
+		return fmt.Errorf("--bootstrap: re-run with %s: %w", EnvBootstrapFile, err)
+	}
+	return nil // not reached: Exec only returns on error
+}
+
+// BootstrapSet reports whether grpc-go has an xDS bootstrap from the
+// environment.
+func BootstrapSet() bool {
+	return os.Getenv(EnvBootstrapFile) != "" || os.Getenv(EnvBootstrapConfig) != ""
+}
