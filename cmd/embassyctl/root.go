@@ -87,6 +87,7 @@ embassy-cp writes to <data-dir>/admin-token on first start.` + exitCodesHelp,
 		newTokenCmd(g),
 		newBundleCmd(g),
 		newCertsCmd(g),
+		newCheckCmd(g),
 		newPolicyCmd(g),
 	)
 	return root

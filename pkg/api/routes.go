@@ -62,6 +62,9 @@ var routes = []Route{
 	// The bundle is public: agents bootstrap their trust from it.
 	{"GET", "/v1/bundle", public, h((*server).bundle)},
 	{"GET", "/v1/certificates", read, h((*server).certificates)},
+	// What-if runs Rego on a private engine over the current snapshot and
+	// changes nothing, so a read token may ask.
+	{"POST", "/v1/check", read, h((*server).check)},
 	// Profiles reveal memory contents, so they are for the admin.
 	{"GET", "/debug/pprof/", admin, h(func(_ *server, w http.ResponseWriter, r *http.Request) { pprof.Index(w, r) })},
 	{"GET", "/debug/pprof/{profile}", admin, h(func(_ *server, w http.ResponseWriter, r *http.Request) { pprofNamed(w, r) })},
