@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# make demo: embassy-cp on a temporary data dir, examples/quickstart applied,
-# two versions of the echo service and a proxyless gRPC client talking
-# through the mesh; prints the traffic split and the proxy status, shifts all
-# traffic to v2, and prints the split again. DEMO_KEEP=1 keeps it running.
+# make demo: the quickstart on the secure path. embassy-cp serves xDS over
+# mTLS only; each workload (echo v1, echo v2, the client) gets a join token
+# and an embassy-agent that attests with it and writes the workload's SVID
+# as PEM files; the echo servers are xDS-enabled gRPC servers and the client
+# a proxyless gRPC client, both using those files for mTLS (mesh STRICT,
+# trust domain example.org). It prints the traffic split, the proxy status,
+# the SPIFFE ID each server saw, then shifts all traffic to v2 and prints
+# the split moving. DEMO_KEEP=1 keeps it running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-$PWD/bin}
@@ -16,46 +20,118 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+die() { echo "demo: $*" >&2; exit 1; }
 
-step "Starting embassy-cp (data dir $work/data)"
-# The demo's proxyless clients hold no SVID yet, so xDS is plaintext here
-# (--insecure-xds, local development only). The secure path (mTLS xDS with
-# SVIDs from embassy-agent) arrives with the agent.
-echo "note: this demo runs embassy-cp with --insecure-xds; the secure path (agent + SVIDs) arrives with embassy-agent"
-"$BIN/embassy-cp" --data-dir "$work/data" --xds-addr 127.0.0.1:0 --api-addr 127.0.0.1:0 --insecure-xds >"$work/cp.out" 2>"$work/cp.log" &
-pids+=($!)
-for _ in $(seq 1 100); do
-  grep -q 'serving xDS on' "$work/cp.out" 2>/dev/null && break
-  sleep 0.1
-done
-if ! grep -q 'serving xDS on' "$work/cp.out"; then
-  echo "embassy-cp did not start:"; cat "$work/cp.out" "$work/cp.log"; exit 1
-fi
-cat "$work/cp.out"
-xds=$(sed -n 's/.*serving xDS on \([^ ]*\) and the API on http:\/\/\([^ ]*\) .*/\1/p' "$work/cp.out")
-api=$(sed -n 's/.*serving xDS on \([^ ]*\) and the API on http:\/\/\([^ ]*\) .*/\2/p' "$work/cp.out")
-export EMBASSY_SERVER="http://$api" EMBASSY_TOKEN_FILE="$work/data/admin-token"
+# wait_for FILE PATTERN [TENTHS]: poll until FILE holds PATTERN.
+wait_for() {
+  for _ in $(seq 1 "${3:-100}"); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
 
-step "Applying examples/quickstart"
+# start_cp ADDR-ARGS: embassy-cp on the demo's data dir, TLS xDS (no
+# --insecure-xds), with the demo CA.
+start_cp() {
+  : >"$work/cp.out"
+  "$BIN/embassy-cp" --data-dir "$work/data" --xds-addr "$1" --api-addr "$2" \
+    --ca-cert-file "$work/ca.pem" --ca-key-file "$work/ca-key.pem" >"$work/cp.out" 2>>"$work/cp.log" &
+  cp_pid=$!
+  pids+=("$cp_pid")
+  wait_for "$work/cp.out" 'serving xDS on' || { cat "$work/cp.out" "$work/cp.log"; die "embassy-cp did not start"; }
+  xds=$(sed -n 's/.*serving xDS on \([^ ]*\) and the API on http:\/\/\([^ ]*\) .*/\1/p' "$work/cp.out")
+  api=$(sed -n 's/.*serving xDS on \([^ ]*\) and the API on http:\/\/\([^ ]*\) .*/\2/p' "$work/cp.out")
+  export EMBASSY_SERVER="http://$api" EMBASSY_TOKEN_FILE="$work/data/admin-token"
+}
+
+step "Making the demo's CA for trust domain example.org"
+# embassy-cp makes its builtin CA for the trust domain of the stored Mesh
+# when it first starts, which is before any Mesh can be applied; a CA given
+# with --ca-cert-file follows the Mesh instead, so the demo brings its own.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+  -keyout "$work/ca-key.pem" -out "$work/ca.pem" -subj "/O=Embassy demo/CN=example.org demo CA" \
+  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null ||
+  die "openssl could not make the demo CA"
+
+step "Starting embassy-cp (data dir $work/data) and applying examples/quickstart"
+start_cp 127.0.0.1:0 127.0.0.1:0
 "$BIN/embassyctl" apply -f examples/quickstart
+# echo.yaml declares echo-v1 and echo-v2 for running without agents; here
+# each echo server's agent registers its own Workload (address, port,
+# labels, and the service account its certificate proves).
+"$BIN/embassyctl" delete workload echo-v1 -n default
+"$BIN/embassyctl" delete workload echo-v2 -n default
 
-step "Starting echo v1 (127.0.0.1:18081) and echo v2 (127.0.0.1:18082)"
-"$BIN/echo-server" --addr 127.0.0.1:18081 --name v1 &
+step "Restarting embassy-cp so its CA and xDS certificate use the Mesh's trust domain"
+kill "$cp_pid"; wait "$cp_pid" 2>/dev/null || true
+start_cp "$xds" "$api"
+cat "$work/cp.out"
+
+step "Join tokens, the trust bundle, and an embassy-agent per workload"
+"$BIN/embassyctl" bundle >"$work/bundle.pem"
+# agent NAME SERVICE-ACCOUNT [agent flags...]: a single-use token scoped to
+# the workload, then the agent, whose socket dir receives svid.pem,
+# svid-key.pem and bundle.pem.
+agent() {
+  local name=$1 sa=$2; shift 2
+  mkdir -p "$work/agents"
+  "$BIN/embassyctl" token create --namespace default --service-account "$sa" --workload "$name" \
+    --single-use --ttl 10m >"$work/agents/$name.token"
+  "$BIN/embassy-agent" --cp "$xds" --token-file "$work/agents/$name.token" --trust-bundle "$work/bundle.pem" \
+    --workload "$name.default" --socket-dir "$work/agents/$name" "$@" >"$work/agents/$name.log" 2>&1 &
+  pids+=($!)
+}
+agent echo-v1 echo --address 127.0.0.1 --service echo --port grpc=18081 --label app=echo --label version=v1
+agent echo-v2 echo --address 127.0.0.1 --service echo --port grpc=18082 --label app=echo --label version=v2
+agent echo-client echo-client
+for name in echo-v1 echo-v2 echo-client; do
+  for _ in $(seq 1 100); do [ -s "$work/agents/$name/bundle.pem" ] && break; sleep 0.1; done
+  [ -s "$work/agents/$name/bundle.pem" ] || { cat "$work/agents/$name.log"; die "the agent of $name wrote no certificate"; }
+  id=$(openssl x509 -in "$work/agents/$name/svid.pem" -noout -ext subjectAltName 2>/dev/null | grep -o 'spiffe://[^, ]*' || true)
+  echo "$name: $work/agents/$name/svid.pem is ${id:-an SVID}"
+  "$BIN/embassyctl" bootstrap grpc --workload "$name.default" --xds-address "$xds" \
+    --cert-dir "$work/agents/$name" >"$work/$name.json"
+done
+
+step "Starting echo v1 (127.0.0.1:18081) and echo v2 (127.0.0.1:18082) as xDS-enabled gRPC servers"
+"$BIN/echo-server" --xds --bootstrap "$work/echo-v1.json" --addr 127.0.0.1:18081 --name v1 >"$work/v1.out" 2>&1 &
 pids+=($!)
-"$BIN/echo-server" --addr 127.0.0.1:18082 --name v2 &
+"$BIN/echo-server" --xds --bootstrap "$work/echo-v2.json" --addr 127.0.0.1:18082 --name v2 >"$work/v2.out" 2>&1 &
 pids+=($!)
+for v in v1 v2; do
+  wait_for "$work/$v.out" 'serving mode SERVING' 150 || { cat "$work/$v.out"; "$BIN/embassyctl" get workloads -A -o yaml || true; tail -30 "$work/cp.log"; cat "$work/agents/echo-$v.log"; die "echo $v never got its Listener"; }
+  grep 'serving mode' "$work/$v.out"
+done
 
-"$BIN/embassyctl" bootstrap grpc --workload echo-client.default --xds-address "$xds" >"$work/client-bootstrap.json"
+client() { "$BIN/echo-client" --bootstrap "$work/echo-client.json" --target xds:///echo.default:50051 "$@"; }
 
-step "1,000 calls from a proxyless gRPC client to xds:///echo.default:50051 (Route: 80% v1, 20% v2)"
-"$BIN/echo-client" --bootstrap "$work/client-bootstrap.json" --target xds:///echo.default:50051 --count 1000
+step "1,000 calls from the proxyless client to xds:///echo.default:50051 over mTLS (Route: 80% v1, 20% v2)"
+client --count 1000
+
+step "What the servers saw of the client (Whoami)"
+: >"$work/whoami.out"
+for _ in $(seq 1 20); do
+  client --method Whoami >>"$work/whoami.out"
+  grep -q '^v1 ' "$work/whoami.out" && grep -q '^v2 ' "$work/whoami.out" && break
+done
+grep '^v1 ' "$work/whoami.out" | head -1
+grep '^v2 ' "$work/whoami.out" | head -1 || true
+
+step "A plaintext client without a certificate, straight at echo v1"
+if "$BIN/echo-client" --target 127.0.0.1:18081 --count 1 --ready-timeout 2s --timeout 1s 2>"$work/plain.err"; then
+  die "a plaintext call reached echo v1 in a STRICT mesh"
+fi
+echo "refused, as STRICT mTLS requires: $(tail -1 "$work/plain.err")"
+
+step "Proxy status"
+"$BIN/embassyctl" proxy-status
 
 step "Watching the split per second while all traffic moves to v2"
-"$BIN/echo-client" --bootstrap "$work/client-bootstrap.json" --target xds:///echo.default:50051 --interval 1s --duration 5s &
-client=$!
-pids+=($client)
+client --interval 1s --duration 5s &
+watcher=$!
+pids+=("$watcher")
 sleep 2
-"$BIN/embassyctl" proxy-status
 cat >"$work/all-v2.yaml" <<'YAML'
 apiVersion: embassy.dev/v1alpha1
 kind: Route
@@ -70,14 +146,14 @@ spec:
           weight: 100
 YAML
 "$BIN/embassyctl" apply -f "$work/all-v2.yaml"
-wait "$client" || true
+wait "$watcher" || true
 
-step "Stored resources"
-"$BIN/embassyctl" get services -A
-"$BIN/embassyctl" get routes -A
+step "Workload certificates (SVIDs rotate at half their lifetime)"
+"$BIN/embassyctl" certs
 
 if [ "${DEMO_KEEP:-0}" = 1 ]; then
   step "Still running (Ctrl-C to stop): EMBASSY_SERVER=$EMBASSY_SERVER EMBASSY_TOKEN_FILE=$EMBASSY_TOKEN_FILE"
+  echo "agents' certificates: $work/agents/<workload>/; client bootstrap: $work/echo-client.json"
   wait
 fi
 step "Done"
