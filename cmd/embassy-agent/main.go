@@ -2,8 +2,10 @@
 // identity to embassy-cp with a join token, keeps its X.509-SVID fresh (the
 // key never leaves the node), and hands it out locally: Envoy SDS and the
 // SPIFFE Workload API on unix sockets, and PEM files for proxyless gRPC.
-// It registers the workload, writes the Envoy bootstrap and, with
-// --envoy-bin, starts Envoy and restarts it if it exits.
+// It enforces the workload's AuthorizationPolicies, streamed from
+// embassy-cp, as Envoy's ext_authz server on authz.sock. It registers the
+// workload, writes the Envoy bootstrap and, with --envoy-bin, starts Envoy
+// and restarts it if it exits.
 package main
 
 import (
@@ -35,6 +37,8 @@ func main() {
 type options struct {
 	cp, tokenFile, bundleFile, workload, socketDir string
 	bootPath, envoyBin, adminAddr, logLevel        string
+	authzAddr                                      string
+	authzLogHeaders                                []string
 	logJSON                                        bool
 	w                                              workloadFlags
 }
@@ -61,6 +65,8 @@ What it serves, in --socket-dir (created 0750):
   svid.pem       the SVID chain, leaf first      } rewritten atomically on
   svid-key.pem   its key (mode 0600)             } every rotation, key
   bundle.pem     the trust domain's roots        } first (proxyless gRPC)
+  authz.sock     Envoy ext_authz (envoy.service.auth.v3.Authorization)
+  authz-stats.json  decisions per policy, and the revision each enforces
 Both sockets are mode 0660: run Envoy and the application in the agent's
 group.
 
@@ -69,6 +75,19 @@ Registration. Every 10s it registers the Workload NAME (from --workload) with
 the namespace and service account from the certificate and drops the
 registration 30s after the last refresh. On SIGTERM or Ctrl-C the agent
 deregisters it, then exits.
+
+Authorization. The agent streams the AuthorizationPolicies that target the
+workload from embassy-cp (mTLS with its SVID), loads each into OPA, ACKs
+each revision it loaded and NACKs, with the reason, one that fails (the last
+good revision keeps enforcing). It serves Envoy's ext_authz Check on
+authz.sock (and on --authz-addr 127.0.0.1:PORT): a request passes only when
+every policy allows it; dry-run policies log would-deny and never deny. With
+no policy targeting the workload every request passes; before embassy-cp
+first answers, and for a policy none of whose revisions loaded, requests are
+denied. Each decision is one structured line of the "authz" logger (JSON
+with --log-json), with header values redacted except those named by
+--authz-log-header-values; the counts per policy are rewritten to
+authz-stats.json every 10s.
 
 Envoy. With --envoy-bootstrap it writes the sidecar's bootstrap (node id
 NAME.NAMESPACE, mTLS ADS to --cp, certificates from sds.sock) once attested;
@@ -109,6 +128,8 @@ it exits.`,
 	f.StringVar(&o.bootPath, "envoy-bootstrap", "", "write the Envoy bootstrap here once attested")
 	f.StringVar(&o.envoyBin, "envoy-bin", "", "start and supervise this envoy binary with the bootstrap (needs --envoy-bootstrap)")
 	f.StringVar(&o.adminAddr, "envoy-admin", bootstrap.DefaultAdminAddress, "Envoy's admin address (loopback only)")
+	f.StringVar(&o.authzAddr, "authz-addr", "", "also serve ext_authz Check on this loopback address (127.0.0.1:PORT)")
+	f.StringSliceVar(&o.authzLogHeaders, "authz-log-header-values", nil, "request headers whose values decision logs show (comma-separated); others are redacted")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
 	f.BoolVar(&o.logJSON, "log-json", false, "log one JSON object per line")
 	return cmd
@@ -148,6 +169,9 @@ func run(ctx context.Context, cmd *cobra.Command, o options) error {
 		Spec:        spec,
 		Logger:      log,
 		Out:         out,
+		Authz: &agent.AuthzConfig{
+			XDSAddress: o.cp, LoopbackAddr: o.authzAddr, LogHeaderValues: o.authzLogHeaders,
+		},
 	})
 	if err != nil {
 		return err

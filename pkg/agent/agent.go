@@ -45,6 +45,9 @@ type Config struct {
 	// MinBackoff, MaxBackoff, BundleInterval and CallTimeout tune the
 	// Manager (see ManagerConfig).
 	MinBackoff, MaxBackoff, BundleInterval, CallTimeout time.Duration
+	// Authz, when set, enforces the control plane's authorization policies
+	// on authz.sock (see AuthzConfig).
+	Authz *AuthzConfig
 }
 
 // Agent is embassy-agent's identity side: the Manager, with the SDS
@@ -60,6 +63,7 @@ type Agent struct {
 	// serving is closed once both sockets accept connections.
 	serving chan struct{}
 	redial  *redialer // nil when Config.ControlPlane was given
+	authz   *Authz    // nil without Config.Authz
 }
 
 // New checks cfg and builds an Agent; nothing runs until Run.
@@ -81,6 +85,11 @@ func New(cfg Config) (*Agent, error) {
 		cfg.Out = io.Discard
 	}
 	a := &Agent{cfg: cfg, name: name, log: cfg.Logger, serving: make(chan struct{})}
+	if cfg.Authz != nil {
+		if err := a.newAuthz(cfg.Authz); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.ControlPlane == nil {
 		a.redial = &redialer{dial: cfg.Dial, seed: cfg.TrustBundle, grace: cmp.Or(cfg.CallTimeout, DefaultCallTimeout),
 			current: func() *Identity { return a.mgr.Current() }}
@@ -176,6 +185,13 @@ func (a *Agent) Run(ctx context.Context) error {
 		}()
 		defer os.Remove(lis.Addr().String())
 		defer s.g.Stop()
+	}
+	if a.authz != nil {
+		stopAuthz, err := a.startAuthz(ctx)
+		if err != nil {
+			return err
+		}
+		defer stopAuthz()
 	}
 	close(a.serving)
 	fmt.Fprintf(a.cfg.Out, "embassy-agent: serving SDS on %s, the Workload API on %s and PEM files in %s\n",

@@ -1,0 +1,173 @@
+package agent
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"strings"
+	"testing"
+	"time"
+
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"github.com/hashicorp/go-hclog"
+
+	"embassy.dev/embassy/pkg/apply"
+	"embassy.dev/embassy/pkg/controlplane"
+	"embassy.dev/embassy/pkg/identity/client"
+	"embassy.dev/embassy/pkg/resource"
+)
+
+// methodPolicy is an AuthorizationPolicy on service web allowing method.
+func methodPolicy(method string) string {
+	return `apiVersion: embassy.dev/v1alpha1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  ports: [{name: http, port: 8080, protocol: http}]
+---
+apiVersion: embassy.dev/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: methods, namespace: shop}
+spec:
+  targets: {services: [web]}
+  modules:
+  - name: authz.rego
+    rego: |
+      package envoy.authz
+      default allow := false
+      allow if input.attributes.request.http.method == "` + method + `"
+`
+}
+
+// The agent, attested with a join token against the real control plane,
+// streams the policy applied through pkg/apply over mTLS, enforces it on
+// authz.sock, and the control plane records the ACK of each revision.
+func TestAgentEnforcesTheControlPlanesPolicies(t *testing.T) {
+	logs := &syncBuffer{}
+	cp, err := controlplane.Start(context.Background(), controlplane.Config{
+		DataDir: t.TempDir(), Store: "memory", XDSAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0",
+		Debounce: 5 * time.Millisecond,
+		Logger:   hclog.New(&hclog.LoggerOptions{Name: "embassy-cp", Level: hclog.Debug, Output: logs}),
+		Out:      logs,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cp.Close() })
+	applyDocs(t, cp, methodPolicy("GET"))
+	token, _, err := cp.Tokens().Create("shop", "web", "web-1", time.Hour, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dir := shortTempDir(t)
+	a, err := New(Config{
+		SocketDir: dir, Token: token, Workload: "web-1.shop",
+		Dial: func(roots []*x509.Certificate, cert func() *tls.Certificate) (ControlPlaneConn, error) {
+			return client.Dial(cp.XDSAddr(), roots, cert)
+		},
+		TrustBundle:      cp.CA().Bundle(),
+		Spec:             resource.WorkloadSpec{Address: "127.0.0.1", Services: []string{"web"}, Ports: []resource.WorkloadPort{{Name: "http", Port: 8080}}},
+		RegisterInterval: 100 * time.Millisecond, Out: logs,
+		Logger:     hclog.New(&hclog.LoggerOptions{Name: "embassy-agent", Level: hclog.Debug, Output: logs}),
+		MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second,
+		Authz: &AuthzConfig{XDSAddress: cp.XDSAddr(), LoopbackAddr: "127.0.0.1:0"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("agent: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("the agent did not stop within 10s")
+		}
+	})
+	select {
+	case <-a.Serving():
+	case err := <-done:
+		t.Fatalf("the agent stopped: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the agent did not serve within 10s:\n%s", logs)
+	}
+	authz := authzClient(t, dir)
+
+	// Once registered, web-1 is targeted: GET passes, POST is denied.
+	rev := waitRevision(t, a, logs, "")
+	if c, _ := check(t, authz, "GET", "/"); c != codeOK {
+		t.Errorf("GET: code %d, want OK", c)
+	}
+	if c, status := check(t, authz, "POST", "/"); c != codeDenied || status != 403 {
+		t.Errorf("POST: code %d status %d, want a 403 deny", c, status)
+	}
+	waitAcked(t, cp, logs, rev)
+
+	// A new revision reaches the agent and is ACKed.
+	applyDocs(t, cp, methodPolicy("POST"))
+	rev2 := waitRevision(t, a, logs, rev)
+	if c, _ := check(t, authz, "POST", "/"); c != codeOK {
+		t.Errorf("revision 2, POST: code %d, want OK", c)
+	}
+	if c, _ := check(t, authz, "GET", "/"); c != codeDenied {
+		t.Errorf("revision 2, GET: code %d, want a deny", c)
+	}
+	waitAcked(t, cp, logs, rev2)
+}
+
+func applyDocs(t *testing.T, cp *controlplane.ControlPlane, doc string) {
+	t.Helper()
+	rs, err := resource.Decode("test.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := apply.New(cp.Store()).Apply(context.Background(), rs, false); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitRevision waits until shop/methods decides with a revision other
+// than old, and returns it.
+func waitRevision(t *testing.T, a *Agent, logs *syncBuffer, old string) string {
+	t.Helper()
+	var rev string
+	for range 1000 {
+		if rev = a.Authz().Revisions()["shop/methods"]; rev != "" && rev != old {
+			return rev
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("shop/methods did not load a revision other than %q within 10s:\n%s", old, logs)
+	return ""
+}
+
+// waitAcked waits until the control plane's status shows web-1.shop's
+// agent ACKed rev, and never NACKed.
+func waitAcked(t *testing.T, cp *controlplane.ControlPlane, logs *syncBuffer, rev string) {
+	t.Helper()
+	for range 1000 {
+		for _, p := range cp.XDS().Proxies() {
+			ts, ok := p.Types[resourcev3.ExtensionConfigType]
+			if p.ID != "web-1.shop" || !ok {
+				continue
+			}
+			if ts.NackCount != 0 {
+				t.Fatalf("the agent NACKed: %+v", ts.LastNack)
+			}
+			if ts.VersionAcked == rev {
+				if !strings.HasSuffix(p.Identity, "/ns/shop/sa/web") {
+					t.Errorf("the stream's identity is %q, want the workload's SVID", p.Identity)
+				}
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("the control plane never saw the ACK of revision %s:\n%s", rev, logs)
+}

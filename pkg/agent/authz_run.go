@@ -1,0 +1,148 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"embassy.dev/embassy/policy/extauthz"
+)
+
+// DefaultStatsInterval is how often authz-stats.json is rewritten.
+const DefaultStatsInterval = 10 * time.Second
+
+// AuthzConfig turns on the agent's authorization side: the policy stream
+// from the control plane and the ext_authz server on authz.sock.
+type AuthzConfig struct {
+	// XDSAddress is the control plane's xDS address (--cp); the stream is
+	// mTLS with the current SVID (DialPolicyXDS).
+	XDSAddress string
+	// Dial, instead of XDSAddress, connects as it likes (tests).
+	Dial XDSDialFunc
+	// LoopbackAddr, when set ("127.0.0.1:PORT"), serves Check on that
+	// loopback port too.
+	LoopbackAddr string
+	// LogHeaderValues names the request headers whose values decision logs
+	// show; every other header's value is redacted.
+	LogHeaderValues []string
+	// StatsInterval is how often AuthzStatsFile is rewritten (default 10s).
+	StatsInterval time.Duration
+}
+
+// Authz returns the agent's ext_authz server, or nil when Config.Authz was
+// not set.
+func (a *Agent) Authz() *Authz { return a.authz }
+
+// newAuthz checks cfg and builds the Authz; the agent's logger named
+// "authz" carries the decision logs.
+func (a *Agent) newAuthz(cfg *AuthzConfig) error {
+	if cfg.Dial == nil && cfg.XDSAddress == "" {
+		return errors.New("authorization: no control plane xDS address")
+	}
+	if cfg.LoopbackAddr != "" {
+		if _, err := loopbackPort(cfg.LoopbackAddr); err != nil {
+			return err
+		}
+	}
+	a.authz = NewAuthz(a.log.Named("authz"), cfg.LogHeaderValues)
+	return nil
+}
+
+// loopbackPort reads the port of "127.0.0.1:PORT" (or localhost): the
+// Check server must not be reachable from other hosts.
+func loopbackPort(addr string) (int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0, fmt.Errorf("--authz-addr %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.Equal(net.IPv4(127, 0, 0, 1))) {
+		return 0, fmt.Errorf("--authz-addr %q: the Check server listens on 127.0.0.1 only", addr)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return 0, fmt.Errorf("--authz-addr %q: bad port", addr)
+	}
+	return port, nil
+}
+
+// startAuthz serves Check on authz.sock (and the loopback port), runs the
+// policy stream and rewrites the stats file; the returned function stops
+// all of it, writes the stats a last time and removes the socket.
+func (a *Agent) startAuthz(ctx context.Context) (stop func(), err error) {
+	cfg := a.cfg.Authz
+	var lis []net.Listener
+	unix, err := extauthz.ListenUnix(a.cfg.SocketDir)
+	if err != nil {
+		return nil, fmt.Errorf("authorization socket: %w", err)
+	}
+	lis = append(lis, unix)
+	if cfg.LoopbackAddr != "" {
+		port, _ := loopbackPort(cfg.LoopbackAddr)
+		l, err := extauthz.ListenLoopback(port)
+		if err != nil {
+			unix.Close()
+			return nil, fmt.Errorf("--authz-addr %s: %w", cfg.LoopbackAddr, err)
+		}
+		lis = append(lis, l)
+	}
+	dial := cfg.Dial
+	if dial == nil {
+		dial = DialPolicyXDS(cfg.XDSAddress, a.cfg.TrustBundle)
+	}
+	client := NewPolicyClient(PolicyClientConfig{
+		Node: a.cfg.Workload, Dial: dial, Identity: a.mgr, Authz: a.authz,
+		Logger: a.log.Named("policy"), MinBackoff: a.cfg.MinBackoff, MaxBackoff: a.cfg.MaxBackoff,
+	})
+	interval := cfg.StatsInterval
+	if interval <= 0 {
+		interval = DefaultStatsInterval
+	}
+
+	actx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, l := range lis {
+		wg.Go(func() {
+			if err := a.authz.Serve(l); err != nil {
+				a.log.Error("the authorization server stopped", "address", l.Addr().String(), "error", err)
+			}
+		})
+	}
+	wg.Go(func() { client.Run(actx) })
+	wg.Go(func() {
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-actx.Done():
+				return
+			case <-tick.C:
+				if err := a.authz.WriteStats(a.cfg.SocketDir); err != nil {
+					a.log.Warn("writing the authorization stats failed", "error", err)
+				}
+			}
+		}
+	})
+	fmt.Fprintf(a.cfg.Out, "embassy-agent: serving ext_authz on %s\n", unixOrBoth(lis))
+	return func() {
+		cancel()
+		a.authz.Stop()
+		wg.Wait()
+		if err := a.authz.WriteStats(a.cfg.SocketDir); err != nil {
+			a.log.Warn("writing the authorization stats failed", "error", err)
+		}
+		os.Remove(filepath.Join(a.cfg.SocketDir, extauthz.SocketName))
+	}, nil
+}
+
+func unixOrBoth(lis []net.Listener) string {
+	if len(lis) == 1 {
+		return lis[0].Addr().String()
+	}
+	return lis[0].Addr().String() + " and " + lis[1].Addr().String()
+}

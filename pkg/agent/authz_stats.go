@@ -1,0 +1,89 @@
+package agent
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"time"
+
+	"embassy.dev/embassy/policy/extauthz"
+)
+
+// AuthzStatsFile, in the socket directory, holds the authorization
+// decisions counted per policy (AuthzStats as JSON), rewritten every
+// AuthzConfig.StatsInterval and when the agent stops.
+const AuthzStatsFile = "authz-stats.json"
+
+// AuthzStats is what the agent's authorization side has loaded and
+// decided since it started.
+type AuthzStats struct {
+	// Synced is false until the control plane's first answer; every
+	// request is denied until then.
+	Synced bool `json:"synced"`
+	// DeniedUnsynced counts the requests denied before that answer.
+	DeniedUnsynced uint64 `json:"deniedUnsynced"`
+	// Policies are the policies targeting the workload, by name.
+	Policies []PolicyStats `json:"policies"`
+	// Time is when the stats were taken.
+	Time time.Time `json:"time"`
+}
+
+// PolicyStats is one policy's revision and decisions. Counts restart when
+// the policy stops targeting the workload.
+type PolicyStats struct {
+	// Policy is "<namespace>/<policy>".
+	Policy string `json:"policy"`
+	// Revision is the revision deciding now; "" when none ever loaded, in
+	// which case the policy denies every request.
+	Revision string `json:"revision"`
+	// LoadError says why the last revision received did not load.
+	LoadError string `json:"loadError,omitempty"`
+	extauthz.Counts
+}
+
+// Stats returns the policies' revisions and decision counts. Decisions
+// made before a policy's first revision loaded count as errors.
+func (a *Authz) Stats() AuthzStats {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	st := AuthzStats{Synced: a.synced, DeniedUnsynced: a.unsynced, Policies: make([]PolicyStats, 0, len(a.policies)), Time: time.Now().UTC()}
+	for _, p := range a.policies {
+		ps := PolicyStats{Policy: p.name, Revision: p.engine.Revision(), LoadError: p.loadErr}
+		// One engine decides, so its counts are keyed by its bundle's
+		// name, and by "" for decisions made before it loaded.
+		for _, c := range p.check.Counts() {
+			ps.Allow += c.Allow
+			ps.Deny += c.Deny
+			ps.WouldDeny += c.WouldDeny
+			ps.Error += c.Error
+		}
+		st.Policies = append(st.Policies, ps)
+	}
+	return st
+}
+
+// WriteStats writes Stats to dir/AuthzStatsFile atomically, readable by
+// the agent's group like the sockets.
+func (a *Authz) WriteStats(dir string) error {
+	raw, err := json.MarshalIndent(a.Stats(), "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+AuthzStatsFile+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(raw, '\n')); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o640); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), filepath.Join(dir, AuthzStatsFile))
+}
