@@ -88,6 +88,7 @@ embassy-cp writes to <data-dir>/admin-token on first start.` + exitCodesHelp,
 		newBundleCmd(g),
 		newCertsCmd(g),
 		newCheckCmd(g),
+		newAuditCmd(g),
 		newPolicyCmd(g),
 	)
 	return root

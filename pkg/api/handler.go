@@ -70,6 +70,8 @@ type Options struct {
 	StartedAt time.Time
 	// Heartbeat is the interval of SSE heartbeats (default 15s).
 	Heartbeat time.Duration
+	// InsecureXDS tells /v1/posture that xDS is served in plaintext.
+	InsecureXDS bool
 	// Authz compiles a policy for /v1/policies and its explain when the
 	// mesh snapshot has not; nil reports the bundle only, without RBAC.
 	Authz mesh.AuthzCompiler

@@ -65,6 +65,7 @@ var routes = []Route{
 	// What-if runs Rego on a private engine over the current snapshot and
 	// changes nothing, so a read token may ask.
 	{"POST", "/v1/check", read, h((*server).check)},
+	{"GET", "/v1/posture", read, h((*server).posture)},
 	// Profiles reveal memory contents, so they are for the admin.
 	{"GET", "/debug/pprof/", admin, h(func(_ *server, w http.ResponseWriter, r *http.Request) { pprof.Index(w, r) })},
 	{"GET", "/debug/pprof/{profile}", admin, h(func(_ *server, w http.ResponseWriter, r *http.Request) { pprofNamed(w, r) })},

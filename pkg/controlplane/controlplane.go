@@ -201,6 +201,7 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 			Tokens:       c.tokens,
 			Bundle:       c.ca,
 			Certificates: c.certificates,
+			InsecureXDS:  cfg.InsecureXDS,
 			Authz:        c.authz.compile,
 		})),
 		ReadHeaderTimeout: 10 * time.Second,
