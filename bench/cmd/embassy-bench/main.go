@@ -133,6 +133,9 @@ func run() int {
 	if code := runIdentity(ctx); code != 0 {
 		return code
 	}
+	if code := runAuthz(ctx); code != 0 {
+		return code
+	}
 	fmt.Printf("\ntotal %v\n", time.Since(start).Round(100*time.Millisecond))
 	return 0
 }
