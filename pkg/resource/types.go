@@ -553,8 +553,7 @@ type RingHash struct {
 	MaxRingSize uint64 `json:"maxRingSize,omitempty"`
 }
 
-// AuthorizationPolicySpec is Rego authorization for target services. This
-// release validates and stores it; compilation and enforcement come later.
+// AuthorizationPolicySpec is Rego authorization for target services.
 type AuthorizationPolicySpec struct {
 	Targets Targets `json:"targets"`
 	// Modules are Rego sources, each with a file name for error locations.
@@ -569,6 +568,33 @@ type AuthorizationPolicySpec struct {
 	FailureMode string `json:"failureMode,omitempty"`
 	// RegoVersion is v1 (default) or v0.
 	RegoVersion string `json:"regoVersion,omitempty"`
+	// JWTProviders verify end users' tokens before the policy decides: a
+	// request carrying an invalid token is refused with 401, and a valid
+	// token's claims are in the input at
+	// attributes.metadataContext.filterMetadata["envoy.filters.http.jwt_authn"][<name>].
+	JWTProviders []JWTProvider `json:"jwtProviders,omitempty"`
+}
+
+// JWTProvider is one issuer of end-user JWTs. Its keys are given inline
+// (JWKS) or at a URL (JWKSURL) that the control plane fetches, caches and
+// pushes, so proxies never fetch keys themselves.
+type JWTProvider struct {
+	// Name is a DNS label, unique in the policy; claims are found under it.
+	Name string `json:"name"`
+	// Issuer must equal the token's iss claim.
+	Issuer string `json:"issuer"`
+	// Audiences, when any, must include one of the token's aud values.
+	Audiences []string `json:"audiences,omitempty"`
+	// JWKS is the key set as a JSON object or a string of JSON.
+	JWKS json.RawMessage `json:"jwks,omitempty"`
+	// JWKSURL is an http(s) URL serving the key set.
+	JWKSURL string `json:"jwksURL,omitempty"`
+	// FromHeader names the header carrying the token; the default is
+	// authorization, with the "Bearer " prefix.
+	FromHeader string `json:"fromHeader,omitempty"`
+	// Forward keeps the token header on the request sent upstream; by
+	// default it is removed once verified.
+	Forward bool `json:"forward,omitempty"`
 }
 
 // Targets selects the workloads a policy applies to.

@@ -45,4 +45,5 @@ func (v *validator) authorizationPolicy(s *AuthorizationPolicySpec) {
 	v.oneOf("spec.mode", s.Mode, false, "enforce", "dry-run")
 	v.oneOf("spec.failureMode", s.FailureMode, false, "deny", "allow")
 	v.oneOf("spec.regoVersion", s.RegoVersion, false, "v1", "v0")
+	v.jwtProviders(s.JWTProviders)
 }

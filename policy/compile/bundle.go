@@ -14,6 +14,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/util"
 
 	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/policy/jwt"
 )
 
 // Modes and failure modes of a Bundle.
@@ -35,6 +36,8 @@ const (
 // unmarshalled, any content that does not match its revision.
 type Bundle struct {
 	w wire
+	// jwt verifies end-user tokens with w.JWTProviders; nil without any.
+	jwt *jwt.Verifier
 }
 
 // wire is the JSON form of a Bundle. Data is canonical JSON (sorted keys,
@@ -48,6 +51,10 @@ type wire struct {
 	Mode        string                `json:"mode"`
 	FailureMode string                `json:"failureMode"`
 	RegoVersion string                `json:"regoVersion"`
+	// JWTProviders carry their key sets resolved (fetched by the control
+	// plane when the policy names a URL), so a key change is a new
+	// revision and agents never fetch.
+	JWTProviders []jwt.Provider `json:"jwtProviders,omitempty"`
 }
 
 // Name is the policy's name (namespace/name as the control plane chose).
@@ -71,6 +78,21 @@ func (b *Bundle) FailureMode() string { return b.w.FailureMode }
 
 // RegoVersion is RegoV1 or RegoV0.
 func (b *Bundle) RegoVersion() string { return b.w.RegoVersion }
+
+// JWTProviders returns a copy of the end-user token providers, with their
+// key sets resolved.
+func (b *Bundle) JWTProviders() []jwt.Provider {
+	out := make([]jwt.Provider, len(b.w.JWTProviders))
+	for i, p := range b.w.JWTProviders {
+		p.Audiences = append([]string(nil), p.Audiences...)
+		out[i] = p
+	}
+	return out
+}
+
+// JWTVerifier checks end-user tokens against the bundle's providers; it
+// is nil when the bundle has none.
+func (b *Bundle) JWTVerifier() *jwt.Verifier { return b.jwt }
 
 // Modules returns a copy of the Rego sources.
 func (b *Bundle) Modules() []resource.RegoModule {
@@ -103,7 +125,11 @@ func (b *Bundle) UnmarshalJSON(raw []byte) error {
 	if got := revision(w); got != w.Revision {
 		return fmt.Errorf("bundle %q: content hashes to revision %s, not %s", w.Name, got, w.Revision)
 	}
-	b.w = w
+	v, err := verifier(w.JWTProviders)
+	if err != nil {
+		return fmt.Errorf("bundle %q: %v", w.Name, err)
+	}
+	b.w, b.jwt = w, v
 	return nil
 }
 
@@ -133,14 +159,20 @@ func (b *Bundle) Prepare() (rego.PreparedEvalQuery, error) {
 // in hex, of the SHA-256 of the bundle's JSON without name and revision,
 // keys sorted.
 func revision(w wire) string {
-	raw, err := json.Marshal(map[string]any{
+	content := map[string]any{
 		"modules":     w.Modules,
 		"data":        w.Data,
 		"query":       w.Query,
 		"mode":        w.Mode,
 		"failureMode": w.FailureMode,
 		"regoVersion": w.RegoVersion,
-	})
+	}
+	// Only present when set, so the revisions of policies without
+	// providers are what they always were.
+	if len(w.JWTProviders) > 0 {
+		content["jwtProviders"] = w.JWTProviders
+	}
+	raw, err := json.Marshal(content)
 	if err != nil {
 		// Only strings and canonical JSON are marshalled; this cannot fail.
 		panic(err)

@@ -29,8 +29,12 @@ func Compile(name string, spec *resource.AuthorizationPolicySpec) (*Bundle, erro
 	if errs := checkQuery(compiler, w.Query); len(errs) > 0 {
 		return nil, errs
 	}
+	v, err := verifier(w.JWTProviders)
+	if err != nil {
+		return nil, Errors{{File: "jwtProviders", Code: CodeSpec, Message: err.Error()}}
+	}
 	w.Revision = revision(w)
-	b := &Bundle{w: w}
+	b := &Bundle{w: w, jwt: v}
 	// Preparing catches what only shows with data in place, such as a rule
 	// and a data document claiming the same path.
 	if _, err := b.Prepare(); err != nil {
@@ -87,6 +91,9 @@ func normalize(name string, spec *resource.AuthorizationPolicySpec) (wire, Error
 		}
 		seen[m.Name] = true
 	}
+	providers, perrs := jwtProviders(spec.JWTProviders)
+	errs = append(errs, perrs...)
+	w.JWTProviders = providers
 	data, err := canonicalData(spec.Data)
 	if err != nil {
 		errs = append(errs, &Error{File: "data", Code: CodeData, Message: err.Error()})

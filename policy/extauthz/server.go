@@ -1,7 +1,9 @@
 // Package extauthz serves Envoy's ext_authz gRPC API
 // (envoy.service.auth.v3.Authorization/Check) from a policy engine: it
 // builds the OPA-Envoy plugin's input document from each CheckRequest,
-// decides with one policy revision, answers as the plugin answers, logs
+// verifies end-user JWTs as Envoy's jwt_authn would (refusing a bad token
+// with 401 and putting verified claims into the input), decides with one
+// policy revision, answers as the plugin answers, logs
 // every decision and counts them per policy.
 package extauthz
 
@@ -72,8 +74,13 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	input, inErr := BuildInput(req)
 	if inErr != nil {
 		d, err = s.badRequest(inErr), inErr
+	} else if remove, denied := jwtCheck(s.engine.Bundle(), req, input, start); denied != nil {
+		d = *denied
 	} else {
 		d, err = s.engine.Decide(ctx, input)
+		if d.Allowed {
+			d.RequestHeadersToRemove = append(d.RequestHeadersToRemove, remove...)
+		}
 	}
 	id := decisionID()
 	s.stats.count(d)
