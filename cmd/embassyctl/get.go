@@ -26,7 +26,9 @@ Without -n, namespaced kinds are looked up in the "default" namespace;
 The table shows each kind's most useful columns (Service: ports and the
 count of static endpoints; Workload: address, services and labels; Route:
 its service and rule count). -o yaml prints documents you can edit and
-apply again; -o json prints the API's JSON.` + exitCodesHelp,
+apply again; -o json prints the API's JSON. On a terminal, long cells are
+cut with "…" to fit its width ($COLUMNS overrides it); piped output keeps
+every cell whole. describe KIND NAME shows one resource in detail.` + exitCodesHelp,
 		Example: `  embassyctl get services
   embassyctl get routes -A
   embassyctl get service echo -n prod -o yaml
@@ -59,7 +61,7 @@ apply again; -o json prints the API's JSON.` + exitCodesHelp,
 				if err != nil {
 					return err
 				}
-				return cli.PrintResources(g.stdout, output, kind, []*resource.Resource{r}, true)
+				return cli.PrintResourcesWith(g.stdout, output, kind, []*resource.Resource{r}, true, cli.ForTerminal(g.stdout))
 			}
 			rs, _, err := c.List(cmd.Context(), string(kind), ns)
 			if err != nil {
@@ -73,7 +75,7 @@ apply again; -o json prints the API's JSON.` + exitCodesHelp,
 				fmt.Fprintf(g.stderr, "no %s found %s\n", strings.ToLower(string(kind)), where)
 				return nil
 			}
-			return cli.PrintResources(g.stdout, output, kind, rs, false)
+			return cli.PrintResourcesWith(g.stdout, output, kind, rs, false, cli.ForTerminal(g.stdout))
 		},
 	}
 	cmd.Flags().StringVarP(&namespace, "namespace", "n", "", `namespace (default "default")`)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -68,16 +67,12 @@ embassy-cp writes to <data-dir>/admin-token on first start.` + exitCodesHelp,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 
-	server := os.Getenv("EMBASSY_SERVER")
-	if server == "" {
-		server = defaultServer
-	}
-	root.PersistentFlags().StringVar(&g.server, "server", server, "embassy-cp API URL (env EMBASSY_SERVER)")
-	root.PersistentFlags().StringVar(&g.tokenFile, "token-file", os.Getenv("EMBASSY_TOKEN_FILE"), "file holding the admin token (any command) or the read token (reads only) (env EMBASSY_TOKEN_FILE)")
+	addGlobalFlags(root, g)
 
 	root.AddCommand(
 		newApplyCmd(g),
 		newGetCmd(g),
+		newDescribeCmd(g),
 		newDeleteCmd(g),
 		newDiffCmd(g),
 		newProxyStatusCmd(g),

@@ -27,6 +27,11 @@ func CheckOutput(format string) error {
 // PrintResources writes resources of one kind in format. single prints a
 // lone resource as itself rather than as a list (for `get KIND NAME`).
 func PrintResources(w io.Writer, format string, kind resource.Kind, rs []*resource.Resource, single bool) error {
+	return PrintResourcesWith(w, format, kind, rs, single, TableOptions{})
+}
+
+// PrintResourcesWith is PrintResources with a table fitted to o.
+func PrintResourcesWith(w io.Writer, format string, kind resource.Kind, rs []*resource.Resource, single bool, o TableOptions) error {
 	switch format {
 	case OutputYAML:
 		b, err := resource.ToYAML(rs)
@@ -44,6 +49,6 @@ func PrintResources(w io.Writer, format string, kind resource.Kind, rs []*resour
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
 	default:
-		return PrintTable(w, kind, rs)
+		return PrintTableWith(w, kind, rs, o)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"sigs.k8s.io/yaml"
@@ -81,6 +80,8 @@ type ProxyStatusOptions struct {
 	// Colour paints the states (green SYNCED, red NACKED, yellow STALE);
 	// for terminals only.
 	Colour bool
+	// Width is the terminal's width (0: no limit); see TableOptions.
+	Width int
 }
 
 // PrintProxyStatus writes the proxies as a table, JSON or YAML.
@@ -107,16 +108,23 @@ func PrintProxyStatusWith(w io.Writer, format string, ps []status.Proxy, now tim
 	default:
 		return fmt.Errorf("unknown output format %q: use -o table, -o json or -o yaml", format)
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
-	fmt.Fprintln(tw, "ID\tFLAVOUR\tXDS\tCDS\tLDS\tEDS\tRDS")
+	t := &table{headers: []string{"ID", "FLAVOUR", "XDS", "CDS", "LDS", "EDS", "RDS"}, gap: 3, paint: paintSyncColumn}
 	for _, p := range judged {
-		fmt.Fprintf(tw, "%s\t%s\t%s", p.ID, orDash(p.Flavour), orDash(p.XDS))
+		row := []string{p.ID, orDash(p.Flavour), orDash(p.XDS)}
 		for _, c := range xdsColumns {
-			fmt.Fprintf(tw, "\t%s", paint(p.Sync[c.header], o.Colour))
+			row = append(row, p.Sync[c.header])
 		}
-		fmt.Fprintln(tw)
+		t.rows = append(t.rows, row)
 	}
-	return tw.Flush()
+	return t.write(w, TableOptions{Width: o.Width, Colour: o.Colour})
+}
+
+// paintSyncColumn colours the sync-state columns (from the fourth on).
+func paintSyncColumn(col int, cell string) string {
+	if col < 3 {
+		return ""
+	}
+	return stateColour(cell)
 }
 
 // Unhealthy lists "<proxy> <column> <state>" for every type that is
@@ -148,8 +156,7 @@ func isColumn(url string) bool {
 	return false
 }
 
-// ANSI colours of the states. tabwriter counts the escape bytes as
-// width, which is fine: every cell of a column carries one.
+// ANSI colours of the states.
 const (
 	ansiReset  = "\x1b[0m"
 	ansiRed    = "\x1b[31m"
@@ -157,20 +164,16 @@ const (
 	ansiYellow = "\x1b[33m"
 )
 
-func paint(state string, on bool) string {
-	if !on {
-		return state
-	}
-	c := ""
+// stateColour is the colour of a state word wherever a table shows one:
+// green for healthy, red for failed, yellow for waiting, none otherwise.
+func stateColour(state string) string {
 	switch state {
-	case Synced:
-		c = ansiGreen
-	case Nacked:
-		c = ansiRed
-	case Stale, Pending:
-		c = ansiYellow
-	default:
-		return state
+	case Synced, "valid", "active", "allow", "compiled":
+		return ansiGreen
+	case Nacked, "revoked", "expired", "error", "deny", "nack":
+		return ansiRed
+	case Stale, Pending, "used", "dry-run", "would-deny":
+		return ansiYellow
 	}
-	return c + state + ansiReset
+	return ""
 }

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"embassy.dev/embassy/pkg/resource"
 )
@@ -91,18 +90,23 @@ var tableColumns = map[resource.Kind]columns{
 	},
 }
 
-// PrintTable writes resources of one kind as an aligned table.
+// PrintTable writes resources of one kind as an aligned table, every cell
+// in full.
 func PrintTable(w io.Writer, kind resource.Kind, rs []*resource.Resource) error {
+	return PrintTableWith(w, kind, rs, TableOptions{})
+}
+
+// PrintTableWith writes resources of one kind as a table fitted to o.
+func PrintTableWith(w io.Writer, kind resource.Kind, rs []*resource.Resource, o TableOptions) error {
 	cols, ok := tableColumns[kind]
 	if !ok {
 		return fmt.Errorf("no table layout for kind %s: use -o yaml or -o json", kind)
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(cols.headers, "\t"))
+	t := &table{headers: cols.headers, gap: 3}
 	for _, r := range rs {
-		fmt.Fprintln(tw, strings.Join(cols.row(r), "\t"))
+		t.rows = append(t.rows, cols.row(r))
 	}
-	return tw.Flush()
+	return t.write(w, o)
 }
 
 // labels renders a label map as sorted k=v pairs.
