@@ -72,6 +72,8 @@ type Options struct {
 	Heartbeat time.Duration
 	// InsecureXDS tells /v1/posture that xDS is served in plaintext.
 	InsecureXDS bool
+	// Changes answers /v1/changes/{id}; nil answers 503.
+	Changes ChangeSource
 	// Authz compiles a policy for /v1/policies and its explain when the
 	// mesh snapshot has not; nil reports the bundle only, without RBAC.
 	Authz mesh.AuthzCompiler

@@ -66,6 +66,7 @@ var routes = []Route{
 	// changes nothing, so a read token may ask.
 	{"POST", "/v1/check", read, h((*server).check)},
 	{"GET", "/v1/posture", read, h((*server).posture)},
+	{"GET", "/v1/changes/{id}", read, h((*server).change)},
 	// Profiles reveal memory contents, so they are for the admin.
 	{"GET", "/debug/pprof/", admin, h(func(_ *server, w http.ResponseWriter, r *http.Request) { pprof.Index(w, r) })},
 	{"GET", "/debug/pprof/{profile}", admin, h(func(_ *server, w http.ResponseWriter, r *http.Request) { pprofNamed(w, r) })},

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/pkg/rollout"
 	"embassy.dev/embassy/pkg/store"
 )
 
@@ -41,6 +42,10 @@ type Result struct {
 	Items []Item `json:"items"`
 	// Warnings are reference-check findings that do not refuse the apply.
 	Warnings []string `json:"warnings,omitempty"`
+	// ChangeID names the committed change ("c-<revision>") whose rollout
+	// to the proxies /v1/changes/{id} follows; empty when nothing was
+	// committed.
+	ChangeID string `json:"changeId,omitempty"`
 }
 
 // Applier applies and deletes resources against one store. It is safe for
@@ -114,6 +119,7 @@ func (a *Applier) Apply(ctx context.Context, rs []*resource.Resource, dryRun boo
 	if err != nil {
 		return nil, fmt.Errorf("commit apply of %d resources: %w", len(ops), err)
 	}
+	res.ChangeID = rollout.ChangeID(res.Revision)
 	return res, nil
 }
 

@@ -26,6 +26,7 @@ import (
 	"embassy.dev/embassy/pkg/identity/service"
 	elog "embassy.dev/embassy/pkg/log"
 	"embassy.dev/embassy/pkg/mesh"
+	"embassy.dev/embassy/pkg/rollout"
 	"embassy.dev/embassy/pkg/store"
 	"embassy.dev/embassy/xds/cache"
 	xdsserver "embassy.dev/embassy/xds/server"
@@ -81,6 +82,8 @@ type ControlPlane struct {
 	snap    atomic.Pointer[mesh.Snapshot]
 	// authz compiles AuthorizationPolicies once per spec for snapshots.
 	authz *authzCache
+	// changes follows each apply to the proxies' answers.
+	changes *rollout.Tracker
 	// ca and tokens are always loaded; serverTLS and identity only when
 	// xDS is TLS.
 	ca        *identity.CA
@@ -142,6 +145,7 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 	}
 
 	c.applier = apply.New(c.store)
+	c.changes = rollout.NewTracker()
 	if err := c.startIdentity(ctx); err != nil {
 		c.store.Close()
 		return nil, err
@@ -152,6 +156,7 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 		Translator: cache.DefaultTranslator(),
 		Events:     c.obs.events,
 		Metrics:    c.obs.metrics,
+		Changes:    c.changes,
 	}
 	if !cfg.InsecureXDS {
 		xcfg.Authorizer = c.authorizeStream
@@ -202,6 +207,7 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 			Bundle:       c.ca,
 			Certificates: c.certificates,
 			InsecureXDS:  cfg.InsecureXDS,
+			Changes:      c.changes,
 			Authz:        c.authz.compile,
 		})),
 		ReadHeaderTimeout: 10 * time.Second,

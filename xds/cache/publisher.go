@@ -37,6 +37,9 @@ type PushInfo struct {
 	Took time.Duration
 	// Nodes is how many connected nodes were given the snapshot.
 	Nodes int
+	// Changed holds, per node whose resources this push changed, the new
+	// version of each type that changed.
+	Changed map[string]map[string]string
 }
 
 // Publisher turns mesh snapshots into cache snapshots for every connected
@@ -239,16 +242,22 @@ func (p *Publisher) push(m *mesh.Snapshot) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.gen = gen
+	changed := map[string]map[string]string{}
 	for id, n := range p.nodes {
 		in, ok := inbound[id]
 		if !ok {
 			in = p.inbound(m, n.proxy)
 		}
-		p.setSnapshot(id, gen.snapshotFor(n.proxy, in))
+		snap := gen.snapshotFor(n.proxy, in)
+		old, _ := p.cache.GetSnapshot(id)
+		if c := changedVersions(old, snap); len(c) > 0 {
+			changed[id] = c
+		}
+		p.setSnapshot(id, snap)
 	}
 	p.revision.Store(m.Revision)
 	p.pushes.Add(1)
-	info := PushInfo{Revision: m.Revision, At: start, Took: time.Since(start), Nodes: len(p.nodes)}
+	info := PushInfo{Revision: m.Revision, At: start, Took: time.Since(start), Nodes: len(p.nodes), Changed: changed}
 	p.lastPush.Store(&info)
 	p.log.Debug("pushed", "revision", m.Revision, "nodes", len(p.nodes), "shapes", len(gen.shapes), "took", info.Took)
 	if p.onPush != nil {

@@ -50,6 +50,20 @@ type Config struct {
 	Events events.Publisher
 	// Metrics hears of responses, answers and pushes; nil counts nothing.
 	Metrics Metrics
+	// Changes hears which proxies each push changed and what they
+	// answered; nil records nothing.
+	Changes ChangeRecorder
+}
+
+// ChangeRecorder follows changes to the proxies' answers (rollout.Tracker
+// implements it). Its methods are called synchronously, Pushed on the push
+// loop, so they must be quick.
+type ChangeRecorder interface {
+	// Pushed reports a push: per node it changed, the new version of each
+	// changed type the node subscribes to.
+	Pushed(revision int64, at time.Time, changed map[string]map[string]string)
+	// Answered reports a node's ack (nack empty) or rejection of a version.
+	Answered(node, typeURL, version, nack string, at time.Time)
 }
 
 // Authorizer decides whether the peer of a stream (found in ctx) may be
@@ -82,16 +96,24 @@ func New(cfg Config) *Server {
 	if cfg.Metrics == nil {
 		cfg.Metrics = noMetrics{}
 	}
+	var t *tracker
+	observe := onPush(cfg.Events, cfg.Metrics)
 	pub := cache.NewPublisher(cache.Options{
-		OnPush:     onPush(cfg.Events, cfg.Metrics),
+		OnPush: func(info cache.PushInfo) {
+			observe(info)
+			if cfg.Changes != nil {
+				cfg.Changes.Pushed(info.Revision, info.At, t.subscribed(info.Changed))
+			}
+		},
 		Logger:     log.Named(cacheLogger),
 		Debounce:   cfg.Debounce,
 		MaxDelay:   cfg.MaxDelay,
 		Translator: cfg.Translator,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	t := newTracker(pub, log)
+	t = newTracker(pub, log)
 	t.authorize = cfg.Authorizer
+	t.changes = cfg.Changes
 	t.events, t.metrics = cfg.Events, cfg.Metrics
 	return &Server{
 		log:     log,

@@ -79,6 +79,8 @@ type tracker struct {
 	// events and metrics hear of NACKs and answers; never nil.
 	events  events.Publisher
 	metrics Metrics
+	// changes hears of answers; nil records none.
+	changes ChangeRecorder
 
 	mu      sync.Mutex
 	streams map[streamKey]*streamState
@@ -182,6 +184,13 @@ func (t *tracker) request(k streamKey, node *core.Node, typeURL, nonce string, n
 		if heard.nack != nil {
 			t.events.Publish(events.Event{Time: now, Kind: events.KindNack, Proxy: heard.node, Type: heard.typeURL, Message: heard.nack.message})
 		}
+		if t.changes != nil {
+			msg := ""
+			if heard.nack != nil {
+				msg = heard.nack.message
+			}
+			t.changes.Answered(heard.node, heard.typeURL, heard.version, msg, now)
+		}
 	}
 	return rejected
 }
@@ -248,6 +257,30 @@ func (t *tracker) response(k streamKey, typeURL, nonce, version string, size int
 	}
 	t.mu.Unlock()
 	t.metrics.ResponseSent(typeURL)
+}
+
+// subscribed keeps, of a push's changed types per node, those the node
+// has been sent before: a proxy answers only the types it asked for.
+func (t *tracker) subscribed(changed map[string]map[string]string) map[string]map[string]string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make(map[string]map[string]string, len(changed))
+	for node, types := range changed {
+		ns := t.nodes[node]
+		if ns == nil {
+			continue
+		}
+		for typeURL, v := range types {
+			if ns.proxy.Types[typeURL].VersionSent == "" {
+				continue
+			}
+			if out[node] == nil {
+				out[node] = map[string]string{}
+			}
+			out[node][typeURL] = v
+		}
+	}
+	return out
 }
 
 // proxyConfig copies what node id was served, per type, sorted by type.

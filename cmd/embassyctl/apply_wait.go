@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"embassy.dev/embassy/pkg/cli"
+	"embassy.dev/embassy/pkg/client"
+	"embassy.dev/embassy/pkg/rollout"
+)
+
+// waitPoll is how often apply --wait asks how the change is doing.
+var waitPoll = 200 * time.Millisecond
+
+// waitForChange polls the change until every proxy it affects has acked
+// it, one rejected it, or timeout passes; it fails naming the proxies that
+// rejected it or did not answer.
+func waitForChange(ctx context.Context, g *globals, c *client.Client, id string, timeout time.Duration) error {
+	if id == "" {
+		fmt.Fprintln(g.stdout, "nothing changed: no proxy to wait for")
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var last *rollout.Change
+	for {
+		ch, err := c.Change(ctx, id)
+		if err != nil && ctx.Err() == nil {
+			return err
+		}
+		if err == nil {
+			last = ch
+			if ch.State != rollout.Pending {
+				break
+			}
+		}
+		if !pause(ctx) {
+			break
+		}
+	}
+	return reportChange(g, id, last, timeout)
+}
+
+func reportChange(g *globals, id string, ch *rollout.Change, timeout time.Duration) error {
+	if ch == nil || !ch.Pushed {
+		return &cli.ExitError{Code: cli.ExitFailure, Err: fmt.Errorf("change %s was not pushed to the proxies within %s", id, timeout)}
+	}
+	var nacked, pending []string
+	for _, p := range ch.Proxies {
+		switch p.State {
+		case rollout.Nacked:
+			nacked = append(nacked, fmt.Sprintf("%s (%s)", p.ID, p.Message))
+		case rollout.Pending:
+			pending = append(pending, p.ID)
+		}
+	}
+	sort.Strings(nacked)
+	sort.Strings(pending)
+	if ch.State == rollout.Converged {
+		fmt.Fprintf(g.stdout, "change %s: %d proxies acknowledged it in %.3fs\n", id, len(ch.Proxies), ch.ConvergenceSeconds)
+		return nil
+	}
+	var msgs []string
+	if len(nacked) > 0 {
+		msgs = append(msgs, "rejected by "+strings.Join(nacked, ", "))
+	}
+	if len(pending) > 0 {
+		msgs = append(msgs, fmt.Sprintf("no answer within %s from %s", timeout, strings.Join(pending, ", ")))
+	}
+	return &cli.ExitError{Code: cli.ExitFailure, Err: errors.New("change " + id + ": " + strings.Join(msgs, "; "))}
+}
+
+// pause waits one poll interval; it is false once ctx is done.
+func pause(ctx context.Context) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(waitPoll):
+		return true
+	}
+}
