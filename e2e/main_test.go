@@ -12,7 +12,8 @@ import (
 	"testing"
 )
 
-// binDir holds embassy-cp, embassyctl, echo-server and echo-client.
+// binDir holds embassy-cp, embassyctl, embassy-agent, echo-server and
+// echo-client.
 var binDir string
 
 func TestMain(m *testing.M) {
@@ -21,7 +22,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	build := exec.Command("go", "build", "-o", dir+"/", "../cmd/embassy-cp", "../cmd/embassyctl",
+	build := exec.Command("go", "build", "-o", dir+"/", "../cmd/embassy-cp", "../cmd/embassyctl", "../cmd/embassy-agent",
 		"../examples/quickstart/cmd/echo-server", "../examples/quickstart/cmd/echo-client")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {

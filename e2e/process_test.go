@@ -179,3 +179,13 @@ func portOf(t *testing.T, addr string) string {
 }
 
 var reListening = regexp.MustCompile(`listening on`)
+
+// startSecureCP starts embassy-cp on dataDir with TLS xDS and the identity
+// service (no --insecure-xds), signing with the CA in caCert and caKey.
+func startSecureCP(t *testing.T, dataDir, xdsAddr, apiAddr, caCert, caKey string) *controlPlane {
+	t.Helper()
+	p := start(t, "embassy-cp", "--data-dir", dataDir, "--xds-addr", xdsAddr, "--api-addr", apiAddr, "--log-level", "debug",
+		"--ca-cert-file", caCert, "--ca-key-file", caKey)
+	m := p.waitFor(servingRE, 20*time.Second)
+	return &controlPlane{proc: p, dataDir: dataDir, xds: m[1], api: m[2]}
+}

@@ -1,0 +1,210 @@
+package e2e
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"embassy.dev/embassy/internal/echo"
+)
+
+// testCA is a throwaway certificate authority made in the test.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+}
+
+// newTestCA makes a self-signed CA. uri, when set, is its URI SAN (a
+// SPIFFE trust domain CA names its trust domain).
+func newTestCA(t *testing.T, cn, uri string) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+	if uri != "" {
+		tmpl.URIs = []*url.URL{mustURL(t, uri)}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testCA{cert: cert, key: key}
+}
+
+// write stores the CA as PEM files in dir and returns their paths.
+func (ca *testCA) write(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	keyDER, err := x509.MarshalPKCS8PrivateKey(ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile = writeFile(t, dir, "ca.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})))
+	keyFile = writeFile(t, dir, "ca-key.pem", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})))
+	return certFile, keyFile
+}
+
+// svid issues a client/server leaf with the SPIFFE ID id.
+func (ca *testCA) svid(t *testing.T, id string) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		NotBefore:    time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
+		URIs:        []*url.URL{mustURL(t, id)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der, ca.cert.Raw}, PrivateKey: key}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// ctlStdout runs embassyctl and returns its stdout alone (token create
+// prints the token there and what it grants on stderr).
+func (c *controlPlane) ctlStdout(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin("embassyctl"), args...)
+	cmd.Env = append(os.Environ(), "EMBASSY_SERVER=http://"+c.api, "EMBASSY_TOKEN_FILE="+c.dataDir+"/admin-token")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("embassyctl %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out)
+}
+
+// meshAgent is a running embassy-agent and what it was started with.
+type meshAgent struct {
+	*proc
+	name, sa string
+	// dir is its socket dir: svid.pem, svid-key.pem, bundle.pem.
+	dir string
+	// token is the join token it redeemed.
+	token string
+}
+
+// startAgent creates a join token for name (service account sa, namespace
+// default), starts embassy-agent with it and waits for its PEM files.
+// The socket dir is short: unix socket paths are limited to 108 bytes.
+func startAgent(t *testing.T, cp *controlPlane, bundle, name, sa string, args ...string) *meshAgent {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "emb-"+name+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	token := strings.TrimSpace(cp.ctlStdout(t, "token", "create", "--namespace", "default", "--service-account", sa, "--workload", name))
+	tokenFile := writeFile(t, dir, "join.token", token+"\n")
+	args = append([]string{"--cp", cp.xds, "--token-file", tokenFile, "--trust-bundle", bundle,
+		"--workload", name + ".default", "--socket-dir", filepath.Join(dir, "sock")}, args...)
+	a := &meshAgent{proc: start(t, "embassy-agent", args...), name: name, sa: sa, dir: filepath.Join(dir, "sock"), token: token}
+	deadline := time.Now().Add(15 * time.Second)
+	for a.leafOrNil() == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent of %s wrote no SVID within 15s:\n%s", name, a.output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return a
+}
+
+// leafOrNil is the leaf of the agent's svid.pem, nil until it is readable.
+func (a *meshAgent) leafOrNil() *x509.Certificate {
+	if _, err := os.Stat(filepath.Join(a.dir, "bundle.pem")); err != nil {
+		return nil
+	}
+	b, err := os.ReadFile(filepath.Join(a.dir, "svid.pem"))
+	if err != nil {
+		return nil
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil
+	}
+	c, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		return nil
+	}
+	return c
+}
+
+// keyPair loads the agent's current certificate and key, retrying across
+// a rotation's two renames.
+func (a *meshAgent) keyPair(t *testing.T) tls.Certificate {
+	t.Helper()
+	var err error
+	for range 20 {
+		var c tls.Certificate
+		if c, err = tls.LoadX509KeyPair(filepath.Join(a.dir, "svid.pem"), filepath.Join(a.dir, "svid-key.pem")); err == nil {
+			return c
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("loading the SVID of %s: %v", a.name, err)
+	return tls.Certificate{}
+}
+
+// grpcBootstrap writes the proxyless bootstrap of node name.default with
+// the agent's cert dir (mTLS xDS) and returns its path.
+func grpcBootstrap(t *testing.T, cp *controlPlane, dir, file, node, certDir string) string {
+	t.Helper()
+	return writeFile(t, dir, file, cp.mustCtl(t, "bootstrap", "grpc", "--workload", node, "--xds-address", cp.xds, "--cert-dir", certDir))
+}
+
+// whoamiOver runs echo-client --method Whoami with bootstrap boot (a new
+// process, so a new channel and new connections) and returns what the
+// server saw.
+func whoamiOver(t *testing.T, boot string) echo.Peer {
+	t.Helper()
+	out, err := exec.Command(bin("echo-client"), "--bootstrap", boot, "--target", "xds:///echo.default:50051",
+		"--method", "Whoami", "--json").CombinedOutput()
+	if err != nil {
+		t.Fatalf("echo-client --method Whoami: %v\n%s", err, out)
+	}
+	var p echo.Peer
+	if err := json.Unmarshal(out, &p); err != nil {
+		t.Fatalf("echo-client --method Whoami printed %q: %v", out, err)
+	}
+	return p
+}
