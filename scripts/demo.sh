@@ -57,11 +57,6 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
 step "Starting embassy-cp (data dir $work/data) and applying examples/quickstart"
 start_cp 127.0.0.1:0 127.0.0.1:0
 "$BIN/embassyctl" apply -f examples/quickstart
-# echo.yaml declares echo-v1 and echo-v2 for running without agents; here
-# each echo server's agent registers its own Workload (address, port,
-# labels, and the service account its certificate proves).
-"$BIN/embassyctl" delete workload echo-v1 -n default
-"$BIN/embassyctl" delete workload echo-v2 -n default
 
 step "Restarting embassy-cp so its CA and xDS certificate use the Mesh's trust domain"
 kill "$cp_pid"; wait "$cp_pid" 2>/dev/null || true
@@ -70,28 +65,31 @@ cat "$work/cp.out"
 
 step "Join tokens, the trust bundle, and an embassy-agent per workload"
 "$BIN/embassyctl" bundle >"$work/bundle.pem"
-# agent NAME SERVICE-ACCOUNT [agent flags...]: a single-use token scoped to
-# the workload, then the agent, whose socket dir receives svid.pem,
-# svid-key.pem and bundle.pem.
+# agent APP SERVICE-ACCOUNT: a single-use token for the identity, then the
+# agent, whose socket dir receives svid.pem, svid-key.pem and bundle.pem,
+# and the app's bootstrap with --cert-dir pointing there. The agent attests
+# as APP-agent: its policy stream uses that as its node id, and the control
+# plane keeps one flavour per node id, so it must not be the proxyless app's
+# (the servers' Workloads are the ones examples/quickstart/echo.yaml applied).
 agent() {
-  local name=$1 sa=$2; shift 2
+  local app=$1 sa=$2 name=$1-agent
   mkdir -p "$work/agents"
   "$BIN/embassyctl" token create --namespace default --service-account "$sa" --workload "$name" \
     --single-use --ttl 10m >"$work/agents/$name.token"
   "$BIN/embassy-agent" --cp "$xds" --token-file "$work/agents/$name.token" --trust-bundle "$work/bundle.pem" \
-    --workload "$name.default" --socket-dir "$work/agents/$name" "$@" >"$work/agents/$name.log" 2>&1 &
+    --workload "$name.default" --socket-dir "$work/agents/$app" >"$work/agents/$name.log" 2>&1 &
   pids+=($!)
 }
-agent echo-v1 echo --address 127.0.0.1 --service echo --port grpc=18081 --label app=echo --label version=v1
-agent echo-v2 echo --address 127.0.0.1 --service echo --port grpc=18082 --label app=echo --label version=v2
+agent echo-v1 echo
+agent echo-v2 echo
 agent echo-client echo-client
-for name in echo-v1 echo-v2 echo-client; do
-  for _ in $(seq 1 100); do [ -s "$work/agents/$name/bundle.pem" ] && break; sleep 0.1; done
-  [ -s "$work/agents/$name/bundle.pem" ] || { cat "$work/agents/$name.log"; die "the agent of $name wrote no certificate"; }
-  id=$(openssl x509 -in "$work/agents/$name/svid.pem" -noout -ext subjectAltName 2>/dev/null | grep -o 'spiffe://[^, ]*' || true)
-  echo "$name: $work/agents/$name/svid.pem is ${id:-an SVID}"
-  "$BIN/embassyctl" bootstrap grpc --workload "$name.default" --xds-address "$xds" \
-    --cert-dir "$work/agents/$name" >"$work/$name.json"
+for app in echo-v1 echo-v2 echo-client; do
+  for _ in $(seq 1 100); do [ -s "$work/agents/$app/bundle.pem" ] && break; sleep 0.1; done
+  [ -s "$work/agents/$app/bundle.pem" ] || { cat "$work/agents/$app-agent.log"; die "the agent of $app wrote no certificate"; }
+  id=$(openssl x509 -in "$work/agents/$app/svid.pem" -noout -ext subjectAltName 2>/dev/null | grep -o 'spiffe://[^, ]*' || true)
+  echo "$app: $work/agents/$app/svid.pem is ${id:-an SVID}"
+  "$BIN/embassyctl" bootstrap grpc --workload "$app.default" --xds-address "$xds" \
+    --cert-dir "$work/agents/$app" >"$work/$app.json"
 done
 
 step "Starting echo v1 (127.0.0.1:18081) and echo v2 (127.0.0.1:18082) as xDS-enabled gRPC servers"
@@ -100,7 +98,7 @@ pids+=($!)
 "$BIN/echo-server" --xds --bootstrap "$work/echo-v2.json" --addr 127.0.0.1:18082 --name v2 >"$work/v2.out" 2>&1 &
 pids+=($!)
 for v in v1 v2; do
-  wait_for "$work/$v.out" 'serving mode SERVING' 150 || { cat "$work/$v.out"; "$BIN/embassyctl" get workloads -A -o yaml || true; tail -30 "$work/cp.log"; cat "$work/agents/echo-$v.log"; die "echo $v never got its Listener"; }
+  wait_for "$work/$v.out" 'serving mode SERVING' 150 || { cat "$work/$v.out"; "$BIN/embassyctl" get workloads -A -o yaml || true; tail -30 "$work/cp.log"; cat "$work/agents/echo-$v-agent.log"; die "echo $v never got its Listener"; }
   grep 'serving mode' "$work/$v.out"
 done
 
