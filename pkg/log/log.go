@@ -9,13 +9,32 @@ import (
 	"github.com/hashicorp/go-hclog"
 )
 
-// Sub-logger names, one per component.
+// Sub-logger names, one per component. Components narrow further with
+// their own Named (a stream, a proxy) or With (key/value pairs); names
+// that appear in more than one place live here.
 const (
+	// ControlPlane is embassy-cp's wiring (start, stop, pushes).
 	ControlPlane = "cp"
-	Store        = "store"
-	API          = "api"
-	XDS          = "xds"
-	Agent        = "agent"
+	// Store is the resource store (bbolt, etcd, memory).
+	Store = "store"
+	// API is the HTTP status and admin API.
+	API = "api"
+	// XDS is the ADS server; Cache its per-proxy publisher.
+	XDS   = "xds"
+	Cache = "cache"
+	// Identity is the CA and the agents' identity service.
+	Identity = "identity"
+	// Agent is embassy-agent; SVID, SDS, WorkloadAPI, Register, Policy
+	// and Envoy are its parts.
+	Agent       = "agent"
+	SVID        = "svid"
+	SDS         = "sds"
+	WorkloadAPI = "workloadapi"
+	Register    = "register"
+	Policy      = "policy"
+	Envoy       = "envoy"
+	// Authz is the ext_authz decision log (agent) and server.
+	Authz = "authz"
 )
 
 // Options configure the root logger.
