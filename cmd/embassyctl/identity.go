@@ -4,15 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"embassy.dev/embassy/pkg/api"
 	"embassy.dev/embassy/pkg/cli"
-	"embassy.dev/embassy/pkg/identity"
 )
 
 func newTokenCmd(g *globals) *cobra.Command {
@@ -114,38 +111,11 @@ func newTokenListCmd(g *globals) *cobra.Command {
 			if output == cli.OutputJSON {
 				return writeJSON(g.stdout, api.TokensResponse{Tokens: ts})
 			}
-			return printTokens(g.stdout, ts, time.Now())
+			return cli.PrintTokens(g.stdout, ts, time.Now(), cli.ForTerminal(g.stdout))
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", cli.OutputTable, "table or json")
 	return cmd
-}
-
-// printTokens writes one row per token with its state.
-func printTokens(w io.Writer, ts []identity.TokenInfo, now time.Time) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAMESPACE\tSERVICE-ACCOUNT\tWORKLOAD\tSTATE\tUSES\tEXPIRES")
-	for _, t := range ts {
-		exp := "never"
-		if t.ExpiresAt != nil {
-			exp = t.ExpiresAt.Local().Format(time.RFC3339)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", t.ID, t.Namespace, t.ServiceAccount, dash(t.Workload), tokenState(t, now), t.Uses, exp)
-	}
-	return tw.Flush()
-}
-
-// tokenState says whether a token can still be redeemed, and if not why.
-func tokenState(t identity.TokenInfo, now time.Time) string {
-	switch {
-	case t.Revoked:
-		return "revoked"
-	case t.SingleUse && t.Uses > 0:
-		return "used"
-	case t.ExpiresAt != nil && !now.Before(*t.ExpiresAt):
-		return "expired"
-	}
-	return "valid"
 }
 
 func newTokenRevokeCmd(g *globals) *cobra.Command {
@@ -226,33 +196,11 @@ with their fingerprints and expiry.` + exitCodesHelp,
 			if output == cli.OutputJSON {
 				return writeJSON(g.stdout, out)
 			}
-			return printCerts(g.stdout, out, time.Now())
+			return cli.PrintCerts(g.stdout, out, time.Now(), cli.ForTerminal(g.stdout))
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", cli.OutputTable, "table or json")
 	return cmd
-}
-
-// printCerts writes the certificates table, a blank line, and the roots.
-func printCerts(w io.Writer, out *api.CertificatesResponse, now time.Time) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "WORKLOAD\tSPIFFE-ID\tSERIAL\tEXPIRES-IN\tLAST-ROTATION")
-	for _, c := range out.Certificates {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", dash(c.Workload), c.SPIFFEID, c.Serial, c.NotAfter.Sub(now).Round(time.Second), c.IssuedAt.Local().Format(time.RFC3339))
-	}
-	fmt.Fprintf(tw, "\nTRUST-DOMAIN %s\n", out.TrustDomain)
-	fmt.Fprintln(tw, "ROOT-SHA256\tSTATE\tNOT-AFTER\tSUBJECT")
-	for _, r := range out.Roots {
-		state := "published"
-		switch {
-		case r.Active:
-			state = "active"
-		case !r.RetireAfter.IsZero():
-			state = "retiring " + r.RetireAfter.Local().Format(time.RFC3339)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Fingerprint, state, r.NotAfter.Local().Format(time.RFC3339), r.Subject)
-	}
-	return tw.Flush()
 }
 
 func checkTableOrJSON(output string) error {
@@ -266,11 +214,4 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
-}
-
-func dash(s string) string {
-	if strings.TrimSpace(s) == "" {
-		return "-"
-	}
-	return s
 }

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -151,22 +150,7 @@ func newPolicyListCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAMESPACE\tNAME\tREVISION\tMODE\tENFORCEMENT\tWORKLOADS\tACKED")
-			for _, p := range res.Policies {
-				enforcement := p.Enforcement
-				if !p.Compiled {
-					enforcement = "error"
-				}
-				current := 0
-				for _, px := range p.Proxies {
-					if px.Current {
-						current++
-					}
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d/%d\n", p.Namespace, p.Name, orDash(p.Revision), p.Mode, enforcement, len(p.Workloads), current, len(p.Proxies))
-			}
-			return tw.Flush()
+			return cli.PrintPolicies(g.stdout, res, cli.ForTerminal(g.stdout))
 		},
 	}
 	cmd.Flags().StringVarP(&namespace, "namespace", "n", resource.DefaultNamespace, "namespace")

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
@@ -58,33 +56,7 @@ func printStatus(w io.Writer, format string, st *api.StatusResponse) error {
 	default:
 		return fmt.Errorf("unknown output format %q: use -o table, -o json or -o yaml", format)
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "Version:\t%s\n", st.Version)
-	fmt.Fprintf(tw, "Uptime:\t%s\n", (time.Duration(st.UptimeSeconds) * time.Second).String())
-	fmt.Fprintf(tw, "Store:\t%s at revision %d\n", st.Store.Kind, st.Store.Revision)
-	fmt.Fprintf(tw, "Services:\t%d\n", st.Counts.Services)
-	fmt.Fprintf(tw, "Workloads:\t%d\n", st.Counts.Workloads)
-	fmt.Fprintf(tw, "Policies:\t%d\n", st.Counts.Policies)
-	fmt.Fprintf(tw, "Connected proxies:\t%d\n", st.Counts.ConnectedProxies)
-	if st.LastPush != nil {
-		fmt.Fprintf(tw, "Last push:\trevision %d to %d proxies at %s, took %s\n", st.LastPush.Revision, st.LastPush.Proxies,
-			st.LastPush.Time.Format(time.RFC3339), time.Duration(st.LastPush.DurationSeconds*float64(time.Second)).Round(time.Microsecond))
-	} else {
-		fmt.Fprintf(tw, "Last push:\tnone yet\n")
-	}
-	for _, r := range st.Roots {
-		state := "published"
-		if r.Active {
-			state = "active"
-		}
-		fp := r.Fingerprint
-		if len(fp) > 16 {
-			fp = fp[:16] + "…"
-		}
-		fmt.Fprintf(tw, "CA root:\t%s %s, expires %s (in %s)\n", fp, state, r.NotAfter.Format("2006-01-02"),
-			(time.Duration(r.SecondsToExpiry) * time.Second).Truncate(time.Hour))
-	}
-	return tw.Flush()
+	return cli.PrintStatus(w, st, cli.ForTerminal(w))
 }
 
 // encode writes v as indented JSON or as YAML.
@@ -123,7 +95,8 @@ func newEventsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			print := func(e events.Event) error { return printEvent(g.stdout, output, e) }
+			o := cli.ForTerminal(g.stdout)
+			print := func(e events.Event) error { return printEvent(g.stdout, output, e, o) }
 			if follow {
 				return c.FollowEvents(cmd.Context(), print)
 			}
@@ -145,8 +118,9 @@ func newEventsCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// printEvent writes one event as a line.
-func printEvent(w io.Writer, format string, e events.Event) error {
+// printEvent writes one event as a line: a JSON object, or the table line
+// laid out for o.
+func printEvent(w io.Writer, format string, e events.Event, o cli.TableOptions) error {
 	if format == cli.OutputJSON {
 		b, err := json.Marshal(e)
 		if err != nil {
@@ -155,23 +129,5 @@ func printEvent(w io.Writer, format string, e events.Event) error {
 		_, err = fmt.Fprintf(w, "%s\n", b)
 		return err
 	}
-	line := fmt.Sprintf("%s  %-8s", e.Time.Local().Format("15:04:05.000"), e.Kind)
-	switch e.Kind {
-	case events.KindNack:
-		line += fmt.Sprintf(" %s %s: %s", e.Proxy, e.Type, e.Message)
-	case events.KindPush:
-		line += fmt.Sprintf(" revision %d to %d proxies in %s", e.Revision, e.Proxies, time.Duration(e.DurationSeconds*float64(time.Second)).Round(time.Microsecond))
-	default:
-		if e.Revision != 0 {
-			line += fmt.Sprintf(" revision %d", e.Revision)
-		}
-		for _, r := range e.Resources {
-			line += " " + r + ";"
-		}
-		if e.Message != "" {
-			line += " " + e.Message
-		}
-	}
-	_, err := fmt.Fprintln(w, line)
-	return err
+	return cli.PrintEvent(w, e, o)
 }

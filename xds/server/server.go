@@ -26,13 +26,11 @@ import (
 	"embassy.dev/embassy/xds/cache"
 )
 
-// cacheLogger names the publisher's sub-logger under the xDS logger.
-const cacheLogger = "cache"
-
 // Config configures a Server.
 type Config struct {
-	// Logger is the root logger; the server logs as "xds" and its cache as
-	// "xds.cache". It defaults to a null logger.
+	// Logger is the xDS logger, already named by the caller (log.XDS under
+	// the root); the server logs on it as is and names its cache log.Cache
+	// below it. It defaults to a null logger.
 	Logger hclog.Logger
 	// Debounce and MaxDelay bound how pushes follow updates; zero values
 	// take cache.DefaultDebounce and cache.DefaultMaxDelay.
@@ -89,7 +87,7 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = hclog.NewNullLogger()
 	}
-	log := cfg.Logger.Named(embassylog.XDS)
+	log := cfg.Logger
 	if cfg.Events == nil {
 		cfg.Events = noEvents{}
 	}
@@ -105,7 +103,7 @@ func New(cfg Config) *Server {
 				cfg.Changes.Pushed(info.Revision, info.At, t.subscribed(info.Changed))
 			}
 		},
-		Logger:     log.Named(cacheLogger),
+		Logger:     log.Named(embassylog.Cache),
 		Debounce:   cfg.Debounce,
 		MaxDelay:   cfg.MaxDelay,
 		Translator: cfg.Translator,
