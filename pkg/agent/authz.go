@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
@@ -65,7 +66,7 @@ type Authz struct {
 	synced   bool           // a response from the control plane arrived
 	policies []*authzPolicy // sorted by name; replaced, never edited in place
 	byName   map[string]*authzPolicy
-	unsynced uint64 // requests denied before the first response
+	unsynced atomic.Uint64 // requests denied before the first response
 
 	grpcMu sync.Mutex
 	grpc   *grpc.Server
@@ -176,11 +177,9 @@ func (a *Authz) Revisions() map[string]string {
 func (a *Authz) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	a.mu.RLock()
 	synced, list := a.synced, a.policies
-	if !synced {
-		a.unsynced++
-	}
 	a.mu.RUnlock()
 	if !synced {
+		a.unsynced.Add(1)
 		const reason = "no authorization policies received from the control plane yet"
 		h := req.GetAttributes().GetRequest().GetHttp()
 		a.log.Warn("decision", "decision", engine.OutcomeDeny, "allowed", false, "reason", reason,

@@ -4,17 +4,22 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"embassy.dev/embassy/pkg/apply"
 	"embassy.dev/embassy/pkg/controlplane"
 	"embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/policy/extauthz"
 )
 
 // methodPolicy is an AuthorizationPolicy on service web allowing method.
@@ -119,6 +124,21 @@ func TestAgentEnforcesTheControlPlanesPolicies(t *testing.T) {
 		t.Errorf("revision 2, GET: code %d, want a deny", c)
 	}
 	waitAcked(t, cp, logs, rev2)
+
+	// --authz-addr serves the same decisions on a loopback port.
+	_, loopback, found := strings.Cut(logs.String(), "serving ext_authz on "+filepath.Join(dir, extauthz.SocketName)+" and ")
+	loopback, _, _ = strings.Cut(loopback, "\n")
+	if !found || !strings.HasPrefix(loopback, "127.0.0.1:") {
+		t.Fatalf("no loopback address announced:\n%s", logs)
+	}
+	conn, err := grpc.NewClient(loopback, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if c, _ := check(t, authv3.NewAuthorizationClient(conn), "GET", "/"); c != codeDenied {
+		t.Errorf("loopback, revision 2, GET: code %d, want a deny", c)
+	}
 }
 
 func applyDocs(t *testing.T, cp *controlplane.ControlPlane, doc string) {

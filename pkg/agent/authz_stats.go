@@ -46,7 +46,7 @@ type PolicyStats struct {
 func (a *Authz) Stats() AuthzStats {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	st := AuthzStats{Synced: a.synced, DeniedUnsynced: a.unsynced, Policies: make([]PolicyStats, 0, len(a.policies)), Time: time.Now().UTC()}
+	st := AuthzStats{Synced: a.synced, DeniedUnsynced: a.unsynced.Load(), Policies: make([]PolicyStats, 0, len(a.policies)), Time: time.Now().UTC()}
 	for _, p := range a.policies {
 		ps := PolicyStats{Policy: p.name, Revision: p.engine.Revision(), LoadError: p.loadErr}
 		// One engine decides, so its counts are keyed by its bundle's
