@@ -1,6 +1,7 @@
 package echo
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"syscall"
@@ -42,4 +43,36 @@ func UseBootstrap(file string) error {
 // environment.
 func BootstrapSet() bool {
 	return os.Getenv(EnvBootstrapFile) != "" || os.Getenv(EnvBootstrapConfig) != ""
+}
+
+// InsecureBootstrap reports whether grpc-go's xDS bootstrap (from the
+// environment) reaches its first xDS server with "insecure" channel
+// credentials: an application without a certificate, for a control plane
+// run with --insecure-xds. The quickstart apps then use plaintext for
+// their own calls too, whatever security the mesh's resources ask for,
+// since there is no certificate to present. It is false when there is no
+// bootstrap or it cannot be read.
+func InsecureBootstrap() bool {
+	raw := []byte(os.Getenv(EnvBootstrapConfig))
+	if len(raw) == 0 {
+		f := os.Getenv(EnvBootstrapFile)
+		if f == "" {
+			return false
+		}
+		var err error
+		if raw, err = os.ReadFile(f); err != nil {
+			return false
+		}
+	}
+	var b struct {
+		XDSServers []struct {
+			ChannelCreds []struct {
+				Type string `json:"type"`
+			} `json:"channel_creds"`
+		} `json:"xds_servers"`
+	}
+	if json.Unmarshal(raw, &b) != nil || len(b.XDSServers) == 0 || len(b.XDSServers[0].ChannelCreds) == 0 {
+		return false
+	}
+	return b.XDSServers[0].ChannelCreds[0].Type == "insecure"
 }

@@ -31,10 +31,15 @@ const readyRetry = 50 * time.Millisecond
 // config of the cluster each call goes to decides (mTLS with the
 // bootstrap's certificate provider in an mTLS mesh), and plaintext is used
 // where there is none: a DISABLED mesh, or a target that is not xds:///.
+// With an insecure bootstrap (a control plane run with --insecure-xds)
+// the client holds no certificate, so calls are plaintext.
 func run(cfg config, out io.Writer) (bool, error) {
-	creds, err := xdscreds.NewClientCredentials(xdscreds.ClientOptions{FallbackCreds: insecure.NewCredentials()})
-	if err != nil {
-		return false, err
+	creds := insecure.NewCredentials()
+	if !echo.InsecureBootstrap() {
+		var err error
+		if creds, err = xdscreds.NewClientCredentials(xdscreds.ClientOptions{FallbackCreds: insecure.NewCredentials()}); err != nil {
+			return false, err
+		}
 	}
 	cc, err := grpc.NewClient(cfg.target, grpc.WithTransportCredentials(creds))
 	if err != nil {

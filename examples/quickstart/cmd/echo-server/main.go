@@ -117,9 +117,13 @@ func newServer(name string, xdsMode bool) (server, error) {
 	if !xdsMode {
 		return grpc.NewServer(), nil
 	}
-	creds, err := xdscreds.NewServerCredentials(xdscreds.ServerOptions{FallbackCreds: insecure.NewCredentials()})
-	if err != nil {
-		return nil, err
+	// An insecure bootstrap means no certificate to serve with: plaintext.
+	creds := insecure.NewCredentials()
+	if !echo.InsecureBootstrap() {
+		var err error
+		if creds, err = xdscreds.NewServerCredentials(xdscreds.ServerOptions{FallbackCreds: insecure.NewCredentials()}); err != nil {
+			return nil, err
+		}
 	}
 	mode := xds.ServingModeCallback(func(addr net.Addr, args xds.ServingModeChangeArgs) {
 		if args.Err != nil {
