@@ -112,8 +112,9 @@ of the client certificate (with --json, {"server":..,"security":"tls",
 Security follows the mesh: the channel uses gRPC's xDS credentials, so the
 cluster's UpstreamTlsContext decides. In an mTLS mesh the client presents the
 certificate its embassy-agent keeps in the bootstrap's cert dir and checks the
-server's SPIFFE ID; where the mesh says DISABLED, or for a target that is not
-xds:///, calls are plaintext.
+server's SPIFFE ID; where the mesh says DISABLED, for a target that is not
+xds:///, or with an insecure bootstrap (embassy-cp --insecure-xds, no
+certificate to present), calls are plaintext.
 
 Usage:
   echo-client [--bootstrap FILE] [--target xds:///echo.default:50051] [flags]
