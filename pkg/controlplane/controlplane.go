@@ -64,6 +64,9 @@ type Config struct {
 	XDSServerNames []string
 	// CACertFile and CAKeyFile select a provided CA instead of the Mesh's.
 	CACertFile, CAKeyFile string
+	// JWKSRefresh is how often the key sets AuthorizationPolicies name by
+	// URL are fetched again (default 5m).
+	JWKSRefresh time.Duration
 	// LeaseTTL and LeaseSweepInterval bound agent registrations (defaults
 	// 30s and 5s).
 	LeaseTTL, LeaseSweepInterval time.Duration
@@ -82,6 +85,9 @@ type ControlPlane struct {
 	snap    atomic.Pointer[mesh.Snapshot]
 	// authz compiles AuthorizationPolicies once per spec for snapshots.
 	authz *authzCache
+	// publishMu orders publishes: store changes and new JWKS keys both
+	// publish, and the later one must not be overtaken by the earlier.
+	publishMu sync.Mutex
 	// changes follows each apply to the proxies' answers.
 	changes *rollout.Tracker
 	// ca and tokens are always loaded; serverTLS and identity only when
@@ -176,6 +182,16 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 	// Subscribe before the first read, so no commit made after Start
 	// returns can slip between the two.
 	revs := c.store.Watch(runCtx)
+	// A changed key set recompiles the policies naming it and pushes them.
+	c.authz.jwks = NewJWKSFetcher(JWKSOptions{
+		Refresh: cfg.JWKSRefresh,
+		Logger:  cfg.Logger.Named("jwks"),
+		OnChange: func() {
+			if err := c.publish(runCtx); err != nil && runCtx.Err() == nil {
+				c.log.Error("publishing new JWKS keys failed", "error", err)
+			}
+		},
+	})
 	// Load what the store holds before serving, so a restarted control
 	// plane answers its first xDS request with the configuration it had.
 	if err := c.publish(runCtx); err != nil {
@@ -217,6 +233,8 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 		c.wg.Add(1)
 		go func() { defer c.wg.Done(); c.identity.Run(runCtx) }()
 	}
+	c.wg.Add(1)
+	go func() { defer c.wg.Done(); c.authz.jwks.Run(runCtx) }()
 	go func() { defer c.wg.Done(); c.watch(runCtx, revs) }()
 	go func() { defer c.wg.Done(); c.fail(c.grpc.Serve(c.xdsLis)) }()
 	go func() {
@@ -266,12 +284,17 @@ func (c *ControlPlane) fail(err error) {
 
 // publish reads the whole store and hands one snapshot to the xDS server.
 func (c *ControlPlane) publish(ctx context.Context) error {
+	c.publishMu.Lock()
+	defer c.publishMu.Unlock()
 	rs, rev, err := c.store.List(ctx, "")
 	if err != nil {
 		return fmt.Errorf("reading the store: %w", err)
 	}
 	snap := mesh.New(rev, rs, mesh.WithAuthz(c.authz.compile))
 	c.authz.prune(snap)
+	if c.authz.jwks != nil {
+		c.authz.jwks.Retain(jwksURLs(snap))
+	}
 	c.snap.Store(snap)
 	c.checkTrustDomain(snap)
 	c.xds.Update(snap)

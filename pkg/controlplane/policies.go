@@ -30,7 +30,7 @@ func CompileAuthz(p *mesh.AuthorizationPolicy) *mesh.AuthzCompiled {
 	if err != nil {
 		return &mesh.AuthzCompiled{Mode: mode, Err: err.Error()}
 	}
-	out := &mesh.AuthzCompiled{Revision: b.Revision(), Bundle: raw, Mode: b.Mode()}
+	out := &mesh.AuthzCompiled{Revision: b.Revision(), Bundle: raw, Mode: b.Mode(), JWTProviders: meshJWTProviders(b)}
 	if b.FailureMode() == compile.FailureAllow {
 		out.Reason = "failureMode is allow: RBAC cannot tell a failed evaluation from a denial, so the agent's ext_authz decides"
 		return out
@@ -50,6 +50,9 @@ func CompileAuthz(p *mesh.AuthorizationPolicy) *mesh.AuthzCompiled {
 // authzCache memoises CompileAuthz per policy and spec, so a push
 // recompiles only the policies that changed since the last snapshot.
 type authzCache struct {
+	// jwks, when set, resolves the key sets policies name by URL before
+	// they compile; the resolved keys are part of the memo's key.
+	jwks    *JWKSFetcher
 	mu      sync.Mutex
 	entries map[resource.Key]authzEntry
 }
@@ -68,6 +71,7 @@ func newAuthzCache() *authzCache {
 // harmless as the result is the same.
 func (c *authzCache) compile(p *mesh.AuthorizationPolicy) *mesh.AuthzCompiled {
 	key := resource.Key{Kind: resource.KindAuthorizationPolicy, Namespace: p.Namespace, Name: p.Name}
+	p = c.jwks.resolve(p)
 	spec, err := json.Marshal(p.Spec)
 	if err != nil {
 		return CompileAuthz(p)

@@ -27,6 +27,26 @@ type AuthzCompiled struct {
 	// apply, so only a changed compiler can cause this). Such a policy
 	// fails closed.
 	Err string
+	// JWTProviders are the policy's end-user token issuers with their key
+	// sets resolved (fetched by the control plane when the policy names a
+	// URL), so proxies verify tokens without fetching keys.
+	JWTProviders []JWTProvider
+}
+
+// JWTProvider is one resolved end-user token issuer of a compiled policy.
+type JWTProvider struct {
+	Name      string
+	Issuer    string
+	Audiences []string
+	// JWKS is the key set document; empty while a URL's keys have not
+	// been fetched, when no token of the provider verifies.
+	JWKS string
+	// Header is the lower-case header carrying the token and ValuePrefix
+	// what precedes it there ("Bearer " in authorization).
+	Header      string
+	ValuePrefix string
+	// Forward keeps the header on the request sent upstream.
+	Forward bool
 }
 
 // AuthzCompiler compiles one policy. It must be pure and safe for

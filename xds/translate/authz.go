@@ -43,7 +43,8 @@ func AuthzExtensionName(namespace, policy string) string {
 }
 
 // authzFilters decides the authorization HTTP filters of a workload's
-// inbound HCMs, in order: one RBAC filter per enforced policy that
+// inbound HCMs, in order: the jwt_authn filter when a policy names JWT
+// providers (Envoy only), one RBAC filter per enforced policy that
 // compiled to RBAC (or that must fail closed), then the ext_authz filter
 // when any policy needs the agent to decide. Proxyless servers cannot
 // call ext_authz, so for them a policy RBAC cannot express is reported
@@ -64,6 +65,9 @@ func (t *translator) authzFilters(w *mesh.Workload, proxyless bool) []*hcm.HttpF
 			if enforce {
 				rbacs = append(rbacs, rbacFilter(p, denyAll()))
 			}
+		case proxyless && enforce && hasJWT(c):
+			t.diag(resource.KindAuthorizationPolicy, p.Namespace, p.Name, "policy %s/%s names JWT providers, which proxyless gRPC servers cannot verify (they have no jwt_authn); workload %s denies every request to its gRPC server", p.Namespace, p.Name, w.Name)
+			rbacs = append(rbacs, rbacFilter(p, denyAll()))
 		case proxyless && !enforce:
 			t.diag(resource.KindAuthorizationPolicy, p.Namespace, p.Name, "policy %s/%s is in dry-run, which proxyless gRPC servers cannot report (they have no ext_authz); it is not applied to workload %s", p.Namespace, p.Name, w.Name)
 		case proxyless && rules == nil:
@@ -75,8 +79,17 @@ func (t *translator) authzFilters(w *mesh.Workload, proxyless bool) []*hcm.HttpF
 			needExtAuthz = true
 		}
 	}
+	var jwt *hcm.HttpFilter
+	if !proxyless {
+		jwt = t.jwtFilter(w)
+	}
 	if needExtAuthz {
-		rbacs = append(rbacs, extAuthzFilter())
+		rbacs = append(rbacs, extAuthzFilter(jwt != nil))
+	}
+	if jwt != nil {
+		// Tokens are verified first, so a bad one is refused with 401
+		// before any policy runs and the claims are there when one does.
+		rbacs = append([]*hcm.HttpFilter{jwt}, rbacs...)
 	}
 	return rbacs
 }
@@ -125,8 +138,9 @@ func rbacFilter(p *mesh.AuthorizationPolicy, r *rbacv3.RBAC) *hcm.HttpFilter {
 
 // extAuthzFilter asks the workload's agent over gRPC, through the
 // bootstrap's embassy_authz cluster. It fails closed: a request the agent
-// does not answer within the timeout is denied.
-func extAuthzFilter() *hcm.HttpFilter {
+// does not answer within the timeout is denied. With jwt, the jwt_authn
+// filter's verified payloads go along as the request's metadata context.
+func extAuthzFilter(jwt bool) *hcm.HttpFilter {
 	cfg := &extauthzv3.ExtAuthz{
 		Services: &extauthzv3.ExtAuthz_GrpcService{GrpcService: &core.GrpcService{
 			TargetSpecifier: &core.GrpcService_EnvoyGrpc_{EnvoyGrpc: &core.GrpcService_EnvoyGrpc{ClusterName: AuthzClusterName}},
@@ -135,6 +149,9 @@ func extAuthzFilter() *hcm.HttpFilter {
 		TransportApiVersion: core.ApiVersion_V3,
 		FailureModeAllow:    false,
 		WithRequestBody:     &extauthzv3.BufferSettings{MaxRequestBytes: extAuthzMaxRequestBody, AllowPartialMessage: true},
+	}
+	if jwt {
+		cfg.MetadataContextNamespaces = []string{JWTAuthnFilterName}
 	}
 	return &hcm.HttpFilter{Name: ExtAuthzFilterName, ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: toAny(cfg)}}
 }

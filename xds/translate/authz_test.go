@@ -30,7 +30,7 @@ func compileAuthz(p *mesh.AuthorizationPolicy) *mesh.AuthzCompiled {
 	if err != nil {
 		panic(err)
 	}
-	out := &mesh.AuthzCompiled{Revision: b.Revision(), Bundle: raw, Mode: b.Mode()}
+	out := &mesh.AuthzCompiled{Revision: b.Revision(), Bundle: raw, Mode: b.Mode(), JWTProviders: meshJWTProviders(b)}
 	r, err := rbac.Compile(b.Modules(), b.Data(), b.Query(), b.RegoVersion())
 	if err != nil {
 		out.Reason = err.Error()

@@ -146,6 +146,17 @@
 //     applied, since gRPC cannot report what it would deny.
 //   - A policy that no longer compiles is reported and, when enforced,
 //     denies everything.
+//   - JWT providers (jwt.go): on an Envoy sidecar, an
+//     "envoy.filters.http.jwt_authn" filter comes before every
+//     authorization filter, with each provider's resolved key set inline
+//     (local_jwks; proxies never fetch), payload_in_metadata <provider
+//     name>, 60s clock skew and the rule requires_any of every provider
+//     plus allow_missing (allow_missing_or_failed when only dry-run
+//     policies name providers): a request with a bad token gets 401, one
+//     without a token goes on to the policies. The ext_authz filter then
+//     forwards the envoy.filters.http.jwt_authn metadata namespace, so Rego
+//     reads the claims. Proxyless servers cannot verify tokens: an
+//     enforced policy with providers is reported and denies every call.
 //
 // Every targeted workload's node (sidecar or proxyless server) is also sent
 // one TypedExtensionConfig per policy, named

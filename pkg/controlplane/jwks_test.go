@@ -1,0 +1,183 @@
+package controlplane
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"embassy.dev/embassy/pkg/mesh"
+	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/policy/compile"
+	"embassy.dev/embassy/policy/jwt/jwttest"
+)
+
+// jwksServer serves whatever body and status the test sets, on 127.0.0.1.
+type jwksServer struct {
+	*httptest.Server
+	mu     sync.Mutex
+	body   string
+	status int
+	hits   atomic.Int32
+}
+
+func newJWKSServer(t *testing.T, body string) *jwksServer {
+	s := &jwksServer{body: body, status: http.StatusOK}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.hits.Add(1)
+		s.mu.Lock()
+		body, status := s.body, s.status
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(body))
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *jwksServer) serve(status int, body string) {
+	s.mu.Lock()
+	s.status, s.body = status, body
+	s.mu.Unlock()
+}
+
+// urlPolicy reads the users provider's claims; its keys are at url.
+func urlPolicy(url string) *mesh.AuthorizationPolicy {
+	return &mesh.AuthorizationPolicy{Namespace: "shop", Name: "users", Spec: &resource.AuthorizationPolicySpec{
+		Targets: resource.Targets{Services: []string{"web"}},
+		Modules: []resource.RegoModule{{Name: "authz.rego", Rego: `package envoy.authz
+
+default allow := false
+
+allow if input.attributes.metadataContext.filterMetadata["envoy.filters.http.jwt_authn"].users.sub == "alice"
+`}},
+		JWTProviders: []resource.JWTProvider{{Name: "users", Issuer: "https://id.example.com", JWKSURL: url}},
+	}}
+}
+
+// verifies reports whether the compiled bundle's verifier accepts tok.
+func verifies(t *testing.T, c *mesh.AuthzCompiled, tok string) bool {
+	t.Helper()
+	if c.Err != "" {
+		t.Fatalf("policy did not compile: %s", c.Err)
+	}
+	var b compile.Bundle
+	if err := json.Unmarshal(c.Bundle, &b); err != nil {
+		t.Fatal(err)
+	}
+	res, err := b.JWTVerifier().Verify(map[string]string{"authorization": "Bearer " + tok}, time.Now())
+	return err == nil && len(res) == 1
+}
+
+func TestJWKSFetchedIntoTheBundle(t *testing.T) {
+	k1, k2 := jwttest.NewKey(t, jose.ES256, "k1"), jwttest.NewKey(t, jose.RS256, "k2")
+	claims := map[string]any{"iss": "https://id.example.com", "sub": "alice", "exp": time.Now().Add(time.Hour).Unix()}
+	tok1, tok2 := k1.Sign(t, claims), k2.Sign(t, claims)
+	srv := newJWKSServer(t, jwttest.JWKS(t, k1))
+	var changes atomic.Int32
+	cache := newAuthzCache()
+	cache.jwks = NewJWKSFetcher(JWKSOptions{OnChange: func() { changes.Add(1) }})
+	p := urlPolicy(srv.URL + "/.well-known/jwks.json")
+	ctx := context.Background()
+
+	// Before the first fetch the provider has no keys: tokens are refused.
+	c0 := cache.compile(p)
+	if verifies(t, c0, tok1) || len(c0.JWTProviders) != 1 || c0.JWTProviders[0].JWKS != "" {
+		t.Fatalf("unfetched keys: providers %+v", c0.JWTProviders)
+	}
+	if !cache.jwks.Refresh(ctx) || changes.Load() != 1 {
+		t.Fatalf("the first fetch is a change (changes %d)", changes.Load())
+	}
+	c1 := cache.compile(p)
+	if c1.Revision == c0.Revision || !verifies(t, c1, tok1) || verifies(t, c1, tok2) {
+		t.Fatalf("fetched keys: revision %s after %s", c1.Revision, c0.Revision)
+	}
+	if !strings.Contains(c1.JWTProviders[0].JWKS, `"kid":"k1"`) {
+		t.Fatalf("the model does not carry the fetched keys for Envoy: %q", c1.JWTProviders[0].JWKS)
+	}
+	// Claims live in metadata, which RBAC cannot read: ext_authz decides.
+	if c1.Compiled || c1.Reason == "" {
+		t.Fatalf("a policy reading JWT claims compiled to RBAC (reason %q)", c1.Reason)
+	}
+
+	// Failing fetches keep the last good keys and change nothing.
+	for _, bad := range []struct {
+		status int
+		body   string
+	}{{http.StatusInternalServerError, "down"}, {http.StatusOK, `{"keys":[]}`}, {http.StatusOK, "not json"}} {
+		srv.serve(bad.status, bad.body)
+		if cache.jwks.Refresh(ctx) {
+			t.Fatalf("a failed fetch (%d %q) changed the keys", bad.status, bad.body)
+		}
+		if c := cache.compile(p); c.Revision != c1.Revision || !verifies(t, c, tok1) {
+			t.Fatalf("after a failed fetch (%d %q) the last good keys are gone", bad.status, bad.body)
+		}
+	}
+
+	// Rotation: the new key is published beside the old, then the old
+	// one is retired.
+	srv.serve(http.StatusOK, jwttest.JWKS(t, k1, k2))
+	if !cache.jwks.Refresh(ctx) {
+		t.Fatal("publishing a new key is not a change")
+	}
+	c2 := cache.compile(p)
+	if c2.Revision == c1.Revision || !verifies(t, c2, tok1) || !verifies(t, c2, tok2) {
+		t.Fatalf("during the rotation both keys must verify (revision %s)", c2.Revision)
+	}
+	srv.serve(http.StatusOK, jwttest.JWKS(t, k2))
+	cache.jwks.Refresh(ctx)
+	c3 := cache.compile(p)
+	if c3.Revision == c2.Revision || verifies(t, c3, tok1) || !verifies(t, c3, tok2) {
+		t.Fatal("after retiring the old key its tokens must be refused and the new key's pass")
+	}
+	if changes.Load() != 3 {
+		t.Fatalf("OnChange called %d times, want 3", changes.Load())
+	}
+
+	// A URL no policy names any more is not fetched again.
+	cache.jwks.Retain(map[string]bool{})
+	before := srv.hits.Load()
+	cache.jwks.Refresh(ctx)
+	if srv.hits.Load() != before {
+		t.Fatal("a forgotten URL was fetched")
+	}
+}
+
+// TestJWKSFetcherRuns: a new URL is fetched at once and then on every
+// refresh, and each change is reported.
+func TestJWKSFetcherRuns(t *testing.T) {
+	k1, k2 := jwttest.NewKey(t, jose.ES256, "k1"), jwttest.NewKey(t, jose.ES256, "k2")
+	srv := newJWKSServer(t, jwttest.JWKS(t, k1))
+	changed := make(chan struct{}, 8)
+	f := NewJWKSFetcher(JWKSOptions{Refresh: 20 * time.Millisecond, OnChange: func() { changed <- struct{}{} }})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); f.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	if _, ok := f.Keys(srv.URL); ok {
+		t.Fatal("keys before any fetch")
+	}
+	waitChange := func(want string) {
+		t.Helper()
+		select {
+		case <-changed:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no change reported while waiting for %s", want)
+		}
+		if doc, ok := f.Keys(srv.URL); !ok || !strings.Contains(doc, want) {
+			t.Fatalf("keys %q, want %s", doc, want)
+		}
+	}
+	waitChange(`"kid":"k1"`)
+	srv.serve(http.StatusOK, jwttest.JWKS(t, k2))
+	waitChange(`"kid":"k2"`)
+}
