@@ -56,23 +56,30 @@ type Applier struct {
 	// could both read the same stored set, both pass the reference check,
 	// and together commit a set neither checked.
 	mu sync.Mutex
+	// checks are what the running system adds to validation.
+	checks []Check
 }
 
-// New returns an Applier that writes to st.
-func New(st store.Store) *Applier {
-	return &Applier{st: st}
+// New returns an Applier that writes to st, with opts applied.
+func New(st store.Store, opts ...Option) *Applier {
+	a := &Applier{st: st}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
 }
 
 // Apply stores rs as one atomic commit. It refuses the whole apply with a
 // *resource.Errors when a document is invalid, when two documents share a
-// key, when an AuthorizationPolicy's Rego does not compile, or when a
-// reference would dangle; nothing is stored then. With
+// key, when an AuthorizationPolicy's Rego does not compile, when a Check
+// fails, or when a reference would dangle; nothing is stored then. With
 // dryRun it reports what it would do and writes nothing.
 func (a *Applier) Apply(ctx context.Context, rs []*resource.Resource, dryRun bool) (*Result, error) {
 	var errs resource.Errors
 	errs = append(errs, validateAll(rs)...)
 	errs = append(errs, duplicates(rs)...)
 	errs = append(errs, compileAll(rs, invalidKeys(errs))...)
+	errs = append(errs, a.runChecks(rs, invalidKeys(errs))...)
 	if len(errs) > 0 {
 		return nil, &errs
 	}
