@@ -9,15 +9,26 @@ import (
 )
 
 // FlavourMetadataKey is the node metadata field a client sets to
-// "proxyless" to declare itself a proxyless gRPC node.
+// "proxyless" to declare itself a proxyless gRPC node, or to "agent" to
+// declare itself an embassy-agent's policy stream.
 const FlavourMetadataKey = "embassy.flavour"
 
-// FlavourOf says whether a node is an Envoy sidecar or a proxyless gRPC
-// client. gRPC's xDS clients announce themselves with a user agent starting
-// with "gRPC", so they need no special bootstrap to be recognised.
+// Agent is the flavour of an embassy-agent's policy stream. It is known to
+// the cache only: the agent shares its workload's node id but asks for the
+// workload's authorization bundles alone, so it is a node of its own (see
+// NodeKey) whose snapshot holds nothing else.
+const Agent translate.Flavour = "agent"
+
+// FlavourOf says whether a node is an Envoy sidecar, a proxyless gRPC
+// client or an agent. gRPC's xDS clients announce themselves with a user
+// agent starting with "gRPC", so they need no special bootstrap to be
+// recognised; an agent says what it is in its metadata.
 func FlavourOf(node *core.Node) translate.Flavour {
-	if f := node.GetMetadata().GetFields()[FlavourMetadataKey]; f.GetStringValue() == string(translate.Proxyless) {
+	switch node.GetMetadata().GetFields()[FlavourMetadataKey].GetStringValue() {
+	case string(translate.Proxyless):
 		return translate.Proxyless
+	case string(Agent):
+		return Agent
 	}
 	if strings.HasPrefix(node.GetUserAgentName(), "gRPC") {
 		return translate.Proxyless
@@ -25,12 +36,12 @@ func FlavourOf(node *core.Node) translate.Flavour {
 	return translate.Envoy
 }
 
-// ProxyFor describes the node for the translator. An Envoy node whose id
-// is not "<workload>.<namespace>" gets no workload, and so only the shared
-// outbound resources.
+// ProxyFor describes the node for the translator. An Envoy node or agent
+// whose id is not "<workload>.<namespace>" gets no workload, and so only
+// the shared outbound resources (an agent: nothing).
 func ProxyFor(node *core.Node, parse func(string) (string, string, error)) translate.Proxy {
 	p := translate.Proxy{ID: node.GetId(), Flavour: FlavourOf(node)}
-	if p.Flavour != translate.Envoy || parse == nil {
+	if p.Flavour == translate.Proxyless || parse == nil {
 		return p
 	}
 	if w, ns, err := parse(p.ID); err == nil {

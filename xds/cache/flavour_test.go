@@ -18,6 +18,7 @@ func TestFlavourOf(t *testing.T) {
 		{grpcNode("client"), translate.Proxyless},
 		{&core.Node{Id: "c", UserAgentName: "gRPC Java"}, translate.Proxyless},
 		{metadataProxylessNode("c"), translate.Proxyless},
+		{agentNode("web-1.shop"), Agent},
 	}
 	for _, c := range cases {
 		if got := FlavourOf(c.node); got != c.want {

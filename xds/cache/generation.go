@@ -10,7 +10,8 @@ import (
 // generation is everything built from one mesh snapshot: the shared
 // outbound and proxyless client sets, the one snapshot every proxyless
 // client shares, and one snapshot per shape seen so far (Envoy sidecars by
-// their inbound set, proxyless gRPC servers by their server Listeners).
+// their inbound set, proxyless gRPC servers by their server Listeners,
+// agents by their bundles).
 // Its shapes map is guarded by the publisher's mu.
 type generation struct {
 	mesh         *mesh.Snapshot
@@ -38,15 +39,19 @@ func newGeneration(m *mesh.Snapshot, tr Translator) (*generation, error) {
 // first time the shape is seen. Every node of a shape gets the same
 // pointer, so memory and hashing cost follow shapes, not nodes. own is the
 // node's own set: an Envoy sidecar's inbound resources, a proxyless
-// server's Listeners; a proxyless node without any is a client and shares
-// the one proxyless snapshot.
+// server's Listeners, an agent's bundles; a proxyless node without any is
+// a client and shares the one proxyless snapshot. An agent's snapshot is
+// its bundles alone: it asks for nothing else.
 func (g *generation) snapshotFor(px translate.Proxy, own resourceSet) *cachev3.Snapshot {
 	base, key := g.outbound, "envoy/"+own.key()
-	if px.Flavour == translate.Proxyless {
+	switch px.Flavour {
+	case translate.Proxyless:
 		if len(own) == 0 {
 			return g.proxyless
 		}
 		base, key = g.proxylessSet, "proxyless/"+own.key()
+	case Agent:
+		base, key = nil, "agent/"+own.key()
 	}
 	if snap, ok := g.shapes[key]; ok {
 		return snap

@@ -8,6 +8,7 @@ import (
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/hashicorp/go-hclog"
 
 	"embassy.dev/embassy/pkg/mesh"
@@ -65,7 +66,7 @@ type Publisher struct {
 	// follow it, so a node that disconnects is never given a snapshot again
 	// and one that connects never misses a push. Holding it across
 	// SetSnapshot is safe: the cache only sends on response channels that
-	// have room for one response per watch.
+	// have room for one response per watch. nodes is keyed by NodeKey.
 	mu    sync.Mutex
 	nodes map[string]*nodeEntry
 	gen   *generation
@@ -115,7 +116,9 @@ func NewPublisher(o Options) *Publisher {
 		// ads=false on purpose: with ads=true the cache holds back any
 		// answer until a request names every resource of the type, and
 		// gRPC's proxyless client only ever asks for what it needs.
-		cache: cachev3.NewSnapshotCache(false, cachev3.IDHash{}, NewLogger(o.Logger)),
+		// NodeHash keys an agent apart from its workload's own node,
+		// exactly as nodes is keyed.
+		cache: cachev3.NewSnapshotCache(false, NodeHash{}, NewLogger(o.Logger)),
 		nodes: map[string]*nodeEntry{},
 		kick:  make(chan struct{}, 1),
 		stop:  make(chan struct{}),
@@ -175,40 +178,43 @@ func (p *Publisher) Revision() int64 { return p.revision.Load() }
 // Pushes counts the pushes done so far.
 func (p *Publisher) Pushes() int64 { return p.pushes.Load() }
 
-// Connect registers a stream of a node. The node's first stream gives it
-// a snapshot at once when a mesh snapshot has been pushed, so its first
-// watch is answered without waiting for the next push.
+// Connect registers a stream of a node, under NodeKey(node). The node's
+// first stream gives it a snapshot at once when a mesh snapshot has been
+// pushed, so its first watch is answered without waiting for the next
+// push.
 func (p *Publisher) Connect(node *core.Node) {
-	id := node.GetId()
+	key := NodeKey(node)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if n, ok := p.nodes[id]; ok {
+	if n, ok := p.nodes[key]; ok {
 		n.streams++
 		return
 	}
 	n := &nodeEntry{proxy: ProxyFor(node, p.parse), streams: 1}
-	p.nodes[id] = n
+	p.nodes[key] = n
 	if p.gen == nil {
 		return
 	}
 	snap := p.gen.snapshotFor(n.proxy, p.inbound(p.gen.mesh, n.proxy))
-	p.setSnapshot(id, snap)
+	p.setSnapshot(key, snap)
 }
 
-// Disconnect releases a stream of a node; the node's snapshot is dropped
-// with its last stream.
-func (p *Publisher) Disconnect(id string) {
+// Disconnect releases a stream of the node with key (NodeKey of the node
+// Connect was given); the node's snapshot is dropped with its last
+// stream. An agent and its workload's node have different keys, so one
+// leaving never drops the other's snapshot.
+func (p *Publisher) Disconnect(key string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	n, ok := p.nodes[id]
+	n, ok := p.nodes[key]
 	if !ok {
 		return
 	}
 	if n.streams--; n.streams > 0 {
 		return
 	}
-	delete(p.nodes, id)
-	p.cache.ClearSnapshot(id)
+	delete(p.nodes, key)
+	p.cache.ClearSnapshot(key)
 }
 
 // Close stops the push loop. Pending updates are dropped.
@@ -229,8 +235,8 @@ func (p *Publisher) push(m *mesh.Snapshot) {
 	}
 	p.mu.Lock()
 	proxies := make(map[string]translate.Proxy, len(p.nodes))
-	for id, n := range p.nodes {
-		proxies[id] = n.proxy
+	for key, n := range p.nodes {
+		proxies[key] = n.proxy
 	}
 	p.mu.Unlock()
 
@@ -267,11 +273,14 @@ func (p *Publisher) push(m *mesh.Snapshot) {
 }
 
 // inbound translates a node's own resources: an Envoy sidecar's inbound
-// listeners, or the server Listeners of a proxyless node whose id names a
-// Workload. Other nodes have none.
+// listeners, the server Listeners of a proxyless node whose id names a
+// Workload, or an agent's authorization bundles. Other nodes have none.
 func (p *Publisher) inbound(m *mesh.Snapshot, px translate.Proxy) resourceSet {
-	if px.Flavour == translate.Proxyless {
+	switch px.Flavour {
+	case translate.Proxyless:
 		return p.proxylessServer(m, px)
+	case Agent:
+		return p.agentBundles(m, px)
 	}
 	if px.Flavour != translate.Envoy || px.Workload == "" {
 		return nil
@@ -305,8 +314,28 @@ func (p *Publisher) proxylessServer(m *mesh.Snapshot, px translate.Proxy) resour
 	return set
 }
 
-func (p *Publisher) setSnapshot(id string, snap *cachev3.Snapshot) {
-	if err := p.cache.SetSnapshot(context.Background(), id, snap); err != nil {
-		p.log.Error("cannot set snapshot", "node", id, "error", err)
+// agentBundles translates the authorization bundles of an agent's
+// workload: the ExtensionConfigs of the workload's inbound translation,
+// which holds the same bundles whether the workload runs Envoy or is a
+// proxyless server. An agent whose id names no Workload has none.
+func (p *Publisher) agentBundles(m *mesh.Snapshot, px translate.Proxy) resourceSet {
+	if px.Workload == "" || m.Workload(px.Namespace, px.Workload) == nil {
+		return nil
+	}
+	px.Flavour = translate.Envoy
+	set, err := newResourceSet(p.tr.Inbound(m, px))
+	if err != nil {
+		p.log.Error("cannot build the agent's bundles; serving none", "node", px.ID, "error", err)
+		return nil
+	}
+	if ts := set[resourcev3.ExtensionConfigType]; ts != nil {
+		return resourceSet{resourcev3.ExtensionConfigType: ts}
+	}
+	return nil
+}
+
+func (p *Publisher) setSnapshot(key string, snap *cachev3.Snapshot) {
+	if err := p.cache.SetSnapshot(context.Background(), key, snap); err != nil {
+		p.log.Error("cannot set snapshot", "node", key, "error", err)
 	}
 }

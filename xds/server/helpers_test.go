@@ -36,7 +36,15 @@ type harness struct {
 func start(t *testing.T) *harness {
 	t.Helper()
 	fake := cachetest.New()
-	srv := New(Config{Translator: fake, Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond})
+	h := startWith(t, Config{Translator: fake, Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond})
+	h.fake = fake
+	return h
+}
+
+// startWith is start with cfg, whose Translator need not be a fake.
+func startWith(t *testing.T, cfg Config) *harness {
+	t.Helper()
+	srv := New(cfg)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +66,7 @@ func start(t *testing.T) *harness {
 		<-served
 		srv.Close()
 	})
-	return &harness{srv: srv, fake: fake, conn: conn, ads: discovery.NewAggregatedDiscoveryServiceClient(conn)}
+	return &harness{srv: srv, conn: conn, ads: discovery.NewAggregatedDiscoveryServiceClient(conn)}
 }
 
 // update feeds revision rev and waits until it has been pushed.

@@ -140,6 +140,8 @@ func (s *Server) Proxies() []status.Proxy { return s.tracker.proxies() }
 
 // ProxyConfig returns what node id was last sent, per type, and the
 // versions of what it last acked; ok is false when it is not connected.
+// id is a node id, or a node id with cache.AgentKeySuffix for the policy
+// stream of that workload's agent.
 func (s *Server) ProxyConfig(id string) ([]status.ServedType, bool) { return s.tracker.proxyConfig(id) }
 
 // PendingUpdates is how many mesh updates wait for the next push.

@@ -39,8 +39,10 @@ type streamState struct {
 	authorized string
 	// typeURL is the stream's type for a per-type service, "" for ADS.
 	typeURL string
-	// nodeID is set by the first request that carries a node.
-	nodeID string
+	// nodeKey is the node's cache.NodeKey, set by the first request that
+	// carries a node: an agent and its workload's own xDS client send the
+	// same node id but are two nodes.
+	nodeKey string
 	// sent holds, per type URL, the last response awaiting an answer. Only
 	// the last one counts: go-control-plane ignores answers to stale nonces
 	// too, and the proxy answers the newest response soon after.
@@ -84,7 +86,8 @@ type tracker struct {
 
 	mu      sync.Mutex
 	streams map[streamKey]*streamState
-	nodes   map[string]*nodeState
+	// nodes is keyed by cache.NodeKey, as the publisher's nodes are.
+	nodes map[string]*nodeState
 }
 
 func newTracker(pub *cache.Publisher, log hclog.Logger) *tracker {
@@ -149,25 +152,25 @@ func (t *tracker) request(k streamKey, node *core.Node, typeURL, nonce string, n
 		st = &streamState{sent: map[string]sentResponse{}}
 		t.streams[k] = st
 	}
-	if st.nodeID == "" && node.GetId() != "" {
-		st.nodeID, connect = node.GetId(), node
-		t.attach(k.kind, node, now, st.ctx)
+	if st.nodeKey == "" && node.GetId() != "" {
+		st.nodeKey, connect = cache.NodeKey(node), node
+		t.attach(k.kind, node, st.nodeKey, now, st.ctx)
 	}
 	if typeURL == "" {
 		typeURL = st.typeURL
 	}
-	if ns := t.nodes[st.nodeID]; ns != nil && typeURL != "" {
+	if ns := t.nodes[st.nodeKey]; ns != nil && typeURL != "" {
 		ts := ns.proxy.Types[typeURL]
 		if sent, ok := st.sent[typeURL]; ok && nonce != "" && nonce == sent.nonce {
 			delete(st.sent, typeURL)
-			heard = &heardAnswer{typeURL: typeURL, took: now.Sub(sent.at), nack: nack, node: st.nodeID, version: sent.version}
+			heard = &heardAnswer{typeURL: typeURL, took: now.Sub(sent.at), nack: nack, node: st.nodeKey, version: sent.version}
 			sv := ns.servedOf(typeURL)
 			sv.answered(nonce, ackVersion(sent), sent.sotw, nack != nil)
 			if nack != nil {
 				rejected = sent.version
 				ts.NackCount++
 				ts.LastNack = &estatus.Nack{Version: sent.version, Message: nack.message, Time: now}
-				t.log.Warn("proxy rejected configuration", "node", st.nodeID, "type", typeURL, "version", sent.version, "error", nack.message)
+				t.log.Warn("proxy rejected configuration", "node", st.nodeKey, "type", typeURL, "version", sent.version, "error", nack.message)
 			} else {
 				ts.VersionAcked, ts.AckedAt = ackVersion(sent), now
 				ts.TimeToAckSeconds = heard.took.Seconds()
@@ -212,9 +215,11 @@ func (ns *nodeState) servedOf(typeURL string) *served {
 	return sv
 }
 
-// attach counts a new stream of a node, creating its status on the first.
-func (t *tracker) attach(kind string, node *core.Node, now time.Time, ctx context.Context) {
-	ns := t.nodes[node.GetId()]
+// attach counts a new stream of the node with key, creating its status
+// on the first. The status keeps the id the node sent: an agent is told
+// apart from its workload's node by its flavour, "agent".
+func (t *tracker) attach(kind string, node *core.Node, key string, now time.Time, ctx context.Context) {
+	ns := t.nodes[key]
 	if ns == nil {
 		ns = &nodeState{proxy: estatus.Proxy{
 			ID:             node.GetId(),
@@ -226,7 +231,7 @@ func (t *tracker) attach(kind string, node *core.Node, now time.Time, ctx contex
 		if w, n, err := translate.ParseNodeID(node.GetId()); err == nil {
 			ns.proxy.Workload, ns.proxy.Namespace = w, n
 		}
-		t.nodes[node.GetId()] = ns
+		t.nodes[key] = ns
 		t.log.Info("proxy connected", "node", node.GetId(), "flavour", ns.proxy.Flavour, "xds", kind)
 	}
 	ns.streams++
@@ -249,7 +254,7 @@ func (t *tracker) response(k streamKey, typeURL, nonce, version string, size int
 		typeURL = st.typeURL
 	}
 	st.sent[typeURL] = sentResponse{nonce: nonce, version: version, at: now, sotw: sotw}
-	if ns := t.nodes[st.nodeID]; ns != nil {
+	if ns := t.nodes[st.nodeKey]; ns != nil {
 		ts := ns.proxy.Types[typeURL]
 		ts.VersionSent, ts.SentAt = version, now
 		ns.proxy.Types[typeURL] = ts
@@ -283,10 +288,11 @@ func (t *tracker) subscribed(changed map[string]map[string]string) map[string]ma
 	return out
 }
 
-// proxyConfig copies what node id was served, per type, sorted by type.
-func (t *tracker) proxyConfig(id string) ([]estatus.ServedType, bool) {
+// proxyConfig copies what the node with key (cache.NodeKey) was served,
+// per type, sorted by type.
+func (t *tracker) proxyConfig(key string) ([]estatus.ServedType, bool) {
 	t.mu.Lock()
-	ns := t.nodes[id]
+	ns := t.nodes[key]
 	if ns == nil {
 		t.mu.Unlock()
 		return nil, false
@@ -310,21 +316,22 @@ func (t *tracker) close(k streamKey) {
 	t.mu.Lock()
 	st := t.streams[k]
 	delete(t.streams, k)
-	if st == nil || st.nodeID == "" {
+	if st == nil || st.nodeKey == "" {
 		t.mu.Unlock()
 		return
 	}
-	if ns := t.nodes[st.nodeID]; ns != nil {
+	if ns := t.nodes[st.nodeKey]; ns != nil {
 		if ns.streams--; ns.streams <= 0 {
-			delete(t.nodes, st.nodeID)
-			t.log.Info("proxy disconnected", "node", st.nodeID)
+			delete(t.nodes, st.nodeKey)
+			t.log.Info("proxy disconnected", "node", ns.proxy.ID, "flavour", ns.proxy.Flavour)
 		}
 	}
 	t.mu.Unlock()
-	t.pub.Disconnect(st.nodeID)
+	t.pub.Disconnect(st.nodeKey)
 }
 
-// proxies returns deep copies of every node's status, sorted by ID.
+// proxies returns deep copies of every node's status, sorted by ID and,
+// for an agent and its workload's node, by flavour.
 func (t *tracker) proxies() []estatus.Proxy {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -341,6 +348,11 @@ func (t *tracker) proxies() []estatus.Proxy {
 		}
 		out = append(out, p)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].ID != out[j].ID {
+			return out[i].ID < out[j].ID
+		}
+		return out[i].Flavour < out[j].Flavour
+	})
 	return out
 }

@@ -1,0 +1,135 @@
+package cache
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	"embassy.dev/embassy/pkg/mesh"
+	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/xds/translate"
+)
+
+func agentNode(id string) *core.Node {
+	md, _ := structpb.NewStruct(map[string]any{FlavourMetadataKey: "agent"})
+	return &core.Node{Id: id, UserAgentName: "embassy-agent", Metadata: md}
+}
+
+// fakeBundles compiles every policy to a bundle holding only its revision,
+// which is all the cache reads of one.
+func fakeBundles(p *mesh.AuthorizationPolicy) *mesh.AuthzCompiled {
+	rev := "rev-" + p.Name
+	return &mesh.AuthzCompiled{Revision: rev, Bundle: fmt.Appendf(nil, `{"revision":%q}`, rev)}
+}
+
+// agentMesh is serverMesh's echo service and workload echo-a with a
+// policy targeting echo, so the workload's agent has one bundle to get.
+func agentMesh(rev int64) *mesh.Snapshot {
+	svc := &resource.Resource{Kind: resource.KindService, Metadata: resource.Metadata{Name: "echo", Namespace: "demo"},
+		Spec: &resource.ServiceSpec{Ports: []resource.ServicePort{{Name: "grpc", Port: 50051, Protocol: resource.ProtocolGRPC}}}}
+	wl := &resource.Resource{Kind: resource.KindWorkload, Metadata: resource.Metadata{Name: "echo-a", Namespace: "demo"},
+		Spec: &resource.WorkloadSpec{Address: "127.0.0.1", Services: []string{"echo"}}}
+	pol := &resource.Resource{Kind: resource.KindAuthorizationPolicy, Metadata: resource.Metadata{Name: "echo-methods", Namespace: "demo"},
+		Spec: &resource.AuthorizationPolicySpec{Targets: resource.Targets{Services: []string{"echo"}}}}
+	return mesh.New(rev, []*resource.Resource{svc, wl, pol}, mesh.WithAuthz(fakeBundles))
+}
+
+// TestAgentAndItsWorkloadAreTwoNodes connects a proxyless server and its
+// agent under the same node id, in both orders: the server keeps its
+// server Listener, the agent gets its workload's bundles and nothing else,
+// and either one leaving keeps the other's snapshot.
+func TestAgentAndItsWorkloadAreTwoNodes(t *testing.T) {
+	const id = "echo-a.demo"
+	const serverListener = "grpc/server?xds.resource.listening_address=127.0.0.1:50051"
+	for _, order := range []string{"agent first", "server first"} {
+		t.Run(order, func(t *testing.T) {
+			p := NewPublisher(Options{Translator: DefaultTranslator(), Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond})
+			t.Cleanup(p.Close)
+			p.Update(agentMesh(1))
+			eventually(t, "revision 1", func() bool { return p.Revision() == 1 })
+			nodes := []*core.Node{agentNode(id), grpcNode(id)}
+			if order == "server first" {
+				nodes[0], nodes[1] = nodes[1], nodes[0]
+			}
+			for _, n := range nodes {
+				p.Connect(n)
+			}
+
+			server := snapshotOf(t, p, id)
+			if server.GetResources(resourcev3.ListenerType)[serverListener] == nil {
+				t.Fatalf("the proxyless server lacks its Listener %s: %v", serverListener, server.GetResources(resourcev3.ListenerType))
+			}
+			agent := snapshotOf(t, p, id+AgentKeySuffix)
+			bundles := agent.GetResources(resourcev3.ExtensionConfigType)
+			want := translate.AuthzExtensionName("demo", "echo-methods")
+			if len(bundles) != 1 || bundles[want] == nil {
+				t.Fatalf("the agent's bundles = %v, want exactly %s", bundles, want)
+			}
+			if v := agent.GetVersion(resourcev3.ExtensionConfigType); v != "rev-echo-methods" {
+				t.Errorf("the agent's ExtensionConfig version = %q, want the bundle's revision", v)
+			}
+			for _, typ := range []string{resourcev3.ListenerType, resourcev3.RouteType, resourcev3.ClusterType, resourcev3.EndpointType, resourcev3.SecretType} {
+				if n := len(agent.GetResources(typ)); n != 0 {
+					t.Errorf("the agent's snapshot holds %d resources of %s, want none", n, typ)
+				}
+			}
+
+			// Pushes keep the two apart too.
+			p.Update(agentMesh(2))
+			eventually(t, "revision 2", func() bool { return p.Revision() == 2 })
+			if snapshotOf(t, p, id).GetResources(resourcev3.ListenerType)[serverListener] == nil {
+				t.Error("after a push the proxyless server lacks its Listener")
+			}
+			if n := len(snapshotOf(t, p, id+AgentKeySuffix).GetResources(resourcev3.ListenerType)); n != 0 {
+				t.Errorf("after a push the agent holds %d listeners", n)
+			}
+
+			// Whichever connected first leaves first.
+			first, second := NodeKey(nodes[0]), NodeKey(nodes[1])
+			p.Disconnect(first)
+			if _, err := p.Cache().GetSnapshot(first); err == nil {
+				t.Errorf("%s's snapshot kept after its last stream", first)
+			}
+			if _, err := p.Cache().GetSnapshot(second); err != nil {
+				t.Errorf("%s leaving dropped %s's snapshot: %v", first, second, err)
+			}
+		})
+	}
+}
+
+func TestAgentOfNoWorkloadGetsNothing(t *testing.T) {
+	p := NewPublisher(Options{Translator: DefaultTranslator(), Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond})
+	t.Cleanup(p.Close)
+	p.Update(agentMesh(1))
+	eventually(t, "revision 1", func() bool { return p.Revision() == 1 })
+	p.Connect(agentNode("ghost.demo"))
+	snap := snapshotOf(t, p, "ghost.demo"+AgentKeySuffix)
+	for _, typ := range servedTypes {
+		if n := len(snap.GetResources(typ)); n != 0 {
+			t.Errorf("an agent of no workload holds %d resources of %s", n, typ)
+		}
+	}
+}
+
+func TestNodeKey(t *testing.T) {
+	for _, c := range []struct {
+		node *core.Node
+		want string
+	}{
+		{envoyNode("web-1.shop"), "web-1.shop"},
+		{grpcNode("web-1.shop"), "web-1.shop"},
+		{metadataProxylessNode("web-1.shop"), "web-1.shop"},
+		{agentNode("web-1.shop"), "web-1.shop#agent"},
+	} {
+		if got := NodeKey(c.node); got != c.want {
+			t.Errorf("NodeKey(%v) = %q, want %q", c.node, got, c.want)
+		}
+		if id, agent := SplitNodeKey(c.want); id != "web-1.shop" || agent != (FlavourOf(c.node) == Agent) {
+			t.Errorf("SplitNodeKey(%q) = %q, %v", c.want, id, agent)
+		}
+	}
+}
