@@ -93,7 +93,7 @@ func newEnv(t *testing.T) *env {
 	}
 	e.svc, err = New(Config{
 		CA: e.ca, Tokens: e.tokens, Store: e.st, Applier: apply.New(e.st),
-		LeaseTTL: 300 * time.Millisecond, SweepInterval: 20 * time.Millisecond,
+		LeaseTTL: time.Second, SweepInterval: 20 * time.Millisecond,
 		Logger: log,
 	})
 	if err != nil {

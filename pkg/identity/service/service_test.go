@@ -194,9 +194,10 @@ func TestRegisterLeaseAndDeregister(t *testing.T) {
 		t.Fatalf("stored workload: %+v %+v", r.Metadata, r.Spec)
 	}
 	rev := e.st.Revision()
-	// Refreshes that change nothing keep it alive past several leases
-	// without a commit.
-	for range 5 {
+	// Refreshes that change nothing keep it alive past a lease without a
+	// commit. The lease (1s) is ten refresh intervals long, so a loaded
+	// machine's scheduling delays do not let it lapse between refreshes.
+	for range 15 {
 		time.Sleep(100 * time.Millisecond)
 		if _, err := a.c.Register(ctx(t), "web-1", spec); err != nil {
 			t.Fatalf("refresh: %v", err)
