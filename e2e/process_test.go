@@ -99,10 +99,13 @@ type controlPlane struct {
 var servingRE = regexp.MustCompile(`serving xDS on (\S+) and the API on http://(\S+) `)
 
 // startCP starts embassy-cp on dataDir; xdsAddr may be 127.0.0.1:0. xDS
-// is plaintext (--insecure-xds): these clients hold no SVID.
+// is plaintext (--insecure-xds): these clients hold no SVID. The trust
+// domain is example.org, the one the tests' Meshes name (a Mesh of another
+// one than the CA's is refused, with or without TLS).
 func startCP(t *testing.T, dataDir, xdsAddr, apiAddr string) *controlPlane {
 	t.Helper()
-	p := start(t, "embassy-cp", "--data-dir", dataDir, "--xds-addr", xdsAddr, "--api-addr", apiAddr, "--log-level", "debug", "--insecure-xds")
+	p := start(t, "embassy-cp", "--data-dir", dataDir, "--xds-addr", xdsAddr, "--api-addr", apiAddr, "--log-level", "debug", "--insecure-xds",
+		"--trust-domain", "example.org")
 	m := p.waitFor(servingRE, 20*time.Second)
 	return &controlPlane{proc: p, dataDir: dataDir, xds: m[1], api: m[2]}
 }
@@ -185,7 +188,7 @@ var reListening = regexp.MustCompile(`listening on`)
 func startSecureCP(t *testing.T, dataDir, xdsAddr, apiAddr, caCert, caKey string) *controlPlane {
 	t.Helper()
 	p := start(t, "embassy-cp", "--data-dir", dataDir, "--xds-addr", xdsAddr, "--api-addr", apiAddr, "--log-level", "debug",
-		"--ca-cert-file", caCert, "--ca-key-file", caKey)
+		"--ca-cert-file", caCert, "--ca-key-file", caKey, "--trust-domain", "example.org")
 	m := p.waitFor(servingRE, 20*time.Second)
 	return &controlPlane{proc: p, dataDir: dataDir, xds: m[1], api: m[2]}
 }

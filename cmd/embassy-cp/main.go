@@ -49,15 +49,18 @@ one. /healthz, /readyz and /v1/bundle are public.
 What is applied survives restarts: start embassy-cp again on the same
 --data-dir and proxies are served the same configuration.
 
-xDS is served over TLS with a certificate from the mesh CA (the Mesh's
-trust domain, default embassy.local; the builtin CA's root is kept in the
-store). Every xDS stream must present the workload's SVID, which
+xDS is served over TLS with a certificate from the mesh CA, whose root is
+kept in the store. Its trust domain is chosen when the data dir is new:
+--trust-domain, default embassy.local. It never changes afterwards: a Mesh
+naming another trust domain is refused, and so is a start with another
+--trust-domain; a new trust domain needs a new --data-dir. Every xDS stream must present the workload's SVID, which
 embassy-agent obtains with a join token (embassyctl token create), and is
 served only the configuration of the identity it proves. The same listener
 serves the agents' identity API. --insecure-xds turns all of that off for
 local development: plaintext, no client certificates, no identity service.`,
-		Example: `  # Start with the defaults (./embassy-data, xDS on 127.0.0.1:15010, API on 127.0.0.1:15000)
-  embassy-cp
+		Example: `  # Start for the quickstart's trust domain, example.org (./embassy-data,
+  # xDS on 127.0.0.1:15010, API on 127.0.0.1:15000)
+  embassy-cp --trust-domain example.org
 
   # Then, in another shell
   embassyctl --token-file embassy-data/admin-token apply -f examples/quickstart
@@ -100,6 +103,7 @@ local development: plaintext, no client certificates, no identity service.`,
 	f.DurationVar(&cfg.Debounce, "debounce", 100*time.Millisecond, "how long changes are coalesced before a push")
 	f.BoolVar(&cfg.InsecureXDS, "insecure-xds", false, "serve xDS in plaintext without client certificates or the identity service (local development only)")
 	f.StringArrayVar(&cfg.XDSServerNames, "xds-server-name", nil, "extra DNS name or IP for the xDS certificate (repeatable); the listen host, 127.0.0.1, ::1 and localhost are always in it")
+	f.StringVar(&cfg.TrustDomain, "trust-domain", "", "trust domain of the mesh CA made on a new data dir (default: the stored Mesh's or CA's, else embassy.local); a data dir keeps its trust domain")
 	f.StringVar(&cfg.CACertFile, "ca-cert-file", "", "PEM file of a provided CA certificate (with its chain), instead of the builtin CA")
 	f.StringVar(&cfg.CAKeyFile, "ca-key-file", "", "PEM file of the provided CA's private key (with --ca-cert-file)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")

@@ -62,6 +62,11 @@ type Config struct {
 	// XDSServerNames are extra DNS names or IPs for the xDS listener's
 	// certificate, besides the listen host, 127.0.0.1, ::1 and localhost.
 	XDSServerNames []string
+	// TrustDomain is the trust domain of a data dir's new CA; when empty,
+	// the stored Mesh's, else the stored CA's, else embassy.local. A stored
+	// Mesh or CA of another trust domain makes Start fail, since neither
+	// can move to another.
+	TrustDomain string
 	// CACertFile and CAKeyFile select a provided CA instead of the Mesh's.
 	CACertFile, CAKeyFile string
 	// JWKSRefresh is how often the key sets AuthorizationPolicies name by
@@ -96,7 +101,6 @@ type ControlPlane struct {
 	tokens    *identity.Tokens
 	serverTLS *service.ServerTLS
 	identity  *service.Service
-	tdWatch   trustDomainWatch
 	obs       observability
 	grpc      *grpc.Server
 	http      *http.Server
@@ -150,7 +154,7 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 		return nil, err
 	}
 
-	c.applier = apply.New(c.store)
+	c.applier = apply.New(c.store, apply.WithCheck(c.checkMeshTrustDomain))
 	c.changes = rollout.NewTracker()
 	if err := c.startIdentity(ctx); err != nil {
 		c.store.Close()
@@ -295,8 +299,8 @@ func (c *ControlPlane) publish(ctx context.Context) error {
 	if c.authz.jwks != nil {
 		c.authz.jwks.Retain(jwksURLs(snap))
 	}
+	c.servedTrustDomain(snap)
 	c.snap.Store(snap)
-	c.checkTrustDomain(snap)
 	c.xds.Update(snap)
 	return nil
 }

@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"sync"
 
 	"embassy.dev/embassy/pkg/api"
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/identity/service"
-	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/store"
 )
@@ -23,42 +21,16 @@ Any process that can reach the xDS port gets any proxy's configuration, and
 the identity service (attestation, SVIDs, registrations) is off. Use this for
 local development only.`
 
-// meshSpec reads the stored Mesh's spec with defaults, before the first
-// snapshot exists.
-func meshSpec(ctx context.Context, st store.Store) (resource.MeshSpec, error) {
-	rs, rev, err := st.List(ctx, resource.KindMesh)
-	if err != nil {
-		return resource.MeshSpec{}, fmt.Errorf("reading the Mesh: %w", err)
-	}
-	return mesh.New(rev, rs).Mesh, nil
-}
-
 // startIdentity loads the CA and the join tokens, and, unless xDS is
 // plaintext, the serving certificate and the identity service.
 func (c *ControlPlane) startIdentity(ctx context.Context) error {
-	spec, err := meshSpec(ctx, c.store)
-	if err != nil {
-		return err
-	}
 	sec, ok := c.store.(store.Secrets)
 	if !ok {
 		return fmt.Errorf("the %s store keeps no secrets: the CA needs them", c.store.Kind())
 	}
-	caCfg := identity.CAConfig{TrustDomain: spec.TrustDomain, Type: identity.CATypeBuiltin}
-	if spec.CA != nil {
-		switch spec.CA.Type {
-		case "", identity.CATypeBuiltin:
-		case identity.CATypeProvided:
-			caCfg.Type, caCfg.CertFile, caCfg.KeyFile = identity.CATypeProvided, spec.CA.CertFile, spec.CA.KeyFile
-		default:
-			return fmt.Errorf("the Mesh's CA type %q is not supported by this embassy-cp: use builtin or provided", spec.CA.Type)
-		}
-	}
-	if c.cfg.CACertFile != "" || c.cfg.CAKeyFile != "" {
-		if c.cfg.CACertFile == "" || c.cfg.CAKeyFile == "" {
-			return fmt.Errorf("--ca-cert-file and --ca-key-file go together: give both")
-		}
-		caCfg.Type, caCfg.CertFile, caCfg.KeyFile = identity.CATypeProvided, c.cfg.CACertFile, c.cfg.CAKeyFile
+	caCfg, err := c.caConfig(ctx, sec)
+	if err != nil {
+		return err
 	}
 	if c.ca, err = identity.LoadOrCreateCA(sec, caCfg, nil); err != nil {
 		return fmt.Errorf("the mesh CA: %w", err)
@@ -106,31 +78,4 @@ func (c *ControlPlane) certificates() []api.WorkloadCertificate {
 		})
 	}
 	return out
-}
-
-// trustDomainWatch reports, once per new value, a Mesh trust domain that
-// differs from the CA's: changing it needs a restart (every SVID and the
-// bundle change with it), so it is never half-applied to a running CA.
-type trustDomainWatch struct {
-	mu       sync.Mutex
-	reported string
-}
-
-func (c *ControlPlane) checkTrustDomain(snap *mesh.Snapshot) {
-	if c.ca == nil {
-		return
-	}
-	running, want := c.ca.TrustDomain().Name(), snap.Mesh.TrustDomain
-	c.tdWatch.mu.Lock()
-	defer c.tdWatch.mu.Unlock()
-	if want == running {
-		c.tdWatch.reported = ""
-		return
-	}
-	if c.tdWatch.reported == want {
-		return
-	}
-	c.tdWatch.reported = want
-	c.log.Warn("the Mesh's trust domain changed; restart embassy-cp to apply it (SVIDs are issued for the running trust domain until then)",
-		"running", running, "mesh", want)
 }

@@ -186,28 +186,6 @@ func TestTokensNeverReachTheLogs(t *testing.T) {
 	}
 }
 
-func TestTrustDomainChangeIsReportedNotApplied(t *testing.T) {
-	logs := &logBuffer{}
-	cp := startCP(t, t.TempDir(), logs)
-	defer cp.Close()
-	applyYAML(t, cp, `apiVersion: embassy.dev/v1alpha1
-kind: Mesh
-metadata:
-  name: mesh
-spec:
-  trustDomain: example.org
-`)
-	eventually(t, "the trust domain change to be logged", func() bool {
-		return strings.Contains(logs.String(), "restart embassy-cp to apply it")
-	})
-	if td := cp.CA().TrustDomain().Name(); td != "embassy.local" {
-		t.Fatalf("the running CA moved to %s", td)
-	}
-	if n := strings.Count(logs.String(), "restart embassy-cp to apply it"); n != 1 {
-		t.Fatalf("reported %d times", n)
-	}
-}
-
 func TestBundleOverTheAPIVerifiesTheXDSListener(t *testing.T) {
 	logs := &logBuffer{}
 	cp := startCP(t, t.TempDir(), logs, func(c *Config) { c.XDSServerNames = []string{"cp.example.internal", "10.1.2.3"} })
