@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -124,9 +125,10 @@ type meshAgent struct {
 	token string
 }
 
-// startAgent creates a join token for name (service account sa, namespace
-// default), starts embassy-agent with it and waits for its PEM files.
-// The socket dir is short: unix socket paths are limited to 108 bytes.
+// startAgent creates a join token for workload name (service account sa,
+// namespace default), starts embassy-agent for name.default with it and
+// args (such as serverWorkload's) and waits for its PEM files. The socket
+// dir is short: unix socket paths are limited to 108 bytes.
 func startAgent(t *testing.T, cp *controlPlane, bundle, name, sa string, args ...string) *meshAgent {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "emb-"+name+"-")
@@ -207,4 +209,34 @@ func whoamiOver(t *testing.T, boot string) echo.Peer {
 		t.Fatalf("echo-client --method Whoami printed %q: %v", out, err)
 	}
 	return p
+}
+
+// serverWorkload is the agent flags that register an echo server's
+// Workload: it backs service echo on addr's port, labelled version.
+func serverWorkload(t *testing.T, addr, version string) []string {
+	t.Helper()
+	return []string{"--address", "127.0.0.1", "--service", "echo", "--port", "grpc=" + portOf(t, addr), "--label", "version=" + version}
+}
+
+// proxyFlavours lists, sorted, the flavours of the connected proxies with
+// node id node, as GET /v1/proxies reports them.
+func proxyFlavours(t *testing.T, cp *controlPlane, node string) []string {
+	t.Helper()
+	var res struct {
+		Proxies []struct {
+			ID      string `json:"id"`
+			Flavour string `json:"flavour"`
+		} `json:"proxies"`
+	}
+	if err := json.Unmarshal([]byte(cp.ctlStdout(t, "proxy-status", "-o", "json")), &res); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, p := range res.Proxies {
+		if p.ID == node {
+			out = append(out, p.Flavour)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

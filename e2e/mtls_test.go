@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
@@ -48,28 +47,6 @@ spec:
         - {subset: {version: v2}, weight: 50}
 `
 
-// secureWorkloads are the echo servers' Workloads, by port of v1 and v2.
-const secureWorkloads = `apiVersion: embassy.dev/v1alpha1
-kind: Workload
-metadata: {name: echo-v1, namespace: default}
-spec:
-  address: 127.0.0.1
-  services: [echo]
-  ports: [{name: grpc, port: %s}]
-  labels: {version: v1}
-  serviceAccount: echo-a
----
-apiVersion: embassy.dev/v1alpha1
-kind: Workload
-metadata: {name: echo-v2, namespace: default}
-spec:
-  address: 127.0.0.1
-  services: [echo]
-  ports: [{name: grpc, port: %s}]
-  labels: {version: v2}
-  serviceAccount: echo-b
-`
-
 const clientID = "spiffe://example.org/ns/default/sa/echo-client"
 
 // TestMTLSProxyless runs the secure path end to end: embassy-cp with TLS
@@ -92,16 +69,13 @@ func TestMTLSProxyless(t *testing.T) {
 	}
 	bundle := writeFile(t, dir, "bundle.pem", cp.ctlStdout(t, "bundle"))
 
-	// The agents attest and register under their own names, not the
-	// apps' node ids: an agent's policy stream uses its --workload as its
-	// node id, and the control plane keeps one flavour per node id, so a
-	// proxyless app sharing it would be served the agent's (Envoy)
-	// configuration. The echo servers' Workloads are applied instead.
+	// Each agent attests under its app's workload name, so its policy
+	// stream shares the app's node id (the control plane keeps the two
+	// apart by flavour), and the servers' agents register their Workloads.
 	v1Addr, v2Addr := freePort(t), freePort(t)
-	cp.mustCtl(t, "apply", "-f", writeFile(t, dir, "workloads.yaml", fmt.Sprintf(secureWorkloads, portOf(t, v1Addr), portOf(t, v2Addr))))
-	agentV1 := startAgent(t, cp, bundle, "echo-v1-agent", "echo-a")
-	agentV2 := startAgent(t, cp, bundle, "echo-v2-agent", "echo-b")
-	agentC := startAgent(t, cp, bundle, "echo-client-agent", "echo-client")
+	agentV1 := startAgent(t, cp, bundle, "echo-v1", "echo-a", serverWorkload(t, v1Addr, "v1")...)
+	agentV2 := startAgent(t, cp, bundle, "echo-v2", "echo-b", serverWorkload(t, v2Addr, "v2")...)
+	agentC := startAgent(t, cp, bundle, "echo-client", "echo-client")
 	agents := []*meshAgent{agentV1, agentV2, agentC}
 
 	serving := regexp.MustCompile(`serving mode SERVING`)
@@ -114,6 +88,18 @@ func TestMTLSProxyless(t *testing.T) {
 		start(t, "echo-server", "--xds", "--bootstrap", boot, "--addr", s.addr, "--name", s.name).waitFor(serving, 20*time.Second)
 	}
 	clientBoot := grpcBootstrap(t, cp, dir, "echo-client.json", "echo-client.default", agentC.dir)
+
+	t.Run("each server's agent and the server itself are two proxies of one node id", func(t *testing.T) {
+		for _, node := range []string{"echo-v1.default", "echo-v2.default"} {
+			flavours := proxyFlavours(t, cp, node)
+			if !slices.Equal(flavours, []string{"agent", "proxyless"}) {
+				t.Errorf("%s is connected as %v, want an agent and a proxyless server", node, flavours)
+			}
+		}
+		if out := cp.mustCtl(t, "get", "workloads", "-A", "-o", "yaml"); !strings.Contains(out, "registered-by: agent") {
+			t.Errorf("the echo servers' Workloads were not registered by their agents:\n%s", out)
+		}
+	})
 
 	t.Run("STRICT calls are mTLS and the servers see the client's SPIFFE ID", func(t *testing.T) {
 		s := runClient(t, clientBoot, "--count", "200")
