@@ -6,7 +6,9 @@
 # a proxyless gRPC client, both using those files for mTLS (mesh STRICT,
 # trust domain example.org). It prints the traffic split, the proxy status,
 # the SPIFFE ID each server saw, then shifts all traffic to v2 and prints
-# the split moving. DEMO_KEEP=1 keeps it running.
+# the split moving. The echo servers' Workloads are registered by their
+# agents (--address, --service, --port, --label), not applied by hand.
+# DEMO_KEEP=1 keeps it running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-$PWD/bin}
@@ -47,37 +49,51 @@ start_cp() {
   export EMBASSY_SERVER="http://$api" EMBASSY_TOKEN_FILE="$work/data/admin-token"
 }
 
-step "Starting embassy-cp for trust domain example.org (data dir $work/data) and applying examples/quickstart"
+step "Starting embassy-cp for trust domain example.org (data dir $work/data) and applying examples/quickstart but its Workloads"
 start_cp 127.0.0.1:0 127.0.0.1:0
 cat "$work/cp.out"
-"$BIN/embassyctl" apply -f examples/quickstart
+# Everything of the quickstart but echo.yaml's Workloads, which the echo
+# servers' agents register below: an agent may not register a Workload an
+# operator applied. echo.yaml's first document is the echo Service.
+{
+  for f in examples/quickstart/*.yaml; do
+    if [ "$f" = examples/quickstart/echo.yaml ]; then awk '/^---$/{exit} {print}' "$f"; else cat "$f"; fi
+    echo ---
+  done
+} >"$work/quickstart.yaml"
+"$BIN/embassyctl" apply -f "$work/quickstart.yaml"
 
 step "Join tokens, the trust bundle, and an embassy-agent per workload"
 "$BIN/embassyctl" bundle >"$work/bundle.pem"
-# agent APP SERVICE-ACCOUNT: a single-use token for the identity, then the
-# agent, whose socket dir receives svid.pem, svid-key.pem and bundle.pem,
-# and the app's bootstrap with --cert-dir pointing there. The agent attests
-# as APP-agent: its policy stream uses that as its node id, and the control
-# plane keeps one flavour per node id, so it must not be the proxyless app's
-# (the servers' Workloads are the ones examples/quickstart/echo.yaml applied).
+# agent APP SERVICE-ACCOUNT [FLAG...]: a single-use token for the identity,
+# then the agent of workload APP.default, whose socket dir receives
+# svid.pem, svid-key.pem and bundle.pem, and the app's bootstrap with
+# --cert-dir pointing there. The agent's policy stream shares the app's
+# node id; the control plane keeps the two apart by the agent's flavour.
+# FLAGs register the app's Workload: a server's address, service, port and
+# labels.
 agent() {
-  local app=$1 sa=$2 name=$1-agent
+  local app=$1 sa=$2
+  shift 2
   mkdir -p "$work/agents"
-  "$BIN/embassyctl" token create --namespace default --service-account "$sa" --workload "$name" \
-    --single-use --ttl 10m >"$work/agents/$name.token"
-  "$BIN/embassy-agent" --cp "$xds" --token-file "$work/agents/$name.token" --trust-bundle "$work/bundle.pem" \
-    --workload "$name.default" --socket-dir "$work/agents/$app" >"$work/agents/$name.log" 2>&1 &
+  "$BIN/embassyctl" token create --namespace default --service-account "$sa" --workload "$app" \
+    --single-use --ttl 10m >"$work/agents/$app.token"
+  "$BIN/embassy-agent" --cp "$xds" --token-file "$work/agents/$app.token" --trust-bundle "$work/bundle.pem" \
+    --workload "$app.default" --socket-dir "$work/agents/$app" "$@" >"$work/agents/$app.log" 2>&1 &
   pids+=($!)
 }
-agent echo-v1 echo
-agent echo-v2 echo
+agent echo-v1 echo --address 127.0.0.1 --service echo --port grpc=18081 --label app=echo --label version=v1
+agent echo-v2 echo --address 127.0.0.1 --service echo --port grpc=18082 --label app=echo --label version=v2
 agent echo-client echo-client
 for app in echo-v1 echo-v2 echo-client; do
   for _ in $(seq 1 100); do [ -s "$work/agents/$app/bundle.pem" ] && break; sleep 0.1; done
-  [ -s "$work/agents/$app/bundle.pem" ] || { cat "$work/agents/$app-agent.log"; die "the agent of $app wrote no certificate"; }
+  [ -s "$work/agents/$app/bundle.pem" ] || { cat "$work/agents/$app.log"; die "the agent of $app wrote no certificate"; }
   echo "$app: $work/agents/$app/svid.pem"
   "$BIN/embassyctl" bootstrap grpc --workload "$app.default" --xds-address "$xds" \
     --cert-dir "$work/agents/$app" >"$work/$app.json"
+done
+for app in echo-v1 echo-v2; do
+  wait_for "$work/agents/$app.log" 'workload registered' 100 || { cat "$work/agents/$app.log"; die "the agent of $app did not register its Workload"; }
 done
 
 step "Starting echo v1 (127.0.0.1:18081) and echo v2 (127.0.0.1:18082) as xDS-enabled gRPC servers"
@@ -86,7 +102,7 @@ pids+=($!)
 "$BIN/echo-server" --xds --bootstrap "$work/echo-v2.json" --addr 127.0.0.1:18082 --name v2 >"$work/v2.out" 2>&1 &
 pids+=($!)
 for v in v1 v2; do
-  wait_for "$work/$v.out" 'serving mode SERVING' 150 || { cat "$work/$v.out"; "$BIN/embassyctl" get workloads -A -o yaml || true; tail -30 "$work/cp.log"; cat "$work/agents/echo-$v-agent.log"; die "echo $v never got its Listener"; }
+  wait_for "$work/$v.out" 'serving mode SERVING' 150 || { cat "$work/$v.out"; "$BIN/embassyctl" get workloads -A -o yaml || true; tail -30 "$work/cp.log"; cat "$work/agents/echo-$v.log"; die "echo $v never got its Listener"; }
   grep 'serving mode' "$work/$v.out"
 done
 
