@@ -98,6 +98,20 @@ func mustURL(t *testing.T, s string) *url.URL {
 	return u
 }
 
+// startMTLSCP starts embassy-cp on dataDir with TLS xDS, the identity
+// service and the builtin CA, made for trustDomain on a new data dir
+// (without --trust-domain when it is "").
+func startMTLSCP(t *testing.T, dataDir, xdsAddr, apiAddr, trustDomain string) *controlPlane {
+	t.Helper()
+	args := []string{"--data-dir", dataDir, "--xds-addr", xdsAddr, "--api-addr", apiAddr, "--log-level", "debug"}
+	if trustDomain != "" {
+		args = append(args, "--trust-domain", trustDomain)
+	}
+	p := start(t, "embassy-cp", args...)
+	m := p.waitFor(servingRE, 20*time.Second)
+	return &controlPlane{proc: p, dataDir: dataDir, xds: m[1], api: m[2]}
+}
+
 // ctlStdout runs embassyctl and returns its stdout alone (token create
 // prints the token there and what it grants on stderr).
 func (c *controlPlane) ctlStdout(t *testing.T, args ...string) string {

@@ -56,14 +56,12 @@ const clientID = "spiffe://example.org/ns/default/sa/echo-client"
 func TestMTLSProxyless(t *testing.T) {
 	dir := t.TempDir()
 	xdsAddr, apiAddr := freePort(t), freePort(t)
-	// The CA is given with --ca-cert-file: a builtin CA is made for the
-	// trust domain of the Mesh stored at first start, which is always the
-	// default one, and a restart refuses to move its roots to another.
-	caCert, caKey := newTestCA(t, "example.org test CA", "").write(t, dir)
-	cp := startSecureCP(t, dir+"/data", xdsAddr, apiAddr, caCert, caKey)
+	// The builtin CA is made for the Mesh's trust domain on the first
+	// start; restarted without --trust-domain, the data dir keeps it.
+	cp := startMTLSCP(t, dir+"/data", xdsAddr, apiAddr, "example.org")
 	cp.mustCtl(t, "apply", "-f", writeFile(t, dir, "mesh.yaml", secureMesh))
 	cp.stop()
-	cp = startSecureCP(t, dir+"/data", xdsAddr, apiAddr, caCert, caKey)
+	cp = startMTLSCP(t, dir+"/data", xdsAddr, apiAddr, "")
 	if !strings.Contains(cp.output(), "trust domain example.org") {
 		t.Fatalf("after the restart xDS is not served for example.org:\n%s", cp.output())
 	}

@@ -184,7 +184,9 @@ func portOf(t *testing.T, addr string) string {
 var reListening = regexp.MustCompile(`listening on`)
 
 // startSecureCP starts embassy-cp on dataDir with TLS xDS and the identity
-// service (no --insecure-xds), signing with the CA in caCert and caKey.
+// service (no --insecure-xds), signing with the CA in caCert and caKey
+// (the provided-CA flags) for trust domain example.org. startMTLSCP starts
+// it with the builtin CA.
 func startSecureCP(t *testing.T, dataDir, xdsAddr, apiAddr, caCert, caKey string) *controlPlane {
 	t.Helper()
 	p := start(t, "embassy-cp", "--data-dir", dataDir, "--xds-addr", xdsAddr, "--api-addr", apiAddr, "--log-level", "debug",
