@@ -82,10 +82,8 @@ func allowRule(id string) string {
 func TestProxylessAuthz(t *testing.T) {
 	dir := t.TempDir()
 	xdsAddr, apiAddr := freePort(t), freePort(t)
-	// startSecureCP names trust domain example.org, the Mesh's, so the
-	// Mesh applies without a restart.
-	caCert, caKey := newTestCA(t, "example.org test CA", "").write(t, dir)
-	cp := startSecureCP(t, dir+"/data", xdsAddr, apiAddr, caCert, caKey)
+	// The builtin CA is made for example.org, the Mesh's trust domain.
+	cp := startMTLSCP(t, dir+"/data", xdsAddr, apiAddr, "example.org")
 	cp.mustCtl(t, "apply", "-f", writeFile(t, dir, "mesh.yaml", authzMesh))
 	bundle := writeFile(t, dir, "bundle.pem", cp.ctlStdout(t, "bundle"))
 
