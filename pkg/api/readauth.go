@@ -2,12 +2,9 @@ package api
 
 import (
 	"crypto/subtle"
-	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/http"
-	"path/filepath"
 )
 
 // ReadTokenFile is the read token's file name inside the data directory.
@@ -133,21 +130,5 @@ func CheckAnonymousReads(listenAddr string) error {
 // set, otherwise dataDir/read-token, created like the admin token (32
 // random bytes in hex, mode 0600) when absent.
 func EnsureReadToken(dataDir, tokenFile string) (token, path string, created bool, err error) {
-	if tokenFile != "" {
-		token, err = readPrivateToken(tokenFile)
-		return token, tokenFile, false, err
-	}
-	if dataDir == "" {
-		return "", "", false, errors.New("read token: no data directory and no token file: pass --data-dir or --read-token-file")
-	}
-	path = filepath.Join(dataDir, ReadTokenFile)
-	token, err = readPrivateToken(path)
-	if err == nil {
-		return token, path, false, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return "", path, false, err
-	}
-	token, err = createToken(path)
-	return token, path, err == nil, err
+	return ensureToken("read token", "--read-token-file", ReadTokenFile, dataDir, tokenFile)
 }

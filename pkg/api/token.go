@@ -19,14 +19,21 @@ const AdminTokenFile = "admin-token"
 // by its owner only. Otherwise it uses dataDir/admin-token, creating it with
 // 32 random bytes in hex and mode 0600 when absent (created is then true).
 func EnsureAdminToken(dataDir, tokenFile string) (token, path string, created bool, err error) {
+	return ensureToken("admin token", "--admin-token-file", AdminTokenFile, dataDir, tokenFile)
+}
+
+// ensureToken reads tokenFile when it is set; otherwise it reads
+// dataDir/name, creating it (32 random bytes in hex, mode 0600) when absent.
+// what and flag name the token and its flag in errors.
+func ensureToken(what, flag, name, dataDir, tokenFile string) (token, path string, created bool, err error) {
 	if tokenFile != "" {
 		token, err = readPrivateToken(tokenFile)
 		return token, tokenFile, false, err
 	}
 	if dataDir == "" {
-		return "", "", false, errors.New("admin token: no data directory and no token file: pass --data-dir or --admin-token-file")
+		return "", "", false, fmt.Errorf("%s: no data directory and no token file: pass --data-dir or %s", what, flag)
 	}
-	path = filepath.Join(dataDir, AdminTokenFile)
+	path = filepath.Join(dataDir, name)
 	token, err = readPrivateToken(path)
 	if err == nil {
 		return token, path, false, nil
