@@ -1,7 +1,8 @@
 // Package client is the agent's side of the identity service: it calls
-// embassy-cp's Attest, Renew, Register, Deregister, MintJWT and Bundle over
-// gRPC with TLS, trusting the server only when its certificate chains to
-// the mesh's trust bundle and names the control plane's SPIFFE ID.
+// embassy-cp's Attest, Renew, Register, Deregister, MintJWT, Bundle and
+// ReportAuthz over gRPC with TLS, trusting the server only when its
+// certificate chains to the mesh's trust bundle and names the control
+// plane's SPIFFE ID.
 package client
 
 import (
@@ -154,6 +155,11 @@ func (c *Client) Bundle(ctx context.Context) (*wire.BundleResponse, error) {
 		return nil, err
 	}
 	return &resp, nil
+}
+
+// ReportAuthz sends the agent's cumulative authorization decision counts.
+func (c *Client) ReportAuthz(ctx context.Context, report *wire.AuthzReport) error {
+	return c.call(ctx, wire.MethodReportAuthz, report, &wire.Empty{})
 }
 
 // Close closes the connection.

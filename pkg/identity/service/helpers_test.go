@@ -77,6 +77,9 @@ type env struct {
 	addr   string
 	clock  *clock
 	logs   *syncBuffer
+
+	mu     sync.Mutex
+	deltas []AuthzDelta // every delta handed to OnAuthzDecisions
 }
 
 func newEnv(t *testing.T) *env {
@@ -95,6 +98,11 @@ func newEnv(t *testing.T) *env {
 		CA: e.ca, Tokens: e.tokens, Store: e.st, Applier: apply.New(e.st),
 		LeaseTTL: time.Second, SweepInterval: 20 * time.Millisecond,
 		Logger: log,
+		OnAuthzDecisions: func(ds []AuthzDelta) {
+			e.mu.Lock()
+			e.deltas = append(e.deltas, ds...)
+			e.mu.Unlock()
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -121,6 +129,13 @@ func newEnv(t *testing.T) *env {
 	})
 	e.addr = lis.Addr().String()
 	return e
+}
+
+// authzDeltas returns the deltas the service handed on so far.
+func (e *env) authzDeltas() []AuthzDelta {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]AuthzDelta(nil), e.deltas...)
 }
 
 // token makes a join token.

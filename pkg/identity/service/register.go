@@ -184,8 +184,9 @@ func (s *Service) RestoreLeases(ctx context.Context) error {
 	return nil
 }
 
-// Run removes agent-registered Workloads whose lease lapsed, every
-// SweepInterval, until ctx is done.
+// Run removes agent-registered Workloads whose lease lapsed, and forgets
+// authorization reports older than AuthzReportTTL, every SweepInterval,
+// until ctx is done.
 func (s *Service) Run(ctx context.Context) {
 	t := time.NewTicker(s.cfg.SweepInterval)
 	defer t.Stop()
@@ -195,6 +196,7 @@ func (s *Service) Run(ctx context.Context) {
 			return
 		case <-t.C:
 			s.Sweep(ctx)
+			s.reports.prune(s.cfg.Now())
 		}
 	}
 }

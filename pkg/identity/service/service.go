@@ -1,6 +1,7 @@
 // Package service is embassy-cp's identity service: the gRPC API agents
 // call on the xDS listener to exchange a join token for a first SVID,
-// renew it, register their Workload under a lease, and mint JWT-SVIDs.
+// renew it, register their Workload under a lease, mint JWT-SVIDs and
+// report the authorization decisions they counted.
 // Messages are JSON (pkg/identity/wire); the service is registered with a
 // hand-written grpc.ServiceDesc, so no generated code is needed.
 //
@@ -71,16 +72,22 @@ type Config struct {
 	// JWTTTL is the lifetime of JWT-SVIDs (capped at the SVID TTL).
 	JWTTTL time.Duration
 	Logger hclog.Logger
+	// OnAuthzDecisions, when set, hears the decisions an agent's report
+	// adds to its previous one, per policy (see AuthzDeltas). It is called
+	// synchronously from the report's handler, so it must be quick and
+	// safe for concurrent use.
+	OnAuthzDecisions func([]AuthzDelta)
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
 
 // Service implements the identity API. It is safe for concurrent use.
 type Service struct {
-	cfg    Config
-	log    hclog.Logger
-	issued *issuances
-	leases *leases
+	cfg     Config
+	log     hclog.Logger
+	issued  *issuances
+	leases  *leases
+	reports *authzReports
 }
 
 // New returns a Service; Register it on the xDS gRPC server and Run its
@@ -118,7 +125,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg, log: cfg.Logger, issued: issued, leases: newLeases()}, nil
+	return &Service{cfg: cfg, log: cfg.Logger, issued: issued, leases: newLeases(), reports: newAuthzReports()}, nil
 }
 
 // Register adds the identity service to g.
@@ -137,6 +144,7 @@ func (s *Service) desc() *grpc.ServiceDesc {
 			unary(wire.MethodDeregister, s.deregister),
 			unary(wire.MethodMintJWT, s.mintJWT),
 			unary(wire.MethodBundle, s.bundle),
+			unary(wire.MethodReportAuthz, s.reportAuthz),
 		},
 		Metadata: "embassy/identity/v1",
 	}

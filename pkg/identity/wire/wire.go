@@ -33,6 +33,9 @@ const (
 	MethodMintJWT = "MintJWT"
 	// MethodBundle returns the trust bundle (X.509 roots and JWT keys).
 	MethodBundle = "Bundle"
+	// MethodReportAuthz sends the authorization decisions the caller's
+	// agent counted per policy (AuthzReport); the answer is Empty.
+	MethodReportAuthz = "ReportAuthz"
 )
 
 // CodecName is the content-subtype of the JSON codec.
@@ -98,6 +101,33 @@ type BundleResponse struct {
 	X509Roots   [][]byte `json:"x509Roots"`
 	// JWKS is the JWT signing keys as a JSON Web Key Set.
 	JWKS json.RawMessage `json:"jwks"`
+}
+
+// AuthzReport is what an agent's ext_authz server decided since the agent
+// started, per policy that targets its workload. Counts are cumulative, so
+// a lost report loses nothing; the control plane turns successive reports
+// into deltas.
+type AuthzReport struct {
+	// Workload is the agent's node id, "<name>.<namespace>"; the namespace
+	// must be the caller certificate's.
+	Workload string         `json:"workload"`
+	Policies []PolicyCounts `json:"policies"`
+	// Since is when the agent started counting; a new value means the
+	// counts restarted from zero.
+	Since time.Time `json:"since"`
+}
+
+// PolicyCounts is one policy's decisions since the agent started, or
+// since the policy last started targeting the workload.
+type PolicyCounts struct {
+	// Policy is "<namespace>/<name>".
+	Policy string `json:"policy"`
+	// Revision is the revision deciding now; "" when none loaded.
+	Revision  string `json:"revision"`
+	Allow     uint64 `json:"allow"`
+	Deny      uint64 `json:"deny"`
+	WouldDeny uint64 `json:"wouldDeny"`
+	Error     uint64 `json:"error"`
 }
 
 // Codec marshals identity messages as JSON.
