@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
@@ -61,6 +62,8 @@ type Authz struct {
 
 	log  hclog.Logger
 	opts extauthz.Options
+	// started is when counting began, the Since of every report.
+	started time.Time
 
 	mu       sync.RWMutex
 	synced   bool           // a response from the control plane arrived
@@ -96,7 +99,7 @@ func NewAuthz(log hclog.Logger, logHeaderValues []string) *Authz {
 			hs = append(hs, h)
 		}
 	}
-	return &Authz{log: log, opts: extauthz.Options{Logger: log, LogHeaderValues: hs}, byName: map[string]*authzPolicy{}}
+	return &Authz{log: log, opts: extauthz.Options{Logger: log, LogHeaderValues: hs}, started: time.Now().UTC(), byName: map[string]*authzPolicy{}}
 }
 
 // Update makes the policies of one control plane response the ones that

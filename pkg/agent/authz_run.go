@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,7 +15,8 @@ import (
 	"embassy.dev/embassy/policy/extauthz"
 )
 
-// DefaultStatsInterval is how often authz-stats.json is rewritten.
+// DefaultStatsInterval is how often authz-stats.json is rewritten and the
+// counts are reported to the control plane.
 const DefaultStatsInterval = 10 * time.Second
 
 // AuthzConfig turns on the agent's authorization side: the policy stream
@@ -31,7 +33,8 @@ type AuthzConfig struct {
 	// LogHeaderValues names the request headers whose values decision logs
 	// show; every other header's value is redacted.
 	LogHeaderValues []string
-	// StatsInterval is how often AuthzStatsFile is rewritten (default 10s).
+	// StatsInterval is how often AuthzStatsFile is rewritten and the counts
+	// are reported to the control plane (default 10s).
 	StatsInterval time.Duration
 }
 
@@ -72,7 +75,8 @@ func loopbackPort(addr string) (int, error) {
 }
 
 // startAuthz serves Check on authz.sock (and the loopback port), runs the
-// policy stream and rewrites the stats file; the returned function stops
+// policy stream, rewrites the stats file and reports the counts to the
+// control plane; the returned function stops
 // all of it, writes the stats a last time and removes the socket.
 func (a *Agent) startAuthz(ctx context.Context) (stop func(), err error) {
 	cfg := a.cfg.Authz
@@ -125,6 +129,7 @@ func (a *Agent) startAuthz(ctx context.Context) (stop func(), err error) {
 				if err := a.authz.WriteStats(a.cfg.SocketDir); err != nil {
 					a.log.Warn("writing the authorization stats failed", "error", err)
 				}
+				a.reportAuthz(actx)
 			}
 		}
 	})
@@ -145,4 +150,15 @@ func unixOrBoth(lis []net.Listener) string {
 		return lis[0].Addr().String()
 	}
 	return lis[0].Addr().String() + " and " + lis[1].Addr().String()
+}
+
+// reportAuthz sends the decision counts to the control plane, best effort:
+// the counts are cumulative, so the next report makes up for a lost one.
+// It runs beside Check, which never waits for it.
+func (a *Agent) reportAuthz(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, cmp.Or(a.cfg.CallTimeout, DefaultCallTimeout))
+	defer cancel()
+	if err := a.cfg.ControlPlane.ReportAuthz(ctx, a.authz.Report(a.cfg.Workload)); err != nil {
+		a.log.Debug("reporting the authorization counts failed; the next report carries them", "error", err)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"embassy.dev/embassy/pkg/identity/wire"
 	"embassy.dev/embassy/policy/extauthz"
 )
 
@@ -60,6 +61,20 @@ func (a *Authz) Stats() AuthzStats {
 		st.Policies = append(st.Policies, ps)
 	}
 	return st
+}
+
+// Report is Stats in the form the control plane's ReportAuthz takes, for
+// the workload with node id "<name>.<namespace>".
+func (a *Authz) Report(workload string) *wire.AuthzReport {
+	st := a.Stats()
+	r := &wire.AuthzReport{Workload: workload, Policies: make([]wire.PolicyCounts, 0, len(st.Policies)), Since: a.started}
+	for _, p := range st.Policies {
+		r.Policies = append(r.Policies, wire.PolicyCounts{
+			Policy: p.Policy, Revision: p.Revision,
+			Allow: p.Allow, Deny: p.Deny, WouldDeny: p.WouldDeny, Error: p.Error,
+		})
+	}
+	return r
 }
 
 // WriteStats writes Stats to dir/AuthzStatsFile atomically, readable by

@@ -24,4 +24,6 @@ type ControlPlane interface {
 	MintJWT(ctx context.Context, audience []string) (*wire.JWTResponse, error)
 	// Bundle returns the trust domain's X.509 roots and JWT keys.
 	Bundle(ctx context.Context) (*wire.BundleResponse, error)
+	// ReportAuthz sends the authorization decisions counted per policy.
+	ReportAuthz(ctx context.Context, report *wire.AuthzReport) error
 }

@@ -112,6 +112,7 @@ type fakeCP struct {
 	registered   chan string
 	renewFailed  chan time.Time    // each failed Renew, while down
 	nextRoot     *x509.Certificate // published by Bundle beside the root, when set
+	reports      []*wire.AuthzReport
 }
 
 func newFakeCP(t testing.TB, ttl time.Duration) *fakeCP {
@@ -218,6 +219,23 @@ func (f *fakeCP) MintJWT(_ context.Context, audience []string) (*wire.JWTRespons
 		return nil, err
 	}
 	return &wire.JWTResponse{Token: token, ExpiresAt: exp}, nil
+}
+
+func (f *fakeCP) ReportAuthz(_ context.Context, report *wire.AuthzReport) error {
+	if err := f.record(report); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reports = append(f.reports, report)
+	return nil
+}
+
+// authzReports returns the reports received so far.
+func (f *fakeCP) authzReports() []*wire.AuthzReport {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]*wire.AuthzReport(nil), f.reports...)
 }
 
 func (f *fakeCP) Bundle(context.Context) (*wire.BundleResponse, error) {

@@ -132,3 +132,11 @@ func (r *redialer) Bundle(ctx context.Context) (*wire.BundleResponse, error) {
 	}
 	return c.Bundle(ctx)
 }
+
+func (r *redialer) ReportAuthz(ctx context.Context, report *wire.AuthzReport) error {
+	c, err := r.get()
+	if err != nil {
+		return err
+	}
+	return c.ReportAuthz(ctx, report)
+}
