@@ -77,6 +77,9 @@ type Options struct {
 	// Authz compiles a policy for /v1/policies and its explain when the
 	// mesh snapshot has not; nil reports the bundle only, without RBAC.
 	Authz mesh.AuthzCompiler
+	// AuthzReports lists the agents' latest authorization reports for the
+	// decision counts of /v1/policies; nil reports none.
+	AuthzReports func() []AuthzReport
 }
 
 // server holds the handler's dependencies.

@@ -50,8 +50,11 @@ type PolicyStatus struct {
 	// Workloads are the targeted workloads, namespace/name.
 	Workloads []string `json:"workloads"`
 	// Proxies are the connected nodes of targeted workloads that asked for
-	// authorization bundles, with the revision of this policy they ACKed.
+	// authorization bundles, with the revision of this policy they ACKed,
+	// and the nodes whose agents reported decisions of this policy.
 	Proxies []PolicyProxy `json:"proxies"`
+	// Decisions sums the decisions the proxies' agents reported.
+	Decisions DecisionCounts `json:"decisions"`
 }
 
 // PolicyProxy is one targeted node's state for a policy.
@@ -65,6 +68,9 @@ type PolicyProxy struct {
 	VersionAcked string `json:"versionAcked,omitempty"`
 	// Current is true when the node ACKed the policy's current revision.
 	Current bool `json:"current"`
+	// Decisions are the node's agent's last report for this policy; nil
+	// when it has not reported within the last ten minutes.
+	Decisions *ProxyDecisions `json:"decisions,omitempty"`
 }
 
 // PoliciesResponse is the body of GET /v1/policies.
@@ -137,11 +143,17 @@ func (s *server) policies(w http.ResponseWriter, r *http.Request) {
 	}
 	ns := r.URL.Query().Get("namespace")
 	out := PoliciesResponse{Revision: snap.Revision, Policies: []PolicyStatus{}}
+	var decisions map[string]map[string]*ProxyDecisions
+	if s.o.AuthzReports != nil {
+		decisions = policyDecisions(s.o.AuthzReports())
+	}
 	for _, p := range snap.AuthorizationPolicies {
 		if ns != "" && p.Namespace != ns {
 			continue
 		}
-		out.Policies = append(out.Policies, s.policyStatus(snap, p))
+		st := s.policyStatus(snap, p)
+		addDecisions(&st, decisions[p.Namespace+"/"+p.Name])
+		out.Policies = append(out.Policies, st)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -57,6 +57,10 @@ func (c *ControlPlane) startIdentity(ctx context.Context) error {
 		LeaseTTL:      c.cfg.LeaseTTL,
 		SweepInterval: c.cfg.LeaseSweepInterval,
 		Logger:        logger,
+		// Agents report cumulative counts; the service hands on what is
+		// new since each agent's previous report, so the counter only
+		// ever grows.
+		OnAuthzDecisions: c.authzDecided,
 	})
 	if err != nil {
 		return err

@@ -80,6 +80,7 @@ func (c *ControlPlane) apiOptions(o api.Options) api.Options {
 	o.Events = c.obs.events
 	o.Metrics = c.obs.metrics.Handler()
 	o.Roots = c.roots
+	o.AuthzReports = c.authzReports
 	o.StartedAt = c.obs.started
 	o.LastPush = func() (api.PushInfo, bool) {
 		p, ok := c.xds.LastPush()

@@ -41,7 +41,8 @@ type Metrics struct {
 	snapshotPush prometheus.Histogram
 	nacks        *prometheus.CounterVec
 	// AuthzDecisions counts authorization decisions by policy and decision
-	// (allow, deny, dry-run-deny, error).
+	// (allow, deny, would-deny, error: the outcomes of the agents' decision
+	// logs), as the agents report them; see AuthzDecided.
 	AuthzDecisions *prometheus.CounterVec
 }
 
@@ -122,6 +123,22 @@ func (m *Metrics) Answered(typeURL string, took time.Duration, nacked bool) {
 	m.pushDuration.WithLabelValues(t).Observe(took.Seconds())
 	if nacked {
 		m.nacks.WithLabelValues(t).Inc()
+	}
+}
+
+// AuthzDecided adds decisions of policy ("<namespace>/<name>") that an
+// agent reported since its previous report.
+func (m *Metrics) AuthzDecided(policy string, allow, deny, wouldDeny, errs uint64) {
+	if m == nil {
+		return
+	}
+	for _, d := range []struct {
+		decision string
+		n        uint64
+	}{{"allow", allow}, {"deny", deny}, {"would-deny", wouldDeny}, {"error", errs}} {
+		if d.n > 0 {
+			m.AuthzDecisions.WithLabelValues(policy, d.decision).Add(float64(d.n))
+		}
 	}
 }
 

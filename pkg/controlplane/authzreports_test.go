@@ -1,0 +1,160 @@
+package controlplane
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+
+	"embassy.dev/embassy/pkg/api"
+	idclient "embassy.dev/embassy/pkg/identity/client"
+	"embassy.dev/embassy/pkg/identity/wire"
+)
+
+// An agent's reports reach /v1/policies under its proxy, and their deltas
+// reach embassy_authz_decisions_total, which keeps growing when the agent
+// restarts and its counts start again from zero.
+func TestAuthzReportsReachPoliciesAndMetrics(t *testing.T) {
+	logs := &logBuffer{}
+	cp := startCP(t, t.TempDir(), logs, func(c *Config) { c.AnonymousReads = true })
+	defer cp.Close()
+	applyYAML(t, cp, meshAuthz)
+	web, _ := attest(t, cp, "shop", "web")
+
+	// The proxy asks for its bundles, so it is listed as connected.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stream, err := dialXDS(t, cp, &web).StreamAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := &core.Node{Id: "web-1.shop", UserAgentName: "embassy-agent"}
+	if err := stream.Send(&discovery.DiscoveryRequest{TypeUrl: resourcev3.ExtensionConfigType, Node: node}); err != nil {
+		t.Fatal(err)
+	}
+	recvUntil(t, stream, node, func(r *discovery.DiscoveryResponse) bool { return len(r.GetResources()) > 0 })
+	rev := policyState(t, cp, "web-methods").Revision
+	eventually(t, "the ACK of the bundles is recorded", func() bool {
+		ps := policyState(t, cp, "web-methods").Proxies
+		return len(ps) == 1 && ps[0].Current
+	})
+
+	c, err := idclient.Dial(cp.XDSAddr(), cp.CA().Bundle(), func() *tls.Certificate { return web.cert })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	report := func(since time.Time, allow, deny uint64) {
+		t.Helper()
+		err := c.ReportAuthz(ctx, &wire.AuthzReport{Workload: "web-1.shop", Since: since, Policies: []wire.PolicyCounts{
+			{Policy: "shop/web-methods", Revision: rev, Allow: allow, Deny: deny},
+			{Policy: "shop/by-label", Revision: "r-label", WouldDeny: 1},
+		}})
+		if err != nil {
+			t.Fatalf("report: %v", err)
+		}
+	}
+	started := time.Now()
+	report(started, 3, 1)
+	st := policyState(t, cp, "web-methods")
+	if len(st.Proxies) != 1 || st.Proxies[0].ID != "web-1.shop" || !st.Proxies[0].Current || st.Proxies[0].Decisions == nil {
+		t.Fatalf("proxies of web-methods: %+v", st.Proxies)
+	}
+	d := st.Proxies[0].Decisions
+	if d.Revision != rev || d.Allow != 3 || d.Deny != 1 || d.WouldDeny != 0 || d.Error != 0 || time.Since(d.ReportedAt) > time.Minute {
+		t.Fatalf("decisions of web-1.shop: %+v", d)
+	}
+	if st.Decisions != (api.DecisionCounts{Allow: 3, Deny: 1}) {
+		t.Fatalf("totals: %+v", st.Decisions)
+	}
+	if other := policyState(t, cp, "pay-only"); len(other.Proxies) != 0 || other.Decisions != (api.DecisionCounts{}) {
+		t.Fatalf("a policy nobody reported: %+v", other)
+	}
+	wantMetrics(t, cp, map[string]int{
+		`embassy_authz_decisions_total{decision="allow",policy="shop/web-methods"}`:   3,
+		`embassy_authz_decisions_total{decision="deny",policy="shop/web-methods"}`:    1,
+		`embassy_authz_decisions_total{decision="would-deny",policy="shop/by-label"}`: 1,
+	})
+
+	report(started, 5, 1)
+	wantMetrics(t, cp, map[string]int{
+		`embassy_authz_decisions_total{decision="allow",policy="shop/web-methods"}`:   5,
+		`embassy_authz_decisions_total{decision="deny",policy="shop/web-methods"}`:    1,
+		`embassy_authz_decisions_total{decision="would-deny",policy="shop/by-label"}`: 1,
+	})
+
+	// The agent restarts: its counts start again, and are all new.
+	report(started.Add(time.Minute), 2, 1)
+	wantMetrics(t, cp, map[string]int{
+		`embassy_authz_decisions_total{decision="allow",policy="shop/web-methods"}`:   7,
+		`embassy_authz_decisions_total{decision="deny",policy="shop/web-methods"}`:    2,
+		`embassy_authz_decisions_total{decision="would-deny",policy="shop/by-label"}`: 2,
+	})
+	if d := policyState(t, cp, "web-methods").Proxies[0].Decisions; d.Allow != 2 || d.Deny != 1 {
+		t.Fatalf("/v1/policies after the restart shows %+v, want the latest report", d)
+	}
+
+	// A policy the mesh does not hold makes no series.
+	if err := c.ReportAuthz(ctx, &wire.AuthzReport{Workload: "web-1.shop", Since: started, Policies: []wire.PolicyCounts{{Policy: "shop/made-up", Allow: 9}}}); err != nil {
+		t.Fatal(err)
+	}
+	if m := string(getAPI(t, cp, "/metrics")); strings.Contains(m, "shop/made-up") {
+		t.Fatal("a made-up policy reached the metrics")
+	}
+}
+
+// policyState reads one shop policy from GET /v1/policies.
+func policyState(t *testing.T, cp *ControlPlane, name string) api.PolicyStatus {
+	t.Helper()
+	var out api.PoliciesResponse
+	if err := json.Unmarshal(getAPI(t, cp, "/v1/policies"), &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range out.Policies {
+		if p.Namespace == "shop" && p.Name == name {
+			return p
+		}
+	}
+	t.Fatalf("no policy shop/%s in /v1/policies", name)
+	return api.PolicyStatus{}
+}
+
+// wantMetrics scrapes /metrics and checks each sample's value.
+func wantMetrics(t *testing.T, cp *ControlPlane, want map[string]int) {
+	t.Helper()
+	got := map[string]string{}
+	for line := range strings.Lines(string(getAPI(t, cp, "/metrics"))) {
+		if name, val, ok := strings.Cut(strings.TrimSpace(line), " "); ok && !strings.HasPrefix(name, "#") {
+			got[name] = val
+		}
+	}
+	for sample, n := range want {
+		if v := got[sample]; v != strconv.Itoa(n) {
+			t.Errorf("%s = %q, want %d", sample, v, n)
+		}
+	}
+}
+
+// getAPI reads path from the API anonymously (the test's API is loopback).
+func getAPI(t *testing.T, cp *ControlPlane, path string) []byte {
+	t.Helper()
+	resp, err := http.Get("http://" + cp.APIAddr() + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v\n%s", path, resp.StatusCode, err, body)
+	}
+	return body
+}
