@@ -61,6 +61,7 @@ func (c *ControlPlane) startIdentity(ctx context.Context) error {
 		// new since each agent's previous report, so the counter only
 		// ever grows.
 		OnAuthzDecisions: c.authzDecided,
+		Events:           c.obs.events,
 	})
 	if err != nil {
 		return err

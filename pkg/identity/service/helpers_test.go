@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"embassy.dev/embassy/pkg/apply"
+	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/identity"
 	idclient "embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/identity/wire"
@@ -77,6 +78,7 @@ type env struct {
 	addr   string
 	clock  *clock
 	logs   *syncBuffer
+	events *events.Bus
 
 	mu     sync.Mutex
 	deltas []AuthzDelta // every delta handed to OnAuthzDecisions
@@ -84,7 +86,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, st: store.NewMemory(), clock: &clock{}, logs: &syncBuffer{}}
+	e := &env{t: t, st: store.NewMemory(), clock: &clock{}, logs: &syncBuffer{}, events: events.New(100)}
 	t.Cleanup(func() { e.st.Close() })
 	log := hclog.New(&hclog.LoggerOptions{Name: "test", Level: hclog.Trace, Output: e.logs})
 	var err error
@@ -98,6 +100,7 @@ func newEnv(t *testing.T) *env {
 		CA: e.ca, Tokens: e.tokens, Store: e.st, Applier: apply.New(e.st),
 		LeaseTTL: time.Second, SweepInterval: 20 * time.Millisecond,
 		Logger: log,
+		Events: e.events,
 		OnAuthzDecisions: func(ds []AuthzDelta) {
 			e.mu.Lock()
 			e.deltas = append(e.deltas, ds...)

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"embassy.dev/embassy/pkg/apply"
+	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/identity/wire"
 	"embassy.dev/embassy/pkg/resource"
@@ -77,6 +78,9 @@ type Config struct {
 	// synchronously from the report's handler, so it must be quick and
 	// safe for concurrent use.
 	OnAuthzDecisions func([]AuthzDelta)
+	// Events, when set, hears every SVID issued: on attestation and on
+	// each renewal (a rotation).
+	Events events.Publisher
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/identity/wire"
 	"embassy.dev/embassy/pkg/resource"
 )
@@ -127,6 +128,18 @@ func TestRenewNeedsACertificateAndKeepsTheIdentity(t *testing.T) {
 	recs := e.svc.Issuances()
 	if len(recs) != 1 || recs[0].Serial != serialOf(a.current().Leaf) || recs[0].Workload != "web-1" || !recs[0].IssuedAt.After(recs[0].FirstIssuedAt) {
 		t.Fatalf("the renewal did not carry the record forward: %+v", recs)
+	}
+	// Attestation and renewal are both in /v1/events, naming the identity
+	// and the new serial.
+	var msgs []string
+	for _, ev := range e.events.Recent(0) {
+		if ev.Kind == events.KindRotation {
+			msgs = append(msgs, ev.Message)
+		}
+	}
+	if len(msgs) != 2 || !strings.Contains(msgs[0], "attested for "+id.String()) ||
+		!strings.Contains(msgs[1], "rotated for "+id.String()) || !strings.Contains(msgs[1], serialOf(a.current().Leaf)) {
+		t.Fatalf("rotation events: %q", msgs)
 	}
 }
 

@@ -4,11 +4,14 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/identity/wire"
 )
@@ -49,6 +52,7 @@ func (s *Service) attest(_ context.Context, req *wire.AttestRequest) (*wire.SVID
 		return nil, err
 	}
 	s.issued.attested(id, req.Workload, info.Workload, info.ID, chain[0])
+	s.publishIssued("attested", req.Workload, id.String(), chain[0])
 	s.log.Info("SVID issued on attestation", "spiffe_id", id.String(), "serial", serialOf(chain[0]), "not_after", chain[0].NotAfter, "token_id", info.ID, "workload", req.Workload)
 	return s.svidResponse(id, chain), nil
 }
@@ -68,6 +72,7 @@ func (s *Service) renew(ctx context.Context, req *wire.RenewRequest) (*wire.SVID
 		return nil, err
 	}
 	s.issued.renewed(c.id, c.leaf, chain[0])
+	s.publishIssued("rotated", "", c.id.String(), chain[0])
 	s.log.Debug("SVID renewed", "spiffe_id", c.id.String(), "serial", serialOf(chain[0]), "not_after", chain[0].NotAfter)
 	return s.svidResponse(c.id, chain), nil
 }
@@ -107,6 +112,17 @@ func tokenStatus(err error, secret string) error {
 		msg = strings.ReplaceAll(msg, secret, "<token>")
 	}
 	return status.Errorf(code, "join token refused: %s", msg)
+}
+
+// publishIssued records an issued SVID as a rotation event for
+// /v1/events. The event names the identity and the new certificate, never
+// the token or the key.
+func (s *Service) publishIssued(how, workload, id string, leaf *x509.Certificate) {
+	if s.cfg.Events == nil {
+		return
+	}
+	msg := fmt.Sprintf("SVID %s for %s: serial %s, expires %s", how, id, serialOf(leaf), leaf.NotAfter.UTC().Format(time.RFC3339))
+	s.cfg.Events.Publish(events.Event{Kind: events.KindRotation, Proxy: workload, Message: msg})
 }
 
 // serialOf renders a certificate's serial number as hex.
