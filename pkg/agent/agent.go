@@ -32,8 +32,14 @@ type Config struct {
 	TrustBundle []*x509.Certificate
 	// ControlPlane, instead of Dial, is used as it is (tests).
 	ControlPlane ControlPlane
-	// Token is the join token, presented once.
+	// Token is the join token, presented once; unused with SPIFFESocket.
 	Token string
+	// SPIFFESocket, when set, is the unix socket of a SPIFFE Workload API
+	// (a SPIRE agent's) the SVIDs and bundle come from, instead of
+	// attesting and renewing with the control plane (see ManagerConfig).
+	// The control plane is then verified by TrustBundle only, since the
+	// roots served to the workload are that Workload API's.
+	SPIFFESocket string
 	// Workload is NAME.NAMESPACE; NAME is the registered Workload's name.
 	Workload string
 	// Spec is registered every RegisterInterval (default 10s).
@@ -92,7 +98,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.ControlPlane == nil {
 		a.redial = &redialer{dial: cfg.Dial, seed: cfg.TrustBundle, grace: cmp.Or(cfg.CallTimeout, DefaultCallTimeout),
-			current: func() *Identity { return a.mgr.Current() }}
+			seedOnly: cfg.SPIFFESocket != "", current: func() *Identity { return a.mgr.Current() }}
 		cfg.ControlPlane = a.redial
 		a.cfg.ControlPlane = a.redial
 	}
@@ -106,6 +112,7 @@ func New(cfg Config) (*Agent, error) {
 		MaxBackoff:     cfg.MaxBackoff,
 		BundleInterval: cfg.BundleInterval,
 		CallTimeout:    cfg.CallTimeout,
+		SPIFFESocket:   cfg.SPIFFESocket,
 	})
 	a.sds = NewSDS(cfg.Logger.Named("sds"))
 	a.wl = NewWorkloadAPI(a.mgr, cfg.ControlPlane, cfg.Logger.Named("workloadapi"))

@@ -51,6 +51,10 @@ type ManagerConfig struct {
 	BundleInterval time.Duration
 	// CallTimeout bounds each call to the control plane (default 10s).
 	CallTimeout time.Duration
+	// SPIFFESocket, when set, is the unix socket of a SPIFFE Workload API
+	// (a SPIRE agent's): the SVID and bundle come from it, and the manager
+	// neither attests nor renews with the control plane.
+	SPIFFESocket string
 }
 
 // Manager holds the workload's X.509-SVID: it attests once with the join
@@ -162,8 +166,12 @@ func (m *Manager) TLSCertificate() *tls.Certificate {
 }
 
 // Run attests and then keeps the SVID fresh until ctx is done. It returns
-// an error only when attestation is refused for good (a bad token).
+// an error only when attestation is refused for good (a bad token). With
+// SPIFFESocket set it follows that Workload API instead.
 func (m *Manager) Run(ctx context.Context) error {
+	if m.cfg.SPIFFESocket != "" {
+		return m.runWorkloadAPISource(ctx)
+	}
 	svid, roots, err := m.attest(ctx)
 	if err != nil {
 		return err

@@ -36,6 +36,9 @@ type redialer struct {
 	current func() *Identity
 	seed    []*x509.Certificate // the configured trust bundle
 	grace   time.Duration
+	// seedOnly verifies the control plane by seed alone: the SVIDs come
+	// from another CA, whose roots do not vouch for the control plane.
+	seedOnly bool
 
 	mu   sync.Mutex
 	conn ControlPlaneConn
@@ -53,7 +56,7 @@ func (r *redialer) get() (ControlPlane, error) {
 		return r.conn, nil
 	}
 	roots := cur.Roots
-	if len(roots) == 0 {
+	if len(roots) == 0 || r.seedOnly {
 		roots = r.seed
 	}
 	svid := cur.SVID
