@@ -37,7 +37,7 @@ func main() {
 type options struct {
 	cp, tokenFile, bundleFile, workload, socketDir string
 	bootPath, envoyBin, adminAddr, logLevel        string
-	authzAddr                                      string
+	authzAddr, spireSocket                         string
 	authzLogHeaders                                []string
 	logJSON                                        bool
 	w                                              workloadFlags
@@ -57,6 +57,14 @@ SVID it gets back is renewed at half its lifetime with a new key, over mTLS.
 If embassy-cp is unreachable the current SVID is served until it expires,
 then withheld, and the agent keeps retrying (1s..30s backoff). The key is
 never sent anywhere and never logged.
+
+With --spire-socket (a Mesh with ca: {type: spire}) the agent neither
+attests nor renews: it takes the SVIDs and bundle from the SPIFFE Workload
+API on that unix socket (a SPIRE agent's), follows its rotations and serves
+them below like its own; --token-file is not needed. embassy-cp is still
+verified by --trust-bundle, and the SVID is the client certificate of every
+call to it (registration, JWT-SVIDs, policies): embassy-cp does not trust
+SPIRE's roots yet, so it refuses those calls until it does.
 
 What it serves, in --socket-dir (created 0750):
   sds.sock       Envoy SDS: secrets "default" (chain and key) and "ROOTCA"
@@ -116,6 +124,7 @@ it exits.`,
 	f.StringVar(&o.cp, "cp", bootstrap.DefaultXDSAddress, "embassy-cp's xDS address (host:port); the identity service shares it")
 	f.StringVar(&o.tokenFile, "token-file", "", "file holding the join token (emb1.<id>.<secret>), presented once")
 	f.StringVar(&o.bundleFile, "trust-bundle", "", "PEM roots to verify embassy-cp by (embassyctl bundle > FILE)")
+	f.StringVar(&o.spireSocket, "spire-socket", "", "take the SVIDs from the SPIFFE Workload API on this unix socket (a SPIRE agent's) instead of attesting with embassy-cp")
 	f.StringVar(&o.workload, "workload", "", "this workload as NAME.NAMESPACE (the sidecar's node id)")
 	f.StringVar(&o.socketDir, "socket-dir", bootstrap.DefaultSocketDir, "directory for sds.sock, workload.sock and the PEM files")
 	f.StringVar(&o.w.address, "address", "", "the IP the workload receives mesh traffic on")
@@ -139,8 +148,10 @@ it exits.`,
 // when ctx ends (after deregistering) or the agent fails.
 func run(ctx context.Context, cmd *cobra.Command, o options) error {
 	switch {
-	case o.workload == "" || o.tokenFile == "" || o.bundleFile == "":
-		return errors.New("--workload, --token-file and --trust-bundle are required (see --help)")
+	case o.workload == "" || o.bundleFile == "":
+		return errors.New("--workload and --trust-bundle are required (see --help)")
+	case o.tokenFile == "" && o.spireSocket == "":
+		return errors.New("--token-file is required unless the SVIDs come from --spire-socket (see --help)")
 	case o.envoyBin != "" && o.bootPath == "":
 		return errors.New("--envoy-bin needs --envoy-bootstrap: Envoy is started with that file")
 	}
@@ -148,9 +159,11 @@ func run(ctx context.Context, cmd *cobra.Command, o options) error {
 	if err != nil {
 		return err
 	}
-	token, err := readToken(o.tokenFile)
-	if err != nil {
-		return err
+	var token string
+	if o.spireSocket == "" {
+		if token, err = readToken(o.tokenFile); err != nil {
+			return err
+		}
 	}
 	roots, err := readBundle(o.bundleFile)
 	if err != nil {
@@ -163,12 +176,13 @@ func run(ctx context.Context, cmd *cobra.Command, o options) error {
 		Dial: func(roots []*x509.Certificate, cert func() *tls.Certificate) (agent.ControlPlaneConn, error) {
 			return client.Dial(o.cp, roots, cert)
 		},
-		TrustBundle: roots,
-		Token:       token,
-		Workload:    o.workload,
-		Spec:        spec,
-		Logger:      log,
-		Out:         out,
+		TrustBundle:  roots,
+		Token:        token,
+		SPIFFESocket: o.spireSocket,
+		Workload:     o.workload,
+		Spec:         spec,
+		Logger:       log,
+		Out:          out,
 		Authz: &agent.AuthzConfig{
 			XDSAddress: o.cp, LoopbackAddr: o.authzAddr, LogHeaderValues: o.authzLogHeaders,
 		},
