@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"net/netip"
 	"os"
@@ -109,21 +108,9 @@ func readBundle(path string) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--trust-bundle: %w", err)
 	}
-	var roots []*x509.Certificate
-	for {
-		var block *pem.Block
-		block, b = pem.Decode(b)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("--trust-bundle %s: %w", path, err)
-		}
-		roots = append(roots, c)
+	roots, err := identity.ParseCertsPEM(b)
+	if err != nil {
+		return nil, fmt.Errorf("--trust-bundle %s: %w", path, err)
 	}
 	if len(roots) == 0 {
 		return nil, fmt.Errorf("--trust-bundle %s holds no PEM certificates (write it with: embassyctl bundle > %s)", path, path)

@@ -22,7 +22,10 @@ func loadProvided(cfg CAConfig, td spiffeid.TrustDomain, now time.Time) (*root, 
 	if err != nil {
 		return nil, fmt.Errorf("provided CA cert: %w", err)
 	}
-	certs, err := parseCertsPEM(certPEM)
+	certs, err := ParseCertsPEM(certPEM)
+	if err == nil && len(certs) == 0 {
+		err = fmt.Errorf("no PEM CERTIFICATE block found")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("provided CA cert %s: %w", cfg.CertFile, err)
 	}
@@ -76,8 +79,10 @@ func loadProvided(cfg CAConfig, td spiffeid.TrustDomain, now time.Time) (*root, 
 	}, nil
 }
 
-// parseCertsPEM reads every CERTIFICATE block, in order.
-func parseCertsPEM(data []byte) ([]*x509.Certificate, error) {
+// ParseCertsPEM reads every CERTIFICATE block of PEM data, in order,
+// skipping other blocks; data without one gives none and no error, so each
+// caller can say what file it expected and how to make it.
+func ParseCertsPEM(data []byte) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
 	for {
 		var block *pem.Block
@@ -93,9 +98,6 @@ func parseCertsPEM(data []byte) ([]*x509.Certificate, error) {
 			return nil, fmt.Errorf("certificate %d: %w", len(certs)+1, err)
 		}
 		certs = append(certs, c)
-	}
-	if len(certs) == 0 {
-		return nil, fmt.Errorf("no PEM CERTIFICATE block found")
 	}
 	return certs, nil
 }
