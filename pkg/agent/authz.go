@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -270,9 +269,7 @@ func (a *Authz) Register(g *grpc.Server) { authv3.RegisterAuthorizationServer(g,
 func (a *Authz) Serve(lis net.Listener) error {
 	a.grpcMu.Lock()
 	if a.grpc == nil {
-		// Long-lived stream workers keep the deep stacks OPA's evaluation
-		// grows, as extauthz's own server does.
-		a.grpc = grpc.NewServer(grpc.NumStreamWorkers(uint32(4 * runtime.GOMAXPROCS(0))))
+		a.grpc = extauthz.NewGRPCServer()
 		a.Register(a.grpc)
 	}
 	g := a.grpc

@@ -98,6 +98,13 @@ func (s *Server) badRequest(err error) engine.Decision {
 	return d
 }
 
+// NewGRPCServer returns a gRPC server suited to serving Check. Long-lived
+// stream workers keep the deep stacks OPA's evaluation grows; a goroutine
+// per call would copy its stack up every time.
+func NewGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
+	return grpc.NewServer(append([]grpc.ServerOption{grpc.NumStreamWorkers(uint32(4 * runtime.GOMAXPROCS(0)))}, opts...)...)
+}
+
 // Register adds the Check service to g, for callers serving other
 // services on the same gRPC server.
 func (s *Server) Register(g *grpc.Server) { authv3.RegisterAuthorizationServer(g, s) }
@@ -107,9 +114,7 @@ func (s *Server) Register(g *grpc.Server) { authv3.RegisterAuthorizationServer(g
 func (s *Server) Serve(lis net.Listener) error {
 	s.mu.Lock()
 	if s.grpc == nil {
-		// Long-lived stream workers keep the deep stacks OPA's evaluation
-		// grows; a goroutine per call would copy its stack up every time.
-		s.grpc = grpc.NewServer(grpc.NumStreamWorkers(uint32(4 * runtime.GOMAXPROCS(0))))
+		s.grpc = NewGRPCServer()
 		s.Register(s.grpc)
 	}
 	g := s.grpc
