@@ -32,6 +32,11 @@ func (translateAdapter) ProxylessServer(s *mesh.Snapshot, p translate.Proxy) *tr
 	return r
 }
 
+func (translateAdapter) AuthzBundles(s *mesh.Snapshot, p translate.Proxy) *translate.Resources {
+	r, _ := translate.AuthzBundles(s, p)
+	return r
+}
+
 // ParseNodeID defers to the translate package's reading of node ids.
 func (translateAdapter) ParseNodeID(id string) (string, string, error) {
 	return translate.ParseNodeID(id)

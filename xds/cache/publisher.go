@@ -315,15 +315,22 @@ func (p *Publisher) proxylessServer(m *mesh.Snapshot, px translate.Proxy) resour
 }
 
 // agentBundles translates the authorization bundles of an agent's
-// workload: the ExtensionConfigs of the workload's inbound translation,
-// which holds the same bundles whether the workload runs Envoy or is a
-// proxyless server. An agent whose id names no Workload has none.
+// workload: the same ExtensionConfigs whether the workload runs Envoy or
+// is a proxyless server, built on their own when the translator can
+// (otherwise taken from the workload's inbound translation). An agent
+// whose id names no Workload has none.
 func (p *Publisher) agentBundles(m *mesh.Snapshot, px translate.Proxy) resourceSet {
 	if px.Workload == "" || m.Workload(px.Namespace, px.Workload) == nil {
 		return nil
 	}
 	px.Flavour = translate.Envoy
-	set, err := newResourceSet(p.tr.Inbound(m, px))
+	var res *translate.Resources
+	if tr, ok := p.tr.(AgentBundleTranslator); ok {
+		res = tr.AuthzBundles(m, px)
+	} else {
+		res = p.tr.Inbound(m, px)
+	}
+	set, err := newResourceSet(res)
 	if err != nil {
 		p.log.Error("cannot build the agent's bundles; serving none", "node", px.ID, "error", err)
 		return nil

@@ -28,3 +28,11 @@ type ProxylessServerTranslator interface {
 	// ProxylessServer returns the server Listeners of one proxyless node.
 	ProxylessServer(*mesh.Snapshot, translate.Proxy) *translate.Resources
 }
+
+// AgentBundleTranslator is implemented by a Translator that can build an
+// agent's authorization bundles on their own. Without it the publisher
+// takes them from the workload's inbound translation.
+type AgentBundleTranslator interface {
+	// AuthzBundles returns the ExtensionConfigs of one workload's agent.
+	AuthzBundles(*mesh.Snapshot, translate.Proxy) *translate.Resources
+}

@@ -10,6 +10,7 @@ import (
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	rbacfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/rbac/v3"
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"embassy.dev/embassy/pkg/mesh"
@@ -168,6 +169,29 @@ func TestAuthzBundlesGoToTargetedWorkloads(t *testing.T) {
 	r, _ = translate.Inbound(authzSnapshot(t, "authz-rbac"), proxy(translate.Envoy, "default", "nosuch"))
 	if len(r.ExtensionConfigs) != 0 {
 		t.Errorf("unknown workload got %d extension configs", len(r.ExtensionConfigs))
+	}
+}
+
+// An agent's bundles, built on their own, are exactly those its workload's
+// inbound translation carries, and nothing else.
+func TestAuthzBundlesAloneMatchInbound(t *testing.T) {
+	s := authzSnapshot(t, "authz-extauthz")
+	px := proxy(translate.Envoy, "default", "orders-1")
+	in, _ := translate.Inbound(s, px)
+	alone, _ := translate.AuthzBundles(s, px)
+	if len(alone.Listeners)+len(alone.Clusters)+len(alone.Routes)+len(alone.Endpoints) != 0 {
+		t.Fatalf("AuthzBundles returned more than bundles: %+v", alone)
+	}
+	if len(alone.ExtensionConfigs) == 0 || len(alone.ExtensionConfigs) != len(in.ExtensionConfigs) {
+		t.Fatalf("AuthzBundles gave %d bundles, Inbound %d", len(alone.ExtensionConfigs), len(in.ExtensionConfigs))
+	}
+	for i := range in.ExtensionConfigs {
+		if !proto.Equal(in.ExtensionConfigs[i], alone.ExtensionConfigs[i]) {
+			t.Errorf("bundle %d differs: %s vs %s", i, in.ExtensionConfigs[i].GetName(), alone.ExtensionConfigs[i].GetName())
+		}
+	}
+	if r, _ := translate.AuthzBundles(s, proxy(translate.Envoy, "default", "nosuch")); len(r.ExtensionConfigs) != 0 {
+		t.Errorf("unknown workload got %d bundles", len(r.ExtensionConfigs))
 	}
 }
 

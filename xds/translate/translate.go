@@ -35,6 +35,19 @@ func Inbound(s *mesh.Snapshot, p Proxy) (*Resources, []Diagnostic) {
 	return out, t.diagnostics()
 }
 
+// AuthzBundles returns only the authorization bundles (ExtensionConfigs)
+// of one workload's agent: the same ones Inbound and ProxylessServer carry,
+// without translating the workload's listeners. An unknown workload gets
+// none.
+func AuthzBundles(s *mesh.Snapshot, p Proxy) (*Resources, []Diagnostic) {
+	t := newTranslator(s, Envoy)
+	w := s.Workload(p.Namespace, p.Workload)
+	if w == nil {
+		return &Resources{}, t.diagnostics()
+	}
+	return &Resources{ExtensionConfigs: t.authzExtensionConfigs(w)}, t.diagnostics()
+}
+
 // ProxylessClient returns the resources every proxyless gRPC client shares.
 func ProxylessClient(s *mesh.Snapshot) (*Resources, []Diagnostic) {
 	t := newTranslator(s, Proxyless)
