@@ -61,10 +61,11 @@ never sent anywhere and never logged.
 With --spire-socket (a Mesh with ca: {type: spire}) the agent neither
 attests nor renews: it takes the SVIDs and bundle from the SPIFFE Workload
 API on that unix socket (a SPIRE agent's), follows its rotations and serves
-them below like its own; --token-file is not needed. embassy-cp is still
-verified by --trust-bundle, and the SVID is the client certificate of every
-call to it (registration, JWT-SVIDs, policies): embassy-cp does not trust
-SPIRE's roots yet, so it refuses those calls until it does.
+them below like its own; --token-file is not needed. SPIRE must issue the
+workload an ID of the form spiffe://<trust-domain>/ns/<namespace>/sa/<sa>.
+embassy-cp then presents an SVID from SPIRE too, so the agent verifies it
+against SPIRE's bundle (and --trust-bundle, when given), and the SVID is the
+client certificate of every call to it (registration, JWT-SVIDs, policies).
 
 What it serves, in --socket-dir (created 0750):
   sds.sock       Envoy SDS: secrets "default" (chain and key) and "ROOTCA"
@@ -148,8 +149,10 @@ it exits.`,
 // when ctx ends (after deregistering) or the agent fails.
 func run(ctx context.Context, cmd *cobra.Command, o options) error {
 	switch {
-	case o.workload == "" || o.bundleFile == "":
-		return errors.New("--workload and --trust-bundle are required (see --help)")
+	case o.workload == "":
+		return errors.New("--workload is required (see --help)")
+	case o.bundleFile == "" && o.spireSocket == "":
+		return errors.New("--trust-bundle is required unless the SVIDs come from --spire-socket (see --help)")
 	case o.tokenFile == "" && o.spireSocket == "":
 		return errors.New("--token-file is required unless the SVIDs come from --spire-socket (see --help)")
 	case o.envoyBin != "" && o.bootPath == "":
@@ -165,9 +168,11 @@ func run(ctx context.Context, cmd *cobra.Command, o options) error {
 			return err
 		}
 	}
-	roots, err := readBundle(o.bundleFile)
-	if err != nil {
-		return err
+	var roots []*x509.Certificate
+	if o.bundleFile != "" {
+		if roots, err = readBundle(o.bundleFile); err != nil {
+			return err
+		}
 	}
 	log := elog.New("embassy-agent", elog.Options{Level: o.logLevel, JSON: o.logJSON}).Named(elog.Agent)
 	out := cmd.OutOrStdout()

@@ -98,7 +98,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.ControlPlane == nil {
 		a.redial = &redialer{dial: cfg.Dial, seed: cfg.TrustBundle, grace: cmp.Or(cfg.CallTimeout, DefaultCallTimeout),
-			seedOnly: cfg.SPIFFESocket != "", current: func() *Identity { return a.mgr.Current() }}
+			withSeed: cfg.SPIFFESocket != "", current: func() *Identity { return a.mgr.Current() }}
 		cfg.ControlPlane = a.redial
 		a.cfg.ControlPlane = a.redial
 	}

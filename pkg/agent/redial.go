@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"slices"
 	"sync"
 	"time"
 
@@ -36,9 +37,11 @@ type redialer struct {
 	current func() *Identity
 	seed    []*x509.Certificate // the configured trust bundle
 	grace   time.Duration
-	// seedOnly verifies the control plane by seed alone: the SVIDs come
-	// from another CA, whose roots do not vouch for the control plane.
-	seedOnly bool
+	// withSeed verifies the control plane by the identity's roots and
+	// seed together: the SVIDs come from a SPIFFE Workload API (SPIRE's),
+	// whose roots vouch for a control plane that takes its SVID from
+	// SPIRE too, while seed may still name the control plane's own CA.
+	withSeed bool
 
 	mu   sync.Mutex
 	conn ControlPlaneConn
@@ -56,8 +59,11 @@ func (r *redialer) get() (ControlPlane, error) {
 		return r.conn, nil
 	}
 	roots := cur.Roots
-	if len(roots) == 0 || r.seedOnly {
+	switch {
+	case len(roots) == 0:
 		roots = r.seed
+	case r.withSeed:
+		roots = append(slices.Clip(roots), r.seed...)
 	}
 	svid := cur.SVID
 	conn, err := r.dial(roots, func() *tls.Certificate {
