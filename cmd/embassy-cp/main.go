@@ -57,7 +57,17 @@ naming another trust domain is refused, and so is a start with another
 embassy-agent obtains with a join token (embassyctl token create), and is
 served only the configuration of the identity it proves. The same listener
 serves the agents' identity API. --insecure-xds turns all of that off for
-local development: plaintext, no client certificates, no identity service.`,
+local development: plaintext, no client certificates, no identity service.
+
+SPIRE as the mesh's CA (a Mesh with ca: {type: spire, socketPath: PATH}, or
+--spire-socket PATH, which wins): embassy-cp takes its own xDS certificate
+from the SPIRE agent on its node, as the SVID SPIRE issues it for
+spiffe://<trust-domain>/ns/embassy-system/sa/embassy-cp (register it with
+DNS names for the addresses proxies dial; SPIRE's trust domain must be the
+mesh's), and trusts SPIRE's bundle for client certificates. Agents then
+run with --spire-socket instead of a join token; embassy-cp issues no
+X.509-SVIDs, and /v1/bundle serves SPIRE's roots. A change of CA type in
+the Mesh takes effect when embassy-cp restarts.`,
 		Example: `  # Start for the quickstart's trust domain, example.org (./embassy-data,
   # xDS on 127.0.0.1:15010, API on 127.0.0.1:15000)
   embassy-cp --trust-domain example.org
@@ -67,7 +77,10 @@ local development: plaintext, no client certificates, no identity service.`,
   embassyctl bundle > bundle.pem
 
   # Plaintext xDS for local development with proxyless clients
-  embassy-cp --insecure-xds`,
+  embassy-cp --insecure-xds
+
+  # SPIRE issues every SVID, the control plane's included
+  embassy-cp --trust-domain example.org --spire-socket /run/spire/agent.sock`,
 		SilenceUsage: true,
 		Args:         cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -106,6 +119,8 @@ local development: plaintext, no client certificates, no identity service.`,
 	f.StringVar(&cfg.TrustDomain, "trust-domain", "", "trust domain of the mesh CA made on a new data dir (default: the stored Mesh's or CA's, else embassy.local); a data dir keeps its trust domain")
 	f.StringVar(&cfg.CACertFile, "ca-cert-file", "", "PEM file of a provided CA certificate (with its chain), instead of the builtin CA")
 	f.StringVar(&cfg.CAKeyFile, "ca-key-file", "", "PEM file of the provided CA's private key (with --ca-cert-file)")
+	f.StringVar(&cfg.SPIRESocket, "spire-socket", "", "make SPIRE the mesh's CA through the SPIRE agent's Workload API on this unix socket (default: the stored Mesh's ca.socketPath when its ca.type is spire)")
+	f.DurationVar(&cfg.SPIRETimeout, "spire-timeout", controlplane.DefaultSPIRETimeout, "how long to wait at start for the SPIRE agent's first SVID and bundle")
 	f.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
 	f.BoolVar(&logJSON, "log-json", false, "log one JSON object per line")
 	return cmd

@@ -21,7 +21,7 @@ import (
 // (default "default") must be the certificate's. The Workload is read from
 // the store, not the last snapshot, so one registered a moment ago counts.
 func (c *ControlPlane) authorizeStream(ctx context.Context, node *core.Node) error {
-	id, _, err := service.PeerSVID(ctx, c.ca)
+	id, _, err := service.PeerSVID(ctx, c.trust)
 	if err != nil {
 		return err
 	}

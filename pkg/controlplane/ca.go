@@ -35,38 +35,68 @@ func meshSpec(ctx context.Context, st store.Store) (resource.MeshSpec, bool, err
 
 // caConfig works out the mesh CA's configuration from the flags, the
 // stored Mesh and the stored CA, and refuses a start on which they
-// disagree about the trust domain.
-func (c *ControlPlane) caConfig(ctx context.Context, sec store.Secrets) (identity.CAConfig, error) {
+// disagree about the trust domain. spireSocket is the SPIRE agent's
+// socket when SPIRE issues the SVIDs (--spire-socket, else the stored
+// Mesh's ca.socketPath when its ca.type is spire); the builtin CA then
+// still signs JWT-SVIDs.
+func (c *ControlPlane) caConfig(ctx context.Context, sec store.Secrets) (caCfg identity.CAConfig, spireSocket string, err error) {
 	spec, meshStored, err := meshSpec(ctx, c.store)
 	if err != nil {
-		return identity.CAConfig{}, err
+		return identity.CAConfig{}, "", err
 	}
-	caCfg := identity.CAConfig{Type: identity.CATypeBuiltin}
+	caCfg = identity.CAConfig{Type: identity.CATypeBuiltin}
+	meshType := ""
 	if spec.CA != nil {
+		meshType = spec.CA.Type
 		switch spec.CA.Type {
 		case "", identity.CATypeBuiltin:
 		case identity.CATypeProvided:
 			caCfg.Type, caCfg.CertFile, caCfg.KeyFile = identity.CATypeProvided, spec.CA.CertFile, spec.CA.KeyFile
+		case CATypeSPIRE:
+			spireSocket = spec.CA.SocketPath
 		default:
-			return caCfg, fmt.Errorf("the Mesh's CA type %q is not supported by this embassy-cp: use builtin or provided", spec.CA.Type)
+			return caCfg, "", fmt.Errorf("the Mesh's CA type %q is not supported by this embassy-cp: use builtin, provided or spire", spec.CA.Type)
 		}
 	}
 	if c.cfg.CACertFile != "" || c.cfg.CAKeyFile != "" {
 		if c.cfg.CACertFile == "" || c.cfg.CAKeyFile == "" {
-			return caCfg, fmt.Errorf("--ca-cert-file and --ca-key-file go together: give both")
+			return caCfg, "", fmt.Errorf("--ca-cert-file and --ca-key-file go together: give both")
 		}
 		caCfg.Type, caCfg.CertFile, caCfg.KeyFile = identity.CATypeProvided, c.cfg.CACertFile, c.cfg.CAKeyFile
+	}
+	if c.cfg.SPIRESocket != "" {
+		spireSocket = c.cfg.SPIRESocket
+	}
+	if spireSocket != "" && caCfg.Type == identity.CATypeProvided {
+		return caCfg, "", fmt.Errorf("SPIRE is configured as the mesh's CA (%s) and so is a provided CA (%s): choose one",
+			spireBy(c.cfg.SPIRESocket), providedBy(meshType))
 	}
 	// A provided CA keeps no roots in the store; only a builtin one's
 	// stored roots pin the trust domain.
 	storedCA := ""
 	if caCfg.Type == identity.CATypeBuiltin {
 		if storedCA, err = storedCATrustDomain(sec); err != nil {
-			return caCfg, err
+			return caCfg, "", err
 		}
 	}
 	caCfg.TrustDomain, err = chooseTrustDomain(c.cfg.TrustDomain, spec.TrustDomain, meshStored, storedCA)
-	return caCfg, err
+	return caCfg, spireSocket, err
+}
+
+// spireBy says where SPIRE was configured.
+func spireBy(flag string) string {
+	if flag != "" {
+		return "--spire-socket"
+	}
+	return "the stored Mesh's spec.ca.type is spire"
+}
+
+// providedBy says where a provided CA was configured.
+func providedBy(meshType string) string {
+	if meshType == identity.CATypeProvided {
+		return "the stored Mesh's spec.ca.type is provided"
+	}
+	return "--ca-cert-file and --ca-key-file"
 }
 
 // chooseTrustDomain returns the trust domain to serve: flag (--trust-domain)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
@@ -69,6 +70,12 @@ type Config struct {
 	TrustDomain string
 	// CACertFile and CAKeyFile select a provided CA instead of the Mesh's.
 	CACertFile, CAKeyFile string
+	// SPIRESocket makes SPIRE the mesh's CA, through the SPIRE agent's
+	// Workload API on this unix socket; when empty, the stored Mesh's
+	// ca.socketPath if its ca.type is spire. SPIRETimeout bounds the wait
+	// for SPIRE's first answer at start (default 30s).
+	SPIRESocket  string
+	SPIRETimeout time.Duration
 	// JWKSRefresh is how often the key sets AuthorizationPolicies name by
 	// URL are fetched again (default 5m).
 	JWKSRefresh time.Duration
@@ -98,6 +105,12 @@ type ControlPlane struct {
 	// ca and tokens are always loaded; serverTLS and identity only when
 	// xDS is TLS.
 	ca        *identity.CA
+	// trust verifies client certificates: the CA's bundle, and SPIRE's
+	// when spire is set (SPIRE is the mesh's CA).
+	trust x509bundle.Source
+	spire *spireSource
+	// caWarned is the Mesh CA type last warned about (see noteCAChange).
+	caWarned string
 	tokens    *identity.Tokens
 	serverTLS *service.ServerTLS
 	identity  *service.Service
@@ -157,6 +170,9 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 	c.applier = apply.New(c.store, apply.WithCheck(c.checkMeshTrustDomain))
 	c.changes = rollout.NewTracker()
 	if err := c.startIdentity(ctx); err != nil {
+		if c.spire != nil {
+			c.spire.close()
+		}
 		c.store.Close()
 		return nil, err
 	}
@@ -224,7 +240,7 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 			Ready:        c.readyErr,
 			Logger:       cfg.Logger.Named(elog.API),
 			Tokens:       c.tokens,
-			Bundle:       c.ca,
+			Bundle:       c.trustBundle(),
 			Certificates: c.certificates,
 			InsecureXDS:  cfg.InsecureXDS,
 			Changes:      c.changes,
@@ -254,6 +270,9 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 	} else {
 		fmt.Fprintf(cfg.Out, "embassy-cp: xDS is TLS for %s (trust domain %s); agents trust it with: embassyctl bundle > bundle.pem\n",
 			identity.ControlPlaneID(c.ca.TrustDomain()), c.ca.TrustDomain().Name())
+		if c.spire != nil {
+			fmt.Fprintf(cfg.Out, "embassy-cp: SPIRE is the mesh's CA: the xDS certificate and the trust bundle come from the SPIRE agent at %s; agents take their SVIDs with embassy-agent --spire-socket\n", c.spire.socket)
+		}
 	}
 	fmt.Fprintf(cfg.Out, "embassy-cp: serving xDS on %s and the API on http://%s (store %s at revision %d)\n",
 		c.xdsLis.Addr(), c.apiLis.Addr(), c.store.Kind(), c.store.Revision())
@@ -268,6 +287,9 @@ func (c *ControlPlane) closeEarly() {
 	}
 	if c.xds != nil {
 		c.xds.Close()
+	}
+	if c.spire != nil {
+		c.spire.close()
 	}
 	c.store.Close()
 }
@@ -300,6 +322,7 @@ func (c *ControlPlane) publish(ctx context.Context) error {
 		c.authz.jwks.Retain(jwksURLs(snap))
 	}
 	c.servedTrustDomain(snap)
+	c.noteCAChange(snap)
 	c.snap.Store(snap)
 	c.xds.Update(snap)
 	return nil
@@ -360,6 +383,9 @@ func (c *ControlPlane) Close() error {
 		c.grpc.Stop()
 	}
 	c.xds.Close()
+	if c.spire != nil {
+		c.spire.close()
+	}
 	err := c.store.Close()
 	c.wg.Wait()
 	return err

@@ -28,27 +28,48 @@ func (c *ControlPlane) startIdentity(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("the %s store keeps no secrets: the CA needs them", c.store.Kind())
 	}
-	caCfg, err := c.caConfig(ctx, sec)
+	caCfg, spireSocket, err := c.caConfig(ctx, sec)
 	if err != nil {
 		return err
 	}
 	if c.ca, err = identity.LoadOrCreateCA(sec, caCfg, nil); err != nil {
 		return fmt.Errorf("the mesh CA: %w", err)
 	}
+	c.trust = c.ca
 	if c.tokens, err = identity.NewTokens(sec, nil); err != nil {
 		return err
 	}
 	c.log.Info("mesh CA loaded", "trust_domain", c.ca.TrustDomain().Name(), "type", caCfg.Type)
 	if c.cfg.InsecureXDS {
+		if spireSocket != "" {
+			return fmt.Errorf("SPIRE is the mesh's CA (%s), but --insecure-xds turns TLS and the identity service off: drop one", spireBy(c.cfg.SPIRESocket))
+		}
 		return nil
 	}
-	host, _, _ := net.SplitHostPort(c.cfg.XDSAddr)
 	logger := c.cfg.Logger.Named(identityLogger)
-	if c.serverTLS, err = service.NewServerTLS(c.ca, host, c.cfg.XDSServerNames, 0, nil, logger); err != nil {
-		return err
+	var issuer service.CA = c.ca
+	if spireSocket != "" {
+		fmt.Fprintf(c.cfg.Out, "embassy-cp: waiting for the SPIRE agent at %s ...\n", spireSocket)
+		if c.spire, err = startSPIRE(spireSocket, c.ca.TrustDomain(), c.cfg.SPIRETimeout, logger.Named("spire")); err != nil {
+			return err
+		}
+		c.trust = clientTrust{ca: c.ca, spire: c.spire}
+		issuer = spireBacked{CA: c.ca, spire: c.spire}
+		c.serverTLS = service.NewSourceServerTLS(c.ca.TrustDomain(), c.spire.certificate, c.trust)
+	} else {
+		host, _, _ := net.SplitHostPort(c.cfg.XDSAddr)
+		if c.serverTLS, err = service.NewServerTLS(c.ca, host, c.cfg.XDSServerNames, 0, nil, logger); err != nil {
+			return err
+		}
+	}
+	external := ""
+	if c.spire != nil {
+		external = "the SPIRE agent at " + spireSocket
 	}
 	c.identity, err = service.New(service.Config{
-		CA:            c.ca,
+		CA:            issuer,
+		Trust:         c.trust,
+		External:      external,
 		Tokens:        c.tokens,
 		Store:         c.store,
 		Applier:       c.applier,
@@ -67,6 +88,15 @@ func (c *ControlPlane) startIdentity(ctx context.Context) error {
 		return err
 	}
 	return c.identity.RestoreLeases(ctx)
+}
+
+// trustBundle is the mesh's trust bundle as the API shows it: SPIRE's
+// roots when SPIRE is the CA, else the CA's.
+func (c *ControlPlane) trustBundle() api.TrustBundle {
+	if c.spire != nil {
+		return spireBacked{CA: c.ca, spire: c.spire}
+	}
+	return c.ca
 }
 
 // certificates adapts the identity service's records for the API.

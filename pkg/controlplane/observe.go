@@ -62,12 +62,12 @@ func (c *ControlPlane) setupObservability() error {
 	return nil
 }
 
-// roots lists the CA's roots, none without a CA.
+// roots lists the trust bundle's roots, none without a CA.
 func (c *ControlPlane) roots() []identity.RootInfo {
 	if c.ca == nil {
 		return nil
 	}
-	return c.ca.Roots()
+	return c.trustBundle().Roots()
 }
 
 // apiOptions adds the status API's sources to o.

@@ -33,6 +33,9 @@ type RootInfo struct {
 	// it signed has expired by then. Zero while the root is active or
 	// waiting to sign.
 	RetireAfter time.Time `json:"retireAfter,omitzero"`
+	// Source names the CA a root belongs to when it is not embassy-cp's
+	// own ("spire"); that CA rotates it.
+	Source string `json:"source,omitempty"`
 }
 
 // Rotate publishes a new builtin root at once. The current root keeps

@@ -34,6 +34,10 @@ type Issuance struct {
 	NotAfter      time.Time `json:"notAfter"`
 	IssuedAt      time.Time `json:"issuedAt"`
 	FirstIssuedAt time.Time `json:"firstIssuedAt"`
+	// Issuer names the external CA that issued the certificates (the
+	// SPIRE agent's socket), which this control plane only saw at
+	// registration; "" when it signed them itself.
+	Issuer string `json:"issuer,omitempty"`
 	// Live maps the serial of every certificate of the record that has not
 	// expired to its expiry, so an agent still using the previous one is
 	// recognised.
@@ -80,7 +84,7 @@ func (is *issuances) attested(id spiffeid.ID, workload, only, tokenID string, le
 		is.byKey[k] = r
 	}
 	r.TokenID, r.FirstIssuedAt = tokenID, is.now()
-	is.add(r, leaf)
+	is.add(r, leaf, is.now())
 }
 
 // renewed records the SVID that replaces presented.
@@ -97,7 +101,7 @@ func (is *issuances) renewed(id spiffeid.ID, presented, leaf *x509.Certificate) 
 			is.byKey[k] = r
 		}
 	}
-	is.add(r, leaf)
+	is.add(r, leaf, is.now())
 }
 
 // maxLive bounds the serials a record remembers: an agent presents its
@@ -105,10 +109,11 @@ func (is *issuances) renewed(id spiffeid.ID, presented, leaf *x509.Certificate) 
 // and the records stay small however often an identity is renewed.
 const maxLive = 4
 
-// add makes leaf the record's latest certificate, prunes and persists.
-func (is *issuances) add(r *Issuance, leaf *x509.Certificate) {
+// add makes leaf, issued at issuedAt, the record's latest certificate,
+// prunes and persists.
+func (is *issuances) add(r *Issuance, leaf *x509.Certificate, issuedAt time.Time) {
 	serial := serialOf(leaf)
-	r.Serial, r.NotAfter, r.IssuedAt = serial, leaf.NotAfter, is.now()
+	r.Serial, r.NotAfter, r.IssuedAt = serial, leaf.NotAfter, issuedAt
 	r.Live[serial] = leaf.NotAfter
 	for len(r.Live) > maxLive {
 		oldest := ""
@@ -154,6 +159,28 @@ func (is *issuances) registered(id spiffeid.ID, presented *x509.Certificate, wor
 		r.Workload = workload
 		is.saveLocked()
 	}
+}
+
+// observed records a certificate an external CA issued, as its holder
+// presented it when registering workload: a serial not seen before is a
+// rotation, dated by the certificate's NotBefore.
+func (is *issuances) observed(id spiffeid.ID, presented *x509.Certificate, workload, issuer string) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	if r := is.findLocked(id, presented); r != nil {
+		if r.Workload != workload {
+			r.Workload = workload
+			is.saveLocked()
+		}
+		return
+	}
+	k := recordKey(id.String(), workload, "")
+	r := is.byKey[k]
+	if r == nil {
+		r = &Issuance{SPIFFEID: id.String(), Workload: workload, Issuer: issuer, Live: map[string]time.Time{}, FirstIssuedAt: presented.NotBefore}
+		is.byKey[k] = r
+	}
+	is.add(r, presented, presented.NotBefore)
 }
 
 // pruneLocked forgets expired serials, and records with none left.

@@ -51,8 +51,7 @@ type caller struct {
 
 // caller returns the workload identity of the call in ctx.
 func (s *Service) caller(ctx context.Context) (caller, error) {
-	bundle := x509bundle.FromX509Authorities(s.cfg.CA.TrustDomain(), s.cfg.CA.Bundle())
-	id, leaf, err := PeerSVID(ctx, bundle)
+	id, leaf, err := PeerSVID(ctx, s.trust())
 	if err != nil {
 		return caller{}, err
 	}

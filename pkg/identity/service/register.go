@@ -98,7 +98,11 @@ func (s *Service) register(ctx context.Context, req *wire.RegisterRequest) (*wir
 		}
 	}
 	s.leases.expires[key] = s.cfg.Now().Add(s.cfg.LeaseTTL)
-	s.issued.registered(c.id, c.leaf, req.Name)
+	if s.cfg.External != "" {
+		s.issued.observed(c.id, c.leaf, req.Name, s.cfg.External)
+	} else {
+		s.issued.registered(c.id, c.leaf, req.Name)
+	}
 	return &wire.RegisterResponse{LeaseSeconds: max(1, int(s.cfg.LeaseTTL/time.Second))}, nil
 }
 

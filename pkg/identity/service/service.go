@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -58,6 +59,15 @@ type Tokens interface {
 type Config struct {
 	CA     CA
 	Tokens Tokens
+	// Trust verifies the client certificates of every call but Attest and
+	// Bundle; nil means the CA's bundle. It may trust more than the CA:
+	// with an external CA, the SVIDs agents present come from there.
+	Trust x509bundle.Source
+	// External, when set, names the CA the mesh's SVIDs come from instead
+	// of this one (the SPIRE agent's socket, say): Attest and Renew are
+	// refused with FailedPrecondition, without redeeming the token, and
+	// the certificates agents register with are recorded as they are seen.
+	External string
 	// Store holds agent-registered Workloads; Applier writes them, so
 	// they are validated and reference-checked like any apply. Secrets
 	// keeps the issuance records across restarts.
@@ -172,6 +182,24 @@ func unary[Req, Resp any](name string, h func(context.Context, *Req) (*Resp, err
 			})
 		},
 	}
+}
+
+// trust is the source client certificates are verified against.
+func (s *Service) trust() x509bundle.Source {
+	if s.cfg.Trust != nil {
+		return s.cfg.Trust
+	}
+	return x509bundle.FromX509Authorities(s.cfg.CA.TrustDomain(), s.cfg.CA.Bundle())
+}
+
+// notIssuing refuses Attest and Renew when the SVIDs come from an
+// external CA.
+func (s *Service) notIssuing() error {
+	if s.cfg.External == "" {
+		return nil
+	}
+	return status.Errorf(codes.FailedPrecondition,
+		"this mesh's SVIDs come from %s, not from embassy-cp (Mesh spec.ca.type: spire): run embassy-agent with --spire-socket instead of a join token", s.cfg.External)
 }
 
 // svidTTL is the Mesh's svidTTL, DefaultSVIDTTL when unset or unreadable.

@@ -19,6 +19,9 @@ import (
 // attest redeems a join token and signs the CSR for the token's identity.
 // The token is never logged nor echoed: errors name the token's ID at most.
 func (s *Service) attest(_ context.Context, req *wire.AttestRequest) (*wire.SVIDResponse, error) {
+	if err := s.notIssuing(); err != nil {
+		return nil, err
+	}
 	if req.Token == "" {
 		return nil, status.Error(codes.Unauthenticated, "no join token: create one with embassyctl token create --namespace NS --service-account SA and give it to the agent")
 	}
@@ -59,6 +62,9 @@ func (s *Service) attest(_ context.Context, req *wire.AttestRequest) (*wire.SVID
 
 // renew signs a CSR for the identity the client certificate proves.
 func (s *Service) renew(ctx context.Context, req *wire.RenewRequest) (*wire.SVIDResponse, error) {
+	if err := s.notIssuing(); err != nil {
+		return nil, err
+	}
 	c, err := s.caller(ctx)
 	if err != nil {
 		return nil, err

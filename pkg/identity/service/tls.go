@@ -32,6 +32,13 @@ const DefaultServerCertTTL = 24 * time.Hour
 // a certificate is let through the handshake: Attest and Bundle need none,
 // and everything else refuses it.
 type ServerTLS struct {
+	// source, when set, supplies the serving certificate instead of ca
+	// (an SVID from SPIRE); trust, when set, verifies client certificates
+	// instead of ca's bundle.
+	source func() (*tls.Certificate, error)
+	trust  x509bundle.Source
+	td     spiffeid.TrustDomain
+
 	ca       *identity.CA
 	id       spiffeid.ID
 	dnsNames []string
@@ -59,7 +66,7 @@ func NewServerTLS(ca *identity.CA, listenHost string, extraNames []string, ttl t
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	s := &ServerTLS{ca: ca, id: identity.ControlPlaneID(ca.TrustDomain()), ttl: ttl, now: now, log: log}
+	s := &ServerTLS{ca: ca, td: ca.TrustDomain(), id: identity.ControlPlaneID(ca.TrustDomain()), ttl: ttl, now: now, log: log}
 	seen := map[string]bool{}
 	for _, n := range append([]string{"127.0.0.1", "::1", "localhost", listenHost}, extraNames...) {
 		if n == "" || seen[n] {
@@ -81,6 +88,17 @@ func NewServerTLS(ca *identity.CA, listenHost string, extraNames []string, ttl t
 	}
 	return s, nil
 }
+
+// NewSourceServerTLS serves the certificate source returns (the control
+// plane's SVID from an external CA, kept current by it) and verifies
+// client certificates of td against trust.
+func NewSourceServerTLS(td spiffeid.TrustDomain, source func() (*tls.Certificate, error), trust x509bundle.Source) *ServerTLS {
+	return &ServerTLS{td: td, source: source, trust: trust, log: hclog.NewNullLogger()}
+}
+
+// TrustClients makes client certificates verify against trust instead of
+// the CA's bundle alone.
+func (s *ServerTLS) TrustClients(trust x509bundle.Source) { s.trust = trust }
 
 // issueLocked makes a new key and has the CA sign it.
 func (s *ServerTLS) issueLocked() error {
@@ -118,6 +136,9 @@ func (s *ServerTLS) activeRoot() string {
 // is past half its life or another root has started signing. A failed
 // renewal keeps the current certificate while it is valid.
 func (s *ServerTLS) Certificate() (*tls.Certificate, error) {
+	if s.source != nil {
+		return s.source()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -155,8 +176,15 @@ func (s *ServerTLS) verifyClient(raw [][]byte, _ [][]*x509.Certificate) error {
 	if len(raw) == 0 {
 		return nil
 	}
-	bundle := x509bundle.FromX509Authorities(s.ca.TrustDomain(), s.ca.Bundle())
-	if _, _, err := x509svid.ParseAndVerify(raw, bundle); err != nil {
+	var bundle x509bundle.Source = s.trust
+	if bundle == nil {
+		bundle = x509bundle.FromX509Authorities(s.td, s.ca.Bundle())
+	}
+	id, _, err := x509svid.ParseAndVerify(raw, bundle)
+	if err == nil && id.TrustDomain() != s.td {
+		err = fmt.Errorf("its trust domain is %s, not %s", id.TrustDomain(), s.td)
+	}
+	if err != nil {
 		return errors.New("the client certificate is not a valid SVID of this mesh: " + err.Error())
 	}
 	return nil

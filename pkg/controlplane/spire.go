@@ -1,0 +1,261 @@
+package controlplane
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
+	"github.com/spiffe/go-spiffe/v2/workloadapi"
+
+	"embassy.dev/embassy/pkg/identity"
+	"embassy.dev/embassy/pkg/mesh"
+)
+
+// CATypeSPIRE is the Mesh's spec.ca.type for SVIDs from SPIRE.
+const CATypeSPIRE = "spire"
+
+// DefaultSPIRETimeout is how long Start waits for the SPIRE agent's first
+// answer.
+const DefaultSPIRETimeout = 30 * time.Second
+
+// With a Mesh of ca.type spire, SPIRE is the mesh's CA: agents take their
+// SVIDs from their node's SPIRE agent, and so does embassy-cp, whose
+// serving certificate is the SVID SPIRE issues it for the control plane's
+// SPIFFE ID. Client certificates verify against SPIRE's bundle for the
+// mesh's trust domain, and against the builtin CA's, so that agents
+// attested before the switch keep working until their SVIDs expire; the
+// builtin CA signs no more X.509-SVIDs, only JWT-SVIDs.
+
+// spireSource follows a SPIFFE Workload API (a SPIRE agent's) for the
+// control plane's own SVID and its trust domain's X.509 bundle. It is
+// safe for concurrent use.
+type spireSource struct {
+	socket string
+	td     spiffeid.TrustDomain
+	want   spiffeid.ID
+	log    hclog.Logger
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu      sync.RWMutex
+	cert    *tls.Certificate
+	roots   []*x509.Certificate
+	serial  string
+	lastErr error
+	first   chan struct{} // closed on the first usable update
+}
+
+// startSPIRE connects to the Workload API at socket and waits, at most
+// timeout, for an SVID with the control plane's SPIFFE ID in td and a
+// bundle for td. The watch then runs until close.
+func startSPIRE(socket string, td spiffeid.TrustDomain, timeout time.Duration, log hclog.Logger) (*spireSource, error) {
+	if timeout <= 0 {
+		timeout = DefaultSPIRETimeout
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &spireSource{socket: socket, td: td, want: identity.ControlPlaneID(td), log: log, cancel: cancel,
+		done: make(chan struct{}), first: make(chan struct{})}
+	client, err := workloadapi.New(ctx, workloadapi.WithAddr("unix://"+socket))
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("the SPIRE agent's Workload API at %s: %w", socket, err)
+	}
+	go func() {
+		defer close(s.done)
+		defer client.Close()
+		// It retries with backoff until ctx ends.
+		_ = client.WatchX509Context(ctx, s)
+	}()
+	select {
+	case <-s.first:
+		return s, nil
+	case <-time.After(timeout):
+	}
+	s.close()
+	s.mu.RLock()
+	why := s.lastErr
+	s.mu.RUnlock()
+	if why == nil {
+		why = errors.New("no answer")
+	}
+	return nil, fmt.Errorf("no usable SVID from the SPIRE agent at %s within %s: %v (the Mesh's spec.ca.type is spire: run a SPIRE agent there and register embassy-cp as %s, with DNS names for the address proxies dial)",
+		socket, timeout, why, s.want)
+}
+
+// close stops the watch.
+func (s *spireSource) close() {
+	s.cancel()
+	<-s.done
+}
+
+// OnX509ContextUpdate takes the control plane's SVID and the bundle of
+// its trust domain; an update lacking either keeps the previous ones.
+func (s *spireSource) OnX509ContextUpdate(xc *workloadapi.X509Context) {
+	var svid *x509svid.SVID
+	var ids []string
+	for _, sv := range xc.SVIDs {
+		ids = append(ids, sv.ID.String())
+		if sv.ID == s.want {
+			svid = sv
+		}
+	}
+	if svid == nil {
+		s.fail(fmt.Errorf("the SPIRE agent issues this process %s but not %s: register embassy-cp in SPIRE with that SPIFFE ID",
+			orNone(ids), s.want))
+		return
+	}
+	b, err := xc.Bundles.GetX509BundleForTrustDomain(s.td)
+	if err != nil || len(b.X509Authorities()) == 0 {
+		var tds []string
+		for _, b := range xc.Bundles.Bundles() {
+			tds = append(tds, b.TrustDomain().Name())
+		}
+		s.fail(fmt.Errorf("the SPIRE agent has bundles for %s but none for the mesh's trust domain %s: SPIRE's trust domain must be the mesh's", orNone(tds), s.td))
+		return
+	}
+	cert := &tls.Certificate{PrivateKey: svid.PrivateKey, Leaf: svid.Certificates[0]}
+	for _, c := range svid.Certificates {
+		cert.Certificate = append(cert.Certificate, c.Raw)
+	}
+	serial := fmt.Sprintf("%x", svid.Certificates[0].SerialNumber)
+	s.mu.Lock()
+	changed := serial != s.serial
+	s.cert, s.roots, s.serial, s.lastErr = cert, b.X509Authorities(), serial, nil
+	s.mu.Unlock()
+	if changed {
+		s.log.Info("took the control plane's SVID from SPIRE", "socket", s.socket, "spiffe_id", s.want.String(),
+			"serial", serial, "not_after", svid.Certificates[0].NotAfter, "roots", len(b.X509Authorities()))
+	}
+	select {
+	case <-s.first:
+	default:
+		close(s.first)
+	}
+}
+
+// OnX509ContextWatchError notes why the watch failed; it retries.
+func (s *spireSource) OnX509ContextWatchError(err error) {
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	s.fail(fmt.Errorf("watching the Workload API: %w", err))
+}
+
+// fail records err as the last problem and logs it.
+func (s *spireSource) fail(err error) {
+	s.mu.Lock()
+	s.lastErr = err
+	s.mu.Unlock()
+	s.log.Error("SPIRE gave no usable update; the previous SVID and bundle are kept", "socket", s.socket, "error", err)
+}
+
+// certificate is the control plane's current SVID as a TLS certificate.
+func (s *spireSource) certificate() (*tls.Certificate, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.cert == nil {
+		return nil, errors.New("no SVID from SPIRE yet")
+	}
+	return s.cert, nil
+}
+
+// bundle returns SPIRE's current roots for the trust domain.
+func (s *spireSource) bundle() []*x509.Certificate {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.Clone(s.roots)
+}
+
+// rootInfos describes SPIRE's roots for the status API; SPIRE rotates
+// them itself, so each is simply trusted.
+func (s *spireSource) rootInfos() []identity.RootInfo {
+	roots := s.bundle()
+	out := make([]identity.RootInfo, 0, len(roots))
+	for _, r := range roots {
+		sum := sha256.Sum256(r.Raw)
+		out = append(out, identity.RootInfo{
+			Fingerprint: hex.EncodeToString(sum[:]), Subject: r.Subject.String(),
+			NotBefore: r.NotBefore, NotAfter: r.NotAfter, Source: CATypeSPIRE,
+		})
+	}
+	return out
+}
+
+// noteCAChange warns, once per Mesh CA type, when the stored Mesh asks
+// for SPIRE and the running control plane is not using it, or the other
+// way round: the CA is chosen at start. publishMu is held.
+func (c *ControlPlane) noteCAChange(snap *mesh.Snapshot) {
+	if c.ca == nil || c.cfg.InsecureXDS {
+		return
+	}
+	want := identity.CATypeBuiltin
+	if ca := snap.Mesh.CA; ca != nil && ca.Type != "" {
+		want = ca.Type
+	}
+	if (want == CATypeSPIRE) == (c.spire != nil) {
+		c.caWarned = ""
+		return
+	}
+	if want == c.caWarned {
+		return
+	}
+	c.caWarned = want
+	if c.spire != nil {
+		c.log.Warn("the Mesh's spec.ca.type is no longer spire, but this embassy-cp takes SVIDs from SPIRE until it restarts (without --spire-socket)", "ca_type", want)
+		return
+	}
+	c.log.Warn("the Mesh's spec.ca.type is spire, but this embassy-cp uses its own CA until it restarts", "socket", snap.Mesh.CA.SocketPath)
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "nothing"
+	}
+	return strings.Join(s, ", ")
+}
+
+// spireBacked is the mesh CA as the identity service and the API see it
+// when SPIRE issues the SVIDs: the trust bundle is SPIRE's, while JWT
+// keys and the trust domain stay the builtin CA's.
+type spireBacked struct {
+	*identity.CA
+	spire *spireSource
+}
+
+// Bundle returns SPIRE's roots: what workloads and the control plane's
+// certificate chain to.
+func (b spireBacked) Bundle() []*x509.Certificate { return b.spire.bundle() }
+
+// Roots describes SPIRE's roots.
+func (b spireBacked) Roots() []identity.RootInfo { return b.spire.rootInfos() }
+
+// clientTrust verifies client certificates of the mesh's trust domain
+// against the builtin CA's roots and, with SPIRE, SPIRE's.
+type clientTrust struct {
+	ca    *identity.CA
+	spire *spireSource
+}
+
+// GetX509BundleForTrustDomain implements x509bundle.Source.
+func (t clientTrust) GetX509BundleForTrustDomain(td spiffeid.TrustDomain) (*x509bundle.Bundle, error) {
+	if td != t.ca.TrustDomain() {
+		return nil, fmt.Errorf("trust domain %s is not this mesh's (%s)", td, t.ca.TrustDomain())
+	}
+	roots := t.ca.Bundle()
+	if t.spire != nil {
+		roots = append(roots, t.spire.bundle()...)
+	}
+	return x509bundle.FromX509Authorities(td, roots), nil
+}
