@@ -37,6 +37,11 @@ type Options struct {
 	// Bundle serves /v1/bundle and the roots of /v1/certificates; nil
 	// answers 503.
 	Bundle TrustBundle
+	// RotateCA publishes a new root of the mesh CA for POST /v1/ca/rotate
+	// and returns the bundle's roots after it; nil answers 503. A
+	// *RotateRefusedError from a CA that does not rotate itself answers
+	// 409.
+	RotateCA func() ([]identity.RootInfo, error)
 	// Certificates lists the latest SVID of every agent for
 	// /v1/certificates; nil lists none.
 	Certificates func() []WorkloadCertificate

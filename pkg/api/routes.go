@@ -62,6 +62,9 @@ var routes = []Route{
 	// The bundle is public: agents bootstrap their trust from it.
 	{"GET", "/v1/bundle", public, h((*server).bundle)},
 	{"GET", "/v1/certificates", read, h((*server).certificates)},
+	{"GET", "/v1/ca/roots", read, h((*server).caRoots)},
+	// A rotation changes what every peer must trust: admin only.
+	{"POST", "/v1/ca/rotate", admin, h((*server).rotateCA)},
 	// What-if runs Rego on a private engine over the current snapshot and
 	// changes nothing, so a read token may ask.
 	{"POST", "/v1/check", read, h((*server).check)},
