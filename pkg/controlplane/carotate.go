@@ -1,6 +1,63 @@
 package controlplane
 
-import "embassy.dev/embassy/pkg/api"
+import (
+	"errors"
+	"time"
+
+	"embassy.dev/embassy/pkg/api"
+	"embassy.dev/embassy/pkg/identity"
+)
+
+// errExternalRoots refuses a rotation when the mesh trusts roots that
+// embassy-cp's CA does not issue (SPIRE's): rotating the CA would change
+// nothing peers rely on.
+var errExternalRoots = errors.New("the mesh's trust bundle comes from an external CA (SPIRE), which rotates its own roots: rotate them there, not through embassy-cp")
 
 // caAPIOptions adds the CA's write operations to the API's options.
-func (c *ControlPlane) caAPIOptions(o api.Options) api.Options { return o }
+func (c *ControlPlane) caAPIOptions(o api.Options) api.Options {
+	if c.ca == nil {
+		return o
+	}
+	// The API serves the CA itself as the bundle unless another CA's
+	// roots are the mesh's; only then is there nothing for it to rotate.
+	if b, ok := o.Bundle.(*identity.CA); o.Bundle != nil && (!ok || b != c.ca) {
+		o.RotateCA = func() ([]identity.RootInfo, error) {
+			c.log.Warn("CA rotation refused", "reason", errExternalRoots)
+			return nil, &api.RotateRefusedError{Err: errExternalRoots}
+		}
+		return o
+	}
+	o.RotateCA = c.rotateCA
+	return o
+}
+
+// rotateCA publishes a new root of the mesh CA and returns the bundle's
+// roots after it. Only fingerprints and times are logged, never a key.
+func (c *ControlPlane) rotateCA() ([]identity.RootInfo, error) {
+	if err := c.ca.Rotate(); err != nil {
+		if !rotatesItself(c.ca.Roots()) {
+			c.log.Warn("CA rotation refused", "reason", err)
+			return nil, &api.RotateRefusedError{Err: err}
+		}
+		c.log.Error("rotating the mesh CA failed; the roots are unchanged", "error", err)
+		return nil, err
+	}
+	roots := c.ca.Roots()
+	newest := roots[len(roots)-1]
+	c.log.Info("mesh CA root published", "fingerprint", newest.Fingerprint,
+		"signs_from", newest.SignsFrom.UTC().Format(time.RFC3339), "roots", len(roots))
+	return roots, nil
+}
+
+// rotatesItself tells a builtin CA, which refuses a rotation only when it
+// fails, from one that never rotates (a provided CA): every builtin root
+// records when it starts signing, while a provided CA's root signs for as
+// long as its files are in place and records no start.
+func rotatesItself(roots []identity.RootInfo) bool {
+	for _, r := range roots {
+		if r.SignsFrom.IsZero() {
+			return false
+		}
+	}
+	return len(roots) > 0
+}
