@@ -104,13 +104,13 @@ type ControlPlane struct {
 	changes *rollout.Tracker
 	// ca and tokens are always loaded; serverTLS and identity only when
 	// xDS is TLS.
-	ca        *identity.CA
+	ca *identity.CA
 	// trust verifies client certificates: the CA's bundle, and SPIRE's
 	// when spire is set (SPIRE is the mesh's CA).
 	trust x509bundle.Source
 	spire *spireSource
 	// caWarned is the Mesh CA type last warned about (see noteCAChange).
-	caWarned string
+	caWarned  string
 	tokens    *identity.Tokens
 	serverTLS *service.ServerTLS
 	identity  *service.Service

@@ -14,10 +14,13 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/spiffe/go-spiffe/v2/bundle/jwtbundle"
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/mesh"
@@ -36,7 +39,8 @@ const DefaultSPIRETimeout = 30 * time.Second
 // SPIFFE ID. Client certificates verify against SPIRE's bundle for the
 // mesh's trust domain, and against the builtin CA's, so that agents
 // attested before the switch keep working until their SVIDs expire; the
-// builtin CA signs no more X.509-SVIDs, only JWT-SVIDs.
+// builtin CA signs nothing more, and JWT-SVIDs and their keys come from
+// SPIRE as well.
 
 // spireSource follows a SPIFFE Workload API (a SPIRE agent's) for the
 // control plane's own SVID and its trust domain's X.509 bundle. It is
@@ -52,6 +56,7 @@ type spireSource struct {
 	mu      sync.RWMutex
 	cert    *tls.Certificate
 	roots   []*x509.Certificate
+	jwt     *jwtbundle.Bundle // nil until SPIRE sends the trust domain's
 	serial  string
 	lastErr error
 	first   chan struct{} // closed on the first usable update
@@ -72,21 +77,24 @@ func startSPIRE(socket string, td spiffeid.TrustDomain, timeout time.Duration, l
 		cancel()
 		return nil, fmt.Errorf("the SPIRE agent's Workload API at %s: %w", socket, err)
 	}
+	var watches sync.WaitGroup
+	// Both retry with backoff until ctx ends.
+	watches.Go(func() { _ = client.WatchX509Context(ctx, s) })
+	watches.Go(func() { _ = client.WatchJWTBundles(ctx, s) })
 	go func() {
 		defer close(s.done)
-		defer client.Close()
-		// It retries with backoff until ctx ends.
-		_ = client.WatchX509Context(ctx, s)
+		watches.Wait()
+		client.Close()
 	}()
 	select {
 	case <-s.first:
 		return s, nil
 	case <-time.After(timeout):
 	}
-	s.close()
 	s.mu.RLock()
 	why := s.lastErr
 	s.mu.RUnlock()
+	s.close()
 	if why == nil {
 		why = errors.New("no answer")
 	}
@@ -147,10 +155,40 @@ func (s *spireSource) OnX509ContextUpdate(xc *workloadapi.X509Context) {
 
 // OnX509ContextWatchError notes why the watch failed; it retries.
 func (s *spireSource) OnX509ContextWatchError(err error) {
-	if errors.Is(err, context.Canceled) {
+	if canceled(err) {
 		return
 	}
 	s.fail(fmt.Errorf("watching the Workload API: %w", err))
+}
+
+// OnJWTBundlesUpdate takes the JWT keys of the trust domain.
+func (s *spireSource) OnJWTBundlesUpdate(set *jwtbundle.Set) {
+	b, ok := set.Get(s.td)
+	if !ok {
+		s.log.Warn("SPIRE's JWT bundles have none for the mesh's trust domain", "trust_domain", s.td.Name())
+		return
+	}
+	s.mu.Lock()
+	s.jwt = b
+	s.mu.Unlock()
+}
+
+// OnJWTBundlesWatchError logs why the watch failed; it retries.
+func (s *spireSource) OnJWTBundlesWatchError(err error) {
+	if !canceled(err) {
+		s.log.Warn("watching SPIRE's JWT bundles failed; retrying", "socket", s.socket, "error", err)
+	}
+}
+
+// jwks returns SPIRE's JWT keys for the trust domain as a JWKS.
+func (s *spireSource) jwks() ([]byte, error) {
+	s.mu.RLock()
+	b := s.jwt
+	s.mu.RUnlock()
+	if b == nil {
+		return nil, fmt.Errorf("the SPIRE agent at %s has sent no JWT bundle for %s yet", s.socket, s.td.Name())
+	}
+	return b.Marshal()
 }
 
 // fail records err as the last problem and logs it.
@@ -219,6 +257,11 @@ func (c *ControlPlane) noteCAChange(snap *mesh.Snapshot) {
 	c.log.Warn("the Mesh's spec.ca.type is spire, but this embassy-cp uses its own CA until it restarts", "socket", snap.Mesh.CA.SocketPath)
 }
 
+// canceled reports an error of a watch that was stopped.
+func canceled(err error) bool {
+	return errors.Is(err, context.Canceled) || status.Code(err) == codes.Canceled
+}
+
 func orNone(s []string) string {
 	if len(s) == 0 {
 		return "nothing"
@@ -227,8 +270,8 @@ func orNone(s []string) string {
 }
 
 // spireBacked is the mesh CA as the identity service and the API see it
-// when SPIRE issues the SVIDs: the trust bundle is SPIRE's, while JWT
-// keys and the trust domain stay the builtin CA's.
+// when SPIRE issues the SVIDs: the X.509 and JWT bundles are SPIRE's,
+// while the trust domain stays the builtin CA's (they are the same).
 type spireBacked struct {
 	*identity.CA
 	spire *spireSource
@@ -240,6 +283,9 @@ func (b spireBacked) Bundle() []*x509.Certificate { return b.spire.bundle() }
 
 // Roots describes SPIRE's roots.
 func (b spireBacked) Roots() []identity.RootInfo { return b.spire.rootInfos() }
+
+// JWKS returns SPIRE's JWT keys: JWT-SVIDs come from SPIRE too.
+func (b spireBacked) JWKS() ([]byte, error) { return b.spire.jwks() }
 
 // clientTrust verifies client certificates of the mesh's trust domain
 // against the builtin CA's roots and, with SPIRE, SPIRE's.

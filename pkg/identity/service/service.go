@@ -64,9 +64,10 @@ type Config struct {
 	// with an external CA, the SVIDs agents present come from there.
 	Trust x509bundle.Source
 	// External, when set, names the CA the mesh's SVIDs come from instead
-	// of this one (the SPIRE agent's socket, say): Attest and Renew are
-	// refused with FailedPrecondition, without redeeming the token, and
-	// the certificates agents register with are recorded as they are seen.
+	// of this one (the SPIRE agent's socket, say): Attest, Renew and
+	// MintJWT are refused with FailedPrecondition, without redeeming the
+	// token, and the certificates agents register with are recorded as
+	// they are seen.
 	External string
 	// Store holds agent-registered Workloads; Applier writes them, so
 	// they are validated and reference-checked like any apply. Secrets
@@ -264,6 +265,10 @@ func (s *Service) mintJWT(ctx context.Context, req *wire.JWTRequest) (*wire.JWTR
 	c, err := s.caller(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if s.cfg.External != "" {
+		return nil, status.Errorf(codes.FailedPrecondition,
+			"this mesh's JWT-SVIDs come from %s, not from embassy-cp: fetch them from that Workload API (embassy-agent --spire-socket forwards its own)", s.cfg.External)
 	}
 	if len(req.Audience) == 0 {
 		return nil, status.Error(codes.InvalidArgument, "a JWT-SVID needs at least one audience: name the service that will read it")
