@@ -255,7 +255,7 @@ func TestRequiredFlagsAndBadFiles(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--workload", "web-1.shop"}, "are required"},
+		{[]string{"--workload", "web-1.shop"}, "--trust-bundle is required"},
 		{[]string{"--workload", "web-1.shop", "--token-file", bad, "--trust-bundle", bad}, "--token-file"},
 		{[]string{"--workload", "web-1.shop", "--token-file", bad, "--trust-bundle", bad, "--envoy-bin", "/bin/true"}, "--envoy-bin needs --envoy-bootstrap"},
 	} {
