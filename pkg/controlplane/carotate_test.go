@@ -140,3 +140,19 @@ func TestRotateCAIsRefusedWhenTheBundleIsAnotherCAs(t *testing.T) {
 		t.Fatal("a control plane without a CA offers a rotation")
 	}
 }
+
+func TestRotateCAOfASPIREMeshIsRefused(t *testing.T) {
+	m := startSPIREMesh(t, &logBuffer{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	before := m.cp.CA().Roots()
+
+	_, err := adminClient(t, m.cp, m.cp.cfg.DataDir).RotateCA(ctx)
+	var ce *client.Error
+	if !errors.As(err, &ce) || ce.StatusCode != http.StatusConflict || !strings.Contains(ce.Message, "SPIRE") {
+		t.Fatalf("rotating a SPIRE-backed mesh: want 409 naming SPIRE, got %v", err)
+	}
+	if after := m.cp.CA().Roots(); len(after) != len(before) {
+		t.Fatalf("the refused rotation changed the builtin CA: %d roots, was %d", len(after), len(before))
+	}
+}
