@@ -29,7 +29,7 @@ func newCARotateCmd(g *globals) *cobra.Command {
 roots after it, the new one last. It needs the admin token.
 
 The new root is in the trust bundle at once, but it signs nothing until the
-CA's publish delay (a minute by default) has passed: the current root keeps
+CA's publish delay (five minutes by default) has passed: the current root keeps
 signing until then, so every peer holds the new root before it meets an
 SVID the new root signed. From then on the old root signs nothing, and it
 stays in the bundle until the last SVID it signed expires (about the

@@ -18,9 +18,8 @@ func (c *ControlPlane) caAPIOptions(o api.Options) api.Options {
 	if c.ca == nil {
 		return o
 	}
-	// The API serves the CA itself as the bundle unless another CA's
-	// roots are the mesh's; only then is there nothing for it to rotate.
-	if b, ok := o.Bundle.(*identity.CA); o.Bundle != nil && (!ok || b != c.ca) {
+	// With SPIRE as the CA, the builtin CA's roots are not the mesh's.
+	if c.spire != nil {
 		o.RotateCA = func() ([]identity.RootInfo, error) {
 			c.log.Warn("CA rotation refused", "reason", errExternalRoots)
 			return nil, &api.RotateRefusedError{Err: errExternalRoots}
@@ -35,7 +34,7 @@ func (c *ControlPlane) caAPIOptions(o api.Options) api.Options {
 // roots after it. Only fingerprints and times are logged, never a key.
 func (c *ControlPlane) rotateCA() ([]identity.RootInfo, error) {
 	if err := c.ca.Rotate(); err != nil {
-		if !rotatesItself(c.ca.Roots()) {
+		if errors.Is(err, identity.ErrCannotRotate) {
 			c.log.Warn("CA rotation refused", "reason", err)
 			return nil, &api.RotateRefusedError{Err: err}
 		}
@@ -47,17 +46,4 @@ func (c *ControlPlane) rotateCA() ([]identity.RootInfo, error) {
 	c.log.Info("mesh CA root published", "fingerprint", newest.Fingerprint,
 		"signs_from", newest.SignsFrom.UTC().Format(time.RFC3339), "roots", len(roots))
 	return roots, nil
-}
-
-// rotatesItself tells a builtin CA, which refuses a rotation only when it
-// fails, from one that never rotates (a provided CA): every builtin root
-// records when it starts signing, while a provided CA's root signs for as
-// long as its files are in place and records no start.
-func rotatesItself(roots []identity.RootInfo) bool {
-	for _, r := range roots {
-		if r.SignsFrom.IsZero() {
-			return false
-		}
-	}
-	return len(roots) > 0
 }

@@ -121,7 +121,7 @@ func TestRotateCAIsRefusedWhenTheBundleIsAnotherCAs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp := &ControlPlane{ca: ca, log: hclog.NewNullLogger()}
+	cp := &ControlPlane{ca: ca, spire: &spireSource{}, log: hclog.NewNullLogger()}
 
 	o := cp.caAPIOptions(api.Options{Bundle: otherBundle{ca}})
 	var refused *api.RotateRefusedError
@@ -132,6 +132,7 @@ func TestRotateCAIsRefusedWhenTheBundleIsAnotherCAs(t *testing.T) {
 		t.Fatalf("the refused rotation left %d roots", n)
 	}
 
+	cp.spire = nil
 	o = cp.caAPIOptions(api.Options{Bundle: ca})
 	if roots, err := o.RotateCA(); err != nil || len(roots) != 2 {
 		t.Fatalf("rotating the CA that is the bundle: %d roots, %v", len(roots), err)

@@ -30,8 +30,10 @@ const (
 
 // Defaults of CAConfig.
 const (
-	DefaultRootTTL      = 10 * 365 * 24 * time.Hour
-	DefaultPublishDelay = time.Minute
+	DefaultRootTTL = 10 * 365 * 24 * time.Hour
+	// DefaultPublishDelay leaves agents five of their one-minute bundle
+	// refreshes to learn a new root before it signs.
+	DefaultPublishDelay = 5 * time.Minute
 	DefaultMaxSVIDTTL   = 24 * time.Hour
 )
 

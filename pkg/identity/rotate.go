@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"time"
 
@@ -38,13 +39,17 @@ type RootInfo struct {
 	Source string `json:"source,omitempty"`
 }
 
+// ErrCannotRotate is Rotate's error for a CA whose roots are managed
+// elsewhere.
+var ErrCannotRotate = errors.New("this CA cannot rotate itself")
+
 // Rotate publishes a new builtin root at once. The current root keeps
 // signing until the publish delay has passed, so peers learn the new root
 // before they meet SVIDs it signed; it then stays in the bundle until its
 // last SVID expires. A provided CA rotates by replacing its files.
 func (c *CA) Rotate() error {
 	if c.provided {
-		return fmt.Errorf("a provided CA cannot rotate itself: replace its cert and key files and restart embassy-cp")
+		return fmt.Errorf("%w: a provided CA's roots are its files: replace its cert and key files and restart embassy-cp", ErrCannotRotate)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
