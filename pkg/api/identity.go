@@ -68,6 +68,9 @@ type WorkloadCertificate struct {
 	// IssuedAt is the last rotation; FirstIssuedAt the attestation.
 	IssuedAt      time.Time `json:"issuedAt"`
 	FirstIssuedAt time.Time `json:"firstIssuedAt"`
+	// Issuer names the external CA (SPIRE) that issued the certificate,
+	// as seen when the agent registered; "" when embassy-cp signed it.
+	Issuer string `json:"issuer,omitempty"`
 }
 
 // CertificatesResponse is the body of GET /v1/certificates.

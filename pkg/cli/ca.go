@@ -27,7 +27,10 @@ func PrintCARoots(w io.Writer, out *api.CARootsResponse, o TableOptions) error {
 		}}
 	for _, r := range out.Roots {
 		active := "no"
-		if r.Active {
+		switch {
+		case r.Source != "":
+			active = r.Source
+		case r.Active:
 			active = "yes"
 		}
 		t.rows = append(t.rows, []string{api.ShortFingerprint(r.Fingerprint), active, timeOrDash(r.SignsFrom, o),

@@ -233,6 +233,24 @@ func TestGoldenCerts(t *testing.T) {
 	}
 }
 
+// With SPIRE as the CA, the roots are SPIRE's and say so.
+func TestGoldenCertsSPIRE(t *testing.T) {
+	out := &api.CertificatesResponse{
+		TrustDomain: "example.org",
+		Certificates: []api.WorkloadCertificate{
+			{Workload: "web-1", SPIFFEID: "spiffe://example.org/ns/shop/sa/web", Serial: "77aa", NotAfter: fixedNow.Add(50 * time.Minute), IssuedAt: fixedNow.Add(-10 * time.Minute), Issuer: "the SPIRE agent at /run/spire/agent.sock"},
+		},
+		Roots: []identity.RootInfo{
+			{Fingerprint: "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae", Subject: "C=US,O=SPIFFE", NotAfter: fixedNow.Add(24 * time.Hour), Source: "spire"},
+		},
+	}
+	var b bytes.Buffer
+	if err := PrintCerts(&b, out, fixedNow, plain); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "certs-spire", b.String())
+}
+
 func TestGoldenPolicyList(t *testing.T) {
 	res := &api.PoliciesResponse{Revision: 9, Policies: []api.PolicyStatus{
 		{Namespace: "default", Name: "echo-authz", Revision: "3a9f", Compiled: true, Enforcement: api.EnforcedByRBAC, Mode: "enforce",

@@ -148,6 +148,9 @@ func PrintCerts(w io.Writer, out *api.CertificatesResponse, now time.Time, o Tab
 	for _, r := range out.Roots {
 		state := "published"
 		switch {
+		case r.Source != "":
+			// Another CA's root (SPIRE's): trusted, rotated there.
+			state = r.Source
 		case r.Active:
 			state = "active"
 		case !r.RetireAfter.IsZero():

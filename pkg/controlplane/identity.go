@@ -109,7 +109,7 @@ func (c *ControlPlane) certificates() []api.WorkloadCertificate {
 	for _, r := range recs {
 		out = append(out, api.WorkloadCertificate{
 			Workload: r.Workload, SPIFFEID: r.SPIFFEID, Serial: r.Serial,
-			NotAfter: r.NotAfter, IssuedAt: r.IssuedAt, FirstIssuedAt: r.FirstIssuedAt,
+			NotAfter: r.NotAfter, IssuedAt: r.IssuedAt, FirstIssuedAt: r.FirstIssuedAt, Issuer: r.Issuer,
 		})
 	}
 	return out
