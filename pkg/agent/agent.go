@@ -32,8 +32,13 @@ type Config struct {
 	TrustBundle []*x509.Certificate
 	// ControlPlane, instead of Dial, is used as it is (tests).
 	ControlPlane ControlPlane
-	// Token is the join token, presented once; unused with SPIFFESocket.
-	Token string
+	// Token is the join token; TokenFile, when set, is read for it instead,
+	// at the first attestation and again whenever the SVID can no longer
+	// be renewed (see ManagerConfig). Both are unused with SPIFFESocket.
+	// At start the agent resumes from the PEM files in SocketDir when they
+	// hold a valid SVID (see LoadPEMFiles), without presenting the token.
+	Token     string
+	TokenFile string
 	// SPIFFESocket, when set, is the unix socket of a SPIFFE Workload API
 	// (a SPIRE agent's) the SVIDs and bundle come from, instead of
 	// attesting and renewing with the control plane (see ManagerConfig).
@@ -102,9 +107,10 @@ func New(cfg Config) (*Agent, error) {
 		cfg.ControlPlane = a.redial
 		a.cfg.ControlPlane = a.redial
 	}
-	a.mgr = NewManager(ManagerConfig{
+	mcfg := ManagerConfig{
 		ControlPlane:   cfg.ControlPlane,
 		Token:          cfg.Token,
+		TokenFile:      cfg.TokenFile,
 		Workload:       name,
 		Logger:         cfg.Logger.Named("svid"),
 		Out:            cfg.Out,
@@ -113,7 +119,14 @@ func New(cfg Config) (*Agent, error) {
 		BundleInterval: cfg.BundleInterval,
 		CallTimeout:    cfg.CallTimeout,
 		SPIFFESocket:   cfg.SPIFFESocket,
-	})
+	}
+	if cfg.SPIFFESocket == "" {
+		mcfg.ResumeDir, mcfg.TrustBundle = cfg.SocketDir, cfg.TrustBundle
+		if a.redial != nil {
+			mcfg.ControlPlane = attestDialer{a.redial}
+		}
+	}
+	a.mgr = NewManager(mcfg)
 	a.sds = NewSDS(cfg.Logger.Named("sds"))
 	a.wl = NewWorkloadAPI(a.mgr, cfg.ControlPlane, cfg.Logger.Named("workloadapi"))
 	// The files and SDS change only with the SVID or the roots, not with
@@ -142,11 +155,11 @@ func (a *Agent) Manager() *Manager { return a.mgr }
 // connections.
 func (a *Agent) Serving() <-chan struct{} { return a.serving }
 
-// Run attests, then serves SDS and the Workload API on their sockets,
-// keeps the PEM files current and the workload registered, until ctx is
-// done; then it deregisters, stops serving and removes the sockets. It
-// returns an error when attestation is refused or a socket cannot be
-// opened.
+// Run attests (or resumes from the PEM files of a previous run), then
+// serves SDS and the Workload API on their sockets, keeps the PEM files
+// current and the workload registered, until ctx is done; then it
+// deregisters, stops serving and removes the sockets. It returns an error
+// when attestation is refused or a socket cannot be opened.
 func (a *Agent) Run(ctx context.Context) error {
 	if err := os.MkdirAll(a.cfg.SocketDir, 0o750); err != nil {
 		return fmt.Errorf("socket directory: %w", err)

@@ -33,9 +33,14 @@ const (
 type ManagerConfig struct {
 	// ControlPlane signs CSRs and serves the bundle.
 	ControlPlane ControlPlane
-	// Token is the join token, presented once; the manager forgets it
-	// after a successful Attest. It is never logged.
-	Token string
+	// Token is the join token; the manager forgets it after a successful
+	// Attest. TokenFile, when set, is read for it instead each time one is
+	// needed (see ReadTokenFile): at the first attestation and at every
+	// re-attestation, so that an operator can write a new token there;
+	// without it the manager does not re-attest. Neither the token nor the
+	// file's content is ever logged.
+	Token     string
+	TokenFile string
 	// Workload is the name of the Workload the agent runs, sent with the
 	// token so a token restricted to one workload can be checked.
 	Workload string
@@ -55,13 +60,25 @@ type ManagerConfig struct {
 	// (a SPIRE agent's): the SVID and bundle come from it, and the manager
 	// neither attests nor renews with the control plane.
 	SPIFFESocket string
+	// ResumeDir, when set, is where a previous run wrote its PEM files
+	// (the agent's socket directory). Run starts from the SVID there when
+	// it is still valid, and renews it at once, instead of presenting the
+	// join token, which may have been single-use (see LoadPEMFiles).
+	// TrustBundle verifies that SVID's chain when the bundle file there
+	// does not.
+	ResumeDir   string
+	TrustBundle []*x509.Certificate
 }
 
-// Manager holds the workload's X.509-SVID: it attests once with the join
-// token, then renews at half of each SVID's lifetime (±10%) with a fresh
-// key, and publishes every change as a new immutable Identity. While the
-// control plane is unreachable it keeps the current SVID until it expires,
-// then withholds it, and keeps retrying with exponential backoff.
+// Manager holds the workload's X.509-SVID: it attests with the join token
+// (or starts from the SVID a previous run left in ResumeDir), then renews
+// at half of each SVID's lifetime (±10%) with a fresh key, and publishes
+// every change as a new immutable Identity. While the control plane is
+// unreachable it keeps the current SVID until it expires, then withholds
+// it, and keeps retrying with exponential backoff. The control plane
+// renews only a valid SVID, so once the SVID has expired, or a renewal is
+// refused, the manager also re-attests with the token it reads again from
+// TokenFile (see recovery), for the same SPIFFE ID only.
 //
 // Manager implements x509svid.Source and x509bundle.Source.
 type Manager struct {
@@ -165,73 +182,53 @@ func (m *Manager) TLSCertificate() *tls.Certificate {
 	return &tls.Certificate{}
 }
 
-// Run attests and then keeps the SVID fresh until ctx is done. It returns
-// an error only when attestation is refused for good (a bad token). With
+// Run attests, or resumes from the PEM files of a previous run, and then
+// keeps the SVID fresh until ctx is done. It returns an error only when
+// the first attestation is refused for good (a bad token). With
 // SPIFFESocket set it follows that Workload API instead.
 func (m *Manager) Run(ctx context.Context) error {
 	if m.cfg.SPIFFESocket != "" {
 		return m.runWorkloadAPISource(ctx)
 	}
+	resumed := m.resume()
+	if !resumed {
+		if err := m.attestAndPublish(ctx); err != nil {
+			return err
+		}
+	}
+	return m.keepFresh(ctx, resumed)
+}
+
+// attestAndPublish attests with the join token and publishes the SVID.
+func (m *Manager) attestAndPublish(ctx context.Context) error {
 	svid, roots, err := m.attest(ctx)
 	if err != nil {
 		return err
 	}
 	m.cfg.Token = ""
-	m.update(func(next *Identity) { next.ID, next.SVID, next.Roots = svid.ID, svid, roots })
+	// The line goes first, so whoever sees the SVID can see the line.
 	fmt.Fprintf(m.cfg.Out, "embassy-agent: attested as %s; SVID serial %x expires %s\n",
 		svid.ID, svid.Certificates[0].SerialNumber, svid.Certificates[0].NotAfter.UTC().Format(time.RFC3339))
+	m.update(func(next *Identity) { next.ID, next.SVID, next.Roots = svid.ID, svid, roots })
 	m.refreshBundle(ctx)
-
-	renew := time.NewTimer(m.renewDelay(svid, time.Now()))
-	defer renew.Stop()
-	expire := time.NewTimer(time.Until(svid.Certificates[0].NotAfter))
-	defer expire.Stop()
-	bundles := time.NewTicker(m.cfg.BundleInterval)
-	defer bundles.Stop()
-	backoff := m.cfg.MinBackoff
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-bundles.C:
-			m.refreshBundle(ctx)
-		case <-expire.C:
-			if s := m.Current().SVID; s != nil && !time.Now().Before(s.Certificates[0].NotAfter) {
-				m.log.Error("the SVID expired; serving none until a renewal succeeds", "serial", fmt.Sprintf("%x", s.Certificates[0].SerialNumber))
-				fmt.Fprintf(m.cfg.Out, "embassy-agent: SVID serial %x expired; withholding it until a renewal succeeds\n", s.Certificates[0].SerialNumber)
-				m.update(func(next *Identity) { next.SVID = nil })
-			}
-		case <-renew.C:
-			svid, roots, err := m.renew(ctx)
-			if err != nil {
-				m.log.Warn("renewing the SVID failed; retrying", "error", err, "in", backoff)
-				renew.Reset(backoff)
-				backoff = min(backoff*2, m.cfg.MaxBackoff)
-				continue
-			}
-			backoff = m.cfg.MinBackoff
-			m.update(func(next *Identity) { next.SVID, next.Roots = svid, roots })
-			leaf := svid.Certificates[0]
-			fmt.Fprintf(m.cfg.Out, "embassy-agent: rotated SVID serial %x; expires %s\n", leaf.SerialNumber, leaf.NotAfter.UTC().Format(time.RFC3339))
-			renew.Reset(m.renewDelay(svid, time.Now()))
-			expire.Reset(time.Until(leaf.NotAfter))
-		}
-	}
+	return nil
 }
 
 // attest presents the join token with a fresh CSR, retrying with backoff
-// while the control plane cannot be reached.
+// while the control plane cannot be reached. The token is read again for
+// each attempt, so a token file fixed meanwhile is used.
 func (m *Manager) attest(ctx context.Context) (*x509svid.SVID, []*x509.Certificate, error) {
 	backoff := m.cfg.MinBackoff
 	for {
-		svid, roots, err := m.sign(ctx, func(ctx context.Context, csr []byte) (*wire.SVIDResponse, error) {
-			return m.cfg.ControlPlane.Attest(ctx, &wire.AttestRequest{Token: m.cfg.Token, CSR: csr, Workload: m.cfg.Workload})
-		})
+		token, err := m.token()
+		if err != nil {
+			return nil, nil, fmt.Errorf("the join token: %w", err)
+		}
+		svid, roots, err := m.attestWith(ctx, token)
 		if err == nil {
 			return svid, roots, nil
 		}
-		switch status.Code(err) {
-		case codes.Unauthenticated, codes.PermissionDenied, codes.InvalidArgument:
+		if isRefusal(err) || status.Code(err) == codes.InvalidArgument {
 			return nil, nil, fmt.Errorf("attestation refused: %w", err)
 		}
 		m.log.Warn("attesting failed; retrying", "error", err, "in", backoff)
@@ -242,6 +239,33 @@ func (m *Manager) attest(ctx context.Context) (*x509svid.SVID, []*x509.Certifica
 		}
 		backoff = min(backoff*2, m.cfg.MaxBackoff)
 	}
+}
+
+// attestWith presents token with a CSR for a fresh key.
+func (m *Manager) attestWith(ctx context.Context, token string) (*x509svid.SVID, []*x509.Certificate, error) {
+	return m.sign(ctx, func(ctx context.Context, csr []byte) (*wire.SVIDResponse, error) {
+		return m.cfg.ControlPlane.Attest(ctx, &wire.AttestRequest{Token: token, CSR: csr, Workload: m.cfg.Workload})
+	})
+}
+
+// token returns the join token: TokenFile's content, read afresh, when it
+// is set, else Token.
+func (m *Manager) token() (string, error) {
+	if m.cfg.TokenFile != "" {
+		return ReadTokenFile(m.cfg.TokenFile)
+	}
+	return m.cfg.Token, nil
+}
+
+// isRefusal reports whether the control plane refused a call for good:
+// the credential presented (token or SVID) is not accepted, so the same
+// call would be refused again.
+func isRefusal(err error) bool {
+	switch status.Code(err) {
+	case codes.Unauthenticated, codes.PermissionDenied:
+		return true
+	}
+	return false
 }
 
 // renew asks for a new SVID for a new key, authenticated by the current one.

@@ -1,0 +1,24 @@
+package agent
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"embassy.dev/embassy/pkg/identity"
+)
+
+// ReadTokenFile reads a join token from path: the file's content without
+// surrounding white space, in the form emb1.<id>.<secret>. The token is a
+// secret, so no error carries the file's content.
+func ReadTokenFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	token := strings.TrimSpace(string(b))
+	if _, _, err := identity.ParseToken(token); err != nil {
+		return "", fmt.Errorf("%s: %w (make one with embassyctl token create)", path, err)
+	}
+	return token, nil
+}
