@@ -51,12 +51,29 @@ func newRootCmd() *cobra.Command {
 		Long: `embassy-agent runs on the workload's node, one per workload.
 
 Identity. It makes a P-256 key locally and presents the join token from
---token-file once, with a CSR, to embassy-cp (verified by --trust-bundle and
-its SPIFFE ID spiffe://<trust-domain>/ns/embassy-system/sa/embassy-cp). The
+--token-file, with a CSR, to embassy-cp (verified by --trust-bundle and its
+SPIFFE ID spiffe://<trust-domain>/ns/embassy-system/sa/embassy-cp). The
 SVID it gets back is renewed at half its lifetime with a new key, over mTLS.
 If embassy-cp is unreachable the current SVID is served until it expires,
 then withheld, and the agent keeps retrying (1s..30s backoff). The key is
-never sent anywhere and never logged.
+never sent anywhere and never logged; nor is the token.
+
+Restarts. A restarted agent starts from the SVID in --socket-dir when it is
+still valid (its chain verifies against bundle.pem there or --trust-bundle,
+and svid-key.pem is its key): it serves it and renews it at once, without
+presenting the token, so a single-use token is not needed again. If
+embassy-cp refuses to renew it, or the files are missing, expired or
+broken, the agent attests with the token from --token-file as on a first
+start.
+
+Recovery. embassy-cp renews only a valid SVID, so once the SVID has expired
+(embassy-cp was unreachable for its whole lifetime) or embassy-cp refuses to
+renew it, the agent says once which file to write a new token to, with the
+embassyctl command that makes it. It reads --token-file again every second
+and re-attests as soon as the file holds a token embassy-cp accepts, with
+backoff while embassy-cp is unreachable; a refused token is presented again
+only after the file changes, or every 30s. The new SVID must be for the
+SPIFFE ID the agent had: a token for another identity is refused.
 
 With --spire-socket (a Mesh with ca: {type: spire}) the agent neither
 attests nor renews: it takes the SVIDs and bundle from the SPIFFE Workload
@@ -123,7 +140,7 @@ it exits.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.cp, "cp", bootstrap.DefaultXDSAddress, "embassy-cp's xDS address (host:port); the identity service shares it")
-	f.StringVar(&o.tokenFile, "token-file", "", "file holding the join token (emb1.<id>.<secret>), presented once")
+	f.StringVar(&o.tokenFile, "token-file", "", "file holding the join token (emb1.<id>.<secret>); read again to re-attest when the SVID cannot be renewed")
 	f.StringVar(&o.bundleFile, "trust-bundle", "", "PEM roots to verify embassy-cp by (embassyctl bundle > FILE)")
 	f.StringVar(&o.spireSocket, "spire-socket", "", "take the SVIDs from the SPIFFE Workload API on this unix socket (a SPIRE agent's) instead of attesting with embassy-cp")
 	f.StringVar(&o.workload, "workload", "", "this workload as NAME.NAMESPACE (the sidecar's node id)")
@@ -162,10 +179,11 @@ func run(ctx context.Context, cmd *cobra.Command, o options) error {
 	if err != nil {
 		return err
 	}
-	var token string
+	// The token is read again whenever the agent attests; reading it now
+	// refuses a missing or malformed file at once.
 	if o.spireSocket == "" {
-		if token, err = readToken(o.tokenFile); err != nil {
-			return err
+		if _, err := agent.ReadTokenFile(o.tokenFile); err != nil {
+			return fmt.Errorf("--token-file: %w", err)
 		}
 	}
 	var roots []*x509.Certificate
@@ -182,7 +200,7 @@ func run(ctx context.Context, cmd *cobra.Command, o options) error {
 			return client.Dial(o.cp, roots, cert)
 		},
 		TrustBundle:  roots,
-		Token:        token,
+		TokenFile:    o.tokenFile,
 		SPIFFESocket: o.spireSocket,
 		Workload:     o.workload,
 		Spec:         spec,

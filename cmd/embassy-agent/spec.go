@@ -88,20 +88,6 @@ func portNumber(s string) (uint32, error) {
 	return uint32(n), nil
 }
 
-// readToken reads the join token from path. The token is never printed,
-// not even in errors.
-func readToken(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("--token-file: %w", err)
-	}
-	tok := strings.TrimSpace(string(b))
-	if _, _, err := identity.ParseToken(tok); err != nil {
-		return "", fmt.Errorf("--token-file %s: %w (make one with embassyctl token create)", path, err)
-	}
-	return tok, nil
-}
-
 // readBundle reads PEM root certificates from path.
 func readBundle(path string) ([]*x509.Certificate, error) {
 	b, err := os.ReadFile(path)
