@@ -128,7 +128,12 @@ func New(cfg Config) (*Agent, error) {
 	}
 	a.mgr = NewManager(mcfg)
 	a.sds = NewSDS(cfg.Logger.Named("sds"))
-	a.wl = NewWorkloadAPI(a.mgr, cfg.ControlPlane, cfg.Logger.Named("workloadapi"))
+	// JWT-SVIDs come from where the X.509-SVIDs do.
+	var minter JWTMinter = cfg.ControlPlane
+	if cfg.SPIFFESocket != "" {
+		minter = SPIFFEJWTMinter{Socket: cfg.SPIFFESocket}
+	}
+	a.wl = NewWorkloadAPI(a.mgr, minter, cfg.Logger.Named("workloadapi"))
 	// The files and SDS change only with the SVID or the roots, not with
 	// the JWT keys, so readers are not woken for nothing.
 	var last *Identity
