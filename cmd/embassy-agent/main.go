@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -162,6 +163,17 @@ it exits.`,
 	return cmd
 }
 
+// resumable says whether the socket dir holds a valid SVID of a previous
+// run that the agent can resume from.
+func resumable(o options) bool {
+	var roots []*x509.Certificate
+	if o.bundleFile != "" {
+		roots, _ = readBundle(o.bundleFile)
+	}
+	_, _, err := agent.LoadPEMFiles(o.socketDir, roots, time.Now())
+	return err == nil
+}
+
 // run starts the agent and, once it serves, the Envoy side; it returns
 // when ctx ends (after deregistering) or the agent fails.
 func run(ctx context.Context, cmd *cobra.Command, o options) error {
@@ -180,10 +192,14 @@ func run(ctx context.Context, cmd *cobra.Command, o options) error {
 		return err
 	}
 	// The token is read again whenever the agent attests; reading it now
-	// refuses a missing or malformed file at once.
+	// refuses a missing or malformed file at once, unless the agent can
+	// resume from the SVID of its previous run and needs no token.
 	if o.spireSocket == "" {
 		if _, err := agent.ReadTokenFile(o.tokenFile); err != nil {
-			return fmt.Errorf("--token-file: %w", err)
+			if !resumable(o) {
+				return fmt.Errorf("--token-file: %w", err)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "embassy-agent: --token-file: %v; resuming from the SVID in %s (a token is needed again only if it cannot be renewed)\n", err, o.socketDir)
 		}
 	}
 	var roots []*x509.Certificate

@@ -216,6 +216,40 @@ func TestAgentCommandAgainstTheControlPlane(t *testing.T) {
 	if strings.Contains(out.String(), token) {
 		t.Fatal("the join token was printed")
 	}
+
+	// Started again without its token file, it resumes from the SVID the
+	// first run left in the socket dir and registers again.
+	if err := os.Remove(tokenFile); err != nil {
+		t.Fatal(err)
+	}
+	out2 := &lines{writes: make(chan string, 100)}
+	cmd = newRootCmd()
+	cmd.SetOut(out2)
+	cmd.SetErr(out2)
+	cmd.SetArgs([]string{
+		"--cp", cp.XDSAddr(), "--token-file", tokenFile, "--trust-bundle", bundleFile,
+		"--workload", "web-1.shop", "--socket-dir", sockets, "--address", "10.0.0.7", "--service", "web", "--port", "http=8080:9090",
+		"--log-level", "error",
+	})
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	done2 := make(chan error, 1)
+	go func() { done2 <- cmd.ExecuteContext(ctx2) }()
+	out2.waitFor(t, "resuming from the SVID in "+sockets)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := cp.Store().Get(context.Background(), key); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the resumed agent did not register the Workload:\n%s", out2)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel2()
+	if err := <-done2; err != nil {
+		t.Fatalf("the resumed agent: %v", err)
+	}
 }
 
 func TestWorkloadFlags(t *testing.T) {
