@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -38,10 +39,17 @@ func (p *proc) output() string {
 	return p.out.String()
 }
 
-// start runs a binary; it is killed when the test ends.
+// start runs a binary of binDir; it is killed when the test ends.
 func start(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, cmd: exec.Command(bin(name), args...), done: make(chan struct{})}
+	return startPath(t, bin(name), args...)
+}
+
+// startPath runs the program at path; it is killed when the test ends.
+func startPath(t *testing.T, path string, args ...string) *proc {
+	t.Helper()
+	name := filepath.Base(path)
+	p := &proc{t: t, cmd: exec.Command(path, args...), done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p, p
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", name, err)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -40,10 +41,10 @@ spec:
   ports: [{name: grpc, port: 50051, protocol: grpc}]
 `
 
-// startSPIREAgent starts embassy-agent for name.default taking its SVIDs
-// from the Workload API at socket (no join token, no --trust-bundle) and
-// waits for its PEM files.
-func startSPIREAgent(t *testing.T, cp *controlPlane, socket, name string, args ...string) *meshAgent {
+// startSPIREAgent starts embassy-agent (the binary binName under binDir)
+// for name.default taking its SVIDs from the Workload API at socket (no
+// join token, no --trust-bundle) and waits for its PEM files.
+func startSPIREAgent(t *testing.T, cp *controlPlane, binName, socket, name string, args ...string) *meshAgent {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "emb-"+name+"-")
 	if err != nil {
@@ -52,25 +53,43 @@ func startSPIREAgent(t *testing.T, cp *controlPlane, socket, name string, args .
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	args = append([]string{"--cp", cp.xds, "--spire-socket", socket, "--workload", name + ".default",
 		"--socket-dir", filepath.Join(dir, "sock")}, args...)
-	a := &meshAgent{proc: start(t, "embassy-agent", args...), name: name, dir: filepath.Join(dir, "sock")}
-	deadline := time.Now().Add(15 * time.Second)
+	a := &meshAgent{proc: start(t, binName, args...), name: name, dir: filepath.Join(dir, "sock")}
+	deadline := time.Now().Add(30 * time.Second)
 	for a.leafOrNil() == nil {
 		if time.Now().After(deadline) {
-			t.Fatalf("the agent of %s wrote no SVID within 15s:\n%s", name, a.output())
+			t.Fatalf("the agent of %s wrote no SVID within 30s:\n%s", name, a.output())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	return a
 }
 
+// spireEnv is what a test of a SPIRE-backed mesh needs of SPIRE, for the
+// processes "cp", "echo-v1" (the server's agent) and "echo-client" (the
+// client's agent).
+type spireEnv struct {
+	// socket is the Workload API socket of a process's node.
+	socket func(name string) string
+	// agentBin is the embassy-agent binary (a name under binDir) a
+	// process runs, so SPIRE can tell the agents apart by path.
+	agentBin func(name string) string
+	// issued is the serial SPIRE serves a process now ("" when the test
+	// cannot know it).
+	issued func(name string) string
+	// roots are SPIRE's X.509 roots; jwtKIDs the key IDs of its JWT keys.
+	roots   func(t *testing.T) []*x509.Certificate
+	jwtKIDs func(t *testing.T) []string
+	// rotate has SPIRE issue a process a new SVID and returns its serial,
+	// or "" when SPIRE rotates by itself within rotateWait.
+	rotate     func(t *testing.T, name string) string
+	rotateWait time.Duration
+}
+
 // TestSPIREMeshProxyless runs a mesh whose CA is SPIRE end to end. A
 // SPIFFE Workload API stand-in in this process, with a CA of its own,
-// plays each node's SPIRE agent: embassy-cp takes its xDS certificate
-// from it (--spire-socket), each embassy-agent its workload's SVID (no
-// join token), and proxyless echo servers and a client call each other
-// over STRICT mTLS on those SVIDs, configured over mTLS xDS.
+// plays each node's SPIRE agent (a build-tagged test runs the same against
+// real SPIRE: make test-spire).
 func TestSPIREMeshProxyless(t *testing.T) {
-	dir := t.TempDir()
 	sockDir, err := os.MkdirTemp("", "spire-")
 	if err != nil {
 		t.Fatal(err)
@@ -81,33 +100,88 @@ func TestSPIREMeshProxyless(t *testing.T) {
 		t.Fatal(err)
 	}
 	td := spiffeid.RequireTrustDomainFromString("example.org")
-	serve := func(name string, id spiffeid.ID, dns ...string) *workloadapitest.Server {
+	servers := map[string]*workloadapitest.Server{}
+	serve := func(name string, id spiffeid.ID, dns ...string) {
 		s, err := spire.Serve(filepath.Join(sockDir, name+".sock"), id, dns, time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(s.Close)
-		return s
+		servers[name] = s
 	}
 	// proxyless gRPC checks the control plane's DNS name, so its SVID
 	// carries the one the bootstraps dial (SPIRE entries take -dns).
-	cpSPIRE := serve("cp", identity.ControlPlaneID(td), "localhost")
-	serverSPIRE := serve("echo-v1", spiffeid.RequireFromPath(td, "/ns/default/sa/echo-server"))
-	clientSPIRE := serve("echo-client", spiffeid.RequireFromPath(td, "/ns/default/sa/echo-client"))
+	serve("cp", identity.ControlPlaneID(td), "localhost")
+	serve("echo-v1", spiffeid.RequireFromPath(td, "/ns/default/sa/echo-server"))
+	serve("echo-client", spiffeid.RequireFromPath(td, "/ns/default/sa/echo-client"))
+	runSPIREMesh(t, spireEnv{
+		socket:   func(name string) string { return servers[name].Path() },
+		agentBin: func(string) string { return "embassy-agent" },
+		issued:   func(name string) string { return echo.SerialHex(servers[name].Current().Certificates[0]) },
+		roots:    func(*testing.T) []*x509.Certificate { return spire.Roots() },
+		jwtKIDs: func(t *testing.T) []string {
+			jwks, err := spire.JWKS()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return jwksKIDs(t, jwks, "")
+		},
+		rotate: func(t *testing.T, name string) string {
+			next, err := servers[name].Rotate()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return echo.SerialHex(next.Certificates[0])
+		},
+		rotateWait: 15 * time.Second,
+	})
+}
 
+// jwksKIDs returns the key IDs of a JWKS document's keys (of use, when
+// not "").
+func jwksKIDs(t *testing.T, jwks []byte, use string) []string {
+	t.Helper()
+	var doc struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+			Use string `json:"use"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal(jwks, &doc); err != nil {
+		t.Fatalf("JWKS %s: %v", jwks, err)
+	}
+	var out []string
+	for _, k := range doc.Keys {
+		if use == "" || k.Use == use {
+			out = append(out, k.Kid)
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("JWKS %s has no JWT keys", jwks)
+	}
+	return out
+}
+
+// runSPIREMesh runs the mesh on env's SPIRE: embassy-cp takes its xDS
+// certificate from it (--spire-socket), each embassy-agent its workload's
+// SVID (no join token), and proxyless echo servers and a client call each
+// other over STRICT mTLS on those SVIDs, configured over mTLS xDS.
+func runSPIREMesh(t *testing.T, env spireEnv) {
+	dir := t.TempDir()
+	td := spiffeid.RequireTrustDomainFromString("example.org")
 	xdsAddr, apiAddr := freePort(t), freePort(t)
 	p := start(t, "embassy-cp", "--data-dir", dir+"/data", "--xds-addr", xdsAddr, "--api-addr", apiAddr, "--log-level", "debug",
-		"--trust-domain", "example.org", "--spire-socket", cpSPIRE.Path())
+		"--trust-domain", "example.org", "--spire-socket", env.socket("cp"))
 	m := p.waitFor(servingRE, 20*time.Second)
 	cp := &controlPlane{proc: p, dataDir: dir + "/data", xds: m[1], api: m[2]}
 	if !strings.Contains(cp.output(), "SPIRE is the mesh's CA") {
 		t.Fatalf("embassy-cp does not say SPIRE is the CA:\n%s", cp.output())
 	}
-	cp.mustCtl(t, "apply", "-f", writeFile(t, dir, "mesh.yaml", fmt.Sprintf(spireMeshDoc, cpSPIRE.Path())))
+	cp.mustCtl(t, "apply", "-f", writeFile(t, dir, "mesh.yaml", fmt.Sprintf(spireMeshDoc, env.socket("cp"))))
 
 	v1Addr := freePort(t)
-	agentS := startSPIREAgent(t, cp, serverSPIRE.Path(), "echo-v1", serverWorkload(t, v1Addr, "v1")...)
-	agentC := startSPIREAgent(t, cp, clientSPIRE.Path(), "echo-client")
+	agentS := startSPIREAgent(t, cp, env.agentBin("echo-v1"), env.socket("echo-v1"), "echo-v1", serverWorkload(t, v1Addr, "v1")...)
+	agentC := startSPIREAgent(t, cp, env.agentBin("echo-client"), env.socket("echo-client"), "echo-client")
 	xdsByName := "localhost:" + portOf(t, cp.xds)
 	boot := func(node string, a *meshAgent) string {
 		return writeFile(t, dir, node+".json", cp.mustCtl(t, "bootstrap", "grpc", "--workload", node+".default", "--xds-address", xdsByName, "--cert-dir", a.dir))
@@ -117,12 +191,13 @@ func TestSPIREMeshProxyless(t *testing.T) {
 	clientBoot := boot("echo-client", agentC)
 
 	t.Run("the agents serve SPIRE's SVIDs and registered with them", func(t *testing.T) {
-		for _, c := range []struct {
-			a *meshAgent
-			s *workloadapitest.Server
-		}{{agentS, serverSPIRE}, {agentC, clientSPIRE}} {
-			if got, want := echo.SerialHex(c.a.leafOrNil()), echo.SerialHex(c.s.Current().Certificates[0]); got != want {
-				t.Errorf("the agent of %s serves serial %s, SPIRE issued %s", c.a.name, got, want)
+		for _, a := range []*meshAgent{agentS, agentC} {
+			leaf := a.leafOrNil()
+			if want := env.issued(a.name); want != "" && echo.SerialHex(leaf) != want {
+				t.Errorf("the agent of %s serves serial %s, SPIRE issued %s", a.name, echo.SerialHex(leaf), want)
+			}
+			if !chainsTo(leaf, env.roots(t)) {
+				t.Errorf("the agent of %s serves a certificate that does not chain to SPIRE's roots", a.name)
 			}
 		}
 		if out := cp.mustCtl(t, "get", "workloads", "-A", "-o", "yaml"); !strings.Contains(out, "registered-by: agent") || !strings.Contains(out, "echo-v1") {
@@ -139,8 +214,11 @@ func TestSPIREMeshProxyless(t *testing.T) {
 			t.Fatalf("want 100 calls to v1 without errors, got %+v", s)
 		}
 		peer := whoamiOver(t, clientBoot)
-		if peer.Security != "tls" || peer.SPIFFEID != clientID || peer.Serial != echo.SerialHex(clientSPIRE.Current().Certificates[0]) {
-			t.Fatalf("the server saw %+v, want %s with SPIRE's serial %s over tls", peer, clientID, echo.SerialHex(clientSPIRE.Current().Certificates[0]))
+		if peer.Security != "tls" || peer.SPIFFEID != clientID {
+			t.Fatalf("the server saw %+v, want %s over tls", peer, clientID)
+		}
+		if want := env.issued("echo-client"); want != "" && peer.Serial != want {
+			t.Fatalf("the server saw serial %s, SPIRE issued the client %s", peer.Serial, want)
 		}
 		cc, err := grpc.NewClient(v1Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
@@ -155,18 +233,17 @@ func TestSPIREMeshProxyless(t *testing.T) {
 	})
 
 	t.Run("a rotation at SPIRE reaches the agent and new connections", func(t *testing.T) {
-		next, err := clientSPIRE.Rotate()
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := echo.SerialHex(next.Certificates[0])
-		deadline := time.Now().Add(15 * time.Second)
-		for echo.SerialHex(agentC.leafOrNil()) != want {
+		before := echo.SerialHex(agentC.leafOrNil())
+		want := env.rotate(t, "echo-client")
+		rotated := func(s string) bool { return s != before && (want == "" || s == want) }
+		deadline := time.Now().Add(env.rotateWait)
+		for !rotated(echo.SerialHex(agentC.leafOrNil())) {
 			if time.Now().After(deadline) {
-				t.Fatalf("the client's agent still serves %s, SPIRE rotated to %s", echo.SerialHex(agentC.leafOrNil()), want)
+				t.Fatalf("the client's agent still serves %s after %s (SPIRE's new serial: %q)", echo.SerialHex(agentC.leafOrNil()), env.rotateWait, want)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
+		want = echo.SerialHex(agentC.leafOrNil())
 		// grpc-go's file watcher rereads the files every refresh_interval.
 		deadline = time.Now().Add(30 * time.Second)
 		for {
@@ -196,25 +273,13 @@ func TestSPIREMeshProxyless(t *testing.T) {
 		if _, err := jwtsvid.ParseAndValidate(svid.Marshal(), bundles, []string{"echo"}); err != nil {
 			t.Fatalf("the JWT-SVID does not validate against the agent's JWT bundle: %v", err)
 		}
-		jwks, err := spire.JWKS()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var want struct {
-			Keys []struct {
-				Kid string `json:"kid"`
-			} `json:"keys"`
-		}
-		if err := json.Unmarshal(jwks, &want); err != nil || len(want.Keys) == 0 {
-			t.Fatalf("SPIRE's JWKS %s: %v", jwks, err)
-		}
 		b, err := bundles.GetJWTBundleForTrustDomain(td)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, k := range want.Keys {
-			if _, ok := b.FindJWTAuthority(k.Kid); !ok {
-				t.Fatalf("the agent's JWT bundle lacks SPIRE's key %s", k.Kid)
+		for _, kid := range env.jwtKIDs(t) {
+			if _, ok := b.FindJWTAuthority(kid); !ok {
+				t.Fatalf("the agent's JWT bundle lacks SPIRE's key %s", kid)
 			}
 		}
 		if svid.ID.String() != clientID {
@@ -223,7 +288,7 @@ func TestSPIREMeshProxyless(t *testing.T) {
 	})
 
 	t.Run("the status API says SPIRE issued the certificates and roots", func(t *testing.T) {
-		var res struct {
+		type certs struct {
 			Certificates []struct {
 				Workload, SPIFFEID, Serial, Issuer string
 			} `json:"certificates"`
@@ -231,20 +296,41 @@ func TestSPIREMeshProxyless(t *testing.T) {
 				Source string `json:"source"`
 			} `json:"roots"`
 		}
-		if err := json.Unmarshal([]byte(cp.ctlStdout(t, "certs", "-o", "json")), &res); err != nil {
-			t.Fatal(err)
-		}
-		var server bool
-		for _, c := range res.Certificates {
-			if c.Workload == "echo-v1" && c.Issuer != "" && c.Serial == echo.SerialHex(serverSPIRE.Current().Certificates[0]) {
-				server = true
+		// The control plane sees a SPIRE SVID when the agent registers
+		// with it, at least every 10 s, so a rotation shows within that.
+		var res certs
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			res = certs{}
+			if err := json.Unmarshal([]byte(cp.ctlStdout(t, "certs", "-o", "json")), &res); err != nil {
+				t.Fatal(err)
 			}
+			seen := slices.ContainsFunc(res.Certificates, func(c struct{ Workload, SPIFFEID, Serial, Issuer string }) bool {
+				return c.Workload == "echo-v1" && c.Issuer != "" && c.Serial == echo.SerialHex(agentS.leafOrNil())
+			})
+			if seen {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/v1/certificates does not show echo-v1's current SPIRE SVID %s: %+v", echo.SerialHex(agentS.leafOrNil()), res.Certificates)
+			}
+			time.Sleep(200 * time.Millisecond)
 		}
-		if !server {
-			t.Fatalf("/v1/certificates does not show echo-v1's SPIRE SVID: %+v", res.Certificates)
-		}
-		if len(res.Roots) != len(spire.Roots()) || res.Roots[0].Source != "spire" {
+		if len(res.Roots) != len(env.roots(t)) || res.Roots[0].Source != "spire" {
 			t.Fatalf("/v1/certificates roots are not SPIRE's: %+v", res.Roots)
 		}
 	})
+}
+
+// chainsTo says whether leaf verifies against roots.
+func chainsTo(leaf *x509.Certificate, roots []*x509.Certificate) bool {
+	if leaf == nil {
+		return false
+	}
+	pool := x509.NewCertPool()
+	for _, r := range roots {
+		pool.AddCert(r)
+	}
+	_, err := leaf.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	return err == nil
 }

@@ -230,7 +230,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		(&Registrar{
 			ControlPlane: a.cfg.ControlPlane, Name: a.name, Spec: a.cfg.Spec,
 			Interval: a.cfg.RegisterInterval, CallTimeout: a.cfg.CallTimeout,
-			Logger: a.log.Named("register"),
+			Logger: a.log.Named("register"), Identities: a.mgr,
 		}).Run(rctx)
 	}()
 	var err error

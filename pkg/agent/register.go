@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
 	"embassy.dev/embassy/pkg/resource"
 )
@@ -25,6 +26,10 @@ type Registrar struct {
 	// DefaultCallTimeout.
 	Interval, CallTimeout time.Duration
 	Logger                hclog.Logger
+	// Identities, when set, makes a new SVID register at once, so the
+	// control plane's record of the agent's certificate (the status API's)
+	// follows a rotation it did not sign, such as SPIRE's.
+	Identities IdentityWatcher
 }
 
 // Run registers until ctx is done, then deregisters with a fresh
@@ -48,6 +53,11 @@ func (r *Registrar) Run(ctx context.Context) {
 	defer tick.Stop()
 	registered := false
 	for {
+		var presented *x509svid.SVID
+		if r.Identities != nil {
+			cur, _ := r.Identities.Watch()
+			presented = cur.SVID
+		}
 		cctx, cancel := context.WithTimeout(ctx, timeout)
 		resp, err := r.ControlPlane.Register(cctx, r.Name, r.Spec)
 		cancel()
@@ -58,8 +68,7 @@ func (r *Registrar) Run(ctx context.Context) {
 			log.Info("workload registered", "workload", r.Name, "lease", time.Duration(resp.LeaseSeconds)*time.Second)
 			registered = true
 		}
-		select {
-		case <-ctx.Done():
+		if !r.wait(ctx, tick.C, presented) {
 			dctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
 			if err := r.ControlPlane.Deregister(dctx, r.Name); err != nil {
@@ -68,7 +77,29 @@ func (r *Registrar) Run(ctx context.Context) {
 			}
 			log.Info("workload deregistered", "workload", r.Name)
 			return
-		case <-tick.C:
+		}
+	}
+}
+
+// wait returns true when the next registration is due: at the next tick,
+// or as soon as the SVID is not presented any more. It returns false when
+// ctx is done.
+func (r *Registrar) wait(ctx context.Context, tick <-chan time.Time, presented *x509svid.SVID) bool {
+	for {
+		var changed <-chan struct{}
+		if r.Identities != nil {
+			var cur *Identity
+			cur, changed = r.Identities.Watch()
+			if cur.SVID != nil && cur.SVID != presented {
+				return true
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-tick:
+			return true
+		case <-changed:
 		}
 	}
 }
