@@ -5,7 +5,7 @@ GO      ?= go
 BIN     := $(CURDIR)/bin
 GOFLAGS ?=
 
-.PHONY: all build demo test vet fmt-check unit e2e bench envoy-validate clean
+.PHONY: all build demo test test-spire vet fmt-check unit e2e bench envoy-validate clean
 
 all: build
 
@@ -23,6 +23,14 @@ demo: build
 ## the fuzz seed corpora).
 test: fmt-check vet
 	$(GO) test -count=1 -timeout 20m ./...
+
+## test-spire: the SPIRE-backed mesh end to end against a real spire-server
+## and spire-agent. Builds SPIRE from source into .spire/ first (minutes, a
+## few GB of memory; later runs reuse it), which is why `make test` runs the
+## same test against a Workload API stand-in instead.
+test-spire:
+	@dir=$$(bash scripts/build-spire.sh | tail -1) && \
+	EMBASSY_SPIRE_BIN=$$dir $(GO) test -count=1 -tags spire -run 'TestRealSPIRE' -v ./e2e
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
