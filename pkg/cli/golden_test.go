@@ -112,6 +112,9 @@ func fixtureProxies() []status.Proxy {
 		{ID: "checkout-with-a-very-long-workload-name-for-the-canary-rollout.shop-production", Flavour: "grpc", XDS: "delta", Types: map[string]status.TypeStatus{
 			url("listener.v3.Listener"): {VersionSent: "3", VersionAcked: "3", SentAt: at(time.Minute), AckedAt: at(time.Minute)},
 		}},
+		{ID: "echo-v1.default", Flavour: "agent", XDS: "sotw", Types: map[string]status.TypeStatus{
+			url("core.v3.TypedExtensionConfig"): {VersionSent: "3a9f", VersionAcked: "3a9f", SentAt: at(time.Minute), AckedAt: at(time.Minute)},
+		}},
 	}
 }
 

@@ -37,6 +37,8 @@ var xdsColumns = []struct{ header, typeName string }{
 	{"LDS", "Listener"},
 	{"EDS", "ClusterLoadAssignment"},
 	{"RDS", "RouteConfiguration"},
+	// The authorization policy bundles an agent receives.
+	{"AUTHZ", "TypedExtensionConfig"},
 }
 
 // SyncState is one type's state: the server's when it sent one,
@@ -51,7 +53,7 @@ func SyncState(ts status.TypeStatus, now time.Time) string {
 // ProxySync is one proxy with the judged state of each column's type.
 type ProxySync struct {
 	status.Proxy
-	// Sync maps CDS, LDS, EDS and RDS to a sync state.
+	// Sync maps CDS, LDS, EDS, RDS and AUTHZ to a sync state.
 	Sync map[string]string `json:"sync"`
 }
 
@@ -108,7 +110,11 @@ func PrintProxyStatusWith(w io.Writer, format string, ps []status.Proxy, now tim
 	default:
 		return fmt.Errorf("unknown output format %q: use -o table, -o json or -o yaml", format)
 	}
-	t := &table{headers: []string{"ID", "FLAVOUR", "XDS", "CDS", "LDS", "EDS", "RDS"}, gap: 3, paint: paintSyncColumn}
+	headers := []string{"ID", "FLAVOUR", "XDS"}
+	for _, c := range xdsColumns {
+		headers = append(headers, c.header)
+	}
+	t := &table{headers: headers, gap: 2, paint: paintSyncColumn}
 	for _, p := range judged {
 		row := []string{p.ID, orDash(p.Flavour), orDash(p.XDS)}
 		for _, c := range xdsColumns {
