@@ -30,6 +30,14 @@ func LoadPEMFiles(dir string, trust []*x509.Certificate, now time.Time) (*x509sv
 	if err != nil {
 		return nil, nil, err
 	}
+	// A missing bundle file leaves trust to vouch for the chain.
+	bundle, _ := os.ReadFile(filepath.Join(dir, BundleFile))
+	return parsePEMFiles(chain, key, bundle, trust, now)
+}
+
+// parsePEMFiles is LoadPEMFiles on the files' contents; bundle is nil
+// when there is no bundle file.
+func parsePEMFiles(chain, key, bundle []byte, trust []*x509.Certificate, now time.Time) (*x509svid.SVID, []*x509.Certificate, error) {
 	// Parse checks that the leaf is an SVID and that the key is its key.
 	svid, err := x509svid.Parse(chain, key)
 	if err != nil {
@@ -48,7 +56,7 @@ func LoadPEMFiles(dir string, trust []*x509.Certificate, now time.Time) (*x509sv
 	if svid.ID == identity.ControlPlaneID(svid.ID.TrustDomain()) {
 		return nil, nil, fmt.Errorf("%s holds the control plane's own SVID, which no agent may hold", CertFile)
 	}
-	roots, err := verifiedBy(svid, now, filepath.Join(dir, BundleFile), trust)
+	roots, err := verifiedBy(svid, now, bundle, trust)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -56,8 +64,8 @@ func LoadPEMFiles(dir string, trust []*x509.Certificate, now time.Time) (*x509sv
 }
 
 // verifiedBy returns the roots svid's chain verifies against at now: the
-// bundle file's, or else trust's.
-func verifiedBy(svid *x509svid.SVID, now time.Time, bundleFile string, trust []*x509.Certificate) ([]*x509.Certificate, error) {
+// bundle file's (its contents; nil when there is none), or else trust's.
+func verifiedBy(svid *x509svid.SVID, now time.Time, bundle []byte, trust []*x509.Certificate) ([]*x509.Certificate, error) {
 	verify := func(roots []*x509.Certificate) error {
 		if len(roots) == 0 {
 			return errors.New("no roots")
@@ -65,10 +73,10 @@ func verifiedBy(svid *x509svid.SVID, now time.Time, bundleFile string, trust []*
 		_, _, err := x509svid.Verify(svid.Certificates, x509bundle.FromX509Authorities(svid.ID.TrustDomain(), roots), x509svid.WithTime(now))
 		return err
 	}
-	b, err := os.ReadFile(bundleFile)
+	err := errors.New("no such file")
 	var fileRoots []*x509.Certificate
-	if err == nil {
-		fileRoots, err = identity.ParseCertsPEM(b)
+	if bundle != nil {
+		fileRoots, err = identity.ParseCertsPEM(bundle)
 	}
 	if err == nil {
 		if err = verify(fileRoots); err == nil {
@@ -79,7 +87,7 @@ func verifiedBy(svid *x509svid.SVID, now time.Time, bundleFile string, trust []*
 	if trustErr == nil {
 		return trust, nil
 	}
-	return nil, fmt.Errorf("the chain in %s verifies neither against %s (%v) nor against the trust bundle (%v)", CertFile, filepath.Base(bundleFile), err, trustErr)
+	return nil, fmt.Errorf("the chain in %s verifies neither against %s (%v) nor against the trust bundle (%v)", CertFile, BundleFile, err, trustErr)
 }
 
 // resume publishes the SVID a previous run left in ResumeDir, when it is
