@@ -28,10 +28,14 @@ type ControlPlaneConn interface {
 type DialFunc func(roots []*x509.Certificate, cert func() *tls.Certificate) (ControlPlaneConn, error)
 
 // redialer is a ControlPlane that opens a new connection whenever the SVID
-// changes. TLS presents a client certificate only in the handshake, so the
-// connection Attest used carries none, and one opened before a rotation
-// keeps presenting the old SVID until that expires. The old connection is
-// closed after grace, so calls already on it can finish.
+// or the roots change. TLS presents a client certificate only in the
+// handshake, so the connection Attest used carries none, and one opened
+// before a rotation keeps presenting the old SVID until that expires.
+// Likewise a connection verifies the control plane by the roots it was
+// opened with, in every handshake, reconnections included: once the
+// control plane serves a certificate of a new root (after a CA rotation),
+// only a connection opened with the new roots reaches it. The old
+// connection is closed after grace, so calls already on it can finish.
 type redialer struct {
 	dial    DialFunc
 	current func() *Identity
@@ -43,27 +47,23 @@ type redialer struct {
 	// SPIRE too, while seed may still name the control plane's own CA.
 	withSeed bool
 
-	mu   sync.Mutex
-	conn ControlPlaneConn
-	svid *x509svid.SVID // the SVID conn was opened with
+	mu    sync.Mutex
+	conn  ControlPlaneConn
+	svid  *x509svid.SVID      // the SVID conn was opened with
+	roots []*x509.Certificate // the roots conn was opened with
 }
 
-// get returns a connection opened with the current SVID.
+// get returns a connection opened with the current SVID and roots.
 func (r *redialer) get() (ControlPlane, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	cur := r.current()
+	roots := r.rootsFor(cur)
 	// Without an SVID (before attestation, or expired) any connection
-	// will do: a new one could present nothing better.
-	if r.conn != nil && (cur.SVID == r.svid || cur.SVID == nil) {
+	// with the current roots will do: a new one could present nothing
+	// better.
+	if r.conn != nil && (cur.SVID == r.svid || cur.SVID == nil) && sameCerts(roots, r.roots) {
 		return r.conn, nil
-	}
-	roots := cur.Roots
-	switch {
-	case len(roots) == 0:
-		roots = r.seed
-	case r.withSeed:
-		roots = append(slices.Clip(roots), r.seed...)
 	}
 	svid := cur.SVID
 	conn, err := r.dial(roots, func() *tls.Certificate {
@@ -78,8 +78,19 @@ func (r *redialer) get() (ControlPlane, error) {
 	if old := r.conn; old != nil {
 		time.AfterFunc(r.grace, func() { old.Close() })
 	}
-	r.conn, r.svid = conn, svid
+	r.conn, r.svid, r.roots = conn, svid, roots
 	return conn, nil
+}
+
+// rootsFor returns the roots that verify the control plane for cur.
+func (r *redialer) rootsFor(cur *Identity) []*x509.Certificate {
+	switch {
+	case len(cur.Roots) == 0:
+		return r.seed
+	case r.withSeed:
+		return append(slices.Clip(cur.Roots), r.seed...)
+	}
+	return cur.Roots
 }
 
 // Close closes the current connection.

@@ -80,3 +80,72 @@ func TestRedialsWithEachSVID(t *testing.T) {
 		t.Fatal("the connection used to attest was never closed")
 	}
 }
+
+// After a CA rotation the control plane serves a certificate of the new
+// root, which a connection opened with the old roots rejects in every
+// handshake: the redialer opens a new connection as soon as the roots
+// change, with the new roots, and closes the old one.
+func TestRedialsWhenRootsChange(t *testing.T) {
+	cp := newFakeCP(t, time.Hour)
+	key, csr, err := newKeyAndCSR()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := cp.ca.sign(csr, testID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svid, roots, err := parseSVIDResponse(resp, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := newTestCA(t).root
+	cur := &Identity{ID: testID, SVID: svid, Roots: roots}
+	var dialled [][]*x509.Certificate
+	r := &redialer{
+		seed:    []*x509.Certificate{cp.ca.root},
+		current: func() *Identity { return cur },
+		dial: func(roots []*x509.Certificate, cert func() *tls.Certificate) (ControlPlaneConn, error) {
+			dialled = append(dialled, roots)
+			return &certConn{fakeCP: cp, cert: cert, closed: make(chan struct{}), seen: &sync.Map{}}, nil
+		},
+	}
+	get := func() *certConn {
+		t.Helper()
+		c, err := r.get()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.(*certConn)
+	}
+	first := get()
+	if again := get(); again != first {
+		t.Fatal("redialled without a change")
+	}
+	for n, rotated := range []*Identity{
+		{ID: testID, SVID: svid, Roots: []*x509.Certificate{cp.ca.root, next}}, // the new root is announced
+		{ID: testID, SVID: svid, Roots: []*x509.Certificate{next}},             // the old one is retired
+		{ID: testID, Roots: []*x509.Certificate{cp.ca.root}},                   // and the SVID has expired
+	} {
+		old := r.conn.(*certConn)
+		cur = rotated
+		c := get()
+		if c == old {
+			t.Fatalf("rotation %d: get returned the connection opened with the old roots", n)
+		}
+		if got := dialled[len(dialled)-1]; !sameCerts(got, rotated.Roots) {
+			t.Fatalf("rotation %d: dialled with %d roots, want the identity's %d", n, len(got), len(rotated.Roots))
+		}
+		if again := get(); again != c {
+			t.Fatalf("rotation %d: redialled again without a change", n)
+		}
+		select {
+		case <-old.closed:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("rotation %d: the connection with the old roots was never closed", n)
+		}
+	}
+	if len(dialled) != 4 {
+		t.Fatalf("dialled %d times, want 4", len(dialled))
+	}
+}
