@@ -15,8 +15,10 @@ import (
 
 	"embassy.dev/embassy/pkg/api"
 	"embassy.dev/embassy/pkg/client"
+	"embassy.dev/embassy/pkg/identity"
 	idclient "embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/identity/wire"
+	"embassy.dev/embassy/pkg/store"
 )
 
 func TestXDSStreamWithoutACertificateIsUnauthenticated(t *testing.T) {
@@ -223,6 +225,49 @@ func TestBundleOverTheAPIVerifiesTheXDSListener(t *testing.T) {
 	for _, h := range []string{"127.0.0.1", "::1", "localhost", "10.1.2.3"} {
 		if err := leaf.Leaf.VerifyHostname(h); err != nil {
 			t.Fatalf("the xDS certificate lacks %s: %v", h, err)
+		}
+	}
+}
+
+// A client certificate that does not verify (another CA's, or expired) is
+// refused per call with Unauthenticated, not by failing the handshake, so
+// an agent can tell a refusal it must act on from an unreachable control
+// plane.
+func TestUnverifiableClientCertificatesAreRefusedAsCalls(t *testing.T) {
+	logs := &logBuffer{}
+	cp := startCP(t, t.TempDir(), logs)
+	defer cp.Close()
+	td := cp.CA().TrustDomain()
+	id, err := identity.IDFor(td, "shop", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := newKey(t)
+	short, err := cp.CA().SignCSR(newCSR(t, key), id, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := identity.LoadOrCreateCA(store.NewMemory(), identity.CAConfig{TrustDomain: td.Name()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign, err := other.SignCSR(newCSR(t, key), id, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(short[0].NotAfter) + 100*time.Millisecond)
+	for name, leaf := range map[string]*x509.Certificate{"expired": short[0], "another CA's": foreign[0]} {
+		crt := &tls.Certificate{PrivateKey: key, Leaf: leaf, Certificate: [][]byte{leaf.Raw}}
+		c, err := idclient.Dial(cp.XDSAddr(), cp.CA().Bundle(), func() *tls.Certificate { return crt })
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err = c.Renew(ctx, newCSR(t, newKey(t)))
+		cancel()
+		c.Close()
+		if status.Code(err) != codes.Unauthenticated {
+			t.Errorf("renewing with an %s certificate: %v, want Unauthenticated", name, err)
 		}
 	}
 }

@@ -5,17 +5,13 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
 	"net"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
-	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
 	"embassy.dev/embassy/pkg/identity"
 )
@@ -26,18 +22,15 @@ const DefaultServerCertTTL = 24 * time.Hour
 
 // ServerTLS is the TLS side of the xDS listener: a serving certificate for
 // the control plane's SPIFFE ID, issued by the mesh CA for a key made here
-// and renewed at half its life or when another root starts signing, and
-// client certificates verified as X.509-SVIDs against the CA's current
-// bundle, so a root rotation applies without a restart. A client without
-// a certificate is let through the handshake: Attest and Bundle need none,
-// and everything else refuses it.
+// and renewed at half its life or when another root starts signing. Client
+// certificates are asked for but verified per call (PeerSVID), against the
+// current bundle, so a root rotation applies without a restart: Attest and
+// Bundle need none, and everything else refuses a missing or unverifiable
+// one with Unauthenticated.
 type ServerTLS struct {
 	// source, when set, supplies the serving certificate instead of ca
-	// (an SVID from SPIRE); trust, when set, verifies client certificates
-	// instead of ca's bundle.
+	// (an SVID from SPIRE).
 	source func() (*tls.Certificate, error)
-	trust  x509bundle.Source
-	td     spiffeid.TrustDomain
 
 	ca       *identity.CA
 	id       spiffeid.ID
@@ -66,7 +59,7 @@ func NewServerTLS(ca *identity.CA, listenHost string, extraNames []string, ttl t
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	s := &ServerTLS{ca: ca, td: ca.TrustDomain(), id: identity.ControlPlaneID(ca.TrustDomain()), ttl: ttl, now: now, log: log}
+	s := &ServerTLS{ca: ca, id: identity.ControlPlaneID(ca.TrustDomain()), ttl: ttl, now: now, log: log}
 	seen := map[string]bool{}
 	for _, n := range append([]string{"127.0.0.1", "::1", "localhost", listenHost}, extraNames...) {
 		if n == "" || seen[n] {
@@ -89,16 +82,11 @@ func NewServerTLS(ca *identity.CA, listenHost string, extraNames []string, ttl t
 	return s, nil
 }
 
-// NewSourceServerTLS serves the certificate source returns (the control
-// plane's SVID from an external CA, kept current by it) and verifies
-// client certificates of td against trust.
-func NewSourceServerTLS(td spiffeid.TrustDomain, source func() (*tls.Certificate, error), trust x509bundle.Source) *ServerTLS {
-	return &ServerTLS{td: td, source: source, trust: trust, log: hclog.NewNullLogger()}
+// NewSourceServerTLS serves the certificate source returns: the control
+// plane's SVID from an external CA, kept current by it.
+func NewSourceServerTLS(source func() (*tls.Certificate, error)) *ServerTLS {
+	return &ServerTLS{source: source, log: hclog.NewNullLogger()}
 }
-
-// TrustClients makes client certificates verify against trust instead of
-// the CA's bundle alone.
-func (s *ServerTLS) TrustClients(trust x509bundle.Source) { s.trust = trust }
 
 // issueLocked makes a new key and has the CA sign it.
 func (s *ServerTLS) issueLocked() error {
@@ -162,30 +150,12 @@ func (s *ServerTLS) Config() *tls.Config {
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			return s.Certificate()
 		},
-		// Ask for a certificate, verify it ourselves when one is given:
-		// the standard verifier would need a fixed pool and knows nothing
-		// of SPIFFE IDs.
-		ClientAuth:            tls.RequestClientCert,
-		VerifyPeerCertificate: s.verifyClient,
+		// Ask for a certificate but let any through the handshake: every
+		// call that needs an identity verifies it as an X.509-SVID against
+		// the current bundle (PeerSVID) and answers Unauthenticated when it
+		// does not verify. A handshake failure would reach the agent as
+		// Unavailable, which it retries as if the control plane were down,
+		// instead of a refusal it can act on (attesting again).
+		ClientAuth: tls.RequestClientCert,
 	}
-}
-
-// verifyClient accepts no certificate, or an X.509-SVID of the trust
-// domain that verifies against the current bundle.
-func (s *ServerTLS) verifyClient(raw [][]byte, _ [][]*x509.Certificate) error {
-	if len(raw) == 0 {
-		return nil
-	}
-	var bundle x509bundle.Source = s.trust
-	if bundle == nil {
-		bundle = x509bundle.FromX509Authorities(s.td, s.ca.Bundle())
-	}
-	id, _, err := x509svid.ParseAndVerify(raw, bundle)
-	if err == nil && id.TrustDomain() != s.td {
-		err = fmt.Errorf("its trust domain is %s, not %s", id.TrustDomain(), s.td)
-	}
-	if err != nil {
-		return errors.New("the client certificate is not a valid SVID of this mesh: " + err.Error())
-	}
-	return nil
 }
