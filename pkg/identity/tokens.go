@@ -146,6 +146,12 @@ func (t *Tokens) Create(ns, sa, workload string, ttl time.Duration, singleUse bo
 // Redeem checks a join token and counts a use. It returns the token's
 // identity; the caller then signs for that identity only.
 func (t *Tokens) Redeem(secret string) (TokenInfo, error) {
+	return t.RedeemIf(secret, nil)
+}
+
+// RedeemIf is Redeem with a last check: accept sees the valid token and
+// may refuse it, and a refused token is not used up.
+func (t *Tokens) RedeemIf(secret string, accept func(TokenInfo) error) (TokenInfo, error) {
 	id, sec, err := ParseToken(secret)
 	if err != nil {
 		return TokenInfo{}, err
@@ -170,6 +176,11 @@ func (t *Tokens) Redeem(secret string) (TokenInfo, error) {
 		return TokenInfo{}, ErrTokenUsed
 	case st.ExpiresAt != nil && !now.Before(*st.ExpiresAt):
 		return TokenInfo{}, ErrTokenExpired
+	}
+	if accept != nil {
+		if err := accept(st.TokenInfo.clone()); err != nil {
+			return TokenInfo{}, err
+		}
 	}
 	prev := st.TokenInfo.clone()
 	st.Uses++

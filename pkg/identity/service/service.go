@@ -52,7 +52,8 @@ type CA interface {
 
 // Tokens redeems join tokens; *identity.Tokens implements it.
 type Tokens interface {
-	Redeem(secret string) (identity.TokenInfo, error)
+	// RedeemIf checks a token and, unless accept refuses it, counts a use.
+	RedeemIf(secret string, accept func(identity.TokenInfo) error) (identity.TokenInfo, error)
 }
 
 // Config configures a Service.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/jwtsvid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"google.golang.org/grpc/codes"
@@ -105,6 +106,23 @@ func TestABadCSRDoesNotUseUpASingleUseToken(t *testing.T) {
 		t.Fatalf("a PEM CSR: %v", err)
 	}
 	e.attest(a, tok, "")
+}
+
+// An attestation refused for what the token's identity decides (another
+// workload, a CSR naming another identity) leaves a single-use token
+// unused.
+func TestARefusedAttestationDoesNotUseUpASingleUseToken(t *testing.T) {
+	e := newEnv(t)
+	a := e.agent()
+	tok := e.token("shop", "a", "web-1", time.Hour, true)
+	if _, err := a.c.Attest(ctx(t), &wire.AttestRequest{Token: tok, CSR: a.csr(""), Workload: "web-2"}); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("a token for web-1 attesting web-2: %v", err)
+	}
+	other := spiffeid.RequireFromString("spiffe://" + e.ca.TrustDomain().Name() + "/ns/shop/sa/b")
+	if _, err := a.c.Attest(ctx(t), &wire.AttestRequest{Token: tok, CSR: a.csr(other.String()), Workload: "web-1"}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("a CSR for another identity: %v", err)
+	}
+	e.attest(a, tok, "web-1")
 }
 
 func TestRenewNeedsACertificateAndKeepsTheIdentity(t *testing.T) {

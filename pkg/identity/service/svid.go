@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -31,23 +32,24 @@ func (s *Service) attest(_ context.Context, req *wire.AttestRequest) (*wire.SVID
 	if err := precheckCSR(req.CSR); err != nil {
 		return nil, err
 	}
-	info, err := s.cfg.Tokens.Redeem(req.Token)
+	// Everything the token's identity decides is checked before the token
+	// is used up, so a refused attestation leaves a single-use token as it
+	// was.
+	td := s.cfg.CA.TrustDomain()
+	var id spiffeid.ID
+	var refused error
+	info, err := s.cfg.Tokens.RedeemIf(req.Token, func(info identity.TokenInfo) error {
+		id, refused = s.tokenFits(info, req, td)
+		return refused
+	})
+	if refused != nil {
+		s.log.Warn("attestation refused", "code", status.Code(refused).String(), "reason", status.Convert(refused).Message())
+		return nil, refused
+	}
 	if err != nil {
 		st := tokenStatus(err, req.Token)
 		s.log.Warn("attestation refused", "code", status.Code(st).String(), "reason", status.Convert(st).Message())
 		return nil, st
-	}
-	if info.Workload != "" && req.Workload != info.Workload {
-		s.log.Warn("attestation refused: the token is for another workload", "token_id", info.ID, "token_workload", info.Workload, "workload", req.Workload)
-		return nil, status.Errorf(codes.PermissionDenied, "join token %s is for workload %q, the agent asked for %q: run the agent with --workload %s or create a token for this workload", info.ID, info.Workload, req.Workload, info.Workload)
-	}
-	td := s.cfg.CA.TrustDomain()
-	if info.Namespace == identity.ControlPlaneNamespace && info.ServiceAccount == identity.ControlPlaneServiceAccount {
-		return nil, status.Errorf(codes.PermissionDenied, "join token %s names the control plane's own identity, which no agent may hold", info.ID)
-	}
-	id, err := identity.IDFor(td, info.Namespace, info.ServiceAccount)
-	if err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "join token %s: %v", info.ID, err)
 	}
 	chain, err := s.sign(req.CSR, id)
 	if err != nil {
@@ -58,6 +60,25 @@ func (s *Service) attest(_ context.Context, req *wire.AttestRequest) (*wire.SVID
 	s.publishIssued("attested", req.Workload, id.String(), chain[0])
 	s.log.Info("SVID issued on attestation", "spiffe_id", id.String(), "serial", serialOf(chain[0]), "not_after", chain[0].NotAfter, "token_id", info.ID, "workload", req.Workload)
 	return s.svidResponse(id, chain), nil
+}
+
+// tokenFits returns the identity a valid token grants for req, or a
+// status saying why req may not have it.
+func (s *Service) tokenFits(info identity.TokenInfo, req *wire.AttestRequest, td spiffeid.TrustDomain) (spiffeid.ID, error) {
+	if info.Workload != "" && req.Workload != info.Workload {
+		return spiffeid.ID{}, status.Errorf(codes.PermissionDenied, "join token %s is for workload %q, the agent asked for %q: run the agent with --workload %s or create a token for this workload", info.ID, info.Workload, req.Workload, info.Workload)
+	}
+	if info.Namespace == identity.ControlPlaneNamespace && info.ServiceAccount == identity.ControlPlaneServiceAccount {
+		return spiffeid.ID{}, status.Errorf(codes.PermissionDenied, "join token %s names the control plane's own identity, which no agent may hold", info.ID)
+	}
+	id, err := identity.IDFor(td, info.Namespace, info.ServiceAccount)
+	if err != nil {
+		return spiffeid.ID{}, status.Errorf(codes.InvalidArgument, "join token %s: %v", info.ID, err)
+	}
+	if _, err := identity.CheckCSR(req.CSR, id); err != nil {
+		return spiffeid.ID{}, status.Error(codes.InvalidArgument, err.Error())
+	}
+	return id, nil
 }
 
 // renew signs a CSR for the identity the client certificate proves.
