@@ -297,7 +297,7 @@ func runSPIREMesh(t *testing.T, env spireEnv) {
 			} `json:"roots"`
 		}
 		// The control plane sees a SPIRE SVID when the agent registers
-		// with it, at least every 10 s, so a rotation shows within that.
+		// with it, which it does again as soon as SPIRE rotates it.
 		var res certs
 		deadline := time.Now().Add(15 * time.Second)
 		for {

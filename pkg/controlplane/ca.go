@@ -37,8 +37,8 @@ func meshSpec(ctx context.Context, st store.Store) (resource.MeshSpec, bool, err
 // stored Mesh and the stored CA, and refuses a start on which they
 // disagree about the trust domain. spireSocket is the SPIRE agent's
 // socket when SPIRE issues the SVIDs (--spire-socket, else the stored
-// Mesh's ca.socketPath when its ca.type is spire); the builtin CA then
-// still signs JWT-SVIDs.
+// Mesh's ca.socketPath when its ca.type is spire); the builtin CA is then
+// loaded only to keep the data dir's trust domain.
 func (c *ControlPlane) caConfig(ctx context.Context, sec store.Secrets) (caCfg identity.CAConfig, spireSocket string, err error) {
 	spec, meshStored, err := meshSpec(ctx, c.store)
 	if err != nil {

@@ -50,12 +50,12 @@ func (c *ControlPlane) startIdentity(ctx context.Context) error {
 	var issuer service.CA = c.ca
 	if spireSocket != "" {
 		fmt.Fprintf(c.cfg.Out, "embassy-cp: waiting for the SPIRE agent at %s ...\n", spireSocket)
-		if c.spire, err = startSPIRE(spireSocket, c.ca.TrustDomain(), c.cfg.SPIRETimeout, logger.Named("spire")); err != nil {
+		if c.spire, err = startSPIRE(ctx, spireSocket, c.ca.TrustDomain(), c.cfg.SPIRETimeout, logger.Named("spire")); err != nil {
 			return err
 		}
-		c.trust = clientTrust{ca: c.ca, spire: c.spire}
+		c.trust = c.spire
 		issuer = spireBacked{CA: c.ca, spire: c.spire}
-		c.serverTLS = service.NewSourceServerTLS(c.ca.TrustDomain(), c.spire.certificate, c.trust)
+		c.serverTLS = service.NewSourceServerTLS(c.spire.certificate)
 	} else {
 		host, _, _ := net.SplitHostPort(c.cfg.XDSAddr)
 		if c.serverTLS, err = service.NewServerTLS(c.ca, host, c.cfg.XDSServerNames, 0, nil, logger); err != nil {

@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
@@ -37,10 +38,9 @@ const DefaultSPIRETimeout = 30 * time.Second
 // SVIDs from their node's SPIRE agent, and so does embassy-cp, whose
 // serving certificate is the SVID SPIRE issues it for the control plane's
 // SPIFFE ID. Client certificates verify against SPIRE's bundle for the
-// mesh's trust domain, and against the builtin CA's, so that agents
-// attested before the switch keep working until their SVIDs expire; the
-// builtin CA signs nothing more, and JWT-SVIDs and their keys come from
-// SPIRE as well.
+// mesh's trust domain alone: the builtin CA signs nothing more, and its
+// roots are not trusted (its key is still in the store). JWT-SVIDs and
+// their keys come from SPIRE as well.
 
 // spireSource follows a SPIFFE Workload API (a SPIRE agent's) for the
 // control plane's own SVID and its trust domain's X.509 bundle. It is
@@ -63,43 +63,67 @@ type spireSource struct {
 }
 
 // startSPIRE connects to the Workload API at socket and waits, at most
-// timeout, for an SVID with the control plane's SPIFFE ID in td and a
-// bundle for td. The watch then runs until close.
-func startSPIRE(socket string, td spiffeid.TrustDomain, timeout time.Duration, log hclog.Logger) (*spireSource, error) {
+// timeout and while ctx lasts, for an SVID with the control plane's
+// SPIFFE ID in td and a bundle for td. The watches then run until close.
+func startSPIRE(ctx context.Context, socket string, td spiffeid.TrustDomain, timeout time.Duration, log hclog.Logger) (*spireSource, error) {
 	if timeout <= 0 {
 		timeout = DefaultSPIRETimeout
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	watchCtx, cancel := context.WithCancel(context.Background())
 	s := &spireSource{socket: socket, td: td, want: identity.ControlPlaneID(td), log: log, cancel: cancel,
 		done: make(chan struct{}), first: make(chan struct{})}
-	client, err := workloadapi.New(ctx, workloadapi.WithAddr("unix://"+socket))
+	client, err := workloadapi.New(watchCtx, workloadapi.WithAddr("unix://"+socket))
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("the SPIRE agent's Workload API at %s: %w", socket, err)
 	}
 	var watches sync.WaitGroup
-	// Both retry with backoff until ctx ends.
-	watches.Go(func() { _ = client.WatchX509Context(ctx, s) })
-	watches.Go(func() { _ = client.WatchJWTBundles(ctx, s) })
+	watches.Go(func() { s.keepWatching(watchCtx, func() error { return client.WatchX509Context(watchCtx, s) }) })
+	watches.Go(func() { s.keepWatching(watchCtx, func() error { return client.WatchJWTBundles(watchCtx, s) }) })
 	go func() {
 		defer close(s.done)
 		watches.Wait()
 		client.Close()
 	}()
+	wait := time.NewTimer(timeout)
+	defer wait.Stop()
 	select {
 	case <-s.first:
 		return s, nil
-	case <-time.After(timeout):
+	case <-wait.C:
+	case <-ctx.Done():
 	}
 	s.mu.RLock()
 	why := s.lastErr
 	s.mu.RUnlock()
 	s.close()
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("stopped while waiting for the SPIRE agent at %s: %w", socket, ctx.Err())
+	}
 	if why == nil {
 		why = errors.New("no answer")
 	}
 	return nil, fmt.Errorf("no usable SVID from the SPIRE agent at %s within %s: %v (the Mesh's spec.ca.type is spire: run a SPIRE agent there and register embassy-cp as %s, with DNS names for the address proxies dial)",
 		socket, timeout, why, s.want)
+}
+
+// keepWatching runs watch again whenever it gives up, until ctx ends: the
+// Workload API client retries most failures itself but ends a watch for
+// good on some (InvalidArgument), and the control plane must keep
+// following SPIRE's rotations.
+func (s *spireSource) keepWatching(ctx context.Context, watch func() error) {
+	for backoff := time.Second; ; backoff = min(2*backoff, 30*time.Second) {
+		err := watch()
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("the Workload API watch ended; starting it again", "socket", s.socket, "error", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+	}
 }
 
 // close stops the watch.
@@ -231,15 +255,16 @@ func (s *spireSource) rootInfos() []identity.RootInfo {
 	return out
 }
 
-// noteCAChange warns, once per Mesh CA type, when the stored Mesh asks
-// for SPIRE and the running control plane is not using it, or the other
-// way round: the CA is chosen at start. publishMu is held.
+// noteCAChange warns, once per Mesh CA type, when the stored Mesh names a
+// CA the running control plane does not use: the CA is chosen at start.
+// --spire-socket wins over the Mesh, as its help says, so with it there is
+// nothing to warn about. publishMu is held.
 func (c *ControlPlane) noteCAChange(snap *mesh.Snapshot) {
-	if c.ca == nil || c.cfg.InsecureXDS {
+	if c.ca == nil || c.cfg.InsecureXDS || c.cfg.SPIRESocket != "" {
 		return
 	}
-	want := identity.CATypeBuiltin
-	if ca := snap.Mesh.CA; ca != nil && ca.Type != "" {
+	want := ""
+	if ca := snap.Mesh.CA; ca != nil {
 		want = ca.Type
 	}
 	if (want == CATypeSPIRE) == (c.spire != nil) {
@@ -251,7 +276,7 @@ func (c *ControlPlane) noteCAChange(snap *mesh.Snapshot) {
 	}
 	c.caWarned = want
 	if c.spire != nil {
-		c.log.Warn("the Mesh's spec.ca.type is no longer spire, but this embassy-cp takes SVIDs from SPIRE until it restarts (without --spire-socket)", "ca_type", want)
+		c.log.Warn("the Mesh's spec.ca.type is no longer spire, but this embassy-cp takes SVIDs from SPIRE until it restarts", "ca_type", cmp.Or(want, identity.CATypeBuiltin))
 		return
 	}
 	c.log.Warn("the Mesh's spec.ca.type is spire, but this embassy-cp uses its own CA until it restarts", "socket", snap.Mesh.CA.SocketPath)
@@ -287,21 +312,11 @@ func (b spireBacked) Roots() []identity.RootInfo { return b.spire.rootInfos() }
 // JWKS returns SPIRE's JWT keys: JWT-SVIDs come from SPIRE too.
 func (b spireBacked) JWKS() ([]byte, error) { return b.spire.jwks() }
 
-// clientTrust verifies client certificates of the mesh's trust domain
-// against the builtin CA's roots and, with SPIRE, SPIRE's.
-type clientTrust struct {
-	ca    *identity.CA
-	spire *spireSource
-}
-
-// GetX509BundleForTrustDomain implements x509bundle.Source.
-func (t clientTrust) GetX509BundleForTrustDomain(td spiffeid.TrustDomain) (*x509bundle.Bundle, error) {
-	if td != t.ca.TrustDomain() {
-		return nil, fmt.Errorf("trust domain %s is not this mesh's (%s)", td, t.ca.TrustDomain())
+// GetX509BundleForTrustDomain implements x509bundle.Source with SPIRE's
+// roots: client certificates verify against them alone.
+func (s *spireSource) GetX509BundleForTrustDomain(td spiffeid.TrustDomain) (*x509bundle.Bundle, error) {
+	if td != s.td {
+		return nil, fmt.Errorf("trust domain %s is not this mesh's (%s)", td, s.td)
 	}
-	roots := t.ca.Bundle()
-	if t.spire != nil {
-		roots = append(roots, t.spire.bundle()...)
-	}
-	return x509bundle.FromX509Authorities(td, roots), nil
+	return x509bundle.FromX509Authorities(td, s.bundle()), nil
 }
