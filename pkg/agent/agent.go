@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"google.golang.org/grpc"
 
 	"embassy.dev/embassy/pkg/bootstrap"
@@ -131,7 +132,7 @@ func New(cfg Config) (*Agent, error) {
 	// JWT-SVIDs come from where the X.509-SVIDs do.
 	var minter JWTMinter = cfg.ControlPlane
 	if cfg.SPIFFESocket != "" {
-		minter = SPIFFEJWTMinter{Socket: cfg.SPIFFESocket}
+		minter = SPIFFEJWTMinter{Socket: cfg.SPIFFESocket, Current: func() spiffeid.ID { return a.mgr.Current().ID }}
 	}
 	a.wl = NewWorkloadAPI(a.mgr, minter, cfg.Logger.Named("workloadapi"))
 	// The files and SDS change only with the SVID or the roots, not with
