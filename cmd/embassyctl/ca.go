@@ -1,11 +1,14 @@
 package main
 
 import (
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"embassy.dev/embassy/pkg/api"
 	"embassy.dev/embassy/pkg/cli"
+	"embassy.dev/embassy/pkg/client"
 )
 
 func newCACmd(g *globals) *cobra.Command {
@@ -51,21 +54,10 @@ nothing.` + exitCodesHelp,
   embassyctl bundle > bundle.pem   # the bundle now holds both roots`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkTableOrJSON(output); err != nil {
-				return err
-			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			out, err := c.RotateCA(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if output == cli.OutputJSON {
-				return writeJSON(g.stdout, out)
-			}
-			return cli.PrintCARotation(g.stdout, out, time.Now(), cli.ForTerminal(g.stdout))
+			return showTableOrJSON(cmd.Context(), g, output, (*client.Client).RotateCA,
+				func(w io.Writer, out *api.CARootsResponse, o cli.TableOptions) error {
+					return cli.PrintCARotation(w, out, time.Now(), o)
+				})
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", cli.OutputTable, "table or json")
@@ -85,21 +77,7 @@ SVID it signed has expired) and NOT-AFTER (when the root itself expires).
 -o json shows full fingerprints and subjects. A read token is enough.` + exitCodesHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkTableOrJSON(output); err != nil {
-				return err
-			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			out, err := c.CARoots(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if output == cli.OutputJSON {
-				return writeJSON(g.stdout, out)
-			}
-			return cli.PrintCARoots(g.stdout, out, cli.ForTerminal(g.stdout))
+			return showTableOrJSON(cmd.Context(), g, output, (*client.Client).CARoots, cli.PrintCARoots)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", cli.OutputTable, "table or json")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 
 	"embassy.dev/embassy/pkg/api"
 	"embassy.dev/embassy/pkg/cli"
+	"embassy.dev/embassy/pkg/client"
 )
 
 func newTokenCmd(g *globals) *cobra.Command {
@@ -97,21 +99,14 @@ func newTokenListCmd(g *globals) *cobra.Command {
 		Short: "List join tokens (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkTableOrJSON(output); err != nil {
-				return err
-			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			ts, err := c.Tokens(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if output == cli.OutputJSON {
-				return writeJSON(g.stdout, api.TokensResponse{Tokens: ts})
-			}
-			return cli.PrintTokens(g.stdout, ts, time.Now(), cli.ForTerminal(g.stdout))
+			return showTableOrJSON(cmd.Context(), g, output,
+				func(c *client.Client, ctx context.Context) (api.TokensResponse, error) {
+					ts, err := c.Tokens(ctx)
+					return api.TokensResponse{Tokens: ts}, err
+				},
+				func(w io.Writer, out api.TokensResponse, o cli.TableOptions) error {
+					return cli.PrintTokens(w, out.Tokens, time.Now(), o)
+				})
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", cli.OutputTable, "table or json")
@@ -182,25 +177,35 @@ issued and when it was last rotated, then the roots of the trust bundle
 with their fingerprints and expiry.` + exitCodesHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkTableOrJSON(output); err != nil {
-				return err
-			}
-			c, err := g.client()
-			if err != nil {
-				return err
-			}
-			out, err := c.Certificates(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if output == cli.OutputJSON {
-				return writeJSON(g.stdout, out)
-			}
-			return cli.PrintCerts(g.stdout, out, time.Now(), cli.ForTerminal(g.stdout))
+			return showTableOrJSON(cmd.Context(), g, output, (*client.Client).Certificates,
+				func(w io.Writer, out *api.CertificatesResponse, o cli.TableOptions) error {
+					return cli.PrintCerts(w, out, time.Now(), o)
+				})
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", cli.OutputTable, "table or json")
 	return cmd
+}
+
+// showTableOrJSON fetches with the API client and writes the result as
+// indented JSON (-o json) or with table (-o table). fetch takes the client
+// first, so a client method expression fits it.
+func showTableOrJSON[T any](ctx context.Context, g *globals, output string, fetch func(*client.Client, context.Context) (T, error), table func(io.Writer, T, cli.TableOptions) error) error {
+	if err := checkTableOrJSON(output); err != nil {
+		return err
+	}
+	c, err := g.client()
+	if err != nil {
+		return err
+	}
+	out, err := fetch(c, ctx)
+	if err != nil {
+		return err
+	}
+	if output == cli.OutputJSON {
+		return writeJSON(g.stdout, out)
+	}
+	return table(g.stdout, out, cli.ForTerminal(g.stdout))
 }
 
 func checkTableOrJSON(output string) error {
