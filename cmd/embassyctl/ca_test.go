@@ -3,14 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
-	"math/big"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -18,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"embassy.dev/embassy/internal/catest"
 	"embassy.dev/embassy/pkg/api"
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/store"
@@ -91,7 +85,7 @@ func TestCARotatePublishesANewRootAndListsTheRoots(t *testing.T) {
 }
 
 func TestCARotateOfAProvidedCAFailsWithTheCAsAdvice(t *testing.T) {
-	certFile, keyFile := writeProvidedCA(t)
+	certFile, keyFile := catest.WriteProvidedCA(t, "", "")
 	e, ca := caEnv(t, identity.CAConfig{TrustDomain: "example.org", Type: identity.CATypeProvided, CertFile: certFile, KeyFile: keyFile})
 	code, out, errOut := e.run("ca", "rotate")
 	if code != 1 || out != "" || !strings.Contains(errOut, "replace its cert and key files and restart embassy-cp") {
@@ -130,36 +124,4 @@ func TestCARotateHelpTeachesRotation(t *testing.T) {
 			t.Errorf("ca rotate --help does not say %q:\n%s", want, out.String())
 		}
 	}
-}
-
-// writeProvidedCA writes a self-signed CA and its key as PEM files, as an
-// operator gives a provided CA.
-func writeProvidedCA(t *testing.T) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "provided test CA"},
-		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca-key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
 }

@@ -1,25 +1,17 @@
 package api
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"embassy.dev/embassy/internal/catest"
 	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/store"
@@ -177,7 +169,7 @@ func TestRotateCABodyMustBeEmpty(t *testing.T) {
 }
 
 func TestRotateCAOfAProvidedCAIsAConflict(t *testing.T) {
-	certFile, keyFile := writeProvidedCA(t)
+	certFile, keyFile := catest.WriteProvidedCA(t, "", "")
 	cfg := identity.CAConfig{TrustDomain: "example.org", Type: identity.CATypeProvided, CertFile: certFile, KeyFile: keyFile}
 	h := newCAHarness(t, cfg, func(ca *identity.CA) ([]identity.RootInfo, error) {
 		if err := ca.Rotate(); err != nil {
@@ -219,36 +211,4 @@ func TestCAEndpointsWithoutACA(t *testing.T) {
 			t.Fatalf("%s %s without a CA: %d %s", c.method, c.path, code, body)
 		}
 	}
-}
-
-// writeProvidedCA writes a self-signed CA of example.org and its key as
-// PEM files, as an operator gives a provided CA.
-func writeProvidedCA(t *testing.T) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "provided test CA"},
-		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca-key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
 }

@@ -2,16 +2,8 @@ package controlplane
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,6 +11,7 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
+	"embassy.dev/embassy/internal/catest"
 	"embassy.dev/embassy/pkg/api"
 	"embassy.dev/embassy/pkg/client"
 	"embassy.dev/embassy/pkg/resource"
@@ -163,12 +156,12 @@ func TestTrustDomainFlagIsChecked(t *testing.T) {
 
 func TestProvidedCAFiles(t *testing.T) {
 	dir := t.TempDir()
-	certFile, keyFile := writeCAFiles(t, dir, "spiffe://example.org")
+	certFile, keyFile := catest.WriteProvidedCA(t, dir, "spiffe://example.org")
 	provided := func(c *Config) { c.CACertFile, c.CAKeyFile = certFile, keyFile }
 	cp := startCP(t, filepath.Join(dir, "data"), &logBuffer{}, provided, withTrustDomain("example.org"))
 	defer cp.Close()
 	roots := cp.CA().Bundle()
-	if len(roots) != 1 || roots[0].Subject.CommonName != "provided test CA" {
+	if len(roots) != 1 || roots[0].Subject.CommonName != catest.Subject {
 		t.Fatalf("the bundle is not the provided CA: %v", roots)
 	}
 	web, _ := attest(t, cp, "shop", "web")
@@ -182,42 +175,6 @@ func TestProvidedCAFiles(t *testing.T) {
 	if _, err := startCPErr(filepath.Join(dir, "half"), func(c *Config) { c.CACertFile = certFile }); err == nil || !strings.Contains(err.Error(), "go together") {
 		t.Fatalf("--ca-cert-file without --ca-key-file: %v", err)
 	}
-}
-
-// writeCAFiles makes a self-signed CA naming uri and writes its cert and
-// key as PEM files in dir.
-func writeCAFiles(t *testing.T, dir, uri string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(uri)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "provided test CA"},
-		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		URIs: []*url.URL{u},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca-key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
 }
 
 // decodeYAML decodes documents or fails the test.

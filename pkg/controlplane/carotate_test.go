@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"embassy.dev/embassy/internal/catest"
 	"embassy.dev/embassy/pkg/api"
 	"embassy.dev/embassy/pkg/client"
 	"embassy.dev/embassy/pkg/identity"
@@ -93,7 +94,7 @@ func TestRotateCAThroughTheAPI(t *testing.T) {
 
 func TestRotateCAOfAProvidedCAIsRefused(t *testing.T) {
 	dir := t.TempDir()
-	certFile, keyFile := writeCAFiles(t, dir, "spiffe://example.org")
+	certFile, keyFile := catest.WriteProvidedCA(t, dir, "spiffe://example.org")
 	dataDir := filepath.Join(dir, "data")
 	cp := startCP(t, dataDir, &logBuffer{}, func(c *Config) { c.CACertFile, c.CAKeyFile = certFile, keyFile }, withTrustDomain("example.org"))
 	defer cp.Close()
