@@ -46,10 +46,13 @@ type PushInfo struct {
 // Publisher turns mesh snapshots into cache snapshots for every connected
 // node. It is safe for concurrent use.
 type Publisher struct {
-	log      hclog.Logger
-	tr       Translator
-	parse    func(string) (string, string, error)
-	cache    cachev3.SnapshotCache
+	log   hclog.Logger
+	tr    Translator
+	parse func(string) (string, string, error)
+	cache cachev3.SnapshotCache
+	// serving is cache with state-of-the-world responses encoded once
+	// per content; the xDS server serves from it.
+	serving  *sharedCache
 	debounce time.Duration
 	maxDelay time.Duration
 
@@ -124,12 +127,13 @@ func NewPublisher(o Options) *Publisher {
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
+	p.serving = &sharedCache{SnapshotCache: p.cache, encoded: newEncodedResponses()}
 	go p.run()
 	return p
 }
 
 // Cache is the snapshot cache the xDS server serves from.
-func (p *Publisher) Cache() cachev3.SnapshotCache { return p.cache }
+func (p *Publisher) Cache() cachev3.SnapshotCache { return p.serving }
 
 // Update queues a mesh snapshot; it is pushed after the debounce delay,
 // replacing any snapshot still pending.
@@ -248,6 +252,7 @@ func (p *Publisher) push(m *mesh.Snapshot) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.gen = gen
+	p.serving.encoded.rotate()
 	changed := map[string]map[string]string{}
 	for id, n := range p.nodes {
 		in, ok := inbound[id]
