@@ -1,11 +1,13 @@
 package cache
 
 import (
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
 
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"google.golang.org/protobuf/types/known/anypb"
 )
@@ -58,12 +60,53 @@ func (c *sharedCache) CreateWatch(req *cachev3.Request, sub cachev3.Subscription
 	}, nil
 }
 
+// CreateDeltaWatch is CreateWatch for incremental watches: each resource
+// is encoded once, and every response that carries it shares it.
+func (c *sharedCache) CreateDeltaWatch(req *cachev3.DeltaRequest, sub cachev3.Subscription, out chan cachev3.DeltaResponse) (func(), error) {
+	// As for state of the world, the cache answers a watch at most once.
+	in := make(chan cachev3.DeltaResponse, 1)
+	cancel, err := c.SnapshotCache.CreateDeltaWatch(req, sub, in)
+	if err != nil {
+		return nil, err
+	}
+	stop := make(chan struct{})
+	go func() {
+		select {
+		case resp := <-in:
+			select {
+			case out <- c.encoded.shareDelta(resp):
+			case <-stop:
+			}
+		case <-stop:
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(stop)
+			if cancel != nil {
+				cancel()
+			}
+		})
+	}, nil
+}
+
 // encodedResponses keeps the encoded resources of recent responses by
 // content. Entries live for the current and the previous generation of
 // snapshots, so memory follows what proxies are being sent, not history.
 type encodedResponses struct {
 	mu        sync.Mutex
 	cur, prev map[string]*encoded
+	// Delta responses differ per proxy in which resources they carry, so
+	// their resources are kept one by one.
+	curRes, prevRes map[types.Resource]*encodedResource
+}
+
+// encodedResource is one resource as a delta response carries it.
+type encodedResource struct {
+	once sync.Once
+	res  *discovery.Resource
+	err  error
 }
 
 // encoded is one response's resources, encoded once.
@@ -74,7 +117,8 @@ type encoded struct {
 }
 
 func newEncodedResponses() *encodedResponses {
-	return &encodedResponses{cur: map[string]*encoded{}, prev: map[string]*encoded{}}
+	return &encodedResponses{cur: map[string]*encoded{}, prev: map[string]*encoded{},
+		curRes: map[types.Resource]*encodedResource{}, prevRes: map[types.Resource]*encodedResource{}}
 }
 
 // rotate starts a new generation; entries of the one before last go.
@@ -82,6 +126,7 @@ func (e *encodedResponses) rotate() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.prev, e.cur = e.cur, map[string]*encoded{}
+	e.prevRes, e.curRes = e.curRes, map[types.Resource]*encodedResource{}
 }
 
 // share returns resp with its resources encoded once per content. A
@@ -119,6 +164,98 @@ func (e *encodedResponses) share(resp cachev3.Response) cachev3.Response {
 		return resp
 	}
 	return &sharedResponse{Response: resp, resources: enc.resources}
+}
+
+// shareDelta returns resp with each of its resources encoded once across
+// responses. A response it cannot rebuild exactly is returned as it is.
+func (e *encodedResponses) shareDelta(resp cachev3.DeltaResponse) cachev3.DeltaResponse {
+	raw, ok := resp.(*cachev3.RawDeltaResponse)
+	if !ok {
+		return resp
+	}
+	removed, ok := removedResources(raw)
+	if !ok {
+		return resp
+	}
+	typeURL := raw.GetDeltaRequest().GetTypeUrl()
+	raws := raw.GetRawResources()
+	resources := make([]*discovery.Resource, 0, len(raws))
+	for _, r := range raws {
+		if r.TTL != nil {
+			return resp
+		}
+		enc, err := e.resource(r.Resource, typeURL)
+		if err != nil {
+			return resp
+		}
+		resources = append(resources, enc)
+	}
+	return &sharedDeltaResponse{DeltaResponse: resp, out: &discovery.DeltaDiscoveryResponse{
+		Resources:         resources,
+		RemovedResources:  removed,
+		TypeUrl:           typeURL,
+		SystemVersionInfo: raw.SystemVersionInfo,
+	}}
+}
+
+// resource returns res encoded as a delta response carries it, with the
+// version go-control-plane gives it (the hash of its encoding).
+func (e *encodedResponses) resource(res types.Resource, typeURL string) (*discovery.Resource, error) {
+	e.mu.Lock()
+	enc := e.curRes[res]
+	if enc == nil {
+		if enc = e.prevRes[res]; enc == nil {
+			enc = &encodedResource{}
+		}
+		e.curRes[res] = enc
+	}
+	e.mu.Unlock()
+	enc.once.Do(func() {
+		b, err := cachev3.MarshalResource(res)
+		if err != nil {
+			enc.err = err
+			return
+		}
+		enc.res = &discovery.Resource{
+			Name:     cachev3.GetResourceName(res),
+			Resource: &anypb.Any{TypeUrl: typeURL, Value: b},
+			Version:  cachev3.HashResource(b),
+		}
+	})
+	return enc.res, enc.err
+}
+
+// removedResources reads the names a raw delta response removes, which
+// go-control-plane keeps unexported and only hands out inside the response
+// it encodes in full. ok is false when the field is not there as
+// expected (another version of the library): the caller then sends the
+// raw response, encoded the library's way.
+func removedResources(raw *cachev3.RawDeltaResponse) ([]string, bool) {
+	f := reflect.ValueOf(raw).Elem().FieldByName("removedResources")
+	if !f.IsValid() || f.Kind() != reflect.Slice || f.Type().Elem().Kind() != reflect.String {
+		return nil, false
+	}
+	if f.Len() == 0 {
+		return nil, true
+	}
+	out := make([]string, f.Len())
+	for i := range out {
+		out[i] = f.Index(i).String()
+	}
+	return out, true
+}
+
+// sharedDeltaResponse is a raw delta response rebuilt over resources
+// encoded once; everything else is the raw response's.
+type sharedDeltaResponse struct {
+	cachev3.DeltaResponse
+	out *discovery.DeltaDiscoveryResponse
+}
+
+// GetDeltaDiscoveryResponse returns the rebuilt response, the server's to
+// set its nonce on; its resources are shared and nobody modifies them.
+func (r *sharedDeltaResponse) GetDeltaDiscoveryResponse() (*discovery.DeltaDiscoveryResponse, error) {
+	return r.out, nil
 }
 
 // contentKey identifies a response's content: its type, version and the

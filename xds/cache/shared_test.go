@@ -2,6 +2,7 @@ package cache
 
 import (
 	"fmt"
+	"sort"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/server/stream/v3"
+	"google.golang.org/protobuf/proto"
 
 	"embassy.dev/embassy/pkg/mesh"
 )
@@ -76,6 +78,85 @@ func TestSameContentIsEncodedOnce(t *testing.T) {
 			if a == b {
 				t.Fatal("another content reused default's encoded listener")
 			}
+		}
+	}
+}
+
+// deltaWatchOn opens a wildcard delta watch for typ as node id on c, the
+// client having been sent known (name to version) before, and returns the
+// response.
+func deltaWatchOn(t *testing.T, c cachev3.ConfigWatcher, id, typ string, known map[string]string) *discovery.DeltaDiscoveryResponse {
+	t.Helper()
+	out := make(chan cachev3.DeltaResponse, 1)
+	req := &discovery.DeltaDiscoveryRequest{Node: envoyNode(id), TypeUrl: typ}
+	sub := stream.NewDeltaSubscription(nil, nil, known, true)
+	cancel, err := c.CreateDeltaWatch(req, sub, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cancel != nil {
+		defer cancel()
+	}
+	select {
+	case resp := <-out:
+		d, err := resp.GetDeltaDiscoveryResponse()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s: no %s delta response", id, typ)
+		return nil
+	}
+}
+
+// byName sorts a delta response's resources, whose order follows a map.
+func byName(d *discovery.DeltaDiscoveryResponse) *discovery.DeltaDiscoveryResponse {
+	c := proto.Clone(d).(*discovery.DeltaDiscoveryResponse)
+	sort.Slice(c.Resources, func(i, j int) bool { return c.Resources[i].Name < c.Resources[j].Name })
+	sort.Strings(c.RemovedResources)
+	return c
+}
+
+// A delta response rebuilt over shared encodings is the one the snapshot
+// cache builds (resources, versions, removals), and proxies of one shape
+// share each encoded resource.
+func TestDeltaResponsesShareEncodedResources(t *testing.T) {
+	p, _ := newTestPublisher(t)
+	for i := range 2 {
+		p.Connect(envoyNode(fmt.Sprintf("w%d.default", i)))
+	}
+	p.Update(mesh.New(1, nil))
+	eventually(t, "revision 1", func() bool { return p.Revision() == 1 })
+
+	for _, typ := range []string{resourcev3.ListenerType, resourcev3.ClusterType} {
+		// The client knows a resource the snapshot no longer has, and
+		// holds an old version of one it has.
+		known := map[string]string{"gone": "v0"}
+		for name := range snapshotOf(t, p, "w0.default").GetResources(typ) {
+			known[name] = "stale"
+			break
+		}
+		shared := deltaWatchOn(t, p.Cache(), "w0.default", typ, known)
+		raw := deltaWatchOn(t, p.cache, "w0.default", typ, known)
+		if len(shared.Resources) == 0 || !proto.Equal(byName(shared), byName(raw)) {
+			t.Fatalf("%s: the shared delta response differs from the cache's own:\nshared %v\nraw    %v", typ, byName(shared), byName(raw))
+		}
+		if len(shared.RemovedResources) != 1 || shared.RemovedResources[0] != "gone" {
+			t.Fatalf("%s: removed %v, want [gone]", typ, shared.RemovedResources)
+		}
+		other := deltaWatchOn(t, p.Cache(), "w1.default", typ, nil)
+		encoded := map[string]*discovery.Resource{}
+		for _, r := range shared.Resources {
+			encoded[r.Name] = r
+		}
+		for _, r := range other.Resources {
+			if e, ok := encoded[r.Name]; ok && e != r {
+				t.Fatalf("%s: %s was encoded again for another proxy of the shape", typ, r.Name)
+			}
+		}
+		if other == shared {
+			t.Fatal("two watches share one DeltaDiscoveryResponse: the server sets each one's nonce")
 		}
 	}
 }
