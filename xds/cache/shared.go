@@ -29,7 +29,7 @@ type sharedCache struct {
 
 // CreateWatch opens the watch on the snapshot cache with a channel of its
 // own, and forwards the one response the cache sends on it, shared, to
-// out. The forwarder ends with the watch.
+// out.
 func (c *sharedCache) CreateWatch(req *cachev3.Request, sub cachev3.Subscription, out chan cachev3.Response) (func(), error) {
 	// The cache answers a state-of-the-world watch at most once, possibly
 	// before CreateWatch returns, and never blocks: one slot is enough.
@@ -38,26 +38,7 @@ func (c *sharedCache) CreateWatch(req *cachev3.Request, sub cachev3.Subscription
 	if err != nil {
 		return nil, err
 	}
-	stop := make(chan struct{})
-	go func() {
-		select {
-		case resp := <-in:
-			select {
-			case out <- c.encoded.share(resp):
-			case <-stop:
-			}
-		case <-stop:
-		}
-	}()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			close(stop)
-			if cancel != nil {
-				cancel()
-			}
-		})
-	}, nil
+	return forward(in, out, c.encoded.share, cancel), nil
 }
 
 // CreateDeltaWatch is CreateWatch for incremental watches: each resource
@@ -69,26 +50,47 @@ func (c *sharedCache) CreateDeltaWatch(req *cachev3.DeltaRequest, sub cachev3.Su
 	if err != nil {
 		return nil, err
 	}
-	stop := make(chan struct{})
+	return forward(in, out, c.encoded.shareDelta, cancel), nil
+}
+
+// forward passes the one response the cache sends on in, through share,
+// to out, and returns the watch's cancel function. That function returns
+// only once the forwarder has finished: the server may close out right
+// after cancelling (the delta server does), and a response of a cancelled
+// watch must not reach the stream after its replacement's, as the cache's
+// own ordering guarantees.
+func forward[R any](in <-chan R, out chan<- R, share func(R) R, cancelWatch func()) func() {
+	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(done)
+		var resp R
 		select {
-		case resp := <-in:
-			select {
-			case out <- c.encoded.shareDelta(resp):
-			case <-stop:
-			}
+		case resp = <-in:
+		case <-stop:
+			return
+		}
+		resp = share(resp)
+		// Cancelled while sharing: drop it rather than race the send.
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		select {
+		case out <- resp:
 		case <-stop:
 		}
 	}()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			close(stop)
-			if cancel != nil {
-				cancel()
+			if cancelWatch != nil {
+				cancelWatch()
 			}
+			close(stop)
+			<-done
 		})
-	}, nil
+	}
 }
 
 // encodedResponses keeps the encoded resources of recent responses by

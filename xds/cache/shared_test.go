@@ -160,3 +160,40 @@ func TestDeltaResponsesShareEncodedResources(t *testing.T) {
 		}
 	}
 }
+
+// Cancelling a watch returns only once its forwarder is done, so the
+// server may close the response channel right after (the delta server
+// does when a stream ends) and no response of a cancelled watch arrives
+// later: neither may panic or deliver.
+func TestCancelledWatchesForwardNothingAfterwards(t *testing.T) {
+	p, _ := newTestPublisher(t)
+	p.Connect(envoyNode("w0.default"))
+	p.Update(mesh.New(1, nil))
+	eventually(t, "revision 1", func() bool { return p.Revision() == 1 })
+	for range 200 {
+		out := make(chan cachev3.DeltaResponse, 1)
+		req := &discovery.DeltaDiscoveryRequest{Node: envoyNode("w0.default"), TypeUrl: resourcev3.ClusterType}
+		// The cache answers at once: the forwarder is sharing or sending
+		// when the watch is cancelled.
+		cancel, err := p.Cache().CreateDeltaWatch(req, stream.NewDeltaSubscription(nil, nil, nil, true), out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		close(out)
+		for range out {
+		}
+	}
+	for range 200 {
+		out := make(chan cachev3.Response, 1)
+		req := &discovery.DiscoveryRequest{Node: envoyNode("w0.default"), TypeUrl: resourcev3.ClusterType}
+		cancel, err := p.Cache().CreateWatch(req, stream.NewSotwSubscription(nil, true), out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		close(out)
+		for range out {
+		}
+	}
+}
