@@ -99,8 +99,9 @@ func forward[R any](in <-chan R, out chan<- R, share func(R) R, cancelWatch func
 type encodedResponses struct {
 	mu        sync.Mutex
 	cur, prev map[string]*encoded
-	// Delta responses differ per proxy in which resources they carry, so
-	// their resources are kept one by one.
+	// Each resource encoded once, for every response that carries it:
+	// delta responses differ per proxy in which resources they carry, and
+	// state-of-the-world responses of different shapes share most.
 	curRes, prevRes map[types.Resource]*encodedResource
 }
 
@@ -155,12 +156,20 @@ func (e *encodedResponses) share(resp cachev3.Response) cachev3.Response {
 	}
 	e.mu.Unlock()
 	enc.once.Do(func() {
-		out, err := raw.GetDiscoveryResponse()
-		if err != nil {
-			enc.err = err
-			return
+		// Built from the resources' own encodings, which other shapes'
+		// responses (and delta responses) share: a sidecar's clusters
+		// differ from another shape's by its inbound ones only.
+		typeURL := raw.GetRequest().GetTypeUrl()
+		raws := raw.GetRawResources()
+		enc.resources = make([]*anypb.Any, 0, len(raws))
+		for _, r := range raws {
+			res, err := e.resource(r.Resource, typeURL)
+			if err != nil {
+				enc.err = err
+				return
+			}
+			enc.resources = append(enc.resources, res.Resource)
 		}
-		enc.resources = out.Resources
 	})
 	if enc.err != nil {
 		return resp
