@@ -298,6 +298,9 @@ func (c *ControlPlane) readyErr() error {
 	if !c.ready.Load() {
 		return errors.New("starting")
 	}
+	if c.spire != nil {
+		return c.spire.healthy(time.Now())
+	}
 	return nil
 }
 

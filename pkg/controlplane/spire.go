@@ -233,6 +233,22 @@ func (s *spireSource) certificate() (*tls.Certificate, error) {
 	return s.cert, nil
 }
 
+// healthy reports whether the control plane still holds a valid SVID from
+// SPIRE at now; once it has expired, no proxy can connect, and readiness
+// says so with SPIRE's last error.
+func (s *spireSource) healthy(now time.Time) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.cert == nil || !now.Before(s.cert.Leaf.NotAfter) {
+		why := "no answer"
+		if s.lastErr != nil {
+			why = s.lastErr.Error()
+		}
+		return fmt.Errorf("the control plane's SVID from the SPIRE agent at %s has expired and SPIRE has not renewed it: %s", s.socket, why)
+	}
+	return nil
+}
+
 // bundle returns SPIRE's current roots for the trust domain.
 func (s *spireSource) bundle() []*x509.Certificate {
 	s.mu.RLock()

@@ -487,3 +487,17 @@ spec:
 		t.Fatalf("after a restart with the stored spire Mesh, the xDS listener is not SPIRE's: %v", err)
 	}
 }
+
+// Readiness fails once the control plane's SVID from SPIRE has expired
+// without a renewal, naming SPIRE's socket.
+func TestReadinessFollowsTheSPIRESVID(t *testing.T) {
+	m := startSPIREMesh(t, &logBuffer{})
+	if err := m.cp.readyErr(); err != nil {
+		t.Fatalf("ready with a fresh SVID from SPIRE: %v", err)
+	}
+	leaf := m.cpSPIRE.Current().Certificates[0]
+	err := m.cp.spire.healthy(leaf.NotAfter.Add(time.Second))
+	if err == nil || !strings.Contains(err.Error(), m.cpSPIRE.Path()) {
+		t.Fatalf("readiness after the SVID expired: %v", err)
+	}
+}
