@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -38,28 +40,19 @@ func newFetched() *fetched {
 // resources returns the fetched set in the translator's shape, sorted.
 func (f *fetched) resources() *translate.Resources {
 	r := &translate.Resources{}
-	for _, k := range sortedKeys(f.listeners) {
+	for _, k := range slices.Sorted(maps.Keys(f.listeners)) {
 		r.Listeners = append(r.Listeners, f.listeners[k])
 	}
-	for _, k := range sortedKeys(f.routes) {
+	for _, k := range slices.Sorted(maps.Keys(f.routes)) {
 		r.Routes = append(r.Routes, f.routes[k])
 	}
-	for _, k := range sortedKeys(f.clusters) {
+	for _, k := range slices.Sorted(maps.Keys(f.clusters)) {
 		r.Clusters = append(r.Clusters, f.clusters[k])
 	}
-	for _, k := range sortedKeys(f.endpoints) {
+	for _, k := range slices.Sorted(maps.Keys(f.endpoints)) {
 		r.Endpoints = append(r.Endpoints, f.endpoints[k])
 	}
 	return r
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // add decodes one served resource into the set; it returns its name.
@@ -121,7 +114,7 @@ func (f *fetched) rdsNames() []string {
 			}
 		}
 	}
-	return sortedKeys(seen)
+	return slices.Sorted(maps.Keys(seen))
 }
 
 func envoyNode(id string, proxyless bool) *core.Node {
@@ -222,7 +215,7 @@ func routeClusters(f *fetched) []string {
 			}
 		}
 	}
-	return sortedKeys(seen)
+	return slices.Sorted(maps.Keys(seen))
 }
 
 func equalNames(a, b []string) bool {

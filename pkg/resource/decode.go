@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
 	"slices"
@@ -186,7 +187,7 @@ func decodeEnvelope(m map[string]any, s *subject, errs *Errors) Kind {
 	if kindProblem != "" {
 		errs.add(*s, "kind", "%s", kindProblem)
 	}
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if !slices.Contains(envelopeFields, k) {
 			errs.add(*s, joinField("", k), "unknown field; expected one of %s", strings.Join(envelopeFields, ", "))
 		}

@@ -2,6 +2,7 @@ package resource
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -302,7 +303,7 @@ func labelsInclude(labels, want map[string]string) bool {
 // formatLabels renders labels as {k1=v1,k2=v2}, sorted.
 func formatLabels(m map[string]string) string {
 	pairs := make([]string, 0, len(m))
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		pairs = append(pairs, k+"="+m[k])
 	}
 	return "{" + strings.Join(pairs, ",") + "}"

@@ -3,10 +3,11 @@ package resource
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -36,7 +37,7 @@ func checkShape(v any, t reflect.Type, path string, report func(path, msg string
 			return
 		}
 		fields, names := jsonFields(t)
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			f, known := fields[k]
 			if !known {
 				report(joinField(path, k), "unknown field; expected one of "+strings.Join(names, ", "))
@@ -59,7 +60,7 @@ func checkShape(v any, t reflect.Type, path string, report func(path, msg string
 			report(path, "expected a mapping, got "+describe(v))
 			return
 		}
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			checkShape(m[k], t.Elem(), joinField(path, k), report)
 		}
 	case reflect.String:
@@ -167,14 +168,4 @@ func joinField(path, key string) string {
 		return key
 	}
 	return path + "." + key
-}
-
-// sortedKeys returns m's keys in order, so problems are listed stably.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -1,6 +1,7 @@
 package resource
 
 import (
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -97,10 +98,10 @@ func (v *validator) headerEdits(path string, e *HeaderEdits) {
 	if e == nil {
 		return
 	}
-	for _, k := range sortedKeys(e.Add) {
+	for _, k := range slices.Sorted(maps.Keys(e.Add)) {
 		v.editableHeader(path+".add."+k, k, e.Add[k])
 	}
-	for _, k := range sortedKeys(e.Set) {
+	for _, k := range slices.Sorted(maps.Keys(e.Set)) {
 		v.editableHeader(path+".set."+k, k, e.Set[k])
 		if _, both := e.Add[k]; both {
 			v.errorf(path+".set."+k, "header %q is both added and set; set replaces, add appends: keep one", k)
@@ -207,7 +208,7 @@ func (v *validator) rateLimit(path string, r *RateLimit) {
 	if r.Status != 0 && !slices.Contains(RateLimitStatuses, r.Status) {
 		v.errorf(path+".status", "must be a 4xx or 5xx status such as 429 or 503, got %d", r.Status)
 	}
-	for _, k := range sortedKeys(r.ResponseHeaders) {
+	for _, k := range slices.Sorted(maps.Keys(r.ResponseHeaders)) {
 		v.editableHeader(path+".responseHeaders."+k, k, r.ResponseHeaders[k])
 	}
 }

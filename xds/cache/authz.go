@@ -2,6 +2,8 @@ package cache
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 	"strings"
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -26,7 +28,7 @@ func versionByBundle(ts *typeSet) {
 		revs[name] = rev
 	}
 	ordered := make([]string, 0, len(revs))
-	for _, name := range sortedNames(revs) {
+	for _, name := range slices.Sorted(maps.Keys(revs)) {
 		ordered = append(ordered, revs[name])
 	}
 	for name, rev := range revs {

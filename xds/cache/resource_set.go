@@ -4,7 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -87,19 +88,10 @@ func asResources[T types.Resource](in []T) []types.Resource {
 // type changes exactly when one of its resources does.
 func versionOf(hashes map[string]string) string {
 	h := sha256.New()
-	for _, name := range sortedNames(hashes) {
+	for _, name := range slices.Sorted(maps.Keys(hashes)) {
 		fmt.Fprintf(h, "%s\x00%s\n", name, hashes[name])
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
-}
-
-func sortedNames(m map[string]string) []string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }
 
 // key identifies the set's content; an empty set has the empty key. Nodes

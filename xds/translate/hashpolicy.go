@@ -1,6 +1,8 @@
 package translate
 
 import (
+	"maps"
+	"slices"
 	"time"
 
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
@@ -48,7 +50,7 @@ func (t *translator) hashPolicies(targets []*mesh.Service) []*route.RouteAction_
 		}
 	}
 	var out []*route.RouteAction_HashPolicy
-	for _, k := range sortedKeys(byKey) {
+	for _, k := range slices.Sorted(maps.Keys(byKey)) {
 		out = append(out, byKey[k])
 	}
 	return out

@@ -3,6 +3,8 @@ package translate
 import (
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"maps"
+	"slices"
 
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
@@ -41,7 +43,7 @@ func headerValueOptions(e *resource.HeaderEdits) []*core.HeaderValueOption {
 // headerOptions turns a header map into options with one append action.
 func headerOptions(m map[string]string, action core.HeaderValueOption_HeaderAppendAction) []*core.HeaderValueOption {
 	var out []*core.HeaderValueOption
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, &core.HeaderValueOption{Header: &core.HeaderValue{Key: k, Value: m[k]}, AppendAction: action})
 	}
 	return out

@@ -5,6 +5,8 @@ import (
 	tls "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	matcher "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"google.golang.org/protobuf/proto"
+	"maps"
+	"slices"
 
 	"embassy.dev/embassy/pkg/resource"
 )
@@ -105,7 +107,7 @@ func (t *translator) peerIdentities(c clusterRef) (ids []string, prefix bool) {
 	if static || len(seen) == 0 {
 		return []string{trustDomainPrefix(t.s.Mesh.TrustDomain)}, true
 	}
-	return sortedKeys(seen), false
+	return slices.Sorted(maps.Keys(seen)), false
 }
 
 // sanMatchers turns peer identities into string matchers.

@@ -2,7 +2,8 @@ package translate
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"embassy.dev/embassy/pkg/mesh"
@@ -26,7 +27,7 @@ func outboundClusterName(ref mesh.ServiceRef, port uint32, subset map[string]str
 // subsetKey renders labels as sorted k=v pairs joined by commas, so the same
 // subset always gets the same cluster name whatever order it was written in.
 func subsetKey(subset map[string]string) string {
-	keys := sortedKeys(subset)
+	keys := slices.Sorted(maps.Keys(subset))
 	pairs := make([]string, len(keys))
 	for i, k := range keys {
 		pairs[i] = k + "=" + subset[k]
@@ -45,13 +46,3 @@ func inboundName(port uint32) string { return fmt.Sprintf("inbound|%d", port) }
 
 // outboundTCPName names the outbound listener of a tcp port.
 func outboundTCPName(port uint32) string { return fmt.Sprintf("outbound_tcp_%d", port) }
-
-// sortedKeys returns a map's keys in order, for deterministic iteration.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}

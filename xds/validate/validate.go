@@ -3,7 +3,8 @@ package validate
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -128,7 +129,7 @@ func served(r *translate.Resources) servedNames {
 func missing(rf *refs, s servedNames, external []string, clusters []*cluster.Cluster) []error {
 	var errs []error
 	report := func(what string, wanted map[string][]string, have map[string]bool) {
-		for _, name := range sortedKeys(wanted) {
+		for _, name := range slices.Sorted(maps.Keys(wanted)) {
 			if !have[name] {
 				errs = append(errs, fmt.Errorf("%s %q referenced by %s is not served", what, name, uniq(wanted[name])))
 			}
@@ -190,15 +191,6 @@ func duplicates(r *translate.Resources) []error {
 	check("ClusterLoadAssignment", es)
 	check("Secret", ss)
 	return errs
-}
-
-func sortedKeys(m map[string][]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // uniq lists the referrers of a name once each.
