@@ -3,10 +3,8 @@ package controlplane
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -262,11 +260,9 @@ func (s *spireSource) rootInfos() []identity.RootInfo {
 	roots := s.bundle()
 	out := make([]identity.RootInfo, 0, len(roots))
 	for _, r := range roots {
-		sum := sha256.Sum256(r.Raw)
-		out = append(out, identity.RootInfo{
-			Fingerprint: hex.EncodeToString(sum[:]), Subject: r.Subject.String(),
-			NotBefore: r.NotBefore, NotAfter: r.NotAfter, Source: CATypeSPIRE,
-		})
+		ri := identity.DescribeRoot(r)
+		ri.Source = CATypeSPIRE
+		out = append(out, ri)
 	}
 	return out
 }

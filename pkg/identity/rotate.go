@@ -18,6 +18,13 @@ import (
 // signature, at the price of keeping a retired root that much longer.
 const issuanceSlack = time.Minute
 
+// DescribeRoot is the RootInfo of a root certificate, without the
+// rotation state only its CA knows.
+func DescribeRoot(c *x509.Certificate) RootInfo {
+	sum := sha256.Sum256(c.Raw)
+	return RootInfo{Fingerprint: hex.EncodeToString(sum[:]), Subject: c.Subject.String(), NotBefore: c.NotBefore, NotAfter: c.NotAfter}
+}
+
 // RootInfo describes one root of the trust bundle.
 type RootInfo struct {
 	// Fingerprint is the hex SHA-256 of the root's DER.
@@ -201,14 +208,8 @@ func (c *CA) Roots() []RootInfo {
 	active := c.activeIndexLocked(now)
 	out := make([]RootInfo, 0, len(c.roots))
 	for i, r := range c.roots {
-		sum := sha256.Sum256(r.cert.Raw)
-		ri := RootInfo{
-			Fingerprint: hex.EncodeToString(sum[:]),
-			Subject:     r.cert.Subject.String(),
-			NotBefore:   r.cert.NotBefore,
-			NotAfter:    r.cert.NotAfter,
-			Active:      i == active,
-		}
+		ri := DescribeRoot(r.cert)
+		ri.Active = i == active
 		if r.st != nil {
 			ri.SignsFrom = r.st.SignsFrom
 			if i < active {

@@ -1,8 +1,9 @@
 package cache
 
 import (
+	"maps"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 
@@ -275,12 +276,7 @@ func (r *sharedDeltaResponse) GetDeltaDiscoveryResponse() (*discovery.DeltaDisco
 // for different names (authorization bundles are versioned by revision),
 // so the names are part of the key.
 func contentKey(raw *cachev3.RawResponse) string {
-	returned := raw.GetReturnedResources()
-	names := make([]string, 0, len(returned))
-	for n := range returned {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(raw.GetReturnedResources()))
 	var b strings.Builder
 	b.WriteString(raw.GetRequest().GetTypeUrl())
 	b.WriteByte(0)
