@@ -67,28 +67,16 @@ func (w *WorkloadAPI) FetchX509SVID(_ *workload.X509SVIDRequest, stream grpc.Ser
 	if err := requireHeader(stream.Context()); err != nil {
 		return err
 	}
-	var sent *Identity
-	for {
-		cur, changed := w.src.Watch()
-		if cur.SVID == nil {
-			return errNoIdentity
-		}
-		if sent == nil || sent.SVID != cur.SVID || !sameCerts(sent.Roots, cur.Roots) {
+	return w.follow(stream.Context(),
+		func(cur *Identity) bool { return cur.SVID != nil },
+		func(sent, cur *Identity) bool { return sent.SVID != cur.SVID || !sameCerts(sent.Roots, cur.Roots) },
+		func(cur *Identity) error {
 			resp, err := x509SVIDResponse(cur)
 			if err != nil {
 				return status.Error(codes.Internal, err.Error())
 			}
-			if err := stream.Send(resp); err != nil {
-				return err
-			}
-			sent = cur
-		}
-		select {
-		case <-stream.Context().Done():
-			return nil
-		case <-changed:
-		}
-	}
+			return stream.Send(resp)
+		})
 }
 
 func x509SVIDResponse(id *Identity) (*workload.X509SVIDResponse, error) {
@@ -111,25 +99,12 @@ func (w *WorkloadAPI) FetchX509Bundles(_ *workload.X509BundlesRequest, stream gr
 	if err := requireHeader(stream.Context()); err != nil {
 		return err
 	}
-	var sent *Identity
-	for {
-		cur, changed := w.src.Watch()
-		if len(cur.Roots) == 0 {
-			return errNoIdentity
-		}
-		if sent == nil || !sameCerts(sent.Roots, cur.Roots) {
-			resp := &workload.X509BundlesResponse{Bundles: map[string][]byte{cur.ID.TrustDomain().IDString(): certsDER(cur.Roots)}}
-			if err := stream.Send(resp); err != nil {
-				return err
-			}
-			sent = cur
-		}
-		select {
-		case <-stream.Context().Done():
-			return nil
-		case <-changed:
-		}
-	}
+	return w.follow(stream.Context(),
+		func(cur *Identity) bool { return len(cur.Roots) > 0 },
+		func(sent, cur *Identity) bool { return !sameCerts(sent.Roots, cur.Roots) },
+		func(cur *Identity) error {
+			return stream.Send(&workload.X509BundlesResponse{Bundles: map[string][]byte{cur.ID.TrustDomain().IDString(): certsDER(cur.Roots)}})
+		})
 }
 
 // FetchJWTSVID has the control plane sign a JWT-SVID for the audiences.
@@ -166,21 +141,33 @@ func (w *WorkloadAPI) FetchJWTBundles(_ *workload.JWTBundlesRequest, stream grpc
 	if err := requireHeader(stream.Context()); err != nil {
 		return err
 	}
-	var sent []byte
-	first := true
+	return w.follow(stream.Context(),
+		func(cur *Identity) bool { return !cur.ID.IsZero() },
+		func(sent, cur *Identity) bool { return string(sent.JWKSOrEmpty()) != string(cur.JWKSOrEmpty()) },
+		func(cur *Identity) error {
+			return stream.Send(&workload.JWTBundlesResponse{Bundles: map[string][]byte{cur.ID.TrustDomain().IDString(): cur.JWKSOrEmpty()}})
+		})
+}
+
+// follow serves one stream: it sends the current identity, then each
+// published one that differs from the last sent, until ctx ends. While an
+// identity is not servable the stream ends with PermissionDenied, as
+// SPIRE's does; clients retry.
+func (w *WorkloadAPI) follow(ctx context.Context, servable func(*Identity) bool, differs func(sent, cur *Identity) bool, send func(*Identity) error) error {
+	var sent *Identity
 	for {
 		cur, changed := w.src.Watch()
-		if cur.ID.IsZero() {
+		if !servable(cur) {
 			return errNoIdentity
 		}
-		if jwks := cur.JWKSOrEmpty(); first || string(jwks) != string(sent) {
-			if err := stream.Send(&workload.JWTBundlesResponse{Bundles: map[string][]byte{cur.ID.TrustDomain().IDString(): jwks}}); err != nil {
+		if sent == nil || differs(sent, cur) {
+			if err := send(cur); err != nil {
 				return err
 			}
-			sent, first = jwks, false
+			sent = cur
 		}
 		select {
-		case <-stream.Context().Done():
+		case <-ctx.Done():
 			return nil
 		case <-changed:
 		}
