@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/pkg/controlplane"
 	"embassy.dev/embassy/pkg/rollout"
 )
@@ -109,7 +110,7 @@ func TestApplyWaitSucceedsWhenEveryProxyAcks(t *testing.T) {
 	waitConnected(t, cp, 2)
 
 	f := filepath.Join(t.TempDir(), "echo.yaml")
-	if err := os.WriteFile(f, []byte(serviceEcho), 0o644); err != nil {
+	if err := os.WriteFile(f, []byte(meshtest.ServiceEcho), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errOut := runCtl(t, cp, tokenFile, "apply", "-f", f, "--wait", "--timeout", "10s")
@@ -144,7 +145,7 @@ func TestApplyWaitFailsNamingTheProxyThatNacks(t *testing.T) {
 	waitConnected(t, cp, 2)
 
 	f := filepath.Join(t.TempDir(), "echo.yaml")
-	if err := os.WriteFile(f, []byte(serviceEcho), 0o644); err != nil {
+	if err := os.WriteFile(f, []byte(meshtest.ServiceEcho), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errOut := runCtl(t, cp, tokenFile, "apply", "-f", f, "--wait", "--timeout", "10s")

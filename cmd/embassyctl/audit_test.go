@@ -5,12 +5,13 @@ import (
 	"strings"
 	"testing"
 
+	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/pkg/posture"
 )
 
 func TestAuditFailsOnFindingsAtOrAboveTheLevel(t *testing.T) {
 	e := newEnv(t, nil)
-	if code, out, errOut := e.run("apply", "-f", e.file("echo.yaml", serviceEcho)); code != 0 {
+	if code, out, errOut := e.run("apply", "-f", e.file("echo.yaml", meshtest.ServiceEcho)); code != 0 {
 		t.Fatalf("apply: %s%s", out, errOut)
 	}
 	code, out, errOut := e.run("audit")

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/pkg/whatif"
 )
 
@@ -29,7 +30,7 @@ func TestCheckOfflineOverTheBookstoreExample(t *testing.T) {
 
 func TestCheckAsksTheControlPlane(t *testing.T) {
 	e := newEnv(t, nil)
-	if code, out, errOut := e.run("apply", "-f", e.file("echo.yaml", serviceEcho+"---\n"+routeEcho)); code != 0 {
+	if code, out, errOut := e.run("apply", "-f", e.file("echo.yaml", meshtest.ServiceEcho+"---\n"+meshtest.RouteEcho)); code != 0 {
 		t.Fatalf("apply: %s%s", out, errOut)
 	}
 	code, out, errOut := e.run("check", "--to", "echo.default:8080", "--from", "spiffe://embassy.local/ns/default/sa/a")

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"embassy.dev/embassy/internal/meshtest"
 )
 
 // envOf is a getenv over a fixed map.
@@ -85,7 +87,7 @@ func TestConfigFileErrors(t *testing.T) {
 
 func TestConfigFileDrivesACommand(t *testing.T) {
 	e := newEnv(t, nil)
-	e.file("echo.yaml", serviceEcho)
+	e.file("echo.yaml", meshtest.ServiceEcho)
 	cfg := e.file("config.yaml", "server: "+e.url+"\ntokenFile: admin-token\n")
 	t.Setenv("EMBASSY_SERVER", "")
 	t.Setenv("EMBASSY_TOKEN_FILE", "")

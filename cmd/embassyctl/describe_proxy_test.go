@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/pkg/status"
 )
 
@@ -41,12 +42,12 @@ spec:
 
 func TestDescribeProxySaysWhatShapesIt(t *testing.T) {
 	now := time.Now()
-	e := newEnv(t, fakeRegistry{{ID: "echo-1.default", Flavour: "envoy", XDS: "sotw", ConnectedSince: now, Identity: "spiffe://embassy.local/ns/default/sa/echo",
+	e := newEnv(t, meshtest.Registry{{ID: "echo-1.default", Flavour: "envoy", XDS: "sotw", ConnectedSince: now, Identity: "spiffe://embassy.local/ns/default/sa/echo",
 		Types: map[string]status.TypeStatus{
 			"type.googleapis.com/envoy.config.cluster.v3.Cluster":   {VersionSent: "7", SentAt: now, VersionAcked: "7", AckedAt: now},
 			"type.googleapis.com/envoy.config.listener.v3.Listener": {VersionSent: "8", SentAt: now, VersionAcked: "7", LastNack: &status.Nack{Version: "8", Message: "bad port", Time: now.Add(time.Second)}},
 		}}})
-	if code, out, errOut := e.run("apply", "-f", e.file("m.yaml", serviceEcho+"---\n"+routeEcho+"---\n"+describedMesh)); code != 0 {
+	if code, out, errOut := e.run("apply", "-f", e.file("m.yaml", meshtest.ServiceEcho+"---\n"+meshtest.RouteEcho+"---\n"+describedMesh)); code != 0 {
 		t.Fatalf("apply: %s%s", out, errOut)
 	}
 	code, out, errOut := e.run("describe", "proxy", "echo-1.default")

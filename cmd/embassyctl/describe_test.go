@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"embassy.dev/embassy/internal/meshtest"
 )
 
 const workloadEchoV1 = `apiVersion: embassy.dev/v1alpha1
@@ -44,7 +46,7 @@ spec:
 
 func TestDescribeEveryKind(t *testing.T) {
 	e := newEnv(t, nil)
-	f := e.file("all.yaml", strings.Join([]string{serviceEcho, workloadEchoV1, routeEcho, trafficEcho, authzEcho,
+	f := e.file("all.yaml", strings.Join([]string{meshtest.ServiceEcho, workloadEchoV1, meshtest.RouteEcho, trafficEcho, authzEcho,
 		"apiVersion: embassy.dev/v1alpha1\nkind: Mesh\nmetadata:\n  name: default\nspec:\n  trustDomain: embassy.local\n"}, "---\n"))
 	if code, out, errOut := e.run("apply", "-f", f); code != 0 {
 		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)

@@ -10,38 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/pkg/api"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/status"
 	"embassy.dev/embassy/pkg/store"
 )
-
-const serviceEcho = `apiVersion: embassy.dev/v1alpha1
-kind: Service
-metadata:
-  name: echo
-spec:
-  ports:
-  - name: http
-    port: 8080
-    protocol: http
-`
-
-const routeEcho = `apiVersion: embassy.dev/v1alpha1
-kind: Route
-metadata:
-  name: echo
-spec:
-  service: echo
-  rules:
-  - backends:
-    - weight: 1
-`
-
-// fakeRegistry is a status.Registry with a fixed answer.
-type fakeRegistry []status.Proxy
-
-func (f fakeRegistry) Proxies() []status.Proxy { return f }
 
 // env is an API server over a memory store, a token file for it, and a
 // directory for YAML files.
@@ -90,7 +64,7 @@ func (e *env) run(args ...string) (code int, stdout, stderr string) {
 
 func TestApplyPrintsOneLinePerResource(t *testing.T) {
 	e := newEnv(t, nil)
-	f := e.file("echo.yaml", serviceEcho+"---\n"+routeEcho)
+	f := e.file("echo.yaml", meshtest.ServiceEcho+"---\n"+meshtest.RouteEcho)
 
 	code, out, errOut := e.run("apply", "-f", f, "--dry-run")
 	if code != 0 || out != "service/default/echo created (dry run)\nroute/default/echo created (dry run)\n" {
@@ -112,7 +86,7 @@ func TestApplyPrintsOneLinePerResource(t *testing.T) {
 
 func TestApplyPrintsEveryErrorAndExits1(t *testing.T) {
 	e := newEnv(t, nil)
-	bad := e.file("bad.yaml", serviceEcho+"---\n"+strings.Replace(routeEcho, "weight: 1", "weight: -3", 1))
+	bad := e.file("bad.yaml", meshtest.ServiceEcho+"---\n"+strings.Replace(meshtest.RouteEcho, "weight: 1", "weight: -3", 1))
 	code, out, errOut := e.run("apply", "-f", bad)
 	if code != 1 || out != "" {
 		t.Fatalf("bad apply: exit %d, stdout %q", code, out)
@@ -128,7 +102,7 @@ func TestApplyPrintsEveryErrorAndExits1(t *testing.T) {
 
 func TestApplyWithoutTokenExplainsWhereToFindIt(t *testing.T) {
 	e := newEnv(t, nil)
-	f := e.file("echo.yaml", serviceEcho)
+	f := e.file("echo.yaml", meshtest.ServiceEcho)
 	var out, errOut bytes.Buffer
 	code := run(context.Background(), []string{"--server", e.url, "--token-file", "", "apply", "-f", f}, &out, &errOut)
 	if code != 1 || !strings.Contains(errOut.String(), "missing bearer token: pass --token-file") {
@@ -138,7 +112,7 @@ func TestApplyWithoutTokenExplainsWhereToFindIt(t *testing.T) {
 
 func TestGetYAMLRoundTrips(t *testing.T) {
 	e := newEnv(t, nil)
-	f := e.file("echo.yaml", serviceEcho+"---\n"+routeEcho)
+	f := e.file("echo.yaml", meshtest.ServiceEcho+"---\n"+meshtest.RouteEcho)
 	if code, _, errOut := e.run("apply", "-f", f); code != 0 {
 		t.Fatalf("apply: %s", errOut)
 	}
@@ -168,7 +142,7 @@ func TestGetYAMLRoundTrips(t *testing.T) {
 
 func TestDiffExitCodes(t *testing.T) {
 	e := newEnv(t, nil)
-	f := e.file("echo.yaml", serviceEcho)
+	f := e.file("echo.yaml", meshtest.ServiceEcho)
 
 	code, out, _ := e.run("diff", "-f", f)
 	if code != 1 || !strings.Contains(out, "service/default/echo (new)") || !strings.Contains(out, "+kind: Service") {
@@ -182,7 +156,7 @@ func TestDiffExitCodes(t *testing.T) {
 		t.Fatalf("diff after apply: exit %d\n%s", code, out)
 	}
 
-	e.file("echo.yaml", strings.Replace(serviceEcho, "8080", "9090", 1))
+	e.file("echo.yaml", strings.Replace(meshtest.ServiceEcho, "8080", "9090", 1))
 	code, out, _ = e.run("diff", "-f", f)
 	if code != 1 || !strings.Contains(out, "-    port: 8080\n+    port: 9090\n") {
 		t.Fatalf("diff after a change: exit %d\n%s", code, out)
@@ -197,7 +171,7 @@ func TestDiffExitCodes(t *testing.T) {
 
 func TestDeleteByNameAndByFile(t *testing.T) {
 	e := newEnv(t, nil)
-	f := e.file("echo.yaml", serviceEcho+"---\n"+routeEcho)
+	f := e.file("echo.yaml", meshtest.ServiceEcho+"---\n"+meshtest.RouteEcho)
 	if code, _, errOut := e.run("apply", "-f", f); code != 0 {
 		t.Fatalf("apply: %s", errOut)
 	}
@@ -215,7 +189,7 @@ func TestProxyStatusTable(t *testing.T) {
 	now := time.Now()
 	cds := "type.googleapis.com/envoy.config.cluster.v3.Cluster"
 	lds := "type.googleapis.com/envoy.config.listener.v3.Listener"
-	reg := fakeRegistry{{
+	reg := meshtest.Registry{{
 		ID: "echo-1.default", Flavour: "envoy", XDS: "sotw",
 		Types: map[string]status.TypeStatus{
 			cds: {VersionSent: "2", VersionAcked: "2", SentAt: now, AckedAt: now},

@@ -6,13 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/pkg/apply"
 )
 
 func TestApplyCreatesThenReportsUnchanged(t *testing.T) {
 	h := newHarness(t, nil)
 	for i, want := range []apply.Action{apply.Created, apply.Unchanged} {
-		code, body := h.applyFiles(false, File{Name: "echo.yaml", Content: serviceEcho + "---\n" + routeEcho})
+		code, body := h.applyFiles(false, File{Name: "echo.yaml", Content: meshtest.ServiceEcho + "---\n" + meshtest.RouteEcho})
 		if code != http.StatusOK {
 			t.Fatalf("apply %d: %d %s", i, code, body)
 		}
@@ -28,7 +29,7 @@ func TestApplyCreatesThenReportsUnchanged(t *testing.T) {
 
 func TestApplyDryRunStoresNothing(t *testing.T) {
 	h := newHarness(t, nil)
-	code, body := h.applyFiles(true, File{Name: "echo.yaml", Content: serviceEcho})
+	code, body := h.applyFiles(true, File{Name: "echo.yaml", Content: meshtest.ServiceEcho})
 	if code != http.StatusOK || !strings.Contains(string(body), `"dryRun": true`) {
 		t.Fatalf("dry-run apply: %d %s", code, body)
 	}
@@ -60,39 +61,39 @@ func TestApplyRefusesBadInput(t *testing.T) {
 		},
 		{
 			name: "unknown field",
-			doc:  strings.Replace(serviceEcho, "    protocol: http\n", "    protocol: http\n    protocl: http\n", 1),
+			doc:  strings.Replace(meshtest.ServiceEcho, "    protocol: http\n", "    protocol: http\n    protocl: http\n", 1),
 			want: []string{"spec.ports[0].protocl"},
 		},
 		{
 			name: "missing required field",
-			doc:  strings.Replace(routeEcho, "  service: echo\n", "", 1),
+			doc:  strings.Replace(meshtest.RouteEcho, "  service: echo\n", "", 1),
 			want: []string{"spec.service"},
 		},
 		{
 			name: "dangling service reference",
-			doc:  strings.Replace(routeEcho, "service: echo", "service: nowhere", 1),
+			doc:  strings.Replace(meshtest.RouteEcho, "service: echo", "service: nowhere", 1),
 			want: []string{"spec.service", "nowhere"},
 		},
 		{
 			name: "negative weight",
-			doc:  strings.Replace(routeEcho, "weight: 1", "weight: -5", 1),
+			doc:  strings.Replace(meshtest.RouteEcho, "weight: 1", "weight: -5", 1),
 			want: []string{"spec.rules[0].backends[0].weight"},
 		},
 		{
 			name: "all weights zero",
-			doc:  strings.Replace(routeEcho, "    - weight: 1\n", "    - weight: 0\n      subset: {v: a}\n    - weight: 0\n      subset: {v: b}\n", 1),
+			doc:  strings.Replace(meshtest.RouteEcho, "    - weight: 1\n", "    - weight: 0\n      subset: {v: a}\n    - weight: 0\n      subset: {v: b}\n", 1),
 			want: []string{"spec.rules[0].backends"},
 		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, nil)
-			h.mustApply(File{Name: "seed.yaml", Content: strings.Replace(serviceEcho, "name: echo", "name: seed", 1)})
+			h.mustApply(File{Name: "seed.yaml", Content: strings.Replace(meshtest.ServiceEcho, "name: echo", "name: seed", 1)})
 			rev := h.st.Revision()
 
 			code, body := h.applyFiles(false,
-				File{Name: "good.yaml", Content: serviceEcho},
-				File{Name: "dir/bad.yaml", Content: strings.Replace(serviceEcho, "name: echo", "name: fine", 1) + "---\n" + tc.doc},
+				File{Name: "good.yaml", Content: meshtest.ServiceEcho},
+				File{Name: "dir/bad.yaml", Content: strings.Replace(meshtest.ServiceEcho, "name: echo", "name: fine", 1) + "---\n" + tc.doc},
 			)
 			if code != http.StatusBadRequest {
 				t.Fatalf("status %d, want 400: %s", code, body)
@@ -115,9 +116,9 @@ func TestApplyRefusesBadInput(t *testing.T) {
 
 func TestApplyCollectsErrorsFromEveryFile(t *testing.T) {
 	h := newHarness(t, nil)
-	neg := strings.Replace(routeEcho, "weight: 1", "weight: -1", 1)
+	neg := strings.Replace(meshtest.RouteEcho, "weight: 1", "weight: -1", 1)
 	code, body := h.applyFiles(false,
-		File{Name: "a.yaml", Content: serviceEcho + "---\n" + neg},
+		File{Name: "a.yaml", Content: meshtest.ServiceEcho + "---\n" + neg},
 		File{Name: "b.yaml", Content: "kind: Nope\n"},
 	)
 	if code != http.StatusBadRequest {

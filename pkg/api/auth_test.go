@@ -4,11 +4,13 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"embassy.dev/embassy/internal/meshtest"
 )
 
 func TestWritesNeedTheAdminToken(t *testing.T) {
 	h := newHarness(t, nil)
-	req := ApplyRequest{Files: []File{{Name: "echo.yaml", Content: serviceEcho}}}
+	req := ApplyRequest{Files: []File{{Name: "echo.yaml", Content: meshtest.ServiceEcho}}}
 
 	code, body := h.do(http.MethodPost, "/v1/apply", "", req)
 	if code != http.StatusUnauthorized || !strings.Contains(errorOf(t, body).Error, "missing bearer token: pass --token-file or set EMBASSY_TOKEN_FILE") {

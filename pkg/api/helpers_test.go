@@ -14,33 +14,6 @@ import (
 
 const testToken = "test-admin-token"
 
-const serviceEcho = `apiVersion: embassy.dev/v1alpha1
-kind: Service
-metadata:
-  name: echo
-spec:
-  ports:
-  - name: http
-    port: 8080
-    protocol: http
-`
-
-const routeEcho = `apiVersion: embassy.dev/v1alpha1
-kind: Route
-metadata:
-  name: echo
-spec:
-  service: echo
-  rules:
-  - backends:
-    - weight: 1
-`
-
-// fakeRegistry is a status.Registry with a fixed answer.
-type fakeRegistry []status.Proxy
-
-func (f fakeRegistry) Proxies() []status.Proxy { return f }
-
 // harness is an API server over a memory store.
 type harness struct {
 	t   *testing.T

@@ -7,19 +7,20 @@ import (
 	"testing"
 	"time"
 
+	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/pkg/posture"
 	"embassy.dev/embassy/pkg/status"
 	"embassy.dev/embassy/pkg/store"
 )
 
 func TestPostureReportsTheRunningMesh(t *testing.T) {
-	reg := fakeRegistry{{ID: "echo-1.default", Types: map[string]status.TypeStatus{
+	reg := meshtest.Registry{{ID: "echo-1.default", Types: map[string]status.TypeStatus{
 		"lds": {VersionSent: "2", SentAt: time.Now(), LastNack: &status.Nack{Version: "2", Message: "bad", Time: time.Now()}},
 	}}}
 	srv := httptest.NewServer(NewHandler(Options{Store: store.NewMemory(), Proxies: reg, AdminToken: testToken, InsecureXDS: true}))
 	t.Cleanup(srv.Close)
 	h := &harness{t: t, srv: srv}
-	if code, body := h.do(http.MethodPost, "/v1/apply", testToken, ApplyRequest{Files: []File{{Name: "m.yaml", Content: serviceEcho + "---\n" + workloadEcho}}}); code != http.StatusOK {
+	if code, body := h.do(http.MethodPost, "/v1/apply", testToken, ApplyRequest{Files: []File{{Name: "m.yaml", Content: meshtest.ServiceEcho + "---\n" + workloadEcho}}}); code != http.StatusOK {
 		t.Fatalf("apply: %d %s", code, body)
 	}
 	code, body := h.do(http.MethodGet, "/v1/posture", testToken, nil)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/pkg/status"
 )
 
@@ -23,7 +24,7 @@ func copyBody(w io.Writer, resp *http.Response) (int64, error) {
 
 func TestProxiesComeFromTheRegistry(t *testing.T) {
 	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
-	reg := fakeRegistry{{
+	reg := meshtest.Registry{{
 		ID: "echo-1.default", Flavour: "envoy", XDS: "delta", ConnectedSince: at,
 		Types: map[string]status.TypeStatus{
 			"type.googleapis.com/envoy.config.cluster.v3.Cluster": {VersionSent: "3", VersionAcked: "3", SentAt: at, AckedAt: at},

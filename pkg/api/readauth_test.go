@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"embassy.dev/embassy/internal/meshtest"
 )
 
 const testReadToken = "test-read-token"
@@ -36,7 +38,7 @@ func TestReadTokensReadButCannotWrite(t *testing.T) {
 			t.Errorf("GET %s with a wrong token: %d", path, code)
 		}
 	}
-	req := ApplyRequest{Files: []File{{Name: "echo.yaml", Content: serviceEcho}}}
+	req := ApplyRequest{Files: []File{{Name: "echo.yaml", Content: meshtest.ServiceEcho}}}
 	code, body := h.do(http.MethodPost, "/v1/apply", testReadToken, req)
 	if code != http.StatusForbidden || errorOf(t, body).Error != "read token cannot write: use the admin token" {
 		t.Fatalf("apply with the read token: %d %s", code, body)
@@ -70,7 +72,7 @@ func TestAnonymousReadsFromLoopback(t *testing.T) {
 	if code, body := h.do(http.MethodGet, "/v1/resources/services", "", nil); code != http.StatusOK {
 		t.Fatalf("anonymous loopback read: %d %s", code, body)
 	}
-	req := ApplyRequest{Files: []File{{Name: "echo.yaml", Content: serviceEcho}}}
+	req := ApplyRequest{Files: []File{{Name: "echo.yaml", Content: meshtest.ServiceEcho}}}
 	if code, _ := h.do(http.MethodPost, "/v1/apply", "", req); code != http.StatusUnauthorized {
 		t.Fatalf("anonymous write: %d", code)
 	}

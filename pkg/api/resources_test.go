@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/pkg/resource"
 )
 
@@ -15,8 +16,8 @@ func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
 
 func TestGetListAndDelete(t *testing.T) {
 	h := newHarness(t, nil)
-	other := strings.Replace(serviceEcho, "name: echo", "name: echo\n  namespace: prod", 1)
-	h.mustApply(File{Name: "echo.yaml", Content: serviceEcho + "---\n" + other + "---\n" + routeEcho})
+	other := strings.Replace(meshtest.ServiceEcho, "name: echo", "name: echo\n  namespace: prod", 1)
+	h.mustApply(File{Name: "echo.yaml", Content: meshtest.ServiceEcho + "---\n" + other + "---\n" + meshtest.RouteEcho})
 
 	code, body := h.do(http.MethodGet, "/v1/resources/Services", testToken, nil)
 	var list ListResponse

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"embassy.dev/embassy/internal/meshtest"
 )
 
 const workloadEcho1 = `apiVersion: embassy.dev/v1alpha1
@@ -23,13 +25,13 @@ spec:
 
 func TestProxiesFilterByServiceAndPaginate(t *testing.T) {
 	now := time.Now()
-	reg := fakeRegistry{}
+	reg := meshtest.Registry{}
 	for _, id := range []string{"echo-1.default", "client.default", "other.prod", "zed.default"} {
 		w, ns, _ := cutNode(id)
 		reg = append(reg, statusProxy(id, w, ns, now))
 	}
 	h := newHarness(t, reg)
-	h.mustApply(File{Name: "echo.yaml", Content: serviceEcho + "---\n" + workloadEcho1})
+	h.mustApply(File{Name: "echo.yaml", Content: meshtest.ServiceEcho + "---\n" + workloadEcho1})
 
 	var out ProxiesResponse
 	get := func(path string) {

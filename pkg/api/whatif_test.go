@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/pkg/whatif"
 )
 
@@ -35,7 +36,7 @@ spec:
 
 func TestCheckAnswersOverTheStoredMesh(t *testing.T) {
 	h := newHarness(t, nil)
-	code, body := h.do(http.MethodPost, "/v1/apply", testToken, ApplyRequest{Files: []File{{Name: "m.yaml", Content: serviceEcho + "---\n" + routeEcho + "---\n" + workloadEcho + "---\n" + policyEchoGetOnly}}})
+	code, body := h.do(http.MethodPost, "/v1/apply", testToken, ApplyRequest{Files: []File{{Name: "m.yaml", Content: meshtest.ServiceEcho + "---\n" + meshtest.RouteEcho + "---\n" + workloadEcho + "---\n" + policyEchoGetOnly}}})
 	if code != http.StatusOK {
 		t.Fatalf("apply: %d %s", code, body)
 	}

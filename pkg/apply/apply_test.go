@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/store"
 )
@@ -17,7 +18,7 @@ func TestApplyReportsCreatedUpdatedUnchanged(t *testing.T) {
 	st := store.NewMemory()
 	a := New(st)
 
-	res, err := a.Apply(ctx, decode(t, "echo.yaml", serviceEcho+"---\n"+routeEcho), false)
+	res, err := a.Apply(ctx, decode(t, "echo.yaml", meshtest.ServiceEcho+"---\n"+meshtest.RouteEcho), false)
 	if err != nil {
 		t.Fatalf("first apply: %v", err)
 	}
@@ -32,7 +33,7 @@ func TestApplyReportsCreatedUpdatedUnchanged(t *testing.T) {
 		t.Errorf("items are not in input order: %v", res.Items)
 	}
 
-	res, err = a.Apply(ctx, decode(t, "echo.yaml", serviceEcho+"---\n"+routeEcho), false)
+	res, err = a.Apply(ctx, decode(t, "echo.yaml", meshtest.ServiceEcho+"---\n"+meshtest.RouteEcho), false)
 	if err != nil {
 		t.Fatalf("second apply: %v", err)
 	}
@@ -44,7 +45,7 @@ func TestApplyReportsCreatedUpdatedUnchanged(t *testing.T) {
 		t.Fatalf("re-apply moved the revision to %d, want 1", res.Revision)
 	}
 
-	changed := strings.Replace(serviceEcho, "8080", "9090", 1)
+	changed := strings.Replace(meshtest.ServiceEcho, "8080", "9090", 1)
 	res, err = a.Apply(ctx, decode(t, "echo.yaml", changed), false)
 	if err != nil {
 		t.Fatalf("third apply: %v", err)
@@ -69,7 +70,7 @@ func TestApplyDryRunWritesNothing(t *testing.T) {
 	st := store.NewMemory()
 	a := New(st)
 
-	res, err := a.Apply(ctx, decode(t, "echo.yaml", serviceEcho+"---\n"+routeEcho), true)
+	res, err := a.Apply(ctx, decode(t, "echo.yaml", meshtest.ServiceEcho+"---\n"+meshtest.RouteEcho), true)
 	if err != nil {
 		t.Fatalf("dry-run apply: %v", err)
 	}
@@ -89,8 +90,8 @@ func TestApplyRefusesWholeApplyOnDanglingReference(t *testing.T) {
 	st := store.NewMemory()
 	a := New(st)
 
-	other := strings.Replace(serviceEcho, "name: echo", "name: other", 1)
-	dangling := strings.Replace(routeEcho, "service: echo", "service: missing", 1)
+	other := strings.Replace(meshtest.ServiceEcho, "name: echo", "name: other", 1)
+	dangling := strings.Replace(meshtest.RouteEcho, "service: echo", "service: missing", 1)
 	_, err := a.Apply(ctx, decode(t, "mixed.yaml", other+"---\n"+dangling), false)
 	var errs *resource.Errors
 	if !errors.As(err, &errs) {
@@ -108,12 +109,12 @@ func TestApplyRefusesInvalidDocumentAmongGoodOnes(t *testing.T) {
 	ctx := context.Background()
 	st := store.NewMemory()
 	a := New(st)
-	if _, err := a.Apply(ctx, decode(t, "echo.yaml", serviceEcho), false); err != nil {
+	if _, err := a.Apply(ctx, decode(t, "echo.yaml", meshtest.ServiceEcho), false); err != nil {
 		t.Fatalf("seed apply: %v", err)
 	}
 
-	good := decode(t, "good.yaml", strings.Replace(serviceEcho, "name: echo", "name: good", 1))
-	bad := decode(t, "bad.yaml", routeEcho)
+	good := decode(t, "good.yaml", strings.Replace(meshtest.ServiceEcho, "name: echo", "name: good", 1))
+	bad := decode(t, "bad.yaml", meshtest.RouteEcho)
 	// A negative weight cannot get through Decode, so break it after, as a
 	// caller that builds resources itself could.
 	neg := int32(-5)
@@ -130,7 +131,7 @@ func TestApplyRefusesInvalidDocumentAmongGoodOnes(t *testing.T) {
 
 func TestApplyRefusesDuplicateKeysNamingBothDocuments(t *testing.T) {
 	a := New(store.NewMemory())
-	rs := append(decode(t, "a.yaml", serviceEcho), decode(t, "b.yaml", routeEcho+"---\n"+serviceEcho)...)
+	rs := append(decode(t, "a.yaml", meshtest.ServiceEcho), decode(t, "b.yaml", meshtest.RouteEcho+"---\n"+meshtest.ServiceEcho)...)
 	_, err := a.Apply(context.Background(), rs, false)
 	var errs *resource.Errors
 	if !errors.As(err, &errs) || len(*errs) != 1 {
@@ -153,7 +154,7 @@ func TestConcurrentAppliesLoseNothing(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			doc := strings.Replace(serviceEcho, "name: echo", fmt.Sprintf("name: svc-%d", i), 1)
+			doc := strings.Replace(meshtest.ServiceEcho, "name: echo", fmt.Sprintf("name: svc-%d", i), 1)
 			rs, err := resource.Decode("svc.yaml", []byte(doc))
 			if err == nil {
 				_, err = a.Apply(ctx, rs, false)

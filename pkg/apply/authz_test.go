@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/store"
 )
@@ -35,13 +36,13 @@ func TestApplyRefusesRegoThatDoesNotCompile(t *testing.T) {
 	ctx := context.Background()
 	st := store.NewMemory()
 	a := New(st)
-	if _, err := a.Apply(ctx, decode(t, "echo.yaml", serviceEcho), false); err != nil {
+	if _, err := a.Apply(ctx, decode(t, "echo.yaml", meshtest.ServiceEcho), false); err != nil {
 		t.Fatal(err)
 	}
 	before := st.Revision()
 
 	bad := policyWith("package envoy.authz\n\nallow if {\n    input.x == ==\n}\n")
-	_, err := a.Apply(ctx, decode(t, "authz.yaml", serviceEcho+"---\n"+bad), false)
+	_, err := a.Apply(ctx, decode(t, "authz.yaml", meshtest.ServiceEcho+"---\n"+bad), false)
 	var fes *resource.Errors
 	if !errors.As(err, &fes) {
 		t.Fatalf("apply of bad Rego: err = %v, want *resource.Errors", err)
@@ -64,7 +65,7 @@ func TestApplyReportsOPALocationVerbatim(t *testing.T) {
 	st := store.NewMemory()
 	// An unknown function is a compile (not parse) error at row 4, col 5.
 	bad := policyWith("package envoy.authz\n\nallow if {\n    nosuch.fn(input.x)\n}\n")
-	_, err := New(st).Apply(context.Background(), decode(t, "authz.yaml", serviceEcho+"---\n"+bad), false)
+	_, err := New(st).Apply(context.Background(), decode(t, "authz.yaml", meshtest.ServiceEcho+"---\n"+bad), false)
 	if err == nil {
 		t.Fatal("apply of a policy calling an undefined function succeeded")
 	}
@@ -79,7 +80,7 @@ func TestApplyReportsOPALocationVerbatim(t *testing.T) {
 func TestApplyStoresPolicyThatCompiles(t *testing.T) {
 	st := store.NewMemory()
 	good := policyWith("package envoy.authz\n\ndefault allow := false\n\nallow if input.attributes.request.http.method == \"GET\"\n")
-	res, err := New(st).Apply(context.Background(), decode(t, "authz.yaml", serviceEcho+"---\n"+good), false)
+	res, err := New(st).Apply(context.Background(), decode(t, "authz.yaml", meshtest.ServiceEcho+"---\n"+good), false)
 	if err != nil {
 		t.Fatalf("apply of a good policy: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/store"
 )
@@ -35,7 +36,7 @@ func TestApplyRefusedByACheckStoresNothing(t *testing.T) {
 	a := New(st, WithCheck(c.check))
 
 	for _, dryRun := range []bool{true, false} {
-		_, err := a.Apply(ctx, decode(t, "echo.yaml", routeEcho+"---\n"+serviceEcho), dryRun)
+		_, err := a.Apply(ctx, decode(t, "echo.yaml", meshtest.RouteEcho+"---\n"+meshtest.ServiceEcho), dryRun)
 		var re *resource.Errors
 		if !errors.As(err, &re) || len(*re) != 1 {
 			t.Fatalf("dryRun=%v: want one field error, got %v", dryRun, err)
@@ -53,7 +54,7 @@ func TestApplyRefusedByACheckStoresNothing(t *testing.T) {
 func TestApplyChecksOnlyValidDocuments(t *testing.T) {
 	c := &refuseService{}
 	a := New(store.NewMemory(), WithCheck(c.check))
-	rs := decode(t, "echo.yaml", serviceEcho+"---\n"+routeEcho)
+	rs := decode(t, "echo.yaml", meshtest.ServiceEcho+"---\n"+meshtest.RouteEcho)
 	// Decode validates, so the Route is broken after it.
 	rs[1].Spec.(*resource.RouteSpec).Service = ""
 	_, err := a.Apply(context.Background(), rs, true)
@@ -67,7 +68,7 @@ func TestApplyChecksOnlyValidDocuments(t *testing.T) {
 
 func TestApplyCheckPlainErrorRefuses(t *testing.T) {
 	a := New(store.NewMemory(), WithCheck(func([]*resource.Resource) error { return errors.New("closed for maintenance") }))
-	_, err := a.Apply(context.Background(), decode(t, "echo.yaml", serviceEcho), false)
+	_, err := a.Apply(context.Background(), decode(t, "echo.yaml", meshtest.ServiceEcho), false)
 	var re *resource.Errors
 	if !errors.As(err, &re) || !strings.Contains(err.Error(), "closed for maintenance") {
 		t.Fatalf("want a *resource.Errors carrying the check's message, got %v", err)

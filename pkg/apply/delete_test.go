@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/store"
 )
@@ -19,7 +20,7 @@ func seeded(t *testing.T) (*Applier, *store.Memory) {
 	t.Helper()
 	st := store.NewMemory()
 	a := New(st)
-	if _, err := a.Apply(context.Background(), decode(t, "echo.yaml", serviceEcho+"---\n"+routeEcho), false); err != nil {
+	if _, err := a.Apply(context.Background(), decode(t, "echo.yaml", meshtest.ServiceEcho+"---\n"+meshtest.RouteEcho), false); err != nil {
 		t.Fatalf("seed apply: %v", err)
 	}
 	return a, st

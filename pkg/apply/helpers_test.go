@@ -8,28 +8,6 @@ import (
 	"embassy.dev/embassy/pkg/store"
 )
 
-const serviceEcho = `apiVersion: embassy.dev/v1alpha1
-kind: Service
-metadata:
-  name: echo
-spec:
-  ports:
-  - name: http
-    port: 8080
-    protocol: http
-`
-
-const routeEcho = `apiVersion: embassy.dev/v1alpha1
-kind: Route
-metadata:
-  name: echo
-spec:
-  service: echo
-  rules:
-  - backends:
-    - weight: 1
-`
-
 // decode decodes YAML documents or fails the test.
 func decode(t *testing.T, file, yaml string) []*resource.Resource {
 	t.Helper()

@@ -10,20 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/pkg/api"
 	"embassy.dev/embassy/pkg/store"
 )
-
-const serviceEcho = `apiVersion: embassy.dev/v1alpha1
-kind: Service
-metadata:
-  name: echo
-spec:
-  ports:
-  - name: http
-    port: 8080
-    protocol: http
-`
 
 func newServer(t *testing.T) string {
 	t.Helper()
@@ -36,7 +26,7 @@ func TestClientRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	c := New(newServer(t)+"/", "tok")
 
-	res, err := c.Apply(ctx, []File{{Name: "echo.yaml", Content: serviceEcho}}, false)
+	res, err := c.Apply(ctx, []File{{Name: "echo.yaml", Content: meshtest.ServiceEcho}}, false)
 	if err != nil || len(res.Items) != 1 || res.Revision != 1 {
 		t.Fatalf("apply: %+v %v", res, err)
 	}
@@ -64,13 +54,13 @@ func TestClientErrorsCarryStatusMessageAndDetails(t *testing.T) {
 	ctx := context.Background()
 	url := newServer(t)
 
-	_, err := New(url, "").Apply(ctx, []File{{Name: "echo.yaml", Content: serviceEcho}}, false)
+	_, err := New(url, "").Apply(ctx, []File{{Name: "echo.yaml", Content: meshtest.ServiceEcho}}, false)
 	var ce *Error
 	if !errors.As(err, &ce) || ce.StatusCode != http.StatusUnauthorized || !strings.Contains(ce.Message, "missing bearer token") {
 		t.Fatalf("apply without a token: %#v", err)
 	}
 
-	bad := strings.Replace(serviceEcho, "protocol: http", "protocol: smtp", 1)
+	bad := strings.Replace(meshtest.ServiceEcho, "protocol: http", "protocol: smtp", 1)
 	_, err = New(url, "tok").Apply(ctx, []File{{Name: "bad.yaml", Content: bad}}, false)
 	if !errors.As(err, &ce) || ce.StatusCode != http.StatusBadRequest || len(ce.Details) == 0 || ce.Details[0].File != "bad.yaml" {
 		t.Fatalf("bad apply: %#v", err)
