@@ -20,6 +20,8 @@ import (
 	"embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/policy/extauthz"
+
+	"embassy.dev/embassy/internal/syncbuf"
 )
 
 // methodPolicy is an AuthorizationPolicy on service web allowing method.
@@ -48,7 +50,7 @@ spec:
 // streams the policy applied through pkg/apply over mTLS, enforces it on
 // authz.sock, and the control plane records the ACK of each revision.
 func TestAgentEnforcesTheControlPlanesPolicies(t *testing.T) {
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	cp, err := controlplane.Start(context.Background(), controlplane.Config{
 		DataDir: t.TempDir(), Store: "memory", XDSAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0",
 		Debounce: 5 * time.Millisecond,
@@ -154,7 +156,7 @@ func applyDocs(t *testing.T, cp *controlplane.ControlPlane, doc string) {
 
 // waitRevision waits until shop/methods decides with a revision other
 // than old, and returns it.
-func waitRevision(t *testing.T, a *Agent, logs *syncBuffer, old string) string {
+func waitRevision(t *testing.T, a *Agent, logs *syncbuf.Buffer, old string) string {
 	t.Helper()
 	var rev string
 	for range 1000 {
@@ -169,7 +171,7 @@ func waitRevision(t *testing.T, a *Agent, logs *syncBuffer, old string) string {
 
 // waitAcked waits until the control plane's status shows web-1.shop's
 // agent ACKed rev, and never NACKed.
-func waitAcked(t *testing.T, cp *controlplane.ControlPlane, logs *syncBuffer, rev string) {
+func waitAcked(t *testing.T, cp *controlplane.ControlPlane, logs *syncbuf.Buffer, rev string) {
 	t.Helper()
 	for range 1000 {
 		for _, p := range cp.XDS().Proxies() {

@@ -18,6 +18,8 @@ import (
 
 	"embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/resource"
+
+	"embassy.dev/embassy/internal/syncbuf"
 )
 
 // gate is a TCP proxy in front of the control plane that can cut it off
@@ -105,7 +107,7 @@ func (g *gate) setOpen(open bool) {
 // at addr and reads its join token from a file.
 type cpAgent struct {
 	*Agent
-	out, log *syncBuffer
+	out, log *syncbuf.Buffer
 	cancel   context.CancelFunc
 	done     chan error
 
@@ -116,7 +118,7 @@ type cpAgent struct {
 // startCPAgent runs an agent on dir and waits until it serves.
 func startCPAgent(t *testing.T, cp *realCP, addr, dir, tokenFile string) *cpAgent {
 	t.Helper()
-	ca := &cpAgent{out: &syncBuffer{}, log: &syncBuffer{}, done: make(chan error, 1)}
+	ca := &cpAgent{out: &syncbuf.Buffer{}, log: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	a, err := New(Config{
 		SocketDir: dir, TokenFile: tokenFile, Workload: "web-1.shop",
 		Dial: func(roots []*x509.Certificate, cert func() *tls.Certificate) (ControlPlaneConn, error) {
@@ -215,7 +217,7 @@ func tokenUses(t *testing.T, cp *realCP, token string) int {
 }
 
 // waitText waits up to timeout until the text of b satisfies ok.
-func waitText(t *testing.T, b *syncBuffer, timeout time.Duration, what string, ok func(string) bool) {
+func waitText(t *testing.T, b *syncbuf.Buffer, timeout time.Duration, what string, ok func(string) bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !ok(b.String()) {

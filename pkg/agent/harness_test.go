@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"os"
@@ -11,32 +10,16 @@ import (
 	"time"
 
 	"embassy.dev/embassy/pkg/resource"
+
+	"embassy.dev/embassy/internal/syncbuf"
 )
-
-// syncBuffer is an io.Writer safe for the agent's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // testAgent is an Agent running against a fakeCP in a temporary directory.
 type testAgent struct {
 	*Agent
 	cp     *fakeCP
 	dir    string
-	out    *syncBuffer
+	out    *syncbuf.Buffer
 	cancel context.CancelFunc
 	done   chan error
 
@@ -47,7 +30,7 @@ type testAgent struct {
 // startAgent runs an agent and waits until it serves its sockets.
 func startAgent(t *testing.T, cp *fakeCP, tweak func(*Config)) *testAgent {
 	t.Helper()
-	ta := &testAgent{cp: cp, dir: shortTempDir(t), out: &syncBuffer{}, done: make(chan error, 1)}
+	ta := &testAgent{cp: cp, dir: shortTempDir(t), out: &syncbuf.Buffer{}, done: make(chan error, 1)}
 	cfg := Config{
 		SocketDir:        ta.dir,
 		ControlPlane:     cp,

@@ -21,6 +21,8 @@ import (
 	"embassy.dev/embassy/pkg/identity/service"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/store"
+
+	"embassy.dev/embassy/internal/syncbuf"
 )
 
 // The identity client is the agent's ControlPlane.
@@ -82,7 +84,7 @@ func TestAgentAgainstTheIdentityService(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := shortTempDir(t)
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	a, err := New(Config{
 		SocketDir: dir, Token: token, Workload: "web-1.shop",
 		Dial: func(roots []*x509.Certificate, cert func() *tls.Certificate) (ControlPlaneConn, error) {

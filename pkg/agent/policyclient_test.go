@@ -14,6 +14,8 @@ import (
 
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/policy/compile"
+
+	"embassy.dev/embassy/internal/syncbuf"
 )
 
 const (
@@ -31,7 +33,7 @@ func dryRunMode(s *resource.AuthorizationPolicySpec) { s.Mode = compile.ModeDryR
 // targets the workload.
 func TestAgentEnforcesPushedPolicies(t *testing.T) {
 	ps := startPolicyServer(t)
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	ta := startAgent(t, newFakeCP(t, time.Hour), func(c *Config) {
 		c.Logger = hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug, JSONFormat: true})
 		c.Authz = &AuthzConfig{Dial: ps.dial, LogHeaderValues: []string{"X-Request-Id"}, StatsInterval: 20 * time.Millisecond}

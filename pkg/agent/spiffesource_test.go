@@ -36,6 +36,8 @@ import (
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/identity/wire"
 	"embassy.dev/embassy/pkg/resource"
+
+	"embassy.dev/embassy/internal/syncbuf"
 )
 
 // standIn is a fake SPIRE agent for a unit test of the agent's logic: the
@@ -291,14 +293,14 @@ func runSPIFFEAgent(t *testing.T, sock string, log hclog.Logger, sink func(*Iden
 
 // logWaiter is a logger's output that wakes whoever waits for a line.
 type logWaiter struct {
-	syncBuffer
+	syncbuf.Buffer
 	wrote chan struct{} // capacity 1
 }
 
 func newLogWaiter() *logWaiter { return &logWaiter{wrote: make(chan struct{}, 1)} }
 
 func (w *logWaiter) Write(p []byte) (int, error) {
-	n, err := w.syncBuffer.Write(p)
+	n, err := w.Buffer.Write(p)
 	select {
 	case w.wrote <- struct{}{}:
 	default:

@@ -18,13 +18,15 @@ import (
 	"embassy.dev/embassy/pkg/api"
 	idclient "embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/identity/wire"
+
+	"embassy.dev/embassy/internal/syncbuf"
 )
 
 // An agent's reports reach /v1/policies under its proxy, and their deltas
 // reach embassy_authz_decisions_total, which keeps growing when the agent
 // restarts and its counts start again from zero.
 func TestAuthzReportsReachPoliciesAndMetrics(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	cp := startCP(t, t.TempDir(), logs, func(c *Config) { c.AnonymousReads = true })
 	defer cp.Close()
 	applyYAML(t, cp, meshAuthz)

@@ -15,6 +15,8 @@ import (
 	"embassy.dev/embassy/pkg/api"
 	"embassy.dev/embassy/pkg/client"
 	"embassy.dev/embassy/pkg/resource"
+
+	"embassy.dev/embassy/internal/syncbuf"
 )
 
 const meshExampleOrg = `apiVersion: embassy.dev/v1alpha1
@@ -41,7 +43,7 @@ func withTrustDomain(td string) func(*Config) {
 
 func TestApplyOfAMeshOfAnotherTrustDomainIsRefused(t *testing.T) {
 	dir := t.TempDir()
-	cp := startCP(t, dir, &logBuffer{})
+	cp := startCP(t, dir, &syncbuf.Buffer{})
 	defer cp.Close()
 	admin, _, _, err := api.EnsureAdminToken(dir, "")
 	if err != nil {
@@ -80,7 +82,7 @@ func TestApplyOfAMeshOfAnotherTrustDomainIsRefused(t *testing.T) {
 
 func TestTrustDomainFlagChoosesTheNewCAsTrustDomain(t *testing.T) {
 	dir := t.TempDir()
-	cp := startCP(t, dir, &logBuffer{}, withTrustDomain("example.org"))
+	cp := startCP(t, dir, &syncbuf.Buffer{}, withTrustDomain("example.org"))
 	if td := cp.CA().TrustDomain().Name(); td != "example.org" {
 		t.Fatalf("the CA serves %s, want example.org", td)
 	}
@@ -99,7 +101,7 @@ func TestTrustDomainFlagChoosesTheNewCAsTrustDomain(t *testing.T) {
 
 	// Without the flag and without a Mesh, the stored CA keeps its trust
 	// domain.
-	cp = startCP(t, dir, &logBuffer{})
+	cp = startCP(t, dir, &syncbuf.Buffer{})
 	if td := cp.CA().TrustDomain().Name(); td != "example.org" {
 		t.Fatalf("restarted without --trust-domain, the CA serves %s", td)
 	}
@@ -116,7 +118,7 @@ func TestTrustDomainFlagChoosesTheNewCAsTrustDomain(t *testing.T) {
 			t.Fatalf("a start with another trust domain: want an error with %q, got %v", want, err)
 		}
 	}
-	cp = startCP(t, dir, &logBuffer{})
+	cp = startCP(t, dir, &syncbuf.Buffer{})
 	defer cp.Close()
 	if td := cp.CA().TrustDomain().Name(); td != "example.org" {
 		t.Fatalf("restarted with the Mesh stored, the CA serves %s", td)
@@ -125,7 +127,7 @@ func TestTrustDomainFlagChoosesTheNewCAsTrustDomain(t *testing.T) {
 
 func TestStartRefusesAStoredCAOfAnotherTrustDomain(t *testing.T) {
 	dir := t.TempDir()
-	cp := startCP(t, dir, &logBuffer{})
+	cp := startCP(t, dir, &syncbuf.Buffer{})
 	cp.Close()
 	_, err := startCPErr(dir, withTrustDomain("example.org"))
 	for _, want := range []string{"serves trust domain embassy.local", "--trust-domain example.org", "--trust-domain embassy.local", "new --data-dir"} {
@@ -136,7 +138,7 @@ func TestStartRefusesAStoredCAOfAnotherTrustDomain(t *testing.T) {
 
 	// A data dir where a Mesh of another trust domain was stored before
 	// applies were checked: no flag fixes it, a new data dir does.
-	cp = startCP(t, dir, &logBuffer{})
+	cp = startCP(t, dir, &syncbuf.Buffer{})
 	applyYAML(t, cp, meshExampleOrg) // through a bare Applier, without the check
 	cp.Close()
 	_, err = startCPErr(dir)
@@ -158,7 +160,7 @@ func TestProvidedCAFiles(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := catest.WriteProvidedCA(t, dir, "spiffe://example.org")
 	provided := func(c *Config) { c.CACertFile, c.CAKeyFile = certFile, keyFile }
-	cp := startCP(t, filepath.Join(dir, "data"), &logBuffer{}, provided, withTrustDomain("example.org"))
+	cp := startCP(t, filepath.Join(dir, "data"), &syncbuf.Buffer{}, provided, withTrustDomain("example.org"))
 	defer cp.Close()
 	roots := cp.CA().Bundle()
 	if len(roots) != 1 || roots[0].Subject.CommonName != catest.Subject {

@@ -16,6 +16,8 @@ import (
 	"embassy.dev/embassy/pkg/client"
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/store"
+
+	"embassy.dev/embassy/internal/syncbuf"
 )
 
 // adminClient is an API client of cp with the admin token of dataDir.
@@ -30,7 +32,7 @@ func adminClient(t *testing.T, cp *ControlPlane, dataDir string) *client.Client 
 
 func TestRotateCAThroughTheAPI(t *testing.T) {
 	dir := t.TempDir()
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	cp := startCP(t, dir, logs)
 	c := adminClient(t, cp, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -85,7 +87,7 @@ func TestRotateCAThroughTheAPI(t *testing.T) {
 	if err := cp.Close(); err != nil {
 		t.Fatal(err)
 	}
-	cp = startCP(t, dir, &logBuffer{})
+	cp = startCP(t, dir, &syncbuf.Buffer{})
 	defer cp.Close()
 	if roots := cp.CA().Roots(); len(roots) != 2 || roots[1].Fingerprint != added.Fingerprint {
 		t.Fatalf("after a restart the CA has %+v", roots)
@@ -96,7 +98,7 @@ func TestRotateCAOfAProvidedCAIsRefused(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := catest.WriteProvidedCA(t, dir, "spiffe://example.org")
 	dataDir := filepath.Join(dir, "data")
-	cp := startCP(t, dataDir, &logBuffer{}, func(c *Config) { c.CACertFile, c.CAKeyFile = certFile, keyFile }, withTrustDomain("example.org"))
+	cp := startCP(t, dataDir, &syncbuf.Buffer{}, func(c *Config) { c.CACertFile, c.CAKeyFile = certFile, keyFile }, withTrustDomain("example.org"))
 	defer cp.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -144,7 +146,7 @@ func TestRotateCAIsRefusedWhenTheBundleIsAnotherCAs(t *testing.T) {
 }
 
 func TestRotateCAOfASPIREMeshIsRefused(t *testing.T) {
-	m := startSPIREMesh(t, &logBuffer{})
+	m := startSPIREMesh(t, &syncbuf.Buffer{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	before := m.cp.CA().Roots()

@@ -1,7 +1,6 @@
 package controlplane
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -9,7 +8,6 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"sync"
 	"testing"
 	"time"
 
@@ -29,29 +27,13 @@ import (
 	idclient "embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/identity/wire"
 	"embassy.dev/embassy/pkg/resource"
+
+	"embassy.dev/embassy/internal/syncbuf"
 )
-
-// logBuffer collects a control plane's log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // startCP starts a control plane on dataDir (bbolt) with TLS xDS, logging
 // at trace level to logs.
-func startCP(t *testing.T, dataDir string, logs *logBuffer, mut ...func(*Config)) *ControlPlane {
+func startCP(t *testing.T, dataDir string, logs *syncbuf.Buffer, mut ...func(*Config)) *ControlPlane {
 	t.Helper()
 	cfg := Config{
 		DataDir: dataDir, XDSAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0",

@@ -19,10 +19,12 @@ import (
 	idclient "embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/identity/wire"
 	"embassy.dev/embassy/pkg/store"
+
+	"embassy.dev/embassy/internal/syncbuf"
 )
 
 func TestXDSStreamWithoutACertificateIsUnauthenticated(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	cp := startCP(t, t.TempDir(), logs)
 	defer cp.Close()
 	applyYAML(t, cp, meshShop)
@@ -33,7 +35,7 @@ func TestXDSStreamWithoutACertificateIsUnauthenticated(t *testing.T) {
 }
 
 func TestXDSServesOnlyTheCertificatesOwnWorkload(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	cp := startCP(t, t.TempDir(), logs)
 	defer cp.Close()
 	applyYAML(t, cp, meshShop)
@@ -70,7 +72,7 @@ func TestXDSServesOnlyTheCertificatesOwnWorkload(t *testing.T) {
 }
 
 func TestIdentityIsOffWithInsecureXDS(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	cp := startCP(t, t.TempDir(), logs, func(c *Config) { c.InsecureXDS = true })
 	defer cp.Close()
 	if !strings.Contains(logs.String(), "WARNING: --insecure-xds") {
@@ -90,7 +92,7 @@ func TestIdentityIsOffWithInsecureXDS(t *testing.T) {
 
 func TestCARestartKeepsTheRootAndEarlierSVIDs(t *testing.T) {
 	dir := t.TempDir()
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	cp := startCP(t, dir, logs)
 	web, _ := attest(t, cp, "shop", "web")
 	roots := cp.CA().Roots()
@@ -122,7 +124,7 @@ func TestCARestartKeepsTheRootAndEarlierSVIDs(t *testing.T) {
 }
 
 func TestAgentRegistrationLapsesThroughTheControlPlane(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	cp := startCP(t, t.TempDir(), logs)
 	defer cp.Close()
 	applyYAML(t, cp, meshShop)
@@ -149,7 +151,7 @@ func TestAgentRegistrationLapsesThroughTheControlPlane(t *testing.T) {
 }
 
 func TestTokensNeverReachTheLogs(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	dir := t.TempDir()
 	cp := startCP(t, dir, logs)
 	defer cp.Close()
@@ -189,7 +191,7 @@ func TestTokensNeverReachTheLogs(t *testing.T) {
 }
 
 func TestBundleOverTheAPIVerifiesTheXDSListener(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	cp := startCP(t, t.TempDir(), logs, func(c *Config) { c.XDSServerNames = []string{"cp.example.internal", "10.1.2.3"} })
 	defer cp.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -234,7 +236,7 @@ func TestBundleOverTheAPIVerifiesTheXDSListener(t *testing.T) {
 // an agent can tell a refusal it must act on from an unreachable control
 // plane.
 func TestUnverifiableClientCertificatesAreRefusedAsCalls(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	cp := startCP(t, t.TempDir(), logs)
 	defer cp.Close()
 	td := cp.CA().TrustDomain()

@@ -12,11 +12,13 @@ import (
 
 	"embassy.dev/embassy/pkg/api"
 	"embassy.dev/embassy/pkg/client"
+
+	"embassy.dev/embassy/internal/syncbuf"
 )
 
 func TestStatusAPIReportsTheStreamIdentityToReadTokens(t *testing.T) {
 	dir := t.TempDir()
-	var logs logBuffer
+	var logs syncbuf.Buffer
 	cp := startCP(t, dir, &logs)
 	t.Cleanup(func() { cp.Close() })
 	applyYAML(t, cp, meshShop)
@@ -79,7 +81,7 @@ func TestAnonymousReadsNeedALoopbackAPI(t *testing.T) {
 	if err := os.WriteFile(own, []byte("my-read-token\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var logs logBuffer
+	var logs syncbuf.Buffer
 	cp := startCP(t, dir, &logs, func(c *Config) { c.AnonymousReads = true; c.ReadTokenFile = own })
 	t.Cleanup(func() { cp.Close() })
 	if _, err := client.New("http://"+cp.APIAddr(), "").Status(context.Background()); err != nil {

@@ -16,6 +16,8 @@ import (
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/policy/compile"
+
+	"embassy.dev/embassy/internal/syncbuf"
 )
 
 var meshAuthz = `apiVersion: embassy.dev/v1alpha1
@@ -82,7 +84,7 @@ func bundles(t *testing.T, resp *discovery.DiscoveryResponse) map[string]*compil
 }
 
 func TestAgentReceivesTheBundlesOfPoliciesTargetingItsWorkload(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	cp := startCP(t, t.TempDir(), logs)
 	defer cp.Close()
 	applyYAML(t, cp, meshAuthz)

@@ -30,6 +30,8 @@ import (
 	"embassy.dev/embassy/pkg/identity"
 	idclient "embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/identity/wire"
+
+	"embassy.dev/embassy/internal/syncbuf"
 )
 
 const spireTD = "example.org"
@@ -55,7 +57,7 @@ type spireMesh struct {
 	dir       string
 }
 
-func startSPIREMesh(t *testing.T, logs *logBuffer) *spireMesh {
+func startSPIREMesh(t *testing.T, logs *syncbuf.Buffer) *spireMesh {
 	t.Helper()
 	a, err := workloadapitest.NewAuthority(spireTD)
 	if err != nil {
@@ -118,7 +120,7 @@ func servingLeaf(t *testing.T, addr string, roots []*x509.Certificate) (*x509.Ce
 // control plane, follows its rotation, and the trust bundle the API
 // publishes is SPIRE's.
 func TestSPIREIssuesTheControlPlanesCertificate(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	m := startSPIREMesh(t, logs)
 	leaf, err := servingLeaf(t, m.cp.XDSAddr(), m.authority.Roots())
 	if err != nil {
@@ -216,7 +218,7 @@ func sameRoots(a, b []*x509.Certificate) bool {
 // plane refuses to issue SVIDs without spending the token; a certificate
 // from another CA of the same trust domain is refused.
 func TestSPIRESVIDsAuthenticateAgents(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	m := startSPIREMesh(t, logs)
 	td := spiffeid.RequireTrustDomainFromString(spireTD)
 	webID := spiffeid.RequireFromPath(td, "/ns/shop/sa/web")
@@ -344,7 +346,7 @@ func TestSPIRESVIDsAuthenticateAgents(t *testing.T) {
 // embassy-agent with a SPIFFE Workload API socket registers its workload
 // with the SPIRE SVID it takes from there, and serves it.
 func TestAgentWithSPIRERegistersThroughTheControlPlane(t *testing.T) {
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	m := startSPIREMesh(t, logs)
 	td := spiffeid.RequireTrustDomainFromString(spireTD)
 	wl, err := m.authority.Serve(filepath.Join(m.dir, "web.sock"), spiffeid.RequireFromPath(td, "/ns/shop/sa/web"), nil, time.Hour)
@@ -461,7 +463,7 @@ func TestStoredSPIREMeshSelectsSPIRE(t *testing.T) {
 	}
 	defer srv.Close()
 	dataDir := t.TempDir()
-	logs := &logBuffer{}
+	logs := &syncbuf.Buffer{}
 	cp := startCP(t, dataDir, logs, func(c *Config) { c.TrustDomain = spireTD })
 	applyYAML(t, cp, fmt.Sprintf(`apiVersion: embassy.dev/v1alpha1
 kind: Mesh
@@ -491,7 +493,7 @@ spec:
 // Readiness fails once the control plane's SVID from SPIRE has expired
 // without a renewal, naming SPIRE's socket.
 func TestReadinessFollowsTheSPIRESVID(t *testing.T) {
-	m := startSPIREMesh(t, &logBuffer{})
+	m := startSPIREMesh(t, &syncbuf.Buffer{})
 	if err := m.cp.readyErr(); err != nil {
 		t.Fatalf("ready with a fresh SVID from SPIRE: %v", err)
 	}

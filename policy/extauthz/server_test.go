@@ -90,8 +90,8 @@ func TestDryRunPassesAndLogsWouldDeny(t *testing.T) {
 		t.Errorf("configured header not logged: %v", headers)
 	}
 	for _, secret := range []string{"secret-token", "secret-cookie", "secret-in-query"} {
-		if strings.Contains(logs.buf.String(), secret) {
-			t.Errorf("log contains %q: %s", secret, logs.buf.String())
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("log contains %q: %s", secret, logs.String())
 		}
 	}
 

@@ -1,7 +1,6 @@
 package service
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -27,6 +26,8 @@ import (
 	"embassy.dev/embassy/pkg/identity/wire"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/store"
+
+	"embassy.dev/embassy/internal/syncbuf"
 )
 
 var td = spiffeid.RequireTrustDomainFromString("example.org")
@@ -49,24 +50,6 @@ func (c *clock) advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// syncBuffer collects a logger's output from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env is the identity service on a real TLS gRPC server on loopback, over
 // a memory store and a real CA.
 type env struct {
@@ -77,7 +60,7 @@ type env struct {
 	svc    *Service
 	addr   string
 	clock  *clock
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 	events *events.Bus
 
 	mu     sync.Mutex
@@ -86,7 +69,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, st: store.NewMemory(), clock: &clock{}, logs: &syncBuffer{}, events: events.New(100)}
+	e := &env{t: t, st: store.NewMemory(), clock: &clock{}, logs: &syncbuf.Buffer{}, events: events.New(100)}
 	t.Cleanup(func() { e.st.Close() })
 	log := hclog.New(&hclog.LoggerOptions{Name: "test", Level: hclog.Trace, Output: e.logs})
 	var err error
