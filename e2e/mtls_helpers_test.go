@@ -141,20 +141,37 @@ type meshAgent struct {
 
 // startAgent creates a join token for workload name (service account sa,
 // namespace default), starts embassy-agent for name.default with it and
-// args (such as serverWorkload's) and waits for its PEM files. The socket
-// dir is short: unix socket paths are limited to 108 bytes.
+// args (such as serverWorkload's) and waits for its PEM files.
 func startAgent(t *testing.T, cp *controlPlane, bundle, name, sa string, args ...string) *meshAgent {
+	t.Helper()
+	dir := agentDir(t, name)
+	token := strings.TrimSpace(cp.ctlStdout(t, "token", "create", "--namespace", "default", "--service-account", sa, "--workload", name))
+	tokenFile := writeFile(t, dir, "join.token", token+"\n")
+	a := launchAgent(t, dir, "embassy-agent", name, append([]string{"--cp", cp.xds, "--token-file", tokenFile, "--trust-bundle", bundle}, args...)...)
+	a.sa, a.token = sa, token
+	return a
+}
+
+// agentDir makes an agent's directory. It is short: unix socket paths
+// are limited to 108 bytes.
+func agentDir(t *testing.T, name string) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "emb-"+name+"-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	token := strings.TrimSpace(cp.ctlStdout(t, "token", "create", "--namespace", "default", "--service-account", sa, "--workload", name))
-	tokenFile := writeFile(t, dir, "join.token", token+"\n")
-	args = append([]string{"--cp", cp.xds, "--token-file", tokenFile, "--trust-bundle", bundle,
-		"--workload", name + ".default", "--socket-dir", filepath.Join(dir, "sock")}, args...)
-	a := &meshAgent{proc: start(t, "embassy-agent", args...), name: name, sa: sa, dir: filepath.Join(dir, "sock"), token: token}
+	return dir
+}
+
+// launchAgent starts binName (an embassy-agent under binDir) for
+// name.default with its socket dir in dir and args, and waits for its PEM
+// files.
+func launchAgent(t *testing.T, dir, binName, name string, args ...string) *meshAgent {
+	t.Helper()
+	sock := filepath.Join(dir, "sock")
+	args = append([]string{"--workload", name + ".default", "--socket-dir", sock}, args...)
+	a := &meshAgent{proc: start(t, binName, args...), name: name, dir: sock}
 	deadline := time.Now().Add(15 * time.Second)
 	for a.leafOrNil() == nil {
 		if time.Now().After(deadline) {

@@ -46,22 +46,7 @@ spec:
 // join token, no --trust-bundle) and waits for its PEM files.
 func startSPIREAgent(t *testing.T, cp *controlPlane, binName, socket, name string, args ...string) *meshAgent {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "emb-"+name+"-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	args = append([]string{"--cp", cp.xds, "--spire-socket", socket, "--workload", name + ".default",
-		"--socket-dir", filepath.Join(dir, "sock")}, args...)
-	a := &meshAgent{proc: start(t, binName, args...), name: name, dir: filepath.Join(dir, "sock")}
-	deadline := time.Now().Add(30 * time.Second)
-	for a.leafOrNil() == nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("the agent of %s wrote no SVID within 30s:\n%s", name, a.output())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return a
+	return launchAgent(t, agentDir(t, name), binName, name, append([]string{"--cp", cp.xds, "--spire-socket", socket}, args...)...)
 }
 
 // spireEnv is what a test of a SPIRE-backed mesh needs of SPIRE, for the
