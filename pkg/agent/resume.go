@@ -53,9 +53,6 @@ func parsePEMFiles(chain, key, bundle []byte, trust []*x509.Certificate, now tim
 	if _, _, err := identity.ParseWorkloadID(svid.ID); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", CertFile, err)
 	}
-	if svid.ID == identity.ControlPlaneID(svid.ID.TrustDomain()) {
-		return nil, nil, fmt.Errorf("%s holds the control plane's own SVID, which no agent may hold", CertFile)
-	}
 	roots, err := verifiedBy(svid, now, bundle, trust)
 	if err != nil {
 		return nil, nil, err

@@ -143,13 +143,11 @@ func (p *svidPicker) lastOffered() []string {
 }
 
 // servableID reports whether the agent may serve an SVID for id: a
-// workload ID (spiffe://<td>/ns/<ns>/sa/<sa>) other than the control
-// plane's.
+// workload ID (spiffe://<td>/ns/<ns>/sa/<sa>), which the control plane's
+// is not.
 func servableID(id spiffeid.ID) bool {
-	if _, _, err := identity.ParseWorkloadID(id); err != nil {
-		return false
-	}
-	return id != identity.ControlPlaneID(id.TrustDomain())
+	_, _, err := identity.ParseWorkloadID(id)
+	return err == nil
 }
 
 // SPIFFEJWTMinter has the SPIFFE Workload API at Socket (a SPIRE agent's)

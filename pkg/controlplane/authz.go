@@ -29,9 +29,6 @@ func (c *ControlPlane) authorizeStream(ctx context.Context, node *core.Node) err
 	if err != nil {
 		return status.Errorf(codes.PermissionDenied, "node %q: the certificate's %v", node.GetId(), err)
 	}
-	if id == identity.ControlPlaneID(id.TrustDomain()) {
-		return status.Errorf(codes.PermissionDenied, "node %q: %s is the control plane's own identity, which no proxy may use", node.GetId(), id)
-	}
 	name, nodeNS, err := translate.ParseNodeID(node.GetId())
 	if err != nil {
 		return status.Errorf(codes.PermissionDenied, "%v: the certificate is %s, so the node id must be <workload>.%s", err, id, ns)

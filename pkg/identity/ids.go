@@ -33,7 +33,8 @@ func IDFor(td spiffeid.TrustDomain, ns, sa string) (spiffeid.ID, error) {
 }
 
 // ParseWorkloadID returns the namespace and service account of a workload
-// ID, which must have exactly the path /ns/<ns>/sa/<sa>.
+// ID, which must have exactly the path /ns/<ns>/sa/<sa> and must not be
+// the control plane's own ID: no workload may use that.
 func ParseWorkloadID(id spiffeid.ID) (ns, sa string, err error) {
 	if id.IsZero() {
 		return "", "", fmt.Errorf("SPIFFE ID is empty")
@@ -41,6 +42,9 @@ func ParseWorkloadID(id spiffeid.ID) (ns, sa string, err error) {
 	segs, ok := splitPath(id.Path())
 	if !ok || len(segs) != 4 || segs[0] != "ns" || segs[2] != "sa" || segs[1] == "" || segs[3] == "" {
 		return "", "", fmt.Errorf("SPIFFE ID %q is not a workload ID: want spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>", id)
+	}
+	if segs[1] == ControlPlaneNamespace && segs[3] == ControlPlaneServiceAccount {
+		return "", "", fmt.Errorf("SPIFFE ID %q is the control plane's own identity, which no workload may use", id)
 	}
 	return segs[1], segs[3], nil
 }

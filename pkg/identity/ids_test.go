@@ -32,6 +32,7 @@ func TestIDs(t *testing.T) {
 		"spiffe://embassy.local/ns/shop/sa/cart/extra",
 		"spiffe://embassy.local/namespace/shop/sa/cart",
 		"spiffe://embassy.local/ns/shop/serviceaccount/cart",
+		"spiffe://embassy.local/ns/embassy-system/sa/embassy-cp",
 	} {
 		if _, _, err := ParseWorkloadID(spiffeid.RequireFromString(s)); err == nil {
 			t.Errorf("ParseWorkloadID(%q) accepted", s)

@@ -59,8 +59,5 @@ func (s *Service) caller(ctx context.Context) (caller, error) {
 	if err != nil {
 		return caller{}, status.Errorf(codes.PermissionDenied, "%v", err)
 	}
-	if id == identity.ControlPlaneID(id.TrustDomain()) {
-		return caller{}, status.Errorf(codes.PermissionDenied, "%s is the control plane's own identity, which no workload may use", id)
-	}
 	return caller{id: id, ns: ns, sa: sa, leaf: leaf}, nil
 }
