@@ -114,6 +114,7 @@ func (a *Applier) Apply(ctx context.Context, rs []*resource.Resource, dryRun boo
 
 	merged := mergeInto(stored, rs)
 	warnings, refErrs := newProblems(stored, merged, applied)
+	refErrs = append(refErrs, excludedWorkloads(merged, applied)...)
 	if len(refErrs) > 0 {
 		return nil, &refErrs
 	}
