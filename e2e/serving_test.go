@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"os"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -16,9 +17,9 @@ import (
 	"embassy.dev/embassy/internal/echo"
 )
 
-// servingMesh is a STRICT mesh whose echo Service only service account
-// echo-a may serve. Calls carrying x-pick: intruder go to the endpoints
-// labelled role=intruder, which none is yet.
+// servingMesh is a STRICT mesh whose echo and greet Services only service
+// account echo-a may serve. Calls to echo carrying x-pick: intruder go to
+// the endpoints labelled role=intruder, which none is yet.
 const servingMesh = `apiVersion: embassy.dev/v1alpha1
 kind: Mesh
 metadata: {name: default}
@@ -42,6 +43,13 @@ spec:
     - matches: [{headers: [{name: x-pick, exact: intruder}]}]
       backends: [{subset: {role: intruder}}]
     - backends: [{subset: {version: v1}}]
+---
+apiVersion: embassy.dev/v1alpha1
+kind: Service
+metadata: {name: greet, namespace: default}
+spec:
+  ports: [{name: grpc, port: 50052, protocol: grpc}]
+  serviceAccounts: [echo-a]
 `
 
 // servingEchoWithStatic is the echo Service with a static endpoint, the
@@ -148,5 +156,20 @@ func TestOnlyListedIdentitiesServe(t *testing.T) {
 		}
 		t.Logf("50 calls routed to the intruder: %v, first error %q; it was asked for %d handshakes and answered %d calls",
 			r.ByCode, r.FirstError, intruder.handshakes.Load(), intruder.echo.Attempts())
+	})
+	t.Run("a token limited to services cannot register beyond them", func(t *testing.T) {
+		tokenFile := dir + "/echo-v9.token"
+		cp.mustCtl(t, "token", "create", "-n", "default", "--service-account", "echo-a", "--workload", "echo-v9", "--service", "echo", "--output", tokenFile)
+		if fi, err := os.Stat(tokenFile); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("token create --output: %v, mode %v, want 0600", err, fi.Mode())
+		}
+		// greet allows echo-a, but the token does not allow greet.
+		a := launchAgent(t, agentDir(t, "echo-v9"), "embassy-agent", "echo-v9", "--cp", cp.xds, "--token-file", tokenFile, "--trust-bundle", bundle,
+			"--address", "127.0.0.1", "--service", "echo", "--service", "greet", "--port", "grpc="+portOf(t, freePort(t)))
+		line := a.waitFor(regexp.MustCompile(`registering the workload failed.*PermissionDenied.*join token allows only services \[echo\], not \\"greet\\"`), 20*time.Second)
+		t.Logf("agent: %s", line[0])
+		if out := cp.mustCtl(t, "get", "workloads", "-A"); strings.Contains(out, "echo-v9") {
+			t.Fatalf("a registration beyond the token's services is stored:\n%s", out)
+		}
 	})
 }
