@@ -146,15 +146,18 @@ func ttlText(d time.Duration) string {
 	return h
 }
 
+// tokenName is one name a token grants, with the flag that sets it.
+type tokenName struct{ what, flag, value string }
+
 // checkTokenNames checks the names a token grants like resource names, so
 // a token is never made for an identity no Workload or Service could use.
 func checkTokenNames(ns, sa, workload string, services []string) error {
-	names := []struct{ what, flag, value string }{{"namespace", "--namespace", ns}, {"service account", "--service-account", sa}}
+	names := []tokenName{{"namespace", "--namespace", ns}, {"service account", "--service-account", sa}}
 	if workload != "" {
-		names = append(names, struct{ what, flag, value string }{"workload", "--workload", workload})
+		names = append(names, tokenName{"workload", "--workload", workload})
 	}
 	for _, svc := range services {
-		names = append(names, struct{ what, flag, value string }{"service", "--service", svc})
+		names = append(names, tokenName{"service", "--service", svc})
 	}
 	for _, n := range names {
 		if err := resource.CheckName(n.value); err != nil {
