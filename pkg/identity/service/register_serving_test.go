@@ -28,7 +28,8 @@ spec:
 
 // TestRegisterRefusesAServiceTheIdentityMayNotServe checks that an agent
 // cannot put itself behind a Service whose list (or default) excludes its
-// SPIFFE ID's service account, whether the Service is applied or not.
+// SPIFFE ID's service account, whether the Service is applied or not, nor
+// stay behind one that stops listing it.
 func TestRegisterRefusesAServiceTheIdentityMayNotServe(t *testing.T) {
 	e := newEnv(t)
 	e.applyYAML(serviceWeb + "---\n" + serviceAPI)
@@ -51,9 +52,20 @@ func TestRegisterRefusesAServiceTheIdentityMayNotServe(t *testing.T) {
 	if _, err := e.st.Get(context.Background(), resource.Key{Kind: resource.KindWorkload, Namespace: "shop", Name: "intruder"}); err == nil {
 		t.Fatal("a refused registration was stored")
 	}
-	if _, err := a.c.Register(ctx(t), "web-1", resource.WorkloadSpec{Address: "127.0.0.1", Services: []string{"web"}}); err != nil {
+	web1 := resource.WorkloadSpec{Address: "127.0.0.1", Services: []string{"web"}}
+	if _, err := a.c.Register(ctx(t), "web-1", web1); err != nil {
 		t.Fatalf("registering for a Service that lists the caller: %v", err)
 	}
+	// The operator stops listing a: the next refresh is refused, and the
+	// registration lapses with its lease.
+	e.applyYAML(strings.Replace(serviceWeb, "[a, default]", "[default]", 1))
+	if _, err := a.c.Register(ctx(t), "web-1", web1); status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("refreshing a registration the Service no longer allows: %v", err)
+	}
+	eventually(t, "the excluded registration to lapse", func() bool {
+		_, err := e.st.Get(context.Background(), resource.Key{Kind: resource.KindWorkload, Namespace: "shop", Name: "web-1"})
+		return err != nil
+	})
 }
 
 // TestTokenServicesLimitRegistration checks that a token made with
