@@ -35,6 +35,7 @@ kind: Service
 metadata: {name: echo, namespace: default}
 spec:
   ports: [{name: grpc, port: 50051, protocol: grpc}]
+  serviceAccounts: [echo-a, echo-b]
 ---
 apiVersion: embassy.dev/v1alpha1
 kind: Route

@@ -23,6 +23,7 @@ kind: Service
 metadata: {name: echo, namespace: default}
 spec:
   ports: [{name: grpc, port: 50051, protocol: grpc}]
+  serviceAccounts: [default]
 ---
 apiVersion: embassy.dev/v1alpha1
 kind: Workload

@@ -39,6 +39,7 @@ kind: Service
 metadata: {name: echo, namespace: default}
 spec:
   ports: [{name: grpc, port: 50051, protocol: grpc}]
+  serviceAccounts: [echo-server]
 `
 
 // startSPIREAgent starts embassy-agent (the binary binName under binDir)

@@ -111,6 +111,7 @@ kind: Service
 metadata: {name: %s, namespace: default}
 spec:
   ports: [{name: grpc, port: 50051, protocol: grpc}]
+  serviceAccounts: [default]
 `, svc))
 	}
 	m.apply(t, "mesh", strings.Join(docs, "---\n"))

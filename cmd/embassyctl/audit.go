@@ -19,10 +19,12 @@ func newAuditCmd(g *globals) *cobra.Command {
 		Short: "Audit the mesh's security posture",
 		Long: `audit asks the control plane for its security findings, worst first:
 services not in STRICT mTLS, services no enforced AuthorizationPolicy
-protects, policies in dry-run or allowing everything, certificates and CA
-roots near expiry, agents that stopped renewing, unused, long-lived or
-never-expiring join tokens, plaintext xDS, anonymous reads, and proxies
-that reject their configuration or stopped acknowledging it. Each finding
+protects, workloads that name a Service not allowing their service account
+(they get no traffic from it), policies in dry-run or allowing everything,
+certificates and CA roots near expiry, agents that stopped renewing,
+unused, long-lived or never-expiring join tokens, plaintext xDS, anonymous
+reads, and proxies that reject their configuration or stopped
+acknowledging it. Each finding
 names the resources involved and how to fix it.
 
 With --fail-on the command exits 1 when any finding is at or above that

@@ -16,6 +16,7 @@ metadata:
 spec:
   address: 10.0.0.1
   services: [echo]
+  serviceAccount: echo
   labels:
     version: v1
 `

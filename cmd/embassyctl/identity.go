@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,6 +15,7 @@ import (
 	"embassy.dev/embassy/pkg/api"
 	"embassy.dev/embassy/pkg/cli"
 	"embassy.dev/embassy/pkg/client"
+	"embassy.dev/embassy/pkg/identity"
 )
 
 func newTokenCmd(g *globals) *cobra.Command {
@@ -29,25 +33,31 @@ that. Tokens are stored hashed; every token command needs the admin token.` + ex
 
 func newTokenCreateCmd(g *globals) *cobra.Command {
 	var req api.TokenCreateRequest
-	var ttl time.Duration
+	var output string
 	cmd := &cobra.Command{
-		Use:   "create --namespace NS --service-account SA [--workload NAME] [--ttl 1h] [--single-use]",
+		Use:   "create --namespace NS --service-account SA [--workload NAME] [--service SVC]... [--ttl 1h] [--single-use] [--output FILE]",
 		Short: "Create a join token; only the token goes to stdout",
 		Long: `create makes a join token for one identity and prints the token alone on
-stdout, so it can go straight to a file; what it grants is printed on
-stderr. The token is shown this once: the control plane keeps only its
-hash. --workload limits the agent to registering that one workload name.` + exitCodesHelp,
-		Example: `  embassyctl token create --namespace default --service-account echo --workload echo-v1 --single-use > echo-v1.token
-  embassyctl token create -n shop --service-account web --ttl 24h`,
+stdout (or writes it, mode 0600, to --output), so it can go straight to a
+file; what it grants is printed on stderr. The token is shown this once:
+the control plane keeps only its hash. --workload limits the agent to
+registering that one workload name; --service (repeatable) limits the
+services it may register that workload for. Either way a registration is
+also refused for a Service whose spec.serviceAccounts does not allow the
+token's service account. Names are checked like resource names, and the
+TTL may be at most ` + identity.MaxTokenTTL.String() + " (0: never expires)." + exitCodesHelp,
+		Example: `  embassyctl token create --namespace default --service-account echo --workload echo-v1 --service echo --single-use --output echo-v1.token
+  embassyctl token create -n shop --service-account web --ttl 24h > web.token`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if req.Namespace == "" || req.ServiceAccount == "" {
 				return fmt.Errorf("--namespace and --service-account are required: the token grants spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>")
 			}
-			if ttl < 0 {
-				return fmt.Errorf("--ttl %s is negative: use a positive duration, or 0 for a token that never expires", ttl)
+			if req.TTL != "" {
+				if _, err := identity.ParseTokenTTL(req.TTL); err != nil {
+					return fmt.Errorf("--%v", err)
+				}
 			}
-			req.TTL = ttl.String()
 			c, err := g.client()
 			if err != nil {
 				return err
@@ -56,9 +66,11 @@ hash. --workload limits the agent to registering that one workload name.` + exit
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(g.stdout, out.Token)
-			fmt.Fprintf(g.stderr, "created join token %s for ns %s, sa %s%s, %s%s\n", out.Info.ID, out.Info.Namespace, out.Info.ServiceAccount,
-				workloadNote(out.Info.Workload), expiryNote(out.Info.ExpiresAt), singleUseNote(out.Info.SingleUse))
+			if err := writeToken(g, output, out.Token); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stderr, "created join token %s for ns %s, sa %s%s%s, %s%s%s\n", out.Info.ID, out.Info.Namespace, out.Info.ServiceAccount,
+				workloadNote(out.Info.Workload), servicesNote(out.Info.Services), expiryNote(out.Info.ExpiresAt), singleUseNote(out.Info.SingleUse), outputNote(output))
 			return nil
 		},
 	}
@@ -66,9 +78,55 @@ hash. --workload limits the agent to registering that one workload name.` + exit
 	f.StringVarP(&req.Namespace, "namespace", "n", "", "namespace of the identity the token grants (required)")
 	f.StringVar(&req.ServiceAccount, "service-account", "", "service account of the identity the token grants (required)")
 	f.StringVar(&req.Workload, "workload", "", "the only workload name the agent may register (default: any)")
-	f.DurationVar(&ttl, "ttl", time.Hour, "how long the token may be redeemed (0: never expires)")
+	f.StringArrayVar(&req.Services, "service", nil, "a service the agent may register its workload for; repeat for several (default: any its service account is allowed to serve)")
+	f.StringVar(&req.TTL, "ttl", "", fmt.Sprintf("how long the token may be redeemed, at most %s; 0: never expires (default %s)", identity.MaxTokenTTL, api.DefaultTokenTTL))
 	f.BoolVar(&req.SingleUse, "single-use", false, "the token may be redeemed once")
+	f.StringVar(&output, "output", "", "write the token to this file, mode 0600, instead of stdout")
 	return cmd
+}
+
+// writeToken prints the token, or writes it to path readable by its owner
+// only: through a temporary file renamed into place, so an existing file
+// with a wider mode is replaced rather than written into.
+func writeToken(g *globals, path, token string) error {
+	if path == "" {
+		_, err := fmt.Fprintln(g.stdout, token)
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("--output %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	// CreateTemp makes the file 0600; Chmod says so where a umask or
+	// platform might not.
+	if err := tmp.Chmod(0o600); err == nil {
+		_, err = tmp.WriteString(token + "\n")
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("--output %s: %w (the token was created; revoke it with embassyctl token revoke)", path, err)
+	}
+	return nil
+}
+
+func servicesNote(services []string) string {
+	if len(services) == 0 {
+		return ""
+	}
+	return ", services " + strings.Join(services, ",")
+}
+
+func outputNote(path string) string {
+	if path == "" {
+		return ""
+	}
+	return "; written to " + path
 }
 
 func workloadNote(w string) string {

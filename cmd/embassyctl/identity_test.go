@@ -104,3 +104,34 @@ func TestBundleAndCerts(t *testing.T) {
 		t.Fatalf("certs: exit %d\n%s", code, out)
 	}
 }
+
+// TestTokenCreateOutputAndLimits checks --output (the token alone, mode
+// 0600, replacing a readable file), --service, and the TTL's bound as the
+// CLI reports it.
+func TestTokenCreateOutputAndLimits(t *testing.T) {
+	e, tokens := identityEnv(t)
+	path := filepath.Join(e.dir, "web.token")
+	if err := os.WriteFile(path, []byte("old\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := e.run("token", "create", "-n", "shop", "--service-account", "web", "--service", "web", "--service", "web-admin", "--output", path)
+	if code != 0 || out != "" {
+		t.Fatalf("token create --output: exit %d, stdout %q\n%s", code, out, errOut)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("token file: %v, mode %v, want 0600", err, fi.Mode())
+	}
+	b, _ := os.ReadFile(path)
+	info, err := tokens.Redeem(strings.TrimSpace(string(b)))
+	if err != nil || strings.Join(info.Services, ",") != "web,web-admin" {
+		t.Fatalf("the written token does not redeem with its services (%v): %+v", err, info)
+	}
+	if !strings.Contains(errOut, "services web,web-admin") || !strings.Contains(errOut, "written to "+path) || strings.Contains(errOut, string(b)) {
+		t.Fatalf("stderr: %s", errOut)
+	}
+	code, _, errOut = e.run("token", "create", "-n", "shop", "--service-account", "web", "--ttl", "100000000h")
+	if code != 1 || !strings.Contains(errOut, `--ttl "100000000h" is not a duration from 0 to 8760h (365 days)`) {
+		t.Fatalf("create with an oversized ttl: exit %d\n%s", code, errOut)
+	}
+}

@@ -54,7 +54,7 @@ spec:
 apiVersion: embassy.dev/v1alpha1
 kind: Workload
 metadata: {name: web-1, namespace: shop}
-spec: {address: 127.0.0.1, services: [web]}
+spec: {address: 127.0.0.1, services: [web], serviceAccount: web}
 `
 
 // writeDir writes files (name → content) into a new directory.

@@ -82,7 +82,7 @@ func newEventsCmd(g *globals) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "events [-f] [--limit N] [-o table|json]",
-		Short: "Show recent control-plane events (applies, pushes, NACKs, policy loads), or follow them",
+		Short: "Show recent control-plane events (applies, pushes, NACKs, policy loads, workloads excluded from a Service), or follow them",
 		Args:  cobra.NoArgs,
 		Example: `  embassyctl events
   embassyctl events -f

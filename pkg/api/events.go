@@ -108,7 +108,8 @@ func (s *server) followEvents(w http.ResponseWriter, r *http.Request, kind strin
 }
 
 // published reports a committed apply or delete as events: one for the
-// change, and a policy load when AuthorizationPolicies changed.
+// change, a policy load when AuthorizationPolicies changed, and one per
+// Workload the change left out of a Service it names.
 func (s *server) published(kind string, res *apply.Result) {
 	if s.o.Events == nil || res == nil || res.DryRun {
 		return
@@ -130,5 +131,9 @@ func (s *server) published(kind string, res *apply.Result) {
 	if len(policies) > 0 {
 		s.o.Events.Publish(events.Event{Kind: events.KindPolicy, Revision: res.Revision, Resources: policies,
 			Message: fmt.Sprintf("%d authorization polic(ies) loaded", len(policies))})
+	}
+	for _, e := range res.Excluded {
+		s.o.Events.Publish(events.Event{Kind: events.KindExcluded, Revision: res.Revision,
+			Resources: []string{e.Workload.String(), e.Service.String()}, Message: e.Reason})
 	}
 }

@@ -16,7 +16,7 @@ import (
 // TokenManager makes, lists and revokes join tokens; *identity.Tokens
 // implements it.
 type TokenManager interface {
-	Create(ns, sa, workload string, ttl time.Duration, singleUse bool) (string, identity.TokenInfo, error)
+	Create(ns, sa, workload string, ttl time.Duration, singleUse bool, services ...string) (string, identity.TokenInfo, error)
 	List() []identity.TokenInfo
 	Revoke(id string) error
 }
@@ -36,6 +36,9 @@ type TokenCreateRequest struct {
 	// Workload, when set, is the only workload name the token's agent may
 	// attest and register as.
 	Workload string `json:"workload,omitempty"`
+	// Services, when set, are the only services the token's agent may
+	// register its workload for.
+	Services []string `json:"services,omitempty"`
 	// TTL is a Go duration ("1h"); DefaultTokenTTL when empty, "0" for a
 	// token that never expires.
 	TTL       string `json:"ttl,omitempty"`
@@ -97,7 +100,7 @@ func (s *server) createToken(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxTokenRequestBytes))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "token request: "+err.Error()+` (want {"namespace":..., "serviceAccount":..., "workload":..., "ttl":"1h", "singleUse":true})`)
+		writeError(w, http.StatusBadRequest, "token request: "+err.Error()+` (want {"namespace":..., "serviceAccount":..., "workload":..., "services":[...], "ttl":"1h", "singleUse":true})`)
 		return
 	}
 	if req.Namespace == "" || req.ServiceAccount == "" {
@@ -110,19 +113,19 @@ func (s *server) createToken(w http.ResponseWriter, r *http.Request) {
 	}
 	ttl := DefaultTokenTTL
 	if req.TTL != "" {
-		d, err := time.ParseDuration(req.TTL)
-		if err != nil || d < 0 {
-			writeError(w, http.StatusBadRequest, "ttl "+req.TTL+": want a non-negative Go duration such as 30m or 24h (0 never expires)")
+		d, err := identity.ParseTokenTTL(req.TTL)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		ttl = d
 	}
-	secret, info, err := s.o.Tokens.Create(req.Namespace, req.ServiceAccount, req.Workload, ttl, req.SingleUse)
+	secret, info, err := s.o.Tokens.Create(req.Namespace, req.ServiceAccount, req.Workload, ttl, req.SingleUse, req.Services...)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	s.log.Info("join token created", "token_id", info.ID, "namespace", info.Namespace, "service_account", info.ServiceAccount, "workload", info.Workload, "single_use", info.SingleUse)
+	s.log.Info("join token created", "token_id", info.ID, "namespace", info.Namespace, "service_account", info.ServiceAccount, "workload", info.Workload, "services", info.Services, "single_use", info.SingleUse)
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusCreated, TokenCreateResponse{Token: secret, Info: info})
 }

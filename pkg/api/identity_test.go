@@ -104,7 +104,11 @@ func TestTokenCreateRefusesBadRequests(t *testing.T) {
 		want string
 	}{
 		{TokenCreateRequest{ServiceAccount: "a"}, "needs a namespace and a service account"},
-		{TokenCreateRequest{Namespace: "shop", ServiceAccount: "a", TTL: "soon"}, "ttl soon"},
+		{TokenCreateRequest{Namespace: "shop", ServiceAccount: "a", TTL: "soon"}, `ttl "soon" is not a duration`},
+		{TokenCreateRequest{Namespace: "shop", ServiceAccount: "a", TTL: "100000000h"}, `ttl "100000000h" is not a duration from 0 to 8760h (365 days)`},
+		{TokenCreateRequest{Namespace: "shop", ServiceAccount: "a", TTL: "9000h"}, "longer than the maximum 8760h (365 days)"},
+		{TokenCreateRequest{Namespace: "shop", ServiceAccount: "a", Workload: "x.other"}, "workload (--workload) must be a DNS-1123 label"},
+		{TokenCreateRequest{Namespace: "shop", ServiceAccount: "a", Services: []string{"Web"}}, "service (--service) must be a DNS-1123 label"},
 		{TokenCreateRequest{Namespace: "embassy-system", ServiceAccount: "embassy-cp"}, "control plane's own identity"},
 		{TokenCreateRequest{Namespace: "shop", ServiceAccount: "a/b"}, "service account"},
 		{map[string]any{"namespace": "shop", "serviceAccount": "a", "sa": "x"}, "unknown field"},

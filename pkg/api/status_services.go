@@ -24,7 +24,21 @@ type ServiceStatus struct {
 	Name      string                 `json:"name"`
 	Namespace string                 `json:"namespace"`
 	Ports     []resource.ServicePort `json:"ports"`
-	Endpoints []EndpointStatus       `json:"endpoints"`
+	// ServiceAccounts are the identities allowed to serve it: its
+	// spec.serviceAccounts, or the default when omitted.
+	ServiceAccounts []string         `json:"serviceAccounts"`
+	Endpoints       []EndpointStatus `json:"endpoints"`
+	// Excluded are the Workloads naming the service that may not serve
+	// it: they get none of its traffic.
+	Excluded []ExcludedWorkload `json:"excluded,omitempty"`
+}
+
+// ExcludedWorkload is a Workload that names a service whose
+// serviceAccounts do not allow its own.
+type ExcludedWorkload struct {
+	Workload       string `json:"workload"`
+	Address        string `json:"address"`
+	ServiceAccount string `json:"serviceAccount"`
 }
 
 // EndpointStatus is one endpoint of a service.
@@ -51,7 +65,10 @@ func (s *server) services(w http.ResponseWriter, r *http.Request) {
 		if ns != "" && svc.Ref.Namespace != ns {
 			continue
 		}
-		st := ServiceStatus{Name: svc.Ref.Name, Namespace: svc.Ref.Namespace, Ports: svc.Spec.Ports, Endpoints: []EndpointStatus{}}
+		st := ServiceStatus{Name: svc.Ref.Name, Namespace: svc.Ref.Namespace, Ports: svc.Spec.Ports, ServiceAccounts: svc.ServiceAccounts, Endpoints: []EndpointStatus{}}
+		for _, w := range svc.Excluded {
+			st.Excluded = append(st.Excluded, ExcludedWorkload{Workload: w.Name, Address: w.Spec.Address, ServiceAccount: w.Spec.Identity()})
+		}
 		for _, ep := range svc.Endpoints {
 			health := HealthUnknown
 			if ep.Workload != "" {

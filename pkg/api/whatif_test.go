@@ -32,6 +32,7 @@ metadata:
 spec:
   address: 10.0.0.1
   services: [echo]
+  serviceAccount: echo
 `
 
 func TestCheckAnswersOverTheStoredMesh(t *testing.T) {

@@ -42,6 +42,10 @@ type Result struct {
 	Items []Item `json:"items"`
 	// Warnings are reference-check findings that do not refuse the apply.
 	Warnings []string `json:"warnings,omitempty"`
+	// Excluded are the stored Workloads this apply leaves out of a
+	// Service they name (also among Warnings): they get no traffic from
+	// it until the Service lists their service account again.
+	Excluded []Exclusion `json:"excluded,omitempty"`
 	// ChangeID names the committed change ("c-<revision>") whose rollout
 	// to the proxies /v1/changes/{id} follows; empty when nothing was
 	// committed.
@@ -114,10 +118,12 @@ func (a *Applier) Apply(ctx context.Context, rs []*resource.Resource, dryRun boo
 
 	merged := mergeInto(stored, rs)
 	warnings, refErrs := newProblems(stored, merged, applied)
+	refErrs = append(refErrs, excludedWorkloads(merged, applied)...)
 	if len(refErrs) > 0 {
 		return nil, &refErrs
 	}
 	res.Warnings = warnings
+	res.Excluded = newExclusions(stored, merged)
 
 	if dryRun || len(ops) == 0 {
 		return res, nil

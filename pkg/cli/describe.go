@@ -130,7 +130,7 @@ func Describe(w io.Writer, r *resource.Resource, rel Related, o TableOptions) er
 	case *resource.MeshSpec:
 		d.mesh(s)
 	case *resource.ServiceSpec:
-		d.service(s, rel)
+		d.service(r.Metadata.Name, s, rel)
 	case *resource.WorkloadSpec:
 		d.workload(s, rel)
 	case *resource.RouteSpec:
@@ -224,7 +224,8 @@ func (d *describer) mesh(s *resource.MeshSpec) {
 	d.field("SVID TTL", orDash(string(s.SVIDTTL)))
 }
 
-func (d *describer) service(s *resource.ServiceSpec, rel Related) {
+func (d *describer) service(name string, s *resource.ServiceSpec, rel Related) {
+	d.field("Served by", "service accounts "+strings.Join(resource.AllowedServiceAccounts(name, s), ", "))
 	ports := &table{headers: []string{"NAME", "PORT", "PROTOCOL", "TARGET-PORT"}, gap: 3}
 	for _, p := range s.Ports {
 		tp := "-"
@@ -249,6 +250,13 @@ func (d *describer) service(s *resource.ServiceSpec, rel Related) {
 		}
 	}
 	d.section("Endpoints", eps)
+	if rel.Service != nil && len(rel.Service.Excluded) > 0 {
+		ex := &table{headers: []string{"WORKLOAD", "ADDRESS", "SERVICE-ACCOUNT"}, gap: 3}
+		for _, w := range rel.Service.Excluded {
+			ex.rows = append(ex.rows, []string{w.Workload, w.Address, w.ServiceAccount})
+		}
+		d.section("Excluded (service account not allowed, no traffic)", ex)
+	}
 	d.targeting(rel)
 }
 

@@ -20,7 +20,8 @@ func TestGoldenDescribe(t *testing.T) {
 			{Address: "10.0.0.1", Ports: map[string]uint32{"http": 8080}, Labels: map[string]string{"version": "v1"}, Locality: resource.Locality{Region: "eu-west", Zone: "eu-west-1b"}, Workload: "echo-v1", Health: api.HealthRegistered},
 			{Address: "10.0.0.2", Ports: map[string]uint32{"http": 8080}, Labels: map[string]string{"track": "canary", "version": "v2"}, Workload: "echo-v2", Health: api.HealthRegistered},
 			{Address: "10.0.0.9", Ports: map[string]uint32{"http": 8080, "grpc": 9090}, Labels: map[string]string{"version": "legacy"}, Health: api.HealthUnknown},
-		}}}}
+		},
+		Excluded: []api.ExcludedWorkload{{Workload: "echo-x", Address: "10.0.0.66", ServiceAccount: "echo-client"}}}}}
 	policies := &api.PoliciesResponse{Policies: []api.PolicyStatus{
 		{Namespace: "default", Name: "echo-authz", Revision: "3a9f", Compiled: true, Enforcement: api.EnforcedByExtAuthz, Reason: "reads the request body", Location: "authz.rego:5",
 			Mode: "dry-run", Workloads: []string{"default/echo-v1", "default/echo-v2"}, Proxies: []api.PolicyProxy{{ID: "echo-v1.default", AckedRevision: "3a9f", Current: true}, {ID: "echo-v2.default"}}},

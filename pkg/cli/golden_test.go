@@ -199,7 +199,7 @@ func TestGoldenTokens(t *testing.T) {
 	exp := fixedNow.Add(time.Hour)
 	old := fixedNow.Add(-time.Hour)
 	ts := []identity.TokenInfo{
-		{ID: "3f2a9c0d1e4b5a6f", Namespace: "default", ServiceAccount: "echo", Workload: "echo-v1", ExpiresAt: &exp, SingleUse: true},
+		{ID: "3f2a9c0d1e4b5a6f", Namespace: "default", ServiceAccount: "echo", Workload: "echo-v1", Services: []string{"echo", "echo-admin"}, ExpiresAt: &exp, SingleUse: true},
 		{ID: "77aa00bb11cc22dd", Namespace: "shop", ServiceAccount: "checkout", ExpiresAt: &old},
 		{ID: "0123456789abcdef", Namespace: "shop", ServiceAccount: "payments", SingleUse: true, Uses: 1},
 		{ID: "fedcba9876543210", Namespace: "shop", ServiceAccount: "reviews", Revoked: true, Uses: 3},

@@ -92,9 +92,9 @@ func PrintEvent(w io.Writer, e events.Event, o TableOptions) error {
 // PrintTokens writes one row per join token with its state (never its
 // secret, which the server does not keep).
 func PrintTokens(w io.Writer, ts []identity.TokenInfo, now time.Time, o TableOptions) error {
-	t := &table{headers: []string{"ID", "NAMESPACE", "SERVICE-ACCOUNT", "WORKLOAD", "STATE", "USES", "EXPIRES"}, gap: 2,
+	t := &table{headers: []string{"ID", "NAMESPACE", "SERVICE-ACCOUNT", "WORKLOAD", "SERVICES", "STATE", "USES", "EXPIRES"}, gap: 2,
 		paint: func(col int, cell string) string {
-			if col == 4 {
+			if col == 5 {
 				return stateColour(cell)
 			}
 			return ""
@@ -105,7 +105,7 @@ func PrintTokens(w io.Writer, ts []identity.TokenInfo, now time.Time, o TableOpt
 			exp = tok.ExpiresAt.In(o.location()).Format(time.RFC3339)
 		}
 		t.rows = append(t.rows, []string{tok.ID, tok.Namespace, tok.ServiceAccount, orDash(strings.TrimSpace(tok.Workload)),
-			TokenState(tok, now), strconv.Itoa(tok.Uses), exp})
+			orDash(strings.Join(tok.Services, ",")), TokenState(tok, now), strconv.Itoa(tok.Uses), exp})
 	}
 	return t.write(w, o)
 }

@@ -45,10 +45,7 @@ func (c *ControlPlane) authorizeStream(ctx context.Context, node *core.Node) err
 	if err != nil {
 		return status.Errorf(codes.Unavailable, "node %q: reading its Workload: %v", node.GetId(), err)
 	}
-	want := r.Spec.(*resource.WorkloadSpec).ServiceAccount
-	if want == "" {
-		want = "default"
-	}
+	want := r.Spec.(*resource.WorkloadSpec).Identity()
 	if want != sa {
 		wantID, _ := identity.IDFor(c.ca.TrustDomain(), ns, want)
 		return status.Errorf(codes.PermissionDenied, "node %q is Workload %s with identity %s, but the certificate is %s: a proxy may only ask for its own identity's configuration",

@@ -150,6 +150,7 @@ metadata:
   name: web
   namespace: shop
 spec:
+  serviceAccounts: [web, pay]
   ports:
   - name: http
     port: 8080

@@ -17,6 +17,8 @@ const (
 	KindNack     = "nack"
 	KindRotation = "rotation"
 	KindPolicy   = "policy"
+	// KindExcluded: an apply left a Workload out of a Service it names.
+	KindExcluded = "excluded"
 )
 
 // DefaultSize is how many events a Bus keeps when New is given no size.

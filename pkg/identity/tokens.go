@@ -14,8 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/spiffe/go-spiffe/v2/spiffeid"
-
+	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/store"
 )
 
@@ -46,16 +45,19 @@ var (
 
 // TokenInfo describes a join token; it never holds the secret.
 type TokenInfo struct {
-	ID             string     `json:"id"`
-	Namespace      string     `json:"namespace"`
-	ServiceAccount string     `json:"serviceAccount"`
-	Workload       string     `json:"workload,omitempty"`
-	CreatedAt      time.Time  `json:"createdAt"`
-	ExpiresAt      *time.Time `json:"expiresAt,omitempty"`
-	SingleUse      bool       `json:"singleUse"`
-	UsedAt         *time.Time `json:"usedAt,omitempty"`
-	Revoked        bool       `json:"revoked"`
-	Uses           int        `json:"uses"`
+	ID             string `json:"id"`
+	Namespace      string `json:"namespace"`
+	ServiceAccount string `json:"serviceAccount"`
+	Workload       string `json:"workload,omitempty"`
+	// Services, when set, are the only services the token's agent may
+	// register its workload for (each must also allow its service account).
+	Services  []string   `json:"services,omitempty"`
+	CreatedAt time.Time  `json:"createdAt"`
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	SingleUse bool       `json:"singleUse"`
+	UsedAt    *time.Time `json:"usedAt,omitempty"`
+	Revoked   bool       `json:"revoked"`
+	Uses      int        `json:"uses"`
 }
 
 // storedToken is a token as SecretTokens holds it.
@@ -102,17 +104,94 @@ func NewTokens(sec store.Secrets, now func() time.Time) (*Tokens, error) {
 	return t, nil
 }
 
+// MaxTokenTTL is the longest lifetime a join token may be given: a token
+// is a bearer credential for an identity, so one that outlives a year of
+// rotations is better made again (a TTL of 0, never expiring, is still
+// allowed, and the audit reports it).
+const MaxTokenTTL = 365 * 24 * time.Hour
+
+// ParseTokenTTL reads a token's TTL, a Go duration from 0 (never expires)
+// to MaxTokenTTL, with a message that says which bound was missed.
+func ParseTokenTTL(s string) (time.Duration, error) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("ttl %q is not a duration from 0 to %s: use a Go duration such as 30m or 24h, or 0 for a token that never expires", s, ttlText(MaxTokenTTL))
+	}
+	return d, CheckTokenTTL(d)
+}
+
+// CheckTokenTTL refuses a negative TTL or one longer than MaxTokenTTL.
+func CheckTokenTTL(d time.Duration) error {
+	switch {
+	case d < 0:
+		return fmt.Errorf("ttl %s is negative: use a positive duration up to %s, or 0 for a token that never expires", ttlText(d), ttlText(MaxTokenTTL))
+	case d > MaxTokenTTL:
+		return fmt.Errorf("ttl %s is longer than the maximum %s: create a shorter-lived token, and a new one when it expires", ttlText(d), ttlText(MaxTokenTTL))
+	}
+	return nil
+}
+
+// ttlText renders a TTL in hours, and in days when it is long.
+func ttlText(d time.Duration) string {
+	h := d.String()
+	if rest, ok := strings.CutSuffix(h, "m0s"); ok {
+		h = rest + "m"
+	}
+	if rest, ok := strings.CutSuffix(h, "h0m"); ok {
+		h = rest + "h"
+	}
+	if d >= 48*time.Hour || d <= -48*time.Hour {
+		return fmt.Sprintf("%s (%d days)", h, d/(24*time.Hour))
+	}
+	return h
+}
+
+// tokenName is one name a token grants, with the flag that sets it.
+type tokenName struct{ what, flag, value string }
+
+// checkTokenNames checks the names a token grants like resource names, so
+// a token is never made for an identity no Workload or Service could use.
+func checkTokenNames(ns, sa, workload string, services []string) error {
+	names := []tokenName{{"namespace", "--namespace", ns}, {"service account", "--service-account", sa}}
+	if workload != "" {
+		names = append(names, tokenName{"workload", "--workload", workload})
+	}
+	for _, svc := range services {
+		names = append(names, tokenName{"service", "--service", svc})
+	}
+	for _, n := range names {
+		if err := resource.CheckName(n.value); err != nil {
+			return fmt.Errorf("join token %s (%s) %v", n.what, n.flag, err)
+		}
+	}
+	if i := firstDuplicate(services); i >= 0 {
+		return fmt.Errorf("join token service (--service) %q is named twice", services[i])
+	}
+	return nil
+}
+
+// firstDuplicate is the index of the first name that repeats an earlier
+// one, or -1.
+func firstDuplicate(names []string) int {
+	for i, n := range names {
+		if slices.Contains(names[:i], n) {
+			return i
+		}
+	}
+	return -1
+}
+
 // Create makes a join token for namespace ns and service account sa (and,
-// optionally, the workload the agent will register). ttl 0 makes a token
-// that never expires. It returns the secret, "emb1.<id>.<secret>", which is
-// shown once: only the SHA-256 of its secret part is stored.
-func (t *Tokens) Create(ns, sa, workload string, ttl time.Duration, singleUse bool) (string, TokenInfo, error) {
-	// Any trust domain checks the names; the token is scoped to ns/sa.
-	if _, err := IDFor(spiffeid.RequireTrustDomainFromString(DefaultTrustDomain), ns, sa); err != nil {
+// optionally, the workload the agent will register and the only services
+// it may register for). ttl 0 makes a token that never expires. It
+// returns the secret, "emb1.<id>.<secret>", which is shown once: only the
+// SHA-256 of its secret part is stored.
+func (t *Tokens) Create(ns, sa, workload string, ttl time.Duration, singleUse bool, services ...string) (string, TokenInfo, error) {
+	if err := checkTokenNames(ns, sa, workload, services); err != nil {
 		return "", TokenInfo{}, err
 	}
-	if ttl < 0 {
-		return "", TokenInfo{}, fmt.Errorf("token TTL %s is negative: use a positive TTL, or 0 for a token that never expires", ttl)
+	if err := CheckTokenTTL(ttl); err != nil {
+		return "", TokenInfo{}, err
 	}
 	idBytes := make([]byte, tokenIDBytes)
 	secretBytes := make([]byte, tokenSecretBytes)
@@ -125,7 +204,7 @@ func (t *Tokens) Create(ns, sa, workload string, ttl time.Duration, singleUse bo
 	id := hex.EncodeToString(idBytes)
 	secret := base64.RawURLEncoding.EncodeToString(secretBytes)
 	now := t.now().UTC()
-	info := TokenInfo{ID: id, Namespace: ns, ServiceAccount: sa, Workload: workload, CreatedAt: now, SingleUse: singleUse}
+	info := TokenInfo{ID: id, Namespace: ns, ServiceAccount: sa, Workload: workload, Services: slices.Clone(services), CreatedAt: now, SingleUse: singleUse}
 	if ttl > 0 {
 		exp := now.Add(ttl)
 		info.ExpiresAt = &exp
@@ -282,6 +361,7 @@ func (i TokenInfo) clone() TokenInfo {
 		u := *i.UsedAt
 		i.UsedAt = &u
 	}
+	i.Services = slices.Clone(i.Services)
 	return i
 }
 

@@ -25,8 +25,16 @@ type Service struct {
 	Ref  ServiceRef
 	Spec *resource.ServiceSpec
 	// Endpoints are every endpoint of the service (static ones and those of
-	// workloads naming it), sorted by address then port name.
+	// workloads naming it that may serve it), sorted by address then
+	// workload name.
 	Endpoints []Endpoint
+	// ServiceAccounts are the service accounts allowed to serve it, the
+	// operator's list or its default (resource.AllowedServiceAccounts).
+	// The identities clients accept come from here, never from endpoints.
+	ServiceAccounts []string
+	// Excluded are the workloads naming the service whose service account
+	// is not allowed: they get none of its traffic. Sorted by name.
+	Excluded []Workload
 }
 
 // Endpoint is one instance of a service.
@@ -117,7 +125,7 @@ func New(revision int64, resources []*resource.Resource, opts ...Option) *Snapsh
 		case *resource.MeshSpec:
 			s.Mesh = withMeshDefaults(*spec)
 		case *resource.ServiceSpec:
-			svc := &Service{Ref: ServiceRef{ns, name}, Spec: spec}
+			svc := &Service{Ref: ServiceRef{ns, name}, Spec: spec, ServiceAccounts: resource.AllowedServiceAccounts(name, spec)}
 			s.Services = append(s.Services, svc)
 			s.services[svc.Ref] = svc
 		case *resource.WorkloadSpec:
@@ -152,7 +160,15 @@ func New(revision int64, resources []*resource.Resource, opts ...Option) *Snapsh
 		}
 	}
 	for _, svc := range s.Services {
-		svc.Endpoints = buildEndpoints(svc, backing[svc.Ref])
+		var serving []*Workload
+		for _, w := range backing[svc.Ref] {
+			if slices.Contains(svc.ServiceAccounts, w.Spec.Identity()) {
+				serving = append(serving, w)
+			} else {
+				svc.Excluded = append(svc.Excluded, *w)
+			}
+		}
+		svc.Endpoints = buildEndpoints(svc, serving)
 	}
 	s.compileAuthz(o.authz)
 	return s
@@ -196,11 +212,7 @@ func buildEndpoints(svc *Service, workloads []*Workload) []Endpoint {
 				}
 			}
 		}
-		sa := w.Spec.ServiceAccount
-		if sa == "" {
-			sa = "default"
-		}
-		eps = append(eps, Endpoint{Workload: w.Name, Address: w.Spec.Address, Ports: ports, Labels: w.Spec.Labels, Locality: deref(w.Spec.Locality), Weight: weight(w.Spec.Weight), ServiceAccount: sa})
+		eps = append(eps, Endpoint{Workload: w.Name, Address: w.Spec.Address, Ports: ports, Labels: w.Spec.Labels, Locality: deref(w.Spec.Locality), Weight: weight(w.Spec.Weight), ServiceAccount: w.Spec.Identity()})
 	}
 	sort.SliceStable(eps, func(i, j int) bool {
 		if eps[i].Address != eps[j].Address {

@@ -15,8 +15,9 @@ func TestEndpointsComeFromStaticEndpointsAndWorkloads(t *testing.T) {
 		res(resource.KindWorkload, "shop", "cart-2", &resource.WorkloadSpec{Address: "10.0.0.2", Services: []string{"cart"},
 			Ports: []resource.WorkloadPort{{Name: "http", Port: 9090}}, Labels: map[string]string{"version": "v2"}, Weight: 3}),
 		res(resource.KindService, "shop", "cart", &resource.ServiceSpec{
-			Ports:     []resource.ServicePort{{Name: "http", Port: 80, Protocol: "http", TargetPort: 8080}},
-			Endpoints: []resource.StaticEndpoint{{Address: "10.0.0.9"}}}),
+			Ports:           []resource.ServicePort{{Name: "http", Port: 80, Protocol: "http", TargetPort: 8080}},
+			Endpoints:       []resource.StaticEndpoint{{Address: "10.0.0.9"}},
+			ServiceAccounts: []string{"cart", resource.DefaultServiceAccount}}),
 		res(resource.KindWorkload, "shop", "cart-1", &resource.WorkloadSpec{Address: "10.0.0.1", Services: []string{"cart"}, ServiceAccount: "cart"}),
 		// Same service name in another namespace: not an endpoint of shop/cart.
 		res(resource.KindWorkload, "other", "cart-x", &resource.WorkloadSpec{Address: "10.9.9.9", Services: []string{"cart"}}),

@@ -140,7 +140,7 @@ func Audit(in Inputs) Report {
 	}
 	var fs []Finding
 	for _, rule := range []func(Inputs) []Finding{
-		mtlsRule, unprotectedServices, dryRunPolicies, allowAllPolicies,
+		mtlsRule, unprotectedServices, excludedWorkloads, dryRunPolicies, allowAllPolicies,
 		certificateExpiry, rootExpiry, tokenRules, renewalRule, serverRules, proxyRules,
 	} {
 		fs = append(fs, rule(in)...)

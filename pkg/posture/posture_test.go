@@ -37,7 +37,7 @@ spec: {address: 10.0.0.1, services: [api], serviceAccount: api}
 apiVersion: embassy.dev/v1alpha1
 kind: Workload
 metadata: {name: users-1, namespace: shop}
-spec: {address: 10.0.0.2, services: [users], labels: {app: users}}
+spec: {address: 10.0.0.2, services: [users], labels: {app: users}, serviceAccount: users}
 ---
 apiVersion: embassy.dev/v1alpha1
 kind: AuthorizationPolicy
@@ -112,6 +112,13 @@ func TestEachWeaknessYieldsItsFinding(t *testing.T) {
 		}},
 		{"service-without-authz", "Service/shop/api", Medium, func(in *Inputs) {
 			in.Mesh = mesh.New(5, decode(t, strings.Replace(cleanMesh, "services: [api]}", "services: [nothing]}", 1)))
+		}},
+		{"workload-not-allowed", "Workload/shop/users-1", Medium, func(in *Inputs) {
+			in.Mesh = mesh.New(5, decode(t, strings.Replace(cleanMesh, "serviceAccount: users}", "serviceAccount: api}", 1)))
+		}},
+		{"workload-not-allowed", "Workload/shop/api-1", Medium, func(in *Inputs) {
+			// A Service change that leaves its stored Workload behind.
+			in.Mesh = mesh.New(5, decode(t, strings.Replace(cleanMesh, "metadata: {name: api, namespace: shop}\nspec: {", "metadata: {name: api, namespace: shop}\nspec: {serviceAccounts: [api-v2], ", 1)))
 		}},
 		{"policy-dry-run", "AuthorizationPolicy/shop/api-callers", Low, func(in *Inputs) {
 			in.Mesh = mesh.New(5, decode(t, strings.Replace(cleanMesh, "targets: {services: [api]}", "targets: {services: [api]}\n  mode: dry-run", 1)))

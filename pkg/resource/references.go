@@ -28,6 +28,9 @@ func CheckReferences(all []*Resource) (warnings []string, err error) {
 	}
 	c.trafficPolicies()
 	c.routeOverlaps()
+	for _, e := range Exclusions(all) {
+		c.warnf(e.Workload, e.Path(), "%s; it gets no traffic from that service", e.Reason())
+	}
 	sort.Strings(c.warnings)
 	return c.warnings, c.errs.orNil()
 }

@@ -7,13 +7,14 @@ import (
 )
 
 // meshSet is a small valid mesh: reviews (http + tcp ports) with v1 and v2
-// workloads, ratings (a static endpoint labelled v9), and db (tcp only).
+// workloads, ratings (a static endpoint labelled v9, served by ratings
+// and reviews), and db (tcp only).
 var meshSet = []string{
 	doc(KindService, "reviews", "ports:\n- {name: http, port: 9080, protocol: http}\n- {name: metrics, port: 9100, protocol: tcp}"),
-	doc(KindService, "ratings", "ports: [{name: grpc, port: 9090, protocol: grpc}]\nendpoints: [{address: 10.0.1.1, labels: {version: v9}}]"),
+	doc(KindService, "ratings", "ports: [{name: grpc, port: 9090, protocol: grpc}]\nendpoints: [{address: 10.0.1.1, labels: {version: v9}}]\nserviceAccounts: [ratings, reviews]"),
 	doc(KindService, "db", "ports: [{name: pg, port: 5432, protocol: tcp}]"),
-	doc(KindWorkload, "reviews-v1", "address: 10.0.0.1\nservices: [reviews]\nlabels: {version: v1}\nports: [{name: http, port: 9080}]"),
-	doc(KindWorkload, "reviews-v2", "address: 10.0.0.2\nservices: [reviews]\nlabels: {version: v2}"),
+	doc(KindWorkload, "reviews-v1", "address: 10.0.0.1\nservices: [reviews]\nlabels: {version: v1}\nports: [{name: http, port: 9080}]\nserviceAccount: reviews"),
+	doc(KindWorkload, "reviews-v2", "address: 10.0.0.2\nservices: [reviews]\nlabels: {version: v2}\nserviceAccount: reviews"),
 }
 
 // checkRefs decodes the mesh set plus extra documents and checks them.
@@ -95,7 +96,7 @@ func TestCheckReferencesWarnings(t *testing.T) {
 			doc(KindWorkload, "details-v1", "address: 10.0.0.9\nservices: [details]"),
 		}, want: []string{"Workload default/details-v1: spec.services[0] service details.default does not exist yet"}},
 		{name: "workload port name", extra: []string{
-			doc(KindWorkload, "w", "address: 10.0.0.9\nservices: [reviews, ratings]\nports: [{name: grpc, port: 1}, {name: admin, port: 2}]"),
+			doc(KindWorkload, "w", "address: 10.0.0.9\nservices: [reviews, ratings]\nports: [{name: grpc, port: 1}, {name: admin, port: 2}]\nserviceAccount: reviews"),
 		}, want: []string{`Workload default/w: spec.ports[1].name port name "admin" is not a port of service reviews.default, ratings.default`}},
 		{name: "authorization target", extra: []string{
 			doc(KindAuthorizationPolicy, "p", "targets: {services: [reviews, details]}\nmodules: [{name: a.rego, rego: 'package a'}]"),

@@ -192,11 +192,17 @@ type CA struct {
 	SocketPath string `json:"socketPath,omitempty"`
 }
 
-// ServiceSpec describes a service: its ports, and optionally static
-// endpoints. Workloads that name the service add endpoints dynamically.
+// ServiceSpec describes a service: its ports, optionally static
+// endpoints, and the identities allowed to back it. Workloads that name
+// the service add endpoints dynamically, if their service account is
+// allowed.
 type ServiceSpec struct {
 	Ports     []ServicePort    `json:"ports"`
 	Endpoints []StaticEndpoint `json:"endpoints,omitempty"`
+	// ServiceAccounts names the service accounts (in the Service's
+	// namespace) whose workloads may serve it; see AllowedServiceAccounts
+	// for the default.
+	ServiceAccounts []string `json:"serviceAccounts,omitempty"`
 }
 
 // ServicePort is one port of a service.
@@ -239,7 +245,8 @@ type WorkloadSpec struct {
 	// Labels select the workload into Route subsets.
 	Labels   map[string]string `json:"labels,omitempty"`
 	Locality *Locality         `json:"locality,omitempty"`
-	// ServiceAccount names the workload's identity (default "default").
+	// ServiceAccount names the workload's identity (default
+	// DefaultServiceAccount); see Identity.
 	ServiceAccount string `json:"serviceAccount,omitempty"`
 	// Weight is the endpoint's load-balancing weight (default 1).
 	Weight uint32 `json:"weight,omitempty"`

@@ -93,16 +93,29 @@ var dnsLabelPattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 // dnsLabel checks that s is a DNS-1123 label (empty is allowed unless
 // required).
 func (v *validator) dnsLabel(path, s string, required bool) {
-	switch {
-	case s == "":
+	if s == "" {
 		if required {
 			v.errorf(path, "required")
 		}
-	case len(s) > 63:
-		v.errorf(path, "must be at most 63 characters, got %d", len(s))
-	case !dnsLabelPattern.MatchString(s):
-		v.errorf(path, "must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit), got %q", s)
+		return
 	}
+	if err := CheckName(s); err != nil {
+		v.errorf(path, "%v", err)
+	}
+}
+
+// CheckName checks that s can name a resource, a namespace or a service
+// account: a DNS-1123 label, as Kubernetes requires of a name.
+func CheckName(s string) error {
+	switch {
+	case s == "":
+		return fmt.Errorf("must not be empty")
+	case len(s) > 63:
+		return fmt.Errorf("must be at most 63 characters, got %d", len(s))
+	case !dnsLabelPattern.MatchString(s):
+		return fmt.Errorf("must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit), got %q", s)
+	}
+	return nil
 }
 
 // oneOf checks that s is one of allowed (empty is allowed unless required).

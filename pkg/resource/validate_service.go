@@ -6,7 +6,8 @@ import (
 	"strings"
 )
 
-// service checks a ServiceSpec: its ports and static endpoints.
+// service checks a ServiceSpec: its ports, static endpoints and the
+// service accounts allowed to serve it.
 func (v *validator) service(s *ServiceSpec) {
 	if len(s.Ports) == 0 {
 		v.errorf("spec.ports", "at least one port is required")
@@ -34,6 +35,16 @@ func (v *validator) service(s *ServiceSpec) {
 		path := index("spec.endpoints", i)
 		v.ipAddress(path+".address", e.Address)
 		v.portRange(path+".port", e.Port, 0)
+	}
+	seen := map[string]int{}
+	for i, sa := range s.ServiceAccounts {
+		path := index("spec.serviceAccounts", i)
+		v.dnsLabel(path, sa, true)
+		if j, dup := seen[sa]; dup {
+			v.errorf(path, "duplicate service account %q (also spec.serviceAccounts[%d])", sa, j)
+		} else {
+			seen[sa] = i
+		}
 	}
 }
 

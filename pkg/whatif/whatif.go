@@ -244,9 +244,9 @@ func policiesFor(snap *mesh.Snapshot, workloads []*mesh.Workload) []targeted {
 // workloadID is the destination's SPIFFE ID: that of its first workload's
 // service account, as the sidecar's certificate carries it.
 func workloadID(snap *mesh.Snapshot, svc *mesh.Service, ws []*mesh.Workload) string {
-	sa := "default"
-	if len(ws) > 0 && ws[0].Spec.ServiceAccount != "" {
-		sa = ws[0].Spec.ServiceAccount
+	sa := resource.DefaultServiceAccount
+	if len(ws) > 0 {
+		sa = ws[0].Spec.Identity()
 	}
 	return "spiffe://" + snap.Mesh.TrustDomain + "/ns/" + svc.Ref.Namespace + "/sa/" + sa
 }

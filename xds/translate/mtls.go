@@ -5,7 +5,6 @@ import (
 	tls "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	matcher "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"google.golang.org/protobuf/proto"
-	"maps"
 	"slices"
 
 	"embassy.dev/embassy/pkg/resource"
@@ -81,33 +80,19 @@ func (t *translator) mtlsMode() string {
 // in PERMISSIVE too, since every mesh member accepts mTLS then.
 func (t *translator) mtlsOn() bool { return t.mtlsMode() != resource.MTLSDisabled }
 
-// peerIdentities are the SPIFFE IDs a cluster's endpoints may present: the
-// service accounts of the service's endpoints, sorted and deduplicated.
-// They come from the whole service, not the subset, so every cluster of a
-// service checks the same identities. A static endpoint has no identity;
-// when one is present (or there are no endpoints at all) the peer is only
-// checked to be in the trust domain, reported as a Diagnostic in the first
-// case. prefix says which of the two the result is.
-func (t *translator) peerIdentities(c clusterRef) (ids []string, prefix bool) {
-	seen := map[string]bool{}
-	static := false
-	for _, ep := range c.svc.Endpoints {
-		if ep.Ports[c.port.Name] == 0 {
-			continue
-		}
-		if ep.ServiceAccount == "" {
-			static = true
-			continue
-		}
-		seen[SPIFFEID(t.s.Mesh.TrustDomain, c.svc.Ref.Namespace, ep.ServiceAccount)] = true
+// peerIdentities are the SPIFFE IDs a cluster's endpoints may present:
+// those of the service accounts the operator allows to serve the service
+// (or its default), never those its endpoints claim, so a workload that
+// named the service without being allowed to cannot pass a client's TLS
+// check even at a listed address. Every cluster of a service checks the
+// same identities, and static endpoints must hold one of them too.
+func (t *translator) peerIdentities(c clusterRef) []string {
+	ids := make([]string, len(c.svc.ServiceAccounts))
+	for i, sa := range c.svc.ServiceAccounts {
+		ids[i] = SPIFFEID(t.s.Mesh.TrustDomain, c.svc.Ref.Namespace, sa)
 	}
-	if static {
-		t.diag(resource.KindService, c.svc.Ref.Namespace, c.svc.Ref.Name, "has static endpoints without a service account; its peers are only checked to be in trust domain %s", t.s.Mesh.TrustDomain)
-	}
-	if static || len(seen) == 0 {
-		return []string{trustDomainPrefix(t.s.Mesh.TrustDomain)}, true
-	}
-	return slices.Sorted(maps.Keys(seen)), false
+	slices.Sort(ids)
+	return slices.Compact(ids)
 }
 
 // sanMatchers turns peer identities into string matchers.

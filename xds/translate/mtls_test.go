@@ -146,7 +146,7 @@ func checkSDSContext(t *testing.T, what string, c *tls.CommonTlsContext) {
 
 func TestEnvoyStrict(t *testing.T) {
 	s := mtlsSnapshot(t, "strict")
-	r, diags := translate.ForProxy(s, echoV1Envoy)
+	r, _ := translate.ForProxy(s, echoV1Envoy)
 	if err := validateResources(r); err != nil {
 		t.Fatal(err)
 	}
@@ -171,21 +171,21 @@ func TestEnvoyStrict(t *testing.T) {
 	checkSDSContext(t, "echo cluster", echo.GetCommonTlsContext())
 	want := []string{"spiffe://corp.example/ns/demo/sa/echo", "spiffe://corp.example/ns/demo/sa/echo-canary"}
 	if got := exactSANs(echo.GetCommonTlsContext().GetCombinedValidationContext().GetDefaultValidationContext().GetMatchTypedSubjectAltNames()); !reflect.DeepEqual(got, want) {
-		t.Errorf("echo SANs = %v, want %v (sorted, deduplicated service accounts)", got, want)
+		t.Errorf("echo SANs = %v, want %v (the Service's spec.serviceAccounts, sorted)", got, want)
+	}
+	if addrs := endpointAddresses(r, "outbound|50051||echo.demo"); !reflect.DeepEqual(addrs, []string{"10.0.1.1", "10.0.1.2", "10.0.1.3"}) {
+		t.Errorf("echo endpoints = %v, want echo-v1..v3 and not echo-x, whose service account echo does not allow", addrs)
 	}
 	if echo.GetSni() != "echo.demo" || !reflect.DeepEqual(echo.GetCommonTlsContext().GetAlpnProtocols(), []string{"h2"}) {
 		t.Errorf("echo sni %q alpn %v", echo.GetSni(), echo.GetCommonTlsContext().GetAlpnProtocols())
 	}
 
 	web := upstreamTLS(t, findCluster(r, "outbound|8080||web.demo"))
-	if got := exactSANs(web.GetCommonTlsContext().GetCombinedValidationContext().GetDefaultValidationContext().GetMatchTypedSubjectAltNames()); !reflect.DeepEqual(got, []string{"prefix:spiffe://corp.example/"}) {
-		t.Errorf("web SANs = %v, want the trust-domain prefix for a static endpoint", got)
+	if got := exactSANs(web.GetCommonTlsContext().GetCombinedValidationContext().GetDefaultValidationContext().GetMatchTypedSubjectAltNames()); !reflect.DeepEqual(got, []string{"spiffe://corp.example/ns/demo/sa/web"}) {
+		t.Errorf("web SANs = %v, want the default service account web, which the static endpoint must hold too", got)
 	}
 	if len(web.GetCommonTlsContext().GetAlpnProtocols()) != 0 {
 		t.Errorf("http/1 cluster offers ALPN %v", web.GetCommonTlsContext().GetAlpnProtocols())
-	}
-	if !hasDiagnostic(diags, "Service/demo/web", "has static endpoints without a service account; its peers are only checked to be in trust domain corp.example") {
-		t.Errorf("no diagnostic for the static endpoint: %+v", diags)
 	}
 	if upstreamTLS(t, findCluster(r, "outbound|9090||web.demo")) == nil {
 		t.Error("tcp cluster is plaintext in STRICT")
@@ -359,4 +359,21 @@ func TestIdentityNames(t *testing.T) {
 	if got := translate.ServerListenerName("::1", 8080); got != "grpc/server?xds.resource.listening_address=[::1]:8080" {
 		t.Errorf("ServerListenerName = %q", got)
 	}
+}
+
+// endpointAddresses lists the addresses of a cluster's endpoints, in the
+// order they are served.
+func endpointAddresses(r *translate.Resources, cluster string) []string {
+	var out []string
+	for _, cla := range r.Endpoints {
+		if cla.GetClusterName() != cluster {
+			continue
+		}
+		for _, l := range cla.GetEndpoints() {
+			for _, e := range l.GetLbEndpoints() {
+				out = append(out, e.GetEndpoint().GetAddress().GetSocketAddress().GetAddress())
+			}
+		}
+	}
+	return out
 }

@@ -14,19 +14,19 @@ import (
 // upstreamTransportSocket decides how a sidecar or proxyless client speaks
 // to a cluster's endpoints: plaintext when the mesh's mTLS is DISABLED,
 // mTLS otherwise (in PERMISSIVE every member accepts mTLS, so callers
-// always use it). The peer must present one of the SPIFFE IDs backing the
-// service. Sidecars take their certificate and trust bundle over SDS from
+// always use it). The peer must present one of the SPIFFE IDs the operator
+// allows to serve the service. Sidecars take their certificate and trust bundle over SDS from
 // the agent; proxyless gRPC from its bootstrap's certificate provider.
 func (t *translator) upstreamTransportSocket(c clusterRef) *core.TransportSocket {
 	if !t.mtlsOn() {
 		return nil
 	}
-	ids, prefix := t.peerIdentities(c)
+	ids := t.peerIdentities(c)
 	if t.flavour == Proxyless {
-		return tlsTransportSocket(&tls.UpstreamTlsContext{CommonTlsContext: providerCommonTLSContext(sanMatchers(ids, prefix))})
+		return tlsTransportSocket(&tls.UpstreamTlsContext{CommonTlsContext: providerCommonTLSContext(sanMatchers(ids, false))})
 	}
 	return tlsTransportSocket(&tls.UpstreamTlsContext{
-		CommonTlsContext: SDSCommonTLSContext(uriSANMatchers(ids, prefix), upstreamALPN(c.port.Protocol)),
+		CommonTlsContext: SDSCommonTLSContext(uriSANMatchers(ids, false), upstreamALPN(c.port.Protocol)),
 		Sni:              sni(c),
 	})
 }

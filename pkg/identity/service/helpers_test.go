@@ -231,12 +231,15 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// serviceWeb is Service web of namespace shop, served by service accounts
+// a and default.
 const serviceWeb = `apiVersion: embassy.dev/v1alpha1
 kind: Service
 metadata:
   name: web
   namespace: shop
 spec:
+  serviceAccounts: [a, default]
   ports:
   - name: http
     port: 8080

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/store"
 )
 
@@ -27,7 +29,11 @@ type Issuance struct {
 	Workload string `json:"workload,omitempty"`
 	// OnlyWorkload is the join token's workload restriction ("" for none).
 	OnlyWorkload string `json:"onlyWorkload,omitempty"`
-	TokenID      string `json:"tokenID,omitempty"`
+	// OnlyServices is the join token's service restriction (none when
+	// empty): the holder may register for these services alone. Renewals
+	// keep it, since they carry the record forward.
+	OnlyServices []string `json:"onlyServices,omitempty"`
+	TokenID      string   `json:"tokenID,omitempty"`
 	// Serial and NotAfter are the latest certificate's; IssuedAt is when
 	// it was signed (the last rotation), FirstIssuedAt the attestation.
 	Serial        string    `json:"serial"`
@@ -56,7 +62,9 @@ type issuances struct {
 	byKey map[string]*Issuance
 }
 
-func recordKey(id, workload, only string) string { return id + "|" + workload + "|" + only }
+func recordKey(id, workload, only string, services []string) string {
+	return id + "|" + workload + "|" + only + "|" + strings.Join(services, ",")
+}
 
 func loadIssuances(sec store.Secrets, now func() time.Time, log hclog.Logger) (*issuances, error) {
 	is := &issuances{sec: sec, now: now, log: log, byKey: map[string]*Issuance{}}
@@ -73,17 +81,17 @@ func loadIssuances(sec store.Secrets, now func() time.Time, log hclog.Logger) (*
 	return is, nil
 }
 
-// attested records the first SVID of an attestation.
-func (is *issuances) attested(id spiffeid.ID, workload, only, tokenID string, leaf *x509.Certificate) {
+// attested records the first SVID of an attestation with token.
+func (is *issuances) attested(id spiffeid.ID, workload string, token identity.TokenInfo, leaf *x509.Certificate) {
 	is.mu.Lock()
 	defer is.mu.Unlock()
-	k := recordKey(id.String(), workload, only)
+	k := recordKey(id.String(), workload, token.Workload, token.Services)
 	r := is.byKey[k]
 	if r == nil {
-		r = &Issuance{SPIFFEID: id.String(), Workload: workload, OnlyWorkload: only, Live: map[string]time.Time{}}
+		r = &Issuance{SPIFFEID: id.String(), Workload: workload, OnlyWorkload: token.Workload, OnlyServices: token.Services, Live: map[string]time.Time{}}
 		is.byKey[k] = r
 	}
-	r.TokenID, r.FirstIssuedAt = tokenID, is.now()
+	r.TokenID, r.FirstIssuedAt = token.ID, is.now()
 	is.add(r, leaf, is.now())
 }
 
@@ -95,7 +103,7 @@ func (is *issuances) renewed(id spiffeid.ID, presented, leaf *x509.Certificate) 
 	if r == nil {
 		// A certificate this control plane has no record of (the records
 		// were pruned): start one, without a workload restriction.
-		k := recordKey(id.String(), "", "")
+		k := recordKey(id.String(), "", "", nil)
 		if r = is.byKey[k]; r == nil {
 			r = &Issuance{SPIFFEID: id.String(), Live: map[string]time.Time{}, FirstIssuedAt: is.now()}
 			is.byKey[k] = r
@@ -174,7 +182,7 @@ func (is *issuances) observed(id spiffeid.ID, presented *x509.Certificate, workl
 		}
 		return
 	}
-	k := recordKey(id.String(), workload, "")
+	k := recordKey(id.String(), workload, "", nil)
 	r := is.byKey[k]
 	if r == nil {
 		r = &Issuance{SPIFFEID: id.String(), Workload: workload, Issuer: issuer, Live: map[string]time.Time{}, FirstIssuedAt: presented.NotBefore}

@@ -3,6 +3,8 @@ package service
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,6 +58,9 @@ func (s *Service) register(ctx context.Context, req *wire.RegisterRequest) (*wir
 	case c.sa:
 	default:
 		return nil, status.Errorf(codes.PermissionDenied, "the Workload's serviceAccount %q is not the caller's: the certificate proves %s", spec.ServiceAccount, c.id)
+	}
+	if err := s.mayServe(ctx, c, spec.Services); err != nil {
+		return nil, err
 	}
 	r := &resource.Resource{
 		APIVersion: resource.APIVersion,
@@ -147,6 +152,35 @@ func (s *Service) mayUseName(c caller, name string) error {
 	}
 	if rec, ok := s.issued.find(c.id, c.leaf); ok && rec.OnlyWorkload != "" && rec.OnlyWorkload != name {
 		return status.Errorf(codes.PermissionDenied, "this agent's join token allows only workload %q, not %q", rec.OnlyWorkload, name)
+	}
+	return nil
+}
+
+// mayServe checks every service a registration names against the
+// caller's join token restriction and against the Service's allowed
+// service accounts (its default when the Service is not applied yet), so
+// an identity never puts itself behind a service the operator did not
+// give it.
+func (s *Service) mayServe(ctx context.Context, c caller, services []string) error {
+	rec, _ := s.issued.find(c.id, c.leaf)
+	for _, name := range services {
+		if len(rec.OnlyServices) > 0 && !slices.Contains(rec.OnlyServices, name) {
+			return status.Errorf(codes.PermissionDenied, "this agent's join token allows only services [%s], not %q: create a token with --service %s, or drop it from --service",
+				strings.Join(rec.OnlyServices, ", "), name, name)
+		}
+		key := resource.Key{Kind: resource.KindService, Namespace: c.ns, Name: name}
+		var spec *resource.ServiceSpec
+		r, err := s.cfg.Store.Get(ctx, key)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return status.Errorf(codes.Unavailable, "reading %s: %v", key, err)
+		default:
+			spec = r.Spec.(*resource.ServiceSpec)
+		}
+		if !resource.MayServe(name, spec, c.sa) {
+			return status.Error(codes.PermissionDenied, resource.NotAllowedToServe(c.ns, name, spec, c.sa))
+		}
 	}
 	return nil
 }

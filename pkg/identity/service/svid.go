@@ -56,7 +56,7 @@ func (s *Service) attest(_ context.Context, req *wire.AttestRequest) (*wire.SVID
 		s.log.Warn("attestation refused", "token_id", info.ID, "spiffe_id", id.String(), "error", err)
 		return nil, err
 	}
-	s.issued.attested(id, req.Workload, info.Workload, info.ID, chain[0])
+	s.issued.attested(id, req.Workload, info, chain[0])
 	s.publishIssued("attested", req.Workload, id.String(), chain[0])
 	s.log.Info("SVID issued on attestation", "spiffe_id", id.String(), "serial", serialOf(chain[0]), "not_after", chain[0].NotAfter, "token_id", info.ID, "workload", req.Workload)
 	return s.svidResponse(id, chain), nil
