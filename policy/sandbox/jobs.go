@@ -22,9 +22,9 @@ const (
 	kindDecide  = "decide"
 )
 
-// NotEvaluatedNetwork is the reason the control plane gives for not
-// deciding with a policy that may reach the network.
-const NotEvaluatedNetwork = "spec.allowNetwork is set: the control plane never evaluates a policy that may reach the network; only the workload's agent does"
+// NotEvaluatedNetwork is the reason the control plane and embassyctl give
+// for not deciding with a policy that may reach the network.
+const NotEvaluatedNetwork = "spec.allowNetwork is set: only the workload's agent evaluates a policy that may reach the network"
 
 type compileJob struct {
 	Name string                            `json:"name"`
@@ -143,12 +143,16 @@ func runDecide(j decideJob) []engine.Decision {
 	}
 	out := make([]engine.Decision, len(j.Bundles))
 	for i, b := range j.Bundles {
-		out[i] = decideOne(b, input)
+		out[i] = DecideUnbounded(context.Background(), b, input)
 	}
 	return out
 }
 
-func decideOne(b *compile.Bundle, input any) engine.Decision {
+// DecideUnbounded decides input with b in this process, without a memory
+// budget: what a child runs, and what embassyctl runs on the operator's
+// own machine for offline answers. Like Decide, it never evaluates a
+// bundle with AllowNetwork.
+func DecideUnbounded(ctx context.Context, b *compile.Bundle, input any) engine.Decision {
 	failed := func(reason string) engine.Decision {
 		return engine.Decision{
 			Policy: b.Name(), Revision: b.Revision(), DryRun: b.Mode() == compile.ModeDryRun,
@@ -162,6 +166,6 @@ func decideOne(b *compile.Bundle, input any) engine.Decision {
 	if err := e.Load(b); err != nil {
 		return failed(err.Error())
 	}
-	d, _ := e.Decide(context.Background(), input)
+	d, _ := e.Decide(ctx, input)
 	return d
 }
