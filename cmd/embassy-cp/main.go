@@ -126,7 +126,7 @@ the Mesh takes effect when embassy-cp restarts.`,
 	f.StringVar(&cfg.SPIRESocket, "spire-socket", "", "make SPIRE the mesh's CA through the SPIRE agent's Workload API on this unix socket (default: the stored Mesh's ca.socketPath when its ca.type is spire)")
 	f.DurationVar(&cfg.SPIRETimeout, "spire-timeout", controlplane.DefaultSPIRETimeout, "how long to wait at start for the SPIRE agent's first SVID and bundle")
 	f.DurationVar(&cfg.Rego.Timeout, sandbox.FlagTimeout, sandbox.DefaultTimeout, "deadline of each piece of policy Rego embassy-cp runs (apply-time compile and partial evaluation, policy eval, /v1/check); a policy exceeding it is refused at apply, or fails closed when stored")
-	f.Int64Var(&regoMemoryMiB, sandbox.FlagMemory, sandbox.DefaultMemory>>20, fmt.Sprintf("memory budget in MiB of each Rego sandbox process (at most %d run at once); a policy exceeding it is refused at apply, or fails closed when stored", sandbox.Workers))
+	f.Int64Var(&regoMemoryMiB, sandbox.FlagMemory, sandbox.DefaultMemory>>20, fmt.Sprintf("memory budget in MiB of each Rego sandbox process (at most %d run at once); a policy exceeding it is refused at apply, or fails closed when stored", sandbox.CompileWorkers+sandbox.ReadWorkers))
 	f.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
 	f.BoolVar(&logJSON, "log-json", false, "log one JSON object per line")
 	return cmd

@@ -42,7 +42,7 @@ spec:
 // gives the API, for the routes that evaluate policies.
 func newRegoHarness(t *testing.T) *harness {
 	t.Helper()
-	rego, err := sandbox.New(sandbox.Limits{Timeout: 20 * time.Second})
+	rego, err := sandbox.New(sandbox.Limits{Timeout: 20 * time.Second}, sandbox.ReadWorkers)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,9 +67,11 @@ type authzCache struct {
 	// jwks, when set, resolves the key sets policies name by URL before
 	// they compile; the resolved keys are part of the memo's key.
 	jwks *JWKSFetcher
-	// rego runs every compile; events and log, when set, hear of the
-	// policies that fail.
+	// rego runs every compile, and reads the Rego of the API's reads
+	// (policy eval, /v1/check, the audit) in a pool of its own; events
+	// and log, when set, hear of the policies that fail.
 	rego    *sandbox.Sandbox
+	reads   *sandbox.Sandbox
 	events  events.Publisher
 	log     hclog.Logger
 	mu      sync.Mutex
@@ -85,16 +87,21 @@ func newAuthzCache(rego *sandbox.Sandbox) *authzCache {
 	return &authzCache{rego: rego, log: hclog.NewNullLogger(), entries: map[resource.Key]authzEntry{}}
 }
 
-// setupRego starts the Rego sandbox with the configured limits and hands
-// the policy compiler its event bus and logger.
+// setupRego starts the Rego sandboxes with the configured limits and
+// hands the policy compiler its event bus and logger.
 func (c *ControlPlane) setupRego() error {
-	rego, err := sandbox.New(c.cfg.Rego)
+	rego, err := sandbox.New(c.cfg.Rego, sandbox.CompileWorkers)
 	if err != nil {
 		return err
 	}
-	c.authz.rego, c.authz.events, c.authz.log = rego, c.obs.events, c.log.Named("authz")
+	reads, err := sandbox.New(c.cfg.Rego, sandbox.ReadWorkers)
+	if err != nil {
+		return err
+	}
+	c.authz.rego, c.authz.reads, c.authz.events, c.authz.log = rego, reads, c.obs.events, c.log.Named("authz")
 	l := rego.Limits()
-	c.log.Info("policy Rego runs in a sandbox", "timeout", l.Timeout, "memory_mib", l.Memory>>20, "workers", sandbox.Workers)
+	c.log.Info("policy Rego runs in sandbox processes", "timeout", l.Timeout, "memory_mib", l.Memory>>20,
+		"workers", sandbox.CompileWorkers+sandbox.ReadWorkers)
 	return nil
 }
 

@@ -21,7 +21,7 @@ var tightRego = sandbox.Limits{Timeout: 20 * time.Second, Memory: 128 << 20}
 
 func testSandbox(t *testing.T) *sandbox.Sandbox {
 	t.Helper()
-	s, err := sandbox.New(tightRego)
+	s, err := sandbox.New(tightRego, sandbox.CompileWorkers)
 	if err != nil {
 		t.Fatal(err)
 	}

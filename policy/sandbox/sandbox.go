@@ -20,8 +20,10 @@
 // binary that imports sandbox can run its work without a hook of its own.
 // A job gets a fresh process: a started Go binary answers in milliseconds
 // here, and nothing of one policy's evaluation survives into the next.
-// At most Workers jobs run at once, so the memory the sandbox can take is
-// bounded by Workers × Limits.Memory.
+// A Sandbox runs at most its number of workers at once, so the memory it
+// can take is bounded by workers × Limits.Memory; embassy-cp keeps one for
+// compiles and one for reads, so that read-token callers queue behind
+// each other and never ahead of a push.
 package sandbox
 
 import (
@@ -46,9 +48,11 @@ const (
 	// MinMemory is the smallest budget a child can start a Go runtime
 	// and OPA in.
 	MinMemory = 64 << 20
-	// Workers is how many jobs run at once; more wait for a slot (within
-	// their deadline).
-	Workers = 2
+	// CompileWorkers and ReadWorkers are how many jobs embassy-cp runs at
+	// once for applies and pushes, and for reads (policy eval, /v1/check,
+	// the audit); more wait for a slot, within their caller's context.
+	CompileWorkers = 2
+	ReadWorkers    = 1
 	// EnvWorker, set in a child's environment, makes it serve one job.
 	EnvWorker = "EMBASSY_REGO_WORKER"
 	// maxStderr bounds what of a child's stderr is kept for the error.
@@ -87,8 +91,9 @@ type Sandbox struct {
 	slots  chan struct{}
 }
 
-// New returns a Sandbox whose children are the running executable.
-func New(l Limits) (*Sandbox, error) {
+// New returns a Sandbox whose children are the running executable, at
+// most workers at once.
+func New(l Limits, workers int) (*Sandbox, error) {
 	l = l.withDefaults()
 	if l.Timeout < 0 {
 		return nil, fmt.Errorf("--%s %v: want a positive duration", FlagTimeout, l.Timeout)
@@ -104,7 +109,7 @@ func New(l Limits) (*Sandbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("finding the executable to run Rego work in: %v", err)
 	}
-	return &Sandbox{limits: l, exe: exe, slots: make(chan struct{}, Workers)}, nil
+	return &Sandbox{limits: l, exe: exe, slots: make(chan struct{}, max(workers, 1))}, nil
 }
 
 // Limits are the sandbox's limits with defaults filled in.

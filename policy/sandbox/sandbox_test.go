@@ -34,7 +34,7 @@ allow if count([1 | some i in numbers.range(1, 20000); some j in numbers.range(1
 
 func newSandbox(t *testing.T, l Limits) *Sandbox {
 	t.Helper()
-	s, err := New(l)
+	s, err := New(l, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ allow if input.method == "GET"
 }
 
 func TestNewRefusesABudgetTooSmall(t *testing.T) {
-	_, err := New(Limits{Memory: 1 << 20})
+	_, err := New(Limits{Memory: 1 << 20}, 1)
 	if err == nil || !strings.Contains(err.Error(), FlagMemory) {
 		t.Fatalf("want an error naming --%s, got %v", FlagMemory, err)
 	}
@@ -183,4 +183,25 @@ func peakRSS(t *testing.T) int64 {
 	}
 	t.Fatal("no VmHWM in /proc/self/status")
 	return 0
+}
+
+// BenchmarkDecideInChild measures what a /v1/check pays for its child:
+// start, load one policy, decide, answer.
+func BenchmarkDecideInChild(b *testing.B) {
+	bundle, err := compile.Compile("default/get", policy(`package envoy.authz
+allow if input.method == "GET"
+`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := New(Limits{Timeout: 30 * time.Second}, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	input := map[string]any{"method": "GET"}
+	for b.Loop() {
+		if _, err := s.Decide(context.Background(), []*compile.Bundle{bundle}, input); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
