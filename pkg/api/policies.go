@@ -260,7 +260,7 @@ func (s *server) evalPolicy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.o.Rego == nil {
-		writeError(w, http.StatusServiceUnavailable, "policy evaluation is not configured on this server")
+		writeError(w, http.StatusServiceUnavailable, errNoRego.Error())
 		return
 	}
 	name := p.Namespace + "/" + p.Name

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"embassy.dev/embassy/policy/compile"
@@ -19,10 +20,6 @@ const maxCheckBytes = 64 << 10
 // the policies' Rego in the Rego sandbox, under the control plane's
 // deadline and memory budget, so a read token is enough.
 func (s *server) check(w http.ResponseWriter, r *http.Request) {
-	if s.o.Rego == nil {
-		writeError(w, http.StatusServiceUnavailable, "policy evaluation is not configured on this server")
-		return
-	}
 	var q whatif.Query
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxCheckBytes))
 	dec.DisallowUnknownFields()
@@ -43,7 +40,15 @@ func (s *server) check(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, a)
 }
 
-// decide is a whatif.DecideFunc running in the Rego sandbox.
+// decide is a whatif.DecideFunc running in the Rego sandbox; without one
+// every policy fails closed.
 func (s *server) decide(ctx context.Context, bundles []*compile.Bundle, input map[string]any) ([]engine.Decision, error) {
+	if s.o.Rego == nil {
+		return nil, errNoRego
+	}
 	return s.o.Rego.Decide(ctx, bundles, input)
 }
+
+// errNoRego is the answer of a policy evaluation on a server without a
+// Rego sandbox.
+var errNoRego = errors.New("policy evaluation is not configured on this server")

@@ -40,9 +40,9 @@ spec:
 
 // newRegoHarness is newHarness with the Rego sandbox that embassy-cp
 // gives the API, for the routes that evaluate policies.
-func newRegoHarness(t *testing.T) *harness {
+func newRegoHarness(t *testing.T, l sandbox.Limits) *harness {
 	t.Helper()
-	rego, err := sandbox.New(sandbox.Limits{Timeout: 20 * time.Second}, sandbox.ReadWorkers)
+	rego, err := sandbox.New(l, sandbox.ReadWorkers)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func newRegoHarness(t *testing.T) *harness {
 }
 
 func TestCheckAnswersOverTheStoredMesh(t *testing.T) {
-	h := newRegoHarness(t)
+	h := newRegoHarness(t, sandbox.Limits{Timeout: 20 * time.Second})
 	code, body := h.do(http.MethodPost, "/v1/apply", testToken, ApplyRequest{Files: []File{{Name: "m.yaml", Content: meshtest.ServiceEcho + "---\n" + meshtest.RouteEcho + "---\n" + workloadEcho + "---\n" + policyEchoGetOnly}}})
 	if code != http.StatusOK {
 		t.Fatalf("apply: %d %s", code, body)
