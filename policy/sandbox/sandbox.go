@@ -105,11 +105,22 @@ func New(l Limits, workers int) (*Sandbox, error) {
 		// A worker never starts workers: a job cannot fan out.
 		return nil, errors.New("the Rego sandbox cannot start inside a sandboxed job")
 	}
-	exe, err := os.Executable()
+	exe, err := self()
 	if err != nil {
 		return nil, fmt.Errorf("finding the executable to run Rego work in: %v", err)
 	}
 	return &Sandbox{limits: l, exe: exe, slots: make(chan struct{}, max(workers, 1))}, nil
+}
+
+// self is the running executable. On Linux it is /proc/self/exe, which
+// stays the running binary's file even when an upgrade replaces the file
+// at its path, so a child always speaks its parent's job protocol.
+func self() (string, error) {
+	const procExe = "/proc/self/exe"
+	if _, err := os.Stat(procExe); err == nil {
+		return procExe, nil
+	}
+	return os.Executable()
 }
 
 // Limits are the sandbox's limits with defaults filled in.
@@ -129,11 +140,9 @@ func (e *LimitError) Error() string {
 	return fmt.Sprintf("exceeded the %s of %s (embassy-cp --%s)", e.Limit, e.Value, e.Flag)
 }
 
-// IsLimit reports whether err is a LimitError.
-func IsLimit(err error) bool {
-	var le *LimitError
-	return errors.As(err, &le)
-}
+// errDeadline is the cause of a job's context ending at its own deadline,
+// told apart from its caller's giving up.
+var errDeadline = errors.New("the Rego deadline passed")
 
 // request is what a child reads on stdin.
 type request struct {
@@ -159,7 +168,7 @@ func (s *Sandbox) run(ctx context.Context, kind string, job, out any) error {
 		return fmt.Errorf("waiting for a Rego worker: %w", ctx.Err())
 	}
 	defer func() { <-s.slots }()
-	ctx, cancel := context.WithTimeout(ctx, s.limits.Timeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, s.limits.Timeout, errDeadline)
 	defer cancel()
 	stdout, err := s.exec(ctx, raw)
 	if err != nil {
@@ -195,7 +204,7 @@ func (s *Sandbox) exec(ctx context.Context, raw []byte) ([]byte, error) {
 		return nil, fmt.Errorf("the Rego worker's answer is larger than %d MiB", maxAnswer>>20)
 	case err == nil:
 		return stdout.buf.Bytes(), nil
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+	case context.Cause(ctx) == errDeadline:
 		return nil, &LimitError{Limit: "deadline", Value: s.limits.Timeout.String(), Flag: FlagTimeout}
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
