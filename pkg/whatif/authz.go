@@ -124,14 +124,17 @@ func decidePolicies(ctx context.Context, decide DecideFunc, ps []*mesh.Authoriza
 		return out
 	}
 	input, err := extauthz.BuildInput(req)
+	status := 400 // a request the proxy could not describe
 	var ds []engine.Decision
 	if err == nil {
+		status = 403
 		ds, err = decide(ctx, bundles, input)
 	}
 	for j, i := range at {
 		if err != nil {
 			out[i].Revision = bundles[j].Revision()
 			out[i].failClosed(err.Error())
+			out[i].HTTPStatus = status
 			continue
 		}
 		out[i].fill(ds[j])

@@ -21,9 +21,11 @@ var ForbiddenBuiltins = []string{"opa.runtime"}
 
 // capabilities is the OPA capabilities set policies compile against: every
 // builtin of this OPA except ForbiddenBuiltins and, unless allowNetwork,
-// NetworkBuiltins. AllowNet is empty, so the compiler fetches no remote
-// schema either. A call to a missing builtin fails to compile, so an
-// excluded builtin can never run, whatever input a policy is given.
+// NetworkBuiltins. A call to a missing builtin fails to compile, so an
+// excluded builtin can never run, whatever input a policy is given. Without
+// allowNetwork, AllowNet is empty too: no host may be reached at all, not
+// even by the compiler fetching a remote schema; with it, AllowNet is
+// unset, which OPA reads as any host (http.send checks it).
 func capabilities(allowNetwork bool) *ast.Capabilities {
 	c := ast.CapabilitiesForThisVersion()
 	builtins := make([]*ast.Builtin, 0, len(c.Builtins))
@@ -34,7 +36,9 @@ func capabilities(allowNetwork bool) *ast.Capabilities {
 		builtins = append(builtins, b)
 	}
 	c.Builtins = builtins
-	c.AllowNet = []string{}
+	if !allowNetwork {
+		c.AllowNet = []string{}
+	}
 	return c
 }
 
