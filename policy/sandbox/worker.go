@@ -37,9 +37,15 @@ func serve(budget string, in io.Reader, out io.Writer) int {
 	// Collect hard well before the kernel refuses memory, so a job that
 	// fits only with garbage collected still fits.
 	debug.SetMemoryLimit(limit / 4 * 3)
+	return handle(in, out, os.Stderr)
+}
+
+// handle reads one job from in, runs it and writes the response to out;
+// what cannot be answered goes to errOut, with exit code 2.
+func handle(in io.Reader, out, errOut io.Writer) int {
 	var req request
 	if err := json.NewDecoder(in).Decode(&req); err != nil {
-		fmt.Fprintf(os.Stderr, "rego worker: reading the job: %v\n", err)
+		fmt.Fprintf(errOut, "rego worker: reading the job: %v\n", err)
 		return 2
 	}
 	result, jobErr := dispatch(req)
@@ -50,7 +56,7 @@ func serve(budget string, in io.Reader, out io.Writer) int {
 		resp.Result = mustJSON(result)
 	}
 	if err := json.NewEncoder(out).Encode(resp); err != nil {
-		fmt.Fprintf(os.Stderr, "rego worker: writing the answer: %v\n", err)
+		fmt.Fprintf(errOut, "rego worker: writing the answer: %v\n", err)
 		return 2
 	}
 	return 0
