@@ -3,6 +3,7 @@ package controlplane
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -15,38 +16,36 @@ import (
 	"embassy.dev/embassy/policy/sandbox"
 )
 
-// CompileAuthz compiles one AuthorizationPolicy for the mesh snapshot in
+// compileAuthz compiles one AuthorizationPolicy for the mesh snapshot in
 // the Rego sandbox: its bundle (what agents load) and, where partial
 // evaluation allows it, the Envoy RBAC rules that let a proxy decide
 // without calling its agent. A policy that does not compile, or exceeds
 // the sandbox's deadline or memory budget, comes back with Err set: the
-// translator then denies every request to its targets (fail closed).
+// translator then denies every request to its targets (fail closed). The
+// error is for what kept the sandbox from answering (a worker that could
+// not start, say): unlike a policy's own failure, that is worth trying
+// again.
 //
 // A policy whose failure mode is allow, or that may reach the network,
 // stays on ext_authz (see sandbox.CompileResult).
-func CompileAuthz(ctx context.Context, rego *sandbox.Sandbox, p *mesh.AuthorizationPolicy) *mesh.AuthzCompiled {
-	mode := p.Spec.Mode
-	if mode == "" {
-		mode = compile.ModeEnforce
-	}
-	name := p.Namespace + "/" + p.Name
-	failed := func(err error) *mesh.AuthzCompiled {
-		return &mesh.AuthzCompiled{Mode: mode, Err: fmt.Sprintf("policy %s: %v", name, err)}
-	}
-	r, err := rego.Compile(ctx, name, p.Spec)
-	if err != nil {
-		return failed(err)
-	}
-	if len(r.Errors) > 0 {
-		return failed(r.Errors)
+func compileAuthz(ctx context.Context, rego *sandbox.Sandbox, p *mesh.AuthorizationPolicy) (*mesh.AuthzCompiled, error) {
+	r, err := rego.Compile(ctx, p.Namespace+"/"+p.Name, p.Spec)
+	var limit *sandbox.LimitError
+	switch {
+	case errors.As(err, &limit):
+		return failedAuthz(p, err), nil
+	case err != nil:
+		return nil, err
+	case len(r.Errors) > 0:
+		return failedAuthz(p, r.Errors), nil
 	}
 	var b compile.Bundle
 	if err := json.Unmarshal(r.Bundle, &b); err != nil {
-		return failed(err)
+		return failedAuthz(p, err), nil
 	}
 	rules, err := r.Rules()
 	if err != nil {
-		return failed(err)
+		return failedAuthz(p, err), nil
 	}
 	out := &mesh.AuthzCompiled{
 		Revision: b.Revision(), Bundle: r.Bundle, Mode: b.Mode(), JWTProviders: meshJWTProviders(&b),
@@ -55,14 +54,25 @@ func CompileAuthz(ctx context.Context, rego *sandbox.Sandbox, p *mesh.Authorizat
 	if rules != nil {
 		out.RBAC = rules
 	}
-	return out
+	return out, nil
 }
 
-// authzCache memoises CompileAuthz per policy and spec, so a push
+// failedAuthz is a policy that failed, with its mode so that a dry-run
+// policy's failure denies nothing.
+func failedAuthz(p *mesh.AuthorizationPolicy, err error) *mesh.AuthzCompiled {
+	mode := p.Spec.Mode
+	if mode == "" {
+		mode = compile.ModeEnforce
+	}
+	return &mesh.AuthzCompiled{Mode: mode, Err: fmt.Sprintf("policy %s/%s: %v", p.Namespace, p.Name, err)}
+}
+
+// authzCache memoises compileAuthz per policy and spec, so a push
 // recompiles only the policies that changed since the last snapshot. A
-// failure is memoised too: a policy that ran out of time or memory is not
-// retried on every push (each retry would cost the whole deadline) but
-// when its spec changes or embassy-cp restarts.
+// policy's own failure is memoised too: one that ran out of time or
+// memory is not retried on every push (each retry would cost the whole
+// deadline) but when its spec changes or embassy-cp restarts. A sandbox
+// that could not answer is not memoised: the next push tries again.
 type authzCache struct {
 	// jwks, when set, resolves the key sets policies name by URL before
 	// they compile; the resolved keys are part of the memo's key.
@@ -121,7 +131,12 @@ func (c *authzCache) compile(p *mesh.AuthorizationPolicy) *mesh.AuthzCompiled {
 	if ok && e.spec == string(spec) {
 		return e.compiled
 	}
-	compiled := CompileAuthz(context.Background(), c.rego, p)
+	compiled, err := compileAuthz(context.Background(), c.rego, p)
+	if err != nil {
+		compiled = failedAuthz(p, err)
+		c.reportFailed(key, compiled.Err)
+		return compiled
+	}
 	if compiled.Err != "" {
 		c.reportFailed(key, compiled.Err)
 	}
