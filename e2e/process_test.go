@@ -109,11 +109,12 @@ var servingRE = regexp.MustCompile(`serving xDS on (\S+) and the API on http://(
 // startCP starts embassy-cp on dataDir; xdsAddr may be 127.0.0.1:0. xDS
 // is plaintext (--insecure-xds): these clients hold no SVID. The trust
 // domain is example.org, the one the tests' Meshes name (a Mesh of another
-// one than the CA's is refused, with or without TLS).
-func startCP(t *testing.T, dataDir, xdsAddr, apiAddr string) *controlPlane {
+// one than the CA's is refused, with or without TLS). extra flags follow.
+func startCP(t *testing.T, dataDir, xdsAddr, apiAddr string, extra ...string) *controlPlane {
 	t.Helper()
-	p := start(t, "embassy-cp", "--data-dir", dataDir, "--xds-addr", xdsAddr, "--api-addr", apiAddr, "--log-level", "debug", "--insecure-xds",
-		"--trust-domain", "example.org")
+	args := []string{"--data-dir", dataDir, "--xds-addr", xdsAddr, "--api-addr", apiAddr, "--log-level", "debug", "--insecure-xds",
+		"--trust-domain", "example.org"}
+	p := start(t, "embassy-cp", append(args, extra...)...)
 	m := p.waitFor(servingRE, 20*time.Second)
 	return &controlPlane{proc: p, dataDir: dataDir, xds: m[1], api: m[2]}
 }

@@ -15,6 +15,7 @@ import (
 
 	"embassy.dev/embassy/pkg/controlplane"
 	elog "embassy.dev/embassy/pkg/log"
+	"embassy.dev/embassy/policy/sandbox"
 )
 
 func main() {
@@ -29,6 +30,8 @@ func newRootCmd() *cobra.Command {
 		cfg      controlplane.Config
 		logLevel string
 		logJSON  bool
+		// regoMemoryMiB is cfg.Rego.Memory in MiB, as operators size it.
+		regoMemoryMiB int64
 	)
 	cmd := &cobra.Command{
 		Use:   "embassy-cp",
@@ -85,6 +88,7 @@ the Mesh takes effect when embassy-cp restarts.`,
 		Args:         cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Logger = elog.New("embassy-cp", elog.Options{Level: logLevel, JSON: logJSON})
+			cfg.Rego.Memory = regoMemoryMiB << 20
 			cfg.Out = cmd.OutOrStdout()
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -121,6 +125,8 @@ the Mesh takes effect when embassy-cp restarts.`,
 	f.StringVar(&cfg.CAKeyFile, "ca-key-file", "", "PEM file of the provided CA's private key (with --ca-cert-file)")
 	f.StringVar(&cfg.SPIRESocket, "spire-socket", "", "make SPIRE the mesh's CA through the SPIRE agent's Workload API on this unix socket (default: the stored Mesh's ca.socketPath when its ca.type is spire)")
 	f.DurationVar(&cfg.SPIRETimeout, "spire-timeout", controlplane.DefaultSPIRETimeout, "how long to wait at start for the SPIRE agent's first SVID and bundle")
+	f.DurationVar(&cfg.Rego.Timeout, sandbox.FlagTimeout, sandbox.DefaultTimeout, "deadline of each piece of policy Rego embassy-cp runs (apply-time compile and partial evaluation, policy eval, /v1/check); a policy exceeding it is refused at apply, or fails closed when stored")
+	f.Int64Var(&regoMemoryMiB, sandbox.FlagMemory, sandbox.DefaultMemory>>20, fmt.Sprintf("memory budget in MiB of each Rego sandbox process (at most %d run at once); a policy exceeding it is refused at apply, or fails closed when stored", sandbox.CompileWorkers+sandbox.ReadWorkers))
 	f.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
 	f.BoolVar(&logJSON, "log-json", false, "log one JSON object per line")
 	return cmd

@@ -15,6 +15,7 @@ import (
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/status"
 	"embassy.dev/embassy/pkg/store"
+	"embassy.dev/embassy/policy/sandbox"
 )
 
 // Options configure the handler.
@@ -85,6 +86,9 @@ type Options struct {
 	// AuthzReports lists the agents' latest authorization reports for the
 	// decision counts of /v1/policies; nil reports none.
 	AuthzReports func() []AuthzReport
+	// Rego runs the Rego of policy eval and /v1/check under the control
+	// plane's deadline and memory budget; nil answers those with 503.
+	Rego *sandbox.Sandbox
 }
 
 // server holds the handler's dependencies.

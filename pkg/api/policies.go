@@ -259,22 +259,31 @@ func (s *server) evalPolicy(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "input is not JSON: "+err.Error())
 		return
 	}
-	b, err := compile.Compile(p.Namespace+"/"+p.Name, p.Spec)
+	if s.o.Rego == nil {
+		writeError(w, http.StatusServiceUnavailable, errNoRego.Error())
+		return
+	}
+	name := p.Namespace + "/" + p.Name
+	c, err := s.o.Rego.Compile(r.Context(), name, p.Spec)
+	if err == nil && len(c.Errors) > 0 {
+		err = c.Errors
+	}
 	if err != nil {
 		writeError(w, http.StatusUnprocessableEntity, "the stored policy does not compile: "+err.Error())
 		return
 	}
-	e := engine.New()
-	if err := e.Load(b); err != nil {
-		writeError(w, http.StatusUnprocessableEntity, "the stored policy does not load: "+err.Error())
+	var b compile.Bundle
+	if err := json.Unmarshal(c.Bundle, &b); err != nil {
+		writeError(w, http.StatusInternalServerError, "the compiled policy does not load: "+err.Error())
 		return
 	}
-	d, err := e.Decide(r.Context(), input)
+	ds, err := s.o.Rego.Decide(r.Context(), []*compile.Bundle{&b}, input)
 	if err != nil {
-		writeError(w, http.StatusUnprocessableEntity, "evaluating: "+err.Error())
+		writeError(w, http.StatusUnprocessableEntity, "evaluating "+name+": "+err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, EvalResponse{Policy: p.Namespace + "/" + p.Name, Revision: b.Revision(), Outcome: d.Outcome(), Decision: evalDecision(d)})
+	d := ds[0]
+	writeJSON(w, http.StatusOK, EvalResponse{Policy: name, Revision: b.Revision(), Outcome: d.Outcome(), Decision: evalDecision(d)})
 }
 
 // explainPolicy says whether the policy runs as RBAC and, if not, which

@@ -23,6 +23,10 @@ func (s *server) posture(w http.ResponseWriter, r *http.Request) {
 		InsecureXDS:    s.o.InsecureXDS,
 		AnonymousReads: s.o.AnonymousReads,
 	}
+	if s.o.Rego != nil {
+		// Without a sandbox (tests) the audit decides in this process.
+		in.Decide = s.decide
+	}
 	if s.o.Tokens != nil {
 		in.Tokens = s.o.Tokens.List()
 	}

@@ -3,11 +3,15 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"embassy.dev/embassy/internal/meshtest"
+	"embassy.dev/embassy/pkg/store"
 	"embassy.dev/embassy/pkg/whatif"
+	"embassy.dev/embassy/policy/sandbox"
 )
 
 const policyEchoGetOnly = `apiVersion: embassy.dev/v1alpha1
@@ -35,8 +39,22 @@ spec:
   serviceAccount: echo
 `
 
+// newRegoHarness is newHarness with the Rego sandbox that embassy-cp
+// gives the API, for the routes that evaluate policies.
+func newRegoHarness(t *testing.T, l sandbox.Limits) *harness {
+	t.Helper()
+	rego, err := sandbox.New(l, sandbox.ReadWorkers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.NewMemory()
+	srv := httptest.NewServer(NewHandler(Options{Store: st, AdminToken: testToken, Rego: rego}))
+	t.Cleanup(srv.Close)
+	return &harness{t: t, srv: srv, st: st}
+}
+
 func TestCheckAnswersOverTheStoredMesh(t *testing.T) {
-	h := newHarness(t, nil)
+	h := newRegoHarness(t, sandbox.Limits{Timeout: 20 * time.Second})
 	code, body := h.do(http.MethodPost, "/v1/apply", testToken, ApplyRequest{Files: []File{{Name: "m.yaml", Content: meshtest.ServiceEcho + "---\n" + meshtest.RouteEcho + "---\n" + workloadEcho + "---\n" + policyEchoGetOnly}}})
 	if code != http.StatusOK {
 		t.Fatalf("apply: %d %s", code, body)

@@ -62,11 +62,13 @@ type Applier struct {
 	mu sync.Mutex
 	// checks are what the running system adds to validation.
 	checks []Check
+	// compile compiles AuthorizationPolicies (see WithPolicyCompiler).
+	compile PolicyCompiler
 }
 
 // New returns an Applier that writes to st, with opts applied.
 func New(st store.Store, opts ...Option) *Applier {
-	a := &Applier{st: st}
+	a := &Applier{st: st, compile: compileInProcess}
 	for _, o := range opts {
 		o(a)
 	}
@@ -82,7 +84,7 @@ func (a *Applier) Apply(ctx context.Context, rs []*resource.Resource, dryRun boo
 	var errs resource.Errors
 	errs = append(errs, validateAll(rs)...)
 	errs = append(errs, duplicates(rs)...)
-	errs = append(errs, compileAll(rs, invalidKeys(errs))...)
+	errs = append(errs, a.compileAll(ctx, rs, invalidKeys(errs))...)
 	errs = append(errs, a.runChecks(rs, invalidKeys(errs))...)
 	if len(errs) > 0 {
 		return nil, &errs

@@ -1,6 +1,7 @@
 package apply
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -8,13 +9,33 @@ import (
 	"embassy.dev/embassy/policy/compile"
 )
 
+// A PolicyCompiler compiles one AuthorizationPolicy at apply. It returns
+// compile.Errors for problems in the policy, each placed on its module or
+// field, and any other error (such as a sandbox limit) for the policy as
+// a whole. It is called concurrently with itself.
+type PolicyCompiler func(ctx context.Context, name string, spec *resource.AuthorizationPolicySpec) error
+
+// WithPolicyCompiler compiles policies with pc instead of in this process
+// with compile.Compile: embassy-cp passes its Rego sandbox, which also
+// partially evaluates each policy under a deadline and memory budget.
+func WithPolicyCompiler(pc PolicyCompiler) Option {
+	return func(a *Applier) { a.compile = pc }
+}
+
+// compileInProcess is the PolicyCompiler of an Applier without
+// WithPolicyCompiler.
+func compileInProcess(_ context.Context, name string, spec *resource.AuthorizationPolicySpec) error {
+	_, err := compile.Compile(name, spec)
+	return err
+}
+
 // compileAll compiles the Rego of every AuthorizationPolicy in an apply, so
 // a policy no agent could load is refused before anything is stored. Each
 // problem becomes a field error on the document, whose message keeps OPA's
 // location, code and message verbatim (authz.rego:3:5: rego_parse_error: ...).
 // Documents that already failed validation are skipped: their shape
 // errors say more than the compiler would.
-func compileAll(rs []*resource.Resource, invalid map[resource.Key]bool) resource.Errors {
+func (a *Applier) compileAll(ctx context.Context, rs []*resource.Resource, invalid map[resource.Key]bool) resource.Errors {
 	var errs resource.Errors
 	for _, r := range rs {
 		if r == nil || invalid[r.Key()] {
@@ -24,7 +45,7 @@ func compileAll(rs []*resource.Resource, invalid map[resource.Key]bool) resource
 		if !ok {
 			continue
 		}
-		_, err := compile.Compile(r.Metadata.Namespace+"/"+r.Metadata.Name, spec)
+		err := a.compile(ctx, r.Metadata.Namespace+"/"+r.Metadata.Name, spec)
 		if err == nil {
 			continue
 		}

@@ -29,6 +29,7 @@ import (
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/rollout"
 	"embassy.dev/embassy/pkg/store"
+	"embassy.dev/embassy/policy/sandbox"
 	"embassy.dev/embassy/xds/cache"
 	xdsserver "embassy.dev/embassy/xds/server"
 )
@@ -79,6 +80,9 @@ type Config struct {
 	// JWKSRefresh is how often the key sets AuthorizationPolicies name by
 	// URL are fetched again (default 5m).
 	JWKSRefresh time.Duration
+	// Rego bounds every piece of policy Rego the control plane runs
+	// (compiles, partial evaluation, policy eval, /v1/check).
+	Rego sandbox.Limits
 	// LeaseTTL and LeaseSweepInterval bound agent registrations (defaults
 	// 30s and 5s).
 	LeaseTTL, LeaseSweepInterval time.Duration
@@ -138,7 +142,7 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 	if cfg.Debounce == 0 {
 		cfg.Debounce = 100 * time.Millisecond
 	}
-	c := &ControlPlane{cfg: cfg, log: cfg.Logger.Named(elog.ControlPlane), err: make(chan error, 1), authz: newAuthzCache()}
+	c := &ControlPlane{cfg: cfg, log: cfg.Logger.Named(elog.ControlPlane), err: make(chan error, 1), authz: newAuthzCache(nil)}
 	var err error
 	switch cfg.Store {
 	case "", "bbolt":
@@ -166,8 +170,12 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 		c.store.Close()
 		return nil, err
 	}
+	if err := c.setupRego(); err != nil {
+		c.store.Close()
+		return nil, err
+	}
 
-	c.applier = apply.New(c.store, apply.WithCheck(c.checkMeshTrustDomain))
+	c.applier = apply.New(c.store, apply.WithCheck(c.checkMeshTrustDomain), apply.WithPolicyCompiler(c.authz.check))
 	c.changes = rollout.NewTracker()
 	if err := c.startIdentity(ctx); err != nil {
 		if c.spire != nil {

@@ -83,7 +83,7 @@ func TestJWKSFetchedIntoTheBundle(t *testing.T) {
 	tok1, tok2 := k1.Sign(t, claims), k2.Sign(t, claims)
 	srv := newJWKSServer(t, jwttest.JWKS(t, k1))
 	var changes atomic.Int32
-	cache := newAuthzCache()
+	cache := newAuthzCache(testSandbox(t))
 	cache.jwks = NewJWKSFetcher(JWKSOptions{OnChange: func() { changes.Add(1) }})
 	p := urlPolicy(srv.URL + "/.well-known/jwks.json")
 	ctx := context.Background()

@@ -81,6 +81,7 @@ func (c *ControlPlane) apiOptions(o api.Options) api.Options {
 	o.Metrics = c.obs.metrics.Handler()
 	o.Roots = c.roots
 	o.AuthzReports = c.authzReports
+	o.Rego = c.authz.reads
 	o = c.caAPIOptions(o)
 	o.StartedAt = c.obs.started
 	o.LastPush = func() (api.PushInfo, bool) {

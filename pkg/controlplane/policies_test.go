@@ -164,7 +164,7 @@ func TestPolicyCompilesOncePerSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newAuthzCache()
+	c := newAuthzCache(testSandbox(t))
 	a := mesh.New(1, rs, mesh.WithAuthz(c.compile))
 	b := mesh.New(2, rs, mesh.WithAuthz(c.compile))
 	for i := range a.AuthorizationPolicies {

@@ -1,6 +1,9 @@
 package mesh
 
-import "sort"
+import (
+	"sort"
+	"sync"
+)
 
 // AuthzCompiled is what the policy compiler made of one
 // AuthorizationPolicy revision. The model carries it without knowing OPA
@@ -72,9 +75,14 @@ func (s *Snapshot) compileAuthz(c AuthzCompiler) {
 	if c == nil {
 		return
 	}
+	// Concurrently, so that one policy that takes its compiler's whole
+	// deadline does not make the others wait behind it; the compiler
+	// bounds how many run at once.
+	var wg sync.WaitGroup
 	for _, p := range s.AuthorizationPolicies {
-		p.Compiled = c(p)
+		wg.Go(func() { p.Compiled = c(p) })
 	}
+	wg.Wait()
 }
 
 // AuthorizationPoliciesFor returns the AuthorizationPolicies of the

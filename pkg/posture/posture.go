@@ -14,6 +14,7 @@ import (
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/status"
+	"embassy.dev/embassy/pkg/whatif"
 )
 
 // Severity ranks a finding.
@@ -109,6 +110,10 @@ type Inputs struct {
 	// when tokenless loopback reads are allowed.
 	InsecureXDS    bool
 	AnonymousReads bool
+	// Decide decides with policies for the allow-all rule; nil is
+	// whatif.LocalDecide. The control plane passes its Rego sandbox, so
+	// an audit runs no policy outside the deadline and memory budget.
+	Decide whatif.DecideFunc
 }
 
 // Thresholds of the rules.

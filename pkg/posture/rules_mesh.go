@@ -10,8 +10,8 @@ import (
 
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/pkg/whatif"
 	"embassy.dev/embassy/policy/compile"
-	"embassy.dev/embassy/policy/engine"
 	"embassy.dev/embassy/policy/rbac"
 )
 
@@ -98,9 +98,13 @@ func dryRunPolicies(in Inputs) []Finding {
 // form allows any principal any permission, or they allow both an empty
 // input and a random one.
 func allowAllPolicies(in Inputs) []Finding {
+	decide := in.Decide
+	if decide == nil {
+		decide = whatif.LocalDecide
+	}
 	var out []Finding
 	for _, p := range in.Mesh.AuthorizationPolicies {
-		if !allowsAll(p) {
+		if !allowsAll(p, decide) {
 			continue
 		}
 		out = append(out, Finding{ID: "policy-allows-all", Severity: High, Resources: []string{policyKey(p)},
@@ -110,21 +114,25 @@ func allowAllPolicies(in Inputs) []Finding {
 	return out
 }
 
-func allowsAll(p *mesh.AuthorizationPolicy) bool {
-	if r, err := rbac.Compile(p.Spec.Modules, p.Spec.Data, p.Spec.Query, p.Spec.RegoVersion); err == nil && r.Compiled && anyAllowed(r.RBAC) {
+// allowsAll reads the snapshot's compiled form of the policy and decides
+// with decide; only a snapshot built without a compiler (tests, offline
+// tools) makes it compile here. A policy that failed to compile protects
+// its targets by denying, so it does not allow all.
+func allowsAll(p *mesh.AuthorizationPolicy, decide whatif.DecideFunc) bool {
+	if c := p.Compiled; c != nil {
+		if rules, ok := c.RBAC.(*rbacv3.RBAC); ok && c.Compiled && anyAllowed(rules) {
+			return true
+		}
+	} else if r, err := rbac.Compile(p.Spec.Modules, p.Spec.Data, p.Spec.Query, p.Spec.RegoVersion); err == nil && r.Compiled && anyAllowed(r.RBAC) {
 		return true
 	}
-	b, err := compile.Compile(p.Namespace+"/"+p.Name, p.Spec)
+	b, err := whatif.BundleOf(p)
 	if err != nil {
 		return false
 	}
-	e := engine.New()
-	if e.Load(b) != nil {
-		return false
-	}
 	for _, input := range []map[string]any{{}, randomInput()} {
-		d, err := e.Decide(context.Background(), input)
-		if err != nil || d.Failed || !d.Allowed {
+		ds, err := decide(context.Background(), []*compile.Bundle{b}, input)
+		if err != nil || ds[0].Failed || !ds[0].Allowed {
 			return false
 		}
 	}

@@ -580,6 +580,10 @@ type AuthorizationPolicySpec struct {
 	// token's claims are in the input at
 	// attributes.metadataContext.filterMetadata["envoy.filters.http.jwt_authn"][<name>].
 	JWTProviders []JWTProvider `json:"jwtProviders,omitempty"`
+	// AllowNetwork lets the Rego call http.send and net.lookup_ip_addr.
+	// Only the workload's agent evaluates them; the control plane never
+	// runs such a policy's Rego (see docs/authorization.md for the risk).
+	AllowNetwork bool `json:"allowNetwork,omitempty"`
 }
 
 // JWTProvider is one issuer of end-user JWTs. Its keys are given inline

@@ -3,6 +3,7 @@ package whatif
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"embassy.dev/embassy/policy/compile"
 	"embassy.dev/embassy/policy/engine"
 	"embassy.dev/embassy/policy/extauthz"
+	"embassy.dev/embassy/policy/sandbox"
 )
 
 // PolicyDecision is what one AuthorizationPolicy decides.
@@ -37,31 +39,36 @@ type PolicyDecision struct {
 	Workloads []string `json:"workloads,omitempty"`
 }
 
-// EngineFunc returns the engine that decides for a policy.
-type EngineFunc func(*mesh.AuthorizationPolicy) (*engine.Engine, error)
+// DecideFunc decides one input with each bundle, returning the decisions
+// in the bundles' order. The error is for a decision that could not be
+// made at all (a sandbox limit, say); every policy then fails closed.
+type DecideFunc func(ctx context.Context, bundles []*compile.Bundle, input map[string]any) ([]engine.Decision, error)
 
-// LocalEngine loads a policy into a fresh engine: the bundle the snapshot
-// carries when a compiler ran, else one compiled here, exactly as the
-// control plane names and compiles it.
-func LocalEngine(p *mesh.AuthorizationPolicy) (*engine.Engine, error) {
-	b, err := BundleOf(p)
-	if err != nil {
-		return nil, err
+// LocalDecide decides in this process (sandbox.DecideUnbounded): for
+// embassyctl, which runs the operator's own policies on the operator's
+// machine. The control plane decides in its Rego sandbox.
+func LocalDecide(ctx context.Context, bundles []*compile.Bundle, input map[string]any) ([]engine.Decision, error) {
+	out := make([]engine.Decision, len(bundles))
+	for i, b := range bundles {
+		out[i] = sandbox.DecideUnbounded(ctx, b, input)
 	}
-	e := engine.New()
-	if err := e.Load(b); err != nil {
-		return nil, err
-	}
-	return e, nil
+	return out, nil
 }
 
-// BundleOf is the policy's compiled bundle.
+// BundleOf is the policy's compiled bundle: the snapshot's when a
+// compiler ran (a policy that failed there fails here, with its error),
+// else one compiled here, exactly as the control plane names and
+// compiles it.
 func BundleOf(p *mesh.AuthorizationPolicy) (*compile.Bundle, error) {
-	if c := p.Compiled; c != nil && len(c.Bundle) > 0 {
-		var b compile.Bundle
-		if err := json.Unmarshal(c.Bundle, &b); err == nil {
-			return &b, nil
+	if c := p.Compiled; c != nil {
+		if c.Err != "" {
+			return nil, errors.New(c.Err)
 		}
+		var b compile.Bundle
+		if err := json.Unmarshal(c.Bundle, &b); err != nil {
+			return nil, err
+		}
+		return &b, nil
 	}
 	return compile.Compile(p.Namespace+"/"+p.Name, p.Spec)
 }
@@ -93,36 +100,61 @@ func CheckRequest(q Query, dest Destination, destID string) *authv3.CheckRequest
 	}}
 }
 
-// decidePolicy decides one policy with the engine's Decide over the input
-// BuildInput makes, as the agent's ext_authz server does.
-func decidePolicy(ctx context.Context, get EngineFunc, p *mesh.AuthorizationPolicy, req *authv3.CheckRequest) PolicyDecision {
-	out := PolicyDecision{Policy: p.Namespace + "/" + p.Name, Mode: p.Spec.Mode}
-	if out.Mode == "" {
-		out.Mode = compile.ModeEnforce
+// decidePolicies decides every policy with decide over the input
+// BuildInput makes, as the agents' ext_authz servers do. A policy whose
+// bundle cannot be had, or whose decision could not be made, fails
+// closed, as the proxy does.
+func decidePolicies(ctx context.Context, decide DecideFunc, ps []*mesh.AuthorizationPolicy, req *authv3.CheckRequest) []PolicyDecision {
+	out := make([]PolicyDecision, len(ps))
+	var bundles []*compile.Bundle
+	var at []int
+	for i, p := range ps {
+		out[i] = PolicyDecision{Policy: p.Namespace + "/" + p.Name, Mode: p.Spec.Mode}
+		if out[i].Mode == "" {
+			out[i].Mode = compile.ModeEnforce
+		}
+		b, err := BundleOf(p)
+		if err != nil {
+			out[i].failClosed(err.Error())
+			continue
+		}
+		bundles, at = append(bundles, b), append(at, i)
 	}
-	e, err := get(p)
-	if err != nil {
-		// A policy that cannot load fails closed, as the proxy does.
-		out.Outcome, out.Reason, out.HTTPStatus = engine.OutcomeError, err.Error(), 403
-		out.Permitted = out.Mode == compile.ModeDryRun
+	if len(bundles) == 0 {
 		return out
 	}
 	input, err := extauthz.BuildInput(req)
-	var d engine.Decision
-	if err != nil {
-		d = engine.Decision{Reason: err.Error(), HTTPStatus: 400, Failed: true}
-		if b := e.Bundle(); b != nil {
-			d.Policy, d.Revision, d.DryRun = b.Name(), b.Revision(), b.Mode() == compile.ModeDryRun
-		}
-	} else {
-		d, _ = e.Decide(ctx, input)
+	status := 400 // a request the proxy could not describe
+	var ds []engine.Decision
+	if err == nil {
+		status = 403
+		ds, err = decide(ctx, bundles, input)
 	}
-	out.Revision, out.Allowed, out.Permitted = d.Revision, d.Allowed, d.Permitted()
-	out.Outcome, out.Reason, out.HTTPStatus = d.Outcome(), d.Reason, d.HTTPStatus
-	if d.DryRun {
-		out.Mode = compile.ModeDryRun
+	for j, i := range at {
+		if err != nil {
+			out[i].Revision = bundles[j].Revision()
+			out[i].failClosed(err.Error())
+			out[i].HTTPStatus = status
+			continue
+		}
+		out[i].fill(ds[j])
 	}
 	return out
+}
+
+// failClosed records a decision that could not be made: it denies, unless
+// the policy is in dry-run.
+func (d *PolicyDecision) failClosed(reason string) {
+	d.Outcome, d.Reason, d.HTTPStatus = engine.OutcomeError, reason, 403
+	d.Permitted = d.Mode == compile.ModeDryRun
+}
+
+func (d *PolicyDecision) fill(e engine.Decision) {
+	d.Revision, d.Allowed, d.Permitted = e.Revision, e.Allowed, e.Permitted()
+	d.Outcome, d.Reason, d.HTTPStatus = e.Outcome(), e.Reason, e.HTTPStatus
+	if e.DryRun {
+		d.Mode = compile.ModeDryRun
+	}
 }
 
 // Summary renders an Answer for a terminal.

@@ -75,9 +75,10 @@ type MTLS struct {
 
 // Options tune Check.
 type Options struct {
-	// Engine decides one policy; nil compiles each policy locally (or
-	// reuses the snapshot's compiled bundle).
-	Engine EngineFunc
+	// Decide decides the policies' bundles; nil is LocalDecide. Bundles
+	// come from the snapshot's compiled policies, or are compiled here
+	// when the snapshot was built without a compiler.
+	Decide DecideFunc
 }
 
 // Check answers q over snap.
@@ -121,14 +122,18 @@ func Check(ctx context.Context, snap *mesh.Snapshot, q Query, o Options) (*Answe
 		// Policies only apply to inbound HTTP listeners.
 		return a, nil
 	}
-	decide := o.Engine
+	decide := o.Decide
 	if decide == nil {
-		decide = LocalEngine
+		decide = LocalDecide
 	}
 	req := CheckRequest(q, a.Destination, workloadID(snap, svc, workloads))
-	for _, p := range policiesFor(snap, workloads) {
-		d := decidePolicy(ctx, decide, p.policy, req)
-		d.Workloads = p.workloads
+	targets := policiesFor(snap, workloads)
+	ps := make([]*mesh.AuthorizationPolicy, len(targets))
+	for i, t := range targets {
+		ps[i] = t.policy
+	}
+	for i, d := range decidePolicies(ctx, decide, ps, req) {
+		d.Workloads = targets[i].workloads
 		a.Authorization = append(a.Authorization, d)
 		if !d.Permitted {
 			a.deny("%s denies: %s", d.Policy, d.Reason)

@@ -55,6 +55,8 @@ type wire struct {
 	// plane when the policy names a URL), so a key change is a new
 	// revision and agents never fetch.
 	JWTProviders []jwt.Provider `json:"jwtProviders,omitempty"`
+	// AllowNetwork lets the policy call NetworkBuiltins.
+	AllowNetwork bool `json:"allowNetwork,omitempty"`
 }
 
 // Name is the policy's name (namespace/name as the control plane chose).
@@ -78,6 +80,11 @@ func (b *Bundle) FailureMode() string { return b.w.FailureMode }
 
 // RegoVersion is RegoV1 or RegoV0.
 func (b *Bundle) RegoVersion() string { return b.w.RegoVersion }
+
+// AllowNetwork reports whether the policy may call NetworkBuiltins
+// (spec.allowNetwork). Only an agent evaluates such a policy: the control
+// plane neither partially evaluates it to RBAC nor decides with it.
+func (b *Bundle) AllowNetwork() bool { return b.w.AllowNetwork }
 
 // JWTProviders returns a copy of the end-user token providers, with their
 // key sets resolved.
@@ -144,6 +151,7 @@ func (b *Bundle) Prepare() (rego.PreparedEvalQuery, error) {
 		rego.Query(b.w.Query),
 		rego.Store(inmem.NewFromObjectWithOpts(doc, inmem.OptRoundTripOnWrite(false))),
 		rego.SetRegoVersion(regoVersion(b.w.RegoVersion)),
+		rego.Capabilities(capabilities(b.w.AllowNetwork)),
 	}
 	for _, m := range b.w.Modules {
 		opts = append(opts, rego.Module(m.Name, m.Rego))
@@ -171,6 +179,9 @@ func revision(w wire) string {
 	// providers are what they always were.
 	if len(w.JWTProviders) > 0 {
 		content["jwtProviders"] = w.JWTProviders
+	}
+	if w.AllowNetwork {
+		content["allowNetwork"] = true
 	}
 	raw, err := json.Marshal(content)
 	if err != nil {

@@ -50,12 +50,13 @@ func normalize(name string, spec *resource.AuthorizationPolicySpec) (wire, Error
 		errs = append(errs, &Error{File: field, Code: CodeSpec, Message: fmt.Sprintf(format, args...)})
 	}
 	w := wire{
-		Name:        name,
-		Modules:     append([]resource.RegoModule(nil), spec.Modules...),
-		Query:       spec.Query,
-		Mode:        spec.Mode,
-		FailureMode: spec.FailureMode,
-		RegoVersion: spec.RegoVersion,
+		Name:         name,
+		Modules:      append([]resource.RegoModule(nil), spec.Modules...),
+		Query:        spec.Query,
+		Mode:         spec.Mode,
+		FailureMode:  spec.FailureMode,
+		RegoVersion:  spec.RegoVersion,
+		AllowNetwork: spec.AllowNetwork,
 	}
 	if w.Query == "" {
 		w.Query = resource.DefaultQuery
@@ -123,10 +124,11 @@ func compileModules(w wire) (*ast.Compiler, Errors) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	c := ast.NewCompiler().WithDefaultRegoVersion(version)
+	c := ast.NewCompiler().WithDefaultRegoVersion(version).WithCapabilities(capabilities(w.AllowNetwork))
 	c.Compile(parsed)
 	if c.Failed() {
 		errs = fromOPA(c.Errors)
+		explainExcluded(errs)
 		sort.SliceStable(errs, func(i, j int) bool { return errs[i].File < errs[j].File })
 		return nil, errs
 	}

@@ -56,6 +56,9 @@ const (
 	CodeSpec  = "embassy_spec_error"
 	CodeData  = "embassy_data_error"
 	CodeQuery = "embassy_query_error"
+	// CodeForbiddenBuiltin marks a call to a builtin policies may not use
+	// (see NetworkBuiltins and ForbiddenBuiltins).
+	CodeForbiddenBuiltin = "embassy_forbidden_builtin"
 )
 
 // fromOPA turns whatever OPA returned into Errors, keeping each error's
