@@ -11,7 +11,7 @@ import (
 
 // WriteFile replaces path with data, with mode; see Copy.
 func WriteFile(path string, data []byte, mode os.FileMode) error {
-	_, err := Copy(path, bytes.NewReader(data), mode)
+	_, err := Copy(path, bytes.NewReader(data), mode, nil)
 	return err
 }
 
@@ -19,8 +19,10 @@ func WriteFile(path string, data []byte, mode os.FileMode) error {
 // path with mode (set before any byte is written, so a secret is never
 // readable by others), syncs it, renames it over path and syncs the dir.
 // On error path is unchanged and the temporary file is gone. It returns
-// the number of bytes written.
-func Copy(path string, r io.Reader, mode os.FileMode) (int64, error) {
+// the number of bytes written. check, when not nil, is called with the
+// temporary file's path once it is complete; an error from it leaves path
+// unchanged.
+func Copy(path string, r io.Reader, mode os.FileMode, check func(tmp string) error) (int64, error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -29,6 +31,9 @@ func Copy(path string, r io.Reader, mode os.FileMode) (int64, error) {
 	tmp := f.Name()
 	defer os.Remove(tmp)
 	n, err := fill(f, r, mode)
+	if err == nil && check != nil {
+		err = check(tmp)
+	}
 	if err != nil {
 		return n, err
 	}

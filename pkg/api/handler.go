@@ -85,6 +85,8 @@ type Options struct {
 	// AuthzReports lists the agents' latest authorization reports for the
 	// decision counts of /v1/policies; nil reports none.
 	AuthzReports func() []AuthzReport
+	// Backup serves GET /v1/backup (admin only); nil answers 501.
+	Backup BackupFunc
 }
 
 // server holds the handler's dependencies.

@@ -117,7 +117,7 @@ func copyBackup(from, path string) error {
 		return fmt.Errorf("backup %s: %w", from, err)
 	}
 	defer f.Close()
-	if _, err := atomicfile.Copy(path, f, 0o600); err != nil {
+	if _, err := atomicfile.Copy(path, f, 0o600, nil); err != nil {
 		return fmt.Errorf("copy backup %s to %s: %w", from, path, err)
 	}
 	return nil
