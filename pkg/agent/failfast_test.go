@@ -55,7 +55,9 @@ func runRegistrar(t *testing.T, cp ControlPlane, bound time.Duration) (error, bo
 	ctx, cancel := context.WithTimeout(context.Background(), bound)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- (&Registrar{ControlPlane: cp, Name: "web-1", Interval: 10 * time.Millisecond}).Run(ctx) }()
+	go func() {
+		done <- (&Registrar{ControlPlane: cp, Name: "web-1", Interval: 10 * time.Millisecond}).Run(ctx)
+	}()
 	select {
 	case err := <-done:
 		return err, ctx.Err() == nil
