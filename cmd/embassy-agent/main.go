@@ -132,7 +132,9 @@ it exits.`,
   embassy-agent --cp 10.0.0.2:15010 --token-file echo.token --trust-bundle bundle.pem \
     --workload echo-1.default --socket-dir /run/embassy --address 10.0.0.8 --service echo --port grpc=50051`,
 		SilenceUsage: true,
-		Args:         cobra.NoArgs,
+		// main prints the error, once.
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

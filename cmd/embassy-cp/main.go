@@ -90,7 +90,9 @@ the Mesh takes effect when embassy-cp restarts.`,
   # SPIRE issues every SVID, the control plane's included
   embassy-cp --trust-domain example.org --spire-socket /run/spire/agent.sock`,
 		SilenceUsage: true,
-		Args:         cobra.NoArgs,
+		// main prints the error, once.
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Logger = elog.New("embassy-cp", elog.Options{Level: logLevel, JSON: logJSON})
 			cfg.Out = cmd.OutOrStdout()

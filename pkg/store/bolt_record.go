@@ -29,9 +29,19 @@ const RestoreHint = "stop embassy-cp and restore the store from a backup (made w
 // notThisStore is the error of an initialized data dir whose database
 // cannot be the store it holds; what says why.
 func notThisStore(dataDir string, rec *Record, what string) error {
-	return fmt.Errorf("data dir %s holds %s (its record %s), but %s: %w; %s",
-		dataDir, rec.describe(), RecordFile, what, ErrNotThisStore, fmt.Sprintf(RestoreHint, dataDir))
+	return &notThisStoreError{msg: fmt.Sprintf("data dir %s holds %s (says its record %s), but %s, so embassy-cp does not start on it: "+
+		"a new store there would bring a new CA that no agent trusts. To restore: %s",
+		dataDir, rec.describe(), RecordFile, what, fmt.Sprintf(RestoreHint, dataDir))}
 }
+
+// notThisStoreError is an error wrapping ErrNotThisStore whose message
+// says the whole story.
+type notThisStoreError struct{ msg string }
+
+func (e *notThisStoreError) Error() string { return e.msg }
+
+// Is makes errors.Is(err, ErrNotThisStore) true.
+func (e *notThisStoreError) Is(target error) bool { return target == ErrNotThisStore }
 
 // checkDBFile refuses to open a database file that is missing or empty
 // when the record says the dir holds a store: bbolt would make a new one.
