@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"embassy.dev/embassy/pkg/store"
 )
@@ -14,6 +15,11 @@ const (
 	HeaderStoreID  = "X-Embassy-Store-Id"
 	HeaderRevision = "X-Embassy-Revision"
 )
+
+// backupIdle bounds how long a backup waits on a client that reads
+// nothing: the copy holds a read transaction, and the store cannot grow its
+// file while one is open, so a stalled client must not keep it.
+const backupIdle = 30 * time.Second
 
 // BackupFunc writes a consistent copy of the store to the writer begin
 // returns; (*store.Bolt).Backup is one.
@@ -36,7 +42,7 @@ func (s *server) backup(w http.ResponseWriter, r *http.Request) {
 		h.Set("Cache-Control", "no-store")
 		h.Set(HeaderStoreID, i.StoreID)
 		h.Set(HeaderRevision, strconv.FormatInt(i.Revision, 10))
-		return w, nil
+		return idleWriter{w: w, rc: http.NewResponseController(w)}, nil
 	})
 	switch {
 	case err != nil && !started:
@@ -47,4 +53,18 @@ func (s *server) backup(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.log.Info("backup served", "store_id", info.StoreID, "revision", info.Revision, "bytes", n, "remote", r.RemoteAddr)
 	}
+}
+
+// idleWriter moves the connection's write deadline backupIdle ahead of
+// every write, so a transfer may take as long as it needs while the client
+// keeps reading.
+type idleWriter struct {
+	w  io.Writer
+	rc *http.ResponseController
+}
+
+func (i idleWriter) Write(p []byte) (int, error) {
+	// A writer without deadlines (a test recorder) still gets the bytes.
+	_ = i.rc.SetWriteDeadline(time.Now().Add(backupIdle))
+	return i.w.Write(p)
 }
