@@ -43,6 +43,12 @@ func TestLostDatabaseIsRefused(t *testing.T) {
 	cp := startMTLSCP(t, dataDir, "127.0.0.1:0", "127.0.0.1:0", "example.org")
 	_, fps := caRoots(t, cp)
 	cp.stop()
+	otherDir := t.TempDir()
+	startMTLSCP(t, otherDir, "127.0.0.1:0", "127.0.0.1:0", "example.org").stop()
+	foreign, err := os.ReadFile(filepath.Join(otherDir, "embassy.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	db := filepath.Join(dataDir, "embassy.db")
 	for _, lose := range []struct {
 		what, says string
@@ -50,6 +56,7 @@ func TestLostDatabaseIsRefused(t *testing.T) {
 	}{
 		{"emptied", "is empty (0 bytes)", func() error { return os.Truncate(db, 0) }},
 		{"deleted", "is missing", func() error { return os.Remove(db) }},
+		{"another data dir's", "from another data dir", func() error { return os.WriteFile(db, foreign, 0o600) }},
 	} {
 		if err := lose.do(); err != nil {
 			t.Fatal(err)
@@ -65,8 +72,8 @@ func TestLostDatabaseIsRefused(t *testing.T) {
 			t.Errorf("%s database: embassy-cp got as far as a CA or serving:\n%s", lose.what, out)
 		}
 	}
-	if _, err := os.Stat(db); !os.IsNotExist(err) {
-		t.Errorf("a refused start made a new database: %v", err)
+	if got, err := os.ReadFile(db); err != nil || string(got) != string(foreign) {
+		t.Errorf("a refused start changed the database: %v", err)
 	}
 }
 
