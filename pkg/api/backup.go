@@ -63,6 +63,7 @@ type idleWriter struct {
 	rc *http.ResponseController
 }
 
+// Write writes p after moving the write deadline.
 func (i idleWriter) Write(p []byte) (int, error) {
 	// A writer without deadlines (a test recorder) still gets the bytes.
 	_ = i.rc.SetWriteDeadline(time.Now().Add(backupIdle))

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -82,12 +81,4 @@ func InspectBackup(path string) (BackupInfo, error) {
 		return BackupInfo{}, fmt.Errorf("backup %s: %w: use a file made with embassyctl backup", path, err)
 	}
 	return info, nil
-}
-
-// backupNameTime formats the suffix of a database set aside by a restore.
-const backupNameTime = "20060102T150405Z"
-
-// asideName is where a restore moves the database it replaces.
-func asideName(path string, now time.Time) string {
-	return path + ".replaced-" + now.UTC().Format(backupNameTime)
 }

@@ -38,6 +38,7 @@ func notThisStore(dataDir string, rec *Record, what string) error {
 // says the whole story.
 type notThisStoreError struct{ msg string }
 
+// Error returns the whole message.
 func (e *notThisStoreError) Error() string { return e.msg }
 
 // Is makes errors.Is(err, ErrNotThisStore) true.

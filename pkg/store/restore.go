@@ -104,6 +104,10 @@ func moveAside(path string) (string, error) {
 		return "", nil
 	}
 	aside := asideName(path, time.Now())
+	// Rename would replace an earlier restore's; never lose one.
+	if _, err := os.Lstat(aside); err == nil {
+		return "", fmt.Errorf("%s exists: restore again in a moment", aside)
+	}
 	if err := os.Rename(path, aside); err != nil {
 		return "", fmt.Errorf("move the replaced database aside: %w", err)
 	}
@@ -121,4 +125,12 @@ func copyBackup(from, path string) error {
 		return fmt.Errorf("copy backup %s to %s: %w", from, path, err)
 	}
 	return nil
+}
+
+// asideTimeLayout formats the suffix of a database set aside by a restore.
+const asideTimeLayout = "20060102T150405.000Z"
+
+// asideName is where a restore moves the database it replaces.
+func asideName(path string, now time.Time) string {
+	return path + ".replaced-" + now.UTC().Format(asideTimeLayout)
 }
