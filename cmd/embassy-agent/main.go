@@ -101,7 +101,13 @@ Registration. Every 10s it registers the Workload NAME (from --workload) with
 --address, --service, --port, --label and the locality flags; embassy-cp takes
 the namespace and service account from the certificate and drops the
 registration 30s after the last refresh. On SIGTERM or Ctrl-C the agent
-deregisters it, then exits.
+deregisters it, then exits. Without --service the workload backs no service
+and is not registered.
+
+Failing fast. A join token embassy-cp refuses, an SVID of another namespace
+than --workload names, or a first registration embassy-cp refuses as not
+allowed or not valid stops the agent with one error saying what to fix and
+exit code 1; an unreachable embassy-cp is retried.
 
 Authorization. The agent streams the AuthorizationPolicies that target the
 workload from embassy-cp (mTLS with its SVID), loads each into OPA, ACKs
@@ -132,7 +138,9 @@ it exits.`,
   embassy-agent --cp 10.0.0.2:15010 --token-file echo.token --trust-bundle bundle.pem \
     --workload echo-1.default --socket-dir /run/embassy --address 10.0.0.8 --service echo --port grpc=50051`,
 		SilenceUsage: true,
-		Args:         cobra.NoArgs,
+		// main prints the error, once.
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()

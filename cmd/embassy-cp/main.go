@@ -16,7 +16,11 @@ import (
 	"embassy.dev/embassy/pkg/controlplane"
 	elog "embassy.dev/embassy/pkg/log"
 	"embassy.dev/embassy/policy/sandbox"
+	"embassy.dev/embassy/pkg/store"
 )
+
+// defaultDataDir is where embassy-cp keeps its store unless told.
+const defaultDataDir = "./embassy-data"
 
 func main() {
 	if err := newRootCmd().Execute(); err != nil {
@@ -50,7 +54,11 @@ need the admin token or the read token, <data-dir>/read-token (or
 one. /healthz, /readyz and /v1/bundle are public.
 
 What is applied survives restarts: start embassy-cp again on the same
---data-dir and proxies are served the same configuration.
+--data-dir and proxies are served the same configuration. The data dir's
+record (` + store.RecordFile + `) names the store and CA it holds: a data dir
+whose database is missing, empty or another's is refused, never started
+afresh with a new CA. Back up with embassyctl backup -o FILE and restore with
+embassy-cp restore (see embassy-cp restore --help).
 
 xDS is served over TLS with a certificate from the mesh CA, whose root is
 kept in the store. Its trust domain is chosen when the data dir is new:
@@ -85,7 +93,9 @@ the Mesh takes effect when embassy-cp restarts.`,
   # SPIRE issues every SVID, the control plane's included
   embassy-cp --trust-domain example.org --spire-socket /run/spire/agent.sock`,
 		SilenceUsage: true,
-		Args:         cobra.NoArgs,
+		// main prints the error, once.
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg.Logger = elog.New("embassy-cp", elog.Options{Level: logLevel, JSON: logJSON})
 			cfg.Rego.Memory = regoMemoryMiB << 20
@@ -108,7 +118,7 @@ the Mesh takes effect when embassy-cp restarts.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.DataDir, "data-dir", "./embassy-data", "directory of the embedded store and the admin token")
+	f.StringVar(&cfg.DataDir, "data-dir", defaultDataDir, "directory of the embedded store and the admin token")
 	f.StringVar(&cfg.Store, "store", "bbolt", "store kind: bbolt (embedded, persistent) or memory (lost on exit)")
 	f.StringVar(&cfg.XDSAddr, "xds-addr", "127.0.0.1:15010", "listen address of the xDS (ADS) gRPC server")
 	f.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:15000", "listen address of the HTTP API")
@@ -129,5 +139,6 @@ the Mesh takes effect when embassy-cp restarts.`,
 	f.Int64Var(&regoMemoryMiB, sandbox.FlagMemory, sandbox.DefaultMemory>>20, fmt.Sprintf("memory budget in MiB of each Rego sandbox process (at most %d run at once); a policy exceeding it is refused at apply, or fails closed when stored", sandbox.CompileWorkers+sandbox.ReadWorkers))
 	f.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
 	f.BoolVar(&logJSON, "log-json", false, "log one JSON object per line")
+	cmd.AddCommand(newRestoreCmd())
 	return cmd
 }

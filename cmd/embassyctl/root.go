@@ -86,6 +86,7 @@ embassy-cp writes to <data-dir>/admin-token on first start.` + exitCodesHelp,
 		newCheckCmd(g),
 		newAuditCmd(g),
 		newPolicyCmd(g),
+		newBackupCmd(g),
 	)
 	return root
 }

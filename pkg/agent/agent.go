@@ -185,6 +185,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	case <-a.mgr.Ready():
 	}
+	if err := checkNamespace(a.cfg.Workload, a.mgr.Current().ID); err != nil {
+		return err
+	}
 
 	sdsServer, wlServer := grpc.NewServer(), grpc.NewServer()
 	a.sds.Register(sdsServer)
@@ -225,23 +228,36 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	rctx, stopRegistrar := context.WithCancel(ctx)
 	defer stopRegistrar()
-	registered := make(chan struct{})
-	go func() {
-		defer close(registered)
-		(&Registrar{
-			ControlPlane: a.cfg.ControlPlane, Name: a.name, Spec: a.cfg.Spec,
-			Interval: a.cfg.RegisterInterval, CallTimeout: a.cfg.CallTimeout,
-			Logger: a.log.Named("register"), Identities: a.mgr,
-		}).Run(rctx)
-	}()
+	registered := make(chan error, 1)
+	go func() { registered <- a.register(rctx) }()
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-merr:
+	case err = <-registered:
+		registered = nil
 	}
 	stopRegistrar()
-	<-registered
+	if registered != nil {
+		<-registered
+	}
 	return err
+}
+
+// register keeps the workload registered until ctx is done (see
+// Registrar.Run). A workload that backs no service has nothing to
+// register, since a Workload names at least one: it only waits.
+func (a *Agent) register(ctx context.Context) error {
+	if len(a.cfg.Spec.Services) == 0 {
+		a.log.Info("the workload backs no service (no --service), so it is not registered as a Workload", "workload", a.name)
+		<-ctx.Done()
+		return nil
+	}
+	return (&Registrar{
+		ControlPlane: a.cfg.ControlPlane, Name: a.name, Spec: a.cfg.Spec,
+		Interval: a.cfg.RegisterInterval, CallTimeout: a.cfg.CallTimeout,
+		Logger: a.log.Named("register"), Identities: a.mgr,
+	}).Run(ctx)
 }
 
 // listenUnix listens on a unix socket at path, replacing a stale socket

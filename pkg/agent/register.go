@@ -2,10 +2,12 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
+	"google.golang.org/grpc/status"
 
 	"embassy.dev/embassy/pkg/resource"
 )
@@ -35,8 +37,10 @@ type Registrar struct {
 // Run registers until ctx is done, then deregisters with a fresh
 // deadline (the agent is shutting down, not the control plane). A failed
 // refresh is logged and retried at the next tick: the lease outlives two
-// missed refreshes.
-func (r *Registrar) Run(ctx context.Context) {
+// missed refreshes. A first registration the control plane refuses as not
+// allowed or not valid ends Run at once with an error saying why: the
+// agent's flags or token cannot work.
+func (r *Registrar) Run(ctx context.Context) error {
 	interval := r.Interval
 	if interval <= 0 {
 		interval = DefaultRegisterInterval
@@ -62,6 +66,9 @@ func (r *Registrar) Run(ctx context.Context) {
 		resp, err := r.ControlPlane.Register(cctx, r.Name, r.Spec)
 		cancel()
 		switch {
+		case err != nil && ctx.Err() == nil && !registered && permanentRegisterRefusal(err):
+			return fmt.Errorf("the control plane refused to register workload %q: %s: fix the agent's --workload, --service, --address and --port flags, "+
+				"or its join token's identity", r.Name, status.Convert(err).Message())
 		case err != nil && ctx.Err() == nil:
 			log.Warn("registering the workload failed; retrying", "workload", r.Name, "error", err, "in", interval)
 		case err == nil && !registered:
@@ -73,10 +80,10 @@ func (r *Registrar) Run(ctx context.Context) {
 			defer cancel()
 			if err := r.ControlPlane.Deregister(dctx, r.Name); err != nil {
 				log.Warn("deregistering the workload failed; its lease will lapse", "workload", r.Name, "error", err)
-				return
+				return nil
 			}
 			log.Info("workload deregistered", "workload", r.Name)
-			return
+			return nil
 		}
 	}
 }

@@ -89,6 +89,8 @@ type Options struct {
 	// Rego runs the Rego of policy eval and /v1/check under the control
 	// plane's deadline and memory budget; nil answers those with 503.
 	Rego *sandbox.Sandbox
+	// Backup serves GET /v1/backup (admin only); nil answers 501.
+	Backup BackupFunc
 }
 
 // server holds the handler's dependencies.

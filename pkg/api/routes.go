@@ -70,6 +70,8 @@ var routes = []Route{
 	{"POST", "/v1/check", read, h((*server).check)},
 	{"GET", "/v1/posture", read, h((*server).posture)},
 	{"GET", "/v1/changes/{id}", read, h((*server).change)},
+	// A backup holds the CA's keys: admin only.
+	{"GET", "/v1/backup", admin, h((*server).backup)},
 	// Profiles reveal memory contents, so they are for the admin.
 	{"GET", "/debug/pprof/", admin, h(func(_ *server, w http.ResponseWriter, r *http.Request) { pprof.Index(w, r) })},
 	{"GET", "/debug/pprof/{profile}", admin, h(func(_ *server, w http.ResponseWriter, r *http.Request) { pprofNamed(w, r) })},

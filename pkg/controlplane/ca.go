@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
@@ -196,4 +199,78 @@ func (c *ControlPlane) servedTrustDomain(snap *mesh.Snapshot) {
 	if c.ca != nil {
 		snap.Mesh.TrustDomain = c.ca.TrustDomain().Name()
 	}
+}
+
+// The data dir's record (store.RecordFile) names the builtin CA's roots
+// once it has made them. A start that finds no CA in the store although
+// the record names one has lost it (a database emptied or replaced by
+// hand), and making a new CA would break every agent and client while
+// looking healthy: guardCA refuses it, and recordCA refuses a stored CA
+// that shares no root with the record.
+
+// recordedStore is the store's data dir record, when it keeps one.
+func (c *ControlPlane) recordedStore() (*store.Bolt, bool) {
+	b, ok := c.store.(*store.Bolt)
+	return b, ok
+}
+
+// guardCA says whether LoadOrCreateCA will make a new builtin CA, and
+// refuses when the data dir's record says the store had one.
+func (c *ControlPlane) guardCA(sec store.Secrets, caCfg identity.CAConfig) (creating bool, err error) {
+	if caCfg.Type != identity.CATypeBuiltin {
+		return false, nil
+	}
+	_, err = sec.GetSecret(identity.SecretRoots)
+	if !errors.Is(err, store.ErrNotFound) {
+		// A stored CA, or one LoadOrCreateCA reports it cannot read.
+		return false, nil
+	}
+	b, ok := c.recordedStore()
+	if !ok || len(b.Record().CAFingerprints) == 0 {
+		return true, nil
+	}
+	rec := b.Record()
+	return false, fmt.Errorf("data dir %s had a mesh CA for trust domain %s (root %s, says %s), but the store holds none: "+
+		"a new CA would be trusted by no agent, so embassy-cp does not make one; %s",
+		c.cfg.DataDir, rec.TrustDomain, rec.CAFingerprints[len(rec.CAFingerprints)-1], store.RecordFile,
+		fmt.Sprintf(store.RestoreHint, c.cfg.DataDir))
+}
+
+// recordCA writes the builtin CA's roots into the data dir's record, after
+// checking that the CA loaded is the one the record names. caType is the
+// CA's; a provided CA's roots are files, not the store's, and are not
+// recorded.
+func (c *ControlPlane) recordCA(caType string) error {
+	b, ok := c.recordedStore()
+	if !ok || c.ca == nil || caType != identity.CATypeBuiltin {
+		return nil
+	}
+	return recordRoots(b, c.ca)
+}
+
+// recordRoots writes ca's trust domain and roots into b's record, refusing
+// a CA that shares no root with the roots the record names.
+func recordRoots(b *store.Bolt, ca *identity.CA) error {
+	roots := ca.Roots()
+	fps := make([]string, 0, len(roots))
+	for _, r := range roots {
+		fps = append(fps, r.Fingerprint)
+	}
+	rec := b.Record()
+	if len(rec.CAFingerprints) > 0 && !slices.ContainsFunc(fps, func(fp string) bool { return slices.Contains(rec.CAFingerprints, fp) }) {
+		dir := filepath.Dir(b.Path())
+		return fmt.Errorf("the mesh CA stored in data dir %s (roots %s) is not the one its record %s names (roots %s): "+
+			"the database was replaced; %s", dir, strings.Join(fps, ", "), store.RecordFile,
+			strings.Join(rec.CAFingerprints, ", "), fmt.Sprintf(store.RestoreHint, dir))
+	}
+	return b.RecordCA(ca.TrustDomain().Name(), fps)
+}
+
+// caStartMessage is the log line of the CA at start: a new CA is never
+// reported as loaded.
+func caStartMessage(created bool) string {
+	if created {
+		return "mesh CA created"
+	}
+	return "mesh CA loaded"
 }

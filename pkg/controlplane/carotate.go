@@ -41,6 +41,11 @@ func (c *ControlPlane) rotateCA() ([]identity.RootInfo, error) {
 		c.log.Error("rotating the mesh CA failed; the roots are unchanged", "error", err)
 		return nil, err
 	}
+	// Only the builtin CA rotates; the record must name the new root
+	// before the old one retires, or a later start would not know the CA.
+	if err := c.recordCA(identity.CATypeBuiltin); err != nil {
+		c.log.Error("recording the new root in the data dir's record failed", "error", err)
+	}
 	roots := c.ca.Roots()
 	newest := roots[len(roots)-1]
 	c.log.Info("mesh CA root published", "fingerprint", newest.Fingerprint,

@@ -253,6 +253,7 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 			InsecureXDS:  cfg.InsecureXDS,
 			Changes:      c.changes,
 			Authz:        c.authz.compile,
+			Backup:       c.storeBackup(),
 		})),
 		ReadHeaderTimeout: 10 * time.Second,
 	}

@@ -32,14 +32,21 @@ func (c *ControlPlane) startIdentity(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	creating, err := c.guardCA(sec, caCfg)
+	if err != nil {
+		return err
+	}
 	if c.ca, err = identity.LoadOrCreateCA(sec, caCfg, nil); err != nil {
 		return fmt.Errorf("the mesh CA: %w", err)
+	}
+	if err := c.recordCA(caCfg.Type); err != nil {
+		return err
 	}
 	c.trust = c.ca
 	if c.tokens, err = identity.NewTokens(sec, nil); err != nil {
 		return err
 	}
-	c.log.Info("mesh CA loaded", "trust_domain", c.ca.TrustDomain().Name(), "type", caCfg.Type)
+	c.log.Info(caStartMessage(creating), "trust_domain", c.ca.TrustDomain().Name(), "type", caCfg.Type)
 	if c.cfg.InsecureXDS {
 		if spireSocket != "" {
 			return fmt.Errorf("SPIRE is the mesh's CA (%s), but --insecure-xds turns TLS and the identity service off: drop one", spireBy(c.cfg.SPIRESocket))

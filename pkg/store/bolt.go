@@ -43,8 +43,13 @@ var errNoChange = errors.New("no change")
 // Bolt is the embedded Store, one bbolt file in the data dir. It is safe
 // for concurrent use.
 type Bolt struct {
-	db   *bolt.DB
-	path string
+	db      *bolt.DB
+	path    string
+	dataDir string
+
+	// recMu guards rec, the data dir's record, and its file.
+	recMu sync.Mutex
+	rec   Record
 
 	// closeMu is held for reading by every call and for writing by Close,
 	// so Close waits for calls in flight and later calls see closed.
@@ -63,8 +68,10 @@ var (
 )
 
 // OpenBolt opens (creating when missing) the store in dataDir: the dir
-// with mode 0700 and the file DBFile in it with mode 0600. It fails with
-// an error wrapping ErrLocked when another process holds the database.
+// with mode 0700 and the file DBFile in it with mode 0600, and the dir's
+// RecordFile. It fails with an error wrapping ErrLocked when another
+// process holds the database, and with one wrapping ErrNotThisStore when
+// the record says the dir holds a store that its database is not.
 func OpenBolt(dataDir string) (*Bolt, error) {
 	if dataDir == "" {
 		return nil, errors.New("data dir is empty: pass --data-dir")
@@ -72,7 +79,16 @@ func OpenBolt(dataDir string) (*Bolt, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir %s: %w: check the parent's permissions or pick another --data-dir", dataDir, err)
 	}
+	rec, err := ReadRecord(dataDir)
+	if err != nil {
+		return nil, err
+	}
 	path := filepath.Join(dataDir, DBFile)
+	if rec != nil {
+		if err := checkDBFile(dataDir, path, rec); err != nil {
+			return nil, err
+		}
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("data dir %s is in use by another embassy-cp (%w): stop it or pick another --data-dir", dataDir, ErrLocked)
@@ -80,21 +96,49 @@ func OpenBolt(dataDir string) (*Bolt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
+	b, err := prepareBolt(db, dataDir, rec)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// prepareBolt checks db against the record (when the dir has one), makes
+// its buckets and id, and writes the record of a dir that had none.
+func prepareBolt(db *bolt.DB, dataDir string, rec *Record) (*Bolt, error) {
 	var rev int64
-	err = db.Update(func(tx *bolt.Tx) error {
+	var id string
+	err := db.Update(func(tx *bolt.Tx) error {
+		if rec != nil {
+			if err := checkStoreID(tx, dataDir, rec); err != nil {
+				return err
+			}
+		}
 		for _, name := range [][]byte{bucketResources, bucketMeta, bucketSecrets} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
+		var err error
+		if id, err = ensureStoreID(tx); err != nil {
+			return err
+		}
 		rev, err = readRevision(tx)
 		return err
 	})
-	if err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("prepare database %s: %w", path, err)
+	if errors.Is(err, ErrNotThisStore) {
+		return nil, err
 	}
-	b := &Bolt{db: db, path: path}
+	if err != nil {
+		return nil, fmt.Errorf("prepare database %s: %w", db.Path(), err)
+	}
+	if rec == nil {
+		if rec, err = adoptRecord(dataDir, id); err != nil {
+			return nil, err
+		}
+	}
+	b := &Bolt{db: db, path: db.Path(), dataDir: dataDir, rec: *rec}
 	b.rev.Store(rev)
 	return b, nil
 }
