@@ -15,8 +15,8 @@ import (
 
 	"embassy.dev/embassy/pkg/controlplane"
 	elog "embassy.dev/embassy/pkg/log"
-	"embassy.dev/embassy/policy/sandbox"
 	"embassy.dev/embassy/pkg/store"
+	"embassy.dev/embassy/policy/sandbox"
 )
 
 // defaultDataDir is where embassy-cp keeps its store unless told.
