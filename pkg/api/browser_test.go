@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -53,8 +54,8 @@ func applyBody() string {
 }
 
 func jsonString(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-	return `"` + r.Replace(s) + `"`
+	b, _ := json.Marshal(s)
+	return string(b)
 }
 
 func TestForeignHostIsRefused(t *testing.T) {
