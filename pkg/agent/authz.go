@@ -182,11 +182,10 @@ func (a *Authz) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.Ch
 	a.mu.RUnlock()
 	if !synced {
 		a.unsynced.Add(1)
-		const reason = "no authorization policies received from the control plane yet"
 		h := req.GetAttributes().GetRequest().GetHttp()
-		a.log.Warn("decision", "decision", engine.OutcomeDeny, "allowed", false, "reason", reason,
+		a.log.Warn("decision", "decision", engine.OutcomeDeny, "allowed", false, "reason", unsyncedReason,
 			"principal", req.GetAttributes().GetSource().GetPrincipal(), "method", h.GetMethod(), "status", http.StatusServiceUnavailable)
-		return denied(http.StatusServiceUnavailable, reason), nil
+		return denied(http.StatusServiceUnavailable, unsyncedReason), nil
 	}
 	if len(list) == 0 {
 		return &authv3.CheckResponse{
@@ -206,6 +205,10 @@ func (a *Authz) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.Ch
 	}
 	return combine(resps), nil
 }
+
+// unsyncedReason is the answer to every Check before the control plane
+// has said which policies apply to the workload (possibly none).
+const unsyncedReason = "no authorization policy set received from the control plane yet for this workload: denying until it arrives"
 
 // denied is a deny with an HTTP status and a plain-text body.
 func denied(status int, body string) *authv3.CheckResponse {
