@@ -87,8 +87,10 @@ type authzPolicy struct {
 
 // NewAuthz returns an Authz that denies until its first Update. Each
 // decision is logged through log (one structured line per policy), with
-// the values of only the headers named in logHeaderValues.
-func NewAuthz(log hclog.Logger, logHeaderValues []string) *Authz {
+// the values of only the headers named in logHeaderValues. timeout bounds
+// the evaluation of all policies of one Check together
+// (extauthz.DefaultTimeout when zero).
+func NewAuthz(log hclog.Logger, logHeaderValues []string, timeout time.Duration) *Authz {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
@@ -98,7 +100,10 @@ func NewAuthz(log hclog.Logger, logHeaderValues []string) *Authz {
 			hs = append(hs, h)
 		}
 	}
-	return &Authz{log: log, opts: extauthz.Options{Logger: log, LogHeaderValues: hs}, started: time.Now().UTC(), byName: map[string]*authzPolicy{}}
+	if timeout <= 0 {
+		timeout = extauthz.DefaultTimeout
+	}
+	return &Authz{log: log, opts: extauthz.Options{Logger: log, LogHeaderValues: hs, Timeout: timeout}, started: time.Now().UTC(), byName: map[string]*authzPolicy{}}
 }
 
 // Update makes the policies of one control plane response the ones that
@@ -193,6 +198,10 @@ func (a *Authz) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.Ch
 			HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{}},
 		}, nil
 	}
+	// One deadline for all policies together: each also has its own
+	// (extauthz), but a Check must not take one per policy.
+	ctx, cancel := context.WithTimeout(ctx, a.opts.Timeout)
+	defer cancel()
 	resps := make([]*authv3.CheckResponse, len(list))
 	for i, p := range list {
 		// Every policy decides, even after a denial, so dry-run policies
