@@ -36,7 +36,7 @@ func browserGuard(next http.Handler, hosts []string) http.Handler {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		host := normalHost(r.Host)
 		if !loopbackHost(host) && !allowed[host] {
-			writeError(w, http.StatusMisdirectedRequest, fmt.Sprintf("Host %q is not a name of this API: call it by a loopback address (127.0.0.1, [::1], localhost) or give embassy-cp %s %s (repeatable); other names are refused so that a web page cannot reach the API by DNS rebinding", r.Host, APIHostFlag, host))
+			writeError(w, http.StatusMisdirectedRequest, fmt.Sprintf("Host %q is not a name of this API: call it by a loopback address (127.0.0.1, [::1], localhost) or the host it listens on, or give embassy-cp %s %s (repeatable); other names are refused so that a web page cannot reach the API by DNS rebinding", r.Host, APIHostFlag, host))
 			return
 		}
 		switch r.Method {
@@ -79,6 +79,19 @@ func loopbackHost(host string) bool {
 func isJSON(ct string) bool {
 	mt, _, err := mime.ParseMediaType(ct)
 	return err == nil && mt == JSONContentType
+}
+
+// APIHosts is every name besides loopback ones that requests may call the
+// API by: names (--api-host), and the host of listenAddr unless it is a
+// wildcard, since a client of an API that listens on 10.0.0.5 calls it
+// 10.0.0.5.
+func APIHosts(listenAddr string, names []string) []string {
+	out := append([]string(nil), names...)
+	host, _, err := net.SplitHostPort(listenAddr)
+	if ip := net.ParseIP(host); err == nil && host != "" && (ip == nil || !ip.IsUnspecified()) {
+		out = append(out, host)
+	}
+	return out
 }
 
 // CheckAPIHosts refuses --api-host values that are not plain host names or

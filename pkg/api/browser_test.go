@@ -140,6 +140,23 @@ func TestNoCORSAndNoSniff(t *testing.T) {
 	}
 }
 
+func TestAPIHostsAddTheListenHost(t *testing.T) {
+	for addr, want := range map[string]string{
+		"10.0.0.5:15000":     "x,10.0.0.5",
+		"[fd00::5]:15000":    "x,fd00::5",
+		"api.internal:15000": "x,api.internal",
+		"0.0.0.0:15000":      "x",
+		"[::]:15000":         "x",
+		":15000":             "x",
+		"127.0.0.1:15000":    "x,127.0.0.1",
+		"not an address":     "x",
+	} {
+		if got := strings.Join(APIHosts(addr, []string{"x"}), ","); got != want {
+			t.Errorf("APIHosts(%q) = %s, want %s", addr, got, want)
+		}
+	}
+}
+
 func TestCheckAPIHosts(t *testing.T) {
 	if err := CheckAPIHosts([]string{"api.mesh.example", "10.0.0.5", "::1", "[fd00::1]", "api:15000"}); err != nil {
 		t.Fatal(err)

@@ -77,7 +77,7 @@ func (c *ControlPlane) roots() []identity.RootInfo {
 func (c *ControlPlane) apiOptions(o api.Options) api.Options {
 	o.ReadTokens = []string{c.obs.readToken}
 	o.AnonymousReads = c.cfg.AnonymousReads
-	o.APIHosts = c.cfg.APIHosts
+	o.APIHosts = api.APIHosts(c.cfg.APIAddr, c.cfg.APIHosts)
 	o.StaleAfter = c.cfg.StaleAfter
 	o.Config = c.xds
 	o.Mesh = func() *mesh.Snapshot { return c.snapshot() }
