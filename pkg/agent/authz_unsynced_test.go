@@ -39,9 +39,10 @@ func startPolicyCP(t *testing.T, debounce time.Duration, docs string, logs *sync
 }
 
 // runPolicyAgent runs an agent of workload web-1.shop backing service
-// svc against cp, and returns its socket directory once Run is under
-// way; it does not wait for anything to be served.
-func runPolicyAgent(t *testing.T, cp *controlplane.ControlPlane, svc string, logs *syncbuf.Buffer) (*Agent, string) {
+// svc against cp, serving Check on loopback too when loopback is set, and
+// returns its socket directory once Run is under way; it does not wait
+// for anything to be served.
+func runPolicyAgent(t *testing.T, cp *controlplane.ControlPlane, svc, loopback string, logs *syncbuf.Buffer) (*Agent, string) {
 	t.Helper()
 	token, _, err := cp.Tokens().Create("shop", "web", "web-1", time.Hour, true)
 	if err != nil {
@@ -58,7 +59,7 @@ func runPolicyAgent(t *testing.T, cp *controlplane.ControlPlane, svc string, log
 		RegisterInterval: 100 * time.Millisecond, Out: logs,
 		Logger:     hclog.New(&hclog.LoggerOptions{Name: "embassy-agent", Level: hclog.Debug, Output: logs}),
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second,
-		Authz: &AuthzConfig{XDSAddress: cp.XDSAddr()},
+		Authz: &AuthzConfig{XDSAddress: cp.XDSAddr(), LoopbackAddr: loopback},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +174,7 @@ func TestNewAgentDeniesBeforeItsFirstPolicySet(t *testing.T) {
 		logs := &syncbuf.Buffer{}
 		cp := startPolicyCP(t, time.Second, methodPolicy("GET"), logs)
 		pushed := settled(t, cp)
-		a, dir := runPolicyAgent(t, cp, "web", logs)
+		a, dir := runPolicyAgent(t, cp, "web", "", logs)
 		answers := firstAnswers(t, cp, pushed, dir, "POST", func() bool { return a.Authz().Revisions()["shop/methods"] != "" })
 		for i, r := range answers {
 			if r.resp.GetStatus().GetCode() == codeOK {
@@ -195,7 +196,7 @@ spec:
   ports: [{name: http, port: 8080, protocol: http}]
 `, logs)
 		pushed := settled(t, cp)
-		_, dir := runPolicyAgent(t, cp, "plain", logs)
+		_, dir := runPolicyAgent(t, cp, "plain", "", logs)
 		answers := firstAnswers(t, cp, pushed, dir, "POST", func() bool { return false })
 		if last := answers[len(answers)-1]; last.resp.GetStatus().GetCode() != codeOK || last.beforePush {
 			t.Fatalf("the last answer %v (before the push: %v), want an allow once the empty set arrived:\n%s", last.resp.GetStatus(), last.beforePush, logs)
