@@ -46,8 +46,9 @@ need the admin token or the read token, <data-dir>/read-token (or
 --read-token-file); --anonymous-reads lets loopback clients read without
 one. /healthz, /readyz and /v1/bundle are public. The API answers only
 requests that call it by a loopback name (127.0.0.1, [::1], localhost),
-the host of --api-addr or a name given with --api-host, and takes only JSON bodies, so that a
-web page in the operator's browser can neither read nor write it.
+the host of --api-addr or a name given with --api-host, and takes only
+JSON bodies, so that a web page in the operator's browser can neither
+read nor write it.
 
 What is applied survives restarts: start embassy-cp again on the same
 --data-dir and proxies are served the same configuration.
