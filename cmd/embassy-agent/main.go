@@ -25,6 +25,7 @@ import (
 	"embassy.dev/embassy/pkg/bootstrap"
 	"embassy.dev/embassy/pkg/identity/client"
 	elog "embassy.dev/embassy/pkg/log"
+	"embassy.dev/embassy/policy/extauthz"
 )
 
 func main() {
@@ -40,6 +41,7 @@ type options struct {
 	bootPath, envoyBin, adminAddr, logLevel        string
 	authzAddr, spireSocket                         string
 	authzLogHeaders                                []string
+	authzTimeout                                   time.Duration
 	logJSON                                        bool
 	w                                              workloadFlags
 }
@@ -115,9 +117,12 @@ each revision it loaded and NACKs, with the reason, one that fails (the last
 good revision keeps enforcing). It serves Envoy's ext_authz Check on
 authz.sock (and on --authz-addr 127.0.0.1:PORT): a request passes only when
 every policy allows it; dry-run policies log would-deny and never deny. With
-no policy targeting the workload every request passes; before embassy-cp
-first answers, and for a policy none of whose revisions loaded, requests are
-denied. Each decision is one structured line of the "authz" logger (JSON
+no policy targeting the workload every request passes; until embassy-cp has
+sent the set of policies of this workload (possibly empty), and for a policy
+none of whose revisions loaded, requests are denied. A Check whose policies
+have not decided within --authz-timeout is denied (fail closed, whatever
+the policy's failure mode; dry-run policies log would-deny) and the
+evaluation is stopped. Each decision is one structured line of the "authz" logger (JSON
 with --log-json), with header values redacted except those named by
 --authz-log-header-values; the counts per policy are rewritten to
 authz-stats.json every 10s.
@@ -165,6 +170,7 @@ it exits.`,
 	f.StringVar(&o.envoyBin, "envoy-bin", "", "start and supervise this envoy binary with the bootstrap (needs --envoy-bootstrap)")
 	f.StringVar(&o.adminAddr, "envoy-admin", bootstrap.DefaultAdminAddress, "Envoy's admin address (loopback only)")
 	f.StringVar(&o.authzAddr, "authz-addr", "", "also serve ext_authz Check on this loopback address (127.0.0.1:PORT)")
+	f.DurationVar(&o.authzTimeout, "authz-timeout", extauthz.DefaultTimeout, "deny a Check whose policies have not decided within this time, and stop their evaluation (keep it below Envoy's 200ms ext_authz timeout)")
 	f.StringSliceVar(&o.authzLogHeaders, "authz-log-header-values", nil, "request headers whose values decision logs show (comma-separated); others are redacted")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
 	f.BoolVar(&o.logJSON, "log-json", false, "log one JSON object per line")
@@ -194,6 +200,8 @@ func run(ctx context.Context, cmd *cobra.Command, o options) error {
 		return errors.New("--token-file is required unless the SVIDs come from --spire-socket (see --help)")
 	case o.envoyBin != "" && o.bootPath == "":
 		return errors.New("--envoy-bin needs --envoy-bootstrap: Envoy is started with that file")
+	case o.authzTimeout <= 0:
+		return fmt.Errorf("--authz-timeout %s: want a positive duration such as %s", o.authzTimeout, extauthz.DefaultTimeout)
 	}
 	spec, err := o.w.spec()
 	if err != nil {
@@ -231,7 +239,7 @@ func run(ctx context.Context, cmd *cobra.Command, o options) error {
 		Logger:       log,
 		Out:          out,
 		Authz: &agent.AuthzConfig{
-			XDSAddress: o.cp, LoopbackAddr: o.authzAddr, LogHeaderValues: o.authzLogHeaders,
+			XDSAddress: o.cp, LoopbackAddr: o.authzAddr, LogHeaderValues: o.authzLogHeaders, CheckTimeout: o.authzTimeout,
 		},
 	})
 	if err != nil {

@@ -292,6 +292,7 @@ func TestRequiredFlagsAndBadFiles(t *testing.T) {
 		{[]string{"--workload", "web-1.shop"}, "--trust-bundle is required"},
 		{[]string{"--workload", "web-1.shop", "--token-file", bad, "--trust-bundle", bad}, "--token-file"},
 		{[]string{"--workload", "web-1.shop", "--token-file", bad, "--trust-bundle", bad, "--envoy-bin", "/bin/true"}, "--envoy-bin needs --envoy-bootstrap"},
+		{[]string{"--workload", "web-1.shop", "--token-file", bad, "--trust-bundle", bad, "--authz-timeout", "0s"}, "--authz-timeout 0s: want a positive duration"},
 	} {
 		cmd := newRootCmd()
 		var out bytes.Buffer

@@ -51,7 +51,11 @@ admin token: on first start it is created in <data-dir>/admin-token (mode
 --admin-token-file. Reads (status, proxies, resources, events, metrics)
 need the admin token or the read token, <data-dir>/read-token (or
 --read-token-file); --anonymous-reads lets loopback clients read without
-one. /healthz, /readyz and /v1/bundle are public.
+one. /healthz, /readyz and /v1/bundle are public. The API answers only
+requests that call it by a loopback name (127.0.0.1, [::1], localhost),
+the host of --api-addr or a name given with --api-host, and takes only
+JSON bodies, so that a web page in the operator's browser can neither
+read nor write it.
 
 What is applied survives restarts: start embassy-cp again on the same
 --data-dir and proxies are served the same configuration. The data dir's
@@ -125,6 +129,7 @@ the Mesh takes effect when embassy-cp restarts.`,
 	f.StringVar(&cfg.AdminTokenFile, "admin-token-file", "", "file holding the admin bearer token (default: <data-dir>/admin-token, created on first start)")
 	f.StringVar(&cfg.ReadTokenFile, "read-token-file", "", "file holding the read bearer token for status reads (default: <data-dir>/read-token, created on first start)")
 	f.BoolVar(&cfg.AnonymousReads, "anonymous-reads", false, "let reads without a token through from loopback clients (only when --api-addr is a loopback address)")
+	f.StringArrayVar(&cfg.APIHosts, "api-host", nil, "extra name (or IP) clients may call the API by in the Host header (repeatable); loopback names and the host of --api-addr are always accepted, any other Host is refused against DNS rebinding")
 	f.DurationVar(&cfg.StaleAfter, "stale-after", 10*time.Second, "how long a proxy may leave a sent version unacked before proxy-status calls it STALE")
 	f.IntVar(&cfg.EventBuffer, "event-buffer", 1000, "how many recent events /v1/events keeps")
 	f.DurationVar(&cfg.Debounce, "debounce", 100*time.Millisecond, "how long changes are coalesced before a push")

@@ -87,8 +87,10 @@ type authzPolicy struct {
 
 // NewAuthz returns an Authz that denies until its first Update. Each
 // decision is logged through log (one structured line per policy), with
-// the values of only the headers named in logHeaderValues.
-func NewAuthz(log hclog.Logger, logHeaderValues []string) *Authz {
+// the values of only the headers named in logHeaderValues. timeout bounds
+// the evaluation of all policies of one Check together
+// (extauthz.DefaultTimeout when zero).
+func NewAuthz(log hclog.Logger, logHeaderValues []string, timeout time.Duration) *Authz {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
@@ -98,7 +100,10 @@ func NewAuthz(log hclog.Logger, logHeaderValues []string) *Authz {
 			hs = append(hs, h)
 		}
 	}
-	return &Authz{log: log, opts: extauthz.Options{Logger: log, LogHeaderValues: hs}, started: time.Now().UTC(), byName: map[string]*authzPolicy{}}
+	if timeout <= 0 {
+		timeout = extauthz.DefaultTimeout
+	}
+	return &Authz{log: log, opts: extauthz.Options{Logger: log, LogHeaderValues: hs, Timeout: timeout}, started: time.Now().UTC(), byName: map[string]*authzPolicy{}}
 }
 
 // Update makes the policies of one control plane response the ones that
@@ -182,11 +187,10 @@ func (a *Authz) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.Ch
 	a.mu.RUnlock()
 	if !synced {
 		a.unsynced.Add(1)
-		const reason = "no authorization policies received from the control plane yet"
 		h := req.GetAttributes().GetRequest().GetHttp()
-		a.log.Warn("decision", "decision", engine.OutcomeDeny, "allowed", false, "reason", reason,
+		a.log.Warn("decision", "decision", engine.OutcomeDeny, "allowed", false, "reason", unsyncedReason,
 			"principal", req.GetAttributes().GetSource().GetPrincipal(), "method", h.GetMethod(), "status", http.StatusServiceUnavailable)
-		return denied(http.StatusServiceUnavailable, reason), nil
+		return denied(http.StatusServiceUnavailable, unsyncedReason), nil
 	}
 	if len(list) == 0 {
 		return &authv3.CheckResponse{
@@ -194,6 +198,10 @@ func (a *Authz) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.Ch
 			HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{}},
 		}, nil
 	}
+	// One deadline for all policies together: each also has its own
+	// (extauthz), but a Check must not take one per policy.
+	ctx, cancel := context.WithTimeout(ctx, a.opts.Timeout)
+	defer cancel()
 	resps := make([]*authv3.CheckResponse, len(list))
 	for i, p := range list {
 		// Every policy decides, even after a denial, so dry-run policies
@@ -206,6 +214,10 @@ func (a *Authz) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.Ch
 	}
 	return combine(resps), nil
 }
+
+// unsyncedReason is the answer to every Check before the control plane
+// has said which policies apply to the workload (possibly none).
+const unsyncedReason = "no authorization policy set received from the control plane yet for this workload: denying until it arrives"
 
 // denied is a deny with an HTTP status and a plain-text body.
 func denied(status int, body string) *authv3.CheckResponse {

@@ -51,56 +51,10 @@ spec:
 // authz.sock, and the control plane records the ACK of each revision.
 func TestAgentEnforcesTheControlPlanesPolicies(t *testing.T) {
 	logs := &syncbuf.Buffer{}
-	cp, err := controlplane.Start(context.Background(), controlplane.Config{
-		DataDir: t.TempDir(), Store: "memory", XDSAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0",
-		Debounce: 5 * time.Millisecond,
-		Logger:   hclog.New(&hclog.LoggerOptions{Name: "embassy-cp", Level: hclog.Debug, Output: logs}),
-		Out:      logs,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cp.Close() })
-	applyDocs(t, cp, methodPolicy("GET"))
-	token, _, err := cp.Tokens().Create("shop", "web", "web-1", time.Hour, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	dir := shortTempDir(t)
-	a, err := New(Config{
-		SocketDir: dir, Token: token, Workload: "web-1.shop",
-		Dial: func(roots []*x509.Certificate, cert func() *tls.Certificate) (ControlPlaneConn, error) {
-			return client.Dial(cp.XDSAddr(), roots, cert)
-		},
-		TrustBundle:      cp.CA().Bundle(),
-		Spec:             resource.WorkloadSpec{Address: "127.0.0.1", Services: []string{"web"}, Ports: []resource.WorkloadPort{{Name: "http", Port: 8080}}},
-		RegisterInterval: 100 * time.Millisecond, Out: logs,
-		Logger:     hclog.New(&hclog.LoggerOptions{Name: "embassy-agent", Level: hclog.Debug, Output: logs}),
-		MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second,
-		Authz: &AuthzConfig{XDSAddress: cp.XDSAddr(), LoopbackAddr: "127.0.0.1:0"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("agent: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("the agent did not stop within 10s")
-		}
-	})
+	cp := startPolicyCP(t, 5*time.Millisecond, methodPolicy("GET"), logs)
+	a, dir := runPolicyAgent(t, cp, "web", "127.0.0.1:0", logs)
 	select {
 	case <-a.Serving():
-	case err := <-done:
-		t.Fatalf("the agent stopped: %v", err)
 	case <-time.After(10 * time.Second):
 		t.Fatalf("the agent did not serve within 10s:\n%s", logs)
 	}
@@ -141,6 +95,67 @@ func TestAgentEnforcesTheControlPlanesPolicies(t *testing.T) {
 	if c, _ := check(t, authv3.NewAuthorizationClient(conn), "GET", "/"); c != codeDenied {
 		t.Errorf("loopback, revision 2, GET: code %d, want a deny", c)
 	}
+}
+
+// startPolicyCP starts the real control plane with the given push
+// debounce and applies docs.
+func startPolicyCP(t *testing.T, debounce time.Duration, docs string, logs *syncbuf.Buffer) *controlplane.ControlPlane {
+	t.Helper()
+	cp, err := controlplane.Start(context.Background(), controlplane.Config{
+		DataDir: t.TempDir(), Store: "memory", XDSAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0",
+		Debounce: debounce,
+		Logger:   hclog.New(&hclog.LoggerOptions{Name: "embassy-cp", Level: hclog.Debug, Output: logs}),
+		Out:      logs,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cp.Close() })
+	applyDocs(t, cp, docs)
+	return cp
+}
+
+// runPolicyAgent runs an agent of workload web-1.shop backing service
+// svc against cp, serving Check on loopback too when loopback is set, and
+// returns its socket directory once Run is under way; it does not wait
+// for anything to be served.
+func runPolicyAgent(t *testing.T, cp *controlplane.ControlPlane, svc, loopback string, logs *syncbuf.Buffer) (*Agent, string) {
+	t.Helper()
+	token, _, err := cp.Tokens().Create("shop", "web", "web-1", time.Hour, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := shortTempDir(t)
+	a, err := New(Config{
+		SocketDir: dir, Token: token, Workload: "web-1.shop",
+		Dial: func(roots []*x509.Certificate, cert func() *tls.Certificate) (ControlPlaneConn, error) {
+			return client.Dial(cp.XDSAddr(), roots, cert)
+		},
+		TrustBundle:      cp.CA().Bundle(),
+		Spec:             resource.WorkloadSpec{Address: "127.0.0.1", Services: []string{svc}, Ports: []resource.WorkloadPort{{Name: "http", Port: 8080}}},
+		RegisterInterval: 100 * time.Millisecond, Out: logs,
+		Logger:     hclog.New(&hclog.LoggerOptions{Name: "embassy-agent", Level: hclog.Debug, Output: logs}),
+		MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second,
+		Authz: &AuthzConfig{XDSAddress: cp.XDSAddr(), LoopbackAddr: loopback},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("agent: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("the agent did not stop within 10s")
+		}
+	})
+	return a, dir
 }
 
 func applyDocs(t *testing.T, cp *controlplane.ControlPlane, doc string) {

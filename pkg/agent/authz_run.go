@@ -33,6 +33,10 @@ type AuthzConfig struct {
 	// LogHeaderValues names the request headers whose values decision logs
 	// show; every other header's value is redacted.
 	LogHeaderValues []string
+	// CheckTimeout bounds the evaluation of each Check, all policies
+	// together; on timeout the Check is denied (extauthz.DefaultTimeout
+	// when zero).
+	CheckTimeout time.Duration
 	// StatsInterval is how often AuthzStatsFile is rewritten and the counts
 	// are reported to the control plane (default 10s).
 	StatsInterval time.Duration
@@ -53,7 +57,7 @@ func (a *Agent) newAuthz(cfg *AuthzConfig) error {
 			return err
 		}
 	}
-	a.authz = NewAuthz(a.log.Named("authz"), cfg.LogHeaderValues)
+	a.authz = NewAuthz(a.log.Named("authz"), cfg.LogHeaderValues, cfg.CheckTimeout)
 	return nil
 }
 

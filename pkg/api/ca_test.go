@@ -65,6 +65,7 @@ func (h *harness) doRaw(method, path, body string) (int, []byte) {
 		h.t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Content-Type", JSONContentType)
 	resp, err := h.srv.Client().Do(req)
 	if err != nil {
 		h.t.Fatal(err)

@@ -54,6 +54,9 @@ type Options struct {
 	// from a loopback address; the caller must only set it when the API
 	// listens on loopback (see CheckAnonymousReads).
 	AnonymousReads bool
+	// APIHosts are the names, besides loopback ones, that requests may
+	// call the API by in their Host header (embassy-cp's --api-host).
+	APIHosts []string
 	// StaleAfter bounds how long a sent version may wait for its ack
 	// before the proxy is STALE; status.DefaultStaleAfter when zero.
 	StaleAfter time.Duration
@@ -131,7 +134,7 @@ func NewHandler(o Options) http.Handler {
 		mux.Handle(rt.Method+" "+rt.Path, access[rt.Access](rt.handler(s)))
 	}
 	mux.HandleFunc("/", notFoundRoute)
-	return mux
+	return browserGuard(mux, o.APIHosts)
 }
 
 // notFoundRoute answers paths the API does not serve, in JSON like every

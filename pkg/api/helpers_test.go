@@ -48,6 +48,9 @@ func (h *harness) do(method, path, token string, body any) (int, []byte) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	if method != http.MethodGet {
+		req.Header.Set("Content-Type", JSONContentType)
+	}
 	resp, err := h.srv.Client().Do(req)
 	if err != nil {
 		h.t.Fatalf("%s %s: %v", method, path, err)

@@ -79,7 +79,7 @@ func TestAnonymousReadsFromLoopback(t *testing.T) {
 	// A request from elsewhere is refused even with anonymous reads on.
 	rec := httptest.NewRecorder()
 	r := httptest.NewRequest(http.MethodGet, "/v1/resources/services", nil)
-	r.RemoteAddr = "192.0.2.7:4000"
+	r.RemoteAddr, r.Host = "192.0.2.7:4000", "127.0.0.1:15000"
 	NewHandler(Options{Store: h.st, AdminToken: testToken, AnonymousReads: true}).ServeHTTP(rec, r)
 	if rec.Code != http.StatusUnauthorized {
 		t.Fatalf("anonymous read from a remote address: %d", rec.Code)

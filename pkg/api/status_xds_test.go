@@ -460,6 +460,7 @@ func (l *live) do(method, path, token string, body any) (int, []byte) {
 	b, _ := json.Marshal(body)
 	req, _ := http.NewRequest(method, l.api.URL+path, strings.NewReader(string(b)))
 	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", api.JSONContentType)
 	resp, err := l.api.Client().Do(req)
 	if err != nil {
 		l.t.Fatal(err)

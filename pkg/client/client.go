@@ -64,8 +64,10 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if err != nil {
 		return fmt.Errorf("build request for %s: %w (check --server)", u, err)
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	// The API refuses any write that is not JSON, even a body-less one,
+	// so that no web page can send it one.
+	if body != nil || method != http.MethodGet {
+		req.Header.Set("Content-Type", api.JSONContentType)
 	}
 	req.Header.Set("Accept", "application/json")
 	if c.token != "" {

@@ -51,6 +51,9 @@ type Config struct {
 	// AnonymousReads lets tokenless loopback clients read; Start refuses
 	// it unless APIAddr is a loopback address.
 	AnonymousReads bool
+	// APIHosts are names, besides loopback ones, that API requests may
+	// carry in their Host header.
+	APIHosts []string
 	// StaleAfter is how long an unacked version waits before its proxy is
 	// STALE (default 10s).
 	StaleAfter time.Duration

@@ -23,12 +23,15 @@ type observability struct {
 
 // setupObservability makes the read token (printing its path, never the
 // token), the event bus and the metrics, and refuses anonymous reads on
-// an API that does not listen on loopback.
+// an API that does not listen on loopback or a malformed --api-host.
 func (c *ControlPlane) setupObservability() error {
 	if c.cfg.AnonymousReads {
 		if err := api.CheckAnonymousReads(c.cfg.APIAddr); err != nil {
 			return err
 		}
+	}
+	if err := api.CheckAPIHosts(c.cfg.APIHosts); err != nil {
+		return err
 	}
 	tok, path, created, err := api.EnsureReadToken(c.cfg.DataDir, c.cfg.ReadTokenFile)
 	if err != nil {
@@ -74,6 +77,7 @@ func (c *ControlPlane) roots() []identity.RootInfo {
 func (c *ControlPlane) apiOptions(o api.Options) api.Options {
 	o.ReadTokens = []string{c.obs.readToken}
 	o.AnonymousReads = c.cfg.AnonymousReads
+	o.APIHosts = api.APIHosts(c.cfg.APIAddr, c.cfg.APIHosts)
 	o.StaleAfter = c.cfg.StaleAfter
 	o.Config = c.xds
 	o.Mesh = func() *mesh.Snapshot { return c.snapshot() }

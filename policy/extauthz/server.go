@@ -34,6 +34,9 @@ type Options struct {
 	// decision logs show; every other header is logged with its value
 	// redacted, since headers carry credentials.
 	LogHeaderValues []string
+	// Timeout bounds the evaluation of each Check; DefaultTimeout when
+	// zero.
+	Timeout time.Duration
 }
 
 // Server is the Check server. It is safe for concurrent use.
@@ -43,6 +46,7 @@ type Server struct {
 	engine     *engine.Engine
 	log        hclog.Logger
 	logHeaders map[string]bool
+	timeout    time.Duration
 	stats      stats
 
 	mu   sync.Mutex
@@ -55,7 +59,10 @@ func New(e *engine.Engine, o Options) *Server {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	s := &Server{engine: e, log: log, logHeaders: map[string]bool{}}
+	s := &Server{engine: e, log: log, logHeaders: map[string]bool{}, timeout: o.Timeout}
+	if s.timeout <= 0 {
+		s.timeout = DefaultTimeout
+	}
 	for _, h := range o.LogHeaderValues {
 		s.logHeaders[h] = true
 	}
@@ -77,7 +84,7 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	} else if remove, denied := jwtCheck(s.engine.Bundle(), req, input, start); denied != nil {
 		d = *denied
 	} else {
-		d, err = s.engine.Decide(ctx, input)
+		d, err = s.decide(ctx, input)
 		if d.Allowed {
 			d.RequestHeadersToRemove = append(d.RequestHeadersToRemove, remove...)
 		}

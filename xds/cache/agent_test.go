@@ -28,14 +28,21 @@ func fakeBundles(p *mesh.AuthorizationPolicy) *mesh.AuthzCompiled {
 
 // agentMesh is serverMesh's echo service and workload echo-a with a
 // policy targeting echo, so the workload's agent has one bundle to get.
-func agentMesh(rev int64) *mesh.Snapshot {
+func agentMesh(rev int64) *mesh.Snapshot { return agentMeshOf(rev, true) }
+
+// agentMeshOf is agentMesh, without Workload echo-a unless withWorkload.
+func agentMeshOf(rev int64, withWorkload bool) *mesh.Snapshot {
 	svc := &resource.Resource{Kind: resource.KindService, Metadata: resource.Metadata{Name: "echo", Namespace: "demo"},
 		Spec: &resource.ServiceSpec{Ports: []resource.ServicePort{{Name: "grpc", Port: 50051, Protocol: resource.ProtocolGRPC}}}}
 	wl := &resource.Resource{Kind: resource.KindWorkload, Metadata: resource.Metadata{Name: "echo-a", Namespace: "demo"},
 		Spec: &resource.WorkloadSpec{Address: "127.0.0.1", Services: []string{"echo"}}}
 	pol := &resource.Resource{Kind: resource.KindAuthorizationPolicy, Metadata: resource.Metadata{Name: "echo-methods", Namespace: "demo"},
 		Spec: &resource.AuthorizationPolicySpec{Targets: resource.Targets{Services: []string{"echo"}}}}
-	return mesh.New(rev, []*resource.Resource{svc, wl, pol}, mesh.WithAuthz(fakeBundles))
+	rs := []*resource.Resource{svc, pol}
+	if withWorkload {
+		rs = append(rs, wl)
+	}
+	return mesh.New(rev, rs, mesh.WithAuthz(fakeBundles))
 }
 
 // TestAgentAndItsWorkloadAreTwoNodes connects a proxyless server and its
@@ -101,17 +108,45 @@ func TestAgentAndItsWorkloadAreTwoNodes(t *testing.T) {
 	}
 }
 
-func TestAgentOfNoWorkloadGetsNothing(t *testing.T) {
+// TestAgentOfNoWorkloadIsNotAnswered: an agent whose workload is not in
+// the mesh yet (its registration not pushed) gets no snapshot at all, not
+// an empty one, which would tell it that no policy targets its workload
+// and let it allow every request. Once the workload is pushed, the agent
+// gets its bundles; when it goes away, the agent keeps the last set.
+func TestAgentOfNoWorkloadIsNotAnswered(t *testing.T) {
 	p := NewPublisher(Options{Translator: DefaultTranslator(), Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond})
 	t.Cleanup(p.Close)
 	p.Update(agentMesh(1))
 	eventually(t, "revision 1", func() bool { return p.Revision() == 1 })
-	p.Connect(agentNode("ghost.demo"))
-	snap := snapshotOf(t, p, "ghost.demo"+AgentKeySuffix)
-	for _, typ := range servedTypes {
-		if n := len(snap.GetResources(typ)); n != 0 {
-			t.Errorf("an agent of no workload holds %d resources of %s", n, typ)
+	for _, id := range []string{"ghost.demo", "not-a-node-id"} {
+		p.Connect(agentNode(id))
+		if snap, err := p.Cache().GetSnapshot(id + AgentKeySuffix); err == nil {
+			t.Errorf("an agent of no workload (%s) was given a snapshot: %v", id, snap.GetResources(resourcev3.ExtensionConfigType))
 		}
+	}
+	p.Update(agentMesh(2))
+	eventually(t, "revision 2", func() bool { return p.Revision() == 2 })
+	if _, err := p.Cache().GetSnapshot("ghost.demo" + AgentKeySuffix); err == nil {
+		t.Error("a push gave an agent of no workload a snapshot")
+	}
+
+	// echo-a's agent connects before echo-a is in the mesh.
+	p.Update(agentMeshOf(3, false))
+	eventually(t, "revision 3", func() bool { return p.Revision() == 3 })
+	p.Connect(agentNode("echo-a.demo"))
+	key := "echo-a.demo" + AgentKeySuffix
+	if _, err := p.Cache().GetSnapshot(key); err == nil {
+		t.Fatal("the agent of a workload not yet in the mesh was given a snapshot")
+	}
+	p.Update(agentMeshOf(4, true))
+	eventually(t, "revision 4", func() bool { return p.Revision() == 4 })
+	if n := len(snapshotOf(t, p, key).GetResources(resourcev3.ExtensionConfigType)); n != 1 {
+		t.Fatalf("once its workload is pushed the agent holds %d bundles, want 1", n)
+	}
+	p.Update(agentMeshOf(5, false))
+	eventually(t, "revision 5", func() bool { return p.Revision() == 5 })
+	if n := len(snapshotOf(t, p, key).GetResources(resourcev3.ExtensionConfigType)); n != 1 {
+		t.Fatalf("the agent of a workload that went away holds %d bundles, want its last one", n)
 	}
 }
 

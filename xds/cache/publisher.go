@@ -196,7 +196,7 @@ func (p *Publisher) Connect(node *core.Node) {
 	}
 	n := &nodeEntry{proxy: ProxyFor(node, p.parse), streams: 1}
 	p.nodes[key] = n
-	if p.gen == nil {
+	if p.gen == nil || unknownAgent(p.gen.mesh, n.proxy) {
 		return
 	}
 	snap := p.gen.snapshotFor(n.proxy, p.inbound(p.gen.mesh, n.proxy))
@@ -255,6 +255,9 @@ func (p *Publisher) push(m *mesh.Snapshot) {
 	p.serving.encoded.rotate()
 	changed := map[string]map[string]string{}
 	for id, n := range p.nodes {
+		if unknownAgent(m, n.proxy) {
+			continue
+		}
 		in, ok := inbound[id]
 		if !ok {
 			in = p.inbound(m, n.proxy)
@@ -319,11 +322,21 @@ func (p *Publisher) proxylessServer(m *mesh.Snapshot, px translate.Proxy) resour
 	return set
 }
 
+// unknownAgent reports whether px is an agent whose workload the mesh
+// does not hold (yet: an agent serves ext_authz before its registration
+// is pushed). Such an agent is given no snapshot, so its request waits:
+// an empty answer would tell it that no policy targets its workload, and
+// it would allow every request. An agent whose workload goes away keeps
+// the last set it was told.
+func unknownAgent(m *mesh.Snapshot, px translate.Proxy) bool {
+	return px.Flavour == Agent && (px.Workload == "" || m.Workload(px.Namespace, px.Workload) == nil)
+}
+
 // agentBundles translates the authorization bundles of an agent's
 // workload: the same ExtensionConfigs whether the workload runs Envoy or
 // is a proxyless server, built on their own when the translator can
 // (otherwise taken from the workload's inbound translation). An agent
-// whose id names no Workload has none.
+// whose id names no Workload has none, and is not answered (unknownAgent).
 func (p *Publisher) agentBundles(m *mesh.Snapshot, px translate.Proxy) resourceSet {
 	if px.Workload == "" || m.Workload(px.Namespace, px.Workload) == nil {
 		return nil
