@@ -85,11 +85,12 @@ func workloadSpec(i, j int, addr string) *resource.WorkloadSpec {
 		version = "v2"
 	}
 	return &resource.WorkloadSpec{
-		Address:  addr,
-		Services: []string{ServiceName(i)},
-		Ports:    []resource.WorkloadPort{{Name: "http", Port: ServicePort}},
-		Labels:   map[string]string{"app": ServiceName(i), "version": version},
-		Locality: &resource.Locality{Region: "r1", Zone: fmt.Sprintf("z%d", j%3+1)},
+		Address:        addr,
+		Services:       []string{ServiceName(i)},
+		ServiceAccount: ServiceName(i),
+		Ports:          []resource.WorkloadPort{{Name: "http", Port: ServicePort}},
+		Labels:         map[string]string{"app": ServiceName(i), "version": version},
+		Locality:       &resource.Locality{Region: "r1", Zone: fmt.Sprintf("z%d", j%3+1)},
 	}
 }
 

@@ -96,16 +96,16 @@ func firstChecks(t *testing.T, c *client.Client, pushed int64, addr string, load
 	return resps, beforePush
 }
 
-// TestNewAgentDeniesBeforeItsPolicySet runs embassy-cp with a 1s push
+// TestNewAgentDeniesBeforeItsPolicySet runs embassy-cp with a 3s push
 // debounce, so a new agent's registration reaches its policy stream a
-// second after the agent serves ext_authz. In that window every Check is
+// few seconds after the agent serves ext_authz. In that window every Check is
 // denied with a reason that says the policy set has not arrived: a
 // request the policy denies is never allowed, and for a workload no
 // policy targets the first allow comes only after the push.
 func TestNewAgentDeniesBeforeItsPolicySet(t *testing.T) {
 	dir := t.TempDir()
 	p := start(t, "embassy-cp", "--data-dir", filepath.Join(dir, "cp"), "--xds-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0",
-		"--trust-domain", "example.org", "--debounce", "1s")
+		"--trust-domain", "example.org", "--debounce", "3s")
 	m := p.waitFor(servingRE, 20*time.Second)
 	cp := &controlPlane{proc: p, dataDir: filepath.Join(dir, "cp"), xds: m[1], api: m[2]}
 	cp.mustCtl(t, "apply", "-f", writeFile(t, dir, "mesh.yaml", unsyncedMesh))

@@ -282,14 +282,22 @@ func expectRBAC(t *testing.T, cp *controlPlane, ids ...string) string {
 			t.Fatalf("explain names %s: %v, want %v:\n%s", id, !want, want, explain)
 		}
 	}
-	var res struct {
-		Policies []struct {
-			Name, Revision, Enforcement, Mode string
-			Workloads                         []string
-		} `json:"policies"`
+	type policyRow struct {
+		Name, Revision, Enforcement, Mode string
+		Workloads                         []string
 	}
-	if err := json.Unmarshal([]byte(authzAPIGet(t, cp, "/v1/policies")), &res); err != nil {
-		t.Fatal(err)
+	var res struct {
+		Policies []policyRow `json:"policies"`
+	}
+	// /v1/policies shows what was pushed, which follows the apply by a
+	// debounce and the policy's compile in its sandbox process.
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if err := json.Unmarshal([]byte(authzAPIGet(t, cp, "/v1/policies")), &res); err != nil {
+			t.Fatal(err)
+		}
+		if slices.ContainsFunc(res.Policies, func(p policyRow) bool { return p.Name == "echo-authz" }) || time.Now().After(deadline) {
+			break
+		}
 	}
 	for _, p := range res.Policies {
 		if p.Name != "echo-authz" {

@@ -117,8 +117,14 @@ func TestOnlyListedIdentitiesServe(t *testing.T) {
 	intruder := startIntruder(t, intruderAddr, intruderAgent.keyPair(t))
 
 	t.Run("an agent's registration for a Service that does not list it is refused", func(t *testing.T) {
-		line := intruderAgent.waitFor(regexp.MustCompile(`registering the workload failed.*PermissionDenied.*may not serve service echo\.default.*allows \[echo-a\]`), 20*time.Second)
-		t.Logf("intruder's agent: %s", line[0])
+		// A refused first registration cannot pass by retrying: the agent
+		// says why and stops.
+		code, out := exitOf(t, intruderAgent.proc, 20*time.Second)
+		line := regexp.MustCompile(`refused to register workload "intruder".*may not serve service echo\.default.*allows \[echo-a\]`).FindString(out)
+		if code == 0 || line == "" {
+			t.Fatalf("the intruder's agent exited %d, want non-zero with the refusal naming echo.default and [echo-a]:\n%s", code, out)
+		}
+		t.Logf("intruder's agent: %s", line)
 		if out := cp.mustCtl(t, "get", "workloads", "-A"); strings.Contains(out, "intruder") {
 			t.Fatalf("the refused registration is stored:\n%s", out)
 		}

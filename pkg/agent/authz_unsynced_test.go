@@ -15,6 +15,11 @@ import (
 	"embassy.dev/embassy/policy/extauthz"
 )
 
+// unsyncedDebounce is the control plane's debounce in these tests: the
+// window in which a new agent has registered but no push holds its
+// workload. It is long so that a loaded machine still sees Checks in it.
+const unsyncedDebounce = 3 * time.Second
+
 // answer is one Check's answer and whether it was asked before the
 // control plane's first push since the agent started: before that push
 // no snapshot holds the agent's workload, so no policy set for it exists.
@@ -106,7 +111,7 @@ func checkUnsynced(t *testing.T, answers []answer, logs *syncbuf.Buffer) {
 func TestNewAgentDeniesBeforeItsFirstPolicySet(t *testing.T) {
 	t.Run("a request the policy denies", func(t *testing.T) {
 		logs := &syncbuf.Buffer{}
-		cp := startPolicyCP(t, time.Second, methodPolicy("GET"), logs)
+		cp := startPolicyCP(t, unsyncedDebounce, methodPolicy("GET"), logs)
 		pushed := settled(t, cp)
 		a, dir := runPolicyAgent(t, cp, "web", "", logs)
 		answers := firstAnswers(t, cp, pushed, dir, "POST", func() bool { return a.Authz().Revisions()["shop/methods"] != "" })
@@ -122,12 +127,13 @@ func TestNewAgentDeniesBeforeItsFirstPolicySet(t *testing.T) {
 	})
 	t.Run("a workload no policy targets", func(t *testing.T) {
 		logs := &syncbuf.Buffer{}
-		cp := startPolicyCP(t, time.Second, methodPolicy("GET")+`---
+		cp := startPolicyCP(t, unsyncedDebounce, methodPolicy("GET")+`---
 apiVersion: embassy.dev/v1alpha1
 kind: Service
 metadata: {name: plain, namespace: shop}
 spec:
   ports: [{name: http, port: 8080, protocol: http}]
+  serviceAccounts: [web]
 `, logs)
 		pushed := settled(t, cp)
 		_, dir := runPolicyAgent(t, cp, "plain", "", logs)
