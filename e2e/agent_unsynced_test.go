@@ -76,10 +76,12 @@ func firstChecks(t *testing.T, c *client.Client, pushed int64, addr string, load
 	}}}
 	deadline := time.Now().Add(20 * time.Second)
 	for range 2000 {
-		rev, _ := lastPush(t, c)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		resp, err := authz.Check(ctx, req)
 		cancel()
+		// Read after the answer: a push that lands while the Check is in
+		// flight then counts it as after the push, never before.
+		rev, _ := lastPush(t, c)
 		switch {
 		case err != nil && len(resps) == 0 && time.Now().Before(deadline):
 			time.Sleep(5 * time.Millisecond) // not listening yet

@@ -172,8 +172,12 @@ func TestOnlyListedIdentitiesServe(t *testing.T) {
 		// greet allows echo-a, but the token does not allow greet.
 		a := launchAgent(t, agentDir(t, "echo-v9"), "embassy-agent", "echo-v9", "--cp", cp.xds, "--token-file", tokenFile, "--trust-bundle", bundle,
 			"--address", "127.0.0.1", "--service", "echo", "--service", "greet", "--port", "grpc="+portOf(t, freePort(t)))
-		line := a.waitFor(regexp.MustCompile(`registering the workload failed.*PermissionDenied.*join token allows only services \[echo\], not \\"greet\\"`), 20*time.Second)
-		t.Logf("agent: %s", line[0])
+		code, out := exitOf(t, a.proc, 20*time.Second)
+		line := regexp.MustCompile(`refused to register workload "echo-v9".*join token allows only services \[echo\], not "greet"`).FindString(out)
+		if code == 0 || line == "" {
+			t.Fatalf("the agent exited %d, want non-zero with the refusal naming the token's services:\n%s", code, out)
+		}
+		t.Logf("agent: %s", line)
 		if out := cp.mustCtl(t, "get", "workloads", "-A"); strings.Contains(out, "echo-v9") {
 			t.Fatalf("a registration beyond the token's services is stored:\n%s", out)
 		}

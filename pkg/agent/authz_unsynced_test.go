@@ -60,10 +60,12 @@ func firstAnswers(t *testing.T, cp *controlplane.ControlPlane, pushed int64, dir
 	authz := authzClient(t, dir)
 	var out []answer
 	for range 2000 {
-		p, _ := cp.XDS().LastPush()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		resp, err := authz.Check(ctx, checkRequest(method, "/"))
 		cancel()
+		// Read after the answer: a push that lands while the Check is in
+		// flight then counts it as after the push, never before.
+		p, _ := cp.XDS().LastPush()
 		if err != nil {
 			// The socket exists a moment before Serve accepts on it.
 			if len(out) == 0 && time.Now().Before(deadline) {
