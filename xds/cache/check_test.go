@@ -7,8 +7,10 @@ import (
 	"time"
 
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	"github.com/hashicorp/go-hclog"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"embassy.dev/embassy/internal/syncbuf"
 	"embassy.dev/embassy/pkg/mesh"
@@ -34,8 +36,10 @@ func (b *breaking) Inbound(m *mesh.Snapshot, p translate.Proxy) *translate.Resou
 	return r
 }
 
-// TestRefusedSetIsNotServed breaks a sidecar's set two ways, once against
-// an Envoy load-time rule and once against the reference check, and checks
+// TestRefusedSetIsNotServed breaks a sidecar's own set three ways: against
+// an Envoy rule across resources (its listener on the shared outbound
+// listener's address), against a rule inside one resource (a cluster
+// replacing a shared one), and against the reference check, and checks
 // that the node keeps its last good snapshot, that the push reports it
 // refused with the reason, that other nodes are still updated, and that the
 // node is updated again once its set is fixed.
@@ -49,6 +53,11 @@ func TestRefusedSetIsNotServed(t *testing.T) {
 		"a second listener on the outbound address": {func() *translate.Resources {
 			return &translate.Resources{Listeners: []*listener.Listener{cachetest.Listener("clash", 15001)}}
 		}, "listener.duplicate-address", "listener.duplicate-address"},
+		"a gRPC health check on an HTTP/1 cluster": {func() *translate.Resources {
+			return &translate.Resources{Clusters: []*cluster.Cluster{{Name: "web", ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_EDS},
+				HealthChecks: []*core.HealthCheck{{Timeout: durationpb.New(time.Second), Interval: durationpb.New(time.Second),
+					HealthChecker: &core.HealthCheck_GrpcHealthCheck_{GrpcHealthCheck: &core.HealthCheck_GrpcHealthCheck{}}}}}}}
+		}, "cluster.grpc-health-check-http2", "cluster.grpc-health-check-http2"},
 		"an EDS cluster with no load assignment": {func() *translate.Resources {
 			return &translate.Resources{Clusters: []*cluster.Cluster{{Name: "orphan", ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_EDS}}}}
 		}, `ClusterLoadAssignment "orphan"`, "orphan"},

@@ -43,7 +43,7 @@ type PushInfo struct {
 	// version of each type that changed.
 	Changed map[string]map[string]string
 	// Refused holds, per node this push could not update, why its new set
-	// may not be served (see checkServable); such a node keeps the set it
+	// may not be served (see checks); such a node keeps the set it
 	// had.
 	Refused map[string]error
 }
@@ -78,6 +78,8 @@ type Publisher struct {
 	mu    sync.Mutex
 	nodes map[string]*nodeEntry
 	gen   *generation
+	// checks gate every set before it is served.
+	checks *checks
 
 	revision atomic.Int64
 	pushes   atomic.Int64
@@ -126,11 +128,12 @@ func NewPublisher(o Options) *Publisher {
 		// gRPC's proxyless client only ever asks for what it needs.
 		// NodeHash keys an agent apart from its workload's own node,
 		// exactly as nodes is keyed.
-		cache: cachev3.NewSnapshotCache(false, NodeHash{}, NewLogger(o.Logger)),
-		nodes: map[string]*nodeEntry{},
-		kick:  make(chan struct{}, 1),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+		cache:  cachev3.NewSnapshotCache(false, NodeHash{}, NewLogger(o.Logger)),
+		nodes:  map[string]*nodeEntry{},
+		checks: newChecks(),
+		kick:   make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
 	}
 	p.serving = &sharedCache{SnapshotCache: p.cache, encoded: newEncodedResponses()}
 	go p.run()
@@ -241,7 +244,8 @@ func (p *Publisher) Close() {
 // that connect meanwhile are translated under it.
 func (p *Publisher) push(m *mesh.Snapshot) {
 	start := time.Now()
-	gen, err := newGeneration(m, p.tr)
+	p.checks.rotate()
+	gen, err := newGeneration(m, p.tr, p.checks)
 	if err != nil {
 		p.log.Error("cannot build snapshot; keeping the previous one", "revision", m.Revision, "error", err)
 		return

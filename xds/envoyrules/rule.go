@@ -3,6 +3,7 @@ package envoyrules
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -61,15 +62,16 @@ func (vs Violations) Err() error {
 	return errors.New("Envoy would refuse this configuration:\n" + strings.Join(lines, "\n"))
 }
 
-// Rules lists every rule Check runs, in the order it runs them.
-func Rules() []Rule {
-	return []Rule{
-		listenerAddressRule, filterChainMatchRule, networkTerminalRule,
-		httpTerminalRule, weightedTotalZeroRule, weightedTotalOverflowRule,
-		headerFormatRule, grpcHealthCheckRule, jwtProviderRule,
-		fillIntervalRule, regexProgramSizeRule,
-	}
+// rules are every rule, in the order Check runs them.
+var rules = []Rule{
+	listenerAddressRule, filterChainMatchRule, networkTerminalRule,
+	httpTerminalRule, weightedTotalZeroRule, weightedTotalOverflowRule,
+	headerFormatRule, grpcHealthCheckRule, jwtProviderRule,
+	fillIntervalRule, regexProgramSizeRule,
 }
+
+// Rules lists every rule Check runs, in the order it runs them.
+func Rules() []Rule { return slices.Clone(rules) }
 
 // Check runs every rule over the resources served to one node and returns
 // what breaks them, in a stable order.
@@ -77,11 +79,24 @@ func Check(r *translate.Resources) Violations {
 	if r == nil {
 		return nil
 	}
-	rules := Rules()
 	var out Violations
 	each(r, func(typ, name string, m proto.Message) {
-		out = append(out, checkMessages(rules, typ, name, m)...)
+		out = append(out, CheckResource(typ, name, m)...)
 	})
+	return append(out, CheckSet(r)...)
+}
+
+// CheckResource runs the rules that look at one resource alone (typ is
+// "Listener", "RouteConfiguration", "Cluster" or "ClusterLoadAssignment").
+// Its result depends on the resource's content only, so a caller may keep
+// it while the content does not change.
+func CheckResource(typ, name string, m proto.Message) Violations {
+	return checkMessages(rules, typ, name, m)
+}
+
+// CheckSet runs the rules that look across a node's resources.
+func CheckSet(r *translate.Resources) Violations {
+	var out Violations
 	for _, rule := range rules {
 		if rule.set != nil {
 			out = append(out, rule.set(r)...)
