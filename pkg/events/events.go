@@ -17,6 +17,9 @@ const (
 	KindNack     = "nack"
 	KindRotation = "rotation"
 	KindPolicy   = "policy"
+	// KindRefused is a set of resources the control plane refused to serve
+	// to some proxies (Envoy would not load it); they keep their last set.
+	KindRefused = "refused"
 )
 
 // DefaultSize is how many events a Bus keeps when New is given no size.
