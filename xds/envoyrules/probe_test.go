@@ -13,12 +13,14 @@ import (
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	jwt "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
+	tls "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	httpopts "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	matcher "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"embassy.dev/embassy/pkg/bootstrap"
 	"embassy.dev/embassy/xds/envoyrules"
 	"embassy.dev/embassy/xds/translate"
 )
@@ -78,6 +80,26 @@ var probes = map[string]probe{
 	}},
 	"weights overflowing 32 bits": {"route.weighted-clusters-overflow", func(t *testing.T, broken bool) *translate.Resources {
 		return weighted(t, math.MaxUint32, pick[uint32](broken, 1, 0))
+	}},
+	"a retry back-off whose maximum is below its base": {"route.retry-backoff-order", func(t *testing.T, broken bool) *translate.Resources {
+		r := base(t)
+		// Both round to 1 ms when fixed: Envoy compares whole milliseconds.
+		firstRoute(r).GetRoute().RetryPolicy = &route.RetryPolicy{RetryBackOff: &route.RetryPolicy_RetryBackOff{
+			BaseInterval: durationpb.New(pick(broken, 100*time.Millisecond, 1500*time.Microsecond)),
+			MaxInterval:  durationpb.New(1200 * time.Microsecond),
+		}}
+		return r
+	}},
+	"an SDS source through a cluster the bootstrap does not define": {"config-source.static-cluster", func(t *testing.T, broken bool) *translate.Resources {
+		r := base(t)
+		source := &core.ConfigSource{ResourceApiVersion: core.ApiVersion_V3, ConfigSourceSpecifier: &core.ConfigSource_ApiConfigSource{ApiConfigSource: &core.ApiConfigSource{
+			ApiType: core.ApiConfigSource_GRPC, TransportApiVersion: core.ApiVersion_V3,
+			GrpcServices: []*core.GrpcService{{TargetSpecifier: &core.GrpcService_EnvoyGrpc_{EnvoyGrpc: &core.GrpcService_EnvoyGrpc{
+				ClusterName: pick(broken, "c1", bootstrap.SDSClusterName)}}}},
+		}}}
+		ctx := &tls.UpstreamTlsContext{CommonTlsContext: &tls.CommonTlsContext{TlsCertificateSdsSecretConfigs: []*tls.SdsSecretConfig{{Name: "default", SdsConfig: source}}}}
+		r.Clusters[0].TransportSocket = &core.TransportSocket{Name: "envoy.transport_sockets.tls", ConfigType: &core.TransportSocket_TypedConfig{TypedConfig: mustAny(t, ctx)}}
+		return r
 	}},
 	"an unescaped % in a route's header value": {"header.format-string", func(t *testing.T, broken bool) *translate.Resources {
 		r := base(t)

@@ -3,6 +3,7 @@ package envoyrules
 import (
 	"fmt"
 	"math"
+	"time"
 
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"google.golang.org/protobuf/proto"
@@ -50,3 +51,25 @@ func weightSum(m proto.Message) (sum uint64, ok bool) {
 	}
 	return sum, true
 }
+
+// retryBackoffRule: a retry back-off whose maximum is below its base is
+// refused, after Envoy rounds both to whole milliseconds of at least 1.
+var retryBackoffRule = Rule{
+	ID:         "route.retry-backoff-order",
+	Source:     "source/common/router/retry_policy_impl.cc",
+	EnvoyError: "retry_policy.max_interval must greater than or equal to the base_interval",
+	message: func(m proto.Message) []finding {
+		b, ok := m.(*route.RetryPolicy_RetryBackOff)
+		if !ok || b.GetMaxInterval() == nil {
+			return nil
+		}
+		if roundedMillis(b.GetMaxInterval().AsDuration()) < roundedMillis(b.GetBaseInterval().AsDuration()) {
+			return []finding{{".max_interval", "retry_policy.max_interval must greater than or equal to the base_interval"}}
+		}
+		return nil
+	},
+}
+
+// roundedMillis is a back-off interval as Envoy reads it: whole
+// milliseconds, at least 1.
+func roundedMillis(d time.Duration) int64 { return max(d.Milliseconds(), 1) }

@@ -66,8 +66,9 @@ func (vs Violations) Err() error {
 var rules = []Rule{
 	listenerAddressRule, filterChainMatchRule, networkTerminalRule,
 	httpTerminalRule, weightedTotalZeroRule, weightedTotalOverflowRule,
-	headerFormatRule, grpcHealthCheckRule, jwtProviderRule,
-	fillIntervalRule, regexProgramSizeRule,
+	retryBackoffRule, headerFormatRule, grpcHealthCheckRule,
+	configSourceClusterRule, jwtProviderRule, fillIntervalRule,
+	regexProgramSizeRule,
 }
 
 // Rules lists every rule Check runs, in the order it runs them.

@@ -123,6 +123,9 @@ func (g *meshGen) rule(svc string) resource.RouteRule {
 	}
 	if g.chance(0.3) {
 		r.Retries = &resource.RetryPolicy{Attempts: pick[uint32](g, 1, 3, 10), RetryOn: []string{pick(g, "5xx", "reset", "unavailable")}}
+		if g.chance(0.5) {
+			r.Retries.Backoff = &resource.RetryBackoff{Base: g.duration(), Max: pick(g, "", g.duration())}
+		}
 	}
 	if g.chance(0.3) {
 		r.Fault = &resource.Fault{Abort: &resource.FaultAbort{HTTPStatus: 503, Percent: pick(g, 0, 0.001, 50.5, 100)}}
