@@ -37,8 +37,7 @@ func (b *breaking) Inbound(m *mesh.Snapshot, p translate.Proxy) *translate.Resou
 }
 
 // TestRefusedSetIsNotServed breaks a sidecar's own set three ways: against
-// an Envoy rule across resources (its listener on the shared outbound
-// listener's address), against a rule inside one resource (a cluster
+// an Envoy rule across resources (two listeners on one address), against a rule inside one resource (a cluster
 // replacing a shared one), and against the reference check, and checks
 // that the node keeps its last good snapshot, that the push reports it
 // refused with the reason, that other nodes are still updated, and that the
@@ -50,8 +49,8 @@ func TestRefusedSetIsNotServed(t *testing.T) {
 		// logged is what the log line must name (hclog quotes want).
 		logged string
 	}{
-		"a second listener on the outbound address": {func() *translate.Resources {
-			return &translate.Resources{Listeners: []*listener.Listener{cachetest.Listener("clash", 15001)}}
+		"two listeners of its own on one address": {func() *translate.Resources {
+			return &translate.Resources{Listeners: []*listener.Listener{cachetest.Listener("clash-a", 15007), cachetest.Listener("clash-b", 15007)}}
 		}, "listener.duplicate-address", "listener.duplicate-address"},
 		"a gRPC health check on an HTTP/1 cluster": {func() *translate.Resources {
 			return &translate.Resources{Clusters: []*cluster.Cluster{{Name: "web", ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_EDS},

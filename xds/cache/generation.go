@@ -70,6 +70,9 @@ func (g *generation) snapshotFor(px translate.Proxy, own resourceSet) (*cachev3.
 	if s, ok := g.shapes[key]; ok {
 		return s.snap, s.err
 	}
+	if px.Flavour == translate.Envoy {
+		base = withoutClashes(base, own)
+	}
 	set := overlay(base, own)
 	s := shape{err: g.checks.over(set, baseErr, own)}
 	if s.err == nil {
