@@ -13,6 +13,7 @@ import (
 	tls "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/protobuf/proto"
 
 	"embassy.dev/embassy/xds/envoyrules"
 	"embassy.dev/embassy/xds/translate"
@@ -72,10 +73,13 @@ func (c *checks) resource(kind, name, hash string, m types.Resource) *checked {
 	}
 	c.mu.Unlock()
 	if !ok {
-		r = &checked{report: validate.Resource(kind, name, m)}
+		r = &checked{}
+		var rules func(string, proto.Message)
 		if kind != "Secret" {
-			r.violations = envoyrules.CheckResource(kind, name, m)
+			rules = envoyrules.Visitor(kind, name, &r.violations)
 		}
+		// One walk for both checkers.
+		r.report = validate.Resource(kind, name, m, rules)
 	}
 	c.mu.Lock()
 	c.cur[key] = r

@@ -3,6 +3,7 @@ package envoyrules_test
 import (
 	"math"
 	"regexp/syntax"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	tls "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	httpopts "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	matcher "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -23,6 +25,7 @@ import (
 	"embassy.dev/embassy/pkg/bootstrap"
 	"embassy.dev/embassy/xds/envoyrules"
 	"embassy.dev/embassy/xds/translate"
+	"embassy.dev/embassy/xds/validate"
 )
 
 // probe builds a set that breaks one rule when broken is true, and the same
@@ -266,5 +269,30 @@ func TestEveryRuleProbed(t *testing.T) {
 func TestBaseSetPasses(t *testing.T) {
 	if vs := envoyrules.Check(base(t)); len(vs) != 0 {
 		t.Fatal(vs)
+	}
+}
+
+// TestVisitorMatchesCheckResource checks that the rules run inside
+// package validate's walk (as the xDS cache runs them) find exactly what
+// CheckResource finds with a walk of its own, paths included.
+func TestVisitorMatchesCheckResource(t *testing.T) {
+	for name, p := range probes {
+		r := p.build(t, true)
+		each := func(typ, n string, m proto.Message) {
+			var shared envoyrules.Violations
+			validate.Resource(typ, n, m, envoyrules.Visitor(typ, n, &shared))
+			if own := envoyrules.CheckResource(typ, n, m); !slices.Equal(shared, own) {
+				t.Errorf("%s: %s %s: in validate's walk %v, on its own %v", name, typ, n, shared, own)
+			}
+		}
+		for _, l := range r.Listeners {
+			each("Listener", l.GetName(), l)
+		}
+		for _, rc := range r.Routes {
+			each("RouteConfiguration", rc.GetName(), rc)
+		}
+		for _, c := range r.Clusters {
+			each("Cluster", c.GetName(), c)
+		}
 	}
 }

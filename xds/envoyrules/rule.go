@@ -92,7 +92,7 @@ func Check(r *translate.Resources) Violations {
 // Its result depends on the resource's content only, so a caller may keep
 // it while the content does not change.
 func CheckResource(typ, name string, m proto.Message) Violations {
-	return checkMessages(rules, typ, name, m)
+	return checkMessages(typ, name, m)
 }
 
 // CheckSet runs the rules that look across a node's resources.
@@ -125,19 +125,27 @@ func each(r *translate.Resources, f func(typ, name string, m proto.Message)) {
 // checkMessages runs the message rules over one resource and everything
 // packed inside it. An Any that cannot be unpacked is package validate's
 // to report.
-func checkMessages(rules []Rule, typ, name string, root proto.Message) Violations {
+func checkMessages(typ, name string, root proto.Message) Violations {
 	var out Violations
-	validate.Walk("", root, func(path string, m proto.Message) {
+	validate.Walk("", root, Visitor(typ, name, &out))
+	return out
+}
+
+// Visitor runs the rules that look at one resource alone on each message
+// of a walk another checker makes of resource typ/name (see
+// validate.Resource), adding what breaks them to out; path is from the
+// resource. CheckResource is the same with a walk of its own.
+func Visitor(typ, name string, out *Violations) func(path string, m proto.Message) {
+	return func(path string, m proto.Message) {
 		for _, rule := range rules {
 			if rule.message == nil {
 				continue
 			}
 			for _, f := range rule.message(m) {
-				out = append(out, Violation{Type: typ, Name: name, Path: join(path, f.field), Rule: rule.ID, Envoy: f.text})
+				*out = append(*out, Violation{Type: typ, Name: name, Path: join(path, f.field), Rule: rule.ID, Envoy: f.text})
 			}
 		}
-	})
-	return out
+	}
 }
 
 // join appends a field to a path; the root's path is ".".

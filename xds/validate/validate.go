@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -61,7 +62,7 @@ func Resources(r *translate.Resources, allowedExternalSecrets []string) error {
 	var errs []error
 	var reports []*Report
 	each(r, func(kind, name string, m proto.Message) {
-		rep := Resource(kind, name, m)
+		rep := Resource(kind, name, m, nil)
 		reports = append(reports, rep)
 		errs = append(errs, rep.Errs...)
 	})
@@ -79,8 +80,12 @@ type Report struct {
 
 // Resource runs the checks of Resources that need only the resource
 // itself: ValidateAll on it and on every Any inside it, and no key
-// material; kind and name say which resource a problem is in.
-func Resource(kind, name string, m proto.Message) *Report {
+// material; kind and name say which resource a problem is in. also, when
+// not nil, is called on every message of the same walk with its path from
+// the resource (".filter_chains[0]..."), so another checker of the
+// resource needs no walk of its own: walking, not checking, is most of
+// the cost.
+func Resource(kind, name string, m proto.Message, also func(path string, m proto.Message)) *Report {
 	rf := newRefs()
 	from := kind + " " + name
 	w := &walker{}
@@ -88,6 +93,9 @@ func Resource(kind, name string, m proto.Message) *Report {
 		collect(rf, from, m)
 		if err := keyMaterial(m); err != nil {
 			w.errs = append(w.errs, fmt.Errorf("%s (at %s): %w", from, path, err))
+		}
+		if also != nil {
+			also(strings.TrimPrefix(path, from), m)
 		}
 	}
 	w.validate(from, m)
