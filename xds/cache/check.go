@@ -13,7 +13,6 @@ import (
 	tls "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"google.golang.org/protobuf/proto"
 
 	"embassy.dev/embassy/xds/envoyrules"
 	"embassy.dev/embassy/xds/translate"
@@ -74,12 +73,8 @@ func (c *checks) resource(kind, name, hash string, m types.Resource) *checked {
 	c.mu.Unlock()
 	if !ok {
 		r = &checked{}
-		var rules func(string, proto.Message)
-		if kind != "Secret" {
-			rules = envoyrules.Visitor(kind, name, &r.violations)
-		}
 		// One walk for both checkers.
-		r.report = validate.Resource(kind, name, m, rules)
+		r.report = validate.Resource(kind, name, m, envoyrules.Visitor(kind, name, &r.violations))
 	}
 	c.mu.Lock()
 	c.cur[key] = r
@@ -94,12 +89,13 @@ func (c *checks) servable(s resourceSet) error {
 }
 
 // over checks set, which is base overlaid with own, where base has
-// already been checked on its own with result baseErr. Overlaying only adds names, so every
-// reference inside base still resolves and only own's resources, own's
-// references and the checks across listeners need to run: that keeps a
-// shape's cost to its own resources, not the thousands it shares. A
-// problem in base refuses every shape built on it (even one whose own set
-// replaces the faulty resource, which errs on the side of not serving).
+// already been checked on its own with result baseErr. Overlaying only
+// adds names, so every reference inside base still resolves and only
+// own's resources, own's references and the checks across listeners need
+// to run: that keeps a shape's cost to its own resources, not the
+// thousands it shares. A problem in base refuses every shape built on it
+// (even one whose own set replaces the faulty resource, which errs on the
+// side of not serving).
 func (c *checks) over(set resourceSet, baseErr error, own resourceSet) error {
 	if baseErr != nil {
 		return baseErr
