@@ -55,3 +55,17 @@ func speaksHTTP2(c *cluster.Cluster) bool {
 		opts.GetAutoConfig() != nil ||
 		opts.GetUseDownstreamProtocolConfig().GetHttp2ProtocolOptions() != nil
 }
+
+// edsConfigRule: an EDS cluster must say where its endpoints come from.
+var edsConfigRule = Rule{
+	ID:         "cluster.eds-config",
+	Source:     "source/extensions/clusters/eds/eds.cc",
+	EnvoyError: "cannot create an EDS cluster without an EDS config",
+	message: func(m proto.Message) []finding {
+		c, ok := m.(*cluster.Cluster)
+		if ok && c.GetType() == cluster.Cluster_EDS && c.GetEdsClusterConfig() == nil {
+			return []finding{{".eds_cluster_config", "cannot create an EDS cluster without an EDS config"}}
+		}
+		return nil
+	},
+}

@@ -72,8 +72,15 @@ func base(t *testing.T) *translate.Resources {
 		Routes: []*route.RouteConfiguration{{Name: "outbound_http", VirtualHosts: []*route.VirtualHost{{
 			Name: "web", Domains: []string{"web"}, Routes: []*route.Route{routeTo("c1")},
 		}}}},
-		Clusters: []*cluster.Cluster{{Name: "c1", ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_EDS}}},
+		Clusters: []*cluster.Cluster{edsCluster("c1")},
 	}
+}
+
+// edsCluster is a cluster whose endpoints come over ADS.
+func edsCluster(name string) *cluster.Cluster {
+	return &cluster.Cluster{Name: name, ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_EDS},
+		EdsClusterConfig: &cluster.Cluster_EdsClusterConfig{EdsConfig: &core.ConfigSource{
+			ResourceApiVersion: core.ApiVersion_V3, ConfigSourceSpecifier: &core.ConfigSource_Ads{Ads: &core.AggregatedConfigSource{}}}}}
 }
 
 func routeTo(c string) *route.Route {

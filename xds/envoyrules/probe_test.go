@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -116,6 +115,13 @@ var probes = map[string]probe{
 		r.Listeners[0] = httpListener(t, "outbound_http", 15001, httpFilter(t, "envoy.filters.http.local_ratelimit", rl), routerFilter(t))
 		return r
 	}},
+	"an EDS cluster without an EDS config": {"cluster.eds-config", func(t *testing.T, broken bool) *translate.Resources {
+		r := base(t)
+		if broken {
+			r.Clusters[0].EdsClusterConfig = nil
+		}
+		return r
+	}},
 	"a gRPC health check on an HTTP/1 cluster": {"cluster.grpc-health-check-http2", func(t *testing.T, broken bool) *translate.Resources {
 		r := base(t)
 		c := r.Clusters[0]
@@ -162,7 +168,7 @@ var probes = map[string]probe{
 // weighted is the base set with its route split over two clusters.
 func weighted(t *testing.T, a, b uint32) *translate.Resources {
 	r := base(t)
-	r.Clusters = append(r.Clusters, &cluster.Cluster{Name: "c2", ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_EDS}})
+	r.Clusters = append(r.Clusters, edsCluster("c2"))
 	firstRoute(r).GetRoute().ClusterSpecifier = &route.RouteAction_WeightedClusters{WeightedClusters: &route.WeightedCluster{Clusters: []*route.WeightedCluster_ClusterWeight{
 		{Name: "c1", Weight: wrapperspb.UInt32(a)}, {Name: "c2", Weight: wrapperspb.UInt32(b)},
 	}}}

@@ -66,7 +66,7 @@ func (vs Violations) Err() error {
 var rules = []Rule{
 	listenerAddressRule, filterChainMatchRule, networkTerminalRule,
 	httpTerminalRule, weightedTotalZeroRule, weightedTotalOverflowRule,
-	retryBackoffRule, headerFormatRule, grpcHealthCheckRule,
+	retryBackoffRule, headerFormatRule, edsConfigRule, grpcHealthCheckRule,
 	configSourceClusterRule, jwtProviderRule, fillIntervalRule,
 	regexProgramSizeRule,
 }
