@@ -3,7 +3,9 @@ package translate_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 
 	"embassy.dev/embassy/pkg/resource"
 )
@@ -45,7 +47,8 @@ func (g *meshGen) mesh() []*resource.Resource {
 			out = append(out, g.workload(name, j))
 		}
 	}
-	for name := range g.services {
+	// Sorted, so one seed always draws the same meshes.
+	for _, name := range slices.Sorted(maps.Keys(g.services)) {
 		if g.chance(0.7) {
 			out = append(out, doc(resource.KindRoute, name, g.route(name)))
 		}
