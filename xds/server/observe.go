@@ -54,7 +54,8 @@ func onPush(ev events.Publisher, m Metrics) func(cache.PushInfo) {
 		for err, ids := range nodes {
 			slices.Sort(ids)
 			ev.Publish(events.Event{Time: at, Kind: events.KindRefused, Revision: p.Revision, Proxy: ids[0],
-				Message: fmt.Sprintf("not served to %s, which keep their previous configuration: %v", strings.Join(ids, ", "), err)})
+				// One line, as events are printed one a line.
+				Message: fmt.Sprintf("not served to %s, which keep their previous configuration: %s", strings.Join(ids, ", "), strings.ReplaceAll(err.Error(), "\n", "; "))})
 		}
 	}
 }

@@ -12,10 +12,10 @@ import (
 
 // TestRefusedPushIsAnEvent checks that a push which refused some proxies
 // their new configuration says so in the events, once per reason, naming
-// the proxies and the reason.
+// the proxies and the reason on one line.
 func TestRefusedPushIsAnEvent(t *testing.T) {
 	bus := events.New(10)
-	bad := errors.New("[local_ratelimit.fill-interval] local rate limit token bucket fill timer must be >= 50ms")
+	bad := errors.New("Envoy would refuse this configuration:\n[local_ratelimit.fill-interval] local rate limit token bucket fill timer must be >= 50ms")
 	onPush(bus, noMetrics{})(cache.PushInfo{Revision: 4, At: time.Now(), Nodes: 3,
 		Refused: map[string]error{"b.default": bad, "a.default": bad}})
 	var refused []events.Event
@@ -28,7 +28,7 @@ func TestRefusedPushIsAnEvent(t *testing.T) {
 		t.Fatalf("want one refusal event, got %+v", refused)
 	}
 	e := refused[0]
-	if e.Revision != 4 || e.Proxy != "a.default" || !strings.Contains(e.Message, "a.default, b.default") || !strings.Contains(e.Message, "fill timer must be >= 50ms") {
+	if e.Revision != 4 || e.Proxy != "a.default" || !strings.Contains(e.Message, "a.default, b.default") || !strings.Contains(e.Message, "fill timer must be >= 50ms") || strings.Contains(e.Message, "\n") {
 		t.Errorf("event %+v does not name the proxies and the reason", e)
 	}
 }
