@@ -19,6 +19,9 @@ const (
 	KindPolicy   = "policy"
 	// KindExcluded: an apply left a Workload out of a Service it names.
 	KindExcluded = "excluded"
+	// KindRefused is a set of resources the control plane refused to serve
+	// to some proxies (Envoy would not load it); they keep their last set.
+	KindRefused = "refused"
 )
 
 // DefaultSize is how many events a Bus keeps when New is given no size.

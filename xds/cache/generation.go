@@ -14,16 +14,27 @@ import (
 // agents by their bundles).
 // Its shapes map is guarded by the publisher's mu.
 type generation struct {
-	mesh         *mesh.Snapshot
-	outbound     resourceSet
+	mesh     *mesh.Snapshot
+	outbound resourceSet
+	// outboundErr is why the outbound set may not be served on its own.
+	outboundErr  error
 	proxylessSet resourceSet
 	proxyless    *cachev3.Snapshot
-	shapes       map[string]*cachev3.Snapshot
+	// proxylessErr is why the proxyless clients' set may not be served.
+	proxylessErr error
+	shapes       map[string]shape
+	checks       *checks
+}
+
+// shape is the snapshot of one shape, or why its set may not be served.
+type shape struct {
+	snap *cachev3.Snapshot
+	err  error
 }
 
 // newGeneration translates the shared resources of a mesh snapshot: the
 // outbound set and the proxyless set, each exactly once.
-func newGeneration(m *mesh.Snapshot, tr Translator) (*generation, error) {
+func newGeneration(m *mesh.Snapshot, tr Translator, c *checks) (*generation, error) {
 	out, err := newResourceSet(tr.Outbound(m))
 	if err != nil {
 		return nil, err
@@ -32,7 +43,8 @@ func newGeneration(m *mesh.Snapshot, tr Translator) (*generation, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &generation{mesh: m, outbound: out, proxylessSet: pl, proxyless: pl.snapshot(), shapes: map[string]*cachev3.Snapshot{}}, nil
+	return &generation{mesh: m, outbound: out, outboundErr: c.servable(out), proxylessSet: pl, proxyless: pl.snapshot(),
+		proxylessErr: c.servable(pl), shapes: map[string]shape{}, checks: c}, nil
 }
 
 // snapshotFor returns the snapshot of a node's shape, building it the
@@ -41,22 +53,31 @@ func newGeneration(m *mesh.Snapshot, tr Translator) (*generation, error) {
 // node's own set: an Envoy sidecar's inbound resources, a proxyless
 // server's Listeners, an agent's bundles; a proxyless node without any is
 // a client and shares the one proxyless snapshot. An agent's snapshot is
-// its bundles alone: it asks for nothing else.
-func (g *generation) snapshotFor(px translate.Proxy, own resourceSet) *cachev3.Snapshot {
-	base, key := g.outbound, "envoy/"+own.key()
+// its bundles alone: it asks for nothing else. Each shape's set is checked
+// once (checks.over); a shape that fails has no snapshot, only the
+// error, which is the same value for every node of the shape.
+func (g *generation) snapshotFor(px translate.Proxy, own resourceSet) (*cachev3.Snapshot, error) {
+	base, baseErr, key := g.outbound, g.outboundErr, "envoy/"+own.key()
 	switch px.Flavour {
 	case translate.Proxyless:
 		if len(own) == 0 {
-			return g.proxyless
+			return g.proxyless, g.proxylessErr
 		}
-		base, key = g.proxylessSet, "proxyless/"+own.key()
+		base, baseErr, key = g.proxylessSet, g.proxylessErr, "proxyless/"+own.key()
 	case Agent:
-		base, key = nil, "agent/"+own.key()
+		base, baseErr, key = nil, nil, "agent/"+own.key()
 	}
-	if snap, ok := g.shapes[key]; ok {
-		return snap
+	if s, ok := g.shapes[key]; ok {
+		return s.snap, s.err
 	}
-	snap := overlay(base, own).snapshot()
-	g.shapes[key] = snap
-	return snap
+	if px.Flavour == translate.Envoy {
+		base = withoutClashes(base, own)
+	}
+	set := overlay(base, own)
+	s := shape{err: g.checks.over(set, baseErr, own)}
+	if s.err == nil {
+		s.snap = set.snapshot()
+	}
+	g.shapes[key] = s
+	return s.snap, s.err
 }

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +42,10 @@ type PushInfo struct {
 	// Changed holds, per node whose resources this push changed, the new
 	// version of each type that changed.
 	Changed map[string]map[string]string
+	// Refused holds, per node this push could not update, why its new set
+	// may not be served (see checks); such a node keeps the set it
+	// had.
+	Refused map[string]error
 }
 
 // Publisher turns mesh snapshots into cache snapshots for every connected
@@ -73,6 +78,8 @@ type Publisher struct {
 	mu    sync.Mutex
 	nodes map[string]*nodeEntry
 	gen   *generation
+	// checks gate every set before it is served.
+	checks *checks
 
 	revision atomic.Int64
 	pushes   atomic.Int64
@@ -121,11 +128,12 @@ func NewPublisher(o Options) *Publisher {
 		// gRPC's proxyless client only ever asks for what it needs.
 		// NodeHash keys an agent apart from its workload's own node,
 		// exactly as nodes is keyed.
-		cache: cachev3.NewSnapshotCache(false, NodeHash{}, NewLogger(o.Logger)),
-		nodes: map[string]*nodeEntry{},
-		kick:  make(chan struct{}, 1),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+		cache:  cachev3.NewSnapshotCache(false, NodeHash{}, NewLogger(o.Logger)),
+		nodes:  map[string]*nodeEntry{},
+		checks: newChecks(),
+		kick:   make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
 	}
 	p.serving = &sharedCache{SnapshotCache: p.cache, encoded: newEncodedResponses()}
 	go p.run()
@@ -199,7 +207,11 @@ func (p *Publisher) Connect(node *core.Node) {
 	if p.gen == nil || unknownAgent(p.gen.mesh, n.proxy) {
 		return
 	}
-	snap := p.gen.snapshotFor(n.proxy, p.inbound(p.gen.mesh, n.proxy))
+	snap, err := p.gen.snapshotFor(n.proxy, p.inbound(p.gen.mesh, n.proxy))
+	if err != nil {
+		p.refused(p.gen.mesh.Revision, key, err)
+		return
+	}
 	p.setSnapshot(key, snap)
 }
 
@@ -232,7 +244,8 @@ func (p *Publisher) Close() {
 // that connect meanwhile are translated under it.
 func (p *Publisher) push(m *mesh.Snapshot) {
 	start := time.Now()
-	gen, err := newGeneration(m, p.tr)
+	p.checks.rotate()
+	gen, err := newGeneration(m, p.tr, p.checks)
 	if err != nil {
 		p.log.Error("cannot build snapshot; keeping the previous one", "revision", m.Revision, "error", err)
 		return
@@ -254,6 +267,7 @@ func (p *Publisher) push(m *mesh.Snapshot) {
 	p.gen = gen
 	p.serving.encoded.rotate()
 	changed := map[string]map[string]string{}
+	refused := map[string]error{}
 	for id, n := range p.nodes {
 		if unknownAgent(m, n.proxy) {
 			continue
@@ -262,7 +276,11 @@ func (p *Publisher) push(m *mesh.Snapshot) {
 		if !ok {
 			in = p.inbound(m, n.proxy)
 		}
-		snap := gen.snapshotFor(n.proxy, in)
+		snap, err := gen.snapshotFor(n.proxy, in)
+		if err != nil {
+			refused[id] = err
+			continue
+		}
 		old, _ := p.cache.GetSnapshot(id)
 		if c := changedVersions(old, snap); len(c) > 0 {
 			changed[id] = c
@@ -271,7 +289,8 @@ func (p *Publisher) push(m *mesh.Snapshot) {
 	}
 	p.revision.Store(m.Revision)
 	p.pushes.Add(1)
-	info := PushInfo{Revision: m.Revision, At: start, Took: time.Since(start), Nodes: len(p.nodes), Changed: changed}
+	p.reportRefused(m.Revision, refused)
+	info := PushInfo{Revision: m.Revision, At: start, Took: time.Since(start), Nodes: len(p.nodes), Changed: changed, Refused: refused}
 	p.lastPush.Store(&info)
 	p.log.Debug("pushed", "revision", m.Revision, "nodes", len(p.nodes), "shapes", len(gen.shapes), "took", info.Took)
 	if p.onPush != nil {
@@ -357,6 +376,29 @@ func (p *Publisher) agentBundles(m *mesh.Snapshot, px translate.Proxy) resourceS
 		return resourceSet{resourcev3.ExtensionConfigType: ts}
 	}
 	return nil
+}
+
+// reportRefused logs the nodes a push could not update, once per distinct
+// reason: every node of a shape shares its shape's error, and one line per
+// node would bury the reason under a fleet's worth of copies.
+func (p *Publisher) reportRefused(revision int64, refused map[string]error) {
+	nodes := map[error][]string{}
+	var order []error
+	for id, err := range refused {
+		if nodes[err] == nil {
+			order = append(order, err)
+		}
+		nodes[err] = append(nodes[err], id)
+	}
+	for _, err := range order {
+		slices.Sort(nodes[err])
+		p.log.Error("configuration refused before serving; these nodes keep their previous set", "revision", revision, "nodes", nodes[err], "error", err)
+	}
+}
+
+// refused logs one node that could not be given its set.
+func (p *Publisher) refused(revision int64, key string, err error) {
+	p.reportRefused(revision, map[string]error{key: err})
 }
 
 func (p *Publisher) setSnapshot(key string, snap *cachev3.Snapshot) {

@@ -2,6 +2,9 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
@@ -37,11 +40,23 @@ type noEvents struct{}
 
 func (noEvents) Publish(events.Event) {}
 
-// onPush reports a push as an event and to the metrics.
+// onPush reports a push as an event and to the metrics, and each distinct
+// reason the push refused to serve some proxies as an event naming them.
 func onPush(ev events.Publisher, m Metrics) func(cache.PushInfo) {
 	return func(p cache.PushInfo) {
 		m.Pushed(p.Took)
-		ev.Publish(events.Event{Time: p.At.Add(p.Took), Kind: events.KindPush, Revision: p.Revision, DurationSeconds: p.Took.Seconds(), Proxies: p.Nodes})
+		at := p.At.Add(p.Took)
+		ev.Publish(events.Event{Time: at, Kind: events.KindPush, Revision: p.Revision, DurationSeconds: p.Took.Seconds(), Proxies: p.Nodes})
+		nodes := map[error][]string{}
+		for id, err := range p.Refused {
+			nodes[err] = append(nodes[err], id)
+		}
+		for err, ids := range nodes {
+			slices.Sort(ids)
+			ev.Publish(events.Event{Time: at, Kind: events.KindRefused, Revision: p.Revision, Proxy: ids[0],
+				// One line, as events are printed one a line.
+				Message: fmt.Sprintf("not served to %s, which keep their previous configuration: %s", strings.Join(ids, ", "), strings.ReplaceAll(err.Error(), "\n", "; "))})
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -24,8 +25,23 @@ type refs struct {
 	secrets      map[string][]string
 }
 
+func newRefs() *refs {
+	return &refs{routeConfigs: map[string][]string{}, clusters: map[string][]string{}, secrets: map[string][]string{}}
+}
+
 func (r *refs) add(m map[string][]string, name, from string) {
 	m[name] = append(m[name], from)
+}
+
+// merge adds o's references to r's.
+func (r *refs) merge(o *refs) {
+	for _, p := range []struct{ to, from map[string][]string }{
+		{r.routeConfigs, o.routeConfigs}, {r.clusters, o.clusters}, {r.secrets, o.secrets},
+	} {
+		for name, froms := range p.from {
+			p.to[name] = append(p.to[name], froms...)
+		}
+	}
 }
 
 // Resources runs ValidateAll on every resource and, recursively, on every
@@ -43,37 +59,79 @@ func Resources(r *translate.Resources, allowedExternalSecrets []string) error {
 	if r == nil {
 		return nil
 	}
-	rf := &refs{routeConfigs: map[string][]string{}, clusters: map[string][]string{}, secrets: map[string][]string{}}
+	var errs []error
+	var reports []*Report
+	each(r, func(kind, name string, m proto.Message) {
+		rep := Resource(kind, name, m, nil)
+		reports = append(reports, rep)
+		errs = append(errs, rep.Errs...)
+	})
+	return errors.Join(append(errs, Set(r, reports, allowedExternalSecrets))...)
+}
+
+// Report is what checking one resource on its own found: its problems,
+// and the names it references, which only its whole set can resolve.
+// A resource's Report depends on its content alone, so a caller may keep
+// it for as long as the content does not change.
+type Report struct {
+	Errs []error
+	refs *refs
+}
+
+// Resource runs the checks of Resources that need only the resource
+// itself: ValidateAll on it and on every Any inside it, and no key
+// material; kind and name say which resource a problem is in. also, when
+// not nil, is called on every message of the same walk with its path from
+// the resource (".filter_chains[0]..."), so another checker of the
+// resource needs no walk of its own: walking, not checking, is most of
+// the cost.
+func Resource(kind, name string, m proto.Message, also func(path string, m proto.Message)) *Report {
+	rf := newRefs()
+	from := kind + " " + name
 	w := &walker{}
-	validateEach := func(kind, name string, m proto.Message) {
-		from := kind + " " + name
-		w.visit = func(path string, m proto.Message) {
-			collect(rf, from, m)
-			if err := keyMaterial(m); err != nil {
-				w.errs = append(w.errs, fmt.Errorf("%s (at %s): %w", from, path, err))
-			}
+	w.visit = func(path string, m proto.Message) {
+		collect(rf, from, m)
+		if err := keyMaterial(m); err != nil {
+			w.errs = append(w.errs, fmt.Errorf("%s (at %s): %w", from, path, err))
 		}
-		w.validate(from, m)
+		if also != nil {
+			also(strings.TrimPrefix(path, from), m)
+		}
 	}
-	for _, l := range r.Listeners {
-		validateEach("Listener", l.GetName(), l)
+	w.validate(from, m)
+	return &Report{Errs: w.errs, refs: rf}
+}
+
+// Set runs the checks of Resources that need the whole set, given the
+// Report of each of its resources: no name served twice, and every name
+// referenced served (or, for secrets, in allowedExternalSecrets).
+func Set(r *translate.Resources, reports []*Report, allowedExternalSecrets []string) error {
+	rf := newRefs()
+	for _, rep := range reports {
+		rf.merge(rep.refs)
 	}
-	for _, rc := range r.Routes {
-		validateEach("RouteConfiguration", rc.GetName(), rc)
-	}
-	for _, c := range r.Clusters {
-		validateEach("Cluster", c.GetName(), c)
-	}
-	for _, cla := range r.Endpoints {
-		validateEach("ClusterLoadAssignment", cla.GetClusterName(), cla)
-	}
-	for _, s := range r.Secrets {
-		validateEach("Secret", s.GetName(), s)
-	}
-	errs := w.errs
-	errs = append(errs, duplicates(r)...)
+	errs := duplicates(r)
 	errs = append(errs, missing(rf, served(r), allowedExternalSecrets, r.Clusters)...)
 	return errors.Join(errs...)
+}
+
+// each calls f on every resource of a set, by kind.
+func each(r *translate.Resources, f func(kind, name string, m proto.Message)) {
+	for _, l := range r.Listeners {
+		f("Listener", l.GetName(), l)
+	}
+	for _, rc := range r.Routes {
+		f("RouteConfiguration", rc.GetName(), rc)
+	}
+	for _, c := range r.Clusters {
+		f("Cluster", c.GetName(), c)
+	}
+	for _, cla := range r.Endpoints {
+		f("ClusterLoadAssignment", cla.GetClusterName(), cla)
+	}
+	for _, s := range r.Secrets {
+		f("Secret", s.GetName(), s)
+	}
 }
 
 // collect records the references one message makes.

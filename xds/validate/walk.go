@@ -23,7 +23,20 @@ type walker struct {
 	// visit is called on every message reached, the root included, with a
 	// path for error messages.
 	visit func(path string, m proto.Message)
-	errs  []error
+	// unpacked says Anys are only unpacked, not validated: Walk's callers
+	// check something else.
+	unpacked bool
+	errs     []error
+}
+
+// Walk calls visit on m and every message inside it, Anys unpacked, with a
+// path from root (such as "Listener x.filter_chains[0].filters[0]"). It
+// returns the Anys it could not unpack. Other checkers of a served set use
+// it so that every one of them sees what is packed inside Anys.
+func Walk(root string, m proto.Message, visit func(path string, m proto.Message)) []error {
+	w := &walker{visit: visit, unpacked: true}
+	w.walk(root, m.ProtoReflect(), 0)
+	return w.errs
 }
 
 // validate checks m and everything packed inside it.
@@ -34,6 +47,9 @@ func (w *walker) validate(path string, m proto.Message) {
 
 // check runs ValidateAll on a message that has it.
 func (w *walker) check(path string, m proto.Message) {
+	if w.unpacked {
+		return
+	}
 	if v, ok := m.(validatable); ok {
 		if err := v.ValidateAll(); err != nil {
 			w.errs = append(w.errs, fmt.Errorf("%s: %w", path, err))

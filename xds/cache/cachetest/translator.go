@@ -75,8 +75,11 @@ func (f *Translator) Inbound(_ *mesh.Snapshot, p translate.Proxy) *translate.Res
 func (f *Translator) ProxylessClient(*mesh.Snapshot) *translate.Resources {
 	f.proxyless.Add(1)
 	r := f.services()
+	// Proxyless listeners bind nothing (gRPC reads them as api_listeners),
+	// so they carry no address: several at one address would be refused
+	// before serving.
 	for i := range ProxylessListeners {
-		r.Listeners = append(r.Listeners, Listener(ProxylessListenerName(i), 0))
+		r.Listeners = append(r.Listeners, &listener.Listener{Name: ProxylessListenerName(i)})
 	}
 	return r
 }

@@ -1,0 +1,145 @@
+package cache
+
+import (
+	"errors"
+	"maps"
+	"slices"
+	"sync"
+
+	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
+	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	tls "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+
+	"embassy.dev/embassy/xds/envoyrules"
+	"embassy.dev/embassy/xds/translate"
+	"embassy.dev/embassy/xds/validate"
+)
+
+// checkedKinds names the resource types the checks look at, as the
+// checks' messages name them. Extension configs carry authorization
+// bundles to agents; Envoy never loads them.
+var checkedKinds = map[resourcev3.Type]string{
+	resourcev3.ListenerType: "Listener",
+	resourcev3.RouteType:    "RouteConfiguration",
+	resourcev3.ClusterType:  "Cluster",
+	resourcev3.EndpointType: "ClusterLoadAssignment",
+	resourcev3.SecretType:   "Secret",
+}
+
+// checks is the last gate before a set reaches a node: the protos'
+// validation and the reference check (package validate), then the rules
+// Envoy applies when it loads configuration (package envoyrules). A set
+// that fails is never served; the node keeps the last set it was given.
+//
+// What can be decided from one resource alone is kept by content hash,
+// since a shape's set is mostly the outbound resources every other shape
+// shares, and most resources are the same from one push to the next:
+// only the checks across a set run per shape. Results live for two
+// generations (rotate), so the memory follows the mesh, not its history.
+// It is safe for concurrent use.
+type checks struct {
+	mu        sync.Mutex
+	prev, cur map[string]*checked
+}
+
+// checked is what the one-resource checks found in one resource content.
+type checked struct {
+	report     *validate.Report
+	violations envoyrules.Violations
+}
+
+func newChecks() *checks { return &checks{prev: map[string]*checked{}, cur: map[string]*checked{}} }
+
+// rotate starts a generation: results not used since the previous one are
+// dropped.
+func (c *checks) rotate() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.prev, c.cur = c.cur, map[string]*checked{}
+}
+
+// resource is the one-resource result for a content, computed once.
+func (c *checks) resource(kind, name, hash string, m types.Resource) *checked {
+	key := kind + "\x00" + name + "\x00" + hash
+	c.mu.Lock()
+	r, ok := c.cur[key]
+	if !ok {
+		r, ok = c.prev[key]
+	}
+	c.mu.Unlock()
+	if !ok {
+		r = &checked{}
+		// One walk for both checkers.
+		r.report = validate.Resource(kind, name, m, envoyrules.Visitor(kind, name, &r.violations))
+	}
+	c.mu.Lock()
+	c.cur[key] = r
+	c.mu.Unlock()
+	return r
+}
+
+// servable checks a node's whole set. Secrets named over SDS may be the
+// ones the sidecar's agent serves.
+func (c *checks) servable(s resourceSet) error {
+	return c.over(s, nil, s)
+}
+
+// over checks set, which is base overlaid with own, where base has
+// already been checked on its own with result baseErr. Overlaying only
+// adds names, so every reference inside base still resolves and only
+// own's resources, own's references and the checks across listeners need
+// to run: that keeps a shape's cost to its own resources, not the
+// thousands it shares. A problem in base refuses every shape built on it
+// (even one whose own set replaces the faulty resource, which errs on the
+// side of not serving).
+func (c *checks) over(set resourceSet, baseErr error, own resourceSet) error {
+	if baseErr != nil {
+		return baseErr
+	}
+	var errs []error
+	var reports []*validate.Report
+	var violations envoyrules.Violations
+	for _, typ := range servedTypes {
+		kind, ts := checkedKinds[typ], own[typ]
+		if kind == "" || ts == nil {
+			continue
+		}
+		for _, name := range slices.Sorted(maps.Keys(ts.items)) {
+			r := c.resource(kind, name, ts.hashes[name], ts.items[name].Resource)
+			reports = append(reports, r.report)
+			errs = append(errs, r.report.Errs...)
+			violations = append(violations, r.violations...)
+		}
+	}
+	r := set.resources()
+	violations = append(violations, envoyrules.CheckSet(r)...)
+	return errors.Join(append(errs, validate.Set(r, reports, translate.SDSSecretNames()), violations.Err())...)
+}
+
+// resources turns a set back into typed lists, sorted by name.
+func (s resourceSet) resources() *translate.Resources {
+	return &translate.Resources{
+		Listeners: typed[*listener.Listener](s[resourcev3.ListenerType]),
+		Routes:    typed[*route.RouteConfiguration](s[resourcev3.RouteType]),
+		Clusters:  typed[*cluster.Cluster](s[resourcev3.ClusterType]),
+		Endpoints: typed[*endpoint.ClusterLoadAssignment](s[resourcev3.EndpointType]),
+		Secrets:   typed[*tls.Secret](s[resourcev3.SecretType]),
+	}
+}
+
+func typed[T any](ts *typeSet) []T {
+	if ts == nil {
+		return nil
+	}
+	out := make([]T, 0, len(ts.items))
+	for _, name := range slices.Sorted(maps.Keys(ts.items)) {
+		if r, ok := ts.items[name].Resource.(T); ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
