@@ -114,7 +114,9 @@ func TestValidateRouteSurface(t *testing.T) {
 
 		// Rate limit.
 		{name: "rate limit ok", kind: KindRoute, spec: rule(b + "rateLimit: {maxTokens: 10, tokensPerFill: 5, fillInterval: 1s, status: 503, responseHeaders: {x-limited: 'true'}}")},
-		{name: "rate limit fill interval short", kind: KindRoute, spec: rule(b + "rateLimit: {maxTokens: 10, fillInterval: 500us}"), path: "spec.rules[0].rateLimit.fillInterval", msg: "at least 1ms"},
+		{name: "rate limit fill interval short", kind: KindRoute, spec: rule(b + "rateLimit: {maxTokens: 10, fillInterval: 500us}"), path: "spec.rules[0].rateLimit.fillInterval", msg: "at least 50ms"},
+		{name: "rate limit fill interval under envoy's minimum", kind: KindRoute, spec: rule(b + "rateLimit: {maxTokens: 10, fillInterval: 20ms}"), path: "spec.rules[0].rateLimit.fillInterval", msg: "must be at least 50ms (Envoy's shortest token-bucket refill), got 20ms"},
+		{name: "rate limit fill interval at envoy's minimum", kind: KindRoute, spec: rule(b + "rateLimit: {maxTokens: 10, fillInterval: 50ms}")},
 		{name: "rate limit fill interval missing", kind: KindRoute, spec: rule(b + "rateLimit: {maxTokens: 10}"), path: "spec.rules[0].rateLimit.fillInterval", msg: "required"},
 		{name: "rate limit no tokens", kind: KindRoute, spec: rule(b + "rateLimit: {fillInterval: 1s}"), path: "spec.rules[0].rateLimit.maxTokens", msg: "at least 1"},
 		{name: "rate limit tokens per fill", kind: KindRoute, spec: rule(b + "rateLimit: {maxTokens: 1, tokensPerFill: 2, fillInterval: 1s}"), path: "spec.rules[0].rateLimit.tokensPerFill", msg: "must not exceed maxTokens 1"},
@@ -154,6 +156,6 @@ rateLimit: {maxTokens: 100, fillInterval: 1s}`)},
 		{name: "health check interval", kind: KindTrafficPolicy, spec: tp("healthCheck: {timeout: 1s, tcp: {}}"), path: "spec.healthCheck.interval", msg: "required"},
 		{name: "health check timeout zero", kind: KindTrafficPolicy, spec: tp("healthCheck: {interval: 1s, timeout: 0s, tcp: {}}"), path: "spec.healthCheck.timeout", msg: "must be > 0"},
 		{name: "health check path", kind: KindTrafficPolicy, spec: tp("healthCheck: {interval: 1s, timeout: 1s, http: {path: healthz}}"), path: "spec.healthCheck.http.path", msg: "must start with '/'"},
-		{name: "rate limit fill interval", kind: KindTrafficPolicy, spec: tp("rateLimit: {maxTokens: 1, fillInterval: 0.5ms}"), path: "spec.rateLimit.fillInterval", msg: "at least 1ms"},
+		{name: "rate limit fill interval", kind: KindTrafficPolicy, spec: tp("rateLimit: {maxTokens: 1, fillInterval: 49ms}"), path: "spec.rateLimit.fillInterval", msg: "at least 50ms"},
 	})
 }
