@@ -1,0 +1,167 @@
+package translate_test
+
+import (
+	"strings"
+	"testing"
+
+	localrl "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
+
+	"embassy.dev/embassy/pkg/mesh"
+	"embassy.dev/embassy/xds/translate"
+)
+
+// These tests hold the translator to rules Envoy enforces when it loads
+// configuration, beyond what its protos' validation says. Each names the
+// Envoy source it mirrors in the code it tests.
+
+// forFirstWorkload translates the snapshot for its first workload's
+// sidecar and checks the result validates.
+func forFirstWorkload(t *testing.T, s *mesh.Snapshot) (*translate.Resources, []translate.Diagnostic) {
+	t.Helper()
+	p, ok := firstWorkloadProxy(s)
+	if !ok {
+		t.Fatal("no workload")
+	}
+	r, diags := translate.ForProxy(s, p)
+	if err := validateResources(r); err != nil {
+		t.Fatalf("translation does not validate: %v", err)
+	}
+	return r, diags
+}
+
+// TestRateLimitUnderEnvoyMinimumNeverEmitted: a fill interval Envoy
+// refuses (under 50ms) that slipped past validation gives a Diagnostic and
+// no token bucket, instead of a route configuration every sidecar NACKs.
+func TestRateLimitUnderEnvoyMinimumNeverEmitted(t *testing.T) {
+	s := snapshotOf(t, webService+`---
+apiVersion: embassy.dev/v1alpha1
+kind: Route
+metadata: {name: web}
+spec:
+  service: web
+  rules: [{rateLimit: {maxTokens: 10, fillInterval: 20ms}, backends: [{}]}]
+`)
+	r, diags := forFirstWorkload(t, s)
+	if !hasDiagnostic(diags, "Route/default/web", "fillInterval of at least 50ms") {
+		t.Errorf("diagnostics %+v lack the short fill interval", diags)
+	}
+	for _, rc := range r.Routes {
+		for _, vh := range rc.GetVirtualHosts() {
+			for _, rt := range vh.GetRoutes() {
+				if _, ok := rt.GetTypedPerFilterConfig()["envoy.filters.http.local_ratelimit"]; ok {
+					t.Errorf("route %s carries a rate limit Envoy would refuse", rt.GetName())
+				}
+			}
+		}
+	}
+}
+
+// TestHeaderValuesAreSentLiterally: '%' in a header value is escaped for
+// Envoy's substitution formatter, in route header edits and in rate limit
+// response headers alike, so "50%" neither NACKs the route configuration
+// nor is a command expanded.
+func TestHeaderValuesAreSentLiterally(t *testing.T) {
+	s := snapshotOf(t, webService+`---
+apiVersion: embassy.dev/v1alpha1
+kind: Route
+metadata: {name: web}
+spec:
+  service: web
+  rules:
+    - requestHeaders: {add: {x-discount: '50%'}, set: {x-addr: '%DOWNSTREAM_REMOTE_ADDRESS%'}}
+      responseHeaders: {set: {x-done: '100%%'}}
+      rateLimit: {maxTokens: 10, fillInterval: 1s, responseHeaders: {x-quota: '%'}}
+      backends: [{}]
+`)
+	r, _ := forFirstWorkload(t, s)
+	want := map[string]string{"x-discount": "50%%", "x-addr": "%%DOWNSTREAM_REMOTE_ADDRESS%%", "x-done": "100%%%%", "x-quota": "%%"}
+	got := map[string]string{}
+	for _, rc := range r.Routes {
+		for _, vh := range rc.GetVirtualHosts() {
+			for _, rt := range vh.GetRoutes() {
+				for _, h := range append(rt.GetRequestHeadersToAdd(), rt.GetResponseHeadersToAdd()...) {
+					got[h.GetHeader().GetKey()] = h.GetHeader().GetValue()
+				}
+				if a := rt.GetTypedPerFilterConfig()["envoy.filters.http.local_ratelimit"]; a != nil {
+					lr := &localrl.LocalRateLimit{}
+					if err := a.UnmarshalTo(lr); err != nil {
+						t.Fatal(err)
+					}
+					for _, h := range lr.GetResponseHeadersToAdd() {
+						got[h.GetHeader().GetKey()] = h.GetHeader().GetValue()
+					}
+				}
+			}
+		}
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("header %s = %q, want %q", k, got[k], v)
+		}
+	}
+}
+
+// TestHealthChecksOnlyWhereTheyCanRun: a gRPC check only on clusters that
+// speak HTTP/2, an HTTP check only on HTTP ports; the others are left
+// unchecked and named in a Diagnostic.
+func TestHealthChecksOnlyWhereTheyCanRun(t *testing.T) {
+	const svc = `
+apiVersion: embassy.dev/v1alpha1
+kind: Service
+metadata: {name: ledger}
+spec:
+  ports:
+    - {name: grpc, port: 50052, protocol: grpc}
+    - {name: http, port: 8081, protocol: http}
+    - {name: pg, port: 5433, protocol: tcp}
+---
+apiVersion: embassy.dev/v1alpha1
+kind: Workload
+metadata: {name: ledger-1}
+spec: {address: 10.0.0.2, services: [ledger]}
+---
+apiVersion: embassy.dev/v1alpha1
+kind: TrafficPolicy
+metadata: {name: ledger}
+spec:
+  service: ledger
+`
+	cases := []struct {
+		name    string
+		policy  string
+		checked []string // ports whose cluster has a check
+		diag    []string // messages naming the ports left out
+	}{
+		{"grpc", "  healthCheck: {interval: 5s, timeout: 1s, grpc: {}}\n", []string{"50052"},
+			[]string{"port http: a grpc check needs a port that speaks HTTP/2 (grpc or http2), not http", "port pg: a grpc check needs"}},
+		{"grpc over an http port asked to speak HTTP/2", "  connectionPool: {http2: true}\n  healthCheck: {interval: 5s, timeout: 1s, grpc: {}}\n", []string{"50052", "8081"},
+			[]string{"port pg: a grpc check needs"}},
+		{"http", "  healthCheck: {interval: 5s, timeout: 1s, http: {path: /healthz}}\n", []string{"50052", "8081"},
+			[]string{"port pg: an http check needs an HTTP port (http, http2 or grpc), not tcp"}},
+		{"tcp", "  healthCheck: {interval: 5s, timeout: 1s, tcp: {}}\n", []string{"50052", "8081", "5433"}, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r, diags := forFirstWorkload(t, snapshotOf(t, svc+c.policy))
+			checked := map[string]bool{}
+			for _, cl := range r.Clusters {
+				if strings.HasPrefix(cl.GetName(), "outbound|") && len(cl.GetHealthChecks()) > 0 {
+					checked[strings.Split(cl.GetName(), "|")[1]] = true
+				}
+			}
+			if len(checked) != len(c.checked) {
+				t.Errorf("checked ports %v, want %v", checked, c.checked)
+			}
+			for _, p := range c.checked {
+				if !checked[p] {
+					t.Errorf("port %s has no check; checked %v", p, checked)
+				}
+			}
+			for _, m := range c.diag {
+				if !hasDiagnostic(diags, "TrafficPolicy/default/ledger", m) {
+					t.Errorf("diagnostics %+v lack %q", diags, m)
+				}
+			}
+		})
+	}
+}
