@@ -1,10 +1,13 @@
 package translate_test
 
 import (
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
 	localrl "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
+	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/xds/translate"
@@ -13,6 +16,28 @@ import (
 // These tests hold the translator to rules Envoy enforces when it loads
 // configuration, beyond what its protos' validation says. Each names the
 // Envoy source it mirrors in the code it tests.
+
+// hcms returns every HTTP connection manager of a listener set, by
+// listener name and filter chain index.
+func hcms(t *testing.T, r *translate.Resources) map[string]*hcm.HttpConnectionManager {
+	t.Helper()
+	out := map[string]*hcm.HttpConnectionManager{}
+	for _, l := range r.Listeners {
+		for i, fc := range l.GetFilterChains() {
+			for _, f := range fc.GetFilters() {
+				h := &hcm.HttpConnectionManager{}
+				if f.GetName() != "envoy.filters.network.http_connection_manager" {
+					continue
+				}
+				if err := f.GetTypedConfig().UnmarshalTo(h); err != nil {
+					t.Fatal(err)
+				}
+				out[l.GetName()+"#"+strconv.Itoa(i)] = h
+			}
+		}
+	}
+	return out
+}
 
 // forFirstWorkload translates the snapshot for its first workload's
 // sidecar and checks the result validates.
@@ -163,5 +188,37 @@ spec:
 				}
 			}
 		})
+	}
+}
+
+// TestSidecarHCMsNormalizePaths: every HCM an Envoy sidecar gets, in every
+// golden case, decides on the normalized path: dot segments resolved,
+// slashes merged, escaped slashes refused. Envoy applies these to :path
+// before any HTTP filter, so RBAC's url_path rules and the agent's input
+// see "/admin" for "/a/../admin" and "//admin", and "/a%2Fadmin" never
+// reaches them.
+func TestSidecarHCMsNormalizePaths(t *testing.T) {
+	inputs, err := filepath.Glob(filepath.Join("testdata", "in", "*.yaml"))
+	if err != nil || len(inputs) == 0 {
+		t.Fatalf("no golden inputs: %v", err)
+	}
+	seen := 0
+	for _, in := range inputs {
+		s := loadSnapshot(t, in)
+		p, ok := firstWorkloadProxy(s)
+		if !ok {
+			continue
+		}
+		r, _ := translate.ForProxy(s, p)
+		for name, h := range hcms(t, r) {
+			seen++
+			if !h.GetNormalizePath().GetValue() || !h.GetMergeSlashes() || h.GetPathWithEscapedSlashesAction() != hcm.HttpConnectionManager_REJECT_REQUEST {
+				t.Errorf("%s %s: normalize_path %v, merge_slashes %v, escaped slashes %v; want true, true, REJECT_REQUEST",
+					filepath.Base(in), name, h.GetNormalizePath(), h.GetMergeSlashes(), h.GetPathWithEscapedSlashesAction())
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no HCM seen")
 	}
 }
