@@ -222,3 +222,27 @@ func TestSidecarHCMsNormalizePaths(t *testing.T) {
 		t.Fatal("no HCM seen")
 	}
 }
+
+// TestPermissiveListenersContinueAfterInspection: a PERMISSIVE listener's
+// TLS inspector hands a silent connection (a server-first protocol's
+// plaintext client) to the plaintext chain instead of closing it after
+// Envoy's 15s default.
+func TestPermissiveListenersContinueAfterInspection(t *testing.T) {
+	r, _ := forFirstWorkload(t, loadSnapshot(t, filepath.Join("testdata", "in", "mtls-permissive.yaml")))
+	inspected := 0
+	for _, l := range r.Listeners {
+		if len(l.GetListenerFilters()) == 0 {
+			continue
+		}
+		inspected++
+		if !l.GetContinueOnListenerFiltersTimeout() {
+			t.Errorf("%s: continue_on_listener_filters_timeout is off", l.GetName())
+		}
+		if d := l.GetListenerFiltersTimeout(); d == nil || d.AsDuration() <= 0 {
+			t.Errorf("%s: listener_filters_timeout %v, want a positive bound", l.GetName(), d)
+		}
+	}
+	if inspected == 0 {
+		t.Fatal("no listener with a TLS inspector")
+	}
+}
