@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	localrl "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/local_ratelimit/v3"
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 
@@ -37,6 +38,21 @@ func hcms(t *testing.T, r *translate.Resources) map[string]*hcm.HttpConnectionMa
 		}
 	}
 	return out
+}
+
+// extAuthzOf returns the ext_authz config of an HCM, or nil.
+func extAuthzOf(t *testing.T, h *hcm.HttpConnectionManager) *extauthzv3.ExtAuthz {
+	t.Helper()
+	for _, hf := range h.GetHttpFilters() {
+		if hf.GetName() == translate.ExtAuthzFilterName {
+			cfg := &extauthzv3.ExtAuthz{}
+			if err := hf.GetTypedConfig().UnmarshalTo(cfg); err != nil {
+				t.Fatal(err)
+			}
+			return cfg
+		}
+	}
+	return nil
 }
 
 // forFirstWorkload translates the snapshot for its first workload's
@@ -185,6 +201,127 @@ spec:
 			for _, m := range c.diag {
 				if !hasDiagnostic(diags, "TrafficPolicy/default/ledger", m) {
 					t.Errorf("diagnostics %+v lack %q", diags, m)
+				}
+			}
+		})
+	}
+}
+
+// TestExtAuthzFailureMode: the ext_authz filter fails closed while any
+// enforced, fail-closed policy is decided by the agent, and open when the
+// agent only runs dry-run or failureMode: allow policies.
+func TestExtAuthzFailureMode(t *testing.T) {
+	const svc = `
+apiVersion: embassy.dev/v1alpha1
+kind: Service
+metadata: {name: shop}
+spec:
+  ports: [{name: http, port: 8080, protocol: http}]
+---
+apiVersion: embassy.dev/v1alpha1
+kind: Workload
+metadata: {name: shop-1}
+spec: {address: 10.0.0.3, services: [shop]}
+`
+	// The rego reads a header's value through a function, which partial
+	// evaluation cannot turn into RBAC, so enforced policies stay on
+	// ext_authz too.
+	policy := func(name, extra string) string {
+		return `---
+apiVersion: embassy.dev/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: ` + name + `}
+spec:
+  targets: {services: [shop]}
+` + extra + `
+  modules:
+    - name: p.rego
+      rego: |
+        package envoy.authz
+        default allow := false
+        allow if startswith(lower(input.attributes.request.http.headers["x-user"]), "a")
+`
+	}
+	cases := []struct {
+		name     string
+		policies string
+		failOpen bool
+	}{
+		{"enforced", policy("p", "  mode: enforce"), false},
+		{"dry-run only", policy("p", "  mode: dry-run"), true},
+		{"enforced failing open", policy("p", "  failureMode: allow"), true},
+		{"dry-run beside an enforced one", policy("a", "  mode: dry-run") + policy("b", "  mode: enforce"), false},
+		{"dry-run beside one failing open", policy("a", "  mode: dry-run") + policy("b", "  failureMode: allow"), true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := mesh.New(1, decodeYAML(t, c.name, []byte(svc+c.policies)), mesh.WithAuthz(compileAuthz))
+			r, _ := forFirstWorkload(t, s)
+			cfg := extAuthzOf(t, hcms(t, r)["inbound|8080#0"])
+			if cfg == nil {
+				t.Fatal("no ext_authz filter on inbound|8080")
+			}
+			if cfg.GetFailureModeAllow() != c.failOpen {
+				t.Errorf("failure_mode_allow = %v, want %v", cfg.GetFailureModeAllow(), c.failOpen)
+			}
+		})
+	}
+}
+
+// TestExtAuthzBodyOnlyWhenReadAndNeverOnGRPC: Envoy holds an ext_authz
+// check that wants the body until the stream ends or the buffer fills, so
+// a streaming gRPC call would hang; the body is buffered only for HTTP
+// ports of policies that read it.
+func TestExtAuthzBodyOnlyWhenReadAndNeverOnGRPC(t *testing.T) {
+	doc := func(rule string) string {
+		return `
+apiVersion: embassy.dev/v1alpha1
+kind: Service
+metadata: {name: shop}
+spec:
+  ports: [{name: http, port: 8080, protocol: http}, {name: grpc, port: 9090, protocol: grpc}]
+---
+apiVersion: embassy.dev/v1alpha1
+kind: Workload
+metadata: {name: shop-1}
+spec: {address: 10.0.0.3, services: [shop]}
+---
+apiVersion: embassy.dev/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: p}
+spec:
+  targets: {services: [shop]}
+  mode: dry-run
+  modules:
+    - name: p.rego
+      rego: |
+        package envoy.authz
+        default allow := false
+        allow if ` + rule + `
+`
+	}
+	cases := []struct {
+		name, rule string
+		http, grpc bool
+	}{
+		{"headers only", `input.attributes.request.http.method == "GET"`, false, false},
+		{"reads the parsed body", `input.parsed_body.amount < 10`, true, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := mesh.New(1, decodeYAML(t, c.name, []byte(doc(c.rule))), mesh.WithAuthz(compileAuthz))
+			r, _ := forFirstWorkload(t, s)
+			h := hcms(t, r)
+			for listener, want := range map[string]bool{"inbound|8080#0": c.http, "inbound|9090#0": c.grpc} {
+				cfg := extAuthzOf(t, h[listener])
+				if cfg == nil {
+					t.Fatalf("no ext_authz filter on %s", listener)
+				}
+				if got := cfg.GetWithRequestBody() != nil; got != want {
+					t.Errorf("%s: with_request_body set = %v, want %v", listener, got, want)
+				}
+				if b := cfg.GetWithRequestBody(); b != nil && !b.GetAllowPartialMessage() {
+					t.Errorf("%s: with_request_body %v refuses large bodies instead of sending a part", listener, b)
 				}
 			}
 		})
