@@ -383,3 +383,89 @@ func TestPermissiveListenersContinueAfterInspection(t *testing.T) {
 		t.Fatal("no listener with a TLS inspector")
 	}
 }
+
+// TestOutlierDetectionEjectsOnlyOnWhatIsAsked: with only
+// consecutiveGatewayErrors set, Envoy's default consecutive_5xx (5, fully
+// enforced) would also eject on application 5xx; its enforcement is off.
+func TestOutlierDetectionEjectsOnlyOnWhatIsAsked(t *testing.T) {
+	for _, c := range []struct {
+		spec       string
+		enforce5xx *uint32
+	}{
+		{"{consecutiveGatewayErrors: 3}", ptr(uint32(0))},
+		{"{consecutive5xx: 4}", nil},
+	} {
+		r, _ := forFirstWorkload(t, snapshotOf(t, webService+`---
+apiVersion: embassy.dev/v1alpha1
+kind: TrafficPolicy
+metadata: {name: web}
+spec:
+  service: web
+  outlierDetection: `+c.spec+`
+`))
+		for _, cl := range r.Clusters {
+			od := cl.GetOutlierDetection()
+			if !strings.HasPrefix(cl.GetName(), "outbound|") || od == nil {
+				continue
+			}
+			got := od.GetEnforcingConsecutive_5Xx()
+			switch {
+			case c.enforce5xx == nil && got != nil:
+				t.Errorf("%s: enforcing_consecutive_5xx = %v, want Envoy's default", c.spec, got)
+			case c.enforce5xx != nil && (got == nil || got.GetValue() != *c.enforce5xx):
+				t.Errorf("%s: enforcing_consecutive_5xx = %v, want %d", c.spec, got, *c.enforce5xx)
+			}
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestEndpointWeightSumsFitUint32: endpoint weights whose sum overflows a
+// uint32 are scaled down in proportion, with a Diagnostic, instead of the
+// locality weight wrapping around (which misroutes) or overflowing the
+// sum Envoy checks (which it refuses).
+func TestEndpointWeightSumsFitUint32(t *testing.T) {
+	s := snapshotOf(t, `
+apiVersion: embassy.dev/v1alpha1
+kind: Service
+metadata: {name: web}
+spec:
+  ports: [{name: http, port: 8080, protocol: http}]
+  endpoints:
+    - {address: 10.0.0.1, weight: 4294967295}
+    - {address: 10.0.0.2, weight: 4294967295}
+    - {address: 10.0.0.3, weight: 2147483648, locality: {region: eu}}
+    - {address: 10.0.0.4, weight: 1, locality: {region: eu}}
+`)
+	r, diags := translate.Outbound(s)
+	if err := validateResources(r); err != nil {
+		t.Fatal(err)
+	}
+	if !hasDiagnostic(diags, "Service/default/web", "add up to more than 4294967295") {
+		t.Errorf("diagnostics %+v lack the scaled weights", diags)
+	}
+	for _, cla := range r.Endpoints {
+		var total uint64
+		weights := map[string]uint32{}
+		for _, l := range cla.GetEndpoints() {
+			var sum uint64
+			for _, e := range l.GetLbEndpoints() {
+				w := e.GetLoadBalancingWeight().GetValue()
+				sum += uint64(w)
+				weights[e.GetEndpoint().GetAddress().GetSocketAddress().GetAddress()] = w
+			}
+			if uint64(l.GetLoadBalancingWeight().GetValue()) != sum {
+				t.Errorf("%s: locality %v weighs %d, its endpoints %d", cla.GetClusterName(), l.GetLocality(), l.GetLoadBalancingWeight().GetValue(), sum)
+			}
+			total += sum
+		}
+		if total > 1<<32-1 {
+			t.Errorf("%s: weights add up to %d", cla.GetClusterName(), total)
+		}
+		// Proportions survive: the first two stay equal and twice the third.
+		if a, b, c := weights["10.0.0.1"], weights["10.0.0.2"], weights["10.0.0.3"]; a != b || a/c != 1 && a/c != 2 || weights["10.0.0.4"] != 1 {
+			t.Errorf("%s: weights %v lost their proportions", cla.GetClusterName(), weights)
+		}
+	}
+}
