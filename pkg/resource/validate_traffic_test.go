@@ -40,6 +40,10 @@ func TestValidateRouteSurface(t *testing.T) {
 	runSpecCases(t, []specCase{
 		// Matches.
 		{name: "matches ok", kind: KindRoute, spec: rule("matches:\n  - path: {regex: '^/v[0-9]+/.*'}\n    headers: [{name: x-a, suffix: .com}, {name: x-b, regex: 'a+'}, {name: x-c, present: true}, {name: x-d, absent: true}, {name: x-e, exact: e, invert: true}]\n    queryParams: [{name: q, exact: '1'}, {name: r, regex: 'a.*'}, {name: s, present: true}]\n    method: POST\n  - grpc: {service: helloworld.Greeter, method: SayHello}\n  - grpc: {service: helloworld.Greeter}\n  backends: [{}]")},
+		{name: "path regex over envoy's program size", kind: KindRoute, spec: rule("matches: [{path: {regex: '/tx/[0-9a-f]{64}'}}]\n  backends: [{}]"), path: "spec.rules[0].matches[0].path.regex", msg: "RE2 program of up to 13"},
+		{name: "header regex over envoy's program size", kind: KindRoute, spec: rule("matches: [{headers: [{name: x-id, regex: '[0-9a-f]{64}'}]}]\n  backends: [{}]"), path: "spec.rules[0].matches[0].headers[0].regex", msg: "over Envoy's limit of 100"},
+		{name: "rewrite regex over envoy's program size", kind: KindRoute, spec: rule("rewrite: {regex: {pattern: '[0-9a-f]{64}', substitution: x}}\n  backends: [{}]"), path: "spec.rules[0].rewrite.regex.pattern", msg: "over Envoy's limit of 100"},
+		{name: "regex under envoy's program size", kind: KindRoute, spec: rule("matches: [{path: {regex: '/tx/[0-9a-f]{32}'}}]\n  backends: [{}]")},
 		{name: "path regex invalid", kind: KindRoute, spec: rule("matches: [{path: {regex: '(a'}}]\n  backends: [{}]"), path: "spec.rules[0].matches[0].path.regex", msg: "must be an RE2 regular expression"},
 		{name: "path regex lookahead is not RE2", kind: KindRoute, spec: rule("matches: [{path: {regex: '/(?=a)'}}]\n  backends: [{}]"), path: "spec.rules[0].matches[0].path.regex", msg: "RE2"},
 		{name: "path regex and prefix", kind: KindRoute, spec: rule("matches: [{path: {regex: '/a', prefix: /a}}]\n  backends: [{}]"), path: "spec.rules[0].matches[0].path", msg: "exactly one of exact, prefix or regex"},
