@@ -14,9 +14,9 @@ const EnvoyLimit = 100
 // itself, but a kInstNop for each of its two edges.
 const altNops = 2
 
-// nonASCII is what RE2 compiles the range 80-10FFFF to, which [^x] and .
-// contain: three first bytes and three continuation bytes (compile.cc
-// Add_80_10ffff).
+// nonASCIIFirst and nonASCIIRest are what RE2 compiles the range
+// 80-10FFFF to, which [^x] and . contain: three first bytes and three
+// continuation bytes (compile.cc Add_80_10ffff).
 const nonASCIIFirst, nonASCIIRest = 3, 3
 
 // Bound returns an upper bound of RE2's ProgramSize for pattern, parsed

@@ -3,6 +3,7 @@ package re2size
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // measured holds RE2's ProgramSize for regexes an operator would write,
@@ -108,4 +109,27 @@ func FuzzBound(f *testing.F) {
 			t.Errorf("%q: bound %d below the fail and match instructions", p, b)
 		}
 	})
+}
+
+// TestBoundIsFastOnNestedMerges: alternations Go merges, nested deep,
+// cost time linear in the nesting, not exponential (apply runs Bound on
+// operators' input).
+func TestBoundIsFastOnNestedMerges(t *testing.T) {
+	p := "a"
+	for range 40 {
+		p = "(?:" + p + "|a)"
+	}
+	done := make(chan int, 1)
+	go func() {
+		n, _ := Bound(p)
+		done <- n
+	}()
+	select {
+	case n := <-done:
+		if n < 2 {
+			t.Errorf("bound %d", n)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Bound did not return within a minute on 40 nested alternations")
+	}
 }

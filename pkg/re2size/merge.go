@@ -23,12 +23,15 @@ func mergeAllowance(pattern string, re *syntax.Regexp) int {
 		}
 		n += altNops * (len(g) - 1)
 		for _, alt := range g {
-			b, err := Bound(alt)
-			if err != nil {
-				// Not a regex alone (a flag group's tail, say): as costly
-				// as the whole pattern without this allowance.
-				b = boundWithoutMerges(re)
-			}
+			// Merges inside an alternative are counted as groups of their
+			// own by this loop, so each alternative is bounded as it
+			// stands: recursing would cost time exponential in the
+			// nesting of groups.
+			b := boundWithoutMerges(re)
+			if sub, err := syntax.Parse(alt, syntax.Perl); err == nil {
+				b = boundWithoutMerges(sub)
+			} // else not a regex alone (a flag group's tail, say): as
+			// costly as the whole pattern.
 			n += b
 		}
 	}
