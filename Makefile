@@ -5,7 +5,7 @@ GO      ?= go
 BIN     := $(CURDIR)/bin
 GOFLAGS ?=
 
-.PHONY: all build demo test test-spire vet fmt-check unit e2e bench envoy-validate clean
+.PHONY: all build demo test test-re2 test-spire vet fmt-check unit e2e bench envoy-validate clean
 
 all: build
 
@@ -23,6 +23,12 @@ demo: build
 ## the fuzz seed corpora).
 test: fmt-check vet
 	$(GO) test -count=1 -timeout 20m ./...
+
+## test-re2: the differential test of pkg/re2size's bound of RE2's
+## program size (the number Envoy refuses regexes by) against the real RE2
+## library. Needs libre2-dev and a C++ compiler (.ci/run installs them).
+test-re2:
+	$(GO) test -count=1 -tags re2 ./pkg/re2size/...
 
 ## test-spire: the SPIRE-backed mesh end to end against a real spire-server
 ## and spire-agent. Builds SPIRE from source into .spire/ first (minutes, a

@@ -33,7 +33,7 @@ func TestCheckReferencesErrors(t *testing.T) {
 	}{
 		{name: "route to unknown service", extra: []string{doc(KindRoute, "r", "service: details\nrules:\n- backends: [{}]")},
 			path: "spec.service", msg: "service details.default does not exist", kind: KindRoute, objName: "r"},
-		{name: "backend to unknown service", extra: []string{doc(KindRoute, "r", "service: reviews\nrules:\n- backends: [{}]\n- backends: [{weight: 1}, {service: details, weight: 1}]")},
+		{name: "backend to unknown service", extra: []string{doc(KindRoute, "r", "service: reviews\nrules:\n- matches: [{method: GET}]\n  backends: [{}]\n- backends: [{weight: 1}, {service: details, weight: 1}]")},
 			path: "spec.rules[1].backends[1].service", msg: "service details.default does not exist", kind: KindRoute, objName: "r"},
 		{name: "route port not on service", extra: []string{doc(KindRoute, "r", "service: reviews\nport: 8080\nrules:\n- backends: [{}]")},
 			path: "spec.port", msg: "8080 is not a port of service reviews.default (ports: http (9080), metrics (9100))", kind: KindRoute, objName: "r"},

@@ -3,6 +3,8 @@ package resource
 import (
 	"regexp"
 	"strings"
+
+	"embassy.dev/embassy/pkg/re2size"
 )
 
 // HTTPMethods are the methods a match may name.
@@ -93,10 +95,18 @@ func (v *validator) queryParamMatch(path string, q QueryParamMatch) {
 }
 
 // regex checks that s compiles as RE2, the syntax both Envoy and gRPC use
-// (Go's regexp is RE2).
+// (Go's regexp is RE2), and that Envoy will load it: Envoy refuses a
+// regex whose RE2 program is larger than re2.max_program_size.error_level
+// (source/common/common/regex.cc, "RE2 program size of N > max program
+// size of 100"), which would NACK the route configuration of every
+// sidecar. re2size bounds that size from above.
 func (v *validator) regex(path, s string) {
 	if _, err := regexp.Compile(s); err != nil {
 		v.errorf(path, "must be an RE2 regular expression: %v", err)
+		return
+	}
+	if n, err := re2size.Bound(s); err == nil && n > re2size.EnvoyLimit {
+		v.errorf(path, "compiles to an RE2 program of up to %d instructions, over Envoy's limit of %d (re2.max_program_size.error_level); use shorter repetitions ([0-9a-f]+ rather than [0-9a-f]{64}) or a prefix or exact match", n, re2size.EnvoyLimit)
 	}
 }
 

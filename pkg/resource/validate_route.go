@@ -1,6 +1,7 @@
 package resource
 
 import (
+	"strconv"
 	"time"
 )
 
@@ -22,9 +23,39 @@ func (v *validator) route(s *RouteSpec) {
 	if len(s.Rules) == 0 {
 		v.errorf("spec.rules", "at least one rule is required")
 	}
+	catchAll := -1
 	for i := range s.Rules {
-		v.routeRule(index("spec.rules", i), &s.Rules[i])
+		p := index("spec.rules", i)
+		v.routeRule(p, &s.Rules[i])
+		if catchAll >= 0 {
+			v.errorf(p, "is never reached: rule %s before it matches every request (first match wins); move this rule above it or narrow that rule's matches", ruleName(catchAll, s.Rules[catchAll]))
+		} else if matchesEverything(s.Rules[i]) {
+			catchAll = i
+		}
 	}
+}
+
+// matchesEverything reports whether a rule takes every request: it has no
+// matches, or one that asks only for the path prefix "/".
+func matchesEverything(r RouteRule) bool {
+	if len(r.Matches) == 0 {
+		return true
+	}
+	for _, m := range r.Matches {
+		anyPath := m.Path == nil || (m.Path.Prefix == "/" && m.Path.Exact == "" && m.Path.Regex == "")
+		if anyPath && len(m.Headers) == 0 && len(m.QueryParams) == 0 && m.Method == "" && m.GRPC == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// ruleName names a rule in a message: its name, or its index.
+func ruleName(i int, r RouteRule) string {
+	if r.Name != "" {
+		return strconv.Quote(r.Name)
+	}
+	return index("spec.rules", i)
 }
 
 // routeRule checks one rule: its matches, where it sends requests, and

@@ -44,9 +44,12 @@ var RateLimitStatuses = []uint32{
 // maxDirectResponseBody is Envoy's default limit on an inline body.
 const maxDirectResponseBody = 4096
 
-// minFillInterval is the shortest token-bucket refill: finer intervals
-// only burn CPU on timers.
-const minFillInterval = time.Millisecond
+// MinFillInterval is the shortest token-bucket refill Envoy loads: its
+// local rate limiter (source/extensions/filters/common/local_ratelimit/
+// local_ratelimit_impl.cc) throws "local rate limit token bucket fill
+// timer must be >= 50ms", for per-route configs too, so a shorter one
+// would get the whole route configuration NACKed.
+const MinFillInterval = 50 * time.Millisecond
 
 // headerNamePattern is an HTTP header name (an RFC 9110 token).
 var headerNamePattern = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
@@ -202,8 +205,8 @@ func (v *validator) rateLimit(path string, r *RateLimit) {
 	if r.FillInterval == "" {
 		v.errorf(path+".fillInterval", "required")
 	}
-	if d, ok := v.duration(path+".fillInterval", r.FillInterval); ok && d < minFillInterval {
-		v.errorf(path+".fillInterval", "must be at least 1ms, got %s", string(r.FillInterval))
+	if d, ok := v.duration(path+".fillInterval", r.FillInterval); ok && d < MinFillInterval {
+		v.errorf(path+".fillInterval", "must be at least %s (Envoy's shortest token-bucket refill), got %s", MinFillInterval, string(r.FillInterval))
 	}
 	if r.Status != 0 && !slices.Contains(RateLimitStatuses, r.Status) {
 		v.errorf(path+".status", "must be a 4xx or 5xx status such as 429 or 503, got %d", r.Status)

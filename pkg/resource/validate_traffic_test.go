@@ -40,6 +40,10 @@ func TestValidateRouteSurface(t *testing.T) {
 	runSpecCases(t, []specCase{
 		// Matches.
 		{name: "matches ok", kind: KindRoute, spec: rule("matches:\n  - path: {regex: '^/v[0-9]+/.*'}\n    headers: [{name: x-a, suffix: .com}, {name: x-b, regex: 'a+'}, {name: x-c, present: true}, {name: x-d, absent: true}, {name: x-e, exact: e, invert: true}]\n    queryParams: [{name: q, exact: '1'}, {name: r, regex: 'a.*'}, {name: s, present: true}]\n    method: POST\n  - grpc: {service: helloworld.Greeter, method: SayHello}\n  - grpc: {service: helloworld.Greeter}\n  backends: [{}]")},
+		{name: "path regex over envoy's program size", kind: KindRoute, spec: rule("matches: [{path: {regex: '/tx/[0-9a-f]{64}'}}]\n  backends: [{}]"), path: "spec.rules[0].matches[0].path.regex", msg: "RE2 program of up to 13"},
+		{name: "header regex over envoy's program size", kind: KindRoute, spec: rule("matches: [{headers: [{name: x-id, regex: '[0-9a-f]{64}'}]}]\n  backends: [{}]"), path: "spec.rules[0].matches[0].headers[0].regex", msg: "over Envoy's limit of 100"},
+		{name: "rewrite regex over envoy's program size", kind: KindRoute, spec: rule("rewrite: {regex: {pattern: '[0-9a-f]{64}', substitution: x}}\n  backends: [{}]"), path: "spec.rules[0].rewrite.regex.pattern", msg: "over Envoy's limit of 100"},
+		{name: "regex under envoy's program size", kind: KindRoute, spec: rule("matches: [{path: {regex: '/tx/[0-9a-f]{32}'}}]\n  backends: [{}]")},
 		{name: "path regex invalid", kind: KindRoute, spec: rule("matches: [{path: {regex: '(a'}}]\n  backends: [{}]"), path: "spec.rules[0].matches[0].path.regex", msg: "must be an RE2 regular expression"},
 		{name: "path regex lookahead is not RE2", kind: KindRoute, spec: rule("matches: [{path: {regex: '/(?=a)'}}]\n  backends: [{}]"), path: "spec.rules[0].matches[0].path.regex", msg: "RE2"},
 		{name: "path regex and prefix", kind: KindRoute, spec: rule("matches: [{path: {regex: '/a', prefix: /a}}]\n  backends: [{}]"), path: "spec.rules[0].matches[0].path", msg: "exactly one of exact, prefix or regex"},
@@ -114,7 +118,12 @@ func TestValidateRouteSurface(t *testing.T) {
 
 		// Rate limit.
 		{name: "rate limit ok", kind: KindRoute, spec: rule(b + "rateLimit: {maxTokens: 10, tokensPerFill: 5, fillInterval: 1s, status: 503, responseHeaders: {x-limited: 'true'}}")},
-		{name: "rate limit fill interval short", kind: KindRoute, spec: rule(b + "rateLimit: {maxTokens: 10, fillInterval: 500us}"), path: "spec.rules[0].rateLimit.fillInterval", msg: "at least 1ms"},
+		{name: "rate limit fill interval short", kind: KindRoute, spec: rule(b + "rateLimit: {maxTokens: 10, fillInterval: 500us}"), path: "spec.rules[0].rateLimit.fillInterval", msg: "at least 50ms"},
+		{name: "rate limit fill interval under envoy's minimum", kind: KindRoute, spec: rule(b + "rateLimit: {maxTokens: 10, fillInterval: 20ms}"), path: "spec.rules[0].rateLimit.fillInterval", msg: "must be at least 50ms (Envoy's shortest token-bucket refill), got 20ms"},
+		{name: "rate limit fill interval at envoy's minimum", kind: KindRoute, spec: rule(b + "rateLimit: {maxTokens: 10, fillInterval: 50ms}")},
+		{name: "rule after a rule without matches", kind: KindRoute, spec: "service: a\nrules:\n- name: all\n  backends: [{}]\n- name: admin\n  matches: [{path: {prefix: /admin}}]\n  backends: [{}]", path: "spec.rules[1]", msg: `is never reached: rule "all" before it matches every request`},
+		{name: "rule after a prefix-slash match", kind: KindRoute, spec: "service: a\nrules:\n- matches: [{path: {exact: /x}}, {path: {prefix: /}}]\n  backends: [{}]\n- matches: [{method: GET}]\n  backends: [{}]", path: "spec.rules[1]", msg: "rule spec.rules[0] before it matches every request"},
+		{name: "catch-all last is fine", kind: KindRoute, spec: "service: a\nrules:\n- matches: [{path: {prefix: /}, headers: [{name: x, exact: 'v1'}]}]\n  backends: [{}]\n- matches: [{path: {prefix: /}}]\n  backends: [{}]"},
 		{name: "rate limit fill interval missing", kind: KindRoute, spec: rule(b + "rateLimit: {maxTokens: 10}"), path: "spec.rules[0].rateLimit.fillInterval", msg: "required"},
 		{name: "rate limit no tokens", kind: KindRoute, spec: rule(b + "rateLimit: {fillInterval: 1s}"), path: "spec.rules[0].rateLimit.maxTokens", msg: "at least 1"},
 		{name: "rate limit tokens per fill", kind: KindRoute, spec: rule(b + "rateLimit: {maxTokens: 1, tokensPerFill: 2, fillInterval: 1s}"), path: "spec.rules[0].rateLimit.tokensPerFill", msg: "must not exceed maxTokens 1"},
@@ -145,6 +154,8 @@ rateLimit: {maxTokens: 100, fillInterval: 1s}`)},
 		{name: "keepalive fraction", kind: KindTrafficPolicy, spec: tp("connectionPool: {tcpKeepalive: {time: 1500ms}}"), path: "spec.connectionPool.tcpKeepalive.time", msg: "whole number of seconds"},
 		{name: "keepalive zero", kind: KindTrafficPolicy, spec: tp("connectionPool: {tcpKeepalive: {interval: 0s}}"), path: "spec.connectionPool.tcpKeepalive.interval", msg: "must be > 0"},
 		{name: "outlier max ejection", kind: KindTrafficPolicy, spec: tp("outlierDetection: {consecutive5xx: 5, maxEjectionPercent: 101}"), path: "spec.outlierDetection.maxEjectionPercent", msg: "from 0 to 100, got 101"},
+		{name: "outlier without a threshold", kind: KindTrafficPolicy, spec: tp("outlierDetection: {interval: 10s}"), path: "spec.outlierDetection", msg: "set consecutive5xx, consecutiveGatewayErrors or both"},
+		{name: "outlier gateway errors only", kind: KindTrafficPolicy, spec: tp("outlierDetection: {consecutiveGatewayErrors: 3}")},
 		{name: "outlier interval", kind: KindTrafficPolicy, spec: tp("outlierDetection: {interval: 0s}"), path: "spec.outlierDetection.interval", msg: "must be > 0"},
 		{name: "outlier ejection time", kind: KindTrafficPolicy, spec: tp("outlierDetection: {baseEjectionTime: -5s}"), path: "spec.outlierDetection.baseEjectionTime", msg: "must be > 0"},
 		{name: "failover region", kind: KindTrafficPolicy, spec: tp("locality: {failover: [{zone: z}]}"), path: "spec.locality.failover[0].region", msg: "required"},
@@ -154,6 +165,6 @@ rateLimit: {maxTokens: 100, fillInterval: 1s}`)},
 		{name: "health check interval", kind: KindTrafficPolicy, spec: tp("healthCheck: {timeout: 1s, tcp: {}}"), path: "spec.healthCheck.interval", msg: "required"},
 		{name: "health check timeout zero", kind: KindTrafficPolicy, spec: tp("healthCheck: {interval: 1s, timeout: 0s, tcp: {}}"), path: "spec.healthCheck.timeout", msg: "must be > 0"},
 		{name: "health check path", kind: KindTrafficPolicy, spec: tp("healthCheck: {interval: 1s, timeout: 1s, http: {path: healthz}}"), path: "spec.healthCheck.http.path", msg: "must start with '/'"},
-		{name: "rate limit fill interval", kind: KindTrafficPolicy, spec: tp("rateLimit: {maxTokens: 1, fillInterval: 0.5ms}"), path: "spec.rateLimit.fillInterval", msg: "at least 1ms"},
+		{name: "rate limit fill interval", kind: KindTrafficPolicy, spec: tp("rateLimit: {maxTokens: 1, fillInterval: 49ms}"), path: "spec.rateLimit.fillInterval", msg: "at least 50ms"},
 	})
 }

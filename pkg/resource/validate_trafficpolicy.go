@@ -20,6 +20,9 @@ func (v *validator) trafficPolicy(s *TrafficPolicySpec) {
 		v.wholeSeconds("spec.connectionPool.tcpKeepalive.interval", cp.TCPKeepalive.Interval)
 	}
 	if od := s.OutlierDetection; od != nil {
+		if od.Consecutive5xx == 0 && od.ConsecutiveGatewayErrors == 0 {
+			v.errorf("spec.outlierDetection", "set consecutive5xx, consecutiveGatewayErrors or both: they say when an endpoint is ejected")
+		}
 		v.duration("spec.outlierDetection.interval", od.Interval)
 		v.duration("spec.outlierDetection.baseEjectionTime", od.BaseEjectionTime)
 		if od.MaxEjectionPercent > 100 {

@@ -5,10 +5,8 @@ import (
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	rbacv3 "github.com/envoyproxy/go-control-plane/envoy/config/rbac/v3"
-	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	rbacfilterv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/rbac/v3"
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
-	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"embassy.dev/embassy/pkg/mesh"
@@ -33,8 +31,7 @@ const (
 	// policy's bundle: "embassy.authz/<namespace>/<policy>".
 	AuthzExtensionPrefix = "embassy.authz/"
 
-	extAuthzTimeout        = 200 * time.Millisecond
-	extAuthzMaxRequestBody = 8 << 10
+	extAuthzTimeout = 200 * time.Millisecond
 )
 
 // AuthzExtensionName names the TypedExtensionConfig of a policy's bundle.
@@ -45,13 +42,12 @@ func AuthzExtensionName(namespace, policy string) string {
 // authzFilters decides the authorization HTTP filters of a workload's
 // inbound HCMs, in order: the jwt_authn filter when a policy names JWT
 // providers (Envoy only), one RBAC filter per enforced policy that
-// compiled to RBAC (or that must fail closed), then the ext_authz filter
-// when any policy needs the agent to decide. Proxyless servers cannot
-// call ext_authz, so for them a policy RBAC cannot express is reported
-// and, when enforced, denies everything.
-func (t *translator) authzFilters(w *mesh.Workload, proxyless bool) []*hcm.HttpFilter {
+// compiled to RBAC (or that must fail closed), then, when ext is not nil,
+// the ext_authz filter, since some policy needs the agent to decide.
+// Proxyless servers cannot call ext_authz, so for them a policy RBAC
+// cannot express is reported and, when enforced, denies everything.
+func (t *translator) authzFilters(w *mesh.Workload, proxyless bool) (filters []*hcm.HttpFilter, ext *extAuthzNeeds) {
 	var rbacs []*hcm.HttpFilter
-	needExtAuthz := false
 	for _, p := range t.s.AuthorizationPoliciesFor(w) {
 		c := p.Compiled
 		enforce := p.Spec.Mode != "dry-run"
@@ -76,22 +72,17 @@ func (t *translator) authzFilters(w *mesh.Workload, proxyless bool) []*hcm.HttpF
 		case enforce && rules != nil:
 			rbacs = append(rbacs, rbacFilter(p, rules))
 		default:
-			needExtAuthz = true
+			ext = ext.add(p, enforce)
 		}
 	}
-	var jwt *hcm.HttpFilter
 	if !proxyless {
-		jwt = t.jwtFilter(w)
+		if jwt := t.jwtFilter(w); jwt != nil {
+			// Tokens are verified first, so a bad one is refused with 401
+			// before any policy runs and the claims are there when one does.
+			return append([]*hcm.HttpFilter{jwt}, rbacs...), ext.withJWT()
+		}
 	}
-	if needExtAuthz {
-		rbacs = append(rbacs, extAuthzFilter(jwt != nil))
-	}
-	if jwt != nil {
-		// Tokens are verified first, so a bad one is refused with 401
-		// before any policy runs and the claims are there when one does.
-		rbacs = append([]*hcm.HttpFilter{jwt}, rbacs...)
-	}
-	return rbacs
+	return rbacs, ext
 }
 
 // compiledRBAC returns a policy's RBAC rules, or nil when it has none.
@@ -136,38 +127,26 @@ func rbacFilter(p *mesh.AuthorizationPolicy, r *rbacv3.RBAC) *hcm.HttpFilter {
 	}
 }
 
-// extAuthzFilter asks the workload's agent over gRPC, through the
-// bootstrap's embassy_authz cluster. It fails closed: a request the agent
-// does not answer within the timeout is denied. With jwt, the jwt_authn
-// filter's verified payloads go along as the request's metadata context.
-func extAuthzFilter(jwt bool) *hcm.HttpFilter {
-	cfg := &extauthzv3.ExtAuthz{
-		Services: &extauthzv3.ExtAuthz_GrpcService{GrpcService: &core.GrpcService{
-			TargetSpecifier: &core.GrpcService_EnvoyGrpc_{EnvoyGrpc: &core.GrpcService_EnvoyGrpc{ClusterName: AuthzClusterName}},
-			Timeout:         durationpb.New(extAuthzTimeout),
-		}},
-		TransportApiVersion: core.ApiVersion_V3,
-		FailureModeAllow:    false,
-		WithRequestBody:     &extauthzv3.BufferSettings{MaxRequestBytes: extAuthzMaxRequestBody, AllowPartialMessage: true},
-	}
-	if jwt {
-		cfg.MetadataContextNamespaces = []string{JWTAuthnFilterName}
-	}
-	return &hcm.HttpFilter{Name: ExtAuthzFilterName, ConfigType: &hcm.HttpFilter_TypedConfig{TypedConfig: toAny(cfg)}}
-}
-
 // inboundAuthz puts the workload's authorization filters before the
 // router of each of its inbound HCMs. tcp listeners are not authorized:
 // the policies' input is an HTTP request.
 func (t *translator) inboundAuthz(w *mesh.Workload, res *Resources, proxyless bool) {
-	filters := t.authzFilters(w, proxyless)
-	if len(filters) == 0 {
+	filters, ext := t.authzFilters(w, proxyless)
+	if len(filters) == 0 && ext == nil {
 		return
 	}
+	protocols := map[string]string{}
+	for _, ip := range t.inboundPorts(w) {
+		protocols[inboundName(ip.listen)] = ip.port.Protocol
+	}
 	for _, l := range res.Listeners {
+		hfs := filters
+		if ext != nil {
+			hfs = append(hfs[:len(hfs):len(hfs)], extAuthzFilter(ext, protocols[l.GetName()]))
+		}
 		for _, fc := range l.GetFilterChains() {
 			for _, f := range fc.GetFilters() {
-				for _, hf := range filters {
+				for _, hf := range hfs {
 					addHTTPFilter(f, hf)
 				}
 			}

@@ -106,8 +106,10 @@ func TestAuthzTCPListenerHasNoFilter(t *testing.T) {
 	}
 }
 
+// TestExtAuthzFilterSettings checks an enforced policy that reads the body:
+// fail closed, body buffered.
 func TestExtAuthzFilterSettings(t *testing.T) {
-	r, _ := translate.Inbound(authzSnapshot(t, "authz-dryrun"), proxy(translate.Envoy, "default", "reviews-1"))
+	r, _ := translate.Inbound(authzSnapshot(t, "authz-extauthz"), proxy(translate.Envoy, "default", "orders-1"))
 	var cfg *extauthzv3.ExtAuthz
 	for _, l := range r.Listeners {
 		h := &hcm.HttpConnectionManager{}

@@ -11,6 +11,8 @@ import (
 	httpopts "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"embassy.dev/embassy/pkg/resource"
 )
 
 // httpProtocolOptionsName is the extension key Envoy reads upstream HTTP
@@ -50,7 +52,11 @@ func (t *translator) outboundClusters() ([]*cluster.Cluster, []*endpoint.Cluster
 	clas := make([]*endpoint.ClusterLoadAssignment, 0, len(refs))
 	for _, c := range refs {
 		clusters = append(clusters, t.edsCluster(c))
-		clas = append(clas, clusterLoadAssignment(c, failoverOrder(t.trafficSettings(c.svc))))
+		cla, scaled := clusterLoadAssignment(c, failoverOrder(t.trafficSettings(c.svc)))
+		if scaled {
+			t.diag(resource.KindService, c.svc.Ref.Namespace, c.svc.Ref.Name, "endpoint weights of %s add up to more than 4294967295, which Envoy refuses; they are scaled down in proportion", c.name())
+		}
+		clas = append(clas, cla)
 	}
 	return clusters, clas
 }

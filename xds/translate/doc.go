@@ -19,7 +19,9 @@
 // common_lb_config.locality_weighted_lb_config, and failover priorities on
 // the ClusterLoadAssignment: a locality takes the index of the first
 // failover step it falls in, unlisted ones come last, renumbered from 0
-// without gaps (gRPC refuses gaps); (healthcheck.go) health_checks;
+// without gaps (gRPC refuses gaps); (healthcheck.go) health_checks, only
+// on ports where the check can run (gRPC checks need HTTP/2, HTTP checks
+// an HTTP port);
 // (upstream.go) upstream_connection_options.tcp_keepalive and explicit
 // HTTP/2 protocol options. Proxyless gRPC accepts only ROUND_ROBIN,
 // RING_HASH and LEAST_REQUEST; anything else becomes ROUND_ROBIN and a
@@ -63,6 +65,11 @@
 // runs fault and router (gRPC has no local rate limit and NACKs an HCM
 // naming a filter it does not know). An inbound HCM gets a local_ratelimit
 // before its router when the service's TrafficPolicy sets a rateLimit.
+// Every Envoy HCM, inbound and outbound, normalizes paths (normalize_path,
+// merge_slashes) and refuses escaped slashes before any filter runs
+// (pathnorm.go), so routes and authorization decide on the path the
+// application acts on. Header values are escaped for Envoy's substitution
+// formatter ('%' as "%%"), so they are sent as written.
 //
 // # Envoy sidecars
 //
@@ -107,8 +114,10 @@
 // spiffe://<td>/ns/<ns>/sa/<sa> of the service's endpoints (sorted; only
 // the trust domain, with a Diagnostic, when a static endpoint has no
 // identity), with sni "<svc>.<ns>" and alpn h2 on http2 and grpc ports.
-// PERMISSIVE adds the TLS inspector and an mTLS copy of each inbound filter
-// chain matching transport_protocol "tls" before the plaintext one; clusters
+// PERMISSIVE adds the TLS inspector (continuing to the plaintext chain after
+// 1s without bytes, for server-first protocols) and an mTLS copy of each
+// inbound filter chain matching transport_protocol "tls" before the
+// plaintext one; clusters
 // are as in STRICT, since every member accepts mTLS. Sidecars take the
 // certificate ("default") and trust bundle ("ROOTCA") over SDS from the
 // agent through the bootstrap's "embassy_sds" cluster; no key or
@@ -135,9 +144,13 @@
 //     compiler ran): one "envoy.filters.http.ext_authz" filter calling the
 //     agent over gRPC through the bootstrap's static cluster
 //     "embassy_authz" (the agent's authz.sock), transport V3, timeout
-//     200ms, failure_mode_allow false, with up to 8KiB of request body
-//     (partial allowed). Dry-run always takes this path, so the agent can
-//     log what it would deny and allow it.
+//     200ms (extauthz.go). failure_mode_allow is true only when every
+//     policy the agent decides is dry-run or failureMode allow, so an
+//     unreachable agent never turns a dry-run into a deny. Up to 8KiB of
+//     request body (partial allowed) goes along only when such a policy's
+//     Rego mentions "body", and never on grpc ports, where Envoy would hold
+//     streaming calls until their end. Dry-run always takes this path, so
+//     the agent can log what it would deny and allow it.
 //   - Proxyless gRPC server: gRPC has no ext_authz, only RBAC. A compiled,
 //     enforced policy is an RBAC filter as above. One RBAC cannot express
 //     is reported ("cannot be enforced on proxyless gRPC servers") and, as

@@ -13,12 +13,16 @@ import (
 // clusterLoadAssignment builds the endpoints of a cluster, grouped by
 // locality. Each locality carries the sum of its endpoints' weights: gRPC
 // silently drops a locality without load_balancing_weight. With a failover
-// order, each locality gets its priority in it.
-func clusterLoadAssignment(c clusterRef, failover []resource.LocalityTarget) *endpoint.ClusterLoadAssignment {
+// order, each locality gets its priority in it. Weights whose sum would
+// not fit in a uint32 are scaled down (see weightDivisor), and scaled says
+// so.
+func clusterLoadAssignment(c clusterRef, failover []resource.LocalityTarget) (cla *endpoint.ClusterLoadAssignment, scaled bool) {
 	groups := map[resource.Locality][]*endpoint.LbEndpoint{}
 	weights := map[resource.Locality]uint32{}
-	for _, ep := range endpointsMatching(c) {
-		w := max(ep.Weight, 1)
+	eps := endpointsMatching(c)
+	divisor := weightDivisor(eps)
+	for _, ep := range eps {
+		w := scaledWeight(ep.Weight, divisor)
 		groups[ep.Locality] = append(groups[ep.Locality], lbEndpoint(ep.Address, ep.Ports[c.port.Name], w))
 		weights[ep.Locality] += w
 	}
@@ -43,7 +47,7 @@ func clusterLoadAssignment(c clusterRef, failover []resource.LocalityTarget) *en
 			LbEndpoints:         eps,
 		})
 	}
-	return out
+	return out, divisor > 1
 }
 
 // lbEndpoint builds one weighted endpoint.

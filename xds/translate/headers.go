@@ -5,6 +5,7 @@ import (
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"maps"
 	"slices"
+	"strings"
 
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
@@ -41,10 +42,22 @@ func headerValueOptions(e *resource.HeaderEdits) []*core.HeaderValueOption {
 }
 
 // headerOptions turns a header map into options with one append action.
+// Every value is sent literally: see formatterLiteral.
 func headerOptions(m map[string]string, action core.HeaderValueOption_HeaderAppendAction) []*core.HeaderValueOption {
 	var out []*core.HeaderValueOption
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		out = append(out, &core.HeaderValueOption{Header: &core.HeaderValue{Key: k, Value: m[k]}, AppendAction: action})
+		out = append(out, &core.HeaderValueOption{Header: &core.HeaderValue{Key: k, Value: formatterLiteral(m[k])}, AppendAction: action})
 	}
 	return out
+}
+
+// formatterLiteral escapes a value for Envoy's substitution formatter,
+// which reads every header value Envoy adds (router/header_parser.cc,
+// formatter/substitution_formatter.cc). There a lone '%' either starts a
+// command, so "%DOWNSTREAM_REMOTE_ADDRESS%" would be expanded, or fails
+// the whole route configuration with "Couldn't find valid command at
+// position N", so "50%" would be NACKed. Embassy offers no formatter
+// commands: operators' text is sent as written, with '%' as "%%".
+func formatterLiteral(v string) string {
+	return strings.ReplaceAll(v, "%", "%%")
 }

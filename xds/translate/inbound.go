@@ -85,7 +85,7 @@ func inboundListener(ip *inboundPort) *listener.Listener {
 	name := inboundName(ip.listen)
 	var f *listener.Filter
 	if isHTTPFamily(ip.port.Protocol) {
-		f = hcmFilter(httpConnectionManager(inboundStatPrefix(ip.listen), "", inboundRoutes(name)))
+		f = hcmFilter(normalizePaths(httpConnectionManager(inboundStatPrefix(ip.listen), "", inboundRoutes(name))))
 	} else {
 		f = tcpProxyFilter(tcpProxy(inboundStatPrefix(ip.listen), name))
 	}

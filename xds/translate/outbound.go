@@ -33,7 +33,7 @@ func (t *translator) outboundHTTPRoutes() *route.RouteConfiguration {
 // changes a route and never rebinds a socket. Its fault and rate limit
 // filters do nothing until a route turns them on for itself.
 func outboundHTTPListener() *listener.Listener {
-	h := httpConnectionManager(outboundHTTPName, outboundHTTPName, nil, faultFilter(), disabledLocalRateLimitFilter())
+	h := normalizePaths(httpConnectionManager(outboundHTTPName, outboundHTTPName, nil, faultFilter(), disabledLocalRateLimitFilter()))
 	return listenerWithFilter(outboundHTTPName, outboundHTTPAddress, outboundHTTPPort, hcmFilter(h), nil)
 }
 

@@ -11,7 +11,7 @@ import (
 )
 
 // outlierDetection ejects endpoints after consecutive 5xx or gateway
-// errors. Success-rate ejection, on by default in Envoy and gRPC, is turned
+// errors, each only when the policy sets it. Success-rate ejection, on by default in Envoy and gRPC, is turned
 // off (enforcing_success_rate 0) so only what the policy asks for ejects.
 // gRPC ejects only by success rate or failure percentage, so proxyless
 // clients get the same settings, which eject nothing there, and a
@@ -29,6 +29,13 @@ func (t *translator) outlierDetection(ts trafficSettings) *cluster.OutlierDetect
 		Interval:             positiveDuration(od.Interval),
 		BaseEjectionTime:     positiveDuration(od.BaseEjectionTime),
 		EnforcingSuccessRate: wrapperspb.UInt32(0),
+	}
+	if od.Consecutive5xx == 0 {
+		// Envoy ejects after 5 consecutive 5xx when consecutive_5xx is
+		// unset (outlier_detection_impl.cc defaults it to 5, enforced at
+		// 100%), so a policy asking only for gateway errors would also
+		// eject on application 5xx.
+		out.EnforcingConsecutive_5Xx = wrapperspb.UInt32(0)
 	}
 	if od.ConsecutiveGatewayErrors != 0 {
 		out.ConsecutiveGatewayFailure = wrapperspb.UInt32(od.ConsecutiveGatewayErrors)

@@ -42,8 +42,8 @@ func localRateLimitFilter(lr *localrl.LocalRateLimit) *hcm.HttpFilter {
 // a diagnostic against the resource) when its interval is unusable.
 func (t *translator) localRateLimit(kind resource.Kind, namespace, name string, rl *resource.RateLimit) *localrl.LocalRateLimit {
 	fill, err := time.ParseDuration(string(rl.FillInterval))
-	if err != nil || fill < time.Millisecond || rl.MaxTokens == 0 {
-		t.diag(kind, namespace, name, "rateLimit needs maxTokens >= 1 and a fillInterval of at least 1ms; no limit applied")
+	if err != nil || fill < resource.MinFillInterval || rl.MaxTokens == 0 {
+		t.diag(kind, namespace, name, "rateLimit needs maxTokens >= 1 and a fillInterval of at least %s; no limit applied", resource.MinFillInterval)
 		return nil
 	}
 	bucket := &typev3.TokenBucket{MaxTokens: rl.MaxTokens, FillInterval: durationpb.New(fill)}

@@ -1,11 +1,14 @@
 package translate
 
 import (
+	"time"
+
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	tlsinspector "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/listener/tls_inspector/v3"
 	tls "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"embassy.dev/embassy/pkg/resource"
@@ -73,5 +76,22 @@ func (t *translator) secureInbound(l *listener.Listener, ip *inboundPort) *liste
 		Name:       tlsInspectorName,
 		ConfigType: &listener.ListenerFilter_TypedConfig{TypedConfig: toAny(&tlsinspector.TlsInspector{})},
 	}}
+	permissiveInspection(l)
 	return l
+}
+
+// permissiveListenerFiltersTimeout bounds how long a PERMISSIVE listener
+// waits for a connection's first bytes. A TLS caller sends its ClientHello
+// at once; a plaintext client of a server-first protocol (MySQL, SMTP,
+// Redis sentinels' greetings) sends nothing until the server speaks.
+const permissiveListenerFiltersTimeout = time.Second
+
+// permissiveInspection lets a connection whose first bytes never come go
+// on to the plaintext chain after a short wait. Envoy's default is to
+// close it after 15s (listener_impl.cc: the listener filter timeout closes
+// the socket unless continue_on_listener_filters_timeout is set), which
+// breaks every server-first protocol on a PERMISSIVE port.
+func permissiveInspection(l *listener.Listener) {
+	l.ContinueOnListenerFiltersTimeout = true
+	l.ListenerFiltersTimeout = durationpb.New(permissiveListenerFiltersTimeout)
 }
