@@ -2,9 +2,7 @@ package translate_test
 
 import (
 	"encoding/json"
-	"maps"
 	"math/rand/v2"
-	"slices"
 	"testing"
 	"time"
 
@@ -12,17 +10,6 @@ import (
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/xds/envoyrules"
 )
-
-// pendingFindings are the rules that translations of valid input still
-// break, each a known problem whose fix is under way in the translator and
-// in validation at apply. The property test records these violations
-// instead of failing on them; delete an entry once its fix has landed.
-var pendingFindings = map[string]string{
-	"local_ratelimit.fill-interval":   "fill intervals under 50 ms pass validation",
-	"header.format-string":            "header values are not escaped for Envoy's formatter",
-	"cluster.grpc-health-check-http2": "gRPC health checks land on clusters that do not speak HTTP/2",
-	"regex.program-size":              "regexes are not measured with RE2's program size",
-}
 
 // Property-test bounds: a fixed number of meshes from a fixed seed, so a
 // failure reproduces, and a time bound so a slow machine ends early rather
@@ -41,7 +28,6 @@ const (
 func TestPropertyTranslationsKeepEnvoyRules(t *testing.T) {
 	g := &meshGen{r: rand.New(rand.NewPCG(propertySeed, propertySeed))}
 	deadline := time.Now().Add(propertyBudget)
-	recorded := map[string]int{}
 	drawn, kept, proxies := 0, 0, 0
 	for i := 0; i < propertyMeshes && time.Now().Before(deadline); i++ {
 		all := g.mesh()
@@ -54,10 +40,6 @@ func TestPropertyTranslationsKeepEnvoyRules(t *testing.T) {
 				t.Errorf("mesh %d, %s: does not validate:\n%v\nresources: %s", i, proxy, err, describe(valid))
 			}
 			for _, v := range envoyrules.Check(r) {
-				if _, pending := pendingFindings[v.Rule]; pending {
-					recorded[v.Rule]++
-					continue
-				}
 				t.Errorf("mesh %d, %s: %s\nresources: %s", i, proxy, v, describe(valid))
 			}
 		}
@@ -67,9 +49,6 @@ func TestPropertyTranslationsKeepEnvoyRules(t *testing.T) {
 		t.Errorf("only %d of %d drawn resources were valid", kept, drawn)
 	}
 	t.Logf("%d resources drawn, %d valid, %d proxy sets checked", drawn, kept, proxies)
-	for _, rule := range slices.Sorted(maps.Keys(recorded)) {
-		t.Logf("recorded %d violations of %s: %s", recorded[rule], rule, pendingFindings[rule])
-	}
 }
 
 // validOnly keeps the resources pkg/resource accepts on their own and
