@@ -70,7 +70,8 @@ func New(e *engine.Engine, o Options) *Server {
 }
 
 // Check decides one request. It never returns an error: a request that
-// cannot be parsed is denied with 400, and a failing policy answers by its
+// cannot be parsed, or whose path the sidecar should have normalized
+// (checkPath), is denied with 400, and a failing policy answers by its
 // failure mode, so Envoy's own failure_mode_allow never decides for us.
 func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
 	start := time.Now()
@@ -78,8 +79,9 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 		d   engine.Decision
 		err error
 	)
-	input, inErr := BuildInput(req)
-	if inErr != nil {
+	if pathErr := checkPath(req); pathErr != nil {
+		d, err = s.badRequest(pathErr), pathErr
+	} else if input, inErr := BuildInput(req); inErr != nil {
 		d, err = s.badRequest(inErr), inErr
 	} else if remove, denied := jwtCheck(s.engine.Bundle(), req, input, start); denied != nil {
 		d = *denied
@@ -95,7 +97,8 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	return response(d, id), nil
 }
 
-// badRequest is the decision for a request with no input document: 400,
+// badRequest is the decision for a request no policy may decide on (no
+// input document, or a path the sidecar should have normalized): 400,
 // except in dry-run, where nothing is denied.
 func (s *Server) badRequest(err error) engine.Decision {
 	d := engine.Decision{Reason: err.Error(), HTTPStatus: http.StatusBadRequest, Body: err.Error()}
