@@ -24,8 +24,11 @@ const pathSettings = "normalize_path, merge_slashes, escaped slashes rejected"
 // means the sidecar did not normalize it, so the application may read it
 // as a path other than the one the policy would judge. Deciding on it
 // anyway would let a misconfigured or foreign proxy turn an allow for
-// /public into access to /admin; denying keeps the answer fail-closed. A
-// request with no path (a TCP check, CONNECT) has nothing to check.
+// /public into access to /admin; denying keeps the answer fail-closed.
+// One path Envoy does forward is refused too: "/.;x", which it makes of
+// "/%2e;x" (it drops dot-segment parameters before decoding the dot), and
+// which servers such as Tomcat read as "/". A request with no path (a
+// TCP check, CONNECT) has nothing to check.
 func checkPath(req *authv3.CheckRequest) error {
 	h := req.GetAttributes().GetRequest().GetHttp()
 	paths := []string{h.GetPath()}

@@ -1,10 +1,11 @@
 // Package extauthz serves Envoy's ext_authz gRPC API
 // (envoy.service.auth.v3.Authorization/Check) from a policy engine: it
-// builds the OPA-Envoy plugin's input document from each CheckRequest,
-// verifies end-user JWTs as Envoy's jwt_authn would (refusing a bad token
-// with 401 and putting verified claims into the input), decides with one
-// policy revision, answers as the plugin answers, logs
-// every decision and counts them per policy.
+// refuses a request whose path the sidecar should have normalized
+// (pathcheck.go), builds the OPA-Envoy plugin's input document from each
+// CheckRequest, verifies end-user JWTs as Envoy's jwt_authn would
+// (refusing a bad token with 401 and putting verified claims into the
+// input), decides with one policy revision, answers as the plugin
+// answers, logs every decision and counts them per policy.
 package extauthz
 
 import (
