@@ -30,6 +30,9 @@
 // url_path regexes reproduce the parsing, trimming and splitting, so the
 // two agree on every origin-form path without percent-encoding (Envoy's
 // path normalization decodes unreserved characters before either runs).
+// On a sidecar both see the path after that normalization, which is the
+// path the application acts on (TestNormalizedPaths). A regex whose RE2
+// program Envoy would refuse keeps the policy on ext_authz.
 //
 // Decisions agree with ext_authz under failure mode deny: an undefined
 // result denies on both paths. A policy whose failure mode is allow stays
