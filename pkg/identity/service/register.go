@@ -48,7 +48,7 @@ func (s *Service) register(ctx context.Context, req *wire.RegisterRequest) (*wir
 	if err != nil {
 		return nil, err
 	}
-	if err := s.mayUseName(c, req.Name); err != nil {
+	if err := s.mayUseName(c, req.Name, "registration"); err != nil {
 		return nil, err
 	}
 	spec := req.Spec
@@ -117,7 +117,7 @@ func (s *Service) deregister(ctx context.Context, req *wire.DeregisterRequest) (
 	if err != nil {
 		return nil, err
 	}
-	if err := s.mayUseName(c, req.Name); err != nil {
+	if err := s.mayUseName(c, req.Name, "deregistration"); err != nil {
 		return nil, err
 	}
 	key := resource.Key{Kind: resource.KindWorkload, Namespace: c.ns, Name: req.Name}
@@ -145,12 +145,17 @@ func (s *Service) deregister(ctx context.Context, req *wire.DeregisterRequest) (
 }
 
 // mayUseName checks the workload name against the caller's token
-// restriction, carried by the issuance record of its certificate.
-func (s *Service) mayUseName(c caller, name string) error {
+// restriction, carried by the issuance record of its certificate; doing
+// names the call in a refusal.
+func (s *Service) mayUseName(c caller, name, doing string) error {
 	if name == "" {
 		return status.Error(codes.InvalidArgument, "the Workload has no name: register the workload's name (its node id is <name>.<namespace>)")
 	}
-	if rec, ok := s.issued.find(c.id, c.leaf); ok && rec.OnlyWorkload != "" && rec.OnlyWorkload != name {
+	rec, err := s.scopeOf(c, doing)
+	if err != nil {
+		return err
+	}
+	if rec.OnlyWorkload != "" && rec.OnlyWorkload != name {
 		return status.Errorf(codes.PermissionDenied, "this agent's join token allows only workload %q, not %q", rec.OnlyWorkload, name)
 	}
 	return nil
@@ -162,7 +167,10 @@ func (s *Service) mayUseName(c caller, name string) error {
 // an identity never puts itself behind a service the operator did not
 // give it.
 func (s *Service) mayServe(ctx context.Context, c caller, services []string) error {
-	rec, _ := s.issued.find(c.id, c.leaf)
+	rec, err := s.scopeOf(c, "registration")
+	if err != nil {
+		return err
+	}
 	for _, name := range services {
 		if len(rec.OnlyServices) > 0 && !slices.Contains(rec.OnlyServices, name) {
 			return status.Errorf(codes.PermissionDenied, "this agent's join token allows only services [%s], not %q: create a token with --service %s, or drop it from --service",
