@@ -89,3 +89,38 @@ func TestAnSVIDWithoutAnIssuanceRecordIsRefused(t *testing.T) {
 		t.Fatalf("renewing after re-attesting: %v", err)
 	}
 }
+
+// TestRenewingOneSVIDOverAndOverDoesNotShedItsLimits checks the way a
+// record went missing without any loss of data: a record remembers only
+// its latest few serials, so the holder of a limited token's SVID who
+// renews with the same certificate again and again pushes that serial out
+// of its record. Presenting it once more used to start a record without
+// the token's limits.
+func TestRenewingOneSVIDOverAndOverDoesNotShedItsLimits(t *testing.T) {
+	e := newEnv(t)
+	e.applyYAML(serviceWeb + "---\n" + strings.Replace(serviceAPI, "spec:\n", "spec:\n  serviceAccounts: [a]\n", 1))
+	secret, _, err := e.tokens.Create("shop", "a", "web-1", time.Hour, true, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := e.agent()
+	e.attest(a, secret, "web-1")
+	// Serials of one second share an expiry, and the record drops one of
+	// those at random: 100 renewals push the first out all but surely.
+	var refused error
+	for i := 0; i < 100 && refused == nil; i++ {
+		_, refused = a.c.Renew(ctx(t), a.csr(""))
+	}
+	if status.Code(refused) != codes.PermissionDenied || !strings.Contains(refused.Error(), "renewal refused: embassy-cp has no issuance record") {
+		t.Fatalf("renewing the same SVID until its serial left the record: %v, want PermissionDenied", refused)
+	}
+	_, err = a.c.Register(ctx(t), "other", resource.WorkloadSpec{Address: "127.0.0.1", Services: []string{"api"}})
+	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "no issuance record") {
+		t.Fatalf("registering beyond the token's limits with that SVID: %v", err)
+	}
+	for _, r := range e.svc.Issuances() {
+		if r.OnlyWorkload != "web-1" || len(r.OnlyServices) != 1 {
+			t.Fatalf("a record without the token's limits: %+v", r)
+		}
+	}
+}
