@@ -32,10 +32,11 @@ func (e *env) setRecords(empty bool) {
 
 // TestAnSVIDWithoutAnIssuanceRecordIsRefused checks that a lost issuance
 // record does not turn a limited join token's SVID into an unlimited one:
-// renewing or registering with it is refused with a message that says how
-// to re-attest, and no record without limits is started. A restart, which
-// reloads the records from the store, keeps the agent working with its
-// limits.
+// renewing with it, or registering anything new with it, is refused with
+// a message that says how to re-attest, and no record without limits is
+// started; the agent keeps its unchanged registration alive meanwhile. A
+// restart, which reloads the records from the store, keeps the agent
+// working with its limits.
 func TestAnSVIDWithoutAnIssuanceRecordIsRefused(t *testing.T) {
 	e := newEnv(t)
 	e.applyYAML(serviceWeb + "---\n" + strings.Replace(serviceAPI, "spec:\n", "spec:\n  serviceAccounts: [a]\n", 1))
@@ -45,6 +46,10 @@ func TestAnSVIDWithoutAnIssuanceRecordIsRefused(t *testing.T) {
 	}
 	a := e.agent()
 	e.attest(a, secret, "web-1")
+	registered := resource.WorkloadSpec{Address: "127.0.0.1", Services: []string{"web"}}
+	if _, err := a.c.Register(ctx(t), "web-1", registered); err != nil {
+		t.Fatal(err)
+	}
 
 	// A restart: the records come back from the store, limits included.
 	e.setRecords(false)
@@ -75,9 +80,17 @@ func TestAnSVIDWithoutAnIssuanceRecordIsRefused(t *testing.T) {
 	}
 	// Without the refusal, the token's workload and service limits would
 	// both be gone here.
-	_, err = a.c.Register(ctx(t), "other", resource.WorkloadSpec{Address: "127.0.0.1", Services: []string{"api"}})
-	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "registration refused: embassy-cp has no issuance record") {
-		t.Fatalf("registering with an SVID without a record: %v", err)
+	for name, spec := range map[string]resource.WorkloadSpec{
+		"other": {Address: "127.0.0.1", Services: []string{"api"}},
+		"web-1": {Address: "127.0.0.2", Services: []string{"web"}},
+	} {
+		_, err = a.c.Register(ctx(t), name, spec)
+		if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "a new or changed registration refused: embassy-cp has no issuance record") {
+			t.Fatalf("registering %s %+v with an SVID without a record: %v", name, spec, err)
+		}
+	}
+	if _, err := a.c.Register(ctx(t), "web-1", registered); err != nil {
+		t.Fatalf("refreshing the unchanged registration without a record: %v", err)
 	}
 	if !strings.Contains(e.logs.String(), "refused an SVID without an issuance record") {
 		t.Error("the refusal is not logged")
