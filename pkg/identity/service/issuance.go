@@ -117,8 +117,9 @@ func (is *issuances) renewed(id spiffeid.ID, presented, leaf *x509.Certificate) 
 // which holds its join token's limits. Under the builtin CA every SVID it
 // signs has one, kept in the store's secrets across restarts and carried
 // forward by renewals, so none is missing in normal operation; one can be
-// missing after its save failed or after a restore from a backup older
-// than the SVID. Such an SVID is refused for doing with PermissionDenied,
+// missing after its save failed, after a restore from a backup older than
+// the SVID, or when its holder renewed with it so often that its serial
+// left the record (see maxLive). Such an SVID is refused for doing with PermissionDenied,
 // rather than trusted without the limits its token set. Under an external
 // CA there are no join tokens, and the record starts at registration.
 func (s *Service) scopeOf(c caller, doing string) (Issuance, error) {
