@@ -36,7 +36,7 @@ func TestWritesNeedTheAdminToken(t *testing.T) {
 }
 
 func TestEmptyAdminTokenRefusesEveryWrite(t *testing.T) {
-	mw := requireAdmin("")
+	mw := newAuthenticator("", nil, false).requireAdmin
 	called := false
 	h := mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { called = true }))
 	rec := newRecorder()

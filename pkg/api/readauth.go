@@ -13,7 +13,6 @@ const ReadTokenFile = "read-token"
 // Messages of refused requests. None of them repeats a token.
 const (
 	missingReadTokenMsg = "missing bearer token: reads need the read token (<data-dir>/read-token) or the admin token: pass --token-file or set EMBASSY_TOKEN_FILE"
-	readCannotWriteMsg  = "read token cannot write: use the admin token"
 	invalidTokenMsg     = "invalid bearer token"
 )
 
@@ -83,14 +82,14 @@ func (a *authenticator) requireRead(next http.Handler) http.Handler {
 }
 
 // requireAdmin lets through only the admin token; a read token is told
-// it cannot write.
+// that the route needs the admin token.
 func (a *authenticator) requireAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch a.roleOf(r) {
 		case roleAdmin:
 			next.ServeHTTP(w, r)
 		case roleRead:
-			writeError(w, http.StatusForbidden, readCannotWriteMsg)
+			writeError(w, http.StatusForbidden, adminOnlyMsg(r))
 		case roleNone:
 			writeError(w, http.StatusUnauthorized, missingTokenMsg)
 		default:

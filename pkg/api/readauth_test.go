@@ -40,12 +40,17 @@ func TestReadTokensReadButCannotWrite(t *testing.T) {
 	}
 	req := ApplyRequest{Files: []File{{Name: "echo.yaml", Content: meshtest.ServiceEcho}}}
 	code, body := h.do(http.MethodPost, "/v1/apply", testReadToken, req)
-	if code != http.StatusForbidden || errorOf(t, body).Error != "read token cannot write: use the admin token" {
+	if code != http.StatusForbidden || !strings.HasPrefix(errorOf(t, body).Error, "POST /v1/apply needs the admin token, not the read token") {
 		t.Fatalf("apply with the read token: %d %s", code, body)
 	}
-	for _, path := range []string{"/v1/tokens", "/debug/pprof/"} {
-		if code, _ := h.do(http.MethodGet, path, testReadToken, nil); code != http.StatusForbidden {
-			t.Errorf("GET %s with the read token: %d, want 403", path, code)
+	// Admin routes that only read are refused as what they are, not as
+	// writes.
+	for _, path := range []string{"/v1/tokens", "/v1/backup", "/debug/pprof/"} {
+		code, body := h.do(http.MethodGet, path, testReadToken, nil)
+		msg := errorOf(t, body).Error
+		if code != http.StatusForbidden || !strings.HasPrefix(msg, "GET "+path+" needs the admin token, not the read token") ||
+			!strings.Contains(msg, "<data-dir>/admin-token") || strings.Contains(msg, "write") {
+			t.Errorf("GET %s with the read token: %d %q, want 403 naming the route and the admin token", path, code, msg)
 		}
 	}
 	if code, _ := h.do(http.MethodGet, "/debug/pprof/cmdline", testToken, nil); code != http.StatusOK {

@@ -73,7 +73,11 @@ func (s *Service) reportAuthz(ctx context.Context, req *wire.AuthzReport) (*wire
 		return nil, status.Errorf(codes.PermissionDenied, "workload %q is in namespace %q but the certificate is %s (namespace %q): an agent reports only for its own namespace",
 			req.Workload, ns, c.id, c.ns)
 	}
-	if err := s.mayUseName(c, name); err != nil {
+	scope, err := s.scopeOf(c, "authorization report")
+	if err != nil {
+		return nil, err
+	}
+	if err := mayUseName(scope, name); err != nil {
 		return nil, err
 	}
 	if len(req.Policies) > maxReportedPolicies {

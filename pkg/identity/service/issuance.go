@@ -12,6 +12,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/store"
@@ -95,21 +97,47 @@ func (is *issuances) attested(id spiffeid.ID, workload string, token identity.To
 	is.add(r, leaf, is.now())
 }
 
-// renewed records the SVID that replaces presented.
-func (is *issuances) renewed(id spiffeid.ID, presented, leaf *x509.Certificate) {
+// renewed records the SVID that replaces presented, carrying its record
+// (and so its join token's limits) forward. It reports false, recording
+// nothing, when no record holds presented: a record started here would
+// hold no limits, and the holder could then register as any workload of
+// its identity and for any service its service account may serve.
+func (is *issuances) renewed(id spiffeid.ID, presented, leaf *x509.Certificate) bool {
 	is.mu.Lock()
 	defer is.mu.Unlock()
 	r := is.findLocked(id, presented)
 	if r == nil {
-		// A certificate this control plane has no record of (the records
-		// were pruned): start one, without a workload restriction.
-		k := recordKey(id.String(), "", "", nil)
-		if r = is.byKey[k]; r == nil {
-			r = &Issuance{SPIFFEID: id.String(), Live: map[string]time.Time{}, FirstIssuedAt: is.now()}
-			is.byKey[k] = r
-		}
+		return false
 	}
 	is.add(r, leaf, is.now())
+	return true
+}
+
+// scopeOf returns the issuance record of the certificate c presented,
+// which holds its join token's limits. Under the builtin CA every SVID it
+// signs has one, kept in the store's secrets across restarts and carried
+// forward by renewals, so none is missing in normal operation; one can be
+// missing after its save failed, after a restore from a backup older than
+// the SVID, or when its holder renewed with it so often that its serial
+// left the record (see maxLive). Such an SVID is refused for doing with PermissionDenied,
+// rather than trusted without the limits its token set. Under an external
+// CA there are no join tokens, and the record starts at registration.
+func (s *Service) scopeOf(c caller, doing string) (Issuance, error) {
+	rec, ok := s.issued.find(c.id, c.leaf)
+	if ok || s.cfg.External != "" {
+		return rec, nil
+	}
+	return Issuance{}, s.noRecord(c, doing)
+}
+
+// noRecord is the refusal of an SVID without an issuance record. The
+// agent re-attests when given a new join token, so the message says how.
+func (s *Service) noRecord(c caller, doing string) error {
+	s.log.Warn("refused an SVID without an issuance record", "spiffe_id", c.id.String(), "serial", serialOf(c.leaf), "refused", doing)
+	return status.Errorf(codes.PermissionDenied,
+		"%s refused: embassy-cp has no issuance record of SVID serial %s for %s, so it cannot tell which workload and services its join token allowed: "+
+			"give the agent a new join token (embassyctl token create --namespace %s --service-account %s [--workload NAME] [--service NAME]) to re-attest with",
+		doing, serialOf(c.leaf), c.id, c.ns, c.sa)
 }
 
 // maxLive bounds the serials a record remembers: an agent presents its

@@ -48,7 +48,12 @@ func (s *Service) register(ctx context.Context, req *wire.RegisterRequest) (*wir
 	if err != nil {
 		return nil, err
 	}
-	if err := s.mayUseName(c, req.Name); err != nil {
+	// An SVID without an issuance record may only keep an unchanged
+	// registration alive, so that after a restore from a backup older
+	// than its SVID an agent keeps its traffic while it re-attests.
+	rec, recorded := s.issued.find(c.id, c.leaf)
+	refreshOnly := !recorded && s.cfg.External == ""
+	if err := mayUseName(rec, req.Name); err != nil {
 		return nil, err
 	}
 	spec := req.Spec
@@ -59,7 +64,7 @@ func (s *Service) register(ctx context.Context, req *wire.RegisterRequest) (*wir
 	default:
 		return nil, status.Errorf(codes.PermissionDenied, "the Workload's serviceAccount %q is not the caller's: the certificate proves %s", spec.ServiceAccount, c.id)
 	}
-	if err := s.mayServe(ctx, c, spec.Services); err != nil {
+	if err := s.mayServe(ctx, c, rec, spec.Services); err != nil {
 		return nil, err
 	}
 	r := &resource.Resource{
@@ -83,6 +88,9 @@ func (s *Service) register(ctx context.Context, req *wire.RegisterRequest) (*wir
 		return nil, status.Errorf(codes.Unavailable, "reading %s: %v", key, err)
 	case !IsAgentRegistered(old):
 		return nil, status.Errorf(codes.FailedPrecondition, "%s was applied by an operator, not registered by an agent: delete it first, or register under another name", key)
+	}
+	if refreshOnly && (old == nil || !resource.Equal(old, r)) {
+		return nil, s.noRecord(c, "a new or changed registration")
 	}
 	if old == nil || !resource.Equal(old, r) {
 		res, err := s.cfg.Applier.Apply(ctx, []*resource.Resource{r}, false)
@@ -117,7 +125,11 @@ func (s *Service) deregister(ctx context.Context, req *wire.DeregisterRequest) (
 	if err != nil {
 		return nil, err
 	}
-	if err := s.mayUseName(c, req.Name); err != nil {
+	rec, err := s.scopeOf(c, "deregistration")
+	if err != nil {
+		return nil, err
+	}
+	if err := mayUseName(rec, req.Name); err != nil {
 		return nil, err
 	}
 	key := resource.Key{Kind: resource.KindWorkload, Namespace: c.ns, Name: req.Name}
@@ -145,24 +157,23 @@ func (s *Service) deregister(ctx context.Context, req *wire.DeregisterRequest) (
 }
 
 // mayUseName checks the workload name against the caller's token
-// restriction, carried by the issuance record of its certificate.
-func (s *Service) mayUseName(c caller, name string) error {
+// restriction, carried by rec, the issuance record of its certificate.
+func mayUseName(rec Issuance, name string) error {
 	if name == "" {
 		return status.Error(codes.InvalidArgument, "the Workload has no name: register the workload's name (its node id is <name>.<namespace>)")
 	}
-	if rec, ok := s.issued.find(c.id, c.leaf); ok && rec.OnlyWorkload != "" && rec.OnlyWorkload != name {
+	if rec.OnlyWorkload != "" && rec.OnlyWorkload != name {
 		return status.Errorf(codes.PermissionDenied, "this agent's join token allows only workload %q, not %q", rec.OnlyWorkload, name)
 	}
 	return nil
 }
 
 // mayServe checks every service a registration names against the
-// caller's join token restriction and against the Service's allowed
+// caller's join token restriction (in rec) and against the Service's allowed
 // service accounts (its default when the Service is not applied yet), so
 // an identity never puts itself behind a service the operator did not
 // give it.
-func (s *Service) mayServe(ctx context.Context, c caller, services []string) error {
-	rec, _ := s.issued.find(c.id, c.leaf)
+func (s *Service) mayServe(ctx context.Context, c caller, rec Issuance, services []string) error {
 	for _, name := range services {
 		if len(rec.OnlyServices) > 0 && !slices.Contains(rec.OnlyServices, name) {
 			return status.Errorf(codes.PermissionDenied, "this agent's join token allows only services [%s], not %q: create a token with --service %s, or drop it from --service",

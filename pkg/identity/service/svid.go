@@ -94,11 +94,18 @@ func (s *Service) renew(ctx context.Context, req *wire.RenewRequest) (*wire.SVID
 	if len(req.CSR) == 0 {
 		return nil, status.Error(codes.InvalidArgument, "no CSR: send a DER PKCS#10 request for the key to renew with")
 	}
+	if _, err := s.scopeOf(c, "renewal"); err != nil {
+		return nil, err
+	}
 	chain, err := s.sign(req.CSR, c.id)
 	if err != nil {
 		return nil, err
 	}
-	s.issued.renewed(c.id, c.leaf, chain[0])
+	// The record can only have gone since scopeOf if c's certificate
+	// expired meanwhile; the new one is then not handed out unrecorded.
+	if !s.issued.renewed(c.id, c.leaf, chain[0]) {
+		return nil, s.noRecord(c, "renewal")
+	}
 	s.publishIssued("rotated", "", c.id.String(), chain[0])
 	s.log.Debug("SVID renewed", "spiffe_id", c.id.String(), "serial", serialOf(chain[0]), "not_after", chain[0].NotAfter)
 	return s.svidResponse(c.id, chain), nil
