@@ -36,6 +36,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -208,7 +209,7 @@ func (s *Sandbox) exec(ctx context.Context, raw []byte) ([]byte, error) {
 		return nil, &LimitError{Limit: "deadline", Value: s.limits.Timeout.String(), Flag: FlagTimeout}
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
-	case outOfMemory(stderr.String()):
+	case outOfMemory(stderr.String()) || diedNearBudget(cmd.ProcessState, s.limits.Memory):
 		return nil, &LimitError{Limit: "memory budget", Value: fmt.Sprintf("%d MiB", s.limits.Memory>>20), Flag: FlagMemory}
 	}
 	return nil, fmt.Errorf("the Rego worker failed: %v: %s", err, firstLine(stderr.String()))
@@ -254,6 +255,20 @@ func outOfMemory(stderr string) bool {
 		}
 	}
 	return false
+}
+
+// diedNearBudget reports whether a child that failed had used at least
+// half its memory budget at its peak. At the rlimit the Go runtime does not
+// always get to print its out-of-memory report (a failed mapping can end
+// it with a SIGSEGV instead), and a child that failed that close to its
+// budget is reported as over it rather than as a crash.
+func diedNearBudget(ps *os.ProcessState, budget int64) bool {
+	if ps == nil {
+		return false
+	}
+	ru, ok := ps.SysUsage().(*syscall.Rusage)
+	// Linux reports Maxrss in KiB.
+	return ok && ru.Maxrss*1024 >= budget/2
 }
 
 func firstLine(s string) string {

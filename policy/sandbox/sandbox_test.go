@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -203,5 +204,26 @@ allow if input.method == "GET"
 		if _, err := s.Decide(context.Background(), []*compile.Bundle{bundle}, input); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestDeathNearTheBudgetIsTheBudget: a child that dies by a signal after
+// filling most of its budget is reported as over the budget, however it
+// died; one that died small is not.
+func TestDeathNearTheBudgetIsTheBudget(t *testing.T) {
+	// The shell holds a 48 MB string, then dies of SIGSEGV as a Go child
+	// at its rlimit sometimes does.
+	cmd := exec.Command("sh", "-c", `x=$(head -c 48000000 /dev/zero | tr '\0' a); kill -SEGV $$`)
+	if err := cmd.Run(); err == nil {
+		t.Fatal("the child exited cleanly, want it killed by SIGSEGV")
+	}
+	if !diedNearBudget(cmd.ProcessState, 64<<20) {
+		t.Errorf("a child that died holding 48 MB of a 64 MiB budget is not reported as over it (rusage %+v)", cmd.ProcessState.SysUsage())
+	}
+	if diedNearBudget(cmd.ProcessState, 1<<30) {
+		t.Error("a child that died holding 48 MB of a 1 GiB budget is reported as over it")
+	}
+	if diedNearBudget(nil, 64<<20) {
+		t.Error("a child that never started is reported as over its budget")
 	}
 }
