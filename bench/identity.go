@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -229,8 +230,18 @@ func attester(ctx context.Context, cp *controlplane.ControlPlane) (func() error,
 	}, func() { c.Close() }, nil
 }
 
-// renewer is an agent that attested once and renews again and again,
-// presenting its SVID on its own connection.
+// renewers numbers the renewers' workload names.
+var renewers atomic.Int64
+
+// renewer is an agent that attested once and renews again and again, each
+// time as an agent does after a rotation: on a new connection that
+// presents its latest SVID. (The control plane renews only an SVID it
+// knows to be among an identity's latest few, so renewing with the first
+// SVID over and over is refused, and TLS presents a client certificate
+// only in the handshake.) Each renewer attests under a workload name of its
+// own, as each agent does: the control plane keeps one issuance record per
+// identity and workload name, and a second attestation under the same name
+// replaces the first's.
 func renewer(ctx context.Context, cp *controlplane.ControlPlane) (func() error, func(), error) {
 	token, _, err := cp.Tokens().Create("bench", "svc", "", time.Hour, true)
 	if err != nil {
@@ -244,7 +255,7 @@ func renewer(ctx context.Context, cp *controlplane.ControlPlane) (func() error, 
 	if err != nil {
 		return nil, nil, err
 	}
-	resp, err := first.Attest(ctx, &wire.AttestRequest{Token: token, CSR: csr})
+	resp, err := first.Attest(ctx, &wire.AttestRequest{Token: token, CSR: csr, Workload: fmt.Sprintf("renewer-%d", renewers.Add(1))})
 	first.Close()
 	if err != nil {
 		return nil, nil, err
@@ -253,14 +264,19 @@ func renewer(ctx context.Context, cp *controlplane.ControlPlane) (func() error, 
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := idclient.Dial(cp.XDSAddr(), cp.CA().Bundle(), func() *tls.Certificate { return crt })
-	if err != nil {
-		return nil, nil, err
-	}
 	return func() error {
-		_, err := c.Renew(ctx, csr)
+		c, err := idclient.Dial(cp.XDSAddr(), cp.CA().Bundle(), func() *tls.Certificate { return crt })
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		resp, err := c.Renew(ctx, csr)
+		if err != nil {
+			return err
+		}
+		crt, _, err = idclient.ParseSVID(resp, key)
 		return err
-	}, func() { c.Close() }, nil
+	}, func() {}, nil
 }
 
 // WriteIdentityTable prints the identity results with each path's rate as
