@@ -44,5 +44,8 @@ func hostPort(ref mesh.ServiceRef, port uint32) string {
 // inboundName names an inbound listener, its route and its local cluster.
 func inboundName(port uint32) string { return fmt.Sprintf("inbound|%d", port) }
 
-// outboundTCPName names the outbound listener of a tcp port.
-func outboundTCPName(port uint32) string { return fmt.Sprintf("outbound_tcp_%d", port) }
+// outboundTCPName names the outbound listener of a service's tcp port:
+// outbound_tcp|<port>|<svc>.<ns>, since services may share a port.
+func outboundTCPName(ref mesh.ServiceRef, port uint32) string {
+	return fmt.Sprintf("outbound_tcp|%d|%s", port, ref)
+}
