@@ -80,7 +80,7 @@
 // service's first HTTP-family port: Envoy refuses a domain shared by two
 // virtual hosts). One listener for all services means a new service changes
 // a route and never rebinds a socket. Each tcp port of a service gets a
-// listener "outbound_tcp|<port>|<svc>.<ns>" on TCPServiceAddress(svc), a
+// listener "outbound_tcp|<port>|<svc>.<ns>" on the service's TCPAddress, a
 // loopback IP in 127.64.0.0/10 derived from "<svc>.<ns>": a tcp connection
 // cannot say which service it wants, so its destination address does, and
 // services may share a port. It is never 127.0.0.1, where apps listen, so

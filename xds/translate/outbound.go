@@ -39,7 +39,7 @@ func outboundHTTPListener() *listener.Listener {
 	return listenerWithFilter(outboundHTTPName, outboundHTTPAddress, outboundHTTPPort, hcmFilter(h), nil)
 }
 
-// outboundTCPListeners binds TCPServiceAddress(svc):<port> for each tcp
+// outboundTCPListeners binds <svc.Ref.TCPAddress()>:<port> for each tcp
 // service port, proxying to that service. The address names the service,
 // as a tcp connection cannot, and is never 127.0.0.1, so a sidecar binds
 // neither the port of an app on its node nor one of its own listeners'.
@@ -49,7 +49,7 @@ func (t *translator) outboundTCPListeners() []*listener.Listener {
 	for _, svc := range t.s.Services {
 		for _, p := range svc.Spec.Ports {
 			if p.Protocol == resource.ProtocolTCP {
-				key := net.JoinHostPort(TCPServiceAddress(svc.Ref), strconv.FormatUint(uint64(p.Port), 10))
+				key := net.JoinHostPort(svc.Ref.TCPAddress(), strconv.FormatUint(uint64(p.Port), 10))
 				owners[key] = append(owners[key], clusterRef{svc: svc, port: p})
 			}
 		}
@@ -64,7 +64,7 @@ func (t *translator) outboundTCPListeners() []*listener.Listener {
 		}
 		c := refs[0]
 		name := outboundTCPName(c.svc.Ref, c.port.Port)
-		out = append(out, listenerWithFilter(name, TCPServiceAddress(c.svc.Ref), c.port.Port, tcpProxyFilter(tcpProxy(name, c.name())), nil))
+		out = append(out, listenerWithFilter(name, c.svc.Ref.TCPAddress(), c.port.Port, tcpProxyFilter(tcpProxy(name, c.name())), nil))
 	}
 	sortListeners(out)
 	return out
