@@ -17,16 +17,18 @@ import (
 )
 
 // selfLoopRule is an Embassy rule, not an Envoy load error: Envoy loads a
-// listener that forwards to its own address, and every connection then
-// proxies to itself, a new connection per hop, until connections or file
-// descriptors run out (the app behind it never sees a byte). It is where a
-// sidecar's inbound listener lands when it binds the socket its app was
-// meant to listen on, so the app cannot start, or Envoy cannot bind.
+// listener that forwards to an address one of the node's own listeners
+// binds, and every connection then proxies back into the sidecar, to
+// itself a new connection per hop until connections or file descriptors
+// run out (the app behind it never sees a byte). It is where a sidecar's
+// inbound listener lands when it binds the socket its app was meant to
+// listen on (so the app cannot start, or Envoy cannot bind), or when its
+// app port is the sidecar's outbound port.
 var selfLoopRule = Rule{
 	ID:         selfLoopID,
 	Source:     "source/common/tcp_proxy/tcp_proxy.cc",
 	Embassy:    true,
-	EnvoyError: "listener '{}' forwards to its own address {}",
+	EnvoyError: "listener '{}' forwards to {}, where the sidecar's listener '{}' listens",
 	set:        selfLoops,
 }
 
@@ -34,17 +36,19 @@ const selfLoopID = "listener.forwards-to-itself"
 
 func selfLoops(r *translate.Resources) []Violation {
 	static := staticEndpoints(r.Clusters)
+	bound := map[string]string{}
+	for _, l := range r.Listeners {
+		if addr, ok := boundAddress(l); ok {
+			bound[addr] = l.GetName()
+		}
+	}
 	var out []Violation
 	for _, l := range r.Listeners {
-		addr, ok := boundAddress(l)
-		if !ok {
-			continue
-		}
 		for _, c := range upstreamClusters(l) {
 			for _, ep := range static[c] {
-				if covers(addr, ep) {
-					out = append(out, Violation{Type: "Listener", Name: l.GetName(), Path: ".address", Rule: selfLoopID,
-						Envoy: fmt.Sprintf("listener '%s' forwards to its own address %s", l.GetName(), ep)})
+				if into, ok := listenerAt(bound, ep); ok {
+					out = append(out, Violation{Type: "Listener", Name: l.GetName(), Path: ".filter_chains", Rule: selfLoopID,
+						Envoy: fmt.Sprintf("listener '%s' forwards to %s, where the sidecar's listener '%s' listens", l.GetName(), ep, into)})
 				}
 			}
 		}
@@ -90,13 +94,20 @@ func upstreamClusters(l *listener.Listener) []string {
 	return out
 }
 
-// covers says whether a socket bound at bound receives connections made to
-// ep: the same address, or a wildcard on the same port.
-func covers(bound, ep string) bool {
-	if bound == ep {
-		return true
+// listenerAt names the listener receiving connections made to ep: one
+// bound to it, or a wildcard one on its port.
+func listenerAt(bound map[string]string, ep string) (string, bool) {
+	if name, ok := bound[ep]; ok {
+		return name, true
 	}
-	b, err1 := netip.ParseAddrPort(bound)
-	e, err2 := netip.ParseAddrPort(ep)
-	return err1 == nil && err2 == nil && b.Addr().IsUnspecified() && b.Port() == e.Port()
+	e, err := netip.ParseAddrPort(ep)
+	if err != nil {
+		return "", false
+	}
+	for _, wild := range []string{"0.0.0.0", "::"} {
+		if name, ok := bound[netip.AddrPortFrom(netip.MustParseAddr(wild), e.Port()).String()]; ok {
+			return name, true
+		}
+	}
+	return "", false
 }

@@ -16,6 +16,9 @@ func init() {
 	probes["an inbound listener forwarding to its own address"] = probe{"listener.forwards-to-itself", func(t *testing.T, broken bool) *translate.Resources {
 		return loopSet(t, "127.0.0.1", pick[uint32](broken, 18081, 28081))
 	}}
+	probes["an inbound listener whose app is the outbound listener"] = probe{"listener.forwards-to-itself", func(t *testing.T, broken bool) *translate.Resources {
+		return loopSet(t, "10.0.0.1", pick[uint32](broken, 15001, 28081))
+	}}
 	probes["a wildcard inbound listener over its app's port"] = probe{"listener.forwards-to-itself", func(t *testing.T, broken bool) *translate.Resources {
 		return loopSet(t, pick(broken, "0.0.0.0", "10.0.0.1"), 18081)
 	}}

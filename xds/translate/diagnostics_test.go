@@ -209,6 +209,28 @@ spec: {address: 127.0.0.1, services: [web], ports: [{name: http, port: 8080, app
 			},
 		},
 		{
+			name: "app on the outbound http port",
+			docs: `
+apiVersion: embassy.dev/v1alpha1
+kind: Service
+metadata: {name: web}
+spec: {ports: [{name: http, port: 15001, protocol: http}]}
+---
+apiVersion: embassy.dev/v1alpha1
+kind: Workload
+metadata: {name: web-1}
+spec: {address: 10.0.0.1, services: [web]}
+`,
+			flavour:  translate.Envoy,
+			resource: "Workload/default/web-1",
+			message:  "port http: its app port 15001 is where the sidecar takes apps' outbound HTTP (127.0.0.1:15001); no inbound listener",
+			check: func(t *testing.T, r *translate.Resources) {
+				if hasListener(r, "inbound|15001") || !hasListener(r, "outbound_http") {
+					t.Error("want outbound_http kept and inbound|15001, forwarding into it, left out")
+				}
+			},
+		},
+		{
 			name: "inbound clashes with outbound http",
 			docs: `
 apiVersion: embassy.dev/v1alpha1

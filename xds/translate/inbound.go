@@ -75,6 +75,10 @@ func (t *translator) inbound(w *mesh.Workload) *Resources {
 			t.diag(resource.KindWorkload, w.Namespace, w.Name, "%s", selfBind(ip, app))
 			continue
 		}
+		if ip.app == outboundHTTPPort {
+			t.diag(resource.KindWorkload, w.Namespace, w.Name, "port %s: its app port %d is where the sidecar takes apps' outbound HTTP (%s:%d); no inbound listener. Set spec.ports[].appPort of %s to the port the app really listens on", ip.port.Name, ip.app, outboundHTTPAddress, outboundHTTPPort, ip.port.Name)
+			continue
+		}
 		name := inboundName(ip.listen)
 		out.Clusters = append(out.Clusters, staticCluster(name, localhost, ip.app, usesHTTP2(ip.port.Protocol)))
 		out.Listeners = append(out.Listeners, t.secureInbound(inboundListener(ip), ip))

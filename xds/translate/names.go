@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"embassy.dev/embassy/pkg/mesh"
+	"embassy.dev/embassy/pkg/resource"
 )
 
 // Listener and route names of the Envoy sidecar flavour. The golden files
@@ -14,7 +15,7 @@ import (
 const (
 	outboundHTTPName    = "outbound_http"
 	outboundHTTPAddress = "127.0.0.1"
-	outboundHTTPPort    = 15001
+	outboundHTTPPort    = resource.SidecarOutboundPort
 	localhost           = "127.0.0.1"
 )
 
