@@ -11,6 +11,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 	"sigs.k8s.io/yaml"
+
+	"embassy.dev/embassy/pkg/resource"
 )
 
 // EnvoyOptions describe one Envoy sidecar.
@@ -155,6 +157,9 @@ func envoyAdmin(addr, socketDir string) (*bootstrapv3.Admin, error) {
 	}
 	if !hp.ip.IsValid() || !hp.ip.IsLoopback() {
 		return nil, fmt.Errorf("admin address %q: must be a loopback IP such as 127.0.0.1 (the admin API is unauthenticated), or empty for the socket %s in the agent's socket directory", addr, AdminSocket)
+	}
+	if hp.port == resource.SidecarOutboundPort {
+		return nil, fmt.Errorf("admin address %q: port %d is the sidecar's outbound HTTP listener; pick another, or leave it empty for the socket %s", addr, hp.port, AdminSocket)
 	}
 	return &bootstrapv3.Admin{Address: socketAddress(hp)}, nil
 }

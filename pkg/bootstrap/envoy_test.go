@@ -100,6 +100,7 @@ func TestEnvoyRefusesBadOptions(t *testing.T) {
 		{"admin on all interfaces", bootstrap.EnvoyOptions{NodeID: "a.b", AdminAddress: "0.0.0.0:15100"}, "must be a loopback IP"},
 		{"admin on a LAN IP", bootstrap.EnvoyOptions{NodeID: "a.b", AdminAddress: "10.0.0.1:15100"}, "must be a loopback IP"},
 		{"admin by name", bootstrap.EnvoyOptions{NodeID: "a.b", AdminAddress: "localhost:15100"}, "must be a loopback IP"},
+		{"admin on the outbound port", bootstrap.EnvoyOptions{NodeID: "a.b", AdminAddress: "127.0.0.1:15001"}, "is the sidecar's outbound HTTP listener"},
 		{"xds without port", bootstrap.EnvoyOptions{NodeID: "a.b", XDSAddress: "127.0.0.1"}, "expected host:port"},
 		{"xds port zero", bootstrap.EnvoyOptions{NodeID: "a.b", XDSAddress: "127.0.0.1:0"}, "port must be a number"},
 		{"reserved metadata", bootstrap.EnvoyOptions{NodeID: "a.b", Metadata: map[string]string{bootstrap.FlavourKey: "x"}}, "reserved"},
