@@ -128,9 +128,12 @@ with --log-json), with header values redacted except those named by
 authz-stats.json every 10s.
 
 Envoy. With --envoy-bootstrap it writes the sidecar's bootstrap (node id
-NAME.NAMESPACE, mTLS ADS to --cp, certificates from sds.sock) once attested;
-with --envoy-bin it then starts Envoy and restarts it, with backoff, whenever
-it exits.`,
+NAME.NAMESPACE, mTLS ADS to --cp, certificates from sds.sock, admin API on
+envoy-admin.sock in --socket-dir) once attested; with --envoy-bin it then
+starts Envoy and restarts it, with backoff, whenever it exits. Envoy listens
+on --address at each --port and forwards to the app at 127.0.0.1:APPPORT,
+so with --address 127.0.0.1 every port needs an APPPORT of its own (the
+agent refuses one Envoy would share with an app).`,
 		Example: `  # A sidecar's agent: identity, registration and Envoy
   embassyctl token create --namespace shop --service-account web --workload web-1 > web-1.token
   embassyctl bundle > bundle.pem
@@ -209,6 +212,11 @@ func run(ctx context.Context, cmd *cobra.Command, o options) error {
 	spec, err := o.w.spec()
 	if err != nil {
 		return err
+	}
+	if o.bootPath != "" {
+		if err := sidecarSafe(spec); err != nil {
+			return err
+		}
 	}
 	// The token is read again whenever the agent attests; reading it now
 	// refuses a missing or malformed file at once, unless the agent can
