@@ -71,12 +71,8 @@ func (t *translator) inbound(w *mesh.Workload) *Resources {
 	out := &Resources{}
 	ports := t.inboundPorts(w)
 	for _, ip := range ports {
-		if app := bindsAppPort(ip, ports); app != nil {
-			t.diag(resource.KindWorkload, w.Namespace, w.Name, "%s", selfBind(ip, app))
-			continue
-		}
-		if ip.app == outboundHTTPPort {
-			t.diag(resource.KindWorkload, w.Namespace, w.Name, "port %s: its app port %d is where the sidecar takes apps' outbound HTTP (%s:%d); no inbound listener. Set spec.ports[].appPort of %s to the port the app really listens on", ip.port.Name, ip.app, outboundHTTPAddress, outboundHTTPPort, ip.port.Name)
+		if why := loopsBack(ip, ports); why != "" {
+			t.diag(resource.KindWorkload, w.Namespace, w.Name, "%s", why)
 			continue
 		}
 		name := inboundName(ip.listen)
@@ -122,6 +118,19 @@ func inboundRoutes(name string) *route.RouteConfiguration {
 
 func inboundStatPrefix(port uint32) string {
 	return "inbound_" + inboundName(port)[len("inbound|"):]
+}
+
+// loopsBack explains why ip's listener would take an app's socket or
+// forward into the sidecar itself, or is "" when it would do neither.
+func loopsBack(ip *inboundPort, ports []*inboundPort) string {
+	if app := bindsAppPort(ip, ports); app != nil {
+		return selfBind(ip, app)
+	}
+	if ip.app == outboundHTTPPort {
+		return fmt.Sprintf("port %s: its app port %d is where the sidecar takes apps' outbound HTTP (%s:%d); no inbound listener. Set spec.ports[].appPort of %s to the port the app really listens on",
+			ip.port.Name, ip.app, outboundHTTPAddress, outboundHTTPPort, ip.port.Name)
+	}
+	return ""
 }
 
 // bindsAppPort returns the port whose app listens where ip's listener would
