@@ -128,9 +128,12 @@ with --log-json), with header values redacted except those named by
 authz-stats.json every 10s.
 
 Envoy. With --envoy-bootstrap it writes the sidecar's bootstrap (node id
-NAME.NAMESPACE, mTLS ADS to --cp, certificates from sds.sock) once attested;
-with --envoy-bin it then starts Envoy and restarts it, with backoff, whenever
-it exits.`,
+NAME.NAMESPACE, mTLS ADS to --cp, certificates from sds.sock, admin API on
+envoy-admin.sock in --socket-dir) once attested; with --envoy-bin it then
+starts Envoy and restarts it, with backoff, whenever it exits. Envoy listens
+on --address at each --port and forwards to the app at 127.0.0.1:APPPORT,
+so with --address 127.0.0.1 every port needs an APPPORT of its own (the
+agent refuses one Envoy would share with an app).`,
 		Example: `  # A sidecar's agent: identity, registration and Envoy
   embassyctl token create --namespace shop --service-account web --workload web-1 > web-1.token
   embassyctl bundle > bundle.pem
@@ -158,7 +161,7 @@ it exits.`,
 	f.StringVar(&o.bundleFile, "trust-bundle", "", "PEM roots to verify embassy-cp by (embassyctl bundle > FILE)")
 	f.StringVar(&o.spireSocket, "spire-socket", "", "take the SVIDs from the SPIFFE Workload API on this unix socket (a SPIRE agent's) instead of attesting with embassy-cp")
 	f.StringVar(&o.workload, "workload", "", "this workload as NAME.NAMESPACE (the sidecar's node id)")
-	f.StringVar(&o.socketDir, "socket-dir", bootstrap.DefaultSocketDir, "directory for sds.sock, workload.sock and the PEM files")
+	f.StringVar(&o.socketDir, "socket-dir", "", "directory for sds.sock, workload.sock and the PEM files (default "+bootstrap.SocketDir("<workload>")+", one per workload)")
 	f.StringVar(&o.w.address, "address", "", "the IP the workload receives mesh traffic on")
 	f.StringArrayVar(&o.w.services, "service", nil, "a service this workload backs (repeatable)")
 	f.StringArrayVar(&o.w.ports, "port", nil, "a service port as NAME=PORT[:APPPORT] (repeatable); APPPORT is the app's port behind Envoy")
@@ -168,7 +171,7 @@ it exits.`,
 	f.StringVar(&o.w.subZone, "subzone", "", "locality: sub-zone")
 	f.StringVar(&o.bootPath, "envoy-bootstrap", "", "write the Envoy bootstrap here once attested")
 	f.StringVar(&o.envoyBin, "envoy-bin", "", "start and supervise this envoy binary with the bootstrap (needs --envoy-bootstrap)")
-	f.StringVar(&o.adminAddr, "envoy-admin", bootstrap.DefaultAdminAddress, "Envoy's admin address (loopback only)")
+	f.StringVar(&o.adminAddr, "envoy-admin", "", "Envoy's admin address, loopback ip:port (default the unix socket "+bootstrap.AdminSocket+" in --socket-dir)")
 	f.StringVar(&o.authzAddr, "authz-addr", "", "also serve ext_authz Check on this loopback address (127.0.0.1:PORT)")
 	f.DurationVar(&o.authzTimeout, "authz-timeout", extauthz.DefaultTimeout, "deny a Check whose policies have not decided within this time, and stop their evaluation (keep it below Envoy's 200ms ext_authz timeout)")
 	f.StringSliceVar(&o.authzLogHeaders, "authz-log-header-values", nil, "request headers whose values decision logs show (comma-separated); others are redacted")
@@ -203,9 +206,17 @@ func run(ctx context.Context, cmd *cobra.Command, o options) error {
 	case o.authzTimeout <= 0:
 		return fmt.Errorf("--authz-timeout %s: want a positive duration such as %s", o.authzTimeout, extauthz.DefaultTimeout)
 	}
+	if o.socketDir == "" {
+		o.socketDir = bootstrap.SocketDir(o.workload)
+	}
 	spec, err := o.w.spec()
 	if err != nil {
 		return err
+	}
+	if o.bootPath != "" {
+		if err := sidecarSafe(spec); err != nil {
+			return err
+		}
 	}
 	// The token is read again whenever the agent attests; reading it now
 	// refuses a missing or malformed file at once, unless the agent can

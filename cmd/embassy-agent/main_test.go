@@ -279,6 +279,27 @@ func TestWorkloadFlags(t *testing.T) {
 	}
 }
 
+// TestSidecarSafe checks which ports a sidecar's agent refuses: only a
+// loopback workload's port that is also an app's.
+func TestSidecarSafe(t *testing.T) {
+	for _, tc := range []struct {
+		address string
+		ports   []resource.WorkloadPort
+		refused bool
+	}{
+		{"127.0.0.1", []resource.WorkloadPort{{Name: "grpc", Port: 18081}}, true},
+		{"0.0.0.0", []resource.WorkloadPort{{Name: "grpc", Port: 18081}}, true},
+		{"127.0.0.1", []resource.WorkloadPort{{Name: "http", Port: 8080, AppPort: 9090}, {Name: "admin", Port: 9090, AppPort: 9091}}, true},
+		{"127.0.0.1", []resource.WorkloadPort{{Name: "grpc", Port: 18081, AppPort: 28081}}, false},
+		{"10.0.0.7", []resource.WorkloadPort{{Name: "grpc", Port: 18081}}, false},
+	} {
+		err := sidecarSafe(resource.WorkloadSpec{Address: tc.address, Ports: tc.ports})
+		if (err != nil) != tc.refused {
+			t.Errorf("%s %+v: err = %v, want refused %v", tc.address, tc.ports, err, tc.refused)
+		}
+	}
+}
+
 func TestRequiredFlagsAndBadFiles(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad")
@@ -293,6 +314,8 @@ func TestRequiredFlagsAndBadFiles(t *testing.T) {
 		{[]string{"--workload", "web-1.shop", "--token-file", bad, "--trust-bundle", bad}, "--token-file"},
 		{[]string{"--workload", "web-1.shop", "--token-file", bad, "--trust-bundle", bad, "--envoy-bin", "/bin/true"}, "--envoy-bin needs --envoy-bootstrap"},
 		{[]string{"--workload", "web-1.shop", "--token-file", bad, "--trust-bundle", bad, "--authz-timeout", "0s"}, "--authz-timeout 0s: want a positive duration"},
+		{[]string{"--workload", "web-1.shop", "--token-file", bad, "--trust-bundle", bad, "--envoy-bootstrap", filepath.Join(dir, "envoy.yaml"),
+			"--address", "127.0.0.1", "--port", "grpc=18081"}, "--port grpc=18081: with --address 127.0.0.1, Envoy would listen on port 18081, where the app of port grpc listens"},
 	} {
 		cmd := newRootCmd()
 		var out bytes.Buffer

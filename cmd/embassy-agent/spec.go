@@ -103,3 +103,32 @@ func readBundle(path string) ([]*x509.Certificate, error) {
 	}
 	return roots, nil
 }
+
+// sidecarSafe refuses ports an Envoy sidecar cannot serve: apps behind a
+// sidecar listen on 127.0.0.1:<appPort> (their port when no app port is
+// given), so on a workload whose address is 127.0.0.1 (or a wildcard) a
+// port equal to an app's would have Envoy take the app's socket, and
+// forward to itself when it is that port's own app.
+func sidecarSafe(s resource.WorkloadSpec) error {
+	ip, err := netip.ParseAddr(s.Address)
+	if err != nil || (ip != netip.MustParseAddr("127.0.0.1") && !ip.IsUnspecified()) {
+		return nil
+	}
+	for _, p := range s.Ports {
+		for _, app := range s.Ports {
+			if appPort(app) == p.Port {
+				return fmt.Errorf("--port %s=%d: with --address %s, Envoy would listen on port %d, where the app of port %s listens (127.0.0.1:%d); give the app a port of its own, --port %s=%d:APPPORT, or register the workload's non-loopback --address",
+					p.Name, p.Port, s.Address, p.Port, app.Name, appPort(app), app.Name, app.Port)
+			}
+		}
+	}
+	return nil
+}
+
+// appPort is where the app behind a sidecar listens for port p.
+func appPort(p resource.WorkloadPort) uint32 {
+	if p.AppPort != 0 {
+		return p.AppPort
+	}
+	return p.Port
+}

@@ -1,6 +1,12 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+
 	"github.com/spf13/cobra"
 
 	"embassy.dev/embassy/pkg/bootstrap"
@@ -12,7 +18,10 @@ func newBootstrapCmd(g *globals) *cobra.Command {
 		Short: "Print a bootstrap for an Envoy sidecar or a proxyless gRPC client",
 		Long: `bootstrap prints the configuration a data-plane process starts from: it
 names the node (<workload>.<namespace>, matching a Workload resource) and
-points it at embassy-cp's ADS server. It works offline.` + exitCodesHelp,
+points it at embassy-cp's ADS server. What it does not know from its flags
+(the xDS address and, for Envoy, the mesh's trust domain) it asks the
+control plane it talks to (GET /v1/status, a read token is enough); with
+those flags set it works offline.` + exitCodesHelp,
 		Example: `  embassyctl bootstrap envoy --workload echo-1.default > envoy.yaml
   embassyctl bootstrap grpc --workload client.default > bootstrap.json
   GRPC_XDS_BOOTSTRAP=bootstrap.json ./client`,
@@ -25,16 +34,36 @@ func newBootstrapEnvoyCmd(g *globals) *cobra.Command {
 	var workload, xds, admin, socketDir, trustDomain string
 	var insecure bool
 	cmd := &cobra.Command{
-		Use:   "envoy --workload NAME.NS [--xds-address HOST:PORT] [--socket-dir DIR] [--trust-domain TD] [--insecure]",
+		Use:   "envoy --workload NAME.NS [--xds-address HOST:PORT] [--trust-domain TD] [--socket-dir DIR] [--admin-address IP:PORT] [--insecure]",
 		Short: "Print an Envoy sidecar's bootstrap YAML",
 		Long: `envoy prints the bootstrap YAML for the Envoy sidecar of a workload; run
-Envoy with it as -c. The node id is the --workload value.` + exitCodesHelp,
+Envoy with it as -c. The node id is the --workload value. The xDS address
+and the trust domain come from the control plane unless given. Everything
+else is the workload's own, so sidecars on one host never collide: the
+agent's sockets are in ` + bootstrap.SocketDir("<workload>.<namespace>") + ` and the admin API is
+the unix socket ` + bootstrap.AdminSocket + ` there.` + exitCodesHelp,
 		Example: `  embassyctl bootstrap envoy --workload echo-1.default > envoy.yaml
+  embassyctl bootstrap envoy --workload echo-1.default --xds-address 10.0.0.2:15010 --trust-domain example.org
   envoy -c envoy.yaml`,
 		Args: cobra.NoArgs,
-		RunE: func(_ *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			if _, _, err := bootstrap.ParseEnvoyNodeID(workload); err != nil {
 				return err
+			}
+			needTD := trustDomain == "" && !insecure
+			if xds == "" || needTD {
+				cp, err := askControlPlane(cmd.Context(), g)
+				if err != nil {
+					return err
+				}
+				if xds == "" {
+					xds = cp.xdsAddress
+				}
+				if needTD {
+					if trustDomain = cp.trustDomain; trustDomain == "" {
+						return fmt.Errorf("the control plane at %s reports no trust domain (it runs without a CA); pass --trust-domain, or --insecure for one run with --insecure-xds", g.server)
+					}
+				}
 			}
 			b, err := bootstrap.EnvoyYAML(bootstrap.EnvoyOptions{NodeID: workload, XDSAddress: xds, AdminAddress: admin,
 				SocketDir: socketDir, TrustDomain: trustDomain, Insecure: insecure})
@@ -46,10 +75,10 @@ Envoy with it as -c. The node id is the --workload value.` + exitCodesHelp,
 		},
 	}
 	cmd.Flags().StringVar(&workload, "workload", "", "the workload as NAME.NAMESPACE (the Envoy node id)")
-	cmd.Flags().StringVar(&xds, "xds-address", bootstrap.DefaultXDSAddress, "embassy-cp's xDS address")
-	cmd.Flags().StringVar(&admin, "admin-address", bootstrap.DefaultAdminAddress, "Envoy's admin listener address")
-	cmd.Flags().StringVar(&socketDir, "socket-dir", bootstrap.DefaultSocketDir, "the agent's socket directory (its SDS socket serves the workload's certificate)")
-	cmd.Flags().StringVar(&trustDomain, "trust-domain", bootstrap.DefaultTrustDomain, "the mesh's trust domain; xDS accepts only embassy-cp's SPIFFE ID in it")
+	cmd.Flags().StringVar(&xds, "xds-address", "", "embassy-cp's xDS address (default: the one the control plane reports)")
+	cmd.Flags().StringVar(&admin, "admin-address", "", "Envoy's admin API on a loopback ip:port (default: the unix socket "+bootstrap.AdminSocket+" in --socket-dir); pick a port no app or service of the host uses")
+	cmd.Flags().StringVar(&socketDir, "socket-dir", "", "the agent's socket directory (default "+bootstrap.SocketDir("<workload>")+"; its SDS socket serves the workload's certificate)")
+	cmd.Flags().StringVar(&trustDomain, "trust-domain", "", "the mesh's trust domain; xDS accepts only embassy-cp's SPIFFE ID in it (default: the one the control plane reports)")
 	cmd.Flags().BoolVar(&insecure, "insecure", false, "plaintext xDS, for a control plane run with --insecure-xds")
 	_ = cmd.MarkFlagRequired("workload")
 	return cmd
@@ -62,13 +91,21 @@ func newBootstrapGRPCCmd(g *globals) *cobra.Command {
 		Use:   "grpc --workload NAME.NS [--xds-address HOST:PORT] [--cert-dir DIR] [--insecure]",
 		Short: "Print a proxyless gRPC client's bootstrap JSON",
 		Long: `grpc prints the xDS bootstrap JSON for a proxyless gRPC application; point
-GRPC_XDS_BOOTSTRAP at the file and dial xds:///<service>.<namespace>:<port>.` + exitCodesHelp,
+GRPC_XDS_BOOTSTRAP at the file and dial xds:///<service>.<namespace>:<port>.
+The xDS address comes from the control plane unless given.` + exitCodesHelp,
 		Example: `  embassyctl bootstrap grpc --workload client.default > bootstrap.json
   GRPC_XDS_BOOTSTRAP=bootstrap.json ./client -target xds:///echo.default:8080`,
 		Args: cobra.NoArgs,
-		RunE: func(_ *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			if _, _, err := bootstrap.ParseEnvoyNodeID(workload); err != nil {
 				return err
+			}
+			if xds == "" {
+				cp, err := askControlPlane(cmd.Context(), g)
+				if err != nil {
+					return err
+				}
+				xds = cp.xdsAddress
 			}
 			b, err := bootstrap.GRPCJSON(bootstrap.GRPCOptions{NodeID: workload, XDSAddress: xds, CertDir: certDir, Insecure: insecure})
 			if err != nil {
@@ -79,9 +116,44 @@ GRPC_XDS_BOOTSTRAP at the file and dial xds:///<service>.<namespace>:<port>.` + 
 		},
 	}
 	cmd.Flags().StringVar(&workload, "workload", "", "the workload as NAME.NAMESPACE (the node id)")
-	cmd.Flags().StringVar(&xds, "xds-address", bootstrap.DefaultXDSAddress, "embassy-cp's xDS address")
-	cmd.Flags().StringVar(&certDir, "cert-dir", "", "the agent's directory of PEM files; set, it makes the xDS stream mTLS (mesh mTLS reads them from "+bootstrap.DefaultSocketDir+" when unset)")
+	cmd.Flags().StringVar(&xds, "xds-address", "", "embassy-cp's xDS address (default: the one the control plane reports)")
+	cmd.Flags().StringVar(&certDir, "cert-dir", "", "the agent's directory of PEM files; set, it makes the xDS stream mTLS (mesh mTLS reads them from "+bootstrap.SocketDir("<workload>")+" when unset)")
 	cmd.Flags().BoolVar(&insecure, "insecure", false, "plaintext xDS even with --cert-dir, for a control plane run with --insecure-xds")
 	_ = cmd.MarkFlagRequired("workload")
 	return cmd
+}
+
+// controlPlaneFacts is what a bootstrap needs from the control plane.
+type controlPlaneFacts struct{ xdsAddress, trustDomain string }
+
+// askControlPlane reads the xDS address and trust domain from the control
+// plane's status. A wildcard listen host (0.0.0.0, ::) is replaced by the
+// host the API was reached at, which serves xDS too.
+func askControlPlane(ctx context.Context, g *globals) (controlPlaneFacts, error) {
+	c, err := g.client()
+	if err != nil {
+		return controlPlaneFacts{}, err
+	}
+	st, err := c.Status(ctx)
+	if err != nil {
+		return controlPlaneFacts{}, fmt.Errorf("asking the control plane at %s for its xDS address and trust domain: %w (pass --xds-address and --trust-domain to write the bootstrap offline)", g.server, err)
+	}
+	return controlPlaneFacts{xdsAddress: reachableXDS(st.XDSAddress, g.server), trustDomain: st.TrustDomain}, nil
+}
+
+// reachableXDS turns the address xDS listens on into one to dial: a
+// wildcard host becomes the API server's host.
+func reachableXDS(listen, server string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return listen
+	}
+	if ip, err := netip.ParseAddr(host); err != nil || !ip.IsUnspecified() {
+		return listen
+	}
+	u, err := url.Parse(server)
+	if err != nil || u.Hostname() == "" {
+		return listen
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }

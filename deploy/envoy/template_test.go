@@ -30,18 +30,18 @@ func TestTemplateMatchesGenerator(t *testing.T) {
 		opts   bootstrap.EnvoyOptions
 	}{
 		{
-			map[string]any{"NodeID": "reviews-v1.shop", "Namespace": "shop", "AdminAddress": "127.0.0.1", "AdminPort": 15100, "XDSHost": "127.0.0.1", "XDSPort": 15010, "XDSType": "STATIC",
-				"SocketDir": "/run/embassy", "TrustDomain": "embassy.local", "Insecure": false},
-			bootstrap.EnvoyOptions{NodeID: "reviews-v1.shop"},
+			map[string]any{"NodeID": "reviews-v1.shop", "Namespace": "shop", "AdminAddress": "", "XDSHost": "127.0.0.1", "XDSPort": 15010, "XDSType": "STATIC",
+				"SocketDir": "/run/embassy/reviews-v1.shop", "TrustDomain": "example.org", "Insecure": false},
+			bootstrap.EnvoyOptions{NodeID: "reviews-v1.shop", TrustDomain: "example.org"},
 		},
 		{
-			map[string]any{"NodeID": "reviews-v1.shop", "Namespace": "shop", "AdminAddress": "127.0.0.1", "AdminPort": 15100, "XDSHost": "127.0.0.1", "XDSPort": 15010, "XDSType": "STATIC",
-				"SocketDir": "/var/run/agent", "TrustDomain": "embassy.local", "Insecure": true},
+			map[string]any{"NodeID": "reviews-v1.shop", "Namespace": "shop", "AdminAddress": "", "XDSHost": "127.0.0.1", "XDSPort": 15010, "XDSType": "STATIC",
+				"SocketDir": "/var/run/agent", "TrustDomain": "", "Insecure": true},
 			bootstrap.EnvoyOptions{NodeID: "reviews-v1.shop", SocketDir: "/var/run/agent", Insecure: true},
 		},
 		{
 			map[string]any{"NodeID": "web-1.web", "Namespace": "web", "AdminAddress": "127.0.0.1", "AdminPort": 9901, "XDSHost": "embassy-cp.example.org", "XDSPort": 15010, "XDSType": "STRICT_DNS",
-				"SocketDir": "/run/embassy", "TrustDomain": "corp.example", "Insecure": false},
+				"SocketDir": "/run/embassy/web-1.web", "TrustDomain": "corp.example", "Insecure": false},
 			bootstrap.EnvoyOptions{NodeID: "web-1.web", AdminAddress: "127.0.0.1:9901", XDSAddress: "embassy-cp.example.org:15010", TrustDomain: "corp.example"},
 		},
 	}

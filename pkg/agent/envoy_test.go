@@ -13,7 +13,7 @@ import (
 
 func TestWriteEnvoyBootstrapReplacesAtomically(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "envoy.yaml")
-	if err := WriteEnvoyBootstrap(path, bootstrap.EnvoyOptions{NodeID: "web-1.shop", XDSAddress: "127.0.0.1:15010"}); err != nil {
+	if err := WriteEnvoyBootstrap(path, bootstrap.EnvoyOptions{NodeID: "web-1.shop", XDSAddress: "127.0.0.1:15010", TrustDomain: "example.org"}); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(path)

@@ -81,6 +81,8 @@ type Options struct {
 	Heartbeat time.Duration
 	// InsecureXDS tells /v1/posture that xDS is served in plaintext.
 	InsecureXDS bool
+	// XDSAddress is where xDS is served, for /v1/status.
+	XDSAddress string
 	// Changes answers /v1/changes/{id}; nil answers 503.
 	Changes ChangeSource
 	// Authz compiles a policy for /v1/policies and its explain when the

@@ -33,6 +33,13 @@ type StatusResponse struct {
 	LastPush      *PushStatus  `json:"lastPush,omitempty"`
 	// StaleAfterSeconds is the bound after which an unacked proxy is STALE.
 	StaleAfterSeconds float64 `json:"staleAfterSeconds"`
+	// TrustDomain is the trust domain of the mesh's identities, which a
+	// sidecar's bootstrap pins the control plane's SPIFFE ID in; empty
+	// without a CA.
+	TrustDomain string `json:"trustDomain,omitempty"`
+	// XDSAddress is the host:port xDS is served on, as the control plane
+	// listens, so bootstraps need not guess it.
+	XDSAddress string `json:"xdsAddress,omitempty"`
 }
 
 // StoreStatus names the store and its revision.
@@ -79,6 +86,10 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 		Counts:            StatusCounts{Services: len(snap.Services), Workloads: len(snap.Workloads), Policies: len(snap.AuthorizationPolicies)},
 		Roots:             []RootStatus{},
 		StaleAfterSeconds: s.o.StaleAfter.Seconds(),
+		XDSAddress:        s.o.XDSAddress,
+	}
+	if s.o.Bundle != nil {
+		out.TrustDomain = s.o.Bundle.TrustDomain().Name()
 	}
 	if s.o.Store != nil {
 		out.Store = StoreStatus{Kind: s.o.Store.Kind(), Revision: s.o.Store.Revision()}

@@ -28,6 +28,10 @@ type ServiceStatus struct {
 	// spec.serviceAccounts, or the default when omitted.
 	ServiceAccounts []string         `json:"serviceAccounts"`
 	Endpoints       []EndpointStatus `json:"endpoints"`
+	// TCPAddress is, for a service with tcp ports, the loopback IP where
+	// every Envoy sidecar accepts connections for them: apps connect to
+	// TCPAddress:<port>.
+	TCPAddress string `json:"tcpAddress,omitempty"`
 	// Excluded are the Workloads naming the service that may not serve
 	// it: they get none of its traffic.
 	Excluded []ExcludedWorkload `json:"excluded,omitempty"`
@@ -66,6 +70,9 @@ func (s *server) services(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		st := ServiceStatus{Name: svc.Ref.Name, Namespace: svc.Ref.Namespace, Ports: svc.Spec.Ports, ServiceAccounts: svc.ServiceAccounts, Endpoints: []EndpointStatus{}}
+		if hasTCPPort(svc.Spec.Ports) {
+			st.TCPAddress = svc.Ref.TCPAddress()
+		}
 		for _, w := range svc.Excluded {
 			st.Excluded = append(st.Excluded, ExcludedWorkload{Workload: w.Name, Address: w.Spec.Address, ServiceAccount: w.Spec.Identity()})
 		}
@@ -79,4 +86,15 @@ func (s *server) services(w http.ResponseWriter, r *http.Request) {
 		out.Services = append(out.Services, st)
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// hasTCPPort says whether a service has a tcp port, which sidecars serve
+// on the service's own loopback address.
+func hasTCPPort(ports []resource.ServicePort) bool {
+	for _, p := range ports {
+		if p.Protocol == resource.ProtocolTCP {
+			return true
+		}
+	}
+	return false
 }

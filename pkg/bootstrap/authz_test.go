@@ -10,12 +10,12 @@ import (
 // ext_authz filter names: the agent's authz.sock, spoken to over HTTP/2.
 func TestEnvoyAuthzCluster(t *testing.T) {
 	for _, dir := range []string{"", "/var/run/agent"} {
-		b, err := bootstrap.Envoy(bootstrap.EnvoyOptions{NodeID: "echo-v1.default", SocketDir: dir})
+		b, err := bootstrap.Envoy(bootstrap.EnvoyOptions{NodeID: "echo-v1.default", SocketDir: dir, TrustDomain: "example.org"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		c := staticCluster(t, "embassy_authz", b.GetStaticResources().GetClusters())
-		want := "/run/embassy/authz.sock"
+		want := "/run/embassy/echo-v1.default/authz.sock"
 		if dir != "" {
 			want = dir + "/authz.sock"
 		}

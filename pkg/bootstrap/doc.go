@@ -20,8 +20,11 @@ const (
 const (
 	// DefaultXDSAddress is where embassy-cp serves xDS by default.
 	DefaultXDSAddress = "127.0.0.1:15010"
-	// DefaultAdminAddress is where an Envoy sidecar serves its admin API.
-	DefaultAdminAddress = "127.0.0.1:15100"
+	// AdminSocket is the unix socket, in the agent's socket directory,
+	// where an Envoy sidecar serves its admin API by default: a socket of
+	// the workload's own directory cannot collide with another sidecar's
+	// or take a port the mesh uses, and only its owner may open it.
+	AdminSocket = "envoy-admin.sock"
 	// XDSClusterName is the static Envoy cluster that reaches embassy-cp.
 	XDSClusterName = "embassy_xds"
 )

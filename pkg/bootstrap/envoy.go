@@ -2,6 +2,7 @@ package bootstrap
 
 import (
 	"fmt"
+	"path"
 	"sort"
 
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
@@ -10,6 +11,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/structpb"
 	"sigs.k8s.io/yaml"
+
+	"embassy.dev/embassy/pkg/resource"
 )
 
 // EnvoyOptions describe one Envoy sidecar.
@@ -19,17 +22,21 @@ type EnvoyOptions struct {
 	// XDSAddress is embassy-cp's xDS host:port (default DefaultXDSAddress).
 	// An IP makes the xDS cluster STATIC; a host name makes it STRICT_DNS.
 	XDSAddress string
-	// AdminAddress is the admin API's loopback ip:port (default
-	// DefaultAdminAddress). The admin API can stop the proxy and dump its
-	// secrets, so anything but loopback is refused.
+	// AdminAddress is the admin API's loopback ip:port. Empty, the admin
+	// API is the unix socket AdminSocket in SocketDir, mode 0600. The admin
+	// API can stop the proxy and dump its secrets, so anything but
+	// loopback is refused; a port must be one no app, Workload or tcp
+	// service of the node uses.
 	AdminAddress string
 	// Metadata is added to the node metadata beside FlavourKey.
 	Metadata map[string]string
-	// SocketDir is the agent's directory holding its SDS socket (default
-	// DefaultSocketDir).
+	// SocketDir is the agent's directory holding its SDS and ext_authz
+	// sockets (default SocketDir(NodeID)).
 	SocketDir string
-	// TrustDomain is the mesh's trust domain (default DefaultTrustDomain):
-	// the xDS stream accepts only embassy-cp's SPIFFE ID in it.
+	// TrustDomain is the mesh's trust domain: the xDS stream accepts only
+	// embassy-cp's SPIFFE ID in it. It is required unless Insecure, since
+	// a guessed one makes a sidecar that never connects; ask the control
+	// plane (GET /v1/status) for it.
 	TrustDomain string
 	// Insecure keeps the xDS stream plaintext, for a control plane run
 	// with --insecure-xds. By default it is mTLS with the workload's
@@ -49,7 +56,8 @@ func Envoy(o EnvoyOptions) (*bootstrapv3.Bootstrap, error) {
 	if err != nil {
 		return nil, err
 	}
-	admin, err := envoyAdmin(orDefault(o.AdminAddress, DefaultAdminAddress))
+	socketDir := orDefault(o.SocketDir, SocketDir(o.NodeID))
+	admin, err := envoyAdmin(o.AdminAddress, socketDir)
 	if err != nil {
 		return nil, err
 	}
@@ -60,6 +68,9 @@ func Envoy(o EnvoyOptions) (*bootstrapv3.Bootstrap, error) {
 	metaStruct, err := structpb.NewStruct(meta)
 	if err != nil {
 		return nil, fmt.Errorf("node metadata: %w", err)
+	}
+	if o.TrustDomain == "" && !o.Insecure {
+		return nil, fmt.Errorf("envoy bootstrap for %s: the trust domain is empty: xDS accepts only embassy-cp's SPIFFE ID in the mesh's trust domain (GET /v1/status says it; embassyctl bootstrap envoy asks, or pass --trust-domain)", o.NodeID)
 	}
 	b := &bootstrapv3.Bootstrap{
 		Node: &corev3.Node{
@@ -72,9 +83,9 @@ func Envoy(o EnvoyOptions) (*bootstrapv3.Bootstrap, error) {
 		DynamicResources: envoyDynamicResources(),
 		StaticResources: &bootstrapv3.Bootstrap_StaticResources{
 			Clusters: []*clusterv3.Cluster{
-				xdsCluster(xdsAddr, xdsTransportSocket(orDefault(o.TrustDomain, DefaultTrustDomain), o.Insecure)),
-				sdsCluster(orDefault(o.SocketDir, DefaultSocketDir)),
-				authzCluster(orDefault(o.SocketDir, DefaultSocketDir)),
+				xdsCluster(xdsAddr, xdsTransportSocket(o.TrustDomain, o.Insecure)),
+				sdsCluster(socketDir),
+				authzCluster(socketDir),
 			},
 		},
 		Admin: admin,
@@ -128,15 +139,27 @@ func envoyDynamicResources() *bootstrapv3.Bootstrap_DynamicResources {
 	}
 }
 
-// envoyAdmin binds the admin API to a loopback ip:port and refuses anything
-// else: the admin API is unauthenticated and can quit the proxy.
-func envoyAdmin(addr string) (*bootstrapv3.Admin, error) {
+// adminSocketMode lets only the sidecar's own user open the admin socket.
+const adminSocketMode = 0o600
+
+// envoyAdmin serves the admin API on AdminSocket in socketDir, or on a
+// loopback ip:port when addr is set, and refuses anything else: the admin
+// API is unauthenticated and can quit the proxy.
+func envoyAdmin(addr, socketDir string) (*bootstrapv3.Admin, error) {
+	if addr == "" {
+		return &bootstrapv3.Admin{Address: &corev3.Address{Address: &corev3.Address_Pipe{Pipe: &corev3.Pipe{
+			Path: path.Join(socketDir, AdminSocket), Mode: adminSocketMode,
+		}}}}, nil
+	}
 	hp, err := parseHostPort("admin address", addr)
 	if err != nil {
 		return nil, err
 	}
 	if !hp.ip.IsValid() || !hp.ip.IsLoopback() {
-		return nil, fmt.Errorf("admin address %q: must be a loopback IP such as 127.0.0.1 (the admin API is unauthenticated)", addr)
+		return nil, fmt.Errorf("admin address %q: must be a loopback IP such as 127.0.0.1 (the admin API is unauthenticated), or empty for the socket %s in the agent's socket directory", addr, AdminSocket)
+	}
+	if hp.port == resource.SidecarOutboundPort {
+		return nil, fmt.Errorf("admin address %q: port %d is the sidecar's outbound HTTP listener; pick another, or leave it empty for the socket %s", addr, hp.port, AdminSocket)
 	}
 	return &bootstrapv3.Admin{Address: socketAddress(hp)}, nil
 }

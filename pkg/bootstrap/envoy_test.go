@@ -15,7 +15,7 @@ import (
 )
 
 func TestEnvoyDefaultsValidateDeeply(t *testing.T) {
-	b, err := bootstrap.Envoy(bootstrap.EnvoyOptions{NodeID: "echo-v1.default", Metadata: map[string]string{"team": "demo"}})
+	b, err := bootstrap.Envoy(bootstrap.EnvoyOptions{NodeID: "echo-v1.default", TrustDomain: "example.org", Metadata: map[string]string{"team": "demo"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,14 +65,14 @@ func TestEnvoyDefaultsValidateDeeply(t *testing.T) {
 		t.Error("xds cluster does not force HTTP/2")
 	}
 
-	admin := b.GetAdmin().GetAddress().GetSocketAddress()
-	if admin.GetAddress() != "127.0.0.1" || admin.GetPortValue() != 15100 {
-		t.Errorf("admin = %v", admin)
+	admin := b.GetAdmin().GetAddress().GetPipe()
+	if admin.GetPath() != "/run/embassy/echo-v1.default/envoy-admin.sock" || admin.GetMode() != 0o600 {
+		t.Errorf("admin = %v, want the owner's socket in the workload's directory", b.GetAdmin().GetAddress())
 	}
 }
 
 func TestEnvoyHostnameUsesStrictDNS(t *testing.T) {
-	b, err := bootstrap.Envoy(bootstrap.EnvoyOptions{NodeID: "a.b", XDSAddress: "embassy-cp.embassy.svc:15010", AdminAddress: "[::1]:9901"})
+	b, err := bootstrap.Envoy(bootstrap.EnvoyOptions{NodeID: "a.b", XDSAddress: "embassy-cp.embassy.svc:15010", AdminAddress: "[::1]:9901", TrustDomain: "example.org"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +100,7 @@ func TestEnvoyRefusesBadOptions(t *testing.T) {
 		{"admin on all interfaces", bootstrap.EnvoyOptions{NodeID: "a.b", AdminAddress: "0.0.0.0:15100"}, "must be a loopback IP"},
 		{"admin on a LAN IP", bootstrap.EnvoyOptions{NodeID: "a.b", AdminAddress: "10.0.0.1:15100"}, "must be a loopback IP"},
 		{"admin by name", bootstrap.EnvoyOptions{NodeID: "a.b", AdminAddress: "localhost:15100"}, "must be a loopback IP"},
+		{"admin on the outbound port", bootstrap.EnvoyOptions{NodeID: "a.b", AdminAddress: "127.0.0.1:15001"}, "is the sidecar's outbound HTTP listener"},
 		{"xds without port", bootstrap.EnvoyOptions{NodeID: "a.b", XDSAddress: "127.0.0.1"}, "expected host:port"},
 		{"xds port zero", bootstrap.EnvoyOptions{NodeID: "a.b", XDSAddress: "127.0.0.1:0"}, "port must be a number"},
 		{"reserved metadata", bootstrap.EnvoyOptions{NodeID: "a.b", Metadata: map[string]string{bootstrap.FlavourKey: "x"}}, "reserved"},
@@ -115,7 +116,7 @@ func TestEnvoyRefusesBadOptions(t *testing.T) {
 }
 
 func TestEnvoyYAMLRoundTrips(t *testing.T) {
-	o := bootstrap.EnvoyOptions{NodeID: "reviews-v2.shop", XDSAddress: "10.0.0.5:15010", Metadata: map[string]string{"version": "v2"}}
+	o := bootstrap.EnvoyOptions{NodeID: "reviews-v2.shop", XDSAddress: "10.0.0.5:15010", TrustDomain: "example.org", Metadata: map[string]string{"version": "v2"}}
 	want, err := bootstrap.Envoy(o)
 	if err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ type GRPCOptions struct {
 	// CertDir is the agent's directory holding the workload's PEM files.
 	// When set, the xDS stream is mTLS with them (unless Insecure). The
 	// certificate provider that xDS security configs name reads them from
-	// CertDir, or DefaultSocketDir when it is empty.
+	// CertDir, or SocketDir(NodeID) when it is empty.
 	CertDir string
 	// Insecure keeps the xDS stream plaintext even with CertDir set, for a
 	// control plane run with --insecure-xds.
@@ -91,7 +91,7 @@ func GRPCJSON(o GRPCOptions) ([]byte, error) {
 		ServerListenerResourceName: ServerListenerTemplate,
 		CertificateProviders: map[string]certificateProvider{CertificateProvider: {
 			PluginName: "file_watcher",
-			Config:     fileWatcherConfig(orDefault(o.CertDir, DefaultSocketDir)),
+			Config:     fileWatcherConfig(orDefault(o.CertDir, SocketDir(o.NodeID))),
 		}},
 	}
 	out, err := json.MarshalIndent(b, "", "  ")

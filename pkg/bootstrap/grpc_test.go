@@ -145,7 +145,7 @@ func TestGRPCJSONShape(t *testing.T) {
 		}},
 		"node":                                   map[string]any{"id": "n", "metadata": map[string]any{"embassy.flavour": "proxyless"}},
 		"server_listener_resource_name_template": "grpc/server?xds.resource.listening_address=%s",
-		"certificate_providers":                  fileWatcher("/run/embassy"),
+		"certificate_providers":                  fileWatcher("/run/embassy/n"),
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("bootstrap =\n%s\nwant %v", js, want)

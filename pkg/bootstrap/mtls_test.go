@@ -115,11 +115,11 @@ func TestEnvoyMTLS(t *testing.T) {
 		t.Errorf("SANs = %v, want exactly the control plane's SPIFFE ID", sans)
 	}
 
-	def, err := bootstrap.Envoy(bootstrap.EnvoyOptions{NodeID: "echo-v1.default"})
+	def, err := bootstrap.Envoy(bootstrap.EnvoyOptions{NodeID: "echo-v1.default", TrustDomain: "example.org"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := staticCluster(t, "embassy_sds", def.GetStaticResources().GetClusters()).GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints()[0].GetEndpoint().GetAddress().GetPipe().GetPath(); got != "/run/embassy/sds.sock" {
+	if got := staticCluster(t, "embassy_sds", def.GetStaticResources().GetClusters()).GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints()[0].GetEndpoint().GetAddress().GetPipe().GetPath(); got != "/run/embassy/echo-v1.default/sds.sock" {
 		t.Errorf("default sds socket = %q", got)
 	}
 	if staticCluster(t, bootstrap.XDSClusterName, def.GetStaticResources().GetClusters()).GetTransportSocket() == nil {

@@ -22,10 +22,9 @@ const xdsConnectTimeout = time.Second
 // (xds/translate) and the agent serve and write the same names; a test
 // keeps them equal.
 const (
-	// DefaultSocketDir is where the agent keeps its sockets and PEM files.
-	DefaultSocketDir = "/run/embassy"
-	// DefaultTrustDomain is the trust domain when none is given.
-	DefaultTrustDomain = "embassy.local"
+	// SocketRoot holds one directory per workload, SocketDir(nodeID),
+	// where its agent keeps its sockets and PEM files by default.
+	SocketRoot = "/run/embassy"
 	// SDSClusterName is the static Envoy cluster reaching the agent's SDS.
 	SDSClusterName = "embassy_sds"
 	// AuthzClusterName is the static Envoy cluster reaching the agent's
@@ -53,6 +52,11 @@ const (
 	// the agent rewrites at rotation.
 	refreshInterval = "1s"
 )
+
+// SocketDir is the default directory of a workload's agent sockets and PEM
+// files: SocketRoot/<workload>.<namespace>, so two agents (and their
+// sidecars) on one host never share a socket.
+func SocketDir(nodeID string) string { return path.Join(SocketRoot, nodeID) }
 
 // ControlPlaneSPIFFEID is the identity embassy-cp's xDS certificate carries.
 func ControlPlaneSPIFFEID(trustDomain string) string {

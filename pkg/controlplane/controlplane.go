@@ -254,6 +254,7 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 			Bundle:       c.trustBundle(),
 			Certificates: c.certificates,
 			InsecureXDS:  cfg.InsecureXDS,
+			XDSAddress:   c.XDSAddr(),
 			Changes:      c.changes,
 			Authz:        c.authz.compile,
 			Backup:       c.storeBackup(),

@@ -261,9 +261,14 @@ type WorkloadPort struct {
 	Port uint32 `json:"port"`
 	// AppPort is the local application's port behind a sidecar
 	// (default: Port). The sidecar forwards inbound traffic to
-	// 127.0.0.1:AppPort.
+	// 127.0.0.1:AppPort. It may not be SidecarOutboundPort.
 	AppPort uint32 `json:"appPort,omitempty"`
 }
+
+// SidecarOutboundPort is the port every Envoy sidecar listens on at
+// 127.0.0.1 for its apps' outbound HTTP and gRPC, so no app behind a
+// sidecar may listen there.
+const SidecarOutboundPort = 15001
 
 // RouteSpec holds the HTTP/gRPC rules for one service.
 type RouteSpec struct {

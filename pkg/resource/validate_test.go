@@ -53,6 +53,7 @@ func TestValidateSpecRules(t *testing.T) {
 		{name: "workload service label", kind: KindWorkload, spec: "address: 10.0.0.7\nservices: [Reviews]", path: "spec.services[0]", msg: "DNS-1123"},
 		{name: "workload port name", kind: KindWorkload, spec: "address: 10.0.0.7\nservices: [a]\nports: [{port: 80}]", path: "spec.ports[0].name", msg: "required"},
 		{name: "workload port zero", kind: KindWorkload, spec: "address: 10.0.0.7\nservices: [a]\nports: [{name: http, port: 0}]", path: "spec.ports[0].port", msg: "must be from 1 to 65535"},
+		{name: "workload app port on the sidecar's", kind: KindWorkload, spec: "address: 10.0.0.7\nservices: [a]\nports: [{name: http, port: 80, appPort: 15001}]", path: "spec.ports[0].appPort", msg: "15001 is where the sidecar listens for its apps' outbound HTTP"},
 		{name: "workload app port", kind: KindWorkload, spec: "address: 10.0.0.7\nservices: [a]\nports: [{name: http, port: 80, appPort: 65536}]", path: "spec.ports[0].appPort", msg: "must be from 0 to 65535"},
 		{name: "workload service account", kind: KindWorkload, spec: "address: 10.0.0.7\nservices: [a]\nserviceAccount: svc_acct", path: "spec.serviceAccount", msg: "DNS-1123"},
 

@@ -28,6 +28,9 @@ func (v *validator) workload(s *WorkloadSpec) {
 		}
 		v.portRange(path+".port", p.Port, 1)
 		v.portRange(path+".appPort", p.AppPort, 0)
+		if p.AppPort == SidecarOutboundPort {
+			v.errorf(path+".appPort", "%d is where the sidecar listens for its apps' outbound HTTP on 127.0.0.1; the app behind it must listen on another port", SidecarOutboundPort)
+		}
 	}
 	v.dnsLabel("spec.serviceAccount", s.ServiceAccount, false)
 }

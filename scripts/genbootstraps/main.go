@@ -1,6 +1,8 @@
 // Command genbootstraps writes the Envoy bootstrap of every Workload in the
-// example meshes, one YAML file per sidecar, so `make envoy-validate` can
-// feed them to `envoy --mode validate`. It prints how many it wrote.
+// example meshes, one YAML file per sidecar, with the trust domain of the
+// example's Mesh and each workload's own socket directory, so
+// `make envoy-validate` can feed them to `envoy --mode validate`. It
+// prints how many it wrote.
 package main
 
 import (
@@ -11,6 +13,7 @@ import (
 	"path/filepath"
 
 	"embassy.dev/embassy/pkg/bootstrap"
+	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 )
 
@@ -77,6 +80,9 @@ func writeBootstraps(path, outDir, xds string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// The mesh's own trust domain, as its control plane would report it:
+	// a bootstrap pinning another would never connect.
+	trustDomain := mesh.New(0, rs).Mesh.TrustDomain
 	n := 0
 	for _, r := range rs {
 		if r.Kind != resource.KindWorkload {
@@ -88,9 +94,10 @@ func writeBootstraps(path, outDir, xds string) (int, error) {
 		}
 		nodeID := r.Metadata.Name + "." + ns
 		y, err := bootstrap.EnvoyYAML(bootstrap.EnvoyOptions{
-			NodeID:     nodeID,
-			XDSAddress: xds,
-			Metadata:   map[string]string{"embassy.example": filepath.Base(path)},
+			NodeID:      nodeID,
+			XDSAddress:  xds,
+			TrustDomain: trustDomain,
+			Metadata:    map[string]string{"embassy.example": filepath.Base(path)},
 		})
 		if err != nil {
 			return n, fmt.Errorf("%s: workload %s: %w", path, nodeID, err)

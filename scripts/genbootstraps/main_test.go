@@ -10,6 +10,8 @@ import (
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"sigs.k8s.io/yaml"
+
+	"embassy.dev/embassy/pkg/bootstrap"
 )
 
 func TestWritesOneValidBootstrapPerWorkload(t *testing.T) {
@@ -53,6 +55,15 @@ func TestWritesOneValidBootstrapPerWorkload(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "reviews-v3.shop.yaml")); err != nil {
 		t.Errorf("missing the bootstrap of reviews-v3.shop: %v", err)
+	}
+	// The quickstart's Mesh says example.org; its bootstraps used to pin
+	// embassy.local and could never have connected.
+	y, err := os.ReadFile(filepath.Join(out, "echo-v1.default.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := bootstrap.ControlPlaneSPIFFEID("example.org"); !strings.Contains(string(y), want) {
+		t.Errorf("echo-v1.default's bootstrap does not pin %s:\n%s", want, y)
 	}
 }
 

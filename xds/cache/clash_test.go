@@ -11,8 +11,8 @@ import (
 )
 
 // TestClashingOutboundListenerLeftOut serves a sidecar whose workload runs
-// on 127.0.0.1 and backs a tcp service: its inbound listener and the
-// shared outbound listener of that port bind the same address. The cache
+// on 127.0.0.1 and receives on port 15001: its inbound listener and the
+// shared outbound HTTP listener bind the same address. The cache
 // leaves the outbound one out, as translate.ForProxy does, rather than
 // serving (or, with the gate, refusing) a set Envoy would not load.
 func TestClashingOutboundListenerLeftOut(t *testing.T) {
@@ -22,10 +22,10 @@ func TestClashingOutboundListenerLeftOut(t *testing.T) {
 	p.Connect(envoyNode("web-1.default"))
 	p.Update(mesh.New(1, []*resource.Resource{
 		{Kind: resource.KindService, Metadata: resource.Metadata{Name: "redis", Namespace: "default"}, Spec: &resource.ServiceSpec{
-			Ports: []resource.ServicePort{{Name: "redis", Port: 6379, Protocol: resource.ProtocolTCP}},
+			Ports: []resource.ServicePort{{Name: "redis", Port: 15001, Protocol: resource.ProtocolTCP}},
 		}},
 		{Kind: resource.KindWorkload, Metadata: resource.Metadata{Name: "redis-1", Namespace: "default"}, Spec: &resource.WorkloadSpec{
-			Address: "127.0.0.1", Services: []string{"redis"},
+			Address: "127.0.0.1", Services: []string{"redis"}, Ports: []resource.WorkloadPort{{Name: "redis", Port: 15001, AppPort: 6379}},
 		}},
 		{Kind: resource.KindService, Metadata: resource.Metadata{Name: "web", Namespace: "default"}, Spec: &resource.ServiceSpec{
 			Ports: []resource.ServicePort{{Name: "http", Port: 8080, Protocol: resource.ProtocolHTTP}},
@@ -39,13 +39,13 @@ func TestClashingOutboundListenerLeftOut(t *testing.T) {
 		t.Fatalf("refused: %v", info.Refused)
 	}
 	redis := snapshotOf(t, p, "redis-1.default").GetResources(resourcev3.ListenerType)
-	if _, ok := redis["inbound|6379"]; !ok {
+	if _, ok := redis["inbound|15001"]; !ok {
 		t.Errorf("redis sidecar lacks its inbound listener: %v", redis)
 	}
-	if _, ok := redis["outbound_tcp_6379"]; ok {
+	if _, ok := redis["outbound_http"]; ok {
 		t.Error("redis sidecar was served the outbound listener on its own address")
 	}
-	if _, ok := snapshotOf(t, p, "web-1.default").GetResources(resourcev3.ListenerType)["outbound_tcp_6379"]; !ok {
-		t.Error("another sidecar lost the outbound tcp listener")
+	if _, ok := snapshotOf(t, p, "web-1.default").GetResources(resourcev3.ListenerType)["outbound_http"]; !ok {
+		t.Error("another sidecar lost the outbound HTTP listener")
 	}
 }

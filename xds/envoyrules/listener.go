@@ -12,8 +12,7 @@ import (
 )
 
 // listenerAddressRule: a node cannot bind two listeners to one address;
-// the second is refused (and a TCP service's port bound on every sidecar
-// fails on the host that runs the service itself).
+// the second is refused.
 var listenerAddressRule = Rule{
 	ID:         listenerAddressID,
 	Source:     "source/common/listener_manager/listener_manager_impl.cc",

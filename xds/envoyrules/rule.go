@@ -19,8 +19,11 @@ type Rule struct {
 	// Source is the file of Envoy's source tree the rule mirrors.
 	Source string
 	// EnvoyError is the error Envoy gives, with {} where it formats a
-	// value.
+	// value; for an Embassy rule, the checker's own text.
 	EnvoyError string
+	// Embassy marks a rule Envoy does not enforce: Envoy loads what it
+	// refuses and then misbehaves, so Source is where that behaviour is.
+	Embassy bool
 	// message checks one message found anywhere in a resource, Anys
 	// unpacked; set checks a node's whole set. A rule has one of them.
 	message func(m proto.Message) []finding
@@ -64,7 +67,7 @@ func (vs Violations) Err() error {
 
 // rules are every rule, in the order Check runs them.
 var rules = []Rule{
-	listenerAddressRule, filterChainMatchRule, networkTerminalRule,
+	listenerAddressRule, selfLoopRule, filterChainMatchRule, networkTerminalRule,
 	httpTerminalRule, weightedTotalZeroRule, weightedTotalOverflowRule,
 	retryBackoffRule, headerFormatRule, edsConfigRule, grpcHealthCheckRule,
 	configSourceClusterRule, jwtProviderRule, fillIntervalRule,

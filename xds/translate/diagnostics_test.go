@@ -165,46 +165,90 @@ spec: {service: web, loadBalancer: {policy: MAGLEV, hashHeader: x-user}}
 			},
 		},
 		{
-			name: "tcp port shared by two services",
+			name: "inbound listener on its own app's socket",
 			docs: `
 apiVersion: embassy.dev/v1alpha1
 kind: Service
-metadata: {name: a}
-spec: {ports: [{name: pg, port: 5432, protocol: tcp}]}
+metadata: {name: echo}
+spec: {ports: [{name: grpc, port: 50051, protocol: grpc}]}
 ---
 apiVersion: embassy.dev/v1alpha1
-kind: Service
-metadata: {name: b}
-spec: {ports: [{name: pg, port: 5432, protocol: tcp}]}
+kind: Workload
+metadata: {name: echo-1}
+spec: {address: 127.0.0.1, services: [echo], ports: [{name: grpc, port: 18081}]}
 `,
 			flavour:  translate.Envoy,
-			resource: "Service/default/a",
-			message:  "tcp port 5432 is used by 2 services",
+			resource: "Workload/default/echo-1",
+			message:  "port grpc: the sidecar would listen on 127.0.0.1:18081, where the app of port grpc listens (127.0.0.1:18081); no inbound listener. Set spec.ports[].appPort",
 			check: func(t *testing.T, r *translate.Resources) {
-				if hasListener(r, "outbound_tcp_5432") {
-					t.Error("an ambiguous tcp port got a listener")
+				if hasListener(r, "inbound|18081") {
+					t.Error("the sidecar binds its own app's socket and forwards to itself")
 				}
 			},
 		},
 		{
-			name: "inbound clashes with outbound tcp",
+			name: "inbound listener on another port's app",
 			docs: `
 apiVersion: embassy.dev/v1alpha1
 kind: Service
-metadata: {name: redis}
-spec: {ports: [{name: redis, port: 6379, protocol: tcp}]}
+metadata: {name: web}
+spec: {ports: [{name: http, port: 8080, protocol: http}, {name: admin, port: 9090, protocol: http}]}
 ---
 apiVersion: embassy.dev/v1alpha1
 kind: Workload
-metadata: {name: redis-1}
-spec: {address: 127.0.0.1, services: [redis]}
+metadata: {name: web-1}
+spec: {address: 127.0.0.1, services: [web], ports: [{name: http, port: 8080, appPort: 9090}, {name: admin, port: 9090, appPort: 9091}]}
 `,
 			flavour:  translate.Envoy,
-			resource: "Workload/default/redis-1",
-			message:  "inbound listener on 127.0.0.1:6379 clashes with outbound listener outbound_tcp_6379",
+			resource: "Workload/default/web-1",
+			message:  "port admin: the sidecar would listen on 127.0.0.1:9090, where the app of port http listens",
 			check: func(t *testing.T, r *translate.Resources) {
-				if hasListener(r, "outbound_tcp_6379") || !hasListener(r, "inbound|6379") {
-					t.Error("want inbound|6379 kept and outbound_tcp_6379 dropped")
+				if hasListener(r, "inbound|9090") || !hasListener(r, "inbound|8080") {
+					t.Error("want inbound|8080 kept and inbound|9090, on the app's socket, left out")
+				}
+			},
+		},
+		{
+			name: "app on the outbound http port",
+			docs: `
+apiVersion: embassy.dev/v1alpha1
+kind: Service
+metadata: {name: web}
+spec: {ports: [{name: http, port: 15001, protocol: http}]}
+---
+apiVersion: embassy.dev/v1alpha1
+kind: Workload
+metadata: {name: web-1}
+spec: {address: 10.0.0.1, services: [web]}
+`,
+			flavour:  translate.Envoy,
+			resource: "Workload/default/web-1",
+			message:  "port http: its app port 15001 is where the sidecar takes apps' outbound HTTP (127.0.0.1:15001); no inbound listener",
+			check: func(t *testing.T, r *translate.Resources) {
+				if hasListener(r, "inbound|15001") || !hasListener(r, "outbound_http") {
+					t.Error("want outbound_http kept and inbound|15001, forwarding into it, left out")
+				}
+			},
+		},
+		{
+			name: "inbound clashes with outbound http",
+			docs: `
+apiVersion: embassy.dev/v1alpha1
+kind: Service
+metadata: {name: web}
+spec: {ports: [{name: http, port: 15001, protocol: http}]}
+---
+apiVersion: embassy.dev/v1alpha1
+kind: Workload
+metadata: {name: web-1}
+spec: {address: 127.0.0.1, services: [web], ports: [{name: http, port: 15001, appPort: 8080}]}
+`,
+			flavour:  translate.Envoy,
+			resource: "Workload/default/web-1",
+			message:  "inbound listener on 127.0.0.1:15001 clashes with outbound listener outbound_http",
+			check: func(t *testing.T, r *translate.Resources) {
+				if hasListener(r, "outbound_http") || !hasListener(r, "inbound|15001") {
+					t.Error("want inbound|15001 kept and outbound_http dropped")
 				}
 			},
 		},

@@ -79,15 +79,23 @@
 // proxy style, with Host "<svc>.<ns>:<port>" (or "<svc>.<ns>" for the
 // service's first HTTP-family port: Envoy refuses a domain shared by two
 // virtual hosts). One listener for all services means a new service changes
-// a route and never rebinds a socket. A tcp port gets a listener
-// "outbound_tcp_<port>" on 127.0.0.1:<port> only when exactly one tcp
-// service in the mesh uses it, since a tcp connection cannot say which
-// service it wants.
+// a route and never rebinds a socket. Each tcp port of a service gets a
+// listener "outbound_tcp|<port>|<svc>.<ns>" on the service's TCPAddress, a
+// loopback IP in 127.64.0.0/10 derived from "<svc>.<ns>": a tcp connection
+// cannot say which service it wants, so its destination address does, and
+// services may share a port. It is never 127.0.0.1, where apps listen, so
+// a sidecar never binds the socket of an app on its node. Two services
+// whose addresses coincide on a port get none, with a Diagnostic.
 //
 // Inbound, per sidecar: for each port of the services its workload backs, a
 // listener "inbound|<port>" on the workload's address, forwarding to a
 // STATIC cluster "inbound|<port>" at 127.0.0.1:<appPort>, through an HCM
 // with an inline route for HTTP-family ports and a TCP proxy otherwise.
+// A workload whose address is 127.0.0.1 (or a wildcard) gets no listener
+// on a port where one of its apps listens: the sidecar would take the
+// app's socket, and forward to itself when it is the port's own app. A
+// Diagnostic names spec.ports[].appPort. Proxyless servers listen where
+// the Workload says and are unaffected.
 //
 // # Proxyless gRPC clients
 //

@@ -1,6 +1,8 @@
 package translate
 
 import (
+	"fmt"
+	"net/netip"
 	"sort"
 
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
@@ -67,7 +69,12 @@ func (t *translator) inboundPorts(w *mesh.Workload) []*inboundPort {
 // inbound builds one workload's inbound listeners and local clusters.
 func (t *translator) inbound(w *mesh.Workload) *Resources {
 	out := &Resources{}
-	for _, ip := range t.inboundPorts(w) {
+	ports := t.inboundPorts(w)
+	for _, ip := range ports {
+		if why := loopsBack(ip, ports); why != "" {
+			t.diag(resource.KindWorkload, w.Namespace, w.Name, "%s", why)
+			continue
+		}
 		name := inboundName(ip.listen)
 		out.Clusters = append(out.Clusters, staticCluster(name, localhost, ip.app, usesHTTP2(ip.port.Protocol)))
 		out.Listeners = append(out.Listeners, t.secureInbound(inboundListener(ip), ip))
@@ -111,4 +118,45 @@ func inboundRoutes(name string) *route.RouteConfiguration {
 
 func inboundStatPrefix(port uint32) string {
 	return "inbound_" + inboundName(port)[len("inbound|"):]
+}
+
+// loopsBack explains why ip's listener would take an app's socket or
+// forward into the sidecar itself, or is "" when it would do neither.
+func loopsBack(ip *inboundPort, ports []*inboundPort) string {
+	if app := bindsAppPort(ip, ports); app != nil {
+		return selfBind(ip, app)
+	}
+	if ip.app == outboundHTTPPort {
+		return fmt.Sprintf("port %s: its app port %d is where the sidecar takes apps' outbound HTTP (%s:%d); no inbound listener. Set spec.ports[].appPort of %s to the port the app really listens on",
+			ip.port.Name, ip.app, outboundHTTPAddress, outboundHTTPPort, ip.port.Name)
+	}
+	return ""
+}
+
+// bindsAppPort returns the port whose app listens where ip's listener would
+// bind, or nil. Apps listen on 127.0.0.1:<appPort>; a workload whose
+// address is 127.0.0.1 (or a wildcard) would have its sidecar bind that
+// same socket: Envoy fails with "Address already in use" while the app
+// runs, and when the app is its own port's, the listener forwards to
+// itself.
+func bindsAppPort(ip *inboundPort, ports []*inboundPort) *inboundPort {
+	a, err := netip.ParseAddr(ip.workload.Spec.Address)
+	if err != nil || (a.Unmap() != netip.MustParseAddr(localhost) && !a.IsUnspecified()) {
+		return nil
+	}
+	for _, p := range ports {
+		if p.app == ip.listen {
+			return p
+		}
+	}
+	return nil
+}
+
+// selfBind explains an inbound listener left out by bindsAppPort, naming
+// the field to change.
+func selfBind(ip, app *inboundPort) string {
+	return fmt.Sprintf("port %s: the sidecar would listen on %s:%d, where the app of port %s listens (%s:%d); "+
+		"no inbound listener. Set spec.ports[].appPort of %s to the port the app really listens on, other than %d, "+
+		"or give the workload an address other than %s",
+		ip.port.Name, ip.workload.Spec.Address, ip.listen, app.port.Name, localhost, app.app, app.port.Name, ip.listen, localhost)
 }

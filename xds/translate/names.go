@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"embassy.dev/embassy/pkg/mesh"
+	"embassy.dev/embassy/pkg/resource"
 )
 
 // Listener and route names of the Envoy sidecar flavour. The golden files
@@ -14,7 +15,7 @@ import (
 const (
 	outboundHTTPName    = "outbound_http"
 	outboundHTTPAddress = "127.0.0.1"
-	outboundHTTPPort    = 15001
+	outboundHTTPPort    = resource.SidecarOutboundPort
 	localhost           = "127.0.0.1"
 )
 
@@ -44,5 +45,8 @@ func hostPort(ref mesh.ServiceRef, port uint32) string {
 // inboundName names an inbound listener, its route and its local cluster.
 func inboundName(port uint32) string { return fmt.Sprintf("inbound|%d", port) }
 
-// outboundTCPName names the outbound listener of a tcp port.
-func outboundTCPName(port uint32) string { return fmt.Sprintf("outbound_tcp_%d", port) }
+// outboundTCPName names the outbound listener of a service's tcp port:
+// outbound_tcp|<port>|<svc>.<ns>, since services may share a port.
+func outboundTCPName(ref mesh.ServiceRef, port uint32) string {
+	return fmt.Sprintf("outbound_tcp|%d|%s", port, ref)
+}

@@ -2,6 +2,8 @@ package translate
 
 import (
 	"fmt"
+	"net"
+	"strconv"
 
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
@@ -37,43 +39,45 @@ func outboundHTTPListener() *listener.Listener {
 	return listenerWithFilter(outboundHTTPName, outboundHTTPAddress, outboundHTTPPort, hcmFilter(h), nil)
 }
 
-// outboundTCPListeners binds 127.0.0.1:<port> for each tcp service port,
-// proxying to that service. A tcp connection carries no host name, so a port
-// is only usable when exactly one tcp service in the mesh claims it.
+// outboundTCPListeners binds <svc.Ref.TCPAddress()>:<port> for each tcp
+// service port, proxying to that service. The address names the service,
+// as a tcp connection cannot, and is never 127.0.0.1, so a sidecar binds
+// neither the port of an app on its node nor one of its own listeners'.
+// Two services whose addresses coincide on one port get no listener.
 func (t *translator) outboundTCPListeners() []*listener.Listener {
-	owners := map[uint32][]clusterRef{}
+	owners := map[string][]clusterRef{}
 	for _, svc := range t.s.Services {
 		for _, p := range svc.Spec.Ports {
 			if p.Protocol == resource.ProtocolTCP {
-				owners[p.Port] = append(owners[p.Port], clusterRef{svc: svc, port: p})
+				key := net.JoinHostPort(svc.Ref.TCPAddress(), strconv.FormatUint(uint64(p.Port), 10))
+				owners[key] = append(owners[key], clusterRef{svc: svc, port: p})
 			}
 		}
 	}
 	var out []*listener.Listener
-	for port, refs := range owners {
-		if port == outboundHTTPPort || len(refs) > 1 {
+	for addr, refs := range owners {
+		if len(refs) > 1 {
 			for _, c := range refs {
-				t.diag(resource.KindService, c.svc.Ref.Namespace, c.svc.Ref.Name, "%s", tcpClash(port, refs))
+				t.diag(resource.KindService, c.svc.Ref.Namespace, c.svc.Ref.Name, "%s", tcpClash(addr, refs))
 			}
 			continue
 		}
-		name := outboundTCPName(port)
-		out = append(out, listenerWithFilter(name, localhost, port, tcpProxyFilter(tcpProxy(name, refs[0].name())), nil))
+		c := refs[0]
+		name := outboundTCPName(c.svc.Ref, c.port.Port)
+		out = append(out, listenerWithFilter(name, c.svc.Ref.TCPAddress(), c.port.Port, tcpProxyFilter(tcpProxy(name, c.name())), nil))
 	}
 	sortListeners(out)
 	return out
 }
 
-// tcpClash explains why a tcp port got no outbound listener.
-func tcpClash(port uint32, refs []clusterRef) string {
-	if port == outboundHTTPPort {
-		return fmt.Sprintf("tcp port %d is the sidecar's outbound HTTP port; no outbound tcp listener", port)
-	}
+// tcpClash explains why services whose tcp listeners would share an
+// address got none.
+func tcpClash(addr string, refs []clusterRef) string {
 	names := make([]string, len(refs))
 	for i, c := range refs {
 		names[i] = c.svc.Ref.String()
 	}
-	return fmt.Sprintf("tcp port %d is used by %d services (%v); no outbound tcp listener, since a connection cannot say which it wants", port, len(refs), names)
+	return fmt.Sprintf("tcp services %v share the outbound address %s; none gets an outbound tcp listener (rename one: the address is derived from <name>.<namespace>)", names, addr)
 }
 
 // outbound builds everything the Envoy sidecars share.

@@ -1,0 +1,37 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"embassy.dev/embassy/internal/meshtest"
+	"embassy.dev/embassy/pkg/mesh"
+	"embassy.dev/embassy/pkg/store"
+)
+
+// TestServicesReportTCPAddress checks /v1/services tells operators where
+// apps reach a tcp service through their sidecar, and says nothing of one
+// for an HTTP-only service.
+func TestServicesReportTCPAddress(t *testing.T) {
+	st := store.NewMemory()
+	srv := httptest.NewServer(NewHandler(Options{Store: st, AdminToken: testToken}))
+	t.Cleanup(srv.Close)
+	h := &harness{t: t, srv: srv, st: st}
+	redis := "apiVersion: embassy.dev/v1alpha1\nkind: Service\nmetadata: {name: redis}\nspec: {ports: [{name: redis, port: 6379, protocol: tcp}]}\n"
+	h.mustApply(File{Name: "m.yaml", Content: meshtest.ServiceEcho + "---\n" + redis})
+	code, body := h.do(http.MethodGet, "/v1/services", testToken, nil)
+	var svcs ServicesResponse
+	if code != http.StatusOK || json.Unmarshal(body, &svcs) != nil {
+		t.Fatalf("services: %d %s", code, body)
+	}
+	got := map[string]string{}
+	for _, s := range svcs.Services {
+		got[s.Name] = s.TCPAddress
+	}
+	want := mesh.ServiceRef{Namespace: "default", Name: "redis"}.TCPAddress()
+	if got["redis"] != want || got["echo"] != "" {
+		t.Fatalf("tcp addresses %v, want redis at %s and none for echo", got, want)
+	}
+}
