@@ -59,13 +59,29 @@ func (l *lines) waitFor(t *testing.T, s string) {
 	}
 }
 
+// waitForOrExit is waitFor for a command that may stop first: it fails
+// with the command's error as soon as done reports one.
+func (l *lines) waitForOrExit(t *testing.T, s string, done <-chan error) {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	for !strings.Contains(l.String(), s) {
+		select {
+		case <-l.writes:
+		case err := <-done:
+			t.Fatalf("the command stopped (%v) before %q on stdout:\n%s", err, s, l)
+		case <-deadline:
+			t.Fatalf("no %q on stdout within 15s:\n%s", s, l)
+		}
+	}
+}
+
 const meshYAML = `apiVersion: embassy.dev/v1alpha1
 kind: Mesh
 metadata:
   name: default
 spec:
   trustDomain: embassy.local
-  svidTTL: 10s
+  svidTTL: 20s
 ---
 apiVersion: embassy.dev/v1alpha1
 kind: Service
@@ -80,8 +96,11 @@ spec:
 `
 
 // startCP starts embassy-cp with TLS xDS and the identity service, with a
-// Mesh of 10s SVIDs and the Service the agent's Workload backs. The Mesh is
+// Mesh of 20s SVIDs and the Service the agent's Workload backs. The Mesh is
 // stored before the serving start, so the first SVID already has its TTL.
+// 20s: the first run waits for a rotation (at half the lifetime), and the
+// SVID it leaves must outlive its shutdown on a loaded machine, or the
+// second run has nothing to resume from.
 func startCP(t *testing.T) *controlplane.ControlPlane {
 	t.Helper()
 	dir := t.TempDir()
@@ -175,7 +194,7 @@ func TestAgentCommandAgainstTheControlPlane(t *testing.T) {
 		t.Fatalf("x509svid.Verify: %s, %v", id, err)
 	}
 	if ttl := leaf.NotAfter.Sub(leaf.NotBefore); ttl > time.Minute {
-		t.Fatalf("the SVID lives %s; the Mesh says 10s", ttl)
+		t.Fatalf("the SVID lives %s; the Mesh says 20s", ttl)
 	}
 	if fi, err := os.Stat(filepath.Join(sockets, agent.KeyFile)); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("%s: %v", agent.KeyFile, err)
@@ -185,7 +204,7 @@ func TestAgentCommandAgainstTheControlPlane(t *testing.T) {
 		t.Fatalf("the bootstrap does not name the SDS socket: %v\n%s", err, boot)
 	}
 
-	// The rotation at ~5s shows on stdout; the Workload is registered.
+	// The rotation at ~10s shows on stdout; the Workload is registered.
 	out.waitFor(t, "rotated SVID serial")
 	key := resource.Key{Kind: resource.KindWorkload, Namespace: "shop", Name: "web-1"}
 	r, err := cp.Store().Get(ctx, key)
@@ -235,7 +254,7 @@ func TestAgentCommandAgainstTheControlPlane(t *testing.T) {
 	defer cancel2()
 	done2 := make(chan error, 1)
 	go func() { done2 <- cmd.ExecuteContext(ctx2) }()
-	out2.waitFor(t, "resuming from the SVID in "+sockets)
+	out2.waitForOrExit(t, "resuming from the SVID in "+sockets, done2)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, err := cp.Store().Get(context.Background(), key); err == nil {
