@@ -224,7 +224,7 @@ func attester(ctx context.Context, cp *controlplane.ControlPlane) (func() error,
 		return nil, nil, err
 	}
 	return func() error {
-		_, err := c.Attest(ctx, &wire.AttestRequest{Token: token, CSR: csr})
+		_, err := c.Attest(ctx, &wire.AttestRequest{Token: token, Csr: csr})
 		return err
 	}, func() { c.Close() }, nil
 }
@@ -244,7 +244,7 @@ func renewer(ctx context.Context, cp *controlplane.ControlPlane) (func() error, 
 	if err != nil {
 		return nil, nil, err
 	}
-	resp, err := first.Attest(ctx, &wire.AttestRequest{Token: token, CSR: csr})
+	resp, err := first.Attest(ctx, &wire.AttestRequest{Token: token, Csr: csr})
 	first.Close()
 	if err != nil {
 		return nil, nil, err
