@@ -33,9 +33,10 @@ test-re2:
 ## proto: regenerate the identity API's Go code (pkg/identity/wire) from
 ## its .proto with protoc (Debian's protobuf-compiler) and the plugins
 ## below, installed into bin/proto-tools. PROTO_OUT writes elsewhere.
-## protoc-gen-go is the google.golang.org/protobuf of go.mod; protoc-gen-go-grpc
-## the release whose generated code needs grpc >= 1.64 (go.mod has more).
-PROTOC_GEN_GO_VERSION      := v1.36.12
+## protoc-gen-go is installed without a version, so it is the
+## google.golang.org/protobuf that go.mod requires and cannot drift from it;
+## protoc-gen-go-grpc is a module of its own, pinned here: its generated
+## code needs grpc >= 1.64, and go.mod's grpc is newer.
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 PROTO_TOOLS := $(BIN)/proto-tools
 PROTO_OUT   ?= $(CURDIR)
@@ -43,7 +44,7 @@ PROTOS      := pkg/identity/wire/identity.proto
 
 proto-tools:
 	@command -v protoc >/dev/null || { echo "protoc is not installed: apt-get install -y protobuf-compiler"; exit 1; }
-	@GOBIN=$(PROTO_TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	@GOBIN=$(PROTO_TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go
 	@GOBIN=$(PROTO_TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 
 proto: proto-tools
