@@ -58,12 +58,17 @@ type AttestRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The join token's secret, as `embassyctl token create` printed it.
 	Token string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
-	// A DER PKCS#10 request for a key made on the agent's node, with exactly
-	// one URI SAN: the token's SPIFFE ID. The server refuses extra SANs, a CA
-	// request, and weak keys (InvalidArgument).
+	// A DER PKCS#10 request (not PEM), self-signed by a key made on the
+	// agent's node: ECDSA P-256 or P-384, Ed25519, or RSA of at least 2048
+	// bits. It names no SAN, or one URI SAN that is the token's SPIFFE ID;
+	// the server refuses any other SAN and a request to be a CA
+	// (InvalidArgument), and copies neither subject nor extensions: the CA
+	// sets the SPIFFE ID.
 	Csr []byte `protobuf:"bytes,2,opt,name=csr,proto3" json:"csr,omitempty"`
-	// The workload the agent runs, "<name>.<namespace>"; the server checks
-	// it against the token's workload restriction, if any.
+	// The name of the Workload the agent runs (NAME of its node id
+	// NAME.NAMESPACE; the namespace is the token's). The server checks it
+	// against the token's workload restriction, if any, and records it with
+	// the SVID; empty for an agent that names none.
 	Workload      string `protobuf:"bytes,3,opt,name=workload,proto3" json:"workload,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -123,8 +128,9 @@ func (x *AttestRequest) GetWorkload() string {
 // RenewRequest asks for a new SVID of the client certificate's identity.
 type RenewRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// A DER PKCS#10 request for a new key or the same key, whose one URI SAN
-	// is the client certificate's SPIFFE ID.
+	// A DER PKCS#10 request for a new key or the same key, under the rules
+	// of AttestRequest.csr; a URI SAN, if any, must be the client
+	// certificate's SPIFFE ID.
 	Csr           []byte `protobuf:"bytes,1,opt,name=csr,proto3" json:"csr,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
