@@ -5,7 +5,7 @@ GO      ?= go
 BIN     := $(CURDIR)/bin
 GOFLAGS ?=
 
-.PHONY: all build demo test test-re2 test-spire vet fmt-check unit e2e bench envoy-validate clean
+.PHONY: all build demo test test-re2 test-proto test-spire proto proto-tools vet fmt-check unit e2e bench envoy-validate clean
 
 all: build
 
@@ -29,6 +29,35 @@ test: fmt-check vet
 ## library. Needs libre2-dev and a C++ compiler (.ci/run installs them).
 test-re2:
 	$(GO) test -count=1 -tags re2 ./pkg/re2size/...
+
+## proto: regenerate the identity API's Go code (pkg/identity/wire) from
+## its .proto with protoc (Debian's protobuf-compiler) and the plugins
+## below, installed into bin/proto-tools. PROTO_OUT writes elsewhere.
+## protoc-gen-go is installed without a version, so it is the
+## google.golang.org/protobuf that go.mod requires and cannot drift from it;
+## protoc-gen-go-grpc is a module of its own, pinned here: its generated
+## code needs grpc >= 1.64, and go.mod's grpc is newer.
+PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+PROTO_TOOLS := $(BIN)/proto-tools
+PROTO_OUT   ?= $(CURDIR)
+PROTOS      := pkg/identity/wire/identity.proto
+
+proto-tools:
+	@command -v protoc >/dev/null || { echo "protoc is not installed: apt-get install -y protobuf-compiler"; exit 1; }
+	@GOBIN=$(PROTO_TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go
+	@GOBIN=$(PROTO_TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+
+proto: proto-tools
+	@mkdir -p $(PROTO_OUT)
+	protoc -I . \
+		--plugin=protoc-gen-go=$(PROTO_TOOLS)/protoc-gen-go --go_out=$(PROTO_OUT) --go_opt=paths=source_relative \
+		--plugin=protoc-gen-go-grpc=$(PROTO_TOOLS)/protoc-gen-go-grpc --go-grpc_out=$(PROTO_OUT) --go-grpc_opt=paths=source_relative \
+		$(PROTOS)
+
+## test-proto: fails when the checked-in generated code is not what
+## `make proto` makes from the .proto. Needs protoc (.ci/run installs it).
+test-proto: proto-tools
+	$(GO) test -count=1 -tags proto -run TestGeneratedCodeIsCurrent ./pkg/identity/wire/
 
 ## test-spire: the SPIRE-backed mesh end to end against a real spire-server
 ## and spire-agent. Builds SPIRE from source into .spire/ first (minutes, a

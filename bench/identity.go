@@ -225,7 +225,7 @@ func attester(ctx context.Context, cp *controlplane.ControlPlane) (func() error,
 		return nil, nil, err
 	}
 	return func() error {
-		_, err := c.Attest(ctx, &wire.AttestRequest{Token: token, CSR: csr})
+		_, err := c.Attest(ctx, &wire.AttestRequest{Token: token, Csr: csr})
 		return err
 	}, func() { c.Close() }, nil
 }
@@ -255,7 +255,7 @@ func renewer(ctx context.Context, cp *controlplane.ControlPlane) (func() error, 
 	if err != nil {
 		return nil, nil, err
 	}
-	resp, err := first.Attest(ctx, &wire.AttestRequest{Token: token, CSR: csr, Workload: fmt.Sprintf("renewer-%d", renewers.Add(1))})
+	resp, err := first.Attest(ctx, &wire.AttestRequest{Token: token, Csr: csr, Workload: fmt.Sprintf("renewer-%d", renewers.Add(1))})
 	first.Close()
 	if err != nil {
 		return nil, nil, err

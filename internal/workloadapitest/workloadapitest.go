@@ -21,6 +21,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"embassy.dev/embassy/pkg/agent"
 	"embassy.dev/embassy/pkg/identity"
@@ -103,7 +104,7 @@ func (s *Server) MintJWT(_ context.Context, audience []string) (*wire.JWTRespons
 	if err != nil {
 		return nil, err
 	}
-	return &wire.JWTResponse{Token: tok, ExpiresAt: exp}, nil
+	return &wire.JWTResponse{Token: tok, ExpiresAt: timestamppb.New(exp)}, nil
 }
 
 // JWKS returns the authority's JWT keys.

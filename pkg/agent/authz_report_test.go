@@ -24,7 +24,7 @@ func TestAuthzReportsReachTheControlPlane(t *testing.T) {
 	check(t, authz, "GET", "/nope")
 	check(t, authz, "GET", "/nope")
 
-	want := []wire.PolicyCounts{
+	want := []*wire.PolicyCounts{
 		{Policy: "shop/audit", Revision: audit.Revision(), WouldDeny: 3},
 		{Policy: "shop/paths", Revision: paths.Revision(), Allow: 1, Deny: 2},
 	}
@@ -37,7 +37,7 @@ func TestAuthzReportsReachTheControlPlane(t *testing.T) {
 		last = rs[len(rs)-1]
 		return mustJSON(t, last.Policies) == mustJSON(t, want)
 	})
-	if last.Workload != "web-1.shop" || last.Since.IsZero() {
+	if last.Workload != "web-1.shop" || wire.TimeOf(last.Since).IsZero() {
 		t.Fatalf("report for %q since %v", last.Workload, last.Since)
 	}
 
@@ -50,7 +50,7 @@ func TestAuthzReportsReachTheControlPlane(t *testing.T) {
 	n := len(cp.authzReports())
 	waitFor(t, "reports going on without new decisions", func() bool { return len(cp.authzReports()) >= n+2 })
 	for _, r := range cp.authzReports() {
-		if !r.Since.Equal(last.Since) {
+		if !wire.TimeOf(r.Since).Equal(wire.TimeOf(last.Since)) {
 			t.Fatalf("Since moved from %v to %v while the agent ran", last.Since, r.Since)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"embassy.dev/embassy/pkg/identity/wire"
 	"embassy.dev/embassy/policy/extauthz"
 )
@@ -67,9 +69,9 @@ func (a *Authz) Stats() AuthzStats {
 // the workload with node id "<name>.<namespace>".
 func (a *Authz) Report(workload string) *wire.AuthzReport {
 	st := a.Stats()
-	r := &wire.AuthzReport{Workload: workload, Policies: make([]wire.PolicyCounts, 0, len(st.Policies)), Since: a.started}
+	r := &wire.AuthzReport{Workload: workload, Policies: make([]*wire.PolicyCounts, 0, len(st.Policies)), Since: timestamppb.New(a.started)}
 	for _, p := range st.Policies {
-		r.Policies = append(r.Policies, wire.PolicyCounts{
+		r.Policies = append(r.Policies, &wire.PolicyCounts{
 			Policy: p.Policy, Revision: p.Revision,
 			Allow: p.Allow, Deny: p.Deny, WouldDeny: p.WouldDeny, Error: p.Error,
 		})

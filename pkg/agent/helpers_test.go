@@ -21,6 +21,8 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"embassy.dev/embassy/pkg/identity/wire"
 	"embassy.dev/embassy/pkg/resource"
@@ -92,7 +94,7 @@ func (ca *testCA) sign(csrDER []byte, id spiffeid.ID, ttl time.Duration) (*wire.
 	if err != nil {
 		return nil, err
 	}
-	return &wire.SVIDResponse{SPIFFEID: id.String(), Chain: [][]byte{der}, Bundle: [][]byte{ca.root.Raw}, ExpiresAt: tmpl.NotAfter}, nil
+	return &wire.SVIDResponse{SpiffeId: id.String(), Chain: [][]byte{der}, Bundle: [][]byte{ca.root.Raw}, ExpiresAt: timestamppb.New(tmpl.NotAfter)}, nil
 }
 
 // fakeCP is a ControlPlane over a testCA. It records every request in the
@@ -105,7 +107,7 @@ type fakeCP struct {
 	ttl          time.Duration
 	down         bool
 	refuse       error // returned by Attest when set
-	sent         [][]byte
+	sent         []proto.Message
 	renewals     int
 	registers    int
 	deregistered []string
@@ -125,16 +127,11 @@ func newFakeCP(t testing.TB, ttl time.Duration) *fakeCP {
 
 var errDown = status.Error(codes.Unavailable, "connection refused")
 
-// record keeps req as the wire codec would send it and says whether the
-// control plane is down.
-func (f *fakeCP) record(req any) error {
-	b, err := wire.Codec{}.Marshal(req)
-	if err != nil {
-		panic(err)
-	}
+// record keeps a copy of req and says whether the control plane is down.
+func (f *fakeCP) record(req proto.Message) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.sent = append(f.sent, b)
+	f.sent = append(f.sent, proto.Clone(req))
 	if f.down {
 		return errDown
 	}
@@ -160,11 +157,11 @@ func (f *fakeCP) Attest(_ context.Context, req *wire.AttestRequest) (*wire.SVIDR
 	if req.Token != "emb1.test.secret" || req.Workload != "web-1" {
 		return nil, status.Error(codes.Unauthenticated, "bad token")
 	}
-	return f.ca.sign(req.CSR, testID, ttl)
+	return f.ca.sign(req.Csr, testID, ttl)
 }
 
 func (f *fakeCP) Renew(_ context.Context, csr []byte) (*wire.SVIDResponse, error) {
-	if err := f.record(&wire.RenewRequest{CSR: csr}); err != nil {
+	if err := f.record(&wire.RenewRequest{Csr: csr}); err != nil {
 		select {
 		case f.renewFailed <- time.Now():
 		default:
@@ -179,7 +176,7 @@ func (f *fakeCP) Renew(_ context.Context, csr []byte) (*wire.SVIDResponse, error
 }
 
 func (f *fakeCP) Register(_ context.Context, name string, spec resource.WorkloadSpec) (*wire.RegisterResponse, error) {
-	if err := f.record(&wire.RegisterRequest{Name: name, Spec: spec}); err != nil {
+	if err := f.record(&wire.RegisterRequest{Name: name, Spec: wire.WorkloadSpecFrom(spec)}); err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
@@ -218,7 +215,7 @@ func (f *fakeCP) MintJWT(_ context.Context, audience []string) (*wire.JWTRespons
 	if err != nil {
 		return nil, err
 	}
-	return &wire.JWTResponse{Token: token, ExpiresAt: exp}, nil
+	return &wire.JWTResponse{Token: token, ExpiresAt: timestamppb.New(exp)}, nil
 }
 
 func (f *fakeCP) ReportAuthz(_ context.Context, report *wire.AuthzReport) error {
@@ -239,7 +236,7 @@ func (f *fakeCP) authzReports() []*wire.AuthzReport {
 }
 
 func (f *fakeCP) Bundle(context.Context) (*wire.BundleResponse, error) {
-	if err := f.record(&wire.Empty{}); err != nil {
+	if err := f.record(&wire.BundleRequest{}); err != nil {
 		return nil, err
 	}
 	jwks, err := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: f.jwtKey.Public(), KeyID: "k1", Algorithm: "ES256", Use: "sig"}}})
@@ -252,14 +249,14 @@ func (f *fakeCP) Bundle(context.Context) (*wire.BundleResponse, error) {
 		roots = append(roots, f.nextRoot.Raw)
 	}
 	f.mu.Unlock()
-	return &wire.BundleResponse{TrustDomain: testTD.Name(), X509Roots: roots, JWKS: jwks}, nil
+	return &wire.BundleResponse{TrustDomain: testTD.Name(), X509Roots: roots, Jwks: jwks}, nil
 }
 
 // requests returns a copy of every request sent so far.
-func (f *fakeCP) requests() [][]byte {
+func (f *fakeCP) requests() []proto.Message {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([][]byte(nil), f.sent...)
+	return append([]proto.Message(nil), f.sent...)
 }
 
 // keyBytes are the forms a leaked private key could take in a request.

@@ -123,7 +123,7 @@ func newKeyAndCSR() (*ecdsa.PrivateKey, []byte, error) {
 }
 
 // parseSVIDResponse checks what the control plane signed for key: a
-// chain whose leaf is an X.509-SVID for resp.SPIFFEID, certifies key's
+// chain whose leaf is an X.509-SVID for resp.SpiffeId, certifies key's
 // public key, and verifies against the bundle sent with it. It returns the
 // SVID and the roots.
 func parseSVIDResponse(resp *wire.SVIDResponse, key crypto.Signer) (*x509svid.SVID, []*x509.Certificate, error) {
@@ -133,9 +133,9 @@ func parseSVIDResponse(resp *wire.SVIDResponse, key crypto.Signer) (*x509svid.SV
 	if len(resp.Chain) == 0 {
 		return nil, nil, errors.New("SVID response has no certificate chain")
 	}
-	id, err := spiffeid.FromString(resp.SPIFFEID)
+	id, err := spiffeid.FromString(resp.SpiffeId)
 	if err != nil {
-		return nil, nil, fmt.Errorf("SVID response: SPIFFE ID %q: %w", resp.SPIFFEID, err)
+		return nil, nil, fmt.Errorf("SVID response: SPIFFE ID %q: %w", resp.SpiffeId, err)
 	}
 	chain, err := parseDERList("chain", resp.Chain)
 	if err != nil {
@@ -208,11 +208,11 @@ func parseBundleResponse(resp *wire.BundleResponse, td spiffeid.TrustDomain) ([]
 		return nil, nil, errors.New("bundle has no X.509 roots")
 	}
 	var jwks []byte
-	if len(resp.JWKS) > 0 && string(resp.JWKS) != "null" {
-		if _, err := jwtbundle.Parse(td, resp.JWKS); err != nil {
+	if len(resp.Jwks) > 0 && string(resp.Jwks) != "null" {
+		if _, err := jwtbundle.Parse(td, resp.Jwks); err != nil {
 			return nil, nil, err
 		}
-		jwks = append([]byte(nil), resp.JWKS...)
+		jwks = append([]byte(nil), resp.Jwks...)
 	}
 	return roots, jwks, nil
 }

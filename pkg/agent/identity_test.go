@@ -4,12 +4,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"google.golang.org/protobuf/proto"
 
 	"embassy.dev/embassy/pkg/identity/wire"
 )
@@ -47,8 +47,8 @@ func TestParseSVIDResponse(t *testing.T) {
 		key        *ecdsa.PrivateKey
 	}{
 		{"certificate-for-another-key", "not for the key", nil, other},
-		{"spiffe-id-mismatch", "response says", func(r *wire.SVIDResponse) { r.SPIFFEID = "spiffe://test.embassy/ns/shop/sa/other" }, key},
-		{"bad-spiffe-id", "SPIFFE ID", func(r *wire.SVIDResponse) { r.SPIFFEID = "https://x" }, key},
+		{"spiffe-id-mismatch", "response says", func(r *wire.SVIDResponse) { r.SpiffeId = "spiffe://test.embassy/ns/shop/sa/other" }, key},
+		{"bad-spiffe-id", "SPIFFE ID", func(r *wire.SVIDResponse) { r.SpiffeId = "https://x" }, key},
 		{"no-chain", "no certificate chain", func(r *wire.SVIDResponse) { r.Chain = nil }, key},
 		{"garbage-chain", "chain certificate 0", func(r *wire.SVIDResponse) { r.Chain = [][]byte{[]byte("x")} }, key},
 		{"empty-bundle", "empty bundle", func(r *wire.SVIDResponse) { r.Bundle = nil }, key},
@@ -56,11 +56,11 @@ func TestParseSVIDResponse(t *testing.T) {
 		{"root-as-leaf", "", func(r *wire.SVIDResponse) { r.Chain = [][]byte{ca.root.Raw} }, key},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := *good
+			r := proto.CloneOf(good)
 			if tc.edit != nil {
-				tc.edit(&r)
+				tc.edit(r)
 			}
-			_, _, err := parseSVIDResponse(&r, tc.key)
+			_, _, err := parseSVIDResponse(r, tc.key)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want one saying %q", err, tc.want)
 			}
@@ -73,24 +73,28 @@ func TestParseSVIDResponse(t *testing.T) {
 func FuzzSVIDResponse(f *testing.F) {
 	ca := newTestCA(f)
 	key, good := signedFor(f, ca, testID)
-	seed, err := json.Marshal(good)
-	if err != nil {
-		f.Fatal(err)
+	for _, seed := range []*wire.SVIDResponse{
+		good,
+		{SpiffeId: "spiffe://test.embassy/ns/a/sa/b"},
+		{Chain: [][]byte{{0, 0, 0}}, Bundle: [][]byte{{0, 0, 0}}},
+		{},
+	} {
+		b, err := proto.Marshal(seed)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
 	}
-	f.Add(seed)
-	f.Add([]byte(`{"spiffeID":"spiffe://test.embassy/ns/a/sa/b","chain":[],"bundle":[]}`))
-	f.Add([]byte(`{"spiffeID":"","chain":["AAAA"],"bundle":["AAAA"]}`))
-	f.Add([]byte(`null`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var resp *wire.SVIDResponse
-		if err := (wire.Codec{}).Unmarshal(data, &resp); err != nil {
+		resp := new(wire.SVIDResponse)
+		if err := proto.Unmarshal(data, resp); err != nil {
 			return
 		}
 		svid, roots, err := parseSVIDResponse(resp, key)
 		if err != nil {
 			return
 		}
-		if !publicKeyEqual(svid.Certificates[0].PublicKey, key.Public()) || len(roots) == 0 || svid.ID.String() != resp.SPIFFEID {
+		if !publicKeyEqual(svid.Certificates[0].PublicKey, key.Public()) || len(roots) == 0 || svid.ID.String() != resp.SpiffeId {
 			t.Fatalf("accepted an SVID that is not for the key or the ID: %s", svid.ID)
 		}
 	})

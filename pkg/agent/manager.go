@@ -244,7 +244,7 @@ func (m *Manager) attest(ctx context.Context) (*x509svid.SVID, []*x509.Certifica
 // attestWith presents token with a CSR for a fresh key.
 func (m *Manager) attestWith(ctx context.Context, token string) (*x509svid.SVID, []*x509.Certificate, error) {
 	return m.sign(ctx, func(ctx context.Context, csr []byte) (*wire.SVIDResponse, error) {
-		return m.cfg.ControlPlane.Attest(ctx, &wire.AttestRequest{Token: token, CSR: csr, Workload: m.cfg.Workload})
+		return m.cfg.ControlPlane.Attest(ctx, &wire.AttestRequest{Token: token, Csr: csr, Workload: m.cfg.Workload})
 	})
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/identity/wire"
@@ -180,7 +181,7 @@ func (s SPIFFEJWTMinter) MintJWT(ctx context.Context, audience []string) (*wire.
 	if svid.ID != subject {
 		return nil, fmt.Errorf("the Workload API at %s signed a JWT-SVID for %s, not %s", s.Socket, svid.ID, subject)
 	}
-	return &wire.JWTResponse{Token: svid.Marshal(), ExpiresAt: svid.Expiry}, nil
+	return &wire.JWTResponse{Token: svid.Marshal(), ExpiresAt: timestamppb.New(svid.Expiry)}, nil
 }
 
 // takeFromSource publishes the SVID picker chose from src, the roots of

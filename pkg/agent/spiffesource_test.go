@@ -32,6 +32,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/identity/wire"
@@ -128,7 +129,7 @@ func (s *standIn) MintJWT(_ context.Context, audience []string) (*wire.JWTRespon
 	if err != nil {
 		return nil, err
 	}
-	return &wire.JWTResponse{Token: token, ExpiresAt: exp}, nil
+	return &wire.JWTResponse{Token: token, ExpiresAt: timestamppb.New(exp)}, nil
 }
 
 // record keeps the SPIFFE ID each FetchJWTSVID request asks for.

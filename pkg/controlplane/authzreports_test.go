@@ -15,6 +15,8 @@ import (
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"embassy.dev/embassy/pkg/api"
 	idclient "embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/identity/wire"
@@ -57,7 +59,7 @@ func TestAuthzReportsReachPoliciesAndMetrics(t *testing.T) {
 	defer c.Close()
 	report := func(since time.Time, allow, deny uint64) {
 		t.Helper()
-		err := c.ReportAuthz(ctx, &wire.AuthzReport{Workload: "web-1.shop", Since: since, Policies: []wire.PolicyCounts{
+		err := c.ReportAuthz(ctx, &wire.AuthzReport{Workload: "web-1.shop", Since: timestamppb.New(since), Policies: []*wire.PolicyCounts{
 			{Policy: "shop/web-methods", Revision: rev, Allow: allow, Deny: deny},
 			{Policy: "shop/by-label", Revision: "r-label", WouldDeny: 1},
 		}})
@@ -106,7 +108,7 @@ func TestAuthzReportsReachPoliciesAndMetrics(t *testing.T) {
 	}
 
 	// A policy the mesh does not hold makes no series.
-	if err := c.ReportAuthz(ctx, &wire.AuthzReport{Workload: "web-1.shop", Since: started, Policies: []wire.PolicyCounts{{Policy: "shop/made-up", Allow: 9}}}); err != nil {
+	if err := c.ReportAuthz(ctx, &wire.AuthzReport{Workload: "web-1.shop", Since: timestamppb.New(started), Policies: []*wire.PolicyCounts{{Policy: "shop/made-up", Allow: 9}}}); err != nil {
 		t.Fatal(err)
 	}
 	if m := string(getAPI(t, cp, "/metrics")); strings.Contains(m, "shop/made-up") {

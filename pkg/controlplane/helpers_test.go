@@ -92,7 +92,7 @@ func attest(t *testing.T, cp *ControlPlane, ns, sa string) (svid, string) {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	resp, err := c.Attest(ctx, &wire.AttestRequest{Token: token, CSR: csr})
+	resp, err := c.Attest(ctx, &wire.AttestRequest{Token: token, Csr: csr})
 	if err != nil {
 		t.Fatalf("attest as %s/%s: %v", ns, sa, err)
 	}
@@ -236,5 +236,6 @@ func attestPlain(t *testing.T, addr string) error {
 	defer cc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return cc.Invoke(ctx, "/"+wire.ServiceName+"/"+wire.MethodAttest, &wire.AttestRequest{Token: "x"}, &wire.SVIDResponse{}, grpc.CallContentSubtype(wire.CodecName))
+	_, err = wire.NewIdentityClient(cc).Attest(ctx, &wire.AttestRequest{Token: "x"})
+	return err
 }

@@ -118,7 +118,7 @@ func TestCARestartKeepsTheRootAndEarlierSVIDs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	resp, err := c.Renew(ctx, newCSR(t, web.key))
-	if err != nil || resp.SPIFFEID != "spiffe://embassy.local/ns/shop/sa/web" {
+	if err != nil || resp.SpiffeId != "spiffe://embassy.local/ns/shop/sa/web" {
 		t.Fatalf("renew after a restart: %v %+v", err, resp)
 	}
 }
@@ -177,7 +177,7 @@ func TestTokensNeverReachTheLogs(t *testing.T) {
 	defer c.Close()
 	key := newKey(t)
 	for _, tok := range []string{used, created.Token, created.Token, created.Token + "x"} {
-		_, _ = c.Attest(ctx, &wire.AttestRequest{Token: tok, CSR: newCSR(t, key)})
+		_, _ = c.Attest(ctx, &wire.AttestRequest{Token: tok, Csr: newCSR(t, key)})
 	}
 	out := logs.String()
 	for _, secret := range []string{used, created.Token, admin} {

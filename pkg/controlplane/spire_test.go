@@ -267,7 +267,7 @@ func TestSPIRESVIDsAuthenticateAgents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Attest(ctx, &wire.AttestRequest{Token: token, CSR: newCSR(t, newKey(t))})
+	_, err = c.Attest(ctx, &wire.AttestRequest{Token: token, Csr: newCSR(t, newKey(t))})
 	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(err.Error(), "--spire-socket") {
 		t.Fatalf("attesting with SPIRE as the CA: %v", err)
 	}

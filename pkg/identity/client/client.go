@@ -28,6 +28,7 @@ import (
 // concurrent use.
 type Client struct {
 	conn   *grpc.ClientConn
+	api    wire.IdentityClient
 	bundle atomic.Pointer[[]*x509.Certificate]
 }
 
@@ -63,7 +64,7 @@ func Dial(addr string, trustBundle []*x509.Certificate, cert func() *tls.Certifi
 	if err != nil {
 		return nil, fmt.Errorf("identity client for %s: %w", addr, err)
 	}
-	c.conn = conn
+	c.conn, c.api = conn, wire.NewIdentityClient(conn)
 	return c, nil
 }
 
@@ -99,67 +100,44 @@ func (c *Client) verifyServer(raw [][]byte, _ [][]*x509.Certificate) error {
 	return nil
 }
 
-// call invokes one identity method with the JSON codec.
-func (c *Client) call(ctx context.Context, method string, req, resp any) error {
-	return c.conn.Invoke(ctx, "/"+wire.ServiceName+"/"+method, req, resp, grpc.CallContentSubtype(wire.CodecName))
-}
-
 // Attest exchanges a join token and a CSR for a first SVID. It needs no
 // client certificate.
 func (c *Client) Attest(ctx context.Context, req *wire.AttestRequest) (*wire.SVIDResponse, error) {
-	var resp wire.SVIDResponse
-	if err := c.call(ctx, wire.MethodAttest, req, &resp); err != nil {
-		return nil, err
-	}
-	return &resp, nil
+	return c.api.Attest(ctx, req)
 }
 
 // Renew exchanges a CSR for a new SVID of the identity the presented
 // certificate proves.
 func (c *Client) Renew(ctx context.Context, csr []byte) (*wire.SVIDResponse, error) {
-	var resp wire.SVIDResponse
-	if err := c.call(ctx, wire.MethodRenew, &wire.RenewRequest{CSR: csr}, &resp); err != nil {
-		return nil, err
-	}
-	return &resp, nil
+	return c.api.Renew(ctx, &wire.RenewRequest{Csr: csr})
 }
 
 // Register registers the caller's Workload, or refreshes its lease. The
 // namespace and service account are those of the presented certificate.
 func (c *Client) Register(ctx context.Context, name string, spec resource.WorkloadSpec) (*wire.RegisterResponse, error) {
-	var resp wire.RegisterResponse
-	if err := c.call(ctx, wire.MethodRegister, &wire.RegisterRequest{Name: name, Spec: spec}, &resp); err != nil {
-		return nil, err
-	}
-	return &resp, nil
+	return c.api.Register(ctx, &wire.RegisterRequest{Name: name, Spec: wire.WorkloadSpecFrom(spec)})
 }
 
 // Deregister removes the caller's Workload at once.
 func (c *Client) Deregister(ctx context.Context, name string) error {
-	return c.call(ctx, wire.MethodDeregister, &wire.DeregisterRequest{Name: name}, &wire.Empty{})
+	_, err := c.api.Deregister(ctx, &wire.DeregisterRequest{Name: name})
+	return err
 }
 
 // MintJWT asks for a JWT-SVID of the caller's identity for audience.
 func (c *Client) MintJWT(ctx context.Context, audience []string) (*wire.JWTResponse, error) {
-	var resp wire.JWTResponse
-	if err := c.call(ctx, wire.MethodMintJWT, &wire.JWTRequest{Audience: audience}, &resp); err != nil {
-		return nil, err
-	}
-	return &resp, nil
+	return c.api.MintJWT(ctx, &wire.JWTRequest{Audience: audience})
 }
 
 // Bundle returns the trust domain's X.509 roots and JWT keys.
 func (c *Client) Bundle(ctx context.Context) (*wire.BundleResponse, error) {
-	var resp wire.BundleResponse
-	if err := c.call(ctx, wire.MethodBundle, &wire.Empty{}, &resp); err != nil {
-		return nil, err
-	}
-	return &resp, nil
+	return c.api.Bundle(ctx, &wire.BundleRequest{})
 }
 
 // ReportAuthz sends the agent's cumulative authorization decision counts.
 func (c *Client) ReportAuthz(ctx context.Context, report *wire.AuthzReport) error {
-	return c.call(ctx, wire.MethodReportAuthz, report, &wire.Empty{})
+	_, err := c.api.ReportAuthz(ctx, report)
+	return err
 }
 
 // Close closes the connection.
@@ -179,7 +157,7 @@ func ParseSVID(resp *wire.SVIDResponse, key any) (*tls.Certificate, []*x509.Cert
 		}
 		roots = append(roots, r)
 	}
-	id, err := spiffeid.FromString(resp.SPIFFEID)
+	id, err := spiffeid.FromString(resp.SpiffeId)
 	if err != nil {
 		return nil, nil, fmt.Errorf("the SVID response's SPIFFE ID: %w", err)
 	}

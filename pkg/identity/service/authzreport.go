@@ -36,7 +36,7 @@ type AuthzReportRecord struct {
 	// report arrived.
 	Since, ReportedAt time.Time
 	// Policies are the cumulative counts, sorted by policy.
-	Policies []wire.PolicyCounts
+	Policies []*wire.PolicyCounts
 }
 
 // AuthzDelta is how many decisions of each kind one policy made between
@@ -60,7 +60,7 @@ func newAuthzReports() *authzReports {
 
 // reportAuthz stores the caller's report and hands the decisions made
 // since its previous one to Config.OnAuthzDecisions.
-func (s *Service) reportAuthz(ctx context.Context, req *wire.AuthzReport) (*wire.Empty, error) {
+func (s *Service) reportAuthz(ctx context.Context, req *wire.AuthzReport) (*wire.ReportAuthzResponse, error) {
 	c, err := s.caller(ctx)
 	if err != nil {
 		return nil, err
@@ -90,8 +90,8 @@ func (s *Service) reportAuthz(ctx context.Context, req *wire.AuthzReport) (*wire
 	}
 	rec := AuthzReportRecord{
 		Workload: req.Workload, Namespace: ns, Name: name, SPIFFEID: c.id.String(),
-		Since: req.Since, ReportedAt: s.cfg.Now(),
-		Policies: append([]wire.PolicyCounts(nil), req.Policies...),
+		Since: wire.TimeOf(req.Since), ReportedAt: s.cfg.Now(),
+		Policies: append([]*wire.PolicyCounts(nil), req.Policies...),
 	}
 	sort.Slice(rec.Policies, func(i, j int) bool { return rec.Policies[i].Policy < rec.Policies[j].Policy })
 	key := reportKey{workload: req.Workload, spiffeID: rec.SPIFFEID}
@@ -109,7 +109,7 @@ func (s *Service) reportAuthz(ctx context.Context, req *wire.AuthzReport) (*wire
 		}
 	}
 	s.log.Trace("authorization report", "workload", req.Workload, "spiffe_id", rec.SPIFFEID, "policies", len(rec.Policies))
-	return &wire.Empty{}, nil
+	return &wire.ReportAuthzResponse{}, nil
 }
 
 // AuthzDeltas are the decisions per policy made between prev and cur, two
@@ -118,7 +118,7 @@ func (s *Service) reportAuthz(ctx context.Context, req *wire.AuthzReport) (*wire
 // again, so the new count is all new decisions: a counter fed with these
 // never goes down. Policies without new decisions are left out.
 func AuthzDeltas(prev *AuthzReportRecord, cur AuthzReportRecord) []AuthzDelta {
-	before := map[string]wire.PolicyCounts{}
+	before := map[string]*wire.PolicyCounts{}
 	if prev != nil && prev.Since.Equal(cur.Since) {
 		for _, p := range prev.Policies {
 			before[p.Policy] = p
@@ -127,8 +127,8 @@ func AuthzDeltas(prev *AuthzReportRecord, cur AuthzReportRecord) []AuthzDelta {
 	var out []AuthzDelta
 	for _, p := range cur.Policies {
 		b := before[p.Policy]
-		d := AuthzDelta{Policy: p.Policy, Allow: delta(b.Allow, p.Allow), Deny: delta(b.Deny, p.Deny),
-			WouldDeny: delta(b.WouldDeny, p.WouldDeny), Errs: delta(b.Error, p.Error)}
+		d := AuthzDelta{Policy: p.Policy, Allow: delta(b.GetAllow(), p.Allow), Deny: delta(b.GetDeny(), p.Deny),
+			WouldDeny: delta(b.GetWouldDeny(), p.WouldDeny), Errs: delta(b.GetError(), p.Error)}
 		if d.Allow+d.Deny+d.WouldDeny+d.Errs > 0 {
 			out = append(out, d)
 		}

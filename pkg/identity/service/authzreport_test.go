@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"embassy.dev/embassy/pkg/identity/wire"
 )
@@ -18,7 +19,7 @@ func TestReportAuthzStoresTheCallersReport(t *testing.T) {
 	a := e.agent()
 	id := e.attest(a, e.token("shop", "web", "", time.Hour, false), "")
 	since := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	report := &wire.AuthzReport{Workload: "web-1.shop", Since: since, Policies: []wire.PolicyCounts{
+	report := &wire.AuthzReport{Workload: "web-1.shop", Since: timestamppb.New(since), Policies: []*wire.PolicyCounts{
 		{Policy: "shop/paths", Revision: "r1", Allow: 3, Deny: 1},
 		{Policy: "shop/audit", Revision: "r2", WouldDeny: 2, Error: 1},
 	}}
@@ -66,15 +67,15 @@ func TestReportAuthzRefusals(t *testing.T) {
 	e.attest(a, e.token("shop", "web", "web-1", time.Hour, false), "web-1")
 	for _, tc := range []struct {
 		name   string
-		report wire.AuthzReport
+		report *wire.AuthzReport
 		code   codes.Code
 	}{
-		{"another namespace", wire.AuthzReport{Workload: "web-1.bank"}, codes.PermissionDenied},
-		{"another workload than the token's", wire.AuthzReport{Workload: "web-2.shop"}, codes.PermissionDenied},
-		{"not a node id", wire.AuthzReport{Workload: "web-1"}, codes.InvalidArgument},
-		{"another namespace's policy", wire.AuthzReport{Workload: "web-1.shop", Policies: []wire.PolicyCounts{{Policy: "bank/vault", Allow: 1}}}, codes.InvalidArgument},
+		{"another namespace", &wire.AuthzReport{Workload: "web-1.bank"}, codes.PermissionDenied},
+		{"another workload than the token's", &wire.AuthzReport{Workload: "web-2.shop"}, codes.PermissionDenied},
+		{"not a node id", &wire.AuthzReport{Workload: "web-1"}, codes.InvalidArgument},
+		{"another namespace's policy", &wire.AuthzReport{Workload: "web-1.shop", Policies: []*wire.PolicyCounts{{Policy: "bank/vault", Allow: 1}}}, codes.InvalidArgument},
 	} {
-		if err := a.c.ReportAuthz(ctx(t), &tc.report); status.Code(err) != tc.code {
+		if err := a.c.ReportAuthz(ctx(t), tc.report); status.Code(err) != tc.code {
 			t.Errorf("%s: %v, want %s", tc.name, err, tc.code)
 		}
 	}
@@ -88,10 +89,10 @@ func TestReportAuthzRefusals(t *testing.T) {
 
 func TestAuthzDeltas(t *testing.T) {
 	t0, t1 := time.Unix(100, 0), time.Unix(200, 0)
-	rec := func(since time.Time, ps ...wire.PolicyCounts) AuthzReportRecord {
+	rec := func(since time.Time, ps ...*wire.PolicyCounts) AuthzReportRecord {
 		return AuthzReportRecord{Since: since, Policies: ps}
 	}
-	prev := rec(t0, wire.PolicyCounts{Policy: "shop/a", Allow: 10, Deny: 4}, wire.PolicyCounts{Policy: "shop/b", Error: 2})
+	prev := rec(t0, &wire.PolicyCounts{Policy: "shop/a", Allow: 10, Deny: 4}, &wire.PolicyCounts{Policy: "shop/b", Error: 2})
 	for _, tc := range []struct {
 		name string
 		prev *AuthzReportRecord
@@ -99,13 +100,13 @@ func TestAuthzDeltas(t *testing.T) {
 		want []AuthzDelta
 	}{
 		{"first report", nil, prev, []AuthzDelta{{Policy: "shop/a", Allow: 10, Deny: 4}, {Policy: "shop/b", Errs: 2}}},
-		{"growth", &prev, rec(t0, wire.PolicyCounts{Policy: "shop/a", Allow: 12, Deny: 4}, wire.PolicyCounts{Policy: "shop/b", Error: 2}),
+		{"growth", &prev, rec(t0, &wire.PolicyCounts{Policy: "shop/a", Allow: 12, Deny: 4}, &wire.PolicyCounts{Policy: "shop/b", Error: 2}),
 			[]AuthzDelta{{Policy: "shop/a", Allow: 2}}},
-		{"agent restarted", &prev, rec(t1, wire.PolicyCounts{Policy: "shop/a", Allow: 30, Deny: 5}),
+		{"agent restarted", &prev, rec(t1, &wire.PolicyCounts{Policy: "shop/a", Allow: 30, Deny: 5}),
 			[]AuthzDelta{{Policy: "shop/a", Allow: 30, Deny: 5}}},
-		{"counts dropped", &prev, rec(t0, wire.PolicyCounts{Policy: "shop/a", Allow: 3, Deny: 6}),
+		{"counts dropped", &prev, rec(t0, &wire.PolicyCounts{Policy: "shop/a", Allow: 3, Deny: 6}),
 			[]AuthzDelta{{Policy: "shop/a", Allow: 3, Deny: 2}}},
-		{"new policy", &prev, rec(t0, prev.Policies[0], prev.Policies[1], wire.PolicyCounts{Policy: "shop/c", WouldDeny: 1}),
+		{"new policy", &prev, rec(t0, prev.Policies[0], prev.Policies[1], &wire.PolicyCounts{Policy: "shop/c", WouldDeny: 1}),
 			[]AuthzDelta{{Policy: "shop/c", WouldDeny: 1}}},
 		{"nothing new", &prev, prev, nil},
 	} {

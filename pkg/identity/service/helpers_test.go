@@ -200,13 +200,13 @@ func (a *agent) take(resp *wire.SVIDResponse, bundle []*x509.Certificate) spiffe
 	if a.c, err = idclient.Dial(a.addr, bundle, a.current); err != nil {
 		a.t.Fatal(err)
 	}
-	return spiffeid.RequireFromString(resp.SPIFFEID)
+	return spiffeid.RequireFromString(resp.SpiffeId)
 }
 
 // attest runs Attest with a fresh CSR and installs the SVID.
 func (e *env) attest(a *agent, token, workload string) spiffeid.ID {
 	e.t.Helper()
-	resp, err := a.c.Attest(context.Background(), &wire.AttestRequest{Token: token, CSR: a.csr(""), Workload: workload})
+	resp, err := a.c.Attest(context.Background(), &wire.AttestRequest{Token: token, Csr: a.csr(""), Workload: workload})
 	if err != nil {
 		e.t.Fatalf("attest: %v", err)
 	}

@@ -56,7 +56,7 @@ func (s *Service) register(ctx context.Context, req *wire.RegisterRequest) (*wir
 	if err := mayUseName(rec, req.Name); err != nil {
 		return nil, err
 	}
-	spec := req.Spec
+	spec := req.GetSpec().Resource()
 	switch spec.ServiceAccount {
 	case "":
 		spec.ServiceAccount = c.sa
@@ -116,11 +116,11 @@ func (s *Service) register(ctx context.Context, req *wire.RegisterRequest) (*wir
 	} else {
 		s.issued.registered(c.id, c.leaf, req.Name)
 	}
-	return &wire.RegisterResponse{LeaseSeconds: max(1, int(s.cfg.LeaseTTL/time.Second))}, nil
+	return &wire.RegisterResponse{LeaseSeconds: uint32(max(1, s.cfg.LeaseTTL/time.Second))}, nil
 }
 
 // deregister removes the caller's Workload at once.
-func (s *Service) deregister(ctx context.Context, req *wire.DeregisterRequest) (*wire.Empty, error) {
+func (s *Service) deregister(ctx context.Context, req *wire.DeregisterRequest) (*wire.DeregisterResponse, error) {
 	c, err := s.caller(ctx)
 	if err != nil {
 		return nil, err
@@ -153,7 +153,7 @@ func (s *Service) deregister(ctx context.Context, req *wire.DeregisterRequest) (
 	}
 	delete(s.leases.expires, key)
 	s.log.Info("workload deregistered by its agent", "workload", key.String(), "spiffe_id", c.id.String())
-	return &wire.Empty{}, nil
+	return &wire.DeregisterResponse{}, nil
 }
 
 // mayUseName checks the workload name against the caller's token

@@ -2,8 +2,8 @@
 // call on the xDS listener to exchange a join token for a first SVID,
 // renew it, register their Workload under a lease, mint JWT-SVIDs and
 // report the authorization decisions they counted.
-// Messages are JSON (pkg/identity/wire); the service is registered with a
-// hand-written grpc.ServiceDesc, so no generated code is needed.
+// The API is embassy.identity.v1, defined in pkg/identity/wire's
+// identity.proto; messages are protobuf.
 //
 // Every method but Attest and Bundle takes the caller's identity from its
 // verified client certificate, never from the request.
@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"embassy.dev/embassy/pkg/apply"
 	"embassy.dev/embassy/pkg/events"
@@ -144,46 +145,12 @@ func New(cfg Config) (*Service, error) {
 	return &Service{cfg: cfg, log: cfg.Logger, issued: issued, leases: newLeases(), reports: newAuthzReports()}, nil
 }
 
-// Register adds the identity service to g.
-func (s *Service) Register(g *grpc.Server) { g.RegisterService(s.desc(), s) }
-
-// desc is the service's hand-written descriptor: one unary handler per
-// method of pkg/identity/wire.
-func (s *Service) desc() *grpc.ServiceDesc {
-	return &grpc.ServiceDesc{
-		ServiceName: wire.ServiceName,
-		HandlerType: (*any)(nil),
-		Methods: []grpc.MethodDesc{
-			unary(wire.MethodAttest, s.attest),
-			unary(wire.MethodRenew, s.renew),
-			unary(wire.MethodRegister, s.register),
-			unary(wire.MethodDeregister, s.deregister),
-			unary(wire.MethodMintJWT, s.mintJWT),
-			unary(wire.MethodBundle, s.bundle),
-			unary(wire.MethodReportAuthz, s.reportAuthz),
-		},
-		Metadata: "embassy/identity/v1",
-	}
-}
-
-// unary adapts a typed handler to grpc.MethodDesc, honouring interceptors.
-func unary[Req, Resp any](name string, h func(context.Context, *Req) (*Resp, error)) grpc.MethodDesc {
-	full := "/" + wire.ServiceName + "/" + name
-	return grpc.MethodDesc{
-		MethodName: name,
-		Handler: func(srv any, ctx context.Context, dec func(any) error, icpt grpc.UnaryServerInterceptor) (any, error) {
-			in := new(Req)
-			if err := dec(in); err != nil {
-				return nil, status.Errorf(codes.InvalidArgument, "%s: the request does not decode: %v", name, err)
-			}
-			if icpt == nil {
-				return h(ctx, in)
-			}
-			return icpt(ctx, in, &grpc.UnaryServerInfo{Server: srv, FullMethod: full}, func(ctx context.Context, req any) (any, error) {
-				return h(ctx, req.(*Req))
-			})
-		},
-	}
+// Register adds the identity service to g. Calls in another encoding than
+// protobuf, as agents before embassy.identity.v1 made them in JSON, are
+// refused before their request is decoded (see protocolOnly).
+func (s *Service) Register(g *grpc.Server) {
+	desc := protocolOnly(wire.Identity_ServiceDesc)
+	g.RegisterService(&desc, identityServer{Service: s})
 }
 
 // trust is the source client certificates are verified against.
@@ -218,7 +185,7 @@ func (s *Service) svidTTL() time.Duration {
 
 // svidResponse is the wire form of a signed chain and the current bundle.
 func (s *Service) svidResponse(id spiffeid.ID, chain []*x509.Certificate) *wire.SVIDResponse {
-	resp := &wire.SVIDResponse{SPIFFEID: id.String(), ExpiresAt: chain[0].NotAfter}
+	resp := &wire.SVIDResponse{SpiffeId: id.String(), ExpiresAt: timestamppb.New(chain[0].NotAfter)}
 	for _, c := range chain {
 		resp.Chain = append(resp.Chain, c.Raw)
 	}
@@ -249,7 +216,7 @@ func (s *Service) sign(csr []byte, id spiffeid.ID) ([]*x509.Certificate, error) 
 }
 
 // bundle returns the trust bundle. It needs no client certificate.
-func (s *Service) bundle(context.Context, *wire.Empty) (*wire.BundleResponse, error) {
+func (s *Service) bundle(context.Context, *wire.BundleRequest) (*wire.BundleResponse, error) {
 	jwks, err := s.cfg.CA.JWKS()
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "the JWT keys: %v", err)
@@ -257,7 +224,7 @@ func (s *Service) bundle(context.Context, *wire.Empty) (*wire.BundleResponse, er
 	return &wire.BundleResponse{
 		TrustDomain: s.cfg.CA.TrustDomain().Name(),
 		X509Roots:   derOf(s.cfg.CA.Bundle()),
-		JWKS:        jwks,
+		Jwks:        jwks,
 	}, nil
 }
 
@@ -278,5 +245,5 @@ func (s *Service) mintJWT(ctx context.Context, req *wire.JWTRequest) (*wire.JWTR
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "minting a JWT-SVID for %s: %v", c.id, err)
 	}
-	return &wire.JWTResponse{Token: tok, ExpiresAt: exp}, nil
+	return &wire.JWTResponse{Token: tok, ExpiresAt: timestamppb.New(exp)}, nil
 }

@@ -41,7 +41,7 @@ func TestAttestIssuesTheTokensIdentity(t *testing.T) {
 func TestATokenCannotObtainAnotherIdentity(t *testing.T) {
 	e := newEnv(t)
 	a := e.agent()
-	_, err := a.c.Attest(ctx(t), &wire.AttestRequest{Token: e.token("shop", "a", "", time.Hour, false), CSR: a.csr("spiffe://example.org/ns/shop/sa/b")})
+	_, err := a.c.Attest(ctx(t), &wire.AttestRequest{Token: e.token("shop", "a", "", time.Hour, false), Csr: a.csr("spiffe://example.org/ns/shop/sa/b")})
 	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), `may only hold "spiffe://example.org/ns/shop/sa/a"`) {
 		t.Fatalf("a CSR for sa=b with a token for sa=a: %v", err)
 	}
@@ -51,7 +51,7 @@ func TestRefusedTokens(t *testing.T) {
 	e := newEnv(t)
 	a := e.agent()
 	try := func(token string) error {
-		_, err := a.c.Attest(ctx(t), &wire.AttestRequest{Token: token, CSR: a.csr("")})
+		_, err := a.c.Attest(ctx(t), &wire.AttestRequest{Token: token, Csr: a.csr("")})
 		if err != nil && token != "" && strings.Contains(err.Error(), token) {
 			t.Fatalf("the refusal echoes the token: %v", err)
 		}
@@ -101,7 +101,7 @@ func TestABadCSRDoesNotUseUpASingleUseToken(t *testing.T) {
 	e := newEnv(t)
 	a := e.agent()
 	tok := e.token("shop", "a", "", time.Hour, true)
-	_, err := a.c.Attest(ctx(t), &wire.AttestRequest{Token: tok, CSR: []byte("-----BEGIN CERTIFICATE REQUEST-----")})
+	_, err := a.c.Attest(ctx(t), &wire.AttestRequest{Token: tok, Csr: []byte("-----BEGIN CERTIFICATE REQUEST-----")})
 	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "not PEM") {
 		t.Fatalf("a PEM CSR: %v", err)
 	}
@@ -115,11 +115,11 @@ func TestARefusedAttestationDoesNotUseUpASingleUseToken(t *testing.T) {
 	e := newEnv(t)
 	a := e.agent()
 	tok := e.token("shop", "a", "web-1", time.Hour, true)
-	if _, err := a.c.Attest(ctx(t), &wire.AttestRequest{Token: tok, CSR: a.csr(""), Workload: "web-2"}); status.Code(err) != codes.PermissionDenied {
+	if _, err := a.c.Attest(ctx(t), &wire.AttestRequest{Token: tok, Csr: a.csr(""), Workload: "web-2"}); status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("a token for web-1 attesting web-2: %v", err)
 	}
 	other := spiffeid.RequireFromString("spiffe://" + e.ca.TrustDomain().Name() + "/ns/shop/sa/b")
-	if _, err := a.c.Attest(ctx(t), &wire.AttestRequest{Token: tok, CSR: a.csr(other.String()), Workload: "web-1"}); status.Code(err) != codes.InvalidArgument {
+	if _, err := a.c.Attest(ctx(t), &wire.AttestRequest{Token: tok, Csr: a.csr(other.String()), Workload: "web-1"}); status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("a CSR for another identity: %v", err)
 	}
 	e.attest(a, tok, "web-1")
@@ -168,7 +168,7 @@ func TestBundleAndJWT(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bundle without a certificate: %v", err)
 	}
-	if b.TrustDomain != "example.org" || len(b.X509Roots) != 1 || len(b.JWKS) == 0 {
+	if b.TrustDomain != "example.org" || len(b.X509Roots) != 1 || len(b.Jwks) == 0 {
 		t.Fatalf("bundle: %+v", b)
 	}
 	if _, err := a.c.MintJWT(ctx(t), []string{"db"}); status.Code(err) != codes.Unauthenticated {

@@ -29,7 +29,7 @@ func (s *Service) attest(_ context.Context, req *wire.AttestRequest) (*wire.SVID
 	// Refuse a CSR that cannot be signed whatever the identity before the
 	// token is redeemed, so a malformed request does not use up a
 	// single-use token.
-	if err := precheckCSR(req.CSR); err != nil {
+	if err := precheckCSR(req.Csr); err != nil {
 		return nil, err
 	}
 	// Everything the token's identity decides is checked before the token
@@ -51,7 +51,7 @@ func (s *Service) attest(_ context.Context, req *wire.AttestRequest) (*wire.SVID
 		s.log.Warn("attestation refused", "code", status.Code(st).String(), "reason", status.Convert(st).Message())
 		return nil, st
 	}
-	chain, err := s.sign(req.CSR, id)
+	chain, err := s.sign(req.Csr, id)
 	if err != nil {
 		s.log.Warn("attestation refused", "token_id", info.ID, "spiffe_id", id.String(), "error", err)
 		return nil, err
@@ -75,7 +75,7 @@ func (s *Service) tokenFits(info identity.TokenInfo, req *wire.AttestRequest, td
 	if err != nil {
 		return spiffeid.ID{}, status.Errorf(codes.InvalidArgument, "join token %s: %v", info.ID, err)
 	}
-	if _, err := identity.CheckCSR(req.CSR, id); err != nil {
+	if _, err := identity.CheckCSR(req.Csr, id); err != nil {
 		return spiffeid.ID{}, status.Error(codes.InvalidArgument, err.Error())
 	}
 	return id, nil
@@ -91,13 +91,13 @@ func (s *Service) renew(ctx context.Context, req *wire.RenewRequest) (*wire.SVID
 		return nil, err
 	}
 	// No precheck here: no token is at stake, and SignCSR checks the CSR.
-	if len(req.CSR) == 0 {
+	if len(req.Csr) == 0 {
 		return nil, status.Error(codes.InvalidArgument, "no CSR: send a DER PKCS#10 request for the key to renew with")
 	}
 	if _, err := s.scopeOf(c, "renewal"); err != nil {
 		return nil, err
 	}
-	chain, err := s.sign(req.CSR, c.id)
+	chain, err := s.sign(req.Csr, c.id)
 	if err != nil {
 		return nil, err
 	}
