@@ -1,5 +1,18 @@
 package cache
 
+// A push, top to bottom:
+//
+//	Update(mesh) ──debounce (run)──► push(mesh)
+//	  newGeneration        tr.Outbound, tr.ProxylessClient: once per push
+//	  for every node       its own set: tr.Inbound (sidecar),
+//	                       tr.ProxylessServer (gRPC server), tr.AuthzBundles (agent)
+//	  gen.snapshotFor      shared set + own set, checked once per shape (checks)
+//	    servable ──► setSnapshot ──► the xDS server answers watches (sharedCache)
+//	    refused  ──► the node keeps its last set; PushInfo.Refused ──► OnPush
+//
+// Connect runs the same per-node steps for a node that joins between
+// pushes.
+
 import (
 	"context"
 	"slices"
@@ -22,7 +35,7 @@ type Options struct {
 	Logger hclog.Logger
 	// Debounce defaults to DefaultDebounce; MaxDelay to DefaultMaxDelay.
 	Debounce, MaxDelay time.Duration
-	// Translator defaults to DefaultTranslator.
+	// Translator is asked for every set; nil takes DefaultTranslator.
 	Translator Translator
 	// OnPush, when set, hears of every completed push, after the cache
 	// holds the new snapshots; it runs on the push loop, so it must be
@@ -53,7 +66,6 @@ type PushInfo struct {
 type Publisher struct {
 	log   hclog.Logger
 	tr    Translator
-	parse func(string) (string, string, error)
 	cache cachev3.SnapshotCache
 	// serving is cache with state-of-the-world responses encoded once
 	// per content; the xDS server serves from it.
@@ -90,10 +102,6 @@ type Publisher struct {
 	stopOnce sync.Once
 }
 
-// defaultTranslator is set by default_translator.go, which keeps the
-// dependency on the translate package's functions in one file.
-var defaultTranslator func() Translator
-
 type nodeEntry struct {
 	proxy   translate.Proxy
 	streams int
@@ -110,16 +118,12 @@ func NewPublisher(o Options) *Publisher {
 	if o.MaxDelay <= 0 {
 		o.MaxDelay = DefaultMaxDelay
 	}
-	if o.Translator == nil && defaultTranslator != nil {
-		o.Translator = defaultTranslator()
-	}
 	if o.Translator == nil {
-		panic("cache: Options.Translator is required")
+		o.Translator = DefaultTranslator()
 	}
 	p := &Publisher{
 		log:      o.Logger,
 		tr:       o.Translator,
-		parse:    nodeIDParser(o.Translator),
 		debounce: o.Debounce,
 		maxDelay: o.MaxDelay,
 		onPush:   o.OnPush,
@@ -202,7 +206,7 @@ func (p *Publisher) Connect(node *core.Node) {
 		n.streams++
 		return
 	}
-	n := &nodeEntry{proxy: ProxyFor(node, p.parse), streams: 1}
+	n := &nodeEntry{proxy: ProxyFor(node), streams: 1}
 	p.nodes[key] = n
 	if p.gen == nil || unknownAgent(p.gen.mesh, n.proxy) {
 		return
@@ -324,16 +328,12 @@ func (p *Publisher) inbound(m *mesh.Snapshot, px translate.Proxy) resourceSet {
 // whose id is "<workload>.<namespace>" of an existing Workload. A client's
 // id names no workload, so clients keep sharing one snapshot.
 func (p *Publisher) proxylessServer(m *mesh.Snapshot, px translate.Proxy) resourceSet {
-	tr, ok := p.tr.(ProxylessServerTranslator)
-	if !ok {
-		return nil
-	}
-	w, ns, err := p.parse(px.ID)
+	w, ns, err := translate.ParseNodeID(px.ID)
 	if err != nil || m.Workload(ns, w) == nil {
 		return nil
 	}
 	px.Workload, px.Namespace = w, ns
-	set, err := newResourceSet(tr.ProxylessServer(m, px))
+	set, err := newResourceSet(p.tr.ProxylessServer(m, px))
 	if err != nil {
 		p.log.Error("cannot build server listeners; serving client resources only", "node", px.ID, "error", err)
 		return nil
@@ -353,21 +353,14 @@ func unknownAgent(m *mesh.Snapshot, px translate.Proxy) bool {
 
 // agentBundles translates the authorization bundles of an agent's
 // workload: the same ExtensionConfigs whether the workload runs Envoy or
-// is a proxyless server, built on their own when the translator can
-// (otherwise taken from the workload's inbound translation). An agent
-// whose id names no Workload has none, and is not answered (unknownAgent).
+// is a proxyless server. An agent whose id names no Workload has none,
+// and is not answered (unknownAgent).
 func (p *Publisher) agentBundles(m *mesh.Snapshot, px translate.Proxy) resourceSet {
 	if px.Workload == "" || m.Workload(px.Namespace, px.Workload) == nil {
 		return nil
 	}
 	px.Flavour = translate.Envoy
-	var res *translate.Resources
-	if tr, ok := p.tr.(AgentBundleTranslator); ok {
-		res = tr.AuthzBundles(m, px)
-	} else {
-		res = p.tr.Inbound(m, px)
-	}
-	set, err := newResourceSet(res)
+	set, err := newResourceSet(p.tr.AuthzBundles(m, px))
 	if err != nil {
 		p.log.Error("cannot build the agent's bundles; serving none", "node", px.ID, "error", err)
 		return nil
