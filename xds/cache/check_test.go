@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -48,18 +49,20 @@ func TestRefusedSetIsNotServed(t *testing.T) {
 		want string
 		// logged is what the log line must name (hclog quotes want).
 		logged string
+		// at is the refused resource the push's refusal names first.
+		at string
 	}{
 		"two listeners of its own on one address": {func() *translate.Resources {
 			return &translate.Resources{Listeners: []*listener.Listener{cachetest.Listener("clash-a", 15007), cachetest.Listener("clash-b", 15007)}}
-		}, "listener.duplicate-address", "listener.duplicate-address"},
+		}, "listener.duplicate-address", "listener.duplicate-address", "Listener clash-"},
 		"a gRPC health check on an HTTP/1 cluster": {func() *translate.Resources {
 			return &translate.Resources{Clusters: []*cluster.Cluster{{Name: "web", ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_EDS},
 				HealthChecks: []*core.HealthCheck{{Timeout: durationpb.New(time.Second), Interval: durationpb.New(time.Second),
 					HealthChecker: &core.HealthCheck_GrpcHealthCheck_{GrpcHealthCheck: &core.HealthCheck_GrpcHealthCheck{}}}}}}}
-		}, "cluster.grpc-health-check-http2", "cluster.grpc-health-check-http2"},
+		}, "cluster.grpc-health-check-http2", "cluster.grpc-health-check-http2", "Cluster web"},
 		"an EDS cluster with no load assignment": {func() *translate.Resources {
 			return &translate.Resources{Clusters: []*cluster.Cluster{{Name: "orphan", ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_EDS}}}}
-		}, `ClusterLoadAssignment "orphan"`, "orphan"},
+		}, `ClusterLoadAssignment "orphan"`, "orphan", "Cluster orphan"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -84,6 +87,10 @@ func TestRefusedSetIsNotServed(t *testing.T) {
 			info, _ := p.LastPush()
 			if err := info.Refused["w0.default"]; err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("push refused %v, want w0.default for %s", info.Refused, c.want)
+			}
+			if len(info.Refusals) != 1 || !slices.Equal(info.Refusals[0].Proxies, []string{"w0.default"}) || info.Refusals[0].Since != 1 ||
+				len(info.Refusals[0].Problems) == 0 || !strings.HasPrefix(info.Refusals[0].Problems[0].Resource, c.at) {
+				t.Errorf("push refusals %+v, want one for w0.default since revision 1 naming %s", info.Refusals, c.at)
 			}
 			if _, ok := info.Refused["client-1"]; ok || len(info.Changed["client-1"]) == 0 {
 				t.Errorf("the proxyless client, whose set is fine, was not updated: refused %v, changed %v", info.Refused, info.Changed)

@@ -15,7 +15,6 @@ package cache
 
 import (
 	"context"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +24,7 @@ import (
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/hashicorp/go-hclog"
 
+	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/xds/translate"
 )
@@ -59,6 +59,9 @@ type PushInfo struct {
 	// may not be served (see checks); such a node keeps the set it
 	// had.
 	Refused map[string]error
+	// Refusals are Refused by distinct reason, each with the Envoy
+	// resources refused and the mesh resources that produced them.
+	Refusals []events.Refusal
 }
 
 // Publisher turns mesh snapshots into cache snapshots for every connected
@@ -92,6 +95,9 @@ type Publisher struct {
 	gen   *generation
 	// checks gate every set before it is served.
 	checks *checks
+	// served is the last mesh snapshot every node was served in full: a
+	// refusal's inputs are what changed since.
+	served *mesh.Snapshot
 
 	revision atomic.Int64
 	pushes   atomic.Int64
@@ -213,7 +219,7 @@ func (p *Publisher) Connect(node *core.Node) {
 	}
 	snap, err := p.gen.snapshotFor(n.proxy, p.inbound(p.gen.mesh, n.proxy))
 	if err != nil {
-		p.refused(p.gen.mesh.Revision, key, err)
+		p.reportRefused(p.gen.mesh, map[string]error{key: err})
 		return
 	}
 	p.setSnapshot(key, snap)
@@ -293,8 +299,11 @@ func (p *Publisher) push(m *mesh.Snapshot) {
 	}
 	p.revision.Store(m.Revision)
 	p.pushes.Add(1)
-	p.reportRefused(m.Revision, refused)
-	info := PushInfo{Revision: m.Revision, At: start, Took: time.Since(start), Nodes: len(p.nodes), Changed: changed, Refused: refused}
+	refusals := p.reportRefused(m, refused)
+	if len(refused) == 0 {
+		p.served = m
+	}
+	info := PushInfo{Revision: m.Revision, At: start, Took: time.Since(start), Nodes: len(p.nodes), Changed: changed, Refused: refused, Refusals: refusals}
 	p.lastPush.Store(&info)
 	p.log.Debug("pushed", "revision", m.Revision, "nodes", len(p.nodes), "shapes", len(gen.shapes), "took", info.Took)
 	if p.onPush != nil {
@@ -369,29 +378,6 @@ func (p *Publisher) agentBundles(m *mesh.Snapshot, px translate.Proxy) resourceS
 		return resourceSet{resourcev3.ExtensionConfigType: ts}
 	}
 	return nil
-}
-
-// reportRefused logs the nodes a push could not update, once per distinct
-// reason: every node of a shape shares its shape's error, and one line per
-// node would bury the reason under a fleet's worth of copies.
-func (p *Publisher) reportRefused(revision int64, refused map[string]error) {
-	nodes := map[error][]string{}
-	var order []error
-	for id, err := range refused {
-		if nodes[err] == nil {
-			order = append(order, err)
-		}
-		nodes[err] = append(nodes[err], id)
-	}
-	for _, err := range order {
-		slices.Sort(nodes[err])
-		p.log.Error("configuration refused before serving; these nodes keep their previous set", "revision", revision, "nodes", nodes[err], "error", err)
-	}
-}
-
-// refused logs one node that could not be given its set.
-func (p *Publisher) refused(revision int64, key string, err error) {
-	p.reportRefused(revision, map[string]error{key: err})
 }
 
 func (p *Publisher) setSnapshot(key string, snap *cachev3.Snapshot) {
