@@ -98,6 +98,7 @@ type Publisher struct {
 	// served is the last mesh snapshot every node was served in full: a
 	// refusal's inputs are what changed since.
 	served *mesh.Snapshot
+	inputs inputsMemo
 
 	revision atomic.Int64
 	pushes   atomic.Int64
@@ -217,7 +218,7 @@ func (p *Publisher) Connect(node *core.Node) {
 	if p.gen == nil || unknownAgent(p.gen.mesh, n.proxy) {
 		return
 	}
-	snap, err := p.gen.snapshotFor(n.proxy, p.inbound(p.gen.mesh, n.proxy))
+	snap, err := p.gen.snapshotFor(n.proxy, p.ownSet(p.gen.mesh, n.proxy))
 	if err != nil {
 		p.reportRefused(p.gen.mesh, map[string]error{key: err})
 		return
@@ -250,8 +251,8 @@ func (p *Publisher) Close() {
 }
 
 // push translates the shared resources once, then gives each node the
-// snapshot of its shape. Inbound translation runs outside the lock; nodes
-// that connect meanwhile are translated under it.
+// snapshot of its shape. Nodes' own sets are translated outside the lock;
+// nodes that connect meanwhile are translated under it.
 func (p *Publisher) push(m *mesh.Snapshot) {
 	start := time.Now()
 	p.checks.rotate()
@@ -267,9 +268,9 @@ func (p *Publisher) push(m *mesh.Snapshot) {
 	}
 	p.mu.Unlock()
 
-	inbound := make(map[string]resourceSet, len(proxies))
+	own := make(map[string]resourceSet, len(proxies))
 	for id, px := range proxies {
-		inbound[id] = p.inbound(m, px)
+		own[id] = p.ownSet(m, px)
 	}
 
 	p.mu.Lock()
@@ -282,11 +283,11 @@ func (p *Publisher) push(m *mesh.Snapshot) {
 		if unknownAgent(m, n.proxy) {
 			continue
 		}
-		in, ok := inbound[id]
+		set, ok := own[id]
 		if !ok {
-			in = p.inbound(m, n.proxy)
+			set = p.ownSet(m, n.proxy)
 		}
-		snap, err := gen.snapshotFor(n.proxy, in)
+		snap, err := gen.snapshotFor(n.proxy, set)
 		if err != nil {
 			refused[id] = err
 			continue
@@ -301,7 +302,7 @@ func (p *Publisher) push(m *mesh.Snapshot) {
 	p.pushes.Add(1)
 	refusals := p.reportRefused(m, refused)
 	if len(refused) == 0 {
-		p.served = m
+		p.served, p.inputs = m, inputsMemo{}
 	}
 	info := PushInfo{Revision: m.Revision, At: start, Took: time.Since(start), Nodes: len(p.nodes), Changed: changed, Refused: refused, Refusals: refusals}
 	p.lastPush.Store(&info)
@@ -312,10 +313,10 @@ func (p *Publisher) push(m *mesh.Snapshot) {
 	}
 }
 
-// inbound translates a node's own resources: an Envoy sidecar's inbound
+// ownSet translates a node's own resources: an Envoy sidecar's inbound
 // listeners, the server Listeners of a proxyless node whose id names a
 // Workload, or an agent's authorization bundles. Other nodes have none.
-func (p *Publisher) inbound(m *mesh.Snapshot, px translate.Proxy) resourceSet {
+func (p *Publisher) ownSet(m *mesh.Snapshot, px translate.Proxy) resourceSet {
 	switch px.Flavour {
 	case translate.Proxyless:
 		return p.proxylessServer(m, px)

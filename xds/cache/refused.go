@@ -23,7 +23,7 @@ func (p *Publisher) reportRefused(m *mesh.Snapshot, refused map[string]error) []
 	for _, id := range slices.Sorted(maps.Keys(refused)) {
 		nodes[refused[id]] = append(nodes[refused[id]], id)
 	}
-	inputs, more := changedInputs(p.served, m)
+	inputs, more := p.inputs.between(p.served, m)
 	var since int64
 	if p.served != nil {
 		since = p.served.Revision
@@ -40,4 +40,22 @@ func (p *Publisher) reportRefused(m *mesh.Snapshot, refused map[string]error) []
 		out = append(out, r)
 	}
 	return out
+}
+
+// inputsMemo keeps the inputs of the last refusal: every node that
+// connects to a refused shape until the next push is refused again, and
+// the inputs are the same walk of two whole snapshots each time.
+type inputsMemo struct {
+	since, cur *mesh.Snapshot
+	inputs     []string
+	more       int
+}
+
+// between returns changedInputs(since, cur), computed once per pair.
+func (c *inputsMemo) between(since, cur *mesh.Snapshot) ([]string, int) {
+	if c.cur != cur || c.since != since || c.cur == nil {
+		c.inputs, c.more = changedInputs(since, cur)
+		c.since, c.cur = since, cur
+	}
+	return c.inputs, c.more
 }
