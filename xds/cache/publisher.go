@@ -8,7 +8,9 @@ package cache
 //	                       tr.ProxylessServer (gRPC server), tr.AuthzBundles (agent)
 //	  gen.snapshotFor      shared set + own set, checked once per shape (checks)
 //	    servable ──► setSnapshot ──► the xDS server answers watches (sharedCache)
-//	    refused  ──► the node keeps its last set; PushInfo.Refused ──► OnPush
+//	    refused  ──► the node keeps its last set; PushInfo.Refusals names
+//	                 what was refused and the inputs behind it (reportRefused)
+//	  OnPush(PushInfo) ──► push and refused events, /v1/status (xds/server)
 //
 // Connect runs the same per-node steps for a node that joins between
 // pushes.
