@@ -15,8 +15,9 @@ import (
 // of one node. The publisher calls every method; there is no optional
 // part. Implementations must be pure and safe for concurrent use: the
 // publisher calls them from its push goroutine and from stream callbacks
-// at the same time. A proxy given to the per-node methods names an
-// existing Workload.
+// at the same time. Inbound is asked for every sidecar whose id reads as
+// "<workload>.<namespace>", ProxylessServer and AuthzBundles only for a
+// proxy naming a Workload of the snapshot.
 type Translator interface {
 	// Outbound returns the resources every Envoy sidecar shares.
 	Outbound(*mesh.Snapshot) *translate.Resources
