@@ -108,3 +108,44 @@ func TestRefusedSetIsNotServed(t *testing.T) {
 		})
 	}
 }
+
+// brokenOutbound wraps the fake translator; while broken is set, the
+// shared outbound set holds two listeners on one address.
+type brokenOutbound struct {
+	*cachetest.Translator
+	broken atomic.Bool
+}
+
+func (b *brokenOutbound) Outbound(m *mesh.Snapshot) *translate.Resources {
+	r := b.Translator.Outbound(m)
+	if b.broken.Load() {
+		r.Listeners = append(r.Listeners, cachetest.Listener("clash", 15001))
+	}
+	return r
+}
+
+// TestRefusalCountsFromTheLastServableRevision pushes a revision whose
+// shared set Envoy would refuse while no sidecar is connected: nobody is
+// refused, but that revision was not servable, so when a sidecar is
+// refused at the next revision the inputs count from the one before.
+func TestRefusalCountsFromTheLastServableRevision(t *testing.T) {
+	tr := &brokenOutbound{Translator: cachetest.New()}
+	p := NewPublisher(Options{Translator: tr, Debounce: time.Millisecond, MaxDelay: 10 * time.Millisecond})
+	t.Cleanup(p.Close)
+	p.Update(mesh.New(1, nil))
+	eventually(t, "revision 1", func() bool { return p.Revision() == 1 })
+	tr.broken.Store(true)
+	p.Update(mesh.New(2, nil))
+	eventually(t, "revision 2", func() bool { return p.Revision() == 2 })
+	if info, _ := p.LastPush(); len(info.Refusals) != 0 {
+		t.Fatalf("revision 2 refused %+v with no node connected", info.Refusals)
+	}
+
+	p.Connect(envoyNode("w0.default"))
+	p.Update(mesh.New(3, nil))
+	eventually(t, "revision 3", func() bool { return p.Revision() == 3 })
+	info, _ := p.LastPush()
+	if len(info.Refusals) != 1 || info.Refusals[0].Since != 1 {
+		t.Fatalf("revision 3 refusals %+v, want one since revision 1, the last servable", info.Refusals)
+	}
+}

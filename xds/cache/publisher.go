@@ -303,7 +303,9 @@ func (p *Publisher) push(m *mesh.Snapshot) {
 	p.revision.Store(m.Revision)
 	p.pushes.Add(1)
 	refusals := p.reportRefused(m, refused)
-	if len(refused) == 0 {
+	// Served in full: no node refused, nor a shared set that a node of
+	// a flavour not connected yet would be refused.
+	if len(refused) == 0 && gen.outboundErr == nil && gen.proxylessErr == nil {
 		p.served, p.inputs = m, inputsMemo{}
 	}
 	info := PushInfo{Revision: m.Revision, At: start, Took: time.Since(start), Nodes: len(p.nodes), Changed: changed, Refused: refused, Refusals: refusals}
