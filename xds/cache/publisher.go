@@ -198,6 +198,8 @@ func (p *Publisher) LastPush() (info PushInfo, ok bool) {
 }
 
 // Revision is the revision of the last mesh snapshot pushed, 0 before any.
+// Once it reads a revision, LastPush and the OnPush hook have seen that
+// push.
 func (p *Publisher) Revision() int64 { return p.revision.Load() }
 
 // Pushes counts the pushes done so far.
@@ -300,8 +302,6 @@ func (p *Publisher) push(m *mesh.Snapshot) {
 		}
 		p.setSnapshot(id, snap)
 	}
-	p.revision.Store(m.Revision)
-	p.pushes.Add(1)
 	refusals := p.reportRefused(m, refused)
 	// Served in full: no node refused, nor a shared set that a node of
 	// a flavour not connected yet would be refused.
@@ -315,6 +315,10 @@ func (p *Publisher) push(m *mesh.Snapshot) {
 		// Under p.mu, so hooks see pushes in order; OnPush must be quick.
 		p.onPush(info)
 	}
+	// Last, so whoever sees the revision sees its push and what the
+	// hooks made of it (events, status).
+	p.revision.Store(m.Revision)
+	p.pushes.Add(1)
 }
 
 // ownSet translates a node's own resources: an Envoy sidecar's inbound
