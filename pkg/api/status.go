@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
@@ -20,6 +21,8 @@ type PushInfo struct {
 	Time     time.Time     `json:"time"`
 	Duration time.Duration `json:"-"`
 	Proxies  int           `json:"proxies"`
+	// Refused are the sets the push would not serve, one per reason.
+	Refused []events.Refusal `json:"refused,omitempty"`
 }
 
 // StatusResponse is the body of GET /v1/status.
@@ -68,6 +71,11 @@ type PushStatus struct {
 	Time            time.Time `json:"time"`
 	DurationSeconds float64   `json:"durationSeconds"`
 	Proxies         int       `json:"proxies"`
+	// Refused names, per reason the push would not serve some proxies
+	// their new set, the proxies (which keep their previous one), each
+	// refused Envoy resource with why, and the mesh resources that
+	// produced it.
+	Refused []events.Refusal `json:"refused,omitempty"`
 }
 
 // status reports the control plane's version, uptime, store, counts, CA
@@ -102,7 +110,7 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.o.LastPush != nil {
 		if p, ok := s.o.LastPush(); ok {
-			out.LastPush = &PushStatus{Revision: p.Revision, Time: p.Time, DurationSeconds: p.Duration.Seconds(), Proxies: p.Proxies}
+			out.LastPush = &PushStatus{Revision: p.Revision, Time: p.Time, DurationSeconds: p.Duration.Seconds(), Proxies: p.Proxies, Refused: p.Refused}
 		}
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -29,6 +29,7 @@ import (
 	"embassy.dev/embassy/pkg/metrics"
 	"embassy.dev/embassy/pkg/status"
 	"embassy.dev/embassy/pkg/store"
+	"embassy.dev/embassy/xds/cache"
 	"embassy.dev/embassy/xds/cache/cachetest"
 	xdsserver "embassy.dev/embassy/xds/server"
 )
@@ -51,14 +52,22 @@ type live struct {
 
 func startLive(t *testing.T, staleAfter time.Duration) *live {
 	t.Helper()
+	fake := cachetest.New()
+	l := startLiveWith(t, staleAfter, fake)
+	l.fake = fake
+	return l
+}
+
+// startLiveWith is startLive over the translator tr.
+func startLiveWith(t *testing.T, staleAfter time.Duration, tr cache.Translator) *live {
+	t.Helper()
 	bus := events.New(100)
 	var srv *xdsserver.Server
 	m := metrics.New(metrics.Options{
 		Proxies:        func() []status.Proxy { return srv.Proxies() },
 		PendingUpdates: func() int { return srv.PendingUpdates() },
 	})
-	fake := cachetest.New()
-	srv = xdsserver.New(xdsserver.Config{Translator: fake, Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond, Events: bus, Metrics: m})
+	srv = xdsserver.New(xdsserver.Config{Translator: tr, Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond, Events: bus, Metrics: m})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +86,7 @@ func startLive(t *testing.T, staleAfter time.Duration) *live {
 		StaleAfter: staleAfter, Events: bus, Metrics: m.Handler(),
 		LastPush: func() (api.PushInfo, bool) {
 			p, ok := srv.LastPush()
-			return api.PushInfo{Revision: p.Revision, Time: p.At, Duration: p.Took, Proxies: p.Nodes}, ok
+			return api.PushInfo{Revision: p.Revision, Time: p.At, Duration: p.Took, Proxies: p.Nodes, Refused: p.Refusals}, ok
 		},
 	})
 	hs := httptest.NewServer(h)
@@ -88,7 +97,7 @@ func startLive(t *testing.T, staleAfter time.Duration) *live {
 		<-served
 		srv.Close()
 	})
-	l := &live{t: t, xds: srv, fake: fake, st: st, bus: bus, api: hs, ads: discovery.NewAggregatedDiscoveryServiceClient(conn)}
+	l := &live{t: t, xds: srv, st: st, bus: bus, api: hs, ads: discovery.NewAggregatedDiscoveryServiceClient(conn)}
 	l.push(1)
 	return l
 }

@@ -172,6 +172,15 @@ func TestGoldenStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "status", b.String())
+
+	st.LastPush.Refused = []events.Refusal{{Proxies: []string{"reviews-1.default", "reviews-2.default"}, Since: 41,
+		Inputs:   []string{"Route/default/reviews"},
+		Problems: []events.Problem{{Resource: "RouteConfiguration outbound_http", Reason: "at .virtual_hosts[3].routes[0].retry_policy: [route.retry-backoff-order] max_interval must be greater than or equal to the base_interval"}}}}
+	b.Reset()
+	if err := PrintStatus(&b, st, plain); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "status-refused", b.String())
 }
 
 func TestGoldenEvents(t *testing.T) {

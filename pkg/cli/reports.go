@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,9 @@ func PrintStatus(w io.Writer, st *api.StatusResponse, o TableOptions) error {
 	if p := st.LastPush; p != nil {
 		add("Last push", fmt.Sprintf("revision %d to %d proxies at %s, took %s", p.Revision, p.Proxies,
 			p.Time.In(o.location()).Format(time.RFC3339), seconds(p.DurationSeconds)))
+		for _, r := range p.Refused {
+			add("Refused", refusalLine(r))
+		}
 	} else {
 		add("Last push", "none yet")
 	}
@@ -38,6 +42,25 @@ func PrintStatus(w io.Writer, st *api.StatusResponse, o TableOptions) error {
 			(time.Duration(r.SecondsToExpiry)*time.Second).Truncate(time.Hour)))
 	}
 	return t.write(w, o)
+}
+
+// refusalLine says what a push refused to serve, to whom, and the
+// inputs that produced it.
+func refusalLine(r events.Refusal) string {
+	var res []string
+	for _, p := range r.Problems {
+		if !slices.Contains(res, p.Resource) {
+			res = append(res, p.Resource)
+		}
+	}
+	line := fmt.Sprintf("%s to %s (keep their previous set)", strings.Join(res, ", "), strings.Join(r.Proxies, ", "))
+	if len(r.Inputs) > 0 {
+		line += fmt.Sprintf("; inputs changed since revision %d: %s", r.Since, strings.Join(r.Inputs, ", "))
+		if r.MoreInputs > 0 {
+			line += fmt.Sprintf(" and %d more", r.MoreInputs)
+		}
+	}
+	return line
 }
 
 // seconds renders a duration in seconds to the microsecond.

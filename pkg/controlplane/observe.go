@@ -90,7 +90,7 @@ func (c *ControlPlane) apiOptions(o api.Options) api.Options {
 	o.StartedAt = c.obs.started
 	o.LastPush = func() (api.PushInfo, bool) {
 		p, ok := c.xds.LastPush()
-		return api.PushInfo{Revision: p.Revision, Time: p.At, Duration: p.Took, Proxies: p.Nodes}, ok
+		return api.PushInfo{Revision: p.Revision, Time: p.At, Duration: p.Took, Proxies: p.Nodes, Refused: p.Refusals}, ok
 	}
 	return o
 }

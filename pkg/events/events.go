@@ -40,7 +40,8 @@ type Event struct {
 	Kind string    `json:"kind"`
 	// Revision is the store revision an apply made or a push served.
 	Revision int64 `json:"revision,omitempty"`
-	// Resources names what an apply or delete changed (kind/namespace/name).
+	// Resources names what an apply or delete changed, or the inputs of a
+	// refused set (see Refusal), as Kind/namespace/name.
 	Resources []string `json:"resources,omitempty"`
 	// Proxy and Type name the proxy and xDS type URL of a NACK.
 	Proxy string `json:"proxy,omitempty"`
@@ -51,6 +52,8 @@ type Event struct {
 	DurationSeconds float64 `json:"durationSeconds,omitempty"`
 	// Proxies is how many proxies a push reached.
 	Proxies int `json:"proxies,omitempty"`
+	// Refusal details a refused event: what was refused and what produced it.
+	Refusal *Refusal `json:"refusal,omitempty"`
 }
 
 // Publisher is the one method producers need; a nil *Bus satisfies it and

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
+	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/xds/envoyrules"
 	"embassy.dev/embassy/xds/translate"
 	"embassy.dev/embassy/xds/validate"
@@ -117,7 +119,36 @@ func (c *checks) over(set resourceSet, baseErr error, own resourceSet) error {
 	}
 	r := set.resources()
 	violations = append(violations, envoyrules.CheckSet(r)...)
-	return errors.Join(append(errs, validate.Set(r, reports, translate.SDSSecretNames()), violations.Err())...)
+	errs = append(errs, validate.Set(r, reports, translate.SDSSecretNames()))
+	err := errors.Join(append(errs, violations.Err())...)
+	if err == nil {
+		return nil
+	}
+	return &refusal{err: err, problems: problemsOf(errors.Join(errs...), violations)}
+}
+
+// refusal is why a set may not be served: the checks' joined error, and
+// each problem with the Envoy resource it is in, for events and status.
+type refusal struct {
+	err      error
+	problems []events.Problem
+}
+
+func (r *refusal) Error() string { return r.err.Error() }
+
+func (r *refusal) Unwrap() error { return r.err }
+
+// problemsOf lists what validate found, then what envoyrules found, each
+// with its resource.
+func problemsOf(validated error, violations envoyrules.Violations) []events.Problem {
+	var out []events.Problem
+	for _, p := range validate.Problems(validated) {
+		out = append(out, events.Problem{Resource: p.Resource, Reason: p.Error()})
+	}
+	for _, v := range violations {
+		out = append(out, events.Problem{Resource: v.Type + " " + v.Name, Reason: fmt.Sprintf("at %s: [%s] %s", v.Path, v.Rule, v.Envoy)})
+	}
+	return out
 }
 
 // resources turns a set back into typed lists, sorted by name.

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -48,18 +49,20 @@ func TestRefusedSetIsNotServed(t *testing.T) {
 		want string
 		// logged is what the log line must name (hclog quotes want).
 		logged string
+		// at is the refused resource the push's refusal names first.
+		at string
 	}{
 		"two listeners of its own on one address": {func() *translate.Resources {
 			return &translate.Resources{Listeners: []*listener.Listener{cachetest.Listener("clash-a", 15007), cachetest.Listener("clash-b", 15007)}}
-		}, "listener.duplicate-address", "listener.duplicate-address"},
+		}, "listener.duplicate-address", "listener.duplicate-address", "Listener clash-"},
 		"a gRPC health check on an HTTP/1 cluster": {func() *translate.Resources {
 			return &translate.Resources{Clusters: []*cluster.Cluster{{Name: "web", ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_EDS},
 				HealthChecks: []*core.HealthCheck{{Timeout: durationpb.New(time.Second), Interval: durationpb.New(time.Second),
 					HealthChecker: &core.HealthCheck_GrpcHealthCheck_{GrpcHealthCheck: &core.HealthCheck_GrpcHealthCheck{}}}}}}}
-		}, "cluster.grpc-health-check-http2", "cluster.grpc-health-check-http2"},
+		}, "cluster.grpc-health-check-http2", "cluster.grpc-health-check-http2", "Cluster web"},
 		"an EDS cluster with no load assignment": {func() *translate.Resources {
 			return &translate.Resources{Clusters: []*cluster.Cluster{{Name: "orphan", ClusterDiscoveryType: &cluster.Cluster_Type{Type: cluster.Cluster_EDS}}}}
-		}, `ClusterLoadAssignment "orphan"`, "orphan"},
+		}, `ClusterLoadAssignment "orphan"`, "orphan", "Cluster orphan"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -85,6 +88,10 @@ func TestRefusedSetIsNotServed(t *testing.T) {
 			if err := info.Refused["w0.default"]; err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("push refused %v, want w0.default for %s", info.Refused, c.want)
 			}
+			if len(info.Refusals) != 1 || !slices.Equal(info.Refusals[0].Proxies, []string{"w0.default"}) || info.Refusals[0].Since != 1 ||
+				len(info.Refusals[0].Problems) == 0 || !strings.HasPrefix(info.Refusals[0].Problems[0].Resource, c.at) {
+				t.Errorf("push refusals %+v, want one for w0.default since revision 1 naming %s", info.Refusals, c.at)
+			}
 			if _, ok := info.Refused["client-1"]; ok || len(info.Changed["client-1"]) == 0 {
 				t.Errorf("the proxyless client, whose set is fine, was not updated: refused %v, changed %v", info.Refused, info.Changed)
 			}
@@ -99,5 +106,46 @@ func TestRefusedSetIsNotServed(t *testing.T) {
 				t.Error("the node was not updated once its set was fixed")
 			}
 		})
+	}
+}
+
+// brokenOutbound wraps the fake translator; while broken is set, the
+// shared outbound set holds two listeners on one address.
+type brokenOutbound struct {
+	*cachetest.Translator
+	broken atomic.Bool
+}
+
+func (b *brokenOutbound) Outbound(m *mesh.Snapshot) *translate.Resources {
+	r := b.Translator.Outbound(m)
+	if b.broken.Load() {
+		r.Listeners = append(r.Listeners, cachetest.Listener("clash", 15001))
+	}
+	return r
+}
+
+// TestRefusalCountsFromTheLastServableRevision pushes a revision whose
+// shared set Envoy would refuse while no sidecar is connected: nobody is
+// refused, but that revision was not servable, so when a sidecar is
+// refused at the next revision the inputs count from the one before.
+func TestRefusalCountsFromTheLastServableRevision(t *testing.T) {
+	tr := &brokenOutbound{Translator: cachetest.New()}
+	p := NewPublisher(Options{Translator: tr, Debounce: time.Millisecond, MaxDelay: 10 * time.Millisecond})
+	t.Cleanup(p.Close)
+	p.Update(mesh.New(1, nil))
+	eventually(t, "revision 1", func() bool { return p.Revision() == 1 })
+	tr.broken.Store(true)
+	p.Update(mesh.New(2, nil))
+	eventually(t, "revision 2", func() bool { return p.Revision() == 2 })
+	if info, _ := p.LastPush(); len(info.Refusals) != 0 {
+		t.Fatalf("revision 2 refused %+v with no node connected", info.Refusals)
+	}
+
+	p.Connect(envoyNode("w0.default"))
+	p.Update(mesh.New(3, nil))
+	eventually(t, "revision 3", func() bool { return p.Revision() == 3 })
+	info, _ := p.LastPush()
+	if len(info.Refusals) != 1 || info.Refusals[0].Since != 1 {
+		t.Fatalf("revision 3 refusals %+v, want one since revision 1, the last servable", info.Refusals)
 	}
 }

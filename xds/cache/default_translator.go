@@ -5,25 +5,28 @@ import (
 	"embassy.dev/embassy/xds/translate"
 )
 
-// DefaultTranslator returns the Translator backed by the translate package.
+// DefaultTranslator returns the Translator backed by the translate
+// package, which a Publisher uses when its Options name none.
 // Diagnostics are dropped here because the translator's callers that own
 // resource status report them; the cache only needs the resources.
 func DefaultTranslator() Translator { return translateAdapter{} }
 
 type translateAdapter struct{}
 
+var _ Translator = translateAdapter{}
+
 func (translateAdapter) Outbound(s *mesh.Snapshot) *translate.Resources {
 	r, _ := translate.Outbound(s)
 	return r
 }
 
-func (translateAdapter) Inbound(s *mesh.Snapshot, p translate.Proxy) *translate.Resources {
-	r, _ := translate.Inbound(s, p)
+func (translateAdapter) ProxylessClient(s *mesh.Snapshot) *translate.Resources {
+	r, _ := translate.ProxylessClient(s)
 	return r
 }
 
-func (translateAdapter) ProxylessClient(s *mesh.Snapshot) *translate.Resources {
-	r, _ := translate.ProxylessClient(s)
+func (translateAdapter) Inbound(s *mesh.Snapshot, p translate.Proxy) *translate.Resources {
+	r, _ := translate.Inbound(s, p)
 	return r
 }
 
@@ -36,10 +39,3 @@ func (translateAdapter) AuthzBundles(s *mesh.Snapshot, p translate.Proxy) *trans
 	r, _ := translate.AuthzBundles(s, p)
 	return r
 }
-
-// ParseNodeID defers to the translate package's reading of node ids.
-func (translateAdapter) ParseNodeID(id string) (string, string, error) {
-	return translate.ParseNodeID(id)
-}
-
-func init() { defaultTranslator = DefaultTranslator }

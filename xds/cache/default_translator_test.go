@@ -11,15 +11,17 @@ import (
 )
 
 // The publisher falls back to the translate package, and reads node ids
-// with its rule.
+// with its rule: the sidecar "web-1.shop" gets Workload web-1's inbound
+// listener.
 func TestDefaultTranslatorServesTheMesh(t *testing.T) {
 	p := NewPublisher(Options{Debounce: time.Millisecond, MaxDelay: 10 * time.Millisecond})
 	t.Cleanup(p.Close)
-	if _, ok := p.tr.(NodeIDParser); !ok {
-		t.Fatalf("default translator does not parse node ids")
+	if _, ok := p.tr.(translateAdapter); !ok {
+		t.Fatalf("a publisher without a translator does not use the translate package's")
 	}
 	p.Connect(envoyNode("web-1.shop"))
 	p.Connect(grpcNode("client"))
+	p.Connect(envoyNode("web-2.shop"))
 
 	m := mesh.New(7, []*resource.Resource{
 		{Kind: resource.KindService, Metadata: resource.Metadata{Name: "web", Namespace: "shop"}, Spec: &resource.ServiceSpec{
@@ -37,5 +39,8 @@ func TestDefaultTranslatorServesTheMesh(t *testing.T) {
 		if len(snap.GetResources(resourcev3.ClusterType)) == 0 {
 			t.Errorf("%s: no clusters for a mesh with a service", id)
 		}
+	}
+	if len(snapshotOf(t, p, "web-1.shop").GetResources(resourcev3.ListenerType)) <= len(snapshotOf(t, p, "web-2.shop").GetResources(resourcev3.ListenerType)) {
+		t.Error("the sidecar of Workload web-1 has no more listeners than one naming no workload: its node id was not read")
 	}
 }

@@ -37,14 +37,15 @@ func FlavourOf(node *core.Node) translate.Flavour {
 }
 
 // ProxyFor describes the node for the translator. An Envoy node or agent
-// whose id is not "<workload>.<namespace>" gets no workload, and so only
-// the shared outbound resources (an agent: nothing).
-func ProxyFor(node *core.Node, parse func(string) (string, string, error)) translate.Proxy {
+// whose id is not "<workload>.<namespace>" (read by the translator's own
+// rule, so the two never disagree) gets no workload, and so only the
+// shared outbound resources (an agent: nothing).
+func ProxyFor(node *core.Node) translate.Proxy {
 	p := translate.Proxy{ID: node.GetId(), Flavour: FlavourOf(node)}
-	if p.Flavour == translate.Proxyless || parse == nil {
+	if p.Flavour == translate.Proxyless {
 		return p
 	}
-	if w, ns, err := parse(p.ID); err == nil {
+	if w, ns, err := translate.ParseNodeID(p.ID); err == nil {
 		p.Workload, p.Namespace = w, ns
 	}
 	return p

@@ -28,16 +28,16 @@ func TestFlavourOf(t *testing.T) {
 }
 
 func TestProxyForReadsWorkloadAndNamespace(t *testing.T) {
-	got := ProxyFor(envoyNode("reviews.shop"), SplitNodeID)
+	got := ProxyFor(envoyNode("reviews.shop"))
 	if got.Workload != "reviews" || got.Namespace != "shop" || got.Flavour != translate.Envoy {
 		t.Errorf("ProxyFor = %+v", got)
 	}
 	for _, id := range []string{"nodot", ".ns", "wl."} {
-		if p := ProxyFor(envoyNode(id), SplitNodeID); p.Workload != "" || p.Namespace != "" {
+		if p := ProxyFor(envoyNode(id)); p.Workload != "" || p.Namespace != "" {
 			t.Errorf("ProxyFor(%q) = %+v, want no workload", id, p)
 		}
 	}
-	if p := ProxyFor(grpcNode("a.b"), SplitNodeID); p.Workload != "" {
+	if p := ProxyFor(grpcNode("a.b")); p.Workload != "" {
 		t.Errorf("proxyless node got a workload: %+v", p)
 	}
 }

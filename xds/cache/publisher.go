@@ -1,8 +1,22 @@
 package cache
 
+// A push, top to bottom:
+//
+//	Update(mesh) ──debounce (run)──► push(mesh)
+//	  newGeneration        tr.Outbound, tr.ProxylessClient: once per push
+//	  for every node       its own set: tr.Inbound (sidecar),
+//	                       tr.ProxylessServer (gRPC server), tr.AuthzBundles (agent)
+//	  gen.snapshotFor      shared set + own set, checked once per shape (checks)
+//	    servable ──► setSnapshot ──► the xDS server answers watches (sharedCache)
+//	    refused  ──► the node keeps its last set; PushInfo.Refusals names
+//	                 what was refused and the inputs behind it (reportRefused)
+//	  OnPush(PushInfo) ──► push and refused events, /v1/status (xds/server)
+//
+// Connect runs the same per-node steps for a node that joins between
+// pushes.
+
 import (
 	"context"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,6 +26,7 @@ import (
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/hashicorp/go-hclog"
 
+	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/xds/translate"
 )
@@ -22,7 +37,7 @@ type Options struct {
 	Logger hclog.Logger
 	// Debounce defaults to DefaultDebounce; MaxDelay to DefaultMaxDelay.
 	Debounce, MaxDelay time.Duration
-	// Translator defaults to DefaultTranslator.
+	// Translator is asked for every set; nil takes DefaultTranslator.
 	Translator Translator
 	// OnPush, when set, hears of every completed push, after the cache
 	// holds the new snapshots; it runs on the push loop, so it must be
@@ -46,6 +61,9 @@ type PushInfo struct {
 	// may not be served (see checks); such a node keeps the set it
 	// had.
 	Refused map[string]error
+	// Refusals are Refused by distinct reason, each with the Envoy
+	// resources refused and the mesh resources that produced them.
+	Refusals []events.Refusal
 }
 
 // Publisher turns mesh snapshots into cache snapshots for every connected
@@ -53,7 +71,6 @@ type PushInfo struct {
 type Publisher struct {
 	log   hclog.Logger
 	tr    Translator
-	parse func(string) (string, string, error)
 	cache cachev3.SnapshotCache
 	// serving is cache with state-of-the-world responses encoded once
 	// per content; the xDS server serves from it.
@@ -80,6 +97,10 @@ type Publisher struct {
 	gen   *generation
 	// checks gate every set before it is served.
 	checks *checks
+	// served is the last mesh snapshot every node was served in full: a
+	// refusal's inputs are what changed since.
+	served *mesh.Snapshot
+	inputs inputsMemo
 
 	revision atomic.Int64
 	pushes   atomic.Int64
@@ -89,10 +110,6 @@ type Publisher struct {
 	done     chan struct{}
 	stopOnce sync.Once
 }
-
-// defaultTranslator is set by default_translator.go, which keeps the
-// dependency on the translate package's functions in one file.
-var defaultTranslator func() Translator
 
 type nodeEntry struct {
 	proxy   translate.Proxy
@@ -110,16 +127,12 @@ func NewPublisher(o Options) *Publisher {
 	if o.MaxDelay <= 0 {
 		o.MaxDelay = DefaultMaxDelay
 	}
-	if o.Translator == nil && defaultTranslator != nil {
-		o.Translator = defaultTranslator()
-	}
 	if o.Translator == nil {
-		panic("cache: Options.Translator is required")
+		o.Translator = DefaultTranslator()
 	}
 	p := &Publisher{
 		log:      o.Logger,
 		tr:       o.Translator,
-		parse:    nodeIDParser(o.Translator),
 		debounce: o.Debounce,
 		maxDelay: o.MaxDelay,
 		onPush:   o.OnPush,
@@ -185,6 +198,8 @@ func (p *Publisher) LastPush() (info PushInfo, ok bool) {
 }
 
 // Revision is the revision of the last mesh snapshot pushed, 0 before any.
+// Once it reads a revision, LastPush and the OnPush hook have seen that
+// push.
 func (p *Publisher) Revision() int64 { return p.revision.Load() }
 
 // Pushes counts the pushes done so far.
@@ -202,14 +217,14 @@ func (p *Publisher) Connect(node *core.Node) {
 		n.streams++
 		return
 	}
-	n := &nodeEntry{proxy: ProxyFor(node, p.parse), streams: 1}
+	n := &nodeEntry{proxy: ProxyFor(node), streams: 1}
 	p.nodes[key] = n
 	if p.gen == nil || unknownAgent(p.gen.mesh, n.proxy) {
 		return
 	}
-	snap, err := p.gen.snapshotFor(n.proxy, p.inbound(p.gen.mesh, n.proxy))
+	snap, err := p.gen.snapshotFor(n.proxy, p.ownSet(p.gen.mesh, n.proxy))
 	if err != nil {
-		p.refused(p.gen.mesh.Revision, key, err)
+		p.reportRefused(p.gen.mesh, map[string]error{key: err})
 		return
 	}
 	p.setSnapshot(key, snap)
@@ -240,8 +255,8 @@ func (p *Publisher) Close() {
 }
 
 // push translates the shared resources once, then gives each node the
-// snapshot of its shape. Inbound translation runs outside the lock; nodes
-// that connect meanwhile are translated under it.
+// snapshot of its shape. Nodes' own sets are translated outside the lock;
+// nodes that connect meanwhile are translated under it.
 func (p *Publisher) push(m *mesh.Snapshot) {
 	start := time.Now()
 	p.checks.rotate()
@@ -257,9 +272,9 @@ func (p *Publisher) push(m *mesh.Snapshot) {
 	}
 	p.mu.Unlock()
 
-	inbound := make(map[string]resourceSet, len(proxies))
+	own := make(map[string]resourceSet, len(proxies))
 	for id, px := range proxies {
-		inbound[id] = p.inbound(m, px)
+		own[id] = p.ownSet(m, px)
 	}
 
 	p.mu.Lock()
@@ -272,11 +287,11 @@ func (p *Publisher) push(m *mesh.Snapshot) {
 		if unknownAgent(m, n.proxy) {
 			continue
 		}
-		in, ok := inbound[id]
+		set, ok := own[id]
 		if !ok {
-			in = p.inbound(m, n.proxy)
+			set = p.ownSet(m, n.proxy)
 		}
-		snap, err := gen.snapshotFor(n.proxy, in)
+		snap, err := gen.snapshotFor(n.proxy, set)
 		if err != nil {
 			refused[id] = err
 			continue
@@ -287,22 +302,29 @@ func (p *Publisher) push(m *mesh.Snapshot) {
 		}
 		p.setSnapshot(id, snap)
 	}
-	p.revision.Store(m.Revision)
-	p.pushes.Add(1)
-	p.reportRefused(m.Revision, refused)
-	info := PushInfo{Revision: m.Revision, At: start, Took: time.Since(start), Nodes: len(p.nodes), Changed: changed, Refused: refused}
+	refusals := p.reportRefused(m, refused)
+	// Served in full: no node refused, nor a shared set that a node of
+	// a flavour not connected yet would be refused.
+	if len(refused) == 0 && gen.outboundErr == nil && gen.proxylessErr == nil {
+		p.served, p.inputs = m, inputsMemo{}
+	}
+	info := PushInfo{Revision: m.Revision, At: start, Took: time.Since(start), Nodes: len(p.nodes), Changed: changed, Refused: refused, Refusals: refusals}
 	p.lastPush.Store(&info)
 	p.log.Debug("pushed", "revision", m.Revision, "nodes", len(p.nodes), "shapes", len(gen.shapes), "took", info.Took)
 	if p.onPush != nil {
 		// Under p.mu, so hooks see pushes in order; OnPush must be quick.
 		p.onPush(info)
 	}
+	// Last, so whoever sees the revision sees its push and what the
+	// hooks made of it (events, status).
+	p.revision.Store(m.Revision)
+	p.pushes.Add(1)
 }
 
-// inbound translates a node's own resources: an Envoy sidecar's inbound
+// ownSet translates a node's own resources: an Envoy sidecar's inbound
 // listeners, the server Listeners of a proxyless node whose id names a
 // Workload, or an agent's authorization bundles. Other nodes have none.
-func (p *Publisher) inbound(m *mesh.Snapshot, px translate.Proxy) resourceSet {
+func (p *Publisher) ownSet(m *mesh.Snapshot, px translate.Proxy) resourceSet {
 	switch px.Flavour {
 	case translate.Proxyless:
 		return p.proxylessServer(m, px)
@@ -324,16 +346,12 @@ func (p *Publisher) inbound(m *mesh.Snapshot, px translate.Proxy) resourceSet {
 // whose id is "<workload>.<namespace>" of an existing Workload. A client's
 // id names no workload, so clients keep sharing one snapshot.
 func (p *Publisher) proxylessServer(m *mesh.Snapshot, px translate.Proxy) resourceSet {
-	tr, ok := p.tr.(ProxylessServerTranslator)
-	if !ok {
-		return nil
-	}
-	w, ns, err := p.parse(px.ID)
+	w, ns, err := translate.ParseNodeID(px.ID)
 	if err != nil || m.Workload(ns, w) == nil {
 		return nil
 	}
 	px.Workload, px.Namespace = w, ns
-	set, err := newResourceSet(tr.ProxylessServer(m, px))
+	set, err := newResourceSet(p.tr.ProxylessServer(m, px))
 	if err != nil {
 		p.log.Error("cannot build server listeners; serving client resources only", "node", px.ID, "error", err)
 		return nil
@@ -353,21 +371,14 @@ func unknownAgent(m *mesh.Snapshot, px translate.Proxy) bool {
 
 // agentBundles translates the authorization bundles of an agent's
 // workload: the same ExtensionConfigs whether the workload runs Envoy or
-// is a proxyless server, built on their own when the translator can
-// (otherwise taken from the workload's inbound translation). An agent
-// whose id names no Workload has none, and is not answered (unknownAgent).
+// is a proxyless server. An agent whose id names no Workload has none,
+// and is not answered (unknownAgent).
 func (p *Publisher) agentBundles(m *mesh.Snapshot, px translate.Proxy) resourceSet {
 	if px.Workload == "" || m.Workload(px.Namespace, px.Workload) == nil {
 		return nil
 	}
 	px.Flavour = translate.Envoy
-	var res *translate.Resources
-	if tr, ok := p.tr.(AgentBundleTranslator); ok {
-		res = tr.AuthzBundles(m, px)
-	} else {
-		res = p.tr.Inbound(m, px)
-	}
-	set, err := newResourceSet(res)
+	set, err := newResourceSet(p.tr.AuthzBundles(m, px))
 	if err != nil {
 		p.log.Error("cannot build the agent's bundles; serving none", "node", px.ID, "error", err)
 		return nil
@@ -376,29 +387,6 @@ func (p *Publisher) agentBundles(m *mesh.Snapshot, px translate.Proxy) resourceS
 		return resourceSet{resourcev3.ExtensionConfigType: ts}
 	}
 	return nil
-}
-
-// reportRefused logs the nodes a push could not update, once per distinct
-// reason: every node of a shape shares its shape's error, and one line per
-// node would bury the reason under a fleet's worth of copies.
-func (p *Publisher) reportRefused(revision int64, refused map[string]error) {
-	nodes := map[error][]string{}
-	var order []error
-	for id, err := range refused {
-		if nodes[err] == nil {
-			order = append(order, err)
-		}
-		nodes[err] = append(nodes[err], id)
-	}
-	for _, err := range order {
-		slices.Sort(nodes[err])
-		p.log.Error("configuration refused before serving; these nodes keep their previous set", "revision", revision, "nodes", nodes[err], "error", err)
-	}
-}
-
-// refused logs one node that could not be given its set.
-func (p *Publisher) refused(revision int64, key string, err error) {
-	p.reportRefused(revision, map[string]error{key: err})
 }
 
 func (p *Publisher) setSnapshot(key string, snap *cachev3.Snapshot) {

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -41,21 +40,18 @@ type noEvents struct{}
 func (noEvents) Publish(events.Event) {}
 
 // onPush reports a push as an event and to the metrics, and each distinct
-// reason the push refused to serve some proxies as an event naming them.
+// reason the push refused to serve some proxies as an event naming them,
+// what was refused and why, and the mesh resources that produced it.
 func onPush(ev events.Publisher, m Metrics) func(cache.PushInfo) {
 	return func(p cache.PushInfo) {
 		m.Pushed(p.Took)
 		at := p.At.Add(p.Took)
 		ev.Publish(events.Event{Time: at, Kind: events.KindPush, Revision: p.Revision, DurationSeconds: p.Took.Seconds(), Proxies: p.Nodes})
-		nodes := map[error][]string{}
-		for id, err := range p.Refused {
-			nodes[err] = append(nodes[err], id)
-		}
-		for err, ids := range nodes {
-			slices.Sort(ids)
-			ev.Publish(events.Event{Time: at, Kind: events.KindRefused, Revision: p.Revision, Proxy: ids[0],
+		for _, r := range p.Refusals {
+			err := p.Refused[r.Proxies[0]]
+			ev.Publish(events.Event{Time: at, Kind: events.KindRefused, Revision: p.Revision, Proxy: r.Proxies[0], Resources: r.Inputs, Refusal: &r,
 				// One line, as events are printed one a line.
-				Message: fmt.Sprintf("not served to %s, which keep their previous configuration: %s", strings.Join(ids, ", "), strings.ReplaceAll(err.Error(), "\n", "; "))})
+				Message: fmt.Sprintf("not served to %s, which keep their previous configuration: %s", strings.Join(r.Proxies, ", "), strings.ReplaceAll(err.Error(), "\n", "; "))})
 		}
 	}
 }

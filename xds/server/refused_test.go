@@ -1,6 +1,7 @@
 package server
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -59,8 +60,9 @@ func retryAttempts(t *testing.T, resp *discovery.DiscoveryResponse) uint32 {
 // TestEnvoyIsNeverSentWhatItWouldRefuse drives the real translator and
 // cache through a real ADS stream over loopback: a sidecar gets revision
 // 1; revision 2 carries a retry back-off Envoy refuses, which the push
-// reports as a refused event and does not send; revision 3, valid again,
-// is the next route configuration the sidecar receives.
+// reports as a refused event, naming the refused RouteConfiguration and
+// the Route that changed since revision 1, and does not send; revision 3,
+// valid again, is the next route configuration the sidecar receives.
 func TestEnvoyIsNeverSentWhatItWouldRefuse(t *testing.T) {
 	bus := events.New(100)
 	h := startWith(t, Config{Events: bus, Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond})
@@ -105,6 +107,13 @@ func TestEnvoyIsNeverSentWhatItWouldRefuse(t *testing.T) {
 	})
 	if !strings.Contains(refused.Message, "web-1.default") || !strings.Contains(refused.Message, "route.retry-backoff-order") {
 		t.Errorf("refused event does not name the proxy and the rule: %s", refused.Message)
+	}
+	r := refused.Refusal
+	if r == nil || len(r.Problems) == 0 || !strings.HasPrefix(r.Problems[0].Resource, "RouteConfiguration ") ||
+		!strings.Contains(r.Problems[0].Reason, "route.retry-backoff-order") {
+		t.Errorf("refused event does not name the refused resource and why: %+v", r)
+	} else if !slices.Equal(r.Inputs, []string{"Route/default/web"}) || r.Since != 1 || !slices.Equal(r.Proxies, []string{"web-1.default"}) {
+		t.Errorf("refused event names proxies %q and inputs %q since %d, want web-1.default and Route/default/web since 1", r.Proxies, r.Inputs, r.Since)
 	}
 
 	push(retryMesh(3, 3, "10ms", "100ms"))

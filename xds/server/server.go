@@ -35,7 +35,8 @@ type Config struct {
 	// Debounce and MaxDelay bound how pushes follow updates; zero values
 	// take cache.DefaultDebounce and cache.DefaultMaxDelay.
 	Debounce, MaxDelay time.Duration
-	// Translator defaults to cache.DefaultTranslator().
+	// Translator is handed to the publisher as cache.Options.Translator
+	// (nil takes the publisher's default).
 	Translator cache.Translator
 	// Authorizer decides whether a stream may be served the node it names.
 	// It runs once per stream, on the first request, with the stream's

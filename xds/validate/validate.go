@@ -69,8 +69,9 @@ func Resources(r *translate.Resources, allowedExternalSecrets []string) error {
 	return errors.Join(append(errs, Set(r, reports, allowedExternalSecrets))...)
 }
 
-// Report is what checking one resource on its own found: its problems,
-// and the names it references, which only its whole set can resolve.
+// Report is what checking one resource on its own found: its problems
+// (each a *Problem), and the names it references, which only its whole
+// set can resolve.
 // A resource's Report depends on its content alone, so a caller may keep
 // it for as long as the content does not change.
 type Report struct {
@@ -99,12 +100,16 @@ func Resource(kind, name string, m proto.Message, also func(path string, m proto
 		}
 	}
 	w.validate(from, m)
+	for i, err := range w.errs {
+		w.errs[i] = &Problem{Resource: from, Err: err}
+	}
 	return &Report{Errs: w.errs, refs: rf}
 }
 
 // Set runs the checks of Resources that need the whole set, given the
 // Report of each of its resources: no name served twice, and every name
-// referenced served (or, for secrets, in allowedExternalSecrets).
+// referenced served (or, for secrets, in allowedExternalSecrets). Each
+// problem is a *Problem.
 func Set(r *translate.Resources, reports []*Report, allowedExternalSecrets []string) error {
 	rf := newRefs()
 	for _, rep := range reports {
@@ -189,7 +194,8 @@ func missing(rf *refs, s servedNames, external []string, clusters []*cluster.Clu
 	report := func(what string, wanted map[string][]string, have map[string]bool) {
 		for _, name := range slices.Sorted(maps.Keys(wanted)) {
 			if !have[name] {
-				errs = append(errs, fmt.Errorf("%s %q referenced by %s is not served", what, name, uniq(wanted[name])))
+				from := uniq(wanted[name])
+				errs = append(errs, &Problem{Resource: from[0], Err: fmt.Errorf("%s %q referenced by %s is not served", what, name, from)})
 			}
 		}
 	}
@@ -208,7 +214,7 @@ func missing(rf *refs, s servedNames, external []string, clusters []*cluster.Clu
 			name = c.GetName()
 		}
 		if !s.assignments[name] {
-			errs = append(errs, fmt.Errorf("ClusterLoadAssignment %q for EDS Cluster %s is not served", name, c.GetName()))
+			errs = append(errs, &Problem{Resource: "Cluster " + c.GetName(), Err: fmt.Errorf("ClusterLoadAssignment %q for EDS Cluster %s is not served", name, c.GetName())})
 		}
 	}
 	return errs
@@ -222,7 +228,7 @@ func duplicates(r *translate.Resources) []error {
 		seen := map[string]bool{}
 		for _, n := range names {
 			if seen[n] {
-				errs = append(errs, fmt.Errorf("%s %q is served twice", kind, n))
+				errs = append(errs, &Problem{Resource: kind + " " + n, Err: fmt.Errorf("%s %q is served twice", kind, n)})
 			}
 			seen[n] = true
 		}

@@ -1,6 +1,7 @@
 package validate_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -114,6 +115,8 @@ func TestProblems(t *testing.T) {
 		mutate func(t *testing.T, r *translate.Resources)
 		allow  []string
 		want   []string
+		// at is the resource each problem names, in order.
+		at []string
 	}{
 		{
 			name: "HCM inside api_listener without stat_prefix",
@@ -121,6 +124,7 @@ func TestProblems(t *testing.T) {
 				r.Listeners[0] = apiListener("web.default:80", rdsHCM(t, "", "web.default:80"))
 			},
 			want: []string{"Listener web.default:80", "StatPrefix"},
+			at:   []string{"Listener web.default:80"},
 		},
 		{
 			name: "HCM inside a filter chain without stat_prefix",
@@ -128,6 +132,7 @@ func TestProblems(t *testing.T) {
 				r.Listeners[0] = chainListener("web.default:80", "envoy.filters.network.http_connection_manager", rdsHCM(t, "", "web.default:80"), nil)
 			},
 			want: []string{"HttpConnectionManager", "StatPrefix"},
+			at:   []string{"Listener web.default:80"},
 		},
 		{
 			name: "api_listener names an unserved route configuration",
@@ -135,6 +140,7 @@ func TestProblems(t *testing.T) {
 				r.Listeners[0] = apiListener("web.default:80", rdsHCM(t, "web", "elsewhere"))
 			},
 			want: []string{`RouteConfiguration "elsewhere" referenced by [Listener web.default:80] is not served`},
+			at:   []string{"Listener web.default:80"},
 		},
 		{
 			name: "filter chain names an unserved route configuration",
@@ -142,6 +148,7 @@ func TestProblems(t *testing.T) {
 				r.Listeners = append(r.Listeners, chainListener("outbound_http", "envoy.filters.network.http_connection_manager", rdsHCM(t, "out", "outbound_http"), nil))
 			},
 			want: []string{`RouteConfiguration "outbound_http" referenced by [Listener outbound_http] is not served`},
+			at:   []string{"Listener outbound_http"},
 		},
 		{
 			name: "EDS cluster without assignment",
@@ -149,6 +156,7 @@ func TestProblems(t *testing.T) {
 				r.Endpoints = nil
 			},
 			want: []string{`ClusterLoadAssignment "c1" for EDS Cluster c1 is not served`},
+			at:   []string{"Cluster c1"},
 		},
 		{
 			name: "EDS cluster whose service_name is not served",
@@ -156,6 +164,7 @@ func TestProblems(t *testing.T) {
 				r.Clusters[0].EdsClusterConfig.ServiceName = "c1-eds"
 			},
 			want: []string{`ClusterLoadAssignment "c1-eds" for EDS Cluster c1`},
+			at:   []string{"Cluster c1"},
 		},
 		{
 			name: "route to an unserved cluster",
@@ -163,6 +172,7 @@ func TestProblems(t *testing.T) {
 				r.Routes[0] = routeTo("web.default:80", toCluster("nowhere"))
 			},
 			want: []string{`Cluster "nowhere" referenced by [RouteConfiguration web.default:80] is not served`},
+			at:   []string{"RouteConfiguration web.default:80"},
 		},
 		{
 			name: "weighted route to an unserved cluster",
@@ -172,6 +182,7 @@ func TestProblems(t *testing.T) {
 				}}})
 			},
 			want: []string{`Cluster "c2"`},
+			at:   []string{"RouteConfiguration web.default:80"},
 		},
 		{
 			name: "tcp proxy to an unserved cluster",
@@ -179,6 +190,7 @@ func TestProblems(t *testing.T) {
 				r.Listeners = append(r.Listeners, chainListener("outbound_tcp_5432", "envoy.filters.network.tcp_proxy", mustAny(t, &tcp.TcpProxy{StatPrefix: "pg", ClusterSpecifier: &tcp.TcpProxy_Cluster{Cluster: "pg"}}), nil))
 			},
 			want: []string{`Cluster "pg" referenced by [Listener outbound_tcp_5432] is not served`},
+			at:   []string{"Listener outbound_tcp_5432"},
 		},
 		{
 			name: "SDS secret neither served nor external",
@@ -186,6 +198,7 @@ func TestProblems(t *testing.T) {
 				r.Clusters[0].TransportSocket = sdsSocket(t, "spiffe://example.org/ns/default/sa/web")
 			},
 			want: []string{`Secret "spiffe://example.org/ns/default/sa/web" referenced by [Cluster c1] is not served`},
+			at:   []string{"Cluster c1", "Cluster c1"},
 		},
 		{
 			name: "Any of a type this binary does not know",
@@ -193,6 +206,7 @@ func TestProblems(t *testing.T) {
 				r.Listeners[0].ApiListener.ApiListener = &anypb.Any{TypeUrl: "type.googleapis.com/unknown.Thing"}
 			},
 			want: []string{"cannot unpack type.googleapis.com/unknown.Thing"},
+			at:   []string{"Listener web.default:80"},
 		},
 		{
 			name: "two problems are both reported",
@@ -201,6 +215,7 @@ func TestProblems(t *testing.T) {
 				r.Routes[0] = routeTo("web.default:80", toCluster("nowhere"))
 			},
 			want: []string{`Cluster "nowhere"`, `ClusterLoadAssignment "c1"`},
+			at:   []string{"RouteConfiguration web.default:80", "Cluster c1"},
 		},
 		{
 			name: "duplicate names",
@@ -208,6 +223,7 @@ func TestProblems(t *testing.T) {
 				r.Clusters = append(r.Clusters, edsCluster("c1"))
 			},
 			want: []string{`Cluster "c1" is served twice`},
+			at:   []string{"Cluster c1"},
 		},
 	}
 	for _, tc := range cases {
@@ -222,6 +238,13 @@ func TestProblems(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error lacks %q:\n%v", w, err)
 				}
+			}
+			var at []string
+			for _, p := range validate.Problems(err) {
+				at = append(at, p.Resource)
+			}
+			if !slices.Equal(at, tc.at) {
+				t.Errorf("problems are in %q, want %q:\n%v", at, tc.at, err)
 			}
 		})
 	}

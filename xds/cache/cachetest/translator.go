@@ -22,12 +22,14 @@ import (
 // ProxylessListeners is how many listeners the fake serves proxyless nodes.
 const ProxylessListeners = 5
 
-// Translator is a fake cache.Translator. Outbound serves one listener, one
-// route "web", and a cluster and load assignment per entry of its port
-// table ("web" and "db" to start with); Inbound serves one listener named
-// after the proxy's namespace, so proxies of one namespace share a shape;
-// ProxylessClient serves ProxylessListeners listeners. It is safe for
-// concurrent use.
+// Translator is a fake cache.Translator, implementing all of it. Outbound
+// serves one listener, one route "web", and a cluster and load assignment
+// per entry of its port table ("web" and "db" to start with); Inbound
+// serves one listener named after the proxy's namespace, so proxies of one
+// namespace share a shape; ProxylessClient serves ProxylessListeners
+// listeners; ProxylessServer serves one server listener named after the
+// proxy's namespace; AuthzBundles serves none, as the fake knows no
+// policies. It is safe for concurrent use.
 type Translator struct {
 	mu    sync.Mutex
 	ports map[string]uint32
@@ -63,6 +65,16 @@ func (f *Translator) Outbound(*mesh.Snapshot) *translate.Resources {
 	r := f.services()
 	r.Listeners = []*listener.Listener{Listener("outbound", 15001)}
 	return r
+}
+
+// ProxylessServer implements cache.Translator.
+func (f *Translator) ProxylessServer(_ *mesh.Snapshot, p translate.Proxy) *translate.Resources {
+	return &translate.Resources{Listeners: []*listener.Listener{Listener("server|"+p.Namespace, 15008)}}
+}
+
+// AuthzBundles implements cache.Translator.
+func (f *Translator) AuthzBundles(*mesh.Snapshot, translate.Proxy) *translate.Resources {
+	return &translate.Resources{}
 }
 
 // Inbound implements cache.Translator.
