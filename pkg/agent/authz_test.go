@@ -14,8 +14,8 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"google.golang.org/grpc"
 
-	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/pkg/spiffe"
 	"embassy.dev/embassy/policy/compile"
 )
 
@@ -102,7 +102,7 @@ func TestAuthzRefusesConfusedResponses(t *testing.T) {
 func TestVerifyControlPlane(t *testing.T) {
 	ca := newTestCA(t)
 	leaf := func(id spiffeid.ID) [][]byte {
-		_, csr, err := newKeyAndCSR()
+		_, csr, err := spiffe.NewKeyAndCSR()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,14 +113,14 @@ func TestVerifyControlPlane(t *testing.T) {
 		return resp.Chain
 	}
 	verify := verifyControlPlane(testTD, []*x509.Certificate{ca.root})
-	if err := verify(leaf(identity.ControlPlaneID(testTD)), nil); err != nil {
+	if err := verify(leaf(spiffe.ControlPlaneID(testTD)), nil); err != nil {
 		t.Errorf("the control plane: %v", err)
 	}
 	if err := verify(leaf(testID), nil); err == nil || !strings.Contains(err.Error(), "not the control plane") {
 		t.Errorf("a workload posing as the control plane: %v", err)
 	}
 	other := newTestCA(t)
-	if err := verifyControlPlane(testTD, []*x509.Certificate{other.root})(leaf(identity.ControlPlaneID(testTD)), nil); err == nil {
+	if err := verifyControlPlane(testTD, []*x509.Certificate{other.root})(leaf(spiffe.ControlPlaneID(testTD)), nil); err == nil {
 		t.Error("a chain to another CA was trusted")
 	}
 }

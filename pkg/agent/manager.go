@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"embassy.dev/embassy/pkg/spiffe"
+
 	"github.com/hashicorp/go-hclog"
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
@@ -282,7 +284,7 @@ func (m *Manager) renew(ctx context.Context) (*x509svid.SVID, []*x509.Certificat
 
 // sign makes a key and CSR, sends the CSR with call and checks the answer.
 func (m *Manager) sign(ctx context.Context, call func(context.Context, []byte) (*wire.SVIDResponse, error)) (*x509svid.SVID, []*x509.Certificate, error) {
-	key, csr, err := newKeyAndCSR()
+	key, csr, err := spiffe.NewKeyAndCSR()
 	if err != nil {
 		return nil, nil, err
 	}

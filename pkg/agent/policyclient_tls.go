@@ -15,7 +15,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 
-	"embassy.dev/embassy/pkg/identity"
+	"embassy.dev/embassy/pkg/spiffe"
 )
 
 // DialPolicyXDS returns an XDSDialFunc for the control plane's xDS server
@@ -61,7 +61,7 @@ func DialPolicyXDS(addr string, seed []*x509.Certificate) XDSDialFunc {
 // X.509-SVID rules and whose leaf is the control plane of td.
 func verifyControlPlane(td spiffeid.TrustDomain, roots []*x509.Certificate) func([][]byte, [][]*x509.Certificate) error {
 	bundle := x509bundle.FromX509Authorities(td, roots)
-	want := identity.ControlPlaneID(td)
+	want := spiffe.ControlPlaneID(td)
 	return func(raw [][]byte, _ [][]*x509.Certificate) error {
 		if len(raw) == 0 {
 			return errors.New("the control plane presented no certificate")

@@ -19,6 +19,7 @@ import (
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/identity/wire"
+	"embassy.dev/embassy/pkg/spiffe"
 )
 
 // A restarted agent whose single-use token was used starts from the SVID
@@ -156,7 +157,7 @@ func TestLoadPEMFiles(t *testing.T) {
 		return dir
 	}
 	identityFor := func(t *testing.T, ca *testCA, id spiffeid.ID, ttl time.Duration) *Identity {
-		key, csr, err := newKeyAndCSR()
+		key, csr, err := spiffe.NewKeyAndCSR()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -232,7 +233,7 @@ func TestLoadPEMFiles(t *testing.T) {
 // parseLeafPEM returns the first certificate of a PEM chain.
 func parseLeafPEM(t *testing.T, chain []byte) *x509.Certificate {
 	t.Helper()
-	certs, err := identity.ParseCertsPEM(chain)
+	certs, err := spiffe.ParseCertsPEM(chain)
 	if err != nil || len(certs) == 0 {
 		t.Fatalf("%s: %d certificates, %v", CertFile, len(certs), err)
 	}

@@ -16,8 +16,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/identity/wire"
+	"embassy.dev/embassy/pkg/spiffe"
 )
 
 // runWorkloadAPISource takes the SVID and bundle from the SPIFFE Workload
@@ -146,7 +146,7 @@ func (p *svidPicker) lastOffered() []string {
 // workload ID (spiffe://<td>/ns/<ns>/sa/<sa>), which the control plane's
 // is not.
 func servableID(id spiffeid.ID) bool {
-	_, _, err := identity.ParseWorkloadID(id)
+	_, _, err := spiffe.ParseWorkloadID(id)
 	return err == nil
 }
 

@@ -18,6 +18,7 @@ import (
 	"embassy.dev/embassy/pkg/identity"
 	idclient "embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/identity/wire"
+	"embassy.dev/embassy/pkg/spiffe"
 	"embassy.dev/embassy/pkg/store"
 
 	"embassy.dev/embassy/internal/syncbuf"
@@ -240,7 +241,7 @@ func TestUnverifiableClientCertificatesAreRefusedAsCalls(t *testing.T) {
 	cp := startCP(t, t.TempDir(), logs)
 	defer cp.Close()
 	td := cp.CA().TrustDomain()
-	id, err := identity.IDFor(td, "shop", "web")
+	id, err := spiffe.IDFor(td, "shop", "web")
 	if err != nil {
 		t.Fatal(err)
 	}

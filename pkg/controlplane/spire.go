@@ -23,6 +23,7 @@ import (
 
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/mesh"
+	"embassy.dev/embassy/pkg/spiffe"
 )
 
 // CATypeSPIRE is the Mesh's spec.ca.type for SVIDs from SPIRE.
@@ -68,7 +69,7 @@ func startSPIRE(ctx context.Context, socket string, td spiffeid.TrustDomain, tim
 		timeout = DefaultSPIRETimeout
 	}
 	watchCtx, cancel := context.WithCancel(context.Background())
-	s := &spireSource{socket: socket, td: td, want: identity.ControlPlaneID(td), log: log, cancel: cancel,
+	s := &spireSource{socket: socket, td: td, want: spiffe.ControlPlaneID(td), log: log, cancel: cancel,
 		done: make(chan struct{}), first: make(chan struct{})}
 	client, err := workloadapi.New(watchCtx, workloadapi.WithAddr("unix://"+socket))
 	if err != nil {

@@ -19,9 +19,9 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
-	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/identity/wire"
 	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/pkg/spiffe"
 )
 
 // Client calls one control plane's identity service. It is safe for
@@ -93,7 +93,7 @@ func (c *Client) verifyServer(raw [][]byte, _ [][]*x509.Certificate) error {
 	if _, _, err := x509svid.ParseAndVerify(raw, bundle); err != nil {
 		return fmt.Errorf("the control plane's certificate does not verify against the trust bundle (is --trust-bundle current?): %w", err)
 	}
-	if want := identity.ControlPlaneID(id.TrustDomain()); id != want {
+	if want := spiffe.ControlPlaneID(id.TrustDomain()); id != want {
 		return fmt.Errorf("the server is %s, not the control plane (%s)", id, want)
 	}
 	return nil

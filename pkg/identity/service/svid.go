@@ -15,6 +15,7 @@ import (
 	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/identity/wire"
+	"embassy.dev/embassy/pkg/spiffe"
 )
 
 // attest redeems a join token and signs the CSR for the token's identity.
@@ -68,10 +69,10 @@ func (s *Service) tokenFits(info identity.TokenInfo, req *wire.AttestRequest, td
 	if info.Workload != "" && req.Workload != info.Workload {
 		return spiffeid.ID{}, status.Errorf(codes.PermissionDenied, "join token %s is for workload %q, the agent asked for %q: run the agent with --workload %s or create a token for this workload", info.ID, info.Workload, req.Workload, info.Workload)
 	}
-	if info.Namespace == identity.ControlPlaneNamespace && info.ServiceAccount == identity.ControlPlaneServiceAccount {
+	if info.Namespace == spiffe.ControlPlaneNamespace && info.ServiceAccount == spiffe.ControlPlaneServiceAccount {
 		return spiffeid.ID{}, status.Errorf(codes.PermissionDenied, "join token %s names the control plane's own identity, which no agent may hold", info.ID)
 	}
-	id, err := identity.IDFor(td, info.Namespace, info.ServiceAccount)
+	id, err := spiffe.IDFor(td, info.Namespace, info.ServiceAccount)
 	if err != nil {
 		return spiffeid.ID{}, status.Errorf(codes.InvalidArgument, "join token %s: %v", info.ID, err)
 	}
