@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
+	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
+
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
@@ -98,8 +101,12 @@ func TestAuthzRefusesConfusedResponses(t *testing.T) {
 }
 
 // The control plane is trusted only with a chain to the bundle and the
-// control plane's SPIFFE ID.
+// control plane's SPIFFE ID: go-spiffe's verification as DialPolicyXDS
+// configures it.
 func TestVerifyControlPlane(t *testing.T) {
+	verifyControlPlane := func(td spiffeid.TrustDomain, roots []*x509.Certificate) func([][]byte, [][]*x509.Certificate) error {
+		return tlsconfig.VerifyPeerCertificate(x509bundle.FromX509Authorities(td, roots), spiffe.AuthorizeControlPlane())
+	}
 	ca := newTestCA(t)
 	leaf := func(id spiffeid.ID) [][]byte {
 		_, csr, err := spiffe.NewKeyAndCSR()
