@@ -125,10 +125,12 @@ func (w *Watcher) set(edit func(*State)) {
 // x509Watcher implements workloadapi.X509ContextWatcher for a Watcher.
 type x509Watcher struct{ w *Watcher }
 
+// OnX509ContextUpdate keeps the new context and clears the last error.
 func (x x509Watcher) OnX509ContextUpdate(xc *workloadapi.X509Context) {
 	x.w.set(func(s *State) { s.X509, s.X509Err = xc, nil })
 }
 
+// OnX509ContextWatchError keeps why the watch failed, unless it was stopped.
 func (x x509Watcher) OnX509ContextWatchError(err error) {
 	if !canceled(err) {
 		x.w.set(func(s *State) { s.X509Err = err })
@@ -138,10 +140,12 @@ func (x x509Watcher) OnX509ContextWatchError(err error) {
 // jwtWatcher implements workloadapi.JWTBundleWatcher for a Watcher.
 type jwtWatcher struct{ w *Watcher }
 
+// OnJWTBundlesUpdate keeps the new bundles and clears the last error.
 func (j jwtWatcher) OnJWTBundlesUpdate(set *jwtbundle.Set) {
 	j.w.set(func(s *State) { s.JWTBundles, s.JWTErr = set, nil })
 }
 
+// OnJWTBundlesWatchError keeps why the watch failed, unless it was stopped.
 func (j jwtWatcher) OnJWTBundlesWatchError(err error) {
 	if !canceled(err) {
 		j.w.set(func(s *State) { s.JWTErr = err })
