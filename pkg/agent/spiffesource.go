@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/bundle/jwtbundle"
@@ -35,7 +34,7 @@ func (m *Manager) runWorkloadAPISource(ctx context.Context) error {
 	var last spiffewatch.State
 	for {
 		st, changed := w.Watch()
-		if st.JWTErr != nil && st.JWTErr != last.JWTErr {
+		if st.JWTFailures != last.JWTFailures {
 			m.log.Warn("watching the Workload API's JWT bundles failed; retrying", "error", st.JWTErr)
 		}
 		if st.X509 != nil && (st.X509 != last.X509 || st.JWTBundles != last.JWTBundles) {
@@ -56,7 +55,6 @@ func (m *Manager) runWorkloadAPISource(ctx context.Context) error {
 // agent must never hand the control plane's identity to a workload. It
 // keeps what it was last offered, for the error when none qualifies.
 type svidPicker struct {
-	mu      sync.Mutex
 	offered []string
 }
 
@@ -70,18 +68,12 @@ func (p *svidPicker) pick(svids []*x509svid.SVID) *x509svid.SVID {
 			picked = s
 		}
 	}
-	p.mu.Lock()
 	p.offered = offered
-	p.mu.Unlock()
 	return picked
 }
 
 // lastOffered returns the IDs of the SVIDs pick was last offered.
-func (p *svidPicker) lastOffered() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.offered
-}
+func (p *svidPicker) lastOffered() []string { return p.offered }
 
 // servableID reports whether the agent may serve an SVID for id: a
 // workload ID (spiffe://<td>/ns/<ns>/sa/<sa>), which the control plane's

@@ -107,13 +107,13 @@ func (s *spireSource) follow() {
 		if st.X509 != nil && st.X509 != last.X509 {
 			s.takeX509(st.X509)
 		}
-		if st.X509Err != nil && st.X509Err != last.X509Err {
+		if st.X509Failures != last.X509Failures {
 			s.fail(fmt.Errorf("watching the Workload API: %w", st.X509Err))
 		}
 		if st.JWTBundles != nil && st.JWTBundles != last.JWTBundles {
 			s.takeJWT(st.JWTBundles)
 		}
-		if st.JWTErr != nil && st.JWTErr != last.JWTErr {
+		if st.JWTFailures != last.JWTFailures {
 			s.log.Warn("watching SPIRE's JWT bundles failed; retrying", "socket", s.socket, "error", st.JWTErr)
 		}
 		last = st

@@ -41,6 +41,10 @@ type State struct {
 	// X509Err and JWTErr say why the watch of each last failed; an update
 	// of the same kind clears them.
 	X509Err, JWTErr error
+	// X509Failures and JWTFailures count the failures so far, so that a
+	// follower can tell a new failure from one it has seen (errors need
+	// not be comparable).
+	X509Failures, JWTFailures int
 }
 
 // Watcher follows one Workload API until Close. It is safe for concurrent
@@ -133,7 +137,7 @@ func (x x509Watcher) OnX509ContextUpdate(xc *workloadapi.X509Context) {
 // OnX509ContextWatchError keeps why the watch failed, unless it was stopped.
 func (x x509Watcher) OnX509ContextWatchError(err error) {
 	if !canceled(err) {
-		x.w.set(func(s *State) { s.X509Err = err })
+		x.w.set(func(s *State) { s.X509Err, s.X509Failures = err, s.X509Failures+1 })
 	}
 }
 
@@ -148,7 +152,7 @@ func (j jwtWatcher) OnJWTBundlesUpdate(set *jwtbundle.Set) {
 // OnJWTBundlesWatchError keeps why the watch failed, unless it was stopped.
 func (j jwtWatcher) OnJWTBundlesWatchError(err error) {
 	if !canceled(err) {
-		j.w.set(func(s *State) { s.JWTErr = err })
+		j.w.set(func(s *State) { s.JWTErr, s.JWTFailures = err, s.JWTFailures+1 })
 	}
 }
 

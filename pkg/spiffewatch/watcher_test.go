@@ -13,7 +13,8 @@ import (
 )
 
 // The watcher follows a real Workload API: the first SVID with its
-// bundle, the JWT bundles, and each rotation; Close ends the watches.
+// bundle, the JWT bundles, each rotation, and the API going away; Close
+// ends the watches.
 func TestWatcherFollowsRotations(t *testing.T) {
 	const td = "example.org"
 	a, err := workloadapitest.NewAuthority(td)
@@ -56,6 +57,16 @@ func TestWatcherFollowsRotations(t *testing.T) {
 	waitState(t, w, "the rotated SVID", func(st spiffewatch.State) bool {
 		return st.X509 != nil && len(st.X509.SVIDs) == 1 && st.X509.SVIDs[0].Certificates[0].Equal(rotated.Certificates[0])
 	})
+
+	// A Workload API that goes away is a failure the state counts, with
+	// the last good SVID kept.
+	srv.Close()
+	gone := waitState(t, w, "a failure after the Workload API went away", func(st spiffewatch.State) bool {
+		return st.X509Failures > 0 && st.X509Err != nil
+	})
+	if !gone.X509.SVIDs[0].Certificates[0].Equal(rotated.Certificates[0]) {
+		t.Fatal("the last good SVID was not kept")
+	}
 
 	closed := make(chan struct{})
 	go func() { w.Close(); close(closed) }()
