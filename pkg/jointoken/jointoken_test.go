@@ -26,7 +26,7 @@ func TestParse(t *testing.T) {
 	}
 }
 
-func FuzzParseToken(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		"emb1.0123456789abcdef." + strings.Repeat("a", 43),
 		"emb1.0123456789abcdef." + strings.Repeat("-_", 21) + "Z",
@@ -40,15 +40,29 @@ func FuzzParseToken(f *testing.F) {
 		id, secret, err := Parse(s)
 		if err != nil {
 			if id != "" || secret != "" {
-				t.Fatalf("ParseToken(%q) failed but returned parts", s)
+				t.Fatalf("Parse(%q) failed but returned parts", s)
 			}
 			return
 		}
 		if "emb1."+id+"."+secret != s {
-			t.Fatalf("ParseToken(%q) = %q, %q: not the input's parts", s, id, secret)
+			t.Fatalf("Parse(%q) = %q, %q: not the input's parts", s, id, secret)
 		}
 		if len(id) != idLen || !isLowerHex(id) || len(secret) != secretLen || !isBase64URL(secret) {
-			t.Fatalf("ParseToken(%q) accepted malformed parts %q, %q", s, id, secret)
+			t.Fatalf("Parse(%q) accepted malformed parts %q, %q", s, id, secret)
 		}
 	})
+}
+
+// A new token has the format Parse accepts, and its parts; two differ.
+func TestNewParses(t *testing.T) {
+	id, secret, token, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gotID, gotSecret, err := Parse(token); err != nil || gotID != id || gotSecret != secret {
+		t.Fatalf("Parse(New()) = %q, %q, %v; want %q and its secret", gotID, gotSecret, err, id)
+	}
+	if _, _, again, _ := New(); again == token {
+		t.Fatal("two new tokens are equal")
+	}
 }
