@@ -17,7 +17,7 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
-	"embassy.dev/embassy/pkg/identity"
+	"embassy.dev/embassy/pkg/spiffe"
 )
 
 // This file runs only with -tags spire (make test-spire), which first
@@ -177,14 +177,14 @@ func TestRealSPIRE(t *testing.T) {
 		sa := map[string]string{"echo-v1": "echo-server", "echo-client": "echo-client"}[name]
 		s.entry(t, bin(b), "spiffe://example.org/ns/default/sa/"+sa)
 	}
-	s.entry(t, bin("embassy-cp"), identity.ControlPlaneID(spiffeid.RequireTrustDomainFromString("example.org")).String(), "localhost")
+	s.entry(t, bin("embassy-cp"), spiffe.ControlPlaneID(spiffeid.RequireTrustDomainFromString("example.org")).String(), "localhost")
 	start := time.Now()
 	runSPIREMesh(t, spireEnv{
 		socket:   func(string) string { return s.dir + "/agent.sock" },
 		agentBin: func(name string) string { return agentBins[name] },
 		issued:   func(string) string { return "" },
 		roots: func(t *testing.T) []*x509.Certificate {
-			roots, err := identity.ParseCertsPEM([]byte(s.spireCmd(t, "spire-server", "bundle", "show", "-socketPath", s.dir+"/server.sock", "-format", "pem")))
+			roots, err := spiffe.ParseCertsPEM([]byte(s.spireCmd(t, "spire-server", "bundle", "show", "-socketPath", s.dir+"/server.sock", "-format", "pem")))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"strings"
 
-	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/pkg/spiffe"
 )
 
 // workloadFlags are the flags that describe the registered Workload.
@@ -94,7 +94,7 @@ func readBundle(path string) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--trust-bundle: %w", err)
 	}
-	roots, err := identity.ParseCertsPEM(b)
+	roots, err := spiffe.ParseCertsPEM(b)
 	if err != nil {
 		return nil, fmt.Errorf("--trust-bundle %s: %w", path, err)
 	}

@@ -171,13 +171,18 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("socket directory: %w", err)
 	}
 	// The manager outlives ctx by the deregistration, which needs the SVID.
+	// Run returns only once it has stopped, so no PEM file is half written
+	// when it does: a restarted agent reads a key and a chain that pair.
 	mctx, stopManager := context.WithCancel(context.Background())
-	defer stopManager()
+	merr, mdone := make(chan error, 1), make(chan struct{})
+	go func() {
+		defer close(mdone)
+		merr <- a.mgr.Run(mctx)
+	}()
+	defer func() { stopManager(); <-mdone }()
 	if a.redial != nil {
 		defer a.redial.Close()
 	}
-	merr := make(chan error, 1)
-	go func() { merr <- a.mgr.Run(mctx) }()
 	select {
 	case <-ctx.Done():
 		return nil

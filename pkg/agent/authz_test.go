@@ -9,13 +9,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
+	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
+
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"google.golang.org/grpc"
 
-	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/pkg/spiffe"
 	"embassy.dev/embassy/policy/compile"
 )
 
@@ -98,11 +101,15 @@ func TestAuthzRefusesConfusedResponses(t *testing.T) {
 }
 
 // The control plane is trusted only with a chain to the bundle and the
-// control plane's SPIFFE ID.
+// control plane's SPIFFE ID: go-spiffe's verification as DialPolicyXDS
+// configures it.
 func TestVerifyControlPlane(t *testing.T) {
+	verifyControlPlane := func(td spiffeid.TrustDomain, roots []*x509.Certificate) func([][]byte, [][]*x509.Certificate) error {
+		return tlsconfig.VerifyPeerCertificate(x509bundle.FromX509Authorities(td, roots), spiffe.AuthorizeControlPlane())
+	}
 	ca := newTestCA(t)
 	leaf := func(id spiffeid.ID) [][]byte {
-		_, csr, err := newKeyAndCSR()
+		_, csr, err := spiffe.NewKeyAndCSR()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,14 +120,14 @@ func TestVerifyControlPlane(t *testing.T) {
 		return resp.Chain
 	}
 	verify := verifyControlPlane(testTD, []*x509.Certificate{ca.root})
-	if err := verify(leaf(identity.ControlPlaneID(testTD)), nil); err != nil {
+	if err := verify(leaf(spiffe.ControlPlaneID(testTD)), nil); err != nil {
 		t.Errorf("the control plane: %v", err)
 	}
 	if err := verify(leaf(testID), nil); err == nil || !strings.Contains(err.Error(), "not the control plane") {
 		t.Errorf("a workload posing as the control plane: %v", err)
 	}
 	other := newTestCA(t)
-	if err := verifyControlPlane(testTD, []*x509.Certificate{other.root})(leaf(identity.ControlPlaneID(testTD)), nil); err == nil {
+	if err := verifyControlPlane(testTD, []*x509.Certificate{other.root})(leaf(spiffe.ControlPlaneID(testTD)), nil); err == nil {
 		t.Error("a chain to another CA was trusted")
 	}
 }

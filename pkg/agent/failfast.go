@@ -8,7 +8,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"embassy.dev/embassy/pkg/bootstrap"
-	"embassy.dev/embassy/pkg/identity"
+	"embassy.dev/embassy/pkg/spiffe"
 )
 
 // An agent whose token or flags cannot work stops at once with one error
@@ -27,7 +27,7 @@ func checkNamespace(workload string, id spiffeid.ID) error {
 	if err != nil {
 		return fmt.Errorf("workload: %w", err)
 	}
-	got, sa, err := identity.ParseWorkloadID(id)
+	got, sa, err := spiffe.ParseWorkloadID(id)
 	if err != nil {
 		return fmt.Errorf("the agent's identity %s: %w", id, err)
 	}

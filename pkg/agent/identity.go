@@ -3,9 +3,6 @@ package agent
 import (
 	"bytes"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
@@ -105,21 +102,6 @@ func certsDER(certs []*x509.Certificate) []byte {
 		b = append(b, c.Raw...)
 	}
 	return b
-}
-
-// newKeyAndCSR makes a fresh P-256 key and a CSR for it. The CSR carries
-// no names: the agent learns its identity from the SVID, and the CA puts
-// in the SPIFFE ID that the token (or the current SVID) proves.
-func newKeyAndCSR() (*ecdsa.PrivateKey, []byte, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, fmt.Errorf("making a key: %w", err)
-	}
-	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("making a CSR: %w", err)
-	}
-	return key, csr, nil
 }
 
 // parseSVIDResponse checks what the control plane signed for key: a

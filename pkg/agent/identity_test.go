@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"embassy.dev/embassy/pkg/spiffe"
+
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"google.golang.org/protobuf/proto"
 
@@ -17,7 +19,7 @@ import (
 // signedFor returns a key and the control plane's answer to its CSR.
 func signedFor(t testing.TB, ca *testCA, id spiffeid.ID) (*ecdsa.PrivateKey, *wire.SVIDResponse) {
 	t.Helper()
-	key, csr, err := newKeyAndCSR()
+	key, csr, err := spiffe.NewKeyAndCSR()
 	if err != nil {
 		t.Fatal(err)
 	}

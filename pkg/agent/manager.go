@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"embassy.dev/embassy/pkg/spiffe"
+
 	"github.com/hashicorp/go-hclog"
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
@@ -282,7 +284,7 @@ func (m *Manager) renew(ctx context.Context) (*x509svid.SVID, []*x509.Certificat
 
 // sign makes a key and CSR, sends the CSR with call and checks the answer.
 func (m *Manager) sign(ctx context.Context, call func(context.Context, []byte) (*wire.SVIDResponse, error)) (*x509svid.SVID, []*x509.Certificate, error) {
-	key, csr, err := newKeyAndCSR()
+	key, csr, err := spiffe.NewKeyAndCSR()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -331,19 +333,21 @@ func (m *Manager) refreshBundle(ctx context.Context) {
 }
 
 // update publishes a copy of the current identity changed by edit: first
-// to the subscribers, then to watchers. Only Run's goroutine calls it.
+// to the subscribers, then to Current and Watch, so that whoever sees the
+// new identity there can rely on the files and SDS holding it too. Only
+// Run's goroutine calls it, so m.cur cannot change between the two steps.
 func (m *Manager) update(edit func(next *Identity)) {
-	m.mu.Lock()
-	next := *m.cur
+	next := *m.Current()
 	edit(&next)
 	next.Generation++
+	for _, f := range m.sinks {
+		f(&next)
+	}
+	m.mu.Lock()
 	m.cur = &next
 	changed := m.changed
 	m.changed = make(chan struct{})
 	m.mu.Unlock()
-	for _, f := range m.sinks {
-		f(&next)
-	}
 	close(changed)
 	if next.SVID != nil {
 		m.readyOnce.Do(func() { close(m.ready) })

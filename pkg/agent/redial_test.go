@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"embassy.dev/embassy/pkg/spiffe"
+
 	"embassy.dev/embassy/pkg/identity/wire"
 	"embassy.dev/embassy/pkg/resource"
 )
@@ -87,7 +89,7 @@ func TestRedialsWithEachSVID(t *testing.T) {
 // change, with the new roots, and closes the old one.
 func TestRedialsWhenRootsChange(t *testing.T) {
 	cp := newFakeCP(t, time.Hour)
-	key, csr, err := newKeyAndCSR()
+	key, csr, err := spiffe.NewKeyAndCSR()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
-	"embassy.dev/embassy/pkg/identity"
+	"embassy.dev/embassy/pkg/spiffe"
 )
 
 // LoadPEMFiles reads the X.509-SVID that WritePEMFiles left in dir, for a
@@ -50,7 +50,7 @@ func parsePEMFiles(chain, key, bundle []byte, trust []*x509.Certificate, now tim
 	case now.Before(leaf.NotBefore):
 		return nil, nil, fmt.Errorf("the SVID in %s (serial %x) is not valid before %s", CertFile, leaf.SerialNumber, leaf.NotBefore.UTC().Format(time.RFC3339))
 	}
-	if _, _, err := identity.ParseWorkloadID(svid.ID); err != nil {
+	if _, _, err := spiffe.ParseWorkloadID(svid.ID); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", CertFile, err)
 	}
 	roots, err := verifiedBy(svid, now, bundle, trust)
@@ -73,7 +73,7 @@ func verifiedBy(svid *x509svid.SVID, now time.Time, bundle []byte, trust []*x509
 	err := errors.New("no such file")
 	var fileRoots []*x509.Certificate
 	if bundle != nil {
-		fileRoots, err = identity.ParseCertsPEM(bundle)
+		fileRoots, err = spiffe.ParseCertsPEM(bundle)
 	}
 	if err == nil {
 		if err = verify(fileRoots); err == nil {

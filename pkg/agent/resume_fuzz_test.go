@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"embassy.dev/embassy/pkg/spiffe"
 )
 
 // FuzzLoadPEMFiles feeds LoadPEMFiles' parser whatever a damaged or tampered
@@ -13,7 +15,7 @@ import (
 // SVID whose key is its own.
 func FuzzLoadPEMFiles(f *testing.F) {
 	ca := newTestCA(f)
-	key, csr, err := newKeyAndCSR()
+	key, csr, err := spiffe.NewKeyAndCSR()
 	if err != nil {
 		f.Fatal(err)
 	}

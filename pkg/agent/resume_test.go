@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"os"
@@ -11,12 +12,14 @@ import (
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/identity/wire"
+	"embassy.dev/embassy/pkg/spiffe"
 )
 
 // A restarted agent whose single-use token was used starts from the SVID
@@ -69,20 +72,14 @@ func TestRestartResumesFromThePEMFiles(t *testing.T) {
 // A restarted agent whose files hold an expired SVID attests with the token
 // in the file: a new one is redeemed, and the used one stops the agent.
 func TestRestartWithExpiredFilesAttests(t *testing.T) {
-	cp := startRealCP(t, "2s")
+	cp := startRealCP(t, "10m")
 	tokenFile := filepath.Join(tokenDir(t), "web-1.token")
 	used := createToken(t, cp, "web", true)
 	writeToken(t, tokenFile, used)
 	dir := shortTempDir(t)
 	first := startCPAgent(t, cp, cp.addr, dir, tokenFile)
 	first.stop(t)
-	// Whatever the first run rotated to, the files expire within the TTL.
-	chain, err := os.ReadFile(filepath.Join(dir, CertFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf := parseLeafPEM(t, chain)
-	time.Sleep(time.Until(leaf.NotAfter) + 50*time.Millisecond)
+	leaf := expireTheFiles(t, cp, dir)
 
 	// The used token: refused, as on any first start.
 	a, err := New(Config{SocketDir: dir, TokenFile: tokenFile, Workload: "web-1.shop", TrustBundle: cp.ca.Bundle(),
@@ -160,7 +157,7 @@ func TestLoadPEMFiles(t *testing.T) {
 		return dir
 	}
 	identityFor := func(t *testing.T, ca *testCA, id spiffeid.ID, ttl time.Duration) *Identity {
-		key, csr, err := newKeyAndCSR()
+		key, csr, err := spiffe.NewKeyAndCSR()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -236,9 +233,37 @@ func TestLoadPEMFiles(t *testing.T) {
 // parseLeafPEM returns the first certificate of a PEM chain.
 func parseLeafPEM(t *testing.T, chain []byte) *x509.Certificate {
 	t.Helper()
-	certs, err := identity.ParseCertsPEM(chain)
+	certs, err := spiffe.ParseCertsPEM(chain)
 	if err != nil || len(certs) == 0 {
 		t.Fatalf("%s: %d certificates, %v", CertFile, len(certs), err)
 	}
 	return certs[0]
+}
+
+// expireTheFiles replaces the SVID in dir's PEM files with one of the same
+// ID and key that has expired: the control plane's CA, read from its store
+// with a clock an hour behind, signs it. It returns the expired leaf.
+func expireTheFiles(t *testing.T, cp *realCP, dir string) *x509.Certificate {
+	t.Helper()
+	svid, roots, err := LoadPEMFiles(dir, cp.ca.Bundle(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	past, err := identity.LoadOrCreateCA(cp.st, identity.CAConfig{TrustDomain: svid.ID.TrustDomain().Name()}, func() time.Time { return time.Now().Add(-time.Hour) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, svid.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain, err := past.SignCSR(csr, svid.ID, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired := &x509svid.SVID{ID: svid.ID, Certificates: chain, PrivateKey: svid.PrivateKey}
+	if err := WritePEMFiles(dir, &Identity{ID: svid.ID, SVID: expired, Roots: roots}); err != nil {
+		t.Fatal(err)
+	}
+	return chain[0]
 }

@@ -4,107 +4,49 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/spiffe/go-spiffe/v2/bundle/jwtbundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/jwtsvid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/identity/wire"
+	"embassy.dev/embassy/pkg/spiffe"
+	"embassy.dev/embassy/pkg/spiffewatch"
 )
 
 // runWorkloadAPISource takes the SVID and bundle from the SPIFFE Workload
 // API at cfg.SPIFFESocket (a SPIRE agent's) instead of the control
 // plane, and publishes every change through update, like an attestation
 // or a rotation. That server owns rotation and expiry: the manager only
-// follows it. It returns when ctx is done.
+// follows it. The JWT keys come from there too, so JWT-SVIDs it signs
+// validate. Every change is published from this goroutine, since
+// publications must not overlap (see update). It returns when ctx is done.
 func (m *Manager) runWorkloadAPISource(ctx context.Context) error {
-	addr := "unix://" + m.cfg.SPIFFESocket
-	picker := &svidPicker{}
-	// NewX509Source blocks, retrying, until the first SVIDs arrive.
-	src, err := workloadapi.NewX509Source(ctx, workloadapi.WithClientOptions(workloadapi.WithAddr(addr)),
-		workloadapi.WithDefaultX509SVIDPicker(picker.pick))
+	w, err := spiffewatch.Start(m.cfg.SPIFFESocket, m.log)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return fmt.Errorf("the Workload API at %s: %w", m.cfg.SPIFFESocket, err)
+		return err
 	}
-	defer src.Close()
-	// The JWT keys come from there too, so JWT-SVIDs it signs validate.
-	// They are watched on a goroutine of their own but published from
-	// this one, like the SVIDs: publications must not overlap (see update).
-	jwtUpdates := make(chan jwksByTrustDomain)
-	jwtCtx, stopJWT := context.WithCancel(ctx)
-	jwtDone := make(chan struct{})
-	go func() {
-		defer close(jwtDone)
-		m.watchJWTBundles(jwtCtx, addr, jwtUpdates)
-	}()
-	defer func() { stopJWT(); <-jwtDone }()
-	var jwks jwksByTrustDomain // nil until the first JWT bundles arrive
+	defer w.Close()
+	picker := &svidPicker{}
+	var last spiffewatch.State
 	for {
-		m.takeFromSource(src, picker, jwks)
+		st, changed := w.Watch()
+		if st.JWTFailures != last.JWTFailures {
+			m.log.Warn("watching the Workload API's JWT bundles failed; retrying", "error", st.JWTErr)
+		}
+		if st.X509 != nil && (st.X509 != last.X509 || st.JWTBundles != last.JWTBundles) {
+			m.takeFromSource(st, picker)
+		}
+		last = st
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-src.Updated():
-		case jwks = <-jwtUpdates:
+		case <-changed:
 		}
-	}
-}
-
-// jwksByTrustDomain is the Workload API's JWT bundles, each marshalled as
-// a JSON Web Key Set.
-type jwksByTrustDomain map[spiffeid.TrustDomain][]byte
-
-// watchJWTBundles sends the JWT bundles of the Workload API at addr to
-// updates, each time they change, until ctx is done.
-func (m *Manager) watchJWTBundles(ctx context.Context, addr string, updates chan<- jwksByTrustDomain) {
-	client, err := workloadapi.New(ctx, workloadapi.WithAddr(addr))
-	if err != nil {
-		m.log.Error("the Workload API's JWT bundles", "error", err)
-		return
-	}
-	defer client.Close()
-	_ = client.WatchJWTBundles(ctx, jwtBundleWatcher{ctx: ctx, log: m.log, updates: updates})
-}
-
-// jwtBundleWatcher hands the Workload API's JWT bundles to the manager's
-// goroutine.
-type jwtBundleWatcher struct {
-	ctx     context.Context
-	log     hclog.Logger
-	updates chan<- jwksByTrustDomain
-}
-
-func (w jwtBundleWatcher) OnJWTBundlesUpdate(set *jwtbundle.Set) {
-	jwks := make(jwksByTrustDomain, set.Len())
-	for _, b := range set.Bundles() {
-		k, err := b.Marshal()
-		if err != nil {
-			w.log.Warn("the Workload API sent a JWT bundle that does not marshal", "trust_domain", b.TrustDomain().Name(), "error", err)
-			continue
-		}
-		jwks[b.TrustDomain()] = k
-	}
-	select {
-	case w.updates <- jwks:
-	case <-w.ctx.Done():
-	}
-}
-
-func (w jwtBundleWatcher) OnJWTBundlesWatchError(err error) {
-	if status.Code(err) != codes.Canceled && !errors.Is(err, context.Canceled) {
-		w.log.Warn("watching the Workload API's JWT bundles failed; retrying", "error", err)
 	}
 }
 
@@ -114,13 +56,10 @@ func (w jwtBundleWatcher) OnJWTBundlesWatchError(err error) {
 // agent must never hand the control plane's identity to a workload. It
 // keeps what it was last offered, for the error when none qualifies.
 type svidPicker struct {
-	mu      sync.Mutex
 	offered []string
 }
 
-// pick is a picker for workloadapi.WithDefaultX509SVIDPicker; it returns
-// nil when no SVID qualifies. The X509Source calls it from its own
-// goroutine.
+// pick returns the SVID the agent serves, nil when none qualifies.
 func (p *svidPicker) pick(svids []*x509svid.SVID) *x509svid.SVID {
 	var picked *x509svid.SVID
 	offered := make([]string, 0, len(svids))
@@ -130,24 +69,18 @@ func (p *svidPicker) pick(svids []*x509svid.SVID) *x509svid.SVID {
 			picked = s
 		}
 	}
-	p.mu.Lock()
 	p.offered = offered
-	p.mu.Unlock()
 	return picked
 }
 
 // lastOffered returns the IDs of the SVIDs pick was last offered.
-func (p *svidPicker) lastOffered() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.offered
-}
+func (p *svidPicker) lastOffered() []string { return p.offered }
 
 // servableID reports whether the agent may serve an SVID for id: a
 // workload ID (spiffe://<td>/ns/<ns>/sa/<sa>), which the control plane's
 // is not.
 func servableID(id spiffeid.ID) bool {
-	_, _, err := identity.ParseWorkloadID(id)
+	_, _, err := spiffe.ParseWorkloadID(id)
 	return err == nil
 }
 
@@ -184,18 +117,18 @@ func (s SPIFFEJWTMinter) MintJWT(ctx context.Context, audience []string) (*wire.
 	return &wire.JWTResponse{Token: svid.Marshal(), ExpiresAt: timestamppb.New(svid.Expiry)}, nil
 }
 
-// takeFromSource publishes the SVID picker chose from src, the roots of
-// its trust domain and the JWT keys of that domain in jwks, when any of
-// them changed. Without an SVID the agent may serve it publishes nothing.
-func (m *Manager) takeFromSource(src *workloadapi.X509Source, picker *svidPicker, jwks jwksByTrustDomain) {
-	svid, err := src.GetX509SVID()
-	if err != nil {
+// takeFromSource publishes the SVID picker chooses from st, the roots of
+// its trust domain and the JWT keys of that domain, when any of them
+// changed. Without an SVID the agent may serve it publishes nothing.
+func (m *Manager) takeFromSource(st spiffewatch.State, picker *svidPicker) {
+	svid := picker.pick(st.X509.SVIDs)
+	if svid == nil {
 		m.log.Error("the Workload API offers no X.509-SVID for a workload ID other than the control plane's; serving none",
-			"offered", picker.lastOffered(), "error", err)
+			"offered", picker.lastOffered())
 		return
 	}
 	td := svid.ID.TrustDomain()
-	b, err := src.GetX509BundleForTrustDomain(td)
+	b, err := st.X509.Bundles.GetX509BundleForTrustDomain(td)
 	if err != nil {
 		m.log.Warn("the Workload API has no bundle for the SVID's trust domain", "error", err)
 		return
@@ -206,12 +139,8 @@ func (m *Manager) takeFromSource(src *workloadapi.X509Source, picker *svidPicker
 	if cur.ID.TrustDomain() != td {
 		keys = nil
 	}
-	if jwks != nil {
-		if k, ok := jwks[td]; ok {
-			keys = k
-		} else {
-			m.log.Warn("the Workload API has no JWT bundle for the SVID's trust domain", "trust_domain", td.Name())
-		}
+	if st.JWTBundles != nil {
+		keys = m.jwksOf(st.JWTBundles, td, keys)
 	}
 	sameSVID := cur.SVID != nil && cur.ID == svid.ID && sameCerts(cur.SVID.Certificates, svid.Certificates)
 	sameRoots := sameCerts(cur.Roots, roots)
@@ -228,4 +157,20 @@ func (m *Manager) takeFromSource(src *workloadapi.X509Source, picker *svidPicker
 	leaf := svid.Certificates[0]
 	fmt.Fprintf(m.cfg.Out, "embassy-agent: took SVID %s serial %x from the Workload API at %s; expires %s\n",
 		svid.ID, leaf.SerialNumber, m.cfg.SPIFFESocket, leaf.NotAfter.UTC().Format(time.RFC3339))
+}
+
+// jwksOf returns the JWT keys of td in set as a JSON Web Key Set, or keep
+// when set has none for td or they do not marshal.
+func (m *Manager) jwksOf(set *jwtbundle.Set, td spiffeid.TrustDomain, keep []byte) []byte {
+	b, ok := set.Get(td)
+	if !ok {
+		m.log.Warn("the Workload API has no JWT bundle for the SVID's trust domain", "trust_domain", td.Name())
+		return keep
+	}
+	k, err := b.Marshal()
+	if err != nil {
+		m.log.Warn("the Workload API sent a JWT bundle that does not marshal", "trust_domain", td.Name(), "error", err)
+		return keep
+	}
+	return k
 }

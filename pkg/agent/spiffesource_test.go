@@ -34,9 +34,9 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/identity/wire"
 	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/pkg/spiffe"
 
 	"embassy.dev/embassy/internal/syncbuf"
 )
@@ -83,7 +83,7 @@ func (s *standIn) rotate(t *testing.T) (*x509svid.SVID, string) {
 // key when newJWTKey.
 func (s *standIn) serve(t *testing.T, id spiffeid.ID, newJWTKey bool) *x509svid.SVID {
 	t.Helper()
-	key, csr, err := newKeyAndCSR()
+	key, csr, err := spiffe.NewKeyAndCSR()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,7 +389,7 @@ func TestAgentPublishesWorkloadAPIRotationsInOrder(t *testing.T) {
 // agent never serves it, says so, and serves the workload's once offered.
 func TestAgentRefusesControlPlaneSVIDFromWorkloadAPI(t *testing.T) {
 	spire, sock := startStandIn(t)
-	cpID := identity.ControlPlaneID(testTD)
+	cpID := spiffe.ControlPlaneID(testTD)
 	spire.serve(t, cpID, true)
 	logs := newLogWaiter()
 	var published atomic.Int64
@@ -430,7 +430,7 @@ func TestSVIDPickerTakesWorkloadIDsOnly(t *testing.T) {
 		}
 		return s
 	}
-	cp := identity.ControlPlaneID(testTD).String()
+	cp := spiffe.ControlPlaneID(testTD).String()
 	for _, c := range []struct {
 		offered []string
 		want    string

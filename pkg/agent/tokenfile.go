@@ -5,7 +5,7 @@ import (
 	"os"
 	"strings"
 
-	"embassy.dev/embassy/pkg/identity"
+	"embassy.dev/embassy/pkg/jointoken"
 )
 
 // ReadTokenFile reads a join token from path: the file's content without
@@ -17,7 +17,7 @@ func ReadTokenFile(path string) (string, error) {
 		return "", err
 	}
 	token := strings.TrimSpace(string(b))
-	if _, _, err := identity.ParseToken(token); err != nil {
+	if _, _, err := jointoken.Parse(token); err != nil {
 		return "", fmt.Errorf("%s: %w (make one with embassyctl token create)", path, err)
 	}
 	return token, nil

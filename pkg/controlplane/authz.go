@@ -8,9 +8,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/identity/service"
 	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/pkg/spiffe"
 	"embassy.dev/embassy/pkg/store"
 	"embassy.dev/embassy/xds/translate"
 )
@@ -25,7 +25,7 @@ func (c *ControlPlane) authorizeStream(ctx context.Context, node *core.Node) err
 	if err != nil {
 		return err
 	}
-	ns, sa, err := identity.ParseWorkloadID(id)
+	ns, sa, err := spiffe.ParseWorkloadID(id)
 	if err != nil {
 		return status.Errorf(codes.PermissionDenied, "node %q: the certificate's %v", node.GetId(), err)
 	}
@@ -47,7 +47,7 @@ func (c *ControlPlane) authorizeStream(ctx context.Context, node *core.Node) err
 	}
 	want := r.Spec.(*resource.WorkloadSpec).Identity()
 	if want != sa {
-		wantID, _ := identity.IDFor(c.ca.TrustDomain(), ns, want)
+		wantID, _ := spiffe.IDFor(c.ca.TrustDomain(), ns, want)
 		return status.Errorf(codes.PermissionDenied, "node %q is Workload %s with identity %s, but the certificate is %s: a proxy may only ask for its own identity's configuration",
 			node.GetId(), key, wantID, id)
 	}

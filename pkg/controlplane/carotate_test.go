@@ -15,6 +15,7 @@ import (
 	"embassy.dev/embassy/pkg/api"
 	"embassy.dev/embassy/pkg/client"
 	"embassy.dev/embassy/pkg/identity"
+	"embassy.dev/embassy/pkg/spiffe"
 	"embassy.dev/embassy/pkg/store"
 
 	"embassy.dev/embassy/internal/syncbuf"
@@ -58,7 +59,7 @@ func TestRotateCAThroughTheAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	certs, err := identity.ParseCertsPEM(pemBundle)
+	certs, err := spiffe.ParseCertsPEM(pemBundle)
 	if err != nil || len(certs) != 2 {
 		t.Fatalf("/v1/bundle after a rotation holds %d roots (%v), want 2", len(certs), err)
 	}

@@ -18,6 +18,7 @@ import (
 	"embassy.dev/embassy/pkg/identity"
 	idclient "embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/identity/wire"
+	"embassy.dev/embassy/pkg/spiffe"
 	"embassy.dev/embassy/pkg/store"
 
 	"embassy.dev/embassy/internal/syncbuf"
@@ -240,14 +241,24 @@ func TestUnverifiableClientCertificatesAreRefusedAsCalls(t *testing.T) {
 	cp := startCP(t, t.TempDir(), logs)
 	defer cp.Close()
 	td := cp.CA().TrustDomain()
-	id, err := identity.IDFor(td, "shop", "web")
+	id, err := spiffe.IDFor(td, "shop", "web")
 	if err != nil {
 		t.Fatal(err)
 	}
 	key := newKey(t)
-	short, err := cp.CA().SignCSR(newCSR(t, key), id, time.Second)
+	// The same CA, read from the control plane's store with a clock an
+	// hour behind, signs a certificate that has already expired.
+	hourAgo := func() time.Time { return time.Now().Add(-time.Hour) }
+	past, err := identity.LoadOrCreateCA(cp.Store().(store.Secrets), identity.CAConfig{TrustDomain: td.Name()}, hourAgo)
 	if err != nil {
 		t.Fatal(err)
+	}
+	short, err := past.SignCSR(newCSR(t, key), id, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := short[0].CheckSignatureFrom(cp.CA().Bundle()[0]); err != nil || time.Now().Before(short[0].NotAfter) {
+		t.Fatalf("want a certificate of the control plane's CA that has expired: %v, not after %s", err, short[0].NotAfter)
 	}
 	other, err := identity.LoadOrCreateCA(store.NewMemory(), identity.CAConfig{TrustDomain: td.Name()}, nil)
 	if err != nil {
@@ -257,7 +268,6 @@ func TestUnverifiableClientCertificatesAreRefusedAsCalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Until(short[0].NotAfter) + 100*time.Millisecond)
 	for name, leaf := range map[string]*x509.Certificate{"expired": short[0], "another CA's": foreign[0]} {
 		crt := &tls.Certificate{PrivateKey: key, Leaf: leaf, Certificate: [][]byte{leaf.Raw}}
 		c, err := idclient.Dial(cp.XDSAddr(), cp.CA().Bundle(), func() *tls.Certificate { return crt })

@@ -18,11 +18,11 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/mesh"
+	"embassy.dev/embassy/pkg/spiffe"
+	"embassy.dev/embassy/pkg/spiffewatch"
 )
 
 // CATypeSPIRE is the Mesh's spec.ca.type for SVIDs from SPIRE.
@@ -48,8 +48,10 @@ type spireSource struct {
 	td     spiffeid.TrustDomain
 	want   spiffeid.ID
 	log    hclog.Logger
-	cancel context.CancelFunc
+	watch  *spiffewatch.Watcher
+	stop   chan struct{}
 	done   chan struct{}
+	closed sync.Once
 
 	mu      sync.RWMutex
 	cert    *tls.Certificate
@@ -62,27 +64,18 @@ type spireSource struct {
 
 // startSPIRE connects to the Workload API at socket and waits, at most
 // timeout and while ctx lasts, for an SVID with the control plane's
-// SPIFFE ID in td and a bundle for td. The watches then run until close.
+// SPIFFE ID in td and a bundle for td. It then follows it until close.
 func startSPIRE(ctx context.Context, socket string, td spiffeid.TrustDomain, timeout time.Duration, log hclog.Logger) (*spireSource, error) {
 	if timeout <= 0 {
 		timeout = DefaultSPIRETimeout
 	}
-	watchCtx, cancel := context.WithCancel(context.Background())
-	s := &spireSource{socket: socket, td: td, want: identity.ControlPlaneID(td), log: log, cancel: cancel,
-		done: make(chan struct{}), first: make(chan struct{})}
-	client, err := workloadapi.New(watchCtx, workloadapi.WithAddr("unix://"+socket))
+	w, err := spiffewatch.Start(socket, log)
 	if err != nil {
-		cancel()
-		return nil, fmt.Errorf("the SPIRE agent's Workload API at %s: %w", socket, err)
+		return nil, fmt.Errorf("the SPIRE agent: %w", err)
 	}
-	var watches sync.WaitGroup
-	watches.Go(func() { s.keepWatching(watchCtx, func() error { return client.WatchX509Context(watchCtx, s) }) })
-	watches.Go(func() { s.keepWatching(watchCtx, func() error { return client.WatchJWTBundles(watchCtx, s) }) })
-	go func() {
-		defer close(s.done)
-		watches.Wait()
-		client.Close()
-	}()
+	s := &spireSource{socket: socket, td: td, want: spiffe.ControlPlaneID(td), log: log, watch: w,
+		stop: make(chan struct{}), done: make(chan struct{}), first: make(chan struct{})}
+	go s.follow()
 	wait := time.NewTimer(timeout)
 	defer wait.Stop()
 	select {
@@ -105,34 +98,45 @@ func startSPIRE(ctx context.Context, socket string, td spiffeid.TrustDomain, tim
 		socket, timeout, why, s.want)
 }
 
-// keepWatching runs watch again whenever it gives up, until ctx ends: the
-// Workload API client retries most failures itself but ends a watch for
-// good on some (InvalidArgument), and the control plane must keep
-// following SPIRE's rotations.
-func (s *spireSource) keepWatching(ctx context.Context, watch func() error) {
-	for backoff := time.Second; ; backoff = min(2*backoff, 30*time.Second) {
-		err := watch()
-		if ctx.Err() != nil {
-			return
+// follow takes each change of the Workload API's state until close.
+func (s *spireSource) follow() {
+	defer close(s.done)
+	var last spiffewatch.State
+	for {
+		st, changed := s.watch.Watch()
+		if st.X509 != nil && st.X509 != last.X509 {
+			s.takeX509(st.X509)
 		}
-		s.log.Warn("the Workload API watch ended; starting it again", "socket", s.socket, "error", err, "in", backoff)
+		if st.X509Failures != last.X509Failures {
+			s.fail(fmt.Errorf("watching the Workload API: %w", st.X509Err))
+		}
+		if st.JWTBundles != nil && st.JWTBundles != last.JWTBundles {
+			s.takeJWT(st.JWTBundles)
+		}
+		if st.JWTFailures != last.JWTFailures {
+			s.log.Warn("watching SPIRE's JWT bundles failed; retrying", "socket", s.socket, "error", st.JWTErr)
+		}
+		last = st
 		select {
-		case <-ctx.Done():
+		case <-s.stop:
 			return
-		case <-time.After(backoff):
+		case <-changed:
 		}
 	}
 }
 
-// close stops the watch.
+// close stops following; it may be called more than once.
 func (s *spireSource) close() {
-	s.cancel()
-	<-s.done
+	s.closed.Do(func() {
+		close(s.stop)
+		<-s.done
+		s.watch.Close()
+	})
 }
 
-// OnX509ContextUpdate takes the control plane's SVID and the bundle of
-// its trust domain; an update lacking either keeps the previous ones.
-func (s *spireSource) OnX509ContextUpdate(xc *workloadapi.X509Context) {
+// takeX509 takes the control plane's SVID and the bundle of its trust
+// domain; an update lacking either keeps the previous ones.
+func (s *spireSource) takeX509(xc *workloadapi.X509Context) {
 	var svid *x509svid.SVID
 	var ids []string
 	for _, sv := range xc.SVIDs {
@@ -175,16 +179,8 @@ func (s *spireSource) OnX509ContextUpdate(xc *workloadapi.X509Context) {
 	}
 }
 
-// OnX509ContextWatchError notes why the watch failed; it retries.
-func (s *spireSource) OnX509ContextWatchError(err error) {
-	if canceled(err) {
-		return
-	}
-	s.fail(fmt.Errorf("watching the Workload API: %w", err))
-}
-
-// OnJWTBundlesUpdate takes the JWT keys of the trust domain.
-func (s *spireSource) OnJWTBundlesUpdate(set *jwtbundle.Set) {
+// takeJWT takes the JWT keys of the trust domain.
+func (s *spireSource) takeJWT(set *jwtbundle.Set) {
 	b, ok := set.Get(s.td)
 	if !ok {
 		s.log.Warn("SPIRE's JWT bundles have none for the mesh's trust domain", "trust_domain", s.td.Name())
@@ -193,13 +189,6 @@ func (s *spireSource) OnJWTBundlesUpdate(set *jwtbundle.Set) {
 	s.mu.Lock()
 	s.jwt = b
 	s.mu.Unlock()
-}
-
-// OnJWTBundlesWatchError logs why the watch failed; it retries.
-func (s *spireSource) OnJWTBundlesWatchError(err error) {
-	if !canceled(err) {
-		s.log.Warn("watching SPIRE's JWT bundles failed; retrying", "socket", s.socket, "error", err)
-	}
 }
 
 // jwks returns SPIRE's JWT keys for the trust domain as a JWKS.
@@ -292,11 +281,6 @@ func (c *ControlPlane) noteCAChange(snap *mesh.Snapshot) {
 		return
 	}
 	c.log.Warn("the Mesh's spec.ca.type is spire, but this embassy-cp uses its own CA until it restarts", "socket", snap.Mesh.CA.SocketPath)
-}
-
-// canceled reports an error of a watch that was stopped.
-func canceled(err error) bool {
-	return errors.Is(err, context.Canceled) || status.Code(err) == codes.Canceled
 }
 
 func orNone(s []string) string {

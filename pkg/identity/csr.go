@@ -23,13 +23,25 @@ const minRSABits = 2048
 
 var oidBasicConstraints = asn1.ObjectIdentifier{2, 5, 29, 19}
 
-// CheckCSR parses csrDER and checks that it may become an SVID for id: a
-// valid self-signature, a supported key (ECDSA P-256 or P-384, Ed25519, RSA
-// of at least 2048 bits), no DNS, IP or email SAN, at most one URI SAN and
-// that one exactly id, and no request to be a CA. The CSR's subject and
-// extensions are never copied into a certificate. Every refusal wraps
-// ErrBadCSR.
+// CheckCSR parses csrDER (see ParseCSR) and checks that it may become an
+// SVID for id (see CheckRequest). Every refusal wraps ErrBadCSR.
 func CheckCSR(csrDER []byte, id spiffeid.ID) (*x509.CertificateRequest, error) {
+	csr, err := ParseCSR(csrDER)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckRequest(csr, id); err != nil {
+		return nil, err
+	}
+	return csr, nil
+}
+
+// ParseCSR parses csrDER and checks what holds whatever the identity: a
+// valid self-signature and a supported key (ECDSA P-256 or P-384,
+// Ed25519, RSA of at least 2048 bits). A request is parsed once and the
+// result passed on, since checking the signature is the costly part.
+// Every refusal wraps ErrBadCSR.
+func ParseCSR(csrDER []byte) (*x509.CertificateRequest, error) {
 	csr, err := x509.ParseCertificateRequest(csrDER)
 	if err != nil {
 		return nil, csrErr("CSR is not a valid DER PKCS#10 request: %v (send the DER bytes, not PEM)", err)
@@ -40,17 +52,25 @@ func CheckCSR(csrDER []byte, id spiffeid.ID) (*x509.CertificateRequest, error) {
 	if err := CheckPublicKey(csr.PublicKey); err != nil {
 		return nil, err
 	}
+	return csr, nil
+}
+
+// CheckRequest checks that a CSR from ParseCSR may become an SVID for id:
+// no DNS, IP or email SAN, at most one URI SAN and that one exactly id,
+// and no request to be a CA. The CSR's subject and extensions are never
+// copied into a certificate. Every refusal wraps ErrBadCSR.
+func CheckRequest(csr *x509.CertificateRequest, id spiffeid.ID) error {
 	switch {
 	case len(csr.DNSNames) > 0:
-		return nil, csrErr("CSR asks for DNS SANs %q: SVIDs carry only the SPIFFE ID, drop the DNS names", csr.DNSNames)
+		return csrErr("CSR asks for DNS SANs %q: SVIDs carry only the SPIFFE ID, drop the DNS names", csr.DNSNames)
 	case len(csr.IPAddresses) > 0:
-		return nil, csrErr("CSR asks for IP SANs %v: SVIDs carry only the SPIFFE ID, drop the IP addresses", csr.IPAddresses)
+		return csrErr("CSR asks for IP SANs %v: SVIDs carry only the SPIFFE ID, drop the IP addresses", csr.IPAddresses)
 	case len(csr.EmailAddresses) > 0:
-		return nil, csrErr("CSR asks for email SANs %q: SVIDs carry only the SPIFFE ID, drop the email addresses", csr.EmailAddresses)
+		return csrErr("CSR asks for email SANs %q: SVIDs carry only the SPIFFE ID, drop the email addresses", csr.EmailAddresses)
 	case len(csr.URIs) > 1:
-		return nil, csrErr("CSR asks for %d URI SANs: an SVID has exactly one, ask for %q or none", len(csr.URIs), id)
+		return csrErr("CSR asks for %d URI SANs: an SVID has exactly one, ask for %q or none", len(csr.URIs), id)
 	case len(csr.URIs) == 1 && csr.URIs[0].String() != id.String():
-		return nil, csrErr("CSR asks for URI SAN %q but this caller may only hold %q: ask for that ID or none", csr.URIs[0].String(), id)
+		return csrErr("CSR asks for URI SAN %q but this caller may only hold %q: ask for that ID or none", csr.URIs[0].String(), id)
 	}
 	for _, ext := range csr.Extensions {
 		if !ext.Id.Equal(oidBasicConstraints) {
@@ -62,13 +82,13 @@ func CheckCSR(csrDER []byte, id spiffeid.ID) (*x509.CertificateRequest, error) {
 		}
 		rest, err := asn1.Unmarshal(ext.Value, &bc)
 		if err != nil || len(rest) != 0 {
-			return nil, csrErr("CSR has a malformed BasicConstraints extension: drop it")
+			return csrErr("CSR has a malformed BasicConstraints extension: drop it")
 		}
 		if bc.IsCA {
-			return nil, csrErr("CSR is a CA request (BasicConstraints CA=true): workloads get leaf certificates, drop the extension")
+			return csrErr("CSR is a CA request (BasicConstraints CA=true): workloads get leaf certificates, drop the extension")
 		}
 	}
-	return csr, nil
+	return nil
 }
 
 // CheckPublicKey refuses keys the CA does not certify: RSA under 2048 bits,

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"embassy.dev/embassy/pkg/spiffe"
 )
 
 func TestSignCSRRefusals(t *testing.T) {
@@ -118,7 +120,7 @@ func TestSignCSRCallerChecks(t *testing.T) {
 	clk := newFakeClock()
 	ca, _ := newTestCA(t, clk)
 	key := newKey(t)
-	foreign, err := IDFor(mustTD(t, "other.local"), "shop", "a")
+	foreign, err := spiffe.IDFor(mustTD(t, "other.local"), "shop", "a")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,37 +9,9 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"net"
-	"strings"
 	"testing"
 	"time"
 )
-
-func FuzzParseToken(f *testing.F) {
-	for _, s := range []string{
-		"emb1.0123456789abcdef." + strings.Repeat("a", 43),
-		"emb1.0123456789abcdef." + strings.Repeat("-_", 21) + "Z",
-		"", "emb1.", "emb1..", "emb1.0123456789abcdef.", "emb1.0123456789abcdef.x.y",
-		"emb2.0123456789abcdef." + strings.Repeat("a", 43),
-		"emb1.0123456789abcdef." + strings.Repeat("é", 22),
-	} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		id, secret, err := ParseToken(s)
-		if err != nil {
-			if id != "" || secret != "" {
-				t.Fatalf("ParseToken(%q) failed but returned parts", s)
-			}
-			return
-		}
-		if "emb1."+id+"."+secret != s {
-			t.Fatalf("ParseToken(%q) = %q, %q: not the input's parts", s, id, secret)
-		}
-		if len(id) != tokenIDLen || !isLowerHex(id) || len(secret) != tokenSecretLen || !isBase64URL(secret) {
-			t.Fatalf("ParseToken(%q) accepted malformed parts %q, %q", s, id, secret)
-		}
-	})
-}
 
 func FuzzSignCSR(f *testing.F) {
 	clk := newFakeClock()

@@ -9,6 +9,8 @@ import (
 	"os"
 	"time"
 
+	"embassy.dev/embassy/pkg/spiffe"
+
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
 
@@ -22,7 +24,7 @@ func loadProvided(cfg CAConfig, td spiffeid.TrustDomain, now time.Time) (*root, 
 	if err != nil {
 		return nil, fmt.Errorf("provided CA cert: %w", err)
 	}
-	certs, err := ParseCertsPEM(certPEM)
+	certs, err := spiffe.ParseCertsPEM(certPEM)
 	if err == nil && len(certs) == 0 {
 		err = fmt.Errorf("no PEM CERTIFICATE block found")
 	}
@@ -77,29 +79,6 @@ func loadProvided(cfg CAConfig, td spiffeid.TrustDomain, now time.Time) (*root, 
 		chain:   certs[:len(certs)-1],
 		expires: expires,
 	}, nil
-}
-
-// ParseCertsPEM reads every CERTIFICATE block of PEM data, in order,
-// skipping other blocks; data without one gives none and no error, so each
-// caller can say what file it expected and how to make it.
-func ParseCertsPEM(data []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("certificate %d: %w", len(certs)+1, err)
-		}
-		certs = append(certs, c)
-	}
-	return certs, nil
 }
 
 // parseKeyPEM reads the first private key block: PKCS#8, SEC 1 EC or

@@ -13,16 +13,27 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
 
-// SignCSR checks csrDER (see CheckCSR) and signs an X.509-SVID for id with
-// the CSR's key. It returns the leaf followed by any intermediates; the
-// roots are in Bundle. ttl is capped at the CA's MaxSVIDTTL and at the
-// signing root's expiry.
+// SignCSR parses csrDER (see ParseCSR) and signs it with SignRequest.
 func (c *CA) SignCSR(csrDER []byte, id spiffeid.ID, ttl time.Duration) ([]*x509.Certificate, error) {
 	if err := c.checkID(id); err != nil {
 		return nil, err
 	}
-	csr, err := CheckCSR(csrDER, id)
+	csr, err := ParseCSR(csrDER)
 	if err != nil {
+		return nil, err
+	}
+	return c.SignRequest(csr, id, ttl)
+}
+
+// SignRequest checks a CSR from ParseCSR against id (see CheckRequest) and
+// signs an X.509-SVID for id with the CSR's key. It returns the leaf
+// followed by any intermediates; the roots are in Bundle. ttl is capped at
+// the CA's MaxSVIDTTL and at the signing root's expiry.
+func (c *CA) SignRequest(csr *x509.CertificateRequest, id spiffeid.ID, ttl time.Duration) ([]*x509.Certificate, error) {
+	if err := c.checkID(id); err != nil {
+		return nil, err
+	}
+	if err := CheckRequest(csr, id); err != nil {
 		return nil, err
 	}
 	return c.issue(csr.PublicKey, id, nil, nil, ttl)

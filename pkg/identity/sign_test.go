@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"embassy.dev/embassy/pkg/spiffe"
+
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 )
 
@@ -67,7 +69,7 @@ func TestSignCSRLeafProperties(t *testing.T) {
 func TestSignServer(t *testing.T) {
 	clk := newFakeClock()
 	ca, _ := newTestCA(t, clk)
-	cp := ControlPlaneID(ca.TrustDomain())
+	cp := spiffe.ControlPlaneID(ca.TrustDomain())
 	key := newKey(t)
 	chain, err := ca.SignServer(key.Public(), cp, []string{"embassy-cp.embassy-system.svc"}, []net.IP{net.IPv4(127, 0, 0, 1)}, time.Hour)
 	if err != nil {

@@ -1,10 +1,8 @@
 package identity
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -14,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"embassy.dev/embassy/pkg/jointoken"
+
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/store"
 )
@@ -21,22 +21,10 @@ import (
 // SecretTokens is the secret that holds the join tokens (hashed).
 const SecretTokens = "tokens"
 
-// tokenPrefix starts every join token; the number is the format version.
-const tokenPrefix = "emb1."
-
-// Sizes of a token's parts: the ID is 8 random bytes in hex, the secret 32
-// random bytes in unpadded base64url.
-const (
-	tokenIDBytes     = 8
-	tokenSecretBytes = 32
-	tokenIDLen       = 2 * tokenIDBytes
-	tokenSecretLen   = (tokenSecretBytes*8 + 5) / 6
-)
-
 // Redeem refusals. Unknown IDs and wrong secrets look the same, and a
 // token's state is revealed only to someone who holds its secret.
 var (
-	ErrTokenInvalid = errors.New("join token is not valid: create one with `embassyctl token create`")
+	ErrTokenInvalid = jointoken.ErrInvalid
 	ErrTokenExpired = errors.New("join token has expired: create a new one")
 	ErrTokenUsed    = errors.New("single-use join token was already used: create a new one")
 	ErrTokenRevoked = errors.New("join token was revoked: create a new one")
@@ -193,16 +181,10 @@ func (t *Tokens) Create(ns, sa, workload string, ttl time.Duration, singleUse bo
 	if err := CheckTokenTTL(ttl); err != nil {
 		return "", TokenInfo{}, err
 	}
-	idBytes := make([]byte, tokenIDBytes)
-	secretBytes := make([]byte, tokenSecretBytes)
-	if _, err := rand.Read(idBytes); err != nil {
-		return "", TokenInfo{}, fmt.Errorf("random token ID: %w", err)
+	id, secret, token, err := jointoken.New()
+	if err != nil {
+		return "", TokenInfo{}, err
 	}
-	if _, err := rand.Read(secretBytes); err != nil {
-		return "", TokenInfo{}, fmt.Errorf("random token secret: %w", err)
-	}
-	id := hex.EncodeToString(idBytes)
-	secret := base64.RawURLEncoding.EncodeToString(secretBytes)
 	now := t.now().UTC()
 	info := TokenInfo{ID: id, Namespace: ns, ServiceAccount: sa, Workload: workload, Services: slices.Clone(services), CreatedAt: now, SingleUse: singleUse}
 	if ttl > 0 {
@@ -219,7 +201,7 @@ func (t *Tokens) Create(ns, sa, workload string, ttl time.Duration, singleUse bo
 		delete(t.tokens, id)
 		return "", TokenInfo{}, err
 	}
-	return tokenPrefix + id + "." + secret, info.clone(), nil
+	return token, info.clone(), nil
 }
 
 // Redeem checks a join token and counts a use. It returns the token's
@@ -231,7 +213,7 @@ func (t *Tokens) Redeem(secret string) (TokenInfo, error) {
 // RedeemIf is Redeem with a last check: accept sees the valid token and
 // may refuse it, and a refused token is not used up.
 func (t *Tokens) RedeemIf(secret string, accept func(TokenInfo) error) (TokenInfo, error) {
-	id, sec, err := ParseToken(secret)
+	id, sec, err := jointoken.Parse(secret)
 	if err != nil {
 		return TokenInfo{}, err
 	}
@@ -308,26 +290,6 @@ func (t *Tokens) Revoke(id string) error {
 	return nil
 }
 
-// ParseToken checks the format of "emb1.<id>.<secret>" and splits it. It
-// does not look the token up.
-func ParseToken(s string) (id, secret string, err error) {
-	rest, ok := strings.CutPrefix(s, tokenPrefix)
-	if !ok {
-		return "", "", fmt.Errorf("%w: a join token starts with %q", ErrTokenInvalid, tokenPrefix)
-	}
-	id, secret, ok = strings.Cut(rest, ".")
-	if !ok {
-		return "", "", fmt.Errorf("%w: want emb1.<id>.<secret>", ErrTokenInvalid)
-	}
-	if len(id) != tokenIDLen || !isLowerHex(id) {
-		return "", "", fmt.Errorf("%w: the ID part is not %d lowercase hex digits", ErrTokenInvalid, tokenIDLen)
-	}
-	if len(secret) != tokenSecretLen || !isBase64URL(secret) {
-		return "", "", fmt.Errorf("%w: the secret part is not %d base64url characters (was the token cut short?)", ErrTokenInvalid, tokenSecretLen)
-	}
-	return id, secret, nil
-}
-
 // saveLocked stores every token; t.mu is held.
 func (t *Tokens) saveLocked() error {
 	list := make([]*storedToken, 0, len(t.tokens))
@@ -363,24 +325,4 @@ func (i TokenInfo) clone() TokenInfo {
 	}
 	i.Services = slices.Clone(i.Services)
 	return i
-}
-
-func isLowerHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-func isBase64URL(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '-' && c != '_' {
-			return false
-		}
-	}
-	return true
 }

@@ -15,13 +15,14 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
-	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/identity/wire"
 	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/pkg/spiffe"
 )
 
 // Client calls one control plane's identity service. It is safe for
@@ -45,20 +46,24 @@ func Dial(addr string, trustBundle []*x509.Certificate, cert func() *tls.Certifi
 	}
 	c := &Client{}
 	c.SetTrustBundle(trustBundle)
-	cfg := &tls.Config{
-		MinVersion: tls.VersionTLS12,
-		// Verification is by SPIFFE ID in verifyServer, not by host name:
-		// the standard verifier would check a DNS name.
-		InsecureSkipVerify:    true, //nolint:gosec // verifyServer checks the chain and the ID
-		VerifyPeerCertificate: c.verifyServer,
-		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
-			if cert != nil {
-				if crt := cert(); crt != nil {
-					return crt, nil
-				}
+	// go-spiffe verifies the server by its SPIFFE ID, not by host name.
+	cfg := tlsconfig.TLSClientConfig(c, spiffe.AuthorizeControlPlane())
+	verify := cfg.VerifyPeerCertificate
+	cfg.VerifyPeerCertificate = func(raw [][]byte, chains [][]*x509.Certificate) error {
+		if err := verify(raw, chains); err != nil {
+			return fmt.Errorf("the control plane's certificate (is --trust-bundle current?): %w", err)
+		}
+		return nil
+	}
+	// Attest and Bundle need no client certificate, so none is presented
+	// until the agent has one.
+	cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		if cert != nil {
+			if crt := cert(); crt != nil {
+				return crt, nil
 			}
-			return &tls.Certificate{}, nil
-		},
+		}
+		return &tls.Certificate{}, nil
 	}
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
 	if err != nil {
@@ -76,28 +81,12 @@ func (c *Client) SetTrustBundle(roots []*x509.Certificate) {
 	c.bundle.Store(&cp)
 }
 
-// verifyServer checks the server's chain against the trust bundle with
-// X.509-SVID rules, and that the leaf is the control plane's.
-func (c *Client) verifyServer(raw [][]byte, _ [][]*x509.Certificate) error {
-	if len(raw) == 0 {
-		return errors.New("the control plane presented no certificate")
-	}
-	leaf, err := x509.ParseCertificate(raw[0])
-	if err != nil {
-		return fmt.Errorf("the control plane's certificate does not parse: %w", err)
-	}
-	id, err := x509svid.IDFromCert(leaf)
-	if err != nil {
-		return fmt.Errorf("the control plane's certificate has no SPIFFE ID: %w", err)
-	}
-	bundle := x509bundle.FromX509Authorities(id.TrustDomain(), *c.bundle.Load())
-	if _, _, err := x509svid.ParseAndVerify(raw, bundle); err != nil {
-		return fmt.Errorf("the control plane's certificate does not verify against the trust bundle (is --trust-bundle current?): %w", err)
-	}
-	if want := identity.ControlPlaneID(id.TrustDomain()); id != want {
-		return fmt.Errorf("the server is %s, not the control plane (%s)", id, want)
-	}
-	return nil
+// GetX509BundleForTrustDomain implements x509bundle.Source with the roots
+// last set, for whichever trust domain the server's chain names:
+// AuthorizeControlPlane then admits only that domain's control plane, and
+// only a chain to these roots verifies.
+func (c *Client) GetX509BundleForTrustDomain(td spiffeid.TrustDomain) (*x509bundle.Bundle, error) {
+	return x509bundle.FromX509Authorities(td, *c.bundle.Load()), nil
 }
 
 // Attest exchanges a join token and a CSR for a first SVID. It needs no

@@ -12,7 +12,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
-	"embassy.dev/embassy/pkg/identity"
+	"embassy.dev/embassy/pkg/spiffe"
 )
 
 // NoCertificateMessage is the Unauthenticated message for a call or
@@ -55,7 +55,7 @@ func (s *Service) caller(ctx context.Context) (caller, error) {
 	if err != nil {
 		return caller{}, err
 	}
-	ns, sa, err := identity.ParseWorkloadID(id)
+	ns, sa, err := spiffe.ParseWorkloadID(id)
 	if err != nil {
 		return caller{}, status.Errorf(codes.PermissionDenied, "%v", err)
 	}

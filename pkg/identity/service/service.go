@@ -46,7 +46,8 @@ const (
 type CA interface {
 	TrustDomain() spiffeid.TrustDomain
 	Bundle() []*x509.Certificate
-	SignCSR(csrDER []byte, id spiffeid.ID, ttl time.Duration) ([]*x509.Certificate, error)
+	// SignRequest signs a CSR the service parsed once with identity.ParseCSR.
+	SignRequest(csr *x509.CertificateRequest, id spiffeid.ID, ttl time.Duration) ([]*x509.Certificate, error)
 	MintJWT(id spiffeid.ID, audience []string, ttl time.Duration) (string, time.Time, error)
 	JWKS() ([]byte, error)
 }
@@ -203,8 +204,8 @@ func derOf(certs []*x509.Certificate) [][]byte {
 
 // sign signs csr for id, turning a refused CSR into InvalidArgument with
 // the CA's reason.
-func (s *Service) sign(csr []byte, id spiffeid.ID) ([]*x509.Certificate, error) {
-	chain, err := s.cfg.CA.SignCSR(csr, id, s.svidTTL())
+func (s *Service) sign(csr *x509.CertificateRequest, id spiffeid.ID) ([]*x509.Certificate, error) {
+	chain, err := s.cfg.CA.SignRequest(csr, id, s.svidTTL())
 	if errors.Is(err, identity.ErrBadCSR) {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}

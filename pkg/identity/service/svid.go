@@ -15,6 +15,7 @@ import (
 	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/identity/wire"
+	"embassy.dev/embassy/pkg/spiffe"
 )
 
 // attest redeems a join token and signs the CSR for the token's identity.
@@ -28,8 +29,10 @@ func (s *Service) attest(_ context.Context, req *wire.AttestRequest) (*wire.SVID
 	}
 	// Refuse a CSR that cannot be signed whatever the identity before the
 	// token is redeemed, so a malformed request does not use up a
-	// single-use token.
-	if err := precheckCSR(req.Csr); err != nil {
+	// single-use token. It is parsed here once; the checks that follow
+	// and the CA use the parsed request.
+	csr, err := parseCSR(req.Csr)
+	if err != nil {
 		return nil, err
 	}
 	// Everything the token's identity decides is checked before the token
@@ -39,7 +42,7 @@ func (s *Service) attest(_ context.Context, req *wire.AttestRequest) (*wire.SVID
 	var id spiffeid.ID
 	var refused error
 	info, err := s.cfg.Tokens.RedeemIf(req.Token, func(info identity.TokenInfo) error {
-		id, refused = s.tokenFits(info, req, td)
+		id, refused = s.tokenFits(info, req, csr, td)
 		return refused
 	})
 	if refused != nil {
@@ -51,7 +54,7 @@ func (s *Service) attest(_ context.Context, req *wire.AttestRequest) (*wire.SVID
 		s.log.Warn("attestation refused", "code", status.Code(st).String(), "reason", status.Convert(st).Message())
 		return nil, st
 	}
-	chain, err := s.sign(req.Csr, id)
+	chain, err := s.sign(csr, id)
 	if err != nil {
 		s.log.Warn("attestation refused", "token_id", info.ID, "spiffe_id", id.String(), "error", err)
 		return nil, err
@@ -64,18 +67,18 @@ func (s *Service) attest(_ context.Context, req *wire.AttestRequest) (*wire.SVID
 
 // tokenFits returns the identity a valid token grants for req, or a
 // status saying why req may not have it.
-func (s *Service) tokenFits(info identity.TokenInfo, req *wire.AttestRequest, td spiffeid.TrustDomain) (spiffeid.ID, error) {
+func (s *Service) tokenFits(info identity.TokenInfo, req *wire.AttestRequest, csr *x509.CertificateRequest, td spiffeid.TrustDomain) (spiffeid.ID, error) {
 	if info.Workload != "" && req.Workload != info.Workload {
 		return spiffeid.ID{}, status.Errorf(codes.PermissionDenied, "join token %s is for workload %q, the agent asked for %q: run the agent with --workload %s or create a token for this workload", info.ID, info.Workload, req.Workload, info.Workload)
 	}
-	if info.Namespace == identity.ControlPlaneNamespace && info.ServiceAccount == identity.ControlPlaneServiceAccount {
+	if info.Namespace == spiffe.ControlPlaneNamespace && info.ServiceAccount == spiffe.ControlPlaneServiceAccount {
 		return spiffeid.ID{}, status.Errorf(codes.PermissionDenied, "join token %s names the control plane's own identity, which no agent may hold", info.ID)
 	}
-	id, err := identity.IDFor(td, info.Namespace, info.ServiceAccount)
+	id, err := spiffe.IDFor(td, info.Namespace, info.ServiceAccount)
 	if err != nil {
 		return spiffeid.ID{}, status.Errorf(codes.InvalidArgument, "join token %s: %v", info.ID, err)
 	}
-	if _, err := identity.CheckCSR(req.Csr, id); err != nil {
+	if err := identity.CheckRequest(csr, id); err != nil {
 		return spiffeid.ID{}, status.Error(codes.InvalidArgument, err.Error())
 	}
 	return id, nil
@@ -90,14 +93,17 @@ func (s *Service) renew(ctx context.Context, req *wire.RenewRequest) (*wire.SVID
 	if err != nil {
 		return nil, err
 	}
-	// No precheck here: no token is at stake, and SignCSR checks the CSR.
 	if len(req.Csr) == 0 {
 		return nil, status.Error(codes.InvalidArgument, "no CSR: send a DER PKCS#10 request for the key to renew with")
 	}
 	if _, err := s.scopeOf(c, "renewal"); err != nil {
 		return nil, err
 	}
-	chain, err := s.sign(req.Csr, c.id)
+	csr, err := parseCSR(req.Csr)
+	if err != nil {
+		return nil, err
+	}
+	chain, err := s.sign(csr, c.id)
 	if err != nil {
 		return nil, err
 	}
@@ -111,22 +117,18 @@ func (s *Service) renew(ctx context.Context, req *wire.RenewRequest) (*wire.SVID
 	return s.svidResponse(c.id, chain), nil
 }
 
-// precheckCSR refuses a missing, unparsable or wrongly signed CSR.
-func precheckCSR(der []byte) error {
+// parseCSR parses a request's CSR once (see identity.ParseCSR), refusing a
+// missing, unparsable or wrongly signed one, or an unsupported key, with
+// InvalidArgument.
+func parseCSR(der []byte) (*x509.CertificateRequest, error) {
 	if len(der) == 0 {
-		return status.Error(codes.InvalidArgument, "no CSR: send a DER PKCS#10 request for a key made on the agent's node")
+		return nil, status.Error(codes.InvalidArgument, "no CSR: send a DER PKCS#10 request for a key made on the agent's node")
 	}
-	csr, err := x509.ParseCertificateRequest(der)
+	csr, err := identity.ParseCSR(der)
 	if err != nil {
-		return status.Errorf(codes.InvalidArgument, "%v: CSR is not a valid DER PKCS#10 request: %v (send the DER bytes, not PEM)", identity.ErrBadCSR, err)
+		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	if err := csr.CheckSignature(); err != nil {
-		return status.Errorf(codes.InvalidArgument, "%v: CSR signature does not verify: %v", identity.ErrBadCSR, err)
-	}
-	if err := identity.CheckPublicKey(csr.PublicKey); err != nil {
-		return status.Error(codes.InvalidArgument, err.Error())
-	}
-	return nil
+	return csr, nil
 }
 
 // tokenStatus turns a refused token into a status: one that is not known

@@ -1,10 +1,12 @@
-package identity
+package spiffe
 
 import (
 	"testing"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
+
+var testTD = spiffeid.RequireTrustDomainFromString(DefaultTrustDomain)
 
 func TestIDs(t *testing.T) {
 	id, err := IDFor(testTD, "shop", "cart")
