@@ -69,6 +69,7 @@ func firstAnswers(t *testing.T, cp *controlplane.ControlPlane, pushed int64, dir
 		if err != nil {
 			// The socket exists a moment before Serve accepts on it.
 			if len(out) == 0 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
 				continue
 			}
 			t.Fatal(err)
@@ -78,6 +79,9 @@ func firstAnswers(t *testing.T, cp *controlplane.ControlPlane, pushed int64, dir
 			return out
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+	if len(out) == 0 {
+		t.Fatalf("no Check on %s was answered in 2000 tries", sock)
 	}
 	return out
 }
