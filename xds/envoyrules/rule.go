@@ -84,7 +84,7 @@ func Check(r *translate.Resources) Violations {
 		return nil
 	}
 	var out Violations
-	each(r, func(typ, name string, m proto.Message) {
+	validate.Each(r, func(typ, name string, m proto.Message) {
 		out = append(out, CheckResource(typ, name, m)...)
 	})
 	return append(out, CheckSet(r)...)
@@ -107,22 +107,6 @@ func CheckSet(r *translate.Resources) Violations {
 		}
 	}
 	return out
-}
-
-// each calls f on every resource of a set that Envoy loads.
-func each(r *translate.Resources, f func(typ, name string, m proto.Message)) {
-	for _, x := range r.Listeners {
-		f("Listener", x.GetName(), x)
-	}
-	for _, x := range r.Routes {
-		f("RouteConfiguration", x.GetName(), x)
-	}
-	for _, x := range r.Clusters {
-		f("Cluster", x.GetName(), x)
-	}
-	for _, x := range r.Endpoints {
-		f("ClusterLoadAssignment", x.GetClusterName(), x)
-	}
 }
 
 // checkMessages runs the message rules over one resource and everything

@@ -61,7 +61,7 @@ func Resources(r *translate.Resources, allowedExternalSecrets []string) error {
 	}
 	var errs []error
 	var reports []*Report
-	each(r, func(kind, name string, m proto.Message) {
+	Each(r, func(kind, name string, m proto.Message) {
 		rep := Resource(kind, name, m, nil)
 		reports = append(reports, rep)
 		errs = append(errs, rep.Errs...)
@@ -120,8 +120,9 @@ func Set(r *translate.Resources, reports []*Report, allowedExternalSecrets []str
 	return errors.Join(errs...)
 }
 
-// each calls f on every resource of a set, by kind.
-func each(r *translate.Resources, f func(kind, name string, m proto.Message)) {
+// Each calls f on every resource of a set, by kind ("Listener",
+// "RouteConfiguration", "Cluster", "ClusterLoadAssignment", "Secret").
+func Each(r *translate.Resources, f func(kind, name string, m proto.Message)) {
 	for _, l := range r.Listeners {
 		f("Listener", l.GetName(), l)
 	}
