@@ -9,6 +9,11 @@ import (
 	"embassy.dev/embassy/policy/engine"
 )
 
+// DefaultCacheSize is how many decisions per policy revision the agent
+// caches unless told otherwise: at a few hundred bytes each, about 4 MiB
+// per policy at most.
+const DefaultCacheSize = 10000
+
 // CacheStats count what the decision cache did since the server started.
 type CacheStats struct {
 	// Hits are decisions answered from the cache.
@@ -111,11 +116,11 @@ func (c *decisionCache) forBundle(b *compile.Bundle) *revisionCache {
 	return rc
 }
 
-func (c *decisionCache) stats(b *compile.Bundle) CacheStats {
+func (c *decisionCache) stats(b *compile.Bundle) *CacheStats {
 	if c == nil {
-		return CacheStats{Reason: "the decision cache is off"}
+		return nil
 	}
-	st := CacheStats{Hits: c.hits.Load(), Misses: c.misses.Load(), Uncacheable: c.uncacheable.Load()}
+	st := &CacheStats{Hits: c.hits.Load(), Misses: c.misses.Load(), Uncacheable: c.uncacheable.Load()}
 	rc := c.cur.Load()
 	if rc == nil || rc.bundle != b {
 		return st
@@ -128,8 +133,8 @@ func (c *decisionCache) stats(b *compile.Bundle) CacheStats {
 }
 
 // CacheStats reports the decision cache's counts and what it keys the
-// current revision's decisions on.
-func (s *Server) CacheStats() CacheStats { return s.cache.stats(s.engine.Bundle()) }
+// current revision's decisions on; nil when the cache is off.
+func (s *Server) CacheStats() *CacheStats { return s.cache.stats(s.engine.Bundle()) }
 
 // cloneDecision copies the lists a caller may append to, so a cached
 // decision never changes after it was stored.
