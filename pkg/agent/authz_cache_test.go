@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"testing"
+	"time"
 )
 
 // The agent caches a deterministic policy's decisions and its stats say
@@ -16,11 +17,22 @@ func TestAuthzStatsShowTheDecisionCache(t *testing.T) {
 	if err := a.Update([]PolicyUpdate{{Name: AuthzPolicyPrefix + "shop/one", Bundle: one}}); err != nil {
 		t.Fatal(err)
 	}
-	for range 2 {
+	// The first Check starts the analysis of the revision, and goes
+	// uncached until it is done.
+	check := func() {
 		if _, err := a.Check(context.Background(), checkRequest("GET", "/")); err != nil {
 			t.Fatal(err)
 		}
 	}
+	check()
+	for i := 0; !a.Stats().Policies[0].Cache.Ready; i++ {
+		if i == 1000 {
+			t.Fatal("the cache never analysed the revision")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	check()
+	check()
 	c := a.Stats().Policies[0].Cache
 	if !c.Cacheable || !slices.Equal(c.Fields, []string{"attributes.request.http.path"}) || c.Hits != 1 || c.Misses != 1 || c.Entries != 1 {
 		t.Errorf("cache stats %+v", c)

@@ -25,6 +25,9 @@ type CacheStats struct {
 	Uncacheable uint64 `json:"uncacheable"`
 	// Entries is how many decisions the current revision has cached.
 	Entries int `json:"entries"`
+	// Ready is set once the current revision has been analysed; until
+	// then its Checks go uncached, and the fields below are empty.
+	Ready bool `json:"ready"`
 	// Cacheable says whether the current revision's decisions are cached,
 	// and Fields on which input fields they are keyed; Reason says why
 	// not.
@@ -91,9 +94,10 @@ func (c *decisionCache) decide(b *compile.Bundle, input any, eval func() (engine
 	return d, err
 }
 
-// forBundle returns b's cache, analysing b the first time it is seen.
-// While one Check analyses a new revision the others go uncached rather
-// than wait: the Check path never blocks on the analysis.
+// forBundle returns b's cache, or nil while b is being analysed: the
+// first Check of a new revision starts its analysis (which compiles the
+// modules again) in the background, and until it is done Checks go
+// uncached, so the Check path never waits for it.
 func (c *decisionCache) forBundle(b *compile.Bundle) *revisionCache {
 	if b == nil {
 		return nil
@@ -101,19 +105,24 @@ func (c *decisionCache) forBundle(b *compile.Bundle) *revisionCache {
 	if rc := c.cur.Load(); rc != nil && rc.bundle == b {
 		return rc
 	}
-	if !c.building.TryLock() {
-		return nil
+	if c.building.TryLock() {
+		go c.analyse(b)
 	}
+	return nil
+}
+
+// analyse makes b's cache the current one; it holds c.building, so one
+// revision is analysed at a time.
+func (c *decisionCache) analyse(b *compile.Bundle) {
 	defer c.building.Unlock()
 	if rc := c.cur.Load(); rc != nil && rc.bundle == b {
-		return rc
+		return
 	}
 	rc := &revisionCache{bundle: b, deps: b.InputDeps()}
 	if rc.deps.Cacheable {
 		rc.lru = newLRU(c.size)
 	}
 	c.cur.Store(rc)
-	return rc
 }
 
 func (c *decisionCache) stats(b *compile.Bundle) *CacheStats {
@@ -125,7 +134,7 @@ func (c *decisionCache) stats(b *compile.Bundle) *CacheStats {
 	if rc == nil || rc.bundle != b {
 		return st
 	}
-	st.Cacheable, st.Fields, st.Reason = rc.deps.Cacheable, rc.deps.Fields, rc.deps.Reason
+	st.Ready, st.Cacheable, st.Fields, st.Reason = true, rc.deps.Cacheable, rc.deps.Fields, rc.deps.Reason
 	if rc.lru != nil {
 		st.Entries = rc.lru.len()
 	}

@@ -25,6 +25,19 @@ func cachedAndNot(t testing.TB, b *compile.Bundle, size int) (cached, plain auth
 	return cached, plain, srv
 }
 
+// waitReady asks srv until its cache has analysed the current revision,
+// which it does in the background after the first Check.
+func waitReady(t testing.TB, client authv3.AuthorizationClient, srv *Server) {
+	t.Helper()
+	check(t, client, httpRequest("GET", "/", nil, ""))
+	for i := 0; !srv.CacheStats().Ready; i++ {
+		if i == 1000 {
+			t.Fatal("the cache never analysed the revision")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // sameAnswer checks that the cached server answers req as the plain one
 // does, asking it twice so that the second answer may come from the cache.
 func sameAnswer(t *testing.T, cached, plain authv3.AuthorizationClient, name string, req *authv3.CheckRequest) {
@@ -58,6 +71,7 @@ func TestCacheAgreesOverCorpus(t *testing.T) {
 				t.Fatal(err)
 			}
 			cached, plain, srv := cachedAndNot(t, b, 3)
+			waitReady(t, cached, srv)
 			for _, c := range cf.Cases {
 				var req authv3.CheckRequest
 				if err := protojson.Unmarshal(c.Request, &req); err != nil {
@@ -107,6 +121,7 @@ allow := {"allowed": true, "headers": {"x-caller": input.attributes.source.princ
 }
 `)
 	cached, plain, srv := cachedAndNot(f, b, 2)
+	waitReady(f, cached, srv)
 	f.Fuzz(func(t *testing.T, method, path, user, id, principal string) {
 		headers := map[string]string{"x-request-id": id}
 		if user != "" {
@@ -164,6 +179,9 @@ func TestCacheDroppedOnRevisionSwap(t *testing.T) {
 			t.Fatal(err)
 		}
 		loaded.Store(int64(n))
+		if n == revisions {
+			waitReady(t, client, srv)
+		}
 		h := headerMap(check(t, client, httpRequest("GET", "/", nil, "")).GetOkResponse().GetHeaders())
 		if h["x-rev"] != strconv.Itoa(n) {
 			t.Fatalf("revision %d loaded, answered by %s", n, h["x-rev"])
