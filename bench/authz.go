@@ -211,6 +211,13 @@ func runScenario(ctx context.Context, cfg AuthzConfig, rep *AuthzReport, sc *Aut
 			return fmt.Errorf("embassy decided allow=%t for %q, which the policy means to be allow=%t", ref[i], r.name, r.want)
 		}
 	}
+	if cacheSize > 0 {
+		// Measure the cache in its steady state, not the analysis the
+		// first Check starts.
+		if err := waitCacheReady(emb.CacheStats); err != nil {
+			return err
+		}
+	}
 	peer, peerCPU, stop, err := startPeerSide(ctx, cfg, rep, pc, reqs)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -113,8 +114,14 @@ func heapPerCacheEntry(ctx context.Context, size int, callers authzPolicyCase) (
 		reqs[i] = checkRequest("GET", fmt.Sprintf("/api/items/%d", i), map[string]string{"x-request-id": fmt.Sprint(i)})
 		reqs[i].Attributes.Source.Principal = callerID(i % callerCount)
 	}
+	if _, err := srv.Check(ctx, reqs[0]); err != nil {
+		return 0, err
+	}
+	if err := waitCacheReady(func() (*extauthz.CacheStats, error) { return srv.CacheStats(), nil }); err != nil {
+		return 0, err
+	}
 	before := heapNow()
-	for _, r := range reqs {
+	for _, r := range reqs[1:] {
 		if _, err := srv.Check(ctx, r); err != nil {
 			return 0, err
 		}
@@ -126,6 +133,22 @@ func heapPerCacheEntry(ctx context.Context, size int, callers authzPolicyCase) (
 	}
 	runtime.KeepAlive(reqs)
 	return (after - before) / int64(st.Entries), nil
+}
+
+// waitCacheReady waits, at most ten seconds, until stats say the cache
+// has analysed its revision.
+func waitCacheReady(stats func() (*extauthz.CacheStats, error)) error {
+	for range 1000 {
+		st, err := stats()
+		if err != nil {
+			return err
+		}
+		if st != nil && st.Ready {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return errors.New("the decision cache did not analyse the policy within 10s")
 }
 
 // benchServer is an in-process Check server of pc, as the agent makes it.

@@ -19,6 +19,7 @@ import (
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/policy/compile"
 	"embassy.dev/embassy/policy/engine"
+	"embassy.dev/embassy/policy/extauthz"
 )
 
 // authzChildEnv makes this test binary serve embassy's Check as the
@@ -163,6 +164,10 @@ func TestCacheAgreesOnBenchRequests(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		checkWithoutID(t, cached, pc.reqs[0].req)
+		if err := waitCacheReady(func() (*extauthz.CacheStats, error) { return cached.CacheStats(), nil }); err != nil {
+			t.Fatal(err)
+		}
 		for _, r := range pc.reqs {
 			want := checkWithoutID(t, plain, r.req)
 			for range 2 {
@@ -170,6 +175,9 @@ func TestCacheAgreesOnBenchRequests(t *testing.T) {
 					t.Errorf("%s:\n cached   %v\n uncached %v", r.name, got, want)
 				}
 			}
+		}
+		if st := cached.CacheStats(); st.Cacheable && st.Hits < uint64(len(pc.reqs)) {
+			t.Errorf("cacheable, yet %d hits of %d requests asked twice", st.Hits, len(pc.reqs))
 		}
 	}
 }
