@@ -236,27 +236,35 @@ func runScenario(ctx context.Context, cfg AuthzConfig, rep *AuthzReport, sc *Aut
 		}
 	}
 	sc.Embassy.Name, sc.Peer.Name = "embassy", rep.PeerName
+	sides := []func() error{
+		func() error { return measureSide(ctx, cfg, sc.Clients, ref, embassy, emb.CPU, &sc.Embassy) },
+	}
+	if peer != nil {
+		sides = append(sides, func() error { return measureSide(ctx, cfg, sc.Clients, ref, peer, peerCPU, &sc.Peer) })
+	}
+	if err := alternate(cfg, sc, sides); err != nil {
+		return err
+	}
+	if cacheSize > 0 {
+		if sc.Cache, err = emb.CacheStats(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// alternate runs the sides for cfg.Rounds rounds, reversing their order
+// every other round, so neither always runs on a machine the other just
+// warmed or loaded.
+func alternate(cfg AuthzConfig, sc *AuthzScenario, sides []func() error) error {
 	for round := range cfg.Rounds {
-		sides := []func() error{
-			func() error { return measureSide(ctx, cfg, sc.Clients, ref, embassy, emb.CPU, &sc.Embassy) },
-		}
-		if peer != nil {
-			sides = append(sides, func() error { return measureSide(ctx, cfg, sc.Clients, ref, peer, peerCPU, &sc.Peer) })
-		}
-		if round%2 == 1 {
-			slices.Reverse(sides)
-		}
 		cfg.logf("%s, %d clients, round %d of %d...", sc.Name, sc.Clients, round+1, cfg.Rounds)
 		for _, side := range sides {
 			if err := side(); err != nil {
 				return err
 			}
 		}
-	}
-	if cacheSize > 0 {
-		if sc.Cache, err = emb.CacheStats(); err != nil {
-			return err
-		}
+		slices.Reverse(sides)
 	}
 	return nil
 }

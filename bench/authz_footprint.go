@@ -9,7 +9,6 @@ import (
 	"net"
 	"runtime"
 	"slices"
-	"sync"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -168,19 +167,9 @@ func benchServer(pc authzPolicyCase, cacheSize int) (*extauthz.Server, *engine.E
 // measureSwaps loads the callers policy with the cache on, then does it
 // again while swapping between two revisions that decide alike.
 func measureSwaps(ctx context.Context, cfg AuthzConfig, callers authzPolicyCase, f *AuthzFootprint) error {
-	revs := make([]*compile.Bundle, 2)
-	for i := range revs {
-		var doc map[string]any
-		if err := json.Unmarshal(callers.data, &doc); err != nil {
-			return err
-		}
-		doc["bench_revision"] = i
-		raw, _ := json.Marshal(doc)
-		b, err := compileBench(callersPolicy, raw)
-		if err != nil {
-			return err
-		}
-		revs[i] = b
+	revs, err := twoRevisions(callers)
+	if err != nil {
+		return err
 	}
 	srv, e, err := benchServer(callers, cfg.CacheSize)
 	if err != nil {
@@ -204,32 +193,56 @@ func measureSwaps(ctx context.Context, cfg AuthzConfig, callers authzPolicyCase,
 		return err
 	}
 	done := make(chan struct{})
-	var wg sync.WaitGroup
-	var total time.Duration
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for f.Swaps < maxSwaps {
-			select {
-			case <-done:
-				return
-			case <-time.After(swapEvery):
-			}
-			t0 := time.Now()
-			if err := e.Load(revs[f.Swaps%2]); err != nil {
-				return
-			}
-			d := time.Since(t0)
-			total += d
-			f.SwapMax = max(f.SwapMax, d)
-			f.Swaps++
-		}
-	}()
+	swapped := make(chan struct{})
+	go func() { defer close(swapped); swapUntil(done, e, revs, f) }()
 	f.Swapping, err = load(ctx, "swapping", clients, cfg.Calls, cfg.Duration, ref, open)
 	close(done)
-	wg.Wait()
-	if f.Swaps > 0 {
-		f.SwapMean = total / time.Duration(f.Swaps)
-	}
+	<-swapped
 	return err
+}
+
+// twoRevisions are two revisions of the callers policy that differ only
+// in a data key no rule reads.
+func twoRevisions(callers authzPolicyCase) ([]*compile.Bundle, error) {
+	revs := make([]*compile.Bundle, 2)
+	for i := range revs {
+		var doc map[string]any
+		if err := json.Unmarshal(callers.data, &doc); err != nil {
+			return nil, err
+		}
+		doc["bench_revision"] = i
+		raw, _ := json.Marshal(doc)
+		b, err := compileBench(callersPolicy, raw)
+		if err != nil {
+			return nil, err
+		}
+		revs[i] = b
+	}
+	return revs, nil
+}
+
+// swapUntil loads revs in turn every swapEvery, at most maxSwaps times,
+// until done, timing each Load into f.
+func swapUntil(done <-chan struct{}, e *engine.Engine, revs []*compile.Bundle, f *AuthzFootprint) {
+	var total time.Duration
+	defer func() {
+		if f.Swaps > 0 {
+			f.SwapMean = total / time.Duration(f.Swaps)
+		}
+	}()
+	for f.Swaps < maxSwaps {
+		select {
+		case <-done:
+			return
+		case <-time.After(swapEvery):
+		}
+		t0 := time.Now()
+		if err := e.Load(revs[f.Swaps%2]); err != nil {
+			return
+		}
+		d := time.Since(t0)
+		total += d
+		f.SwapMax = max(f.SwapMax, d)
+		f.Swaps++
+	}
 }
