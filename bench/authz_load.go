@@ -29,6 +29,17 @@ type AuthzRow struct {
 	// Mismatches counts calls whose decision differed from the reference
 	// decision for their request.
 	Mismatches int
+
+	lat []time.Duration // every call's latency, for merging rounds
+}
+
+// add merges another round of the same authorizer into r.
+func (r *AuthzRow) add(o AuthzRow) {
+	r.Calls += o.Calls
+	r.Elapsed += o.Elapsed
+	r.Mismatches += o.Mismatches
+	r.lat = append(r.lat, o.lat...)
+	r.P50, r.P99, _ = percentiles(r.lat)
 }
 
 // PerSecond is the row's throughput.
@@ -95,7 +106,7 @@ func load(ctx context.Context, name string, clients, calls int, dur time.Duratio
 	for _, l := range lat {
 		all = append(all, l...)
 	}
-	row.Calls = len(all)
+	row.Calls, row.lat = len(all), all
 	row.P50, row.P99, _ = percentiles(all)
 	if firstErr == nil {
 		firstErr = ctx.Err()

@@ -86,93 +86,59 @@ func isExecutable(path string) bool {
 
 // opaServer is a running `opa run --server` on loopback.
 type opaServer struct {
+	*serverProc
 	URL     string
 	Version string
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	stderr  *tailBuffer
-	dir     string
 }
 
-// startOPA writes the policy and data to a temporary directory and runs
-// the OPA server on a free loopback port until it answers /health.
-func startOPA(ctx context.Context, opa string) (*opaServer, error) {
-	version := "unknown version"
-	if out, err := exec.CommandContext(ctx, opa, "version").Output(); err == nil {
-		first, _, _ := strings.Cut(string(out), "\n")
-		version = strings.TrimSpace(strings.TrimPrefix(first, "Version:"))
-	}
-	dir, err := os.MkdirTemp("", "embassy-bench-opa-")
-	if err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "policy.rego"), []byte(authzPolicy), 0o600); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "data.json"), authzData, 0o600); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
+// startOPA runs the OPA server with policy and data on a free loopback
+// port until it answers /health.
+func startOPA(ctx context.Context, opa string, policy string, data []byte) (*opaServer, error) {
+	version := binaryVersion(ctx, opa)
 	port, err := freeLoopbackPort()
 	if err != nil {
-		os.RemoveAll(dir)
 		return nil, err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	cmd := exec.Command(opa, "run", "--server", "--addr", addr, "--log-level", "error", "policy.rego", "data.json")
-	cmd.Dir = dir
-	stopWithParent(cmd)
-	s := &opaServer{URL: "http://" + addr, Version: version, cmd: cmd, exited: make(chan struct{}), stderr: &tailBuffer{max: 4096}, dir: dir}
-	cmd.Stdout, cmd.Stderr = s.stderr, s.stderr
-	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
+	proc, err := launch(opa, []string{"run", "--server", "--addr", addr, "--log-level", "error", "policy.rego", "data.json"}, policyFiles(policy, data))
+	if err != nil {
 		return nil, err
 	}
-	go func() { cmd.Wait(); close(s.exited) }()
-	if err := s.waitHealthy(ctx, 30*time.Second); err != nil {
-		s.Stop()
+	s := &opaServer{serverProc: proc, URL: "http://" + addr, Version: version}
+	c := &http.Client{Timeout: time.Second}
+	err = proc.waitReady(ctx, 30*time.Second, "opa /health", func() error {
+		resp, err := c.Get(s.URL + "/health")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return errors.New(resp.Status)
+		}
+		return nil
+	})
+	if err != nil {
+		proc.Stop()
 		return nil, err
 	}
 	return s, nil
 }
 
-// waitHealthy polls /health until it answers 200.
-func (s *opaServer) waitHealthy(ctx context.Context, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	c := &http.Client{Timeout: time.Second}
-	for {
-		resp, err := c.Get(s.URL + "/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-s.exited:
-			return fmt.Errorf("opa exited before answering /health: %s", s.stderr.String())
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("opa did not answer %s/health within %v: %s", s.URL, within, s.stderr.String())
-		}
+// binaryVersion is the Version: line of `bin version`, as OPA and the
+// plugin print it.
+func binaryVersion(ctx context.Context, bin string) string {
+	out, err := exec.CommandContext(ctx, bin, "version").Output()
+	if err != nil {
+		return "unknown version"
 	}
+	first, _, _ := strings.Cut(string(out), "\n")
+	return strings.TrimSpace(strings.TrimPrefix(first, "Version:"))
 }
 
-// Stop interrupts the server, kills it if it has not exited within five
-// seconds, and removes its files.
-func (s *opaServer) Stop() {
-	_ = s.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-s.exited:
-	case <-time.After(5 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.exited
-	}
-	os.RemoveAll(s.dir)
+// policyFiles are the files an OPA process loads: the policy and its data
+// document, mounted at data.
+func policyFiles(policy string, data []byte) map[string][]byte {
+	return map[string][]byte{"policy.rego": []byte(policy), "data.json": data}
 }
 
 func freeLoopbackPort() (int, error) {

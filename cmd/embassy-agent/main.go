@@ -42,6 +42,7 @@ type options struct {
 	authzAddr, spireSocket                         string
 	authzLogHeaders                                []string
 	authzTimeout                                   time.Duration
+	authzCacheSize                                 int
 	logJSON                                        bool
 	w                                              workloadFlags
 }
@@ -125,7 +126,9 @@ the policy's failure mode; dry-run policies log would-deny) and the
 evaluation is stopped. Each decision is one structured line of the "authz" logger (JSON
 with --log-json), with header values redacted except those named by
 --authz-log-header-values; the counts per policy are rewritten to
-authz-stats.json every 10s.
+authz-stats.json every 10s. A policy that calls no time, random or network
+builtin has its decisions cached per revision (--authz-cache-size each),
+keyed on the input fields it reads; authz-stats.json shows hits and misses.
 
 Envoy. With --envoy-bootstrap it writes the sidecar's bootstrap (node id
 NAME.NAMESPACE, mTLS ADS to --cp, certificates from sds.sock, admin API on
@@ -174,6 +177,7 @@ agent refuses one Envoy would share with an app).`,
 	f.StringVar(&o.adminAddr, "envoy-admin", "", "Envoy's admin address, loopback ip:port (default the unix socket "+bootstrap.AdminSocket+" in --socket-dir)")
 	f.StringVar(&o.authzAddr, "authz-addr", "", "also serve ext_authz Check on this loopback address (127.0.0.1:PORT)")
 	f.DurationVar(&o.authzTimeout, "authz-timeout", extauthz.DefaultTimeout, "deny a Check whose policies have not decided within this time, and stop their evaluation (keep it below Envoy's 200ms ext_authz timeout)")
+	f.IntVar(&o.authzCacheSize, "authz-cache-size", extauthz.DefaultCacheSize, "decisions cached per policy revision, for deterministic policies only; 0 turns the cache off")
 	f.StringSliceVar(&o.authzLogHeaders, "authz-log-header-values", nil, "request headers whose values decision logs show (comma-separated); others are redacted")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
 	f.BoolVar(&o.logJSON, "log-json", false, "log one JSON object per line")
@@ -205,6 +209,8 @@ func run(ctx context.Context, cmd *cobra.Command, o options) error {
 		return errors.New("--envoy-bin needs --envoy-bootstrap: Envoy is started with that file")
 	case o.authzTimeout <= 0:
 		return fmt.Errorf("--authz-timeout %s: want a positive duration such as %s", o.authzTimeout, extauthz.DefaultTimeout)
+	case o.authzCacheSize < 0:
+		return fmt.Errorf("--authz-cache-size %d: want 0 (no cache) or a positive number of decisions such as %d", o.authzCacheSize, extauthz.DefaultCacheSize)
 	}
 	if o.socketDir == "" {
 		o.socketDir = bootstrap.SocketDir(o.workload)
@@ -251,6 +257,7 @@ func run(ctx context.Context, cmd *cobra.Command, o options) error {
 		Out:          out,
 		Authz: &agent.AuthzConfig{
 			XDSAddress: o.cp, LoopbackAddr: o.authzAddr, LogHeaderValues: o.authzLogHeaders, CheckTimeout: o.authzTimeout,
+			DecisionCacheSize: o.authzCacheSize,
 		},
 	})
 	if err != nil {

@@ -225,7 +225,10 @@ func newPolicyExplainCmd(g *globals) *cobra.Command {
 partial evaluation can turn into Envoy RBAC is decided by the proxy
 itself (and is the only way proxyless gRPC servers enforce it); explain
 prints its rules. Otherwise it names the rule (file:line) and expression
-that keep it on the agent's ext_authz, and why.`,
+that keep it on the agent's ext_authz, and why. It also says whether the
+agent may cache the policy's decisions and on which input fields they are
+keyed, or which expression (a time, random or network builtin, or a read
+of the whole input) forbids it.`,
 		Example: `  embassyctl policy explain payments-callers -n shop`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

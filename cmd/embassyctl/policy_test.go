@@ -169,11 +169,13 @@ func TestPolicyApplyEvalExplainAndList(t *testing.T) {
 	}
 
 	code, out, _ = e.run("policy", "explain", "web-methods", "-n", "shop")
-	if code != 0 || !strings.Contains(out, "compiled to RBAC") || !strings.Contains(out, ":method") {
+	if code != 0 || !strings.Contains(out, "compiled to RBAC") || !strings.Contains(out, ":method") ||
+		!strings.Contains(out, "decision cache: cacheable, keyed on input.attributes.request.http.method\n") {
 		t.Fatalf("explain of an RBAC policy: exit %d\n%s", code, out)
 	}
 	code, out, _ = e.run("policy", "explain", "web-body", "-n", "shop")
-	if code != 0 || !strings.Contains(out, "enforced by ext_authz") || !strings.Contains(out, "body.rego:") || !strings.Contains(out, "dry-run") {
+	if code != 0 || !strings.Contains(out, "enforced by ext_authz") || !strings.Contains(out, "body.rego:") || !strings.Contains(out, "dry-run") ||
+		!strings.Contains(out, "decision cache: cacheable, keyed on input.attributes.request.http.body\n") {
 		t.Fatalf("explain of an ext_authz policy: exit %d\n%s", code, out)
 	}
 

@@ -37,6 +37,9 @@ type AuthzConfig struct {
 	// together; on timeout the Check is denied (extauthz.DefaultTimeout
 	// when zero).
 	CheckTimeout time.Duration
+	// DecisionCacheSize bounds the decisions cached per policy revision;
+	// zero turns the cache off (see extauthz.Options.CacheSize).
+	DecisionCacheSize int
 	// StatsInterval is how often AuthzStatsFile is rewritten and the counts
 	// are reported to the control plane (default 10s).
 	StatsInterval time.Duration
@@ -58,6 +61,7 @@ func (a *Agent) newAuthz(cfg *AuthzConfig) error {
 		}
 	}
 	a.authz = NewAuthz(a.log.Named("authz"), cfg.LogHeaderValues, cfg.CheckTimeout)
+	a.authz.SetDecisionCache(cfg.DecisionCacheSize)
 	return nil
 }
 

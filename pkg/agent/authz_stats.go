@@ -42,6 +42,9 @@ type PolicyStats struct {
 	// LoadError says why the last revision received did not load.
 	LoadError string `json:"loadError,omitempty"`
 	extauthz.Counts
+	// Cache is what the decision cache did, and on which input fields it
+	// keys the current revision; absent when the cache is off.
+	Cache *extauthz.CacheStats `json:"cache,omitempty"`
 }
 
 // Stats returns the policies' revisions and decision counts. Decisions
@@ -51,7 +54,7 @@ func (a *Authz) Stats() AuthzStats {
 	defer a.mu.RUnlock()
 	st := AuthzStats{Synced: a.synced, DeniedUnsynced: a.unsynced.Load(), Policies: make([]PolicyStats, 0, len(a.policies)), Time: time.Now().UTC()}
 	for _, p := range a.policies {
-		ps := PolicyStats{Policy: p.name, Revision: p.engine.Revision(), LoadError: p.loadErr}
+		ps := PolicyStats{Policy: p.name, Revision: p.engine.Revision(), LoadError: p.loadErr, Cache: p.check.CacheStats()}
 		// One engine decides, so its counts are keyed by its bundle's
 		// name, and by "" for decisions made before it loaded.
 		for _, c := range p.check.Counts() {

@@ -130,6 +130,11 @@ type ExplainResponse struct {
 	Enforcement string `json:"enforcement"`
 	Reason      string `json:"reason,omitempty"`
 	Location    string `json:"location,omitempty"`
+	// Cacheable says whether the agent caches the policy's decisions,
+	// keyed on the input fields CacheFields; CacheReason says why not.
+	Cacheable   bool     `json:"cacheable"`
+	CacheFields []string `json:"cacheFields,omitempty"`
+	CacheReason string   `json:"cacheReason,omitempty"`
 	// Text is the human explanation `embassyctl policy explain` prints.
 	Text string `json:"text"`
 }
@@ -307,6 +312,10 @@ func (s *server) explainPolicy(w http.ResponseWriter, r *http.Request) {
 	}
 	if c.Mode == compile.ModeDryRun {
 		out.Text += "mode dry-run: the agent's ext_authz evaluates it and logs what it would deny; nothing is denied\n"
+	}
+	if d := inputDeps(p, c); d != nil {
+		out.Cacheable, out.CacheFields, out.CacheReason = d.Cacheable, d.Fields, d.Reason
+		out.Text += cacheText(d)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -38,6 +38,9 @@ type Options struct {
 	// Timeout bounds the evaluation of each Check; DefaultTimeout when
 	// zero.
 	Timeout time.Duration
+	// CacheSize bounds how many decisions of a deterministic policy are
+	// cached per revision (cache.go); zero turns the cache off.
+	CacheSize int
 }
 
 // Server is the Check server. It is safe for concurrent use.
@@ -49,6 +52,7 @@ type Server struct {
 	logHeaders map[string]bool
 	timeout    time.Duration
 	stats      stats
+	cache      *decisionCache
 
 	mu   sync.Mutex
 	grpc *grpc.Server
@@ -60,7 +64,7 @@ func New(e *engine.Engine, o Options) *Server {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	s := &Server{engine: e, log: log, logHeaders: map[string]bool{}, timeout: o.Timeout}
+	s := &Server{engine: e, log: log, logHeaders: map[string]bool{}, timeout: o.Timeout, cache: newDecisionCache(o.CacheSize)}
 	if s.timeout <= 0 {
 		s.timeout = DefaultTimeout
 	}
@@ -87,7 +91,7 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	} else if remove, denied := jwtCheck(s.engine.Bundle(), req, input, start); denied != nil {
 		d = *denied
 	} else {
-		d, err = s.decide(ctx, input)
+		d, err = s.cache.decide(s.engine.Bundle(), input, func() (engine.Decision, error) { return s.decide(ctx, input) })
 		if d.Allowed {
 			d.RequestHeadersToRemove = append(d.RequestHeadersToRemove, remove...)
 		}

@@ -54,6 +54,9 @@ func run() int {
 	ctx, cancel := context.WithTimeout(context.Background(), *deadline)
 	defer cancel()
 
+	if *authzChild {
+		return serveAuthzChild(ctx)
+	}
 	if *child {
 		if err := bench.ServeChild(ctx, os.Stdin, os.Stdout); err != nil && !errors.Is(err, context.Canceled) {
 			fmt.Fprintf(os.Stderr, "embassy-bench (proxies): %v\n", err)
@@ -133,7 +136,7 @@ func run() int {
 	if code := runIdentity(ctx); code != 0 {
 		return code
 	}
-	if code := runAuthz(ctx); code != 0 {
+	if code := runAuthz(ctx, exe); code != 0 {
 		return code
 	}
 	fmt.Printf("\ntotal %v\n", time.Since(start).Round(100*time.Millisecond))
