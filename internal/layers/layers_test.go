@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -17,51 +18,64 @@ const module = "embassy.dev/embassy"
 // module.
 type edge struct{ from, to string }
 
+// rules are what check holds a graph to; table_test.go has the tree's.
+type rules struct {
+	layerOf        map[string]int
+	apart          []edge
+	importedOnlyBy map[string][]string
+	allowed        map[edge]string
+}
+
 // check lists, sorted, what is wrong with the graph: packages not placed
-// in a layer, imports against the direction or between packages kept
-// apart that allowed does not name, and allowed imports that no longer
-// exist.
-func check(graph map[string][]string, layerOf map[string]int, apart []edge, allowed map[edge]string) []string {
+// in a layer, imports the rules forbid that allowed does not name, and
+// allowed imports that no longer exist or are no longer forbidden.
+func check(graph map[string][]string, r rules) []string {
 	var bad []string
 	seen := map[edge]bool{}
-	never := map[edge]bool{}
-	for _, e := range apart {
-		never[e] = true
-	}
 	for from, tos := range graph {
-		lf, ok := layerOf[from]
-		if !ok {
+		if _, ok := r.layerOf[from]; !ok {
 			bad = append(bad, fmt.Sprintf("%s is in no layer: add it to layerOf in table_test.go and to ARCHITECTURE.md", from))
 			continue
 		}
 		for _, to := range tos {
 			e := edge{from, to}
-			lt, ok := layerOf[to]
-			wrong := ""
-			switch {
-			case !ok:
-				continue // reported as a package of its own
-			case never[e]:
-				wrong = "the two talk only over a wire"
-			case lt > lf:
-				wrong = fmt.Sprintf("%s (%s) may not import %s (%s), a higher layer", from, layerNames[lf], to, layerNames[lt])
-			default:
+			wrong := r.forbids(e)
+			if wrong == "" {
 				continue
 			}
-			if _, ok := allowed[e]; ok {
+			if _, ok := r.allowed[e]; ok {
 				seen[e] = true
 				continue
 			}
 			bad = append(bad, fmt.Sprintf("%s imports %s: %s; move what it needs down, or into a package both import", from, to, wrong))
 		}
 	}
-	for e, why := range allowed {
+	for e, why := range r.allowed {
 		if !seen[e] {
-			bad = append(bad, fmt.Sprintf("allowed import %s -> %s (%s) is no longer against the direction: remove it from allowed in table_test.go", e.from, e.to, why))
+			bad = append(bad, fmt.Sprintf("allowed import %s -> %s (%s) is gone or no longer against the rules: remove it from allowed in table_test.go", e.from, e.to, why))
 		}
 	}
 	sort.Strings(bad)
 	return bad
+}
+
+// forbids says why the rules forbid e, or "" when they do not. An import
+// of a package in no layer is not judged: that package is reported.
+func (r rules) forbids(e edge) string {
+	lf, lt := r.layerOf[e.from], r.layerOf[e.to]
+	if _, ok := r.layerOf[e.to]; !ok {
+		return ""
+	}
+	if lt > lf {
+		return fmt.Sprintf("%s (%s) may not import %s (%s), a higher layer", e.from, layerNames[lf], e.to, layerNames[lt])
+	}
+	if slices.Contains(r.apart, e) {
+		return "the two talk only over a wire"
+	}
+	if only, ok := r.importedOnlyBy[e.to]; ok && lf != tools && !slices.Contains(only, e.from) {
+		return fmt.Sprintf("%s is imported only by %s", e.to, strings.Join(only, ", "))
+	}
+	return ""
 }
 
 // moduleGraph lists every package of the module with the module's
@@ -93,7 +107,7 @@ func TestImportsRunDownTheLayers(t *testing.T) {
 	if len(graph) < len(layerOf)/2 {
 		t.Fatalf("go list found %d packages, the table places %d: is the test running inside the module?", len(graph), len(layerOf))
 	}
-	for _, problem := range check(graph, layerOf, apart, allowed) {
+	for _, problem := range check(graph, table) {
 		t.Error(problem)
 	}
 }
@@ -114,25 +128,32 @@ func TestArchitectureNamesEveryPlacedPackage(t *testing.T) {
 // TestCheckFindsEachKindOfProblem proves the checker on a small graph, so
 // that a clean tree means the rules ran, not that they cannot fail.
 func TestCheckFindsEachKindOfProblem(t *testing.T) {
-	layers := map[string]int{"m": model, "e": engines, "s": serving, "c": serving}
+	r := rules{
+		layerOf:        map[string]int{"m": model, "e": engines, "p": engines, "s": serving, "c": serving, "x": tools},
+		apart:          []edge{{"c", "s"}},
+		importedOnlyBy: map[string][]string{"p": {"s"}},
+		allowed:        map[edge]string{{"s", "m"}: "stale"},
+	}
 	graph := map[string][]string{
 		"m": {"e"},      // up a layer
-		"e": {"m"},      // down: fine
+		"e": {"m", "p"}, // down: fine; p is only for s
 		"c": {"s", "m"}, // c and s are kept apart
-		"s": {"e"},
-		"x": nil, // in no layer
+		"s": {"e", "p"},
+		"x": {"p", "c"}, // tools import anything
+		"u": nil,        // in no layer
 	}
-	got := check(graph, layers, []edge{{"c", "s"}}, map[edge]string{{"s", "m"}: "stale"})
 	want := []string{
-		"allowed import s -> m (stale) is no longer against the direction: remove it from allowed in table_test.go",
+		"allowed import s -> m (stale) is gone or no longer against the rules: remove it from allowed in table_test.go",
 		"c imports s: the two talk only over a wire; move what it needs down, or into a package both import",
+		"e imports p: p is imported only by s; move what it needs down, or into a package both import",
 		"m imports e: m (model) may not import e (engines), a higher layer; move what it needs down, or into a package both import",
-		"x is in no layer: add it to layerOf in table_test.go and to ARCHITECTURE.md",
+		"u is in no layer: add it to layerOf in table_test.go and to ARCHITECTURE.md",
 	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+	if got := check(graph, r); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("check found:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if got := check(graph, layers, []edge{{"c", "s"}}, map[edge]string{{"m", "e"}: "known", {"c", "s"}: "known"}); len(got) != 1 {
-		t.Errorf("with both imports allowed, want only the unplaced package, got %q", got)
+	r.allowed = map[edge]string{{"m", "e"}: "known", {"c", "s"}: "known", {"e", "p"}: "known"}
+	if got := check(graph, r); len(got) != 1 {
+		t.Errorf("with every forbidden import allowed, want only the unplaced package, got %q", got)
 	}
 }
