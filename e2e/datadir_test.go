@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"embassy.dev/embassy/pkg/api"
+	"embassy.dev/embassy/pkg/apiwire"
 )
 
 // exitOf waits for p to exit by itself within timeout and returns its exit
@@ -27,7 +27,7 @@ func exitOf(t *testing.T, p *proc, timeout time.Duration) (int, string) {
 // caRoots are the fingerprints of the control plane's CA roots.
 func caRoots(t *testing.T, cp *controlPlane) (string, []string) {
 	t.Helper()
-	var res api.CARootsResponse
+	var res apiwire.CARootsResponse
 	if err := json.Unmarshal([]byte(cp.ctlStdout(t, "ca", "roots", "-o", "json")), &res); err != nil {
 		t.Fatal(err)
 	}

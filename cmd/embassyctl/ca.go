@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"embassy.dev/embassy/pkg/api"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/cli"
 	"embassy.dev/embassy/pkg/client"
 )
@@ -55,7 +55,7 @@ nothing.` + exitCodesHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return showTableOrJSON(cmd.Context(), g, output, (*client.Client).RotateCA,
-				func(w io.Writer, out *api.CARootsResponse, o cli.TableOptions) error {
+				func(w io.Writer, out *apiwire.CARootsResponse, o cli.TableOptions) error {
 					return cli.PrintCARotation(w, out, time.Now(), o)
 				})
 		},

@@ -13,6 +13,7 @@ import (
 
 	"embassy.dev/embassy/internal/catest"
 	"embassy.dev/embassy/pkg/api"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/store"
 )
@@ -74,7 +75,7 @@ func TestCARotatePublishesANewRootAndListsTheRoots(t *testing.T) {
 	}
 
 	code, out, _ = e.run("ca", "roots", "-o", "json")
-	var listed api.CARootsResponse
+	var listed apiwire.CARootsResponse
 	if code != 0 || json.Unmarshal([]byte(out), &listed) != nil || len(listed.Roots) != 2 || listed.Roots[1].Fingerprint != roots[1].Fingerprint {
 		t.Fatalf("ca roots -o json: exit %d\n%s", code, out)
 	}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"embassy.dev/embassy/pkg/api"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/cli"
 	"embassy.dev/embassy/pkg/client"
 	"embassy.dev/embassy/pkg/resource"
@@ -117,8 +117,8 @@ func plural(name string) string {
 // their part out rather than failing the command.
 func related(ctx context.Context, c *client.Client, r *resource.Resource) (cli.Related, error) {
 	var all []*resource.Resource
-	var services *api.ServicesResponse
-	var policies *api.PoliciesResponse
+	var services *apiwire.ServicesResponse
+	var policies *apiwire.PoliciesResponse
 	switch r.Kind {
 	case resource.KindService, resource.KindWorkload:
 		for _, k := range []resource.Kind{resource.KindRoute, resource.KindTrafficPolicy, resource.KindAuthorizationPolicy} {

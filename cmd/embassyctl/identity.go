@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"embassy.dev/embassy/pkg/api"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/cli"
 	"embassy.dev/embassy/pkg/client"
 	"embassy.dev/embassy/pkg/identity"
@@ -32,7 +32,7 @@ that. Tokens are stored hashed; every token command needs the admin token.` + ex
 }
 
 func newTokenCreateCmd(g *globals) *cobra.Command {
-	var req api.TokenCreateRequest
+	var req apiwire.TokenCreateRequest
 	var output string
 	cmd := &cobra.Command{
 		Use:   "create --namespace NS --service-account SA [--workload NAME] [--service SVC]... [--ttl 1h] [--single-use] [--output FILE]",
@@ -79,7 +79,7 @@ TTL may be at most ` + identity.MaxTokenTTL.String() + " (0: never expires)." + 
 	f.StringVar(&req.ServiceAccount, "service-account", "", "service account of the identity the token grants (required)")
 	f.StringVar(&req.Workload, "workload", "", "the only workload name the agent may register (default: any)")
 	f.StringArrayVar(&req.Services, "service", nil, "a service the agent may register its workload for; repeat for several (default: any its service account is allowed to serve)")
-	f.StringVar(&req.TTL, "ttl", "", fmt.Sprintf("how long the token may be redeemed, at most %s; 0: never expires (default %s)", identity.MaxTokenTTL, api.DefaultTokenTTL))
+	f.StringVar(&req.TTL, "ttl", "", fmt.Sprintf("how long the token may be redeemed, at most %s; 0: never expires (default %s)", identity.MaxTokenTTL, apiwire.DefaultTokenTTL))
 	f.BoolVar(&req.SingleUse, "single-use", false, "the token may be redeemed once")
 	f.StringVar(&output, "output", "", "write the token to this file, mode 0600, instead of stdout")
 	return cmd
@@ -158,11 +158,11 @@ func newTokenListCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return showTableOrJSON(cmd.Context(), g, output,
-				func(c *client.Client, ctx context.Context) (api.TokensResponse, error) {
+				func(c *client.Client, ctx context.Context) (apiwire.TokensResponse, error) {
 					ts, err := c.Tokens(ctx)
-					return api.TokensResponse{Tokens: ts}, err
+					return apiwire.TokensResponse{Tokens: ts}, err
 				},
-				func(w io.Writer, out api.TokensResponse, o cli.TableOptions) error {
+				func(w io.Writer, out apiwire.TokensResponse, o cli.TableOptions) error {
 					return cli.PrintTokens(w, out.Tokens, time.Now(), o)
 				})
 		},
@@ -236,7 +236,7 @@ with their fingerprints and expiry.` + exitCodesHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return showTableOrJSON(cmd.Context(), g, output, (*client.Client).Certificates,
-				func(w io.Writer, out *api.CertificatesResponse, o cli.TableOptions) error {
+				func(w io.Writer, out *apiwire.CertificatesResponse, o cli.TableOptions) error {
 					return cli.PrintCerts(w, out, time.Now(), o)
 				})
 		},

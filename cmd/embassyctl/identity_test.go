@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"embassy.dev/embassy/pkg/api"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/store"
 )
@@ -36,8 +37,8 @@ func identityEnv(t *testing.T) (*env, *identity.Tokens) {
 	}
 	srv := httptest.NewServer(api.NewHandler(api.Options{
 		Store: st, AdminToken: "tok", Tokens: tokens, Bundle: ca,
-		Certificates: func() []api.WorkloadCertificate {
-			return []api.WorkloadCertificate{{Workload: "echo-v1", SPIFFEID: "spiffe://example.org/ns/default/sa/echo", Serial: "1f", NotAfter: time.Now().Add(time.Hour), IssuedAt: time.Now()}}
+		Certificates: func() []apiwire.WorkloadCertificate {
+			return []apiwire.WorkloadCertificate{{Workload: "echo-v1", SPIFFEID: "spiffe://example.org/ns/default/sa/echo", Serial: "1f", NotAfter: time.Now().Add(time.Hour), IssuedAt: time.Now()}}
 		},
 	}))
 	t.Cleanup(srv.Close)

@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
-	"embassy.dev/embassy/pkg/api"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/cli"
 	"embassy.dev/embassy/pkg/events"
 )
@@ -48,7 +48,7 @@ func newStatusCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func printStatus(w io.Writer, format string, st *api.StatusResponse) error {
+func printStatus(w io.Writer, format string, st *apiwire.StatusResponse) error {
 	switch format {
 	case cli.OutputJSON, cli.OutputYAML:
 		return encode(w, format, st)

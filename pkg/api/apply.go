@@ -7,9 +7,13 @@ import (
 	"net/http"
 	"strings"
 
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/resource"
 )
+
+// MaxApplyBytes bounds the body of an apply request.
+const MaxApplyBytes = 8 << 20
 
 // apply decodes every file of the request, refuses the lot if any
 // document is bad, and otherwise hands them to the Applier as one apply.
@@ -57,11 +61,11 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request) {
 
 // readApplyRequest reads and checks the request body, writing the error
 // response itself when it cannot.
-func readApplyRequest(w http.ResponseWriter, r *http.Request) (*ApplyRequest, bool) {
+func readApplyRequest(w http.ResponseWriter, r *http.Request) (*apiwire.ApplyRequest, bool) {
 	body := http.MaxBytesReader(w, r.Body, MaxApplyBytes)
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
-	var req ApplyRequest
+	var req apiwire.ApplyRequest
 	if err := dec.Decode(&req); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -95,7 +99,7 @@ func fieldErrors(err error, file string) resource.Errors {
 }
 
 // fileNames lists the request's file names for a message.
-func fileNames(fs []File) string {
+func fileNames(fs []apiwire.File) string {
 	names := make([]string, len(fs))
 	for i, f := range fs {
 		names[i] = f.Name

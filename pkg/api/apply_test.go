@@ -7,13 +7,14 @@ import (
 	"testing"
 
 	"embassy.dev/embassy/internal/meshtest"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/apply"
 )
 
 func TestApplyCreatesThenReportsUnchanged(t *testing.T) {
 	h := newHarness(t, nil)
 	for i, want := range []apply.Action{apply.Created, apply.Unchanged} {
-		code, body := h.applyFiles(false, File{Name: "echo.yaml", Content: meshtest.ServiceEcho + "---\n" + meshtest.RouteEcho})
+		code, body := h.applyFiles(false, apiwire.File{Name: "echo.yaml", Content: meshtest.ServiceEcho + "---\n" + meshtest.RouteEcho})
 		if code != http.StatusOK {
 			t.Fatalf("apply %d: %d %s", i, code, body)
 		}
@@ -29,7 +30,7 @@ func TestApplyCreatesThenReportsUnchanged(t *testing.T) {
 
 func TestApplyDryRunStoresNothing(t *testing.T) {
 	h := newHarness(t, nil)
-	code, body := h.applyFiles(true, File{Name: "echo.yaml", Content: meshtest.ServiceEcho})
+	code, body := h.applyFiles(true, apiwire.File{Name: "echo.yaml", Content: meshtest.ServiceEcho})
 	if code != http.StatusOK || !strings.Contains(string(body), `"dryRun": true`) {
 		t.Fatalf("dry-run apply: %d %s", code, body)
 	}
@@ -88,12 +89,12 @@ func TestApplyRefusesBadInput(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, nil)
-			h.mustApply(File{Name: "seed.yaml", Content: strings.Replace(meshtest.ServiceEcho, "name: echo", "name: seed", 1)})
+			h.mustApply(apiwire.File{Name: "seed.yaml", Content: strings.Replace(meshtest.ServiceEcho, "name: echo", "name: seed", 1)})
 			rev := h.st.Revision()
 
 			code, body := h.applyFiles(false,
-				File{Name: "good.yaml", Content: meshtest.ServiceEcho},
-				File{Name: "dir/bad.yaml", Content: strings.Replace(meshtest.ServiceEcho, "name: echo", "name: fine", 1) + "---\n" + tc.doc},
+				apiwire.File{Name: "good.yaml", Content: meshtest.ServiceEcho},
+				apiwire.File{Name: "dir/bad.yaml", Content: strings.Replace(meshtest.ServiceEcho, "name: echo", "name: fine", 1) + "---\n" + tc.doc},
 			)
 			if code != http.StatusBadRequest {
 				t.Fatalf("status %d, want 400: %s", code, body)
@@ -118,8 +119,8 @@ func TestApplyCollectsErrorsFromEveryFile(t *testing.T) {
 	h := newHarness(t, nil)
 	neg := strings.Replace(meshtest.RouteEcho, "weight: 1", "weight: -1", 1)
 	code, body := h.applyFiles(false,
-		File{Name: "a.yaml", Content: meshtest.ServiceEcho + "---\n" + neg},
-		File{Name: "b.yaml", Content: "kind: Nope\n"},
+		apiwire.File{Name: "a.yaml", Content: meshtest.ServiceEcho + "---\n" + neg},
+		apiwire.File{Name: "b.yaml", Content: "kind: Nope\n"},
 	)
 	if code != http.StatusBadRequest {
 		t.Fatalf("status %d, want 400: %s", code, body)
@@ -133,7 +134,7 @@ func TestApplyCollectsErrorsFromEveryFile(t *testing.T) {
 func TestApplyRejectsOversizedBody(t *testing.T) {
 	h := newHarness(t, nil)
 	big := strings.Repeat("#", MaxApplyBytes)
-	code, body := h.applyFiles(false, File{Name: "big.yaml", Content: big})
+	code, body := h.applyFiles(false, apiwire.File{Name: "big.yaml", Content: big})
 	if code != http.StatusRequestEntityTooLarge || !strings.Contains(errorOf(t, body).Error, "8 MiB") {
 		t.Fatalf("oversized apply: %d %s", code, body)
 	}

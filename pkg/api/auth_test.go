@@ -6,11 +6,12 @@ import (
 	"testing"
 
 	"embassy.dev/embassy/internal/meshtest"
+	"embassy.dev/embassy/pkg/apiwire"
 )
 
 func TestWritesNeedTheAdminToken(t *testing.T) {
 	h := newHarness(t, nil)
-	req := ApplyRequest{Files: []File{{Name: "echo.yaml", Content: meshtest.ServiceEcho}}}
+	req := apiwire.ApplyRequest{Files: []apiwire.File{{Name: "echo.yaml", Content: meshtest.ServiceEcho}}}
 
 	code, body := h.do(http.MethodPost, "/v1/apply", "", req)
 	if code != http.StatusUnauthorized || !strings.Contains(errorOf(t, body).Error, "missing bearer token: pass --token-file or set EMBASSY_TOKEN_FILE") {

@@ -6,14 +6,8 @@ import (
 	"strconv"
 	"time"
 
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/store"
-)
-
-// Headers of GET /v1/backup, so a client can say what it saved and check
-// that it got all of it (with Content-Length).
-const (
-	HeaderStoreID  = "X-Embassy-Store-Id"
-	HeaderRevision = "X-Embassy-Revision"
 )
 
 // backupIdle bounds how long a backup waits on a client that reads
@@ -40,8 +34,8 @@ func (s *server) backup(w http.ResponseWriter, r *http.Request) {
 		h.Set("Content-Type", "application/octet-stream")
 		h.Set("Content-Length", strconv.FormatInt(i.Size, 10))
 		h.Set("Cache-Control", "no-store")
-		h.Set(HeaderStoreID, i.StoreID)
-		h.Set(HeaderRevision, strconv.FormatInt(i.Revision, 10))
+		h.Set(apiwire.HeaderStoreID, i.StoreID)
+		h.Set(apiwire.HeaderRevision, strconv.FormatInt(i.Revision, 10))
 		return idleWriter{w: w, rc: http.NewResponseController(w)}, nil
 	})
 	switch {

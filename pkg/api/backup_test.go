@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"testing"
 
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/store"
 )
 
@@ -48,8 +49,8 @@ func TestBackupIsForTheAdminAndIsAStore(t *testing.T) {
 		t.Fatalf("GET /v1/backup = %d, %d of %d bytes, %v", resp.StatusCode, n, resp.ContentLength, err)
 	}
 	info, err := store.InspectBackup(path)
-	if err != nil || info.StoreID != b.Record().StoreID || info.StoreID != resp.Header.Get(HeaderStoreID) ||
-		strconv.FormatInt(info.Revision, 10) != resp.Header.Get(HeaderRevision) {
+	if err != nil || info.StoreID != b.Record().StoreID || info.StoreID != resp.Header.Get(apiwire.HeaderStoreID) ||
+		strconv.FormatInt(info.Revision, 10) != resp.Header.Get(apiwire.HeaderRevision) {
 		t.Errorf("the backup reads as %+v, %v; headers %v; want store %s", info, err, resp.Header, b.Record().StoreID)
 	}
 }

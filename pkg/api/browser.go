@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+
+	"embassy.dev/embassy/pkg/apiwire"
 )
 
 // The API has no browser clients, yet a browser on the operator's machine
@@ -19,9 +21,6 @@ import (
 
 // APIHostFlag is embassy-cp's flag naming extra Host names of the API.
 const APIHostFlag = "--api-host"
-
-// JSONContentType is the media type of every request body the API takes.
-const JSONContentType = "application/json"
 
 // browserGuard wraps the API: every response says nosniff, a request
 // whose Host names neither a loopback address nor one of hosts is refused
@@ -46,7 +45,7 @@ func browserGuard(next http.Handler, hosts []string) http.Handler {
 			return
 		default:
 			if !isJSON(r.Header.Get("Content-Type")) {
-				writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("%s %s needs Content-Type: %s (got %q): the API takes no other type, so that a web page cannot send it a form or text", r.Method, r.URL.Path, JSONContentType, r.Header.Get("Content-Type")))
+				writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("%s %s needs Content-Type: %s (got %q): the API takes no other type, so that a web page cannot send it a form or text", r.Method, r.URL.Path, apiwire.JSONContentType, r.Header.Get("Content-Type")))
 				return
 			}
 		}
@@ -78,7 +77,7 @@ func loopbackHost(host string) bool {
 // such as charset allowed.
 func isJSON(ct string) bool {
 	mt, _, err := mime.ParseMediaType(ct)
-	return err == nil && mt == JSONContentType
+	return err == nil && mt == apiwire.JSONContentType
 }
 
 // APIHosts is every name besides loopback ones that requests may call the

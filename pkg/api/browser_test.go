@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"embassy.dev/embassy/internal/meshtest"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/store"
 )
 
@@ -65,7 +66,7 @@ func TestForeignHostIsRefused(t *testing.T) {
 		if resp.StatusCode != http.StatusMisdirectedRequest || !strings.Contains(errorOf(t, []byte(body)).Error, "--api-host") {
 			t.Errorf("GET with Host %q: %d %s, want 421 naming --api-host", host, resp.StatusCode, body)
 		}
-		resp, body = send(t, srv, http.MethodPost, "/v1/apply", host, JSONContentType, applyBody(), "Authorization", "Bearer "+testToken)
+		resp, body = send(t, srv, http.MethodPost, "/v1/apply", host, apiwire.JSONContentType, applyBody(), "Authorization", "Bearer "+testToken)
 		if resp.StatusCode != http.StatusMisdirectedRequest {
 			t.Errorf("apply with Host %q: %d %s, want 421", host, resp.StatusCode, body)
 		}
@@ -107,7 +108,7 @@ func TestWritesMustBeJSON(t *testing.T) {
 	if resp, body := send(t, srv, http.MethodPost, "/v1/apply", "", "application/json; charset=utf-8", applyBody(), auth...); resp.StatusCode != http.StatusOK {
 		t.Fatalf("JSON apply: %d %s", resp.StatusCode, body)
 	}
-	if resp, body := send(t, srv, http.MethodPost, "/v1/check", "", JSONContentType, `{}`); resp.StatusCode == http.StatusUnsupportedMediaType {
+	if resp, body := send(t, srv, http.MethodPost, "/v1/check", "", apiwire.JSONContentType, `{}`); resp.StatusCode == http.StatusUnsupportedMediaType {
 		t.Fatalf("JSON check refused for its type: %s", body)
 	}
 }

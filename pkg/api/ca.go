@@ -10,16 +10,10 @@ import (
 	"slices"
 	"time"
 
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/identity"
 )
-
-// CARootsResponse is the body of GET /v1/ca/roots and of a rotation: the
-// trust domain and the roots of its bundle, oldest first.
-type CARootsResponse struct {
-	TrustDomain string              `json:"trustDomain"`
-	Roots       []identity.RootInfo `json:"roots"`
-}
 
 // RotateRefusedError is a RotateCA error from a CA that does not rotate
 // itself, such as a provided CA; the API answers 409 Conflict with its
@@ -45,7 +39,7 @@ func (s *server) caRoots(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, identityOff)
 		return
 	}
-	writeJSON(w, http.StatusOK, CARootsResponse{TrustDomain: s.o.Bundle.TrustDomain().Name(), Roots: nonNilRoots(s.o.Bundle.Roots())})
+	writeJSON(w, http.StatusOK, apiwire.CARootsResponse{TrustDomain: s.o.Bundle.TrustDomain().Name(), Roots: nonNilRoots(s.o.Bundle.Roots())})
 }
 
 // rotateCA publishes a new root of the mesh CA. The body is checked before
@@ -70,7 +64,7 @@ func (s *server) rotateCA(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "rotating the mesh CA: "+err.Error())
 		return
 	}
-	out := CARootsResponse{Roots: nonNilRoots(roots)}
+	out := apiwire.CARootsResponse{Roots: nonNilRoots(roots)}
 	if s.o.Bundle != nil {
 		out.TrustDomain = s.o.Bundle.TrustDomain().Name()
 	}
@@ -109,22 +103,13 @@ func checkEmptyBody(r io.Reader) error {
 
 // publishRotation records the root a rotation published in /v1/events.
 // The newest root is the last one: roots are ordered by when they sign.
-func (s *server) publishRotation(out CARootsResponse) {
+func (s *server) publishRotation(out apiwire.CARootsResponse) {
 	if s.o.Events == nil || len(out.Roots) == 0 {
 		return
 	}
 	newest := out.Roots[len(out.Roots)-1]
-	msg := fmt.Sprintf("CA root %s published; it signs from %s", ShortFingerprint(newest.Fingerprint), newest.SignsFrom.UTC().Format(time.RFC3339))
+	msg := fmt.Sprintf("CA root %s published; it signs from %s", apiwire.ShortFingerprint(newest.Fingerprint), newest.SignsFrom.UTC().Format(time.RFC3339))
 	s.o.Events.Publish(events.Event{Kind: events.KindRotation, Message: msg})
-}
-
-// ShortFingerprint is the first 16 hex digits of a root's fingerprint:
-// enough to tell roots apart in a table or a log line.
-func ShortFingerprint(fp string) string {
-	if len(fp) > 16 {
-		return fp[:16]
-	}
-	return fp
 }
 
 // nonNilRoots keeps an empty list from encoding as null.

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"embassy.dev/embassy/internal/catest"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/store"
@@ -65,7 +66,7 @@ func (h *harness) doRaw(method, path, body string) (int, []byte) {
 		h.t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+testToken)
-	req.Header.Set("Content-Type", JSONContentType)
+	req.Header.Set("Content-Type", apiwire.JSONContentType)
 	resp, err := h.srv.Client().Do(req)
 	if err != nil {
 		h.t.Fatal(err)
@@ -78,9 +79,9 @@ func (h *harness) doRaw(method, path, body string) (int, []byte) {
 	return resp.StatusCode, out
 }
 
-func decodeRoots(t *testing.T, body []byte) CARootsResponse {
+func decodeRoots(t *testing.T, body []byte) apiwire.CARootsResponse {
 	t.Helper()
-	var out CARootsResponse
+	var out apiwire.CARootsResponse
 	if err := json.Unmarshal(body, &out); err != nil {
 		t.Fatalf("decode %s: %v", body, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/apply"
 	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/resource"
@@ -20,11 +21,6 @@ const defaultHeartbeat = 15 * time.Second
 // defaultEventsLimit is how many events GET /v1/events returns unless
 // ?limit= says otherwise.
 const defaultEventsLimit = 100
-
-// EventsResponse is the body of GET /v1/events.
-type EventsResponse struct {
-	Events []events.Event `json:"events"`
-}
 
 // events serves recent events, or follows them as Server-Sent Events with
 // "Accept: text/event-stream" or ?follow=true until the client goes.
@@ -50,7 +46,7 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 		follow = follow || b
 	}
 	if !follow {
-		out := EventsResponse{Events: []events.Event{}}
+		out := apiwire.EventsResponse{Events: []events.Event{}}
 		for _, e := range s.o.Events.Recent(0) {
 			if kind == "" || e.Kind == kind {
 				out.Events = append(out.Events, e)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"embassy.dev/embassy/internal/meshtest"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/store"
 )
@@ -75,10 +76,10 @@ func TestEventsListsAppliesAndPolicyLoads(t *testing.T) {
 	srv := httptest.NewServer(NewHandler(Options{Store: st, AdminToken: testToken, Events: bus}))
 	t.Cleanup(srv.Close)
 	h := &harness{t: t, srv: srv, st: st}
-	h.mustApply(File{Name: "echo.yaml", Content: meshtest.ServiceEcho})
-	h.mustApply(File{Name: "echo.yaml", Content: meshtest.ServiceEcho})
+	h.mustApply(apiwire.File{Name: "echo.yaml", Content: meshtest.ServiceEcho})
+	h.mustApply(apiwire.File{Name: "echo.yaml", Content: meshtest.ServiceEcho})
 	code, body := h.do(http.MethodGet, "/v1/events?limit=5", testToken, nil)
-	var out EventsResponse
+	var out apiwire.EventsResponse
 	if code != http.StatusOK || json.Unmarshal(body, &out) != nil {
 		t.Fatalf("events: %d %s", code, body)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/apply"
 	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/identity"
@@ -45,7 +46,7 @@ type Options struct {
 	RotateCA func() ([]identity.RootInfo, error)
 	// Certificates lists the latest SVID of every agent for
 	// /v1/certificates; nil lists none.
-	Certificates func() []WorkloadCertificate
+	Certificates func() []apiwire.WorkloadCertificate
 
 	// ReadTokens authorise reads (never writes), besides the admin token.
 	// They are never logged.

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/status"
 	"embassy.dev/embassy/pkg/store"
 )
@@ -49,7 +50,7 @@ func (h *harness) do(method, path, token string, body any) (int, []byte) {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	if method != http.MethodGet {
-		req.Header.Set("Content-Type", JSONContentType)
+		req.Header.Set("Content-Type", apiwire.JSONContentType)
 	}
 	resp, err := h.srv.Client().Do(req)
 	if err != nil {
@@ -64,13 +65,13 @@ func (h *harness) do(method, path, token string, body any) (int, []byte) {
 }
 
 // applyFiles posts an apply of one file per name/content pair.
-func (h *harness) applyFiles(dryRun bool, files ...File) (int, []byte) {
+func (h *harness) applyFiles(dryRun bool, files ...apiwire.File) (int, []byte) {
 	h.t.Helper()
-	return h.do(http.MethodPost, "/v1/apply", testToken, ApplyRequest{Files: files, DryRun: dryRun})
+	return h.do(http.MethodPost, "/v1/apply", testToken, apiwire.ApplyRequest{Files: files, DryRun: dryRun})
 }
 
 // mustApply applies files and fails the test unless it succeeds.
-func (h *harness) mustApply(files ...File) {
+func (h *harness) mustApply(files ...apiwire.File) {
 	h.t.Helper()
 	if code, body := h.applyFiles(false, files...); code != http.StatusOK {
 		h.t.Fatalf("apply: %d %s", code, body)
@@ -78,9 +79,9 @@ func (h *harness) mustApply(files ...File) {
 }
 
 // errorOf decodes an error response.
-func errorOf(t *testing.T, body []byte) ErrorResponse {
+func errorOf(t *testing.T, body []byte) apiwire.ErrorResponse {
 	t.Helper()
-	var er ErrorResponse
+	var er apiwire.ErrorResponse
 	if err := json.Unmarshal(body, &er); err != nil || er.Error == "" {
 		t.Fatalf("response is not a JSON error (%v): %s", err, body)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/spiffe"
 )
@@ -30,60 +31,6 @@ type TrustBundle interface {
 	Roots() []identity.RootInfo
 }
 
-// TokenCreateRequest is the body of POST /v1/tokens.
-type TokenCreateRequest struct {
-	Namespace      string `json:"namespace"`
-	ServiceAccount string `json:"serviceAccount"`
-	// Workload, when set, is the only workload name the token's agent may
-	// attest and register as.
-	Workload string `json:"workload,omitempty"`
-	// Services, when set, are the only services the token's agent may
-	// register its workload for.
-	Services []string `json:"services,omitempty"`
-	// TTL is a Go duration ("1h"); DefaultTokenTTL when empty, "0" for a
-	// token that never expires.
-	TTL       string `json:"ttl,omitempty"`
-	SingleUse bool   `json:"singleUse,omitempty"`
-}
-
-// DefaultTokenTTL is a new join token's lifetime when the request names
-// none.
-const DefaultTokenTTL = time.Hour
-
-// TokenCreateResponse is the body of a created token: the only time the
-// token itself is shown.
-type TokenCreateResponse struct {
-	Token string             `json:"token"`
-	Info  identity.TokenInfo `json:"info"`
-}
-
-// TokensResponse is the body of GET /v1/tokens.
-type TokensResponse struct {
-	Tokens []identity.TokenInfo `json:"tokens"`
-}
-
-// WorkloadCertificate is the latest SVID issued to one agent.
-type WorkloadCertificate struct {
-	// Workload is the name the agent attested or registered as, if any.
-	Workload string    `json:"workload,omitempty"`
-	SPIFFEID string    `json:"spiffeID"`
-	Serial   string    `json:"serial"`
-	NotAfter time.Time `json:"notAfter"`
-	// IssuedAt is the last rotation; FirstIssuedAt the attestation.
-	IssuedAt      time.Time `json:"issuedAt"`
-	FirstIssuedAt time.Time `json:"firstIssuedAt"`
-	// Issuer names the external CA (SPIRE) that issued the certificate,
-	// as seen when the agent registered; "" when embassy-cp signed it.
-	Issuer string `json:"issuer,omitempty"`
-}
-
-// CertificatesResponse is the body of GET /v1/certificates.
-type CertificatesResponse struct {
-	TrustDomain  string                `json:"trustDomain"`
-	Certificates []WorkloadCertificate `json:"certificates"`
-	Roots        []identity.RootInfo   `json:"roots"`
-}
-
 // identityOff answers identity endpoints of a control plane without a CA.
 const identityOff = "this control plane has no CA configured: identity endpoints are unavailable"
 
@@ -97,7 +44,7 @@ func (s *server) createToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, identityOff)
 		return
 	}
-	var req TokenCreateRequest
+	var req apiwire.TokenCreateRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxTokenRequestBytes))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
@@ -112,7 +59,7 @@ func (s *server) createToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "a join token may not grant the control plane's own identity (ns "+spiffe.ControlPlaneNamespace+", sa "+spiffe.ControlPlaneServiceAccount+")")
 		return
 	}
-	ttl := DefaultTokenTTL
+	ttl := apiwire.DefaultTokenTTL
 	if req.TTL != "" {
 		d, err := identity.ParseTokenTTL(req.TTL)
 		if err != nil {
@@ -128,7 +75,7 @@ func (s *server) createToken(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("join token created", "token_id", info.ID, "namespace", info.Namespace, "service_account", info.ServiceAccount, "workload", info.Workload, "services", info.Services, "single_use", info.SingleUse)
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusCreated, TokenCreateResponse{Token: secret, Info: info})
+	writeJSON(w, http.StatusCreated, apiwire.TokenCreateResponse{Token: secret, Info: info})
 }
 
 // listTokens lists every join token, without secrets.
@@ -137,7 +84,7 @@ func (s *server) listTokens(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, identityOff)
 		return
 	}
-	out := TokensResponse{Tokens: s.o.Tokens.List()}
+	out := apiwire.TokensResponse{Tokens: s.o.Tokens.List()}
 	if out.Tokens == nil {
 		out.Tokens = []identity.TokenInfo{}
 	}
@@ -202,9 +149,9 @@ func (s *server) certificates(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, identityOff)
 		return
 	}
-	out := CertificatesResponse{
+	out := apiwire.CertificatesResponse{
 		TrustDomain:  s.o.Bundle.TrustDomain().Name(),
-		Certificates: []WorkloadCertificate{},
+		Certificates: []apiwire.WorkloadCertificate{},
 		Roots:        s.o.Bundle.Roots(),
 	}
 	if s.o.Certificates != nil {

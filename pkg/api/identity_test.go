@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/store"
 )
@@ -34,8 +35,8 @@ func identityHarness(t *testing.T) (*harness, *bytes.Buffer) {
 	var logs bytes.Buffer
 	srv := httptest.NewServer(NewHandler(Options{
 		Store: st, AdminToken: testToken, Tokens: tokens, Bundle: ca,
-		Certificates: func() []WorkloadCertificate {
-			return []WorkloadCertificate{{Workload: "web-1", SPIFFEID: "spiffe://example.org/ns/shop/sa/a", Serial: "ab"}}
+		Certificates: func() []apiwire.WorkloadCertificate {
+			return []apiwire.WorkloadCertificate{{Workload: "web-1", SPIFFEID: "spiffe://example.org/ns/shop/sa/a", Serial: "ab"}}
 		},
 		Logger: hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Trace}),
 	}))
@@ -45,7 +46,7 @@ func identityHarness(t *testing.T) (*harness, *bytes.Buffer) {
 
 func TestTokenEndpointsNeedTheAdminToken(t *testing.T) {
 	h, _ := identityHarness(t)
-	req := TokenCreateRequest{Namespace: "shop", ServiceAccount: "a"}
+	req := apiwire.TokenCreateRequest{Namespace: "shop", ServiceAccount: "a"}
 	for _, c := range []struct{ method, path string }{
 		{http.MethodPost, "/v1/tokens"}, {http.MethodGet, "/v1/tokens"}, {http.MethodDelete, "/v1/tokens/0123456789abcdef"},
 	} {
@@ -59,11 +60,11 @@ func TestTokenEndpointsNeedTheAdminToken(t *testing.T) {
 
 func TestTokenLifecycleOverTheAPI(t *testing.T) {
 	h, logs := identityHarness(t)
-	code, body := h.do(http.MethodPost, "/v1/tokens", testToken, TokenCreateRequest{Namespace: "shop", ServiceAccount: "a", Workload: "web-1", TTL: "30m", SingleUse: true})
+	code, body := h.do(http.MethodPost, "/v1/tokens", testToken, apiwire.TokenCreateRequest{Namespace: "shop", ServiceAccount: "a", Workload: "web-1", TTL: "30m", SingleUse: true})
 	if code != http.StatusCreated {
 		t.Fatalf("create: %d %s", code, body)
 	}
-	var created TokenCreateResponse
+	var created apiwire.TokenCreateResponse
 	if err := json.Unmarshal(body, &created); err != nil || created.Token == "" {
 		t.Fatalf("create response (%v): %s", err, body)
 	}
@@ -74,7 +75,7 @@ func TestTokenLifecycleOverTheAPI(t *testing.T) {
 	}
 
 	code, body = h.do(http.MethodGet, "/v1/tokens", testToken, nil)
-	var list TokensResponse
+	var list apiwire.TokensResponse
 	if code != http.StatusOK || json.Unmarshal(body, &list) != nil || len(list.Tokens) != 1 || list.Tokens[0].ID != info.ID {
 		t.Fatalf("list: %d %s", code, body)
 	}
@@ -103,14 +104,14 @@ func TestTokenCreateRefusesBadRequests(t *testing.T) {
 		req  any
 		want string
 	}{
-		{TokenCreateRequest{ServiceAccount: "a"}, "needs a namespace and a service account"},
-		{TokenCreateRequest{Namespace: "shop", ServiceAccount: "a", TTL: "soon"}, `ttl "soon" is not a duration`},
-		{TokenCreateRequest{Namespace: "shop", ServiceAccount: "a", TTL: "100000000h"}, `ttl "100000000h" is not a duration from 0 to 8760h (365 days)`},
-		{TokenCreateRequest{Namespace: "shop", ServiceAccount: "a", TTL: "9000h"}, "longer than the maximum 8760h (365 days)"},
-		{TokenCreateRequest{Namespace: "shop", ServiceAccount: "a", Workload: "x.other"}, "workload (--workload) must be a DNS-1123 label"},
-		{TokenCreateRequest{Namespace: "shop", ServiceAccount: "a", Services: []string{"Web"}}, "service (--service) must be a DNS-1123 label"},
-		{TokenCreateRequest{Namespace: "embassy-system", ServiceAccount: "embassy-cp"}, "control plane's own identity"},
-		{TokenCreateRequest{Namespace: "shop", ServiceAccount: "a/b"}, "service account"},
+		{apiwire.TokenCreateRequest{ServiceAccount: "a"}, "needs a namespace and a service account"},
+		{apiwire.TokenCreateRequest{Namespace: "shop", ServiceAccount: "a", TTL: "soon"}, `ttl "soon" is not a duration`},
+		{apiwire.TokenCreateRequest{Namespace: "shop", ServiceAccount: "a", TTL: "100000000h"}, `ttl "100000000h" is not a duration from 0 to 8760h (365 days)`},
+		{apiwire.TokenCreateRequest{Namespace: "shop", ServiceAccount: "a", TTL: "9000h"}, "longer than the maximum 8760h (365 days)"},
+		{apiwire.TokenCreateRequest{Namespace: "shop", ServiceAccount: "a", Workload: "x.other"}, "workload (--workload) must be a DNS-1123 label"},
+		{apiwire.TokenCreateRequest{Namespace: "shop", ServiceAccount: "a", Services: []string{"Web"}}, "service (--service) must be a DNS-1123 label"},
+		{apiwire.TokenCreateRequest{Namespace: "embassy-system", ServiceAccount: "embassy-cp"}, "control plane's own identity"},
+		{apiwire.TokenCreateRequest{Namespace: "shop", ServiceAccount: "a/b"}, "service account"},
 		{map[string]any{"namespace": "shop", "serviceAccount": "a", "sa": "x"}, "unknown field"},
 	} {
 		code, body := h.do(http.MethodPost, "/v1/tokens", testToken, c.req)
@@ -149,7 +150,7 @@ func TestBundleIsPublic(t *testing.T) {
 func TestCertificatesListIssuanceAndRoots(t *testing.T) {
 	h, _ := identityHarness(t)
 	code, body := h.do(http.MethodGet, "/v1/certificates", testToken, nil)
-	var out CertificatesResponse
+	var out apiwire.CertificatesResponse
 	if code != http.StatusOK || json.Unmarshal(body, &out) != nil {
 		t.Fatalf("certificates: %d %s", code, body)
 	}
@@ -164,7 +165,7 @@ func TestIdentityEndpointsWithoutACA(t *testing.T) {
 	if code, body := h.do(http.MethodGet, "/v1/bundle", "", nil); code != http.StatusServiceUnavailable {
 		t.Fatalf("bundle without a CA: %d %s", code, body)
 	}
-	if code, body := h.do(http.MethodPost, "/v1/tokens", testToken, TokenCreateRequest{Namespace: "a", ServiceAccount: "b"}); code != http.StatusServiceUnavailable {
+	if code, body := h.do(http.MethodPost, "/v1/tokens", testToken, apiwire.TokenCreateRequest{Namespace: "a", ServiceAccount: "b"}); code != http.StatusServiceUnavailable {
 		t.Fatalf("token without a CA: %d %s", code, body)
 	}
 }

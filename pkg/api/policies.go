@@ -12,6 +12,7 @@ import (
 	rbacv3 "github.com/envoyproxy/go-control-plane/envoy/config/rbac/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/store"
@@ -23,94 +24,8 @@ import (
 // maxEvalInputBytes bounds the input document of an eval request.
 const maxEvalInputBytes = 1 << 20
 
-// Enforcement paths a policy runs on.
-const (
-	EnforcedByRBAC     = "rbac"
-	EnforcedByExtAuthz = "ext_authz"
-)
-
-// PolicyStatus is one AuthorizationPolicy as the control plane compiled
-// and distributed it.
-type PolicyStatus struct {
-	Name      string `json:"name"`
-	Namespace string `json:"namespace"`
-	// Revision is the bundle's content revision ("" when it did not compile).
-	Revision string `json:"revision,omitempty"`
-	// Compiled is false when the Rego does not compile; Error says why.
-	Compiled bool   `json:"compiled"`
-	Error    string `json:"error,omitempty"`
-	// Enforcement is "rbac" when the policy compiled to Envoy RBAC, else
-	// "ext_authz", with Reason and Location saying what kept it there.
-	Enforcement string `json:"enforcement"`
-	Reason      string `json:"reason,omitempty"`
-	Location    string `json:"location,omitempty"`
-	// Mode is "enforce" or "dry-run".
-	Mode    string           `json:"mode"`
-	Targets resource.Targets `json:"targets"`
-	// Workloads are the targeted workloads, namespace/name.
-	Workloads []string `json:"workloads"`
-	// Proxies are the connected nodes of targeted workloads that asked for
-	// authorization bundles, with the revision of this policy they ACKed,
-	// and the nodes whose agents reported decisions of this policy.
-	Proxies []PolicyProxy `json:"proxies"`
-	// Decisions sums the decisions the proxies' agents reported.
-	Decisions DecisionCounts `json:"decisions"`
-}
-
-// PolicyProxy is one targeted node's state for a policy.
-type PolicyProxy struct {
-	ID string `json:"id"`
-	// AckedRevision is this policy's revision when the node's last ACKed
-	// ExtensionConfig version holds it, else "". A version lists the
-	// node's bundle revisions joined with "," (see xds/cache).
-	AckedRevision string `json:"ackedRevision,omitempty"`
-	// VersionAcked is the node's last ACKed ExtensionConfig version.
-	VersionAcked string `json:"versionAcked,omitempty"`
-	// Current is true when the node ACKed the policy's current revision.
-	Current bool `json:"current"`
-	// Decisions are the node's agent's last report for this policy; nil
-	// when it has not reported within the last ten minutes.
-	Decisions *ProxyDecisions `json:"decisions,omitempty"`
-}
-
-// PoliciesResponse is the body of GET /v1/policies.
-type PoliciesResponse struct {
-	Revision int64          `json:"revision"`
-	Policies []PolicyStatus `json:"policies"`
-}
-
-// EvalRequest is the body of POST /v1/policies/{namespace}/{name}/eval.
-type EvalRequest struct {
-	// Input is the document evaluated as input, in the shape of the
-	// ext_authz CheckRequest the agent builds.
-	Input json.RawMessage `json:"input"`
-}
-
-// EvalResponse is the decision on one input.
-type EvalResponse struct {
-	Policy   string       `json:"policy"`
-	Revision string       `json:"revision"`
-	Outcome  string       `json:"outcome"`
-	Decision EvalDecision `json:"decision"`
-}
-
-// EvalDecision is the ext_authz answer the agent would give.
-type EvalDecision struct {
-	// Allowed is the verdict as enforce mode applies it; Permitted whether
-	// the request passes (a dry-run policy permits what it would deny).
-	Allowed   bool   `json:"allowed"`
-	Permitted bool   `json:"permitted"`
-	DryRun    bool   `json:"dryRun,omitempty"`
-	Failed    bool   `json:"failed,omitempty"`
-	Reason    string `json:"reason,omitempty"`
-	// HTTPStatus and Body make up a denied response.
-	HTTPStatus int               `json:"httpStatus,omitempty"`
-	Body       string            `json:"body,omitempty"`
-	Headers    map[string]string `json:"headers,omitempty"`
-}
-
-func evalDecision(d engine.Decision) EvalDecision {
-	out := EvalDecision{Allowed: d.Allowed, Permitted: d.Permitted(), DryRun: d.DryRun, Failed: d.Failed, Reason: d.Reason, Body: d.Body}
+func evalDecision(d engine.Decision) apiwire.EvalDecision {
+	out := apiwire.EvalDecision{Allowed: d.Allowed, Permitted: d.Permitted(), DryRun: d.DryRun, Failed: d.Failed, Reason: d.Reason, Body: d.Body}
 	if !d.Permitted() {
 		out.HTTPStatus = d.HTTPStatus
 	}
@@ -123,22 +38,6 @@ func evalDecision(d engine.Decision) EvalDecision {
 	return out
 }
 
-// ExplainResponse says how a policy is enforced.
-type ExplainResponse struct {
-	Policy      string `json:"policy"`
-	Revision    string `json:"revision,omitempty"`
-	Enforcement string `json:"enforcement"`
-	Reason      string `json:"reason,omitempty"`
-	Location    string `json:"location,omitempty"`
-	// Cacheable says whether the agent caches the policy's decisions,
-	// keyed on the input fields CacheFields; CacheReason says why not.
-	Cacheable   bool     `json:"cacheable"`
-	CacheFields []string `json:"cacheFields,omitempty"`
-	CacheReason string   `json:"cacheReason,omitempty"`
-	// Text is the human explanation `embassyctl policy explain` prints.
-	Text string `json:"text"`
-}
-
 // policies lists every AuthorizationPolicy with its compiled state.
 func (s *server) policies(w http.ResponseWriter, r *http.Request) {
 	snap, err := s.meshSnapshot(r.Context())
@@ -147,8 +46,8 @@ func (s *server) policies(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ns := r.URL.Query().Get("namespace")
-	out := PoliciesResponse{Revision: snap.Revision, Policies: []PolicyStatus{}}
-	var decisions map[string]map[string]*ProxyDecisions
+	out := apiwire.PoliciesResponse{Revision: snap.Revision, Policies: []apiwire.PolicyStatus{}}
+	var decisions map[string]map[string]*apiwire.ProxyDecisions
 	if s.o.AuthzReports != nil {
 		decisions = policyDecisions(s.o.AuthzReports())
 	}
@@ -179,18 +78,18 @@ func (s *server) compiled(p *mesh.AuthorizationPolicy) *mesh.AuthzCompiled {
 	return &mesh.AuthzCompiled{Revision: b.Revision(), Mode: b.Mode(), Reason: "RBAC compilation is not configured on this server"}
 }
 
-func (s *server) policyStatus(snap *mesh.Snapshot, p *mesh.AuthorizationPolicy) PolicyStatus {
+func (s *server) policyStatus(snap *mesh.Snapshot, p *mesh.AuthorizationPolicy) apiwire.PolicyStatus {
 	c := s.compiled(p)
-	st := PolicyStatus{
+	st := apiwire.PolicyStatus{
 		Name: p.Name, Namespace: p.Namespace, Revision: c.Revision, Compiled: c.Err == "", Error: c.Err,
-		Enforcement: EnforcedByExtAuthz, Reason: c.Reason, Location: c.Location, Mode: c.Mode,
-		Targets: p.Spec.Targets, Workloads: []string{}, Proxies: []PolicyProxy{},
+		Enforcement: apiwire.EnforcedByExtAuthz, Reason: c.Reason, Location: c.Location, Mode: c.Mode,
+		Targets: p.Spec.Targets, Workloads: []string{}, Proxies: []apiwire.PolicyProxy{},
 	}
 	if st.Mode == "" {
 		st.Mode = compile.ModeEnforce
 	}
 	if c.Compiled {
-		st.Enforcement = EnforcedByRBAC
+		st.Enforcement = apiwire.EnforcedByRBAC
 	}
 	targeted := map[string]bool{}
 	for _, wl := range snap.Workloads {
@@ -207,7 +106,7 @@ func (s *server) policyStatus(snap *mesh.Snapshot, p *mesh.AuthorizationPolicy) 
 		if !asked || !targeted[px.Namespace+"/"+px.Workload] {
 			continue
 		}
-		pp := PolicyProxy{ID: px.ID, VersionAcked: ts.VersionAcked}
+		pp := apiwire.PolicyProxy{ID: px.ID, VersionAcked: ts.VersionAcked}
 		if c.Revision != "" && slices.Contains(strings.Split(ts.VersionAcked, ","), c.Revision) {
 			pp.AckedRevision, pp.Current = c.Revision, true
 		}
@@ -248,7 +147,7 @@ func (s *server) evalPolicy(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var req EvalRequest
+	var req apiwire.EvalRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxEvalInputBytes))
 	dec.UseNumber()
 	if err := dec.Decode(&req); err != nil {
@@ -288,7 +187,7 @@ func (s *server) evalPolicy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := ds[0]
-	writeJSON(w, http.StatusOK, EvalResponse{Policy: name, Revision: b.Revision(), Outcome: d.Outcome(), Decision: evalDecision(d)})
+	writeJSON(w, http.StatusOK, apiwire.EvalResponse{Policy: name, Revision: b.Revision(), Outcome: d.Outcome(), Decision: evalDecision(d)})
 }
 
 // explainPolicy says whether the policy runs as RBAC and, if not, which
@@ -299,12 +198,12 @@ func (s *server) explainPolicy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := s.compiled(p)
-	out := ExplainResponse{Policy: p.Namespace + "/" + p.Name, Revision: c.Revision, Enforcement: EnforcedByExtAuthz, Reason: c.Reason, Location: c.Location}
+	out := apiwire.ExplainResponse{Policy: p.Namespace + "/" + p.Name, Revision: c.Revision, Enforcement: apiwire.EnforcedByExtAuthz, Reason: c.Reason, Location: c.Location}
 	switch {
 	case c.Err != "":
 		out.Text = "does not compile:\n" + c.Err + "\n"
 	case c.Compiled:
-		out.Enforcement = EnforcedByRBAC
+		out.Enforcement = apiwire.EnforcedByRBAC
 		rules, _ := c.RBAC.(*rbacv3.RBAC)
 		out.Text = rbac.Explain(&rbac.Result{Compiled: true, RBAC: rules})
 	default:

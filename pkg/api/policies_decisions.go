@@ -3,6 +3,8 @@ package api
 import (
 	"sort"
 	"time"
+
+	"embassy.dev/embassy/pkg/apiwire"
 )
 
 // AuthzReport is the latest authorization report of one proxy's agent: the
@@ -20,52 +22,27 @@ type AuthzPolicyCounts struct {
 	// Policy is "<namespace>/<name>".
 	Policy   string
 	Revision string
-	DecisionCounts
-}
-
-// DecisionCounts counts authorization decisions by outcome. WouldDeny
-// counts what a dry-run policy would have denied; Error counts failed
-// evaluations and decisions made before a revision loaded.
-type DecisionCounts struct {
-	Allow     uint64 `json:"allow"`
-	Deny      uint64 `json:"deny"`
-	WouldDeny uint64 `json:"wouldDeny"`
-	Error     uint64 `json:"error"`
-}
-
-func (c *DecisionCounts) add(o DecisionCounts) {
-	c.Allow += o.Allow
-	c.Deny += o.Deny
-	c.WouldDeny += o.WouldDeny
-	c.Error += o.Error
-}
-
-// ProxyDecisions is what one proxy's agent last reported for a policy.
-type ProxyDecisions struct {
-	// Revision is the revision the agent decided with at the report.
-	Revision string `json:"revision"`
-	DecisionCounts
-	ReportedAt time.Time `json:"reportedAt"`
+	apiwire.DecisionCounts
 }
 
 // policyDecisions indexes the reports by policy, then proxy. A proxy
 // reported by more than one agent identity has their counts summed, and
 // the revision of the latest report.
-func policyDecisions(reports []AuthzReport) map[string]map[string]*ProxyDecisions {
-	out := map[string]map[string]*ProxyDecisions{}
+func policyDecisions(reports []AuthzReport) map[string]map[string]*apiwire.ProxyDecisions {
+	out := map[string]map[string]*apiwire.ProxyDecisions{}
 	for _, r := range reports {
 		for _, p := range r.Policies {
 			byProxy := out[p.Policy]
 			if byProxy == nil {
-				byProxy = map[string]*ProxyDecisions{}
+				byProxy = map[string]*apiwire.ProxyDecisions{}
 				out[p.Policy] = byProxy
 			}
 			d := byProxy[r.Proxy]
 			if d == nil {
-				d = &ProxyDecisions{}
+				d = &apiwire.ProxyDecisions{}
 				byProxy[r.Proxy] = d
 			}
-			d.add(p.DecisionCounts)
+			d.Add(p.DecisionCounts)
 			if !r.ReportedAt.Before(d.ReportedAt) {
 				d.Revision, d.ReportedAt = p.Revision, r.ReportedAt
 			}
@@ -77,7 +54,7 @@ func policyDecisions(reports []AuthzReport) map[string]map[string]*ProxyDecision
 // addDecisions puts each proxy's reported decisions on st's proxies,
 // listing the reporting proxies that are not connected too, and sums
 // them into the policy's totals.
-func addDecisions(st *PolicyStatus, byProxy map[string]*ProxyDecisions) {
+func addDecisions(st *apiwire.PolicyStatus, byProxy map[string]*apiwire.ProxyDecisions) {
 	if len(byProxy) == 0 {
 		return
 	}
@@ -90,9 +67,9 @@ func addDecisions(st *PolicyStatus, byProxy map[string]*ProxyDecisions) {
 	}
 	for id, d := range byProxy {
 		if !seen[id] {
-			st.Proxies = append(st.Proxies, PolicyProxy{ID: id, Decisions: d})
+			st.Proxies = append(st.Proxies, apiwire.PolicyProxy{ID: id, Decisions: d})
 		}
-		st.Decisions.add(d.DecisionCounts)
+		st.Decisions.Add(d.DecisionCounts)
 	}
 	sort.Slice(st.Proxies, func(i, j int) bool { return st.Proxies[i].ID < st.Proxies[j].ID })
 }

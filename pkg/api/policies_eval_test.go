@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"embassy.dev/embassy/internal/meshtest"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/whatif"
 	"embassy.dev/embassy/policy/sandbox"
 )
@@ -34,13 +35,13 @@ spec:
 
 func TestEvalDecidesInTheSandbox(t *testing.T) {
 	h := newRegoHarness(t, sandbox.Limits{Timeout: 20 * time.Second})
-	if code, body := h.do(http.MethodPost, "/v1/apply", testToken, ApplyRequest{Files: []File{{Name: "p.yaml", Content: policyEchoGetOnly}}}); code != http.StatusOK {
+	if code, body := h.do(http.MethodPost, "/v1/apply", testToken, apiwire.ApplyRequest{Files: []apiwire.File{{Name: "p.yaml", Content: policyEchoGetOnly}}}); code != http.StatusOK {
 		t.Fatalf("apply: %d %s", code, body)
 	}
 	for method, want := range map[string]string{"GET": "allow", "POST": "deny"} {
 		input := json.RawMessage(`{"attributes": {"request": {"http": {"method": "` + method + `"}}}}`)
-		code, body := h.do(http.MethodPost, "/v1/policies/default/get-only/eval", testToken, EvalRequest{Input: input})
-		var res EvalResponse
+		code, body := h.do(http.MethodPost, "/v1/policies/default/get-only/eval", testToken, apiwire.EvalRequest{Input: input})
+		var res apiwire.EvalResponse
 		if code != http.StatusOK || json.Unmarshal(body, &res) != nil || res.Outcome != want {
 			t.Errorf("%s: %d %s, want %s", method, code, body, want)
 		}
@@ -53,7 +54,7 @@ func TestEvalDecidesInTheSandbox(t *testing.T) {
 func TestCheckIsBoundedByTheDeadline(t *testing.T) {
 	h := newRegoHarness(t, sandbox.Limits{Timeout: time.Second})
 	mesh := meshtest.ServiceEcho + "---\n" + meshtest.RouteEcho + "---\n" + workloadEcho + "---\n" + policyEchoSpinsOnHeader
-	if code, body := h.do(http.MethodPost, "/v1/apply", testToken, ApplyRequest{Files: []File{{Name: "m.yaml", Content: mesh}}}); code != http.StatusOK {
+	if code, body := h.do(http.MethodPost, "/v1/apply", testToken, apiwire.ApplyRequest{Files: []apiwire.File{{Name: "m.yaml", Content: mesh}}}); code != http.StatusOK {
 		t.Fatalf("apply: %d %s", code, body)
 	}
 	ask := func(n string) whatif.Answer {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"embassy.dev/embassy/internal/meshtest"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/posture"
 	"embassy.dev/embassy/pkg/status"
 	"embassy.dev/embassy/pkg/store"
@@ -20,7 +21,7 @@ func TestPostureReportsTheRunningMesh(t *testing.T) {
 	srv := httptest.NewServer(NewHandler(Options{Store: store.NewMemory(), Proxies: reg, AdminToken: testToken, InsecureXDS: true}))
 	t.Cleanup(srv.Close)
 	h := &harness{t: t, srv: srv}
-	if code, body := h.do(http.MethodPost, "/v1/apply", testToken, ApplyRequest{Files: []File{{Name: "m.yaml", Content: meshtest.ServiceEcho + "---\n" + workloadEcho}}}); code != http.StatusOK {
+	if code, body := h.do(http.MethodPost, "/v1/apply", testToken, apiwire.ApplyRequest{Files: []apiwire.File{{Name: "m.yaml", Content: meshtest.ServiceEcho + "---\n" + workloadEcho}}}); code != http.StatusOK {
 		t.Fatalf("apply: %d %s", code, body)
 	}
 	code, body := h.do(http.MethodGet, "/v1/posture", testToken, nil)

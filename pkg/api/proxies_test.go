@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"embassy.dev/embassy/internal/meshtest"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/status"
 )
 
@@ -32,7 +33,7 @@ func TestProxiesComeFromTheRegistry(t *testing.T) {
 	}}
 	h := newHarness(t, reg)
 	code, body := h.do(http.MethodGet, "/v1/proxies", testToken, nil)
-	var out ProxiesResponse
+	var out apiwire.ProxiesResponse
 	if code != http.StatusOK || json.Unmarshal(body, &out) != nil {
 		t.Fatalf("GET /v1/proxies: %d %s", code, body)
 	}

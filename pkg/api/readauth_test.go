@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"embassy.dev/embassy/internal/meshtest"
+	"embassy.dev/embassy/pkg/apiwire"
 )
 
 const testReadToken = "test-read-token"
@@ -38,7 +39,7 @@ func TestReadTokensReadButCannotWrite(t *testing.T) {
 			t.Errorf("GET %s with a wrong token: %d", path, code)
 		}
 	}
-	req := ApplyRequest{Files: []File{{Name: "echo.yaml", Content: meshtest.ServiceEcho}}}
+	req := apiwire.ApplyRequest{Files: []apiwire.File{{Name: "echo.yaml", Content: meshtest.ServiceEcho}}}
 	code, body := h.do(http.MethodPost, "/v1/apply", testReadToken, req)
 	if code != http.StatusForbidden || !strings.HasPrefix(errorOf(t, body).Error, "POST /v1/apply needs the admin token, not the read token") {
 		t.Fatalf("apply with the read token: %d %s", code, body)
@@ -77,7 +78,7 @@ func TestAnonymousReadsFromLoopback(t *testing.T) {
 	if code, body := h.do(http.MethodGet, "/v1/resources/services", "", nil); code != http.StatusOK {
 		t.Fatalf("anonymous loopback read: %d %s", code, body)
 	}
-	req := ApplyRequest{Files: []File{{Name: "echo.yaml", Content: meshtest.ServiceEcho}}}
+	req := apiwire.ApplyRequest{Files: []apiwire.File{{Name: "echo.yaml", Content: meshtest.ServiceEcho}}}
 	if code, _ := h.do(http.MethodPost, "/v1/apply", "", req); code != http.StatusUnauthorized {
 		t.Fatalf("anonymous write: %d", code)
 	}

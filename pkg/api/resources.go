@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/apply"
 	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/resource"
@@ -32,8 +33,8 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) {
 			items = append(items, res)
 		}
 	}
-	w.Header().Set(RevisionHeader, strconv.FormatInt(rev, 10))
-	writeJSON(w, http.StatusOK, ListResponse{Items: items, Revision: rev})
+	w.Header().Set(apiwire.HeaderRevision, strconv.FormatInt(rev, 10))
+	writeJSON(w, http.StatusOK, apiwire.ListResponse{Items: items, Revision: rev})
 }
 
 // get serves one resource.
@@ -52,7 +53,7 @@ func (s *server) get(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, "get "+key.String(), err)
 		return
 	}
-	w.Header().Set(RevisionHeader, strconv.FormatInt(rev, 10))
+	w.Header().Set(apiwire.HeaderRevision, strconv.FormatInt(rev, 10))
 	writeJSON(w, http.StatusOK, res)
 }
 
@@ -77,7 +78,7 @@ func (s *server) delete(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, notFoundMsg(key))
 	case errors.As(err, &refused):
-		writeJSON(w, http.StatusConflict, ErrorResponse{Error: refused.Error(), Details: refused.Referrers})
+		writeJSON(w, http.StatusConflict, apiwire.ErrorResponse{Error: refused.Error(), Details: refused.Referrers})
 	case err != nil:
 		s.internal(w, "delete "+key.String(), err)
 	default:

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"embassy.dev/embassy/internal/meshtest"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/resource"
 )
 
@@ -17,10 +18,10 @@ func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
 func TestGetListAndDelete(t *testing.T) {
 	h := newHarness(t, nil)
 	other := strings.Replace(meshtest.ServiceEcho, "name: echo", "name: echo\n  namespace: prod", 1)
-	h.mustApply(File{Name: "echo.yaml", Content: meshtest.ServiceEcho + "---\n" + other + "---\n" + meshtest.RouteEcho})
+	h.mustApply(apiwire.File{Name: "echo.yaml", Content: meshtest.ServiceEcho + "---\n" + other + "---\n" + meshtest.RouteEcho})
 
 	code, body := h.do(http.MethodGet, "/v1/resources/Services", testToken, nil)
-	var list ListResponse
+	var list apiwire.ListResponse
 	if code != http.StatusOK || json.Unmarshal(body, &list) != nil || len(list.Items) != 2 || list.Revision != 1 {
 		t.Fatalf("list all namespaces: %d %s", code, body)
 	}

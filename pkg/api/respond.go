@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/resource"
 )
 
@@ -19,11 +20,11 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 // writeError writes {"error": msg}.
 func writeError(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, ErrorResponse{Error: msg})
+	writeJSON(w, code, apiwire.ErrorResponse{Error: msg})
 }
 
 // writeFieldErrors writes a 400 with every problem as a line of the
 // message and as a structured detail.
 func writeFieldErrors(w http.ResponseWriter, errs resource.Errors) {
-	writeJSON(w, http.StatusBadRequest, ErrorResponse{Error: errs.Error(), Details: errs})
+	writeJSON(w, http.StatusBadRequest, apiwire.ErrorResponse{Error: errs.Error(), Details: errs})
 }

@@ -9,13 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/status"
 )
-
-// MaxProxiesLimit bounds one page of GET /v1/proxies.
-const MaxProxiesLimit = 1000
 
 // syncStates are the values ?state= accepts.
 var syncStates = []string{status.SyncSynced, status.SyncNacked, status.SyncStale, status.SyncPending, status.SyncNotSent}
@@ -64,7 +62,7 @@ func (s *server) proxies(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	writeJSON(w, http.StatusOK, ProxiesResponse{Proxies: page, Continue: next, StaleAfterSeconds: s.o.StaleAfter.Seconds()})
+	writeJSON(w, http.StatusOK, apiwire.ProxiesResponse{Proxies: page, Continue: next, StaleAfterSeconds: s.o.StaleAfter.Seconds()})
 }
 
 // proxy serves one connected proxy.
@@ -138,8 +136,8 @@ func paginate(ps []status.Proxy, limitParam, cont string) ([]status.Proxy, strin
 		return ps, "", nil
 	}
 	limit, err := strconv.Atoi(limitParam)
-	if err != nil || limit < 1 || limit > MaxProxiesLimit {
-		return nil, "", fmt.Errorf("limit=%q: want a whole number from 1 to %d", limitParam, MaxProxiesLimit)
+	if err != nil || limit < 1 || limit > apiwire.MaxProxiesLimit {
+		return nil, "", fmt.Errorf("limit=%q: want a whole number from 1 to %d", limitParam, apiwire.MaxProxiesLimit)
 	}
 	if len(ps) <= limit {
 		return ps, "", nil

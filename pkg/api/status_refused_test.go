@@ -10,7 +10,7 @@ import (
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
-	"embassy.dev/embassy/pkg/api"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
@@ -57,7 +57,7 @@ func TestStatusNamesARefusedSet(t *testing.T) {
 		waitFor(t, "the push", 5*time.Second, func() bool { return l.xds.Stats().Revision == step.rev })
 	}
 
-	var st api.StatusResponse
+	var st apiwire.StatusResponse
 	l.get("/v1/status", &st)
 	if st.LastPush == nil || st.LastPush.Revision != 3 || len(st.LastPush.Refused) != 1 {
 		t.Fatalf("last push %+v, want revision 3 with one refusal", st.LastPush)
@@ -70,7 +70,7 @@ func TestStatusNamesARefusedSet(t *testing.T) {
 		t.Errorf("refusal does not name the refused resource and why: %+v", r.Problems)
 	}
 
-	var evs api.EventsResponse
+	var evs apiwire.EventsResponse
 	l.get("/v1/events", &evs)
 	var ev *events.Event
 	for i, e := range evs.Events {

@@ -3,57 +3,9 @@ package api
 import (
 	"net/http"
 
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/resource"
 )
-
-// Endpoint health values. Without active health checking an endpoint a
-// workload registered is "registered"; a static one is "unknown".
-const (
-	HealthUnknown    = "unknown"
-	HealthRegistered = "registered"
-)
-
-// ServicesResponse is the body of GET /v1/services.
-type ServicesResponse struct {
-	Revision int64           `json:"revision"`
-	Services []ServiceStatus `json:"services"`
-}
-
-// ServiceStatus is one service with its endpoints.
-type ServiceStatus struct {
-	Name      string                 `json:"name"`
-	Namespace string                 `json:"namespace"`
-	Ports     []resource.ServicePort `json:"ports"`
-	// ServiceAccounts are the identities allowed to serve it: its
-	// spec.serviceAccounts, or the default when omitted.
-	ServiceAccounts []string         `json:"serviceAccounts"`
-	Endpoints       []EndpointStatus `json:"endpoints"`
-	// TCPAddress is, for a service with tcp ports, the loopback IP where
-	// every Envoy sidecar accepts connections for them: apps connect to
-	// TCPAddress:<port>.
-	TCPAddress string `json:"tcpAddress,omitempty"`
-	// Excluded are the Workloads naming the service that may not serve
-	// it: they get none of its traffic.
-	Excluded []ExcludedWorkload `json:"excluded,omitempty"`
-}
-
-// ExcludedWorkload is a Workload that names a service whose
-// serviceAccounts do not allow its own.
-type ExcludedWorkload struct {
-	Workload       string `json:"workload"`
-	Address        string `json:"address"`
-	ServiceAccount string `json:"serviceAccount"`
-}
-
-// EndpointStatus is one endpoint of a service.
-type EndpointStatus struct {
-	Address  string            `json:"address"`
-	Ports    map[string]uint32 `json:"ports"`
-	Labels   map[string]string `json:"labels,omitempty"`
-	Locality resource.Locality `json:"locality,omitzero"`
-	Workload string            `json:"workload,omitempty"`
-	Health   string            `json:"health"`
-}
 
 // services lists the services of the current mesh snapshot with their
 // endpoints, in one namespace with ?namespace=.
@@ -64,24 +16,24 @@ func (s *server) services(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ns := r.URL.Query().Get("namespace")
-	out := ServicesResponse{Revision: snap.Revision, Services: []ServiceStatus{}}
+	out := apiwire.ServicesResponse{Revision: snap.Revision, Services: []apiwire.ServiceStatus{}}
 	for _, svc := range snap.Services {
 		if ns != "" && svc.Ref.Namespace != ns {
 			continue
 		}
-		st := ServiceStatus{Name: svc.Ref.Name, Namespace: svc.Ref.Namespace, Ports: svc.Spec.Ports, ServiceAccounts: svc.ServiceAccounts, Endpoints: []EndpointStatus{}}
+		st := apiwire.ServiceStatus{Name: svc.Ref.Name, Namespace: svc.Ref.Namespace, Ports: svc.Spec.Ports, ServiceAccounts: svc.ServiceAccounts, Endpoints: []apiwire.EndpointStatus{}}
 		if hasTCPPort(svc.Spec.Ports) {
 			st.TCPAddress = svc.Ref.TCPAddress()
 		}
 		for _, w := range svc.Excluded {
-			st.Excluded = append(st.Excluded, ExcludedWorkload{Workload: w.Name, Address: w.Spec.Address, ServiceAccount: w.Spec.Identity()})
+			st.Excluded = append(st.Excluded, apiwire.ExcludedWorkload{Workload: w.Name, Address: w.Spec.Address, ServiceAccount: w.Spec.Identity()})
 		}
 		for _, ep := range svc.Endpoints {
-			health := HealthUnknown
+			health := apiwire.HealthUnknown
 			if ep.Workload != "" {
-				health = HealthRegistered
+				health = apiwire.HealthRegistered
 			}
-			st.Endpoints = append(st.Endpoints, EndpointStatus{Address: ep.Address, Ports: ep.Ports, Labels: ep.Labels, Locality: ep.Locality, Workload: ep.Workload, Health: health})
+			st.Endpoints = append(st.Endpoints, apiwire.EndpointStatus{Address: ep.Address, Ports: ep.Ports, Labels: ep.Labels, Locality: ep.Locality, Workload: ep.Workload, Health: health})
 		}
 		out.Services = append(out.Services, st)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"embassy.dev/embassy/internal/meshtest"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/store"
 )
@@ -20,9 +21,9 @@ func TestServicesReportTCPAddress(t *testing.T) {
 	t.Cleanup(srv.Close)
 	h := &harness{t: t, srv: srv, st: st}
 	redis := "apiVersion: embassy.dev/v1alpha1\nkind: Service\nmetadata: {name: redis}\nspec: {ports: [{name: redis, port: 6379, protocol: tcp}]}\n"
-	h.mustApply(File{Name: "m.yaml", Content: meshtest.ServiceEcho + "---\n" + redis})
+	h.mustApply(apiwire.File{Name: "m.yaml", Content: meshtest.ServiceEcho + "---\n" + redis})
 	code, body := h.do(http.MethodGet, "/v1/services", testToken, nil)
-	var svcs ServicesResponse
+	var svcs apiwire.ServicesResponse
 	if code != http.StatusOK || json.Unmarshal(body, &svcs) != nil {
 		t.Fatalf("services: %d %s", code, body)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"embassy.dev/embassy/internal/meshtest"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/store"
 )
@@ -22,22 +23,22 @@ func TestServicesReportExcludedWorkloads(t *testing.T) {
 	srv := httptest.NewServer(NewHandler(Options{Store: st, AdminToken: testToken, Events: bus}))
 	t.Cleanup(srv.Close)
 	h := &harness{t: t, srv: srv, st: st}
-	if code, body := h.applyFiles(false, File{Name: "m.yaml", Content: meshtest.ServiceEcho + "---\n" + workloadEcho1}); code != http.StatusOK {
+	if code, body := h.applyFiles(false, apiwire.File{Name: "m.yaml", Content: meshtest.ServiceEcho + "---\n" + workloadEcho1}); code != http.StatusOK {
 		t.Fatalf("apply: %d %s", code, body)
 	}
 	narrowed := strings.Replace(meshtest.ServiceEcho, "spec:\n", "spec:\n  serviceAccounts: [echo-v2]\n", 1)
-	code, body := h.applyFiles(false, File{Name: "svc.yaml", Content: narrowed})
+	code, body := h.applyFiles(false, apiwire.File{Name: "svc.yaml", Content: narrowed})
 	if code != http.StatusOK || !strings.Contains(string(body), "Workload default/echo-1: spec.services[0]") {
 		t.Fatalf("narrowing the Service: %d %s, want it applied with a warning naming echo-1", code, body)
 	}
 	code, body = h.do(http.MethodGet, "/v1/services", testToken, nil)
-	var svcs ServicesResponse
+	var svcs apiwire.ServicesResponse
 	if code != http.StatusOK || json.Unmarshal(body, &svcs) != nil || len(svcs.Services) != 1 {
 		t.Fatalf("services: %d %s", code, body)
 	}
 	s := svcs.Services[0]
 	if !slices.Equal(s.ServiceAccounts, []string{"echo-v2"}) || len(s.Endpoints) != 0 ||
-		len(s.Excluded) != 1 || s.Excluded[0] != (ExcludedWorkload{Workload: "echo-1", Address: "10.0.0.1", ServiceAccount: "echo"}) {
+		len(s.Excluded) != 1 || s.Excluded[0] != (apiwire.ExcludedWorkload{Workload: "echo-1", Address: "10.0.0.1", ServiceAccount: "echo"}) {
 		t.Fatalf("service %+v, want allowed [echo-v2], no endpoints, echo-1 excluded", s)
 	}
 	var excluded []events.Event

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"embassy.dev/embassy/internal/meshtest"
+	"embassy.dev/embassy/pkg/apiwire"
 )
 
 const workloadEcho1 = `apiVersion: embassy.dev/v1alpha1
@@ -32,13 +33,13 @@ func TestProxiesFilterByServiceAndPaginate(t *testing.T) {
 		reg = append(reg, statusProxy(id, w, ns, now))
 	}
 	h := newHarness(t, reg)
-	h.mustApply(File{Name: "echo.yaml", Content: meshtest.ServiceEcho + "---\n" + workloadEcho1})
+	h.mustApply(apiwire.File{Name: "echo.yaml", Content: meshtest.ServiceEcho + "---\n" + workloadEcho1})
 
-	var out ProxiesResponse
+	var out apiwire.ProxiesResponse
 	get := func(path string) {
 		t.Helper()
 		code, body := h.do(http.MethodGet, path, testToken, nil)
-		out = ProxiesResponse{}
+		out = apiwire.ProxiesResponse{}
 		if code != http.StatusOK || json.Unmarshal(body, &out) != nil {
 			t.Fatalf("GET %s: %d %s", path, code, body)
 		}
@@ -82,12 +83,12 @@ func TestProxiesFilterByServiceAndPaginate(t *testing.T) {
 	}
 
 	code, body := h.do(http.MethodGet, "/v1/services", testToken, nil)
-	var svcs ServicesResponse
+	var svcs apiwire.ServicesResponse
 	if code != http.StatusOK || json.Unmarshal(body, &svcs) != nil || len(svcs.Services) != 1 || len(svcs.Services[0].Endpoints) != 1 {
 		t.Fatalf("services: %d %s", code, body)
 	}
 	ep := svcs.Services[0].Endpoints[0]
-	if ep.Address != "10.0.0.1" || ep.Workload != "echo-1" || ep.Health != HealthRegistered || ep.Labels["version"] != "v1" {
+	if ep.Address != "10.0.0.1" || ep.Workload != "echo-1" || ep.Health != apiwire.HealthRegistered || ep.Labels["version"] != "v1" {
 		t.Fatalf("endpoint = %+v", ep)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"embassy.dev/embassy/pkg/api"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/metrics"
@@ -218,7 +219,7 @@ func TestNackShowsInProxiesAndEventsWithinASecond(t *testing.T) {
 		t.Fatalf("proxy = %+v", got)
 	}
 
-	var list api.ProxiesResponse
+	var list apiwire.ProxiesResponse
 	l.get("/v1/proxies?state=nacked", &list)
 	if len(list.Proxies) != 1 || list.Proxies[0].ID != "web.default" {
 		t.Fatalf("?state=NACKED = %+v", list.Proxies)
@@ -228,7 +229,7 @@ func TestNackShowsInProxiesAndEventsWithinASecond(t *testing.T) {
 		t.Fatalf("?state=SYNCED lists a proxy whose only type is NACKED: %+v", list.Proxies)
 	}
 
-	var evs api.EventsResponse
+	var evs apiwire.EventsResponse
 	l.get("/v1/events?kind=nack", &evs)
 	if len(evs.Events) != 1 || evs.Events[0].Proxy != "web.default" || evs.Events[0].Type != resourcev3.ListenerType || evs.Events[0].Message != "listener outbound: bad filter chain" {
 		t.Fatalf("nack events = %+v", evs.Events)
@@ -254,7 +255,7 @@ func TestAProxyThatNeverAcksGoesStale(t *testing.T) {
 	if time.Since(received) < 200*time.Millisecond {
 		t.Fatalf("STALE after %v, before the 200ms bound", time.Since(received))
 	}
-	var list api.ProxiesResponse
+	var list apiwire.ProxiesResponse
 	l.get("/v1/proxies?state=STALE", &list)
 	if len(list.Proxies) != 1 || list.Proxies[0].SyncState != status.SyncStale || list.StaleAfterSeconds != 0.2 {
 		t.Fatalf("?state=STALE = %+v", list)
@@ -409,7 +410,7 @@ func TestMetricsMoveWithPushes(t *testing.T) {
 	}
 
 	// An apply through the API, published like the control plane does.
-	code, body := l.do(http.MethodPost, "/v1/apply", adminToken, api.ApplyRequest{Files: []api.File{{Name: "svc.yaml", Content: serviceYAML}}})
+	code, body := l.do(http.MethodPost, "/v1/apply", adminToken, apiwire.ApplyRequest{Files: []apiwire.File{{Name: "svc.yaml", Content: serviceYAML}}})
 	if code != http.StatusOK {
 		t.Fatalf("apply: %d %s", code, body)
 	}
@@ -436,7 +437,7 @@ func TestMetricsMoveWithPushes(t *testing.T) {
 			t.Errorf("%s is not exposed", name)
 		}
 	}
-	var evs api.EventsResponse
+	var evs apiwire.EventsResponse
 	l.get("/v1/events", &evs)
 	kinds := []string{}
 	for _, e := range evs.Events {
@@ -445,7 +446,7 @@ func TestMetricsMoveWithPushes(t *testing.T) {
 	if !slices.Contains(kinds, events.KindApply) || !slices.Contains(kinds, events.KindPush) {
 		t.Errorf("events %v lack the apply or the push", kinds)
 	}
-	var st api.StatusResponse
+	var st apiwire.StatusResponse
 	l.get("/v1/status", &st)
 	if st.Version != api.Version || st.Store.Kind != "memory" || st.Store.Revision != rev || st.Counts.Services != 1 || st.Counts.ConnectedProxies != 1 ||
 		st.LastPush == nil || st.LastPush.Revision != rev {
@@ -469,7 +470,7 @@ func (l *live) do(method, path, token string, body any) (int, []byte) {
 	b, _ := json.Marshal(body)
 	req, _ := http.NewRequest(method, l.api.URL+path, strings.NewReader(string(b)))
 	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", api.JSONContentType)
+	req.Header.Set("Content-Type", apiwire.JSONContentType)
 	resp, err := l.api.Client().Do(req)
 	if err != nil {
 		l.t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"embassy.dev/embassy/internal/meshtest"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/store"
 	"embassy.dev/embassy/pkg/whatif"
 	"embassy.dev/embassy/policy/sandbox"
@@ -55,7 +56,7 @@ func newRegoHarness(t *testing.T, l sandbox.Limits) *harness {
 
 func TestCheckAnswersOverTheStoredMesh(t *testing.T) {
 	h := newRegoHarness(t, sandbox.Limits{Timeout: 20 * time.Second})
-	code, body := h.do(http.MethodPost, "/v1/apply", testToken, ApplyRequest{Files: []File{{Name: "m.yaml", Content: meshtest.ServiceEcho + "---\n" + meshtest.RouteEcho + "---\n" + workloadEcho + "---\n" + policyEchoGetOnly}}})
+	code, body := h.do(http.MethodPost, "/v1/apply", testToken, apiwire.ApplyRequest{Files: []apiwire.File{{Name: "m.yaml", Content: meshtest.ServiceEcho + "---\n" + meshtest.RouteEcho + "---\n" + workloadEcho + "---\n" + policyEchoGetOnly}}})
 	if code != http.StatusOK {
 		t.Fatalf("apply: %d %s", code, body)
 	}

@@ -5,7 +5,7 @@ import (
 	"io"
 	"time"
 
-	"embassy.dev/embassy/pkg/api"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/identity"
 )
 
@@ -14,7 +14,7 @@ import (
 // signing, when a superseded one leaves the bundle, and when it expires.
 // NOT-AFTER is a date, which is what matters for a root that lives years,
 // so the table fits an 80-column terminal.
-func PrintCARoots(w io.Writer, out *api.CARootsResponse, o TableOptions) error {
+func PrintCARoots(w io.Writer, out *apiwire.CARootsResponse, o TableOptions) error {
 	if _, err := fmt.Fprintf(w, "TRUST-DOMAIN %s\n", out.TrustDomain); err != nil {
 		return err
 	}
@@ -33,7 +33,7 @@ func PrintCARoots(w io.Writer, out *api.CARootsResponse, o TableOptions) error {
 		case r.Active:
 			active = "yes"
 		}
-		t.rows = append(t.rows, []string{api.ShortFingerprint(r.Fingerprint), active, timeOrDash(r.SignsFrom, o),
+		t.rows = append(t.rows, []string{apiwire.ShortFingerprint(r.Fingerprint), active, timeOrDash(r.SignsFrom, o),
 			timeOrDash(r.RetireAfter, o), r.NotAfter.In(o.location()).Format(time.DateOnly)})
 	}
 	return t.write(w, o)
@@ -41,11 +41,11 @@ func PrintCARoots(w io.Writer, out *api.CARootsResponse, o TableOptions) error {
 
 // PrintCARotation writes what a rotation did, then the roots after it.
 // The new root is the last: roots are ordered by when they sign.
-func PrintCARotation(w io.Writer, out *api.CARootsResponse, now time.Time, o TableOptions) error {
+func PrintCARotation(w io.Writer, out *apiwire.CARootsResponse, now time.Time, o TableOptions) error {
 	if len(out.Roots) > 0 {
 		r := out.Roots[len(out.Roots)-1]
 		if _, err := fmt.Fprintf(w, "published root %s: it is in the trust bundle now and signs from %s%s\n\n",
-			api.ShortFingerprint(r.Fingerprint), timeOrDash(r.SignsFrom, o), untilNote(r, now)); err != nil {
+			apiwire.ShortFingerprint(r.Fingerprint), timeOrDash(r.SignsFrom, o), untilNote(r, now)); err != nil {
 			return err
 		}
 	}

@@ -6,16 +6,16 @@ import (
 	"testing"
 	"time"
 
-	"embassy.dev/embassy/pkg/api"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/identity"
 )
 
 // fixtureCARoots is a bundle after two rotations: a superseded root
 // waiting for its SVIDs to expire, the active root, and a new root inside
 // its publish delay.
-func fixtureCARoots() *api.CARootsResponse {
+func fixtureCARoots() *apiwire.CARootsResponse {
 	tenYears := fixedNow.AddDate(10, 0, 0)
-	return &api.CARootsResponse{TrustDomain: "embassy.local", Roots: []identity.RootInfo{
+	return &apiwire.CARootsResponse{TrustDomain: "embassy.local", Roots: []identity.RootInfo{
 		{Fingerprint: "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752", Subject: "O=Embassy,CN=Embassy root CA 20250501T120000Z",
 			NotAfter: fixedNow.AddDate(9, 11, 0), SignsFrom: fixedNow.AddDate(0, -1, 0), RetireAfter: fixedNow.Add(23 * time.Hour)},
 		{Fingerprint: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Subject: "O=Embassy,CN=Embassy root CA 20250601T105900Z",

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"embassy.dev/embassy/pkg/api"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/resource"
 )
 
@@ -17,19 +17,19 @@ import (
 // plane compiled its AuthorizationPolicies.
 type Related struct {
 	// Service is the mesh's view of a described Service (nil for others).
-	Service *api.ServiceStatus
+	Service *apiwire.ServiceStatus
 	// Routes, TrafficPolicies and AuthorizationPolicies target the
 	// described Service, or the services a described Workload backs.
 	Routes, TrafficPolicies, AuthorizationPolicies []*resource.Resource
 	// Policies is the compile and distribution status of policies, from
 	// /v1/policies; nil when the server did not say.
-	Policies []api.PolicyStatus
+	Policies []apiwire.PolicyStatus
 }
 
 // FindRelated picks from all (every resource of the described one's
 // namespace) what targets r, and r's own status from services and
 // policies; either may be nil when the server could not answer.
-func FindRelated(r *resource.Resource, all []*resource.Resource, services *api.ServicesResponse, policies *api.PoliciesResponse) Related {
+func FindRelated(r *resource.Resource, all []*resource.Resource, services *apiwire.ServicesResponse, policies *apiwire.PoliciesResponse) Related {
 	var rel Related
 	if policies != nil {
 		rel.Policies = policies.Policies
@@ -107,7 +107,7 @@ func (rel Related) policyTargets(p *resource.Resource) func(string) bool {
 }
 
 // policy returns the server's status of an AuthorizationPolicy, or nil.
-func (rel Related) policy(p *resource.Resource) *api.PolicyStatus {
+func (rel Related) policy(p *resource.Resource) *apiwire.PolicyStatus {
 	for i, st := range rel.Policies {
 		if st.Name == p.Metadata.Name && st.Namespace == p.Metadata.Namespace {
 			return &rel.Policies[i]

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"embassy.dev/embassy/pkg/api"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/resource"
 )
 
@@ -15,22 +15,22 @@ func TestGoldenDescribe(t *testing.T) {
 	for _, k := range resource.Kinds {
 		all = append(all, byKind[k]...)
 	}
-	services := &api.ServicesResponse{Services: []api.ServiceStatus{{Name: "echo", Namespace: "default", Ports: byKind[resource.KindService][0].Spec.(*resource.ServiceSpec).Ports,
-		Endpoints: []api.EndpointStatus{
-			{Address: "10.0.0.1", Ports: map[string]uint32{"http": 8080}, Labels: map[string]string{"version": "v1"}, Locality: resource.Locality{Region: "eu-west", Zone: "eu-west-1b"}, Workload: "echo-v1", Health: api.HealthRegistered},
-			{Address: "10.0.0.2", Ports: map[string]uint32{"http": 8080}, Labels: map[string]string{"track": "canary", "version": "v2"}, Workload: "echo-v2", Health: api.HealthRegistered},
-			{Address: "10.0.0.9", Ports: map[string]uint32{"http": 8080, "grpc": 9090}, Labels: map[string]string{"version": "legacy"}, Health: api.HealthUnknown},
+	services := &apiwire.ServicesResponse{Services: []apiwire.ServiceStatus{{Name: "echo", Namespace: "default", Ports: byKind[resource.KindService][0].Spec.(*resource.ServiceSpec).Ports,
+		Endpoints: []apiwire.EndpointStatus{
+			{Address: "10.0.0.1", Ports: map[string]uint32{"http": 8080}, Labels: map[string]string{"version": "v1"}, Locality: resource.Locality{Region: "eu-west", Zone: "eu-west-1b"}, Workload: "echo-v1", Health: apiwire.HealthRegistered},
+			{Address: "10.0.0.2", Ports: map[string]uint32{"http": 8080}, Labels: map[string]string{"track": "canary", "version": "v2"}, Workload: "echo-v2", Health: apiwire.HealthRegistered},
+			{Address: "10.0.0.9", Ports: map[string]uint32{"http": 8080, "grpc": 9090}, Labels: map[string]string{"version": "legacy"}, Health: apiwire.HealthUnknown},
 		},
-		Excluded: []api.ExcludedWorkload{{Workload: "echo-x", Address: "10.0.0.66", ServiceAccount: "echo-client"}}}}}
-	policies := &api.PoliciesResponse{Policies: []api.PolicyStatus{
-		{Namespace: "default", Name: "echo-authz", Revision: "3a9f", Compiled: true, Enforcement: api.EnforcedByExtAuthz, Reason: "reads the request body", Location: "authz.rego:5",
-			Mode: "dry-run", Workloads: []string{"default/echo-v1", "default/echo-v2"}, Proxies: []api.PolicyProxy{{ID: "echo-v1.default", AckedRevision: "3a9f", Current: true}, {ID: "echo-v2.default"}}},
-		{Namespace: "default", Name: "canary-only", Revision: "77b0", Compiled: true, Enforcement: api.EnforcedByRBAC, Mode: "enforce", Workloads: []string{"default/echo-v2"}},
+		Excluded: []apiwire.ExcludedWorkload{{Workload: "echo-x", Address: "10.0.0.66", ServiceAccount: "echo-client"}}}}}
+	policies := &apiwire.PoliciesResponse{Policies: []apiwire.PolicyStatus{
+		{Namespace: "default", Name: "echo-authz", Revision: "3a9f", Compiled: true, Enforcement: apiwire.EnforcedByExtAuthz, Reason: "reads the request body", Location: "authz.rego:5",
+			Mode: "dry-run", Workloads: []string{"default/echo-v1", "default/echo-v2"}, Proxies: []apiwire.PolicyProxy{{ID: "echo-v1.default", AckedRevision: "3a9f", Current: true}, {ID: "echo-v2.default"}}},
+		{Namespace: "default", Name: "canary-only", Revision: "77b0", Compiled: true, Enforcement: apiwire.EnforcedByRBAC, Mode: "enforce", Workloads: []string{"default/echo-v2"}},
 	}}
 	cases := []struct {
 		name     string
 		r        *resource.Resource
-		policies *api.PoliciesResponse
+		policies *apiwire.PoliciesResponse
 	}{
 		{"describe-mesh", byKind[resource.KindMesh][0], policies},
 		{"describe-service", byKind[resource.KindService][0], policies},
@@ -69,8 +69,8 @@ func TestFindRelatedForAService(t *testing.T) {
 		t.Fatalf("related = %d routes, %d traffic policies, %d authorization policies", len(rel.Routes), len(rel.TrafficPolicies), len(rel.AuthorizationPolicies))
 	}
 	// With it, the canary selector reaches echo through echo-v2.
-	services := &api.ServicesResponse{Services: []api.ServiceStatus{{Name: "echo", Namespace: "default", Endpoints: []api.EndpointStatus{{Address: "10.0.0.2", Workload: "echo-v2"}}}}}
-	policies := &api.PoliciesResponse{Policies: []api.PolicyStatus{{Namespace: "default", Name: "canary-only", Workloads: []string{"default/echo-v2"}}}}
+	services := &apiwire.ServicesResponse{Services: []apiwire.ServiceStatus{{Name: "echo", Namespace: "default", Endpoints: []apiwire.EndpointStatus{{Address: "10.0.0.2", Workload: "echo-v2"}}}}}
+	policies := &apiwire.PoliciesResponse{Policies: []apiwire.PolicyStatus{{Namespace: "default", Name: "canary-only", Workloads: []string{"default/echo-v2"}}}}
 	rel = FindRelated(svc, all, services, policies)
 	var names []string
 	for _, p := range rel.AuthorizationPolicies {

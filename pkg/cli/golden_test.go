@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"embassy.dev/embassy/pkg/api"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/resource"
@@ -160,11 +160,11 @@ func TestColourColumnsStayAligned(t *testing.T) {
 }
 
 func TestGoldenStatus(t *testing.T) {
-	st := &api.StatusResponse{
-		Version: "v0.4.0", UptimeSeconds: 3725, Store: api.StoreStatus{Kind: "bbolt", Revision: 42},
-		Counts:   api.StatusCounts{Services: 3, Workloads: 5, ConnectedProxies: 4, Policies: 2},
-		LastPush: &api.PushStatus{Revision: 42, Time: fixedNow.Add(-time.Minute), DurationSeconds: 0.0031234, Proxies: 4},
-		Roots: []api.RootStatus{{RootInfo: identity.RootInfo{Fingerprint: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Active: true,
+	st := &apiwire.StatusResponse{
+		Version: "v0.4.0", UptimeSeconds: 3725, Store: apiwire.StoreStatus{Kind: "bbolt", Revision: 42},
+		Counts:   apiwire.StatusCounts{Services: 3, Workloads: 5, ConnectedProxies: 4, Policies: 2},
+		LastPush: &apiwire.PushStatus{Revision: 42, Time: fixedNow.Add(-time.Minute), DurationSeconds: 0.0031234, Proxies: 4},
+		Roots: []apiwire.RootStatus{{RootInfo: identity.RootInfo{Fingerprint: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Active: true,
 			NotAfter: fixedNow.Add(365 * 24 * time.Hour)}, SecondsToExpiry: 365 * 24 * 3600}},
 	}
 	var b bytes.Buffer
@@ -221,9 +221,9 @@ func TestGoldenTokens(t *testing.T) {
 }
 
 func TestGoldenCerts(t *testing.T) {
-	out := &api.CertificatesResponse{
+	out := &apiwire.CertificatesResponse{
 		TrustDomain: "embassy.local",
-		Certificates: []api.WorkloadCertificate{
+		Certificates: []apiwire.WorkloadCertificate{
 			{Workload: "echo-v1", SPIFFEID: "spiffe://embassy.local/ns/default/sa/echo", Serial: "1a2b3c", NotAfter: fixedNow.Add(30 * time.Minute), IssuedAt: fixedNow.Add(-30 * time.Minute)},
 			{SPIFFEID: "spiffe://embassy.local/ns/shop-production/sa/checkout-with-a-long-service-account", Serial: "4d5e6f7a8b9c0d1e2f", NotAfter: fixedNow.Add(time.Hour), IssuedAt: fixedNow},
 		},
@@ -247,9 +247,9 @@ func TestGoldenCerts(t *testing.T) {
 
 // With SPIRE as the CA, the roots are SPIRE's and say so.
 func TestGoldenCertsSPIRE(t *testing.T) {
-	out := &api.CertificatesResponse{
+	out := &apiwire.CertificatesResponse{
 		TrustDomain: "example.org",
-		Certificates: []api.WorkloadCertificate{
+		Certificates: []apiwire.WorkloadCertificate{
 			{Workload: "web-1", SPIFFEID: "spiffe://example.org/ns/shop/sa/web", Serial: "77aa", NotAfter: fixedNow.Add(50 * time.Minute), IssuedAt: fixedNow.Add(-10 * time.Minute), Issuer: "the SPIRE agent at /run/spire/agent.sock"},
 		},
 		Roots: []identity.RootInfo{
@@ -264,11 +264,11 @@ func TestGoldenCertsSPIRE(t *testing.T) {
 }
 
 func TestGoldenPolicyList(t *testing.T) {
-	res := &api.PoliciesResponse{Revision: 9, Policies: []api.PolicyStatus{
-		{Namespace: "default", Name: "echo-authz", Revision: "3a9f", Compiled: true, Enforcement: api.EnforcedByRBAC, Mode: "enforce",
-			Workloads: []string{"default/echo-v1", "default/echo-v2"}, Proxies: []api.PolicyProxy{{ID: "echo-v1.default", Current: true}, {ID: "echo-v2.default"}}},
-		{Namespace: "shop", Name: "payments-callers", Revision: "b71c", Compiled: true, Enforcement: api.EnforcedByExtAuthz, Mode: "dry-run",
-			Workloads: []string{"shop/payments"}, Proxies: []api.PolicyProxy{{ID: "payments.shop", Current: true}}},
+	res := &apiwire.PoliciesResponse{Revision: 9, Policies: []apiwire.PolicyStatus{
+		{Namespace: "default", Name: "echo-authz", Revision: "3a9f", Compiled: true, Enforcement: apiwire.EnforcedByRBAC, Mode: "enforce",
+			Workloads: []string{"default/echo-v1", "default/echo-v2"}, Proxies: []apiwire.PolicyProxy{{ID: "echo-v1.default", Current: true}, {ID: "echo-v2.default"}}},
+		{Namespace: "shop", Name: "payments-callers", Revision: "b71c", Compiled: true, Enforcement: apiwire.EnforcedByExtAuthz, Mode: "dry-run",
+			Workloads: []string{"shop/payments"}, Proxies: []apiwire.PolicyProxy{{ID: "payments.shop", Current: true}}},
 		{Namespace: "shop", Name: "broken", Compiled: false, Error: "rego_parse_error", Mode: "enforce"},
 	}}
 	for _, c := range []struct {

@@ -8,13 +8,13 @@ import (
 	"strings"
 	"time"
 
-	"embassy.dev/embassy/pkg/api"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/identity"
 )
 
 // PrintStatus writes the control plane's status as "Key:  value" lines.
-func PrintStatus(w io.Writer, st *api.StatusResponse, o TableOptions) error {
+func PrintStatus(w io.Writer, st *apiwire.StatusResponse, o TableOptions) error {
 	t := &table{gap: 2}
 	add := func(k, v string) { t.rows = append(t.rows, []string{k + ":", v}) }
 	add("Version", st.Version)
@@ -149,7 +149,7 @@ func TokenState(t identity.TokenInfo, now time.Time) string {
 
 // PrintCerts writes the SVIDs issued to agents, a blank line, the trust
 // domain, and its roots.
-func PrintCerts(w io.Writer, out *api.CertificatesResponse, now time.Time, o TableOptions) error {
+func PrintCerts(w io.Writer, out *apiwire.CertificatesResponse, now time.Time, o TableOptions) error {
 	certs := &table{headers: []string{"WORKLOAD", "SPIFFE-ID", "SERIAL", "EXPIRES-IN", "LAST-ROTATION"}, gap: 2}
 	for _, c := range out.Certificates {
 		certs.rows = append(certs.rows, []string{orDash(strings.TrimSpace(c.Workload)), c.SPIFFEID, c.Serial,
@@ -187,7 +187,7 @@ func PrintCerts(w io.Writer, out *api.CertificatesResponse, now time.Time, o Tab
 // PrintPolicies writes one row per AuthorizationPolicy: its revision,
 // mode, how it is enforced ("error" when it does not compile), how many
 // workloads it targets and how many of their proxies ACKed it.
-func PrintPolicies(w io.Writer, res *api.PoliciesResponse, o TableOptions) error {
+func PrintPolicies(w io.Writer, res *apiwire.PoliciesResponse, o TableOptions) error {
 	t := &table{headers: []string{"NAMESPACE", "NAME", "REVISION", "MODE", "ENFORCEMENT", "WORKLOADS", "ACKED"}, gap: 2,
 		paint: func(col int, cell string) string {
 			if col == 3 || col == 4 {
@@ -204,7 +204,7 @@ func PrintPolicies(w io.Writer, res *api.PoliciesResponse, o TableOptions) error
 
 // enforcement is how a policy runs: rbac, ext_authz, or error when its
 // Rego does not compile.
-func enforcement(p api.PolicyStatus) string {
+func enforcement(p apiwire.PolicyStatus) string {
 	if !p.Compiled {
 		return "error"
 	}
@@ -212,7 +212,7 @@ func enforcement(p api.PolicyStatus) string {
 }
 
 // ackedCurrent counts the proxies that ACKed the policy's current revision.
-func ackedCurrent(p api.PolicyStatus) int {
+func ackedCurrent(p apiwire.PolicyStatus) int {
 	n := 0
 	for _, px := range p.Proxies {
 		if px.Current {

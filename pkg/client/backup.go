@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"embassy.dev/embassy/pkg/api"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/store"
 )
 
@@ -35,8 +35,8 @@ func (c *Client) Backup(ctx context.Context, w io.Writer) (store.BackupInfo, err
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		return store.BackupInfo{}, errorFrom(resp.StatusCode, data)
 	}
-	info := store.BackupInfo{StoreID: resp.Header.Get(api.HeaderStoreID), Size: resp.ContentLength}
-	info.Revision, _ = strconv.ParseInt(resp.Header.Get(api.HeaderRevision), 10, 64)
+	info := store.BackupInfo{StoreID: resp.Header.Get(apiwire.HeaderStoreID), Size: resp.ContentLength}
+	info.Revision, _ = strconv.ParseInt(resp.Header.Get(apiwire.HeaderRevision), 10, 64)
 	if info.Size < 0 || info.StoreID == "" {
 		return info, fmt.Errorf("GET %s answered without its size or store id: is it an embassy-cp?", u)
 	}

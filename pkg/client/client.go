@@ -14,11 +14,11 @@ import (
 	"strings"
 	"time"
 
-	"embassy.dev/embassy/pkg/api"
+	"embassy.dev/embassy/pkg/apiwire"
 )
 
 // File is one YAML file to apply; Name is what errors call it.
-type File = api.File
+type File = apiwire.File
 
 // Client talks to one control plane. It is safe for concurrent use.
 type Client struct {
@@ -67,7 +67,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	// The API refuses any write that is not JSON, even a body-less one,
 	// so that no web page can send it one.
 	if body != nil || method != http.MethodGet {
-		req.Header.Set("Content-Type", api.JSONContentType)
+		req.Header.Set("Content-Type", apiwire.JSONContentType)
 	}
 	req.Header.Set("Accept", "application/json")
 	if c.token != "" {
@@ -97,7 +97,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 // errorFrom builds the *Error for a failed response, keeping the server's
 // message when the body is the API's JSON error.
 func errorFrom(code int, data []byte) error {
-	var er api.ErrorResponse
+	var er apiwire.ErrorResponse
 	if err := json.Unmarshal(data, &er); err == nil && er.Error != "" {
 		return &Error{StatusCode: code, Message: er.Error, Details: er.Details}
 	}

@@ -8,14 +8,14 @@ import (
 	"net/url"
 	"strings"
 
-	"embassy.dev/embassy/pkg/api"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/identity"
 )
 
 // CreateToken makes a join token (admin only). The response holds the
 // token itself; it is shown this once.
-func (c *Client) CreateToken(ctx context.Context, req api.TokenCreateRequest) (*api.TokenCreateResponse, error) {
-	var out api.TokenCreateResponse
+func (c *Client) CreateToken(ctx context.Context, req apiwire.TokenCreateRequest) (*apiwire.TokenCreateResponse, error) {
+	var out apiwire.TokenCreateResponse
 	if err := c.do(ctx, http.MethodPost, "/v1/tokens", nil, req, &out); err != nil {
 		return nil, err
 	}
@@ -24,7 +24,7 @@ func (c *Client) CreateToken(ctx context.Context, req api.TokenCreateRequest) (*
 
 // Tokens lists the join tokens, without their secrets (admin only).
 func (c *Client) Tokens(ctx context.Context) ([]identity.TokenInfo, error) {
-	var out api.TokensResponse
+	var out apiwire.TokensResponse
 	if err := c.do(ctx, http.MethodGet, "/v1/tokens", nil, nil, &out); err != nil {
 		return nil, err
 	}
@@ -38,8 +38,8 @@ func (c *Client) RevokeToken(ctx context.Context, id string) error {
 
 // Certificates returns the latest SVID of every agent and the trust
 // bundle's roots.
-func (c *Client) Certificates(ctx context.Context) (*api.CertificatesResponse, error) {
-	var out api.CertificatesResponse
+func (c *Client) Certificates(ctx context.Context) (*apiwire.CertificatesResponse, error) {
+	var out apiwire.CertificatesResponse
 	if err := c.do(ctx, http.MethodGet, "/v1/certificates", nil, nil, &out); err != nil {
 		return nil, err
 	}

@@ -6,7 +6,7 @@ import (
 	"net/url"
 	"strconv"
 
-	"embassy.dev/embassy/pkg/api"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/apply"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/status"
@@ -17,7 +17,7 @@ import (
 // problem.
 func (c *Client) Apply(ctx context.Context, files []File, dryRun bool) (*apply.Result, error) {
 	var res apply.Result
-	err := c.do(ctx, http.MethodPost, "/v1/apply", nil, api.ApplyRequest{Files: files, DryRun: dryRun}, &res)
+	err := c.do(ctx, http.MethodPost, "/v1/apply", nil, apiwire.ApplyRequest{Files: files, DryRun: dryRun}, &res)
 	if err != nil {
 		return nil, err
 	}
@@ -37,7 +37,7 @@ func (c *Client) Get(ctx context.Context, kind, namespace, name string) (*resour
 // List returns every resource of a kind in namespace (every namespace when
 // namespace is ""), and the revision they were read at.
 func (c *Client) List(ctx context.Context, kind, namespace string) ([]*resource.Resource, int64, error) {
-	var out api.ListResponse
+	var out apiwire.ListResponse
 	if err := c.do(ctx, http.MethodGet, resourcePath(kind, ""), nsQuery(namespace), nil, &out); err != nil {
 		return nil, 0, err
 	}
@@ -60,7 +60,7 @@ func (c *Client) Delete(ctx context.Context, kind, namespace, name string, dryRu
 
 // Proxies returns the connected proxies and their xDS state.
 func (c *Client) Proxies(ctx context.Context) ([]status.Proxy, error) {
-	var out api.ProxiesResponse
+	var out apiwire.ProxiesResponse
 	if err := c.do(ctx, http.MethodGet, "/v1/proxies", nil, nil, &out); err != nil {
 		return nil, err
 	}

@@ -10,14 +10,14 @@ import (
 	"strconv"
 	"strings"
 
-	"embassy.dev/embassy/pkg/api"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/status"
 )
 
 // Status returns the control plane's status.
-func (c *Client) Status(ctx context.Context) (*api.StatusResponse, error) {
-	var out api.StatusResponse
+func (c *Client) Status(ctx context.Context) (*apiwire.StatusResponse, error) {
+	var out apiwire.StatusResponse
 	if err := c.do(ctx, http.MethodGet, "/v1/status", nil, nil, &out); err != nil {
 		return nil, err
 	}
@@ -45,11 +45,11 @@ func (c *Client) ListProxies(ctx context.Context, f ProxyFilter) ([]status.Proxy
 		if f.State != "" {
 			q.Set("state", f.State)
 		}
-		q.Set("limit", strconv.Itoa(api.MaxProxiesLimit))
+		q.Set("limit", strconv.Itoa(apiwire.MaxProxiesLimit))
 		if cont != "" {
 			q.Set("continue", cont)
 		}
-		var out api.ProxiesResponse
+		var out apiwire.ProxiesResponse
 		if err := c.do(ctx, http.MethodGet, "/v1/proxies", q, nil, &out); err != nil {
 			return nil, err
 		}
@@ -61,8 +61,8 @@ func (c *Client) ListProxies(ctx context.Context, f ProxyFilter) ([]status.Proxy
 }
 
 // Services returns the mesh's services with their endpoints.
-func (c *Client) Services(ctx context.Context) (*api.ServicesResponse, error) {
-	var out api.ServicesResponse
+func (c *Client) Services(ctx context.Context) (*apiwire.ServicesResponse, error) {
+	var out apiwire.ServicesResponse
 	if err := c.do(ctx, http.MethodGet, "/v1/services", nil, nil, &out); err != nil {
 		return nil, err
 	}
@@ -71,7 +71,7 @@ func (c *Client) Services(ctx context.Context) (*api.ServicesResponse, error) {
 
 // Events returns up to limit recent events (0: every one kept).
 func (c *Client) Events(ctx context.Context, limit int) ([]events.Event, error) {
-	var out api.EventsResponse
+	var out apiwire.EventsResponse
 	q := url.Values{"limit": {strconv.Itoa(limit)}}
 	if err := c.do(ctx, http.MethodGet, "/v1/events", q, nil, &out); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"embassy.dev/embassy/pkg/api"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/identity/service"
 )
 
@@ -35,7 +36,7 @@ func (c *ControlPlane) authzReports() []api.AuthzReport {
 		for _, p := range r.Policies {
 			rep.Policies = append(rep.Policies, api.AuthzPolicyCounts{
 				Policy: p.Policy, Revision: p.Revision,
-				DecisionCounts: api.DecisionCounts{Allow: p.Allow, Deny: p.Deny, WouldDeny: p.WouldDeny, Error: p.Error},
+				DecisionCounts: apiwire.DecisionCounts{Allow: p.Allow, Deny: p.Deny, WouldDeny: p.WouldDeny, Error: p.Error},
 			})
 		}
 		out = append(out, rep)

@@ -17,7 +17,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"embassy.dev/embassy/pkg/api"
+	"embassy.dev/embassy/pkg/apiwire"
 	idclient "embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/identity/wire"
 
@@ -77,10 +77,10 @@ func TestAuthzReportsReachPoliciesAndMetrics(t *testing.T) {
 	if d.Revision != rev || d.Allow != 3 || d.Deny != 1 || d.WouldDeny != 0 || d.Error != 0 || time.Since(d.ReportedAt) > time.Minute {
 		t.Fatalf("decisions of web-1.shop: %+v", d)
 	}
-	if st.Decisions != (api.DecisionCounts{Allow: 3, Deny: 1}) {
+	if st.Decisions != (apiwire.DecisionCounts{Allow: 3, Deny: 1}) {
 		t.Fatalf("totals: %+v", st.Decisions)
 	}
-	if other := policyState(t, cp, "pay-only"); len(other.Proxies) != 0 || other.Decisions != (api.DecisionCounts{}) {
+	if other := policyState(t, cp, "pay-only"); len(other.Proxies) != 0 || other.Decisions != (apiwire.DecisionCounts{}) {
 		t.Fatalf("a policy nobody reported: %+v", other)
 	}
 	wantMetrics(t, cp, map[string]int{
@@ -117,9 +117,9 @@ func TestAuthzReportsReachPoliciesAndMetrics(t *testing.T) {
 }
 
 // policyState reads one shop policy from GET /v1/policies.
-func policyState(t *testing.T, cp *ControlPlane, name string) api.PolicyStatus {
+func policyState(t *testing.T, cp *ControlPlane, name string) apiwire.PolicyStatus {
 	t.Helper()
-	var out api.PoliciesResponse
+	var out apiwire.PoliciesResponse
 	if err := json.Unmarshal(getAPI(t, cp, "/v1/policies"), &out); err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func policyState(t *testing.T, cp *ControlPlane, name string) api.PolicyStatus {
 		}
 	}
 	t.Fatalf("no policy shop/%s in /v1/policies", name)
-	return api.PolicyStatus{}
+	return apiwire.PolicyStatus{}
 }
 
 // wantMetrics scrapes /metrics and checks each sample's value.

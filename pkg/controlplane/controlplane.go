@@ -18,20 +18,14 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/keepalive"
 
-	"embassy.dev/embassy/pkg/api"
 	"embassy.dev/embassy/pkg/apply"
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/identity/service"
-	elog "embassy.dev/embassy/pkg/log"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/rollout"
-	"embassy.dev/embassy/pkg/spiffe"
 	"embassy.dev/embassy/pkg/store"
 	"embassy.dev/embassy/policy/sandbox"
-	"embassy.dev/embassy/xds/cache"
 	xdsserver "embassy.dev/embassy/xds/server"
 )
 
@@ -127,185 +121,15 @@ type ControlPlane struct {
 	http      *http.Server
 	xdsLis    net.Listener
 	apiLis    net.Listener
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	ready     atomic.Bool
-	errOnce   sync.Once
-	err       chan error
-}
-
-// Start opens the store, loads what it holds into the xDS server and starts
-// serving xDS and the API. It returns once both listeners are bound.
-func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
-	if cfg.Logger == nil {
-		cfg.Logger = hclog.NewNullLogger()
-	}
-	if cfg.Out == nil {
-		cfg.Out = io.Discard
-	}
-	if cfg.Debounce == 0 {
-		cfg.Debounce = 100 * time.Millisecond
-	}
-	c := &ControlPlane{cfg: cfg, log: cfg.Logger.Named(elog.ControlPlane), err: make(chan error, 1), authz: newAuthzCache(nil)}
-	var err error
-	switch cfg.Store {
-	case "", "bbolt":
-		c.store, err = store.OpenBolt(cfg.DataDir)
-	case "memory":
-		c.store = store.NewMemory()
-	default:
-		err = fmt.Errorf("--store %q: expected bbolt or memory", cfg.Store)
-	}
-	if err != nil {
-		return nil, err
-	}
-	token, tokenPath, created, err := api.EnsureAdminToken(cfg.DataDir, cfg.AdminTokenFile)
-	if err != nil {
-		c.store.Close()
-		return nil, err
-	}
-	if created {
-		fmt.Fprintf(cfg.Out, "embassy-cp: created the admin token in %s (pass it with embassyctl --token-file)\n", tokenPath)
-	} else {
-		fmt.Fprintf(cfg.Out, "embassy-cp: admin token read from %s\n", tokenPath)
-	}
-
-	if err := c.setupObservability(); err != nil {
-		c.store.Close()
-		return nil, err
-	}
-	if err := c.setupRego(); err != nil {
-		c.store.Close()
-		return nil, err
-	}
-
-	c.applier = apply.New(c.store, apply.WithCheck(c.checkMeshTrustDomain), apply.WithPolicyCompiler(c.authz.check))
-	c.changes = rollout.NewTracker()
-	if err := c.startIdentity(ctx); err != nil {
-		if c.spire != nil {
-			c.spire.close()
-		}
-		c.store.Close()
-		return nil, err
-	}
-	xcfg := xdsserver.Config{
-		Logger:     cfg.Logger.Named(elog.XDS),
-		Debounce:   cfg.Debounce,
-		Translator: cache.DefaultTranslator(),
-		Events:     c.obs.events,
-		Metrics:    c.obs.metrics,
-		Changes:    c.changes,
-	}
-	if !cfg.InsecureXDS {
-		xcfg.Authorizer = c.authorizeStream
-	}
-	c.xds = xdsserver.New(xcfg)
-	if c.xdsLis, err = net.Listen("tcp", cfg.XDSAddr); err != nil {
-		c.closeEarly()
-		return nil, fmt.Errorf("--xds-addr %s: %w", cfg.XDSAddr, err)
-	}
-	if c.apiLis, err = net.Listen("tcp", cfg.APIAddr); err != nil {
-		c.closeEarly()
-		return nil, fmt.Errorf("--api-addr %s: %w", cfg.APIAddr, err)
-	}
-
-	runCtx, cancel := context.WithCancel(context.Background())
-	c.cancel = cancel
-	// Subscribe before the first read, so no commit made after Start
-	// returns can slip between the two.
-	revs := c.store.Watch(runCtx)
-	// A changed key set recompiles the policies naming it and pushes them.
-	c.authz.jwks = NewJWKSFetcher(JWKSOptions{
-		Refresh: cfg.JWKSRefresh,
-		Logger:  cfg.Logger.Named("jwks"),
-		OnChange: func() {
-			if err := c.publish(runCtx); err != nil && runCtx.Err() == nil {
-				c.log.Error("publishing new JWKS keys failed", "error", err)
-			}
-		},
-	})
-	// Load what the store holds before serving, so a restarted control
-	// plane answers its first xDS request with the configuration it had.
-	if err := c.publish(runCtx); err != nil {
-		cancel()
-		c.closeEarly()
-		return nil, err
-	}
-	opts := []grpc.ServerOption{
-		grpc.MaxConcurrentStreams(1 << 20),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-	}
-	if !cfg.InsecureXDS {
-		opts = append(opts, grpc.Creds(credentials.NewTLS(c.serverTLS.Config())))
-	}
-	c.grpc = grpc.NewServer(opts...)
-	c.xds.Register(c.grpc)
-	if c.identity != nil {
-		c.identity.Register(c.grpc)
-	}
-	c.http = &http.Server{
-		Handler: api.NewHandler(c.apiOptions(api.Options{
-			Store:        c.store,
-			Applier:      c.applier,
-			Proxies:      c.xds,
-			AdminToken:   token,
-			Ready:        c.readyErr,
-			Logger:       cfg.Logger.Named(elog.API),
-			Tokens:       c.tokens,
-			Bundle:       c.trustBundle(),
-			Certificates: c.certificates,
-			InsecureXDS:  cfg.InsecureXDS,
-			XDSAddress:   c.XDSAddr(),
-			Changes:      c.changes,
-			Authz:        c.authz.compile,
-			Backup:       c.storeBackup(),
-		})),
-		ReadHeaderTimeout: 10 * time.Second,
-	}
-	c.wg.Add(3)
-	if c.identity != nil {
-		c.wg.Add(1)
-		go func() { defer c.wg.Done(); c.identity.Run(runCtx) }()
-	}
-	c.wg.Add(1)
-	go func() { defer c.wg.Done(); c.authz.jwks.Run(runCtx) }()
-	go func() { defer c.wg.Done(); c.watch(runCtx, revs) }()
-	go func() { defer c.wg.Done(); c.fail(c.grpc.Serve(c.xdsLis)) }()
-	go func() {
-		defer c.wg.Done()
-		if err := c.http.Serve(c.apiLis); !errors.Is(err, http.ErrServerClosed) {
-			c.fail(err)
-		}
-	}()
-	c.ready.Store(true)
-	if cfg.InsecureXDS {
-		fmt.Fprintln(cfg.Out, insecureWarning)
-		c.log.Warn("xDS is served in plaintext without client certificates (--insecure-xds); the identity service is off")
-	} else {
-		fmt.Fprintf(cfg.Out, "embassy-cp: xDS is TLS for %s (trust domain %s); agents trust it with: embassyctl bundle > bundle.pem\n",
-			spiffe.ControlPlaneID(c.ca.TrustDomain()), c.ca.TrustDomain().Name())
-		if c.spire != nil {
-			fmt.Fprintf(cfg.Out, "embassy-cp: SPIRE is the mesh's CA: the xDS certificate and the trust bundle come from the SPIRE agent at %s; agents take their SVIDs with embassy-agent --spire-socket\n", c.spire.socket)
-		}
-	}
-	fmt.Fprintf(cfg.Out, "embassy-cp: serving xDS on %s and the API on http://%s (store %s at revision %d)\n",
-		c.xdsLis.Addr(), c.apiLis.Addr(), c.store.Kind(), c.store.Revision())
-	return c, nil
-}
-
-func (c *ControlPlane) closeEarly() {
-	for _, l := range []net.Listener{c.xdsLis, c.apiLis} {
-		if l != nil {
-			l.Close()
-		}
-	}
-	if c.xds != nil {
-		c.xds.Close()
-	}
-	if c.spire != nil {
-		c.spire.close()
-	}
-	c.store.Close()
+	// adminToken authorizes the API's writes.
+	adminToken string
+	// runCtx lives from the first publish to Close; cancel ends it.
+	runCtx  context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	ready   atomic.Bool
+	errOnce sync.Once
+	err     chan error
 }
 
 func (c *ControlPlane) readyErr() error {

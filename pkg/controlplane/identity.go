@@ -6,6 +6,7 @@ import (
 	"net"
 
 	"embassy.dev/embassy/pkg/api"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/identity/service"
 	"embassy.dev/embassy/pkg/resource"
@@ -107,14 +108,14 @@ func (c *ControlPlane) trustBundle() api.TrustBundle {
 }
 
 // certificates adapts the identity service's records for the API.
-func (c *ControlPlane) certificates() []api.WorkloadCertificate {
+func (c *ControlPlane) certificates() []apiwire.WorkloadCertificate {
 	if c.identity == nil {
 		return nil
 	}
 	recs := c.identity.Issuances()
-	out := make([]api.WorkloadCertificate, 0, len(recs))
+	out := make([]apiwire.WorkloadCertificate, 0, len(recs))
 	for _, r := range recs {
-		out = append(out, api.WorkloadCertificate{
+		out = append(out, apiwire.WorkloadCertificate{
 			Workload: r.Workload, SPIFFEID: r.SPIFFEID, Serial: r.Serial,
 			NotAfter: r.NotAfter, IssuedAt: r.IssuedAt, FirstIssuedAt: r.FirstIssuedAt, Issuer: r.Issuer,
 		})

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"embassy.dev/embassy/pkg/api"
+	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/client"
 	"embassy.dev/embassy/pkg/identity"
 	idclient "embassy.dev/embassy/pkg/identity/client"
@@ -162,10 +163,10 @@ func TestTokensNeverReachTheLogs(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := client.New("http://"+cp.APIAddr(), "").CreateToken(ctx, api.TokenCreateRequest{Namespace: "shop", ServiceAccount: "web"}); err == nil {
+	if _, err := client.New("http://"+cp.APIAddr(), "").CreateToken(ctx, apiwire.TokenCreateRequest{Namespace: "shop", ServiceAccount: "web"}); err == nil {
 		t.Fatal("a token was created without the admin token")
 	}
-	created, err := client.New("http://"+cp.APIAddr(), admin).CreateToken(ctx, api.TokenCreateRequest{Namespace: "shop", ServiceAccount: "web", SingleUse: true})
+	created, err := client.New("http://"+cp.APIAddr(), admin).CreateToken(ctx, apiwire.TokenCreateRequest{Namespace: "shop", ServiceAccount: "web", SingleUse: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package api
+package apiwire
 
 import "embassy.dev/embassy/pkg/resource"
 
@@ -28,8 +28,13 @@ type ListResponse struct {
 	Revision int64                `json:"revision"`
 }
 
-// RevisionHeader carries the store revision a read was served at.
-const RevisionHeader = "X-Embassy-Revision"
+// Headers of GET /v1/backup, so a client can say what it saved and check
+// that it got all of it (with Content-Length). HeaderRevision also carries
+// the store revision a read of resources was served at.
+const (
+	HeaderStoreID  = "X-Embassy-Store-Id"
+	HeaderRevision = "X-Embassy-Revision"
+)
 
-// MaxApplyBytes bounds the body of an apply request.
-const MaxApplyBytes = 8 << 20
+// JSONContentType is the media type of every request body the API takes.
+const JSONContentType = "application/json"
