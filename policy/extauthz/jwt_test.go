@@ -8,6 +8,7 @@ import (
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/open-policy-agent/opa/v1/ast"
 	"google.golang.org/genproto/googleapis/rpc/code"
 
 	"embassy.dev/embassy/pkg/resource"
@@ -153,18 +154,22 @@ func TestJWTClaimsInInput(t *testing.T) {
 	partners := jwttest.NewKey(t, jose.RS256, "k2")
 	b := jwtBundle(t, jwttest.JWKS(t, users), jwttest.JWKS(t, partners))
 	req := httpRequest("GET", "/orders", bearer(users.Sign(t, claims("alice", map[string]any{"level": 7}))), "")
-	input, err := BuildInput(req)
+	value, err := InputValue(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	remove, denied := jwtCheck(b, req, input, time.Now())
+	value, remove, denied := jwtCheck(b, req, value, time.Now())
 	if denied != nil {
 		t.Fatalf("denied: %+v", denied)
 	}
 	if len(remove) != 1 || remove[0] != "authorization" {
 		t.Fatalf("headers to remove %v, want [authorization]", remove)
 	}
-	attrs := input["attributes"].(map[string]any)
+	doc, err := ast.JSON(value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrs := doc.(map[string]any)["attributes"].(map[string]any)
 	got := attrs["metadataContext"].(map[string]any)["filterMetadata"].(map[string]any)["envoy.filters.http.jwt_authn"].(map[string]any)["users"].(map[string]any)
 	if got["sub"] != "alice" || got["level"] != json.Number("7") || got["iss"] != usersIssuer {
 		t.Fatalf("claims %v", got)

@@ -82,9 +82,9 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	)
 	if pathErr := checkPath(req); pathErr != nil {
 		d, err = s.badRequest(pathErr), pathErr
-	} else if input, inErr := BuildInput(req); inErr != nil {
+	} else if input, inErr := InputValue(req); inErr != nil {
 		d, err = s.badRequest(inErr), inErr
-	} else if remove, denied := jwtCheck(s.engine.Bundle(), req, input, start); denied != nil {
+	} else if input, remove, denied := jwtCheck(s.engine.Bundle(), req, input, start); denied != nil {
 		d = *denied
 	} else {
 		d, err = s.decide(ctx, input)
