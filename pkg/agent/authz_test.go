@@ -17,6 +17,7 @@ import (
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/policy/compile"
+	"embassy.dev/embassy/policy/extauthz"
 )
 
 // Two allowing policies both edit the upstream request; the decision ids
@@ -50,7 +51,7 @@ func TestAuthzCombinesPolicies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.GetStatus().GetCode() != codeDenied || resp.GetDeniedResponse().GetStatus().GetCode() != 403 {
+	if resp.GetStatus().GetCode() != codeDenied || extauthz.EnvoyStatus(resp) != 403 {
 		t.Errorf("answer %v, want shop/two's 403", resp)
 	}
 	st := a.Stats()

@@ -9,7 +9,6 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/open-policy-agent/opa/v1/ast"
-	"google.golang.org/genproto/googleapis/rpc/code"
 
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/policy/compile"
@@ -86,12 +85,8 @@ func claims(sub string, edits map[string]any) map[string]any {
 // status; 401s must carry the Bearer challenge.
 func wantStatus(t *testing.T, resp *authv3.CheckResponse, want int) {
 	t.Helper()
-	got := http.StatusOK
-	if resp.GetStatus().GetCode() != int32(code.Code_OK) {
-		got = int(resp.GetDeniedResponse().GetStatus().GetCode())
-	}
-	if got != want {
-		t.Fatalf("status %d, want %d (response %v)", got, want, resp)
+	if got := EnvoyStatus(resp); got != want {
+		t.Fatalf("status %d, want %d (response %v)", EnvoyStatus(resp), want, resp)
 	}
 	if want == http.StatusUnauthorized {
 		hs := resp.GetDeniedResponse().GetHeaders()

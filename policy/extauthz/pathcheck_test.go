@@ -66,7 +66,7 @@ func TestUnnormalizedPathsAreDenied(t *testing.T) {
 			t.Errorf("%s denied: %v", p, resp)
 		}
 	}
-	if resp := check(t, client, httpRequest("GET", "/admin", nil, "")); resp.GetDeniedResponse().GetStatus().GetCode() != 403 {
+	if resp := check(t, client, httpRequest("GET", "/admin", nil, "")); EnvoyStatus(resp) != 403 {
 		t.Errorf("/admin: %v", resp)
 	}
 

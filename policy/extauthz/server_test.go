@@ -105,7 +105,7 @@ func TestEnforceDenies(t *testing.T) {
 	var logs syncBuffer
 	client, srv := serve(t, load(t, compileRego(t, getOnly)), Options{Logger: jsonLogger(&logs)})
 	resp := check(t, client, httpRequest("POST", "/books", nil, ""))
-	if resp.GetStatus().GetCode() != int32(code.Code_PERMISSION_DENIED) || resp.GetDeniedResponse().GetStatus().GetCode() != 403 {
+	if resp.GetStatus().GetCode() != int32(code.Code_PERMISSION_DENIED) || EnvoyStatus(resp) != 403 {
 		t.Fatalf("not denied: %v", resp)
 	}
 	if l := logs.lines(t)[0]; l["decision"] != "deny" || l["allowed"] != false {
@@ -120,7 +120,7 @@ func TestEvaluationErrorFailsClosed(t *testing.T) {
 	var logs syncBuffer
 	client, srv := serve(t, load(t, compileRego(t, conflicting)), Options{Logger: jsonLogger(&logs)})
 	resp := check(t, client, httpRequest("GET", "/", nil, ""))
-	if resp.GetStatus().GetCode() != int32(code.Code_PERMISSION_DENIED) || resp.GetDeniedResponse().GetStatus().GetCode() != 403 {
+	if resp.GetStatus().GetCode() != int32(code.Code_PERMISSION_DENIED) || EnvoyStatus(resp) != 403 {
 		t.Fatalf("evaluation error not denied: %v", resp)
 	}
 	l := logs.lines(t)[0]
