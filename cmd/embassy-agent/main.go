@@ -42,6 +42,7 @@ type options struct {
 	authzAddr, spireSocket                         string
 	authzLogHeaders                                []string
 	authzTimeout                                   time.Duration
+	decisionLogSample                              float64
 	logJSON                                        bool
 	w                                              workloadFlags
 }
@@ -122,9 +123,13 @@ sent the set of policies of this workload (possibly empty), and for a policy
 none of whose revisions loaded, requests are denied. A Check whose policies
 have not decided within --authz-timeout is denied (fail closed, whatever
 the policy's failure mode; dry-run policies log would-deny) and the
-evaluation is stopped. Each decision is one structured line of the "authz" logger (JSON
-with --log-json), with header values redacted except those named by
---authz-log-header-values; the counts per policy are rewritten to
+evaluation is stopped. Each denial, would-deny and error is one structured
+line of the "authz" logger (JSON with --log-json), with its reason, and so
+is the --decision-log-sample share of allows (1: every one, 0: none); header
+values are redacted except those named by --authz-log-header-values. Lines
+are written off the Check path: when the log falls 4096 lines behind, new
+ones are dropped and counted (decisionLogsDropped), and below --log-level
+info none is built. The counts per policy are rewritten to
 authz-stats.json every 10s.
 
 Envoy. With --envoy-bootstrap it writes the sidecar's bootstrap (node id
@@ -175,6 +180,7 @@ agent refuses one Envoy would share with an app).`,
 	f.StringVar(&o.authzAddr, "authz-addr", "", "also serve ext_authz Check on this loopback address (127.0.0.1:PORT)")
 	f.DurationVar(&o.authzTimeout, "authz-timeout", extauthz.DefaultTimeout, "deny a Check whose policies have not decided within this time, and stop their evaluation (keep it below Envoy's 200ms ext_authz timeout)")
 	f.StringSliceVar(&o.authzLogHeaders, "authz-log-header-values", nil, "request headers whose values decision logs show (comma-separated); others are redacted")
+	f.Float64Var(&o.decisionLogSample, "decision-log-sample", 1, "share of allowed decisions logged, from 0 (none) to 1 (all); denials and errors are always logged")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
 	f.BoolVar(&o.logJSON, "log-json", false, "log one JSON object per line")
 	return cmd
@@ -205,6 +211,8 @@ func run(ctx context.Context, cmd *cobra.Command, o options) error {
 		return errors.New("--envoy-bin needs --envoy-bootstrap: Envoy is started with that file")
 	case o.authzTimeout <= 0:
 		return fmt.Errorf("--authz-timeout %s: want a positive duration such as %s", o.authzTimeout, extauthz.DefaultTimeout)
+	case !(o.decisionLogSample >= 0 && o.decisionLogSample <= 1):
+		return fmt.Errorf("--decision-log-sample %v: want a share from 0 (log no allow) to 1 (log every allow), such as 0.01", o.decisionLogSample)
 	}
 	if o.socketDir == "" {
 		o.socketDir = bootstrap.SocketDir(o.workload)
@@ -251,6 +259,7 @@ func run(ctx context.Context, cmd *cobra.Command, o options) error {
 		Out:          out,
 		Authz: &agent.AuthzConfig{
 			XDSAddress: o.cp, LoopbackAddr: o.authzAddr, LogHeaderValues: o.authzLogHeaders, CheckTimeout: o.authzTimeout,
+			DecisionLogSample: o.decisionLogSample,
 		},
 	})
 	if err != nil {

@@ -23,7 +23,7 @@ import (
 // Two allowing policies both edit the upstream request; the decision ids
 // of both are kept. A deny from either is the answer.
 func TestAuthzCombinesPolicies(t *testing.T) {
-	a := NewAuthz(nil, nil, 0)
+	a := NewAuthz(nil, nil, 1, 0)
 	one := compileWithQuery(t, "shop/one", "x-one")
 	two := compileWithQuery(t, "shop/two", "x-two")
 	if err := a.Update([]PolicyUpdate{{Name: AuthzPolicyPrefix + "shop/two", Bundle: two}, {Name: AuthzPolicyPrefix + "shop/one", Bundle: one}}); err != nil {
@@ -82,7 +82,7 @@ func headerKeys(hs []*corev3.HeaderValueOption) string {
 // A policy sent twice in one response is refused; a bundle under another
 // policy's name is refused too.
 func TestAuthzRefusesConfusedResponses(t *testing.T) {
-	a := NewAuthz(nil, nil, 0)
+	a := NewAuthz(nil, nil, 1, 0)
 	b := compilePolicy(t, "shop/one", "default allow := true")
 	err := a.Update([]PolicyUpdate{{Name: AuthzPolicyPrefix + "shop/one", Bundle: b}, {Name: AuthzPolicyPrefix + "shop/one", Bundle: b}})
 	if err == nil || !strings.Contains(err.Error(), "sent twice") {
@@ -151,7 +151,7 @@ func TestPolicyClientBacksOff(t *testing.T) {
 		}
 		return ps.dial(ctx, id)
 	}
-	a := NewAuthz(nil, nil, 0)
+	a := NewAuthz(nil, nil, 1, 0)
 	c := NewPolicyClient(PolicyClientConfig{Node: "web-1.shop", Dial: dial, Authz: a, MinBackoff: 40 * time.Millisecond, MaxBackoff: time.Second})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -223,7 +223,7 @@ func TestJWTDryRun(t *testing.T) {
 		s.JWTProviders = []resource.JWTProvider{{Name: "users", Issuer: usersIssuer, JWKS: json.RawMessage(jwttest.JWKS(t, users))}}
 	})
 	var logs syncBuffer
-	c, _ := serve(t, load(t, b), Options{Logger: jsonLogger(&logs)})
+	c, _ := serve(t, load(t, b), Options{DecisionLog: logs.decisionLog(t)})
 	expired := users.Sign(t, claims("alice", map[string]any{"exp": time.Now().Add(-time.Hour).Unix()}))
 	wantStatus(t, check(t, c, httpRequest("GET", "/orders", bearer(expired), "")), 200)
 	lines := logs.lines(t)

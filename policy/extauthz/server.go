@@ -2,10 +2,12 @@
 // (envoy.service.auth.v3.Authorization/Check) from a policy engine: it
 // refuses a request whose path the sidecar should have normalized
 // (pathcheck.go), builds the OPA-Envoy plugin's input document from each
-// CheckRequest, verifies end-user JWTs as Envoy's jwt_authn would
-// (refusing a bad token with 401 and putting verified claims into the
-// input), decides with one policy revision, answers as the plugin
-// answers, logs every decision and counts them per policy.
+// CheckRequest directly as OPA's value (input.go, protovalue.go), verifies
+// end-user JWTs as Envoy's jwt_authn would (refusing a bad token with 401
+// and putting verified claims into the input), decides with one policy
+// revision, answers as the plugin answers (response.go), hands the
+// decision to a log written off the Check path (log.go) and counts
+// decisions per policy.
 package extauthz
 
 import (
@@ -29,11 +31,12 @@ import (
 
 // Options configure a Server.
 type Options struct {
-	// Logger receives one line per decision; nil discards them.
-	Logger hclog.Logger
-	// LogHeaderValues names the request headers (lower case) whose values
-	// decision logs show; every other header is logged with its value
-	// redacted, since headers carry credentials.
+	// DecisionLog receives the decisions, and is shared by the servers
+	// given it; its owner closes it. When nil, the server logs every
+	// decision to Logger (nil discards them), showing the values of the
+	// LogHeaderValues headers, and closes that log when it stops.
+	DecisionLog     *DecisionLog
+	Logger          hclog.Logger
 	LogHeaderValues []string
 	// Timeout bounds the evaluation of each Check; DefaultTimeout when
 	// zero.
@@ -44,11 +47,11 @@ type Options struct {
 type Server struct {
 	authv3.UnimplementedAuthorizationServer
 
-	engine     *engine.Engine
-	log        hclog.Logger
-	logHeaders map[string]bool
-	timeout    time.Duration
-	stats      stats
+	engine    *engine.Engine
+	decisions *DecisionLog
+	ownLog    bool // decisions is the server's, closed by Stop
+	timeout   time.Duration
+	stats     stats
 
 	mu   sync.Mutex
 	grpc *grpc.Server
@@ -56,16 +59,12 @@ type Server struct {
 
 // New returns a Server deciding with e.
 func New(e *engine.Engine, o Options) *Server {
-	log := o.Logger
-	if log == nil {
-		log = hclog.NewNullLogger()
+	s := &Server{engine: e, decisions: o.DecisionLog, timeout: o.Timeout}
+	if s.decisions == nil {
+		s.decisions, s.ownLog = NewDecisionLog(o.Logger, o.LogHeaderValues, 1), true
 	}
-	s := &Server{engine: e, log: log, logHeaders: map[string]bool{}, timeout: o.Timeout}
 	if s.timeout <= 0 {
 		s.timeout = DefaultTimeout
-	}
-	for _, h := range o.LogHeaderValues {
-		s.logHeaders[h] = true
 	}
 	return s
 }
@@ -94,7 +93,7 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	}
 	id := decisionID()
 	s.stats.count(d)
-	s.logDecision(req, d, err, id, time.Since(start))
+	s.decisions.Record(req, d, err, id, time.Since(start))
 	return response(d, id), nil
 }
 
@@ -137,13 +136,17 @@ func (s *Server) Serve(lis net.Listener) error {
 	return err
 }
 
-// Stop stops every Serve, letting calls in flight finish.
+// Stop stops every Serve, letting calls in flight finish, then writes
+// the decision lines still queued in a log of the server's own.
 func (s *Server) Stop() {
 	s.mu.Lock()
 	g := s.grpc
 	s.mu.Unlock()
 	if g != nil {
 		g.GracefulStop()
+	}
+	if s.ownLog {
+		s.decisions.Close()
 	}
 }
 
