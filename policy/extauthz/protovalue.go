@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -25,6 +26,9 @@ import (
 // before; where protojson would refuse a message (invalid UTF-8, a
 // timestamp out of range, an Any of an unknown type) so does this.
 func protoValue(m protoreflect.Message) (ast.Value, error) {
+	if h, ok := m.Interface().(*authv3.AttributeContext_HttpRequest); ok {
+		return httpRequestValue(h)
+	}
 	if wkt := wellKnown(m.Descriptor().FullName()); wkt != nil {
 		return wkt(m)
 	}
@@ -104,7 +108,7 @@ func singular(fd protoreflect.FieldDescriptor, v protoreflect.Value) (ast.Value,
 		return float(v.Float(), 64), nil
 	case protoreflect.StringKind:
 		if !utf8.ValidString(v.String()) {
-			return nil, errors.New("string field is not valid UTF-8")
+			return nil, errNotUTF8
 		}
 		return ast.String(v.String()), nil
 	case protoreflect.BytesKind:
