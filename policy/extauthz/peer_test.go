@@ -38,10 +38,10 @@ type peerAnswer struct {
 	Error string `json:"error,omitempty"`
 }
 
-// comparable returns resp with its random decision_id made "*" and its
+// peerComparable returns resp with its random decision_id made "*" and its
 // header lists sorted: the plugin orders headers by map iteration, so
 // only their multiset is its answer.
-func comparable(t *testing.T, resp *authv3.CheckResponse) *authv3.CheckResponse {
+func peerComparable(t *testing.T, resp *authv3.CheckResponse) *authv3.CheckResponse {
 	t.Helper()
 	resp = proto.Clone(resp).(*authv3.CheckResponse)
 	md := resp.GetDynamicMetadata().GetFields()
@@ -111,7 +111,7 @@ func TestAnswersMatchPeer(t *testing.T) {
 				if err := protojson.Unmarshal(c.Request, &req); err != nil {
 					t.Fatal(err)
 				}
-				got := comparable(t, check(t, client, &req))
+				got := peerComparable(t, check(t, client, &req))
 				if a.Error != "" {
 					failed++
 					wantFailureMode(t, c.Name, spec.FailureMode, got)
@@ -128,7 +128,7 @@ func TestAnswersMatchPeer(t *testing.T) {
 					}
 					continue
 				}
-				if !proto.Equal(got, comparable(t, &want)) {
+				if !proto.Equal(got, peerComparable(t, &want)) {
 					t.Errorf("%s:\n agent  %s\n plugin %s", c.Name, protojson.Format(got), protojson.Format(&want))
 				}
 				compared++

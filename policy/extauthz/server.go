@@ -32,11 +32,16 @@ import (
 // Options configure a Server.
 type Options struct {
 	// DecisionLog receives the decisions, and is shared by the servers
-	// given it; its owner closes it. When nil, the server logs every
-	// decision to Logger (nil discards them), showing the values of the
-	// LogHeaderValues headers, and closes that log when it stops.
-	DecisionLog     *DecisionLog
-	Logger          hclog.Logger
+	// given it; its owner closes it. When nil, the server makes its own
+	// from Logger and LogHeaderValues, logging every decision, and closes
+	// it when it stops.
+	DecisionLog *DecisionLog
+	// Logger receives the decisions when DecisionLog is nil; nil discards
+	// them.
+	Logger hclog.Logger
+	// LogHeaderValues names the request headers (lower case) whose values
+	// that log shows; every other header is logged with its value
+	// redacted, since headers carry credentials.
 	LogHeaderValues []string
 	// Timeout bounds the evaluation of each Check; DefaultTimeout when
 	// zero.
