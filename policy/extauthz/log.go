@@ -114,8 +114,12 @@ func (l *DecisionLog) Record(req *authv3.CheckRequest, d engine.Decision, err er
 		method:    h.GetMethod(), path: h.GetPath(), headers: h.GetHeaders(),
 	}
 	select {
-	case <-l.done:
+	case <-l.done: // closed: nothing would write it
 		l.dropped.Add(1)
+		return
+	default:
+	}
+	select {
 	case l.queue <- e:
 	default:
 		l.dropped.Add(1)
