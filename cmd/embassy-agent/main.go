@@ -43,6 +43,7 @@ type options struct {
 	authzLogHeaders                                []string
 	authzTimeout                                   time.Duration
 	authzCacheSize                                 int
+	decisionLogSample                              float64
 	logJSON                                        bool
 	w                                              workloadFlags
 }
@@ -123,12 +124,17 @@ sent the set of policies of this workload (possibly empty), and for a policy
 none of whose revisions loaded, requests are denied. A Check whose policies
 have not decided within --authz-timeout is denied (fail closed, whatever
 the policy's failure mode; dry-run policies log would-deny) and the
-evaluation is stopped. Each decision is one structured line of the "authz" logger (JSON
-with --log-json), with header values redacted except those named by
---authz-log-header-values; the counts per policy are rewritten to
-authz-stats.json every 10s. A policy that calls no time, random or network
-builtin has its decisions cached per revision (--authz-cache-size each),
-keyed on the input fields it reads; authz-stats.json shows hits and misses.
+evaluation is stopped. Each denial, would-deny and error is one structured
+line of the "authz" logger (JSON with --log-json), with its reason, and so
+is the --decision-log-sample share of allows (1: every one, 0: none); header
+values are redacted except those named by --authz-log-header-values. Lines
+are written off the Check path: when the log falls 4096 lines behind, new
+ones are dropped and counted (decisionLogsDropped), and below --log-level
+info none is built. The counts per policy are rewritten to
+authz-stats.json every 10s. A policy that calls no time,
+random or network builtin has its decisions cached per revision
+(--authz-cache-size each), keyed on the input fields it reads;
+authz-stats.json shows hits and misses.
 
 Envoy. With --envoy-bootstrap it writes the sidecar's bootstrap (node id
 NAME.NAMESPACE, mTLS ADS to --cp, certificates from sds.sock, admin API on
@@ -179,6 +185,7 @@ agent refuses one Envoy would share with an app).`,
 	f.DurationVar(&o.authzTimeout, "authz-timeout", extauthz.DefaultTimeout, "deny a Check whose policies have not decided within this time, and stop their evaluation (keep it below Envoy's 200ms ext_authz timeout)")
 	f.IntVar(&o.authzCacheSize, "authz-cache-size", extauthz.DefaultCacheSize, "decisions cached per policy revision, for deterministic policies only; 0 turns the cache off")
 	f.StringSliceVar(&o.authzLogHeaders, "authz-log-header-values", nil, "request headers whose values decision logs show (comma-separated); others are redacted")
+	f.Float64Var(&o.decisionLogSample, "decision-log-sample", 1, "share of allowed decisions logged, from 0 (none) to 1 (all); denials and errors are always logged")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
 	f.BoolVar(&o.logJSON, "log-json", false, "log one JSON object per line")
 	return cmd
@@ -211,6 +218,8 @@ func run(ctx context.Context, cmd *cobra.Command, o options) error {
 		return fmt.Errorf("--authz-timeout %s: want a positive duration such as %s", o.authzTimeout, extauthz.DefaultTimeout)
 	case o.authzCacheSize < 0:
 		return fmt.Errorf("--authz-cache-size %d: want 0 (no cache) or a positive number of decisions such as %d", o.authzCacheSize, extauthz.DefaultCacheSize)
+	case !(o.decisionLogSample >= 0 && o.decisionLogSample <= 1):
+		return fmt.Errorf("--decision-log-sample %v: want a share from 0 (log no allow) to 1 (log every allow), such as 0.01", o.decisionLogSample)
 	}
 	if o.socketDir == "" {
 		o.socketDir = bootstrap.SocketDir(o.workload)
@@ -258,6 +267,7 @@ func run(ctx context.Context, cmd *cobra.Command, o options) error {
 		Authz: &agent.AuthzConfig{
 			XDSAddress: o.cp, LoopbackAddr: o.authzAddr, LogHeaderValues: o.authzLogHeaders, CheckTimeout: o.authzTimeout,
 			DecisionCacheSize: o.authzCacheSize,
+			DecisionLogSample: o.decisionLogSample,
 		},
 	})
 	if err != nil {

@@ -333,6 +333,8 @@ func TestRequiredFlagsAndBadFiles(t *testing.T) {
 		{[]string{"--workload", "web-1.shop", "--token-file", bad, "--trust-bundle", bad}, "--token-file"},
 		{[]string{"--workload", "web-1.shop", "--token-file", bad, "--trust-bundle", bad, "--envoy-bin", "/bin/true"}, "--envoy-bin needs --envoy-bootstrap"},
 		{[]string{"--workload", "web-1.shop", "--token-file", bad, "--trust-bundle", bad, "--authz-timeout", "0s"}, "--authz-timeout 0s: want a positive duration"},
+		{[]string{"--workload", "web-1.shop", "--token-file", bad, "--trust-bundle", bad, "--decision-log-sample", "1.5"}, "--decision-log-sample 1.5: want a share from 0"},
+		{[]string{"--workload", "web-1.shop", "--token-file", bad, "--trust-bundle", bad, "--decision-log-sample", "NaN"}, "--decision-log-sample NaN: want a share from 0"},
 		{[]string{"--workload", "web-1.shop", "--token-file", bad, "--trust-bundle", bad, "--envoy-bootstrap", filepath.Join(dir, "envoy.yaml"),
 			"--address", "127.0.0.1", "--port", "grpc=18081"}, "--port grpc=18081: with --address 127.0.0.1, Envoy would listen on port 18081, where the app of port grpc listens"},
 	} {

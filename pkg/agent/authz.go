@@ -59,8 +59,9 @@ type PolicyUpdate struct {
 type Authz struct {
 	authv3.UnimplementedAuthorizationServer
 
-	log  hclog.Logger
-	opts extauthz.Options
+	log       hclog.Logger
+	opts      extauthz.Options
+	decisions *extauthz.DecisionLog // shared by every policy's server
 	// started is when counting began, the Since of every report.
 	started time.Time
 
@@ -86,11 +87,12 @@ type authzPolicy struct {
 }
 
 // NewAuthz returns an Authz that denies until its first Update. Each
-// decision is logged through log (one structured line per policy), with
-// the values of only the headers named in logHeaderValues. timeout bounds
-// the evaluation of all policies of one Check together
-// (extauthz.DefaultTimeout when zero).
-func NewAuthz(log hclog.Logger, logHeaderValues []string, timeout time.Duration) *Authz {
+// denial and error is logged through log (one structured line per
+// policy), and a sample share (0 to 1) of the allows, with the values of
+// only the headers named in logHeaderValues; lines are written off the
+// Check path (extauthz.DecisionLog). timeout bounds the evaluation of all
+// policies of one Check together (extauthz.DefaultTimeout when zero).
+func NewAuthz(log hclog.Logger, logHeaderValues []string, sample float64, timeout time.Duration) *Authz {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
@@ -103,7 +105,11 @@ func NewAuthz(log hclog.Logger, logHeaderValues []string, timeout time.Duration)
 	if timeout <= 0 {
 		timeout = extauthz.DefaultTimeout
 	}
-	return &Authz{log: log, opts: extauthz.Options{Logger: log, LogHeaderValues: hs, Timeout: timeout}, started: time.Now().UTC(), byName: map[string]*authzPolicy{}}
+	dl := extauthz.NewDecisionLog(log, hs, sample)
+	return &Authz{
+		log: log, decisions: dl, opts: extauthz.Options{DecisionLog: dl, Timeout: timeout},
+		started: time.Now().UTC(), byName: map[string]*authzPolicy{},
+	}
 }
 
 // Update makes the policies of one control plane response the ones that
@@ -187,9 +193,8 @@ func (a *Authz) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.Ch
 	a.mu.RUnlock()
 	if !synced {
 		a.unsynced.Add(1)
-		h := req.GetAttributes().GetRequest().GetHttp()
-		a.log.Warn("decision", "decision", engine.OutcomeDeny, "allowed", false, "reason", unsyncedReason,
-			"principal", req.GetAttributes().GetSource().GetPrincipal(), "method", h.GetMethod(), "status", http.StatusServiceUnavailable)
+		d := engine.Decision{Reason: unsyncedReason, HTTPStatus: http.StatusServiceUnavailable}
+		a.decisions.Record(req, d, errUnsynced, "", 0)
 		return denied(http.StatusServiceUnavailable, unsyncedReason), nil
 	}
 	if len(list) == 0 {
@@ -219,6 +224,9 @@ func (a *Authz) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.Ch
 // has said which policies apply to the workload (possibly none).
 const unsyncedReason = "no authorization policy set received from the control plane yet for this workload: denying until it arrives"
 
+// errUnsynced makes the decision log write an unsynced denial at warn.
+var errUnsynced = errors.New(unsyncedReason)
+
 // denied is a deny with an HTTP status and a plain-text body.
 func denied(status int, body string) *authv3.CheckResponse {
 	return &authv3.CheckResponse{
@@ -232,7 +240,8 @@ func denied(status int, body string) *authv3.CheckResponse {
 
 // combine makes one answer of the policies' answers: the first denial if
 // any, otherwise an allow carrying every policy's upstream edits in
-// policy order. Dynamic metadata is merged, the first policy winning a
+// policy order (none when every policy's answer was the bare status of a
+// boolean decision). Dynamic metadata is merged, the first policy winning a
 // key, and decision_id lists every decision, comma-separated, so a log
 // line of each can be found.
 func combine(resps []*authv3.CheckResponse) *authv3.CheckResponse {
@@ -247,8 +256,10 @@ func combine(resps []*authv3.CheckResponse) *authv3.CheckResponse {
 	ok := &authv3.OkHttpResponse{}
 	meta := &structpb.Struct{Fields: map[string]*structpb.Value{}}
 	var ids []string
+	anyOK := false
 	for _, r := range resps {
 		o := r.GetOkResponse()
+		anyOK = anyOK || o != nil
 		ok.Headers = append(ok.Headers, o.GetHeaders()...)
 		ok.HeadersToRemove = append(ok.HeadersToRemove, o.GetHeadersToRemove()...)
 		ok.ResponseHeadersToAdd = append(ok.ResponseHeadersToAdd, o.GetResponseHeadersToAdd()...)
@@ -266,11 +277,13 @@ func combine(resps []*authv3.CheckResponse) *authv3.CheckResponse {
 	if len(ids) > 0 {
 		meta.Fields["decision_id"] = structpb.NewStringValue(strings.Join(ids, ","))
 	}
-	return &authv3.CheckResponse{
-		Status:          &rpcstatus.Status{Code: int32(code.Code_OK)},
-		HttpResponse:    &authv3.CheckResponse_OkResponse{OkResponse: ok},
-		DynamicMetadata: meta,
+	out := &authv3.CheckResponse{Status: &rpcstatus.Status{Code: int32(code.Code_OK)}, DynamicMetadata: meta}
+	// Policies that all decided with a plain boolean answer with the
+	// status alone, as each would on its own.
+	if anyOK {
+		out.HttpResponse = &authv3.CheckResponse_OkResponse{OkResponse: ok}
 	}
+	return out
 }
 
 // Register adds the Check service to g.
@@ -292,7 +305,8 @@ func (a *Authz) Serve(lis net.Listener) error {
 	return nil
 }
 
-// Stop stops every Serve, letting calls in flight finish.
+// Stop stops every Serve, letting calls in flight finish, and writes the
+// decision lines still queued.
 func (a *Authz) Stop() {
 	a.grpcMu.Lock()
 	g := a.grpc
@@ -300,4 +314,5 @@ func (a *Authz) Stop() {
 	if g != nil {
 		g.GracefulStop()
 	}
+	a.decisions.Close()
 }

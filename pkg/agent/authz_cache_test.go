@@ -11,7 +11,7 @@ import (
 // so: the second of two requests that differ only in what the policy does
 // not read is a hit.
 func TestAuthzStatsShowTheDecisionCache(t *testing.T) {
-	a := NewAuthz(nil, nil, 0)
+	a := NewAuthz(nil, nil, 1, 0)
 	a.SetDecisionCache(8)
 	one := compileWithQuery(t, "shop/one", "x-one")
 	if err := a.Update([]PolicyUpdate{{Name: AuthzPolicyPrefix + "shop/one", Bundle: one}}); err != nil {

@@ -29,7 +29,7 @@ allow if {
 // stop: the goroutine count goes back to where it was.
 func TestAgentCheckDeadline(t *testing.T) {
 	logs := &syncbuf.Buffer{}
-	a := NewAuthz(hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Info}), nil, 50*time.Millisecond)
+	a := NewAuthz(hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Info}), nil, 1, 50*time.Millisecond)
 	if err := a.Update([]PolicyUpdate{
 		{Name: AuthzPolicyPrefix + "shop/a", Bundle: compilePolicy(t, "shop/a", runaway)},
 		{Name: AuthzPolicyPrefix + "shop/b", Bundle: compilePolicy(t, "shop/b", runaway)},
@@ -60,6 +60,7 @@ func TestAgentCheckDeadline(t *testing.T) {
 			t.Fatalf("Check %d: %v %q, want a deny naming the 50ms deadline", i, r.GetStatus(), r.GetDeniedResponse().GetBody())
 		}
 	}
+	a.decisions.Flush()
 	for _, p := range []string{"policy=shop/a", "policy=shop/b"} {
 		if got := strings.Count(logs.String(), p); got != n {
 			t.Errorf("%d decisions of %s logged, want %d", got, p, n)

@@ -33,6 +33,9 @@ type AuthzConfig struct {
 	// LogHeaderValues names the request headers whose values decision logs
 	// show; every other header's value is redacted.
 	LogHeaderValues []string
+	// DecisionLogSample is the share of allowed decisions logged, from 0
+	// (none) to 1 (all); every denial, would-deny and error is logged.
+	DecisionLogSample float64
 	// CheckTimeout bounds the evaluation of each Check, all policies
 	// together; on timeout the Check is denied (extauthz.DefaultTimeout
 	// when zero).
@@ -60,7 +63,7 @@ func (a *Agent) newAuthz(cfg *AuthzConfig) error {
 			return err
 		}
 	}
-	a.authz = NewAuthz(a.log.Named("authz"), cfg.LogHeaderValues, cfg.CheckTimeout)
+	a.authz = NewAuthz(a.log.Named("authz"), cfg.LogHeaderValues, cfg.DecisionLogSample, cfg.CheckTimeout)
 	a.authz.SetDecisionCache(cfg.DecisionCacheSize)
 	return nil
 }

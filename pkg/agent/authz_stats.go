@@ -25,6 +25,9 @@ type AuthzStats struct {
 	Synced bool `json:"synced"`
 	// DeniedUnsynced counts the requests denied before that answer.
 	DeniedUnsynced uint64 `json:"deniedUnsynced"`
+	// DecisionLogsDropped counts the decision lines dropped because the
+	// log's writer fell a whole buffer behind (Check never waits for it).
+	DecisionLogsDropped uint64 `json:"decisionLogsDropped"`
 	// Policies are the policies targeting the workload, by name.
 	Policies []PolicyStats `json:"policies"`
 	// Time is when the stats were taken.
@@ -52,7 +55,7 @@ type PolicyStats struct {
 func (a *Authz) Stats() AuthzStats {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	st := AuthzStats{Synced: a.synced, DeniedUnsynced: a.unsynced.Load(), Policies: make([]PolicyStats, 0, len(a.policies)), Time: time.Now().UTC()}
+	st := AuthzStats{Synced: a.synced, DeniedUnsynced: a.unsynced.Load(), DecisionLogsDropped: a.decisions.Dropped(), Policies: make([]PolicyStats, 0, len(a.policies)), Time: time.Now().UTC()}
 	for _, p := range a.policies {
 		ps := PolicyStats{Policy: p.name, Revision: p.engine.Revision(), LoadError: p.loadErr, Cache: p.check.CacheStats()}
 		// One engine decides, so its counts are keyed by its bundle's

@@ -20,12 +20,13 @@ import (
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/spiffe"
 	"embassy.dev/embassy/policy/compile"
+	"embassy.dev/embassy/policy/extauthz"
 )
 
 // Two allowing policies both edit the upstream request; the decision ids
 // of both are kept. A deny from either is the answer.
 func TestAuthzCombinesPolicies(t *testing.T) {
-	a := NewAuthz(nil, nil, 0)
+	a := NewAuthz(nil, nil, 1, 0)
 	one := compileWithQuery(t, "shop/one", "x-one")
 	two := compileWithQuery(t, "shop/two", "x-two")
 	if err := a.Update([]PolicyUpdate{{Name: AuthzPolicyPrefix + "shop/two", Bundle: two}, {Name: AuthzPolicyPrefix + "shop/one", Bundle: one}}); err != nil {
@@ -53,7 +54,7 @@ func TestAuthzCombinesPolicies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.GetStatus().GetCode() != codeDenied || resp.GetDeniedResponse().GetStatus().GetCode() != 403 {
+	if resp.GetStatus().GetCode() != codeDenied || extauthz.EnvoyStatus(resp) != 403 {
 		t.Errorf("answer %v, want shop/two's 403", resp)
 	}
 	st := a.Stats()
@@ -84,7 +85,7 @@ func headerKeys(hs []*corev3.HeaderValueOption) string {
 // A policy sent twice in one response is refused; a bundle under another
 // policy's name is refused too.
 func TestAuthzRefusesConfusedResponses(t *testing.T) {
-	a := NewAuthz(nil, nil, 0)
+	a := NewAuthz(nil, nil, 1, 0)
 	b := compilePolicy(t, "shop/one", "default allow := true")
 	err := a.Update([]PolicyUpdate{{Name: AuthzPolicyPrefix + "shop/one", Bundle: b}, {Name: AuthzPolicyPrefix + "shop/one", Bundle: b}})
 	if err == nil || !strings.Contains(err.Error(), "sent twice") {
@@ -157,7 +158,7 @@ func TestPolicyClientBacksOff(t *testing.T) {
 		}
 		return ps.dial(ctx, id)
 	}
-	a := NewAuthz(nil, nil, 0)
+	a := NewAuthz(nil, nil, 1, 0)
 	c := NewPolicyClient(PolicyClientConfig{Node: "web-1.shop", Dial: dial, Authz: a, MinBackoff: 40 * time.Millisecond, MaxBackoff: time.Second})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

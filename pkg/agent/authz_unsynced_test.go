@@ -88,15 +88,16 @@ func firstAnswers(t *testing.T, cp *controlplane.ControlPlane, pushed int64, dir
 
 // checkUnsynced fails the test unless some answers came before the push
 // and every one of them is the deny that says no policy set arrived.
-func checkUnsynced(t *testing.T, answers []answer, logs *syncbuf.Buffer) {
+func checkUnsynced(t *testing.T, a *Agent, answers []answer, logs *syncbuf.Buffer) {
 	t.Helper()
+	a.Authz().decisions.Flush()
 	before := 0
-	for i, a := range answers {
-		if !a.beforePush {
+	for i, ans := range answers {
+		if !ans.beforePush {
 			continue
 		}
 		before++
-		if st := a.resp.GetStatus(); st.GetCode() != codeDenied || st.GetMessage() != unsyncedReason {
+		if st := ans.resp.GetStatus(); st.GetCode() != codeDenied || st.GetMessage() != unsyncedReason {
 			t.Fatalf("Check %d, before the control plane pushed the agent's workload: %v, want a deny saying %q:\n%s", i+1, st, unsyncedReason, logs)
 		}
 	}
@@ -126,7 +127,7 @@ func TestNewAgentDeniesBeforeItsFirstPolicySet(t *testing.T) {
 				t.Fatalf("Check %d of %d was allowed before the policy arrived:\n%s", i+1, len(answers), logs)
 			}
 		}
-		checkUnsynced(t, answers, logs)
+		checkUnsynced(t, a, answers, logs)
 		if c, status := check(t, authzClient(t, dir), "POST", "/"); c != codeDenied || status != 403 {
 			t.Fatalf("after the policy arrived, POST: code %d status %d, want its 403", c, status)
 		}
@@ -142,11 +143,11 @@ spec:
   serviceAccounts: [web]
 `, logs)
 		pushed := settled(t, cp)
-		_, dir := runPolicyAgent(t, cp, "plain", "", logs)
+		a, dir := runPolicyAgent(t, cp, "plain", "", logs)
 		answers := firstAnswers(t, cp, pushed, dir, "POST", func() bool { return false })
 		if last := answers[len(answers)-1]; last.resp.GetStatus().GetCode() != codeOK || last.beforePush {
 			t.Fatalf("the last answer %v (before the push: %v), want an allow once the empty set arrived:\n%s", last.resp.GetStatus(), last.beforePush, logs)
 		}
-		checkUnsynced(t, answers, logs)
+		checkUnsynced(t, a, answers, logs)
 	})
 }

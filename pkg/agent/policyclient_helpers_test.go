@@ -223,7 +223,10 @@ func check(t *testing.T, c authv3.AuthorizationClient, method, path string) (int
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.GetStatus().GetCode(), int(resp.GetDeniedResponse().GetStatus().GetCode())
+	if resp.GetStatus().GetCode() == codeOK {
+		return codeOK, 0
+	}
+	return resp.GetStatus().GetCode(), extauthz.EnvoyStatus(resp)
 }
 
 func checkRequest(method, path string) *authv3.CheckRequest {

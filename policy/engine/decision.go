@@ -31,6 +31,9 @@ type Decision struct {
 	Failed bool
 	// Reason says why, for logs and status.
 	Reason string
+	// Boolean is set when the policy's result was a plain boolean: the
+	// OPA-Envoy plugin then answers with the status alone, and so do we.
+	Boolean bool
 
 	// Headers go to the upstream on allow and to the client on deny.
 	Headers []Header
@@ -84,7 +87,7 @@ func (d Decision) Outcome() string {
 func (d *Decision) fill(v any, query string) error {
 	switch r := v.(type) {
 	case bool:
-		d.Allowed = r
+		d.Allowed, d.Boolean = r, true
 		d.Reason = fmt.Sprintf("%s is %t", query, r)
 	case map[string]any:
 		return d.fillObject(r, query)

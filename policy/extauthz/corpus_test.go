@@ -71,6 +71,9 @@ func flatten(t *testing.T, resp *authv3.CheckResponse) outcome {
 		o.Headers = headerMap(d.GetHeaders())
 		o.Body = d.GetBody()
 	}
+	if resp.GetHttpResponse() == nil && !o.Allowed {
+		o.Status = EnvoyStatus(resp)
+	}
 	md := resp.GetDynamicMetadata().AsMap()
 	if id, _ := md["decision_id"].(string); len(id) != 24 {
 		t.Errorf("decision_id %q", md["decision_id"])

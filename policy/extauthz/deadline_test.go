@@ -76,7 +76,7 @@ func TestRunawayPolicyIsCutShort(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			logs := &syncBuffer{}
-			c, _ := serve(t, load(t, compileRego(t, runawayRego, tc.edit)), Options{Logger: jsonLogger(logs), Timeout: testTimeout})
+			c, _ := serve(t, load(t, compileRego(t, runawayRego, tc.edit)), Options{DecisionLog: logs.decisionLog(t), Timeout: testTimeout})
 			concurrentChecks(t, c, 1) // connects and starts the server's workers
 			baseline := runtime.NumGoroutine()
 

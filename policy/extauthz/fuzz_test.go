@@ -82,14 +82,13 @@ func FuzzBuildInput(f *testing.F) {
 		if cerr != nil {
 			t.Fatal(cerr)
 		}
-		denied := resp.GetDeniedResponse()
 		switch {
 		case err != nil:
-			if resp.GetStatus().GetCode() != int32(code.Code_PERMISSION_DENIED) || denied.GetStatus().GetCode() != 400 {
+			if resp.GetStatus().GetCode() != int32(code.Code_PERMISSION_DENIED) || EnvoyStatus(resp) != 400 {
 				t.Fatalf("bad request answered %v", resp)
 			}
 		case resp.GetStatus().GetCode() == int32(code.Code_OK):
-		case denied.GetStatus().GetCode() != 403:
+		case EnvoyStatus(resp) != 403:
 			t.Fatalf("parsed request answered %v", resp)
 		}
 	})

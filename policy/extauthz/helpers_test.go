@@ -99,11 +99,34 @@ func check(t testing.TB, c authv3.AuthorizationClient, req *authv3.CheckRequest)
 }
 
 // syncBuffer collects log output written from several goroutines.
-type syncBuffer struct{ syncbuf.Buffer }
+type syncBuffer struct {
+	syncbuf.Buffer
+	flush func() // waits for the lines of the decisions made so far
+}
+
+// decisionLog is a DecisionLog writing JSON lines to b, which lines and
+// String read once it has written the lines of every decision made.
+func (b *syncBuffer) decisionLog(t testing.TB, logHeaderValues ...string) *DecisionLog {
+	l := NewDecisionLog(jsonLogger(b), logHeaderValues, 1)
+	t.Cleanup(l.Close)
+	b.flush = l.Flush
+	return l
+}
+
+// String is what was written, once the decision log caught up.
+func (b *syncBuffer) String() string {
+	if b.flush != nil {
+		b.flush()
+	}
+	return b.Buffer.String()
+}
 
 // lines decodes each JSON log line.
 func (b *syncBuffer) lines(t testing.TB) []map[string]any {
 	t.Helper()
+	if b.flush != nil {
+		b.flush()
+	}
 	var out []map[string]any
 	for _, line := range bytes.Split(bytes.TrimSpace(b.Bytes()), []byte("\n")) {
 		if len(line) == 0 {

@@ -8,7 +8,7 @@ import (
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	jose "github.com/go-jose/go-jose/v4"
-	"google.golang.org/genproto/googleapis/rpc/code"
+	"github.com/open-policy-agent/opa/v1/ast"
 
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/policy/compile"
@@ -85,12 +85,8 @@ func claims(sub string, edits map[string]any) map[string]any {
 // status; 401s must carry the Bearer challenge.
 func wantStatus(t *testing.T, resp *authv3.CheckResponse, want int) {
 	t.Helper()
-	got := http.StatusOK
-	if resp.GetStatus().GetCode() != int32(code.Code_OK) {
-		got = int(resp.GetDeniedResponse().GetStatus().GetCode())
-	}
-	if got != want {
-		t.Fatalf("status %d, want %d (response %v)", got, want, resp)
+	if got := EnvoyStatus(resp); got != want {
+		t.Fatalf("status %d, want %d (response %v)", EnvoyStatus(resp), want, resp)
 	}
 	if want == http.StatusUnauthorized {
 		hs := resp.GetDeniedResponse().GetHeaders()
@@ -153,18 +149,22 @@ func TestJWTClaimsInInput(t *testing.T) {
 	partners := jwttest.NewKey(t, jose.RS256, "k2")
 	b := jwtBundle(t, jwttest.JWKS(t, users), jwttest.JWKS(t, partners))
 	req := httpRequest("GET", "/orders", bearer(users.Sign(t, claims("alice", map[string]any{"level": 7}))), "")
-	input, err := BuildInput(req)
+	value, err := InputValue(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	remove, denied := jwtCheck(b, req, input, time.Now())
+	value, remove, denied := jwtCheck(b, req, value, time.Now())
 	if denied != nil {
 		t.Fatalf("denied: %+v", denied)
 	}
 	if len(remove) != 1 || remove[0] != "authorization" {
 		t.Fatalf("headers to remove %v, want [authorization]", remove)
 	}
-	attrs := input["attributes"].(map[string]any)
+	doc, err := ast.JSON(value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrs := doc.(map[string]any)["attributes"].(map[string]any)
 	got := attrs["metadataContext"].(map[string]any)["filterMetadata"].(map[string]any)["envoy.filters.http.jwt_authn"].(map[string]any)["users"].(map[string]any)
 	if got["sub"] != "alice" || got["level"] != json.Number("7") || got["iss"] != usersIssuer {
 		t.Fatalf("claims %v", got)
@@ -223,7 +223,7 @@ func TestJWTDryRun(t *testing.T) {
 		s.JWTProviders = []resource.JWTProvider{{Name: "users", Issuer: usersIssuer, JWKS: json.RawMessage(jwttest.JWKS(t, users))}}
 	})
 	var logs syncBuffer
-	c, _ := serve(t, load(t, b), Options{Logger: jsonLogger(&logs)})
+	c, _ := serve(t, load(t, b), Options{DecisionLog: logs.decisionLog(t)})
 	expired := users.Sign(t, claims("alice", map[string]any{"exp": time.Now().Add(-time.Hour).Unix()}))
 	wantStatus(t, check(t, c, httpRequest("GET", "/orders", bearer(expired), "")), 200)
 	lines := logs.lines(t)

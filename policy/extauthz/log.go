@@ -1,10 +1,15 @@
 package extauthz
 
 import (
+	"math/rand/v2"
 	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"github.com/hashicorp/go-hclog"
 
 	"embassy.dev/embassy/policy/engine"
 )
@@ -12,12 +17,150 @@ import (
 // Redacted replaces header values in decision logs.
 const Redacted = "[redacted]"
 
-// logDecision writes one structured line per decision: which policy
-// revision decided what and why, for which request and caller. Errors log
-// at warn so a failing policy stands out.
-func (s *Server) logDecision(req *authv3.CheckRequest, d engine.Decision, err error, id string, latency time.Duration) {
-	attrs := req.GetAttributes()
-	h := attrs.GetRequest().GetHttp()
+// DecisionLogBuffer bounds the decision lines waiting to be written; when
+// the writer falls this far behind, new lines are dropped and counted
+// rather than slow down Check.
+const DecisionLogBuffer = 4096
+
+// DecisionLog writes one structured line per decision, off the Check
+// path: Check only copies what the line needs into a bounded queue, and a
+// writer goroutine formats and writes it, so a slow log sink never slows
+// a decision and a full queue drops lines (counted by Dropped). Nothing is
+// copied when the logger would discard the line. Every denial, would-deny
+// and error is logged, with its reason (fail-closed refusals included);
+// allows are logged at the sample rate. It is safe for concurrent use.
+type DecisionLog struct {
+	log        hclog.Logger
+	logHeaders map[string]bool
+	sample     float64
+	queue      chan logEntry
+	dropped    atomic.Uint64
+	closing    sync.Once
+	done       chan struct{}
+}
+
+// logEntry is what one line needs, taken on the Check path.
+type logEntry struct {
+	d         engine.Decision
+	err       error
+	id        string
+	latency   time.Duration
+	principal string
+	method    string
+	path      string
+	headers   map[string]string // the request's own map, only read
+	flushed   chan struct{}     // set instead of the rest by Flush
+}
+
+// NewDecisionLog starts a DecisionLog writing to log. logHeaderValues
+// names the request headers (lower case) whose values lines show; every
+// other header is logged with its value redacted, since headers carry
+// credentials. sample is the share of allowed decisions logged, from 0
+// (none) to 1 (all). Close stops it.
+func NewDecisionLog(log hclog.Logger, logHeaderValues []string, sample float64) *DecisionLog {
+	if log == nil {
+		log = hclog.NewNullLogger()
+	}
+	l := &DecisionLog{
+		log: log, logHeaders: map[string]bool{}, sample: min(max(sample, 0), 1),
+		queue: make(chan logEntry, DecisionLogBuffer), done: make(chan struct{}),
+	}
+	for _, h := range logHeaderValues {
+		l.logHeaders[strings.ToLower(h)] = true
+	}
+	go l.write()
+	return l
+}
+
+// Dropped counts the lines dropped because the queue was full.
+func (l *DecisionLog) Dropped() uint64 { return l.dropped.Load() }
+
+// Close writes the lines queued so far and stops the writer. Lines of
+// later decisions are dropped.
+func (l *DecisionLog) Close() {
+	l.closing.Do(func() {
+		l.Flush()
+		close(l.done)
+	})
+}
+
+// Flush returns once every line queued before it is written, or at
+// once after Close.
+func (l *DecisionLog) Flush() {
+	select {
+	case <-l.done:
+		return
+	default:
+	}
+	f := make(chan struct{})
+	select {
+	case l.queue <- logEntry{flushed: f}:
+		<-f
+	case <-l.done:
+	}
+}
+
+// Record queues the line of one decision, if it is to be logged, without
+// ever waiting. err, when set, is why the decision failed; its line is
+// logged at warn.
+func (l *DecisionLog) Record(req *authv3.CheckRequest, d engine.Decision, err error, id string, latency time.Duration) {
+	if !l.wanted(d, err) {
+		return
+	}
+	h := req.GetAttributes().GetRequest().GetHttp()
+	e := logEntry{
+		d: d, err: err, id: id, latency: latency,
+		principal: req.GetAttributes().GetSource().GetPrincipal(),
+		method:    h.GetMethod(), path: h.GetPath(), headers: h.GetHeaders(),
+	}
+	select {
+	case <-l.done: // closed: nothing would write it
+		l.dropped.Add(1)
+		return
+	default:
+	}
+	select {
+	case l.queue <- e:
+	default:
+		l.dropped.Add(1)
+	}
+}
+
+// wanted says whether a decision's line is written: not when the logger
+// would discard it, and for an allow only at the sample rate.
+func (l *DecisionLog) wanted(d engine.Decision, err error) bool {
+	if err != nil {
+		return l.log.IsWarn()
+	}
+	if !l.log.IsInfo() {
+		return false
+	}
+	if d.Outcome() != engine.OutcomeAllow {
+		return true
+	}
+	return l.sample >= 1 || (l.sample > 0 && rand.Float64() < l.sample)
+}
+
+func (l *DecisionLog) write() {
+	for {
+		select {
+		case e := <-l.queue:
+			if e.flushed != nil {
+				close(e.flushed)
+				continue
+			}
+			l.line(e)
+		case <-l.done:
+			return
+		}
+	}
+}
+
+// line writes one decision: which policy revision decided what and why,
+// for which request and caller. Errors log at warn so a failing policy
+// stands out.
+func (l *DecisionLog) line(e logEntry) {
+	d := e.d
 	fields := []any{
 		"policy", d.Policy,
 		"revision", d.Revision,
@@ -25,29 +168,29 @@ func (s *Server) logDecision(req *authv3.CheckRequest, d engine.Decision, err er
 		"allowed", d.Permitted(),
 		"dry_run", d.DryRun,
 		"reason", d.Reason,
-		"latency", latency.String(),
-		"decision_id", id,
-		"request_id", h.GetHeaders()["x-request-id"],
-		"principal", attrs.GetSource().GetPrincipal(),
-		"method", h.GetMethod(),
-		"path", pathOnly(h.GetPath()),
-		"headers", s.headersForLog(h.GetHeaders()),
+		"latency", e.latency.String(),
+		"decision_id", e.id,
+		"request_id", e.headers["x-request-id"],
+		"principal", e.principal,
+		"method", e.method,
+		"path", pathOnly(e.path),
+		"headers", l.headersForLog(e.headers),
 	}
 	if !d.Allowed && !d.Failed {
 		fields = append(fields, "status", d.HTTPStatus)
 	}
-	if err != nil {
-		fields = append(fields, "error", err.Error())
-		s.log.Warn("decision", fields...)
+	if e.err != nil {
+		fields = append(fields, "error", e.err.Error())
+		l.log.Warn("decision", fields...)
 		return
 	}
-	s.log.Info("decision", fields...)
+	l.log.Info("decision", fields...)
 }
 
-func (s *Server) headersForLog(hs map[string]string) map[string]string {
+func (l *DecisionLog) headersForLog(hs map[string]string) map[string]string {
 	out := make(map[string]string, len(hs))
 	for k, v := range hs {
-		if s.logHeaders[k] {
+		if l.logHeaders[k] {
 			out[k] = v
 		} else {
 			out[k] = Redacted

@@ -23,7 +23,7 @@ allow if startswith(input.attributes.request.http.path, "/public")
 // by the policy as before.
 func TestUnnormalizedPathsAreDenied(t *testing.T) {
 	var logs syncBuffer
-	client, srv := serve(t, load(t, compileRego(t, publicOnly)), Options{Logger: jsonLogger(&logs)})
+	client, srv := serve(t, load(t, compileRego(t, publicOnly)), Options{DecisionLog: logs.decisionLog(t)})
 
 	for _, c := range []struct{ path, says string }{
 		{"/public/../admin", `"/public/../admin" would be "/admin"`},
@@ -66,7 +66,7 @@ func TestUnnormalizedPathsAreDenied(t *testing.T) {
 			t.Errorf("%s denied: %v", p, resp)
 		}
 	}
-	if resp := check(t, client, httpRequest("GET", "/admin", nil, "")); resp.GetDeniedResponse().GetStatus().GetCode() != 403 {
+	if resp := check(t, client, httpRequest("GET", "/admin", nil, "")); EnvoyStatus(resp) != 403 {
 		t.Errorf("/admin: %v", resp)
 	}
 
@@ -85,7 +85,7 @@ func TestUnnormalizedPathsAreDenied(t *testing.T) {
 // this included, but logs it as would-deny with the reason.
 func TestUnnormalizedPathInDryRunOnlyLogs(t *testing.T) {
 	var logs syncBuffer
-	client, _ := serve(t, load(t, compileRego(t, publicOnly, dryRun)), Options{Logger: jsonLogger(&logs)})
+	client, _ := serve(t, load(t, compileRego(t, publicOnly, dryRun)), Options{DecisionLog: logs.decisionLog(t)})
 	if resp := check(t, client, httpRequest("GET", "/public/../admin", nil, "")); resp.GetStatus().GetCode() != int32(code.Code_OK) {
 		t.Fatalf("dry-run denied: %v", resp)
 	}

@@ -16,12 +16,19 @@ import (
 )
 
 // response maps a Decision to what Envoy acts on, as the OPA-Envoy plugin
-// does: an allow is OK with the upstream edits, a deny is PERMISSION_DENIED
-// with the status, headers and body for the client, and a dry-run deny is
-// a bare OK. Dynamic metadata goes with every answer, with decision_id.
+// does: a policy's plain boolean is answered with the status alone; an
+// object's allow is OK with the upstream edits, its deny PERMISSION_DENIED
+// with the status, headers and body for the client; a dry-run deny is OK
+// with an empty OK response. Embassy's own refusals (bad request, invalid
+// token, deadline, failure) are denied responses saying why. Dynamic
+// metadata goes with every answer, with decision_id.
 func response(d engine.Decision, decisionID string) *authv3.CheckResponse {
-	resp := &authv3.CheckResponse{}
+	resp := &authv3.CheckResponse{DynamicMetadata: dynamicMetadata(d.DynamicMetadata, decisionID)}
 	switch {
+	case d.Allowed && d.Boolean && len(d.RequestHeadersToRemove) == 0:
+		// JWT providers' token headers are the one edit a boolean allow
+		// can carry; the plugin, which has none, never sends any.
+		resp.Status = &rpcstatus.Status{Code: int32(code.Code_OK)}
 	case d.Allowed:
 		resp.Status = &rpcstatus.Status{Code: int32(code.Code_OK)}
 		resp.HttpResponse = &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{
@@ -34,6 +41,8 @@ func response(d engine.Decision, decisionID string) *authv3.CheckResponse {
 	case d.DryRun:
 		resp.Status = &rpcstatus.Status{Code: int32(code.Code_OK)}
 		resp.HttpResponse = &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{}}
+	case d.Boolean:
+		resp.Status = &rpcstatus.Status{Code: int32(code.Code_PERMISSION_DENIED)}
 	default:
 		status := d.HTTPStatus
 		if status == 0 {
@@ -46,7 +55,6 @@ func response(d engine.Decision, decisionID string) *authv3.CheckResponse {
 			Body:    d.Body,
 		}}
 	}
-	resp.DynamicMetadata = dynamicMetadata(d.DynamicMetadata, decisionID)
 	return resp
 }
 
@@ -109,4 +117,17 @@ func plain(v any) any {
 		return out
 	}
 	return v
+}
+
+// EnvoyStatus is the HTTP status Envoy answers the client with for resp
+// when it denies: the denied response's status, or 403, Envoy's own, for a
+// deny that carries none (a boolean policy's). It is 200 for an OK.
+func EnvoyStatus(resp *authv3.CheckResponse) int {
+	switch {
+	case resp.GetStatus().GetCode() == int32(code.Code_OK):
+		return http.StatusOK
+	case resp.GetDeniedResponse().GetStatus() != nil:
+		return int(resp.GetDeniedResponse().GetStatus().GetCode())
+	}
+	return http.StatusForbidden
 }

@@ -2,10 +2,12 @@
 // (envoy.service.auth.v3.Authorization/Check) from a policy engine: it
 // refuses a request whose path the sidecar should have normalized
 // (pathcheck.go), builds the OPA-Envoy plugin's input document from each
-// CheckRequest, verifies end-user JWTs as Envoy's jwt_authn would
-// (refusing a bad token with 401 and putting verified claims into the
-// input), decides with one policy revision, answers as the plugin
-// answers, logs every decision and counts them per policy.
+// CheckRequest directly as OPA's value (input.go, protovalue.go), verifies
+// end-user JWTs as Envoy's jwt_authn would (refusing a bad token with 401
+// and putting verified claims into the input), decides with one policy
+// revision, answers as the plugin answers (response.go), hands the
+// decision to a log written off the Check path (log.go) and counts
+// decisions per policy.
 package extauthz
 
 import (
@@ -29,10 +31,16 @@ import (
 
 // Options configure a Server.
 type Options struct {
-	// Logger receives one line per decision; nil discards them.
+	// DecisionLog receives the decisions, and is shared by the servers
+	// given it; its owner closes it. When nil, the server makes its own
+	// from Logger and LogHeaderValues, logging every decision, and closes
+	// it when it stops.
+	DecisionLog *DecisionLog
+	// Logger receives the decisions when DecisionLog is nil; nil discards
+	// them.
 	Logger hclog.Logger
 	// LogHeaderValues names the request headers (lower case) whose values
-	// decision logs show; every other header is logged with its value
+	// that log shows; every other header is logged with its value
 	// redacted, since headers carry credentials.
 	LogHeaderValues []string
 	// Timeout bounds the evaluation of each Check; DefaultTimeout when
@@ -47,12 +55,12 @@ type Options struct {
 type Server struct {
 	authv3.UnimplementedAuthorizationServer
 
-	engine     *engine.Engine
-	log        hclog.Logger
-	logHeaders map[string]bool
-	timeout    time.Duration
-	stats      stats
-	cache      *decisionCache
+	engine    *engine.Engine
+	decisions *DecisionLog
+	ownLog    bool // decisions is the server's, closed by Stop
+	timeout   time.Duration
+	stats     stats
+	cache     *decisionCache
 
 	mu   sync.Mutex
 	grpc *grpc.Server
@@ -60,16 +68,12 @@ type Server struct {
 
 // New returns a Server deciding with e.
 func New(e *engine.Engine, o Options) *Server {
-	log := o.Logger
-	if log == nil {
-		log = hclog.NewNullLogger()
+	s := &Server{engine: e, decisions: o.DecisionLog, timeout: o.Timeout, cache: newDecisionCache(o.CacheSize)}
+	if s.decisions == nil {
+		s.decisions, s.ownLog = NewDecisionLog(o.Logger, o.LogHeaderValues, 1), true
 	}
-	s := &Server{engine: e, log: log, logHeaders: map[string]bool{}, timeout: o.Timeout, cache: newDecisionCache(o.CacheSize)}
 	if s.timeout <= 0 {
 		s.timeout = DefaultTimeout
-	}
-	for _, h := range o.LogHeaderValues {
-		s.logHeaders[h] = true
 	}
 	return s
 }
@@ -86,9 +90,9 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	)
 	if pathErr := checkPath(req); pathErr != nil {
 		d, err = s.badRequest(pathErr), pathErr
-	} else if input, inErr := BuildInput(req); inErr != nil {
+	} else if input, inErr := InputValue(req); inErr != nil {
 		d, err = s.badRequest(inErr), inErr
-	} else if remove, denied := jwtCheck(s.engine.Bundle(), req, input, start); denied != nil {
+	} else if input, remove, denied := jwtCheck(s.engine.Bundle(), req, input, start); denied != nil {
 		d = *denied
 	} else {
 		d, err = s.cache.decide(s.engine.Bundle(), input, func() (engine.Decision, error) { return s.decide(ctx, input) })
@@ -98,7 +102,7 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	}
 	id := decisionID()
 	s.stats.count(d)
-	s.logDecision(req, d, err, id, time.Since(start))
+	s.decisions.Record(req, d, err, id, time.Since(start))
 	return response(d, id), nil
 }
 
@@ -141,13 +145,17 @@ func (s *Server) Serve(lis net.Listener) error {
 	return err
 }
 
-// Stop stops every Serve, letting calls in flight finish.
+// Stop stops every Serve, letting calls in flight finish, then writes
+// the decision lines still queued in a log of the server's own.
 func (s *Server) Stop() {
 	s.mu.Lock()
 	g := s.grpc
 	s.mu.Unlock()
 	if g != nil {
 		g.GracefulStop()
+	}
+	if s.ownLog {
+		s.decisions.Close()
 	}
 }
 

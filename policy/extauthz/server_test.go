@@ -38,7 +38,7 @@ func failureAllow(s *resource.AuthorizationPolicySpec) { s.FailureMode = compile
 func TestDryRunPassesAndLogsWouldDeny(t *testing.T) {
 	var logs syncBuffer
 	b := compileRego(t, getOnly, dryRun)
-	client, srv := serve(t, load(t, b), Options{Logger: jsonLogger(&logs), LogHeaderValues: []string{"x-trace"}})
+	client, srv := serve(t, load(t, b), Options{DecisionLog: logs.decisionLog(t, "x-trace")})
 
 	resp := check(t, client, httpRequest("DELETE", "/books/1?token=secret-in-query", map[string]string{
 		"authorization": "Bearer secret-token",
@@ -103,9 +103,9 @@ func TestDryRunPassesAndLogsWouldDeny(t *testing.T) {
 
 func TestEnforceDenies(t *testing.T) {
 	var logs syncBuffer
-	client, srv := serve(t, load(t, compileRego(t, getOnly)), Options{Logger: jsonLogger(&logs)})
+	client, srv := serve(t, load(t, compileRego(t, getOnly)), Options{DecisionLog: logs.decisionLog(t)})
 	resp := check(t, client, httpRequest("POST", "/books", nil, ""))
-	if resp.GetStatus().GetCode() != int32(code.Code_PERMISSION_DENIED) || resp.GetDeniedResponse().GetStatus().GetCode() != 403 {
+	if resp.GetStatus().GetCode() != int32(code.Code_PERMISSION_DENIED) || EnvoyStatus(resp) != 403 {
 		t.Fatalf("not denied: %v", resp)
 	}
 	if l := logs.lines(t)[0]; l["decision"] != "deny" || l["allowed"] != false {
@@ -118,9 +118,9 @@ func TestEnforceDenies(t *testing.T) {
 
 func TestEvaluationErrorFailsClosed(t *testing.T) {
 	var logs syncBuffer
-	client, srv := serve(t, load(t, compileRego(t, conflicting)), Options{Logger: jsonLogger(&logs)})
+	client, srv := serve(t, load(t, compileRego(t, conflicting)), Options{DecisionLog: logs.decisionLog(t)})
 	resp := check(t, client, httpRequest("GET", "/", nil, ""))
-	if resp.GetStatus().GetCode() != int32(code.Code_PERMISSION_DENIED) || resp.GetDeniedResponse().GetStatus().GetCode() != 403 {
+	if resp.GetStatus().GetCode() != int32(code.Code_PERMISSION_DENIED) || EnvoyStatus(resp) != 403 {
 		t.Fatalf("evaluation error not denied: %v", resp)
 	}
 	l := logs.lines(t)[0]
@@ -135,7 +135,7 @@ func TestEvaluationErrorFailsClosed(t *testing.T) {
 
 func TestEvaluationErrorWithFailureModeAllow(t *testing.T) {
 	var logs syncBuffer
-	client, _ := serve(t, load(t, compileRego(t, conflicting, failureAllow)), Options{Logger: jsonLogger(&logs)})
+	client, _ := serve(t, load(t, compileRego(t, conflicting, failureAllow)), Options{DecisionLog: logs.decisionLog(t)})
 	resp := check(t, client, httpRequest("GET", "/", nil, ""))
 	if resp.GetStatus().GetCode() != int32(code.Code_OK) {
 		t.Fatalf("failure mode allow denied: %v", resp)
@@ -151,7 +151,7 @@ func TestUnparsableRequestIs400(t *testing.T) {
 	req.Attributes.Request.Http.Body = `{"quantity": `
 
 	var logs syncBuffer
-	client, _ := serve(t, load(t, compileRego(t, "package envoy.authz\n\nallow := true\n")), Options{Logger: jsonLogger(&logs)})
+	client, _ := serve(t, load(t, compileRego(t, "package envoy.authz\n\nallow := true\n")), Options{DecisionLog: logs.decisionLog(t)})
 	resp := check(t, client, req)
 	if resp.GetStatus().GetCode() != int32(code.Code_PERMISSION_DENIED) || resp.GetDeniedResponse().GetStatus().GetCode() != 400 ||
 		!strings.HasPrefix(resp.GetDeniedResponse().GetBody(), "bad request: body: ") {
