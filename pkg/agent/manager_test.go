@@ -132,14 +132,15 @@ func TestUnreachableControlPlane(t *testing.T) {
 	for i := 1; i < len(fails); i++ {
 		gaps = append(gaps, fails[i].Sub(fails[i-1]).Round(time.Millisecond))
 	}
+	// Only lower bounds are asserted: a timer never fires early, but a
+	// loaded machine may run it late, so an upper bound would fail on
+	// timing alone.
 	t.Logf("retry gaps while down (50ms..400ms backoff): %v", gaps)
-	for i, g := range gaps {
-		if g > 400*time.Millisecond+400*time.Millisecond { // slack for a loaded machine
-			t.Fatalf("gap %d (%s) exceeds the 400ms bound", i, g)
-		}
+	if first := gaps[0]; first < 45*time.Millisecond {
+		t.Fatalf("retries came faster than the 50ms minimum backoff: %v", gaps)
 	}
-	if last := gaps[len(gaps)-1]; last < 350*time.Millisecond || last < 4*gaps[0] {
-		t.Fatalf("backoff did not grow to its bound: %v", gaps)
+	if last := gaps[len(gaps)-1]; last < 350*time.Millisecond {
+		t.Fatalf("backoff did not grow to its 400ms bound: %v", gaps)
 	}
 
 	cp.setDown(false)
