@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"embassy.dev/embassy/pkg/bootstrap"
+	"embassy.dev/embassy/pkg/dataplane"
 )
 
 func TestEnvoyDefaultsValidateDeeply(t *testing.T) {
@@ -28,7 +29,7 @@ func TestEnvoyDefaultsValidateDeeply(t *testing.T) {
 		t.Errorf("node cluster = %q, want the namespace", got)
 	}
 	fields := b.GetNode().GetMetadata().GetFields()
-	if got := fields[bootstrap.FlavourKey].GetStringValue(); got != bootstrap.FlavourEnvoy {
+	if got := fields[dataplane.FlavourKey].GetStringValue(); got != dataplane.FlavourEnvoy {
 		t.Errorf("flavour = %q", got)
 	}
 	if got := fields["team"].GetStringValue(); got != "demo" {
@@ -103,7 +104,7 @@ func TestEnvoyRefusesBadOptions(t *testing.T) {
 		{"admin on the outbound port", bootstrap.EnvoyOptions{NodeID: "a.b", AdminAddress: "127.0.0.1:15001"}, "is the sidecar's outbound HTTP listener"},
 		{"xds without port", bootstrap.EnvoyOptions{NodeID: "a.b", XDSAddress: "127.0.0.1"}, "expected host:port"},
 		{"xds port zero", bootstrap.EnvoyOptions{NodeID: "a.b", XDSAddress: "127.0.0.1:0"}, "port must be a number"},
-		{"reserved metadata", bootstrap.EnvoyOptions{NodeID: "a.b", Metadata: map[string]string{bootstrap.FlavourKey: "x"}}, "reserved"},
+		{"reserved metadata", bootstrap.EnvoyOptions{NodeID: "a.b", Metadata: map[string]string{dataplane.FlavourKey: "x"}}, "reserved"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

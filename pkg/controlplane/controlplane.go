@@ -23,12 +23,12 @@ import (
 
 	"embassy.dev/embassy/pkg/api"
 	"embassy.dev/embassy/pkg/apply"
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/identity/service"
 	elog "embassy.dev/embassy/pkg/log"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/rollout"
-	"embassy.dev/embassy/pkg/spiffe"
 	"embassy.dev/embassy/pkg/store"
 	"embassy.dev/embassy/policy/sandbox"
 	"embassy.dev/embassy/xds/cache"
@@ -283,7 +283,7 @@ func Start(ctx context.Context, cfg Config) (*ControlPlane, error) {
 		c.log.Warn("xDS is served in plaintext without client certificates (--insecure-xds); the identity service is off")
 	} else {
 		fmt.Fprintf(cfg.Out, "embassy-cp: xDS is TLS for %s (trust domain %s); agents trust it with: embassyctl bundle > bundle.pem\n",
-			spiffe.ControlPlaneID(c.ca.TrustDomain()), c.ca.TrustDomain().Name())
+			dataplane.ControlPlaneID(c.ca.TrustDomain()), c.ca.TrustDomain().Name())
 		if c.spire != nil {
 			fmt.Fprintf(cfg.Out, "embassy-cp: SPIRE is the mesh's CA: the xDS certificate and the trust bundle come from the SPIRE agent at %s; agents take their SVIDs with embassy-agent --spire-socket\n", c.spire.socket)
 		}

@@ -3,6 +3,7 @@ package mesh
 import (
 	"testing"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/resource"
 )
 
@@ -49,7 +50,7 @@ func TestEndpointsComeFromStaticEndpointsAndWorkloads(t *testing.T) {
 
 func TestMeshDefaults(t *testing.T) {
 	snap := New(1, nil)
-	if snap.Mesh.TrustDomain != DefaultTrustDomain || snap.Mesh.MTLS.Mode != resource.MTLSStrict || snap.Mesh.SVIDTTL != "1h" {
+	if snap.Mesh.TrustDomain != dataplane.DefaultTrustDomain || snap.Mesh.MTLS.Mode != resource.MTLSStrict || snap.Mesh.SVIDTTL != "1h" {
 		t.Fatalf("defaults: %+v", snap.Mesh)
 	}
 	snap = New(1, []*resource.Resource{res(resource.KindMesh, "", "m", &resource.MeshSpec{TrustDomain: "example.org", MTLS: &resource.MTLS{Mode: resource.MTLSPermissive}})})

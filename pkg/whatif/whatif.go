@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 )
@@ -253,5 +254,5 @@ func workloadID(snap *mesh.Snapshot, svc *mesh.Service, ws []*mesh.Workload) str
 	if len(ws) > 0 {
 		sa = ws[0].Spec.Identity()
 	}
-	return "spiffe://" + snap.Mesh.TrustDomain + "/ns/" + svc.Ref.Namespace + "/sa/" + sa
+	return dataplane.WorkloadIDString(snap.Mesh.TrustDomain, svc.Ref.Namespace, sa)
 }

@@ -8,10 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"embassy.dev/embassy/pkg/dataplane"
 )
 
-// SocketName is the Check server's socket in an agent's socket directory.
-const SocketName = "authz.sock"
+// SocketName is the Check server's socket in an agent's socket directory,
+// the data-plane contract's AuthzSocket that Envoy's bootstrap names.
+const SocketName = dataplane.AuthzSocket
 
 // ListenUnix listens on dir/authz.sock, replacing a socket left by an
 // earlier run (but no other kind of file). The socket is private to the

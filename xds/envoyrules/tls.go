@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"embassy.dev/embassy/pkg/bootstrap"
+	"embassy.dev/embassy/pkg/dataplane"
 )
 
 // staticClusters are the clusters every bootstrap Embassy writes defines
@@ -15,8 +16,8 @@ import (
 // listener or cluster naming it loads.
 var staticClusters = map[string]bool{
 	bootstrap.XDSClusterName:   true,
-	bootstrap.SDSClusterName:   true,
-	bootstrap.AuthzClusterName: true,
+	dataplane.SDSClusterName:   true,
+	dataplane.AuthzClusterName: true,
 }
 
 // configSourceClusterRule: an SDS (or other non-ADS) config source names a

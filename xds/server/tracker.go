@@ -12,10 +12,10 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/events"
 	estatus "embassy.dev/embassy/pkg/status"
 	"embassy.dev/embassy/xds/cache"
-	"embassy.dev/embassy/xds/translate"
 )
 
 // The xDS protocol variants, as the status API names them.
@@ -228,7 +228,7 @@ func (t *tracker) attach(kind string, node *core.Node, key string, now time.Time
 			Identity:       peerIdentity(ctx),
 			Types:          map[string]estatus.TypeStatus{},
 		}, served: map[string]*served{}}
-		if w, n, err := translate.ParseNodeID(node.GetId()); err == nil {
+		if w, n, err := dataplane.ParseNodeID(node.GetId()); err == nil {
 			ns.proxy.Workload, ns.proxy.Namespace = w, n
 		}
 		t.nodes[key] = ns

@@ -1,6 +1,7 @@
-package spiffe
+package dataplane
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
@@ -9,9 +10,9 @@ import (
 var testTD = spiffeid.RequireTrustDomainFromString(DefaultTrustDomain)
 
 func TestIDs(t *testing.T) {
-	id, err := IDFor(testTD, "shop", "cart")
+	id, err := WorkloadID(testTD, "shop", "cart")
 	if err != nil || id.String() != "spiffe://embassy.local/ns/shop/sa/cart" {
-		t.Fatalf("IDFor = %q, %v", id, err)
+		t.Fatalf("WorkloadID = %q, %v", id, err)
 	}
 	ns, sa, err := ParseWorkloadID(id)
 	if err != nil || ns != "shop" || sa != "cart" {
@@ -21,12 +22,12 @@ func TestIDs(t *testing.T) {
 		t.Fatalf("ControlPlaneID = %q", got)
 	}
 	for _, bad := range [][2]string{{"", "a"}, {"a", ""}, {"a/b", "c"}, {"..", "c"}, {"a", "c d"}} {
-		if _, err := IDFor(testTD, bad[0], bad[1]); err == nil {
-			t.Errorf("IDFor(%q, %q) accepted", bad[0], bad[1])
+		if _, err := WorkloadID(testTD, bad[0], bad[1]); err == nil {
+			t.Errorf("WorkloadID(%q, %q) accepted", bad[0], bad[1])
 		}
 	}
-	if _, err := IDFor(spiffeid.TrustDomain{}, "a", "b"); err == nil {
-		t.Error("IDFor accepted the zero trust domain")
+	if _, err := WorkloadID(spiffeid.TrustDomain{}, "a", "b"); err == nil {
+		t.Error("WorkloadID accepted the zero trust domain")
 	}
 	for _, s := range []string{
 		"spiffe://embassy.local",
@@ -42,5 +43,19 @@ func TestIDs(t *testing.T) {
 	}
 	if _, _, err := ParseWorkloadID(spiffeid.ID{}); err == nil {
 		t.Error("ParseWorkloadID accepted the zero ID")
+	}
+}
+
+// The text form the translator and bootstraps use is the validated ID's.
+func TestIDStringsAreTheIDs(t *testing.T) {
+	id, err := WorkloadID(testTD, "shop", "cart")
+	if err != nil || WorkloadIDString(DefaultTrustDomain, "shop", "cart") != id.String() {
+		t.Fatalf("WorkloadIDString = %q, WorkloadID = %q, %v", WorkloadIDString(DefaultTrustDomain, "shop", "cart"), id, err)
+	}
+	if got, want := ControlPlaneIDString(DefaultTrustDomain), ControlPlaneID(testTD).String(); got != want {
+		t.Fatalf("ControlPlaneIDString = %q, want %q", got, want)
+	}
+	if p := TrustDomainPrefix(DefaultTrustDomain); !strings.HasPrefix(id.String(), p) {
+		t.Fatalf("%q does not start with TrustDomainPrefix %q", id, p)
 	}
 }
