@@ -100,12 +100,17 @@ func (t *tracker) open(ctx context.Context, k streamKey, typeURL string) {
 	t.streams[k] = &streamState{ctx: ctx, typeURL: typeURL, sent: map[string]sentResponse{}}
 }
 
-// check runs the authorizer on a stream's first request, before the node
+// check refuses a malformed node id (checkNodeID), then runs the
+// authorizer on a stream's first request, before the node
 // is registered with the publisher, so a refused stream is never served
 // anything. Later requests may omit the node (go-control-plane then uses
 // the stream's last one), but one naming another node means the peer
 // switched nodes mid-stream: that is refused too.
 func (t *tracker) check(k streamKey, node *core.Node) error {
+	if err := checkNodeID(node); err != nil {
+		t.log.Warn("xDS stream refused", "node", node.GetId(), "error", err)
+		return err
+	}
 	if t.authorize == nil {
 		return nil
 	}
