@@ -256,13 +256,3 @@ func (s *Snapshot) RoutesFor(ref ServiceRef) []*Route { return s.routes[ref] }
 // TrafficPolicyFor returns the first (by name) TrafficPolicy targeting the
 // service, or nil.
 func (s *Snapshot) TrafficPolicyFor(ref ServiceRef) *TrafficPolicy { return s.policies[ref] }
-
-// MatchesSubset reports whether labels include every subset label.
-func MatchesSubset(labels, subset map[string]string) bool {
-	for k, v := range subset {
-		if labels[k] != v {
-			return false
-		}
-	}
-	return true
-}

@@ -73,7 +73,7 @@ func TestLookups(t *testing.T) {
 	if snap.TrafficPolicyFor(ServiceRef{"a", "s"}) == nil || snap.TrafficPolicyFor(ServiceRef{"b", "s"}) != nil {
 		t.Fatal("TrafficPolicyFor matched the wrong namespace")
 	}
-	if !MatchesSubset(map[string]string{"a": "1", "b": "2"}, map[string]string{"a": "1"}) || MatchesSubset(map[string]string{"a": "1"}, map[string]string{"a": "2"}) {
-		t.Fatal("MatchesSubset")
+	if !resource.LabelsMatch(map[string]string{"a": "1", "b": "2"}, map[string]string{"a": "1"}) || resource.LabelsMatch(map[string]string{"a": "1"}, map[string]string{"a": "2"}) {
+		t.Fatal("LabelsMatch")
 	}
 }
