@@ -355,7 +355,7 @@ func TestIdentityNames(t *testing.T) {
 		t.Errorf("SDSSecretNames = %v", got)
 	}
 	if got := dataplane.ControlPlaneIDString("corp.example"); got != "spiffe://corp.example/ns/embassy-system/sa/embassy-cp" {
-		t.Errorf("ControlPlaneSPIFFEID = %q", got)
+		t.Errorf("ControlPlaneIDString = %q", got)
 	}
 	if got := translate.ServerListenerName("::1", 8080); got != "grpc/server?xds.resource.listening_address=[::1]:8080" {
 		t.Errorf("ServerListenerName = %q", got)
