@@ -69,6 +69,19 @@ func ParseWorkloadID(id spiffeid.ID) (ns, sa string, err error) {
 	return segs[1], segs[3], nil
 }
 
+// IDNamespace reads the namespace of a workload SPIFFE ID given as text,
+// leniently: whatever follows the first "/ns/" up to the next slash, for
+// callers that describe an ID they were handed rather than authorize it.
+// ok is false when the text holds no namespace.
+func IDNamespace(id string) (ns string, ok bool) {
+	_, rest, found := strings.Cut(id, "/"+nsSegment+"/")
+	if !found {
+		return "", false
+	}
+	ns, _, _ = strings.Cut(rest, "/")
+	return ns, ns != ""
+}
+
 // ControlPlaneID returns spiffe://<td>/ns/embassy-system/sa/embassy-cp, or
 // the zero ID for the zero trust domain.
 func ControlPlaneID(td spiffeid.TrustDomain) spiffeid.ID {

@@ -59,3 +59,16 @@ func TestIDStringsAreTheIDs(t *testing.T) {
 		t.Fatalf("%q does not start with TrustDomainPrefix %q", id, p)
 	}
 }
+
+// IDNamespace reads what WorkloadIDString writes, and says when text holds
+// no namespace.
+func TestIDNamespace(t *testing.T) {
+	if ns, ok := IDNamespace(WorkloadIDString("td", "shop", "cart")); !ok || ns != "shop" {
+		t.Fatalf("IDNamespace = %q, %v; want shop", ns, ok)
+	}
+	for _, id := range []string{"", "spiffe://td", "spiffe://td/ns/", "spiffe://td/ns//sa/x", "web-1.shop"} {
+		if ns, ok := IDNamespace(id); ok {
+			t.Errorf("IDNamespace(%q) = %q, want none", id, ns)
+		}
+	}
+}

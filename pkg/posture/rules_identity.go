@@ -2,7 +2,6 @@ package posture
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"embassy.dev/embassy/pkg/dataplane"
@@ -108,17 +107,8 @@ func registered(snap *mesh.Snapshot, c Certificate) bool {
 	if name, ns, err := dataplane.ParseNodeID(c.Workload); err == nil && snap.Workload(ns, name) != nil {
 		return true
 	}
-	ns := namespaceOf(c.SPIFFEID)
+	ns, _ := dataplane.IDNamespace(c.SPIFFEID)
 	return snap.Workload(ns, c.Workload) != nil
-}
-
-func namespaceOf(id string) string {
-	_, rest, ok := strings.Cut(id, "/ns/")
-	if !ok {
-		return ""
-	}
-	ns, _, _ := strings.Cut(rest, "/")
-	return ns
 }
 
 func serverRules(in Inputs) []Finding {

@@ -185,10 +185,8 @@ func resolve(snap *mesh.Snapshot, q Query) (*mesh.Service, resource.ServicePort,
 
 // namespaceOf is the namespace of a workload SPIFFE ID, else "default".
 func namespaceOf(id string) string {
-	if _, rest, ok := strings.Cut(id, "/ns/"); ok {
-		if ns, _, _ := strings.Cut(rest, "/"); ns != "" {
-			return ns
-		}
+	if ns, ok := dataplane.IDNamespace(id); ok {
+		return ns
 	}
 	return resource.DefaultNamespace
 }
