@@ -6,17 +6,16 @@ import (
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	tls "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	matcher "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 	"google.golang.org/protobuf/proto"
 
 	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/resource"
 )
 
-// Extension names Envoy and gRPC look the TLS pieces up by.
-const (
-	tlsTransportSocketName = "envoy.transport_sockets.tls"
-	tlsInspectorName       = "envoy.filters.listener.tls_inspector"
-)
+// tlsInspectorName is the listener filter Envoy reads a connection's SNI
+// and ALPN with.
+const tlsInspectorName = "envoy.filters.listener.tls_inspector"
 
 // mtlsMode is the mesh's mTLS mode; an unset one is STRICT, as the mesh
 // package defaults it.
@@ -88,7 +87,7 @@ func providerCommonTLSContext(sans []*matcher.StringMatcher) *tls.CommonTlsConte
 // tlsTransportSocket wraps an Upstream- or DownstreamTlsContext under the
 // name both Envoy and gRPC require.
 func tlsTransportSocket(ctx proto.Message) *core.TransportSocket {
-	return &core.TransportSocket{Name: tlsTransportSocketName, ConfigType: &core.TransportSocket_TypedConfig{TypedConfig: toAny(ctx)}}
+	return &core.TransportSocket{Name: wellknown.TransportSocketTLS, ConfigType: &core.TransportSocket_TypedConfig{TypedConfig: toAny(ctx)}}
 }
 
 // upstreamALPN is what a sidecar offers a service port over TLS: h2 for
