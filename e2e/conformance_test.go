@@ -9,9 +9,9 @@ import (
 
 	"embassy.dev/embassy/pkg/apply"
 	"embassy.dev/embassy/pkg/controlplane"
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/store"
-	"embassy.dev/embassy/xds/translate"
 	"embassy.dev/embassy/xds/validate"
 )
 
@@ -88,7 +88,7 @@ func conformance(t *testing.T, rs []*resource.Resource) {
 		if len(f.listeners) == 0 || len(f.clusters) == 0 || len(f.endpoints) == 0 {
 			t.Fatalf("served %d listeners, %d clusters, %d assignments; want some of each", len(f.listeners), len(f.clusters), len(f.endpoints))
 		}
-		if err := validate.Resources(f.resources(), translate.SDSSecretNames()); err != nil {
+		if err := validate.Resources(f.resources(), dataplane.SDSSecretNames()); err != nil {
 			t.Fatalf("served resources fail validation:\n%v", err)
 		}
 	}

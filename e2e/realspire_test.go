@@ -17,6 +17,7 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/spiffe"
 )
 
@@ -177,7 +178,7 @@ func TestRealSPIRE(t *testing.T) {
 		sa := map[string]string{"echo-v1": "echo-server", "echo-client": "echo-client"}[name]
 		s.entry(t, bin(b), "spiffe://example.org/ns/default/sa/"+sa)
 	}
-	s.entry(t, bin("embassy-cp"), spiffe.ControlPlaneID(spiffeid.RequireTrustDomainFromString("example.org")).String(), "localhost")
+	s.entry(t, bin("embassy-cp"), dataplane.ControlPlaneID(spiffeid.RequireTrustDomainFromString("example.org")).String(), "localhost")
 	start := time.Now()
 	runSPIREMesh(t, spireEnv{
 		socket:   func(string) string { return s.dir + "/agent.sock" },

@@ -21,7 +21,7 @@ import (
 
 	"embassy.dev/embassy/internal/echo"
 	"embassy.dev/embassy/internal/workloadapitest"
-	"embassy.dev/embassy/pkg/spiffe"
+	"embassy.dev/embassy/pkg/dataplane"
 )
 
 // spireMeshDoc is a STRICT mesh whose CA is SPIRE, at the control plane's
@@ -97,7 +97,7 @@ func TestSPIREMeshProxyless(t *testing.T) {
 	}
 	// proxyless gRPC checks the control plane's DNS name, so its SVID
 	// carries the one the bootstraps dial (SPIRE entries take -dns).
-	serve("cp", spiffe.ControlPlaneID(td), "localhost")
+	serve("cp", dataplane.ControlPlaneID(td), "localhost")
 	serve("echo-v1", spiffeid.RequireFromPath(td, "/ns/default/sa/echo-server"))
 	serve("echo-client", spiffeid.RequireFromPath(td, "/ns/default/sa/echo-client"))
 	runSPIREMesh(t, spireEnv{

@@ -23,6 +23,7 @@ import (
 
 	"embassy.dev/embassy/pkg/agent"
 	"embassy.dev/embassy/pkg/bootstrap"
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/identity/client"
 	elog "embassy.dev/embassy/pkg/log"
 	"embassy.dev/embassy/policy/extauthz"
@@ -170,7 +171,7 @@ agent refuses one Envoy would share with an app).`,
 	f.StringVar(&o.bundleFile, "trust-bundle", "", "PEM roots to verify embassy-cp by (embassyctl bundle > FILE)")
 	f.StringVar(&o.spireSocket, "spire-socket", "", "take the SVIDs from the SPIFFE Workload API on this unix socket (a SPIRE agent's) instead of attesting with embassy-cp")
 	f.StringVar(&o.workload, "workload", "", "this workload as NAME.NAMESPACE (the sidecar's node id)")
-	f.StringVar(&o.socketDir, "socket-dir", "", "directory for sds.sock, workload.sock and the PEM files (default "+bootstrap.SocketDir("<workload>")+", one per workload)")
+	f.StringVar(&o.socketDir, "socket-dir", "", "directory for sds.sock, workload.sock and the PEM files (default "+dataplane.SocketDir("<workload>")+", one per workload)")
 	f.StringVar(&o.w.address, "address", "", "the IP the workload receives mesh traffic on")
 	f.StringArrayVar(&o.w.services, "service", nil, "a service this workload backs (repeatable)")
 	f.StringArrayVar(&o.w.ports, "port", nil, "a service port as NAME=PORT[:APPPORT] (repeatable); APPPORT is the app's port behind Envoy")
@@ -222,7 +223,7 @@ func run(ctx context.Context, cmd *cobra.Command, o options) error {
 		return fmt.Errorf("--decision-log-sample %v: want a share from 0 (log no allow) to 1 (log every allow), such as 0.01", o.decisionLogSample)
 	}
 	if o.socketDir == "" {
-		o.socketDir = bootstrap.SocketDir(o.workload)
+		o.socketDir = dataplane.SocketDir(o.workload)
 	}
 	spec, err := o.w.spec()
 	if err != nil {

@@ -15,9 +15,9 @@ import (
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
-	"embassy.dev/embassy/pkg/agent"
 	"embassy.dev/embassy/pkg/apply"
 	"embassy.dev/embassy/pkg/controlplane"
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/resource"
 )
 
@@ -180,7 +180,7 @@ func TestAgentCommandAgainstTheControlPlane(t *testing.T) {
 	if !strings.Contains(out.String(), "attested as "+want.String()) {
 		t.Fatalf("stdout:\n%s", out)
 	}
-	c, err := workloadapi.New(ctx, workloadapi.WithAddr("unix://"+filepath.Join(sockets, agent.WorkloadSocket)))
+	c, err := workloadapi.New(ctx, workloadapi.WithAddr("unix://"+filepath.Join(sockets, dataplane.WorkloadSocket)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,11 +196,11 @@ func TestAgentCommandAgainstTheControlPlane(t *testing.T) {
 	if ttl := leaf.NotAfter.Sub(leaf.NotBefore); ttl > time.Minute {
 		t.Fatalf("the SVID lives %s; the Mesh says 20s", ttl)
 	}
-	if fi, err := os.Stat(filepath.Join(sockets, agent.KeyFile)); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("%s: %v", agent.KeyFile, err)
+	if fi, err := os.Stat(filepath.Join(sockets, dataplane.KeyFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("%s: %v", dataplane.KeyFile, err)
 	}
 	boot, err := os.ReadFile(bootPath)
-	if err != nil || !strings.Contains(string(boot), filepath.Join(sockets, agent.SDSSocket)) {
+	if err != nil || !strings.Contains(string(boot), filepath.Join(sockets, dataplane.SDSSocket)) {
 		t.Fatalf("the bootstrap does not name the SDS socket: %v\n%s", err, boot)
 	}
 

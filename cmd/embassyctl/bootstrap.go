@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"embassy.dev/embassy/pkg/bootstrap"
+	"embassy.dev/embassy/pkg/dataplane"
 )
 
 func newBootstrapCmd(g *globals) *cobra.Command {
@@ -40,14 +41,14 @@ func newBootstrapEnvoyCmd(g *globals) *cobra.Command {
 Envoy with it as -c. The node id is the --workload value. The xDS address
 and the trust domain come from the control plane unless given. Everything
 else is the workload's own, so sidecars on one host never collide: the
-agent's sockets are in ` + bootstrap.SocketDir("<workload>.<namespace>") + ` and the admin API is
+agent's sockets are in ` + dataplane.SocketDir("<workload>.<namespace>") + ` and the admin API is
 the unix socket ` + bootstrap.AdminSocket + ` there.` + exitCodesHelp,
 		Example: `  embassyctl bootstrap envoy --workload echo-1.default > envoy.yaml
   embassyctl bootstrap envoy --workload echo-1.default --xds-address 10.0.0.2:15010 --trust-domain example.org
   envoy -c envoy.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, _, err := bootstrap.ParseEnvoyNodeID(workload); err != nil {
+			if _, _, err := dataplane.ParseNodeID(workload); err != nil {
 				return err
 			}
 			needTD := trustDomain == "" && !insecure
@@ -77,7 +78,7 @@ the unix socket ` + bootstrap.AdminSocket + ` there.` + exitCodesHelp,
 	cmd.Flags().StringVar(&workload, "workload", "", "the workload as NAME.NAMESPACE (the Envoy node id)")
 	cmd.Flags().StringVar(&xds, "xds-address", "", "embassy-cp's xDS address (default: the one the control plane reports)")
 	cmd.Flags().StringVar(&admin, "admin-address", "", "Envoy's admin API on a loopback ip:port (default: the unix socket "+bootstrap.AdminSocket+" in --socket-dir); pick a port no app or service of the host uses")
-	cmd.Flags().StringVar(&socketDir, "socket-dir", "", "the agent's socket directory (default "+bootstrap.SocketDir("<workload>")+"; its SDS socket serves the workload's certificate)")
+	cmd.Flags().StringVar(&socketDir, "socket-dir", "", "the agent's socket directory (default "+dataplane.SocketDir("<workload>")+"; its SDS socket serves the workload's certificate)")
 	cmd.Flags().StringVar(&trustDomain, "trust-domain", "", "the mesh's trust domain; xDS accepts only embassy-cp's SPIFFE ID in it (default: the one the control plane reports)")
 	cmd.Flags().BoolVar(&insecure, "insecure", false, "plaintext xDS, for a control plane run with --insecure-xds")
 	_ = cmd.MarkFlagRequired("workload")
@@ -97,7 +98,7 @@ The xDS address comes from the control plane unless given.` + exitCodesHelp,
   GRPC_XDS_BOOTSTRAP=bootstrap.json ./client -target xds:///echo.default:8080`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, _, err := bootstrap.ParseEnvoyNodeID(workload); err != nil {
+			if _, _, err := dataplane.ParseNodeID(workload); err != nil {
 				return err
 			}
 			if xds == "" {
@@ -117,7 +118,7 @@ The xDS address comes from the control plane unless given.` + exitCodesHelp,
 	}
 	cmd.Flags().StringVar(&workload, "workload", "", "the workload as NAME.NAMESPACE (the node id)")
 	cmd.Flags().StringVar(&xds, "xds-address", "", "embassy-cp's xDS address (default: the one the control plane reports)")
-	cmd.Flags().StringVar(&certDir, "cert-dir", "", "the agent's directory of PEM files; set, it makes the xDS stream mTLS (mesh mTLS reads them from "+bootstrap.SocketDir("<workload>")+" when unset)")
+	cmd.Flags().StringVar(&certDir, "cert-dir", "", "the agent's directory of PEM files; set, it makes the xDS stream mTLS (mesh mTLS reads them from "+dataplane.SocketDir("<workload>")+" when unset)")
 	cmd.Flags().BoolVar(&insecure, "insecure", false, "plaintext xDS even with --cert-dir, for a control plane run with --insecure-xds")
 	_ = cmd.MarkFlagRequired("workload")
 	return cmd

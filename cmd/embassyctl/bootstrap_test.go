@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"embassy.dev/embassy/pkg/bootstrap"
 	"embassy.dev/embassy/pkg/controlplane"
+	"embassy.dev/embassy/pkg/dataplane"
 )
 
 // TestBootstrapAsksTheControlPlane runs both bootstrap commands with only
@@ -32,7 +32,7 @@ func TestBootstrapAsksTheControlPlane(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("bootstrap envoy: exit %d: %s", code, errOut)
 	}
-	if want := bootstrap.ControlPlaneSPIFFEID("example.org"); !strings.Contains(out, want) {
+	if want := dataplane.ControlPlaneIDString("example.org"); !strings.Contains(out, want) {
 		t.Errorf("envoy bootstrap does not pin %s:\n%s", want, out)
 	}
 	_, port, _ := strings.Cut(cp.XDSAddr(), ":")
@@ -57,7 +57,7 @@ func TestBootstrapAsksTheControlPlane(t *testing.T) {
 	var o, e strings.Builder
 	code = run(context.Background(), []string{"--server", "http://127.0.0.1:1", "bootstrap", "envoy", "--workload", "echo-v1.default",
 		"--xds-address", "10.0.0.2:15010", "--trust-domain", "corp.example"}, &o, &e)
-	if code != 0 || !strings.Contains(o.String(), bootstrap.ControlPlaneSPIFFEID("corp.example")) {
+	if code != 0 || !strings.Contains(o.String(), dataplane.ControlPlaneIDString("corp.example")) {
 		t.Errorf("offline bootstrap: exit %d: %s%s", code, o.String(), e.String())
 	}
 }

@@ -10,10 +10,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/status"
-	"embassy.dev/embassy/xds/translate"
 )
 
 func init() { registerDescribe(newDescribeProxyCmd) }
@@ -62,7 +62,7 @@ connected, its sync state per xDS type.`,
 // describeProxy writes what the stored resources say about a proxy and,
 // when connected, what it acknowledged.
 func describeProxy(w io.Writer, id string, snap *mesh.Snapshot, px *status.Proxy) error {
-	name, ns, err := translate.ParseNodeID(id)
+	name, ns, err := dataplane.ParseNodeID(id)
 	wl := (*mesh.Workload)(nil)
 	if err == nil {
 		wl = snap.Workload(ns, name)
@@ -80,7 +80,7 @@ func describeProxy(w io.Writer, id string, snap *mesh.Snapshot, px *status.Proxy
 	if wl != nil && wl.Spec.ServiceAccount != "" {
 		sa = wl.Spec.ServiceAccount
 	}
-	identity := translate.SPIFFEID(snap.Mesh.TrustDomain, ns, sa)
+	identity := dataplane.WorkloadIDString(snap.Mesh.TrustDomain, ns, sa)
 	if px != nil && px.Identity != "" {
 		identity = px.Identity + " (from its certificate)"
 	}

@@ -41,6 +41,7 @@ var layerOf = map[string]int{
 	"pkg/status":          base,
 
 	"pkg/dataplane":     model,
+	"pkg/dataplane/sds": model,
 	"pkg/identity/wire": model,
 	"pkg/jointoken":     model,
 	"pkg/mesh":          model,
@@ -134,13 +135,4 @@ var allowed = map[edge]string{
 	// engine's parser; a JWKS document parser in the model, shared by
 	// both, removes it.
 	{"pkg/resource", "policy/jwt"}: "JWKS parsing moves below the model",
-	// These read node ids or format SPIFFE IDs with the translator's or
-	// the bootstrap's helpers, or take the data plane's cluster names from
-	// the bootstrap; the data-plane contract package, pkg/dataplane,
-	// removes them.
-	{"pkg/controlplane", "xds/translate"}:     "node-id parsing moves to pkg/dataplane",
-	{"pkg/posture", "xds/translate"}:          "node-id parsing moves to pkg/dataplane",
-	{"cmd/embassyctl", "xds/translate"}:       "node-id parsing and SPIFFE IDs move to pkg/dataplane",
-	{"pkg/identity/service", "pkg/bootstrap"}: "node-id parsing moves to pkg/dataplane",
-	{"xds/envoyrules", "pkg/bootstrap"}:       "the data plane's cluster names move to pkg/dataplane",
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"google.golang.org/grpc"
 
-	"embassy.dev/embassy/pkg/bootstrap"
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/resource"
 )
 
@@ -80,7 +80,7 @@ type Agent struct {
 
 // New checks cfg and builds an Agent; nothing runs until Run.
 func New(cfg Config) (*Agent, error) {
-	name, _, err := bootstrap.ParseEnvoyNodeID(cfg.Workload)
+	name, _, err := dataplane.ParseNodeID(cfg.Workload)
 	if err != nil {
 		return nil, fmt.Errorf("workload: %w", err)
 	}
@@ -203,7 +203,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	for _, s := range []struct {
 		name string
 		g    *grpc.Server
-	}{{SDSSocket, sdsServer}, {WorkloadSocket, wlServer}} {
+	}{{dataplane.SDSSocket, sdsServer}, {dataplane.WorkloadSocket, wlServer}} {
 		lis, err := listenUnix(filepath.Join(a.cfg.SocketDir, s.name))
 		if err != nil {
 			sdsServer.Stop()
@@ -229,7 +229,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	close(a.serving)
 	fmt.Fprintf(a.cfg.Out, "embassy-agent: serving SDS on %s, the Workload API on %s and PEM files in %s\n",
-		filepath.Join(a.cfg.SocketDir, SDSSocket), filepath.Join(a.cfg.SocketDir, WorkloadSocket), a.cfg.SocketDir)
+		filepath.Join(a.cfg.SocketDir, dataplane.SDSSocket), filepath.Join(a.cfg.SocketDir, dataplane.WorkloadSocket), a.cfg.SocketDir)
 
 	rctx, stopRegistrar := context.WithCancel(ctx)
 	defer stopRegistrar()

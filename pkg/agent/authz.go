@@ -20,19 +20,16 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/policy/compile"
 	"embassy.dev/embassy/policy/engine"
 	"embassy.dev/embassy/policy/extauthz"
 )
 
-// AuthzPolicyPrefix prefixes the name of every TypedExtensionConfig that
-// carries a policy bundle: "embassy.authz/<namespace>/<policy>".
-const AuthzPolicyPrefix = "embassy.authz/"
-
 // PolicyUpdate is one policy of a control plane response: the bundle it
 // carries, or why that could not be read.
 type PolicyUpdate struct {
-	// Name is the resource name, AuthzPolicyPrefix + "<namespace>/<policy>".
+	// Name is the resource name, dataplane.AuthzExtensionPrefix + "<namespace>/<policy>".
 	Name string
 	// Bundle is the decoded bundle; nil when Err is set.
 	Bundle *compile.Bundle
@@ -121,7 +118,7 @@ func (a *Authz) Update(ups []PolicyUpdate) error {
 	var errs []error
 	next := make(map[string]*authzPolicy, len(ups))
 	for _, up := range ups {
-		name := strings.TrimPrefix(up.Name, AuthzPolicyPrefix)
+		name := strings.TrimPrefix(up.Name, dataplane.AuthzExtensionPrefix)
 		if _, dup := next[name]; dup {
 			errs = append(errs, fmt.Errorf("policy %s: sent twice", name))
 			continue

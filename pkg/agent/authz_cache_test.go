@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"embassy.dev/embassy/pkg/dataplane"
 )
 
 // The agent caches a deterministic policy's decisions and its stats say
@@ -14,7 +16,7 @@ func TestAuthzStatsShowTheDecisionCache(t *testing.T) {
 	a := NewAuthz(nil, nil, 1, 0)
 	a.SetDecisionCache(8)
 	one := compileWithQuery(t, "shop/one", "x-one")
-	if err := a.Update([]PolicyUpdate{{Name: AuthzPolicyPrefix + "shop/one", Bundle: one}}); err != nil {
+	if err := a.Update([]PolicyUpdate{{Name: dataplane.AuthzExtensionPrefix + "shop/one", Bundle: one}}); err != nil {
 		t.Fatal(err)
 	}
 	// The first Check starts the analysis of the revision, and goes

@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"embassy.dev/embassy/internal/syncbuf"
+	"embassy.dev/embassy/pkg/dataplane"
 )
 
 // runaway would iterate 10^10 times, in steps OPA can stop between.
@@ -31,8 +32,8 @@ func TestAgentCheckDeadline(t *testing.T) {
 	logs := &syncbuf.Buffer{}
 	a := NewAuthz(hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Info}), nil, 1, 50*time.Millisecond)
 	if err := a.Update([]PolicyUpdate{
-		{Name: AuthzPolicyPrefix + "shop/a", Bundle: compilePolicy(t, "shop/a", runaway)},
-		{Name: AuthzPolicyPrefix + "shop/b", Bundle: compilePolicy(t, "shop/b", runaway)},
+		{Name: dataplane.AuthzExtensionPrefix + "shop/a", Bundle: compilePolicy(t, "shop/a", runaway)},
+		{Name: dataplane.AuthzExtensionPrefix + "shop/b", Bundle: compilePolicy(t, "shop/b", runaway)},
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -17,9 +17,9 @@ import (
 
 	"embassy.dev/embassy/pkg/apply"
 	"embassy.dev/embassy/pkg/controlplane"
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/resource"
-	"embassy.dev/embassy/policy/extauthz"
 
 	"embassy.dev/embassy/internal/syncbuf"
 )
@@ -82,7 +82,7 @@ func TestAgentEnforcesTheControlPlanesPolicies(t *testing.T) {
 	waitAcked(t, cp, logs, rev2)
 
 	// --authz-addr serves the same decisions on a loopback port.
-	_, loopback, found := strings.Cut(logs.String(), "serving ext_authz on "+filepath.Join(dir, extauthz.SocketName)+" and ")
+	_, loopback, found := strings.Cut(logs.String(), "serving ext_authz on "+filepath.Join(dir, dataplane.AuthzSocket)+" and ")
 	loopback, _, _ = strings.Cut(loopback, "\n")
 	if !found || !strings.HasPrefix(loopback, "127.0.0.1:") {
 		t.Fatalf("no loopback address announced:\n%s", logs)

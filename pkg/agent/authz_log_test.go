@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/genproto/googleapis/rpc/code"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/policy/extauthz"
 )
 
@@ -27,8 +28,8 @@ func TestAuthzStatsCountDroppedDecisionLines(t *testing.T) {
 	defer a.Stop()
 	defer close(sink.release)
 	if err := a.Update([]PolicyUpdate{
-		{Name: AuthzPolicyPrefix + "shop/a", Bundle: compilePolicy(t, "shop/a", getOnly)},
-		{Name: AuthzPolicyPrefix + "shop/b", Bundle: compilePolicy(t, "shop/b", getOnly)},
+		{Name: dataplane.AuthzExtensionPrefix + "shop/a", Bundle: compilePolicy(t, "shop/a", getOnly)},
+		{Name: dataplane.AuthzExtensionPrefix + "shop/b", Bundle: compilePolicy(t, "shop/b", getOnly)},
 	}); err != nil {
 		t.Fatal(err)
 	}

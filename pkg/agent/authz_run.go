@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/policy/extauthz"
 )
 
@@ -152,7 +153,7 @@ func (a *Agent) startAuthz(ctx context.Context) (stop func(), err error) {
 		if err := a.authz.WriteStats(a.cfg.SocketDir); err != nil {
 			a.log.Warn("writing the authorization stats failed", "error", err)
 		}
-		os.Remove(filepath.Join(a.cfg.SocketDir, extauthz.SocketName))
+		os.Remove(filepath.Join(a.cfg.SocketDir, dataplane.AuthzSocket))
 	}, nil
 }
 

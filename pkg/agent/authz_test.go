@@ -17,6 +17,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"google.golang.org/grpc"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/spiffe"
 	"embassy.dev/embassy/policy/compile"
@@ -29,7 +30,7 @@ func TestAuthzCombinesPolicies(t *testing.T) {
 	a := NewAuthz(nil, nil, 1, 0)
 	one := compileWithQuery(t, "shop/one", "x-one")
 	two := compileWithQuery(t, "shop/two", "x-two")
-	if err := a.Update([]PolicyUpdate{{Name: AuthzPolicyPrefix + "shop/two", Bundle: two}, {Name: AuthzPolicyPrefix + "shop/one", Bundle: one}}); err != nil {
+	if err := a.Update([]PolicyUpdate{{Name: dataplane.AuthzExtensionPrefix + "shop/two", Bundle: two}, {Name: dataplane.AuthzExtensionPrefix + "shop/one", Bundle: one}}); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := a.Check(context.Background(), checkRequest("GET", "/"))
@@ -87,7 +88,7 @@ func headerKeys(hs []*corev3.HeaderValueOption) string {
 func TestAuthzRefusesConfusedResponses(t *testing.T) {
 	a := NewAuthz(nil, nil, 1, 0)
 	b := compilePolicy(t, "shop/one", "default allow := true")
-	err := a.Update([]PolicyUpdate{{Name: AuthzPolicyPrefix + "shop/one", Bundle: b}, {Name: AuthzPolicyPrefix + "shop/one", Bundle: b}})
+	err := a.Update([]PolicyUpdate{{Name: dataplane.AuthzExtensionPrefix + "shop/one", Bundle: b}, {Name: dataplane.AuthzExtensionPrefix + "shop/one", Bundle: b}})
 	if err == nil || !strings.Contains(err.Error(), "sent twice") {
 		t.Errorf("duplicate: %v", err)
 	}
@@ -121,14 +122,14 @@ func TestVerifyControlPlane(t *testing.T) {
 		return resp.Chain
 	}
 	verify := verifyControlPlane(testTD, []*x509.Certificate{ca.root})
-	if err := verify(leaf(spiffe.ControlPlaneID(testTD)), nil); err != nil {
+	if err := verify(leaf(dataplane.ControlPlaneID(testTD)), nil); err != nil {
 		t.Errorf("the control plane: %v", err)
 	}
 	if err := verify(leaf(testID), nil); err == nil || !strings.Contains(err.Error(), "not the control plane") {
 		t.Errorf("a workload posing as the control plane: %v", err)
 	}
 	other := newTestCA(t)
-	if err := verifyControlPlane(testTD, []*x509.Certificate{other.root})(leaf(spiffe.ControlPlaneID(testTD)), nil); err == nil {
+	if err := verifyControlPlane(testTD, []*x509.Certificate{other.root})(leaf(dataplane.ControlPlaneID(testTD)), nil); err == nil {
 		t.Error("a chain to another CA was trusted")
 	}
 }

@@ -12,7 +12,7 @@ import (
 
 	"embassy.dev/embassy/internal/syncbuf"
 	"embassy.dev/embassy/pkg/controlplane"
-	"embassy.dev/embassy/policy/extauthz"
+	"embassy.dev/embassy/pkg/dataplane"
 )
 
 // unsyncedDebounce is the control plane's debounce in these tests: the
@@ -46,7 +46,7 @@ func settled(t *testing.T, cp *controlplane.ControlPlane) int64 {
 // within 10s and 2000 calls.
 func firstAnswers(t *testing.T, cp *controlplane.ControlPlane, pushed int64, dir, method string, stop func() bool) []answer {
 	t.Helper()
-	sock := filepath.Join(dir, extauthz.SocketName)
+	sock := filepath.Join(dir, dataplane.AuthzSocket)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, err := os.Stat(sock); err == nil {

@@ -3,12 +3,10 @@ package agent
 import (
 	"fmt"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-
-	"embassy.dev/embassy/pkg/bootstrap"
-	"embassy.dev/embassy/pkg/spiffe"
 )
 
 // An agent whose token or flags cannot work stops at once with one error
@@ -23,11 +21,11 @@ import (
 // checkNamespace refuses an SVID whose namespace is not the one workload
 // (NAME.NAMESPACE) names.
 func checkNamespace(workload string, id spiffeid.ID) error {
-	name, want, err := bootstrap.ParseEnvoyNodeID(workload)
+	name, want, err := dataplane.ParseNodeID(workload)
 	if err != nil {
 		return fmt.Errorf("workload: %w", err)
 	}
-	got, sa, err := spiffe.ParseWorkloadID(id)
+	got, sa, err := dataplane.ParseWorkloadID(id)
 	if err != nil {
 		return fmt.Errorf("the agent's identity %s: %w", id, err)
 	}

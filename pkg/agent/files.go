@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"embassy.dev/embassy/pkg/dataplane"
 )
 
 // WritePEMFiles writes the identity to dir for proxyless gRPC's
-// file_watcher certificate provider: KeyFile (0600), then CertFile, then
-// BundleFile, each replaced atomically.
+// file_watcher certificate provider: dataplane.KeyFile (0600), then dataplane.CertFile, then
+// dataplane.BundleFile, each replaced atomically.
 //
 // The order: the key goes first so that the chain never names a key that
 // is not yet on disk. A reader that lands between the two renames sees the
@@ -35,9 +37,9 @@ func WritePEMFiles(dir string, id *Identity) error {
 		data []byte
 		mode uint32
 	}{
-		{KeyFile, key, 0o600},
-		{CertFile, id.ChainPEM(), 0o644},
-		{BundleFile, id.BundlePEM(), 0o644},
+		{dataplane.KeyFile, key, 0o600},
+		{dataplane.CertFile, id.ChainPEM(), 0o644},
+		{dataplane.BundleFile, id.BundlePEM(), 0o644},
 	} {
 		if err := WriteFileAtomic(filepath.Join(dir, f.name), f.data, os.FileMode(f.mode)); err != nil {
 			return fmt.Errorf("writing %s: %w", f.name, err)

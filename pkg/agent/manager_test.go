@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/svid/jwtsvid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
@@ -31,36 +32,36 @@ func TestPEMFilesFollowRotation(t *testing.T) {
 	rotated := waitIdentity(t, ta.Manager(), 5*time.Second, "rotation", func(id *Identity) bool {
 		return id.SVID != nil && id.SVID != first.SVID
 	})
-	chain, err := os.ReadFile(ta.path(CertFile))
+	chain, err := os.ReadFile(ta.path(dataplane.CertFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := os.ReadFile(ta.path(KeyFile))
+	key, err := os.ReadFile(ta.path(dataplane.KeyFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	pair, err := tls.X509KeyPair(chain, key)
 	if err != nil {
-		t.Fatalf("%s and %s do not pair: %v", CertFile, KeyFile, err)
+		t.Fatalf("%s and %s do not pair: %v", dataplane.CertFile, dataplane.KeyFile, err)
 	}
 	if !pair.Leaf.Equal(leafOf(rotated)) {
-		t.Fatalf("%s holds serial %x, want the rotated %x", CertFile, pair.Leaf.SerialNumber, leafOf(rotated).SerialNumber)
+		t.Fatalf("%s holds serial %x, want the rotated %x", dataplane.CertFile, pair.Leaf.SerialNumber, leafOf(rotated).SerialNumber)
 	}
-	fi, err := os.Stat(ta.path(KeyFile))
+	fi, err := os.Stat(ta.path(dataplane.KeyFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fi.Mode().Perm() != 0o600 {
-		t.Fatalf("%s has mode %v, want 0600", KeyFile, fi.Mode().Perm())
+		t.Fatalf("%s has mode %v, want 0600", dataplane.KeyFile, fi.Mode().Perm())
 	}
-	bundle, err := os.ReadFile(ta.path(BundleFile))
+	bundle, err := os.ReadFile(ta.path(dataplane.BundleFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := pem.Decode(bundle); b == nil || !bytes.Equal(b.Bytes, ta.cp.ca.root.Raw) {
-		t.Fatalf("%s does not hold the root", BundleFile)
+		t.Fatalf("%s does not hold the root", dataplane.BundleFile)
 	}
-	for _, s := range []string{SDSSocket, WorkloadSocket} {
+	for _, s := range []string{dataplane.SDSSocket, dataplane.WorkloadSocket} {
 		fi, err := os.Stat(ta.path(s))
 		if err != nil || fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != socketMode {
 			t.Fatalf("%s: %v, %v", s, fi.Mode(), err)
@@ -113,7 +114,7 @@ func TestUnreachableControlPlane(t *testing.T) {
 	}
 
 	// SDS, asked afresh, serves the bundle but not the certificate.
-	if got := fetchSecrets(t, ta); got[SecretCert] != nil || got[SecretRootCA] == nil {
+	if got := fetchSecrets(t, ta); got[dataplane.SecretCert] != nil || got[dataplane.SecretRootCA] == nil {
 		t.Fatalf("SDS after expiry served %v", slices.Collect(maps.Keys(got)))
 	}
 
@@ -281,7 +282,7 @@ func TestRegistersAndDeregisters(t *testing.T) {
 	if !slices.Equal(cp.deregistered, []string{"web-1"}) {
 		t.Fatalf("deregistered %v", cp.deregistered)
 	}
-	if _, err := os.Stat(ta.path(WorkloadSocket)); !os.IsNotExist(err) {
+	if _, err := os.Stat(ta.path(dataplane.WorkloadSocket)); !os.IsNotExist(err) {
 		t.Fatalf("the socket outlived the agent: %v", err)
 	}
 }
@@ -331,11 +332,11 @@ func TestNewRootsArePublished(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the new root did not reach the Workload API")
 	}
-	if got := fetchSecrets(t, ta)[SecretRootCA].GetValidationContext().GetTrustedCa().GetInlineBytes(); !bytes.Contains(got, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: next.Raw})) {
+	if got := fetchSecrets(t, ta)[dataplane.SecretRootCA].GetValidationContext().GetTrustedCa().GetInlineBytes(); !bytes.Contains(got, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: next.Raw})) {
 		t.Fatal("SDS's ROOTCA lacks the new root")
 	}
-	if b, err := os.ReadFile(ta.path(BundleFile)); err != nil || !bytes.Contains(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: next.Raw})) {
-		t.Fatalf("%s lacks the new root: %v", BundleFile, err)
+	if b, err := os.ReadFile(ta.path(dataplane.BundleFile)); err != nil || !bytes.Contains(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: next.Raw})) {
+		t.Fatalf("%s lacks the new root: %v", dataplane.BundleFile, err)
 	}
 }
 

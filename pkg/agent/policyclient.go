@@ -18,17 +18,14 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/policy/compile"
 )
 
-// Node metadata the policy client announces: the control plane's
-// FlavourMetadataKey, with a value that tells the agent apart from the
-// workload's Envoy, which shares its node id.
-const (
-	FlavourMetadataKey = "embassy.flavour"
-	FlavourAgent       = "agent"
-	policyUserAgent    = "embassy-agent"
-)
+// policyUserAgent is the user agent of the policy client's xDS stream; its
+// node metadata's dataplane.FlavourAgent is what tells the agent apart
+// from the workload's Envoy, which shares its node id.
+const policyUserAgent = "embassy-agent"
 
 // XDSDialFunc opens a connection to the control plane's xDS server that
 // presents id's SVID (see DialPolicyXDS).
@@ -203,7 +200,7 @@ func (c *PolicyClient) node() *core.Node {
 		Id:            c.cfg.Node,
 		UserAgentName: policyUserAgent,
 		Metadata: &structpb.Struct{Fields: map[string]*structpb.Value{
-			FlavourMetadataKey: structpb.NewStringValue(FlavourAgent),
+			dataplane.FlavourKey: structpb.NewStringValue(dataplane.FlavourAgent),
 		}},
 	}
 }
@@ -220,7 +217,7 @@ func decodePolicies(resp *discovery.DiscoveryResponse) (ups []PolicyUpdate, bad 
 			errs = append(errs, fmt.Errorf("a resource of type %s is not a TypedExtensionConfig: %v", res.GetTypeUrl(), err))
 			continue
 		}
-		if !strings.HasPrefix(ec.GetName(), AuthzPolicyPrefix) {
+		if !strings.HasPrefix(ec.GetName(), dataplane.AuthzExtensionPrefix) {
 			continue
 		}
 		ups = append(ups, decodePolicy(ec))
@@ -232,7 +229,7 @@ func decodePolicies(resp *discovery.DiscoveryResponse) (ups []PolicyUpdate, bad 
 // the revision the bundle claims.
 func decodePolicy(ec *core.TypedExtensionConfig) PolicyUpdate {
 	up := PolicyUpdate{Name: ec.GetName()}
-	name := strings.TrimPrefix(up.Name, AuthzPolicyPrefix)
+	name := strings.TrimPrefix(up.Name, dataplane.AuthzExtensionPrefix)
 	bv := &wrapperspb.BytesValue{}
 	if err := ec.GetTypedConfig().UnmarshalTo(bv); err != nil {
 		up.Err = fmt.Errorf("policy %s: typed_config is not a google.protobuf.BytesValue holding a bundle: %v", name, err)

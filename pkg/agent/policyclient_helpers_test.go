@@ -25,6 +25,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/policy/compile"
 	"embassy.dev/embassy/policy/extauthz"
@@ -147,7 +148,7 @@ func rawPolicyResource(t *testing.T, name string, raw []byte) *core.TypedExtensi
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &core.TypedExtensionConfig{Name: AuthzPolicyPrefix + name, TypedConfig: a}
+	return &core.TypedExtensionConfig{Name: dataplane.AuthzExtensionPrefix + name, TypedConfig: a}
 }
 
 // compilePolicy compiles a package envoy.authz module.
@@ -205,7 +206,7 @@ func forgeBundle(t *testing.T, b *compile.Bundle, rego string) (raw []byte, revi
 // authzClient dials the agent's authz.sock.
 func authzClient(t *testing.T, dir string) authv3.AuthorizationClient {
 	t.Helper()
-	conn, err := grpc.NewClient("unix://"+filepath.Join(dir, extauthz.SocketName), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient("unix://"+filepath.Join(dir, dataplane.AuthzSocket), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}

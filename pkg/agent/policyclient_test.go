@@ -12,6 +12,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/policy/compile"
 
@@ -45,7 +46,7 @@ func TestAgentEnforcesPushedPolicies(t *testing.T) {
 		t.Fatalf("before any answer: code %d status %d, want a 503 deny", c, status)
 	}
 	first := <-ps.requests
-	if n := first.GetNode(); n.GetId() != "web-1.shop" || n.GetMetadata().GetFields()[FlavourMetadataKey].GetStringValue() != FlavourAgent ||
+	if n := first.GetNode(); n.GetId() != "web-1.shop" || n.GetMetadata().GetFields()[dataplane.FlavourKey].GetStringValue() != dataplane.FlavourAgent ||
 		first.GetTypeUrl() != "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig" || len(first.GetResourceNames()) != 0 {
 		t.Fatalf("first request %v: want a wildcard ExtensionConfig subscription of node web-1.shop with flavour agent", first)
 	}

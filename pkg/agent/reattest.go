@@ -7,12 +7,11 @@ import (
 	"fmt"
 	"time"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-
-	"embassy.dev/embassy/pkg/spiffe"
 )
 
 // recovery is the state of a re-attestation. The control plane renews
@@ -58,7 +57,7 @@ func (m *Manager) startRecovery(svid *x509svid.SVID, refusal error) *recovery {
 // newTokenHint tells the operator how to give the agent a token for id.
 func (m *Manager) newTokenHint(id spiffeid.ID) string {
 	create := "embassyctl token create --namespace NS --service-account SA"
-	if ns, sa, err := spiffe.ParseWorkloadID(id); err == nil {
+	if ns, sa, err := dataplane.ParseWorkloadID(id); err == nil {
 		create = fmt.Sprintf("embassyctl token create --namespace %s --service-account %s", ns, sa)
 	}
 	if m.cfg.Workload != "" {

@@ -11,6 +11,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/spiffe"
 )
 
@@ -22,16 +23,16 @@ import (
 // returns the SVID and the roots it verified against, or an error saying
 // why the files cannot be used; no error carries key material.
 func LoadPEMFiles(dir string, trust []*x509.Certificate, now time.Time) (*x509svid.SVID, []*x509.Certificate, error) {
-	chain, err := os.ReadFile(filepath.Join(dir, CertFile))
+	chain, err := os.ReadFile(filepath.Join(dir, dataplane.CertFile))
 	if err != nil {
 		return nil, nil, err
 	}
-	key, err := os.ReadFile(filepath.Join(dir, KeyFile))
+	key, err := os.ReadFile(filepath.Join(dir, dataplane.KeyFile))
 	if err != nil {
 		return nil, nil, err
 	}
 	// A missing bundle file leaves trust to vouch for the chain.
-	bundle, _ := os.ReadFile(filepath.Join(dir, BundleFile))
+	bundle, _ := os.ReadFile(filepath.Join(dir, dataplane.BundleFile))
 	return parsePEMFiles(chain, key, bundle, trust, now)
 }
 
@@ -41,17 +42,17 @@ func parsePEMFiles(chain, key, bundle []byte, trust []*x509.Certificate, now tim
 	// Parse checks that the leaf is an SVID and that the key is its key.
 	svid, err := x509svid.Parse(chain, key)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s and %s: %w", CertFile, KeyFile, err)
+		return nil, nil, fmt.Errorf("%s and %s: %w", dataplane.CertFile, dataplane.KeyFile, err)
 	}
 	leaf := svid.Certificates[0]
 	switch {
 	case !now.Before(leaf.NotAfter):
-		return nil, nil, fmt.Errorf("the SVID in %s (serial %x) expired at %s", CertFile, leaf.SerialNumber, leaf.NotAfter.UTC().Format(time.RFC3339))
+		return nil, nil, fmt.Errorf("the SVID in %s (serial %x) expired at %s", dataplane.CertFile, leaf.SerialNumber, leaf.NotAfter.UTC().Format(time.RFC3339))
 	case now.Before(leaf.NotBefore):
-		return nil, nil, fmt.Errorf("the SVID in %s (serial %x) is not valid before %s", CertFile, leaf.SerialNumber, leaf.NotBefore.UTC().Format(time.RFC3339))
+		return nil, nil, fmt.Errorf("the SVID in %s (serial %x) is not valid before %s", dataplane.CertFile, leaf.SerialNumber, leaf.NotBefore.UTC().Format(time.RFC3339))
 	}
-	if _, _, err := spiffe.ParseWorkloadID(svid.ID); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", CertFile, err)
+	if _, _, err := dataplane.ParseWorkloadID(svid.ID); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", dataplane.CertFile, err)
 	}
 	roots, err := verifiedBy(svid, now, bundle, trust)
 	if err != nil {
@@ -84,7 +85,7 @@ func verifiedBy(svid *x509svid.SVID, now time.Time, bundle []byte, trust []*x509
 	if trustErr == nil {
 		return trust, nil
 	}
-	return nil, fmt.Errorf("the chain in %s verifies neither against %s (%v) nor against the trust bundle (%v)", CertFile, BundleFile, err, trustErr)
+	return nil, fmt.Errorf("the chain in %s verifies neither against %s (%v) nor against the trust bundle (%v)", dataplane.CertFile, dataplane.BundleFile, err, trustErr)
 }
 
 // resume publishes the SVID a previous run left in ResumeDir, when it is

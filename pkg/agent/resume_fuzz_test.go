@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/spiffe"
 )
 
@@ -38,7 +39,7 @@ func FuzzLoadPEMFiles(f *testing.F) {
 		}
 		return b
 	}
-	chain, keyPEM, bundle := read(CertFile), read(KeyFile), read(BundleFile)
+	chain, keyPEM, bundle := read(dataplane.CertFile), read(dataplane.KeyFile), read(dataplane.BundleFile)
 	f.Add(chain, keyPEM, bundle)
 	f.Add(chain, keyPEM, []byte{})
 	f.Add(bundle, keyPEM, chain)

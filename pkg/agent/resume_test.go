@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/identity/wire"
@@ -59,13 +60,13 @@ func TestRestartResumesFromThePEMFiles(t *testing.T) {
 
 	// The files follow the renewal, with a key that pairs and stays 0600.
 	waitText(t, second.log, 5*time.Second, "PEM files of the renewed SVID", func(string) bool {
-		chain, err1 := os.ReadFile(filepath.Join(dir, CertFile))
-		key, err2 := os.ReadFile(filepath.Join(dir, KeyFile))
+		chain, err1 := os.ReadFile(filepath.Join(dir, dataplane.CertFile))
+		key, err2 := os.ReadFile(filepath.Join(dir, dataplane.KeyFile))
 		pair, err3 := tls.X509KeyPair(chain, key)
 		return err1 == nil && err2 == nil && err3 == nil && pair.Leaf.Equal(leafOf(renewed))
 	})
-	if fi, err := os.Stat(filepath.Join(dir, KeyFile)); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("%s: %v, %v", KeyFile, fi.Mode(), err)
+	if fi, err := os.Stat(filepath.Join(dir, dataplane.KeyFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("%s: %v, %v", dataplane.KeyFile, fi.Mode(), err)
 	}
 }
 
@@ -181,7 +182,7 @@ func TestLoadPEMFiles(t *testing.T) {
 	})
 	t.Run("bundle-file-missing-trust-bundle-verifies", func(t *testing.T) {
 		dir := write(t, good)
-		os.Remove(filepath.Join(dir, BundleFile))
+		os.Remove(filepath.Join(dir, dataplane.BundleFile))
 		if _, roots, err := LoadPEMFiles(dir, []*x509.Certificate{ca.root}, now); err != nil || !roots[0].Equal(ca.root) {
 			t.Fatalf("LoadPEMFiles: %v", err)
 		}
@@ -197,18 +198,18 @@ func TestLoadPEMFiles(t *testing.T) {
 		{"key-of-another-svid", "does not match", func(t *testing.T) string {
 			dir := write(t, good)
 			other := write(t, identityFor(t, ca, testID, time.Hour))
-			b, _ := os.ReadFile(filepath.Join(other, KeyFile))
-			os.WriteFile(filepath.Join(dir, KeyFile), b, 0o600)
+			b, _ := os.ReadFile(filepath.Join(other, dataplane.KeyFile))
+			os.WriteFile(filepath.Join(dir, dataplane.KeyFile), b, 0o600)
 			return dir
 		}, nil, now},
 		{"garbage-chain", "cannot parse", func(t *testing.T) string {
 			dir := write(t, good)
-			os.WriteFile(filepath.Join(dir, CertFile), []byte("not PEM"), 0o644)
+			os.WriteFile(filepath.Join(dir, dataplane.CertFile), []byte("not PEM"), 0o644)
 			return dir
 		}, nil, now},
 		{"signed-by-another-ca", "verifies neither", func(t *testing.T) string {
 			dir := write(t, identityFor(t, otherCA, testID, time.Hour))
-			os.WriteFile(filepath.Join(dir, BundleFile), certsPEM([]*x509.Certificate{ca.root}), 0o644)
+			os.WriteFile(filepath.Join(dir, dataplane.BundleFile), certsPEM([]*x509.Certificate{ca.root}), 0o644)
 			return dir
 		}, []*x509.Certificate{ca.root}, now},
 		{"not-a-workload-id", "not a workload ID", func(t *testing.T) string {
@@ -235,7 +236,7 @@ func parseLeafPEM(t *testing.T, chain []byte) *x509.Certificate {
 	t.Helper()
 	certs, err := spiffe.ParseCertsPEM(chain)
 	if err != nil || len(certs) == 0 {
-		t.Fatalf("%s: %d certificates, %v", CertFile, len(certs), err)
+		t.Fatalf("%s: %d certificates, %v", dataplane.CertFile, len(certs), err)
 	}
 	return certs[0]
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	secretservice "github.com/envoyproxy/go-control-plane/envoy/service/secret/v3"
@@ -21,8 +22,8 @@ import (
 const sdsNode = "workload"
 
 // SDS serves the workload's secrets to its Envoy over the secret discovery
-// service, state of the world and delta: SecretCert (chain and key, inline)
-// and SecretRootCA (the bundle). The key travels only over the local unix
+// service, state of the world and delta: dataplane.SecretCert (chain and key, inline)
+// and dataplane.SecretRootCA (the bundle). The key travels only over the local unix
 // socket to Envoy on the same node.
 type SDS struct {
 	cache  cachev3.SnapshotCache
@@ -47,7 +48,7 @@ func (s *SDS) Register(g *grpc.Server) {
 }
 
 // Update pushes the identity to every stream. Without an SVID only
-// SecretRootCA is served: SecretCert is withheld (delta streams see it
+// dataplane.SecretRootCA is served: dataplane.SecretCert is withheld (delta streams see it
 // removed) until a renewal succeeds.
 func (s *SDS) Update(id *Identity) error {
 	var secrets []types.Resource
@@ -71,11 +72,11 @@ func (s *SDS) Update(id *Identity) error {
 // Close ends the open streams.
 func (s *SDS) Close() { s.cancel() }
 
-// CertSecret is the SDS secret SecretCert: a TLS certificate with inline
+// CertSecret is the SDS secret dataplane.SecretCert: a TLS certificate with inline
 // chain and key.
 func CertSecret(chainPEM, keyPEM []byte) *tlsv3.Secret {
 	return &tlsv3.Secret{
-		Name: SecretCert,
+		Name: dataplane.SecretCert,
 		Type: &tlsv3.Secret_TlsCertificate{TlsCertificate: &tlsv3.TlsCertificate{
 			CertificateChain: inlineBytes(chainPEM),
 			PrivateKey:       inlineBytes(keyPEM),
@@ -83,11 +84,11 @@ func CertSecret(chainPEM, keyPEM []byte) *tlsv3.Secret {
 	}
 }
 
-// RootCASecret is the SDS secret SecretRootCA: a validation context that
+// RootCASecret is the SDS secret dataplane.SecretRootCA: a validation context that
 // trusts the bundle.
 func RootCASecret(bundlePEM []byte) *tlsv3.Secret {
 	return &tlsv3.Secret{
-		Name: SecretRootCA,
+		Name: dataplane.SecretRootCA,
 		Type: &tlsv3.Secret_ValidationContext{ValidationContext: &tlsv3.CertificateValidationContext{
 			TrustedCa: inlineBytes(bundlePEM),
 		}},

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -19,7 +20,7 @@ import (
 
 func sdsClient(t *testing.T, ta *testAgent) secretservice.SecretDiscoveryServiceClient {
 	t.Helper()
-	conn, err := grpc.NewClient("unix://"+ta.path(SDSSocket), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient("unix://"+ta.path(dataplane.SDSSocket), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,15 +50,15 @@ func secretsOf(t *testing.T, anys []*anypb.Any) map[string]*tlsv3.Secret {
 func checkCertSecret(t *testing.T, s *tlsv3.Secret) string {
 	t.Helper()
 	if s == nil {
-		t.Fatal("no secret " + SecretCert)
+		t.Fatal("no secret " + dataplane.SecretCert)
 	}
 	tc := s.GetTlsCertificate()
 	pair, err := tls.X509KeyPair(tc.GetCertificateChain().GetInlineBytes(), tc.GetPrivateKey().GetInlineBytes())
 	if err != nil {
-		t.Fatalf("%s: chain and key do not pair: %v", SecretCert, err)
+		t.Fatalf("%s: chain and key do not pair: %v", dataplane.SecretCert, err)
 	}
 	if len(pair.Leaf.URIs) != 1 || pair.Leaf.URIs[0].String() != testID.String() {
-		t.Fatalf("%s is for %v", SecretCert, pair.Leaf.URIs)
+		t.Fatalf("%s is for %v", dataplane.SecretCert, pair.Leaf.URIs)
 	}
 	return pair.Leaf.SerialNumber.String()
 }
@@ -65,11 +66,11 @@ func checkCertSecret(t *testing.T, s *tlsv3.Secret) string {
 func checkRootSecret(t *testing.T, ta *testAgent, s *tlsv3.Secret) {
 	t.Helper()
 	if s == nil {
-		t.Fatal("no secret " + SecretRootCA)
+		t.Fatal("no secret " + dataplane.SecretRootCA)
 	}
 	want := string(certsPEM([]*x509.Certificate{ta.cp.ca.root}))
 	if got := string(s.GetValidationContext().GetTrustedCa().GetInlineBytes()); got != want {
-		t.Fatalf("%s trusts\n%s\nwant\n%s", SecretRootCA, got, want)
+		t.Fatalf("%s trusts\n%s\nwant\n%s", dataplane.SecretRootCA, got, want)
 	}
 }
 
@@ -86,7 +87,7 @@ func TestSDSStateOfTheWorldServesAndPushesRotation(t *testing.T) {
 	req := &discoveryv3.DiscoveryRequest{
 		Node:          &corev3.Node{Id: "web-1.shop"},
 		TypeUrl:       resource.SecretType,
-		ResourceNames: []string{SecretCert, SecretRootCA},
+		ResourceNames: []string{dataplane.SecretCert, dataplane.SecretRootCA},
 	}
 	if err := stream.Send(req); err != nil {
 		t.Fatal(err)
@@ -96,8 +97,8 @@ func TestSDSStateOfTheWorldServesAndPushesRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := secretsOf(t, resp.Resources)
-	first := checkCertSecret(t, got[SecretCert])
-	checkRootSecret(t, ta, got[SecretRootCA])
+	first := checkCertSecret(t, got[dataplane.SecretCert])
+	checkRootSecret(t, ta, got[dataplane.SecretRootCA])
 
 	for range 10 { // bounded: a 2s SVID rotates at ~1s
 		req.VersionInfo, req.ResponseNonce = resp.VersionInfo, resp.Nonce
@@ -108,8 +109,8 @@ func TestSDSStateOfTheWorldServesAndPushesRotation(t *testing.T) {
 			t.Fatalf("no push after rotation: %v", err)
 		}
 		got = secretsOf(t, resp.Resources)
-		if got[SecretCert] != nil && checkCertSecret(t, got[SecretCert]) != first {
-			checkRootSecret(t, ta, got[SecretRootCA])
+		if got[dataplane.SecretCert] != nil && checkCertSecret(t, got[dataplane.SecretCert]) != first {
+			checkRootSecret(t, ta, got[dataplane.SecretRootCA])
 			return
 		}
 	}
@@ -128,7 +129,7 @@ func TestSDSDeltaServesAndPushesRotation(t *testing.T) {
 	if err := stream.Send(&discoveryv3.DeltaDiscoveryRequest{
 		Node:                   &corev3.Node{Id: "any-node"},
 		TypeUrl:                resource.SecretType,
-		ResourceNamesSubscribe: []string{SecretCert, SecretRootCA},
+		ResourceNamesSubscribe: []string{dataplane.SecretCert, dataplane.SecretRootCA},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -144,9 +145,9 @@ func TestSDSDeltaServesAndPushesRotation(t *testing.T) {
 		}
 		got := secretsOf(t, anys)
 		if first == "" {
-			first = checkCertSecret(t, got[SecretCert])
-			checkRootSecret(t, ta, got[SecretRootCA])
-		} else if got[SecretCert] != nil && checkCertSecret(t, got[SecretCert]) != first {
+			first = checkCertSecret(t, got[dataplane.SecretCert])
+			checkRootSecret(t, ta, got[dataplane.SecretRootCA])
+		} else if got[dataplane.SecretCert] != nil && checkCertSecret(t, got[dataplane.SecretCert]) != first {
 			return
 		}
 		if err := stream.Send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: resource.SecretType, ResponseNonce: resp.Nonce}); err != nil {
@@ -166,7 +167,7 @@ func fetchSecrets(t *testing.T, ta *testAgent) map[string]*tlsv3.Secret {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := stream.Send(&discoveryv3.DiscoveryRequest{Node: &corev3.Node{Id: "web-1.shop"}, TypeUrl: resource.SecretType, ResourceNames: []string{SecretCert, SecretRootCA}}); err != nil {
+	if err := stream.Send(&discoveryv3.DiscoveryRequest{Node: &corev3.Node{Id: "web-1.shop"}, TypeUrl: resource.SecretType, ResourceNames: []string{dataplane.SecretCert, dataplane.SecretRootCA}}); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := stream.Recv()

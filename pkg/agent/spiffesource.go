@@ -13,8 +13,8 @@ import (
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/identity/wire"
-	"embassy.dev/embassy/pkg/spiffe"
 	"embassy.dev/embassy/pkg/spiffewatch"
 )
 
@@ -80,7 +80,7 @@ func (p *svidPicker) lastOffered() []string { return p.offered }
 // workload ID (spiffe://<td>/ns/<ns>/sa/<sa>), which the control plane's
 // is not.
 func servableID(id spiffeid.ID) bool {
-	_, _, err := spiffe.ParseWorkloadID(id)
+	_, _, err := dataplane.ParseWorkloadID(id)
 	return err == nil
 }
 

@@ -34,6 +34,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/identity/wire"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/spiffe"
@@ -221,11 +222,11 @@ func TestAgentTakesSVIDsFromWorkloadAPISocket(t *testing.T) {
 		waitIdentity(t, ta.Manager(), 10*time.Second, "published SVID", func(id *Identity) bool {
 			return id.SVID != nil && id.SVID.Certificates[0].Equal(want.Certificates[0])
 		})
-		chain, err := os.ReadFile(ta.path(CertFile))
+		chain, err := os.ReadFile(ta.path(dataplane.CertFile))
 		if err != nil {
 			t.Fatal(err)
 		}
-		roots, err := os.ReadFile(ta.path(BundleFile))
+		roots, err := os.ReadFile(ta.path(dataplane.BundleFile))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -376,7 +377,7 @@ func TestAgentPublishesWorkloadAPIRotationsInOrder(t *testing.T) {
 	if last := seen[len(seen)-1]; last != a.Manager().Current() {
 		t.Fatalf("the subscribers last saw generation %d, not the current %d", last.Generation, a.Manager().Current().Generation)
 	}
-	chain, err := os.ReadFile(filepath.Join(a.cfg.SocketDir, CertFile))
+	chain, err := os.ReadFile(filepath.Join(a.cfg.SocketDir, dataplane.CertFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,7 +390,7 @@ func TestAgentPublishesWorkloadAPIRotationsInOrder(t *testing.T) {
 // agent never serves it, says so, and serves the workload's once offered.
 func TestAgentRefusesControlPlaneSVIDFromWorkloadAPI(t *testing.T) {
 	spire, sock := startStandIn(t)
-	cpID := spiffe.ControlPlaneID(testTD)
+	cpID := dataplane.ControlPlaneID(testTD)
 	spire.serve(t, cpID, true)
 	logs := newLogWaiter()
 	var published atomic.Int64
@@ -405,7 +406,7 @@ func TestAgentRefusesControlPlaneSVIDFromWorkloadAPI(t *testing.T) {
 	if cur := a.Manager().Current(); !cur.ID.IsZero() || cur.SVID != nil {
 		t.Fatalf("the agent holds %s", cur.ID)
 	}
-	if _, err := os.Stat(filepath.Join(a.cfg.SocketDir, CertFile)); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(a.cfg.SocketDir, dataplane.CertFile)); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("the agent wrote its PEM files: %v", err)
 	}
 
@@ -430,7 +431,7 @@ func TestSVIDPickerTakesWorkloadIDsOnly(t *testing.T) {
 		}
 		return s
 	}
-	cp := spiffe.ControlPlaneID(testTD).String()
+	cp := dataplane.ControlPlaneID(testTD).String()
 	for _, c := range []struct {
 		offered []string
 		want    string

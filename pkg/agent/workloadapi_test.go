@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"github.com/spiffe/go-spiffe/v2/proto/spiffe/workload"
 	"github.com/spiffe/go-spiffe/v2/svid/jwtsvid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
@@ -18,7 +19,7 @@ import (
 
 func newWorkloadClient(t *testing.T, ta *testAgent) *workloadapi.Client {
 	t.Helper()
-	c, err := workloadapi.New(context.Background(), workloadapi.WithAddr("unix://"+ta.path(WorkloadSocket)))
+	c, err := workloadapi.New(context.Background(), workloadapi.WithAddr("unix://"+ta.path(dataplane.WorkloadSocket)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +139,7 @@ func TestWorkloadAPIBundlesAndJWT(t *testing.T) {
 // a JWT-SVID request without an audience.
 func TestWorkloadAPIRefusesCallsWithoutTheHeader(t *testing.T) {
 	ta := startAgent(t, newFakeCP(t, time.Minute), nil)
-	conn, err := grpc.NewClient("unix://"+ta.path(WorkloadSocket), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient("unix://"+ta.path(dataplane.WorkloadSocket), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}

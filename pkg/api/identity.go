@@ -11,8 +11,8 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"embassy.dev/embassy/pkg/apiwire"
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/identity"
-	"embassy.dev/embassy/pkg/spiffe"
 )
 
 // TokenManager makes, lists and revokes join tokens; *identity.Tokens
@@ -55,8 +55,8 @@ func (s *server) createToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "a join token needs a namespace and a service account: the identity spiffe://<trust-domain>/ns/<namespace>/sa/<service-account> it grants")
 		return
 	}
-	if req.Namespace == spiffe.ControlPlaneNamespace && req.ServiceAccount == spiffe.ControlPlaneServiceAccount {
-		writeError(w, http.StatusBadRequest, "a join token may not grant the control plane's own identity (ns "+spiffe.ControlPlaneNamespace+", sa "+spiffe.ControlPlaneServiceAccount+")")
+	if req.Namespace == dataplane.ControlPlaneNamespace && req.ServiceAccount == dataplane.ControlPlaneServiceAccount {
+		writeError(w, http.StatusBadRequest, "a join token may not grant the control plane's own identity (ns "+dataplane.ControlPlaneNamespace+", sa "+dataplane.ControlPlaneServiceAccount+")")
 		return
 	}
 	ttl := apiwire.DefaultTokenTTL

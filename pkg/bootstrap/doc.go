@@ -5,17 +5,6 @@
 // else arrives over xDS.
 package bootstrap
 
-// Metadata keys and values every node sends, so the control plane can tell
-// an Envoy sidecar from a proxyless gRPC client before it asks for anything.
-const (
-	// FlavourKey is the node metadata key that names the data-plane flavour.
-	FlavourKey = "embassy.flavour"
-	// FlavourEnvoy marks an Envoy sidecar.
-	FlavourEnvoy = "envoy"
-	// FlavourProxyless marks a proxyless gRPC application.
-	FlavourProxyless = "proxyless"
-)
-
 // Defaults used when an option is left empty.
 const (
 	// DefaultXDSAddress is where embassy-cp serves xDS by default.
@@ -25,6 +14,4 @@ const (
 	// the workload's own directory cannot collide with another sidecar's
 	// or take a port the mesh uses, and only its owner may open it.
 	AdminSocket = "envoy-admin.sock"
-	// XDSClusterName is the static Envoy cluster that reaches embassy-cp.
-	XDSClusterName = "embassy_xds"
 )

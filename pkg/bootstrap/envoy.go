@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"sigs.k8s.io/yaml"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/resource"
 )
 
@@ -28,10 +29,10 @@ type EnvoyOptions struct {
 	// loopback is refused; a port must be one no app, Workload or tcp
 	// service of the node uses.
 	AdminAddress string
-	// Metadata is added to the node metadata beside FlavourKey.
+	// Metadata is added to the node metadata beside dataplane.FlavourKey.
 	Metadata map[string]string
 	// SocketDir is the agent's directory holding its SDS and ext_authz
-	// sockets (default SocketDir(NodeID)).
+	// sockets (default dataplane.SocketDir(NodeID)).
 	SocketDir string
 	// TrustDomain is the mesh's trust domain: the xDS stream accepts only
 	// embassy-cp's SPIFFE ID in it. It is required unless Insecure, since
@@ -48,7 +49,7 @@ type EnvoyOptions struct {
 // stream to embassy-cp for listeners and clusters (mTLS unless Insecure),
 // the agent's SDS socket for certificates, and a loopback admin API.
 func Envoy(o EnvoyOptions) (*bootstrapv3.Bootstrap, error) {
-	_, namespace, err := ParseEnvoyNodeID(o.NodeID)
+	_, namespace, err := dataplane.ParseNodeID(o.NodeID)
 	if err != nil {
 		return nil, err
 	}
@@ -56,12 +57,12 @@ func Envoy(o EnvoyOptions) (*bootstrapv3.Bootstrap, error) {
 	if err != nil {
 		return nil, err
 	}
-	socketDir := orDefault(o.SocketDir, SocketDir(o.NodeID))
+	socketDir := orDefault(o.SocketDir, dataplane.SocketDir(o.NodeID))
 	admin, err := envoyAdmin(o.AdminAddress, socketDir)
 	if err != nil {
 		return nil, err
 	}
-	meta, err := nodeMetadata(FlavourEnvoy, o.Metadata)
+	meta, err := nodeMetadata(dataplane.FlavourEnvoy, o.Metadata)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +131,7 @@ func envoyDynamicResources() *bootstrapv3.Bootstrap_DynamicResources {
 			TransportApiVersion: corev3.ApiVersion_V3,
 			GrpcServices: []*corev3.GrpcService{{
 				TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{
-					EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: XDSClusterName},
+					EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: dataplane.XDSClusterName},
 				},
 			}},
 		},
@@ -167,15 +168,15 @@ func envoyAdmin(addr, socketDir string) (*bootstrapv3.Admin, error) {
 // nodeMetadata merges the flavour with the caller's metadata. The flavour
 // key is reserved: the control plane picks what to serve by it.
 func nodeMetadata(flavour string, extra map[string]string) (map[string]any, error) {
-	m := map[string]any{FlavourKey: flavour}
+	m := map[string]any{dataplane.FlavourKey: flavour}
 	keys := make([]string, 0, len(extra))
 	for k := range extra {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if k == FlavourKey {
-			return nil, fmt.Errorf("node metadata: key %q is reserved", FlavourKey)
+		if k == dataplane.FlavourKey {
+			return nil, fmt.Errorf("node metadata: key %q is reserved", dataplane.FlavourKey)
 		}
 		if k == "" {
 			return nil, fmt.Errorf("node metadata: empty key")

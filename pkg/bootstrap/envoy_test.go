@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"embassy.dev/embassy/pkg/bootstrap"
+	"embassy.dev/embassy/pkg/dataplane"
 )
 
 func TestEnvoyDefaultsValidateDeeply(t *testing.T) {
@@ -28,7 +29,7 @@ func TestEnvoyDefaultsValidateDeeply(t *testing.T) {
 		t.Errorf("node cluster = %q, want the namespace", got)
 	}
 	fields := b.GetNode().GetMetadata().GetFields()
-	if got := fields[bootstrap.FlavourKey].GetStringValue(); got != bootstrap.FlavourEnvoy {
+	if got := fields[dataplane.FlavourKey].GetStringValue(); got != dataplane.FlavourEnvoy {
 		t.Errorf("flavour = %q", got)
 	}
 	if got := fields["team"].GetStringValue(); got != "demo" {
@@ -39,7 +40,7 @@ func TestEnvoyDefaultsValidateDeeply(t *testing.T) {
 	if ads.GetApiType().String() != "GRPC" || ads.GetTransportApiVersion().String() != "V3" {
 		t.Errorf("ads config = %v", ads)
 	}
-	if got := ads.GetGrpcServices()[0].GetEnvoyGrpc().GetClusterName(); got != bootstrap.XDSClusterName {
+	if got := ads.GetGrpcServices()[0].GetEnvoyGrpc().GetClusterName(); got != dataplane.XDSClusterName {
 		t.Errorf("ads cluster = %q", got)
 	}
 	if b.GetDynamicResources().GetLdsConfig().GetAds() == nil || b.GetDynamicResources().GetCdsConfig().GetAds() == nil {
@@ -103,7 +104,7 @@ func TestEnvoyRefusesBadOptions(t *testing.T) {
 		{"admin on the outbound port", bootstrap.EnvoyOptions{NodeID: "a.b", AdminAddress: "127.0.0.1:15001"}, "is the sidecar's outbound HTTP listener"},
 		{"xds without port", bootstrap.EnvoyOptions{NodeID: "a.b", XDSAddress: "127.0.0.1"}, "expected host:port"},
 		{"xds port zero", bootstrap.EnvoyOptions{NodeID: "a.b", XDSAddress: "127.0.0.1:0"}, "port must be a number"},
-		{"reserved metadata", bootstrap.EnvoyOptions{NodeID: "a.b", Metadata: map[string]string{bootstrap.FlavourKey: "x"}}, "reserved"},
+		{"reserved metadata", bootstrap.EnvoyOptions{NodeID: "a.b", Metadata: map[string]string{dataplane.FlavourKey: "x"}}, "reserved"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -149,10 +150,10 @@ func TestEnvoyYAMLRoundTrips(t *testing.T) {
 func xdsCluster(t *testing.T, b *bootstrapv3.Bootstrap) *clusterv3.Cluster {
 	t.Helper()
 	for _, c := range b.GetStaticResources().GetClusters() {
-		if c.GetName() == bootstrap.XDSClusterName {
+		if c.GetName() == dataplane.XDSClusterName {
 			return c
 		}
 	}
-	t.Fatalf("no static cluster %q", bootstrap.XDSClusterName)
+	t.Fatalf("no static cluster %q", dataplane.XDSClusterName)
 	return nil
 }

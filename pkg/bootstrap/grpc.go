@@ -3,6 +3,8 @@ package bootstrap
 import (
 	"encoding/json"
 	"fmt"
+
+	"embassy.dev/embassy/pkg/dataplane"
 )
 
 // GRPCOptions describe one proxyless gRPC application.
@@ -11,21 +13,17 @@ type GRPCOptions struct {
 	NodeID string
 	// XDSAddress is embassy-cp's xDS host:port (default DefaultXDSAddress).
 	XDSAddress string
-	// Metadata is added to the node metadata beside FlavourKey.
+	// Metadata is added to the node metadata beside dataplane.FlavourKey.
 	Metadata map[string]string
 	// CertDir is the agent's directory holding the workload's PEM files.
 	// When set, the xDS stream is mTLS with them (unless Insecure). The
 	// certificate provider that xDS security configs name reads them from
-	// CertDir, or SocketDir(NodeID) when it is empty.
+	// CertDir, or dataplane.SocketDir(NodeID) when it is empty.
 	CertDir string
 	// Insecure keeps the xDS stream plaintext even with CertDir set, for a
 	// control plane run with --insecure-xds.
 	Insecure bool
 }
-
-// ServerListenerTemplate is the Listener name an xDS-enabled gRPC server
-// asks for; %s becomes its listening ip:port.
-const ServerListenerTemplate = "grpc/server?xds.resource.listening_address=%s"
 
 // ignoreResourceDeletion keeps a client serving with the last Listener it
 // saw when the control plane stops sending it (a restart, a bad apply),
@@ -37,7 +35,7 @@ type grpcBootstrap struct {
 	XDSServers                 []xdsServer `json:"xds_servers"`
 	Node                       grpcNode    `json:"node"`
 	ServerListenerResourceName string      `json:"server_listener_resource_name_template"`
-	// CertificateProviders always holds CertificateProvider: gRPC NACKs a
+	// CertificateProviders always holds dataplane.CertificateProvider: gRPC NACKs a
 	// Cluster or Listener naming a provider instance its bootstrap lacks,
 	// even when the application does not use xDS credentials, so an mTLS
 	// mesh would otherwise be unusable by a client without them.
@@ -77,7 +75,7 @@ func GRPCJSON(o GRPCOptions) ([]byte, error) {
 	if _, err := parseHostPort("xds address", addr); err != nil {
 		return nil, err
 	}
-	meta, err := nodeMetadata(FlavourProxyless, o.Metadata)
+	meta, err := nodeMetadata(dataplane.FlavourProxyless, o.Metadata)
 	if err != nil {
 		return nil, err
 	}
@@ -88,10 +86,10 @@ func GRPCJSON(o GRPCOptions) ([]byte, error) {
 			ServerFeatures: []string{ignoreResourceDeletion},
 		}},
 		Node:                       grpcNode{ID: o.NodeID, Metadata: meta},
-		ServerListenerResourceName: ServerListenerTemplate,
-		CertificateProviders: map[string]certificateProvider{CertificateProvider: {
+		ServerListenerResourceName: dataplane.ServerListenerTemplate,
+		CertificateProviders: map[string]certificateProvider{dataplane.CertificateProvider: {
 			PluginName: "file_watcher",
-			Config:     fileWatcherConfig(orDefault(o.CertDir, SocketDir(o.NodeID))),
+			Config:     fileWatcherConfig(orDefault(o.CertDir, dataplane.SocketDir(o.NodeID))),
 		}},
 	}
 	out, err := json.MarshalIndent(b, "", "  ")

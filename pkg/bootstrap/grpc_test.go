@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/xds"
 
 	"embassy.dev/embassy/pkg/bootstrap"
+	"embassy.dev/embassy/pkg/dataplane"
 )
 
 const listenerType = "type.googleapis.com/envoy.config.listener.v3.Listener"
@@ -98,7 +99,7 @@ func TestGRPCJSONAcceptedByGRPCClient(t *testing.T) {
 		t.Errorf("node id = %q", got)
 	}
 	fields := req.GetNode().GetMetadata().GetFields()
-	if got := fields[bootstrap.FlavourKey].GetStringValue(); got != bootstrap.FlavourProxyless {
+	if got := fields[dataplane.FlavourKey].GetStringValue(); got != dataplane.FlavourProxyless {
 		t.Errorf("flavour = %q", got)
 	}
 	if got := fields["team"].GetStringValue(); got != "demo" {
@@ -125,7 +126,7 @@ func TestGRPCJSONServerListenerTemplate(t *testing.T) {
 	defer s.Stop()
 	go func() { _ = s.Serve(lis) }()
 
-	awaitListenerRequest(t, ads, fmt.Sprintf(bootstrap.ServerListenerTemplate, lis.Addr().String()))
+	awaitListenerRequest(t, ads, fmt.Sprintf(dataplane.ServerListenerTemplate, lis.Addr().String()))
 }
 
 func TestGRPCJSONShape(t *testing.T) {
@@ -156,7 +157,7 @@ func TestGRPCJSONRefusesBadOptions(t *testing.T) {
 	for _, o := range []bootstrap.GRPCOptions{
 		{},
 		{NodeID: "n", XDSAddress: "no-port"},
-		{NodeID: "n", Metadata: map[string]string{bootstrap.FlavourKey: "envoy"}},
+		{NodeID: "n", Metadata: map[string]string{dataplane.FlavourKey: "envoy"}},
 	} {
 		if _, err := bootstrap.GRPCJSON(o); err == nil {
 			t.Errorf("GRPCJSON(%+v) accepted", o)

@@ -29,7 +29,7 @@ import (
 	"google.golang.org/grpc/xds"
 
 	"embassy.dev/embassy/pkg/bootstrap"
-	"embassy.dev/embassy/xds/translate"
+	"embassy.dev/embassy/pkg/dataplane"
 )
 
 func fileWatcher(dir string) map[string]any {
@@ -39,30 +39,6 @@ func fileWatcher(dir string) map[string]any {
 		"ca_certificate_file": dir + "/bundle.pem",
 		"refresh_interval":    "1s",
 	}}}
-}
-
-// TestNamesMatchTranslator keeps the socket directory's names equal on both
-// sides: the translator names the secrets and provider, the bootstrap the
-// socket, files and clusters they live in.
-func TestNamesMatchTranslator(t *testing.T) {
-	pairs := [][2]string{
-		{bootstrap.SDSClusterName, translate.SDSClusterName},
-		{bootstrap.AuthzClusterName, translate.AuthzClusterName},
-		{bootstrap.SDSSocket, translate.SDSSocket},
-		{bootstrap.CertFile, translate.CertFile},
-		{bootstrap.KeyFile, translate.KeyFile},
-		{bootstrap.BundleFile, translate.BundleFile},
-		{bootstrap.SecretCert, translate.SDSCertificateSecret},
-		{bootstrap.SecretRootCA, translate.SDSValidationSecret},
-		{bootstrap.CertificateProvider, translate.CertificateProviderInstance},
-		{bootstrap.ServerListenerTemplate, translate.ServerListenerTemplate},
-		{bootstrap.ControlPlaneSPIFFEID("td"), translate.ControlPlaneSPIFFEID("td")},
-	}
-	for _, p := range pairs {
-		if p[0] != p[1] {
-			t.Errorf("bootstrap has %q where the translator has %q", p[0], p[1])
-		}
-	}
 }
 
 func staticCluster(t *testing.T, name string, cs []*clusterv3.Cluster) *clusterv3.Cluster {
@@ -93,7 +69,7 @@ func TestEnvoyMTLS(t *testing.T) {
 		t.Errorf("sds cluster does not speak HTTP/2: %v", err)
 	}
 
-	ts := staticCluster(t, bootstrap.XDSClusterName, cs).GetTransportSocket()
+	ts := staticCluster(t, dataplane.XDSClusterName, cs).GetTransportSocket()
 	if ts.GetName() != "envoy.transport_sockets.tls" {
 		t.Fatalf("xds transport socket = %v", ts)
 	}
@@ -122,7 +98,7 @@ func TestEnvoyMTLS(t *testing.T) {
 	if got := staticCluster(t, "embassy_sds", def.GetStaticResources().GetClusters()).GetLoadAssignment().GetEndpoints()[0].GetLbEndpoints()[0].GetEndpoint().GetAddress().GetPipe().GetPath(); got != "/run/embassy/echo-v1.default/sds.sock" {
 		t.Errorf("default sds socket = %q", got)
 	}
-	if staticCluster(t, bootstrap.XDSClusterName, def.GetStaticResources().GetClusters()).GetTransportSocket() == nil {
+	if staticCluster(t, dataplane.XDSClusterName, def.GetStaticResources().GetClusters()).GetTransportSocket() == nil {
 		t.Error("xDS is plaintext by default")
 	}
 
@@ -132,7 +108,7 @@ func TestEnvoyMTLS(t *testing.T) {
 	}
 	validateDeep(t, plain)
 	cs = plain.GetStaticResources().GetClusters()
-	if staticCluster(t, bootstrap.XDSClusterName, cs).GetTransportSocket() != nil {
+	if staticCluster(t, dataplane.XDSClusterName, cs).GetTransportSocket() != nil {
 		t.Error("Insecure xDS has a transport socket")
 	}
 	staticCluster(t, "embassy_sds", cs) // mesh mTLS still needs the agent's SDS
@@ -226,7 +202,7 @@ func newTestPKI(t *testing.T) *testPKI {
 			t.Fatal(err)
 		}
 	}
-	cpDER, cpKey := leaf(3, bootstrap.ControlPlaneSPIFFEID("embassy.local"), []net.IP{net.ParseIP("127.0.0.1")}, x509.ExtKeyUsageServerAuth)
+	cpDER, cpKey := leaf(3, dataplane.ControlPlaneIDString("embassy.local"), []net.IP{net.ParseIP("127.0.0.1")}, x509.ExtKeyUsageServerAuth)
 	cert, err := tls.X509KeyPair(pemOf("CERTIFICATE", cpDER), keyPEM(cpKey))
 	if err != nil {
 		t.Fatal(err)

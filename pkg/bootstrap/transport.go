@@ -5,11 +5,14 @@ import (
 	"path"
 	"time"
 
+	"embassy.dev/embassy/pkg/dataplane"
+	"embassy.dev/embassy/pkg/dataplane/sds"
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/wellknown"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
@@ -18,67 +21,9 @@ import (
 // retries with backoff, so a short value only makes recovery faster.
 const xdsConnectTimeout = time.Second
 
-// The agent's socket directory, as the data planes see it. The translator
-// (xds/translate) and the agent serve and write the same names; a test
-// keeps them equal.
-const (
-	// SocketRoot holds one directory per workload, SocketDir(nodeID),
-	// where its agent keeps its sockets and PEM files by default.
-	SocketRoot = "/run/embassy"
-	// SDSClusterName is the static Envoy cluster reaching the agent's SDS.
-	SDSClusterName = "embassy_sds"
-	// AuthzClusterName is the static Envoy cluster reaching the agent's
-	// ext_authz server, which the translator's ext_authz filter names.
-	AuthzClusterName = "embassy_authz"
-	// AuthzSocket is the agent's ext_authz gRPC socket.
-	AuthzSocket = "authz.sock"
-	// SDSSocket, CertFile, KeyFile and BundleFile are the agent's files.
-	SDSSocket  = "sds.sock"
-	CertFile   = "svid.pem"
-	KeyFile    = "svid-key.pem"
-	BundleFile = "bundle.pem"
-	// SecretCert and SecretRootCA are the SDS secrets of the workload's
-	// certificate and of the trust bundle.
-	SecretCert   = "default"
-	SecretRootCA = "ROOTCA"
-	// CertificateProvider is the proxyless bootstrap's certificate provider
-	// instance that xDS security configs name.
-	CertificateProvider = "default"
-	// controlPlaneNamespace and controlPlaneServiceAccount make up the
-	// SPIFFE ID embassy-cp serves xDS with.
-	controlPlaneNamespace      = "embassy-system"
-	controlPlaneServiceAccount = "embassy-cp"
-	// refreshInterval is how often gRPC's file watcher rereads the PEM files
-	// the agent rewrites at rotation.
-	refreshInterval = "1s"
-)
-
-// SocketDir is the default directory of a workload's agent sockets and PEM
-// files: SocketRoot/<workload>.<namespace>, so two agents (and their
-// sidecars) on one host never share a socket.
-func SocketDir(nodeID string) string { return path.Join(SocketRoot, nodeID) }
-
-// ControlPlaneSPIFFEID is the identity embassy-cp's xDS certificate carries.
-func ControlPlaneSPIFFEID(trustDomain string) string {
-	return "spiffe://" + trustDomain + "/ns/" + controlPlaneNamespace + "/sa/" + controlPlaneServiceAccount
-}
-
-// sdsSecret names a secret Envoy fetches from the agent over SDS.
-func sdsSecret(name string) *tlsv3.SdsSecretConfig {
-	return &tlsv3.SdsSecretConfig{
-		Name: name,
-		SdsConfig: &corev3.ConfigSource{
-			ResourceApiVersion: corev3.ApiVersion_V3,
-			ConfigSourceSpecifier: &corev3.ConfigSource_ApiConfigSource{ApiConfigSource: &corev3.ApiConfigSource{
-				ApiType:             corev3.ApiConfigSource_GRPC,
-				TransportApiVersion: corev3.ApiVersion_V3,
-				GrpcServices: []*corev3.GrpcService{{TargetSpecifier: &corev3.GrpcService_EnvoyGrpc_{
-					EnvoyGrpc: &corev3.GrpcService_EnvoyGrpc{ClusterName: SDSClusterName},
-				}}},
-			}},
-		},
-	}
-}
+// refreshInterval is how often gRPC's file watcher rereads the PEM files
+// the agent rewrites at rotation.
+const refreshInterval = "1s"
 
 // xdsTransportSocket secures an Envoy sidecar's xDS stream with mTLS: it
 // presents the workload's certificate and accepts only embassy-cp's SPIFFE
@@ -89,40 +34,30 @@ func xdsTransportSocket(trustDomain string, insecure bool) *corev3.TransportSock
 	if insecure {
 		return nil
 	}
-	ctx := &tlsv3.UpstreamTlsContext{CommonTlsContext: &tlsv3.CommonTlsContext{
-		TlsCertificateSdsSecretConfigs: []*tlsv3.SdsSecretConfig{sdsSecret(SecretCert)},
-		ValidationContextType: &tlsv3.CommonTlsContext_CombinedValidationContext{
-			CombinedValidationContext: &tlsv3.CommonTlsContext_CombinedCertificateValidationContext{
-				DefaultValidationContext: &tlsv3.CertificateValidationContext{
-					MatchTypedSubjectAltNames: []*tlsv3.SubjectAltNameMatcher{{
-						SanType: tlsv3.SubjectAltNameMatcher_URI,
-						Matcher: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: ControlPlaneSPIFFEID(trustDomain)}},
-					}},
-				},
-				ValidationContextSdsSecretConfig: sdsSecret(SecretRootCA),
-			},
-		},
-		AlpnProtocols: []string{"h2"},
+	san := []*tlsv3.SubjectAltNameMatcher{{
+		SanType: tlsv3.SubjectAltNameMatcher_URI,
+		Matcher: &matcherv3.StringMatcher{MatchPattern: &matcherv3.StringMatcher_Exact{Exact: dataplane.ControlPlaneIDString(trustDomain)}},
 	}}
+	ctx := &tlsv3.UpstreamTlsContext{CommonTlsContext: sds.CommonTLSContext(san, []string{"h2"})}
 	a, err := anypb.New(ctx)
 	if err != nil {
 		panic(fmt.Sprintf("bootstrap: marshal UpstreamTlsContext: %v", err))
 	}
-	return &corev3.TransportSocket{Name: "envoy.transport_sockets.tls", ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: a}}
+	return &corev3.TransportSocket{Name: wellknown.TransportSocketTLS, ConfigType: &corev3.TransportSocket_TypedConfig{TypedConfig: a}}
 }
 
 // sdsCluster reaches the agent's SDS socket, over HTTP/2 since SDS is
 // gRPC. Every sidecar has it, whatever the xDS stream's security: the
 // listeners and clusters of an mTLS mesh name their secrets through it.
 func sdsCluster(socketDir string) *clusterv3.Cluster {
-	return agentCluster(SDSClusterName, path.Join(socketDir, SDSSocket))
+	return agentCluster(dataplane.SDSClusterName, path.Join(socketDir, dataplane.SDSSocket))
 }
 
 // authzCluster reaches the agent's ext_authz server, over HTTP/2 since
 // the check is gRPC. Every sidecar has it, so a policy that needs the
 // agent to decide changes a listener and never the bootstrap.
 func authzCluster(socketDir string) *clusterv3.Cluster {
-	return agentCluster(AuthzClusterName, path.Join(socketDir, AuthzSocket))
+	return agentCluster(dataplane.AuthzClusterName, path.Join(socketDir, dataplane.AuthzSocket))
 }
 
 // agentCluster is a static HTTP/2 cluster on one of the agent's sockets.
@@ -161,9 +96,9 @@ func grpcChannelCreds(certDir string, insecure bool) []channelCreds {
 // provider, which the tls channel creds share.
 func fileWatcherConfig(dir string) map[string]string {
 	return map[string]string{
-		"certificate_file":    path.Join(dir, CertFile),
-		"private_key_file":    path.Join(dir, KeyFile),
-		"ca_certificate_file": path.Join(dir, BundleFile),
+		"certificate_file":    path.Join(dir, dataplane.CertFile),
+		"private_key_file":    path.Join(dir, dataplane.KeyFile),
+		"ca_certificate_file": path.Join(dir, dataplane.BundleFile),
 		"refresh_interval":    refreshInterval,
 	}
 }

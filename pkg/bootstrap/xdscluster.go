@@ -9,6 +9,8 @@ import (
 	httpv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/upstreams/http/v3"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"embassy.dev/embassy/pkg/dataplane"
 )
 
 // httpProtocolOptionsKey is the extension name Envoy looks up in
@@ -26,11 +28,11 @@ func xdsCluster(addr hostPort, ts *corev3.TransportSocket) *clusterv3.Cluster {
 		discovery = clusterv3.Cluster_STRICT_DNS
 	}
 	return &clusterv3.Cluster{
-		Name:                 XDSClusterName,
+		Name:                 dataplane.XDSClusterName,
 		ClusterDiscoveryType: &clusterv3.Cluster_Type{Type: discovery},
 		ConnectTimeout:       durationpb.New(xdsConnectTimeout),
 		LoadAssignment: &endpointv3.ClusterLoadAssignment{
-			ClusterName: XDSClusterName,
+			ClusterName: dataplane.XDSClusterName,
 			Endpoints: []*endpointv3.LocalityLbEndpoints{{
 				LbEndpoints: []*endpointv3.LbEndpoint{{
 					HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{

@@ -88,15 +88,7 @@ func targets(t resource.Targets, services []string, labels map[string]string) bo
 			return true
 		}
 	}
-	if t.Selector == nil || len(t.Selector.MatchLabels) == 0 || labels == nil {
-		return false
-	}
-	for k, v := range t.Selector.MatchLabels {
-		if labels[k] != v {
-			return false
-		}
-	}
-	return true
+	return t.Selector != nil && len(t.Selector.MatchLabels) > 0 && resource.LabelsMatch(labels, t.Selector.MatchLabels)
 }
 
 // policyTargets returns a test of whether the server says policy p applies

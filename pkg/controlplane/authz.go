@@ -8,11 +8,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/identity/service"
 	"embassy.dev/embassy/pkg/resource"
-	"embassy.dev/embassy/pkg/spiffe"
 	"embassy.dev/embassy/pkg/store"
-	"embassy.dev/embassy/xds/translate"
 )
 
 // authorizeStream lets an xDS stream through only for a node of the
@@ -25,11 +24,11 @@ func (c *ControlPlane) authorizeStream(ctx context.Context, node *core.Node) err
 	if err != nil {
 		return err
 	}
-	ns, sa, err := spiffe.ParseWorkloadID(id)
+	ns, sa, err := dataplane.ParseWorkloadID(id)
 	if err != nil {
 		return status.Errorf(codes.PermissionDenied, "node %q: the certificate's %v", node.GetId(), err)
 	}
-	name, nodeNS, err := translate.ParseNodeID(node.GetId())
+	name, nodeNS, err := dataplane.ParseNodeID(node.GetId())
 	if err != nil {
 		return status.Errorf(codes.PermissionDenied, "%v: the certificate is %s, so the node id must be <workload>.%s", err, id, ns)
 	}
@@ -47,7 +46,7 @@ func (c *ControlPlane) authorizeStream(ctx context.Context, node *core.Node) err
 	}
 	want := r.Spec.(*resource.WorkloadSpec).Identity()
 	if want != sa {
-		wantID, _ := spiffe.IDFor(c.ca.TrustDomain(), ns, want)
+		wantID, _ := dataplane.WorkloadID(c.ca.TrustDomain(), ns, want)
 		return status.Errorf(codes.PermissionDenied, "node %q is Workload %s with identity %s, but the certificate is %s: a proxy may only ask for its own identity's configuration",
 			node.GetId(), key, wantID, id)
 	}

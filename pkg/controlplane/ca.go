@@ -12,6 +12,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
 	"embassy.dev/embassy/pkg/apply"
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
@@ -111,14 +112,14 @@ func chooseTrustDomain(flag, meshTD string, meshStored bool, storedCA string) (s
 	switch {
 	case flag != "":
 		if _, err := spiffeid.TrustDomainFromString(flag); err != nil {
-			return "", fmt.Errorf("--trust-domain %q: %v (use a lowercase DNS-like name such as %q)", flag, err, mesh.DefaultTrustDomain)
+			return "", fmt.Errorf("--trust-domain %q: %v (use a lowercase DNS-like name such as %q)", flag, err, dataplane.DefaultTrustDomain)
 		}
 	case meshStored:
 		td = meshTD
 	case storedCA != "":
 		td = storedCA
 	default:
-		td = mesh.DefaultTrustDomain
+		td = dataplane.DefaultTrustDomain
 	}
 	if meshStored && meshTD != td {
 		return "", fmt.Errorf("embassy-cp was started with --trust-domain %s, but the Mesh stored in this data dir names trust domain %s: "+
@@ -177,7 +178,7 @@ func (c *ControlPlane) checkMeshTrustDomain(rs []*resource.Resource) error {
 		// The snapshot reads an empty trust domain as the default.
 		want := spec.TrustDomain
 		if want == "" {
-			want = mesh.DefaultTrustDomain
+			want = dataplane.DefaultTrustDomain
 		}
 		if want == running {
 			continue

@@ -23,10 +23,10 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"embassy.dev/embassy/pkg/apply"
+	"embassy.dev/embassy/pkg/dataplane"
 	idclient "embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/identity/wire"
 	"embassy.dev/embassy/pkg/resource"
-	"embassy.dev/embassy/pkg/spiffe"
 
 	"embassy.dev/embassy/internal/syncbuf"
 )
@@ -108,7 +108,7 @@ func attest(t *testing.T, cp *ControlPlane, ns, sa string) (svid, string) {
 func dialXDS(t *testing.T, cp *ControlPlane, s *svid) discovery.AggregatedDiscoveryServiceClient {
 	t.Helper()
 	bundle := x509bundle.FromX509Authorities(cp.CA().TrustDomain(), cp.CA().Bundle())
-	authz := tlsconfig.AuthorizeID(spiffe.ControlPlaneID(cp.CA().TrustDomain()))
+	authz := tlsconfig.AuthorizeID(dataplane.ControlPlaneID(cp.CA().TrustDomain()))
 	var cfg *tls.Config
 	if s == nil {
 		cfg = tlsconfig.TLSClientConfig(bundle, authz)

@@ -16,10 +16,10 @@ import (
 	"embassy.dev/embassy/pkg/api"
 	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/client"
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/identity"
 	idclient "embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/identity/wire"
-	"embassy.dev/embassy/pkg/spiffe"
 	"embassy.dev/embassy/pkg/store"
 
 	"embassy.dev/embassy/internal/syncbuf"
@@ -242,7 +242,7 @@ func TestUnverifiableClientCertificatesAreRefusedAsCalls(t *testing.T) {
 	cp := startCP(t, t.TempDir(), logs)
 	defer cp.Close()
 	td := cp.CA().TrustDomain()
-	id, err := spiffe.IDFor(td, "shop", "web")
+	id, err := dataplane.WorkloadID(td, "shop", "web")
 	if err != nil {
 		t.Fatal(err)
 	}

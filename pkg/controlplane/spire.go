@@ -19,9 +19,9 @@ import (
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/mesh"
-	"embassy.dev/embassy/pkg/spiffe"
 	"embassy.dev/embassy/pkg/spiffewatch"
 )
 
@@ -73,7 +73,7 @@ func startSPIRE(ctx context.Context, socket string, td spiffeid.TrustDomain, tim
 	if err != nil {
 		return nil, fmt.Errorf("the SPIRE agent: %w", err)
 	}
-	s := &spireSource{socket: socket, td: td, want: spiffe.ControlPlaneID(td), log: log, watch: w,
+	s := &spireSource{socket: socket, td: td, want: dataplane.ControlPlaneID(td), log: log, watch: w,
 		stop: make(chan struct{}), done: make(chan struct{}), first: make(chan struct{})}
 	go s.follow()
 	wait := time.NewTimer(timeout)

@@ -27,6 +27,7 @@ import (
 	"embassy.dev/embassy/internal/workloadapitest"
 	"embassy.dev/embassy/pkg/agent"
 	"embassy.dev/embassy/pkg/client"
+	"embassy.dev/embassy/pkg/dataplane"
 	idclient "embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/identity/wire"
 	"embassy.dev/embassy/pkg/spiffe"
@@ -65,7 +66,7 @@ func startSPIREMesh(t *testing.T, logs *syncbuf.Buffer) *spireMesh {
 	}
 	dir := socketDir(t)
 	td := spiffeid.RequireTrustDomainFromString(spireTD)
-	srv, err := a.Serve(filepath.Join(dir, "cp.sock"), spiffe.ControlPlaneID(td), []string{"localhost"}, time.Hour)
+	srv, err := a.Serve(filepath.Join(dir, "cp.sock"), dataplane.ControlPlaneID(td), []string{"localhost"}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func dialXDSWith(t *testing.T, addr string, roots []*x509.Certificate, s svid) d
 	t.Helper()
 	td := spiffeid.RequireTrustDomainFromString(spireTD)
 	src := &x509svid.SVID{ID: spiffeid.RequireFromString(s.cert.Leaf.URIs[0].String()), Certificates: []*x509.Certificate{s.cert.Leaf}, PrivateKey: s.key}
-	cfg := tlsconfig.MTLSClientConfig(src, x509bundle.FromX509Authorities(td, roots), tlsconfig.AuthorizeID(spiffe.ControlPlaneID(td)))
+	cfg := tlsconfig.MTLSClientConfig(src, x509bundle.FromX509Authorities(td, roots), tlsconfig.AuthorizeID(dataplane.ControlPlaneID(td)))
 	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +108,7 @@ func dialXDSWith(t *testing.T, addr string, roots []*x509.Certificate, s svid) d
 func servingLeaf(t *testing.T, addr string, roots []*x509.Certificate) (*x509.Certificate, error) {
 	t.Helper()
 	td := spiffeid.RequireTrustDomainFromString(spireTD)
-	cfg := tlsconfig.TLSClientConfig(x509bundle.FromX509Authorities(td, roots), tlsconfig.AuthorizeID(spiffe.ControlPlaneID(td)))
+	cfg := tlsconfig.TLSClientConfig(x509bundle.FromX509Authorities(td, roots), tlsconfig.AuthorizeID(dataplane.ControlPlaneID(td)))
 	conn, err := tls.Dial("tcp", addr, cfg)
 	if err != nil {
 		return nil, err
@@ -325,7 +326,7 @@ func TestSPIRESVIDsAuthenticateAgents(t *testing.T) {
 
 	// SPIRE may issue the control plane's ID to whatever matches its
 	// entry's selectors; that ID is no workload's.
-	cpSVID, err := m.authority.Issue(spiffe.ControlPlaneID(td), nil, time.Hour)
+	cpSVID, err := m.authority.Issue(dataplane.ControlPlaneID(td), nil, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -415,7 +416,7 @@ func TestSPIREStartErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer wrongID.Close()
-	wrongTD, err := other.Serve(filepath.Join(dir, "other.sock"), spiffe.ControlPlaneID(spiffeid.RequireTrustDomainFromString("other.org")), nil, time.Hour)
+	wrongTD, err := other.Serve(filepath.Join(dir, "other.sock"), dataplane.ControlPlaneID(spiffeid.RequireTrustDomainFromString("other.org")), nil, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,7 +458,7 @@ func TestStoredSPIREMeshSelectsSPIRE(t *testing.T) {
 		t.Fatal(err)
 	}
 	td := spiffeid.RequireTrustDomainFromString(spireTD)
-	srv, err := a.Serve(filepath.Join(socketDir(t), "cp.sock"), spiffe.ControlPlaneID(td), nil, time.Hour)
+	srv, err := a.Serve(filepath.Join(socketDir(t), "cp.sock"), dataplane.ControlPlaneID(td), nil, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

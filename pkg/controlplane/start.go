@@ -16,9 +16,9 @@ import (
 
 	"embassy.dev/embassy/pkg/api"
 	"embassy.dev/embassy/pkg/apply"
+	"embassy.dev/embassy/pkg/dataplane"
 	elog "embassy.dev/embassy/pkg/log"
 	"embassy.dev/embassy/pkg/rollout"
-	"embassy.dev/embassy/pkg/spiffe"
 	"embassy.dev/embassy/pkg/store"
 	"embassy.dev/embassy/xds/cache"
 	xdsserver "embassy.dev/embassy/xds/server"
@@ -233,7 +233,7 @@ func (c *ControlPlane) announce() {
 		c.log.Warn("xDS is served in plaintext without client certificates (--insecure-xds); the identity service is off")
 	} else {
 		fmt.Fprintf(out, "embassy-cp: xDS is TLS for %s (trust domain %s); agents trust it with: embassyctl bundle > bundle.pem\n",
-			spiffe.ControlPlaneID(c.ca.TrustDomain()), c.ca.TrustDomain().Name())
+			dataplane.ControlPlaneID(c.ca.TrustDomain()), c.ca.TrustDomain().Name())
 		if c.spire != nil {
 			fmt.Fprintf(out, "embassy-cp: SPIRE is the mesh's CA: the xDS certificate and the trust bundle come from the SPIRE agent at %s; agents take their SVIDs with embassy-agent --spire-socket\n", c.spire.socket)
 		}

@@ -7,10 +7,9 @@ import (
 	"sync"
 	"time"
 
-	"embassy.dev/embassy/pkg/spiffe"
-
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/store"
 )
 
@@ -45,7 +44,7 @@ const clockSkew = 30 * time.Second
 
 // CAConfig configures the control plane's CA.
 type CAConfig struct {
-	// TrustDomain is the mesh's trust domain; spiffe.DefaultTrustDomain when empty.
+	// TrustDomain is the mesh's trust domain; dataplane.DefaultTrustDomain when empty.
 	TrustDomain string
 	// Type is "builtin" (default) or "provided".
 	Type string
@@ -66,11 +65,11 @@ type CAConfig struct {
 // withDefaults fills in the defaults and checks the values.
 func (cfg CAConfig) withDefaults() (CAConfig, spiffeid.TrustDomain, error) {
 	if cfg.TrustDomain == "" {
-		cfg.TrustDomain = spiffe.DefaultTrustDomain
+		cfg.TrustDomain = dataplane.DefaultTrustDomain
 	}
 	td, err := spiffeid.TrustDomainFromString(cfg.TrustDomain)
 	if err != nil {
-		return cfg, td, fmt.Errorf("trust domain %q: %w (use a lowercase DNS-like name such as %q)", cfg.TrustDomain, err, spiffe.DefaultTrustDomain)
+		return cfg, td, fmt.Errorf("trust domain %q: %w (use a lowercase DNS-like name such as %q)", cfg.TrustDomain, err, dataplane.DefaultTrustDomain)
 	}
 	if cfg.Type == "" {
 		cfg.Type = CATypeBuiltin

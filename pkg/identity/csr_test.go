@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"embassy.dev/embassy/pkg/spiffe"
+	"embassy.dev/embassy/pkg/dataplane"
 )
 
 func TestSignCSRRefusals(t *testing.T) {
@@ -120,7 +120,7 @@ func TestSignCSRCallerChecks(t *testing.T) {
 	clk := newFakeClock()
 	ca, _ := newTestCA(t, clk)
 	key := newKey(t)
-	foreign, err := spiffe.IDFor(mustTD(t, "other.local"), "shop", "a")
+	foreign, err := dataplane.WorkloadID(mustTD(t, "other.local"), "shop", "a")
 	if err != nil {
 		t.Fatal(err)
 	}

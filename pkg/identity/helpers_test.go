@@ -12,10 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"embassy.dev/embassy/pkg/spiffe"
-
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/store"
 )
 
@@ -41,12 +40,12 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-var testTD = spiffeid.RequireTrustDomainFromString(spiffe.DefaultTrustDomain)
+var testTD = spiffeid.RequireTrustDomainFromString(dataplane.DefaultTrustDomain)
 
 // mustID returns the workload ID of ns/sa in the test trust domain.
 func mustID(t testing.TB, ns, sa string) spiffeid.ID {
 	t.Helper()
-	id, err := spiffe.IDFor(testTD, ns, sa)
+	id, err := dataplane.WorkloadID(testTD, ns, sa)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"embassy.dev/embassy/pkg/spiffe"
-
+	"embassy.dev/embassy/pkg/dataplane"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 )
 
@@ -69,7 +68,7 @@ func TestSignCSRLeafProperties(t *testing.T) {
 func TestSignServer(t *testing.T) {
 	clk := newFakeClock()
 	ca, _ := newTestCA(t, clk)
-	cp := spiffe.ControlPlaneID(ca.TrustDomain())
+	cp := dataplane.ControlPlaneID(ca.TrustDomain())
 	key := newKey(t)
 	chain, err := ca.SignServer(key.Public(), cp, []string{"embassy-cp.embassy-system.svc"}, []net.IP{net.IPv4(127, 0, 0, 1)}, time.Hour)
 	if err != nil {

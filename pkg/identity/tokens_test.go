@@ -7,9 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/jointoken"
-
-	"embassy.dev/embassy/pkg/spiffe"
 
 	"embassy.dev/embassy/pkg/store"
 )
@@ -40,7 +39,7 @@ func TestTokenRedeemScopesTheIdentity(t *testing.T) {
 		t.Fatalf("redeemed %+v, want shop/a used once", got)
 	}
 	// The caller signs only for the identity the token proves.
-	id, err := spiffe.IDFor(ca.TrustDomain(), got.Namespace, got.ServiceAccount)
+	id, err := dataplane.WorkloadID(ca.TrustDomain(), got.Namespace, got.ServiceAccount)
 	if err != nil {
 		t.Fatal(err)
 	}

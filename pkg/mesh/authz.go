@@ -3,6 +3,8 @@ package mesh
 import (
 	"sort"
 	"sync"
+
+	"embassy.dev/embassy/pkg/resource"
 )
 
 // AuthzCompiled is what the policy compiler made of one
@@ -115,5 +117,5 @@ func Targets(p *AuthorizationPolicy, w *Workload) bool {
 			}
 		}
 	}
-	return t.Selector != nil && len(t.Selector.MatchLabels) > 0 && MatchesSubset(w.Spec.Labels, t.Selector.MatchLabels)
+	return t.Selector != nil && len(t.Selector.MatchLabels) > 0 && resource.LabelsMatch(w.Spec.Labels, t.Selector.MatchLabels)
 }

@@ -2,6 +2,7 @@ package mesh
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 
 	"embassy.dev/embassy/pkg/resource"
@@ -41,8 +42,12 @@ func TestAuthorizationPoliciesTargetServicesAndLabelsInTheirNamespace(t *testing
 }
 
 func TestWithAuthzCompilesEveryPolicyOnce(t *testing.T) {
+	// The snapshot compiles its policies concurrently.
+	var mu sync.Mutex
 	calls := map[string]int{}
 	compiler := func(p *AuthorizationPolicy) *AuthzCompiled {
+		mu.Lock()
+		defer mu.Unlock()
 		calls[p.Namespace+"/"+p.Name]++
 		return &AuthzCompiled{Revision: "rev-" + p.Name}
 	}

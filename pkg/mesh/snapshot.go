@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/resource"
 )
 
@@ -99,9 +100,6 @@ type Snapshot struct {
 	policies  map[ServiceRef]*TrafficPolicy
 }
 
-// DefaultTrustDomain is the trust domain when no Mesh names one.
-const DefaultTrustDomain = "embassy.local"
-
 // New builds a snapshot from resources (in any order) at a revision.
 // It trusts that the resources passed validation.
 func New(revision int64, resources []*resource.Resource, opts ...Option) *Snapshot {
@@ -111,7 +109,7 @@ func New(revision int64, resources []*resource.Resource, opts ...Option) *Snapsh
 	}
 	s := &Snapshot{
 		Revision:  revision,
-		Mesh:      resource.MeshSpec{TrustDomain: DefaultTrustDomain, MTLS: &resource.MTLS{Mode: resource.MTLSStrict}, CA: &resource.CA{Type: "builtin"}, SVIDTTL: "1h"},
+		Mesh:      resource.MeshSpec{TrustDomain: dataplane.DefaultTrustDomain, MTLS: &resource.MTLS{Mode: resource.MTLSStrict}, CA: &resource.CA{Type: "builtin"}, SVIDTTL: "1h"},
 		services:  map[ServiceRef]*Service{},
 		workloads: map[ServiceRef]*Workload{},
 		routes:    map[ServiceRef][]*Route{},
@@ -176,7 +174,7 @@ func New(revision int64, resources []*resource.Resource, opts ...Option) *Snapsh
 
 func withMeshDefaults(m resource.MeshSpec) resource.MeshSpec {
 	if m.TrustDomain == "" {
-		m.TrustDomain = DefaultTrustDomain
+		m.TrustDomain = dataplane.DefaultTrustDomain
 	}
 	if m.MTLS == nil || m.MTLS.Mode == "" {
 		m.MTLS = &resource.MTLS{Mode: resource.MTLSStrict}
@@ -258,13 +256,3 @@ func (s *Snapshot) RoutesFor(ref ServiceRef) []*Route { return s.routes[ref] }
 // TrafficPolicyFor returns the first (by name) TrafficPolicy targeting the
 // service, or nil.
 func (s *Snapshot) TrafficPolicyFor(ref ServiceRef) *TrafficPolicy { return s.policies[ref] }
-
-// MatchesSubset reports whether labels include every subset label.
-func MatchesSubset(labels, subset map[string]string) bool {
-	for k, v := range subset {
-		if labels[k] != v {
-			return false
-		}
-	}
-	return true
-}

@@ -3,6 +3,7 @@ package mesh
 import (
 	"testing"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/resource"
 )
 
@@ -49,7 +50,7 @@ func TestEndpointsComeFromStaticEndpointsAndWorkloads(t *testing.T) {
 
 func TestMeshDefaults(t *testing.T) {
 	snap := New(1, nil)
-	if snap.Mesh.TrustDomain != DefaultTrustDomain || snap.Mesh.MTLS.Mode != resource.MTLSStrict || snap.Mesh.SVIDTTL != "1h" {
+	if snap.Mesh.TrustDomain != dataplane.DefaultTrustDomain || snap.Mesh.MTLS.Mode != resource.MTLSStrict || snap.Mesh.SVIDTTL != "1h" {
 		t.Fatalf("defaults: %+v", snap.Mesh)
 	}
 	snap = New(1, []*resource.Resource{res(resource.KindMesh, "", "m", &resource.MeshSpec{TrustDomain: "example.org", MTLS: &resource.MTLS{Mode: resource.MTLSPermissive}})})
@@ -72,7 +73,7 @@ func TestLookups(t *testing.T) {
 	if snap.TrafficPolicyFor(ServiceRef{"a", "s"}) == nil || snap.TrafficPolicyFor(ServiceRef{"b", "s"}) != nil {
 		t.Fatal("TrafficPolicyFor matched the wrong namespace")
 	}
-	if !MatchesSubset(map[string]string{"a": "1", "b": "2"}, map[string]string{"a": "1"}) || MatchesSubset(map[string]string{"a": "1"}, map[string]string{"a": "2"}) {
-		t.Fatal("MatchesSubset")
+	if !resource.LabelsMatch(map[string]string{"a": "1", "b": "2"}, map[string]string{"a": "1"}) || resource.LabelsMatch(map[string]string{"a": "1"}, map[string]string{"a": "2"}) {
+		t.Fatal("LabelsMatch")
 	}
 }

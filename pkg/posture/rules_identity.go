@@ -2,12 +2,11 @@ package posture
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/status"
-	"embassy.dev/embassy/xds/translate"
 )
 
 // nearExpiry reports whether less than NearExpiryFraction of the
@@ -105,20 +104,11 @@ func renewalRule(in Inputs) []Finding {
 // registered reports whether the certificate's workload (a node id
 // "<workload>.<namespace>" or a bare name) is a Workload of the mesh.
 func registered(snap *mesh.Snapshot, c Certificate) bool {
-	if name, ns, err := translate.ParseNodeID(c.Workload); err == nil && snap.Workload(ns, name) != nil {
+	if name, ns, err := dataplane.ParseNodeID(c.Workload); err == nil && snap.Workload(ns, name) != nil {
 		return true
 	}
-	ns := namespaceOf(c.SPIFFEID)
+	ns, _ := dataplane.IDNamespace(c.SPIFFEID)
 	return snap.Workload(ns, c.Workload) != nil
-}
-
-func namespaceOf(id string) string {
-	_, rest, ok := strings.Cut(id, "/ns/")
-	if !ok {
-		return ""
-	}
-	ns, _, _ := strings.Cut(rest, "/")
-	return ns
 }
 
 func serverRules(in Inputs) []Finding {

@@ -217,12 +217,12 @@ func (c *refChecker) routePort(r *Resource, s *RouteSpec, svc *ServiceSpec) {
 // Workload backing it, carries every label of subset.
 func (c *refChecker) subsetMatches(name nsName, svc *ServiceSpec, subset map[string]string) bool {
 	for _, e := range svc.Endpoints {
-		if labelsInclude(e.Labels, subset) {
+		if LabelsMatch(e.Labels, subset) {
 			return true
 		}
 	}
 	for _, w := range c.workloads[name.namespace] {
-		if slices.Contains(w.Services, name.name) && labelsInclude(w.Labels, subset) {
+		if slices.Contains(w.Services, name.name) && LabelsMatch(w.Labels, subset) {
 			return true
 		}
 	}
@@ -291,16 +291,6 @@ func (c *refChecker) trafficPolicies() {
 		}
 		first[name] = r
 	}
-}
-
-// labelsInclude reports whether labels carries every pair of want.
-func labelsInclude(labels, want map[string]string) bool {
-	for k, v := range want {
-		if got, ok := labels[k]; !ok || got != v {
-			return false
-		}
-	}
-	return true
 }
 
 // formatLabels renders labels as {k1=v1,k2=v2}, sorted.

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"fmt"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/spiffetls/tlsconfig"
 )
@@ -14,7 +15,7 @@ import (
 // holds one mesh's roots admits only that mesh's control plane.
 func AuthorizeControlPlane() tlsconfig.Authorizer {
 	return func(id spiffeid.ID, chains [][]*x509.Certificate) error {
-		want := ControlPlaneID(id.TrustDomain())
+		want := dataplane.ControlPlaneID(id.TrustDomain())
 		if err := tlsconfig.AuthorizeID(want)(id, chains); err != nil {
 			return fmt.Errorf("the server is %s, not the control plane (%s): %w", id, want, err)
 		}

@@ -145,7 +145,7 @@ func backendPort(svc *mesh.Service, num uint32) (resource.ServicePort, bool) {
 func backend(svc *mesh.Service, port resource.ServicePort, subset map[string]string, w int32) BackendChoice {
 	n := 0
 	for _, ep := range svc.Endpoints {
-		if mesh.MatchesSubset(ep.Labels, subset) {
+		if resource.LabelsMatch(ep.Labels, subset) {
 			n++
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 )
@@ -184,10 +185,8 @@ func resolve(snap *mesh.Snapshot, q Query) (*mesh.Service, resource.ServicePort,
 
 // namespaceOf is the namespace of a workload SPIFFE ID, else "default".
 func namespaceOf(id string) string {
-	if _, rest, ok := strings.Cut(id, "/ns/"); ok {
-		if ns, _, _ := strings.Cut(rest, "/"); ns != "" {
-			return ns
-		}
+	if ns, ok := dataplane.IDNamespace(id); ok {
+		return ns
 	}
 	return resource.DefaultNamespace
 }
@@ -253,5 +252,5 @@ func workloadID(snap *mesh.Snapshot, svc *mesh.Service, ws []*mesh.Workload) str
 	if len(ws) > 0 {
 		sa = ws[0].Spec.Identity()
 	}
-	return "spiffe://" + snap.Mesh.TrustDomain + "/ns/" + svc.Ref.Namespace + "/sa/" + sa
+	return dataplane.WorkloadIDString(snap.Mesh.TrustDomain, svc.Ref.Namespace, sa)
 }

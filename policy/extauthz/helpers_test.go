@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/policy/compile"
 	"embassy.dev/embassy/policy/engine"
@@ -37,7 +38,7 @@ func serve(t testing.TB, e *engine.Engine, o Options) (authv3.AuthorizationClien
 	s := New(e, o)
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(lis) }()
-	conn, err := grpc.NewClient("unix://"+filepath.Join(dir, SocketName),
+	conn, err := grpc.NewClient("unix://"+filepath.Join(dir, dataplane.AuthzSocket),
 		grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)

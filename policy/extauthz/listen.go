@@ -8,16 +8,15 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-)
 
-// SocketName is the Check server's socket in an agent's socket directory.
-const SocketName = "authz.sock"
+	"embassy.dev/embassy/pkg/dataplane"
+)
 
 // ListenUnix listens on dir/authz.sock, replacing a socket left by an
 // earlier run (but no other kind of file). The socket is private to the
 // agent's user and group, like the agent's other sockets.
 func ListenUnix(dir string) (net.Listener, error) {
-	path := filepath.Join(dir, SocketName)
+	path := filepath.Join(dir, dataplane.AuthzSocket)
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode().Type() != fs.ModeSocket {
 			return nil, fmt.Errorf("%s exists and is not a socket", path)

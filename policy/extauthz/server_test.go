@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/policy/compile"
 	"embassy.dev/embassy/policy/engine"
@@ -204,7 +205,7 @@ func TestServeLoopbackAndUnix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fi, err := os.Stat(filepath.Join(dir, SocketName))
+	fi, err := os.Stat(filepath.Join(dir, dataplane.AuthzSocket))
 	if err != nil || fi.Mode().Perm() != 0o660 {
 		t.Fatalf("socket mode %v, %v", fi.Mode(), err)
 	}
@@ -212,7 +213,7 @@ func TestServeLoopbackAndUnix(t *testing.T) {
 	done := make(chan error, 2)
 	go func() { done <- srv.Serve(tcp) }()
 	go func() { done <- srv.Serve(unix) }()
-	for _, target := range []string{tcp.Addr().String(), "unix://" + filepath.Join(dir, SocketName)} {
+	for _, target := range []string{tcp.Addr().String(), "unix://" + filepath.Join(dir, dataplane.AuthzSocket)} {
 		conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
 		if err != nil {
 			t.Fatal(err)
@@ -233,7 +234,7 @@ func TestServeLoopbackAndUnix(t *testing.T) {
 
 func TestListenUnixRefusesOtherFiles(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, SocketName), []byte("x"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, dataplane.AuthzSocket), []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ListenUnix(dir); err == nil || !strings.Contains(err.Error(), "not a socket") {

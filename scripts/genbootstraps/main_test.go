@@ -7,11 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"sigs.k8s.io/yaml"
-
-	"embassy.dev/embassy/pkg/bootstrap"
 )
 
 func TestWritesOneValidBootstrapPerWorkload(t *testing.T) {
@@ -62,7 +61,7 @@ func TestWritesOneValidBootstrapPerWorkload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := bootstrap.ControlPlaneSPIFFEID("example.org"); !strings.Contains(string(y), want) {
+	if want := dataplane.ControlPlaneIDString("example.org"); !strings.Contains(string(y), want) {
 		t.Errorf("echo-v1.default's bootstrap does not pin %s:\n%s", want, y)
 	}
 }

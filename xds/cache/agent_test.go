@@ -9,13 +9,13 @@ import (
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
-	"embassy.dev/embassy/xds/translate"
 )
 
 func agentNode(id string) *core.Node {
-	md, _ := structpb.NewStruct(map[string]any{FlavourMetadataKey: "agent"})
+	md, _ := structpb.NewStruct(map[string]any{dataplane.FlavourKey: "agent"})
 	return &core.Node{Id: id, UserAgentName: "embassy-agent", Metadata: md}
 }
 
@@ -72,7 +72,7 @@ func TestAgentAndItsWorkloadAreTwoNodes(t *testing.T) {
 			}
 			agent := snapshotOf(t, p, id+AgentKeySuffix)
 			bundles := agent.GetResources(resourcev3.ExtensionConfigType)
-			want := translate.AuthzExtensionName("demo", "echo-methods")
+			want := dataplane.AuthzExtensionName("demo", "echo-methods")
 			if len(bundles) != 1 || bundles[want] == nil {
 				t.Fatalf("the agent's bundles = %v, want exactly %s", bundles, want)
 			}

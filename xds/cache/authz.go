@@ -6,10 +6,9 @@ import (
 	"slices"
 	"strings"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"google.golang.org/protobuf/types/known/wrapperspb"
-
-	"embassy.dev/embassy/xds/translate"
 )
 
 // versionByBundle versions a node's authorization bundles by their
@@ -41,7 +40,7 @@ func versionByBundle(ts *typeSet) {
 // TypedExtensionConfig carries.
 func bundleRevision(res any) (string, bool) {
 	ec, ok := res.(*core.TypedExtensionConfig)
-	if !ok || !strings.HasPrefix(ec.GetName(), translate.AuthzExtensionPrefix) {
+	if !ok || !strings.HasPrefix(ec.GetName(), dataplane.AuthzExtensionPrefix) {
 		return "", false
 	}
 	bv := &wrapperspb.BytesValue{}

@@ -15,6 +15,7 @@ import (
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/xds/envoyrules"
 	"embassy.dev/embassy/xds/translate"
@@ -119,7 +120,7 @@ func (c *checks) over(set resourceSet, baseErr error, own resourceSet) error {
 	}
 	r := set.resources()
 	violations = append(violations, envoyrules.CheckSet(r)...)
-	errs = append(errs, validate.Set(r, reports, translate.SDSSecretNames()))
+	errs = append(errs, validate.Set(r, reports, dataplane.SDSSecretNames()))
 	err := errors.Join(append(errs, violations.Err())...)
 	if err == nil {
 		return nil

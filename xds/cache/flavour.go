@@ -5,26 +5,22 @@ import (
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/xds/translate"
 )
-
-// FlavourMetadataKey is the node metadata field a client sets to
-// "proxyless" to declare itself a proxyless gRPC node, or to "agent" to
-// declare itself an embassy-agent's policy stream.
-const FlavourMetadataKey = "embassy.flavour"
 
 // Agent is the flavour of an embassy-agent's policy stream. It is known to
 // the cache only: the agent shares its workload's node id but asks for the
 // workload's authorization bundles alone, so it is a node of its own (see
 // NodeKey) whose snapshot holds nothing else.
-const Agent translate.Flavour = "agent"
+const Agent translate.Flavour = dataplane.FlavourAgent
 
 // FlavourOf says whether a node is an Envoy sidecar, a proxyless gRPC
 // client or an agent. gRPC's xDS clients announce themselves with a user
 // agent starting with "gRPC", so they need no special bootstrap to be
 // recognised; an agent says what it is in its metadata.
 func FlavourOf(node *core.Node) translate.Flavour {
-	switch node.GetMetadata().GetFields()[FlavourMetadataKey].GetStringValue() {
+	switch node.GetMetadata().GetFields()[dataplane.FlavourKey].GetStringValue() {
 	case string(translate.Proxyless):
 		return translate.Proxyless
 	case string(Agent):
@@ -45,7 +41,7 @@ func ProxyFor(node *core.Node) translate.Proxy {
 	if p.Flavour == translate.Proxyless {
 		return p
 	}
-	if w, ns, err := translate.ParseNodeID(p.ID); err == nil {
+	if w, ns, err := dataplane.ParseNodeID(p.ID); err == nil {
 		p.Workload, p.Namespace = w, ns
 	}
 	return p

@@ -8,6 +8,7 @@ import (
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/xds/cache/cachetest"
 )
 
@@ -39,7 +40,7 @@ func envoyNode(id string) *core.Node { return &core.Node{Id: id, UserAgentName: 
 func grpcNode(id string) *core.Node { return &core.Node{Id: id, UserAgentName: "gRPC Go"} }
 
 func metadataProxylessNode(id string) *core.Node {
-	md, _ := structpb.NewStruct(map[string]any{FlavourMetadataKey: "proxyless"})
+	md, _ := structpb.NewStruct(map[string]any{dataplane.FlavourKey: "proxyless"})
 	return &core.Node{Id: id, Metadata: md}
 }
 

@@ -26,6 +26,7 @@ import (
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/hashicorp/go-hclog"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/xds/translate"
@@ -346,7 +347,7 @@ func (p *Publisher) ownSet(m *mesh.Snapshot, px translate.Proxy) resourceSet {
 // whose id is "<workload>.<namespace>" of an existing Workload. A client's
 // id names no workload, so clients keep sharing one snapshot.
 func (p *Publisher) proxylessServer(m *mesh.Snapshot, px translate.Proxy) resourceSet {
-	w, ns, err := translate.ParseNodeID(px.ID)
+	w, ns, err := dataplane.ParseNodeID(px.ID)
 	if err != nil || m.Workload(ns, w) == nil {
 		return nil
 	}

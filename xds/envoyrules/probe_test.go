@@ -20,7 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
-	"embassy.dev/embassy/pkg/bootstrap"
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/xds/envoyrules"
 	"embassy.dev/embassy/xds/translate"
 	"embassy.dev/embassy/xds/validate"
@@ -96,7 +96,7 @@ var probes = map[string]probe{
 		source := &core.ConfigSource{ResourceApiVersion: core.ApiVersion_V3, ConfigSourceSpecifier: &core.ConfigSource_ApiConfigSource{ApiConfigSource: &core.ApiConfigSource{
 			ApiType: core.ApiConfigSource_GRPC, TransportApiVersion: core.ApiVersion_V3,
 			GrpcServices: []*core.GrpcService{{TargetSpecifier: &core.GrpcService_EnvoyGrpc_{EnvoyGrpc: &core.GrpcService_EnvoyGrpc{
-				ClusterName: pick(broken, "c1", bootstrap.SDSClusterName)}}}},
+				ClusterName: pick(broken, "c1", dataplane.SDSClusterName)}}}},
 		}}}
 		ctx := &tls.UpstreamTlsContext{CommonTlsContext: &tls.CommonTlsContext{TlsCertificateSdsSecretConfigs: []*tls.SdsSecretConfig{{Name: "default", SdsConfig: source}}}}
 		r.Clusters[0].TransportSocket = &core.TransportSocket{Name: "envoy.transport_sockets.tls", ConfigType: &core.TransportSocket_TypedConfig{TypedConfig: mustAny(t, ctx)}}

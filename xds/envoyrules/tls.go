@@ -6,7 +6,7 @@ import (
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"google.golang.org/protobuf/proto"
 
-	"embassy.dev/embassy/pkg/bootstrap"
+	"embassy.dev/embassy/pkg/dataplane"
 )
 
 // staticClusters are the clusters every bootstrap Embassy writes defines
@@ -14,9 +14,9 @@ import (
 // one of them, since a cluster served over CDS may not exist yet when the
 // listener or cluster naming it loads.
 var staticClusters = map[string]bool{
-	bootstrap.XDSClusterName:   true,
-	bootstrap.SDSClusterName:   true,
-	bootstrap.AuthzClusterName: true,
+	dataplane.XDSClusterName:   true,
+	dataplane.SDSClusterName:   true,
+	dataplane.AuthzClusterName: true,
 }
 
 // configSourceClusterRule: an SDS (or other non-ADS) config source names a

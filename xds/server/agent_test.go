@@ -11,6 +11,7 @@ import (
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/xds/cache"
@@ -40,7 +41,7 @@ func echoMesh(rev int64) *mesh.Snapshot {
 
 // policyNode is the node an embassy-agent's policy stream sends.
 func policyNode(id string) *core.Node {
-	md, _ := structpb.NewStruct(map[string]any{cache.FlavourMetadataKey: "agent"})
+	md, _ := structpb.NewStruct(map[string]any{dataplane.FlavourKey: "agent"})
 	return &core.Node{Id: id, UserAgentName: "embassy-agent", Metadata: md}
 }
 

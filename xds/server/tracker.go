@@ -12,10 +12,10 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/events"
 	estatus "embassy.dev/embassy/pkg/status"
 	"embassy.dev/embassy/xds/cache"
-	"embassy.dev/embassy/xds/translate"
 )
 
 // The xDS protocol variants, as the status API names them.
@@ -100,12 +100,17 @@ func (t *tracker) open(ctx context.Context, k streamKey, typeURL string) {
 	t.streams[k] = &streamState{ctx: ctx, typeURL: typeURL, sent: map[string]sentResponse{}}
 }
 
-// check runs the authorizer on a stream's first request, before the node
+// check refuses a malformed node id (checkNodeID), then runs the
+// authorizer on a stream's first request, before the node
 // is registered with the publisher, so a refused stream is never served
 // anything. Later requests may omit the node (go-control-plane then uses
 // the stream's last one), but one naming another node means the peer
 // switched nodes mid-stream: that is refused too.
 func (t *tracker) check(k streamKey, node *core.Node) error {
+	if err := checkNodeID(node); err != nil {
+		t.log.Warn("xDS stream refused", "node", node.GetId(), "error", err)
+		return err
+	}
 	if t.authorize == nil {
 		return nil
 	}
@@ -228,7 +233,7 @@ func (t *tracker) attach(kind string, node *core.Node, key string, now time.Time
 			Identity:       peerIdentity(ctx),
 			Types:          map[string]estatus.TypeStatus{},
 		}, served: map[string]*served{}}
-		if w, n, err := translate.ParseNodeID(node.GetId()); err == nil {
+		if w, n, err := dataplane.ParseNodeID(node.GetId()); err == nil {
 			ns.proxy.Workload, ns.proxy.Namespace = w, n
 		}
 		t.nodes[key] = ns

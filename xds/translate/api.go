@@ -4,6 +4,7 @@
 package translate
 
 import (
+	"embassy.dev/embassy/pkg/dataplane"
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpoint "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
@@ -18,9 +19,9 @@ type Flavour string
 // The proxy flavours.
 const (
 	// Envoy is an Envoy sidecar whose node id is <workload>.<namespace>.
-	Envoy Flavour = "envoy"
+	Envoy Flavour = dataplane.FlavourEnvoy
 	// Proxyless is a gRPC application using gRPC's own xDS client.
-	Proxyless Flavour = "proxyless"
+	Proxyless Flavour = dataplane.FlavourProxyless
 )
 
 // Proxy identifies the proxy a translation is for.
@@ -42,7 +43,7 @@ type Resources struct {
 	Endpoints []*endpoint.ClusterLoadAssignment
 	Secrets   []*tls.Secret
 	// ExtensionConfigs carry authorization bundles to a workload's agent
-	// (see AuthzExtensionName); Envoy itself never asks for them.
+	// (see dataplane.AuthzExtensionName); Envoy itself never asks for them.
 	ExtensionConfigs []*core.TypedExtensionConfig
 }
 

@@ -11,26 +11,6 @@ import (
 	"embassy.dev/embassy/xds/translate"
 )
 
-func TestParseNodeID(t *testing.T) {
-	cases := []struct {
-		id, workload, namespace string
-		ok                      bool
-	}{
-		{"web-1.default", "web-1", "default", true},
-		{"web-1.team.a", "web-1", "team.a", true},
-		{"web-1", "", "", false},
-		{".default", "", "", false},
-		{"web-1.", "", "", false},
-		{"", "", "", false},
-	}
-	for _, tc := range cases {
-		w, ns, err := translate.ParseNodeID(tc.id)
-		if (err == nil) != tc.ok || w != tc.workload || ns != tc.namespace {
-			t.Errorf("ParseNodeID(%q) = %q, %q, %v; want %q, %q, ok=%v", tc.id, w, ns, err, tc.workload, tc.namespace, tc.ok)
-		}
-	}
-}
-
 // TestMergeSorts checks Merge interleaves sets by name.
 func TestMergeSorts(t *testing.T) {
 	s := loadSnapshot(t, "testdata/in/basic.yaml")

@@ -9,6 +9,7 @@ import (
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 )
@@ -24,20 +25,9 @@ const (
 	RBACFilterName = "envoy.filters.http.rbac"
 	// ExtAuthzFilterName is Envoy's external authorization filter.
 	ExtAuthzFilterName = "envoy.filters.http.ext_authz"
-	// AuthzClusterName is the bootstrap's static cluster reaching the
-	// agent's ext_authz server on its unix socket (authz.sock).
-	AuthzClusterName = "embassy_authz"
-	// AuthzExtensionPrefix prefixes the TypedExtensionConfig carrying a
-	// policy's bundle: "embassy.authz/<namespace>/<policy>".
-	AuthzExtensionPrefix = "embassy.authz/"
 
 	extAuthzTimeout = 200 * time.Millisecond
 )
-
-// AuthzExtensionName names the TypedExtensionConfig of a policy's bundle.
-func AuthzExtensionName(namespace, policy string) string {
-	return AuthzExtensionPrefix + namespace + "/" + policy
-}
 
 // authzFilters decides the authorization HTTP filters of a workload's
 // inbound HCMs, in order: the jwt_authn filter when a policy names JWT
@@ -164,7 +154,7 @@ func (t *translator) authzExtensionConfigs(w *mesh.Workload) []*core.TypedExtens
 			continue
 		}
 		out = append(out, &core.TypedExtensionConfig{
-			Name:        AuthzExtensionName(p.Namespace, p.Name),
+			Name:        dataplane.AuthzExtensionName(p.Namespace, p.Name),
 			TypedConfig: toAny(wrapperspb.Bytes(p.Compiled.Bundle)),
 		})
 	}

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/policy/compile"
@@ -156,7 +157,7 @@ func TestAuthzBundlesGoToTargetedWorkloads(t *testing.T) {
 		}
 		var p *mesh.AuthorizationPolicy
 		for _, ap := range s.AuthorizationPolicies {
-			if translate.AuthzExtensionName(ap.Namespace, ap.Name) == ec.GetName() {
+			if dataplane.AuthzExtensionName(ap.Namespace, ap.Name) == ec.GetName() {
 				p = ap
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/xds/translate"
 	"embassy.dev/embassy/xds/validate"
@@ -268,7 +269,7 @@ spec: {address: 127.0.0.1, services: [web], ports: [{name: http, port: 15001, ap
 			if !hasDiagnostic(diags, tc.resource, tc.message) {
 				t.Errorf("diagnostics %+v lack %s: %q", diags, tc.resource, tc.message)
 			}
-			if err := validate.Resources(r, translate.SDSSecretNames()); err != nil {
+			if err := validate.Resources(r, dataplane.SDSSecretNames()); err != nil {
 				t.Errorf("translation around the problem does not validate: %v", err)
 			}
 			if tc.check != nil {

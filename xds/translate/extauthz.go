@@ -8,6 +8,7 @@ import (
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 )
@@ -84,7 +85,7 @@ func readsBody(s *resource.AuthorizationPolicySpec) bool {
 func extAuthzFilter(n *extAuthzNeeds, protocol string) *hcm.HttpFilter {
 	cfg := &extauthzv3.ExtAuthz{
 		Services: &extauthzv3.ExtAuthz_GrpcService{GrpcService: &core.GrpcService{
-			TargetSpecifier: &core.GrpcService_EnvoyGrpc_{EnvoyGrpc: &core.GrpcService_EnvoyGrpc{ClusterName: AuthzClusterName}},
+			TargetSpecifier: &core.GrpcService_EnvoyGrpc_{EnvoyGrpc: &core.GrpcService_EnvoyGrpc{ClusterName: dataplane.AuthzClusterName}},
 			Timeout:         durationpb.New(extAuthzTimeout),
 		}},
 		TransportApiVersion: core.ApiVersion_V3,

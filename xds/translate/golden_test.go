@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/xds/translate"
 	"embassy.dev/embassy/xds/validate"
@@ -88,7 +89,7 @@ func goldenCase(t *testing.T, base string, s *mesh.Snapshot) {
 	}
 	proxyless, _ := translate.ProxylessClient(s)
 	for flavour, r := range map[string]*translate.Resources{"envoy": envoy, "proxyless": proxyless} {
-		if err := validate.Resources(r, translate.SDSSecretNames()); err != nil {
+		if err := validate.Resources(r, dataplane.SDSSecretNames()); err != nil {
 			t.Errorf("%s: %s output does not validate:\n%v", base, flavour, err)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"sigs.k8s.io/yaml"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/xds/translate"
@@ -182,5 +183,5 @@ func lineDiff(want, got string) string {
 // validateResources validates what would be served, with the SDS secrets
 // the agent serves beside each sidecar.
 func validateResources(r *translate.Resources) error {
-	return validate.Resources(r, translate.SDSSecretNames())
+	return validate.Resources(r, dataplane.SDSSecretNames())
 }

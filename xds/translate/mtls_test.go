@@ -14,6 +14,7 @@ import (
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	tls "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/xds/translate"
 )
@@ -350,11 +351,11 @@ func TestProxylessClientIsNotAServer(t *testing.T) {
 }
 
 func TestIdentityNames(t *testing.T) {
-	if got := translate.SDSSecretNames(); !reflect.DeepEqual(got, []string{"default", "ROOTCA"}) {
+	if got := dataplane.SDSSecretNames(); !reflect.DeepEqual(got, []string{"default", "ROOTCA"}) {
 		t.Errorf("SDSSecretNames = %v", got)
 	}
-	if got := translate.ControlPlaneSPIFFEID("corp.example"); got != "spiffe://corp.example/ns/embassy-system/sa/embassy-cp" {
-		t.Errorf("ControlPlaneSPIFFEID = %q", got)
+	if got := dataplane.ControlPlaneIDString("corp.example"); got != "spiffe://corp.example/ns/embassy-system/sa/embassy-cp" {
+		t.Errorf("ControlPlaneIDString = %q", got)
 	}
 	if got := translate.ServerListenerName("::1", 8080); got != "grpc/server?xds.resource.listening_address=[::1]:8080" {
 		t.Errorf("ServerListenerName = %q", got)

@@ -9,19 +9,15 @@ import (
 	tls "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 )
 
-// ServerListenerTemplate is the Listener name an xDS-enabled gRPC server
-// asks for (the bootstrap's server_listener_resource_name_template); %s is
-// the ip:port it listens on.
-const ServerListenerTemplate = "grpc/server?xds.resource.listening_address=%s"
-
 // ServerListenerName names the Listener of a proxyless gRPC server
 // listening on address:port.
 func ServerListenerName(address string, port uint32) string {
-	return fmt.Sprintf(ServerListenerTemplate, net.JoinHostPort(address, fmt.Sprint(port)))
+	return fmt.Sprintf(dataplane.ServerListenerTemplate, net.JoinHostPort(address, fmt.Sprint(port)))
 }
 
 // proxylessServer builds the Listeners an xDS-enabled gRPC server of the

@@ -5,6 +5,7 @@ import (
 
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 )
@@ -85,7 +86,7 @@ func ForProxy(s *mesh.Snapshot, p Proxy) (*Resources, []Diagnostic) {
 		return &Resources{}, []Diagnostic{{Resource: "Proxy/" + p.ID, Message: fmt.Sprintf("unknown proxy flavour %q; it gets no resources", p.Flavour)}}
 	}
 	if p.Workload == "" && p.Namespace == "" {
-		w, ns, err := ParseNodeID(p.ID)
+		w, ns, err := dataplane.ParseNodeID(p.ID)
 		if err != nil {
 			return &Resources{}, []Diagnostic{{Resource: "Proxy/" + p.ID, Message: err.Error() + "; it gets no resources"}}
 		}
@@ -103,7 +104,7 @@ func ForProxy(s *mesh.Snapshot, p Proxy) (*Resources, []Diagnostic) {
 func forProxyless(s *mesh.Snapshot, p Proxy) (*Resources, []Diagnostic) {
 	client, diags := ProxylessClient(s)
 	if p.Workload == "" && p.Namespace == "" {
-		p.Workload, p.Namespace, _ = ParseNodeID(p.ID)
+		p.Workload, p.Namespace, _ = dataplane.ParseNodeID(p.ID)
 	}
 	if s.Workload(p.Namespace, p.Workload) == nil {
 		return client, diags

@@ -113,7 +113,7 @@ func backendPort(svc *mesh.Service, want uint32) (resource.ServicePort, bool) {
 func endpointsMatching(c clusterRef) []mesh.Endpoint {
 	var out []mesh.Endpoint
 	for _, ep := range c.svc.Endpoints {
-		if ep.Ports[c.port.Name] != 0 && mesh.MatchesSubset(ep.Labels, c.subset) {
+		if ep.Ports[c.port.Name] != 0 && resource.LabelsMatch(ep.Labels, c.subset) {
 			out = append(out, ep)
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"embassy.dev/embassy/pkg/dataplane"
+	"embassy.dev/embassy/pkg/dataplane/sds"
 	"embassy.dev/embassy/pkg/resource"
 )
 
@@ -29,7 +31,7 @@ func (t *translator) upstreamTransportSocket(c clusterRef) *core.TransportSocket
 		return tlsTransportSocket(&tls.UpstreamTlsContext{CommonTlsContext: providerCommonTLSContext(sanMatchers(ids, false))})
 	}
 	return tlsTransportSocket(&tls.UpstreamTlsContext{
-		CommonTlsContext: SDSCommonTLSContext(uriSANMatchers(ids, false), upstreamALPN(c.port.Protocol)),
+		CommonTlsContext: sds.CommonTLSContext(uriSANMatchers(ids, false), upstreamALPN(c.port.Protocol)),
 		Sni:              sni(c),
 	})
 }
@@ -39,10 +41,10 @@ func (t *translator) upstreamTransportSocket(c clusterRef) *core.TransportSocket
 // domain. Which caller may do what is authorization's business, not the
 // handshake's.
 func (t *translator) inboundTLSContext(ip *inboundPort) *tls.DownstreamTlsContext {
-	sans := uriSANMatchers([]string{trustDomainPrefix(t.s.Mesh.TrustDomain)}, true)
+	sans := uriSANMatchers([]string{dataplane.TrustDomainPrefix(t.s.Mesh.TrustDomain)}, true)
 	return &tls.DownstreamTlsContext{
 		RequireClientCertificate: wrapperspb.Bool(true),
-		CommonTlsContext:         SDSCommonTLSContext(sans, downstreamALPN(ip.port.Protocol)),
+		CommonTlsContext:         sds.CommonTLSContext(sans, downstreamALPN(ip.port.Protocol)),
 	}
 }
 

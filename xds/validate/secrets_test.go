@@ -7,7 +7,7 @@ import (
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	tls "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 
-	"embassy.dev/embassy/xds/translate"
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/xds/validate"
 )
 
@@ -56,11 +56,11 @@ func TestSDSNamesMustBeAllowed(t *testing.T) {
 			t.Errorf("unserved %s not reported: %v", name, err)
 		}
 	}
-	if err := validate.Resources(r, translate.SDSSecretNames()); err != nil {
+	if err := validate.Resources(r, dataplane.SDSSecretNames()); err != nil {
 		t.Fatalf("the agent's secrets refused: %v", err)
 	}
 	r.Clusters[0].TransportSocket = sdsSocket(t, "other")
-	if err := validate.Resources(r, translate.SDSSecretNames()); err == nil || !strings.Contains(err.Error(), `Secret "other"`) {
+	if err := validate.Resources(r, dataplane.SDSSecretNames()); err == nil || !strings.Contains(err.Error(), `Secret "other"`) {
 		t.Fatalf("a secret the agent does not serve passed: %v", err)
 	}
 }

@@ -17,8 +17,8 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/identity"
-	"embassy.dev/embassy/pkg/spiffe"
 	"embassy.dev/embassy/pkg/store"
 )
 
@@ -31,7 +31,7 @@ func TestClientTrustsOnlyTheControlPlane(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	workload, err := spiffe.IDFor(ca.TrustDomain(), "shop", "web")
+	workload, err := dataplane.WorkloadID(ca.TrustDomain(), "shop", "web")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestClientTrustsOnlyTheControlPlane(t *testing.T) {
 		id      spiffeid.ID
 		trusted bool
 	}{
-		"the control plane": {spiffe.ControlPlaneID(ca.TrustDomain()), true},
+		"the control plane": {dataplane.ControlPlaneID(ca.TrustDomain()), true},
 		"a workload":        {workload, false},
 	} {
 		addr := serveAs(t, ca, c.id)

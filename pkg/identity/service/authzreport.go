@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"embassy.dev/embassy/pkg/bootstrap"
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/identity/wire"
 )
 
@@ -65,7 +65,7 @@ func (s *Service) reportAuthz(ctx context.Context, req *wire.AuthzReport) (*wire
 	if err != nil {
 		return nil, err
 	}
-	name, ns, err := bootstrap.ParseEnvoyNodeID(req.Workload)
+	name, ns, err := dataplane.ParseNodeID(req.Workload)
 	if err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "the report's workload: %v", err)
 	}

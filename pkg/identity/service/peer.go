@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
@@ -11,8 +12,6 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
-
-	"embassy.dev/embassy/pkg/spiffe"
 )
 
 // NoCertificateMessage is the Unauthenticated message for a call or
@@ -55,7 +54,7 @@ func (s *Service) caller(ctx context.Context) (caller, error) {
 	if err != nil {
 		return caller{}, err
 	}
-	ns, sa, err := spiffe.ParseWorkloadID(id)
+	ns, sa, err := dataplane.ParseWorkloadID(id)
 	if err != nil {
 		return caller{}, status.Errorf(codes.PermissionDenied, "%v", err)
 	}

@@ -12,10 +12,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/identity/wire"
-	"embassy.dev/embassy/pkg/spiffe"
 )
 
 // attest redeems a join token and signs the CSR for the token's identity.
@@ -71,10 +71,10 @@ func (s *Service) tokenFits(info identity.TokenInfo, req *wire.AttestRequest, cs
 	if info.Workload != "" && req.Workload != info.Workload {
 		return spiffeid.ID{}, status.Errorf(codes.PermissionDenied, "join token %s is for workload %q, the agent asked for %q: run the agent with --workload %s or create a token for this workload", info.ID, info.Workload, req.Workload, info.Workload)
 	}
-	if info.Namespace == spiffe.ControlPlaneNamespace && info.ServiceAccount == spiffe.ControlPlaneServiceAccount {
+	if info.Namespace == dataplane.ControlPlaneNamespace && info.ServiceAccount == dataplane.ControlPlaneServiceAccount {
 		return spiffeid.ID{}, status.Errorf(codes.PermissionDenied, "join token %s names the control plane's own identity, which no agent may hold", info.ID)
 	}
-	id, err := spiffe.IDFor(td, info.Namespace, info.ServiceAccount)
+	id, err := dataplane.WorkloadID(td, info.Namespace, info.ServiceAccount)
 	if err != nil {
 		return spiffeid.ID{}, status.Errorf(codes.InvalidArgument, "join token %s: %v", info.ID, err)
 	}

@@ -13,8 +13,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/identity"
-	"embassy.dev/embassy/pkg/spiffe"
 )
 
 // DefaultServerCertTTL is the lifetime asked for the control plane's own
@@ -60,7 +60,7 @@ func NewServerTLS(ca *identity.CA, listenHost string, extraNames []string, ttl t
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
-	s := &ServerTLS{ca: ca, id: spiffe.ControlPlaneID(ca.TrustDomain()), ttl: ttl, now: now, log: log}
+	s := &ServerTLS{ca: ca, id: dataplane.ControlPlaneID(ca.TrustDomain()), ttl: ttl, now: now, log: log}
 	seen := map[string]bool{}
 	for _, n := range append([]string{"127.0.0.1", "::1", "localhost", listenHost}, extraNames...) {
 		if n == "" || seen[n] {
