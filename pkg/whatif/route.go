@@ -3,8 +3,6 @@ package whatif
 import (
 	"net/url"
 	"regexp"
-	"sort"
-	"strconv"
 	"strings"
 
 	"embassy.dev/embassy/pkg/mesh"
@@ -58,24 +56,12 @@ func chooseRoute(snap *mesh.Snapshot, svc *mesh.Service, port resource.ServicePo
 			if !ok {
 				continue
 			}
-			matches := rule.Matches
-			if len(matches) == 0 {
-				matches = []resource.RouteMatch{{}}
-			}
-			for j, m := range matches {
+			for j, m := range mesh.RuleMatches(rule) {
 				if !req.matches(m) {
 					continue
 				}
-				label := rule.Name
-				if label == "" {
-					label = strconv.Itoa(i)
-				}
-				name := r.Namespace + "/" + r.Name + "/" + label
-				if len(matches) > 1 {
-					name += "/" + strconv.Itoa(j)
-				}
 				return &RouteChoice{
-					Route: r.Namespace + "/" + r.Name, Rule: label, Match: j, Name: name,
+					Route: r.Namespace + "/" + r.Name, Rule: mesh.RuleLabel(i, rule), Match: j, Name: mesh.RouteName(r, i, rule, j),
 					Backends: backends, Redirect: rule.Redirect, DirectResponse: rule.DirectResponse,
 				}
 			}
@@ -84,7 +70,7 @@ func chooseRoute(snap *mesh.Snapshot, svc *mesh.Service, port resource.ServicePo
 	if applied {
 		return nil
 	}
-	return &RouteChoice{Name: "default", Backends: []BackendChoice{backend(svc, port, nil, 1)}}
+	return &RouteChoice{Name: "default", Backends: []BackendChoice{backend(mesh.Cluster{Service: svc, Port: port}, 1)}}
 }
 
 // ruleBackends resolves a rule's backends as the translator does; ok is
@@ -93,80 +79,25 @@ func ruleBackends(snap *mesh.Snapshot, r *mesh.Route, rule resource.RouteRule, s
 	if rule.Redirect != nil || rule.DirectResponse != nil {
 		return nil, true
 	}
-	bs := rule.Backends
-	if len(bs) == 0 {
-		bs = []resource.Backend{{}}
-	}
 	var out []BackendChoice
 	var total int64
-	for _, b := range bs {
-		target, tport := svc, port
-		if b.Service != "" && b.Service != svc.Ref.Name {
-			target = snap.Service(mesh.ServiceRef{Namespace: r.Namespace, Name: b.Service})
-			if target == nil {
-				continue
-			}
-			var ok bool
-			if tport, ok = backendPort(target, port.Port); !ok {
-				continue
-			}
+	for _, b := range mesh.RuleBackends(rule) {
+		c, err := snap.BackendCluster(r, b, svc, port)
+		if err != nil {
+			continue
 		}
-		w := int32(1)
-		if b.Weight != nil {
-			w = max(*b.Weight, 0)
-		}
+		w := mesh.BackendWeight(b)
 		total += int64(w)
-		out = append(out, backend(target, tport, b.Subset, w))
+		out = append(out, backend(c, w))
 	}
 	return out, len(out) > 0 && total > 0
 }
 
-// backendPort is the target's port of the same number, else its first
-// HTTP-family port.
-func backendPort(svc *mesh.Service, num uint32) (resource.ServicePort, bool) {
-	var first *resource.ServicePort
-	for i, p := range svc.Spec.Ports {
-		if p.Protocol == resource.ProtocolTCP {
-			continue
-		}
-		if p.Port == num {
-			return p, true
-		}
-		if first == nil {
-			first = &svc.Spec.Ports[i]
-		}
-	}
-	if first == nil {
-		return resource.ServicePort{}, false
-	}
-	return *first, true
-}
-
-func backend(svc *mesh.Service, port resource.ServicePort, subset map[string]string, w int32) BackendChoice {
-	n := 0
-	for _, ep := range svc.Endpoints {
-		if resource.LabelsMatch(ep.Labels, subset) {
-			n++
-		}
-	}
+func backend(c mesh.Cluster, w int32) BackendChoice {
 	return BackendChoice{
-		Service: svc.Ref.String(), Subset: subset, Port: port.Port, Weight: w, Endpoints: n,
-		Cluster: "outbound|" + strconv.FormatUint(uint64(port.Port), 10) + "|" + subsetKey(subset) + "|" + svc.Ref.String(),
+		Service: c.Service.Ref.String(), Subset: c.Subset, Port: c.Port.Port, Weight: w,
+		Cluster: c.Name(), Endpoints: len(c.Endpoints()),
 	}
-}
-
-// subsetKey is the sorted "k=v,k2=v2" form cluster names use.
-func subsetKey(subset map[string]string) string {
-	keys := make([]string, 0, len(subset))
-	for k := range subset {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + subset[k]
-	}
-	return strings.Join(parts, ",")
 }
 
 // request is a Query as route matching sees it: the path without its

@@ -19,7 +19,7 @@ import (
 func clusterLoadAssignment(c clusterRef, failover []resource.LocalityTarget) (cla *endpoint.ClusterLoadAssignment, scaled bool) {
 	groups := map[resource.Locality][]*endpoint.LbEndpoint{}
 	weights := map[resource.Locality]uint32{}
-	eps := endpointsMatching(c)
+	eps := c.cluster().Endpoints()
 	divisor := weightDivisor(eps)
 	for _, ep := range eps {
 		w := scaledWeight(ep.Weight, divisor)

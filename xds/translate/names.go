@@ -2,9 +2,6 @@ package translate
 
 import (
 	"fmt"
-	"maps"
-	"slices"
-	"strings"
 
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
@@ -18,23 +15,6 @@ const (
 	outboundHTTPPort    = resource.SidecarOutboundPort
 	localhost           = "127.0.0.1"
 )
-
-// outboundClusterName names the cluster of a service port, or of a label
-// subset of it when subset is not empty: outbound|<port>|<subset>|<svc>.<ns>.
-func outboundClusterName(ref mesh.ServiceRef, port uint32, subset map[string]string) string {
-	return fmt.Sprintf("outbound|%d|%s|%s", port, subsetKey(subset), ref)
-}
-
-// subsetKey renders labels as sorted k=v pairs joined by commas, so the same
-// subset always gets the same cluster name whatever order it was written in.
-func subsetKey(subset map[string]string) string {
-	keys := slices.Sorted(maps.Keys(subset))
-	pairs := make([]string, len(keys))
-	for i, k := range keys {
-		pairs[i] = k + "=" + subset[k]
-	}
-	return strings.Join(pairs, ",")
-}
 
 // hostPort is the authority clients use for a service port, and the name of
 // its proxyless Listener and RouteConfiguration: <svc>.<ns>:<port>.

@@ -18,7 +18,7 @@ import (
 func (t *translator) outboundHTTPRoutes() *route.RouteConfiguration {
 	var vhosts []*route.VirtualHost
 	for _, svc := range t.s.Services {
-		for i, p := range httpPorts(svc) {
+		for i, p := range svc.HTTPPorts() {
 			domains := []string{hostPort(svc.Ref, p.Port)}
 			if i == 0 {
 				domains = []string{svc.Ref.String(), hostPort(svc.Ref, p.Port)}

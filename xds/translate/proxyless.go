@@ -12,7 +12,7 @@ import (
 func (t *translator) proxylessClient() *Resources {
 	out := &Resources{}
 	for _, svc := range t.s.Services {
-		for _, p := range httpPorts(svc) {
+		for _, p := range svc.HTTPPorts() {
 			name := hostPort(svc.Ref, p.Port)
 			out.Listeners = append(out.Listeners, apiListener(name))
 			out.Routes = append(out.Routes, routeConfiguration(name, []*route.VirtualHost{t.virtualHost(svc, p, []string{name})}))

@@ -34,16 +34,12 @@ func (t *translator) routes(svc *mesh.Service, port resource.ServicePort) []*rou
 		}
 		applied = true
 		for i, rule := range r.Spec.Rules {
-			matches := rule.Matches
-			if len(matches) == 0 {
-				matches = []resource.RouteMatch{{}}
-			}
-			for j, m := range matches {
+			for j, m := range mesh.RuleMatches(rule) {
 				rt := t.ruleRoute(r, i, rule, svc, port)
 				if rt == nil {
 					break
 				}
-				rt.Name = routeName(r, i, rule, j, len(matches))
+				rt.Name = mesh.RouteName(r, i, rule, j)
 				rt.Match = routeMatch(m)
 				if t.flavour == Proxyless && usesQueryParams(m) {
 					t.diag(resource.KindRoute, r.Namespace, r.Name, "rule %s matches query parameters, which proxyless gRPC does not support: gRPC skips that match", ruleLabel(i, rule))
@@ -61,20 +57,6 @@ func (t *translator) routes(svc *mesh.Service, port resource.ServicePort) []*rou
 		})
 	}
 	return out
-}
-
-// routeName names an Envoy route after the rule it comes from, for stats
-// and for operators reading a config dump.
-func routeName(r *mesh.Route, i int, rule resource.RouteRule, j, matches int) string {
-	name := rule.Name
-	if name == "" {
-		name = strconv.Itoa(i)
-	}
-	name = r.Namespace + "/" + r.Name + "/" + name
-	if matches > 1 {
-		name += "/" + strconv.Itoa(j)
-	}
-	return name
 }
 
 // ruleRoute builds the route of a rule, without its name and match: a
@@ -113,22 +95,15 @@ func (t *translator) proxylessAnswerDiag(r *mesh.Route, i int, rule resource.Rou
 // routeAction builds where a rule sends requests, or nil (with a
 // diagnostic) when none of its backends can be reached.
 func (t *translator) routeAction(r *mesh.Route, i int, rule resource.RouteRule, svc *mesh.Service, port resource.ServicePort) *route.RouteAction {
-	backends := rule.Backends
-	if len(backends) == 0 {
-		backends = []resource.Backend{{}}
-	}
 	var weighted []*route.WeightedCluster_ClusterWeight
 	var targets []*mesh.Service
 	var total int64
-	for _, b := range backends {
+	for _, b := range mesh.RuleBackends(rule) {
 		c, ok := t.backendCluster(r, b, svc, port)
 		if !ok {
 			continue
 		}
-		w := int32(1)
-		if b.Weight != nil {
-			w = max(*b.Weight, 0)
-		}
+		w := mesh.BackendWeight(b)
 		total += int64(w)
 		weighted = append(weighted, &route.WeightedCluster_ClusterWeight{Name: c.name(), Weight: wrapperspb.UInt32(uint32(w))})
 		targets = append(targets, c.svc)
@@ -165,24 +140,16 @@ func ruleLabel(i int, rule resource.RouteRule) string {
 // backendCluster resolves a backend to a cluster and records the subset
 // clusters routes need.
 func (t *translator) backendCluster(r *mesh.Route, b resource.Backend, svc *mesh.Service, port resource.ServicePort) (clusterRef, bool) {
-	target, tport := svc, port
-	if b.Service != "" && b.Service != svc.Ref.Name {
-		target = t.s.Service(mesh.ServiceRef{Namespace: r.Namespace, Name: b.Service})
-		if target == nil {
-			t.diag(resource.KindRoute, r.Namespace, r.Name, "backend service %s.%s does not exist; backend left out", b.Service, r.Namespace)
-			return clusterRef{}, false
-		}
-		var ok bool
-		if tport, ok = backendPort(target, port.Port); !ok {
-			t.diag(resource.KindRoute, r.Namespace, r.Name, "backend service %s has no http, http2 or grpc port; backend left out", target.Ref)
-			return clusterRef{}, false
-		}
+	mc, err := t.s.BackendCluster(r, b, svc, port)
+	if err != nil {
+		t.diag(resource.KindRoute, r.Namespace, r.Name, "%v; backend left out", err)
+		return clusterRef{}, false
 	}
-	c := clusterRef{svc: target, port: tport, subset: b.Subset}
+	c := clusterRef{svc: mc.Service, port: mc.Port, subset: mc.Subset}
 	if len(b.Subset) > 0 {
 		t.subsets[c.name()] = c
-		if len(endpointsMatching(c)) == 0 {
-			t.diag(resource.KindRoute, r.Namespace, r.Name, "backend subset %s of %s port %d has no endpoints; requests sent to it fail", subsetKey(b.Subset), target.Ref, tport.Port)
+		if len(mc.Endpoints()) == 0 {
+			t.diag(resource.KindRoute, r.Namespace, r.Name, "backend subset %s of %s port %d has no endpoints; requests sent to it fail", mesh.SubsetKey(b.Subset), mc.Service.Ref, mc.Port.Port)
 		}
 	}
 	return c, true

@@ -147,7 +147,7 @@ func (t *translator) checkRoutes() {
 			t.diag(resource.KindRoute, r.Namespace, r.Name, "service %s.%s does not exist; the route is ignored", r.Spec.Service, r.Namespace)
 			continue
 		}
-		if len(httpPorts(svc)) == 0 {
+		if len(svc.HTTPPorts()) == 0 {
 			t.diag(resource.KindRoute, r.Namespace, r.Name, "service %s has no http, http2 or grpc port; the route is ignored", svc.Ref)
 			continue
 		}
@@ -161,7 +161,7 @@ func (t *translator) checkRoutes() {
 }
 
 func hasHTTPPort(svc *mesh.Service, port uint32) bool {
-	for _, p := range httpPorts(svc) {
+	for _, p := range svc.HTTPPorts() {
 		if p.Port == port {
 			return true
 		}

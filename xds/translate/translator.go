@@ -32,7 +32,13 @@ type clusterRef struct {
 	subset map[string]string
 }
 
-func (c clusterRef) name() string { return outboundClusterName(c.svc.Ref, c.port.Port, c.subset) }
+// cluster is the mesh's view of the same cluster, which names it and
+// picks its endpoints.
+func (c clusterRef) cluster() mesh.Cluster {
+	return mesh.Cluster{Service: c.svc, Port: c.port, Subset: c.subset}
+}
+
+func (c clusterRef) name() string { return c.cluster().Name() }
 
 // diag records a diagnostic against a mesh resource.
 func (t *translator) diag(kind resource.Kind, namespace, name, format string, args ...any) {
@@ -67,55 +73,11 @@ func sortDiagnostics(ds []Diagnostic) []Diagnostic {
 	return uniq
 }
 
-// isHTTPFamily reports whether a port protocol is routed by HTTP rules.
-func isHTTPFamily(protocol string) bool {
-	switch protocol {
-	case resource.ProtocolHTTP, resource.ProtocolHTTP2, resource.ProtocolGRPC:
-		return true
-	}
-	return false
-}
+// isHTTPFamily is mesh.IsHTTPFamily under the short name this package's
+// many call sites read.
+func isHTTPFamily(protocol string) bool { return mesh.IsHTTPFamily(protocol) }
 
 // usesHTTP2 reports whether a port's upstreams must be spoken to in HTTP/2.
 func usesHTTP2(protocol string) bool {
 	return protocol == resource.ProtocolHTTP2 || protocol == resource.ProtocolGRPC
-}
-
-// httpPorts returns the service's HTTP-family ports in declaration order.
-func httpPorts(svc *mesh.Service) []resource.ServicePort {
-	var out []resource.ServicePort
-	for _, p := range svc.Spec.Ports {
-		if isHTTPFamily(p.Protocol) {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// backendPort picks the port of a backend service that a rule on port
-// number want sends to: the same port number when the backend has it as an
-// HTTP-family port, else its first HTTP-family port.
-func backendPort(svc *mesh.Service, want uint32) (resource.ServicePort, bool) {
-	ports := httpPorts(svc)
-	for _, p := range ports {
-		if p.Port == want {
-			return p, true
-		}
-	}
-	if len(ports) > 0 {
-		return ports[0], true
-	}
-	return resource.ServicePort{}, false
-}
-
-// endpointsMatching counts the endpoints of a cluster: those with the port
-// and every subset label.
-func endpointsMatching(c clusterRef) []mesh.Endpoint {
-	var out []mesh.Endpoint
-	for _, ep := range c.svc.Endpoints {
-		if ep.Ports[c.port.Name] != 0 && resource.LabelsMatch(ep.Labels, c.subset) {
-			out = append(out, ep)
-		}
-	}
-	return out
 }
