@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"embassy.dev/embassy/pkg/apiwire"
+	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 )
 
@@ -300,7 +301,7 @@ func (d *describer) targeting(rel Related) {
 		if st := rel.policy(r); st != nil {
 			enf, rev = enforcement(*st), orDash(st.Revision)
 		}
-		aps.rows = append(aps.rows, []string{r.Metadata.Name, mode(s), enf, rev, targetsText(s.Targets)})
+		aps.rows = append(aps.rows, []string{r.Metadata.Name, mesh.PolicyMode(s), enf, rev, targetsText(s.Targets)})
 	}
 	d.section("AuthorizationPolicies", aps)
 }
@@ -321,12 +322,8 @@ func (d *describer) trafficPolicy(s *resource.TrafficPolicySpec) {
 
 func (d *describer) authorizationPolicy(r *resource.Resource, s *resource.AuthorizationPolicySpec, rel Related) {
 	d.field("Targets", targetsText(s.Targets))
-	d.field("Mode", mode(s))
-	failure := s.FailureMode
-	if failure == "" {
-		failure = "deny"
-	}
-	d.field("Failure mode", failure)
+	d.field("Mode", mesh.PolicyMode(s))
+	d.field("Failure mode", mesh.PolicyFailureMode(s))
 	q := s.Query
 	if q == "" {
 		q = resource.DefaultQuery

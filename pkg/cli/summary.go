@@ -241,14 +241,6 @@ func routeService(s *resource.RouteSpec) string {
 	return s.Service + ":" + strconv.FormatUint(uint64(s.Port), 10)
 }
 
-// mode is a policy's mode, enforce by default.
-func mode(s *resource.AuthorizationPolicySpec) string {
-	if s.Mode == "" {
-		return "enforce"
-	}
-	return s.Mode
-}
-
 // targetsText renders a policy's target services and selector.
 func targetsText(t resource.Targets) string {
 	var p []string

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 )
 
@@ -81,11 +82,7 @@ var tableColumns = map[resource.Kind]columns{
 			if s.Targets.Selector != nil {
 				targets = strings.TrimPrefix(targets+","+labels(s.Targets.Selector.MatchLabels), ",")
 			}
-			mode := s.Mode
-			if mode == "" {
-				mode = "enforce"
-			}
-			return []string{r.Metadata.Namespace, r.Metadata.Name, orDash(targets), strconv.Itoa(len(s.Modules)), mode}
+			return []string{r.Metadata.Namespace, r.Metadata.Name, orDash(targets), strconv.Itoa(len(s.Modules)), mesh.PolicyMode(s)}
 		},
 	},
 }

@@ -57,6 +57,11 @@ type Workload struct {
 	Namespace string
 	Name      string
 	Spec      *resource.WorkloadSpec
+	// ServiceAccount is the workload's service account, its default filled
+	// in (resource.WorkloadSpec.Identity).
+	ServiceAccount string
+	// SPIFFEID is the identity the workload's agent holds in this mesh.
+	SPIFFEID string
 }
 
 // Route is a Route resource.
@@ -78,6 +83,12 @@ type AuthorizationPolicy struct {
 	Namespace string
 	Name      string
 	Spec      *resource.AuthorizationPolicySpec
+	// Mode is ModeEnforce or ModeDryRun, the default filled in; Enforce
+	// says it is ModeEnforce.
+	Mode    string
+	Enforce bool
+	// FailureMode is FailureDeny or FailureAllow, the default filled in.
+	FailureMode string
 	// Compiled is what WithAuthz's compiler made of it; nil without one.
 	Compiled *AuthzCompiled
 }
@@ -87,7 +98,10 @@ type AuthorizationPolicy struct {
 type Snapshot struct {
 	Revision int64
 	// Mesh is the applied Mesh's spec with defaults filled in.
-	Mesh                  resource.MeshSpec
+	Mesh resource.MeshSpec
+	// MTLSMode is Mesh.MTLS.Mode: STRICT, PERMISSIVE or DISABLED, never
+	// empty.
+	MTLSMode              string
 	Services              []*Service // sorted by namespace, name
 	Workloads             []*Workload
 	Routes                []*Route
@@ -142,8 +156,12 @@ func New(revision int64, resources []*resource.Resource, opts ...Option) *Snapsh
 				s.policies[ref] = t
 			}
 		case *resource.AuthorizationPolicySpec:
-			s.AuthorizationPolicies = append(s.AuthorizationPolicies, &AuthorizationPolicy{Namespace: ns, Name: name, Spec: spec})
+			s.AuthorizationPolicies = append(s.AuthorizationPolicies, newAuthorizationPolicy(ns, name, spec))
 		}
+	}
+	s.MTLSMode = s.Mesh.MTLS.Mode
+	for _, w := range s.Workloads {
+		w.resolveIdentity(s.Mesh.TrustDomain)
 	}
 	// Index workloads by the services they back once, so building
 	// endpoints is linear in workloads rather than services × workloads.
@@ -160,7 +178,7 @@ func New(revision int64, resources []*resource.Resource, opts ...Option) *Snapsh
 	for _, svc := range s.Services {
 		var serving []*Workload
 		for _, w := range backing[svc.Ref] {
-			if slices.Contains(svc.ServiceAccounts, w.Spec.Identity()) {
+			if slices.Contains(svc.ServiceAccounts, w.ServiceAccount) {
 				serving = append(serving, w)
 			} else {
 				svc.Excluded = append(svc.Excluded, *w)
@@ -210,7 +228,7 @@ func buildEndpoints(svc *Service, workloads []*Workload) []Endpoint {
 				}
 			}
 		}
-		eps = append(eps, Endpoint{Workload: w.Name, Address: w.Spec.Address, Ports: ports, Labels: w.Spec.Labels, Locality: deref(w.Spec.Locality), Weight: weight(w.Spec.Weight), ServiceAccount: w.Spec.Identity()})
+		eps = append(eps, Endpoint{Workload: w.Name, Address: w.Spec.Address, Ports: ports, Labels: w.Spec.Labels, Locality: deref(w.Spec.Locality), Weight: weight(w.Spec.Weight), ServiceAccount: w.ServiceAccount})
 	}
 	sort.SliceStable(eps, func(i, j int) bool {
 		if eps[i].Address != eps[j].Address {

@@ -26,10 +26,7 @@ func policyKey(p *mesh.AuthorizationPolicy) string {
 // mtlsRule: the mesh's mode applies to every service, so one finding
 // lists them all.
 func mtlsRule(in Inputs) []Finding {
-	mode := resource.MTLSStrict
-	if m := in.Mesh.Mesh.MTLS; m != nil && m.Mode != "" {
-		mode = m.Mode
-	}
+	mode := in.Mesh.MTLSMode
 	if mode == resource.MTLSStrict {
 		return nil
 	}
@@ -51,7 +48,7 @@ func mtlsRule(in Inputs) []Finding {
 // one naming it, or one whose selector picks one of its workloads.
 func enforced(snap *mesh.Snapshot, svc *mesh.Service) bool {
 	for _, p := range snap.AuthorizationPolicies {
-		if p.Namespace != svc.Ref.Namespace || p.Spec.Mode == compile.ModeDryRun {
+		if p.Namespace != svc.Ref.Namespace || !p.Enforce {
 			continue
 		}
 		for _, name := range p.Spec.Targets.Services {
@@ -84,7 +81,7 @@ func unprotectedServices(in Inputs) []Finding {
 func dryRunPolicies(in Inputs) []Finding {
 	var out []Finding
 	for _, p := range in.Mesh.AuthorizationPolicies {
-		if p.Spec.Mode != compile.ModeDryRun {
+		if p.Enforce {
 			continue
 		}
 		out = append(out, Finding{ID: "policy-dry-run", Severity: Low, Resources: []string{policyKey(p)},

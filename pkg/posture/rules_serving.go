@@ -18,9 +18,9 @@ func excludedWorkloads(in Inputs) []Finding {
 			key := resource.Key{Kind: resource.KindWorkload, Namespace: w.Namespace, Name: w.Name}.String()
 			out = append(out, Finding{ID: "workload-not-allowed", Severity: Medium, Resources: []string{key, serviceKey(s)},
 				Title: fmt.Sprintf("workload %s (service account %s) names service %s, whose spec.serviceAccounts allows only [%s]: it gets no traffic from it",
-					key, w.Spec.Identity(), s.Ref, strings.Join(s.ServiceAccounts, ", ")),
+					key, w.ServiceAccount, s.Ref, strings.Join(s.ServiceAccounts, ", ")),
 				Fix: fmt.Sprintf("add %q to spec.serviceAccounts of Service %s/%s if it may serve it; otherwise remove the service from the Workload, or delete the Workload",
-					w.Spec.Identity(), s.Ref.Namespace, s.Ref.Name)})
+					w.ServiceAccount, s.Ref.Namespace, s.Ref.Name)})
 		}
 	}
 	return out

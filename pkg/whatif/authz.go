@@ -109,10 +109,7 @@ func decidePolicies(ctx context.Context, decide DecideFunc, ps []*mesh.Authoriza
 	var bundles []*compile.Bundle
 	var at []int
 	for i, p := range ps {
-		out[i] = PolicyDecision{Policy: p.Namespace + "/" + p.Name, Mode: p.Spec.Mode}
-		if out[i].Mode == "" {
-			out[i].Mode = compile.ModeEnforce
-		}
+		out[i] = PolicyDecision{Policy: p.Namespace + "/" + p.Name, Mode: p.Mode}
 		b, err := BundleOf(p)
 		if err != nil {
 			out[i].failClosed(err.Error())

@@ -192,10 +192,7 @@ func namespaceOf(id string) string {
 }
 
 func mtlsOf(snap *mesh.Snapshot) MTLS {
-	mode := resource.MTLSStrict
-	if snap.Mesh.MTLS != nil && snap.Mesh.MTLS.Mode != "" {
-		mode = snap.Mesh.MTLS.Mode
-	}
+	mode := snap.MTLSMode
 	return MTLS{Mode: mode, Required: mode == resource.MTLSStrict, Used: mode != resource.MTLSDisabled}
 }
 
@@ -248,9 +245,8 @@ func policiesFor(snap *mesh.Snapshot, workloads []*mesh.Workload) []targeted {
 // workloadID is the destination's SPIFFE ID: that of its first workload's
 // service account, as the sidecar's certificate carries it.
 func workloadID(snap *mesh.Snapshot, svc *mesh.Service, ws []*mesh.Workload) string {
-	sa := resource.DefaultServiceAccount
 	if len(ws) > 0 {
-		sa = ws[0].Spec.Identity()
+		return ws[0].SPIFFEID
 	}
-	return dataplane.WorkloadIDString(snap.Mesh.TrustDomain, svc.Ref.Namespace, sa)
+	return dataplane.WorkloadIDString(snap.Mesh.TrustDomain, svc.Ref.Namespace, resource.DefaultServiceAccount)
 }

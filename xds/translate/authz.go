@@ -40,10 +40,7 @@ func (t *translator) authzFilters(w *mesh.Workload, proxyless bool) (filters []*
 	var rbacs []*hcm.HttpFilter
 	for _, p := range t.s.AuthorizationPoliciesFor(w) {
 		c := p.Compiled
-		enforce := p.Spec.Mode != "dry-run"
-		if c != nil {
-			enforce = c.Mode != "dry-run"
-		}
+		enforce := p.Enforce
 		rules, _ := compiledRBAC(c)
 		switch {
 		case c != nil && c.Err != "":

@@ -37,7 +37,7 @@ type extAuthzNeeds struct {
 // add accounts for one more policy decided by the agent. A nil receiver
 // is "no policy yet".
 func (n *extAuthzNeeds) add(p *mesh.AuthorizationPolicy, enforce bool) *extAuthzNeeds {
-	failOpen := !enforce || p.Spec.FailureMode == "allow"
+	failOpen := !enforce || p.FailureMode == mesh.FailureAllow
 	if n == nil {
 		n = &extAuthzNeeds{failOpen: true}
 	}

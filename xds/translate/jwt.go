@@ -50,7 +50,7 @@ func (t *translator) jwtFilter(w *mesh.Workload) *hcm.HttpFilter {
 		if c == nil || c.Err != "" || len(c.JWTProviders) == 0 {
 			continue
 		}
-		if c.Mode != "dry-run" {
+		if p.Enforce {
 			enforce = true
 		}
 		for _, jp := range c.JWTProviders {

@@ -17,14 +17,8 @@ import (
 // and ALPN with.
 const tlsInspectorName = "envoy.filters.listener.tls_inspector"
 
-// mtlsMode is the mesh's mTLS mode; an unset one is STRICT, as the mesh
-// package defaults it.
-func (t *translator) mtlsMode() string {
-	if m := t.s.Mesh.MTLS; m != nil && m.Mode != "" {
-		return m.Mode
-	}
-	return resource.MTLSStrict
-}
+// mtlsMode is the mesh's mTLS mode, its default resolved by the model.
+func (t *translator) mtlsMode() string { return t.s.MTLSMode }
 
 // mtlsOn reports whether mesh traffic leaves a proxy as mTLS: in STRICT, and
 // in PERMISSIVE too, since every mesh member accepts mTLS then.
