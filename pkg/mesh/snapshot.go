@@ -69,6 +69,12 @@ type Route struct {
 	Namespace string
 	Name      string
 	Spec      *resource.RouteSpec
+	// RuleTimes are the durations of Spec.Rules, index for index; read
+	// them with Times.
+	RuleTimes []RuleTimes
+	// Problems say which of its values the model could not resolve (and
+	// so left out), for the translator to report.
+	Problems []string
 }
 
 // TrafficPolicy is a TrafficPolicy resource.
@@ -76,6 +82,11 @@ type TrafficPolicy struct {
 	Namespace string
 	Name      string
 	Spec      *resource.TrafficPolicySpec
+	// Times are its durations, parsed once.
+	Times PolicyTimes
+	// Problems say which of its values the model could not resolve (and
+	// so left out), for the translator to report.
+	Problems []string
 }
 
 // AuthorizationPolicy is an AuthorizationPolicy resource.
@@ -145,12 +156,12 @@ func New(revision int64, resources []*resource.Resource, opts ...Option) *Snapsh
 			s.Workloads = append(s.Workloads, w)
 			s.workloads[ServiceRef{ns, name}] = w
 		case *resource.RouteSpec:
-			r := &Route{ns, name, spec}
+			r := newRoute(ns, name, spec)
 			s.Routes = append(s.Routes, r)
 			ref := ServiceRef{ns, spec.Service}
 			s.routes[ref] = append(s.routes[ref], r)
 		case *resource.TrafficPolicySpec:
-			t := &TrafficPolicy{ns, name, spec}
+			t := newTrafficPolicy(ns, name, spec)
 			s.TrafficPolicies = append(s.TrafficPolicies, t)
 			if ref := (ServiceRef{ns, spec.Service}); s.policies[ref] == nil {
 				s.policies[ref] = t

@@ -28,17 +28,14 @@ func faultFilter() *hcm.HttpFilter {
 
 // httpFault builds a rule's fault: a fixed delay and an abort with an HTTP
 // or gRPC status, each on a share of the requests carrying the headers.
-func (t *translator) httpFault(r *mesh.Route, f *resource.Fault) *faultv3.HTTPFault {
+// A delay the model could not resolve is left out; the model's Problems
+// say why.
+func (t *translator) httpFault(r *mesh.Route, f *resource.Fault, fixed time.Duration) *faultv3.HTTPFault {
 	out := &faultv3.HTTPFault{}
-	if d := f.Delay; d != nil {
-		fixed, err := time.ParseDuration(string(d.Fixed))
-		if err != nil || fixed <= 0 {
-			t.diag(resource.KindRoute, r.Namespace, r.Name, "fault delay %q is not a positive duration; no delay", d.Fixed)
-		} else {
-			out.Delay = &commonfault.FaultDelay{
-				FaultDelaySecifier: &commonfault.FaultDelay_FixedDelay{FixedDelay: durationpb.New(fixed)},
-				Percentage:         fractionalPercent(d.Percent),
-			}
+	if d := f.Delay; d != nil && fixed > 0 {
+		out.Delay = &commonfault.FaultDelay{
+			FaultDelaySecifier: &commonfault.FaultDelay_FixedDelay{FixedDelay: durationpb.New(fixed)},
+			Percentage:         fractionalPercent(d.Percent),
 		}
 	}
 	if a := f.Abort; a != nil {
@@ -92,12 +89,12 @@ func (t *translator) splitHeaderFault(rt *route.Route, rule resource.RouteRule) 
 func (t *translator) perFilterConfig(out *route.Route, r *mesh.Route, i int, rule resource.RouteRule) {
 	cfg := map[string]*anypb.Any{}
 	if rule.Fault != nil {
-		cfg[faultFilterName] = toAny(t.httpFault(r, rule.Fault))
+		cfg[faultFilterName] = toAny(t.httpFault(r, rule.Fault, r.Times(i).FaultDelay))
 	}
 	if rl := rule.RateLimit; rl != nil {
 		if t.flavour == Proxyless {
 			t.diag(resource.KindRoute, r.Namespace, r.Name, "rule %s: rateLimit is not supported by proxyless gRPC; it applies to Envoy sidecars only", ruleLabel(i, rule))
-		} else if lr := t.localRateLimit(resource.KindRoute, r.Namespace, r.Name, rl); lr != nil {
+		} else if lr := t.localRateLimit(resource.KindRoute, r.Namespace, r.Name, rl, r.Times(i).FillInterval); lr != nil {
 			cfg[localRateLimitName] = toAny(lr)
 		}
 	}

@@ -7,7 +7,6 @@ import (
 
 	cluster "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
-	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"embassy.dev/embassy/pkg/mesh"
@@ -39,7 +38,7 @@ func (t *translator) hashPolicies(targets []*mesh.Service) []*route.RouteAction_
 			diag("hashCookie and hashSourceIP are not supported by proxyless gRPC, which hashes only on headers; its RPCs are hashed at random")
 		case lb.HashCookie != nil:
 			byKey["cookie:"+lb.HashCookie.Name] = &route.RouteAction_HashPolicy{PolicySpecifier: &route.RouteAction_HashPolicy_Cookie_{
-				Cookie: hashCookie(lb.HashCookie),
+				Cookie: hashCookie(lb.HashCookie, tp.Times.HashCookieTTL),
 			}}
 		case lb.HashSourceIP:
 			byKey["source-ip"] = &route.RouteAction_HashPolicy{PolicySpecifier: &route.RouteAction_HashPolicy_ConnectionProperties_{
@@ -58,12 +57,8 @@ func (t *translator) hashPolicies(targets []*mesh.Service) []*route.RouteAction_
 
 // hashCookie hashes a cookie; with a TTL the proxy sets the cookie on
 // responses to requests that lack it, making sessions sticky.
-func hashCookie(c *resource.HashCookie) *route.RouteAction_HashPolicy_Cookie {
-	out := &route.RouteAction_HashPolicy_Cookie{Name: c.Name}
-	if d, err := time.ParseDuration(string(c.TTL)); err == nil && d > 0 {
-		out.Ttl = durationpb.New(d)
-	}
-	return out
+func hashCookie(c *resource.HashCookie, ttl time.Duration) *route.RouteAction_HashPolicy_Cookie {
+	return &route.RouteAction_HashPolicy_Cookie{Name: c.Name, Ttl: positiveDuration(ttl)}
 }
 
 // ringHashConfig sizes a RING_HASH cluster's ring. Both Envoy and gRPC

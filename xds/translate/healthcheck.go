@@ -40,8 +40,8 @@ func (t *translator) healthChecks(ts trafficSettings, c clusterRef) []*core.Heal
 		return nil
 	}
 	out := &core.HealthCheck{
-		Interval:           orDefault(hc.Interval, defaultHealthInterval),
-		Timeout:            orDefault(hc.Timeout, defaultHealthTimeout),
+		Interval:           orDefault(ts.policy.Times.HealthInterval, defaultHealthInterval),
+		Timeout:            orDefault(ts.policy.Times.HealthTimeout, defaultHealthTimeout),
 		HealthyThreshold:   wrapperspb.UInt32(orDefaultUInt32(hc.HealthyThreshold, defaultHealthyThreshold)),
 		UnhealthyThreshold: wrapperspb.UInt32(orDefaultUInt32(hc.UnhealthyThreshold, defaultUnhealthyThreshold)),
 	}
@@ -80,7 +80,7 @@ func healthCheckFits(hc *resource.HealthCheck, ts trafficSettings, c clusterRef)
 	return ""
 }
 
-func orDefault(d resource.Duration, def time.Duration) *durationpb.Duration {
+func orDefault(d time.Duration, def time.Duration) *durationpb.Duration {
 	if p := positiveDuration(d); p != nil {
 		return p
 	}

@@ -26,8 +26,8 @@ func (t *translator) outlierDetection(ts trafficSettings) *cluster.OutlierDetect
 	}
 	out := &cluster.OutlierDetection{
 		Consecutive_5Xx:      optUInt32(od.Consecutive5xx),
-		Interval:             positiveDuration(od.Interval),
-		BaseEjectionTime:     positiveDuration(od.BaseEjectionTime),
+		Interval:             positiveDuration(ts.policy.Times.OutlierInterval),
+		BaseEjectionTime:     positiveDuration(ts.policy.Times.BaseEjectionTime),
 		EnforcingSuccessRate: wrapperspb.UInt32(0),
 	}
 	if od.Consecutive5xx == 0 {
@@ -48,11 +48,9 @@ func (t *translator) outlierDetection(ts trafficSettings) *cluster.OutlierDetect
 	return out
 }
 
-// positiveDuration parses a validated duration, or returns nil when it is
-// unset or unusable.
-func positiveDuration(d resource.Duration) *durationpb.Duration {
-	v, err := time.ParseDuration(string(d))
-	if err != nil || v <= 0 {
+// positiveDuration renders a resolved duration, or nil when it is unset.
+func positiveDuration(v time.Duration) *durationpb.Duration {
+	if v <= 0 {
 		return nil
 	}
 	return durationpb.New(v)

@@ -52,13 +52,11 @@ func (t *translator) trafficSettings(svc *mesh.Service) trafficSettings {
 	diag := func(format string, args ...any) {
 		t.diag(resource.KindTrafficPolicy, tp.Namespace, tp.Name, format, args...)
 	}
-	if tp.Spec.ConnectTimeout != "" {
-		d, err := time.ParseDuration(string(tp.Spec.ConnectTimeout))
-		if err != nil || d <= 0 {
-			diag("connectTimeout %q is not a positive duration; using %s", tp.Spec.ConnectTimeout, defaultConnectTimeout)
-		} else {
-			out.connectTimeout = durationpb.New(d)
-		}
+	for _, problem := range tp.Problems {
+		diag("%s", problem)
+	}
+	if d := tp.Times.ConnectTimeout; d > 0 {
+		out.connectTimeout = durationpb.New(d)
 	}
 	lb := tp.Spec.LoadBalancer
 	if lb == nil || lb.Policy == "" {
@@ -75,18 +73,4 @@ func (t *translator) trafficSettings(svc *mesh.Service) trafficSettings {
 	}
 	out.lbPolicy = policy
 	return out
-}
-
-// parseDuration parses a rule's duration, reporting a diagnostic against
-// the Route when it is malformed.
-func (t *translator) parseDuration(r *mesh.Route, field string, d resource.Duration) (*durationpb.Duration, bool) {
-	if d == "" {
-		return nil, false
-	}
-	v, err := time.ParseDuration(string(d))
-	if err != nil || v < 0 {
-		t.diag(resource.KindRoute, r.Namespace, r.Name, "%s %q is not a duration; ignored", field, d)
-		return nil, false
-	}
-	return durationpb.New(v), true
 }

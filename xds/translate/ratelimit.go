@@ -40,9 +40,8 @@ func localRateLimitFilter(lr *localrl.LocalRateLimit) *hcm.HttpFilter {
 
 // localRateLimit builds an enabled and enforced token bucket, or nil (with
 // a diagnostic against the resource) when its interval is unusable.
-func (t *translator) localRateLimit(kind resource.Kind, namespace, name string, rl *resource.RateLimit) *localrl.LocalRateLimit {
-	fill, err := time.ParseDuration(string(rl.FillInterval))
-	if err != nil || fill < resource.MinFillInterval || rl.MaxTokens == 0 {
+func (t *translator) localRateLimit(kind resource.Kind, namespace, name string, rl *resource.RateLimit, fill time.Duration) *localrl.LocalRateLimit {
+	if fill < resource.MinFillInterval || rl.MaxTokens == 0 {
 		t.diag(kind, namespace, name, "rateLimit needs maxTokens >= 1 and a fillInterval of at least %s; no limit applied", resource.MinFillInterval)
 		return nil
 	}
@@ -74,7 +73,7 @@ func (t *translator) inboundRateLimits(w *mesh.Workload, res *Resources) {
 		if tp == nil || tp.Spec.RateLimit == nil || !isHTTPFamily(ip.port.Protocol) {
 			continue
 		}
-		if lr := t.localRateLimit(resource.KindTrafficPolicy, tp.Namespace, tp.Name, tp.Spec.RateLimit); lr != nil {
+		if lr := t.localRateLimit(resource.KindTrafficPolicy, tp.Namespace, tp.Name, tp.Spec.RateLimit, tp.Times.FillInterval); lr != nil {
 			limits[inboundName(ip.listen)] = lr
 		}
 	}

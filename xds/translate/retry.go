@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"embassy.dev/embassy/pkg/mesh"
@@ -22,7 +23,7 @@ const retriableStatusCodes = "retriable-status-codes"
 // retryPolicy sets a rule's retries: conditions, status codes, attempts,
 // per-try timeout and back-off. gRPC reads the gRPC-code conditions,
 // num_retries and the back-off, and ignores the rest.
-func (t *translator) retryPolicy(action *route.RouteAction, r *mesh.Route, rule resource.RouteRule) {
+func (t *translator) retryPolicy(action *route.RouteAction, rule resource.RouteRule, times mesh.RuleTimes) {
 	rp := rule.Retries
 	if rp == nil || rp.Attempts == 0 {
 		// gRPC refuses num_retries 0, and zero attempts means no retry.
@@ -40,15 +41,13 @@ func (t *translator) retryPolicy(action *route.RouteAction, r *mesh.Route, rule 
 		NumRetries:           wrapperspb.UInt32(rp.Attempts),
 		RetriableStatusCodes: rp.RetriableStatusCodes,
 	}
-	if d, ok := t.parseDuration(r, "perTryTimeout", rp.PerTryTimeout); ok {
-		out.PerTryTimeout = d
+	if times.PerTryTimeout > 0 {
+		out.PerTryTimeout = durationpb.New(times.PerTryTimeout)
 	}
-	if b := rp.Backoff; b != nil {
-		if base, ok := t.parseDuration(r, "backoff.base", b.Base); ok && base.AsDuration() > 0 {
-			out.RetryBackOff = &route.RetryPolicy_RetryBackOff{BaseInterval: base}
-			if maxD, ok := t.parseDuration(r, "backoff.max", b.Max); ok && maxD.AsDuration() > 0 {
-				out.RetryBackOff.MaxInterval = maxD
-			}
+	if times.BackoffBase > 0 {
+		out.RetryBackOff = &route.RetryPolicy_RetryBackOff{BaseInterval: durationpb.New(times.BackoffBase)}
+		if times.BackoffMax > 0 {
+			out.RetryBackOff.MaxInterval = durationpb.New(times.BackoffMax)
 		}
 	}
 	action.RetryPolicy = out

@@ -33,6 +33,9 @@ func (t *translator) routes(svc *mesh.Service, port resource.ServicePort) []*rou
 			continue
 		}
 		applied = true
+		for _, problem := range r.Problems {
+			t.diag(resource.KindRoute, r.Namespace, r.Name, "%s", problem)
+		}
 		for i, rule := range r.Spec.Rules {
 			for j, m := range mesh.RuleMatches(rule) {
 				rt := t.ruleRoute(r, i, rule, svc, port)
@@ -122,8 +125,8 @@ func (t *translator) routeAction(r *mesh.Route, i int, rule resource.RouteRule, 
 	} else {
 		action.ClusterSpecifier = &route.RouteAction_WeightedClusters{WeightedClusters: &route.WeightedCluster{Clusters: weighted}}
 	}
-	t.ruleTimeouts(action, r, rule)
-	t.retryPolicy(action, r, rule)
+	t.ruleTimeouts(action, r, r.Times(i))
+	t.retryPolicy(action, rule, r.Times(i))
 	t.mirror(action, r, i, rule, svc, port)
 	t.rewrite(action, r, i, rule)
 	return t.finishAction(action, targets)
@@ -157,15 +160,16 @@ func (t *translator) backendCluster(r *mesh.Route, b resource.Backend, svc *mesh
 
 // ruleTimeouts applies a rule's timeouts. gRPC ignores route.timeout and
 // honours max_stream_duration instead, so proxyless clients get both.
-func (t *translator) ruleTimeouts(action *route.RouteAction, r *mesh.Route, rule resource.RouteRule) {
-	if d, ok := t.parseDuration(r, "timeout", rule.Timeout); ok {
+func (t *translator) ruleTimeouts(action *route.RouteAction, r *mesh.Route, times mesh.RuleTimes) {
+	if times.Timeout > 0 {
+		d := durationpb.New(times.Timeout)
 		action.Timeout = d
 		if t.flavour == Proxyless {
 			action.MaxStreamDuration = &route.RouteAction_MaxStreamDuration{MaxStreamDuration: d}
 		}
 	}
-	if d, ok := t.parseDuration(r, "idleTimeout", rule.IdleTimeout); ok {
-		action.IdleTimeout = d
+	if times.IdleTimeout > 0 {
+		action.IdleTimeout = durationpb.New(times.IdleTimeout)
 		if t.flavour == Proxyless {
 			t.diag(resource.KindRoute, r.Namespace, r.Name, "idleTimeout is not supported by proxyless gRPC; it is ignored there")
 		}

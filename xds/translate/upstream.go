@@ -35,15 +35,14 @@ func (t *translator) upstreamConnectionOptions(ts trafficSettings) *cluster.Upst
 	}
 	return &cluster.UpstreamConnectionOptions{TcpKeepalive: &core.TcpKeepalive{
 		KeepaliveProbes:   optUInt32(ka.Probes),
-		KeepaliveTime:     seconds(ka.Time),
-		KeepaliveInterval: seconds(ka.Interval),
+		KeepaliveTime:     seconds(ts.policy.Times.KeepaliveTime),
+		KeepaliveInterval: seconds(ts.policy.Times.KeepaliveInterval),
 	}}
 }
 
 // seconds renders a duration in whole seconds, or nil when unset.
-func seconds(d resource.Duration) *wrapperspb.UInt32Value {
-	v, err := time.ParseDuration(string(d))
-	if err != nil || v < time.Second {
+func seconds(v time.Duration) *wrapperspb.UInt32Value {
+	if v < time.Second {
 		return nil
 	}
 	return wrapperspb.UInt32(uint32(v / time.Second))
