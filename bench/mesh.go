@@ -6,8 +6,10 @@ import (
 	"time"
 
 	"embassy.dev/embassy/pkg/apply"
+	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/store"
+	"embassy.dev/embassy/xds/translate"
 )
 
 // Namespace is where every generated resource lives.
@@ -149,7 +151,7 @@ func (m MeshSize) EndpointChange(n int) Change {
 	return Change{
 		Name:     "endpoints",
 		TypeURL:  TypeEndpoints,
-		Resource: ClusterName(i, nil),
+		Resource: ClusterName(i),
 		Ops:      []store.Op{{Key: w.Key(), Resource: w}},
 	}
 }
@@ -172,17 +174,11 @@ func (m MeshSize) RouteChange(n int) Change {
 
 // OutboundRouteName is the RouteConfiguration of an Envoy sidecar's
 // outbound HTTP listener; it holds a virtual host per service.
-const OutboundRouteName = "outbound_http"
+const OutboundRouteName = translate.OutboundHTTPName
 
-// ClusterName is the outbound cluster of the i-th service's port, or of a
-// label subset of it: outbound|<port>|<k=v,...>|<svc>.<ns>.
-func ClusterName(i int, subset []string) string {
-	s := ""
-	for k, kv := range subset {
-		if k > 0 {
-			s += ","
-		}
-		s += kv
-	}
-	return fmt.Sprintf("outbound|%d|%s|%s.%s", ServicePort, s, ServiceName(i), Namespace)
+// ClusterName is the outbound cluster of the i-th service's port, named as
+// the model names it.
+func ClusterName(i int) string {
+	svc := &mesh.Service{Ref: mesh.ServiceRef{Namespace: Namespace, Name: ServiceName(i)}}
+	return mesh.Cluster{Service: svc, Port: resource.ServicePort{Port: ServicePort}}.Name()
 }

@@ -7,10 +7,13 @@ import (
 	"embassy.dev/embassy/pkg/resource"
 )
 
+// OutboundHTTPName names an Envoy sidecar's outbound HTTP listener and its
+// RouteConfiguration, which holds a virtual host per service.
+const OutboundHTTPName = "outbound_http"
+
 // Listener and route names of the Envoy sidecar flavour. The golden files
 // pin them, and the xDS cache relies on them being stable.
 const (
-	outboundHTTPName    = "outbound_http"
 	outboundHTTPAddress = "127.0.0.1"
 	outboundHTTPPort    = resource.SidecarOutboundPort
 	localhost           = "127.0.0.1"

@@ -26,7 +26,7 @@ func (t *translator) outboundHTTPRoutes() *route.RouteConfiguration {
 			vhosts = append(vhosts, t.virtualHost(svc, p, domains))
 		}
 	}
-	return routeConfiguration(outboundHTTPName, vhosts)
+	return routeConfiguration(OutboundHTTPName, vhosts)
 }
 
 // outboundHTTPListener is where apps send every mesh HTTP request, HTTP
@@ -35,8 +35,8 @@ func (t *translator) outboundHTTPRoutes() *route.RouteConfiguration {
 // changes a route and never rebinds a socket. Its fault and rate limit
 // filters do nothing until a route turns them on for itself.
 func outboundHTTPListener() *listener.Listener {
-	h := normalizePaths(httpConnectionManager(outboundHTTPName, outboundHTTPName, nil, faultFilter(), disabledLocalRateLimitFilter()))
-	return listenerWithFilter(outboundHTTPName, outboundHTTPAddress, outboundHTTPPort, hcmFilter(h), nil)
+	h := normalizePaths(httpConnectionManager(OutboundHTTPName, OutboundHTTPName, nil, faultFilter(), disabledLocalRateLimitFilter()))
+	return listenerWithFilter(OutboundHTTPName, outboundHTTPAddress, outboundHTTPPort, hcmFilter(h), nil)
 }
 
 // outboundTCPListeners binds <svc.Ref.TCPAddress()>:<port> for each tcp
