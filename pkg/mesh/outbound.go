@@ -144,6 +144,10 @@ func RuleLabel(i int, rule resource.RouteRule) string {
 	return strconv.Itoa(i)
 }
 
+// CatchAllRouteName names the one route of a service port that no Route
+// applies to, which sends every request to the whole service.
+const CatchAllRouteName = "default"
+
 // RouteName names the route made of match j of rule i of r, as config
 // dumps and stats show it: <ns>/<route>/<rule>, with /<j> when the rule
 // has several matches.

@@ -70,7 +70,7 @@ func chooseRoute(snap *mesh.Snapshot, svc *mesh.Service, port resource.ServicePo
 	if applied {
 		return nil
 	}
-	return &RouteChoice{Name: "default", Backends: []BackendChoice{backend(mesh.Cluster{Service: svc, Port: port}, 1)}}
+	return &RouteChoice{Name: mesh.CatchAllRouteName, Backends: []BackendChoice{backend(mesh.Cluster{Service: svc, Port: port}, 1)}}
 }
 
 // ruleBackends resolves a rule's backends as the translator does; ok is

@@ -54,7 +54,7 @@ func (t *translator) routes(svc *mesh.Service, port resource.ServicePort) []*rou
 	if !applied {
 		c := clusterRef{svc: svc, port: port}
 		out = append(out, &route.Route{
-			Name:   "default",
+			Name:   mesh.CatchAllRouteName,
 			Match:  routeMatch(resource.RouteMatch{}),
 			Action: &route.Route_Route{Route: t.finishAction(&route.RouteAction{ClusterSpecifier: &route.RouteAction_Cluster{Cluster: c.name()}}, []*mesh.Service{svc})},
 		})
