@@ -112,10 +112,6 @@ func describeInbound(w io.Writer, snap *mesh.Snapshot, wl *mesh.Workload) {
 	}
 	var aps []string
 	for _, p := range snap.AuthorizationPoliciesFor(wl) {
-		mode := p.Spec.Mode
-		if mode == "" {
-			mode = "enforce"
-		}
 		why := "selects its labels"
 		for _, s := range p.Spec.Targets.Services {
 			for _, b := range wl.Spec.Services {
@@ -124,7 +120,7 @@ func describeInbound(w io.Writer, snap *mesh.Snapshot, wl *mesh.Workload) {
 				}
 			}
 		}
-		aps = append(aps, fmt.Sprintf("%s/%s (%s; %s)", p.Namespace, p.Name, mode, why))
+		aps = append(aps, fmt.Sprintf("%s/%s (%s; %s)", p.Namespace, p.Name, p.Mode, why))
 	}
 	list(w, "Routes", routes)
 	list(w, "TrafficPolicies", tps)
