@@ -1,6 +1,7 @@
 package extauthz
 
 import (
+	"net/url"
 	"unicode/utf8"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -18,8 +19,9 @@ import (
 // revision gets one only when every field it keys on is one fastKey can
 // read (fieldReader) and no JWT claims join the input.
 type fastKey struct {
-	deps  *compile.InputDeps
-	reads []fieldReader // one per deps.Paths()
+	deps   *compile.InputDeps
+	reads  []fieldReader // one per deps.Paths()
+	parsed bool          // a field is in parsed_path or parsed_query
 }
 
 // fastRequest is one request as the readers see it: its HTTP part and
@@ -46,6 +48,7 @@ func newFastKey(b *compile.Bundle, deps *compile.InputDeps) *fastKey {
 			return nil
 		}
 		k.reads = append(k.reads, read)
+		k.parsed = k.parsed || p[0].Equal(keyParsedPath) || p[0].Equal(keyParsedQuery)
 	}
 	return k
 }
@@ -60,7 +63,14 @@ func (k *fastKey) key(req *authv3.CheckRequest) (key string, ok bool) {
 	}
 	r := &fastRequest{req: req, h: h}
 	var err error
-	if r.parsedPath, r.parsedQuery, err = parsePath(h.GetPath()); err != nil {
+	// Only a path that parses builds an input; parsing the query too
+	// costs as much again, so that waits until a field needs it.
+	if k.parsed {
+		r.parsedPath, r.parsedQuery, err = parsePath(h.GetPath())
+	} else {
+		_, err = url.Parse(h.GetPath())
+	}
+	if err != nil {
 		return "", false
 	}
 	i := 0
