@@ -123,6 +123,11 @@ func TestFastKeyRefuses(t *testing.T) {
 		"bad path":      rawRequest("GET", "http://[::1", nil, "", "p"),
 		"bad header":    rawRequest("GET", "/api/x", map[string]string{"x-other": "\xff"}, "", "p"),
 		"bad principal": rawRequest("GET", "/api/x", nil, "", "\xff"),
+		"bad label":     withPeer(func(p *authv3.AttributeContext_Peer) { p.Labels = map[string]string{"app": "\xff"} }),
+		"bad address": withPeer(func(p *authv3.AttributeContext_Peer) {
+			p.Address.GetSocketAddress().Address = "\xff"
+		}),
+		"bad certificate": withPeer(func(p *authv3.AttributeContext_Peer) { p.Certificate = "\xff" }),
 	} {
 		if _, err := InputValue(req); err == nil {
 			t.Errorf("%s: input builds", name)
@@ -146,6 +151,14 @@ func rawRequest(method, path string, headers map[string]string, body, principal 
 			Method: method, Path: path, Host: "api.example", Headers: headers, Body: body,
 		}},
 	}}
+}
+
+// withPeer is a request the fast key would read, but for what edit
+// changes in its source.
+func withPeer(edit func(*authv3.AttributeContext_Peer)) *authv3.CheckRequest {
+	req := rawRequest("GET", "/api/x", map[string]string{"x-user": "u"}, "", "p")
+	edit(req.Attributes.Source)
+	return req
 }
 
 // FuzzFastKey varies every field the fast key reads, and the body and
