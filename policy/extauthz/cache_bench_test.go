@@ -44,3 +44,18 @@ allow if {
 		})
 	}
 }
+
+// BenchmarkCheckCacheGRPC times a cache hit through the gRPC API over a
+// unix socket, every decision logged as the agent does by default, to
+// show what of a cached call is gRPC's.
+func BenchmarkCheckCacheGRPC(b *testing.B) {
+	bundle := compileRego(b, "package envoy.authz\n\ndefault allow := false\n\nallow if input.attributes.source.principal == \"spiffe://d/ns/web/sa/frontend\"\n")
+	dl := NewDecisionLog(hclog.New(&hclog.LoggerOptions{JSONFormat: true, Output: io.Discard}), nil, 1)
+	defer dl.Close()
+	client, srv := serve(b, load(b, bundle), Options{DecisionLog: dl, CacheSize: 100})
+	waitReady(b, client, srv)
+	benchChecks(b, client, httpRequest("GET", "/api/books/42", map[string]string{"x-request-id": "bench"}, "spiffe://d/ns/web/sa/frontend"))
+	if st := srv.CacheStats(); st.Hits == 0 {
+		b.Errorf("no hits: %+v", st)
+	}
+}
