@@ -11,9 +11,22 @@ import (
 // the same decision from a cacheable bundle. ok is false when a value
 // cannot be converted, and the input must then be decided uncached.
 func (d *InputDeps) Key(input any) (key string, ok bool) {
+	return d.KeyWith(func(path []*ast.Term) (ast.Value, bool, bool) { return lookup(input, path) })
+}
+
+// Paths returns the input paths of Fields, in the same order, without
+// the leading input; callers must not change them.
+func (d *InputDeps) Paths() [][]*ast.Term { return d.paths }
+
+// KeyWith is Key for an input that find reads the value at each of
+// Paths from (found false when the input has none there; ok false when
+// find cannot tell, which makes KeyWith's ok false too), so a caller
+// that can read those values without building the whole input gets the
+// very key Key would give.
+func (d *InputDeps) KeyWith(find func(path []*ast.Term) (v ast.Value, found, ok bool)) (key string, ok bool) {
 	var b strings.Builder
 	for _, p := range d.paths {
-		v, found, ok := lookup(input, p)
+		v, found, ok := find(p)
 		if !ok {
 			return "", false
 		}

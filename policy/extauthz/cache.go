@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+
 	"embassy.dev/embassy/policy/compile"
 	"embassy.dev/embassy/policy/engine"
 )
@@ -55,6 +57,7 @@ type revisionCache struct {
 	bundle *compile.Bundle
 	deps   *compile.InputDeps
 	lru    *lru
+	fast   *fastKey // nil when the key needs the whole input
 }
 
 func newDecisionCache(size int) *decisionCache {
@@ -94,6 +97,28 @@ func (c *decisionCache) decide(b *compile.Bundle, input any, eval func() (engine
 	return d, err
 }
 
+// hit answers req from b's cache by the fast key, before its input is
+// built; on a miss, or when req needs its input for a key, ok is false
+// and req takes decide's path, which counts it.
+func (c *decisionCache) hit(b *compile.Bundle, req *authv3.CheckRequest) (d engine.Decision, ok bool) {
+	if c == nil {
+		return d, false
+	}
+	rc := c.forBundle(b)
+	if rc == nil || rc.fast == nil {
+		return d, false
+	}
+	key, ok := rc.fast.key(req)
+	if !ok {
+		return d, false
+	}
+	if d, ok = rc.lru.get(key); !ok {
+		return d, false
+	}
+	c.hits.Add(1)
+	return cloneDecision(d), true
+}
+
 // forBundle returns b's cache, or nil while b is being analysed: the
 // first Check of a new revision starts its analysis (which compiles the
 // modules again) in the background, and until it is done Checks go
@@ -120,7 +145,7 @@ func (c *decisionCache) analyse(b *compile.Bundle) {
 	}
 	rc := &revisionCache{bundle: b, deps: b.InputDeps()}
 	if rc.deps.Cacheable {
-		rc.lru = newLRU(c.size)
+		rc.lru, rc.fast = newLRU(c.size), newFastKey(b, rc.deps)
 	}
 	c.cur.Store(rc)
 }

@@ -11,7 +11,8 @@ import (
 // BenchmarkCheckCache times Check called in process (no gRPC), with the
 // decision cache off and on, for a policy on the caller and the path, so
 // the difference is what a hit saves and the rest is what a Check costs
-// besides the policy.
+// besides the policy; with every allow logged (the agent's default) and
+// with none, since the log's writer shares the CPU.
 func BenchmarkCheckCache(b *testing.B) {
 	bundle := compileRego(b, `package envoy.authz
 
@@ -25,12 +26,15 @@ allow if {
 	req := httpRequest("GET", "/api/books/42?fields=title", map[string]string{"x-request-id": "bench", "user-agent": "bench/1.0"},
 		"spiffe://bookstore.example/ns/web/sa/frontend")
 	for _, c := range []struct {
-		name string
-		size int
-	}{{"off", 0}, {"on", 100}} {
+		name   string
+		size   int
+		sample float64
+	}{{"off", 0, 1}, {"on", 100, 1}, {"off-unlogged", 0, 0}, {"on-unlogged", 100, 0}} {
 		b.Run(c.name, func(b *testing.B) {
 			logger := hclog.New(&hclog.LoggerOptions{JSONFormat: true, Output: io.Discard})
-			s := New(load(b, bundle), Options{Logger: logger, CacheSize: c.size})
+			dl := NewDecisionLog(logger, nil, c.sample)
+			defer dl.Close()
+			s := New(load(b, bundle), Options{DecisionLog: dl, CacheSize: c.size})
 			for b.Loop() {
 				resp, err := s.Check(b.Context(), req)
 				if err != nil || resp.GetStatus().GetCode() != int32(code.Code_OK) {
@@ -38,5 +42,20 @@ allow if {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkCheckCacheGRPC times a cache hit through the gRPC API over a
+// unix socket, every decision logged as the agent does by default, to
+// show what of a cached call is gRPC's.
+func BenchmarkCheckCacheGRPC(b *testing.B) {
+	bundle := compileRego(b, "package envoy.authz\n\ndefault allow := false\n\nallow if input.attributes.source.principal == \"spiffe://d/ns/web/sa/frontend\"\n")
+	dl := NewDecisionLog(hclog.New(&hclog.LoggerOptions{JSONFormat: true, Output: io.Discard}), nil, 1)
+	defer dl.Close()
+	client, srv := serve(b, load(b, bundle), Options{DecisionLog: dl, CacheSize: 100})
+	waitReady(b, client, srv)
+	benchChecks(b, client, httpRequest("GET", "/api/books/42", map[string]string{"x-request-id": "bench"}, "spiffe://d/ns/web/sa/frontend"))
+	if st := srv.CacheStats(); st.Hits == 0 {
+		b.Errorf("no hits: %+v", st)
 	}
 }

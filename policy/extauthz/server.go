@@ -87,9 +87,13 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	var (
 		d   engine.Decision
 		err error
+		hit bool
 	)
 	if pathErr := checkPath(req); pathErr != nil {
 		d, err = s.badRequest(pathErr), pathErr
+	} else if d, hit = s.cache.hit(s.engine.Bundle(), req); hit {
+		// A cached decision of a policy without JWT providers: nothing to
+		// add, and no input to build.
 	} else if input, inErr := InputValue(req); inErr != nil {
 		d, err = s.badRequest(inErr), inErr
 	} else if input, remove, denied := jwtCheck(s.engine.Bundle(), req, input, start); denied != nil {

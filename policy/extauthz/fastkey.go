@@ -1,0 +1,276 @@
+package extauthz
+
+import (
+	"net/url"
+	"unicode/utf8"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"github.com/open-policy-agent/opa/v1/ast"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"embassy.dev/embassy/policy/compile"
+)
+
+// fastKey computes a cacheable revision's cache key straight from the
+// CheckRequest, so a hit skips building the input document, which is
+// most of what a cached Check would otherwise cost. It reads each field
+// of compile.InputDeps from the request's Go fields and hands the values
+// to the same key writer as the input's, so both give one key. A
+// revision gets one only when every field it keys on is one fastKey can
+// read (fieldReader) and no JWT claims join the input.
+type fastKey struct {
+	deps   *compile.InputDeps
+	reads  []fieldReader // one per deps.Paths()
+	parsed bool          // a field is in parsed_path or parsed_query
+}
+
+// fastRequest is one request as the readers see it: its HTTP part and
+// its parsed path and query, as InputValue parses them.
+type fastRequest struct {
+	req                     *authv3.CheckRequest
+	h                       *authv3.AttributeContext_HttpRequest
+	parsedPath, parsedQuery ast.Value
+}
+
+// fieldReader returns the value the input would hold at one path.
+type fieldReader func(r *fastRequest) (v ast.Value, found bool)
+
+// newFastKey returns the fast key of a cacheable revision, or nil when
+// its key needs the whole input.
+func newFastKey(b *compile.Bundle, deps *compile.InputDeps) *fastKey {
+	if !deps.Cacheable || b.JWTVerifier() != nil {
+		return nil
+	}
+	k := &fastKey{deps: deps}
+	for _, p := range deps.Paths() {
+		read := newFieldReader(p)
+		if read == nil {
+			return nil
+		}
+		k.reads = append(k.reads, read)
+		k.parsed = k.parsed || p[0].Equal(keyParsedPath) || p[0].Equal(keyParsedQuery)
+	}
+	return k
+}
+
+// key returns req's cache key; ok is false when req must take the full
+// path, because its input would not build (so it is answered 400) or a
+// field cannot be read here.
+func (k *fastKey) key(req *authv3.CheckRequest) (key string, ok bool) {
+	h := req.GetAttributes().GetRequest().GetHttp()
+	if !protoBuilds(req.ProtoReflect()) || !bodyParses(h) {
+		return "", false
+	}
+	r := &fastRequest{req: req, h: h}
+	var err error
+	// Only a path that parses builds an input; parsing the query too
+	// costs as much again, so that waits until a field needs it.
+	if k.parsed {
+		r.parsedPath, r.parsedQuery, err = parsePath(h.GetPath())
+	} else {
+		_, err = url.Parse(h.GetPath())
+	}
+	if err != nil {
+		return "", false
+	}
+	i := 0
+	return k.deps.KeyWith(func([]*ast.Term) (ast.Value, bool, bool) {
+		v, found := k.reads[i](r)
+		i++
+		return v, found, true
+	})
+}
+
+// bodyParses says whether InputValue would parse h's body without error;
+// parsing it here is rare, since Envoy sends a body only when the filter
+// asks for one.
+func bodyParses(h *authv3.AttributeContext_HttpRequest) bool {
+	body := h.GetBody()
+	if body == "" {
+		body = string(h.GetRawBody())
+	}
+	_, _, err := parseBody(h.GetHeaders(), body)
+	return err == nil
+}
+
+// newFieldReader returns the reader of an input path, or nil when the
+// path is not one read here. Past the field a reader finds, the rest of
+// the path is looked up with OPA's own Find, as the key of the input
+// does.
+func newFieldReader(p []*ast.Term) fieldReader {
+	name := func(i int) string {
+		if i >= len(p) {
+			return ""
+		}
+		s, _ := p[i].Value.(ast.String)
+		return string(s)
+	}
+	switch name(0) {
+	case "version":
+		return within(p[1:], func(*fastRequest) ast.Value { return version.Value })
+	case "parsed_path":
+		return within(p[1:], func(r *fastRequest) ast.Value { return r.parsedPath })
+	case "parsed_query":
+		return within(p[1:], func(r *fastRequest) ast.Value { return r.parsedQuery })
+	case "attributes":
+	default:
+		return nil
+	}
+	switch {
+	case (name(1) == "source" || name(1) == "destination") && name(2) == "principal":
+		peer := name(1)
+		return withinString(p[3:], func(r *fastRequest) (string, bool) {
+			a := r.req.GetAttributes()
+			s := a.GetSource().GetPrincipal()
+			if peer == "destination" {
+				s = a.GetDestination().GetPrincipal()
+			}
+			return s, s != ""
+		})
+	case name(1) == "request" && name(2) == "http" && name(3) == "headers" && name(4) != "":
+		header := name(4)
+		return withinString(p[5:], func(r *fastRequest) (string, bool) {
+			v, ok := r.h.GetHeaders()[header]
+			return v, ok
+		})
+	case name(1) == "request" && name(2) == "http":
+		field := httpStringField(name(3))
+		if field == nil {
+			return nil
+		}
+		return withinString(p[4:], func(r *fastRequest) (string, bool) {
+			s := field(r.h)
+			return s, s != ""
+		})
+	}
+	return nil
+}
+
+// httpStringField returns the getter of an HTTP request's string field
+// by its protojson name, or nil.
+func httpStringField(name string) func(*authv3.AttributeContext_HttpRequest) string {
+	switch name {
+	case "id":
+		return (*authv3.AttributeContext_HttpRequest).GetId
+	case "method":
+		return (*authv3.AttributeContext_HttpRequest).GetMethod
+	case "path":
+		return (*authv3.AttributeContext_HttpRequest).GetPath
+	case "host":
+		return (*authv3.AttributeContext_HttpRequest).GetHost
+	case "scheme":
+		return (*authv3.AttributeContext_HttpRequest).GetScheme
+	case "query":
+		return (*authv3.AttributeContext_HttpRequest).GetQuery
+	case "fragment":
+		return (*authv3.AttributeContext_HttpRequest).GetFragment
+	case "protocol":
+		return (*authv3.AttributeContext_HttpRequest).GetProtocol
+	}
+	return nil
+}
+
+// within reads rest inside the value get returns.
+func within(rest []*ast.Term, get func(*fastRequest) ast.Value) fieldReader {
+	return func(r *fastRequest) (ast.Value, bool) {
+		v, err := get(r).Find(ast.Ref(rest))
+		return v, err == nil
+	}
+}
+
+// withinString reads rest inside a string field that the input holds
+// only when get says so (protojson leaves empty strings out).
+func withinString(rest []*ast.Term, get func(*fastRequest) (string, bool)) fieldReader {
+	return func(r *fastRequest) (ast.Value, bool) {
+		s, ok := get(r)
+		if !ok {
+			return nil, false
+		}
+		v, err := ast.String(s).Find(ast.Ref(rest))
+		return v, err == nil
+	}
+}
+
+// protoBuilds says whether protoValue(m) would succeed, without building
+// it: it refuses exactly what protoValue refuses (strings and map keys
+// that are not UTF-8, well-known types protojson rejects).
+func protoBuilds(m protoreflect.Message) bool {
+	switch x := m.Interface().(type) {
+	case *authv3.AttributeContext_HttpRequest:
+		return httpRequestBuilds(x)
+	case *authv3.AttributeContext_Peer:
+		return peerBuilds(x)
+	}
+	if wkt := wellKnown(m.Descriptor().FullName()); wkt != nil {
+		_, err := wkt(m)
+		return err == nil
+	}
+	ok := true
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		ok = fieldBuilds(fd, v)
+		return ok
+	})
+	return ok
+}
+
+func fieldBuilds(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+	switch {
+	case fd.IsList():
+		for i := range v.List().Len() {
+			if !singularBuilds(fd, v.List().Get(i)) {
+				return false
+			}
+		}
+		return true
+	case fd.IsMap():
+		ok := true
+		v.Map().Range(func(k protoreflect.MapKey, mv protoreflect.Value) bool {
+			ok = singularBuilds(fd.MapValue(), mv) && utf8.ValidString(k.String())
+			return ok
+		})
+		return ok
+	}
+	return singularBuilds(fd, v)
+}
+
+func singularBuilds(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+	switch fd.Kind() {
+	case protoreflect.StringKind:
+		return utf8.ValidString(v.String())
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		return protoBuilds(v.Message())
+	}
+	return true
+}
+
+// httpRequestBuilds is protoBuilds of the HTTP request, read from its Go
+// fields as httpRequestValue reads them.
+func httpRequestBuilds(h *authv3.AttributeContext_HttpRequest) bool {
+	for _, s := range [...]string{h.Id, h.Method, h.Path, h.Host, h.Scheme, h.Query, h.Fragment, h.Protocol, h.Body} {
+		if !utf8.ValidString(s) {
+			return false
+		}
+	}
+	for k, v := range h.Headers {
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return false
+		}
+	}
+	return h.HeaderMap == nil || protoBuilds(h.HeaderMap.ProtoReflect())
+}
+
+// peerBuilds is protoBuilds of a peer, read from its Go fields: every
+// request has two, and reflection over them cost a third of a hit.
+func peerBuilds(p *authv3.AttributeContext_Peer) bool {
+	for _, s := range [...]string{p.Service, p.Principal, p.Certificate} {
+		if !utf8.ValidString(s) {
+			return false
+		}
+	}
+	for k, v := range p.Labels {
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return false
+		}
+	}
+	return p.Address == nil || protoBuilds(p.Address.ProtoReflect())
+}
