@@ -11,25 +11,17 @@ import (
 	"testing"
 	"time"
 
+	"embassy.dev/embassy/internal/idtest"
 	"embassy.dev/embassy/pkg/api"
 	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/identity"
-	"embassy.dev/embassy/pkg/store"
 )
 
 // identityEnv is env with real join tokens and a real CA.
 func identityEnv(t *testing.T) (*env, *identity.Tokens) {
 	t.Helper()
-	st := store.NewMemory()
-	t.Cleanup(func() { st.Close() })
-	ca, err := identity.LoadOrCreateCA(st, identity.CAConfig{TrustDomain: "example.org"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := identity.NewTokens(st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := idtest.New(t, "example.org", nil)
+	st, ca, tokens := id.Store, id.CA, id.Tokens
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "admin-token")
 	if err := os.WriteFile(tokenFile, []byte("tok\n"), 0o600); err != nil {

@@ -240,18 +240,6 @@ func checkRequest(method, path string) *authv3.CheckRequest {
 	}}
 }
 
-// waitFor polls cond every 10ms for up to 10s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for range 1000 {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 // lines returns the log lines holding every one of subs.
 func lines(log string, subs ...string) []string {
 	var out []string

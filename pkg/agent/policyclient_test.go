@@ -16,6 +16,7 @@ import (
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/policy/compile"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/internal/syncbuf"
 )
 
@@ -101,7 +102,7 @@ func TestAgentEnforcesPushedPolicies(t *testing.T) {
 	if c, _ := check(t, authz, "GET", "/nope"); c != codeDenied {
 		t.Errorf("with the dry-run policy, /nope: code %d, want a deny by shop/paths", c)
 	}
-	waitFor(t, "the would-deny log line", func() bool {
+	poll.Until(t, "the would-deny log line", func() bool {
 		return len(lines(logs.String(), `"decision":"would-deny"`, `"policy":"shop/audit"`, `"dry_run":true`)) >= 2
 	})
 	if l := lines(logs.String(), `"decision":"would-deny"`)[0]; !strings.Contains(l, `"x-request-id":"req-1"`) ||
@@ -157,7 +158,7 @@ func TestAuthzStatsFile(t *testing.T) {
 	want.Policies[0].Allow, want.Policies[0].WouldDeny = 0, 3
 	want.Policies[1].Allow, want.Policies[1].Deny = 1, 2
 	var got AuthzStats
-	waitFor(t, "the stats file", func() bool {
+	poll.Until(t, "the stats file", func() bool {
 		raw, err := os.ReadFile(ta.path(AuthzStatsFile))
 		if err != nil || json.Unmarshal(raw, &got) != nil || len(got.Policies) != 2 || got.Policies[1].LoadError == "" {
 			return false

@@ -28,6 +28,7 @@ import (
 	"embassy.dev/embassy/pkg/identity/wire"
 	"embassy.dev/embassy/pkg/resource"
 
+	"embassy.dev/embassy/internal/idtest"
 	"embassy.dev/embassy/internal/syncbuf"
 )
 
@@ -77,14 +78,7 @@ func attest(t *testing.T, cp *ControlPlane, ns, sa string) (svid, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, csr := idtest.KeyAndCSR(t)
 	c, err := idclient.Dial(cp.XDSAddr(), cp.CA().Bundle(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -201,18 +195,6 @@ func workloadSpec(addr string) resource.WorkloadSpec {
 
 func workloadKey(ns, name string) resource.Key {
 	return resource.Key{Kind: resource.KindWorkload, Namespace: ns, Name: name}
-}
-
-// eventually polls cond until it holds or five seconds pass.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // fetchClustersPlain is fetchClusters over plaintext.

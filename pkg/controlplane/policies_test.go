@@ -17,6 +17,7 @@ import (
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/policy/compile"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/internal/syncbuf"
 )
 
@@ -115,7 +116,7 @@ func TestAgentReceivesTheBundlesOfPoliciesTargetingItsWorkload(t *testing.T) {
 	if first.GetVersionInfo() != wantVersion {
 		t.Errorf("version = %q, want the bundle revisions %q", first.GetVersionInfo(), wantVersion)
 	}
-	eventually(t, "the ACK of the bundles is recorded", func() bool {
+	poll.Until(t, "the ACK of the bundles is recorded", func() bool {
 		for _, p := range cp.XDS().Proxies() {
 			if p.ID == "web-1.shop" && p.Types[resourcev3.ExtensionConfigType].VersionAcked == wantVersion {
 				return true

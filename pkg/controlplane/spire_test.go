@@ -24,6 +24,7 @@ import (
 
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/internal/workloadapitest"
 	"embassy.dev/embassy/pkg/agent"
 	"embassy.dev/embassy/pkg/client"
@@ -138,7 +139,7 @@ func TestSPIREIssuesTheControlPlanesCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the xDS listener to present SPIRE's rotated SVID", func() bool {
+	poll.Until(t, "the xDS listener to present SPIRE's rotated SVID", func() bool {
 		leaf, err := servingLeaf(t, m.cp.XDSAddr(), m.authority.Roots())
 		return err == nil && leaf.SerialNumber.Cmp(next.Certificates[0].SerialNumber) == 0
 	})
@@ -161,7 +162,7 @@ func TestSPIREIssuesTheControlPlanesCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "/v1/bundle?format=jwks to serve SPIRE's JWT keys", func() bool {
+	poll.Until(t, "/v1/bundle?format=jwks to serve SPIRE's JWT keys", func() bool {
 		got, err := client.New("http://"+m.cp.APIAddr(), "").Bundle(ctx, "jwks")
 		return err == nil && sameJWTKeys(t, got, want)
 	})
@@ -232,7 +233,7 @@ func TestSPIRESVIDsAuthenticateAgents(t *testing.T) {
 
 	ads := dialXDSWith(t, m.cp.XDSAddr(), roots, web)
 	// The apply is published asynchronously.
-	eventually(t, "a SPIRE SVID to get its own workload's clusters", func() bool {
+	poll.Until(t, "a SPIRE SVID to get its own workload's clusters", func() bool {
 		resp, err := fetchClusters(t, ads, "web-1.shop")
 		return err == nil && len(resp.GetResources()) > 0
 	})
@@ -376,7 +377,7 @@ func TestAgentWithSPIRERegistersThroughTheControlPlane(t *testing.T) {
 			t.Errorf("agent: %v", err)
 		}
 	}()
-	eventually(t, "the agent to register web-5 with its SPIRE SVID", func() bool {
+	poll.Until(t, "the agent to register web-5 with its SPIRE SVID", func() bool {
 		_, err := m.cp.Store().Get(context.Background(), workloadKey("shop", "web-5"))
 		return err == nil
 	})
@@ -476,7 +477,7 @@ spec:
     type: spire
     socketPath: %s
 `, spireTD, srv.Path()))
-	eventually(t, "a warning that the CA changes at restart", func() bool {
+	poll.Until(t, "a warning that the CA changes at restart", func() bool {
 		return strings.Contains(logs.String(), "uses its own CA until it restarts")
 	})
 	if _, err := servingLeaf(t, cp.XDSAddr(), a.Roots()); err == nil {

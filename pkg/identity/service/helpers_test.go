@@ -27,6 +27,7 @@ import (
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/store"
 
+	"embassy.dev/embassy/internal/idtest"
 	"embassy.dev/embassy/internal/syncbuf"
 )
 
@@ -69,16 +70,11 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, st: store.NewMemory(), clock: &clock{}, logs: &syncbuf.Buffer{}, events: events.New(100)}
-	t.Cleanup(func() { e.st.Close() })
+	e := &env{t: t, clock: &clock{}, logs: &syncbuf.Buffer{}, events: events.New(100)}
+	id := idtest.New(t, td.Name(), e.clock.now)
+	e.st, e.ca, e.tokens = id.Store, id.CA, id.Tokens
 	log := hclog.New(&hclog.LoggerOptions{Name: "test", Level: hclog.Trace, Output: e.logs})
 	var err error
-	if e.ca, err = identity.LoadOrCreateCA(e.st, identity.CAConfig{TrustDomain: td.Name()}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if e.tokens, err = identity.NewTokens(e.st, e.clock.now); err != nil {
-		t.Fatal(err)
-	}
 	e.svc, err = New(Config{
 		CA: e.ca, Tokens: e.tokens, Store: e.st, Applier: apply.New(e.st),
 		LeaseTTL: time.Second, SweepInterval: 20 * time.Millisecond,
@@ -217,18 +213,6 @@ func ctx(t *testing.T) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
 	return c
-}
-
-// eventually polls cond until it holds or five seconds pass.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // serviceWeb is Service web of namespace shop, served by service accounts
