@@ -90,6 +90,7 @@ var layerOf = map[string]int{
 	"examples/quickstart/cmd/echo-server": tools,
 	"internal/catest":                     tools,
 	"internal/echo":                       tools,
+	"internal/grpctest":                   tools,
 	"internal/idtest":                     tools,
 	"internal/layers":                     tools,
 	"internal/meshtest":                   tools,

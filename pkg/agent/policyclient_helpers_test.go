@@ -25,6 +25,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"embassy.dev/embassy/internal/grpctest"
 	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/policy/compile"
@@ -206,11 +207,7 @@ func forgeBundle(t *testing.T, b *compile.Bundle, rego string) (raw []byte, revi
 // authzClient dials the agent's authz.sock.
 func authzClient(t *testing.T, dir string) authv3.AuthorizationClient {
 	t.Helper()
-	conn, err := grpc.NewClient("unix://"+filepath.Join(dir, dataplane.AuthzSocket), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn := grpctest.Dial(t, "unix://"+filepath.Join(dir, dataplane.AuthzSocket))
 	return authv3.NewAuthorizationClient(conn)
 }
 

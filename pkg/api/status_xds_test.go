@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -17,12 +16,11 @@ import (
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"embassy.dev/embassy/internal/grpctest"
 	"embassy.dev/embassy/pkg/api"
 	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/events"
@@ -69,18 +67,8 @@ func startLiveWith(t *testing.T, staleAfter time.Duration, tr cache.Translator) 
 		PendingUpdates: func() int { return srv.PendingUpdates() },
 	})
 	srv = xdsserver.New(xdsserver.Config{Translator: tr, Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond, Events: bus, Metrics: m})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := grpc.NewServer()
-	srv.Register(g)
-	served := make(chan struct{})
-	go func() { defer close(served); _ = g.Serve(lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(srv.Close) // after the gRPC server has stopped
+	conn := grpctest.Serve(t, srv.Register)
 	st := store.NewMemory()
 	h := api.NewHandler(api.Options{
 		Store: st, Proxies: srv, Config: srv, AdminToken: adminToken, ReadTokens: []string{readToken},
@@ -91,13 +79,7 @@ func startLiveWith(t *testing.T, staleAfter time.Duration, tr cache.Translator) 
 		},
 	})
 	hs := httptest.NewServer(h)
-	t.Cleanup(func() {
-		hs.Close()
-		conn.Close()
-		g.Stop()
-		<-served
-		srv.Close()
-	})
+	t.Cleanup(hs.Close)
 	l := &live{t: t, xds: srv, st: st, bus: bus, api: hs, ads: discovery.NewAggregatedDiscoveryServiceClient(conn)}
 	l.push(1)
 	return l

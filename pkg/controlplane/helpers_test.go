@@ -20,7 +20,6 @@ import (
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"embassy.dev/embassy/pkg/apply"
 	"embassy.dev/embassy/pkg/dataplane"
@@ -28,6 +27,7 @@ import (
 	"embassy.dev/embassy/pkg/identity/wire"
 	"embassy.dev/embassy/pkg/resource"
 
+	"embassy.dev/embassy/internal/grpctest"
 	"embassy.dev/embassy/internal/idtest"
 	"embassy.dev/embassy/internal/syncbuf"
 )
@@ -200,24 +200,16 @@ func workloadKey(ns, name string) resource.Key {
 // fetchClustersPlain is fetchClusters over plaintext.
 func fetchClustersPlain(t *testing.T, addr, id string) (*discovery.DiscoveryResponse, error) {
 	t.Helper()
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
+	cc := grpctest.Dial(t, addr)
 	return fetchClusters(t, discovery.NewAggregatedDiscoveryServiceClient(cc), id)
 }
 
 // attestPlain calls Attest over plaintext.
 func attestPlain(t *testing.T, addr string) error {
 	t.Helper()
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
+	cc := grpctest.Dial(t, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err = wire.NewIdentityClient(cc).Attest(ctx, &wire.AttestRequest{Token: "x"})
+	_, err := wire.NewIdentityClient(cc).Attest(ctx, &wire.AttestRequest{Token: "x"})
 	return err
 }
