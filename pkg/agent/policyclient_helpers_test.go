@@ -2,8 +2,6 @@ package agent
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"net"
 	"path/filepath"
@@ -164,44 +162,6 @@ func compilePolicy(t *testing.T, name, rego string, edit ...func(*resource.Autho
 		t.Fatal(err)
 	}
 	return b
-}
-
-// forgeBundle returns the JSON of b with its module replaced by rego and
-// the revision recomputed the way compile documents it, so it passes the
-// integrity check: a bundle that compiled at the control plane but does
-// not prepare in this agent.
-func forgeBundle(t *testing.T, b *compile.Bundle, rego string) (raw []byte, revision string) {
-	t.Helper()
-	raw, err := json.Marshal(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var w map[string]any
-	if err := json.Unmarshal(raw, &w); err != nil {
-		t.Fatal(err)
-	}
-	w["modules"].([]any)[0].(map[string]any)["rego"] = rego
-	content := map[string]any{}
-	for k, v := range w {
-		if k != "name" && k != "revision" {
-			content[k] = v
-		}
-	}
-	hashed, err := json.Marshal(content)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(hashed)
-	w["revision"] = hex.EncodeToString(sum[:8])
-	raw, err = json.Marshal(w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var check compile.Bundle
-	if err := json.Unmarshal(raw, &check); err != nil {
-		t.Fatalf("the forged bundle does not pass the integrity check: %v", err)
-	}
-	return raw, w["revision"].(string)
 }
 
 // authzClient dials the agent's authz.sock.

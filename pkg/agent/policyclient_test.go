@@ -16,6 +16,7 @@ import (
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/policy/compile"
 
+	"embassy.dev/embassy/internal/bundletest"
 	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/internal/syncbuf"
 )
@@ -72,7 +73,7 @@ func TestAgentEnforcesPushedPolicies(t *testing.T) {
 
 	// A revision that compiled elsewhere but calls a function this agent
 	// does not know is NACKed; revision 2 keeps deciding.
-	badRaw, badRev := forgeBundle(t, v2, "package envoy.authz\n\ndefault allow := false\n\nallow if no_such_function(input.attributes.request.http.path)")
+	badRaw, badRev := bundletest.Forge(t, v2, "package envoy.authz\n\ndefault allow := false\n\nallow if no_such_function(input.attributes.request.http.path)")
 	ps.set(t, "web-1.shop", "v3", rawPolicyResource(t, "shop/paths", badRaw))
 	nack := ps.answer(t, true, "v3")
 	msg := nack.GetErrorDetail().GetMessage()
@@ -111,7 +112,7 @@ func TestAgentEnforcesPushedPolicies(t *testing.T) {
 	}
 
 	// A policy whose only revision fails to load denies everything.
-	brokenRaw, _ := forgeBundle(t, compilePolicy(t, "shop/broken", "default allow := true"), "package envoy.authz\n\nallow if no_such_function(1)")
+	brokenRaw, _ := bundletest.Forge(t, compilePolicy(t, "shop/broken", "default allow := true"), "package envoy.authz\n\nallow if no_such_function(1)")
 	ps.set(t, "web-1.shop", "v5", rawPolicyResource(t, "shop/broken", brokenRaw), policyResource(t, "shop/paths", v2))
 	if msg := ps.answer(t, true, "v5").GetErrorDetail().GetMessage(); !strings.Contains(msg, "shop/broken") {
 		t.Errorf("NACK %q does not name shop/broken", msg)
@@ -147,7 +148,7 @@ func TestAuthzStatsFile(t *testing.T) {
 	check(t, authz, "GET", "/ok")
 	check(t, authz, "GET", "/nope")
 	check(t, authz, "GET", "/nope")
-	badRaw, _ := forgeBundle(t, good, "package envoy.authz\n\nallow if no_such_function(1)")
+	badRaw, _ := bundletest.Forge(t, good, "package envoy.authz\n\nallow if no_such_function(1)")
 	ps.set(t, "web-1.shop", "v2", policyResource(t, "shop/audit", audit), rawPolicyResource(t, "shop/paths", badRaw))
 	ps.answer(t, true, "v2")
 
