@@ -14,6 +14,7 @@ import (
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
 	"embassy.dev/embassy/internal/grpctest"
+	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/pkg/controlplane"
 )
 
@@ -44,12 +45,7 @@ allow if {
 }
 `
 
-const meshWeb = `apiVersion: embassy.dev/v1alpha1
-kind: Service
-metadata: {name: web, namespace: shop}
-spec:
-  ports: [{name: http, port: 8080, protocol: http}]
----
+const meshWeb = meshtest.ServiceWebShop + `---
 apiVersion: embassy.dev/v1alpha1
 kind: Workload
 metadata: {name: web-1, namespace: shop}

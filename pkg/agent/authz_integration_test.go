@@ -21,17 +21,13 @@ import (
 	"embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/resource"
 
+	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/internal/syncbuf"
 )
 
 // methodPolicy is an AuthorizationPolicy on service web allowing method.
 func methodPolicy(method string) string {
-	return `apiVersion: embassy.dev/v1alpha1
-kind: Service
-metadata: {name: web, namespace: shop}
-spec:
-  ports: [{name: http, port: 8080, protocol: http}]
----
+	return meshtest.ServiceWebShop + `---
 apiVersion: embassy.dev/v1alpha1
 kind: AuthorizationPolicy
 metadata: {name: methods, namespace: shop}

@@ -17,16 +17,12 @@ import (
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/policy/compile"
 
+	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/internal/syncbuf"
 )
 
-var meshAuthz = `apiVersion: embassy.dev/v1alpha1
-kind: Service
-metadata: {name: web, namespace: shop}
-spec:
-  ports: [{name: http, port: 8080, protocol: http}]
----
+var meshAuthz = meshtest.ServiceWebShop + `---
 apiVersion: embassy.dev/v1alpha1
 kind: Service
 metadata: {name: pay, namespace: shop}
