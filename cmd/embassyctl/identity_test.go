@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/pem"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,20 +20,12 @@ import (
 func identityEnv(t *testing.T) (*env, *identity.Tokens) {
 	t.Helper()
 	id := idtest.New(t, "example.org", nil)
-	st, ca, tokens := id.Store, id.CA, id.Tokens
-	dir := t.TempDir()
-	tokenFile := filepath.Join(dir, "admin-token")
-	if err := os.WriteFile(tokenFile, []byte("tok\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(api.NewHandler(api.Options{
-		Store: st, AdminToken: "tok", Tokens: tokens, Bundle: ca,
+	return serveEnv(t, id.Store, api.Options{
+		Tokens: id.Tokens, Bundle: id.CA,
 		Certificates: func() []apiwire.WorkloadCertificate {
 			return []apiwire.WorkloadCertificate{{Workload: "echo-v1", SPIFFEID: "spiffe://example.org/ns/default/sa/echo", Serial: "1f", NotAfter: time.Now().Add(time.Hour), IssuedAt: time.Now()}}
 		},
-	}))
-	t.Cleanup(srv.Close)
-	return &env{t: t, st: st, url: srv.URL, tokenFile: tokenFile, dir: dir}, tokens
+	}), id.Tokens
 }
 
 func TestTokenCreatePrintsOnlyTheToken(t *testing.T) {
