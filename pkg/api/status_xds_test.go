@@ -21,6 +21,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"embassy.dev/embassy/internal/grpctest"
+	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/pkg/api"
 	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/events"
@@ -392,7 +393,7 @@ func TestMetricsMoveWithPushes(t *testing.T) {
 	}
 
 	// An apply through the API, published like the control plane does.
-	code, body := l.do(http.MethodPost, "/v1/apply", adminToken, apiwire.ApplyRequest{Files: []apiwire.File{{Name: "svc.yaml", Content: serviceYAML}}})
+	code, body := l.do(http.MethodPost, "/v1/apply", adminToken, apiwire.ApplyRequest{Files: []apiwire.File{{Name: "svc.yaml", Content: meshtest.ServiceEcho}}})
 	if code != http.StatusOK {
 		t.Fatalf("apply: %d %s", code, body)
 	}
@@ -435,17 +436,6 @@ func TestMetricsMoveWithPushes(t *testing.T) {
 		t.Errorf("status = %+v", st)
 	}
 }
-
-const serviceYAML = `apiVersion: embassy.dev/v1alpha1
-kind: Service
-metadata:
-  name: echo
-spec:
-  ports:
-  - name: http
-    port: 8080
-    protocol: http
-`
 
 func (l *live) do(method, path, token string, body any) (int, []byte) {
 	l.t.Helper()
