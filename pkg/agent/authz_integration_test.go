@@ -137,20 +137,7 @@ func runPolicyAgent(t *testing.T, cp *controlplane.ControlPlane, svc, loopback s
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("agent: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("the agent did not stop within 10s")
-		}
-	})
+	runAgent(t, a)
 	return a, dir
 }
 
