@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -154,7 +155,7 @@ func TestSPIREIssuesTheControlPlanesCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !sameRoots(roots, m.authority.Roots()) {
+	if !slices.EqualFunc(roots, m.authority.Roots(), (*x509.Certificate).Equal) {
 		t.Fatalf("/v1/bundle serves %d roots that are not SPIRE's", len(roots))
 	}
 	// JWT-SVIDs come from SPIRE too: /v1/bundle's JWKS is SPIRE's keys.
@@ -197,18 +198,6 @@ func sameJWTKeys(t *testing.T, a, b []byte) bool {
 	}
 	for id := range ka {
 		if _, ok := kb[id]; !ok {
-			return false
-		}
-	}
-	return true
-}
-
-func sameRoots(a, b []*x509.Certificate) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !a[i].Equal(b[i]) {
 			return false
 		}
 	}
