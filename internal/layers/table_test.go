@@ -88,6 +88,7 @@ var layerOf = map[string]int{
 	"examples":                            tools,
 	"examples/quickstart/cmd/echo-client": tools,
 	"examples/quickstart/cmd/echo-server": tools,
+	"internal/applytest":                  tools,
 	"internal/bundletest":                 tools,
 	"internal/catest":                     tools,
 	"internal/echo":                       tools,

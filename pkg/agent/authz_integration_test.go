@@ -15,12 +15,12 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"embassy.dev/embassy/pkg/apply"
 	"embassy.dev/embassy/pkg/controlplane"
 	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/resource"
 
+	"embassy.dev/embassy/internal/applytest"
 	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/internal/syncbuf"
 )
@@ -143,13 +143,7 @@ func runPolicyAgent(t *testing.T, cp *controlplane.ControlPlane, svc, loopback s
 
 func applyDocs(t *testing.T, cp *controlplane.ControlPlane, doc string) {
 	t.Helper()
-	rs, err := resource.Decode("test.yaml", []byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := apply.New(cp.Store()).Apply(context.Background(), rs, false); err != nil {
-		t.Fatal(err)
-	}
+	applytest.Apply(t, cp.Store(), doc)
 }
 
 // waitRevision waits until shop/methods decides with a revision other

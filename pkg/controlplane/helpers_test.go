@@ -21,12 +21,12 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
-	"embassy.dev/embassy/pkg/apply"
 	"embassy.dev/embassy/pkg/dataplane"
 	idclient "embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/identity/wire"
 	"embassy.dev/embassy/pkg/resource"
 
+	"embassy.dev/embassy/internal/applytest"
 	"embassy.dev/embassy/internal/grpctest"
 	"embassy.dev/embassy/internal/idtest"
 	"embassy.dev/embassy/internal/syncbuf"
@@ -55,13 +55,7 @@ func startCP(t *testing.T, dataDir string, logs *syncbuf.Buffer, mut ...func(*Co
 // applyYAML applies documents through the control plane's store.
 func applyYAML(t *testing.T, cp *ControlPlane, doc string) {
 	t.Helper()
-	rs, err := resource.Decode("test.yaml", []byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := apply.New(cp.Store()).Apply(context.Background(), rs, false); err != nil {
-		t.Fatal(err)
-	}
+	applytest.Apply(t, cp.Store(), doc)
 }
 
 // svid is a workload's key and certificate.

@@ -24,9 +24,9 @@ import (
 	"embassy.dev/embassy/pkg/identity"
 	idclient "embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/identity/wire"
-	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/store"
 
+	"embassy.dev/embassy/internal/applytest"
 	"embassy.dev/embassy/internal/idtest"
 	"embassy.dev/embassy/internal/syncbuf"
 )
@@ -233,11 +233,5 @@ spec:
 // applyYAML applies documents to the env's store.
 func (e *env) applyYAML(doc string) {
 	e.t.Helper()
-	rs, err := resource.Decode("test.yaml", []byte(doc))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if _, err := apply.New(e.st).Apply(context.Background(), rs, false); err != nil {
-		e.t.Fatal(err)
-	}
+	applytest.Apply(e.t, e.st, doc)
 }
