@@ -24,6 +24,7 @@ import (
 	"embassy.dev/embassy/pkg/identity"
 	idclient "embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/identity/wire"
+	"embassy.dev/embassy/pkg/spiffe"
 )
 
 // IdentityConfig configures MeasureIdentity.
@@ -187,19 +188,9 @@ func rawSigner() (func() error, func(), error) {
 	}, func() {}, nil
 }
 
-// newCSR makes a key and a CSR for it.
-func newCSR() (*ecdsa.PrivateKey, []byte, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, err
-	}
-	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
-	return key, csr, err
-}
-
 // caSigner calls the CA's SignCSR directly.
 func caSigner(ca *identity.CA) (func() error, func(), error) {
-	_, csr, err := newCSR()
+	_, csr, err := spiffe.NewKeyAndCSR()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -216,7 +207,7 @@ func attester(ctx context.Context, cp *controlplane.ControlPlane) (func() error,
 	if err != nil {
 		return nil, nil, err
 	}
-	_, csr, err := newCSR()
+	_, csr, err := spiffe.NewKeyAndCSR()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -247,7 +238,7 @@ func renewer(ctx context.Context, cp *controlplane.ControlPlane) (func() error, 
 	if err != nil {
 		return nil, nil, err
 	}
-	key, csr, err := newCSR()
+	key, csr, err := spiffe.NewKeyAndCSR()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -17,11 +17,10 @@ import (
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"embassy.dev/embassy/internal/grpctest"
 	"embassy.dev/embassy/xds/translate"
 )
 
@@ -128,11 +127,7 @@ func envoyNode(id string, proxyless bool) *core.Node {
 
 func dialADS(t *testing.T, addr string) discovery.AggregatedDiscoveryServiceClient {
 	t.Helper()
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
+	cc := grpctest.Dial(t, addr)
 	return discovery.NewAggregatedDiscoveryServiceClient(cc)
 }
 

@@ -20,13 +20,7 @@ import (
 // authzMesh is the mesh of the authorization test: STRICT mTLS in trust
 // domain example.org and one service, echo, without a Route (the default
 // route sends everything to its workloads).
-const authzMesh = `apiVersion: embassy.dev/v1alpha1
-kind: Mesh
-metadata: {name: default}
-spec:
-  trustDomain: example.org
-  mtls: {mode: STRICT}
----
+const authzMesh = strictMesh + `---
 apiVersion: embassy.dev/v1alpha1
 kind: Service
 metadata: {name: echo, namespace: default}

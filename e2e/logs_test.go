@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"embassy.dev/embassy/internal/meshtest"
 )
 
 // logsAgentOnce builds embassy-agent into binDir unless TestMain did.
@@ -49,17 +51,6 @@ func logsStartCP(t *testing.T, dataDir string) *controlPlane {
 	return &controlPlane{proc: p, dataDir: dataDir, xds: m[1], api: m[2]}
 }
 
-const logsMesh = `apiVersion: embassy.dev/v1alpha1
-kind: Service
-metadata:
-  name: echo
-spec:
-  ports:
-  - name: http
-    port: 8080
-    protocol: http
-`
-
 const logsRoute = `apiVersion: embassy.dev/v1alpha1
 kind: Route
 metadata:
@@ -96,7 +87,7 @@ func TestLogsNeverHoldSecrets(t *testing.T) {
 	work := t.TempDir()
 	cp := logsStartCP(t, filepath.Join(work, "data"))
 
-	cp.mustCtl(t, "apply", "-f", writeFile(t, work, "service.yaml", logsMesh))
+	cp.mustCtl(t, "apply", "-f", writeFile(t, work, "service.yaml", meshtest.ServiceEcho))
 	tokenOut := cp.mustCtl(t, "token", "create", "--namespace", "default", "--service-account", "echo", "--workload", "echo-v1", "--single-use")
 	joinToken := joinTokenRE.FindString(tokenOut)
 	if joinToken == "" {

@@ -23,6 +23,17 @@ import (
 	"embassy.dev/embassy/internal/echo"
 )
 
+// strictMesh is the Mesh document the mTLS tests start from: STRICT mTLS
+// in trust domain example.org. Its spec is last, so a test may append
+// fields to it before the next document.
+const strictMesh = `apiVersion: embassy.dev/v1alpha1
+kind: Mesh
+metadata: {name: default}
+spec:
+  trustDomain: example.org
+  mtls: {mode: STRICT}
+`
+
 // testCA is a throwaway certificate authority made in the test.
 type testCA struct {
 	cert *x509.Certificate

@@ -22,13 +22,7 @@ import (
 // secureMesh is the mesh of the mTLS tests: STRICT, trust domain
 // example.org, SVIDs of the shortest lifetime validation allows so they
 // rotate every 5s, and echo split evenly between v1 and v2.
-const secureMesh = `apiVersion: embassy.dev/v1alpha1
-kind: Mesh
-metadata: {name: default}
-spec:
-  trustDomain: example.org
-  mtls: {mode: STRICT}
-  svidTTL: 10s
+const secureMesh = strictMesh + `  svidTTL: 10s
 ---
 apiVersion: embassy.dev/v1alpha1
 kind: Service

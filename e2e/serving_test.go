@@ -20,13 +20,7 @@ import (
 // servingMesh is a STRICT mesh whose echo and greet Services only service
 // account echo-a may serve. Calls to echo carrying x-pick: intruder go to
 // the endpoints labelled role=intruder, which none is yet.
-const servingMesh = `apiVersion: embassy.dev/v1alpha1
-kind: Mesh
-metadata: {name: default}
-spec:
-  trustDomain: example.org
-  mtls: {mode: STRICT}
----
+const servingMesh = strictMesh + `---
 apiVersion: embassy.dev/v1alpha1
 kind: Service
 metadata: {name: echo, namespace: default}

@@ -26,13 +26,7 @@ import (
 
 // spireMeshDoc is a STRICT mesh whose CA is SPIRE, at the control plane's
 // node's socket %s.
-const spireMeshDoc = `apiVersion: embassy.dev/v1alpha1
-kind: Mesh
-metadata: {name: default}
-spec:
-  trustDomain: example.org
-  mtls: {mode: STRICT}
-  ca: {type: spire, socketPath: %s}
+const spireMeshDoc = strictMesh + `  ca: {type: spire, socketPath: %s}
 ---
 apiVersion: embassy.dev/v1alpha1
 kind: Service

@@ -15,7 +15,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
-	"embassy.dev/embassy/pkg/apply"
+	"embassy.dev/embassy/internal/applytest"
 	"embassy.dev/embassy/pkg/controlplane"
 	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/resource"
@@ -109,13 +109,7 @@ func startCP(t *testing.T) *controlplane.ControlPlane {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs, err := resource.Decode("mesh.yaml", []byte(meshYAML))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := apply.New(cp.Store()).Apply(context.Background(), rs, false); err != nil {
-		t.Fatal(err)
-	}
+	applytest.Apply(t, cp.Store(), meshYAML)
 	if err := cp.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -14,9 +14,8 @@ import (
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
+	"embassy.dev/embassy/internal/grpctest"
 	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/pkg/controlplane"
 	"embassy.dev/embassy/pkg/rollout"
@@ -26,11 +25,7 @@ import (
 // response, or rejects each one when nack is set.
 func rawProxy(t *testing.T, ctx context.Context, addr, id string, nack bool) {
 	t.Helper()
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn := grpctest.Dial(t, addr)
 	stream, err := discovery.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
 	if err != nil {
 		t.Fatal(err)

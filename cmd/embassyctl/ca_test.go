@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -28,13 +25,8 @@ func caEnv(t *testing.T, cfg identity.CAConfig) (*env, *identity.CA) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	tokenFile := filepath.Join(dir, "admin-token")
-	if err := os.WriteFile(tokenFile, []byte("tok\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(api.NewHandler(api.Options{
-		Store: st, AdminToken: "tok", Bundle: ca,
+	return serveEnv(t, st, api.Options{
+		Bundle: ca,
 		RotateCA: func() ([]identity.RootInfo, error) {
 			if err := ca.Rotate(); err != nil {
 				if cfg.Type == identity.CATypeProvided {
@@ -44,9 +36,7 @@ func caEnv(t *testing.T, cfg identity.CAConfig) (*env, *identity.CA) {
 			}
 			return ca.Roots(), nil
 		},
-	}))
-	t.Cleanup(srv.Close)
-	return &env{t: t, st: st, url: srv.URL, tokenFile: tokenFile, dir: dir}, ca
+	}), ca
 }
 
 func TestCARotatePublishesANewRootAndListsTheRoots(t *testing.T) {

@@ -4,45 +4,28 @@ import (
 	"bytes"
 	"context"
 	"encoding/pem"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"embassy.dev/embassy/internal/idtest"
 	"embassy.dev/embassy/pkg/api"
 	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/identity"
-	"embassy.dev/embassy/pkg/store"
 )
 
 // identityEnv is env with real join tokens and a real CA.
 func identityEnv(t *testing.T) (*env, *identity.Tokens) {
 	t.Helper()
-	st := store.NewMemory()
-	t.Cleanup(func() { st.Close() })
-	ca, err := identity.LoadOrCreateCA(st, identity.CAConfig{TrustDomain: "example.org"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := identity.NewTokens(st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	tokenFile := filepath.Join(dir, "admin-token")
-	if err := os.WriteFile(tokenFile, []byte("tok\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(api.NewHandler(api.Options{
-		Store: st, AdminToken: "tok", Tokens: tokens, Bundle: ca,
+	id := idtest.New(t, "example.org", nil)
+	return serveEnv(t, id.Store, api.Options{
+		Tokens: id.Tokens, Bundle: id.CA,
 		Certificates: func() []apiwire.WorkloadCertificate {
 			return []apiwire.WorkloadCertificate{{Workload: "echo-v1", SPIFFEID: "spiffe://example.org/ns/default/sa/echo", Serial: "1f", NotAfter: time.Now().Add(time.Hour), IssuedAt: time.Now()}}
 		},
-	}))
-	t.Cleanup(srv.Close)
-	return &env{t: t, st: st, url: srv.URL, tokenFile: tokenFile, dir: dir}, tokens
+	}), id.Tokens
 }
 
 func TestTokenCreatePrintsOnlyTheToken(t *testing.T) {

@@ -29,13 +29,20 @@ type env struct {
 
 func newEnv(t *testing.T, reg status.Registry) *env {
 	t.Helper()
-	st := store.NewMemory()
+	return serveEnv(t, store.NewMemory(), api.Options{Proxies: reg})
+}
+
+// serveEnv is env for the API with opts over st, whose admin token it sets
+// and writes to the token file.
+func serveEnv(t *testing.T, st *store.Memory, opts api.Options) *env {
+	t.Helper()
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "admin-token")
 	if err := os.WriteFile(tokenFile, []byte("tok\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api.NewHandler(api.Options{Store: st, Proxies: reg, AdminToken: "tok"}))
+	opts.Store, opts.AdminToken = st, "tok"
+	srv := httptest.NewServer(api.NewHandler(opts))
 	t.Cleanup(srv.Close)
 	return &env{t: t, st: st, url: srv.URL, tokenFile: tokenFile, dir: dir}
 }

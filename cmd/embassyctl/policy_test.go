@@ -12,9 +12,9 @@ import (
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
+	"embassy.dev/embassy/internal/grpctest"
+	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/pkg/controlplane"
 )
 
@@ -45,12 +45,7 @@ allow if {
 }
 `
 
-const meshWeb = `apiVersion: embassy.dev/v1alpha1
-kind: Service
-metadata: {name: web, namespace: shop}
-spec:
-  ports: [{name: http, port: 8080, protocol: http}]
----
+const meshWeb = meshtest.ServiceWebShop + `---
 apiVersion: embassy.dev/v1alpha1
 kind: Workload
 metadata: {name: web-1, namespace: shop}
@@ -205,11 +200,7 @@ func TestPolicyApplyEvalExplainAndList(t *testing.T) {
 // ADS until it gets want of them, ACKing every response.
 func ackBundles(t *testing.T, addr, id string, want int) {
 	t.Helper()
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
+	cc := grpctest.Dial(t, addr)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	stream, err := discovery.NewAggregatedDiscoveryServiceClient(cc).StreamAggregatedResources(ctx)

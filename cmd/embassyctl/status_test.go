@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -17,10 +16,10 @@ import (
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"sigs.k8s.io/yaml"
 
+	"embassy.dev/embassy/internal/grpctest"
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/api"
 	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/mesh"
@@ -41,28 +40,12 @@ func newLiveEnv(t *testing.T) *liveEnv {
 	t.Helper()
 	bus := events.New(50)
 	srv := xdsserver.New(xdsserver.Config{Translator: cachetest.New(), Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond, Events: bus})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := grpc.NewServer()
-	srv.Register(g)
-	served := make(chan struct{})
-	go func() { defer close(served); _ = g.Serve(lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(srv.Close) // after the gRPC server has stopped
+	conn := grpctest.Serve(t, srv.Register)
 	hs := httptest.NewServer(api.NewHandler(api.Options{Store: store.NewMemory(), Proxies: srv, Config: srv, AdminToken: "admin", ReadTokens: []string{"reader"}, Events: bus}))
-	t.Cleanup(func() { hs.Close(); conn.Close(); g.Stop(); <-served; srv.Close() })
+	t.Cleanup(hs.Close)
 	srv.Update(mesh.New(1, nil))
-	deadline := time.Now().Add(5 * time.Second)
-	for srv.Stats().Revision != 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("no push")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	poll.Until(t, "the first push", func() bool { return srv.Stats().Revision == 1 })
 	tokenFile := filepath.Join(t.TempDir(), "read-token")
 	if err := os.WriteFile(tokenFile, []byte("reader\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -29,6 +29,15 @@ spec:
     - weight: 1
 `
 
+// ServiceWebShop is Service web of namespace shop with one http port,
+// 8080: the service the authorization tests put policies on.
+const ServiceWebShop = `apiVersion: embassy.dev/v1alpha1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  ports: [{name: http, port: 8080, protocol: http}]
+`
+
 // Registry is a status.Registry with a fixed answer.
 type Registry []status.Proxy
 

@@ -15,23 +15,19 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"embassy.dev/embassy/pkg/apply"
 	"embassy.dev/embassy/pkg/controlplane"
 	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/resource"
 
+	"embassy.dev/embassy/internal/applytest"
+	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/internal/syncbuf"
 )
 
 // methodPolicy is an AuthorizationPolicy on service web allowing method.
 func methodPolicy(method string) string {
-	return `apiVersion: embassy.dev/v1alpha1
-kind: Service
-metadata: {name: web, namespace: shop}
-spec:
-  ports: [{name: http, port: 8080, protocol: http}]
----
+	return meshtest.ServiceWebShop + `---
 apiVersion: embassy.dev/v1alpha1
 kind: AuthorizationPolicy
 metadata: {name: methods, namespace: shop}
@@ -141,32 +137,13 @@ func runPolicyAgent(t *testing.T, cp *controlplane.ControlPlane, svc, loopback s
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("agent: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("the agent did not stop within 10s")
-		}
-	})
+	runAgent(t, a)
 	return a, dir
 }
 
 func applyDocs(t *testing.T, cp *controlplane.ControlPlane, doc string) {
 	t.Helper()
-	rs, err := resource.Decode("test.yaml", []byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := apply.New(cp.Store()).Apply(context.Background(), rs, false); err != nil {
-		t.Fatal(err)
-	}
+	applytest.Apply(t, cp.Store(), doc)
 }
 
 // waitRevision waits until shop/methods decides with a revision other

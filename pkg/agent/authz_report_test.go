@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/identity/wire"
 )
 
@@ -29,7 +30,7 @@ func TestAuthzReportsReachTheControlPlane(t *testing.T) {
 		{Policy: "shop/paths", Revision: paths.Revision(), Allow: 1, Deny: 2},
 	}
 	var last *wire.AuthzReport
-	waitFor(t, "a report with the three decisions", func() bool {
+	poll.Until(t, "a report with the three decisions", func() bool {
 		rs := cp.authzReports()
 		if len(rs) == 0 {
 			return false
@@ -43,12 +44,12 @@ func TestAuthzReportsReachTheControlPlane(t *testing.T) {
 
 	check(t, authz, "GET", "/ok")
 	want[0].WouldDeny, want[1].Allow = 4, 2
-	waitFor(t, "a later report with the cumulative counts", func() bool {
+	poll.Until(t, "a later report with the cumulative counts", func() bool {
 		rs := cp.authzReports()
 		return mustJSON(t, rs[len(rs)-1].Policies) == mustJSON(t, want)
 	})
 	n := len(cp.authzReports())
-	waitFor(t, "reports going on without new decisions", func() bool { return len(cp.authzReports()) >= n+2 })
+	poll.Until(t, "reports going on without new decisions", func() bool { return len(cp.authzReports()) >= n+2 })
 	for _, r := range cp.authzReports() {
 		if !wire.TimeOf(r.Since).Equal(wire.TimeOf(last.Since)) {
 			t.Fatalf("Since moved from %v to %v while the agent ran", last.Since, r.Since)
@@ -75,7 +76,7 @@ func TestAuthzReportsAreBestEffort(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	before := len(cp.authzReports())
 	cp.setDown(false)
-	waitFor(t, "a report once the control plane is back", func() bool {
+	poll.Until(t, "a report once the control plane is back", func() bool {
 		rs := cp.authzReports()
 		return len(rs) > before && len(rs[len(rs)-1].Policies) == 1 && rs[len(rs)-1].Policies[0].Allow == 1
 	})

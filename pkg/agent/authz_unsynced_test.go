@@ -10,6 +10,7 @@ import (
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/internal/syncbuf"
 	"embassy.dev/embassy/pkg/controlplane"
 	"embassy.dev/embassy/pkg/dataplane"
@@ -33,7 +34,7 @@ type answer struct {
 func settled(t *testing.T, cp *controlplane.ControlPlane) int64 {
 	t.Helper()
 	var rev int64
-	waitFor(t, "the control plane's push of what was applied", func() bool {
+	poll.Until(t, "the control plane's push of what was applied", func() bool {
 		p, ok := cp.XDS().LastPush()
 		rev = p.Revision
 		return ok && p.Revision == cp.Store().Revision()

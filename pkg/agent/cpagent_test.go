@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -108,8 +107,7 @@ func (g *gate) setOpen(open bool) {
 type cpAgent struct {
 	*Agent
 	out, log *syncbuf.Buffer
-	cancel   context.CancelFunc
-	done     chan error
+	run      *running
 
 	mu      sync.Mutex
 	serials []string // of every SVID published, in order
@@ -118,7 +116,7 @@ type cpAgent struct {
 // startCPAgent runs an agent on dir and waits until it serves.
 func startCPAgent(t *testing.T, cp *realCP, addr, dir, tokenFile string) *cpAgent {
 	t.Helper()
-	ca := &cpAgent{out: &syncbuf.Buffer{}, log: &syncbuf.Buffer{}, done: make(chan error, 1)}
+	ca := &cpAgent{out: &syncbuf.Buffer{}, log: &syncbuf.Buffer{}}
 	a, err := New(Config{
 		SocketDir: dir, TokenFile: tokenFile, Workload: "web-1.shop",
 		Dial: func(roots []*x509.Certificate, cert func() *tls.Certificate) (ControlPlaneConn, error) {
@@ -144,13 +142,10 @@ func startCPAgent(t *testing.T, cp *realCP, addr, dir, tokenFile string) *cpAgen
 			}
 		}
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	ca.cancel = cancel
-	go func() { ca.done <- a.Run(ctx) }()
-	t.Cleanup(func() { ca.stop(t) })
+	ca.run = runAgent(t, a)
 	select {
 	case <-a.Serving():
-	case err := <-ca.done:
+	case err := <-ca.run.done:
 		t.Fatalf("the agent stopped before serving: %v\n%s", err, ca.out)
 	case <-time.After(10 * time.Second):
 		t.Fatalf("the agent did not serve within 10s:\n%s", ca.out)
@@ -161,18 +156,7 @@ func startCPAgent(t *testing.T, cp *realCP, addr, dir, tokenFile string) *cpAgen
 // stop ends the agent and waits for it; it is safe to call twice.
 func (ca *cpAgent) stop(t *testing.T) {
 	t.Helper()
-	ca.cancel()
-	select {
-	case err, ok := <-ca.done:
-		if ok && err != nil {
-			t.Errorf("agent: %v", err)
-		}
-		if ok {
-			close(ca.done)
-		}
-	case <-time.After(10 * time.Second):
-		t.Error("the agent did not stop within 10s")
-	}
+	ca.run.stop(t)
 }
 
 // published returns the serials of the SVIDs published so far.

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"crypto"
 	"os"
 	"path/filepath"
@@ -17,11 +16,10 @@ import (
 // testAgent is an Agent running against a fakeCP in a temporary directory.
 type testAgent struct {
 	*Agent
-	cp     *fakeCP
-	dir    string
-	out    *syncbuf.Buffer
-	cancel context.CancelFunc
-	done   chan error
+	cp  *fakeCP
+	dir string
+	out *syncbuf.Buffer
+	run *running
 
 	mu   sync.Mutex
 	keys []crypto.Signer // every key the agent published
@@ -30,7 +28,7 @@ type testAgent struct {
 // startAgent runs an agent and waits until it serves its sockets.
 func startAgent(t *testing.T, cp *fakeCP, tweak func(*Config)) *testAgent {
 	t.Helper()
-	ta := &testAgent{cp: cp, dir: shortTempDir(t), out: &syncbuf.Buffer{}, done: make(chan error, 1)}
+	ta := &testAgent{cp: cp, dir: shortTempDir(t), out: &syncbuf.Buffer{}}
 	cfg := Config{
 		SocketDir:        ta.dir,
 		ControlPlane:     cp,
@@ -57,13 +55,10 @@ func startAgent(t *testing.T, cp *fakeCP, tweak func(*Config)) *testAgent {
 			ta.mu.Unlock()
 		}
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	ta.cancel = cancel
-	go func() { ta.done <- a.Run(ctx) }()
-	t.Cleanup(func() { ta.stop(t) })
+	ta.run = runAgent(t, a)
 	select {
 	case <-a.Serving():
-	case err := <-ta.done:
+	case err := <-ta.run.done:
 		t.Fatalf("the agent stopped before serving: %v", err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("the agent did not serve within 10s")
@@ -74,18 +69,7 @@ func startAgent(t *testing.T, cp *fakeCP, tweak func(*Config)) *testAgent {
 // stop ends the agent and waits for it; it is safe to call twice.
 func (ta *testAgent) stop(t *testing.T) {
 	t.Helper()
-	ta.cancel()
-	select {
-	case err, ok := <-ta.done:
-		if ok && err != nil {
-			t.Errorf("agent: %v", err)
-		}
-		if ok {
-			close(ta.done)
-		}
-	case <-time.After(10 * time.Second):
-		t.Error("the agent did not stop within 10s")
-	}
+	ta.run.stop(t)
 }
 
 func (ta *testAgent) path(name string) string { return filepath.Join(ta.dir, name) }

@@ -22,6 +22,7 @@ import (
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/store"
 
+	"embassy.dev/embassy/internal/idtest"
 	"embassy.dev/embassy/internal/syncbuf"
 )
 
@@ -39,15 +40,8 @@ type realCP struct {
 
 func startRealCP(t *testing.T, svidTTL string) *realCP {
 	t.Helper()
-	r := &realCP{st: store.NewMemory()}
-	t.Cleanup(func() { r.st.Close() })
-	var err error
-	if r.ca, err = identity.LoadOrCreateCA(r.st, identity.CAConfig{TrustDomain: "example.org"}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if r.tokens, err = identity.NewTokens(r.st, nil); err != nil {
-		t.Fatal(err)
-	}
+	id := idtest.New(t, "example.org", nil)
+	r := &realCP{st: id.Store, ca: id.CA, tokens: id.Tokens}
 	svc, err := service.New(service.Config{
 		CA: r.ca, Tokens: r.tokens, Store: r.st,
 		Mesh: func() resource.MeshSpec { return resource.MeshSpec{SVIDTTL: resource.Duration(svidTTL)} },

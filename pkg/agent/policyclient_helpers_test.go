@@ -2,8 +2,6 @@ package agent
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"net"
 	"path/filepath"
@@ -25,6 +23,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"embassy.dev/embassy/internal/grpctest"
 	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/policy/compile"
@@ -165,52 +164,10 @@ func compilePolicy(t *testing.T, name, rego string, edit ...func(*resource.Autho
 	return b
 }
 
-// forgeBundle returns the JSON of b with its module replaced by rego and
-// the revision recomputed the way compile documents it, so it passes the
-// integrity check: a bundle that compiled at the control plane but does
-// not prepare in this agent.
-func forgeBundle(t *testing.T, b *compile.Bundle, rego string) (raw []byte, revision string) {
-	t.Helper()
-	raw, err := json.Marshal(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var w map[string]any
-	if err := json.Unmarshal(raw, &w); err != nil {
-		t.Fatal(err)
-	}
-	w["modules"].([]any)[0].(map[string]any)["rego"] = rego
-	content := map[string]any{}
-	for k, v := range w {
-		if k != "name" && k != "revision" {
-			content[k] = v
-		}
-	}
-	hashed, err := json.Marshal(content)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(hashed)
-	w["revision"] = hex.EncodeToString(sum[:8])
-	raw, err = json.Marshal(w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var check compile.Bundle
-	if err := json.Unmarshal(raw, &check); err != nil {
-		t.Fatalf("the forged bundle does not pass the integrity check: %v", err)
-	}
-	return raw, w["revision"].(string)
-}
-
 // authzClient dials the agent's authz.sock.
 func authzClient(t *testing.T, dir string) authv3.AuthorizationClient {
 	t.Helper()
-	conn, err := grpc.NewClient("unix://"+filepath.Join(dir, dataplane.AuthzSocket), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
+	conn := grpctest.Dial(t, "unix://"+filepath.Join(dir, dataplane.AuthzSocket))
 	return authv3.NewAuthorizationClient(conn)
 }
 
@@ -238,18 +195,6 @@ func checkRequest(method, path string) *authv3.CheckRequest {
 			Headers: map[string]string{":method": method, ":path": path, "x-request-id": "req-1", "authorization": "Bearer s3cret"},
 		}},
 	}}
-}
-
-// waitFor polls cond every 10ms for up to 10s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for range 1000 {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
 }
 
 // lines returns the log lines holding every one of subs.

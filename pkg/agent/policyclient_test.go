@@ -16,6 +16,8 @@ import (
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/policy/compile"
 
+	"embassy.dev/embassy/internal/bundletest"
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/internal/syncbuf"
 )
 
@@ -71,7 +73,7 @@ func TestAgentEnforcesPushedPolicies(t *testing.T) {
 
 	// A revision that compiled elsewhere but calls a function this agent
 	// does not know is NACKed; revision 2 keeps deciding.
-	badRaw, badRev := forgeBundle(t, v2, "package envoy.authz\n\ndefault allow := false\n\nallow if no_such_function(input.attributes.request.http.path)")
+	badRaw, badRev := bundletest.Forge(t, v2, "package envoy.authz\n\ndefault allow := false\n\nallow if no_such_function(input.attributes.request.http.path)")
 	ps.set(t, "web-1.shop", "v3", rawPolicyResource(t, "shop/paths", badRaw))
 	nack := ps.answer(t, true, "v3")
 	msg := nack.GetErrorDetail().GetMessage()
@@ -101,7 +103,7 @@ func TestAgentEnforcesPushedPolicies(t *testing.T) {
 	if c, _ := check(t, authz, "GET", "/nope"); c != codeDenied {
 		t.Errorf("with the dry-run policy, /nope: code %d, want a deny by shop/paths", c)
 	}
-	waitFor(t, "the would-deny log line", func() bool {
+	poll.Until(t, "the would-deny log line", func() bool {
 		return len(lines(logs.String(), `"decision":"would-deny"`, `"policy":"shop/audit"`, `"dry_run":true`)) >= 2
 	})
 	if l := lines(logs.String(), `"decision":"would-deny"`)[0]; !strings.Contains(l, `"x-request-id":"req-1"`) ||
@@ -110,7 +112,7 @@ func TestAgentEnforcesPushedPolicies(t *testing.T) {
 	}
 
 	// A policy whose only revision fails to load denies everything.
-	brokenRaw, _ := forgeBundle(t, compilePolicy(t, "shop/broken", "default allow := true"), "package envoy.authz\n\nallow if no_such_function(1)")
+	brokenRaw, _ := bundletest.Forge(t, compilePolicy(t, "shop/broken", "default allow := true"), "package envoy.authz\n\nallow if no_such_function(1)")
 	ps.set(t, "web-1.shop", "v5", rawPolicyResource(t, "shop/broken", brokenRaw), policyResource(t, "shop/paths", v2))
 	if msg := ps.answer(t, true, "v5").GetErrorDetail().GetMessage(); !strings.Contains(msg, "shop/broken") {
 		t.Errorf("NACK %q does not name shop/broken", msg)
@@ -146,7 +148,7 @@ func TestAuthzStatsFile(t *testing.T) {
 	check(t, authz, "GET", "/ok")
 	check(t, authz, "GET", "/nope")
 	check(t, authz, "GET", "/nope")
-	badRaw, _ := forgeBundle(t, good, "package envoy.authz\n\nallow if no_such_function(1)")
+	badRaw, _ := bundletest.Forge(t, good, "package envoy.authz\n\nallow if no_such_function(1)")
 	ps.set(t, "web-1.shop", "v2", policyResource(t, "shop/audit", audit), rawPolicyResource(t, "shop/paths", badRaw))
 	ps.answer(t, true, "v2")
 
@@ -157,7 +159,7 @@ func TestAuthzStatsFile(t *testing.T) {
 	want.Policies[0].Allow, want.Policies[0].WouldDeny = 0, 3
 	want.Policies[1].Allow, want.Policies[1].Deny = 1, 2
 	var got AuthzStats
-	waitFor(t, "the stats file", func() bool {
+	poll.Until(t, "the stats file", func() bool {
 		raw, err := os.ReadFile(ta.path(AuthzStatsFile))
 		if err != nil || json.Unmarshal(raw, &got) != nil || len(got.Policies) != 2 || got.Policies[1].LoadError == "" {
 			return false

@@ -272,25 +272,8 @@ func runSPIFFEAgent(t *testing.T, sock string, log hclog.Logger, sink func(*Iden
 		t.Fatal(err)
 	}
 	a.Manager().OnUpdate(sink)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("agent: %v", err)
-				}
-			case <-time.After(10 * time.Second):
-				t.Error("the agent did not stop within 10s")
-			}
-		})
-	}
-	t.Cleanup(stop)
-	return a, stop
+	r := runAgent(t, a)
+	return a, func() { r.stop(t) }
 }
 
 // logWaiter is a logger's output that wakes whoever waits for a line.

@@ -13,25 +13,16 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"embassy.dev/embassy/internal/idtest"
 	"embassy.dev/embassy/pkg/apiwire"
-	"embassy.dev/embassy/pkg/identity"
-	"embassy.dev/embassy/pkg/store"
 )
 
 // identityHarness is the API with real join tokens and a real CA over a
 // memory store, logging to a buffer.
 func identityHarness(t *testing.T) (*harness, *bytes.Buffer) {
 	t.Helper()
-	st := store.NewMemory()
-	t.Cleanup(func() { st.Close() })
-	ca, err := identity.LoadOrCreateCA(st, identity.CAConfig{TrustDomain: "example.org"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := identity.NewTokens(st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	id := idtest.New(t, "example.org", nil)
+	st, ca, tokens := id.Store, id.CA, id.Tokens
 	var logs bytes.Buffer
 	srv := httptest.NewServer(NewHandler(Options{
 		Store: st, AdminToken: testToken, Tokens: tokens, Bundle: ca,

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -17,12 +16,12 @@ import (
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"embassy.dev/embassy/internal/grpctest"
+	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/pkg/api"
 	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/events"
@@ -69,18 +68,8 @@ func startLiveWith(t *testing.T, staleAfter time.Duration, tr cache.Translator) 
 		PendingUpdates: func() int { return srv.PendingUpdates() },
 	})
 	srv = xdsserver.New(xdsserver.Config{Translator: tr, Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond, Events: bus, Metrics: m})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := grpc.NewServer()
-	srv.Register(g)
-	served := make(chan struct{})
-	go func() { defer close(served); _ = g.Serve(lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	t.Cleanup(srv.Close) // after the gRPC server has stopped
+	conn := grpctest.Serve(t, srv.Register)
 	st := store.NewMemory()
 	h := api.NewHandler(api.Options{
 		Store: st, Proxies: srv, Config: srv, AdminToken: adminToken, ReadTokens: []string{readToken},
@@ -91,13 +80,7 @@ func startLiveWith(t *testing.T, staleAfter time.Duration, tr cache.Translator) 
 		},
 	})
 	hs := httptest.NewServer(h)
-	t.Cleanup(func() {
-		hs.Close()
-		conn.Close()
-		g.Stop()
-		<-served
-		srv.Close()
-	})
+	t.Cleanup(hs.Close)
 	l := &live{t: t, xds: srv, st: st, bus: bus, api: hs, ads: discovery.NewAggregatedDiscoveryServiceClient(conn)}
 	l.push(1)
 	return l
@@ -410,7 +393,7 @@ func TestMetricsMoveWithPushes(t *testing.T) {
 	}
 
 	// An apply through the API, published like the control plane does.
-	code, body := l.do(http.MethodPost, "/v1/apply", adminToken, apiwire.ApplyRequest{Files: []apiwire.File{{Name: "svc.yaml", Content: serviceYAML}}})
+	code, body := l.do(http.MethodPost, "/v1/apply", adminToken, apiwire.ApplyRequest{Files: []apiwire.File{{Name: "svc.yaml", Content: meshtest.ServiceEcho}}})
 	if code != http.StatusOK {
 		t.Fatalf("apply: %d %s", code, body)
 	}
@@ -453,17 +436,6 @@ func TestMetricsMoveWithPushes(t *testing.T) {
 		t.Errorf("status = %+v", st)
 	}
 }
-
-const serviceYAML = `apiVersion: embassy.dev/v1alpha1
-kind: Service
-metadata:
-  name: echo
-spec:
-  ports:
-  - name: http
-    port: 8080
-    protocol: http
-`
 
 func (l *live) do(method, path, token string, body any) (int, []byte) {
 	l.t.Helper()

@@ -21,12 +21,7 @@ func (c *Client) Backup(ctx context.Context, w io.Writer) (store.BackupInfo, err
 	if err != nil {
 		return store.BackupInfo{}, fmt.Errorf("build request for %s: %w (check --server)", u, err)
 	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	hc := *c.http
-	hc.Timeout = 0
-	resp, err := hc.Do(req)
+	resp, err := c.doUnbounded(req)
 	if err != nil {
 		return store.BackupInfo{}, fmt.Errorf("GET %s: %w (is embassy-cp running there? set --server or EMBASSY_SERVER)", u, err)
 	}

@@ -70,9 +70,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		req.Header.Set("Content-Type", apiwire.JSONContentType)
 	}
 	req.Header.Set("Accept", "application/json")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
+	c.authorize(req)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w (is embassy-cp running there? set --server or EMBASSY_SERVER)", method, u, err)
@@ -92,6 +90,23 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		return fmt.Errorf("decode response of %s %s: %w", method, u, err)
 	}
 	return nil
+}
+
+// authorize adds the client's token, when it has one, to req.
+func (c *Client) authorize(req *http.Request) {
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+}
+
+// doUnbounded sends req with the client's token and without the client's
+// timeout: the caller reads a body that lasts as long as ctx allows (a
+// backup, a followed stream).
+func (c *Client) doUnbounded(req *http.Request) (*http.Response, error) {
+	c.authorize(req)
+	hc := *c.http
+	hc.Timeout = 0
+	return hc.Do(req)
 }
 
 // errorFrom builds the *Error for a failed response, keeping the server's

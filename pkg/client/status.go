@@ -88,13 +88,7 @@ func (c *Client) FollowEvents(ctx context.Context, fn func(events.Event) error) 
 		return fmt.Errorf("build request: %w (check --server)", err)
 	}
 	req.Header.Set("Accept", "text/event-stream")
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	// A followed stream lasts as long as the caller wants: no timeout.
-	hc := *c.http
-	hc.Timeout = 0
-	resp, err := hc.Do(req)
+	resp, err := c.doUnbounded(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil

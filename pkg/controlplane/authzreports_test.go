@@ -21,6 +21,7 @@ import (
 	idclient "embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/identity/wire"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/internal/syncbuf"
 )
 
@@ -47,7 +48,7 @@ func TestAuthzReportsReachPoliciesAndMetrics(t *testing.T) {
 	}
 	recvUntil(t, stream, node, func(r *discovery.DiscoveryResponse) bool { return len(r.GetResources()) > 0 })
 	rev := policyState(t, cp, "web-methods").Revision
-	eventually(t, "the ACK of the bundles is recorded", func() bool {
+	poll.Until(t, "the ACK of the bundles is recorded", func() bool {
 		ps := policyState(t, cp, "web-methods").Proxies
 		return len(ps) == 1 && ps[0].Current
 	})

@@ -20,14 +20,15 @@ import (
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 
-	"embassy.dev/embassy/pkg/apply"
 	"embassy.dev/embassy/pkg/dataplane"
 	idclient "embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/identity/wire"
 	"embassy.dev/embassy/pkg/resource"
 
+	"embassy.dev/embassy/internal/applytest"
+	"embassy.dev/embassy/internal/grpctest"
+	"embassy.dev/embassy/internal/idtest"
 	"embassy.dev/embassy/internal/syncbuf"
 )
 
@@ -54,13 +55,7 @@ func startCP(t *testing.T, dataDir string, logs *syncbuf.Buffer, mut ...func(*Co
 // applyYAML applies documents through the control plane's store.
 func applyYAML(t *testing.T, cp *ControlPlane, doc string) {
 	t.Helper()
-	rs, err := resource.Decode("test.yaml", []byte(doc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := apply.New(cp.Store()).Apply(context.Background(), rs, false); err != nil {
-		t.Fatal(err)
-	}
+	applytest.Apply(t, cp.Store(), doc)
 }
 
 // svid is a workload's key and certificate.
@@ -77,14 +72,7 @@ func attest(t *testing.T, cp *ControlPlane, ns, sa string) (svid, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, csr := idtest.KeyAndCSR(t)
 	c, err := idclient.Dial(cp.XDSAddr(), cp.CA().Bundle(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -203,39 +191,19 @@ func workloadKey(ns, name string) resource.Key {
 	return resource.Key{Kind: resource.KindWorkload, Namespace: ns, Name: name}
 }
 
-// eventually polls cond until it holds or five seconds pass.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // fetchClustersPlain is fetchClusters over plaintext.
 func fetchClustersPlain(t *testing.T, addr, id string) (*discovery.DiscoveryResponse, error) {
 	t.Helper()
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
+	cc := grpctest.Dial(t, addr)
 	return fetchClusters(t, discovery.NewAggregatedDiscoveryServiceClient(cc), id)
 }
 
 // attestPlain calls Attest over plaintext.
 func attestPlain(t *testing.T, addr string) error {
 	t.Helper()
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
+	cc := grpctest.Dial(t, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err = wire.NewIdentityClient(cc).Attest(ctx, &wire.AttestRequest{Token: "x"})
+	_, err := wire.NewIdentityClient(cc).Attest(ctx, &wire.AttestRequest{Token: "x"})
 	return err
 }

@@ -22,6 +22,7 @@ import (
 	"embassy.dev/embassy/pkg/identity/wire"
 	"embassy.dev/embassy/pkg/store"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/internal/syncbuf"
 )
 
@@ -146,7 +147,7 @@ func TestAgentRegistrationLapsesThroughTheControlPlane(t *testing.T) {
 	if _, err := fetchClusters(t, dialXDS(t, cp, &web), "web-9.shop"); err != nil {
 		t.Fatalf("the registered workload's xDS: %v", err)
 	}
-	eventually(t, "the lapsed registration to disappear", func() bool {
+	poll.Until(t, "the lapsed registration to disappear", func() bool {
 		_, err := cp.Store().Get(context.Background(), workloadKey("shop", "web-9"))
 		return err != nil
 	})

@@ -17,15 +17,12 @@ import (
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/policy/compile"
 
+	"embassy.dev/embassy/internal/meshtest"
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/internal/syncbuf"
 )
 
-var meshAuthz = `apiVersion: embassy.dev/v1alpha1
-kind: Service
-metadata: {name: web, namespace: shop}
-spec:
-  ports: [{name: http, port: 8080, protocol: http}]
----
+var meshAuthz = meshtest.ServiceWebShop + `---
 apiVersion: embassy.dev/v1alpha1
 kind: Service
 metadata: {name: pay, namespace: shop}
@@ -115,7 +112,7 @@ func TestAgentReceivesTheBundlesOfPoliciesTargetingItsWorkload(t *testing.T) {
 	if first.GetVersionInfo() != wantVersion {
 		t.Errorf("version = %q, want the bundle revisions %q", first.GetVersionInfo(), wantVersion)
 	}
-	eventually(t, "the ACK of the bundles is recorded", func() bool {
+	poll.Until(t, "the ACK of the bundles is recorded", func() bool {
 		for _, p := range cp.XDS().Proxies() {
 			if p.ID == "web-1.shop" && p.Types[resourcev3.ExtensionConfigType].VersionAcked == wantVersion {
 				return true

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ import (
 
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/internal/workloadapitest"
 	"embassy.dev/embassy/pkg/agent"
 	"embassy.dev/embassy/pkg/client"
@@ -138,7 +140,7 @@ func TestSPIREIssuesTheControlPlanesCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the xDS listener to present SPIRE's rotated SVID", func() bool {
+	poll.Until(t, "the xDS listener to present SPIRE's rotated SVID", func() bool {
 		leaf, err := servingLeaf(t, m.cp.XDSAddr(), m.authority.Roots())
 		return err == nil && leaf.SerialNumber.Cmp(next.Certificates[0].SerialNumber) == 0
 	})
@@ -153,7 +155,7 @@ func TestSPIREIssuesTheControlPlanesCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !sameRoots(roots, m.authority.Roots()) {
+	if !slices.EqualFunc(roots, m.authority.Roots(), (*x509.Certificate).Equal) {
 		t.Fatalf("/v1/bundle serves %d roots that are not SPIRE's", len(roots))
 	}
 	// JWT-SVIDs come from SPIRE too: /v1/bundle's JWKS is SPIRE's keys.
@@ -161,7 +163,7 @@ func TestSPIREIssuesTheControlPlanesCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "/v1/bundle?format=jwks to serve SPIRE's JWT keys", func() bool {
+	poll.Until(t, "/v1/bundle?format=jwks to serve SPIRE's JWT keys", func() bool {
 		got, err := client.New("http://"+m.cp.APIAddr(), "").Bundle(ctx, "jwks")
 		return err == nil && sameJWTKeys(t, got, want)
 	})
@@ -202,18 +204,6 @@ func sameJWTKeys(t *testing.T, a, b []byte) bool {
 	return true
 }
 
-func sameRoots(a, b []*x509.Certificate) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !a[i].Equal(b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
 // With SPIRE as the CA, a workload's SPIRE SVID authenticates its xDS
 // stream and its registration, limited to its own identity; the control
 // plane refuses to issue SVIDs without spending the token; a certificate
@@ -232,7 +222,7 @@ func TestSPIRESVIDsAuthenticateAgents(t *testing.T) {
 
 	ads := dialXDSWith(t, m.cp.XDSAddr(), roots, web)
 	// The apply is published asynchronously.
-	eventually(t, "a SPIRE SVID to get its own workload's clusters", func() bool {
+	poll.Until(t, "a SPIRE SVID to get its own workload's clusters", func() bool {
 		resp, err := fetchClusters(t, ads, "web-1.shop")
 		return err == nil && len(resp.GetResources()) > 0
 	})
@@ -376,7 +366,7 @@ func TestAgentWithSPIRERegistersThroughTheControlPlane(t *testing.T) {
 			t.Errorf("agent: %v", err)
 		}
 	}()
-	eventually(t, "the agent to register web-5 with its SPIRE SVID", func() bool {
+	poll.Until(t, "the agent to register web-5 with its SPIRE SVID", func() bool {
 		_, err := m.cp.Store().Get(context.Background(), workloadKey("shop", "web-5"))
 		return err == nil
 	})
@@ -476,7 +466,7 @@ spec:
     type: spire
     socketPath: %s
 `, spireTD, srv.Path()))
-	eventually(t, "a warning that the CA changes at restart", func() bool {
+	poll.Until(t, "a warning that the CA changes at restart", func() bool {
 		return strings.Contains(logs.String(), "uses its own CA until it restarts")
 	})
 	if _, err := servingLeaf(t, cp.XDSAddr(), a.Roots()); err == nil {

@@ -25,20 +25,7 @@ func TestSignCSRRefusals(t *testing.T) {
 	other := mustID(t, "shop", "b")
 	key := newKey(t)
 
-	rsa1024, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p224, err := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTrue, err := asn1.Marshal(struct {
-		IsCA bool `asn1:"optional"`
-	}{true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rsa1024, p224, caTrue := refusedParts(t, elliptic.P224())
 	badSig := csrWithURI(t, key, id)
 	badSig[len(badSig)-3] ^= 0xff // inside the signature BIT STRING
 

@@ -3,7 +3,6 @@ package identity
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -18,20 +17,7 @@ func FuzzSignCSR(f *testing.F) {
 	ca, _ := newTestCA(f, clk)
 	id := mustID(f, "shop", "a")
 	key := newKey(f)
-	rsa1024, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
-		f.Fatal(err)
-	}
-	p521, err := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
-	if err != nil {
-		f.Fatal(err)
-	}
-	caTrue, err := asn1.Marshal(struct {
-		IsCA bool `asn1:"optional"`
-	}{true})
-	if err != nil {
-		f.Fatal(err)
-	}
+	rsa1024, p521, caTrue := refusedParts(f, elliptic.P521())
 	good := csrWithURI(f, key, id)
 	badSig := append([]byte{}, good...)
 	badSig[len(badSig)-3] ^= 1

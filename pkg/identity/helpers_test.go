@@ -5,8 +5,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"net/url"
 	"sync"
 	"testing"
@@ -71,6 +73,26 @@ func newKey(t testing.TB) *ecdsa.PrivateKey {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// refusedParts are what the CA must refuse in a CSR: an RSA key too weak,
+// an ECDSA key on curve (any but P-256), and a basicConstraints value
+// saying CA:true.
+func refusedParts(t testing.TB, curve elliptic.Curve) (rsa1024 *rsa.PrivateKey, ec *ecdsa.PrivateKey, caTrue []byte) {
+	t.Helper()
+	var err error
+	if rsa1024, err = rsa.GenerateKey(rand.Reader, 1024); err != nil {
+		t.Fatal(err)
+	}
+	if ec, err = ecdsa.GenerateKey(curve, rand.Reader); err != nil {
+		t.Fatal(err)
+	}
+	if caTrue, err = asn1.Marshal(struct {
+		IsCA bool `asn1:"optional"`
+	}{true}); err != nil {
+		t.Fatal(err)
+	}
+	return rsa1024, ec, caTrue
 }
 
 // csrFor builds a DER CSR signed by key from the template.

@@ -3,6 +3,7 @@ package identity
 import (
 	"bytes"
 	"crypto/x509"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +32,7 @@ func TestRestartKeepsRootsAndVerifiesOldLeaves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !sameRoots(ca.Bundle(), again.Bundle()) || len(again.Bundle()) != 1 {
+	if !slices.EqualFunc(ca.Bundle(), again.Bundle(), (*x509.Certificate).Equal) || len(again.Bundle()) != 1 {
 		t.Fatal("restart changed the roots")
 	}
 	if _, _, err := x509svid.Verify(chain, again, x509svid.WithTime(clk.Now())); err != nil {
@@ -174,17 +175,4 @@ func TestLeafCappedAtRootExpiry(t *testing.T) {
 // issuedBy reports whether leaf was signed by root.
 func issuedBy(leaf, root *x509.Certificate) bool {
 	return bytes.Equal(leaf.RawIssuer, root.RawSubject) && leaf.CheckSignatureFrom(root) == nil
-}
-
-// sameRoots reports whether a and b hold the same certificates in order.
-func sameRoots(a, b []*x509.Certificate) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !a[i].Equal(b[i]) {
-			return false
-		}
-	}
-	return true
 }

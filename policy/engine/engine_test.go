@@ -2,8 +2,6 @@ package engine
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
+	"embassy.dev/embassy/internal/bundletest"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/policy/compile"
 )
@@ -197,41 +196,10 @@ func TestDecideWithoutPolicy(t *testing.T) {
 	}
 }
 
-// forge returns b with its first module replaced, re-hashed so it passes
-// the bundle's integrity check: a bundle that compiled elsewhere but does
-// not prepare here.
-func forge(t *testing.T, b *compile.Bundle, rego string) *compile.Bundle {
-	t.Helper()
-	raw, err := json.Marshal(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var w map[string]any
-	if err := json.Unmarshal(raw, &w); err != nil {
-		t.Fatal(err)
-	}
-	w["modules"].([]any)[0].(map[string]any)["rego"] = rego
-	content := map[string]any{}
-	for k, v := range w {
-		if k != "name" && k != "revision" {
-			content[k] = v
-		}
-	}
-	hashed, _ := json.Marshal(content)
-	sum := sha256.Sum256(hashed)
-	w["revision"] = hex.EncodeToString(sum[:8])
-	raw, _ = json.Marshal(w)
-	var forged compile.Bundle
-	if err := json.Unmarshal(raw, &forged); err != nil {
-		t.Fatal(err)
-	}
-	return &forged
-}
-
 func TestFailedLoadKeepsLastGood(t *testing.T) {
 	good := bundle(t, "default allow := false\n\nallow if input.attributes.request.http.path == \"/ok\"")
 	e := loadedEngine(t, good)
-	bad := forge(t, good, "package envoy.authz\n\nallow if {")
+	bad := bundletest.ForgeBundle(t, good, "package envoy.authz\n\nallow if {")
 	err := e.Load(bad)
 	var errs compile.Errors
 	if !errors.As(err, &errs) || errs[0].File != "authz.rego" || errs[0].Row != 3 || errs[0].Code != "rego_parse_error" ||

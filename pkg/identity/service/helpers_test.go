@@ -24,9 +24,10 @@ import (
 	"embassy.dev/embassy/pkg/identity"
 	idclient "embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/identity/wire"
-	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/store"
 
+	"embassy.dev/embassy/internal/applytest"
+	"embassy.dev/embassy/internal/idtest"
 	"embassy.dev/embassy/internal/syncbuf"
 )
 
@@ -69,16 +70,11 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, st: store.NewMemory(), clock: &clock{}, logs: &syncbuf.Buffer{}, events: events.New(100)}
-	t.Cleanup(func() { e.st.Close() })
+	e := &env{t: t, clock: &clock{}, logs: &syncbuf.Buffer{}, events: events.New(100)}
+	id := idtest.New(t, td.Name(), e.clock.now)
+	e.st, e.ca, e.tokens = id.Store, id.CA, id.Tokens
 	log := hclog.New(&hclog.LoggerOptions{Name: "test", Level: hclog.Trace, Output: e.logs})
 	var err error
-	if e.ca, err = identity.LoadOrCreateCA(e.st, identity.CAConfig{TrustDomain: td.Name()}, nil); err != nil {
-		t.Fatal(err)
-	}
-	if e.tokens, err = identity.NewTokens(e.st, e.clock.now); err != nil {
-		t.Fatal(err)
-	}
 	e.svc, err = New(Config{
 		CA: e.ca, Tokens: e.tokens, Store: e.st, Applier: apply.New(e.st),
 		LeaseTTL: time.Second, SweepInterval: 20 * time.Millisecond,
@@ -219,18 +215,6 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
-// eventually polls cond until it holds or five seconds pass.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // serviceWeb is Service web of namespace shop, served by service accounts
 // a and default.
 const serviceWeb = `apiVersion: embassy.dev/v1alpha1
@@ -249,11 +233,5 @@ spec:
 // applyYAML applies documents to the env's store.
 func (e *env) applyYAML(doc string) {
 	e.t.Helper()
-	rs, err := resource.Decode("test.yaml", []byte(doc))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if _, err := apply.New(e.st).Apply(context.Background(), rs, false); err != nil {
-		e.t.Fatal(err)
-	}
+	applytest.Apply(e.t, e.st, doc)
 }

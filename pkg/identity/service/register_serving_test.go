@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/resource"
 )
 
@@ -62,7 +63,7 @@ func TestRegisterRefusesAServiceTheIdentityMayNotServe(t *testing.T) {
 	if _, err := a.c.Register(ctx(t), "web-1", web1); status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("refreshing a registration the Service no longer allows: %v", err)
 	}
-	eventually(t, "the excluded registration to lapse", func() bool {
+	poll.Until(t, "the excluded registration to lapse", func() bool {
 		_, err := e.st.Get(context.Background(), resource.Key{Kind: resource.KindWorkload, Namespace: "shop", Name: "web-1"})
 		return err != nil
 	})

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/identity/wire"
 	"embassy.dev/embassy/pkg/resource"
@@ -241,7 +242,7 @@ func TestRegisterLeaseAndDeregister(t *testing.T) {
 		t.Fatalf("a refreshed registration was removed: %v", err)
 	}
 	// Without refreshes the lease lapses and the sweeper removes it.
-	eventually(t, "the lapsed registration to be removed", func() bool {
+	poll.Until(t, "the lapsed registration to be removed", func() bool {
 		_, err := e.st.Get(context.Background(), key)
 		return err != nil
 	})
@@ -298,7 +299,7 @@ spec:
 	if err := e.svc.RestoreLeases(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "a restored registration with no agent to lapse", func() bool {
+	poll.Until(t, "a restored registration with no agent to lapse", func() bool {
 		_, err := e.st.Get(context.Background(), resource.Key{Kind: resource.KindWorkload, Namespace: "shop", Name: "web-9"})
 		return err != nil
 	})
