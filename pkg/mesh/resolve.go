@@ -8,10 +8,10 @@ import (
 // The modes an AuthorizationPolicy may run in, and what a request gets when
 // its agent cannot decide. An empty spec field means the first of each.
 const (
-	ModeEnforce  = "enforce"
-	ModeDryRun   = "dry-run"
-	FailureDeny  = "deny"
-	FailureAllow = "allow"
+	ModeEnforce  = resource.PolicyEnforce
+	ModeDryRun   = resource.PolicyDryRun
+	FailureDeny  = resource.FailureDeny
+	FailureAllow = resource.FailureAllow
 )
 
 // PolicyMode is the policy's mode with its default filled in: ModeEnforce

@@ -574,9 +574,9 @@ type AuthorizationPolicySpec struct {
 	Data json.RawMessage `json:"data,omitempty"`
 	// Query defaults to data.envoy.authz.allow.
 	Query string `json:"query,omitempty"`
-	// Mode is enforce (default) or dry-run.
+	// Mode is PolicyEnforce (default) or PolicyDryRun.
 	Mode string `json:"mode,omitempty"`
-	// FailureMode is deny (default) or allow.
+	// FailureMode is FailureDeny (default) or FailureAllow.
 	FailureMode string `json:"failureMode,omitempty"`
 	// RegoVersion is v1 (default) or v0.
 	RegoVersion string `json:"regoVersion,omitempty"`

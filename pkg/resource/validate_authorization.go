@@ -42,8 +42,18 @@ func (v *validator) authorizationPolicy(s *AuthorizationPolicySpec) {
 	if s.Query != "" && !strings.HasPrefix(s.Query, "data.") {
 		v.errorf("spec.query", "must start with \"data.\", e.g. %s, got %q", DefaultQuery, s.Query)
 	}
-	v.oneOf("spec.mode", s.Mode, false, "enforce", "dry-run")
-	v.oneOf("spec.failureMode", s.FailureMode, false, "deny", "allow")
+	v.oneOf("spec.mode", s.Mode, false, PolicyEnforce, PolicyDryRun)
+	v.oneOf("spec.failureMode", s.FailureMode, false, FailureDeny, FailureAllow)
 	v.oneOf("spec.regoVersion", s.RegoVersion, false, "v1", "v0")
 	v.jwtProviders(s.JWTProviders)
 }
+
+// The values of an AuthorizationPolicy's spec.mode and spec.failureMode;
+// an empty field means the first of each. The model and the policy engine
+// name them after these.
+const (
+	PolicyEnforce = "enforce"
+	PolicyDryRun  = "dry-run"
+	FailureDeny   = "deny"
+	FailureAllow  = "allow"
+)

@@ -19,11 +19,11 @@ import (
 
 // Modes and failure modes of a Bundle.
 const (
-	ModeEnforce = "enforce"
-	ModeDryRun  = "dry-run"
+	ModeEnforce = resource.PolicyEnforce
+	ModeDryRun  = resource.PolicyDryRun
 
-	FailureDeny  = "deny"
-	FailureAllow = "allow"
+	FailureDeny  = resource.FailureDeny
+	FailureAllow = resource.FailureAllow
 
 	RegoV0 = "v0"
 	RegoV1 = "v1"
