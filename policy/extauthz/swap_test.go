@@ -1,8 +1,6 @@
 package extauthz
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +11,7 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/genproto/googleapis/rpc/code"
 
+	"embassy.dev/embassy/internal/bundletest"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/policy/compile"
 )
@@ -44,37 +43,6 @@ allow := {
 	return b
 }
 
-// forge returns b with its module replaced and re-hashed so it passes the
-// bundle's integrity check: a bundle that compiled where it was made but
-// does not prepare here.
-func forge(t *testing.T, b *compile.Bundle, rego string) *compile.Bundle {
-	t.Helper()
-	raw, err := json.Marshal(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var w map[string]any
-	if err := json.Unmarshal(raw, &w); err != nil {
-		t.Fatal(err)
-	}
-	w["modules"].([]any)[0].(map[string]any)["rego"] = rego
-	content := map[string]any{}
-	for k, v := range w {
-		if k != "name" && k != "revision" {
-			content[k] = v
-		}
-	}
-	hashed, _ := json.Marshal(content)
-	sum := sha256.Sum256(hashed)
-	w["revision"] = hex.EncodeToString(sum[:8])
-	raw, _ = json.Marshal(w)
-	var forged compile.Bundle
-	if err := json.Unmarshal(raw, &forged); err != nil {
-		t.Fatal(err)
-	}
-	return &forged
-}
-
 func TestAtomicSwapUnderLoad(t *testing.T) {
 	const revisions, workers, maxRequests, minRequests = 25, 4, 2000, 100
 	const badAfter = 12 // this revision's successor fails to load
@@ -83,7 +51,7 @@ func TestAtomicSwapUnderLoad(t *testing.T) {
 	for n := 1; n <= revisions; n++ {
 		bundles[n] = revisionPolicy(t, n)
 	}
-	bad := forge(t, bundles[badAfter], "package envoy.authz\n\nallow := {\"allowed\": true, \"headers\": {\"x-rev\": \"bad\"}} if {\n")
+	bad := bundletest.ForgeBundle(t, bundles[badAfter], "package envoy.authz\n\nallow := {\"allowed\": true, \"headers\": {\"x-rev\": \"bad\"}} if {\n")
 
 	e := load(t, bundles[1])
 	client, _ := serve(t, e, Options{})
