@@ -8,9 +8,10 @@ import (
 	rbacv3 "github.com/envoyproxy/go-control-plane/envoy/config/rbac/v3"
 	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
-	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/proto"
 
 	"embassy.dev/embassy/policy/extauthz"
+	"embassy.dev/embassy/xds/validate"
 )
 
 // pathCases are policies made of each kind of path rule the compiler
@@ -159,35 +160,15 @@ func (p pathMatcher) String() string {
 // pathMatchers lists the path matchers anywhere in rules.
 func pathMatchers(rules *rbacv3.RBAC) []pathMatcher {
 	var out []pathMatcher
-	var walk func(protoreflect.Message)
-	walk = func(m protoreflect.Message) {
-		switch x := m.Interface().(type) {
+	validate.Walk("RBAC", rules, func(_ string, m proto.Message) {
+		switch x := m.(type) {
 		case *routev3.HeaderMatcher:
 			if x.GetName() == ":path" && x.GetStringMatch() != nil {
 				out = append(out, pathMatcher{m: x.GetStringMatch()})
 			}
-			return
 		case *matcherv3.PathMatcher:
 			out = append(out, pathMatcher{m: x.GetPath(), urlPath: true})
-			return
 		}
-		m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-			switch {
-			case fd.IsList() && fd.Message() != nil:
-				for i := 0; i < v.List().Len(); i++ {
-					walk(v.List().Get(i).Message())
-				}
-			case fd.IsMap() && fd.MapValue().Message() != nil:
-				v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
-					walk(mv.Message())
-					return true
-				})
-			case !fd.IsList() && !fd.IsMap() && fd.Message() != nil:
-				walk(v.Message())
-			}
-			return true
-		})
-	}
-	walk(rules.ProtoReflect())
+	})
 	return out
 }

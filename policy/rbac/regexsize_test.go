@@ -8,10 +8,10 @@ import (
 	rbacv3 "github.com/envoyproxy/go-control-plane/envoy/config/rbac/v3"
 	matcherv3 "github.com/envoyproxy/go-control-plane/envoy/type/matcher/v3"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"embassy.dev/embassy/pkg/re2size"
 	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/xds/validate"
 )
 
 // TestRegexOverEnvoysLimitStaysOnExtAuthz: a regex RE2 would compile to a
@@ -95,28 +95,10 @@ func TestCompiledRegexesAreWithinEnvoysLimit(t *testing.T) {
 // regexes lists every safe_regex in rules.
 func regexes(rules *rbacv3.RBAC) []string {
 	var out []string
-	var walk func(protoreflect.Message)
-	walk = func(m protoreflect.Message) {
-		if r, ok := m.Interface().(*matcherv3.RegexMatcher); ok {
+	validate.Walk("RBAC", rules, func(_ string, m proto.Message) {
+		if r, ok := m.(*matcherv3.RegexMatcher); ok {
 			out = append(out, r.GetRegex())
 		}
-		m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-			switch {
-			case fd.IsList() && fd.Message() != nil:
-				for i := 0; i < v.List().Len(); i++ {
-					walk(v.List().Get(i).Message())
-				}
-			case fd.IsMap() && fd.MapValue().Message() != nil:
-				v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
-					walk(mv.Message())
-					return true
-				})
-			case !fd.IsList() && !fd.IsMap() && fd.Message() != nil:
-				walk(v.Message())
-			}
-			return true
-		})
-	}
-	walk(proto.Message(rules).ProtoReflect())
+	})
 	return out
 }
