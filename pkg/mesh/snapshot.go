@@ -134,7 +134,7 @@ func New(revision int64, resources []*resource.Resource, opts ...Option) *Snapsh
 	}
 	s := &Snapshot{
 		Revision:  revision,
-		Mesh:      resource.MeshSpec{TrustDomain: dataplane.DefaultTrustDomain, MTLS: &resource.MTLS{Mode: resource.MTLSStrict}, CA: &resource.CA{Type: "builtin"}, SVIDTTL: "1h"},
+		Mesh:      resource.MeshSpec{TrustDomain: dataplane.DefaultTrustDomain, MTLS: &resource.MTLS{Mode: resource.MTLSStrict}, CA: &resource.CA{Type: "builtin"}, SVIDTTL: resource.DefaultSVIDTTL},
 		services:  map[ServiceRef]*Service{},
 		workloads: map[ServiceRef]*Workload{},
 		routes:    map[ServiceRef][]*Route{},
@@ -212,7 +212,7 @@ func withMeshDefaults(m resource.MeshSpec) resource.MeshSpec {
 		m.CA = &resource.CA{Type: "builtin"}
 	}
 	if m.SVIDTTL == "" {
-		m.SVIDTTL = "1h"
+		m.SVIDTTL = resource.DefaultSVIDTTL
 	}
 	return m
 }

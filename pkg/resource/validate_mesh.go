@@ -15,6 +15,24 @@ const (
 	maxSVIDTTL = 720 * time.Hour
 )
 
+// DefaultSVIDTTL is the lifetime of workload certificates when the Mesh
+// names none.
+const DefaultSVIDTTL Duration = "1h"
+
+// SVIDLifetime is the Mesh's svidTTL as a duration, DefaultSVIDTTL when it
+// is unset (or unreadable, which validation refuses).
+func (m MeshSpec) SVIDLifetime() time.Duration {
+	ttl := m.SVIDTTL
+	if ttl == "" {
+		ttl = DefaultSVIDTTL
+	}
+	d, err := time.ParseDuration(string(ttl))
+	if err != nil || d <= 0 {
+		d, _ = time.ParseDuration(string(DefaultSVIDTTL))
+	}
+	return d
+}
+
 // mesh checks a MeshSpec.
 func (v *validator) mesh(s *MeshSpec) {
 	switch {

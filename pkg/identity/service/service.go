@@ -37,8 +37,6 @@ const (
 	DefaultLeaseTTL      = 30 * time.Second
 	DefaultSweepInterval = 5 * time.Second
 	DefaultJWTTTL        = 5 * time.Minute
-	// DefaultSVIDTTL applies when the Mesh names no svidTTL.
-	DefaultSVIDTTL = time.Hour
 )
 
 // CA is what the service needs of the certificate authority;
@@ -172,16 +170,12 @@ func (s *Service) notIssuing() error {
 		"this mesh's SVIDs come from %s, not from embassy-cp (Mesh spec.ca.type: spire): run embassy-agent with --spire-socket instead of a join token", s.cfg.External)
 }
 
-// svidTTL is the Mesh's svidTTL, DefaultSVIDTTL when unset or unreadable.
+// svidTTL is the Mesh's svidTTL, the schema's default when unset.
 func (s *Service) svidTTL() time.Duration {
 	if s.cfg.Mesh == nil {
-		return DefaultSVIDTTL
+		return resource.MeshSpec{}.SVIDLifetime()
 	}
-	d, err := time.ParseDuration(string(s.cfg.Mesh().SVIDTTL))
-	if err != nil || d <= 0 {
-		return DefaultSVIDTTL
-	}
-	return d
+	return s.cfg.Mesh().SVIDLifetime()
 }
 
 // svidResponse is the wire form of a signed chain and the current bundle.
