@@ -9,6 +9,7 @@ import (
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
@@ -57,7 +58,7 @@ func TestAgentAndItsWorkloadAreTwoNodes(t *testing.T) {
 			p := NewPublisher(Options{Translator: DefaultTranslator(), Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond})
 			t.Cleanup(p.Close)
 			p.Update(agentMesh(1))
-			eventually(t, "revision 1", func() bool { return p.Revision() == 1 })
+			poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
 			nodes := []*core.Node{agentNode(id), grpcNode(id)}
 			if order == "server first" {
 				nodes[0], nodes[1] = nodes[1], nodes[0]
@@ -87,7 +88,7 @@ func TestAgentAndItsWorkloadAreTwoNodes(t *testing.T) {
 
 			// Pushes keep the two apart too.
 			p.Update(agentMesh(2))
-			eventually(t, "revision 2", func() bool { return p.Revision() == 2 })
+			poll.Until(t, "revision 2", func() bool { return p.Revision() == 2 })
 			if snapshotOf(t, p, id).GetResources(resourcev3.ListenerType)[serverListener] == nil {
 				t.Error("after a push the proxyless server lacks its Listener")
 			}
@@ -117,7 +118,7 @@ func TestAgentOfNoWorkloadIsNotAnswered(t *testing.T) {
 	p := NewPublisher(Options{Translator: DefaultTranslator(), Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond})
 	t.Cleanup(p.Close)
 	p.Update(agentMesh(1))
-	eventually(t, "revision 1", func() bool { return p.Revision() == 1 })
+	poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
 	for _, id := range []string{"ghost.demo", "not-a-node-id"} {
 		p.Connect(agentNode(id))
 		if snap, err := p.Cache().GetSnapshot(id + AgentKeySuffix); err == nil {
@@ -125,26 +126,26 @@ func TestAgentOfNoWorkloadIsNotAnswered(t *testing.T) {
 		}
 	}
 	p.Update(agentMesh(2))
-	eventually(t, "revision 2", func() bool { return p.Revision() == 2 })
+	poll.Until(t, "revision 2", func() bool { return p.Revision() == 2 })
 	if _, err := p.Cache().GetSnapshot("ghost.demo" + AgentKeySuffix); err == nil {
 		t.Error("a push gave an agent of no workload a snapshot")
 	}
 
 	// echo-a's agent connects before echo-a is in the mesh.
 	p.Update(agentMeshOf(3, false))
-	eventually(t, "revision 3", func() bool { return p.Revision() == 3 })
+	poll.Until(t, "revision 3", func() bool { return p.Revision() == 3 })
 	p.Connect(agentNode("echo-a.demo"))
 	key := "echo-a.demo" + AgentKeySuffix
 	if _, err := p.Cache().GetSnapshot(key); err == nil {
 		t.Fatal("the agent of a workload not yet in the mesh was given a snapshot")
 	}
 	p.Update(agentMeshOf(4, true))
-	eventually(t, "revision 4", func() bool { return p.Revision() == 4 })
+	poll.Until(t, "revision 4", func() bool { return p.Revision() == 4 })
 	if n := len(snapshotOf(t, p, key).GetResources(resourcev3.ExtensionConfigType)); n != 1 {
 		t.Fatalf("once its workload is pushed the agent holds %d bundles, want 1", n)
 	}
 	p.Update(agentMeshOf(5, false))
-	eventually(t, "revision 5", func() bool { return p.Revision() == 5 })
+	poll.Until(t, "revision 5", func() bool { return p.Revision() == 5 })
 	if n := len(snapshotOf(t, p, key).GetResources(resourcev3.ExtensionConfigType)); n != 1 {
 		t.Fatalf("the agent of a workload that went away holds %d bundles, want its last one", n)
 	}

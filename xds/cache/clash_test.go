@@ -6,6 +6,7 @@ import (
 
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 )
@@ -34,7 +35,7 @@ func TestClashingOutboundListenerLeftOut(t *testing.T) {
 			Address: "10.0.0.2", Services: []string{"web"},
 		}},
 	}))
-	eventually(t, "revision 1", func() bool { return p.Revision() == 1 })
+	poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
 	if info, _ := p.LastPush(); len(info.Refused) != 0 {
 		t.Fatalf("refused: %v", info.Refused)
 	}

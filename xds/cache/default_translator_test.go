@@ -6,6 +6,7 @@ import (
 
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 )
@@ -32,7 +33,7 @@ func TestDefaultTranslatorServesTheMesh(t *testing.T) {
 		}},
 	})
 	p.Update(m)
-	eventually(t, "revision 7", func() bool { return p.Revision() == 7 })
+	poll.Until(t, "revision 7", func() bool { return p.Revision() == 7 })
 
 	for _, id := range []string{"web-1.shop", "client"} {
 		snap := snapshotOf(t, p, id)

@@ -12,21 +12,6 @@ import (
 	"embassy.dev/embassy/xds/cache/cachetest"
 )
 
-// eventually polls cond every few milliseconds until it holds or the
-// deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
-}
-
 func newTestPublisher(t *testing.T) (*Publisher, *cachetest.Translator) {
 	t.Helper()
 	fake := cachetest.New()

@@ -8,6 +8,7 @@ import (
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/xds/translate"
@@ -54,7 +55,7 @@ func TestProxylessServersGetTheirListeners(t *testing.T) {
 		p.Connect(grpcNode(id))
 	}
 	p.Update(serverMesh())
-	eventually(t, "revision 1", func() bool { return p.Revision() == 1 })
+	poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
 
 	if got := tr.clients.Load(); got != 1 {
 		t.Errorf("ProxylessClient ran %d times for one mesh snapshot, want 1", got)

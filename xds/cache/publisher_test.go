@@ -6,6 +6,7 @@ import (
 
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/xds/cache/cachetest"
 )
@@ -23,7 +24,7 @@ func TestNodesOfOneShapeShareOneSnapshot(t *testing.T) {
 	p.Connect(envoyNode("nodot"))
 
 	p.Update(mesh.New(1, nil))
-	eventually(t, "revision 1", func() bool { return p.Revision() == 1 })
+	poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
 
 	if got := fake.OutboundCalls(); got != 1 {
 		t.Errorf("Outbound ran %d times for one mesh snapshot, want 1", got)
@@ -71,7 +72,7 @@ func TestNodesOfOneShapeShareOneSnapshot(t *testing.T) {
 	}
 
 	p.Update(mesh.New(2, nil))
-	eventually(t, "revision 2", func() bool { return p.Revision() == 2 })
+	poll.Until(t, "revision 2", func() bool { return p.Revision() == 2 })
 	if got := fake.OutboundCalls(); got != 2 {
 		t.Errorf("Outbound ran %d times for two mesh snapshots, want 2", got)
 	}
@@ -81,12 +82,12 @@ func TestVersionsFollowContent(t *testing.T) {
 	p, fake := newTestPublisher(t)
 	p.Connect(envoyNode("web.default"))
 	p.Update(mesh.New(1, nil))
-	eventually(t, "revision 1", func() bool { return p.Revision() == 1 })
+	poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
 	before := snapshotOf(t, p, "web.default")
 
 	fake.SetPort("db", 6000)
 	p.Update(mesh.New(2, nil))
-	eventually(t, "revision 2", func() bool { return p.Revision() == 2 })
+	poll.Until(t, "revision 2", func() bool { return p.Revision() == 2 })
 	after := snapshotOf(t, p, "web.default")
 
 	for _, typ := range []string{resourcev3.ListenerType, resourcev3.RouteType, resourcev3.ClusterType, resourcev3.SecretType} {
@@ -114,7 +115,7 @@ func TestVersionsFollowContent(t *testing.T) {
 func TestDisconnectDropsSnapshotWithLastStream(t *testing.T) {
 	p, _ := newTestPublisher(t)
 	p.Update(mesh.New(1, nil))
-	eventually(t, "revision 1", func() bool { return p.Revision() == 1 })
+	poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
 
 	p.Connect(envoyNode("web.default"))
 	p.Connect(envoyNode("web.default"))
@@ -129,7 +130,7 @@ func TestDisconnectDropsSnapshotWithLastStream(t *testing.T) {
 
 	// A push after the disconnect must not bring the node back.
 	p.Update(mesh.New(2, nil))
-	eventually(t, "revision 2", func() bool { return p.Revision() == 2 })
+	poll.Until(t, "revision 2", func() bool { return p.Revision() == 2 })
 	if _, err := p.Cache().GetSnapshot("web.default"); err == nil {
 		t.Fatalf("push re-created a disconnected node's snapshot")
 	}

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/mesh"
 )
 
@@ -51,7 +52,7 @@ func TestSameContentIsEncodedOnce(t *testing.T) {
 	}
 	p.Connect(envoyNode("a.other"))
 	p.Update(mesh.New(1, nil))
-	eventually(t, "revision 1", func() bool { return p.Revision() == 1 })
+	poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
 
 	first := watchOnce(t, p, "w0.default", resourcev3.ListenerType)
 	if len(first.Resources) == 0 {
@@ -154,7 +155,7 @@ func TestDeltaResponsesShareEncodedResources(t *testing.T) {
 		p.Connect(envoyNode(fmt.Sprintf("w%d.default", i)))
 	}
 	p.Update(mesh.New(1, nil))
-	eventually(t, "revision 1", func() bool { return p.Revision() == 1 })
+	poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
 
 	for _, typ := range []string{resourcev3.ListenerType, resourcev3.ClusterType} {
 		// The client knows a resource the snapshot no longer has, and
@@ -196,7 +197,7 @@ func TestCancelledWatchesForwardNothingAfterwards(t *testing.T) {
 	p, _ := newTestPublisher(t)
 	p.Connect(envoyNode("w0.default"))
 	p.Update(mesh.New(1, nil))
-	eventually(t, "revision 1", func() bool { return p.Revision() == 1 })
+	poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
 	for range 200 {
 		out := make(chan cachev3.DeltaResponse, 1)
 		req := &discovery.DeltaDiscoveryRequest{Node: envoyNode("w0.default"), TypeUrl: resourcev3.ClusterType}

@@ -11,6 +11,7 @@ import (
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
@@ -76,7 +77,7 @@ func TestAgentAndProxylessServerShareANodeID(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			h := startWith(t, Config{Translator: cache.DefaultTranslator(), Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond})
 			h.srv.Update(echoMesh(1))
-			eventually(t, "the first push", func() bool { return h.srv.Stats().Revision == 1 })
+			poll.Until(t, "the first push", func() bool { return h.srv.Stats().Revision == 1 })
 
 			agentCtx, stopAgent := streamContext(t)
 			serverCtx, stopServer := streamContext(t)
@@ -111,7 +112,7 @@ func TestAgentAndProxylessServerShareANodeID(t *testing.T) {
 				}
 				return out
 			}
-			eventually(t, "the agent's ACK on its own entry", func() bool {
+			poll.Until(t, "the agent's ACK on its own entry", func() bool {
 				f := flavours()
 				return len(f) == 2 && f[string(cache.Agent)] == echoPolicyRev && f[string(translate.Proxyless)] == ""
 			})
@@ -125,7 +126,7 @@ func TestAgentAndProxylessServerShareANodeID(t *testing.T) {
 				stop, staying, stayingKey = stopServer, string(cache.Agent), echoNode+cache.AgentKeySuffix
 			}
 			stop()
-			eventually(t, "the first node to leave", func() bool {
+			poll.Until(t, "the first node to leave", func() bool {
 				f := flavours()
 				_, ok := f[staying]
 				return len(f) == 1 && ok

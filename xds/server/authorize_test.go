@@ -2,19 +2,17 @@ package server
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/xds/cache/cachetest"
 )
@@ -36,31 +34,10 @@ func headerAuthorizer(ctx context.Context, node *core.Node) error {
 func startAuthorized(t *testing.T, authz Authorizer) *harness {
 	t.Helper()
 	fake := cachetest.New()
-	srv := New(Config{Translator: fake, Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond, Authorizer: authz})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := grpc.NewServer()
-	srv.Register(g)
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = g.Serve(lis)
-	}()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		g.Stop()
-		<-served
-		srv.Close()
-	})
-	h := &harness{srv: srv, fake: fake, conn: conn, ads: discovery.NewAggregatedDiscoveryServiceClient(conn)}
+	h := startWith(t, Config{Translator: fake, Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond, Authorizer: authz})
+	h.fake = fake
 	h.srv.Update(mesh.New(1, nil))
-	eventually(t, "push of the revision", func() bool { return h.srv.Stats().Revision == 1 })
+	poll.Until(t, "push of the revision", func() bool { return h.srv.Stats().Revision == 1 })
 	return h
 }
 

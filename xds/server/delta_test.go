@@ -6,6 +6,8 @@ import (
 
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+
+	"embassy.dev/embassy/internal/poll"
 )
 
 func TestDeltaSendsOnlyTheChangedLoadAssignment(t *testing.T) {
@@ -49,7 +51,7 @@ func TestDeltaSendsOnlyTheChangedLoadAssignment(t *testing.T) {
 	if len(seen) != len(fourTypes) {
 		t.Fatalf("initial responses covered %v, want all four types", seen)
 	}
-	eventually(t, "all four types acknowledged", func() bool {
+	poll.Until(t, "all four types acknowledged", func() bool {
 		p, ok := h.proxy("web.default")
 		if !ok || p.XDS != "delta" {
 			return false

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"net"
 	"sort"
 	"testing"
 	"time"
@@ -12,10 +11,11 @@ import (
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"embassy.dev/embassy/internal/grpctest"
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/status"
 	"embassy.dev/embassy/xds/cache/cachetest"
@@ -45,27 +45,8 @@ func start(t *testing.T) *harness {
 func startWith(t *testing.T, cfg Config) *harness {
 	t.Helper()
 	srv := New(cfg)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := grpc.NewServer()
-	srv.Register(g)
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = g.Serve(lis)
-	}()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		g.Stop()
-		<-served
-		srv.Close()
-	})
+	t.Cleanup(srv.Close)
+	conn := grpctest.Serve(t, srv.Register)
 	return &harness{srv: srv, conn: conn, ads: discovery.NewAggregatedDiscoveryServiceClient(conn)}
 }
 
@@ -73,7 +54,7 @@ func startWith(t *testing.T, cfg Config) *harness {
 func (h *harness) update(t *testing.T, rev int64) {
 	t.Helper()
 	h.srv.Update(mesh.New(rev, nil))
-	eventually(t, "push of the revision", func() bool { return h.srv.Stats().Revision == rev })
+	poll.Until(t, "push of the revision", func() bool { return h.srv.Stats().Revision == rev })
 }
 
 // streamContext bounds a test's streams, so a missing response fails the
@@ -82,21 +63,6 @@ func streamContext(t *testing.T) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
 	return ctx, cancel
-}
-
-// eventually polls cond every few milliseconds until it holds or the
-// deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
 }
 
 func envoyNode(id string) *core.Node { return &core.Node{Id: id, UserAgentName: "envoy"} }

@@ -8,6 +8,8 @@ import (
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	endpointservice "github.com/envoyproxy/go-control-plane/envoy/service/endpoint/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+
+	"embassy.dev/embassy/internal/poll"
 )
 
 // A node may use one stream per type instead of ADS, and requests on such
@@ -56,7 +58,7 @@ func TestPerTypeStreamsAreTrackedPerNode(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	eventually(t, "both types acknowledged", func() bool {
+	poll.Until(t, "both types acknowledged", func() bool {
 		p, ok := h.proxy("web.default")
 		if !ok {
 			return false

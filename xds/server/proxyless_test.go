@@ -8,6 +8,7 @@ import (
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/xds/cache/cachetest"
 )
 
@@ -60,8 +61,8 @@ func TestDisconnectRemovesTheProxy(t *testing.T) {
 		t.Fatalf("connected node missing from Proxies()")
 	}
 	cancel()
-	eventually(t, "the node to leave Proxies()", func() bool { return len(h.srv.Proxies()) == 0 })
-	eventually(t, "the node's snapshot to be dropped", func() bool {
+	poll.Until(t, "the node to leave Proxies()", func() bool { return len(h.srv.Proxies()) == 0 })
+	poll.Until(t, "the node's snapshot to be dropped", func() bool {
 		_, err := h.srv.pub.Cache().GetSnapshot("web.default")
 		return err != nil
 	})

@@ -8,6 +8,7 @@ import (
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/xds/cache/cachetest"
 )
 
@@ -45,7 +46,7 @@ func TestNodesOfOneShapeCostOneTranslation(t *testing.T) {
 		}
 		sotws = append(sotws, s)
 	}
-	eventually(t, "every node registered", func() bool { return len(h.srv.Proxies()) == envoys+proxyless })
+	poll.Until(t, "every node registered", func() bool { return len(h.srv.Proxies()) == envoys+proxyless })
 
 	// The first push answers the watches opened before any snapshot.
 	h.update(t, 1)

@@ -8,6 +8,8 @@ import (
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
+
+	"embassy.dev/embassy/internal/poll"
 )
 
 func TestSotWEnvoyReceivesAllTypesAndAcksAreTracked(t *testing.T) {
@@ -61,7 +63,7 @@ func TestSotWEnvoyReceivesAllTypesAndAcksAreTracked(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "all four types acknowledged", func() bool {
+	poll.Until(t, "all four types acknowledged", func() bool {
 		p, ok := h.proxy("web.default")
 		if !ok || len(p.Types) != len(fourTypes) {
 			return false
@@ -105,7 +107,7 @@ func TestSotWEnvoyReceivesAllTypesAndAcksAreTracked(t *testing.T) {
 	if err := stream.Send(nack); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the NACK recorded", func() bool {
+	poll.Until(t, "the NACK recorded", func() bool {
 		p, ok := h.proxy("web.default")
 		return ok && p.Types[resourcev3.EndpointType].NackCount == 1
 	})
