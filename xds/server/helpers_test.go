@@ -24,6 +24,15 @@ import (
 // fourTypes are the types an Envoy sidecar asks for in these tests.
 var fourTypes = []string{resourcev3.ListenerType, resourcev3.RouteType, resourcev3.ClusterType, resourcev3.EndpointType}
 
+// fourTypeNames are the names, sorted, that the fake translator's first
+// revision gives an Envoy sidecar of web.default in each of fourTypes.
+var fourTypeNames = map[string][]string{
+	resourcev3.ListenerType: {"inbound|default", "outbound"},
+	resourcev3.RouteType:    {"web"},
+	resourcev3.ClusterType:  {"db", "web"},
+	resourcev3.EndpointType: {"db", "web"},
+}
+
 // harness is an xDS server with a fake translator on a real gRPC server
 // listening on loopback.
 type harness struct {
