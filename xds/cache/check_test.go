@@ -72,8 +72,8 @@ func TestRefusedSetIsNotServed(t *testing.T) {
 			p := NewPublisher(Options{Translator: tr, Debounce: time.Millisecond, MaxDelay: 10 * time.Millisecond,
 				Logger: hclog.New(&hclog.LoggerOptions{Output: &logs})})
 			t.Cleanup(p.Close)
-			p.Connect(envoyNode("w0.default"))
-			p.Connect(grpcNode("client-1"))
+			p.Connect(cachetest.EnvoyNode("w0.default"))
+			p.Connect(cachetest.GRPCNode("client-1"))
 			p.Update(mesh.New(1, nil))
 			poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
 			good := snapshotOf(t, p, "w0.default")
@@ -142,7 +142,7 @@ func TestRefusalCountsFromTheLastServableRevision(t *testing.T) {
 		t.Fatalf("revision 2 refused %+v with no node connected", info.Refusals)
 	}
 
-	p.Connect(envoyNode("w0.default"))
+	p.Connect(cachetest.EnvoyNode("w0.default"))
 	p.Update(mesh.New(3, nil))
 	poll.Until(t, "revision 3", func() bool { return p.Revision() == 3 })
 	info, _ := p.LastPush()

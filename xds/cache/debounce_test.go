@@ -13,7 +13,7 @@ func TestBurstOfUpdatesIsDebounced(t *testing.T) {
 	fake := cachetest.New()
 	p := NewPublisher(Options{Translator: fake, Debounce: 50 * time.Millisecond, MaxDelay: time.Second})
 	t.Cleanup(p.Close)
-	p.Connect(envoyNode("web.default"))
+	p.Connect(cachetest.EnvoyNode("web.default"))
 
 	const updates = 50
 	for rev := int64(1); rev <= updates; rev++ {

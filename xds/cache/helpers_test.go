@@ -20,10 +20,8 @@ func newTestPublisher(t *testing.T) (*Publisher, *cachetest.Translator) {
 	return p, fake
 }
 
-func envoyNode(id string) *core.Node { return &core.Node{Id: id, UserAgentName: "envoy"} }
-
-func grpcNode(id string) *core.Node { return &core.Node{Id: id, UserAgentName: "gRPC Go"} }
-
+// metadataProxylessNode is a proxyless node that says so by its flavour
+// metadata rather than by its user agent.
 func metadataProxylessNode(id string) *core.Node {
 	md, _ := structpb.NewStruct(map[string]any{dataplane.FlavourKey: "proxyless"})
 	return &core.Node{Id: id, Metadata: md}

@@ -11,6 +11,7 @@ import (
 	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/xds/cache/cachetest"
 	"embassy.dev/embassy/xds/translate"
 )
 
@@ -52,7 +53,7 @@ func TestProxylessServersGetTheirListeners(t *testing.T) {
 	p := NewPublisher(Options{Translator: tr, Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond})
 	t.Cleanup(p.Close)
 	for _, id := range []string{"echo-a.demo", "echo-b.demo", "echo-c.demo", "client-1", "client-2.demo"} {
-		p.Connect(grpcNode(id))
+		p.Connect(cachetest.GRPCNode(id))
 	}
 	p.Update(serverMesh())
 	poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })

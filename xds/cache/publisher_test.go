@@ -15,13 +15,13 @@ func TestNodesOfOneShapeShareOneSnapshot(t *testing.T) {
 	p, fake := newTestPublisher(t)
 	const replicas = 10
 	for i := range replicas {
-		p.Connect(envoyNode(fmt.Sprintf("w%d.default", i)))
+		p.Connect(cachetest.EnvoyNode(fmt.Sprintf("w%d.default", i)))
 	}
-	p.Connect(envoyNode("a.other"))
-	p.Connect(envoyNode("b.other"))
-	p.Connect(grpcNode("client-1"))
+	p.Connect(cachetest.EnvoyNode("a.other"))
+	p.Connect(cachetest.EnvoyNode("b.other"))
+	p.Connect(cachetest.GRPCNode("client-1"))
 	p.Connect(metadataProxylessNode("client-2"))
-	p.Connect(envoyNode("nodot"))
+	p.Connect(cachetest.EnvoyNode("nodot"))
 
 	p.Update(mesh.New(1, nil))
 	poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
@@ -63,7 +63,7 @@ func TestNodesOfOneShapeShareOneSnapshot(t *testing.T) {
 
 	// A node connecting after the push is served at once from the same
 	// generation, without translating the mesh again.
-	p.Connect(envoyNode("late.default"))
+	p.Connect(cachetest.EnvoyNode("late.default"))
 	if s := snapshotOf(t, p, "late.default"); s != first {
 		t.Errorf("late node of a known shape got a new snapshot")
 	}
@@ -80,7 +80,7 @@ func TestNodesOfOneShapeShareOneSnapshot(t *testing.T) {
 
 func TestVersionsFollowContent(t *testing.T) {
 	p, fake := newTestPublisher(t)
-	p.Connect(envoyNode("web.default"))
+	p.Connect(cachetest.EnvoyNode("web.default"))
 	p.Update(mesh.New(1, nil))
 	poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
 	before := snapshotOf(t, p, "web.default")
@@ -117,8 +117,8 @@ func TestDisconnectDropsSnapshotWithLastStream(t *testing.T) {
 	p.Update(mesh.New(1, nil))
 	poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
 
-	p.Connect(envoyNode("web.default"))
-	p.Connect(envoyNode("web.default"))
+	p.Connect(cachetest.EnvoyNode("web.default"))
+	p.Connect(cachetest.EnvoyNode("web.default"))
 	p.Disconnect("web.default")
 	if _, err := p.Cache().GetSnapshot("web.default"); err != nil {
 		t.Fatalf("snapshot dropped while a stream is still open: %v", err)

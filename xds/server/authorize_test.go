@@ -53,7 +53,7 @@ func TestAuthorizerRefusesAStreamForAnotherNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sotw.Send(&discovery.DiscoveryRequest{TypeUrl: resourcev3.ClusterType, Node: envoyNode("b.default")}); err != nil {
+	if err := sotw.Send(&discovery.DiscoveryRequest{TypeUrl: resourcev3.ClusterType, Node: cachetest.EnvoyNode("b.default")}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := sotw.Recv(); status.Code(err) != codes.PermissionDenied {
@@ -64,7 +64,7 @@ func TestAuthorizerRefusesAStreamForAnotherNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := delta.Send(&discovery.DeltaDiscoveryRequest{TypeUrl: resourcev3.ClusterType, Node: envoyNode("b.default")}); err != nil {
+	if err := delta.Send(&discovery.DeltaDiscoveryRequest{TypeUrl: resourcev3.ClusterType, Node: cachetest.EnvoyNode("b.default")}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := delta.Recv(); status.Code(err) != codes.PermissionDenied {
@@ -82,7 +82,7 @@ func TestAuthorizerServesTheOwnNodeAndRefusesASwitch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := stream.Send(&discovery.DiscoveryRequest{TypeUrl: resourcev3.ClusterType, Node: envoyNode("web.default")}); err != nil {
+	if err := stream.Send(&discovery.DiscoveryRequest{TypeUrl: resourcev3.ClusterType, Node: cachetest.EnvoyNode("web.default")}); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := stream.Recv()
@@ -94,7 +94,7 @@ func TestAuthorizerServesTheOwnNodeAndRefusesASwitch(t *testing.T) {
 	}
 	// The same stream now names another node: go-control-plane would watch
 	// that node's snapshot, so the stream must end instead.
-	if err := stream.Send(&discovery.DiscoveryRequest{TypeUrl: resourcev3.ListenerType, Node: envoyNode("db.default")}); err != nil {
+	if err := stream.Send(&discovery.DiscoveryRequest{TypeUrl: resourcev3.ListenerType, Node: cachetest.EnvoyNode("db.default")}); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 5; i++ {

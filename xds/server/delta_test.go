@@ -8,6 +8,7 @@ import (
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
 	"embassy.dev/embassy/internal/poll"
+	"embassy.dev/embassy/xds/cache/cachetest"
 )
 
 func TestDeltaSendsOnlyTheChangedLoadAssignment(t *testing.T) {
@@ -21,7 +22,7 @@ func TestDeltaSendsOnlyTheChangedLoadAssignment(t *testing.T) {
 	for i, typ := range fourTypes {
 		req := &discovery.DeltaDiscoveryRequest{TypeUrl: typ}
 		if i == 0 {
-			req.Node = envoyNode("web.default")
+			req.Node = cachetest.EnvoyNode("web.default")
 		}
 		if err := stream.Send(req); err != nil {
 			t.Fatal(err)

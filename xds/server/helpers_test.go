@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -73,8 +72,6 @@ func streamContext(t *testing.T) (context.Context, context.CancelFunc) {
 	t.Cleanup(cancel)
 	return ctx, cancel
 }
-
-func envoyNode(id string) *core.Node { return &core.Node{Id: id, UserAgentName: "envoy"} }
 
 // proxy returns the status of node id, if connected.
 func (h *harness) proxy(id string) (status.Proxy, bool) {

@@ -10,6 +10,7 @@ import (
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
 	"embassy.dev/embassy/internal/poll"
+	"embassy.dev/embassy/xds/cache/cachetest"
 )
 
 // A node may use one stream per type instead of ADS, and requests on such
@@ -25,7 +26,7 @@ func TestPerTypeStreamsAreTrackedPerNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cds.Send(&discovery.DiscoveryRequest{Node: envoyNode("web.default")}); err != nil {
+	if err := cds.Send(&discovery.DiscoveryRequest{Node: cachetest.EnvoyNode("web.default")}); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := cds.Recv()
@@ -44,7 +45,7 @@ func TestPerTypeStreamsAreTrackedPerNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := eds.Send(&discovery.DeltaDiscoveryRequest{Node: envoyNode("web.default"), ResourceNamesSubscribe: []string{"db"}}); err != nil {
+	if err := eds.Send(&discovery.DeltaDiscoveryRequest{Node: cachetest.EnvoyNode("web.default"), ResourceNamesSubscribe: []string{"db"}}); err != nil {
 		t.Fatal(err)
 	}
 	dresp, err := eds.Recv()

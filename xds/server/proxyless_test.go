@@ -51,7 +51,7 @@ func TestDisconnectRemovesTheProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := stream.Send(&discovery.DiscoveryRequest{Node: envoyNode("web.default"), TypeUrl: resourcev3.ClusterType}); err != nil {
+	if err := stream.Send(&discovery.DiscoveryRequest{Node: cachetest.EnvoyNode("web.default"), TypeUrl: resourcev3.ClusterType}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := stream.Recv(); err != nil {

@@ -16,6 +16,7 @@ import (
 	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/xds/cache/cachetest"
 )
 
 // retryMesh is a service whose Route retries with the given back-off,
@@ -78,7 +79,7 @@ func TestEnvoyIsNeverSentWhatItWouldRefuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := stream.Send(&discovery.DiscoveryRequest{Node: envoyNode("web-1.default"), TypeUrl: resourcev3.RouteType}); err != nil {
+	if err := stream.Send(&discovery.DiscoveryRequest{Node: cachetest.EnvoyNode("web-1.default"), TypeUrl: resourcev3.RouteType}); err != nil {
 		t.Fatal(err)
 	}
 	recvRoutes := func() *discovery.DiscoveryResponse {

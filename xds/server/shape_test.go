@@ -25,7 +25,7 @@ func TestNodesOfOneShapeCostOneTranslation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Send(&discovery.DeltaDiscoveryRequest{Node: envoyNode(fmt.Sprintf("w%d.default", i)), TypeUrl: resourcev3.EndpointType}); err != nil {
+		if err := s.Send(&discovery.DeltaDiscoveryRequest{Node: cachetest.EnvoyNode(fmt.Sprintf("w%d.default", i)), TypeUrl: resourcev3.EndpointType}); err != nil {
 			t.Fatal(err)
 		}
 		deltas = append(deltas, s)

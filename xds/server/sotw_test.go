@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"embassy.dev/embassy/internal/poll"
+	"embassy.dev/embassy/xds/cache/cachetest"
 )
 
 func TestSotWEnvoyReceivesAllTypesAndAcksAreTracked(t *testing.T) {
@@ -30,7 +31,7 @@ func TestSotWEnvoyReceivesAllTypesAndAcksAreTracked(t *testing.T) {
 		req := &discovery.DiscoveryRequest{TypeUrl: typ, ResourceNames: requested[typ]}
 		if i == 0 {
 			// Like Envoy, send the node on the first request only.
-			req.Node = envoyNode("web.default")
+			req.Node = cachetest.EnvoyNode("web.default")
 		}
 		if err := stream.Send(req); err != nil {
 			t.Fatal(err)
