@@ -14,11 +14,7 @@ import (
 func TestDeltaSendsOnlyTheChangedLoadAssignment(t *testing.T) {
 	h := start(t)
 	h.update(t, 1)
-	ctx, _ := streamContext(t)
-	stream, err := h.ads.DeltaAggregatedResources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stream := h.delta(t)
 	for i, typ := range fourTypes {
 		req := &discovery.DeltaDiscoveryRequest{TypeUrl: typ}
 		if i == 0 {

@@ -58,6 +58,28 @@ func startWith(t *testing.T, cfg Config) *harness {
 	return &harness{srv: srv, conn: conn, ads: discovery.NewAggregatedDiscoveryServiceClient(conn)}
 }
 
+// sotw opens a SotW ADS stream, bounded by streamContext.
+func (h *harness) sotw(t *testing.T) discovery.AggregatedDiscoveryService_StreamAggregatedResourcesClient {
+	t.Helper()
+	ctx, _ := streamContext(t)
+	stream, err := h.ads.StreamAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stream
+}
+
+// delta opens a Delta ADS stream, bounded by streamContext.
+func (h *harness) delta(t *testing.T) discovery.AggregatedDiscoveryService_DeltaAggregatedResourcesClient {
+	t.Helper()
+	ctx, _ := streamContext(t)
+	stream, err := h.ads.DeltaAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stream
+}
+
 // update feeds revision rev and waits until it has been pushed.
 func (h *harness) update(t *testing.T, rev int64) {
 	t.Helper()

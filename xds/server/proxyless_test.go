@@ -17,11 +17,7 @@ import (
 func TestProxylessGetsExactlyTheListenersItNames(t *testing.T) {
 	h := start(t)
 	h.update(t, 1)
-	ctx, _ := streamContext(t)
-	stream, err := h.ads.StreamAggregatedResources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stream := h.sotw(t)
 	wanted := []string{cachetest.ProxylessListenerName(1), cachetest.ProxylessListenerName(3)}
 	req := &discovery.DiscoveryRequest{
 		Node:          &core.Node{Id: "client-1", UserAgentName: "gRPC Go"},

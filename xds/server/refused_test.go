@@ -74,11 +74,7 @@ func TestEnvoyIsNeverSentWhatItWouldRefuse(t *testing.T) {
 	}
 	push(retryMesh(1, 1, "10ms", "100ms"))
 
-	ctx, _ := streamContext(t)
-	stream, err := h.ads.StreamAggregatedResources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stream := h.sotw(t)
 	if err := stream.Send(&discovery.DiscoveryRequest{Node: cachetest.EnvoyNode("web-1.default"), TypeUrl: resourcev3.RouteType}); err != nil {
 		t.Fatal(err)
 	}

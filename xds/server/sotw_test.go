@@ -16,11 +16,7 @@ import (
 func TestSotWEnvoyReceivesAllTypesAndAcksAreTracked(t *testing.T) {
 	h := start(t)
 	h.update(t, 1)
-	ctx, _ := streamContext(t)
-	stream, err := h.ads.StreamAggregatedResources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stream := h.sotw(t)
 	requested := map[string][]string{
 		resourcev3.ListenerType: nil,
 		resourcev3.ClusterType:  nil,
