@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"embassy.dev/embassy/internal/nettest"
 	"embassy.dev/embassy/pkg/client"
 )
 
@@ -128,7 +129,7 @@ func TestNewAgentDeniesBeforeItsPolicySet(t *testing.T) {
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
-			addr := freePort(t)
+			addr := nettest.FreeAddr(t)
 			a := startAgent(t, cp, bundle, svc+"-1", svc, "--address", "127.0.0.1", "--service", svc, "--port", "http=8080", "--authz-addr", addr)
 			// web's policy denies every POST, so its Checks end once the
 			// agent says the set is loaded; plain's end at the first allow,

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"embassy.dev/embassy/internal/nettest"
 	"embassy.dev/embassy/pkg/status"
 )
 
@@ -75,7 +76,7 @@ func allowRule(id string) string {
 // revision allowing client-b too applies without restarting anything.
 func TestProxylessAuthz(t *testing.T) {
 	dir := t.TempDir()
-	xdsAddr, apiAddr := freePort(t), freePort(t)
+	xdsAddr, apiAddr := nettest.FreeAddr(t), nettest.FreeAddr(t)
 	// The builtin CA is made for example.org, the Mesh's trust domain.
 	cp := startMTLSCP(t, dir+"/data", xdsAddr, apiAddr, "example.org")
 	cp.mustCtl(t, "apply", "-f", writeFile(t, dir, "mesh.yaml", authzMesh))
@@ -83,7 +84,7 @@ func TestProxylessAuthz(t *testing.T) {
 
 	// Each agent attests under its app's workload name; the server's
 	// registers the echo Workload.
-	echoAddr := freePort(t)
+	echoAddr := nettest.FreeAddr(t)
 	agentEcho := startAgent(t, cp, bundle, "echo", "echo", serverWorkload(t, echoAddr, "v1")...)
 	agentA := startAgent(t, cp, bundle, "client-a", "client-a")
 	agentB := startAgent(t, cp, bundle, "client-b", "client-b")

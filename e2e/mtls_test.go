@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"embassy.dev/embassy/internal/echo"
+	"embassy.dev/embassy/internal/nettest"
 )
 
 // secureMesh is the mesh of the mTLS tests: STRICT, trust domain
@@ -50,7 +51,7 @@ const clientID = "spiffe://example.org/ns/default/sa/echo-client"
 // STRICT mesh.
 func TestMTLSProxyless(t *testing.T) {
 	dir := t.TempDir()
-	xdsAddr, apiAddr := freePort(t), freePort(t)
+	xdsAddr, apiAddr := nettest.FreeAddr(t), nettest.FreeAddr(t)
 	// The builtin CA is made for the Mesh's trust domain on the first
 	// start; restarted without --trust-domain, the data dir keeps it.
 	cp := startMTLSCP(t, dir+"/data", xdsAddr, apiAddr, "example.org")
@@ -65,7 +66,7 @@ func TestMTLSProxyless(t *testing.T) {
 	// Each agent attests under its app's workload name, so its policy
 	// stream shares the app's node id (the control plane keeps the two
 	// apart by flavour), and the servers' agents register their Workloads.
-	v1Addr, v2Addr := freePort(t), freePort(t)
+	v1Addr, v2Addr := nettest.FreeAddr(t), nettest.FreeAddr(t)
 	agentV1 := startAgent(t, cp, bundle, "echo-v1", "echo-a", serverWorkload(t, v1Addr, "v1")...)
 	agentV2 := startAgent(t, cp, bundle, "echo-v2", "echo-b", serverWorkload(t, v2Addr, "v2")...)
 	agentC := startAgent(t, cp, bundle, "echo-client", "echo-client")

@@ -147,17 +147,6 @@ func (c *controlPlane) mustCtl(t *testing.T, args ...string) string {
 	return out
 }
 
-// freePort returns a loopback address nobody listens on right now.
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // lines streams a reader's lines to a channel, for clients that print one
 // JSON line per interval.
 func lines(r io.Reader) <-chan string {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"embassy.dev/embassy/internal/nettest"
 )
 
 // split is what echo-client prints with --json: a summary, or one line per
@@ -84,10 +86,10 @@ func runClient(t *testing.T, bootstrap string, args ...string) split {
 // without failed calls, and a control-plane restart on the same data dir.
 func TestProxylessRouting(t *testing.T) {
 	dir := t.TempDir()
-	xdsAddr, apiAddr := freePort(t), freePort(t)
+	xdsAddr, apiAddr := nettest.FreeAddr(t), nettest.FreeAddr(t)
 	cp := startCP(t, dir+"/data", xdsAddr, apiAddr)
 
-	v1, v2a, v2b := freePort(t), freePort(t), freePort(t)
+	v1, v2a, v2b := nettest.FreeAddr(t), nettest.FreeAddr(t), nettest.FreeAddr(t)
 	start(t, "echo-server", "--addr", v1, "--name", "v1").waitFor(reListening, 10*time.Second)
 	start(t, "echo-server", "--addr", v2a, "--name", "v2").waitFor(reListening, 10*time.Second)
 	srvB := start(t, "echo-server", "--addr", v2b, "--name", "v2")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 
+	"embassy.dev/embassy/internal/nettest"
 	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/spiffe"
 )
@@ -119,7 +120,7 @@ func startRealSPIRE(t *testing.T) *realSPIRE {
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	s := &realSPIRE{bin: bin, dir: dir}
-	port := portOf(t, freePort(t))
+	port := portOf(t, nettest.FreeAddr(t))
 	writeFile(t, dir, "server.conf", fmt.Sprintf(spireServerConf, port, dir, dir, dir))
 	writeFile(t, dir, "agent.conf", fmt.Sprintf(spireAgentConf, dir, port, dir))
 	server := startPath(t, filepath.Join(bin, "spire-server"), "run", "-config", dir+"/server.conf")

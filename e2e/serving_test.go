@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"embassy.dev/embassy/internal/echo"
+	"embassy.dev/embassy/internal/nettest"
 )
 
 // servingMesh is a STRICT mesh whose echo and greet Services only service
@@ -92,12 +93,12 @@ func startIntruder(t *testing.T, addr string, cert tls.Certificate) *intruderSer
 // client's TLS handshake. Either way no call reaches it.
 func TestOnlyListedIdentitiesServe(t *testing.T) {
 	dir := t.TempDir()
-	cp := startMTLSCP(t, dir+"/data", freePort(t), freePort(t), "example.org")
+	cp := startMTLSCP(t, dir+"/data", nettest.FreeAddr(t), nettest.FreeAddr(t), "example.org")
 	m := &trafficMesh{cp: cp, dir: dir}
 	m.apply(t, "mesh", servingMesh)
 	bundle := writeFile(t, dir, "bundle.pem", cp.ctlStdout(t, "bundle"))
 
-	v1Addr, intruderAddr := freePort(t), freePort(t)
+	v1Addr, intruderAddr := nettest.FreeAddr(t), nettest.FreeAddr(t)
 	agentV1 := startAgent(t, cp, bundle, "echo-v1", "echo-a", serverWorkload(t, v1Addr, "v1")...)
 	agentC := startAgent(t, cp, bundle, "echo-client", "echo-client")
 	boot := grpcBootstrap(t, cp, dir, "echo-v1.json", "echo-v1.default", agentV1.dir)
@@ -165,7 +166,7 @@ func TestOnlyListedIdentitiesServe(t *testing.T) {
 		}
 		// greet allows echo-a, but the token does not allow greet.
 		a := launchAgent(t, agentDir(t, "echo-v9"), "embassy-agent", "echo-v9", "--cp", cp.xds, "--token-file", tokenFile, "--trust-bundle", bundle,
-			"--address", "127.0.0.1", "--service", "echo", "--service", "greet", "--port", "grpc="+portOf(t, freePort(t)))
+			"--address", "127.0.0.1", "--service", "echo", "--service", "greet", "--port", "grpc="+portOf(t, nettest.FreeAddr(t)))
 		code, out := exitOf(t, a.proc, 20*time.Second)
 		line := regexp.MustCompile(`refused to register workload "echo-v9".*join token allows only services \[echo\], not "greet"`).FindString(out)
 		if code == 0 || line == "" {

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"embassy.dev/embassy/internal/echo"
+	"embassy.dev/embassy/internal/nettest"
 	"embassy.dev/embassy/internal/workloadapitest"
 	"embassy.dev/embassy/pkg/dataplane"
 )
@@ -149,7 +150,7 @@ func jwksKIDs(t *testing.T, jwks []byte, use string) []string {
 func runSPIREMesh(t *testing.T, env spireEnv) {
 	dir := t.TempDir()
 	td := spiffeid.RequireTrustDomainFromString("example.org")
-	xdsAddr, apiAddr := freePort(t), freePort(t)
+	xdsAddr, apiAddr := nettest.FreeAddr(t), nettest.FreeAddr(t)
 	p := start(t, "embassy-cp", "--data-dir", dir+"/data", "--xds-addr", xdsAddr, "--api-addr", apiAddr, "--log-level", "debug",
 		"--trust-domain", "example.org", "--spire-socket", env.socket("cp"))
 	m := p.waitFor(servingRE, 20*time.Second)
@@ -159,7 +160,7 @@ func runSPIREMesh(t *testing.T, env spireEnv) {
 	}
 	cp.mustCtl(t, "apply", "-f", writeFile(t, dir, "mesh.yaml", fmt.Sprintf(spireMeshDoc, env.socket("cp"))))
 
-	v1Addr := freePort(t)
+	v1Addr := nettest.FreeAddr(t)
 	agentS := startSPIREAgent(t, cp, env.agentBin("echo-v1"), env.socket("echo-v1"), "echo-v1", serverWorkload(t, v1Addr, "v1")...)
 	agentC := startSPIREAgent(t, cp, env.agentBin("echo-client"), env.socket("echo-client"), "echo-client")
 	xdsByName := "localhost:" + portOf(t, cp.xds)

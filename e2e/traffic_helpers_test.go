@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"embassy.dev/embassy/internal/echo"
+	"embassy.dev/embassy/internal/nettest"
 )
 
 // trafficReport is what echo-client --json prints: the split by backend and by
@@ -81,7 +82,7 @@ spec:
   mtls: {mode: DISABLED}
 `}
 	for _, s := range servers {
-		addr := freePort(t)
+		addr := nettest.FreeAddr(t)
 		m.addrs[s.name] = addr
 		start(t, "echo-server", append([]string{"--addr", addr, "--name", s.name}, s.args...)...).waitFor(reListening, 10*time.Second)
 		var labels []string

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+
+	"embassy.dev/embassy/internal/nettest"
 )
 
 // TestProxylessTraffic drives the traffic surface of Route and
@@ -16,7 +18,7 @@ import (
 // configuration says.
 func TestProxylessTraffic(t *testing.T) {
 	dir := t.TempDir()
-	m := &trafficMesh{cp: startCP(t, dir+"/data", "127.0.0.1:0", freePort(t)), dir: dir, addrs: map[string]string{}}
+	m := &trafficMesh{cp: startCP(t, dir+"/data", "127.0.0.1:0", nettest.FreeAddr(t)), dir: dir, addrs: map[string]string{}}
 	m.startServers(t, []trafficServer{
 		{name: "v1", services: []string{"echo"}, labels: map[string]string{"version": "v1"}},
 		{name: "v2", services: []string{"echo"}, labels: map[string]string{"version": "v2"}},

@@ -55,13 +55,20 @@ func rawProxy(t *testing.T, ctx context.Context, addr, id string, nack bool) {
 	}()
 }
 
-func startControlPlane(t *testing.T) (*controlplane.ControlPlane, string) {
+// startControlPlane starts a control plane on a memory store with
+// plaintext xDS, changed by mut, and returns it with its data dir's admin
+// token file.
+func startControlPlane(t *testing.T, mut ...func(*controlplane.Config)) (*controlplane.ControlPlane, string) {
 	t.Helper()
 	dir := t.TempDir()
-	cp, err := controlplane.Start(context.Background(), controlplane.Config{
+	cfg := controlplane.Config{
 		DataDir: dir, Store: "memory", XDSAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0",
 		InsecureXDS: true, Debounce: 5 * time.Millisecond,
-	})
+	}
+	for _, m := range mut {
+		m(&cfg)
+	}
+	cp, err := controlplane.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"embassy.dev/embassy/pkg/controlplane"
 	"embassy.dev/embassy/pkg/dataplane"
@@ -17,16 +16,8 @@ import (
 // ephemeral ports: the bootstraps must pin that trust domain and dial its
 // real xDS port, where they used to carry embassy.local and 15010.
 func TestBootstrapAsksTheControlPlane(t *testing.T) {
-	dir := t.TempDir()
-	cp, err := controlplane.Start(context.Background(), controlplane.Config{
-		DataDir: dir, Store: "memory", XDSAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0",
-		TrustDomain: "example.org", Debounce: 5 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cp.Close() })
-	token := filepath.Join(dir, "read-token")
+	cp, admin := startControlPlane(t, func(c *controlplane.Config) { c.TrustDomain, c.InsecureXDS = "example.org", false })
+	token := filepath.Join(filepath.Dir(admin), "read-token")
 
 	code, out, errOut := runCtl(t, cp, token, "bootstrap", "envoy", "--workload", "echo-v1.default")
 	if code != 0 {

@@ -109,16 +109,8 @@ type cpEnv struct {
 
 func newCPEnv(t *testing.T) *cpEnv {
 	t.Helper()
-	dataDir := t.TempDir()
-	cp, err := controlplane.Start(context.Background(), controlplane.Config{
-		DataDir: dataDir, Store: "memory", XDSAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0",
-		Debounce: 5 * time.Millisecond, InsecureXDS: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cp.Close() })
-	e := &env{t: t, url: "http://" + cp.APIAddr(), tokenFile: filepath.Join(dataDir, "admin-token"), dir: t.TempDir()}
+	cp, tokenFile := startControlPlane(t)
+	e := &env{t: t, url: "http://" + cp.APIAddr(), tokenFile: tokenFile, dir: t.TempDir()}
 	return &cpEnv{env: e, cp: cp}
 }
 

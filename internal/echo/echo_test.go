@@ -8,10 +8,10 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"embassy.dev/embassy/internal/echo"
+	"embassy.dev/embassy/internal/grpctest"
 )
 
 func serve(t *testing.T, opts ...grpc.ServerOption) string {
@@ -27,23 +27,13 @@ func serve(t *testing.T, opts ...grpc.ServerOption) string {
 	return lis.Addr().String()
 }
 
-func dial(t *testing.T, addr string) *grpc.ClientConn {
-	t.Helper()
-	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cc.Close() })
-	return cc
-}
-
 func TestCallAnswersWithServerName(t *testing.T) {
 	var seen string
 	intercept := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		seen = info.FullMethod
 		return h(ctx, req)
 	}
-	cc := dial(t, serve(t, grpc.UnaryInterceptor(intercept)))
+	cc := grpctest.Dial(t, serve(t, grpc.UnaryInterceptor(intercept)))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for i := 0; i < 3; i++ {
@@ -61,7 +51,7 @@ func TestCallAnswersWithServerName(t *testing.T) {
 }
 
 func TestUnknownMethodIsUnimplemented(t *testing.T) {
-	cc := dial(t, serve(t))
+	cc := grpctest.Dial(t, serve(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := cc.Invoke(ctx, "/embassy.demo.Echo/Nope", nil, nil)
@@ -85,7 +75,7 @@ func serveWith(t *testing.T, opts echo.Options) (*echo.Server, string) {
 
 func TestOtherAnswersAndServedCounts(t *testing.T) {
 	srv, addr := serveWith(t, echo.Options{Name: "v2"})
-	cc := dial(t, addr)
+	cc := grpctest.Dial(t, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, m := range []string{echo.CallMethod, echo.OtherMethod, echo.OtherMethod} {
@@ -101,7 +91,7 @@ func TestOtherAnswersAndServedCounts(t *testing.T) {
 
 func TestFailEveryFailsEveryNthAttempt(t *testing.T) {
 	_, addr := serveWith(t, echo.Options{Name: "v1", FailEvery: 3, FailCode: codes.ResourceExhausted})
-	cc := dial(t, addr)
+	cc := grpctest.Dial(t, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var got []codes.Code
@@ -121,14 +111,14 @@ func TestFailEveryDefaultsToUnavailable(t *testing.T) {
 	_, addr := serveWith(t, echo.Options{Name: "v1", FailEvery: 1})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := echo.Call(ctx, dial(t, addr), "x"); status.Code(err) != codes.Unavailable {
+	if _, err := echo.Call(ctx, grpctest.Dial(t, addr), "x"); status.Code(err) != codes.Unavailable {
 		t.Fatalf("err = %v, want Unavailable", err)
 	}
 }
 
 func TestDelayEndsAtTheCallersDeadline(t *testing.T) {
 	srv, addr := serveWith(t, echo.Options{Name: "v1", Delay: 5 * time.Second})
-	cc := dial(t, addr)
+	cc := grpctest.Dial(t, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -148,7 +138,7 @@ func TestDelayDelaysTheAnswer(t *testing.T) {
 	_, addr := serveWith(t, echo.Options{Name: "v1", Delay: 150 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cc := dial(t, addr)
+	cc := grpctest.Dial(t, addr)
 	start := time.Now()
 	if _, err := echo.Call(ctx, cc, "x"); err != nil {
 		t.Fatal(err)

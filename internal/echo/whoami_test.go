@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/credentials"
 
 	"embassy.dev/embassy/internal/echo"
+	"embassy.dev/embassy/internal/grpctest"
 )
 
 // issue makes a certificate signed by parent (self-signed when parent is
@@ -58,7 +59,7 @@ func issue(t *testing.T, parent *tls.Certificate, serial int64, isCA bool, uri s
 }
 
 func TestWhoamiWithoutTLS(t *testing.T) {
-	cc := dial(t, serve(t))
+	cc := grpctest.Dial(t, serve(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	p, err := echo.Whoami(ctx, cc)

@@ -96,6 +96,7 @@ var layerOf = map[string]int{
 	"internal/idtest":                     tools,
 	"internal/layers":                     tools,
 	"internal/meshtest":                   tools,
+	"internal/nettest":                    tools,
 	"internal/poll":                       tools,
 	"internal/syncbuf":                    tools,
 	"internal/workloadapitest":            tools,

@@ -271,3 +271,23 @@ func keyBytes(t *testing.T, key crypto.Signer) [][]byte {
 	b64, _ := json.Marshal(d) // []byte as JSON: base64 in quotes
 	return [][]byte{der, d, bytes.Trim(b64, `"`)}
 }
+
+// runUntil starts run in a goroutine and waits until ready closes, failing
+// the test, naming what it waited for, if run returns first or 10s pass (a
+// liveness bound). It returns what stops run and the channel of its error.
+func runUntil(t *testing.T, run func(context.Context) error, ready <-chan struct{}, what string) (context.CancelFunc, <-chan error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("Run returned while waiting for %s: %v", what, err)
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatalf("timed out waiting for %s", what)
+	}
+	return cancel, done
+}

@@ -92,16 +92,7 @@ func TestAgentAgainstTheIdentityService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	select {
-	case <-a.Serving():
-	case err := <-done:
-		t.Fatalf("the agent stopped: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("the agent did not serve within 10s")
-	}
+	cancel, done := runUntil(t, a.Run, a.Serving(), "the agent to serve")
 	want := spiffeid.RequireFromString("spiffe://example.org/ns/shop/sa/web")
 
 	wl := newWorkloadClient(t, &testAgent{dir: dir})

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -25,16 +24,7 @@ func TestSubscribersHaveAnIdentityBeforeItIsVisible(t *testing.T) {
 		default:
 		}
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	select {
-	case <-m.Ready():
-	case err := <-done:
-		t.Fatalf("Run stopped before the first SVID: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("no SVID within 10s")
-	}
+	cancel, done := runUntil(t, m.Run, m.Ready(), "the first SVID")
 	if got := m.Current().Generation; got < 1 {
 		t.Fatalf("Ready before the SVID is visible: generation %d", got)
 	}

@@ -7,25 +7,20 @@ import (
 	"testing"
 	"time"
 
-	"embassy.dev/embassy/pkg/dataplane"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	tlsv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/transport_sockets/tls/v3"
 	discoveryv3 "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	secretservice "github.com/envoyproxy/go-control-plane/envoy/service/secret/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/anypb"
+
+	"embassy.dev/embassy/internal/grpctest"
+	"embassy.dev/embassy/pkg/dataplane"
 )
 
 func sdsClient(t *testing.T, ta *testAgent) secretservice.SecretDiscoveryServiceClient {
 	t.Helper()
-	conn, err := grpc.NewClient("unix://"+ta.path(dataplane.SDSSocket), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return secretservice.NewSecretDiscoveryServiceClient(conn)
+	return secretservice.NewSecretDiscoveryServiceClient(grpctest.Dial(t, "unix://"+ta.path(dataplane.SDSSocket)))
 }
 
 // secretsOf unpacks an SDS response's secrets by name.

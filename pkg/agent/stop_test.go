@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,17 +26,8 @@ func TestRunWaitsForTheManager(t *testing.T) {
 			<-release
 		}
 	})
-	ctx, cancel := context.WithCancel(context.Background())
+	cancel, done := runUntil(t, a.Run, a.Serving(), "the agent to serve")
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	select {
-	case <-a.Serving():
-	case err := <-done:
-		t.Fatalf("the agent stopped before serving: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("the agent did not serve within 10s")
-	}
 	serving.Store(true)
 	select {
 	case <-inSink:

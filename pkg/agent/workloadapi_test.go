@@ -5,16 +5,16 @@ import (
 	"testing"
 	"time"
 
-	"embassy.dev/embassy/pkg/dataplane"
 	"github.com/spiffe/go-spiffe/v2/proto/spiffe/workload"
 	"github.com/spiffe/go-spiffe/v2/svid/jwtsvid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"embassy.dev/embassy/internal/grpctest"
+	"embassy.dev/embassy/pkg/dataplane"
 )
 
 func newWorkloadClient(t *testing.T, ta *testAgent) *workloadapi.Client {
@@ -139,12 +139,7 @@ func TestWorkloadAPIBundlesAndJWT(t *testing.T) {
 // a JWT-SVID request without an audience.
 func TestWorkloadAPIRefusesCallsWithoutTheHeader(t *testing.T) {
 	ta := startAgent(t, newFakeCP(t, time.Minute), nil)
-	conn, err := grpc.NewClient("unix://"+ta.path(dataplane.WorkloadSocket), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	wl := workload.NewSpiffeWorkloadAPIClient(conn)
+	wl := workload.NewSpiffeWorkloadAPIClient(grpctest.Dial(t, "unix://"+ta.path(dataplane.WorkloadSocket)))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 

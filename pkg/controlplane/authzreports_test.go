@@ -2,7 +2,6 @@ package controlplane
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -18,7 +17,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"embassy.dev/embassy/pkg/apiwire"
-	idclient "embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/identity/wire"
 
 	"embassy.dev/embassy/internal/poll"
@@ -53,11 +51,7 @@ func TestAuthzReportsReachPoliciesAndMetrics(t *testing.T) {
 		return len(ps) == 1 && ps[0].Current
 	})
 
-	c, err := idclient.Dial(cp.XDSAddr(), cp.CA().Bundle(), func() *tls.Certificate { return web.cert })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialIdentity(t, cp, web.cert)
 	report := func(since time.Time, allow, deny uint64) {
 		t.Helper()
 		err := c.ReportAuthz(ctx, &wire.AuthzReport{Workload: "web-1.shop", Since: timestamppb.New(since), Policies: []*wire.PolicyCounts{

@@ -58,6 +58,18 @@ func applyYAML(t *testing.T, cp *ControlPlane, doc string) {
 	applytest.Apply(t, cp.Store(), doc)
 }
 
+// dialIdentity is a client of cp's identity API that trusts cp's CA and
+// presents cert (none if nil), closed when the test ends.
+func dialIdentity(t *testing.T, cp *ControlPlane, cert *tls.Certificate) *idclient.Client {
+	t.Helper()
+	c, err := idclient.Dial(cp.XDSAddr(), cp.CA().Bundle(), func() *tls.Certificate { return cert })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // svid is a workload's key and certificate.
 type svid struct {
 	key  crypto.Signer
@@ -73,11 +85,7 @@ func attest(t *testing.T, cp *ControlPlane, ns, sa string) (svid, string) {
 		t.Fatal(err)
 	}
 	key, csr := idtest.KeyAndCSR(t)
-	c, err := idclient.Dial(cp.XDSAddr(), cp.CA().Bundle(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialIdentity(t, cp, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	resp, err := c.Attest(ctx, &wire.AttestRequest{Token: token, Csr: csr})

@@ -113,11 +113,7 @@ func TestCARestartKeepsTheRootAndEarlierSVIDs(t *testing.T) {
 		t.Fatalf("an SVID from before the restart does not verify: %v", err)
 	}
 	// The agent renews over TLS with its earlier certificate.
-	c, err := idclient.Dial(cp.XDSAddr(), cp.CA().Bundle(), func() *tls.Certificate { return web.cert })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialIdentity(t, cp, web.cert)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	resp, err := c.Renew(ctx, newCSR(t, web.key))
@@ -132,11 +128,7 @@ func TestAgentRegistrationLapsesThroughTheControlPlane(t *testing.T) {
 	defer cp.Close()
 	applyYAML(t, cp, meshShop)
 	web, _ := attest(t, cp, "shop", "web")
-	c, err := idclient.Dial(cp.XDSAddr(), cp.CA().Bundle(), func() *tls.Certificate { return web.cert })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialIdentity(t, cp, web.cert)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	spec := workloadSpec("127.0.0.9")
@@ -173,11 +165,7 @@ func TestTokensNeverReachTheLogs(t *testing.T) {
 	}
 	_, used := attest(t, cp, "shop", "web")
 	// A spent token, a forged one, and the created one used twice.
-	c, err := idclient.Dial(cp.XDSAddr(), cp.CA().Bundle(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialIdentity(t, cp, nil)
 	key := newKey(t)
 	for _, tok := range []string{used, created.Token, created.Token, created.Token + "x"} {
 		_, _ = c.Attest(ctx, &wire.AttestRequest{Token: tok, Csr: newCSR(t, key)})

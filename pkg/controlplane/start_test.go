@@ -6,19 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"embassy.dev/embassy/internal/nettest"
 	"embassy.dev/embassy/internal/syncbuf"
 )
-
-// freeAddr is a loopback address no one listens on when it returns.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // A start that fails at its last step, binding the API, has by then opened
 // the store, loaded the CA, made the xDS server and bound the xDS port:
@@ -32,7 +22,7 @@ func TestAFailedStartReleasesWhatItOpened(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer taken.Close()
-	xdsAddr := freeAddr(t)
+	xdsAddr := nettest.FreeAddr(t)
 	_, err = Start(context.Background(), Config{DataDir: dir, XDSAddr: xdsAddr, APIAddr: taken.Addr().String()})
 	if err == nil || !strings.Contains(err.Error(), "--api-addr "+taken.Addr().String()) {
 		t.Fatalf("start on a taken API address: %v, want an error naming --api-addr", err)

@@ -1,49 +1,16 @@
 package cache
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"google.golang.org/protobuf/types/known/structpb"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/dataplane"
-	"embassy.dev/embassy/pkg/mesh"
-	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/xds/cache/cachetest"
 )
-
-func agentNode(id string) *core.Node {
-	md, _ := structpb.NewStruct(map[string]any{dataplane.FlavourKey: "agent"})
-	return &core.Node{Id: id, UserAgentName: "embassy-agent", Metadata: md}
-}
-
-// fakeBundles compiles every policy to a bundle holding only its revision,
-// which is all the cache reads of one.
-func fakeBundles(p *mesh.AuthorizationPolicy) *mesh.AuthzCompiled {
-	rev := "rev-" + p.Name
-	return &mesh.AuthzCompiled{Revision: rev, Bundle: fmt.Appendf(nil, `{"revision":%q}`, rev)}
-}
-
-// agentMesh is serverMesh's echo service and workload echo-a with a
-// policy targeting echo, so the workload's agent has one bundle to get.
-func agentMesh(rev int64) *mesh.Snapshot { return agentMeshOf(rev, true) }
-
-// agentMeshOf is agentMesh, without Workload echo-a unless withWorkload.
-func agentMeshOf(rev int64, withWorkload bool) *mesh.Snapshot {
-	svc := &resource.Resource{Kind: resource.KindService, Metadata: resource.Metadata{Name: "echo", Namespace: "demo"},
-		Spec: &resource.ServiceSpec{Ports: []resource.ServicePort{{Name: "grpc", Port: 50051, Protocol: resource.ProtocolGRPC}}}}
-	wl := &resource.Resource{Kind: resource.KindWorkload, Metadata: resource.Metadata{Name: "echo-a", Namespace: "demo"},
-		Spec: &resource.WorkloadSpec{Address: "127.0.0.1", Services: []string{"echo"}}}
-	pol := &resource.Resource{Kind: resource.KindAuthorizationPolicy, Metadata: resource.Metadata{Name: "echo-methods", Namespace: "demo"},
-		Spec: &resource.AuthorizationPolicySpec{Targets: resource.Targets{Services: []string{"echo"}}}}
-	rs := []*resource.Resource{svc, pol}
-	if withWorkload {
-		rs = append(rs, wl)
-	}
-	return mesh.New(rev, rs, mesh.WithAuthz(fakeBundles))
-}
 
 // TestAgentAndItsWorkloadAreTwoNodes connects a proxyless server and its
 // agent under the same node id, in both orders: the server keeps its
@@ -56,9 +23,9 @@ func TestAgentAndItsWorkloadAreTwoNodes(t *testing.T) {
 		t.Run(order, func(t *testing.T) {
 			p := NewPublisher(Options{Translator: DefaultTranslator(), Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond})
 			t.Cleanup(p.Close)
-			p.Update(agentMesh(1))
-			eventually(t, "revision 1", func() bool { return p.Revision() == 1 })
-			nodes := []*core.Node{agentNode(id), grpcNode(id)}
+			p.Update(cachetest.AgentMesh(1, true))
+			poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
+			nodes := []*core.Node{cachetest.AgentNode(id), cachetest.GRPCNode(id)}
 			if order == "server first" {
 				nodes[0], nodes[1] = nodes[1], nodes[0]
 			}
@@ -86,8 +53,8 @@ func TestAgentAndItsWorkloadAreTwoNodes(t *testing.T) {
 			}
 
 			// Pushes keep the two apart too.
-			p.Update(agentMesh(2))
-			eventually(t, "revision 2", func() bool { return p.Revision() == 2 })
+			p.Update(cachetest.AgentMesh(2, true))
+			poll.Until(t, "revision 2", func() bool { return p.Revision() == 2 })
 			if snapshotOf(t, p, id).GetResources(resourcev3.ListenerType)[serverListener] == nil {
 				t.Error("after a push the proxyless server lacks its Listener")
 			}
@@ -116,35 +83,35 @@ func TestAgentAndItsWorkloadAreTwoNodes(t *testing.T) {
 func TestAgentOfNoWorkloadIsNotAnswered(t *testing.T) {
 	p := NewPublisher(Options{Translator: DefaultTranslator(), Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond})
 	t.Cleanup(p.Close)
-	p.Update(agentMesh(1))
-	eventually(t, "revision 1", func() bool { return p.Revision() == 1 })
+	p.Update(cachetest.AgentMesh(1, true))
+	poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
 	for _, id := range []string{"ghost.demo", "not-a-node-id"} {
-		p.Connect(agentNode(id))
+		p.Connect(cachetest.AgentNode(id))
 		if snap, err := p.Cache().GetSnapshot(id + AgentKeySuffix); err == nil {
 			t.Errorf("an agent of no workload (%s) was given a snapshot: %v", id, snap.GetResources(resourcev3.ExtensionConfigType))
 		}
 	}
-	p.Update(agentMesh(2))
-	eventually(t, "revision 2", func() bool { return p.Revision() == 2 })
+	p.Update(cachetest.AgentMesh(2, true))
+	poll.Until(t, "revision 2", func() bool { return p.Revision() == 2 })
 	if _, err := p.Cache().GetSnapshot("ghost.demo" + AgentKeySuffix); err == nil {
 		t.Error("a push gave an agent of no workload a snapshot")
 	}
 
 	// echo-a's agent connects before echo-a is in the mesh.
-	p.Update(agentMeshOf(3, false))
-	eventually(t, "revision 3", func() bool { return p.Revision() == 3 })
-	p.Connect(agentNode("echo-a.demo"))
+	p.Update(cachetest.AgentMesh(3, false))
+	poll.Until(t, "revision 3", func() bool { return p.Revision() == 3 })
+	p.Connect(cachetest.AgentNode("echo-a.demo"))
 	key := "echo-a.demo" + AgentKeySuffix
 	if _, err := p.Cache().GetSnapshot(key); err == nil {
 		t.Fatal("the agent of a workload not yet in the mesh was given a snapshot")
 	}
-	p.Update(agentMeshOf(4, true))
-	eventually(t, "revision 4", func() bool { return p.Revision() == 4 })
+	p.Update(cachetest.AgentMesh(4, true))
+	poll.Until(t, "revision 4", func() bool { return p.Revision() == 4 })
 	if n := len(snapshotOf(t, p, key).GetResources(resourcev3.ExtensionConfigType)); n != 1 {
 		t.Fatalf("once its workload is pushed the agent holds %d bundles, want 1", n)
 	}
-	p.Update(agentMeshOf(5, false))
-	eventually(t, "revision 5", func() bool { return p.Revision() == 5 })
+	p.Update(cachetest.AgentMesh(5, false))
+	poll.Until(t, "revision 5", func() bool { return p.Revision() == 5 })
 	if n := len(snapshotOf(t, p, key).GetResources(resourcev3.ExtensionConfigType)); n != 1 {
 		t.Fatalf("the agent of a workload that went away holds %d bundles, want its last one", n)
 	}
@@ -155,10 +122,10 @@ func TestNodeKey(t *testing.T) {
 		node *core.Node
 		want string
 	}{
-		{envoyNode("web-1.shop"), "web-1.shop"},
-		{grpcNode("web-1.shop"), "web-1.shop"},
+		{cachetest.EnvoyNode("web-1.shop"), "web-1.shop"},
+		{cachetest.GRPCNode("web-1.shop"), "web-1.shop"},
 		{metadataProxylessNode("web-1.shop"), "web-1.shop"},
-		{agentNode("web-1.shop"), "web-1.shop#agent"},
+		{cachetest.AgentNode("web-1.shop"), "web-1.shop#agent"},
 	} {
 		if got := NodeKey(c.node); got != c.want {
 			t.Errorf("NodeKey(%v) = %q, want %q", c.node, got, c.want)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"embassy.dev/embassy/internal/meshtest"
+	"embassy.dev/embassy/xds/cache/cachetest"
 	"embassy.dev/embassy/xds/translate"
 )
 
@@ -63,7 +64,7 @@ func BenchmarkPush(b *testing.B) {
 			b.Cleanup(p.Close)
 			for i := range shapes {
 				w := m.Workloads[i*5]
-				p.Connect(envoyNode(w.Name + "." + w.Namespace))
+				p.Connect(cachetest.EnvoyNode(w.Name + "." + w.Namespace))
 			}
 			p.push(m)
 			b.ResetTimer()

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/internal/syncbuf"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/xds/cache/cachetest"
@@ -71,16 +72,16 @@ func TestRefusedSetIsNotServed(t *testing.T) {
 			p := NewPublisher(Options{Translator: tr, Debounce: time.Millisecond, MaxDelay: 10 * time.Millisecond,
 				Logger: hclog.New(&hclog.LoggerOptions{Output: &logs})})
 			t.Cleanup(p.Close)
-			p.Connect(envoyNode("w0.default"))
-			p.Connect(grpcNode("client-1"))
+			p.Connect(cachetest.EnvoyNode("w0.default"))
+			p.Connect(cachetest.GRPCNode("client-1"))
 			p.Update(mesh.New(1, nil))
-			eventually(t, "revision 1", func() bool { return p.Revision() == 1 })
+			poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
 			good := snapshotOf(t, p, "w0.default")
 
 			tr.broken.Store(true)
 			tr.SetPort("web", 9090)
 			p.Update(mesh.New(2, nil))
-			eventually(t, "revision 2", func() bool { return p.Revision() == 2 })
+			poll.Until(t, "revision 2", func() bool { return p.Revision() == 2 })
 			if snapshotOf(t, p, "w0.default") != good {
 				t.Fatal("a refused set replaced the node's last good snapshot")
 			}
@@ -101,7 +102,7 @@ func TestRefusedSetIsNotServed(t *testing.T) {
 
 			tr.broken.Store(false)
 			p.Update(mesh.New(3, nil))
-			eventually(t, "revision 3", func() bool { return p.Revision() == 3 })
+			poll.Until(t, "revision 3", func() bool { return p.Revision() == 3 })
 			if snapshotOf(t, p, "w0.default") == good {
 				t.Error("the node was not updated once its set was fixed")
 			}
@@ -133,17 +134,17 @@ func TestRefusalCountsFromTheLastServableRevision(t *testing.T) {
 	p := NewPublisher(Options{Translator: tr, Debounce: time.Millisecond, MaxDelay: 10 * time.Millisecond})
 	t.Cleanup(p.Close)
 	p.Update(mesh.New(1, nil))
-	eventually(t, "revision 1", func() bool { return p.Revision() == 1 })
+	poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
 	tr.broken.Store(true)
 	p.Update(mesh.New(2, nil))
-	eventually(t, "revision 2", func() bool { return p.Revision() == 2 })
+	poll.Until(t, "revision 2", func() bool { return p.Revision() == 2 })
 	if info, _ := p.LastPush(); len(info.Refusals) != 0 {
 		t.Fatalf("revision 2 refused %+v with no node connected", info.Refusals)
 	}
 
-	p.Connect(envoyNode("w0.default"))
+	p.Connect(cachetest.EnvoyNode("w0.default"))
 	p.Update(mesh.New(3, nil))
-	eventually(t, "revision 3", func() bool { return p.Revision() == 3 })
+	poll.Until(t, "revision 3", func() bool { return p.Revision() == 3 })
 	info, _ := p.LastPush()
 	if len(info.Refusals) != 1 || info.Refusals[0].Since != 1 {
 		t.Fatalf("revision 3 refusals %+v, want one since revision 1, the last servable", info.Refusals)

@@ -6,8 +6,10 @@ import (
 
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/xds/cache/cachetest"
 )
 
 // TestClashingOutboundListenerLeftOut serves a sidecar whose workload runs
@@ -18,8 +20,8 @@ import (
 func TestClashingOutboundListenerLeftOut(t *testing.T) {
 	p := NewPublisher(Options{Debounce: time.Millisecond, MaxDelay: 10 * time.Millisecond})
 	t.Cleanup(p.Close)
-	p.Connect(envoyNode("redis-1.default"))
-	p.Connect(envoyNode("web-1.default"))
+	p.Connect(cachetest.EnvoyNode("redis-1.default"))
+	p.Connect(cachetest.EnvoyNode("web-1.default"))
 	p.Update(mesh.New(1, []*resource.Resource{
 		{Kind: resource.KindService, Metadata: resource.Metadata{Name: "redis", Namespace: "default"}, Spec: &resource.ServiceSpec{
 			Ports: []resource.ServicePort{{Name: "redis", Port: 15001, Protocol: resource.ProtocolTCP}},
@@ -34,7 +36,7 @@ func TestClashingOutboundListenerLeftOut(t *testing.T) {
 			Address: "10.0.0.2", Services: []string{"web"},
 		}},
 	}))
-	eventually(t, "revision 1", func() bool { return p.Revision() == 1 })
+	poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
 	if info, _ := p.LastPush(); len(info.Refused) != 0 {
 		t.Fatalf("refused: %v", info.Refused)
 	}

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/xds/cache/cachetest"
 )
@@ -12,13 +13,13 @@ func TestBurstOfUpdatesIsDebounced(t *testing.T) {
 	fake := cachetest.New()
 	p := NewPublisher(Options{Translator: fake, Debounce: 50 * time.Millisecond, MaxDelay: time.Second})
 	t.Cleanup(p.Close)
-	p.Connect(envoyNode("web.default"))
+	p.Connect(cachetest.EnvoyNode("web.default"))
 
 	const updates = 50
 	for rev := int64(1); rev <= updates; rev++ {
 		p.Update(mesh.New(rev, nil))
 	}
-	eventually(t, "the last revision", func() bool { return p.Revision() == updates })
+	poll.Until(t, "the last revision", func() bool { return p.Revision() == updates })
 	if got := p.Pushes(); got > 3 {
 		t.Errorf("%d updates gave %d pushes, want at most 3", updates, got)
 	}

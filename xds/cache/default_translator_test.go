@@ -6,8 +6,10 @@ import (
 
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/xds/cache/cachetest"
 )
 
 // The publisher falls back to the translate package, and reads node ids
@@ -19,9 +21,9 @@ func TestDefaultTranslatorServesTheMesh(t *testing.T) {
 	if _, ok := p.tr.(translateAdapter); !ok {
 		t.Fatalf("a publisher without a translator does not use the translate package's")
 	}
-	p.Connect(envoyNode("web-1.shop"))
-	p.Connect(grpcNode("client"))
-	p.Connect(envoyNode("web-2.shop"))
+	p.Connect(cachetest.EnvoyNode("web-1.shop"))
+	p.Connect(cachetest.GRPCNode("client"))
+	p.Connect(cachetest.EnvoyNode("web-2.shop"))
 
 	m := mesh.New(7, []*resource.Resource{
 		{Kind: resource.KindService, Metadata: resource.Metadata{Name: "web", Namespace: "shop"}, Spec: &resource.ServiceSpec{
@@ -32,7 +34,7 @@ func TestDefaultTranslatorServesTheMesh(t *testing.T) {
 		}},
 	})
 	p.Update(m)
-	eventually(t, "revision 7", func() bool { return p.Revision() == 7 })
+	poll.Until(t, "revision 7", func() bool { return p.Revision() == 7 })
 
 	for _, id := range []string{"web-1.shop", "client"} {
 		snap := snapshotOf(t, p, id)

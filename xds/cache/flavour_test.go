@@ -5,6 +5,7 @@ import (
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 
+	"embassy.dev/embassy/xds/cache/cachetest"
 	"embassy.dev/embassy/xds/translate"
 )
 
@@ -13,12 +14,12 @@ func TestFlavourOf(t *testing.T) {
 		node *core.Node
 		want translate.Flavour
 	}{
-		{envoyNode("web.default"), translate.Envoy},
+		{cachetest.EnvoyNode("web.default"), translate.Envoy},
 		{&core.Node{Id: "x"}, translate.Envoy},
-		{grpcNode("client"), translate.Proxyless},
+		{cachetest.GRPCNode("client"), translate.Proxyless},
 		{&core.Node{Id: "c", UserAgentName: "gRPC Java"}, translate.Proxyless},
 		{metadataProxylessNode("c"), translate.Proxyless},
-		{agentNode("web-1.shop"), Agent},
+		{cachetest.AgentNode("web-1.shop"), Agent},
 	}
 	for _, c := range cases {
 		if got := FlavourOf(c.node); got != c.want {
@@ -28,16 +29,16 @@ func TestFlavourOf(t *testing.T) {
 }
 
 func TestProxyForReadsWorkloadAndNamespace(t *testing.T) {
-	got := ProxyFor(envoyNode("reviews.shop"))
+	got := ProxyFor(cachetest.EnvoyNode("reviews.shop"))
 	if got.Workload != "reviews" || got.Namespace != "shop" || got.Flavour != translate.Envoy {
 		t.Errorf("ProxyFor = %+v", got)
 	}
 	for _, id := range []string{"nodot", ".ns", "wl."} {
-		if p := ProxyFor(envoyNode(id)); p.Workload != "" || p.Namespace != "" {
+		if p := ProxyFor(cachetest.EnvoyNode(id)); p.Workload != "" || p.Namespace != "" {
 			t.Errorf("ProxyFor(%q) = %+v, want no workload", id, p)
 		}
 	}
-	if p := ProxyFor(grpcNode("a.b")); p.Workload != "" {
+	if p := ProxyFor(cachetest.GRPCNode("a.b")); p.Workload != "" {
 		t.Errorf("proxyless node got a workload: %+v", p)
 	}
 }

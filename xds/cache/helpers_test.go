@@ -12,21 +12,6 @@ import (
 	"embassy.dev/embassy/xds/cache/cachetest"
 )
 
-// eventually polls cond every few milliseconds until it holds or the
-// deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
-}
-
 func newTestPublisher(t *testing.T) (*Publisher, *cachetest.Translator) {
 	t.Helper()
 	fake := cachetest.New()
@@ -35,10 +20,8 @@ func newTestPublisher(t *testing.T) (*Publisher, *cachetest.Translator) {
 	return p, fake
 }
 
-func envoyNode(id string) *core.Node { return &core.Node{Id: id, UserAgentName: "envoy"} }
-
-func grpcNode(id string) *core.Node { return &core.Node{Id: id, UserAgentName: "gRPC Go"} }
-
+// metadataProxylessNode is a proxyless node that says so by its flavour
+// metadata rather than by its user agent.
 func metadataProxylessNode(id string) *core.Node {
 	md, _ := structpb.NewStruct(map[string]any{dataplane.FlavourKey: "proxyless"})
 	return &core.Node{Id: id, Metadata: md}

@@ -8,8 +8,10 @@ import (
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/xds/cache/cachetest"
 	"embassy.dev/embassy/xds/translate"
 )
 
@@ -51,10 +53,10 @@ func TestProxylessServersGetTheirListeners(t *testing.T) {
 	p := NewPublisher(Options{Translator: tr, Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond})
 	t.Cleanup(p.Close)
 	for _, id := range []string{"echo-a.demo", "echo-b.demo", "echo-c.demo", "client-1", "client-2.demo"} {
-		p.Connect(grpcNode(id))
+		p.Connect(cachetest.GRPCNode(id))
 	}
 	p.Update(serverMesh())
-	eventually(t, "revision 1", func() bool { return p.Revision() == 1 })
+	poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
 
 	if got := tr.clients.Load(); got != 1 {
 		t.Errorf("ProxylessClient ran %d times for one mesh snapshot, want 1", got)

@@ -6,6 +6,7 @@ import (
 
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/xds/cache/cachetest"
 )
@@ -14,16 +15,16 @@ func TestNodesOfOneShapeShareOneSnapshot(t *testing.T) {
 	p, fake := newTestPublisher(t)
 	const replicas = 10
 	for i := range replicas {
-		p.Connect(envoyNode(fmt.Sprintf("w%d.default", i)))
+		p.Connect(cachetest.EnvoyNode(fmt.Sprintf("w%d.default", i)))
 	}
-	p.Connect(envoyNode("a.other"))
-	p.Connect(envoyNode("b.other"))
-	p.Connect(grpcNode("client-1"))
+	p.Connect(cachetest.EnvoyNode("a.other"))
+	p.Connect(cachetest.EnvoyNode("b.other"))
+	p.Connect(cachetest.GRPCNode("client-1"))
 	p.Connect(metadataProxylessNode("client-2"))
-	p.Connect(envoyNode("nodot"))
+	p.Connect(cachetest.EnvoyNode("nodot"))
 
 	p.Update(mesh.New(1, nil))
-	eventually(t, "revision 1", func() bool { return p.Revision() == 1 })
+	poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
 
 	if got := fake.OutboundCalls(); got != 1 {
 		t.Errorf("Outbound ran %d times for one mesh snapshot, want 1", got)
@@ -62,7 +63,7 @@ func TestNodesOfOneShapeShareOneSnapshot(t *testing.T) {
 
 	// A node connecting after the push is served at once from the same
 	// generation, without translating the mesh again.
-	p.Connect(envoyNode("late.default"))
+	p.Connect(cachetest.EnvoyNode("late.default"))
 	if s := snapshotOf(t, p, "late.default"); s != first {
 		t.Errorf("late node of a known shape got a new snapshot")
 	}
@@ -71,7 +72,7 @@ func TestNodesOfOneShapeShareOneSnapshot(t *testing.T) {
 	}
 
 	p.Update(mesh.New(2, nil))
-	eventually(t, "revision 2", func() bool { return p.Revision() == 2 })
+	poll.Until(t, "revision 2", func() bool { return p.Revision() == 2 })
 	if got := fake.OutboundCalls(); got != 2 {
 		t.Errorf("Outbound ran %d times for two mesh snapshots, want 2", got)
 	}
@@ -79,14 +80,14 @@ func TestNodesOfOneShapeShareOneSnapshot(t *testing.T) {
 
 func TestVersionsFollowContent(t *testing.T) {
 	p, fake := newTestPublisher(t)
-	p.Connect(envoyNode("web.default"))
+	p.Connect(cachetest.EnvoyNode("web.default"))
 	p.Update(mesh.New(1, nil))
-	eventually(t, "revision 1", func() bool { return p.Revision() == 1 })
+	poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
 	before := snapshotOf(t, p, "web.default")
 
 	fake.SetPort("db", 6000)
 	p.Update(mesh.New(2, nil))
-	eventually(t, "revision 2", func() bool { return p.Revision() == 2 })
+	poll.Until(t, "revision 2", func() bool { return p.Revision() == 2 })
 	after := snapshotOf(t, p, "web.default")
 
 	for _, typ := range []string{resourcev3.ListenerType, resourcev3.RouteType, resourcev3.ClusterType, resourcev3.SecretType} {
@@ -114,10 +115,10 @@ func TestVersionsFollowContent(t *testing.T) {
 func TestDisconnectDropsSnapshotWithLastStream(t *testing.T) {
 	p, _ := newTestPublisher(t)
 	p.Update(mesh.New(1, nil))
-	eventually(t, "revision 1", func() bool { return p.Revision() == 1 })
+	poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
 
-	p.Connect(envoyNode("web.default"))
-	p.Connect(envoyNode("web.default"))
+	p.Connect(cachetest.EnvoyNode("web.default"))
+	p.Connect(cachetest.EnvoyNode("web.default"))
 	p.Disconnect("web.default")
 	if _, err := p.Cache().GetSnapshot("web.default"); err != nil {
 		t.Fatalf("snapshot dropped while a stream is still open: %v", err)
@@ -129,7 +130,7 @@ func TestDisconnectDropsSnapshotWithLastStream(t *testing.T) {
 
 	// A push after the disconnect must not bring the node back.
 	p.Update(mesh.New(2, nil))
-	eventually(t, "revision 2", func() bool { return p.Revision() == 2 })
+	poll.Until(t, "revision 2", func() bool { return p.Revision() == 2 })
 	if _, err := p.Cache().GetSnapshot("web.default"); err == nil {
 		t.Fatalf("push re-created a disconnected node's snapshot")
 	}

@@ -14,7 +14,9 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/mesh"
+	"embassy.dev/embassy/xds/cache/cachetest"
 )
 
 // watchOnce opens a wildcard state-of-the-world watch for typ as node id
@@ -22,7 +24,7 @@ import (
 func watchOnce(t *testing.T, p *Publisher, id, typ string) *discovery.DiscoveryResponse {
 	t.Helper()
 	out := make(chan cachev3.Response, 1)
-	req := &discovery.DiscoveryRequest{Node: envoyNode(id), TypeUrl: typ}
+	req := &discovery.DiscoveryRequest{Node: cachetest.EnvoyNode(id), TypeUrl: typ}
 	sub := stream.NewSotwSubscription(nil, true)
 	cancel, err := p.Cache().CreateWatch(req, sub, out)
 	if err != nil {
@@ -47,11 +49,11 @@ func watchOnce(t *testing.T, p *Publisher, id, typ string) *discovery.DiscoveryR
 func TestSameContentIsEncodedOnce(t *testing.T) {
 	p, _ := newTestPublisher(t)
 	for i := range 3 {
-		p.Connect(envoyNode(fmt.Sprintf("w%d.default", i)))
+		p.Connect(cachetest.EnvoyNode(fmt.Sprintf("w%d.default", i)))
 	}
-	p.Connect(envoyNode("a.other"))
+	p.Connect(cachetest.EnvoyNode("a.other"))
 	p.Update(mesh.New(1, nil))
-	eventually(t, "revision 1", func() bool { return p.Revision() == 1 })
+	poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
 
 	first := watchOnce(t, p, "w0.default", resourcev3.ListenerType)
 	if len(first.Resources) == 0 {
@@ -115,7 +117,7 @@ func listenerName(t *testing.T, a *anypb.Any) string {
 func deltaWatchOn(t *testing.T, c cachev3.ConfigWatcher, id, typ string, known map[string]string) *discovery.DeltaDiscoveryResponse {
 	t.Helper()
 	out := make(chan cachev3.DeltaResponse, 1)
-	req := &discovery.DeltaDiscoveryRequest{Node: envoyNode(id), TypeUrl: typ}
+	req := &discovery.DeltaDiscoveryRequest{Node: cachetest.EnvoyNode(id), TypeUrl: typ}
 	sub := stream.NewDeltaSubscription(nil, nil, known, true)
 	cancel, err := c.CreateDeltaWatch(req, sub, out)
 	if err != nil {
@@ -151,10 +153,10 @@ func byName(d *discovery.DeltaDiscoveryResponse) *discovery.DeltaDiscoveryRespon
 func TestDeltaResponsesShareEncodedResources(t *testing.T) {
 	p, _ := newTestPublisher(t)
 	for i := range 2 {
-		p.Connect(envoyNode(fmt.Sprintf("w%d.default", i)))
+		p.Connect(cachetest.EnvoyNode(fmt.Sprintf("w%d.default", i)))
 	}
 	p.Update(mesh.New(1, nil))
-	eventually(t, "revision 1", func() bool { return p.Revision() == 1 })
+	poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
 
 	for _, typ := range []string{resourcev3.ListenerType, resourcev3.ClusterType} {
 		// The client knows a resource the snapshot no longer has, and
@@ -194,12 +196,12 @@ func TestDeltaResponsesShareEncodedResources(t *testing.T) {
 // later: neither may panic or deliver.
 func TestCancelledWatchesForwardNothingAfterwards(t *testing.T) {
 	p, _ := newTestPublisher(t)
-	p.Connect(envoyNode("w0.default"))
+	p.Connect(cachetest.EnvoyNode("w0.default"))
 	p.Update(mesh.New(1, nil))
-	eventually(t, "revision 1", func() bool { return p.Revision() == 1 })
+	poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
 	for range 200 {
 		out := make(chan cachev3.DeltaResponse, 1)
-		req := &discovery.DeltaDiscoveryRequest{Node: envoyNode("w0.default"), TypeUrl: resourcev3.ClusterType}
+		req := &discovery.DeltaDiscoveryRequest{Node: cachetest.EnvoyNode("w0.default"), TypeUrl: resourcev3.ClusterType}
 		// The cache answers at once: the forwarder is sharing or sending
 		// when the watch is cancelled.
 		cancel, err := p.Cache().CreateDeltaWatch(req, stream.NewDeltaSubscription(nil, nil, nil, true), out)
@@ -213,7 +215,7 @@ func TestCancelledWatchesForwardNothingAfterwards(t *testing.T) {
 	}
 	for range 200 {
 		out := make(chan cachev3.Response, 1)
-		req := &discovery.DiscoveryRequest{Node: envoyNode("w0.default"), TypeUrl: resourcev3.ClusterType}
+		req := &discovery.DiscoveryRequest{Node: cachetest.EnvoyNode("w0.default"), TypeUrl: resourcev3.ClusterType}
 		cancel, err := p.Cache().CreateWatch(req, stream.NewSotwSubscription(nil, true), out)
 		if err != nil {
 			t.Fatal(err)

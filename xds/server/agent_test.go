@@ -9,12 +9,10 @@ import (
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"google.golang.org/protobuf/types/known/structpb"
 
-	"embassy.dev/embassy/pkg/dataplane"
-	"embassy.dev/embassy/pkg/mesh"
-	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/xds/cache"
+	"embassy.dev/embassy/xds/cache/cachetest"
 	"embassy.dev/embassy/xds/translate"
 )
 
@@ -24,26 +22,6 @@ const (
 	echoPolicyRev  = "rev-echo-methods"
 	echoPolicyName = "embassy.authz/demo/echo-methods"
 )
-
-// echoMesh is an xDS-enabled gRPC server, workload echo-a, with one
-// policy targeting it, compiled to a bundle that holds only its revision.
-func echoMesh(rev int64) *mesh.Snapshot {
-	svc := &resource.Resource{Kind: resource.KindService, Metadata: resource.Metadata{Name: "echo", Namespace: "demo"},
-		Spec: &resource.ServiceSpec{Ports: []resource.ServicePort{{Name: "grpc", Port: 50051, Protocol: resource.ProtocolGRPC}}}}
-	wl := &resource.Resource{Kind: resource.KindWorkload, Metadata: resource.Metadata{Name: "echo-a", Namespace: "demo"},
-		Spec: &resource.WorkloadSpec{Address: "127.0.0.1", Services: []string{"echo"}}}
-	pol := &resource.Resource{Kind: resource.KindAuthorizationPolicy, Metadata: resource.Metadata{Name: "echo-methods", Namespace: "demo"},
-		Spec: &resource.AuthorizationPolicySpec{Targets: resource.Targets{Services: []string{"echo"}}}}
-	return mesh.New(rev, []*resource.Resource{svc, wl, pol}, mesh.WithAuthz(func(*mesh.AuthorizationPolicy) *mesh.AuthzCompiled {
-		return &mesh.AuthzCompiled{Revision: echoPolicyRev, Bundle: []byte(`{"revision":"` + echoPolicyRev + `"}`)}
-	}))
-}
-
-// policyNode is the node an embassy-agent's policy stream sends.
-func policyNode(id string) *core.Node {
-	md, _ := structpb.NewStruct(map[string]any{dataplane.FlavourKey: "agent"})
-	return &core.Node{Id: id, UserAgentName: "embassy-agent", Metadata: md}
-}
 
 // firstResponse opens an ADS stream, sends req and returns the stream
 // with its first response.
@@ -75,12 +53,12 @@ func TestAgentAndProxylessServerShareANodeID(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			h := startWith(t, Config{Translator: cache.DefaultTranslator(), Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond})
-			h.srv.Update(echoMesh(1))
-			eventually(t, "the first push", func() bool { return h.srv.Stats().Revision == 1 })
+			h.srv.Update(cachetest.AgentMesh(1, true))
+			poll.Until(t, "the first push", func() bool { return h.srv.Stats().Revision == 1 })
 
 			agentCtx, stopAgent := streamContext(t)
 			serverCtx, stopServer := streamContext(t)
-			agentReq := &discovery.DiscoveryRequest{Node: policyNode(echoNode), TypeUrl: resourcev3.ExtensionConfigType}
+			agentReq := &discovery.DiscoveryRequest{Node: cachetest.AgentNode(echoNode), TypeUrl: resourcev3.ExtensionConfigType}
 			serverReq := &discovery.DiscoveryRequest{Node: &core.Node{Id: echoNode, UserAgentName: "gRPC Go"}, TypeUrl: resourcev3.ListenerType, ResourceNames: []string{echoListener}}
 			var agentStream discovery.AggregatedDiscoveryService_StreamAggregatedResourcesClient
 			var agentResp, serverResp *discovery.DiscoveryResponse
@@ -111,7 +89,7 @@ func TestAgentAndProxylessServerShareANodeID(t *testing.T) {
 				}
 				return out
 			}
-			eventually(t, "the agent's ACK on its own entry", func() bool {
+			poll.Until(t, "the agent's ACK on its own entry", func() bool {
 				f := flavours()
 				return len(f) == 2 && f[string(cache.Agent)] == echoPolicyRev && f[string(translate.Proxyless)] == ""
 			})
@@ -125,7 +103,7 @@ func TestAgentAndProxylessServerShareANodeID(t *testing.T) {
 				stop, staying, stayingKey = stopServer, string(cache.Agent), echoNode+cache.AgentKeySuffix
 			}
 			stop()
-			eventually(t, "the first node to leave", func() bool {
+			poll.Until(t, "the first node to leave", func() bool {
 				f := flavours()
 				_, ok := f[staying]
 				return len(f) == 1 && ok

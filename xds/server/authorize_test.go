@@ -2,19 +2,17 @@ package server
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/xds/cache/cachetest"
 )
@@ -36,31 +34,10 @@ func headerAuthorizer(ctx context.Context, node *core.Node) error {
 func startAuthorized(t *testing.T, authz Authorizer) *harness {
 	t.Helper()
 	fake := cachetest.New()
-	srv := New(Config{Translator: fake, Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond, Authorizer: authz})
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := grpc.NewServer()
-	srv.Register(g)
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = g.Serve(lis)
-	}()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		g.Stop()
-		<-served
-		srv.Close()
-	})
-	h := &harness{srv: srv, fake: fake, conn: conn, ads: discovery.NewAggregatedDiscoveryServiceClient(conn)}
+	h := startWith(t, Config{Translator: fake, Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond, Authorizer: authz})
+	h.fake = fake
 	h.srv.Update(mesh.New(1, nil))
-	eventually(t, "push of the revision", func() bool { return h.srv.Stats().Revision == 1 })
+	poll.Until(t, "push of the revision", func() bool { return h.srv.Stats().Revision == 1 })
 	return h
 }
 
@@ -76,7 +53,7 @@ func TestAuthorizerRefusesAStreamForAnotherNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sotw.Send(&discovery.DiscoveryRequest{TypeUrl: resourcev3.ClusterType, Node: envoyNode("b.default")}); err != nil {
+	if err := sotw.Send(&discovery.DiscoveryRequest{TypeUrl: resourcev3.ClusterType, Node: cachetest.EnvoyNode("b.default")}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := sotw.Recv(); status.Code(err) != codes.PermissionDenied {
@@ -87,7 +64,7 @@ func TestAuthorizerRefusesAStreamForAnotherNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := delta.Send(&discovery.DeltaDiscoveryRequest{TypeUrl: resourcev3.ClusterType, Node: envoyNode("b.default")}); err != nil {
+	if err := delta.Send(&discovery.DeltaDiscoveryRequest{TypeUrl: resourcev3.ClusterType, Node: cachetest.EnvoyNode("b.default")}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := delta.Recv(); status.Code(err) != codes.PermissionDenied {
@@ -105,7 +82,7 @@ func TestAuthorizerServesTheOwnNodeAndRefusesASwitch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := stream.Send(&discovery.DiscoveryRequest{TypeUrl: resourcev3.ClusterType, Node: envoyNode("web.default")}); err != nil {
+	if err := stream.Send(&discovery.DiscoveryRequest{TypeUrl: resourcev3.ClusterType, Node: cachetest.EnvoyNode("web.default")}); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := stream.Recv()
@@ -117,7 +94,7 @@ func TestAuthorizerServesTheOwnNodeAndRefusesASwitch(t *testing.T) {
 	}
 	// The same stream now names another node: go-control-plane would watch
 	// that node's snapshot, so the stream must end instead.
-	if err := stream.Send(&discovery.DiscoveryRequest{TypeUrl: resourcev3.ListenerType, Node: envoyNode("db.default")}); err != nil {
+	if err := stream.Send(&discovery.DiscoveryRequest{TypeUrl: resourcev3.ListenerType, Node: cachetest.EnvoyNode("db.default")}); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 5; i++ {

@@ -2,20 +2,19 @@ package server
 
 import (
 	"context"
-	"net"
 	"sort"
 	"testing"
 	"time"
 
-	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"embassy.dev/embassy/internal/grpctest"
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/status"
 	"embassy.dev/embassy/xds/cache/cachetest"
@@ -23,6 +22,15 @@ import (
 
 // fourTypes are the types an Envoy sidecar asks for in these tests.
 var fourTypes = []string{resourcev3.ListenerType, resourcev3.RouteType, resourcev3.ClusterType, resourcev3.EndpointType}
+
+// fourTypeNames are the names, sorted, that the fake translator's first
+// revision gives an Envoy sidecar of web.default in each of fourTypes.
+var fourTypeNames = map[string][]string{
+	resourcev3.ListenerType: {"inbound|default", "outbound"},
+	resourcev3.RouteType:    {"web"},
+	resourcev3.ClusterType:  {"db", "web"},
+	resourcev3.EndpointType: {"db", "web"},
+}
 
 // harness is an xDS server with a fake translator on a real gRPC server
 // listening on loopback.
@@ -45,35 +53,38 @@ func start(t *testing.T) *harness {
 func startWith(t *testing.T, cfg Config) *harness {
 	t.Helper()
 	srv := New(cfg)
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := grpc.NewServer()
-	srv.Register(g)
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = g.Serve(lis)
-	}()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		g.Stop()
-		<-served
-		srv.Close()
-	})
+	t.Cleanup(srv.Close)
+	conn := grpctest.Serve(t, srv.Register)
 	return &harness{srv: srv, conn: conn, ads: discovery.NewAggregatedDiscoveryServiceClient(conn)}
+}
+
+// sotw opens a SotW ADS stream, bounded by streamContext.
+func (h *harness) sotw(t *testing.T) discovery.AggregatedDiscoveryService_StreamAggregatedResourcesClient {
+	t.Helper()
+	ctx, _ := streamContext(t)
+	stream, err := h.ads.StreamAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stream
+}
+
+// delta opens a Delta ADS stream, bounded by streamContext.
+func (h *harness) delta(t *testing.T) discovery.AggregatedDiscoveryService_DeltaAggregatedResourcesClient {
+	t.Helper()
+	ctx, _ := streamContext(t)
+	stream, err := h.ads.DeltaAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stream
 }
 
 // update feeds revision rev and waits until it has been pushed.
 func (h *harness) update(t *testing.T, rev int64) {
 	t.Helper()
 	h.srv.Update(mesh.New(rev, nil))
-	eventually(t, "push of the revision", func() bool { return h.srv.Stats().Revision == rev })
+	poll.Until(t, "push of the revision", func() bool { return h.srv.Stats().Revision == rev })
 }
 
 // streamContext bounds a test's streams, so a missing response fails the
@@ -83,23 +94,6 @@ func streamContext(t *testing.T) (context.Context, context.CancelFunc) {
 	t.Cleanup(cancel)
 	return ctx, cancel
 }
-
-// eventually polls cond every few milliseconds until it holds or the
-// deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
-}
-
-func envoyNode(id string) *core.Node { return &core.Node{Id: id, UserAgentName: "envoy"} }
 
 // proxy returns the status of node id, if connected.
 func (h *harness) proxy(id string) (status.Proxy, bool) {

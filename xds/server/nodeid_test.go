@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"embassy.dev/embassy/pkg/dataplane"
+	"embassy.dev/embassy/xds/cache/cachetest"
 )
 
 // TestMalformedNodeIDIsRefusedAtConnect checks the answer to the node ids
@@ -28,8 +29,8 @@ func TestMalformedNodeIDIsRefusedAtConnect(t *testing.T) {
 		node *core.Node
 		msg  string
 	}{
-		{envoyNode("web-1.team.a"), "two DNS labels joined by one dot"},
-		{envoyNode("Web-1.default"), `workload "Web-1" is not a DNS label`},
+		{cachetest.EnvoyNode("web-1.team.a"), "two DNS labels joined by one dot"},
+		{cachetest.EnvoyNode("Web-1.default"), `workload "Web-1" is not a DNS label`},
 		{&core.Node{Id: "web_1.default", Metadata: agentMD}, `workload "web_1" is not a DNS label`},
 	} {
 		ctx, _ := streamContext(t)
@@ -58,7 +59,7 @@ func TestMalformedNodeIDIsRefusedAtConnect(t *testing.T) {
 			t.Errorf("refused node %q was registered as a connected proxy", tc.node.GetId())
 		}
 	}
-	for _, node := range []*core.Node{envoyNode("edge-gateway"), {Id: "client.of.shop", UserAgentName: "gRPC Go"}} {
+	for _, node := range []*core.Node{cachetest.EnvoyNode("edge-gateway"), {Id: "client.of.shop", UserAgentName: "gRPC Go"}} {
 		ctx, _ := streamContext(t)
 		sotw, err := h.ads.StreamAggregatedResources(ctx)
 		if err != nil {

@@ -8,6 +8,9 @@ import (
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	endpointservice "github.com/envoyproxy/go-control-plane/envoy/service/endpoint/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+
+	"embassy.dev/embassy/internal/poll"
+	"embassy.dev/embassy/xds/cache/cachetest"
 )
 
 // A node may use one stream per type instead of ADS, and requests on such
@@ -23,7 +26,7 @@ func TestPerTypeStreamsAreTrackedPerNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cds.Send(&discovery.DiscoveryRequest{Node: envoyNode("web.default")}); err != nil {
+	if err := cds.Send(&discovery.DiscoveryRequest{Node: cachetest.EnvoyNode("web.default")}); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := cds.Recv()
@@ -42,7 +45,7 @@ func TestPerTypeStreamsAreTrackedPerNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := eds.Send(&discovery.DeltaDiscoveryRequest{Node: envoyNode("web.default"), ResourceNamesSubscribe: []string{"db"}}); err != nil {
+	if err := eds.Send(&discovery.DeltaDiscoveryRequest{Node: cachetest.EnvoyNode("web.default"), ResourceNamesSubscribe: []string{"db"}}); err != nil {
 		t.Fatal(err)
 	}
 	dresp, err := eds.Recv()
@@ -56,7 +59,7 @@ func TestPerTypeStreamsAreTrackedPerNode(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	eventually(t, "both types acknowledged", func() bool {
+	poll.Until(t, "both types acknowledged", func() bool {
 		p, ok := h.proxy("web.default")
 		if !ok {
 			return false

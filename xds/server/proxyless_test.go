@@ -8,6 +8,7 @@ import (
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/xds/cache/cachetest"
 )
 
@@ -16,11 +17,7 @@ import (
 func TestProxylessGetsExactlyTheListenersItNames(t *testing.T) {
 	h := start(t)
 	h.update(t, 1)
-	ctx, _ := streamContext(t)
-	stream, err := h.ads.StreamAggregatedResources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stream := h.sotw(t)
 	wanted := []string{cachetest.ProxylessListenerName(1), cachetest.ProxylessListenerName(3)}
 	req := &discovery.DiscoveryRequest{
 		Node:          &core.Node{Id: "client-1", UserAgentName: "gRPC Go"},
@@ -50,7 +47,7 @@ func TestDisconnectRemovesTheProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := stream.Send(&discovery.DiscoveryRequest{Node: envoyNode("web.default"), TypeUrl: resourcev3.ClusterType}); err != nil {
+	if err := stream.Send(&discovery.DiscoveryRequest{Node: cachetest.EnvoyNode("web.default"), TypeUrl: resourcev3.ClusterType}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := stream.Recv(); err != nil {
@@ -60,8 +57,8 @@ func TestDisconnectRemovesTheProxy(t *testing.T) {
 		t.Fatalf("connected node missing from Proxies()")
 	}
 	cancel()
-	eventually(t, "the node to leave Proxies()", func() bool { return len(h.srv.Proxies()) == 0 })
-	eventually(t, "the node's snapshot to be dropped", func() bool {
+	poll.Until(t, "the node to leave Proxies()", func() bool { return len(h.srv.Proxies()) == 0 })
+	poll.Until(t, "the node's snapshot to be dropped", func() bool {
 		_, err := h.srv.pub.Cache().GetSnapshot("web.default")
 		return err != nil
 	})

@@ -12,9 +12,11 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/xds/cache/cachetest"
 )
 
 // retryMesh is a service whose Route retries with the given back-off,
@@ -68,16 +70,12 @@ func TestEnvoyIsNeverSentWhatItWouldRefuse(t *testing.T) {
 	h := startWith(t, Config{Events: bus, Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond})
 	push := func(m *mesh.Snapshot) {
 		h.srv.Update(m)
-		eventually(t, "push", func() bool { return h.srv.Stats().Revision == m.Revision })
+		poll.Until(t, "push", func() bool { return h.srv.Stats().Revision == m.Revision })
 	}
 	push(retryMesh(1, 1, "10ms", "100ms"))
 
-	ctx, _ := streamContext(t)
-	stream, err := h.ads.StreamAggregatedResources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := stream.Send(&discovery.DiscoveryRequest{Node: envoyNode("web-1.default"), TypeUrl: resourcev3.RouteType}); err != nil {
+	stream := h.sotw(t)
+	if err := stream.Send(&discovery.DiscoveryRequest{Node: cachetest.EnvoyNode("web-1.default"), TypeUrl: resourcev3.RouteType}); err != nil {
 		t.Fatal(err)
 	}
 	recvRoutes := func() *discovery.DiscoveryResponse {
@@ -96,7 +94,7 @@ func TestEnvoyIsNeverSentWhatItWouldRefuse(t *testing.T) {
 
 	push(retryMesh(2, 2, "1s", "100ms"))
 	var refused *events.Event
-	eventually(t, "a refused event", func() bool {
+	poll.Until(t, "a refused event", func() bool {
 		for _, e := range bus.Recent(100) {
 			if e.Kind == events.KindRefused && e.Revision == 2 {
 				refused = &e

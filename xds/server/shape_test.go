@@ -8,6 +8,7 @@ import (
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/xds/cache/cachetest"
 )
 
@@ -24,7 +25,7 @@ func TestNodesOfOneShapeCostOneTranslation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.Send(&discovery.DeltaDiscoveryRequest{Node: envoyNode(fmt.Sprintf("w%d.default", i)), TypeUrl: resourcev3.EndpointType}); err != nil {
+		if err := s.Send(&discovery.DeltaDiscoveryRequest{Node: cachetest.EnvoyNode(fmt.Sprintf("w%d.default", i)), TypeUrl: resourcev3.EndpointType}); err != nil {
 			t.Fatal(err)
 		}
 		deltas = append(deltas, s)
@@ -45,7 +46,7 @@ func TestNodesOfOneShapeCostOneTranslation(t *testing.T) {
 		}
 		sotws = append(sotws, s)
 	}
-	eventually(t, "every node registered", func() bool { return len(h.srv.Proxies()) == envoys+proxyless })
+	poll.Until(t, "every node registered", func() bool { return len(h.srv.Proxies()) == envoys+proxyless })
 
 	// The first push answers the watches opened before any snapshot.
 	h.update(t, 1)

@@ -8,16 +8,15 @@ import (
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
+
+	"embassy.dev/embassy/internal/poll"
+	"embassy.dev/embassy/xds/cache/cachetest"
 )
 
 func TestSotWEnvoyReceivesAllTypesAndAcksAreTracked(t *testing.T) {
 	h := start(t)
 	h.update(t, 1)
-	ctx, _ := streamContext(t)
-	stream, err := h.ads.StreamAggregatedResources(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stream := h.sotw(t)
 	requested := map[string][]string{
 		resourcev3.ListenerType: nil,
 		resourcev3.ClusterType:  nil,
@@ -28,17 +27,11 @@ func TestSotWEnvoyReceivesAllTypesAndAcksAreTracked(t *testing.T) {
 		req := &discovery.DiscoveryRequest{TypeUrl: typ, ResourceNames: requested[typ]}
 		if i == 0 {
 			// Like Envoy, send the node on the first request only.
-			req.Node = envoyNode("web.default")
+			req.Node = cachetest.EnvoyNode("web.default")
 		}
 		if err := stream.Send(req); err != nil {
 			t.Fatal(err)
 		}
-	}
-	want := map[string][]string{
-		resourcev3.ListenerType: {"inbound|default", "outbound"},
-		resourcev3.RouteType:    {"web"},
-		resourcev3.ClusterType:  {"db", "web"},
-		resourcev3.EndpointType: {"db", "web"},
 	}
 	got := map[string]*discovery.DiscoveryResponse{}
 	for range fourTypes {
@@ -46,8 +39,8 @@ func TestSotWEnvoyReceivesAllTypesAndAcksAreTracked(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Equal(names(t, resp), want[resp.GetTypeUrl()]) {
-			t.Errorf("%s: got %v, want %v", resp.GetTypeUrl(), names(t, resp), want[resp.GetTypeUrl()])
+		if !slices.Equal(names(t, resp), fourTypeNames[resp.GetTypeUrl()]) {
+			t.Errorf("%s: got %v, want %v", resp.GetTypeUrl(), names(t, resp), fourTypeNames[resp.GetTypeUrl()])
 		}
 		got[resp.GetTypeUrl()] = resp
 	}
@@ -61,7 +54,7 @@ func TestSotWEnvoyReceivesAllTypesAndAcksAreTracked(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "all four types acknowledged", func() bool {
+	poll.Until(t, "all four types acknowledged", func() bool {
 		p, ok := h.proxy("web.default")
 		if !ok || len(p.Types) != len(fourTypes) {
 			return false
@@ -105,7 +98,7 @@ func TestSotWEnvoyReceivesAllTypesAndAcksAreTracked(t *testing.T) {
 	if err := stream.Send(nack); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the NACK recorded", func() bool {
+	poll.Until(t, "the NACK recorded", func() bool {
 		p, ok := h.proxy("web.default")
 		return ok && p.Types[resourcev3.EndpointType].NackCount == 1
 	})

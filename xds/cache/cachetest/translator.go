@@ -1,6 +1,7 @@
 // Package cachetest holds a fake Translator for tests of the xDS cache and
 // server: small real Envoy resources whose content tests can change, and
-// counters of how often each translation ran.
+// counters of how often each translation ran; and the nodes and the mesh of
+// an agent's workload that tests of both packages send.
 package cachetest
 
 import (
