@@ -22,6 +22,15 @@ const Redacted = "[redacted]"
 // rather than slow down Check.
 const DecisionLogBuffer = 4096
 
+// DefaultDecisionLogSample is the agent's default share of allows logged:
+// one in a hundred. Every denial, would-deny and error is logged whatever
+// the share, and the decision counts (authz-stats.json) count every
+// decision, so the log is not where the totals come from. Logging every
+// allow would fill the bounded queue with routine lines at high rates,
+// and a full queue drops the next line whatever it says, a denial
+// included; a hundredth still shows what traffic passes.
+const DefaultDecisionLogSample = 0.01
+
 // DecisionLog writes one structured line per decision, off the Check
 // path: Check only copies what the line needs into a bounded queue, and a
 // writer goroutine formats and writes it, so a slow log sink never slows
