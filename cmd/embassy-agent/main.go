@@ -127,8 +127,10 @@ have not decided within --authz-timeout is denied (fail closed, whatever
 the policy's failure mode; dry-run policies log would-deny) and the
 evaluation is stopped. Each denial, would-deny and error is one structured
 line of the "authz" logger (JSON with --log-json), with its reason, and so
-is the --decision-log-sample share of allows (1: every one, 0: none); header
-values are redacted except those named by --authz-log-header-values. Lines
+is the --decision-log-sample share of allows (default 0.01, one in a
+hundred, so routine allows do not crowd denials out of the log; 1: every
+one, 0: none); header values are redacted except those named by
+--authz-log-header-values. Lines
 are written off the Check path: when the log falls 4096 lines behind, new
 ones are dropped and counted (decisionLogsDropped), and below --log-level
 info none is built. The counts per policy are rewritten to
@@ -186,7 +188,7 @@ agent refuses one Envoy would share with an app).`,
 	f.DurationVar(&o.authzTimeout, "authz-timeout", extauthz.DefaultTimeout, "deny a Check whose policies have not decided within this time, and stop their evaluation (keep it below Envoy's 200ms ext_authz timeout)")
 	f.IntVar(&o.authzCacheSize, "authz-cache-size", extauthz.DefaultCacheSize, "decisions cached per policy revision, for deterministic policies only; 0 turns the cache off")
 	f.StringSliceVar(&o.authzLogHeaders, "authz-log-header-values", nil, "request headers whose values decision logs show (comma-separated); others are redacted")
-	f.Float64Var(&o.decisionLogSample, "decision-log-sample", 1, "share of allowed decisions logged, from 0 (none) to 1 (all); denials and errors are always logged")
+	f.Float64Var(&o.decisionLogSample, "decision-log-sample", extauthz.DefaultDecisionLogSample, "share of allowed decisions logged, from 0 (none) to 1 (all); denials and errors are always logged")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
 	f.BoolVar(&o.logJSON, "log-json", false, "log one JSON object per line")
 	return cmd

@@ -22,6 +22,15 @@ const Redacted = "[redacted]"
 // rather than slow down Check.
 const DecisionLogBuffer = 4096
 
+// DefaultDecisionLogSample is the agent's default share of allows logged:
+// one in a hundred. Every denial, would-deny and error is logged whatever
+// the share, and the decision counts (authz-stats.json) count every
+// decision, so the log is not where the totals come from. Logging every
+// allow would fill the bounded queue with routine lines at high rates,
+// and a full queue drops the next line whatever it says, a denial
+// included; a hundredth still shows what traffic passes.
+const DefaultDecisionLogSample = 0.01
+
 // DecisionLog writes one structured line per decision, off the Check
 // path: Check only copies what the line needs into a bounded queue, and a
 // writer goroutine formats and writes it, so a slow log sink never slows
@@ -156,12 +165,23 @@ func (l *DecisionLog) write() {
 	}
 }
 
-// line writes one decision: which policy revision decided what and why,
-// for which request and caller. Errors log at warn so a failing policy
+// line writes one decision. Errors log at warn so a failing policy
 // stands out.
 func (l *DecisionLog) line(e logEntry) {
+	fields := l.fields(e)
+	if e.err != nil {
+		l.log.Warn("decision", fields...)
+		return
+	}
+	l.log.Info("decision", fields...)
+}
+
+// fields says which policy revision decided what and why, for which
+// request and caller.
+func (l *DecisionLog) fields(e logEntry) []any {
 	d := e.d
-	fields := []any{
+	fields := make([]any, 0, 30)
+	fields = append(fields,
 		"policy", d.Policy,
 		"revision", d.Revision,
 		"decision", d.Outcome(),
@@ -175,35 +195,40 @@ func (l *DecisionLog) line(e logEntry) {
 		"method", e.method,
 		"path", pathOnly(e.path),
 		"headers", l.headersForLog(e.headers),
-	}
+	)
 	if !d.Allowed && !d.Failed {
 		fields = append(fields, "status", d.HTTPStatus)
 	}
 	if e.err != nil {
 		fields = append(fields, "error", e.err.Error())
-		l.log.Warn("decision", fields...)
-		return
 	}
-	l.log.Info("decision", fields...)
-}
-
-func (l *DecisionLog) headersForLog(hs map[string]string) map[string]string {
-	out := make(map[string]string, len(hs))
-	for k, v := range hs {
-		if l.logHeaders[k] {
-			out[k] = v
-		} else {
-			out[k] = Redacted
-		}
-	}
-	return out
+	return fields
 }
 
 // pathOnly drops the query string, which can carry credentials as headers
-// do.
+// do. A plain path, the usual case, is its own answer, without the cost
+// of parsing it as a URL.
 func pathOnly(p string) string {
+	if plainPath(p) {
+		return p
+	}
 	if u, err := url.Parse(p); err == nil {
 		return u.Path
 	}
 	return p
+}
+
+// plainPath says whether url.Parse would give p back as its path: it
+// starts with one slash (not "//", which names a host) and has no query,
+// fragment, escape or byte url.Parse rejects or changes.
+func plainPath(p string) bool {
+	if len(p) == 0 || p[0] != '/' || strings.HasPrefix(p, "//") {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c <= ' ' || c >= 0x7f || c == '?' || c == '#' || c == '%' {
+			return false
+		}
+	}
+	return true
 }
