@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/hashicorp/go-hclog"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/internal/syncbuf"
 	"embassy.dev/embassy/pkg/dataplane"
 )
@@ -67,14 +69,6 @@ func TestAgentCheckDeadline(t *testing.T) {
 			t.Errorf("%d decisions of %s logged, want %d", got, p, n)
 		}
 	}
-	now := runtime.NumGoroutine()
-	for range 200 {
-		if now = runtime.NumGoroutine(); now <= baseline {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if now > baseline {
-		t.Fatalf("%d goroutines after the Checks, %d before: evaluations were left running", now, baseline)
-	}
+	poll.Until(t, fmt.Sprintf("the goroutines to fall back to the %d before the Checks (evaluations left running)", baseline),
+		func() bool { return runtime.NumGoroutine() <= baseline })
 }

@@ -2,6 +2,7 @@ package extauthz
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/genproto/googleapis/rpc/code"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/resource"
 )
 
@@ -107,16 +109,8 @@ func TestRunawayPolicyIsCutShort(t *testing.T) {
 
 			// Evaluations that were not stopped would hold their
 			// goroutines for hours; every one must be gone within 10s.
-			now := runtime.NumGoroutine()
-			for range 200 {
-				if now = runtime.NumGoroutine(); now <= baseline {
-					break
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
-			if now > baseline {
-				t.Fatalf("%d goroutines after the Checks, %d before: evaluations were left running", now, baseline)
-			}
+			poll.Until(t, fmt.Sprintf("the goroutines to fall back to the %d before the Checks (evaluations left running)", baseline),
+				func() bool { return runtime.NumGoroutine() <= baseline })
 		})
 	}
 }
