@@ -16,6 +16,7 @@ import (
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/status"
 	"embassy.dev/embassy/pkg/store"
+	"embassy.dev/embassy/pkg/ui"
 	"embassy.dev/embassy/policy/sandbox"
 )
 
@@ -136,6 +137,10 @@ func NewHandler(o Options) http.Handler {
 	for _, rt := range routes {
 		mux.Handle(rt.Method+" "+rt.Path, access[rt.Access](rt.handler(s)))
 	}
+	// The dashboard's pages hold no data (it comes from the read routes
+	// above), so they are served to anyone who passes browserGuard.
+	mux.Handle("GET "+ui.Path, ui.Handler())
+	mux.Handle("GET /ui", ui.Handler())
 	mux.HandleFunc("/", notFoundRoute)
 	return browserGuard(mux, o.APIHosts)
 }
