@@ -5,7 +5,7 @@ GO      ?= go
 BIN     := $(CURDIR)/bin
 GOFLAGS ?=
 
-.PHONY: all build demo test test-re2 test-proto test-spire proto proto-tools vet fmt-check unit e2e bench envoy-validate clean
+.PHONY: all build demo test test-re2 test-proto test-spire screenshots proto proto-tools vet fmt-check unit e2e bench envoy-validate clean
 
 all: build
 
@@ -66,6 +66,12 @@ test-proto: proto-tools
 test-spire:
 	@dir=$$(bash scripts/build-spire.sh | tail -1) && \
 	EMBASSY_SPIRE_BIN=$$dir $(GO) test -count=1 -tags spire -run 'TestRealSPIRE' -v ./e2e
+
+## screenshots: regenerate docs/screenshots/*.png, the dashboard's pages
+## as TestDashboard leaves them in headless Chromium (Debian's chromium,
+## which .ci/run installs) against a running mesh.
+screenshots:
+	EMBASSY_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run 'TestDashboard$$' -v ./e2e
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -39,6 +39,9 @@ var layerOf = map[string]int{
 	"pkg/re2size":         base,
 	"pkg/rollout":         base,
 	"pkg/status":          base,
+	// The dashboard's Go side serves static files; the mesh reaches it
+	// only through the API it calls from the browser.
+	"pkg/ui": base,
 
 	"pkg/dataplane":     model,
 	"pkg/dataplane/sds": model,

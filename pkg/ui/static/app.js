@@ -78,6 +78,7 @@
       E.setToken(document.getElementById("token").value.trim());
       document.getElementById("token").value = "";
       form.hidden = true;
+      E.retryStream();
       draw();
     });
   }

@@ -72,13 +72,20 @@
 
   async function detail(id) {
     const enc = encodeURIComponent(id);
-    const [p, cfg] = await Promise.all([E.getOr404("/v1/proxies/" + enc), E.getOr404("/v1/proxies/" + enc + "/config")]);
+    // A node id may have several streams (an agent's beside its app's):
+    // each type's state is the stream's that was sent that type.
+    const [all, cfg] = await Promise.all([allProxies(), E.getOr404("/v1/proxies/" + enc + "/config")]);
+    const streams = all.filter((p) => p.id === id);
     const head = [E.el("p", {}, E.link("#/proxies", "← all proxies")), E.el("h1", {}, "Proxy ", E.el("code", {}, id))];
-    if (!p || !cfg) return E.el("div", {}, head, E.el("p", { class: "error" }, "Proxy " + id + " is not connected."));
+    if (streams.length === 0 || !cfg) return E.el("div", {}, head, E.el("p", { class: "error" }, "Proxy " + id + " is not connected."));
+    const typeStatus = (u) => {
+      const has = streams.map((p) => (p.types || {})[u]).filter(Boolean);
+      return has.find((ts) => ts.syncState !== "NOT_SENT") || has[0] || {};
+    };
     const urls = Object.keys(cfg.diff || {}).sort();
     const rows = urls.map((u) => {
       const d = cfg.diff[u];
-      const ts = (p.types || {})[u] || {};
+      const ts = typeStatus(u);
       const same = !d.added.length && !d.removed.length && !d.changed.length;
       return E.el(
         "tr",
@@ -102,7 +109,7 @@
       "div",
       {},
       head,
-      E.el("p", {}, p.flavour + " over " + p.xds + (p.identity ? ", identity " + p.identity : ", plaintext xDS")),
+      E.el("ul", { class: "plain" }, streams.map((p) => E.el("li", {}, p.flavour + " over " + p.xds + (p.identity ? ", identity " + p.identity : ", plaintext xDS") + ", connected ", E.time(p.connectedSince)))),
       E.section(
         "Configuration: sent against acknowledged",
         E.table("diff", ["Type", "State", "Sent", "Acknowledged", "Difference"], rows, "Nothing was sent to this proxy yet.")

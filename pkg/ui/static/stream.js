@@ -7,6 +7,7 @@
   const maxRetryMs = 5000;
   const listeners = new Set();
   let lastSeq = 0;
+  let wake = null; // ends the wait before the next attempt
 
   // onEvent registers f for every live event; it returns the function
   // that unregisters it.
@@ -47,7 +48,9 @@
         // keep the status text
       }
       if (resp.status === 401) E.askToken(msg);
-      throw new Error(resp.status + " " + msg);
+      const err = new Error(resp.status + " " + msg);
+      err.status = resp.status;
+      throw err;
     }
     const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
     let buf = "";
@@ -63,21 +66,31 @@
     }
   }
 
-  // follow keeps the stream open for the page's lifetime.
+  // follow keeps the stream open for the page's lifetime. Without a
+  // valid token it waits for one (E.retryStream) rather than asking again.
   E.follow = async function () {
     let wait = 500;
     for (;;) {
+      let untilWoken = false;
       try {
         await readOnce();
         wait = 500;
         setState("broken", "stream ended; reconnecting…");
       } catch (e) {
-        setState("broken", "stream: " + e.message + "; reconnecting…");
+        untilWoken = e.status === 401;
+        setState("broken", "stream: " + e.message + (untilWoken ? "" : "; reconnecting…"));
       }
-      await new Promise((r) => setTimeout(r, wait));
+      await new Promise((r) => {
+        wake = r;
+        if (!untilWoken) setTimeout(r, wait);
+      });
+      wake = null;
       wait = Math.min(wait * 2, maxRetryMs);
     }
   };
+
+  // retryStream reconnects now, after the token changed.
+  E.retryStream = () => wake && wake();
 
   E.lastSeq = () => lastSeq;
 })(window.Embassy);
