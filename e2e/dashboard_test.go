@@ -60,11 +60,12 @@ func TestDashboard(t *testing.T) {
 		})
 	}
 
+	var rev int64
 	t.Run("live events", func(t *testing.T) {
 		mark := b.mark()
 		b.do(t, "opening the events page", chromedp.Navigate(base+"#/events"),
 			chromedp.WaitVisible(`main[data-page="events"][data-state="ready"]`), chromedp.WaitVisible(`#stream[data-state="live"]`))
-		rev := m.applyLive(t, "dash-live")
+		rev = m.applyLive(t, "dash-live")
 		applied := time.Now()
 		b.do(t, "the apply's event on the open page", chromedp.WaitVisible(fmt.Sprintf(`tr[data-kind="apply"][data-revision="%d"]`, rev)))
 		t.Logf("the apply of revision %d showed on the open events page %s after the API answered", rev, time.Since(applied).Round(time.Millisecond))
@@ -74,6 +75,24 @@ func TestDashboard(t *testing.T) {
 		b.screenshot(t, shots, "events")
 		if errs := b.errorsSince(mark); len(errs) > 0 {
 			t.Errorf("console of the events page:\n%s", strings.Join(errs, "\n"))
+		}
+	})
+
+	// The apply gave nacker.default a new Cluster, which it rejects: the
+	// change's rollout fails, naming the proxy and its reason.
+	t.Run("rollouts", func(t *testing.T) {
+		if rev == 0 {
+			t.Fatal("the live apply did not happen")
+		}
+		mark := b.mark()
+		row := fmt.Sprintf(`tr[data-change="c-%d"]`, rev)
+		b.do(t, "opening the rollouts", chromedp.Navigate(base+"#/rollouts"), chromedp.WaitVisible(row+` .badge[data-state="failed"]`))
+		if got := b.text(t, row); !strings.Contains(got, "nacker.default") || !strings.Contains(got, nackMessage) {
+			t.Errorf("the rollout of c-%d reads %q, want nacker.default's rejection", rev, got)
+		}
+		b.screenshot(t, shots, "rollouts")
+		if errs := b.errorsSince(mark); len(errs) > 0 {
+			t.Errorf("console of the rollouts page:\n%s", strings.Join(errs, "\n"))
 		}
 	})
 
@@ -92,6 +111,9 @@ func dashPages(m *dashboardMesh) []dashPage {
 				// echo's enforced policy admits client-a only.
 				b.do(t, "web's denied edge to echo", chromedp.WaitReady(fmt.Sprintf(`g.edge.denied[data-from=%q][data-to="echo.default"]`, webID)))
 			}},
+		// web-audit, in dry-run, would deny every POST to web.
+		{route: "#/graph/POST", name: "mesh-post",
+			ready: fmt.Sprintf(`g.edge.would-deny[data-from=%q][data-to="web.default"]`, clientAID)},
 		{route: "#/proxies", name: "proxies",
 			ready: `tr[data-proxy="nacker.default"] .nack`,
 			check: func(t *testing.T, b *browser) {
@@ -118,7 +140,5 @@ func dashPages(m *dashboardMesh) []dashPage {
 					t.Errorf("web-audit's would-deny count reads %q, want at least the 3 POSTs the test sent", got)
 				}
 			}},
-		{route: "#/rollouts", name: "rollouts",
-			ready: `tr[data-change] .badge`},
 	}
 }

@@ -4,6 +4,17 @@
 (function (E) {
   const kept = 200; // rows on the page
 
+  // proxyRef links a NACK's node id to its proxy page; other kinds (a
+  // rotation's workload) name something else.
+  function proxyRef(e) {
+    return e.kind === "nack" ? E.link("#/proxies/" + encodeURIComponent(e.proxy), e.proxy) : e.proxy;
+  }
+
+  function pushed(e) {
+    const n = e.proxies || 0;
+    return "to " + n + (n === 1 ? " proxy" : " proxies") + " in " + ((e.durationSeconds || 0) * 1000).toFixed(1) + " ms";
+  }
+
   function row(e) {
     return E.el(
       "tr",
@@ -15,10 +26,10 @@
       E.el(
         "td",
         {},
-        e.proxy ? E.el("div", {}, E.link("#/proxies/" + encodeURIComponent(e.proxy), e.proxy), e.type ? " " + E.shortType(e.type) : "") : null,
+        e.proxy ? E.el("div", {}, proxyRef(e), e.type ? " " + E.shortType(e.type) : "") : null,
         (e.resources || []).length ? E.el("div", {}, e.resources.join(", ")) : null,
         e.message ? E.el("div", { class: e.kind === "nack" || e.kind === "refused" ? "nack" : "muted" }, e.message) : null,
-        e.kind === "push" ? E.el("div", { class: "muted" }, e.proxies + " proxies in " + ((e.durationSeconds || 0) * 1000).toFixed(1) + " ms") : null
+        e.kind === "push" ? E.el("div", { class: "muted" }, pushed(e)) : null
       )
     );
   }

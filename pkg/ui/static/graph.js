@@ -25,7 +25,10 @@
       if (!by.has(id)) by.set(id, new Set());
       if (wl) by.get(id).add(wl);
     };
-    for (const c of certs.certificates || []) add(c.spiffeID, c.workload);
+    // An agent names its workload without the namespace, a Workload
+    // resource with it: show both as name.namespace.
+    const nsOf = (id) => (id.match(/\/ns\/([^/]+)\//) || [])[1] || "default";
+    for (const c of certs.certificates || []) add(c.spiffeID, c.workload && !c.workload.includes(".") ? c.workload + "." + nsOf(c.spiffeID) : c.workload);
     for (const w of workloads.items || []) {
       const sa = (w.spec || {}).serviceAccount;
       if (sa && td) add(spiffeID(td, w.metadata.namespace || "default", sa), w.metadata.name + "." + (w.metadata.namespace || "default"));
@@ -41,7 +44,11 @@
     return "allowed";
   }
 
-  async function edges(from, services) {
+  // methods are the requests the graph can ask about; a dry-run policy
+  // may would-deny one and not another.
+  const methods = ["GET", "POST", "PUT", "DELETE"];
+
+  async function edges(from, services, method) {
     const jobs = [];
     for (const c of from) {
       for (const s of services) {
@@ -49,7 +56,7 @@
         if (!port) continue;
         const to = s.name + "." + s.namespace + ":" + port.port;
         jobs.push(
-          E.post("/v1/check", { from: c.id, to, method: "GET", path: "/" }).then(
+          E.post("/v1/check", { from: c.id, to, method, path: "/" }).then(
             (a) => ({ from: c.id, to: s.name + "." + s.namespace, answer: a, kind: verdict(a) }),
             (e) => ({ from: c.id, to: s.name + "." + s.namespace, error: e.message, kind: "unknown" })
           )
@@ -124,7 +131,8 @@
     );
   }
 
-  async function render() {
+  async function render(arg) {
+    const method = methods.includes(arg) ? arg : "GET";
     const [status, svcs, workloads, certs] = await Promise.all([
       E.get("/v1/status"),
       E.get("/v1/services"),
@@ -133,7 +141,7 @@
     ]);
     const from = callers(status.trustDomain || certs.trustDomain, certs, workloads).slice(0, maxNodes);
     const services = (svcs.services || []).slice(0, maxNodes);
-    const es = await edges(from, services);
+    const es = await edges(from, services, method);
     const n = (k) => es.filter((e) => e.kind === k).length;
     return E.el(
       "div",
@@ -143,7 +151,13 @@
         "p",
         { class: "summary" },
         `${services.length} services, ${from.length} caller identities at revision ${svcs.revision}: ${n("allowed")} allowed, ${n("would-deny")} would be denied (dry-run), ${n("denied")} denied. `,
-        "Each edge is what the mesh would do with a GET / from that identity (embassyctl check); its label is the mTLS mode."
+        `Each edge is what the mesh would do with a ${method} / from that identity (embassyctl check); its label is the mTLS mode.`
+      ),
+      E.el(
+        "p",
+        { class: "methods" },
+        "Request: ",
+        methods.map((m) => (m === method ? E.el("strong", { "data-method": m }, m) : E.link("#/graph/" + m, m)))
       ),
       E.el(
         "p",

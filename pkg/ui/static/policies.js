@@ -3,15 +3,18 @@
 // proxies hold its current revision, and the decisions their agents
 // reported, dry-run would-denies included.
 (function (E) {
+  // count is one outcome's number; a zero is shown muted.
+  const count = (key, label, n) => E.el("span", { "data-count": key, "data-zero": !n }, label + " " + (n || 0));
+
   function counts(d) {
     d = d || {};
     return E.el(
       "span",
       { class: "counts" },
-      E.el("span", { "data-count": "allow" }, "allow " + (d.allow || 0)),
-      E.el("span", { "data-count": "deny" }, "deny " + (d.deny || 0)),
-      E.el("span", { "data-count": "would-deny" }, "would deny " + (d.wouldDeny || 0)),
-      E.el("span", { "data-count": "error" }, "error " + (d.error || 0))
+      count("allow", "allow", d.allow),
+      count("deny", "deny", d.deny),
+      count("would-deny", "would deny", d.wouldDeny),
+      count("error", "error", d.error)
     );
   }
 
