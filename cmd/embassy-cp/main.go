@@ -55,7 +55,9 @@ one. /healthz, /readyz and /v1/bundle are public. The API answers only
 requests that call it by a loopback name (127.0.0.1, [::1], localhost),
 the host of --api-addr or a name given with --api-host, and takes only
 JSON bodies, so that a web page in the operator's browser can neither
-read nor write it.
+read nor write it. The dashboard is at http://<api-addr>/ui/: its pages
+hold no data and read the API with the read token typed into them (or
+anonymously, with --anonymous-reads).
 
 What is applied survives restarts: start embassy-cp again on the same
 --data-dir and proxies are served the same configuration. The data dir's
