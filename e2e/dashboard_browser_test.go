@@ -104,11 +104,15 @@ func (b *browser) mark() int {
 
 // errorsSince lists the console's errors, warnings and uncaught
 // exceptions after mark.
-func (b *browser) errorsSince(mark int) []string {
+func (b *browser) errorsSince(mark int) []string { return b.errorsIn(mark, b.mark()) }
+
+// errorsIn lists the console's errors, warnings and uncaught exceptions
+// between two marks.
+func (b *browser) errorsIn(from, to int) []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var out []string
-	for _, m := range b.log[mark:] {
+	for _, m := range b.log[from:to] {
 		if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleWarning || m.IsException() {
 			out = append(out, m.String()+" ("+m.URL+")")
 		}

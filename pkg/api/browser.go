@@ -10,8 +10,9 @@ import (
 	"embassy.dev/embassy/pkg/apiwire"
 )
 
-// The API has no browser clients, yet a browser on the operator's machine
-// can reach it: a page may send it simple cross-site requests (a form or
+// The API's only browser client is its own dashboard (pkg/ui, same
+// origin), yet any page in a browser on the operator's machine can reach
+// it: a page may send it simple cross-site requests (a form or
 // a text/plain POST, no preflight), and a page whose name re-resolves to
 // 127.0.0.1 (DNS rebinding) may read what it answers, which with
 // --anonymous-reads is the whole mesh. browserGuard closes both: the
