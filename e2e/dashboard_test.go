@@ -33,9 +33,9 @@ type dashPage struct {
 func TestDashboard(t *testing.T) {
 	b := newBrowser(t)
 	m := startDashboardMesh(t)
-	poll.Until(t, "the NACK of nacker.default in /v1/proxies", func() bool { return m.hasNack(t) })
 	denied := m.causeWouldDeny(t)
 	m.awaitWouldDeny(t, uint64(denied))
+	poll.Until(t, "the NACK of nacker.default in /v1/proxies", func() bool { return m.hasNack(t) })
 	shots := screenshotDir(t)
 	base := "http://" + m.cp.api + "/ui/"
 
