@@ -147,3 +147,19 @@ func dashPages(m *dashboardMesh) []dashPage {
 			}},
 	}
 }
+
+// TestDashboardAnonymousReads opens the dashboard of a control plane run
+// with --anonymous-reads from loopback: the pages read the API without a
+// token, never ask for one, and the console stays clean from the start.
+func TestDashboardAnonymousReads(t *testing.T) {
+	b := newBrowser(t)
+	dir := t.TempDir()
+	cp := startCP(t, dir, "127.0.0.1:0", "127.0.0.1:0", "--anonymous-reads")
+	cp.mustCtl(t, "apply", "-f", writeFile(t, dir, "mesh.yaml", dashMesh))
+	b.do(t, "the policies page without a token", chromedp.Navigate("http://"+cp.api+"/ui/#/policies"),
+		chromedp.WaitVisible(`main[data-page="policies"][data-state="ready"] tr[data-policy="default/web-audit"][data-mode="dry-run"]`),
+		chromedp.WaitVisible(`#stream[data-state="live"]`), chromedp.WaitNotVisible("#token-form"))
+	if errs := b.errorsSince(0); len(errs) > 0 {
+		t.Errorf("console:\n%s", strings.Join(errs, "\n"))
+	}
+}
