@@ -3,14 +3,12 @@ package api
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/pkg/apiwire"
-	"embassy.dev/embassy/pkg/store"
 	"embassy.dev/embassy/pkg/whatif"
 	"embassy.dev/embassy/policy/sandbox"
 )
@@ -48,10 +46,7 @@ func newRegoHarness(t *testing.T, l sandbox.Limits) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := store.NewMemory()
-	srv := httptest.NewServer(NewHandler(Options{Store: st, AdminToken: testToken, Rego: rego}))
-	t.Cleanup(srv.Close)
-	return &harness{t: t, srv: srv, st: st}
+	return serve(t, Options{Rego: rego})
 }
 
 func TestCheckAnswersOverTheStoredMesh(t *testing.T) {
