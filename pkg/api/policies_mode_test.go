@@ -15,7 +15,9 @@ import (
 // policy whose compilation failed without naming a mode is still dry-run,
 // and a policy without a mode is enforced.
 func TestPolicyModeIsTheModels(t *testing.T) {
-	failing := func(*mesh.AuthorizationPolicy) *mesh.AuthzCompiled { return &mesh.AuthzCompiled{Err: "the compiler ran out of memory"} }
+	failing := func(*mesh.AuthorizationPolicy) *mesh.AuthzCompiled {
+		return &mesh.AuthzCompiled{Err: "the compiler ran out of memory"}
+	}
 	h := serve(t, Options{Authz: failing})
 	dry := strings.Replace(policyEchoGetOnly, "name: get-only", "name: dry", 1) + "  mode: dry-run\n"
 	h.mustApply(apiwire.File{Name: "p.yaml", Content: policyEchoGetOnly + "---\n" + dry})
