@@ -5,6 +5,8 @@
 package poll
 
 import (
+	"fmt"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -57,4 +59,15 @@ func wait(within time.Duration, cond func() (bool, string)) (string, bool) {
 		time.Sleep(every)
 	}
 	return state, false
+}
+
+// UntilGoroutines waits until no more than n goroutines run, for a test
+// that checks the work it started does not outlive it; why says what
+// the extra goroutines would be.
+func UntilGoroutines(t testing.TB, n int, why string) {
+	t.Helper()
+	UntilState(t, fmt.Sprintf("the goroutines to fall back to the %d before the test's work (%s)", n, why), func() (bool, string) {
+		got := runtime.NumGoroutine()
+		return got <= n, fmt.Sprintf("%d goroutines", got)
+	})
 }

@@ -103,8 +103,8 @@ func TestAgentEnforcesPushedPolicies(t *testing.T) {
 	if c, _ := check(t, authz, "GET", "/nope"); c != codeDenied {
 		t.Errorf("with the dry-run policy, /nope: code %d, want a deny by shop/paths", c)
 	}
-	poll.Until(t, "the would-deny log line", func() bool {
-		return len(lines(logs.String(), `"decision":"would-deny"`, `"policy":"shop/audit"`, `"dry_run":true`)) >= 2
+	poll.UntilState(t, "the would-deny log line", func() (bool, string) {
+		return len(lines(logs.String(), `"decision":"would-deny"`, `"policy":"shop/audit"`, `"dry_run":true`)) >= 2, "the log:\n" + logs.String()
 	})
 	if l := lines(logs.String(), `"decision":"would-deny"`)[0]; !strings.Contains(l, `"x-request-id":"req-1"`) ||
 		strings.Contains(l, "s3cret") || !strings.Contains(l, `"@module":"authz"`) {
@@ -159,12 +159,14 @@ func TestAuthzStatsFile(t *testing.T) {
 	want.Policies[0].Allow, want.Policies[0].WouldDeny = 0, 3
 	want.Policies[1].Allow, want.Policies[1].Deny = 1, 2
 	var got AuthzStats
-	poll.Until(t, "the stats file", func() bool {
+	poll.UntilState(t, "the stats file with two policies, the second failing to load", func() (bool, string) {
 		raw, err := os.ReadFile(ta.path(AuthzStatsFile))
-		if err != nil || json.Unmarshal(raw, &got) != nil || len(got.Policies) != 2 || got.Policies[1].LoadError == "" {
-			return false
+		if err != nil {
+			return false, err.Error()
 		}
-		return true
+		got = AuthzStats{}
+		ok := json.Unmarshal(raw, &got) == nil && len(got.Policies) == 2 && got.Policies[1].LoadError != ""
+		return ok, string(raw)
 	})
 	if !strings.Contains(got.Policies[1].LoadError, "no_such_function") {
 		t.Errorf("load error %q", got.Policies[1].LoadError)

@@ -9,7 +9,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/resource"
 )
 
@@ -63,10 +62,7 @@ func TestRegisterRefusesAServiceTheIdentityMayNotServe(t *testing.T) {
 	if _, err := a.c.Register(ctx(t), "web-1", web1); status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("refreshing a registration the Service no longer allows: %v", err)
 	}
-	poll.Until(t, "the excluded registration to lapse", func() bool {
-		_, err := e.st.Get(context.Background(), resource.Key{Kind: resource.KindWorkload, Namespace: "shop", Name: "web-1"})
-		return err != nil
-	})
+	e.untilGone("the excluded registration to lapse", resource.Key{Kind: resource.KindWorkload, Namespace: "shop", Name: "web-1"})
 }
 
 // TestTokenServicesLimitRegistration checks that a token made with
