@@ -90,6 +90,7 @@ var layerOf = map[string]int{
 	"examples/quickstart/cmd/echo-client": tools,
 	"examples/quickstart/cmd/echo-server": tools,
 	"internal/applytest":                  tools,
+	"internal/authztest":                  tools,
 	"internal/bundletest":                 tools,
 	"internal/catest":                     tools,
 	"internal/echo":                       tools,

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"embassy.dev/embassy/internal/bundletest"
 	"embassy.dev/embassy/internal/grpctest"
 	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/resource"
@@ -153,15 +154,7 @@ func rawPolicyResource(t *testing.T, name string, raw []byte) *core.TypedExtensi
 // compilePolicy compiles a package envoy.authz module.
 func compilePolicy(t *testing.T, name, rego string, edit ...func(*resource.AuthorizationPolicySpec)) *compile.Bundle {
 	t.Helper()
-	spec := &resource.AuthorizationPolicySpec{Modules: []resource.RegoModule{{Name: "authz.rego", Rego: "package envoy.authz\n\n" + rego}}}
-	for _, e := range edit {
-		e(spec)
-	}
-	b, err := compile.Compile(name, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return bundletest.Compile(t, name, "package envoy.authz\n\n"+rego, edit...)
 }
 
 // authzClient dials the agent's authz.sock.
