@@ -12,13 +12,9 @@ import (
 // The agent reports the counts of its Check calls to the control plane on
 // every stats tick, cumulative and under one Since.
 func TestAuthzReportsReachTheControlPlane(t *testing.T) {
-	ps := startPolicyServer(t)
 	cp := newFakeCP(t, time.Hour)
-	ta := startAgent(t, cp, func(c *Config) {
-		c.Authz = &AuthzConfig{Dial: ps.dial, StatsInterval: 20 * time.Millisecond}
-	})
-	authz := authzClient(t, ta.dir)
-	paths := compilePolicy(t, "shop/paths", "default allow := false\n\nallow if input.attributes.request.http.path == \"/ok\"")
+	ps, _, authz := startAuthzAgent(t, cp, nil)
+	paths := compilePolicy(t, "shop/paths", pathsOK)
 	audit := compilePolicy(t, "shop/audit", "default allow := false", dryRunMode)
 	ps.set(t, "web-1.shop", "v1", policyResource(t, "shop/audit", audit), policyResource(t, "shop/paths", paths))
 	ps.answer(t, false, "v1")
@@ -63,13 +59,9 @@ func TestAuthzReportsReachTheControlPlane(t *testing.T) {
 // A control plane that is down costs the agent nothing: Check answers and
 // the next report carries the counts.
 func TestAuthzReportsAreBestEffort(t *testing.T) {
-	ps := startPolicyServer(t)
 	cp := newFakeCP(t, time.Hour)
-	ta := startAgent(t, cp, func(c *Config) {
-		c.Authz = &AuthzConfig{Dial: ps.dial, StatsInterval: 20 * time.Millisecond}
-	})
-	authz := authzClient(t, ta.dir)
-	paths := compilePolicy(t, "shop/paths", "default allow := false\n\nallow if input.attributes.request.http.path == \"/ok\"")
+	ps, _, authz := startAuthzAgent(t, cp, nil)
+	paths := compilePolicy(t, "shop/paths", pathsOK)
 	ps.set(t, "web-1.shop", "v1", policyResource(t, "shop/paths", paths))
 	ps.answer(t, false, "v1")
 	cp.setDown(true)

@@ -35,13 +35,11 @@ func dryRunMode(s *resource.AuthorizationPolicySpec) { s.Mode = compile.ModeDryR
 // for a policy none of whose revisions loaded, and allows once nothing
 // targets the workload.
 func TestAgentEnforcesPushedPolicies(t *testing.T) {
-	ps := startPolicyServer(t)
 	logs := &syncbuf.Buffer{}
-	ta := startAgent(t, newFakeCP(t, time.Hour), func(c *Config) {
+	ps, ta, authz := startAuthzAgent(t, newFakeCP(t, time.Hour), func(c *Config) {
 		c.Logger = hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug, JSONFormat: true})
-		c.Authz = &AuthzConfig{Dial: ps.dial, LogHeaderValues: []string{"X-Request-Id"}, StatsInterval: 20 * time.Millisecond}
+		c.Authz.LogHeaderValues = []string{"X-Request-Id"}
 	})
-	authz := authzClient(t, ta.dir)
 
 	// Before the control plane answers, nothing is known: deny.
 	if c, status := check(t, authz, "GET", "/ok"); c != codeDenied || status != 503 {
@@ -53,7 +51,7 @@ func TestAgentEnforcesPushedPolicies(t *testing.T) {
 		t.Fatalf("first request %v: want a wildcard ExtensionConfig subscription of node web-1.shop with flavour agent", first)
 	}
 
-	v1 := compilePolicy(t, "shop/paths", "default allow := false\n\nallow if input.attributes.request.http.path == \"/ok\"")
+	v1 := compilePolicy(t, "shop/paths", pathsOK)
 	ps.set(t, "web-1.shop", v1.Revision(), policyResource(t, "shop/paths", v1))
 	ps.answer(t, false, v1.Revision())
 	if c, _ := check(t, authz, "GET", "/ok"); c != codeOK {
@@ -135,13 +133,9 @@ func TestAgentEnforcesPushedPolicies(t *testing.T) {
 // The stats file counts each policy's decisions and says which revision
 // decides and why the last one failed.
 func TestAuthzStatsFile(t *testing.T) {
-	ps := startPolicyServer(t)
-	ta := startAgent(t, newFakeCP(t, time.Hour), func(c *Config) {
-		c.Authz = &AuthzConfig{Dial: ps.dial, StatsInterval: 20 * time.Millisecond}
-	})
-	authz := authzClient(t, ta.dir)
+	ps, ta, authz := startAuthzAgent(t, newFakeCP(t, time.Hour), nil)
 	check(t, authz, "GET", "/ok") // denied: nothing received yet
-	good := compilePolicy(t, "shop/paths", "default allow := false\n\nallow if input.attributes.request.http.path == \"/ok\"")
+	good := compilePolicy(t, "shop/paths", pathsOK)
 	audit := compilePolicy(t, "shop/audit", "default allow := false", dryRunMode)
 	ps.set(t, "web-1.shop", "v1", policyResource(t, "shop/audit", audit), policyResource(t, "shop/paths", good))
 	ps.answer(t, false, "v1")

@@ -17,7 +17,7 @@ func TestPostureReportsTheRunningMesh(t *testing.T) {
 		"lds": {VersionSent: "2", SentAt: time.Now(), LastNack: &status.Nack{Version: "2", Message: "bad", Time: time.Now()}},
 	}}}
 	h := serve(t, Options{Proxies: reg, InsecureXDS: true})
-	if code, body := h.do(http.MethodPost, "/v1/apply", testToken, apiwire.ApplyRequest{Files: []apiwire.File{{Name: "m.yaml", Content: meshtest.ServiceEcho + "---\n" + workloadEcho}}}); code != http.StatusOK {
+	if code, body := h.do(http.MethodPost, "/v1/apply", testToken, apiwire.ApplyRequest{Files: []apiwire.File{{Name: "m.yaml", Content: meshtest.ServiceEcho + "---\n" + meshtest.WorkloadEcho}}}); code != http.StatusOK {
 		t.Fatalf("apply: %d %s", code, body)
 	}
 	code, body := h.do(http.MethodGet, "/v1/posture", testToken, nil)

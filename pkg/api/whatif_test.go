@@ -28,16 +28,6 @@ spec:
       allow if input.attributes.request.http.method == "GET"
 `
 
-const workloadEcho = `apiVersion: embassy.dev/v1alpha1
-kind: Workload
-metadata:
-  name: echo-1
-spec:
-  address: 10.0.0.1
-  services: [echo]
-  serviceAccount: echo
-`
-
 // newRegoHarness is newHarness with the Rego sandbox that embassy-cp
 // gives the API, for the routes that evaluate policies.
 func newRegoHarness(t *testing.T, l sandbox.Limits) *harness {
@@ -51,7 +41,7 @@ func newRegoHarness(t *testing.T, l sandbox.Limits) *harness {
 
 func TestCheckAnswersOverTheStoredMesh(t *testing.T) {
 	h := newRegoHarness(t, sandbox.Limits{Timeout: 20 * time.Second})
-	code, body := h.do(http.MethodPost, "/v1/apply", testToken, apiwire.ApplyRequest{Files: []apiwire.File{{Name: "m.yaml", Content: meshtest.ServiceEcho + "---\n" + meshtest.RouteEcho + "---\n" + workloadEcho + "---\n" + policyEchoGetOnly}}})
+	code, body := h.do(http.MethodPost, "/v1/apply", testToken, apiwire.ApplyRequest{Files: []apiwire.File{{Name: "m.yaml", Content: meshtest.ServiceEcho + "---\n" + meshtest.RouteEcho + "---\n" + meshtest.WorkloadEcho + "---\n" + policyEchoGetOnly}}})
 	if code != http.StatusOK {
 		t.Fatalf("apply: %d %s", code, body)
 	}
