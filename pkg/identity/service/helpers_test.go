@@ -123,10 +123,10 @@ func (e *env) authzDeltas() []AuthzDelta {
 	return append([]AuthzDelta(nil), e.deltas...)
 }
 
-// token makes a join token.
-func (e *env) token(ns, sa, workload string, ttl time.Duration, singleUse bool) string {
+// token makes a join token, limited to services when any are named.
+func (e *env) token(ns, sa, workload string, ttl time.Duration, singleUse bool, services ...string) string {
 	e.t.Helper()
-	secret, _, err := e.tokens.Create(ns, sa, workload, ttl, singleUse)
+	secret, _, err := e.tokens.Create(ns, sa, workload, ttl, singleUse, services...)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -26,6 +26,20 @@ spec:
     protocol: http
 `
 
+// serviceAPIOfA is serviceAPI served by service account a only.
+var serviceAPIOfA = strings.Replace(serviceAPI, "spec:\n", "spec:\n  serviceAccounts: [a]\n", 1)
+
+// limitedWebAgent applies Services web and api, both of which
+// service account a may serve, and returns an agent attested as web-1
+// of shop/a with a single-use token limited to web.
+func (e *env) limitedWebAgent() *agent {
+	e.t.Helper()
+	e.applyYAML(serviceWeb + "---\n" + serviceAPIOfA)
+	a := e.agent()
+	e.attest(a, e.token("shop", "a", "web-1", time.Hour, true, "web"), "web-1")
+	return a
+}
+
 // TestRegisterRefusesAServiceTheIdentityMayNotServe checks that an agent
 // cannot put itself behind a Service whose list (or default) excludes its
 // SPIFFE ID's service account, whether the Service is applied or not, nor
@@ -70,7 +84,7 @@ func TestRegisterRefusesAServiceTheIdentityMayNotServe(t *testing.T) {
 // where the Service would allow the identity.
 func TestTokenServicesLimitRegistration(t *testing.T) {
 	e := newEnv(t)
-	e.applyYAML(serviceWeb + "---\n" + strings.Replace(serviceAPI, "spec:\n", "spec:\n  serviceAccounts: [a]\n", 1))
+	e.applyYAML(serviceWeb + "---\n" + serviceAPIOfA)
 	secret, info, err := e.tokens.Create("shop", "a", "", time.Hour, false, "web")
 	if err != nil {
 		t.Fatal(err)
