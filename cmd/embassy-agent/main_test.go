@@ -210,14 +210,7 @@ func TestAgentCommandAgainstTheControlPlane(t *testing.T) {
 	}
 
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("the agent did not stop")
-	}
+	poll.Returned(t, "the stopped agent", done)
 	if _, err := cp.Store().Get(context.Background(), key); err == nil {
 		t.Fatal("the Workload outlived the agent")
 	}

@@ -71,3 +71,18 @@ func UntilGoroutines(t testing.TB, n int, why string) {
 		return got <= n, fmt.Sprintf("%d goroutines", got)
 	})
 }
+
+// Returned waits for the error a goroutine sends on done when it returns,
+// and fails the test naming what did not return if none comes within
+// Within, or with the error if it is not nil.
+func Returned(t testing.TB, what string, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	case <-time.After(Within):
+		t.Fatalf("%s did not return within %s", what, Within)
+	}
+}

@@ -45,3 +45,21 @@ func TestUntilStateReturnsOnceItHolds(t *testing.T) {
 		t.Fatalf("message %q after %d looks", r.msg, looks)
 	}
 }
+
+// TestReturnedNamesTheError checks that a goroutine that returned an
+// error fails the test with what returned and the error, and one that
+// returned nil does not.
+func TestReturnedNamesTheError(t *testing.T) {
+	r := &fatalRecorder{TB: t}
+	done := make(chan error, 2)
+	done <- nil
+	Returned(r, "the server", done)
+	if r.msg != "" {
+		t.Fatalf("a nil return failed the test: %q", r.msg)
+	}
+	done <- fmt.Errorf("listener closed")
+	Returned(r, "the server", done)
+	if r.msg != "the server: listener closed" {
+		t.Fatalf("message %q", r.msg)
+	}
+}

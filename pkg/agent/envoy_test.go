@@ -60,12 +60,5 @@ func TestSupervisorRestartsEnvoy(t *testing.T) {
 		t.Fatalf("envoy was not given the bootstrap: %q", b)
 	}
 	cancel()
-	select {
-	case err := <-errc:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the supervisor did not stop with its context")
-	}
+	poll.Returned(t, "the supervisor, its context cancelled,", errc)
 }
