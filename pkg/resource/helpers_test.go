@@ -86,3 +86,24 @@ func runSpecCases(t *testing.T, cases []specCase) {
 		})
 	}
 }
+
+// decodeCase is a file that Decode refuses, with the field path and the
+// message its error must name.
+type decodeCase struct {
+	name, data, path, msg string
+}
+
+// runDecodeErrors decodes each case and checks that it is refused as a
+// whole, with the error it names.
+func runDecodeErrors(t *testing.T, cases []decodeCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rs, err := Decode("f.yaml", []byte(tc.data))
+			if rs != nil {
+				t.Errorf("got %d resources despite the error", len(rs))
+			}
+			hasError(t, asErrors(t, err), tc.path, tc.msg)
+		})
+	}
+}
