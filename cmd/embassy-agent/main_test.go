@@ -17,6 +17,7 @@ import (
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
 	"embassy.dev/embassy/internal/applytest"
+	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/controlplane"
 	"embassy.dev/embassy/pkg/dataplane"
@@ -78,17 +79,7 @@ spec:
   trustDomain: embassy.local
   svidTTL: 20s
 ---
-apiVersion: embassy.dev/v1alpha1
-kind: Service
-metadata:
-  name: web
-  namespace: shop
-spec:
-  ports:
-    - name: http
-      port: 8080
-      protocol: http
-`
+` + meshtest.ServiceWebShop
 
 // startCP starts embassy-cp with TLS xDS and the identity service, with a
 // Mesh of 20s SVIDs and the Service the agent's Workload backs. The Mesh is
