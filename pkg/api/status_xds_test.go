@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -107,7 +108,7 @@ func (l *live) waitPushed(rev int64) {
 // get reads a path with the read token and decodes the JSON into out.
 func (l *live) get(path string, out any) {
 	l.t.Helper()
-	code, body := l.raw(http.MethodGet, path, readToken)
+	code, body := l.do(http.MethodGet, path, readToken, nil)
 	if code != http.StatusOK {
 		l.t.Fatalf("GET %s: %d %s", path, code, body)
 	}
@@ -116,21 +117,6 @@ func (l *live) get(path string, out any) {
 			l.t.Fatalf("GET %s: %v\n%s", path, err, body)
 		}
 	}
-}
-
-func (l *live) raw(method, path, token string) (int, []byte) {
-	l.t.Helper()
-	req, _ := http.NewRequest(method, l.api.URL+path, nil)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := l.api.Client().Do(req)
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
 }
 
 func (l *live) stream() discovery.AggregatedDiscoveryService_StreamAggregatedResourcesClient {
@@ -353,7 +339,7 @@ func TestConfigShowsExactlyWhatWasSentAndTheDiffFromTheAck(t *testing.T) {
 	if d.Version != next.GetVersionInfo() || !slices.Equal(d.Added, []string{"cache"}) || len(d.Changed)+len(d.Removed) != 0 || d.AckedVersion != cds.GetVersionInfo() {
 		t.Errorf("after a push: clusters diff %+v", d)
 	}
-	if code, _ := l.raw(http.MethodGet, "/v1/proxies/nobody.default/config", readToken); code != http.StatusNotFound {
+	if code, _ := l.do(http.MethodGet, "/v1/proxies/nobody.default/config", readToken, nil); code != http.StatusNotFound {
 		t.Errorf("config of an unknown proxy: %d", code)
 	}
 }
@@ -392,7 +378,7 @@ func TestMetricsMoveWithPushes(t *testing.T) {
 	first := recv(t, s, resourcev3.ClusterType)
 	send(t, s, &discovery.DiscoveryRequest{TypeUrl: resourcev3.ClusterType, VersionInfo: first.GetVersionInfo(), ResponseNonce: first.GetNonce()})
 	scrape := func() string {
-		code, b := l.raw(http.MethodGet, "/metrics", readToken)
+		code, b := l.do(http.MethodGet, "/metrics", readToken, nil)
 		if code != http.StatusOK {
 			t.Fatalf("GET /metrics: %d %s", code, b)
 		}
@@ -451,12 +437,22 @@ func TestMetricsMoveWithPushes(t *testing.T) {
 	}
 }
 
+// do sends a request with token ("" for none) and, unless body is nil,
+// body as JSON, and returns the status and the raw answer.
 func (l *live) do(method, path, token string, body any) (int, []byte) {
 	l.t.Helper()
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest(method, l.api.URL+path, strings.NewReader(string(b)))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", apiwire.JSONContentType)
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, l.api.URL+path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", apiwire.JSONContentType)
+	}
 	resp, err := l.api.Client().Do(req)
 	if err != nil {
 		l.t.Fatal(err)
