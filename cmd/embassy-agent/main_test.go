@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +17,8 @@ import (
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
 
 	"embassy.dev/embassy/internal/applytest"
+	"embassy.dev/embassy/internal/meshtest"
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/controlplane"
 	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/resource"
@@ -49,18 +52,11 @@ func (l *lines) String() string {
 // waitFor waits until stdout contains s.
 func (l *lines) waitFor(t *testing.T, s string) {
 	t.Helper()
-	deadline := time.After(15 * time.Second)
-	for !strings.Contains(l.String(), s) {
-		select {
-		case <-l.writes:
-		case <-deadline:
-			t.Fatalf("no %q on stdout within 15s:\n%s", s, l)
-		}
-	}
+	l.waitForOrExit(t, s, nil)
 }
 
 // waitForOrExit is waitFor for a command that may stop first: it fails
-// with the command's error as soon as done reports one.
+// with the command's error as soon as done (when not nil) reports one.
 func (l *lines) waitForOrExit(t *testing.T, s string, done <-chan error) {
 	t.Helper()
 	deadline := time.After(15 * time.Second)
@@ -83,17 +79,7 @@ spec:
   trustDomain: embassy.local
   svidTTL: 20s
 ---
-apiVersion: embassy.dev/v1alpha1
-kind: Service
-metadata:
-  name: web
-  namespace: shop
-spec:
-  ports:
-    - name: http
-      port: 8080
-      protocol: http
-`
+` + meshtest.ServiceWebShop
 
 // startCP starts embassy-cp with TLS xDS and the identity service, with a
 // Mesh of 20s SVIDs and the Service the agent's Workload backs. The Mesh is
@@ -215,14 +201,7 @@ func TestAgentCommandAgainstTheControlPlane(t *testing.T) {
 	}
 
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("the agent did not stop")
-	}
+	poll.Returned(t, "the stopped agent", done)
 	if _, err := cp.Store().Get(context.Background(), key); err == nil {
 		t.Fatal("the Workload outlived the agent")
 	}
@@ -249,16 +228,10 @@ func TestAgentCommandAgainstTheControlPlane(t *testing.T) {
 	done2 := make(chan error, 1)
 	go func() { done2 <- cmd.ExecuteContext(ctx2) }()
 	out2.waitForOrExit(t, "resuming from the SVID in "+sockets, done2)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := cp.Store().Get(context.Background(), key); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the resumed agent did not register the Workload:\n%s", out2)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	poll.UntilState(t, "the resumed agent to register the Workload", func() (bool, string) {
+		_, err := cp.Store().Get(context.Background(), key)
+		return err == nil, fmt.Sprintf("%v; stdout:\n%s", err, out2)
+	})
 	cancel2()
 	if err := <-done2; err != nil {
 		t.Fatalf("the resumed agent: %v", err)

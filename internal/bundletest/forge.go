@@ -1,7 +1,7 @@
-// Package bundletest forges authorization bundles for tests: a bundle
-// that passes compile's integrity check although it was never compiled,
-// which is what a node sees when the control plane's OPA and its own
-// disagree about a module.
+// Package bundletest makes authorization bundles for tests: compiled from
+// one module, or forged so that a bundle passes compile's integrity check
+// although it was never compiled, which is what a node sees when the
+// control plane's OPA and its own disagree about a module.
 package bundletest
 
 import (

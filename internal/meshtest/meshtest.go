@@ -29,6 +29,19 @@ spec:
     - weight: 1
 `
 
+// WorkloadEcho is Workload echo-1 (namespace default), at 10.0.0.1, backing
+// ServiceEcho as service account echo. Its spec's fields come last, so a
+// test may append more of them.
+const WorkloadEcho = `apiVersion: embassy.dev/v1alpha1
+kind: Workload
+metadata:
+  name: echo-1
+spec:
+  address: 10.0.0.1
+  services: [echo]
+  serviceAccount: echo
+`
+
 // ServiceWebShop is Service web of namespace shop with one http port,
 // 8080: the service the authorization tests put policies on.
 const ServiceWebShop = `apiVersion: embassy.dev/v1alpha1

@@ -17,7 +17,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/genproto/googleapis/rpc/code"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
-	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"embassy.dev/embassy/pkg/dataplane"
@@ -68,8 +67,7 @@ type Authz struct {
 	byName   map[string]*authzPolicy
 	unsynced atomic.Uint64 // requests denied before the first response
 
-	grpcMu sync.Mutex
-	grpc   *grpc.Server
+	grpc *extauthz.GRPCServer
 }
 
 // authzPolicy is one policy's engine and Check server.
@@ -103,10 +101,12 @@ func NewAuthz(log hclog.Logger, logHeaderValues []string, sample float64, timeou
 		timeout = extauthz.DefaultTimeout
 	}
 	dl := extauthz.NewDecisionLog(log, hs, sample)
-	return &Authz{
+	a := &Authz{
 		log: log, decisions: dl, opts: extauthz.Options{DecisionLog: dl, Timeout: timeout},
 		started: time.Now().UTC(), byName: map[string]*authzPolicy{},
 	}
+	a.grpc = extauthz.NewGRPCServer(a)
+	return a
 }
 
 // Update makes the policies of one control plane response the ones that
@@ -283,33 +283,13 @@ func combine(resps []*authv3.CheckResponse) *authv3.CheckResponse {
 	return out
 }
 
-// Register adds the Check service to g.
-func (a *Authz) Register(g *grpc.Server) { authv3.RegisterAuthorizationServer(g, a) }
-
 // Serve serves Check on lis until Stop; it may be called for several
 // listeners (authz.sock and a loopback port) at once.
-func (a *Authz) Serve(lis net.Listener) error {
-	a.grpcMu.Lock()
-	if a.grpc == nil {
-		a.grpc = extauthz.NewGRPCServer()
-		a.Register(a.grpc)
-	}
-	g := a.grpc
-	a.grpcMu.Unlock()
-	if err := g.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
-		return err
-	}
-	return nil
-}
+func (a *Authz) Serve(lis net.Listener) error { return a.grpc.Serve(lis) }
 
 // Stop stops every Serve, letting calls in flight finish, and writes the
 // decision lines still queued.
 func (a *Authz) Stop() {
-	a.grpcMu.Lock()
-	g := a.grpc
-	a.grpcMu.Unlock()
-	if g != nil {
-		g.GracefulStop()
-	}
+	a.grpc.Stop()
 	a.decisions.Close()
 }

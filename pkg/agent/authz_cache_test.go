@@ -2,10 +2,11 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
-	"time"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/dataplane"
 )
 
@@ -27,12 +28,10 @@ func TestAuthzStatsShowTheDecisionCache(t *testing.T) {
 		}
 	}
 	check("/")
-	for i := 0; !a.Stats().Policies[0].Cache.Ready; i++ {
-		if i == 1000 {
-			t.Fatal("the cache never analysed the revision")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.UntilState(t, "the cache to analyse the revision", func() (bool, string) {
+		c := a.Stats().Policies[0].Cache
+		return c.Ready, fmt.Sprintf("cache stats %+v", c)
+	})
 	// Whether the first Check was stored depends on when the analysis
 	// finished, so count from here, on a path not asked before: one miss,
 	// then one hit.

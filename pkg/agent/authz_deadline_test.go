@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -69,6 +68,5 @@ func TestAgentCheckDeadline(t *testing.T) {
 			t.Errorf("%d decisions of %s logged, want %d", got, p, n)
 		}
 	}
-	poll.Until(t, fmt.Sprintf("the goroutines to fall back to the %d before the Checks (evaluations left running)", baseline),
-		func() bool { return runtime.NumGoroutine() <= baseline })
+	poll.UntilGoroutines(t, baseline, "evaluations left running")
 }

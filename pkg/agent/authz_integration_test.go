@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,6 +23,7 @@ import (
 
 	"embassy.dev/embassy/internal/applytest"
 	"embassy.dev/embassy/internal/meshtest"
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/internal/syncbuf"
 )
 
@@ -151,21 +153,19 @@ func applyDocs(t *testing.T, cp *controlplane.ControlPlane, doc string) {
 func waitRevision(t *testing.T, a *Agent, logs *syncbuf.Buffer, old string) string {
 	t.Helper()
 	var rev string
-	for range 1000 {
-		if rev = a.Authz().Revisions()["shop/methods"]; rev != "" && rev != old {
-			return rev
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("shop/methods did not load a revision other than %q within 10s:\n%s", old, logs)
-	return ""
+	poll.UntilState(t, fmt.Sprintf("shop/methods to load a revision other than %q", old), func() (bool, string) {
+		revs := a.Authz().Revisions()
+		rev = revs["shop/methods"]
+		return rev != "" && rev != old, fmt.Sprintf("revisions %v; the log:\n%s", revs, logs)
+	})
+	return rev
 }
 
 // waitAcked waits until the control plane's status shows web-1.shop's
 // agent ACKed rev, and never NACKed.
 func waitAcked(t *testing.T, cp *controlplane.ControlPlane, logs *syncbuf.Buffer, rev string) {
 	t.Helper()
-	for range 1000 {
+	poll.UntilState(t, "the control plane to see the ACK of revision "+rev, func() (bool, string) {
 		for _, p := range cp.XDS().Proxies() {
 			ts, ok := p.Types[resourcev3.ExtensionConfigType]
 			if p.ID != "web-1.shop" || !ok {
@@ -178,10 +178,10 @@ func waitAcked(t *testing.T, cp *controlplane.ControlPlane, logs *syncbuf.Buffer
 				if !strings.HasSuffix(p.Identity, "/ns/shop/sa/web") {
 					t.Errorf("the stream's identity is %q, want the workload's SVID", p.Identity)
 				}
-				return
+				return true, ""
 			}
+			return false, fmt.Sprintf("web-1.shop ACKed %q; the log:\n%s", ts.VersionAcked, logs)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("the control plane never saw the ACK of revision %s:\n%s", rev, logs)
+		return false, fmt.Sprintf("web-1.shop has asked for no policies; the log:\n%s", logs)
+	})
 }

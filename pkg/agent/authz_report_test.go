@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -11,13 +12,9 @@ import (
 // The agent reports the counts of its Check calls to the control plane on
 // every stats tick, cumulative and under one Since.
 func TestAuthzReportsReachTheControlPlane(t *testing.T) {
-	ps := startPolicyServer(t)
 	cp := newFakeCP(t, time.Hour)
-	ta := startAgent(t, cp, func(c *Config) {
-		c.Authz = &AuthzConfig{Dial: ps.dial, StatsInterval: 20 * time.Millisecond}
-	})
-	authz := authzClient(t, ta.dir)
-	paths := compilePolicy(t, "shop/paths", "default allow := false\n\nallow if input.attributes.request.http.path == \"/ok\"")
+	ps, _, authz := startAuthzAgent(t, cp, nil)
+	paths := compilePolicy(t, "shop/paths", pathsOK)
 	audit := compilePolicy(t, "shop/audit", "default allow := false", dryRunMode)
 	ps.set(t, "web-1.shop", "v1", policyResource(t, "shop/audit", audit), policyResource(t, "shop/paths", paths))
 	ps.answer(t, false, "v1")
@@ -30,13 +27,13 @@ func TestAuthzReportsReachTheControlPlane(t *testing.T) {
 		{Policy: "shop/paths", Revision: paths.Revision(), Allow: 1, Deny: 2},
 	}
 	var last *wire.AuthzReport
-	poll.Until(t, "a report with the three decisions", func() bool {
+	poll.UntilState(t, "a report with the three decisions", func() (bool, string) {
 		rs := cp.authzReports()
 		if len(rs) == 0 {
-			return false
+			return false, "no report"
 		}
 		last = rs[len(rs)-1]
-		return mustJSON(t, last.Policies) == mustJSON(t, want)
+		return lastCounts(t, rs, want)
 	})
 	if last.Workload != "web-1.shop" || wire.TimeOf(last.Since).IsZero() {
 		t.Fatalf("report for %q since %v", last.Workload, last.Since)
@@ -44,12 +41,14 @@ func TestAuthzReportsReachTheControlPlane(t *testing.T) {
 
 	check(t, authz, "GET", "/ok")
 	want[0].WouldDeny, want[1].Allow = 4, 2
-	poll.Until(t, "a later report with the cumulative counts", func() bool {
-		rs := cp.authzReports()
-		return mustJSON(t, rs[len(rs)-1].Policies) == mustJSON(t, want)
+	poll.UntilState(t, "a later report with the cumulative counts", func() (bool, string) {
+		return lastCounts(t, cp.authzReports(), want)
 	})
 	n := len(cp.authzReports())
-	poll.Until(t, "reports going on without new decisions", func() bool { return len(cp.authzReports()) >= n+2 })
+	poll.UntilState(t, "reports going on without new decisions", func() (bool, string) {
+		got := len(cp.authzReports())
+		return got >= n+2, fmt.Sprintf("%d reports, want %d", got, n+2)
+	})
 	for _, r := range cp.authzReports() {
 		if !wire.TimeOf(r.Since).Equal(wire.TimeOf(last.Since)) {
 			t.Fatalf("Since moved from %v to %v while the agent ran", last.Since, r.Since)
@@ -60,13 +59,9 @@ func TestAuthzReportsReachTheControlPlane(t *testing.T) {
 // A control plane that is down costs the agent nothing: Check answers and
 // the next report carries the counts.
 func TestAuthzReportsAreBestEffort(t *testing.T) {
-	ps := startPolicyServer(t)
 	cp := newFakeCP(t, time.Hour)
-	ta := startAgent(t, cp, func(c *Config) {
-		c.Authz = &AuthzConfig{Dial: ps.dial, StatsInterval: 20 * time.Millisecond}
-	})
-	authz := authzClient(t, ta.dir)
-	paths := compilePolicy(t, "shop/paths", "default allow := false\n\nallow if input.attributes.request.http.path == \"/ok\"")
+	ps, _, authz := startAuthzAgent(t, cp, nil)
+	paths := compilePolicy(t, "shop/paths", pathsOK)
 	ps.set(t, "web-1.shop", "v1", policyResource(t, "shop/paths", paths))
 	ps.answer(t, false, "v1")
 	cp.setDown(true)
@@ -76,8 +71,19 @@ func TestAuthzReportsAreBestEffort(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	before := len(cp.authzReports())
 	cp.setDown(false)
-	poll.Until(t, "a report once the control plane is back", func() bool {
+	poll.UntilState(t, "a report once the control plane is back", func() (bool, string) {
 		rs := cp.authzReports()
-		return len(rs) > before && len(rs[len(rs)-1].Policies) == 1 && rs[len(rs)-1].Policies[0].Allow == 1
+		if len(rs) <= before {
+			return false, fmt.Sprintf("%d reports, as before", len(rs))
+		}
+		last := rs[len(rs)-1].Policies
+		return len(last) == 1 && last[0].Allow == 1, "last report " + mustJSON(t, last)
 	})
+}
+
+// lastCounts reports whether the last of the reports counts want, and the
+// counts it holds.
+func lastCounts(t *testing.T, rs []*wire.AuthzReport, want []*wire.PolicyCounts) (bool, string) {
+	got := mustJSON(t, rs[len(rs)-1].Policies)
+	return got == mustJSON(t, want), "last report " + got
 }

@@ -111,14 +111,7 @@ func TestVerifyControlPlane(t *testing.T) {
 	}
 	ca := newTestCA(t)
 	leaf := func(id spiffeid.ID) [][]byte {
-		_, csr, err := spiffe.NewKeyAndCSR()
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := ca.sign(csr, id, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, resp := ca.signedFor(t, id, time.Hour)
 		return resp.Chain
 	}
 	verify := verifyControlPlane(testTD, []*x509.Certificate{ca.root})

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,10 +35,11 @@ type answer struct {
 func settled(t *testing.T, cp *controlplane.ControlPlane) int64 {
 	t.Helper()
 	var rev int64
-	poll.Until(t, "the control plane's push of what was applied", func() bool {
+	poll.UntilState(t, "the control plane's push of what was applied", func() (bool, string) {
 		p, ok := cp.XDS().LastPush()
 		rev = p.Revision
-		return ok && p.Revision == cp.Store().Revision()
+		stored := cp.Store().Revision()
+		return ok && p.Revision == stored, fmt.Sprintf("pushed %v, revision %d of the store's %d", ok, p.Revision, stored)
 	})
 	return rev
 }

@@ -2,12 +2,14 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/bootstrap"
 )
 
@@ -49,27 +51,14 @@ func TestSupervisorRestartsEnvoy(t *testing.T) {
 	s := &Supervisor{Bin: fake, Bootstrap: "/etc/envoy.yaml", MinBackoff: 10 * time.Millisecond, MaxBackoff: 40 * time.Millisecond}
 	errc := make(chan error, 1)
 	go func() { errc <- s.Run(ctx) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		b, _ := os.ReadFile(starts)
-		if n := strings.Count(string(b), "\n"); n >= 3 {
-			if !strings.Contains(string(b), "-c /etc/envoy.yaml") {
-				t.Fatalf("envoy was not given the bootstrap: %q", b)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("envoy was not restarted 3 times within 10s: %q", b)
-		}
-		time.Sleep(10 * time.Millisecond)
+	var b []byte
+	poll.UntilState(t, "envoy to be restarted 3 times", func() (bool, string) {
+		b, _ = os.ReadFile(starts)
+		return strings.Count(string(b), "\n") >= 3, fmt.Sprintf("starts %q", b)
+	})
+	if !strings.Contains(string(b), "-c /etc/envoy.yaml") {
+		t.Fatalf("envoy was not given the bootstrap: %q", b)
 	}
 	cancel()
-	select {
-	case err := <-errc:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the supervisor did not stop with its context")
-	}
+	poll.Returned(t, "the supervisor, its context cancelled,", errc)
 }

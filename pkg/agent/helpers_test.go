@@ -26,6 +26,7 @@ import (
 
 	"embassy.dev/embassy/pkg/identity/wire"
 	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/pkg/spiffe"
 )
 
 // testTD and testID are the trust domain and the identity the test CA
@@ -67,6 +68,32 @@ func newTestCA(t testing.TB) *testCA {
 		t.Fatal(err)
 	}
 	return &testCA{root: root, key: key}
+}
+
+// signedFor makes a key as the agent does and returns it with the CA's
+// answer to its CSR for id, valid for ttl.
+func (ca *testCA) signedFor(t testing.TB, id spiffeid.ID, ttl time.Duration) (*ecdsa.PrivateKey, *wire.SVIDResponse) {
+	t.Helper()
+	key, csr, err := spiffe.NewKeyAndCSR()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := ca.sign(csr, id, ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, resp
+}
+
+// issue is signedFor read back as the agent holds the result.
+func (ca *testCA) issue(t testing.TB, id spiffeid.ID, ttl time.Duration) *Identity {
+	t.Helper()
+	key, resp := ca.signedFor(t, id, ttl)
+	svid, roots, err := parseSVIDResponse(resp, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Identity{ID: id, SVID: svid, Roots: roots}
 }
 
 // sign turns a CSR into an SVID for id valid for ttl, as the control plane
@@ -203,14 +230,20 @@ func (f *fakeCP) MintJWT(_ context.Context, audience []string) (*wire.JWTRespons
 	if err := f.record(&wire.JWTRequest{Audience: audience}); err != nil {
 		return nil, err
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: f.jwtKey, KeyID: "k1"}},
+	return mintJWT(f.jwtKey, "k1", testID, audience)
+}
+
+// mintJWT signs a JWT-SVID for id and audience with key, valid for five
+// minutes, as the control plane and SPIRE answer MintJWT.
+func mintJWT(key *ecdsa.PrivateKey, kid string, id spiffeid.ID, audience []string) (*wire.JWTResponse, error) {
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
 		(&jose.SignerOptions{}).WithType("JWT"))
 	if err != nil {
 		return nil, err
 	}
 	exp := time.Now().Add(5 * time.Minute)
 	token, err := jwt.Signed(signer).Claims(jwt.Claims{
-		Subject: testID.String(), Audience: audience, Expiry: jwt.NewNumericDate(exp), IssuedAt: jwt.NewNumericDate(time.Now()),
+		Subject: id.String(), Audience: audience, Expiry: jwt.NewNumericDate(exp), IssuedAt: jwt.NewNumericDate(time.Now()),
 	}).Serialize()
 	if err != nil {
 		return nil, err

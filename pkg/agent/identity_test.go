@@ -8,31 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"embassy.dev/embassy/pkg/spiffe"
-
-	"github.com/spiffe/go-spiffe/v2/spiffeid"
 	"google.golang.org/protobuf/proto"
 
 	"embassy.dev/embassy/pkg/identity/wire"
 )
 
-// signedFor returns a key and the control plane's answer to its CSR.
-func signedFor(t testing.TB, ca *testCA, id spiffeid.ID) (*ecdsa.PrivateKey, *wire.SVIDResponse) {
-	t.Helper()
-	key, csr, err := spiffe.NewKeyAndCSR()
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := ca.sign(csr, id, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key, resp
-}
-
 func TestParseSVIDResponse(t *testing.T) {
 	ca := newTestCA(t)
-	key, good := signedFor(t, ca, testID)
+	key, good := ca.signedFor(t, testID, time.Hour)
 	svid, roots, err := parseSVIDResponse(good, key)
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +57,7 @@ func TestParseSVIDResponse(t *testing.T) {
 // must never panic, and whatever it accepts is an SVID for the agent's key.
 func FuzzSVIDResponse(f *testing.F) {
 	ca := newTestCA(f)
-	key, good := signedFor(f, ca, testID)
+	key, good := ca.signedFor(f, testID, time.Hour)
 	for _, seed := range []*wire.SVIDResponse{
 		good,
 		{SpiffeId: "spiffe://test.embassy/ns/a/sa/b"},

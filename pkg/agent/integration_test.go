@@ -23,6 +23,7 @@ import (
 	"embassy.dev/embassy/pkg/store"
 
 	"embassy.dev/embassy/internal/idtest"
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/internal/syncbuf"
 )
 
@@ -148,14 +149,7 @@ func TestAgentAgainstTheIdentityService(t *testing.T) {
 	}
 
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the agent did not stop")
-	}
+	poll.Returned(t, "the stopped agent", done)
 	if _, err := cp.st.Get(context.Background(), key); err == nil {
 		t.Fatal("the Workload outlived the agent's clean shutdown")
 	}

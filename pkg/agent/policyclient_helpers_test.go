@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"embassy.dev/embassy/internal/bundletest"
 	"embassy.dev/embassy/internal/grpctest"
 	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/resource"
@@ -153,15 +154,26 @@ func rawPolicyResource(t *testing.T, name string, raw []byte) *core.TypedExtensi
 // compilePolicy compiles a package envoy.authz module.
 func compilePolicy(t *testing.T, name, rego string, edit ...func(*resource.AuthorizationPolicySpec)) *compile.Bundle {
 	t.Helper()
-	spec := &resource.AuthorizationPolicySpec{Modules: []resource.RegoModule{{Name: "authz.rego", Rego: "package envoy.authz\n\n" + rego}}}
-	for _, e := range edit {
-		e(spec)
-	}
-	b, err := compile.Compile(name, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return bundletest.Compile(t, name, "package envoy.authz\n\n"+rego, edit...)
+}
+
+// pathsOK is shop/paths's Rego: only the path /ok is allowed.
+const pathsOK = "default allow := false\n\nallow if input.attributes.request.http.path == \"/ok\""
+
+// startAuthzAgent starts an agent against cp that takes its policies from
+// a new policy server and writes its stats every 20ms, with tweak's
+// further changes, and returns the policy server, the agent and a client
+// of its authz.sock.
+func startAuthzAgent(t *testing.T, cp *fakeCP, tweak func(*Config)) (*policyServer, *testAgent, authv3.AuthorizationClient) {
+	t.Helper()
+	ps := startPolicyServer(t)
+	ta := startAgent(t, cp, func(c *Config) {
+		c.Authz = &AuthzConfig{Dial: ps.dial, StatsInterval: 20 * time.Millisecond}
+		if tweak != nil {
+			tweak(c)
+		}
+	})
+	return ps, ta, authzClient(t, ta.dir)
 }
 
 // authzClient dials the agent's authz.sock.

@@ -35,13 +35,11 @@ func dryRunMode(s *resource.AuthorizationPolicySpec) { s.Mode = compile.ModeDryR
 // for a policy none of whose revisions loaded, and allows once nothing
 // targets the workload.
 func TestAgentEnforcesPushedPolicies(t *testing.T) {
-	ps := startPolicyServer(t)
 	logs := &syncbuf.Buffer{}
-	ta := startAgent(t, newFakeCP(t, time.Hour), func(c *Config) {
+	ps, ta, authz := startAuthzAgent(t, newFakeCP(t, time.Hour), func(c *Config) {
 		c.Logger = hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Debug, JSONFormat: true})
-		c.Authz = &AuthzConfig{Dial: ps.dial, LogHeaderValues: []string{"X-Request-Id"}, StatsInterval: 20 * time.Millisecond}
+		c.Authz.LogHeaderValues = []string{"X-Request-Id"}
 	})
-	authz := authzClient(t, ta.dir)
 
 	// Before the control plane answers, nothing is known: deny.
 	if c, status := check(t, authz, "GET", "/ok"); c != codeDenied || status != 503 {
@@ -53,7 +51,7 @@ func TestAgentEnforcesPushedPolicies(t *testing.T) {
 		t.Fatalf("first request %v: want a wildcard ExtensionConfig subscription of node web-1.shop with flavour agent", first)
 	}
 
-	v1 := compilePolicy(t, "shop/paths", "default allow := false\n\nallow if input.attributes.request.http.path == \"/ok\"")
+	v1 := compilePolicy(t, "shop/paths", pathsOK)
 	ps.set(t, "web-1.shop", v1.Revision(), policyResource(t, "shop/paths", v1))
 	ps.answer(t, false, v1.Revision())
 	if c, _ := check(t, authz, "GET", "/ok"); c != codeOK {
@@ -103,8 +101,8 @@ func TestAgentEnforcesPushedPolicies(t *testing.T) {
 	if c, _ := check(t, authz, "GET", "/nope"); c != codeDenied {
 		t.Errorf("with the dry-run policy, /nope: code %d, want a deny by shop/paths", c)
 	}
-	poll.Until(t, "the would-deny log line", func() bool {
-		return len(lines(logs.String(), `"decision":"would-deny"`, `"policy":"shop/audit"`, `"dry_run":true`)) >= 2
+	poll.UntilState(t, "the would-deny log line", func() (bool, string) {
+		return len(lines(logs.String(), `"decision":"would-deny"`, `"policy":"shop/audit"`, `"dry_run":true`)) >= 2, "the log:\n" + logs.String()
 	})
 	if l := lines(logs.String(), `"decision":"would-deny"`)[0]; !strings.Contains(l, `"x-request-id":"req-1"`) ||
 		strings.Contains(l, "s3cret") || !strings.Contains(l, `"@module":"authz"`) {
@@ -135,13 +133,9 @@ func TestAgentEnforcesPushedPolicies(t *testing.T) {
 // The stats file counts each policy's decisions and says which revision
 // decides and why the last one failed.
 func TestAuthzStatsFile(t *testing.T) {
-	ps := startPolicyServer(t)
-	ta := startAgent(t, newFakeCP(t, time.Hour), func(c *Config) {
-		c.Authz = &AuthzConfig{Dial: ps.dial, StatsInterval: 20 * time.Millisecond}
-	})
-	authz := authzClient(t, ta.dir)
+	ps, ta, authz := startAuthzAgent(t, newFakeCP(t, time.Hour), nil)
 	check(t, authz, "GET", "/ok") // denied: nothing received yet
-	good := compilePolicy(t, "shop/paths", "default allow := false\n\nallow if input.attributes.request.http.path == \"/ok\"")
+	good := compilePolicy(t, "shop/paths", pathsOK)
 	audit := compilePolicy(t, "shop/audit", "default allow := false", dryRunMode)
 	ps.set(t, "web-1.shop", "v1", policyResource(t, "shop/audit", audit), policyResource(t, "shop/paths", good))
 	ps.answer(t, false, "v1")
@@ -159,12 +153,14 @@ func TestAuthzStatsFile(t *testing.T) {
 	want.Policies[0].Allow, want.Policies[0].WouldDeny = 0, 3
 	want.Policies[1].Allow, want.Policies[1].Deny = 1, 2
 	var got AuthzStats
-	poll.Until(t, "the stats file", func() bool {
+	poll.UntilState(t, "the stats file with two policies, the second failing to load", func() (bool, string) {
 		raw, err := os.ReadFile(ta.path(AuthzStatsFile))
-		if err != nil || json.Unmarshal(raw, &got) != nil || len(got.Policies) != 2 || got.Policies[1].LoadError == "" {
-			return false
+		if err != nil {
+			return false, err.Error()
 		}
-		return true
+		got = AuthzStats{}
+		ok := json.Unmarshal(raw, &got) == nil && len(got.Policies) == 2 && got.Policies[1].LoadError != ""
+		return ok, string(raw)
 	})
 	if !strings.Contains(got.Policies[1].LoadError, "no_such_function") {
 		t.Errorf("load error %q", got.Policies[1].LoadError)

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"embassy.dev/embassy/pkg/spiffe"
-
 	"embassy.dev/embassy/pkg/identity/wire"
 	"embassy.dev/embassy/pkg/resource"
 )
@@ -89,20 +87,9 @@ func TestRedialsWithEachSVID(t *testing.T) {
 // change, with the new roots, and closes the old one.
 func TestRedialsWhenRootsChange(t *testing.T) {
 	cp := newFakeCP(t, time.Hour)
-	key, csr, err := spiffe.NewKeyAndCSR()
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := cp.ca.sign(csr, testID, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svid, roots, err := parseSVIDResponse(resp, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cur := cp.ca.issue(t, testID, time.Hour)
+	svid := cur.SVID
 	next := newTestCA(t).root
-	cur := &Identity{ID: testID, SVID: svid, Roots: roots}
 	var dialled [][]*x509.Certificate
 	r := &redialer{
 		seed:    []*x509.Certificate{cp.ca.root},

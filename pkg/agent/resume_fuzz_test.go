@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"embassy.dev/embassy/pkg/dataplane"
-	"embassy.dev/embassy/pkg/spiffe"
 )
 
 // FuzzLoadPEMFiles feeds LoadPEMFiles' parser whatever a damaged or tampered
@@ -16,20 +15,9 @@ import (
 // SVID whose key is its own.
 func FuzzLoadPEMFiles(f *testing.F) {
 	ca := newTestCA(f)
-	key, csr, err := spiffe.NewKeyAndCSR()
-	if err != nil {
-		f.Fatal(err)
-	}
-	resp, err := ca.sign(csr, testID, time.Hour)
-	if err != nil {
-		f.Fatal(err)
-	}
-	svid, roots, err := parseSVIDResponse(resp, key)
-	if err != nil {
-		f.Fatal(err)
-	}
+	id := ca.issue(f, testID, time.Hour)
 	good := f.TempDir()
-	if err := WritePEMFiles(good, &Identity{ID: testID, SVID: svid, Roots: roots}); err != nil {
+	if err := WritePEMFiles(good, id); err != nil {
 		f.Fatal(err)
 	}
 	read := func(name string) []byte {

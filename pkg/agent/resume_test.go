@@ -157,22 +157,7 @@ func TestLoadPEMFiles(t *testing.T) {
 		}
 		return dir
 	}
-	identityFor := func(t *testing.T, ca *testCA, id spiffeid.ID, ttl time.Duration) *Identity {
-		key, csr, err := spiffe.NewKeyAndCSR()
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := ca.sign(csr, id, ttl)
-		if err != nil {
-			t.Fatal(err)
-		}
-		svid, roots, err := parseSVIDResponse(resp, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &Identity{ID: id, SVID: svid, Roots: roots}
-	}
-	good := identityFor(t, ca, testID, time.Hour)
+	good := ca.issue(t, testID, time.Hour)
 
 	t.Run("valid", func(t *testing.T) {
 		svid, roots, err := LoadPEMFiles(write(t, good), nil, now)
@@ -197,7 +182,7 @@ func TestLoadPEMFiles(t *testing.T) {
 		{"expired", "expired at", func(t *testing.T) string { return write(t, good) }, nil, now.Add(2 * time.Hour)},
 		{"key-of-another-svid", "does not match", func(t *testing.T) string {
 			dir := write(t, good)
-			other := write(t, identityFor(t, ca, testID, time.Hour))
+			other := write(t, ca.issue(t, testID, time.Hour))
 			b, _ := os.ReadFile(filepath.Join(other, dataplane.KeyFile))
 			os.WriteFile(filepath.Join(dir, dataplane.KeyFile), b, 0o600)
 			return dir
@@ -208,15 +193,15 @@ func TestLoadPEMFiles(t *testing.T) {
 			return dir
 		}, nil, now},
 		{"signed-by-another-ca", "verifies neither", func(t *testing.T) string {
-			dir := write(t, identityFor(t, otherCA, testID, time.Hour))
+			dir := write(t, otherCA.issue(t, testID, time.Hour))
 			os.WriteFile(filepath.Join(dir, dataplane.BundleFile), certsPEM([]*x509.Certificate{ca.root}), 0o644)
 			return dir
 		}, []*x509.Certificate{ca.root}, now},
 		{"not-a-workload-id", "not a workload ID", func(t *testing.T) string {
-			return write(t, identityFor(t, ca, spiffeid.RequireFromString("spiffe://test.embassy/web"), time.Hour))
+			return write(t, ca.issue(t, spiffeid.RequireFromString("spiffe://test.embassy/web"), time.Hour))
 		}, nil, now},
 		{"control-plane-id", "control plane's own", func(t *testing.T) string {
-			return write(t, identityFor(t, ca, spiffeid.RequireFromString("spiffe://test.embassy/ns/embassy-system/sa/embassy-cp"), time.Hour))
+			return write(t, ca.issue(t, spiffeid.RequireFromString("spiffe://test.embassy/ns/embassy-system/sa/embassy-cp"), time.Hour))
 		}, nil, now},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/hashicorp/go-hclog"
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
 	"github.com/spiffe/go-spiffe/v2/proto/spiffe/workload"
@@ -32,12 +31,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/identity/wire"
 	"embassy.dev/embassy/pkg/resource"
-	"embassy.dev/embassy/pkg/spiffe"
 
 	"embassy.dev/embassy/internal/syncbuf"
 )
@@ -84,21 +81,10 @@ func (s *standIn) rotate(t *testing.T) (*x509svid.SVID, string) {
 // key when newJWTKey.
 func (s *standIn) serve(t *testing.T, id spiffeid.ID, newJWTKey bool) *x509svid.SVID {
 	t.Helper()
-	key, csr, err := spiffe.NewKeyAndCSR()
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := s.ca.sign(csr, id, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svid, roots, err := parseSVIDResponse(resp, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	next := s.ca.issue(t, id, time.Hour)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	next := &Identity{ID: id, SVID: svid, Roots: roots, JWKS: s.cur.JWKS}
+	next.JWKS = s.cur.JWKS
 	if newJWTKey {
 		s.keys++
 		s.jwtKey, s.jwtKID = newJWTKeyPair(t), fmt.Sprintf("k%d", s.keys)
@@ -107,7 +93,7 @@ func (s *standIn) serve(t *testing.T, id spiffeid.ID, newJWTKey bool) *x509svid.
 	s.cur = next
 	close(s.changed)
 	s.changed = make(chan struct{})
-	return svid
+	return next.SVID
 }
 
 // MintJWT signs a JWT-SVID for the served ID, as SPIRE would.
@@ -118,19 +104,7 @@ func (s *standIn) MintJWT(_ context.Context, audience []string) (*wire.JWTRespon
 	if key == nil {
 		return nil, status.Error(codes.Unavailable, "no JWT key yet")
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
-		(&jose.SignerOptions{}).WithType("JWT"))
-	if err != nil {
-		return nil, err
-	}
-	exp := time.Now().Add(5 * time.Minute)
-	token, err := jwt.Signed(signer).Claims(jwt.Claims{
-		Subject: id.String(), Audience: audience, Expiry: jwt.NewNumericDate(exp), IssuedAt: jwt.NewNumericDate(time.Now()),
-	}).Serialize()
-	if err != nil {
-		return nil, err
-	}
-	return &wire.JWTResponse{Token: token, ExpiresAt: timestamppb.New(exp)}, nil
+	return mintJWT(key, kid, id, audience)
 }
 
 // record keeps the SPIFFE ID each FetchJWTSVID request asks for.

@@ -4,6 +4,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"embassy.dev/embassy/internal/poll"
 )
 
 // Run returns only once the manager has stopped: a subscriber still
@@ -42,12 +44,5 @@ func TestRunWaitsForTheManager(t *testing.T) {
 	case <-time.After(200 * time.Millisecond):
 	}
 	close(release)
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the agent did not stop within 10s of the subscriber's return")
-	}
+	poll.Returned(t, "the agent, once the subscriber returned,", done)
 }

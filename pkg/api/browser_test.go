@@ -17,10 +17,8 @@ import (
 // and one extra name, api.mesh.example.
 func browserHarness(t *testing.T) (*httptest.Server, *store.Memory) {
 	t.Helper()
-	st := store.NewMemory()
-	srv := httptest.NewServer(NewHandler(Options{Store: st, AdminToken: testToken, AnonymousReads: true, APIHosts: []string{"API.mesh.example"}}))
-	t.Cleanup(srv.Close)
-	return srv, st
+	h := serve(t, Options{AnonymousReads: true, APIHosts: []string{"API.mesh.example"}})
+	return h.srv, h.st
 }
 
 // send sends a request with Host host (the URL's when empty), the given

@@ -72,10 +72,8 @@ func TestFollowReceivesAnEventPublishedAfterSubscribing(t *testing.T) {
 
 func TestEventsListsAppliesAndPolicyLoads(t *testing.T) {
 	bus := events.New(10)
-	st := store.NewMemory()
-	srv := httptest.NewServer(NewHandler(Options{Store: st, AdminToken: testToken, Events: bus}))
-	t.Cleanup(srv.Close)
-	h := &harness{t: t, srv: srv, st: st}
+	h := serve(t, Options{Events: bus})
+	st := h.st
 	h.mustApply(apiwire.File{Name: "echo.yaml", Content: meshtest.ServiceEcho})
 	h.mustApply(apiwire.File{Name: "echo.yaml", Content: meshtest.ServiceEcho})
 	code, body := h.do(http.MethodGet, "/v1/events?limit=5", testToken, nil)

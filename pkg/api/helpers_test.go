@@ -23,9 +23,16 @@ type harness struct {
 }
 
 func newHarness(t *testing.T, reg status.Registry) *harness {
+	return serve(t, Options{Proxies: reg})
+}
+
+// serve starts the API with o over a new memory store, with testToken as
+// its admin token.
+func serve(t *testing.T, o Options) *harness {
 	t.Helper()
 	st := store.NewMemory()
-	srv := httptest.NewServer(NewHandler(Options{Store: st, Proxies: reg, AdminToken: testToken}))
+	o.Store, o.AdminToken = st, testToken
+	srv := httptest.NewServer(NewHandler(o))
 	t.Cleanup(srv.Close)
 	return &harness{t: t, srv: srv, st: st}
 }

@@ -73,7 +73,7 @@ func (s *server) compiled(p *mesh.AuthorizationPolicy) *mesh.AuthzCompiled {
 	}
 	b, err := compile.Compile(p.Namespace+"/"+p.Name, p.Spec)
 	if err != nil {
-		return &mesh.AuthzCompiled{Mode: p.Spec.Mode, Err: err.Error()}
+		return &mesh.AuthzCompiled{Mode: p.Mode, Err: err.Error()}
 	}
 	return &mesh.AuthzCompiled{Revision: b.Revision(), Mode: b.Mode(), Reason: "RBAC compilation is not configured on this server"}
 }
@@ -82,11 +82,8 @@ func (s *server) policyStatus(snap *mesh.Snapshot, p *mesh.AuthorizationPolicy) 
 	c := s.compiled(p)
 	st := apiwire.PolicyStatus{
 		Name: p.Name, Namespace: p.Namespace, Revision: c.Revision, Compiled: c.Err == "", Error: c.Err,
-		Enforcement: apiwire.EnforcedByExtAuthz, Reason: c.Reason, Location: c.Location, Mode: c.Mode,
+		Enforcement: apiwire.EnforcedByExtAuthz, Reason: c.Reason, Location: c.Location, Mode: p.Mode,
 		Targets: p.Spec.Targets, Workloads: []string{}, Proxies: []apiwire.PolicyProxy{},
-	}
-	if st.Mode == "" {
-		st.Mode = compile.ModeEnforce
 	}
 	if c.Compiled {
 		st.Enforcement = apiwire.EnforcedByRBAC
@@ -116,7 +113,10 @@ func (s *server) policyStatus(snap *mesh.Snapshot, p *mesh.AuthorizationPolicy) 
 	return st
 }
 
-// storedPolicy reads the named AuthorizationPolicy, answering 404 itself.
+// storedPolicy reads the named AuthorizationPolicy as the model resolves
+// it, answering 404 itself. It reads the store rather than the served
+// snapshot, so a policy is explained and evaluated as soon as it is
+// applied.
 func (s *server) storedPolicy(ctx context.Context, w http.ResponseWriter, r *http.Request) (*mesh.AuthorizationPolicy, bool) {
 	if s.o.Store == nil {
 		writeError(w, http.StatusServiceUnavailable, "no store")
@@ -132,12 +132,12 @@ func (s *server) storedPolicy(ctx context.Context, w http.ResponseWriter, r *htt
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return nil, false
 	}
-	spec, ok := res.Spec.(*resource.AuthorizationPolicySpec)
-	if !ok {
+	snap := mesh.New(0, []*resource.Resource{res})
+	if len(snap.AuthorizationPolicies) != 1 {
 		writeError(w, http.StatusInternalServerError, key.String()+" holds no AuthorizationPolicy spec")
 		return nil, false
 	}
-	return &mesh.AuthorizationPolicy{Namespace: key.Namespace, Name: key.Name, Spec: spec}, true
+	return snap.AuthorizationPolicies[0], true
 }
 
 // evalPolicy evaluates the stored policy on an input document, as the
@@ -209,7 +209,7 @@ func (s *server) explainPolicy(w http.ResponseWriter, r *http.Request) {
 	default:
 		out.Text = rbac.Explain(&rbac.Result{Reason: c.Reason, Location: c.Location})
 	}
-	if c.Mode == compile.ModeDryRun {
+	if p.Mode == mesh.ModeDryRun {
 		out.Text += "mode dry-run: the agent's ext_authz evaluates it and logs what it would deny; nothing is denied\n"
 	}
 	if d := inputDeps(p, c); d != nil {

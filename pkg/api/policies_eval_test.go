@@ -53,7 +53,7 @@ func TestEvalDecidesInTheSandbox(t *testing.T) {
 // an unbounded evaluation.
 func TestCheckIsBoundedByTheDeadline(t *testing.T) {
 	h := newRegoHarness(t, sandbox.Limits{Timeout: time.Second})
-	mesh := meshtest.ServiceEcho + "---\n" + meshtest.RouteEcho + "---\n" + workloadEcho + "---\n" + policyEchoSpinsOnHeader
+	mesh := meshtest.ServiceEcho + "---\n" + meshtest.RouteEcho + "---\n" + meshtest.WorkloadEcho + "---\n" + policyEchoSpinsOnHeader
 	if code, body := h.do(http.MethodPost, "/v1/apply", testToken, apiwire.ApplyRequest{Files: []apiwire.File{{Name: "m.yaml", Content: mesh}}}); code != http.StatusOK {
 		t.Fatalf("apply: %d %s", code, body)
 	}

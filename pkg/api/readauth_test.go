@@ -16,11 +16,7 @@ const testReadToken = "test-read-token"
 
 func newAuthServer(t *testing.T, anonymous bool) *harness {
 	t.Helper()
-	h := newHarness(t, nil)
-	h.srv.Close()
-	h.srv = httptest.NewServer(NewHandler(Options{Store: h.st, AdminToken: testToken, ReadTokens: []string{testReadToken}, AnonymousReads: anonymous}))
-	t.Cleanup(h.srv.Close)
-	return h
+	return serve(t, Options{ReadTokens: []string{testReadToken}, AnonymousReads: anonymous})
 }
 
 func TestReadTokensReadButCannotWrite(t *testing.T) {

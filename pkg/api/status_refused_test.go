@@ -54,7 +54,7 @@ func TestStatusNamesARefusedSet(t *testing.T) {
 		base, max resource.Duration
 	}{{2, "10ms", "100ms"}, {3, "1s", "100ms"}} {
 		l.xds.Update(retryMesh(step.rev, step.base, step.max))
-		waitFor(t, "the push", 5*time.Second, func() bool { return l.xds.Stats().Revision == step.rev })
+		l.waitPushed(step.rev)
 	}
 
 	var st apiwire.StatusResponse

@@ -3,23 +3,18 @@ package api
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/mesh"
-	"embassy.dev/embassy/pkg/store"
 )
 
 // TestServicesReportTCPAddress checks /v1/services tells operators where
 // apps reach a tcp service through their sidecar, and says nothing of one
 // for an HTTP-only service.
 func TestServicesReportTCPAddress(t *testing.T) {
-	st := store.NewMemory()
-	srv := httptest.NewServer(NewHandler(Options{Store: st, AdminToken: testToken}))
-	t.Cleanup(srv.Close)
-	h := &harness{t: t, srv: srv, st: st}
+	h := serve(t, Options{})
 	redis := "apiVersion: embassy.dev/v1alpha1\nkind: Service\nmetadata: {name: redis}\nspec: {ports: [{name: redis, port: 6379, protocol: tcp}]}\n"
 	h.mustApply(apiwire.File{Name: "m.yaml", Content: meshtest.ServiceEcho + "---\n" + redis})
 	code, body := h.do(http.MethodGet, "/v1/services", testToken, nil)

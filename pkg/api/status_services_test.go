@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -11,7 +10,6 @@ import (
 	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/events"
-	"embassy.dev/embassy/pkg/store"
 )
 
 // TestServicesReportExcludedWorkloads checks that after a Service change
@@ -19,10 +17,7 @@ import (
 // endpoint for it, and the Workload as excluded, and /v1/events says so.
 func TestServicesReportExcludedWorkloads(t *testing.T) {
 	bus := events.New(10)
-	st := store.NewMemory()
-	srv := httptest.NewServer(NewHandler(Options{Store: st, AdminToken: testToken, Events: bus}))
-	t.Cleanup(srv.Close)
-	h := &harness{t: t, srv: srv, st: st}
+	h := serve(t, Options{Events: bus})
 	if code, body := h.applyFiles(false, apiwire.File{Name: "m.yaml", Content: meshtest.ServiceEcho + "---\n" + workloadEcho1}); code != http.StatusOK {
 		t.Fatalf("apply: %d %s", code, body)
 	}

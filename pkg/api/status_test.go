@@ -10,15 +10,8 @@ import (
 	"embassy.dev/embassy/pkg/apiwire"
 )
 
-const workloadEcho1 = `apiVersion: embassy.dev/v1alpha1
-kind: Workload
-metadata:
-  name: echo-1
-spec:
-  address: 10.0.0.1
-  services: [echo]
-  serviceAccount: echo
-  ports:
+// workloadEcho1 is meshtest.WorkloadEcho with a port and a version label.
+const workloadEcho1 = meshtest.WorkloadEcho + `  ports:
   - name: http
     port: 8080
   labels:

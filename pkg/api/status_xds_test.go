@@ -1,8 +1,10 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -22,6 +24,7 @@ import (
 
 	"embassy.dev/embassy/internal/grpctest"
 	"embassy.dev/embassy/internal/meshtest"
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/api"
 	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/events"
@@ -90,13 +93,22 @@ func startLiveWith(t *testing.T, staleAfter time.Duration, tr cache.Translator) 
 func (l *live) push(rev int64) {
 	l.t.Helper()
 	l.xds.Update(mesh.New(rev, nil))
-	waitFor(l.t, "push of the revision", 5*time.Second, func() bool { return l.xds.Stats().Revision == rev })
+	l.waitPushed(rev)
+}
+
+// waitPushed waits until revision rev has been pushed.
+func (l *live) waitPushed(rev int64) {
+	l.t.Helper()
+	poll.UntilState(l.t, fmt.Sprintf("the push of revision %d", rev), func() (bool, string) {
+		got := l.xds.Stats().Revision
+		return got == rev, fmt.Sprintf("revision %d pushed", got)
+	})
 }
 
 // get reads a path with the read token and decodes the JSON into out.
 func (l *live) get(path string, out any) {
 	l.t.Helper()
-	code, body := l.raw(http.MethodGet, path, readToken)
+	code, body := l.do(http.MethodGet, path, readToken, nil)
 	if code != http.StatusOK {
 		l.t.Fatalf("GET %s: %d %s", path, code, body)
 	}
@@ -105,21 +117,6 @@ func (l *live) get(path string, out any) {
 			l.t.Fatalf("GET %s: %v\n%s", path, err, body)
 		}
 	}
-}
-
-func (l *live) raw(method, path, token string) (int, []byte) {
-	l.t.Helper()
-	req, _ := http.NewRequest(method, l.api.URL+path, nil)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := l.api.Client().Do(req)
-	if err != nil {
-		l.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
 }
 
 func (l *live) stream() discovery.AggregatedDiscoveryService_StreamAggregatedResourcesClient {
@@ -133,15 +130,18 @@ func (l *live) stream() discovery.AggregatedDiscoveryService_StreamAggregatedRes
 	return s
 }
 
-func waitFor(t *testing.T, what string, within time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+// syncState reports whether the proxy's state for typ is want, and the
+// state it is in.
+func syncState(p status.Proxy, typ, want string) (bool, string) {
+	got := p.Types[typ].SyncState
+	return got == want, fmt.Sprintf("%s is %s", typ, got)
+}
+
+// clusterPushes reports whether the metrics count n acknowledged Cluster
+// pushes, and the count they show.
+func clusterPushes(t *testing.T, metrics string, n float64) (bool, string) {
+	got := metricValue(t, metrics, `embassy_xds_push_duration_seconds_count{type="Cluster"}`)
+	return got == n, fmt.Sprintf("%v Cluster pushes acknowledged", got)
 }
 
 func node(id string) *core.Node { return &core.Node{Id: id, UserAgentName: "envoy"} }
@@ -190,9 +190,9 @@ func TestNackShowsInProxiesAndEventsWithinASecond(t *testing.T) {
 		ErrorDetail: &rpcstatus.Status{Code: int32(codes.InvalidArgument), Message: "listener outbound: bad filter chain"}})
 
 	var got status.Proxy
-	waitFor(t, "the NACK in /v1/proxies", time.Second, func() bool {
+	poll.UntilState(t, "the NACK in /v1/proxies", func() (bool, string) {
 		l.get("/v1/proxies/web.default", &got)
-		return got.Types[resourcev3.ListenerType].SyncState == status.SyncNacked
+		return syncState(got, resourcev3.ListenerType, status.SyncNacked)
 	})
 	ts := got.Types[resourcev3.ListenerType]
 	if ts.NackCount != 1 || ts.LastNack == nil || ts.LastNack.Message != "listener outbound: bad filter chain" || ts.LastNack.Time.Before(sentAt.Add(-time.Second)) {
@@ -231,9 +231,9 @@ func TestAProxyThatNeverAcksGoesStale(t *testing.T) {
 	if time.Since(received) < 100*time.Millisecond && p.Types[resourcev3.ClusterType].SyncState != status.SyncPending {
 		t.Fatalf("just sent: state %s, want PENDING", p.Types[resourcev3.ClusterType].SyncState)
 	}
-	waitFor(t, "STALE after 200ms without an ack", 2*time.Second, func() bool {
+	poll.UntilState(t, "STALE after 200ms without an ack", func() (bool, string) {
 		l.get("/v1/proxies/web.default", &p)
-		return p.Types[resourcev3.ClusterType].SyncState == status.SyncStale
+		return syncState(p, resourcev3.ClusterType, status.SyncStale)
 	})
 	if time.Since(received) < 200*time.Millisecond {
 		t.Fatalf("STALE after %v, before the 200ms bound", time.Since(received))
@@ -272,10 +272,10 @@ func TestConfigShowsExactlyWhatWasSentAndTheDiffFromTheAck(t *testing.T) {
 	send(t, s, &discovery.DiscoveryRequest{TypeUrl: resourcev3.ClusterType})
 	cds := recv(t, s, resourcev3.ClusterType)
 	send(t, s, &discovery.DiscoveryRequest{TypeUrl: resourcev3.ListenerType, VersionInfo: lds.GetVersionInfo(), ResponseNonce: lds.GetNonce()})
-	waitFor(t, "the listener ack", time.Second, func() bool {
+	poll.UntilState(t, "the listener ack", func() (bool, string) {
 		var p status.Proxy
 		l.get("/v1/proxies/web.default", &p)
-		return p.Types[resourcev3.ListenerType].SyncState == status.SyncSynced
+		return syncState(p, resourcev3.ListenerType, status.SyncSynced)
 	})
 
 	var dump configDump
@@ -317,10 +317,10 @@ func TestConfigShowsExactlyWhatWasSentAndTheDiffFromTheAck(t *testing.T) {
 	// Once the clusters are acked, a new cluster the proxy has not acked
 	// yet is the whole difference.
 	send(t, s, &discovery.DiscoveryRequest{TypeUrl: resourcev3.ClusterType, VersionInfo: cds.GetVersionInfo(), ResponseNonce: cds.GetNonce()})
-	waitFor(t, "the cluster ack", time.Second, func() bool {
+	poll.UntilState(t, "the cluster ack", func() (bool, string) {
 		var p status.Proxy
 		l.get("/v1/proxies/web.default", &p)
-		return p.Types[resourcev3.ClusterType].SyncState == status.SyncSynced
+		return syncState(p, resourcev3.ClusterType, status.SyncSynced)
 	})
 	l.fake.SetPort("cache", 6379)
 	l.push(2)
@@ -339,7 +339,7 @@ func TestConfigShowsExactlyWhatWasSentAndTheDiffFromTheAck(t *testing.T) {
 	if d.Version != next.GetVersionInfo() || !slices.Equal(d.Added, []string{"cache"}) || len(d.Changed)+len(d.Removed) != 0 || d.AckedVersion != cds.GetVersionInfo() {
 		t.Errorf("after a push: clusters diff %+v", d)
 	}
-	if code, _ := l.raw(http.MethodGet, "/v1/proxies/nobody.default/config", readToken); code != http.StatusNotFound {
+	if code, _ := l.do(http.MethodGet, "/v1/proxies/nobody.default/config", readToken, nil); code != http.StatusNotFound {
 		t.Errorf("config of an unknown proxy: %d", code)
 	}
 }
@@ -378,14 +378,14 @@ func TestMetricsMoveWithPushes(t *testing.T) {
 	first := recv(t, s, resourcev3.ClusterType)
 	send(t, s, &discovery.DiscoveryRequest{TypeUrl: resourcev3.ClusterType, VersionInfo: first.GetVersionInfo(), ResponseNonce: first.GetNonce()})
 	scrape := func() string {
-		code, b := l.raw(http.MethodGet, "/metrics", readToken)
+		code, b := l.do(http.MethodGet, "/metrics", readToken, nil)
 		if code != http.StatusOK {
 			t.Fatalf("GET /metrics: %d %s", code, b)
 		}
 		return string(b)
 	}
-	waitFor(t, "the ack in the metrics", time.Second, func() bool {
-		return metricValue(t, scrape(), `embassy_xds_push_duration_seconds_count{type="Cluster"}`) == 1
+	poll.UntilState(t, "the ack in the metrics", func() (bool, string) {
+		return clusterPushes(t, scrape(), 1)
 	})
 	before := scrape()
 	if metricValue(t, before, `embassy_xds_connected_proxies{flavour="envoy",xds="sotw"}`) != 1 {
@@ -403,11 +403,11 @@ func TestMetricsMoveWithPushes(t *testing.T) {
 	}
 	l.fake.SetPort("cache", 6379)
 	l.xds.Update(mesh.New(rev, rs))
-	waitFor(t, "the push of the apply", 5*time.Second, func() bool { return l.xds.Stats().Revision == rev })
+	l.waitPushed(rev)
 	second := recv(t, s, resourcev3.ClusterType)
 	send(t, s, &discovery.DiscoveryRequest{TypeUrl: resourcev3.ClusterType, VersionInfo: second.GetVersionInfo(), ResponseNonce: second.GetNonce()})
-	waitFor(t, "the second ack in the metrics", time.Second, func() bool {
-		return metricValue(t, scrape(), `embassy_xds_push_duration_seconds_count{type="Cluster"}`) == 2
+	poll.UntilState(t, "the second ack in the metrics", func() (bool, string) {
+		return clusterPushes(t, scrape(), 2)
 	})
 	after := scrape()
 	for _, series := range []string{`embassy_xds_pushes_total{type="Cluster"}`, `embassy_xds_snapshot_push_duration_seconds_count`} {
@@ -437,12 +437,22 @@ func TestMetricsMoveWithPushes(t *testing.T) {
 	}
 }
 
+// do sends a request with token ("" for none) and, unless body is nil,
+// body as JSON, and returns the status and the raw answer.
 func (l *live) do(method, path, token string, body any) (int, []byte) {
 	l.t.Helper()
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest(method, l.api.URL+path, strings.NewReader(string(b)))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", apiwire.JSONContentType)
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, l.api.URL+path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", apiwire.JSONContentType)
+	}
 	resp, err := l.api.Client().Do(req)
 	if err != nil {
 		l.t.Fatal(err)

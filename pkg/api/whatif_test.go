@@ -3,14 +3,12 @@ package api
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/pkg/apiwire"
-	"embassy.dev/embassy/pkg/store"
 	"embassy.dev/embassy/pkg/whatif"
 	"embassy.dev/embassy/policy/sandbox"
 )
@@ -30,16 +28,6 @@ spec:
       allow if input.attributes.request.http.method == "GET"
 `
 
-const workloadEcho = `apiVersion: embassy.dev/v1alpha1
-kind: Workload
-metadata:
-  name: echo-1
-spec:
-  address: 10.0.0.1
-  services: [echo]
-  serviceAccount: echo
-`
-
 // newRegoHarness is newHarness with the Rego sandbox that embassy-cp
 // gives the API, for the routes that evaluate policies.
 func newRegoHarness(t *testing.T, l sandbox.Limits) *harness {
@@ -48,15 +36,12 @@ func newRegoHarness(t *testing.T, l sandbox.Limits) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := store.NewMemory()
-	srv := httptest.NewServer(NewHandler(Options{Store: st, AdminToken: testToken, Rego: rego}))
-	t.Cleanup(srv.Close)
-	return &harness{t: t, srv: srv, st: st}
+	return serve(t, Options{Rego: rego})
 }
 
 func TestCheckAnswersOverTheStoredMesh(t *testing.T) {
 	h := newRegoHarness(t, sandbox.Limits{Timeout: 20 * time.Second})
-	code, body := h.do(http.MethodPost, "/v1/apply", testToken, apiwire.ApplyRequest{Files: []apiwire.File{{Name: "m.yaml", Content: meshtest.ServiceEcho + "---\n" + meshtest.RouteEcho + "---\n" + workloadEcho + "---\n" + policyEchoGetOnly}}})
+	code, body := h.do(http.MethodPost, "/v1/apply", testToken, apiwire.ApplyRequest{Files: []apiwire.File{{Name: "m.yaml", Content: meshtest.ServiceEcho + "---\n" + meshtest.RouteEcho + "---\n" + meshtest.WorkloadEcho + "---\n" + policyEchoGetOnly}}})
 	if code != http.StatusOK {
 		t.Fatalf("apply: %d %s", code, body)
 	}

@@ -21,16 +21,6 @@ spec:
   serviceAccount: echo-client
 `
 
-const echoBackend = `apiVersion: embassy.dev/v1alpha1
-kind: Workload
-metadata:
-  name: echo-1
-spec:
-  address: 10.0.0.1
-  services: [echo]
-  serviceAccount: echo
-`
-
 // TestWorkloadOutsideTheServiceListIsRefused checks that an applied
 // Workload naming a Service that does not allow its service account is
 // refused, naming the field and the allowed list, and nothing is stored.
@@ -70,7 +60,7 @@ func TestServiceChangeThatExcludesWorkloadsIsApplied(t *testing.T) {
 	ctx := context.Background()
 	st := store.NewMemory()
 	a := New(st)
-	if _, err := a.Apply(ctx, decode(t, "echo.yaml", meshtest.ServiceEcho+"---\n"+echoBackend), false); err != nil {
+	if _, err := a.Apply(ctx, decode(t, "echo.yaml", meshtest.ServiceEcho+"---\n"+meshtest.WorkloadEcho), false); err != nil {
 		t.Fatal(err)
 	}
 	narrowed := strings.Replace(meshtest.ServiceEcho, "spec:\n", "spec:\n  serviceAccounts: [echo-v2]\n", 1)

@@ -90,14 +90,7 @@ func (c *CA) saveLocked() error {
 	for _, r := range c.roots {
 		st.Roots = append(st.Roots, r.st)
 	}
-	raw, err := json.Marshal(st)
-	if err != nil {
-		return fmt.Errorf("encode CA state: %w", err)
-	}
-	if err := c.sec.PutSecret(SecretRoots, raw); err != nil {
-		return fmt.Errorf("store CA state %q: %w", SecretRoots, err)
-	}
-	return nil
+	return putJSON(c.sec, SecretRoots, "CA state", st)
 }
 
 // newRootState makes a self-signed ECDSA P-256 root and its JWT key.

@@ -297,14 +297,7 @@ func (t *Tokens) saveLocked() error {
 		list = append(list, st)
 	}
 	slices.SortFunc(list, func(a, b *storedToken) int { return strings.Compare(a.ID, b.ID) })
-	raw, err := json.Marshal(list)
-	if err != nil {
-		return fmt.Errorf("encode join tokens: %w", err)
-	}
-	if err := t.sec.PutSecret(SecretTokens, raw); err != nil {
-		return fmt.Errorf("store join tokens %q: %w", SecretTokens, err)
-	}
-	return nil
+	return putJSON(t.sec, SecretTokens, "join tokens", list)
 }
 
 // hashSecret returns the hex SHA-256 of a token's secret part.

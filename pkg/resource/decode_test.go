@@ -72,9 +72,7 @@ func TestDecodeReportsEveryProblem(t *testing.T) {
 }
 
 func TestDecodeUnknownFields(t *testing.T) {
-	cases := []struct {
-		name, data, path, msg string
-	}{
+	runDecodeErrors(t, []decodeCase{
 		{"nested list", doc(KindRoute, "r", "service: a\nrules:\n- backends: [{}]\n- matchs: [{path: {prefix: /}}]\n  backends: [{}]"),
 			"spec.rules[1].matchs", "unknown field; expected one of name, matches, backends, timeout, idleTimeout, retries"},
 		{"deep in lists", doc(KindRoute, "r", "service: a\nrules:\n- matches: [{path: {prefix: /}}, {headers: [{name: h, exact: x, glob: y}]}]\n  backends: [{}]"),
@@ -91,16 +89,7 @@ func TestDecodeUnknownFields(t *testing.T) {
 			"spec.Service", "unknown field"},
 		{"selector", doc(KindAuthorizationPolicy, "p", "targets: {selector: {labels: {a: b}}}\nmodules: [{name: a.rego, rego: x}]"),
 			"spec.targets.selector.labels", "expected one of matchLabels"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			rs, err := Decode("f.yaml", []byte(tc.data))
-			if rs != nil {
-				t.Errorf("got resources despite an unknown field")
-			}
-			hasError(t, asErrors(t, err), tc.path, tc.msg)
-		})
-	}
+	})
 }
 
 func TestDecodeAnythingGoesInData(t *testing.T) {
@@ -113,9 +102,7 @@ func TestDecodeAnythingGoesInData(t *testing.T) {
 }
 
 func TestDecodeTypeErrors(t *testing.T) {
-	cases := []struct {
-		name, data, path, msg string
-	}{
+	runDecodeErrors(t, []decodeCase{
 		{"string for number", doc(KindService, "s", "ports: [{name: a, port: '80', protocol: http}]"),
 			"spec.ports[0].port", `expected an integer, got string "80"`},
 		{"negative unsigned", doc(KindService, "s", "ports: [{name: a, port: -80, protocol: http}]"),
@@ -134,19 +121,11 @@ func TestDecodeTypeErrors(t *testing.T) {
 			"spec", "expected a mapping, got number 5"},
 		{"dotted label key", "apiVersion: embassy.dev/v1alpha1\nkind: Service\nmetadata: {name: s, labels: {app.kubernetes.io/name: [x]}}\nspec: {ports: [{name: a, port: 1, protocol: tcp}]}\n",
 			`metadata.labels["app.kubernetes.io/name"]`, "expected a string, got a list"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := Decode("f.yaml", []byte(tc.data))
-			hasError(t, asErrors(t, err), tc.path, tc.msg)
-		})
-	}
+	})
 }
 
 func TestDecodeEnvelopeErrors(t *testing.T) {
-	cases := []struct {
-		name, data, path, msg string
-	}{
+	runDecodeErrors(t, []decodeCase{
 		{"no apiVersion", "kind: Service\nmetadata: {name: s}\nspec: {}\n", "apiVersion", "required; expected embassy.dev/v1alpha1"},
 		{"wrong apiVersion", "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n", "apiVersion", `unknown apiVersion "v1"; expected embassy.dev/v1alpha1`},
 		{"no kind", "apiVersion: embassy.dev/v1alpha1\nmetadata: {name: s}\n", "kind", "required; expected one of Mesh, Service, Workload, Route, TrafficPolicy, AuthorizationPolicy"},
@@ -157,13 +136,7 @@ func TestDecodeEnvelopeErrors(t *testing.T) {
 		{"bad name beside other errors", "apiVersion: embassy.dev/v1alpha1\nkind: Service\nmetadata: {name: My_Svc}\nspec: {portz: []}\n", "metadata.name", "DNS-1123"},
 		{"not a mapping", "- a\n- b\n", "", "expected a mapping with apiVersion, kind, metadata and spec, got a list"},
 		{"missing spec", "apiVersion: embassy.dev/v1alpha1\nkind: Route\nmetadata: {name: r}\n", "spec.service", "required"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := Decode("f.yaml", []byte(tc.data))
-			hasError(t, asErrors(t, err), tc.path, tc.msg)
-		})
-	}
+	})
 }
 
 func TestDecodeMalformedYAML(t *testing.T) {

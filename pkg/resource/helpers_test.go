@@ -56,3 +56,54 @@ func hasError(t *testing.T, errs Errors, path, msg string) {
 	}
 	t.Errorf("no error at %q containing %q; got:\n%v", path, msg, errs)
 }
+
+// specCase is one document of a kind and the error it must give, or none.
+type specCase struct {
+	name, spec string
+	kind       Kind
+	path, msg  string // empty: the document is valid
+}
+
+// runSpecCases decodes each case and checks its outcome.
+func runSpecCases(t *testing.T, cases []specCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rs, err := Decode("", []byte(doc(tc.kind, "x", tc.spec)))
+			if tc.path == "" && tc.msg == "" {
+				if err != nil {
+					t.Fatalf("expected a valid document, got:\n%v", err)
+				}
+				if len(rs) != 1 || Validate(rs[0]) != nil {
+					t.Fatalf("decoded %d resources; Validate: %v", len(rs), Validate(rs[0]))
+				}
+				return
+			}
+			if rs != nil {
+				t.Errorf("expected no resources with an error, got %d", len(rs))
+			}
+			hasError(t, asErrors(t, err), tc.path, tc.msg)
+		})
+	}
+}
+
+// decodeCase is a file that Decode refuses, with the field path and the
+// message its error must name.
+type decodeCase struct {
+	name, data, path, msg string
+}
+
+// runDecodeErrors decodes each case and checks that it is refused as a
+// whole, with the error it names.
+func runDecodeErrors(t *testing.T, cases []decodeCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rs, err := Decode("f.yaml", []byte(tc.data))
+			if rs != nil {
+				t.Errorf("got %d resources despite the error", len(rs))
+			}
+			hasError(t, asErrors(t, err), tc.path, tc.msg)
+		})
+	}
+}

@@ -120,39 +120,29 @@ func (c *refChecker) route(r *Resource, s *RouteSpec) {
 	c.routePort(r, s, svc)
 	for i, rule := range s.Rules {
 		for j, b := range rule.Backends {
-			path := fmt.Sprintf("spec.rules[%d].backends[%d]", i, j)
-			name := nsName{ns, s.Service}
-			if b.Service != "" {
-				name.name = b.Service
-			}
-			bsvc, ok := c.services[name]
-			if !ok {
-				c.errs.add(subjectOf(r), path+".service", "service %s does not exist; apply its Service first or fix the name", name)
-				continue
-			}
-			if len(b.Subset) > 0 && !c.subsetMatches(name, bsvc, b.Subset) {
-				c.warnf(r, path+".subset", "%s matches no workload of service %s yet", formatLabels(b.Subset), name)
-			}
+			c.target(r, fmt.Sprintf("spec.rules[%d].backends[%d]", i, j), b.Service, b.Subset)
 		}
 		if m := rule.Mirror; m != nil {
-			c.mirror(r, fmt.Sprintf("spec.rules[%d].mirror", i), m)
+			c.target(r, fmt.Sprintf("spec.rules[%d].mirror", i), m.Service, m.Subset)
 		}
 	}
 }
 
-// mirror checks that a mirror's service exists; its subset may fill later.
-func (c *refChecker) mirror(r *Resource, path string, m *Mirror) {
+// target checks that the service a Route's backend or mirror sends to
+// exists: the named one, else the Route's own. Its subset may match no
+// workload until the workloads register, so that is only a warning.
+func (c *refChecker) target(r *Resource, path, service string, subset map[string]string) {
 	name := nsName{r.Metadata.Namespace, r.Spec.(*RouteSpec).Service}
-	if m.Service != "" {
-		name.name = m.Service
+	if service != "" {
+		name.name = service
 	}
 	svc, ok := c.services[name]
 	if !ok {
 		c.errs.add(subjectOf(r), path+".service", "service %s does not exist; apply its Service first or fix the name", name)
 		return
 	}
-	if len(m.Subset) > 0 && !c.subsetMatches(name, svc, m.Subset) {
-		c.warnf(r, path+".subset", "%s matches no workload of service %s yet", formatLabels(m.Subset), name)
+	if len(subset) > 0 && !c.subsetMatches(name, svc, subset) {
+		c.warnf(r, path+".subset", "%s matches no workload of service %s yet", formatLabels(subset), name)
 	}
 }
 

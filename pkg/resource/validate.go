@@ -104,6 +104,21 @@ func (v *validator) dnsLabel(path, s string, required bool) {
 	}
 }
 
+// dnsLabels checks that each of a list of names is a DNS-1123 label and
+// that none repeats; what says what one name is, for the error.
+func (v *validator) dnsLabels(path, what string, names []string) {
+	seen := map[string]int{}
+	for i, name := range names {
+		at := index(path, i)
+		v.dnsLabel(at, name, true)
+		if j, dup := seen[name]; dup {
+			v.errorf(at, "duplicate %s %q (also %s)", what, name, index(path, j))
+		} else {
+			seen[name] = i
+		}
+	}
+}
+
 // CheckName checks that s can name a resource, a namespace or a service
 // account: a DNS-1123 label, as Kubernetes requires of a name.
 func CheckName(s string) error {

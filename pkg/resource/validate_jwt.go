@@ -1,10 +1,9 @@
 package resource
 
 import (
-	"bytes"
 	"net/url"
 
-	"embassy.dev/embassy/policy/jwt"
+	"embassy.dev/embassy/pkg/jwks"
 )
 
 // jwtProviders checks spec.jwtProviders: each has a unique DNS-label name
@@ -28,7 +27,7 @@ func (v *validator) jwtProviders(ps []JWTProvider) {
 				v.errorf(index(path+".audiences", k), "must not be empty")
 			}
 		}
-		hasJWKS := len(bytes.TrimSpace(p.JWKS)) > 0 && string(bytes.TrimSpace(p.JWKS)) != "null"
+		hasJWKS := jwks.Present(p.JWKS)
 		switch {
 		case hasJWKS && p.JWKSURL != "":
 			v.errorf(path, "set exactly one of jwks and jwksURL, not both")
@@ -47,9 +46,9 @@ func (v *validator) jwtProviders(ps []JWTProvider) {
 
 // jwks checks that an inline key set parses and has a usable key.
 func (v *validator) jwks(path string, raw []byte) {
-	doc, err := jwt.JWKSBytes(raw)
+	doc, err := jwks.Document(raw)
 	if err == nil {
-		_, err = jwt.ParseKeySet(doc)
+		_, err = jwks.Parse(doc)
 	}
 	if err != nil {
 		v.errorf(path, "must be a JWKS ({\"keys\": [...]}) with at least one usable signing key: %v", err)

@@ -36,16 +36,7 @@ func (v *validator) service(s *ServiceSpec) {
 		v.ipAddress(path+".address", e.Address)
 		v.portRange(path+".port", e.Port, 0)
 	}
-	seen := map[string]int{}
-	for i, sa := range s.ServiceAccounts {
-		path := index("spec.serviceAccounts", i)
-		v.dnsLabel(path, sa, true)
-		if j, dup := seen[sa]; dup {
-			v.errorf(path, "duplicate service account %q (also spec.serviceAccounts[%d])", sa, j)
-		} else {
-			seen[sa] = i
-		}
-	}
+	v.dnsLabels("spec.serviceAccounts", "service account", s.ServiceAccounts)
 }
 
 // ipAddress checks that s is an IPv4 or IPv6 address (no host names: the

@@ -10,11 +10,7 @@ const validService = `ports:
 `
 
 func TestValidateSpecRules(t *testing.T) {
-	cases := []struct {
-		name, spec string
-		kind       Kind
-		path, msg  string // empty: the document is valid
-	}{
+	runSpecCases(t, []specCase{
 		// Mesh.
 		{name: "mesh ok", kind: KindMesh, spec: "trustDomain: example.org\nmtls: {mode: PERMISSIVE}\nca: {type: spire, socketPath: /run/spire.sock}\nsvidTTL: 1h"},
 		{name: "mesh trust domain missing", kind: KindMesh, spec: "svidTTL: 1h", path: "spec.trustDomain", msg: "required"},
@@ -107,25 +103,7 @@ func TestValidateSpecRules(t *testing.T) {
 		{name: "authz failure mode", kind: KindAuthorizationPolicy, spec: "targets: {services: [a]}\nmodules: [{name: a.rego, rego: 'package a'}]\nfailureMode: open", path: "spec.failureMode", msg: "must be one of deny, allow"},
 		{name: "authz rego version", kind: KindAuthorizationPolicy, spec: "targets: {services: [a]}\nmodules: [{name: a.rego, rego: 'package a'}]\nregoVersion: v2", path: "spec.regoVersion", msg: "must be one of v1, v0"},
 		{name: "authz query", kind: KindAuthorizationPolicy, spec: "targets: {services: [a]}\nmodules: [{name: a.rego, rego: 'package a'}]\nquery: envoy.authz.allow", path: "spec.query", msg: `must start with "data."`},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			rs, err := Decode("", []byte(doc(tc.kind, "x", tc.spec)))
-			if tc.path == "" && tc.msg == "" {
-				if err != nil {
-					t.Fatalf("expected a valid document, got:\n%v", err)
-				}
-				if len(rs) != 1 || Validate(rs[0]) != nil {
-					t.Fatalf("decoded %d resources; Validate: %v", len(rs), Validate(rs[0]))
-				}
-				return
-			}
-			if rs != nil {
-				t.Errorf("expected no resources with an error, got %d", len(rs))
-			}
-			hasError(t, asErrors(t, err), tc.path, tc.msg)
-		})
-	}
+	})
 }
 
 func TestValidateEnvelope(t *testing.T) {

@@ -2,36 +2,6 @@ package resource
 
 import "testing"
 
-// specCase is one document of a kind and the error it must give, or none.
-type specCase struct {
-	name, spec string
-	kind       Kind
-	path, msg  string // empty: the document is valid
-}
-
-// runSpecCases decodes each case and checks its outcome.
-func runSpecCases(t *testing.T, cases []specCase) {
-	t.Helper()
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			rs, err := Decode("", []byte(doc(tc.kind, "x", tc.spec)))
-			if tc.path == "" && tc.msg == "" {
-				if err != nil {
-					t.Fatalf("expected a valid document, got:\n%v", err)
-				}
-				if len(rs) != 1 || Validate(rs[0]) != nil {
-					t.Fatalf("decoded %d resources; Validate: %v", len(rs), Validate(rs[0]))
-				}
-				return
-			}
-			if rs != nil {
-				t.Errorf("expected no resources with an error, got %d", len(rs))
-			}
-			hasError(t, asErrors(t, err), tc.path, tc.msg)
-		})
-	}
-}
-
 // rule wraps one rule's YAML (indented as a list item's fields) in a Route.
 func rule(body string) string { return "service: a\nrules:\n- " + body }
 

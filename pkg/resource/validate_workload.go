@@ -6,16 +6,7 @@ func (v *validator) workload(s *WorkloadSpec) {
 	if len(s.Services) == 0 {
 		v.errorf("spec.services", "at least one service is required")
 	}
-	seen := map[string]int{}
-	for i, name := range s.Services {
-		path := index("spec.services", i)
-		v.dnsLabel(path, name, true)
-		if j, dup := seen[name]; dup {
-			v.errorf(path, "duplicate service %q (also spec.services[%d])", name, j)
-		} else {
-			seen[name] = i
-		}
-	}
+	v.dnsLabels("spec.services", "service", s.Services)
 	ports := map[string]int{}
 	for i, p := range s.Ports {
 		path := index("spec.ports", i)

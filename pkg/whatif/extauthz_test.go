@@ -2,21 +2,16 @@ package whatif
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"sort"
 	"testing"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
-	"embassy.dev/embassy/pkg/dataplane"
+	"embassy.dev/embassy/internal/authztest"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
-	"embassy.dev/embassy/policy/engine"
-	"embassy.dev/embassy/policy/extauthz"
 )
 
 // agentAuthz runs the agent's ext_authz server for one policy's bundle on
@@ -27,28 +22,8 @@ func agentAuthz(t *testing.T, p *mesh.AuthorizationPolicy) authv3.AuthorizationC
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := engine.New()
-	if err := e.Load(b); err != nil {
-		t.Fatal(err)
-	}
-	dir, err := os.MkdirTemp("", "whatif")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	lis, err := extauthz.ListenUnix(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := extauthz.New(e, extauthz.Options{})
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient("unix://"+filepath.Join(dir, dataplane.AuthzSocket), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return authv3.NewAuthorizationClient(conn)
+	client, _ := authztest.Serve(t, b)
+	return client
 }
 
 // exampleSnapshots decodes every example mesh that has policies.

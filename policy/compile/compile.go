@@ -11,6 +11,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
+	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 )
 
@@ -53,19 +54,13 @@ func normalize(name string, spec *resource.AuthorizationPolicySpec) (wire, Error
 		Name:         name,
 		Modules:      append([]resource.RegoModule(nil), spec.Modules...),
 		Query:        spec.Query,
-		Mode:         spec.Mode,
-		FailureMode:  spec.FailureMode,
+		Mode:         mesh.PolicyMode(spec),
+		FailureMode:  mesh.PolicyFailureMode(spec),
 		RegoVersion:  spec.RegoVersion,
 		AllowNetwork: spec.AllowNetwork,
 	}
 	if w.Query == "" {
 		w.Query = resource.DefaultQuery
-	}
-	if w.Mode == "" {
-		w.Mode = ModeEnforce
-	}
-	if w.FailureMode == "" {
-		w.FailureMode = FailureDeny
 	}
 	if w.RegoVersion == "" {
 		w.RegoVersion = RegoV1

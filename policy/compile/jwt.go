@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"embassy.dev/embassy/pkg/jwks"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/policy/jwt"
 )
@@ -30,8 +31,8 @@ func jwtProviders(ps []resource.JWTProvider) ([]jwt.Provider, Errors) {
 		if jp.FromHeader == jwt.DefaultHeader {
 			jp.FromHeader = ""
 		}
-		if t := bytes.TrimSpace(p.JWKS); len(t) > 0 && string(t) != "null" {
-			doc, err := jwt.JWKSBytes(p.JWKS)
+		if jwks.Present(p.JWKS) {
+			doc, err := jwks.Document(p.JWKS)
 			var compact bytes.Buffer
 			if err == nil {
 				err = json.Compact(&compact, doc)

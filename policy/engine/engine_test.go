@@ -18,17 +18,7 @@ import (
 // bundle compiles one module of package envoy.authz.
 func bundle(t testing.TB, rego string, edit ...func(*resource.AuthorizationPolicySpec)) *compile.Bundle {
 	t.Helper()
-	spec := &resource.AuthorizationPolicySpec{Modules: []resource.RegoModule{{
-		Name: "authz.rego", Rego: "package envoy.authz\n\n" + rego,
-	}}}
-	for _, e := range edit {
-		e(spec)
-	}
-	b, err := compile.Compile("default/test", spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return bundletest.Compile(t, "default/test", "package envoy.authz\n\n"+rego, edit...)
 }
 
 func loadedEngine(t testing.TB, b *compile.Bundle) *Engine {

@@ -3,6 +3,7 @@ package extauthz
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/policy/compile"
 )
 
@@ -31,12 +33,10 @@ func cachedAndNot(t testing.TB, b *compile.Bundle, size int) (cached, plain auth
 func waitReady(t testing.TB, client authv3.AuthorizationClient, srv *Server) {
 	t.Helper()
 	check(t, client, httpRequest("GET", "/", nil, ""))
-	for i := 0; !srv.CacheStats().Ready; i++ {
-		if i == 1000 {
-			t.Fatal("the cache never analysed the revision")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	poll.UntilState(t, "the cache to analyse the revision", func() (bool, string) {
+		c := srv.CacheStats()
+		return c.Ready, fmt.Sprintf("cache stats %+v", *c)
+	})
 }
 
 // sameAnswer checks that the cached server answers req as the plain one

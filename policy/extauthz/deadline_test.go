@@ -2,7 +2,6 @@ package extauthz
 
 import (
 	"context"
-	"fmt"
 	"runtime"
 	"strings"
 	"sync"
@@ -109,8 +108,7 @@ func TestRunawayPolicyIsCutShort(t *testing.T) {
 
 			// Evaluations that were not stopped would hold their
 			// goroutines for hours; every one must be gone within 10s.
-			poll.Until(t, fmt.Sprintf("the goroutines to fall back to the %d before the Checks (evaluations left running)", baseline),
-				func() bool { return runtime.NumGoroutine() <= baseline })
+			poll.UntilGoroutines(t, baseline, "evaluations left running")
 		})
 	}
 }

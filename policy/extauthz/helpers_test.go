@@ -20,6 +20,7 @@ import (
 	"embassy.dev/embassy/policy/compile"
 	"embassy.dev/embassy/policy/engine"
 
+	"embassy.dev/embassy/internal/bundletest"
 	"embassy.dev/embassy/internal/syncbuf"
 )
 
@@ -63,15 +64,7 @@ func serve(t testing.TB, e *engine.Engine, o Options) (authv3.AuthorizationClien
 // compileRego compiles one module with spec edits.
 func compileRego(t testing.TB, rego string, edit ...func(*resource.AuthorizationPolicySpec)) *compile.Bundle {
 	t.Helper()
-	spec := &resource.AuthorizationPolicySpec{Modules: []resource.RegoModule{{Name: "authz.rego", Rego: rego}}}
-	for _, e := range edit {
-		e(spec)
-	}
-	b, err := compile.Compile("default/test", spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return bundletest.Compile(t, "default/test", rego, edit...)
 }
 
 func load(t testing.TB, b *compile.Bundle) *engine.Engine {

@@ -14,11 +14,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"net"
 	"net/http"
-	"runtime"
-	"sync"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -61,9 +58,7 @@ type Server struct {
 	timeout   time.Duration
 	stats     stats
 	cache     *decisionCache
-
-	mu   sync.Mutex
-	grpc *grpc.Server
+	grpc      *GRPCServer
 }
 
 // New returns a Server deciding with e.
@@ -75,6 +70,7 @@ func New(e *engine.Engine, o Options) *Server {
 	if s.timeout <= 0 {
 		s.timeout = DefaultTimeout
 	}
+	s.grpc = NewGRPCServer(s)
 	return s
 }
 
@@ -121,43 +117,18 @@ func (s *Server) badRequest(err error) engine.Decision {
 	return d
 }
 
-// NewGRPCServer returns a gRPC server suited to serving Check. Long-lived
-// stream workers keep the deep stacks OPA's evaluation grows; a goroutine
-// per call would copy its stack up every time.
-func NewGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
-	return grpc.NewServer(append([]grpc.ServerOption{grpc.NumStreamWorkers(uint32(4 * runtime.GOMAXPROCS(0)))}, opts...)...)
-}
-
 // Register adds the Check service to g, for callers serving other
 // services on the same gRPC server.
 func (s *Server) Register(g *grpc.Server) { authv3.RegisterAuthorizationServer(g, s) }
 
 // Serve serves Check on lis until Stop; it may be called for several
 // listeners (a unix socket and a loopback port) at once.
-func (s *Server) Serve(lis net.Listener) error {
-	s.mu.Lock()
-	if s.grpc == nil {
-		s.grpc = NewGRPCServer()
-		s.Register(s.grpc)
-	}
-	g := s.grpc
-	s.mu.Unlock()
-	err := g.Serve(lis)
-	if errors.Is(err, grpc.ErrServerStopped) {
-		return nil
-	}
-	return err
-}
+func (s *Server) Serve(lis net.Listener) error { return s.grpc.Serve(lis) }
 
 // Stop stops every Serve, letting calls in flight finish, then writes
 // the decision lines still queued in a log of the server's own.
 func (s *Server) Stop() {
-	s.mu.Lock()
-	g := s.grpc
-	s.mu.Unlock()
-	if g != nil {
-		g.GracefulStop()
-	}
+	s.grpc.Stop()
 	if s.ownLog {
 		s.decisions.Close()
 	}

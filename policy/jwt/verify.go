@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"embassy.dev/embassy/pkg/jwks"
 	jose "github.com/go-jose/go-jose/v4"
 )
 
@@ -66,7 +67,7 @@ func (p Provider) ValuePrefix() string {
 // immutable and safe for concurrent use.
 type Verifier struct {
 	providers []Provider
-	keys      []*KeySet
+	keys      []*jwks.KeySet
 }
 
 // NewVerifier parses every provider's JWKS; an error names the provider.
@@ -77,10 +78,10 @@ func NewVerifier(ps []Provider) (*Verifier, error) {
 	for _, p := range ps {
 		if p.JWKS == "" && p.JWKSURL != "" {
 			// Not fetched yet: no key, so every token is refused.
-			v.keys = append(v.keys, &KeySet{})
+			v.keys = append(v.keys, &jwks.KeySet{})
 			continue
 		}
-		ks, err := ParseKeySet([]byte(p.JWKS))
+		ks, err := jwks.Parse([]byte(p.JWKS))
 		if err != nil {
 			return nil, fmt.Errorf("jwt provider %q: %v", p.Name, err)
 		}
@@ -153,9 +154,9 @@ func extract(headers map[string]string, p Provider) (string, bool) {
 }
 
 // verifyToken checks signature, issuer, audience and validity period.
-func verifyToken(tok string, p Provider, ks *KeySet, now time.Time) (map[string]any, error) {
+func verifyToken(tok string, p Provider, ks *jwks.KeySet, now time.Time) (map[string]any, error) {
 	// Only asymmetric algorithms parse: "none" and HS* are refused here.
-	jws, err := jose.ParseSignedCompact(tok, allAlgorithms)
+	jws, err := jose.ParseSignedCompact(tok, jwks.Algorithms)
 	if err != nil {
 		return nil, fmt.Errorf("Jwt is not a signed token with a supported alg: %v", err)
 	}
@@ -194,17 +195,17 @@ func verifyToken(tok string, p Provider, ks *KeySet, now time.Time) (map[string]
 // verifySignature tries the keys that may have signed: those whose kid
 // matches the token's (when both have one) and whose type signs with alg.
 // Several candidates are normal while a rotation publishes a new key.
-func verifySignature(jws *jose.JSONWebSignature, ks *KeySet, alg jose.SignatureAlgorithm, kid string) ([]byte, error) {
+func verifySignature(jws *jose.JSONWebSignature, ks *jwks.KeySet, alg jose.SignatureAlgorithm, kid string) ([]byte, error) {
 	tried := 0
-	for _, k := range ks.keys {
-		if kid != "" && k.id != "" && kid != k.id {
+	for _, k := range ks.Keys() {
+		if kid != "" && k.ID != "" && kid != k.ID {
 			continue
 		}
-		if !containsAlg(k.algs, alg) {
+		if !k.Verifies(alg) {
 			continue
 		}
 		tried++
-		if payload, err := jws.Verify(k.pub); err == nil {
+		if payload, err := jws.Verify(k.Public); err == nil {
 			return payload, nil
 		}
 	}

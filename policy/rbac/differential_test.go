@@ -7,10 +7,9 @@ import (
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 
+	"embassy.dev/embassy/internal/authztest"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/policy/compile"
 	"embassy.dev/embassy/policy/engine"
@@ -192,7 +191,7 @@ func engineAllows(t *testing.T, e *engine.Engine, req *authv3.CheckRequest) bool
 	return d.Allowed
 }
 
-// checkServer serves the policy from the real Check server on loopback.
+// checkServer serves the policy from the real Check server.
 func checkServer(t *testing.T, c policyCase) (authv3.AuthorizationClient, *engine.Engine) {
 	t.Helper()
 	b, err := compile.Compile("default/"+c.name, &resource.AuthorizationPolicySpec{
@@ -203,29 +202,7 @@ func checkServer(t *testing.T, c policyCase) (authv3.AuthorizationClient, *engin
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := engine.New()
-	if err := e.Load(b); err != nil {
-		t.Fatal(err)
-	}
-	lis, err := extauthz.ListenLoopback(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := extauthz.New(e, extauthz.Options{})
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(lis) }()
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn.Close()
-		s.Stop()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return authv3.NewAuthorizationClient(conn), e
+	return authztest.Serve(t, b)
 }
 
 // TestDifferentialRequestsAreDistinct keeps the request set honest: every

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"net"
 	"net/url"
 	"sync"
@@ -24,10 +25,12 @@ import (
 	"embassy.dev/embassy/pkg/identity"
 	idclient "embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/identity/wire"
+	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/store"
 
 	"embassy.dev/embassy/internal/applytest"
 	"embassy.dev/embassy/internal/idtest"
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/internal/syncbuf"
 )
 
@@ -120,10 +123,10 @@ func (e *env) authzDeltas() []AuthzDelta {
 	return append([]AuthzDelta(nil), e.deltas...)
 }
 
-// token makes a join token.
-func (e *env) token(ns, sa, workload string, ttl time.Duration, singleUse bool) string {
+// token makes a join token, limited to services when any are named.
+func (e *env) token(ns, sa, workload string, ttl time.Duration, singleUse bool, services ...string) string {
 	e.t.Helper()
-	secret, _, err := e.tokens.Create(ns, sa, workload, ttl, singleUse)
+	secret, _, err := e.tokens.Create(ns, sa, workload, ttl, singleUse, services...)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -234,4 +237,17 @@ spec:
 func (e *env) applyYAML(doc string) {
 	e.t.Helper()
 	applytest.Apply(e.t, e.st, doc)
+}
+
+// untilGone waits until the env's store no longer holds key, naming what
+// it waited for and what the store last held.
+func (e *env) untilGone(what string, key resource.Key) {
+	e.t.Helper()
+	poll.UntilState(e.t, what, func() (bool, string) {
+		r, err := e.st.Get(context.Background(), key)
+		if err != nil {
+			return true, ""
+		}
+		return false, fmt.Sprintf("%s is stored at revision %d: %+v", key, e.st.Revision(), r.Spec)
+	})
 }

@@ -39,13 +39,7 @@ func (e *env) setRecords(empty bool) {
 // working with its limits.
 func TestAnSVIDWithoutAnIssuanceRecordIsRefused(t *testing.T) {
 	e := newEnv(t)
-	e.applyYAML(serviceWeb + "---\n" + strings.Replace(serviceAPI, "spec:\n", "spec:\n  serviceAccounts: [a]\n", 1))
-	secret, _, err := e.tokens.Create("shop", "a", "web-1", time.Hour, true, "web")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := e.agent()
-	e.attest(a, secret, "web-1")
+	a := e.limitedWebAgent()
 	registered := resource.WorkloadSpec{Address: "127.0.0.1", Services: []string{"web"}}
 	if _, err := a.c.Register(ctx(t), "web-1", registered); err != nil {
 		t.Fatal(err)
@@ -111,13 +105,7 @@ func TestAnSVIDWithoutAnIssuanceRecordIsRefused(t *testing.T) {
 // the token's limits.
 func TestRenewingOneSVIDOverAndOverDoesNotShedItsLimits(t *testing.T) {
 	e := newEnv(t)
-	e.applyYAML(serviceWeb + "---\n" + strings.Replace(serviceAPI, "spec:\n", "spec:\n  serviceAccounts: [a]\n", 1))
-	secret, _, err := e.tokens.Create("shop", "a", "web-1", time.Hour, true, "web")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := e.agent()
-	e.attest(a, secret, "web-1")
+	a := e.limitedWebAgent()
 	// The record drops the serial of the earliest expiry, the smallest
 	// among those of one second: once the clock passes the first SVID's
 	// second, a few renewals push it out.
@@ -129,7 +117,7 @@ func TestRenewingOneSVIDOverAndOverDoesNotShedItsLimits(t *testing.T) {
 	if status.Code(refused) != codes.PermissionDenied || !strings.Contains(refused.Error(), "renewal refused: embassy-cp has no issuance record") {
 		t.Fatalf("renewing the same SVID until its serial left the record: %v, want PermissionDenied", refused)
 	}
-	_, err = a.c.Register(ctx(t), "other", resource.WorkloadSpec{Address: "127.0.0.1", Services: []string{"api"}})
+	_, err := a.c.Register(ctx(t), "other", resource.WorkloadSpec{Address: "127.0.0.1", Services: []string{"api"}})
 	if status.Code(err) != codes.PermissionDenied || !strings.Contains(err.Error(), "no issuance record") {
 		t.Fatalf("registering beyond the token's limits with that SVID: %v", err)
 	}

@@ -9,7 +9,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/resource"
 )
 
@@ -26,6 +25,20 @@ spec:
     port: 8080
     protocol: http
 `
+
+// serviceAPIOfA is serviceAPI served by service account a only.
+var serviceAPIOfA = strings.Replace(serviceAPI, "spec:\n", "spec:\n  serviceAccounts: [a]\n", 1)
+
+// limitedWebAgent applies Services web and api, both of which
+// service account a may serve, and returns an agent attested as web-1
+// of shop/a with a single-use token limited to web.
+func (e *env) limitedWebAgent() *agent {
+	e.t.Helper()
+	e.applyYAML(serviceWeb + "---\n" + serviceAPIOfA)
+	a := e.agent()
+	e.attest(a, e.token("shop", "a", "web-1", time.Hour, true, "web"), "web-1")
+	return a
+}
 
 // TestRegisterRefusesAServiceTheIdentityMayNotServe checks that an agent
 // cannot put itself behind a Service whose list (or default) excludes its
@@ -63,10 +76,7 @@ func TestRegisterRefusesAServiceTheIdentityMayNotServe(t *testing.T) {
 	if _, err := a.c.Register(ctx(t), "web-1", web1); status.Code(err) != codes.PermissionDenied {
 		t.Fatalf("refreshing a registration the Service no longer allows: %v", err)
 	}
-	poll.Until(t, "the excluded registration to lapse", func() bool {
-		_, err := e.st.Get(context.Background(), resource.Key{Kind: resource.KindWorkload, Namespace: "shop", Name: "web-1"})
-		return err != nil
-	})
+	e.untilGone("the excluded registration to lapse", resource.Key{Kind: resource.KindWorkload, Namespace: "shop", Name: "web-1"})
 }
 
 // TestTokenServicesLimitRegistration checks that a token made with
@@ -74,7 +84,7 @@ func TestRegisterRefusesAServiceTheIdentityMayNotServe(t *testing.T) {
 // where the Service would allow the identity.
 func TestTokenServicesLimitRegistration(t *testing.T) {
 	e := newEnv(t)
-	e.applyYAML(serviceWeb + "---\n" + strings.Replace(serviceAPI, "spec:\n", "spec:\n  serviceAccounts: [a]\n", 1))
+	e.applyYAML(serviceWeb + "---\n" + serviceAPIOfA)
 	secret, info, err := e.tokens.Create("shop", "a", "", time.Hour, false, "web")
 	if err != nil {
 		t.Fatal(err)

@@ -13,7 +13,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/identity/wire"
 	"embassy.dev/embassy/pkg/resource"
@@ -242,10 +241,7 @@ func TestRegisterLeaseAndDeregister(t *testing.T) {
 		t.Fatalf("a refreshed registration was removed: %v", err)
 	}
 	// Without refreshes the lease lapses and the sweeper removes it.
-	poll.Until(t, "the lapsed registration to be removed", func() bool {
-		_, err := e.st.Get(context.Background(), key)
-		return err != nil
-	})
+	e.untilGone("the lapsed registration to be removed", key)
 
 	if _, err := a.c.Register(ctx(t), "web-1", spec); err != nil {
 		t.Fatalf("register again: %v", err)
@@ -299,8 +295,5 @@ spec:
 	if err := e.svc.RestoreLeases(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	poll.Until(t, "a restored registration with no agent to lapse", func() bool {
-		_, err := e.st.Get(context.Background(), resource.Key{Kind: resource.KindWorkload, Namespace: "shop", Name: "web-9"})
-		return err != nil
-	})
+	e.untilGone("a restored registration with no agent to lapse", resource.Key{Kind: resource.KindWorkload, Namespace: "shop", Name: "web-9"})
 }
