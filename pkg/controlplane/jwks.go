@@ -13,10 +13,10 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"embassy.dev/embassy/pkg/jwks"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/policy/compile"
-	"embassy.dev/embassy/policy/jwt"
 )
 
 // Defaults of the JWKS fetcher.
@@ -190,7 +190,7 @@ func (f *JWKSFetcher) fetch(ctx context.Context, url string) (string, error) {
 	if len(body) > jwksMaxBytes {
 		return "", fmt.Errorf("GET %s: key set larger than %d bytes", url, jwksMaxBytes)
 	}
-	if _, err := jwt.ParseKeySet(body); err != nil {
+	if _, err := jwks.Parse(body); err != nil {
 		return "", err
 	}
 	var compact bytes.Buffer

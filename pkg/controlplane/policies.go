@@ -60,11 +60,7 @@ func compileAuthz(ctx context.Context, rego *sandbox.Sandbox, p *mesh.Authorizat
 // failedAuthz is a policy that failed, with its mode so that a dry-run
 // policy's failure denies nothing.
 func failedAuthz(p *mesh.AuthorizationPolicy, err error) *mesh.AuthzCompiled {
-	mode := p.Spec.Mode
-	if mode == "" {
-		mode = compile.ModeEnforce
-	}
-	return &mesh.AuthzCompiled{Mode: mode, Err: fmt.Sprintf("policy %s/%s: %v", p.Namespace, p.Name, err)}
+	return &mesh.AuthzCompiled{Mode: p.Mode, Err: fmt.Sprintf("policy %s/%s: %v", p.Namespace, p.Name, err)}
 }
 
 // authzCache memoises compileAuthz per policy and spec, so a push
@@ -123,7 +119,7 @@ func (c *authzCache) compile(p *mesh.AuthorizationPolicy) *mesh.AuthzCompiled {
 	p = c.jwks.resolve(p)
 	spec, err := json.Marshal(p.Spec)
 	if err != nil {
-		return &mesh.AuthzCompiled{Mode: p.Spec.Mode, Err: err.Error()}
+		return &mesh.AuthzCompiled{Mode: p.Mode, Err: err.Error()}
 	}
 	c.mu.Lock()
 	e, ok := c.entries[key]

@@ -11,6 +11,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"embassy.dev/embassy/pkg/jwks"
 	"embassy.dev/embassy/policy/jwt"
 	"embassy.dev/embassy/policy/jwt/jwttest"
 )
@@ -34,7 +35,7 @@ func TestAlgorithmMustSuitTheKey(t *testing.T) {
 	}
 	// A P-384 key published as if it were P-256's ES256 key is skipped.
 	bad, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &p384.PublicKey, KeyID: "k", Algorithm: "ES256", Use: "sig"}}})
-	if _, err := jwt.ParseKeySet(bad); err == nil {
+	if _, err := jwks.Parse(bad); err == nil {
 		t.Fatal("a P-384 key claiming ES256 was accepted")
 	}
 
