@@ -180,7 +180,7 @@ func resourceVersions(t *testing.T, resp *discovery.DiscoveryResponse) map[strin
 	return out
 }
 
-func TestNackShowsInProxiesAndEventsWithinASecond(t *testing.T) {
+func TestNackShowsInProxiesAndEvents(t *testing.T) {
 	l := startLive(t, time.Minute)
 	s := l.stream()
 	send(t, s, &discovery.DiscoveryRequest{Node: node("web.default"), TypeUrl: resourcev3.ListenerType})
