@@ -24,7 +24,7 @@ func (s blockedSink) Write(p []byte) (int, error) { <-s.release; return len(p), 
 // lines past the log's buffer show in the stats as dropped.
 func TestAuthzStatsCountDroppedDecisionLines(t *testing.T) {
 	sink := blockedSink{release: make(chan struct{})}
-	a := NewAuthz(hclog.New(&hclog.LoggerOptions{Output: sink, Level: hclog.Info}), nil, 1, 0)
+	a := NewAuthz(hclog.New(&hclog.LoggerOptions{Output: sink, Level: hclog.Info}), nil, 1, testAuthzTimeout)
 	defer a.Stop()
 	defer close(sink.release)
 	if err := a.Update([]PolicyUpdate{
