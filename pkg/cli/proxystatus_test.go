@@ -45,3 +45,31 @@ func TestJudgeProxiesMapsTypeURLsToColumns(t *testing.T) {
 		}
 	}
 }
+
+// TestJudgeProxiesMarksTypesAFlavourNeverUses checks that an agent's
+// routing columns and a sidecar's or proxyless app's AUTHZ column read
+// NotUsed, not NOT_SENT, while a type the flavour does use and was not
+// sent still reads NOT_SENT.
+func TestJudgeProxiesMarksTypesAFlavourNeverUses(t *testing.T) {
+	now := time.Now()
+	authz := "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig"
+	ps := []status.Proxy{
+		{ID: "a.default", Flavour: "agent", Types: map[string]status.TypeStatus{authz: {VersionSent: "1", VersionAcked: "1"}}},
+		{ID: "a.default", Flavour: "proxyless"},
+		{ID: "b.default", Flavour: "envoy"},
+		{ID: "c.default"},
+	}
+	want := []map[string]string{
+		{"CDS": NotUsed, "LDS": NotUsed, "EDS": NotUsed, "RDS": NotUsed, "AUTHZ": Synced},
+		{"CDS": NotSent, "LDS": NotSent, "EDS": NotSent, "RDS": NotSent, "AUTHZ": NotUsed},
+		{"CDS": NotSent, "LDS": NotSent, "EDS": NotSent, "RDS": NotSent, "AUTHZ": NotUsed},
+		{"CDS": NotSent, "LDS": NotSent, "EDS": NotSent, "RDS": NotSent, "AUTHZ": NotSent},
+	}
+	for i, p := range JudgeProxies(ps, now) {
+		for k, v := range want[i] {
+			if p.Sync[k] != v {
+				t.Errorf("%s (%s) %s = %s, want %s", p.ID, p.Flavour, k, p.Sync[k], v)
+			}
+		}
+	}
+}
