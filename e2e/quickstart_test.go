@@ -157,6 +157,12 @@ func TestQuickstartAsWritten(t *testing.T) {
 			t.Errorf("the Quickstart's output lacks %q", want)
 		}
 	}
+	// describe authz echo-methods, after the calls to Other that the
+	// dry-run policy lets through and the agents count: at least the ten
+	// the README makes (the client's readiness call may add one).
+	if m := regexp.MustCompile(`Decisions: +allow \d+, deny 0, would-deny (\d+), error 0`).FindStringSubmatch(log); m == nil || len(m[1]) < 2 {
+		t.Errorf("describe authz echo-methods shows no ten would-denies (%v)", m)
+	}
 	if !regexp.MustCompile(`v1\D+\d{3}`).MatchString(log) || !regexp.MustCompile(`v2\D+\d{3}`).MatchString(log) {
 		t.Error("the Quickstart's output shows no split of the 1,000 calls over v1 and v2")
 	}

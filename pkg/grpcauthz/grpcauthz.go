@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -40,10 +41,15 @@ type Checker struct {
 	client authv3.AuthorizationClient
 }
 
-// Dial connects to the ext_authz server on the unix socket at path. The
-// connection is made lazily, so the agent may start after the server.
+// Dial connects to the ext_authz server on the unix socket at path
+// (relative to the working directory, or absolute). The connection is made
+// lazily, so the agent may start after the server.
 func Dial(path string) (*Checker, error) {
-	conn, err := grpc.NewClient("unix://"+path, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("ext_authz socket %s: %w", path, err)
+	}
+	conn, err := grpc.NewClient("unix://"+abs, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return nil, fmt.Errorf("ext_authz socket %s: %w", path, err)
 	}
