@@ -19,6 +19,7 @@ import (
 	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/identity/wire"
 
+	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/internal/syncbuf"
 )
@@ -190,5 +191,24 @@ func TestPoliciesListTheProxiesThatEnforceThemWithRBAC(t *testing.T) {
 	})
 	if ps := policyState(t, cp, "pay-only").Proxies; len(ps) != 0 {
 		t.Fatalf("a policy of another workload lists %+v", ps)
+	}
+}
+
+// A dry-run policy that compiles to RBAC is still decided by the agents
+// (RBAC cannot report would-denies): /v1/policies must say ext_authz and
+// why, not rbac.
+func TestDryRunPoliciesAreReportedAsTheAgentsToDecide(t *testing.T) {
+	logs := &syncbuf.Buffer{}
+	cp := startCP(t, t.TempDir(), logs, func(c *Config) { c.AnonymousReads = true })
+	defer cp.Close()
+	dryRun := strings.Replace(policyDoc("web-methods", "services: [web]", `input.attributes.request.http.method == "GET"`),
+		"  modules:", "  mode: dry-run\n  modules:", 1)
+	applyYAML(t, cp, meshtest.ServiceWebShop+"---\n"+dryRun)
+	poll.Until(t, "the applied policy in the mesh", func() bool {
+		return strings.Contains(string(getAPI(t, cp, "/v1/policies")), `"web-methods"`)
+	})
+	st := policyState(t, cp, "web-methods")
+	if st.Mode != "dry-run" || st.Enforcement != apiwire.EnforcedByExtAuthz || !strings.Contains(st.Reason, "the agents decide it") {
+		t.Fatalf("a dry-run policy is reported as %s (%s), mode %s", st.Enforcement, st.Reason, st.Mode)
 	}
 }
