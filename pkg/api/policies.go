@@ -93,7 +93,7 @@ func (s *server) policyStatus(snap *mesh.Snapshot, p *mesh.AuthorizationPolicy) 
 	case c.Compiled && st.Mode == compile.ModeDryRun:
 		// RBAC cannot report what it would deny, so the translator sends
 		// a dry-run policy to the agents whatever it compiles to.
-		st.Reason = "dry-run: the agents decide it and count what it would deny (it compiles to RBAC for when it is enforced)"
+		st.Reason = "dry-run: the agents decide it and count what it would deny; it compiles to RBAC for when it is enforced"
 	case c.Compiled:
 		st.Enforcement = apiwire.EnforcedByRBAC
 	}
