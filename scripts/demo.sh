@@ -196,7 +196,7 @@ step "Workload certificates (SVIDs rotate at half their lifetime)"
 
 step "The dry-run policy echo-methods: calls to Other still answer, and count as would-denies"
 client --method Other --count 10
-sleep 2   # the agents report a would-deny within a second
+sleep 3   # the agents report a new would-deny within a second or so
 "$BIN/embassyctl" describe authz echo-methods
 
 if [ "${DEMO_KEEP:-0}" = 1 ]; then
