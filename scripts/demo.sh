@@ -109,7 +109,7 @@ agent() {
   shift 2
   mkdir -p "$work/agents"
   "$BIN/embassyctl" token create --namespace default --service-account "$sa" --workload "$app" \
-    --single-use --ttl 10m >"$work/agents/$app.token"
+    --single-use --ttl 10m --output "$work/agents/$app.token"
   "$BIN/embassy-agent" --cp "$xds" --token-file "$work/agents/$app.token" --trust-bundle "$work/bundle.pem" \
     --workload "$app.default" --socket-dir "$work/agents/$app" "$@" >"$work/agents/$app.log" 2>&1 &
   pids+=($!)
