@@ -36,10 +36,11 @@ EDS endpoints, RDS routes), the state the server judged:
   STALE     a version was sent and not acked within embassy-cp's
             --stale-after (default 10s)
   PENDING   a version was sent moments ago, the ack is on its way
-  NOT_SENT  nothing of this type was sent (proxyless clients ask for
-            fewer types)
-  -         the proxy's flavour never asks for this type (an agent's
-            routing types, a sidecar's policy bundles)
+  NOT_SENT  the proxy asked for this type (a sidecar asks for every
+            routing type) and nothing of it was sent
+  -         the proxy does not ask for this type: an agent's routing
+            types, a sidecar's policy bundles, a proxyless server's
+            clusters
 
 With ID (a node id, "<workload>.<namespace>"), only that proxy's rows are
 shown (a workload's app and its agent share the id), followed by each

@@ -32,9 +32,9 @@ const (
 // from a server that sends no sync states of its own.
 const StaleAfter = status.DefaultStaleAfter
 
-// NotUsed is the cell of a type the proxy's flavour never asks for (an
-// agent's clusters, a sidecar's policy bundles): nothing is missing there,
-// unlike NOT_SENT.
+// NotUsed is the cell of a type the proxy does not ask for (an agent's
+// clusters, a sidecar's policy bundles, a proxyless server's clusters):
+// nothing is missing there, unlike NOT_SENT.
 const NotUsed = "-"
 
 // routingFlavours are the flavours that ask for the routing types.
@@ -54,11 +54,17 @@ var xdsColumns = []struct {
 	{"AUTHZ", "TypedExtensionConfig", []string{dataplane.FlavourAgent}},
 }
 
-// unsent is the cell of a column's type when nothing of it was sent: a
-// proxy of a known flavour that never asks for the type shows NotUsed.
-func unsent(flavour string, flavours []string) string {
-	known := flavour == dataplane.FlavourEnvoy || flavour == dataplane.FlavourProxyless || flavour == dataplane.FlavourAgent
-	if known && !slices.Contains(flavours, flavour) {
+// unasked is the cell of a column's type the proxy never asked for. A
+// flavour that never uses the type shows NotUsed; so does a proxyless app
+// or an agent, which ask only for what they use (a server its listeners,
+// a client its routes and clusters). An Envoy sidecar asks for every
+// routing type, so one it has not asked for is NOT_SENT, as is any type
+// of a flavour this table does not know.
+func unasked(flavour string, flavours []string) string {
+	switch {
+	case flavour != dataplane.FlavourEnvoy && flavour != dataplane.FlavourProxyless && flavour != dataplane.FlavourAgent:
+		return NotSent
+	case !slices.Contains(flavours, flavour), flavour != dataplane.FlavourEnvoy:
 		return NotUsed
 	}
 	return NotSent
@@ -86,7 +92,7 @@ func JudgeProxies(ps []status.Proxy, now time.Time) []ProxySync {
 	for i, p := range ps {
 		out[i] = ProxySync{Proxy: p, Sync: map[string]string{}}
 		for _, c := range xdsColumns {
-			out[i].Sync[c.header] = unsent(p.Flavour, c.flavours)
+			out[i].Sync[c.header] = unasked(p.Flavour, c.flavours)
 		}
 		for url, ts := range p.Types {
 			name := url[strings.LastIndex(url, ".")+1:]
