@@ -14,7 +14,8 @@ build:
 	$(GO) build -o $(BIN)/ ./cmd/... ./examples/quickstart/cmd/...
 
 ## demo: the control plane with examples/quickstart applied, two echo
-## versions and a proxyless client, the traffic split and proxy status.
+## versions and a proxyless client, the traffic split, proxy status and the
+## dry-run policy's would-denies, on free ports; prints the dashboard's URL.
 ## DEMO_KEEP=1 keeps it running until Ctrl-C.
 demo: build
 	@BIN=$(BIN) bash scripts/demo.sh

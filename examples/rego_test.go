@@ -23,6 +23,8 @@ type decision struct {
 var policyCases = map[string][]decision{
 	"quickstart/default/echo-methods": {
 		{"", "POST", "/embassy.demo.Echo/Call", true},
+		{"", "POST", "/embassy.demo.Echo/Whoami", true},
+		{"", "POST", "/embassy.demo.Echo/Other", false},
 		{"", "POST", "/grpc.health.v1.Health/Check", false},
 	},
 	"bookstore/shop/payments-callers": {

@@ -8,7 +8,9 @@
 # the SPIFFE ID each server saw, then shifts all traffic to v2 and prints
 # the split moving. The echo servers' Workloads are registered by their
 # agents (--address, --service, --port, --label), not applied by hand.
-# DEMO_KEEP=1 keeps it running.
+# Every port is free when picked: embassy-cp listens on ephemeral ports,
+# the echo servers on the first free ports from 18081 up. It prints the
+# dashboard's URL; DEMO_KEEP=1 keeps it running until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-$PWD/bin}
@@ -24,6 +26,20 @@ trap cleanup EXIT INT TERM
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 die() { echo "demo: $*" >&2; exit 1; }
 
+# free_port FROM: the first port from FROM up (at most 200 tried) that
+# nothing on 127.0.0.1 accepts connections on. Callers ask from above the
+# last port handed out, since this runs in a subshell and remembers none.
+free_port() {
+  local p
+  for p in $(seq "$1" $(( $1 + 199 ))); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return 0
+    fi
+  done
+  die "no free port on 127.0.0.1 from $1 to $(( $1 + 199 ))"
+}
+
 # wait_for FILE PATTERN [TENTHS]: poll until FILE holds PATTERN.
 wait_for() {
   for _ in $(seq 1 "${3:-100}"); do
@@ -34,13 +50,14 @@ wait_for() {
 }
 
 # start_cp XDS-ADDR API-ADDR: embassy-cp on the demo's data dir, TLS xDS (no
-# --insecure-xds). Its builtin CA is made for the quickstart Mesh's trust
+# --insecure-xds), loopback clients reading without a token (the
+# dashboard in a browser). Its builtin CA is made for the quickstart Mesh's trust
 # domain, example.org, when the data dir is new; a Mesh naming another
 # trust domain would be refused.
 start_cp() {
   : >"$work/cp.out"
   "$BIN/embassy-cp" --data-dir "$work/data" --xds-addr "$1" --api-addr "$2" \
-    --trust-domain example.org >"$work/cp.out" 2>>"$work/cp.log" &
+    --trust-domain example.org --anonymous-reads >"$work/cp.out" 2>>"$work/cp.log" &
   cp_pid=$!
   pids+=("$cp_pid")
   wait_for "$work/cp.out" 'serving xDS on' || { cat "$work/cp.out" "$work/cp.log"; die "embassy-cp did not start"; }
@@ -49,9 +66,24 @@ start_cp() {
   export EMBASSY_SERVER="http://$api" EMBASSY_TOKEN_FILE="$work/data/admin-token"
 }
 
+# check_started NAME OUT PID: when the process PID has exited, die with its
+# output first (a bind error, "address already in use", says which port)
+# and then a line naming the port.
+check_started() {
+  kill -0 "$3" 2>/dev/null && return 0
+  cat "$2" >&2
+  if grep -q 'address already in use' "$2"; then
+    die "$1 could not listen: its port is taken (see the line above); stop what holds it, or run make demo again to pick another"
+  fi
+  die "$1 exited before it served"
+}
+
 step "Starting embassy-cp for trust domain example.org (data dir $work/data) and applying examples/quickstart but its Workloads"
 start_cp 127.0.0.1:0 127.0.0.1:0
 cat "$work/cp.out"
+echo "Dashboard: $EMBASSY_SERVER/ui"
+v1_port=$(free_port 18081)
+v2_port=$(free_port "$(( v1_port + 1 ))")
 # Everything of the quickstart but echo.yaml's Workloads, which the echo
 # servers' agents register below: an agent may not register a Workload an
 # operator applied. echo.yaml's first document is the echo Service.
@@ -77,13 +109,13 @@ agent() {
   shift 2
   mkdir -p "$work/agents"
   "$BIN/embassyctl" token create --namespace default --service-account "$sa" --workload "$app" \
-    --single-use --ttl 10m >"$work/agents/$app.token"
+    --single-use --ttl 10m --output "$work/agents/$app.token"
   "$BIN/embassy-agent" --cp "$xds" --token-file "$work/agents/$app.token" --trust-bundle "$work/bundle.pem" \
     --workload "$app.default" --socket-dir "$work/agents/$app" "$@" >"$work/agents/$app.log" 2>&1 &
   pids+=($!)
 }
-agent echo-v1 echo --address 127.0.0.1 --service echo --port grpc=18081 --label app=echo --label version=v1
-agent echo-v2 echo --address 127.0.0.1 --service echo --port grpc=18082 --label app=echo --label version=v2
+agent echo-v1 echo --address 127.0.0.1 --service echo --port "grpc=$v1_port" --label app=echo --label version=v1
+agent echo-v2 echo --address 127.0.0.1 --service echo --port "grpc=$v2_port" --label app=echo --label version=v2
 agent echo-client echo-client
 for app in echo-v1 echo-v2 echo-client; do
   for _ in $(seq 1 100); do [ -s "$work/agents/$app/bundle.pem" ] && break; sleep 0.1; done
@@ -96,13 +128,22 @@ for app in echo-v1 echo-v2; do
   wait_for "$work/agents/$app.log" 'workload registered' 100 || { cat "$work/agents/$app.log"; die "the agent of $app did not register its Workload"; }
 done
 
-step "Starting echo v1 (127.0.0.1:18081) and echo v2 (127.0.0.1:18082) as xDS-enabled gRPC servers"
-"$BIN/echo-server" --xds --bootstrap "$work/echo-v1.json" --addr 127.0.0.1:18081 --name v1 >"$work/v1.out" 2>&1 &
-pids+=($!)
-"$BIN/echo-server" --xds --bootstrap "$work/echo-v2.json" --addr 127.0.0.1:18082 --name v2 >"$work/v2.out" 2>&1 &
-pids+=($!)
+step "Starting echo v1 (127.0.0.1:$v1_port) and echo v2 (127.0.0.1:$v2_port) as xDS-enabled gRPC servers that have their agent decide each call"
+declare -A server_pid
 for v in v1 v2; do
-  wait_for "$work/$v.out" 'serving mode SERVING' 150 || { cat "$work/$v.out"; "$BIN/embassyctl" get workloads -A -o yaml || true; tail -30 "$work/cp.log"; cat "$work/agents/echo-$v.log"; die "echo $v never got its Listener"; }
+  port_var=${v}_port
+  "$BIN/echo-server" --xds --bootstrap "$work/echo-$v.json" --addr "127.0.0.1:${!port_var}" --name "$v" \
+    --authz-socket "$work/agents/echo-$v/authz.sock" >"$work/$v.out" 2>&1 &
+  server_pid[$v]=$!
+  pids+=($!)
+done
+for v in v1 v2; do
+  port_var=${v}_port
+  if ! wait_for "$work/$v.out" 'serving mode SERVING' 150; then
+    check_started "echo $v" "$work/$v.out" "${server_pid[$v]}"
+    cat "$work/$v.out"; "$BIN/embassyctl" get workloads -A -o yaml || true; tail -30 "$work/cp.log"; cat "$work/agents/echo-$v.log"
+    die "echo $v never got its Listener (it listens, but embassy-cp sent no Listener for 127.0.0.1:${!port_var}); the logs are above"
+  fi
   grep 'serving mode' "$work/$v.out"
 done
 
@@ -121,7 +162,7 @@ grep '^v1 ' "$work/whoami.out" | head -1
 grep '^v2 ' "$work/whoami.out" | head -1 || true
 
 step "A plaintext client without a certificate, straight at echo v1"
-if "$BIN/echo-client" --target 127.0.0.1:18081 --count 1 --ready-timeout 2s --timeout 1s 2>"$work/plain.err"; then
+if "$BIN/echo-client" --target "127.0.0.1:$v1_port" --count 1 --ready-timeout 2s --timeout 1s 2>"$work/plain.err"; then
   die "a plaintext call reached echo v1 in a STRICT mesh"
 fi
 echo "refused, as STRICT mTLS requires: $(tail -1 "$work/plain.err")"
@@ -153,9 +194,15 @@ wait "$watcher" || true
 step "Workload certificates (SVIDs rotate at half their lifetime)"
 "$BIN/embassyctl" certs
 
+step "The dry-run policy echo-methods: calls to Other still answer, and count as would-denies"
+client --method Other --count 10
+sleep 3   # the agents report a new would-deny within a second or so
+"$BIN/embassyctl" describe authz echo-methods
+
 if [ "${DEMO_KEEP:-0}" = 1 ]; then
   step "Still running (Ctrl-C to stop): EMBASSY_SERVER=$EMBASSY_SERVER EMBASSY_TOKEN_FILE=$EMBASSY_TOKEN_FILE"
+  echo "Dashboard: $EMBASSY_SERVER/ui (reads need no token from this machine: embassy-cp runs with --anonymous-reads)"
   echo "agents' certificates: $work/agents/<workload>/; client bootstrap: $work/echo-client.json"
   wait
 fi
-step "Done"
+step "Done (the dashboard was $EMBASSY_SERVER/ui; DEMO_KEEP=1 make demo keeps everything running)"

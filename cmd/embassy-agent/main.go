@@ -107,7 +107,8 @@ Registration. Every 10s it registers the Workload NAME (from --workload) with
 the namespace and service account from the certificate and drops the
 registration 30s after the last refresh. On SIGTERM or Ctrl-C the agent
 deregisters it, then exits. Without --service the workload backs no service
-and is not registered.
+and is not registered. A Workload NAME that an operator applied is served as
+applied: the agent says so once and does not register it.
 
 Failing fast. A join token embassy-cp refuses, an SVID of another namespace
 than --workload names, or a first registration embassy-cp refuses as not

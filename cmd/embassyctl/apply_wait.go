@@ -61,7 +61,7 @@ func reportChange(g *globals, id string, ch *rollout.Change, timeout time.Durati
 	sort.Strings(nacked)
 	sort.Strings(pending)
 	if ch.State == rollout.Converged {
-		fmt.Fprintf(g.stdout, "change %s: %d proxies acknowledged it in %.3fs\n", id, len(ch.Proxies), ch.ConvergenceSeconds)
+		fmt.Fprintln(g.stdout, converged(id, ch))
 		return nil
 	}
 	var msgs []string
@@ -72,6 +72,19 @@ func reportChange(g *globals, id string, ch *rollout.Change, timeout time.Durati
 		msgs = append(msgs, fmt.Sprintf("no answer within %s from %s", timeout, strings.Join(pending, ", ")))
 	}
 	return &cli.ExitError{Code: cli.ExitFailure, Err: errors.New("change " + id + ": " + strings.Join(msgs, "; "))}
+}
+
+// converged says how a change that needs no more answers went. With no
+// affected proxy connected there was nothing to wait for, which is not
+// the same as every proxy having acknowledged it at once.
+func converged(id string, ch *rollout.Change) string {
+	switch len(ch.Proxies) {
+	case 0:
+		return fmt.Sprintf("change %s: no connected proxy is affected by it; proxies that connect later are sent it when they do", id)
+	case 1:
+		return fmt.Sprintf("change %s: 1 proxy acknowledged it in %.3fs", id, ch.ConvergenceSeconds)
+	}
+	return fmt.Sprintf("change %s: %d proxies acknowledged it in %.3fs", id, len(ch.Proxies), ch.ConvergenceSeconds)
 }
 
 // pause waits one poll interval; it is false once ctx is done.

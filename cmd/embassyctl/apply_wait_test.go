@@ -158,3 +158,18 @@ func TestApplyWaitFailsNamingTheProxyThatNacks(t *testing.T) {
 		t.Fatalf("the apply itself is still reported: %s", out)
 	}
 }
+
+// TestApplyWaitWithNoProxyConnectedSaysSo applies with --wait while no
+// proxy is connected: the command must say no proxy was affected, not
+// that 0 proxies acknowledged it in 0.000s.
+func TestApplyWaitWithNoProxyConnectedSaysSo(t *testing.T) {
+	cp, tokenFile := startControlPlane(t)
+	f := filepath.Join(t.TempDir(), "echo.yaml")
+	if err := os.WriteFile(f, []byte(meshtest.ServiceEcho), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCtl(t, cp, tokenFile, "apply", "-f", f, "--wait", "--timeout", "10s")
+	if code != 0 || !strings.Contains(out, "no connected proxy is affected by it") || strings.Contains(out, "0 proxies") {
+		t.Fatalf("apply --wait: exit %d\n%s%s", code, out, errOut)
+	}
+}

@@ -61,13 +61,7 @@ everything.` + exitCodesHelp,
 func newDescribeKindCmd(g *globals, kind resource.Kind) *cobra.Command {
 	var namespace string
 	name := strings.ToLower(string(kind))
-	aliases := []string{string(kind), plural(name)}
-	switch kind {
-	case resource.KindService:
-		aliases = append(aliases, "svc")
-	case resource.KindAuthorizationPolicy:
-		aliases = append(aliases, "authz")
-	}
+	aliases := append([]string{string(kind), kind.Plural()}, resource.ShortNames[kind]...)
 	cmd := &cobra.Command{
 		Use:     name + " NAME",
 		Aliases: aliases,
@@ -97,17 +91,6 @@ func newDescribeKindCmd(g *globals, kind resource.Kind) *cobra.Command {
 		cmd.Flags().StringVarP(&namespace, "namespace", "n", resource.DefaultNamespace, "namespace")
 	}
 	return cmd
-}
-
-// plural is the kind's plural as get accepts it.
-func plural(name string) string {
-	switch {
-	case strings.HasSuffix(name, "y"):
-		return name[:len(name)-1] + "ies"
-	case strings.HasSuffix(name, "sh"):
-		return name + "es"
-	}
-	return name + "s"
 }
 
 // related reads what describe shows beside r: for a Service or Workload

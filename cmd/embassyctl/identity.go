@@ -39,7 +39,8 @@ func newTokenCreateCmd(g *globals) *cobra.Command {
 		Short: "Create a join token; only the token goes to stdout",
 		Long: `create makes a join token for one identity and prints the token alone on
 stdout (or writes it, mode 0600, to --output), so it can go straight to a
-file; what it grants is printed on stderr. The token is shown this once:
+file; what it grants is printed on stderr. A shell's > makes a file others
+may read under the usual umask: create warns when stdout is such a file. The token is shown this once:
 the control plane keeps only its hash. --workload limits the agent to
 registering that one workload name; --service (repeatable) limits the
 services it may register that workload for. Either way a registration is
@@ -47,7 +48,7 @@ also refused for a Service whose spec.serviceAccounts does not allow the
 token's service account. Names are checked like resource names, and the
 TTL may be at most ` + identity.MaxTokenTTL.String() + " (0: never expires)." + exitCodesHelp,
 		Example: `  embassyctl token create --namespace default --service-account echo --workload echo-v1 --service echo --single-use --output echo-v1.token
-  embassyctl token create -n shop --service-account web --ttl 24h > web.token`,
+  embassyctl token create -n shop --service-account web --ttl 24h --output web.token`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if req.Namespace == "" || req.ServiceAccount == "" {
@@ -90,8 +91,11 @@ TTL may be at most ` + identity.MaxTokenTTL.String() + " (0: never expires)." + 
 // with a wider mode is replaced rather than written into.
 func writeToken(g *globals, path, token string) error {
 	if path == "" {
-		_, err := fmt.Fprintln(g.stdout, token)
-		return err
+		if _, err := fmt.Fprintln(g.stdout, token); err != nil {
+			return err
+		}
+		warnReadableStdout(g)
+		return nil
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
@@ -113,6 +117,21 @@ func writeToken(g *globals, path, token string) error {
 		return fmt.Errorf("--output %s: %w (the token was created; revoke it with embassyctl token revoke)", path, err)
 	}
 	return nil
+}
+
+// warnReadableStdout warns when the token went to a file others may read,
+// as a shell's `>` makes one under the usual umask: the token is a
+// secret, and --output writes it 0600.
+func warnReadableStdout(g *globals) {
+	f, ok := g.stdout.(*os.File)
+	if !ok {
+		return
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o077 == 0 {
+		return
+	}
+	fmt.Fprintf(g.stderr, "embassyctl: warning: the token went to a file others may read (mode %04o): chmod 600 it, and use --output FILE, which writes it 0600\n", fi.Mode().Perm())
 }
 
 func servicesNote(services []string) string {

@@ -119,3 +119,27 @@ func TestTokenCreateOutputAndLimits(t *testing.T) {
 		t.Fatalf("create with an oversized ttl: exit %d\n%s", code, errOut)
 	}
 }
+
+// A token printed into a file others may read, as `> file` makes one under
+// the usual umask, comes with a warning that names --output; a private
+// file gets none.
+func TestTokenCreateWarnsWhenStdoutIsAReadableFile(t *testing.T) {
+	e, _ := identityEnv(t)
+	for _, mode := range []os.FileMode{0o644, 0o600} {
+		f, err := os.OpenFile(filepath.Join(t.TempDir(), "echo.token"), os.O_CREATE|os.O_WRONLY, mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Chmod(mode); err != nil {
+			t.Fatal(err)
+		}
+		var errOut bytes.Buffer
+		code := run(context.Background(), []string{"--server", e.url, "--token-file", e.tokenFile,
+			"token", "create", "--namespace", "default", "--service-account", "echo"}, f, &errOut)
+		f.Close()
+		warned := strings.Contains(errOut.String(), "warning: the token went to a file others may read") && strings.Contains(errOut.String(), "--output FILE")
+		if code != 0 || warned != (mode == 0o644) {
+			t.Errorf("stdout a file of mode %04o: exit %d, stderr %q", mode, code, errOut.String())
+		}
+	}
+}

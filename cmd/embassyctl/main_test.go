@@ -210,7 +210,7 @@ func TestProxyStatusTable(t *testing.T) {
 		t.Fatalf("proxy-status: exit %d: %s", code, errOut)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 2 || strings.Join(strings.Fields(lines[1]), " ") != "echo-1.default envoy sotw SYNCED NACKED NOT_SENT NOT_SENT NOT_SENT" {
+	if len(lines) != 2 || strings.Join(strings.Fields(lines[1]), " ") != "echo-1.default envoy sotw SYNCED NACKED NOT_SENT NOT_SENT -" {
 		t.Fatalf("proxy-status table:\n%s", out)
 	}
 }

@@ -90,7 +90,7 @@ func TestProxyStatusShowsANackFromARealStream(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 2 || strings.Join(strings.Fields(lines[1]), " ") != "web.default envoy sotw NACKED NOT_SENT NOT_SENT NOT_SENT NOT_SENT" {
+	if len(lines) != 2 || strings.Join(strings.Fields(lines[1]), " ") != "web.default envoy sotw NACKED NOT_SENT NOT_SENT NOT_SENT -" {
 		t.Fatalf("proxy-status after the NACK:\n%s", out)
 	}
 	if strings.Contains(out, "\x1b[") {

@@ -71,6 +71,7 @@ var layerOf = map[string]int{
 	"pkg/api":              serving,
 	"pkg/apiwire":          serving,
 	"pkg/client":           serving,
+	"pkg/grpcauthz":        serving,
 	"pkg/identity/client":  serving,
 	"pkg/identity/service": serving,
 	"pkg/metrics":          serving,

@@ -87,3 +87,29 @@ func lastCounts(t *testing.T, rs []*wire.AuthzReport, want []*wire.PolicyCounts)
 	got := mustJSON(t, rs[len(rs)-1].Policies)
 	return got == mustJSON(t, want), "last report " + got
 }
+
+// A would-deny reaches the control plane within about a second, long
+// before a stats tick of an hour: an operator trying a dry-run policy
+// reads it at once. Allows alone send no early report.
+func TestAuthzReportsAWouldDenyPromptly(t *testing.T) {
+	ps := startPolicyServer(t)
+	cp := newFakeCP(t, time.Hour)
+	ta := startAgent(t, cp, func(c *Config) {
+		c.Authz = &AuthzConfig{Dial: ps.dial, StatsInterval: time.Hour}
+	})
+	authz := authzClient(t, ta.dir)
+	audit := compilePolicy(t, "shop/audit", "default allow := false\n\nallow if input.attributes.request.http.path == \"/ok\"", dryRunMode)
+	ps.set(t, "web-1.shop", "v1", policyResource(t, "shop/audit", audit))
+	ps.answer(t, false, "v1")
+	check(t, authz, "GET", "/ok")
+	time.Sleep(2 * PromptReportInterval)
+	if n := len(cp.authzReports()); n != 0 {
+		t.Fatalf("%d reports for allows alone before the stats tick", n)
+	}
+	check(t, authz, "GET", "/nope")
+	want := []*wire.PolicyCounts{{Policy: "shop/audit", Revision: audit.Revision(), Allow: 1, WouldDeny: 1}}
+	poll.Until(t, "a report of the would-deny before the hourly tick", func() bool {
+		rs := cp.authzReports()
+		return len(rs) > 0 && mustJSON(t, rs[len(rs)-1].Policies) == mustJSON(t, want)
+	})
+}

@@ -20,6 +20,12 @@ import (
 // counts are reported to the control plane.
 const DefaultStatsInterval = 10 * time.Second
 
+// PromptReportInterval is how soon a new deny, would-deny or error reaches
+// the control plane, ahead of the next stats tick: the operator who just
+// caused one (trying a dry-run policy) reads it in `embassyctl describe`
+// and /v1/policies at once. Allows wait for the tick; they are the bulk.
+const PromptReportInterval = time.Second
+
 // AuthzConfig turns on the agent's authorization side: the policy stream
 // from the control plane and the ext_authz server on authz.sock.
 type AuthzConfig struct {
@@ -133,6 +139,9 @@ func (a *Agent) startAuthz(ctx context.Context) (stop func(), err error) {
 	wg.Go(func() {
 		tick := time.NewTicker(interval)
 		defer tick.Stop()
+		prompt := time.NewTicker(min(PromptReportInterval, interval))
+		defer prompt.Stop()
+		var reported uint64
 		for {
 			select {
 			case <-actx.Done():
@@ -141,7 +150,13 @@ func (a *Agent) startAuthz(ctx context.Context) (stop func(), err error) {
 				if err := a.authz.WriteStats(a.cfg.SocketDir); err != nil {
 					a.log.Warn("writing the authorization stats failed", "error", err)
 				}
+				reported = a.authz.notAllowed()
 				a.reportAuthz(actx)
+			case <-prompt.C:
+				if n := a.authz.notAllowed(); n != reported {
+					reported = n
+					a.reportAuthz(actx)
+				}
 			}
 		}
 	})

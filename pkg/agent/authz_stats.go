@@ -71,6 +71,18 @@ func (a *Authz) Stats() AuthzStats {
 	return st
 }
 
+// notAllowed counts every decision that was not an allow (denies,
+// would-denies, errors, and denials before the first policy set), so a
+// change of it says a report is worth sending before the next tick.
+func (a *Authz) notAllowed() uint64 {
+	st := a.Stats()
+	n := st.DeniedUnsynced
+	for _, p := range st.Policies {
+		n += p.Deny + p.WouldDeny + p.Error
+	}
+	return n
+}
+
 // Report is Stats in the form the control plane's ReportAuthz takes, for
 // the workload with node id "<name>.<namespace>".
 func (a *Authz) Report(workload string) *wire.AuthzReport {

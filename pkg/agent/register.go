@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"embassy.dev/embassy/pkg/resource"
@@ -39,7 +40,10 @@ type Registrar struct {
 // refresh is logged and retried at the next tick: the lease outlives two
 // missed refreshes. A first registration the control plane refuses as not
 // allowed or not valid ends Run at once with an error saying why: the
-// agent's flags or token cannot work.
+// agent's flags or token cannot work. A registration the control plane
+// refuses as FailedPrecondition (the Workload was applied by an operator)
+// is logged once, and Run stops registering until ctx is done, without
+// deregistering what it never held.
 func (r *Registrar) Run(ctx context.Context) error {
 	interval := r.Interval
 	if interval <= 0 {
@@ -69,6 +73,15 @@ func (r *Registrar) Run(ctx context.Context) error {
 		case err != nil && ctx.Err() == nil && !registered && permanentRegisterRefusal(err):
 			return fmt.Errorf("the control plane refused to register workload %q: %s: fix the agent's --workload, --service, --address and --port flags, "+
 				"or its join token's identity", r.Name, status.Convert(err).Message())
+		case err != nil && ctx.Err() == nil && status.Code(err) == codes.FailedPrecondition:
+			// An operator applied this Workload (or the control plane
+			// otherwise keeps it out of agents' hands): it is served as
+			// applied, so retrying every interval would only repeat the
+			// refusal. The agent goes on serving its identity and policies.
+			log.Info("the control plane does not take this agent's registration; the Workload stays as it is and the agent stops registering it",
+				"workload", r.Name, "reason", status.Convert(err).Message())
+			<-ctx.Done()
+			return nil
 		case err != nil && ctx.Err() == nil:
 			log.Warn("registering the workload failed; retrying", "workload", r.Name, "error", err, "in", interval)
 		case err == nil && !registered:

@@ -2,11 +2,20 @@ package agent
 
 import (
 	"context"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"embassy.dev/embassy/internal/syncbuf"
+	"embassy.dev/embassy/pkg/identity/wire"
+	"embassy.dev/embassy/pkg/resource"
 )
 
 // publisher is an IdentityWatcher the test publishes to.
@@ -62,4 +71,54 @@ func TestRegistrarRegistersANewSVIDAtOnce(t *testing.T) {
 	}
 	pub.publish(&Identity{ID: testID, SVID: &x509svid.SVID{ID: testID}, Generation: 3})
 	waitRegistered("after a new SVID, long before the hour's interval")
+}
+
+// operatorApplied is a control plane that holds the agent's Workload as
+// applied by an operator, refusing its registration as embassy-cp does.
+type operatorApplied struct {
+	*fakeCP
+	registers, deregisters atomic.Int32
+}
+
+func (o *operatorApplied) Register(context.Context, string, resource.WorkloadSpec) (*wire.RegisterResponse, error) {
+	o.registers.Add(1)
+	return nil, status.Error(codes.FailedPrecondition, "Workload/default/echo-v1 was applied by an operator, not registered by an agent")
+}
+
+func (o *operatorApplied) Deregister(context.Context, string) error {
+	o.deregisters.Add(1)
+	return status.Error(codes.FailedPrecondition, "applied by an operator")
+}
+
+// An agent whose --workload names a Workload an operator applied asks
+// once, says so once without a warning, and neither retries every
+// interval nor deregisters it at the end.
+func TestRegistrarStopsWhenTheWorkloadIsAnOperators(t *testing.T) {
+	cp := &operatorApplied{fakeCP: newFakeCP(t, time.Hour)}
+	var logs syncbuf.Buffer
+	logger := hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Info})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- (&Registrar{ControlPlane: cp, Name: "echo-v1", Interval: 10 * time.Millisecond, Logger: logger}).Run(ctx)
+	}()
+	time.Sleep(300 * time.Millisecond) // thirty intervals
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not end with its context")
+	}
+	if n := cp.registers.Load(); n != 1 {
+		t.Errorf("%d registrations, want the one the control plane refused", n)
+	}
+	if n := cp.deregisters.Load(); n != 0 {
+		t.Errorf("%d deregistrations of a Workload the agent never held", n)
+	}
+	if out := logs.String(); strings.Contains(out, "[WARN]") || strings.Count(out, "stops registering") != 1 {
+		t.Errorf("want one INFO line and no warning:\n%s", out)
+	}
 }

@@ -27,15 +27,16 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request) {
 	// Every file is decoded even after one fails, so one round trip shows
 	// the user every problem.
 	for _, f := range req.Files {
-		rs, err := resource.Decode(f.Name, []byte(f.Content))
+		rs, err := resource.DecodePartial(f.Name, []byte(f.Content))
 		if err != nil {
 			errs = append(errs, fieldErrors(err, f.Name)...)
-			continue
 		}
 		all = append(all, rs...)
 	}
 	if len(errs) > 0 {
-		writeFieldErrors(w, errs)
+		// The documents that did decode still have their Rego compiled,
+		// so a schema error does not hide a syntax error of a policy.
+		writeFieldErrors(w, append(errs, s.o.Applier.CompileErrors(r.Context(), all)...))
 		return
 	}
 	if len(all) == 0 {

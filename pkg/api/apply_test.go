@@ -147,3 +147,40 @@ func TestApplyRejectsEmptyRequest(t *testing.T) {
 		t.Fatalf("empty apply: %d %s", code, body)
 	}
 }
+
+// TestApplyReportsSchemaAndRegoErrorsTogether applies a Service with a
+// port out of range beside a policy whose Rego does not parse: the answer
+// must name both, not stop at the schema error, and store nothing.
+func TestApplyReportsSchemaAndRegoErrorsTogether(t *testing.T) {
+	h := newHarness(t, nil)
+	badPort := strings.Replace(meshtest.ServiceEcho, "port: 8080", "port: 70000", 1)
+	if badPort == meshtest.ServiceEcho {
+		t.Fatal("meshtest.ServiceEcho has no port 8080 to break")
+	}
+	badRego := `apiVersion: embassy.dev/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: broken, namespace: default}
+spec:
+  targets: {services: [echo]}
+  modules:
+    - name: broken.rego
+      rego: |
+        package envoy.authz
+        allow if {
+`
+	code, body := h.applyFiles(false,
+		apiwire.File{Name: "echo.yaml", Content: badPort},
+		apiwire.File{Name: "authz.yaml", Content: badRego},
+	)
+	if code != http.StatusBadRequest {
+		t.Fatalf("status %d, want 400: %s", code, body)
+	}
+	er := errorOf(t, body)
+	if !strings.Contains(er.Error, "echo.yaml") || !strings.Contains(er.Error, "70000") ||
+		!strings.Contains(er.Error, "authz.yaml") || !strings.Contains(er.Error, "broken.rego:") {
+		t.Fatalf("the answer does not name both the schema and the Rego error:\n%s", er.Error)
+	}
+	if h.st.Revision() != 0 {
+		t.Fatalf("a refused apply moved the revision to %d", h.st.Revision())
+	}
+}

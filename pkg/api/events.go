@@ -126,10 +126,18 @@ func (s *server) published(kind string, res *apply.Result) {
 	s.o.Events.Publish(events.Event{Kind: kind, Revision: res.Revision, Resources: changed})
 	if len(policies) > 0 {
 		s.o.Events.Publish(events.Event{Kind: events.KindPolicy, Revision: res.Revision, Resources: policies,
-			Message: fmt.Sprintf("%d authorization polic(ies) loaded", len(policies))})
+			Message: policiesLoaded(len(policies))})
 	}
 	for _, e := range res.Excluded {
 		s.o.Events.Publish(events.Event{Kind: events.KindExcluded, Revision: res.Revision,
 			Resources: []string{e.Workload.String(), e.Service.String()}, Message: e.Reason})
 	}
+}
+
+// policiesLoaded is the policy event's message for n applied policies.
+func policiesLoaded(n int) string {
+	if n == 1 {
+		return "1 authorization policy loaded"
+	}
+	return fmt.Sprintf("%d authorization policies loaded", n)
 }

@@ -89,3 +89,11 @@ func TestEventsListsAppliesAndPolicyLoads(t *testing.T) {
 		t.Fatalf("bad limit: %d", code)
 	}
 }
+
+func TestPoliciesLoadedCountsInEnglish(t *testing.T) {
+	for n, want := range map[int]string{1: "1 authorization policy loaded", 3: "3 authorization policies loaded"} {
+		if got := policiesLoaded(n); got != want {
+			t.Errorf("policiesLoaded(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
+	estatus "embassy.dev/embassy/pkg/status"
 	"embassy.dev/embassy/pkg/store"
 	"embassy.dev/embassy/policy/compile"
 	"embassy.dev/embassy/policy/engine"
@@ -85,7 +86,12 @@ func (s *server) policyStatus(snap *mesh.Snapshot, p *mesh.AuthorizationPolicy) 
 		Enforcement: apiwire.EnforcedByExtAuthz, Reason: c.Reason, Location: c.Location, Mode: p.Mode,
 		Targets: p.Spec.Targets, Workloads: []string{}, Proxies: []apiwire.PolicyProxy{},
 	}
-	if c.Compiled {
+	switch {
+	case c.Compiled && st.Mode == mesh.ModeDryRun:
+		// RBAC cannot report what it would deny, so the translator sends
+		// a dry-run policy to the agents whatever it compiles to.
+		st.Reason = "dry-run: the agents decide it and count what it would deny; it compiles to RBAC for when it is enforced"
+	case c.Compiled:
 		st.Enforcement = apiwire.EnforcedByRBAC
 	}
 	targeted := map[string]bool{}
@@ -98,6 +104,7 @@ func (s *server) policyStatus(snap *mesh.Snapshot, p *mesh.AuthorizationPolicy) 
 	if s.o.Proxies == nil {
 		return st
 	}
+	listed := map[string]bool{}
 	for _, px := range s.o.Proxies.Proxies() {
 		ts, asked := px.Types[resourcev3.ExtensionConfigType]
 		if !asked || !targeted[px.Namespace+"/"+px.Workload] {
@@ -108,9 +115,32 @@ func (s *server) policyStatus(snap *mesh.Snapshot, p *mesh.AuthorizationPolicy) 
 			pp.AckedRevision, pp.Current = c.Revision, true
 		}
 		st.Proxies = append(st.Proxies, pp)
+		listed[px.ID] = true
+	}
+	if st.Enforcement == apiwire.EnforcedByRBAC && st.Mode == compile.ModeEnforce {
+		st.Proxies = append(st.Proxies, rbacProxies(s.o.Proxies.Proxies(), targeted, listed)...)
 	}
 	sort.Slice(st.Proxies, func(i, j int) bool { return st.Proxies[i].ID < st.Proxies[j].ID })
 	return st
+}
+
+// rbacProxies lists the targeted proxies that enforce an RBAC-compiled
+// policy in their own listeners (sidecars and proxyless servers, which ask
+// for Listeners), except those already listed by their agent's entry under
+// the same node id. Current says the proxy acked the listeners last sent,
+// which carry the policy's rules.
+func rbacProxies(proxies []estatus.Proxy, targeted, listed map[string]bool) []apiwire.PolicyProxy {
+	var out []apiwire.PolicyProxy
+	for _, px := range proxies {
+		ts, asked := px.Types[resourcev3.ListenerType]
+		if !asked || listed[px.ID] || !targeted[px.Namespace+"/"+px.Workload] {
+			continue
+		}
+		listed[px.ID] = true
+		out = append(out, apiwire.PolicyProxy{ID: px.ID, VersionAcked: ts.VersionAcked,
+			Current: ts.VersionAcked != "" && ts.VersionAcked == ts.VersionSent})
+	}
+	return out
 }
 
 // storedPolicy reads the named AuthorizationPolicy as the model resolves

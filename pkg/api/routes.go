@@ -40,7 +40,9 @@ var routes = []Route{
 	{"GET", "/healthz", public, h((*server).healthz)},
 	{"GET", "/readyz", public, h((*server).readyz)},
 	{"GET", "/metrics", read, h((*server).metrics)},
-	{"GET", "/v1/openapi.json", read, h((*server).openapi)},
+	// The API's description is public: it holds no mesh data, and a
+	// client needs it before it has a token.
+	{"GET", "/v1/openapi.json", public, h((*server).openapi)},
 	{"GET", "/v1/status", read, h((*server).status)},
 	{"POST", "/v1/apply", admin, h((*server).apply)},
 	{"GET", "/v1/resources/{kind}", read, h((*server).list)},

@@ -29,6 +29,14 @@ func compileInProcess(_ context.Context, name string, spec *resource.Authorizati
 	return err
 }
 
+// CompileErrors compiles the AuthorizationPolicies among rs and returns
+// their errors, storing nothing. An apply refused before it reaches Apply
+// (a document that does not decode) uses it so its answer names the Rego
+// errors too, not only the first kind of problem.
+func (a *Applier) CompileErrors(ctx context.Context, rs []*resource.Resource) resource.Errors {
+	return a.compileAll(ctx, rs, nil)
+}
+
 // compileAll compiles the Rego of every AuthorizationPolicy in an apply, so
 // a policy no agent could load is refused before anything is stored. Each
 // problem becomes a field error on the document, whose message keeps OPA's

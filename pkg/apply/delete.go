@@ -49,6 +49,24 @@ func (e *RefusedError) Error() string {
 	return b.String()
 }
 
+// referrers restates the reference errors a delete would introduce as
+// what they are to the operator: the referrer and its field still refer
+// to what the delete removes. The checker's own message ("service ... does
+// not exist") would read as if the resource being deleted were missing.
+func referrers(errs resource.Errors, keys []resource.Key) resource.Errors {
+	names := make([]string, len(keys))
+	for i, k := range keys {
+		names[i] = k.String()
+	}
+	target := strings.Join(names, " or ")
+	out := make(resource.Errors, len(errs))
+	for i, fe := range errs {
+		fe.Msg = "refers to " + target + ", which this delete removes"
+		out[i] = fe
+	}
+	return out
+}
+
 // Delete removes keys as one atomic commit. It returns a *NotFoundError for
 // a key that is not stored and a *RefusedError when a remaining resource
 // would refer to a deleted one; nothing is deleted then. With dryRun it
@@ -85,7 +103,7 @@ func (a *Applier) Delete(ctx context.Context, keys []resource.Key, dryRun bool) 
 	}
 	warnings, refErrs := newProblems(stored, remaining, nil)
 	if len(refErrs) > 0 {
-		return nil, &RefusedError{Keys: keys, Referrers: refErrs}
+		return nil, &RefusedError{Keys: keys, Referrers: referrers(refErrs, keys)}
 	}
 	res.Warnings = warnings
 

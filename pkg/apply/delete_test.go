@@ -36,6 +36,10 @@ func TestDeleteRefusesToLeaveDanglingReference(t *testing.T) {
 	if msg := err.Error(); !strings.Contains(msg, "Route/default/echo") || !strings.Contains(msg, "delete the referring resources first") {
 		t.Fatalf("refusal does not name the referrer and the fix: %s", msg)
 	}
+	// The Service exists: the refusal must not say it does not.
+	if msg := err.Error(); strings.Contains(msg, "does not exist") || !strings.Contains(msg, "Route/default/echo spec.service: refers to Service/default/echo") {
+		t.Fatalf("refusal does not say the Route refers to the Service being deleted: %s", msg)
+	}
 	if st.Revision() != 1 || storedCount(t, st) != 2 {
 		t.Fatalf("refused delete changed the store: revision %d, %d stored", st.Revision(), storedCount(t, st))
 	}

@@ -356,9 +356,23 @@ func (d *describer) authorizationPolicy(r *resource.Resource, s *resource.Author
 	}
 	d.field("Enforcement", enf)
 	d.lines("Workloads", st.Workloads)
-	proxies := &table{headers: []string{"PROXY", "ACKED-REVISION", "CURRENT"}, gap: 3}
+	d.field("Decisions", decisionsText(st.Decisions))
+	proxies := &table{headers: []string{"PROXY", "ACKED-REVISION", "CURRENT", "ALLOW", "DENY", "WOULD-DENY", "ERROR"}, gap: 3}
 	for _, p := range st.Proxies {
-		proxies.rows = append(proxies.rows, []string{p.ID, orDash(p.AckedRevision), strconv.FormatBool(p.Current)})
+		row := []string{p.ID, orDash(p.AckedRevision), strconv.FormatBool(p.Current), "-", "-", "-", "-"}
+		if c := p.Decisions; c != nil {
+			row = append(row[:3], fmt.Sprint(c.Allow), fmt.Sprint(c.Deny), fmt.Sprint(c.WouldDeny), fmt.Sprint(c.Error))
+		}
+		proxies.rows = append(proxies.rows, row)
 	}
 	d.section("Proxies", proxies)
+}
+
+// decisionsText sums a policy's reported decisions on one line; a dry-run
+// policy's would-denies are what its author reads before enforcing it.
+func decisionsText(c apiwire.DecisionCounts) string {
+	if c == (apiwire.DecisionCounts{}) {
+		return "none reported yet"
+	}
+	return fmt.Sprintf("allow %d, deny %d, would-deny %d, error %d", c.Allow, c.Deny, c.WouldDeny, c.Error)
 }

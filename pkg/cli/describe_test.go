@@ -24,7 +24,9 @@ func TestGoldenDescribe(t *testing.T) {
 		Excluded: []apiwire.ExcludedWorkload{{Workload: "echo-x", Address: "10.0.0.66", ServiceAccount: "echo-client"}}}}}
 	policies := &apiwire.PoliciesResponse{Policies: []apiwire.PolicyStatus{
 		{Namespace: "default", Name: "echo-authz", Revision: "3a9f", Compiled: true, Enforcement: apiwire.EnforcedByExtAuthz, Reason: "reads the request body", Location: "authz.rego:5",
-			Mode: "dry-run", Workloads: []string{"default/echo-v1", "default/echo-v2"}, Proxies: []apiwire.PolicyProxy{{ID: "echo-v1.default", AckedRevision: "3a9f", Current: true}, {ID: "echo-v2.default"}}},
+			Mode: "dry-run", Workloads: []string{"default/echo-v1", "default/echo-v2"}, Proxies: []apiwire.PolicyProxy{{ID: "echo-v1.default", AckedRevision: "3a9f", Current: true,
+				Decisions: &apiwire.ProxyDecisions{Revision: "3a9f", DecisionCounts: apiwire.DecisionCounts{Allow: 40, WouldDeny: 2}}}, {ID: "echo-v2.default"}},
+			Decisions: apiwire.DecisionCounts{Allow: 40, WouldDeny: 2}},
 		{Namespace: "default", Name: "canary-only", Revision: "77b0", Compiled: true, Enforcement: apiwire.EnforcedByRBAC, Mode: "enforce", Workloads: []string{"default/echo-v2"}},
 	}}
 	cases := []struct {

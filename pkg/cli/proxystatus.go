@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
 	"sigs.k8s.io/yaml"
 
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/status"
 )
 
@@ -30,15 +32,42 @@ const (
 // from a server that sends no sync states of its own.
 const StaleAfter = status.DefaultStaleAfter
 
+// NotUsed is the cell of a type the proxy does not ask for (an agent's
+// clusters, a sidecar's policy bundles, a proxyless server's clusters):
+// nothing is missing there, unlike NOT_SENT.
+const NotUsed = "-"
+
+// routingFlavours are the flavours that ask for the routing types.
+var routingFlavours = []string{dataplane.FlavourEnvoy, dataplane.FlavourProxyless}
+
 // xdsColumns are the proxy-status columns, by the short name of the xDS
-// resource type they show.
-var xdsColumns = []struct{ header, typeName string }{
-	{"CDS", "Cluster"},
-	{"LDS", "Listener"},
-	{"EDS", "ClusterLoadAssignment"},
-	{"RDS", "RouteConfiguration"},
+// resource type they show, with the flavours that ask for that type.
+var xdsColumns = []struct {
+	header, typeName string
+	flavours         []string
+}{
+	{"CDS", "Cluster", routingFlavours},
+	{"LDS", "Listener", routingFlavours},
+	{"EDS", "ClusterLoadAssignment", routingFlavours},
+	{"RDS", "RouteConfiguration", routingFlavours},
 	// The authorization policy bundles an agent receives.
-	{"AUTHZ", "TypedExtensionConfig"},
+	{"AUTHZ", "TypedExtensionConfig", []string{dataplane.FlavourAgent}},
+}
+
+// unasked is the cell of a column's type the proxy never asked for. A
+// flavour that never uses the type shows NotUsed; so does a proxyless app
+// or an agent, which ask only for what they use (a server its listeners,
+// a client its routes and clusters). An Envoy sidecar asks for every
+// routing type, so one it has not asked for is NOT_SENT, as is any type
+// of a flavour this table does not know.
+func unasked(flavour string, flavours []string) string {
+	switch {
+	case flavour != dataplane.FlavourEnvoy && flavour != dataplane.FlavourProxyless && flavour != dataplane.FlavourAgent:
+		return NotSent
+	case !slices.Contains(flavours, flavour), flavour != dataplane.FlavourEnvoy:
+		return NotUsed
+	}
+	return NotSent
 }
 
 // SyncState is one type's state: the server's when it sent one,
@@ -63,7 +92,7 @@ func JudgeProxies(ps []status.Proxy, now time.Time) []ProxySync {
 	for i, p := range ps {
 		out[i] = ProxySync{Proxy: p, Sync: map[string]string{}}
 		for _, c := range xdsColumns {
-			out[i].Sync[c.header] = NotSent
+			out[i].Sync[c.header] = unasked(p.Flavour, c.flavours)
 		}
 		for url, ts := range p.Types {
 			name := url[strings.LastIndex(url, ".")+1:]
@@ -182,4 +211,29 @@ func stateColour(state string) string {
 		return ansiYellow
 	}
 	return ""
+}
+
+// PrintNacks writes each type's last NACK of the proxies, one line each,
+// for proxy-status ID: the table says NACKED, this says why. A NACK since
+// acked is printed too, marked so, since it may explain a past outage.
+func PrintNacks(w io.Writer, ps []status.Proxy) {
+	for _, p := range ps {
+		urls := make([]string, 0, len(p.Types))
+		for url := range p.Types {
+			urls = append(urls, url)
+		}
+		slices.Sort(urls)
+		for _, url := range urls {
+			ts := p.Types[url]
+			if ts.LastNack == nil {
+				continue
+			}
+			since := ""
+			if ts.VersionAcked != "" && ts.AckedAt.After(ts.LastNack.Time) {
+				since = " (acked version " + ts.VersionAcked + " since)"
+			}
+			fmt.Fprintf(w, "\n%s %s %s rejected version %s at %s%s:\n  %s\n", p.ID, orDash(p.Flavour), url[strings.LastIndex(url, ".")+1:],
+				ts.LastNack.Version, ts.LastNack.Time.UTC().Format(time.RFC3339), since, ts.LastNack.Message)
+		}
+	}
 }

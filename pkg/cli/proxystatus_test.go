@@ -45,3 +45,34 @@ func TestJudgeProxiesMapsTypeURLsToColumns(t *testing.T) {
 		}
 	}
 }
+
+// TestJudgeProxiesMarksTypesAFlavourNeverUses checks that a type the
+// proxy does not ask for reads NotUsed, not NOT_SENT: an agent's routing
+// columns, a sidecar's AUTHZ, a proxyless server's clusters. A sidecar's
+// routing type it has not asked for, and a type asked for and not sent,
+// still read NOT_SENT.
+func TestJudgeProxiesMarksTypesAFlavourNeverUses(t *testing.T) {
+	now := time.Now()
+	authz := "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig"
+	lds := "type.googleapis.com/envoy.config.listener.v3.Listener"
+	cds := "type.googleapis.com/envoy.config.cluster.v3.Cluster"
+	ps := []status.Proxy{
+		{ID: "a.default", Flavour: "agent", Types: map[string]status.TypeStatus{authz: {VersionSent: "1", VersionAcked: "1"}}},
+		{ID: "a.default", Flavour: "proxyless", Types: map[string]status.TypeStatus{lds: {VersionSent: "1", VersionAcked: "1"}, cds: {}}},
+		{ID: "b.default", Flavour: "envoy", Types: map[string]status.TypeStatus{lds: {VersionSent: "1", VersionAcked: "1"}}},
+		{ID: "c.default"},
+	}
+	want := []map[string]string{
+		{"CDS": NotUsed, "LDS": NotUsed, "EDS": NotUsed, "RDS": NotUsed, "AUTHZ": Synced},
+		{"CDS": NotSent, "LDS": Synced, "EDS": NotUsed, "RDS": NotUsed, "AUTHZ": NotUsed},
+		{"CDS": NotSent, "LDS": Synced, "EDS": NotSent, "RDS": NotSent, "AUTHZ": NotUsed},
+		{"CDS": NotSent, "LDS": NotSent, "EDS": NotSent, "RDS": NotSent, "AUTHZ": NotSent},
+	}
+	for i, p := range JudgeProxies(ps, now) {
+		for k, v := range want[i] {
+			if p.Sync[k] != v {
+				t.Errorf("%s (%s) %s = %s, want %s", p.ID, p.Flavour, k, p.Sync[k], v)
+			}
+		}
+	}
+}

@@ -124,3 +124,14 @@ func (c *Client) FollowEvents(ctx context.Context, fn func(events.Event) error) 
 	}
 	return sc.Err()
 }
+
+// ProxyConfig returns what the control plane sent the proxy, as the API
+// serves it: Envoy's config dump ("configs") and, per type URL, the diff
+// from what the proxy last acked ("diff").
+func (c *Client) ProxyConfig(ctx context.Context, id string) (json.RawMessage, error) {
+	var out json.RawMessage
+	if err := c.do(ctx, http.MethodGet, "/v1/proxies/"+url.PathEscape(id)+"/config", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -47,8 +47,8 @@ func (c *ControlPlane) authorizeStream(ctx context.Context, node *core.Node) err
 	want := r.Spec.(*resource.WorkloadSpec).Identity()
 	if want != sa {
 		wantID, _ := dataplane.WorkloadID(c.ca.TrustDomain(), ns, want)
-		return status.Errorf(codes.PermissionDenied, "node %q is Workload %s with identity %s, but the certificate is %s: a proxy may only ask for its own identity's configuration",
-			node.GetId(), key, wantID, id)
+		return status.Errorf(codes.PermissionDenied, "node %q is workload %s/%s with identity %s, but the certificate is %s: a proxy may only ask for its own identity's configuration",
+			node.GetId(), ns, name, wantID, id)
 	}
 	return nil
 }

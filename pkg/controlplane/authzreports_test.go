@@ -19,6 +19,7 @@ import (
 	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/identity/wire"
 
+	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/internal/syncbuf"
 )
@@ -123,7 +124,7 @@ func policyState(t *testing.T, cp *ControlPlane, name string) apiwire.PolicyStat
 			return p
 		}
 	}
-	t.Fatalf("no policy shop/%s in /v1/policies", name)
+	t.Fatalf("no policy shop/%s in /v1/policies: %s", name, getAPI(t, cp, "/v1/policies"))
 	return apiwire.PolicyStatus{}
 }
 
@@ -156,4 +157,58 @@ func getAPI(t *testing.T, cp *ControlPlane, path string) []byte {
 		t.Fatalf("GET %s: %d %v\n%s", path, resp.StatusCode, err, body)
 	}
 	return body
+}
+
+// A policy enforced with RBAC lives in the listeners of its workloads'
+// proxies, which ask for no bundles: /v1/policies must list those proxies
+// too, not an empty list.
+func TestPoliciesListTheProxiesThatEnforceThemWithRBAC(t *testing.T) {
+	logs := &syncbuf.Buffer{}
+	cp := startCP(t, t.TempDir(), logs, func(c *Config) { c.AnonymousReads = true })
+	defer cp.Close()
+	applyYAML(t, cp, meshAuthz)
+	poll.Until(t, "the applied policies in the mesh", func() bool {
+		return strings.Contains(string(getAPI(t, cp, "/v1/policies")), `"web-methods"`)
+	})
+	web, _ := attest(t, cp, "shop", "web")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stream, err := dialXDS(t, cp, &web).StreamAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := &core.Node{Id: "web-1.shop"}
+	if err := stream.Send(&discovery.DiscoveryRequest{TypeUrl: resourcev3.ListenerType, Node: node}); err != nil {
+		t.Fatal(err)
+	}
+	recvUntil(t, stream, node, func(r *discovery.DiscoveryResponse) bool { return r.GetTypeUrl() == resourcev3.ListenerType })
+	if st := policyState(t, cp, "web-methods"); st.Enforcement != apiwire.EnforcedByRBAC {
+		t.Fatalf("web-methods is enforced by %s (%s), want rbac for this test", st.Enforcement, st.Reason)
+	}
+	poll.Until(t, "the sidecar listed under the policy it enforces, acked", func() bool {
+		ps := policyState(t, cp, "web-methods").Proxies
+		return len(ps) == 1 && ps[0].ID == "web-1.shop" && ps[0].Current
+	})
+	if ps := policyState(t, cp, "pay-only").Proxies; len(ps) != 0 {
+		t.Fatalf("a policy of another workload lists %+v", ps)
+	}
+}
+
+// A dry-run policy that compiles to RBAC is still decided by the agents
+// (RBAC cannot report would-denies): /v1/policies must say ext_authz and
+// why, not rbac.
+func TestDryRunPoliciesAreReportedAsTheAgentsToDecide(t *testing.T) {
+	logs := &syncbuf.Buffer{}
+	cp := startCP(t, t.TempDir(), logs, func(c *Config) { c.AnonymousReads = true })
+	defer cp.Close()
+	dryRun := strings.Replace(policyDoc("web-methods", "services: [web]", `input.attributes.request.http.method == "GET"`),
+		"  modules:", "  mode: dry-run\n  modules:", 1)
+	applyYAML(t, cp, meshtest.ServiceWebShop+"---\n"+dryRun)
+	poll.Until(t, "the applied policy in the mesh", func() bool {
+		return strings.Contains(string(getAPI(t, cp, "/v1/policies")), `"web-methods"`)
+	})
+	st := policyState(t, cp, "web-methods")
+	if st.Mode != "dry-run" || st.Enforcement != apiwire.EnforcedByExtAuthz || !strings.Contains(st.Reason, "the agents decide it") {
+		t.Fatalf("a dry-run policy is reported as %s (%s), mode %s", st.Enforcement, st.Reason, st.Mode)
+	}
 }

@@ -49,7 +49,7 @@ func TestXDSServesOnlyTheCertificatesOwnWorkload(t *testing.T) {
 	if status.Code(err) != codes.PermissionDenied || resp != nil {
 		t.Fatalf("identity web asking for pay-1's configuration: %v, %v", resp, err)
 	}
-	for _, want := range []string{`"pay-1.shop"`, "spiffe://embassy.local/ns/shop/sa/pay", "spiffe://embassy.local/ns/shop/sa/web"} {
+	for _, want := range []string{`"pay-1.shop" is workload shop/pay-1 with identity`, "spiffe://embassy.local/ns/shop/sa/pay", "spiffe://embassy.local/ns/shop/sa/web"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Fatalf("the refusal does not name %s: %v", want, err)
 		}

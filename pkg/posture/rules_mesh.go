@@ -86,7 +86,7 @@ func dryRunPolicies(in Inputs) []Finding {
 		}
 		out = append(out, Finding{ID: "policy-dry-run", Severity: Low, Resources: []string{policyKey(p)},
 			Title: fmt.Sprintf("AuthorizationPolicy %s/%s is in dry-run: it logs what it would deny and denies nothing", p.Namespace, p.Name),
-			Fix:   "check its would-deny decisions in the status API, then set spec.mode: enforce"})
+			Fix:   fmt.Sprintf("check its would-deny decisions (embassyctl describe authz %s -n %s, or GET /v1/policies), then set spec.mode: enforce", p.Name, p.Namespace)})
 	}
 	return out
 }

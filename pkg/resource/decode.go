@@ -30,6 +30,19 @@ func Decode(file string, data []byte) ([]*Resource, error) {
 	return rs, nil
 }
 
+// DecodePartial is Decode that also returns the documents that decoded
+// when others of the file did not, so that a caller can run its own checks
+// (compiling Rego) on those and report every problem of an apply at once.
+// Resources returned with an error must never be stored.
+func DecodePartial(file string, data []byte) ([]*Resource, error) {
+	rs, errs := decodeFile(file, data)
+	errs = append(errs, duplicates(rs)...)
+	if len(errs) > 0 {
+		return rs, &errs
+	}
+	return rs, nil
+}
+
 // decodeFile decodes every document of one file, collecting every problem.
 // Duplicate keys are left to the caller, which may see several files.
 func decodeFile(file string, data []byte) ([]*Resource, Errors) {

@@ -34,6 +34,10 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rs, err := Decode("fuzz.yaml", data)
+		partial, perr := DecodePartial("fuzz.yaml", data)
+		if (err == nil) != (perr == nil) || (err != nil && err.Error() != perr.Error()) {
+			t.Fatalf("DecodePartial's error %v differs from Decode's %v", perr, err)
+		}
 		if err != nil {
 			var errs *Errors
 			if !errors.As(err, &errs) || errs == nil || len(*errs) == 0 {
@@ -42,7 +46,17 @@ func FuzzDecode(f *testing.F) {
 			if rs != nil {
 				t.Fatalf("Decode returned %d resources with an error", len(rs))
 			}
+			// The documents DecodePartial returns beside the error decoded
+			// and validated on their own.
+			for _, r := range partial {
+				if verr := Validate(r); verr != nil {
+					t.Fatalf("a partially decoded resource fails Validate: %v", verr)
+				}
+			}
 			return
+		}
+		if len(partial) != len(rs) {
+			t.Fatalf("DecodePartial gave %d resources, Decode %d", len(partial), len(rs))
 		}
 		for _, r := range rs {
 			if verr := Validate(r); verr != nil {

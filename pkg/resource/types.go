@@ -28,14 +28,30 @@ const (
 // Kinds lists every kind in a stable order.
 var Kinds = []Kind{KindMesh, KindService, KindWorkload, KindRoute, KindTrafficPolicy, KindAuthorizationPolicy}
 
+// ShortNames are the abbreviations ParseKind accepts for each kind, as
+// kubectl's are (`embassyctl get svc`). A Mesh's name is short already.
+var ShortNames = map[Kind][]string{
+	KindService:             {"svc"},
+	KindWorkload:            {"wl"},
+	KindRoute:               {"rt"},
+	KindTrafficPolicy:       {"tp"},
+	KindAuthorizationPolicy: {"authz", "ap"},
+}
+
 // ParseKind accepts a kind's name case-insensitively, in singular or plural
-// form (so `embassyctl get services` works), and returns its canonical form.
+// form (so `embassyctl get services` works) or as one of its ShortNames,
+// and returns its canonical form.
 func ParseKind(s string) (Kind, error) {
 	l := strings.ToLower(s)
 	for _, k := range Kinds {
 		kl := strings.ToLower(string(k))
-		if l == kl || l == kl+"s" || (strings.HasSuffix(kl, "y") && l == kl[:len(kl)-1]+"ies") || (strings.HasSuffix(kl, "sh") && l == kl+"es") {
+		if l == kl || l == k.Plural() {
 			return k, nil
+		}
+		for _, short := range ShortNames[k] {
+			if l == short {
+				return k, nil
+			}
 		}
 	}
 	names := make([]string, len(Kinds))
@@ -43,6 +59,19 @@ func ParseKind(s string) (Kind, error) {
 		names[i] = string(k)
 	}
 	return "", fmt.Errorf("unknown kind %q: expected one of %s", s, strings.Join(names, ", "))
+}
+
+// Plural is the kind's plural in lower case, as the CLI and the API's
+// paths accept it: meshes, services, authorizationpolicies.
+func (k Kind) Plural() string {
+	l := strings.ToLower(string(k))
+	switch {
+	case strings.HasSuffix(l, "y"):
+		return l[:len(l)-1] + "ies"
+	case strings.HasSuffix(l, "sh"):
+		return l + "es"
+	}
+	return l + "s"
 }
 
 // Namespaced reports whether resources of the kind live in a namespace.

@@ -52,7 +52,7 @@ func (t *translator) authzFilters(w *mesh.Workload, proxyless bool) (filters []*
 			t.diag(resource.KindAuthorizationPolicy, p.Namespace, p.Name, "policy %s/%s names JWT providers, which proxyless gRPC servers cannot verify (they have no jwt_authn); workload %s denies every request to its gRPC server", p.Namespace, p.Name, w.Name)
 			rbacs = append(rbacs, rbacFilter(p, denyAll()))
 		case proxyless && !enforce:
-			t.diag(resource.KindAuthorizationPolicy, p.Namespace, p.Name, "policy %s/%s is in dry-run, which proxyless gRPC servers cannot report (they have no ext_authz); it is not applied to workload %s", p.Namespace, p.Name, w.Name)
+			t.diag(resource.KindAuthorizationPolicy, p.Namespace, p.Name, "policy %s/%s is in dry-run, which gRPC's RBAC filter cannot report; workload %s's proxyless server gets no filter for it, and only its agent evaluates it, for calls the server has the agent decide (pkg/grpcauthz)", p.Namespace, p.Name, w.Name)
 		case proxyless && rules == nil:
 			t.diag(resource.KindAuthorizationPolicy, p.Namespace, p.Name, "policy %s/%s cannot be enforced on proxyless gRPC servers: %s; workload %s denies every request to its gRPC server", p.Namespace, p.Name, notCompiledReason(c), w.Name)
 			rbacs = append(rbacs, rbacFilter(p, denyAll()))

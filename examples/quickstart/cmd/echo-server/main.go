@@ -29,6 +29,7 @@ import (
 	"google.golang.org/grpc/xds"
 
 	"embassy.dev/embassy/internal/echo"
+	"embassy.dev/embassy/pkg/grpcauthz"
 )
 
 // drainTimeout bounds a graceful stop, so a client holding a stream open
@@ -43,6 +44,7 @@ func main() {
 	failEvery := fs.Uint64("fail-every", 0, "fail every `N`th Call or Other attempt (the Nth, 2Nth, ...) with --fail-code; 0 never fails")
 	failCode := fs.String("fail-code", "UNAVAILABLE", "gRPC status `code` of failed attempts, by name (UNAVAILABLE) or number (14)")
 	xdsMode := fs.Bool("xds", false, "serve as an xDS-enabled gRPC server: security from the Listener Embassy serves for --addr (needs --bootstrap or GRPC_XDS_BOOTSTRAP)")
+	authzSocket := fs.String("authz-socket", "", "have the workload's embassy-agent decide every call over its ext_authz `socket` (<agent socket dir>/authz.sock), so its policies, dry-run ones too, are evaluated and counted")
 	bootstrapFile := fs.String("bootstrap", "", "xDS bootstrap `file` for --xds (embassyctl bootstrap grpc --workload NAME.NS --cert-dir DIR); ignored when GRPC_XDS_BOOTSTRAP or GRPC_XDS_BOOTSTRAP_CONFIG is set")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `echo-server serves the embassy.demo.Echo gRPC service and answers every
@@ -59,7 +61,13 @@ must be the Workload's address and port exactly.
 
 Usage:
   echo-server [--addr 127.0.0.1:18081] [--name v1] [--delay 1s] [--fail-every 2 --fail-code UNAVAILABLE]
-  echo-server --xds --bootstrap echo-v1.json --addr 127.0.0.1:18081 --name v1
+  echo-server --xds --bootstrap echo-v1.json --addr 127.0.0.1:18081 --name v1 --authz-socket DIR/authz.sock
+
+With --authz-socket every call is first sent to the agent's ext_authz
+server, as an Envoy sidecar would send it: the agent decides with the
+workload's AuthorizationPolicies and reports the decisions (a dry-run
+policy's would-denies too) to embassy-cp. A denied call fails with
+PERMISSION_DENIED; an agent that cannot be asked fails it with UNAVAILABLE.
 
 Flags:
 `)
@@ -96,7 +104,17 @@ Flags:
 		}
 	}
 	opts := echo.Options{Name: *name, Delay: *delay, FailEvery: *failEvery, FailCode: code}
-	if err := run(*addr, opts, *xdsMode); err != nil {
+	var serverOpts []grpc.ServerOption
+	if *authzSocket != "" {
+		checker, err := grpcauthz.Dial(*authzSocket)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "echo-server: --authz-socket:", err)
+			os.Exit(2)
+		}
+		defer checker.Close()
+		serverOpts = append(serverOpts, grpc.ChainUnaryInterceptor(checker.UnaryInterceptor()), grpc.ChainStreamInterceptor(checker.StreamInterceptor()))
+	}
+	if err := run(*addr, opts, *xdsMode, serverOpts...); err != nil {
 		fmt.Fprintln(os.Stderr, "echo-server:", err)
 		os.Exit(1)
 	}
@@ -113,9 +131,9 @@ type server interface {
 // newServer returns a plain gRPC server, or with xdsMode an xDS-enabled
 // one whose credentials follow the Listener's security config, falling
 // back to plaintext where it has none.
-func newServer(name string, xdsMode bool) (server, error) {
+func newServer(name string, xdsMode bool, extra ...grpc.ServerOption) (server, error) {
 	if !xdsMode {
-		return grpc.NewServer(), nil
+		return grpc.NewServer(extra...), nil
 	}
 	// An insecure bootstrap means no certificate to serve with: plaintext.
 	creds := insecure.NewCredentials()
@@ -132,11 +150,11 @@ func newServer(name string, xdsMode bool) (server, error) {
 		}
 		fmt.Printf("echo-server %s on %s: serving mode %s\n", name, addr, args.Mode)
 	})
-	return xds.NewGRPCServer(grpc.Creds(creds), mode)
+	return xds.NewGRPCServer(append([]grpc.ServerOption{grpc.Creds(creds), mode}, extra...)...)
 }
 
-func run(addr string, opts echo.Options, xdsMode bool) error {
-	s, err := newServer(opts.Name, xdsMode)
+func run(addr string, opts echo.Options, xdsMode bool, serverOpts ...grpc.ServerOption) error {
+	s, err := newServer(opts.Name, xdsMode, serverOpts...)
 	if err != nil {
 		return err
 	}
