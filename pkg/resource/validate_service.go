@@ -46,6 +46,7 @@ func (v *validator) service(s *ServiceSpec) {
 			seen[sa] = i
 		}
 	}
+	v.egress(s.Egress)
 }
 
 // ipAddress checks that s is an IPv4 or IPv6 address (no host names: the

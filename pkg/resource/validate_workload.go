@@ -33,4 +33,5 @@ func (v *validator) workload(s *WorkloadSpec) {
 		}
 	}
 	v.dnsLabel("spec.serviceAccount", s.ServiceAccount, false)
+	v.egress(s.Egress)
 }
