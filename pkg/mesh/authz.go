@@ -24,6 +24,11 @@ type AuthzCompiled struct {
 	// the rules.
 	Compiled bool
 	RBAC     any
+	// MayAllow, when set with Compiled, says whether RBAC can allow any
+	// request of a caller authenticated as the given SPIFFE ID
+	// (policy/rbac.MayAllow); config scoping reads it. Without it the
+	// policy's callers are not analysed, and every service stays visible.
+	MayAllow func(principal string) bool
 	// Reason and Location say, when not Compiled, what kept the policy on
 	// ext_authz.
 	Reason   string
