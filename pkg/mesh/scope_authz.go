@@ -18,6 +18,11 @@ func (s *Snapshot) mayReach(svc *Service, caller string) (bool, string) {
 	if s.MTLSMode == resource.MTLSDisabled {
 		return true, "mTLS is DISABLED, so callers prove no identity to read policies against"
 	}
+	for _, p := range svc.Spec.Ports {
+		if !IsHTTPFamily(p.Protocol) {
+			return true, fmt.Sprintf("its %s port %d is not behind policies, which read HTTP requests", p.Protocol, p.Port)
+		}
+	}
 	var workloads []*Workload
 	for _, ep := range svc.Endpoints {
 		if ep.Workload == "" {
