@@ -54,11 +54,10 @@ type scopeMemo struct {
 // and must not be modified.
 func (s *Snapshot) Visible(w *Workload) *Visibility {
 	mode := s.Mesh.ConfigScoping
-	if mode == resource.ScopingNone || w == nil {
-		why := "scoping is off (Mesh spec.configScoping: none)"
-		if w != nil {
-			return s.all(mode, why)
-		}
+	switch {
+	case mode == resource.ScopingNone:
+		return s.all(mode, "scoping is off (Mesh spec.configScoping: none)")
+	case w == nil:
 		return s.all(mode, "the proxy names no Workload, whose identity and egress scoping needs")
 	}
 	egress := s.egressOf(w)
