@@ -93,6 +93,9 @@ func (s *Snapshot) resolveVisibility(mode, caller string, egress []egressEntry) 
 	reasons := map[ServiceRef]string{}
 	for _, svc := range s.Services {
 		visible, why := explicitlyListed(svc.Ref, egress)
+		if mode == resource.ScopingAuto && len(egress) == 0 {
+			why = "" // an empty list narrows nothing; authorization decides
+		}
 		if visible && mode == resource.ScopingAuto {
 			var authz string
 			visible, authz = s.mayReach(svc, caller)
