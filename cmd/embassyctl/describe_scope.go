@@ -56,7 +56,8 @@ func asCompiled(statuses map[string]apiwire.PolicyStatus) mesh.AuthzCompiler {
 			return &mesh.AuthzCompiled{Reason: "it did not compile to RBAC here"}
 		}
 		rules := r.RBAC
-		return &mesh.AuthzCompiled{Compiled: true, RBAC: rules, MayAllow: func(id string) bool { return rbac.MayAllow(rules, id) }}
+		return &mesh.AuthzCompiled{Compiled: true, RBAC: rules, MayAllow: func(id string) bool { return rbac.MayAllow(rules, id) },
+			Callers: mesh.CallerSet(rbac.AllowedPrincipals(rules))}
 	}
 }
 
@@ -64,14 +65,15 @@ func asCompiled(statuses map[string]apiwire.PolicyStatus) mesh.AuthzCompiler {
 // wl (nil when it names none) is sent it and why.
 func describeScope(w io.Writer, snap *mesh.Snapshot, wl *mesh.Workload) {
 	v := snap.Visible(wl)
+	decisions := v.Decisions()
 	sent := 0
-	for _, d := range v.Decisions {
+	for _, d := range decisions {
 		if d.Visible {
 			sent++
 		}
 	}
-	fmt.Fprintf(w, "Scoping:    %s (Mesh spec.configScoping): sent %d of %d services\n", v.Mode, sent, len(v.Decisions))
-	for _, d := range v.Decisions {
+	fmt.Fprintf(w, "Scoping:    %s (Mesh spec.configScoping): sent %d of %d services\n", v.Mode, sent, len(decisions))
+	for _, d := range decisions {
 		mark := "-"
 		if d.Visible {
 			mark = "+"

@@ -31,6 +31,7 @@ func CompileAuthz(p *mesh.AuthorizationPolicy) *mesh.AuthzCompiled {
 		rules := r.RBAC
 		out.RBAC = rules
 		out.MayAllow = func(principal string) bool { return rbac.MayAllow(rules, principal) }
+		out.Callers = mesh.CallerSet(rbac.AllowedPrincipals(rules))
 	}
 	return out
 }

@@ -55,6 +55,7 @@ func compileAuthz(ctx context.Context, rego *sandbox.Sandbox, p *mesh.Authorizat
 	if rules != nil {
 		out.RBAC = rules
 		out.MayAllow = func(principal string) bool { return rbac.MayAllow(rules, principal) }
+		out.Callers = mesh.CallerSet(rbac.AllowedPrincipals(rules))
 	}
 	return out, nil
 }

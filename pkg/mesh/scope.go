@@ -4,28 +4,32 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"strings"
 	"sync"
 
 	"embassy.dev/embassy/pkg/resource"
 )
 
 // Visibility is which services one proxy is sent under the mesh's config
-// scoping (Mesh spec.configScoping), and why each is or is not. Proxies
-// whose Visibility has the same Key are sent the same services, so they
-// share their configuration.
+// scoping (Mesh spec.configScoping). Proxies whose Visibility has the
+// same Key are sent the same services, so they share their
+// configuration. Decisions says why, computed on demand: a push needs
+// only the set.
 type Visibility struct {
 	// Mode is the mesh's scoping mode, its default filled in.
 	Mode string
 	// All is set when the proxy is sent every service: scoping is off or
 	// nothing narrowed it. Key is then empty.
 	All bool
-	// Key identifies the set of services sent (a hash of their names).
+	// Key identifies the set of services sent.
 	Key string
-	// Decisions say, for every service of the snapshot in its order,
-	// whether the proxy is sent it and why.
-	Decisions []ScopeDecision
-	sees      map[ServiceRef]bool
+
+	s *Snapshot
+	// sees holds a bit per service, by its index in s.Services.
+	sees []uint64
+	// why is the reason of All, or the inputs Decisions re-resolves.
+	why    string
+	caller string
+	egress []egressEntry
 }
 
 // ScopeDecision is whether one service is sent to a proxy, and why, in
@@ -37,7 +41,30 @@ type ScopeDecision struct {
 }
 
 // Sees reports whether the proxy is sent the service.
-func (v *Visibility) Sees(ref ServiceRef) bool { return v.All || v.sees[ref] }
+func (v *Visibility) Sees(ref ServiceRef) bool {
+	if v.All {
+		return true
+	}
+	i, ok := v.s.serviceIndex()[ref]
+	return ok && v.sees[i/64]&(1<<(i%64)) != 0
+}
+
+// Decisions say, for every service of the snapshot in its order, whether
+// the proxy is sent it and why.
+func (v *Visibility) Decisions() []ScopeDecision {
+	out := make([]ScopeDecision, len(v.s.Services))
+	var reasons []string
+	if !v.All {
+		_, reasons = v.s.resolveVisibility(v.Mode, v.caller, v.egress, true)
+	}
+	for i, svc := range v.s.Services {
+		out[i] = ScopeDecision{Service: svc.Ref, Visible: v.Sees(svc.Ref), Reason: v.why}
+		if reasons != nil {
+			out[i].Reason = reasons[i]
+		}
+	}
+	return out
+}
 
 // scopeMemo keeps each Visibility a snapshot resolved, by what it was
 // resolved from, so that proxies of one identity and one egress list
@@ -45,6 +72,22 @@ func (v *Visibility) Sees(ref ServiceRef) bool { return v.All || v.sees[ref] }
 type scopeMemo struct {
 	mu sync.Mutex
 	m  map[string]*Visibility
+	// index maps each service to its position in Services.
+	indexOnce sync.Once
+	index     map[ServiceRef]int
+	// guards index the services' authorization for auto mode.
+	guardsOnce sync.Once
+	guards     []*guard
+}
+
+func (s *Snapshot) serviceIndex() map[ServiceRef]int {
+	s.scopes.indexOnce.Do(func() {
+		s.scopes.index = make(map[ServiceRef]int, len(s.Services))
+		for i, svc := range s.Services {
+			s.scopes.index[svc.Ref] = i
+		}
+	})
+	return s.scopes.index
 }
 
 // Visible resolves which services a proxy of workload w is sent. w may be
@@ -56,9 +99,9 @@ func (s *Snapshot) Visible(w *Workload) *Visibility {
 	mode := s.Mesh.ConfigScoping
 	switch {
 	case mode == resource.ScopingNone:
-		return s.all(mode, "scoping is off (Mesh spec.configScoping: none)")
+		return &Visibility{Mode: mode, All: true, s: s, why: "scoping is off (Mesh spec.configScoping: none)"}
 	case w == nil:
-		return s.all(mode, "the proxy names no Workload, whose identity and egress scoping needs")
+		return &Visibility{Mode: mode, All: true, s: s, why: "the proxy names no Workload, whose identity and egress scoping needs"}
 	}
 	egress := s.egressOf(w)
 	key := mode + "\x00" + w.SPIFFEID + "\x00" + egressKey(egress)
@@ -67,7 +110,9 @@ func (s *Snapshot) Visible(w *Workload) *Visibility {
 	if v, ok := s.scopes.m[key]; ok {
 		return v
 	}
-	v := s.resolveVisibility(mode, w.SPIFFEID, egress)
+	v := &Visibility{Mode: mode, s: s, caller: w.SPIFFEID, egress: egress}
+	v.sees, _ = s.resolveVisibility(mode, w.SPIFFEID, egress, false)
+	v.setKey()
 	if s.scopes.m == nil {
 		s.scopes.m = map[string]*Visibility{}
 	}
@@ -75,49 +120,57 @@ func (s *Snapshot) Visible(w *Workload) *Visibility {
 	return v
 }
 
-// all is a Visibility sending every service, for one reason.
-func (s *Snapshot) all(mode, why string) *Visibility {
-	v := &Visibility{Mode: mode, All: true}
-	for _, svc := range s.Services {
-		v.Decisions = append(v.Decisions, ScopeDecision{Service: svc.Ref, Visible: true, Reason: why})
+// setKey sets All when every service is visible, else Key.
+func (v *Visibility) setKey() {
+	n := 0
+	raw := make([]byte, 0, 8*len(v.sees))
+	for _, word := range v.sees {
+		for b := range 64 {
+			if word&(1<<b) != 0 {
+				n++
+			}
+		}
+		raw = fmt.Appendf(raw, "%016x", word)
 	}
-	return v
+	if n == len(v.s.Services) {
+		v.All, v.sees, v.why = true, nil, "nothing narrowed it: every service is sent"
+		return
+	}
+	h := sha256.Sum256(raw)
+	v.Key = hex.EncodeToString(h[:12])
 }
 
-// resolveVisibility decides each service: narrowed by the egress list
-// when there is one, then, in auto mode, by authorization; then every
-// service a visible one's Routes send to or mirror to is kept, so the
-// configuration sent stays complete.
-func (s *Snapshot) resolveVisibility(mode, caller string, egress []egressEntry) *Visibility {
-	v := &Visibility{Mode: mode, sees: map[ServiceRef]bool{}}
-	reasons := map[ServiceRef]string{}
-	for _, svc := range s.Services {
-		visible, why := explicitlyListed(svc.Ref, egress)
+// resolveVisibility decides each service, by index: narrowed by the
+// egress list when there is one, then, in auto mode, by authorization;
+// then every service a visible one's Routes send to or mirror to is kept,
+// so the configuration sent stays complete. Reasons are only written when
+// explain is set.
+func (s *Snapshot) resolveVisibility(mode, caller string, egress []egressEntry, explain bool) ([]uint64, []string) {
+	sees := make([]uint64, (len(s.Services)+63)/64)
+	var reasons []string
+	if explain {
+		reasons = make([]string, len(s.Services))
+	}
+	guards := s.guards()
+	for i, svc := range s.Services {
+		visible, why := explicitlyListed(svc.Ref, egress, explain)
 		if mode == resource.ScopingAuto && len(egress) == 0 {
 			why = "" // an empty list narrows nothing; authorization decides
 		}
 		if visible && mode == resource.ScopingAuto {
 			var authz string
-			visible, authz = s.mayReach(svc, caller)
+			visible, authz = guards[i].mayReach(svc, caller, explain)
 			why = joinReasons(why, authz)
 		}
-		v.sees[svc.Ref], reasons[svc.Ref] = visible, why
-	}
-	s.keepBackends(v.sees, reasons)
-	var names []string
-	for _, svc := range s.Services {
-		v.Decisions = append(v.Decisions, ScopeDecision{Service: svc.Ref, Visible: v.sees[svc.Ref], Reason: reasons[svc.Ref]})
-		if v.sees[svc.Ref] {
-			names = append(names, svc.Ref.String())
+		if visible {
+			sees[i/64] |= 1 << (i % 64)
+		}
+		if explain {
+			reasons[i] = why
 		}
 	}
-	if len(names) == len(s.Services) {
-		v.All, v.sees = true, nil
-		return v
-	}
-	h := sha256.Sum256([]byte(strings.Join(names, "\n")))
-	v.Key = hex.EncodeToString(h[:12])
-	return v
+	s.keepBackends(sees, reasons)
+	return sees, reasons
 }
 
 func joinReasons(a, b string) string {
@@ -130,18 +183,25 @@ func joinReasons(a, b string) string {
 // keepBackends makes visible every service a visible service's Routes
 // send to (backends) or mirror to, until nothing changes: a proxy sent
 // a route must be sent the clusters it names.
-func (s *Snapshot) keepBackends(sees map[ServiceRef]bool, reasons map[ServiceRef]string) {
+func (s *Snapshot) keepBackends(sees []uint64, reasons []string) {
+	index := s.serviceIndex()
+	has := func(i int) bool { return sees[i/64]&(1<<(i%64)) != 0 }
 	for range len(s.Services) + 1 {
 		changed := false
 		for _, r := range s.Routes {
-			from := ServiceRef{r.Namespace, r.Spec.Service}
-			if !sees[from] {
+			from, ok := index[ServiceRef{r.Namespace, r.Spec.Service}]
+			if !ok || !has(from) {
 				continue
 			}
 			for _, to := range routeTargets(r) {
-				if s.services[to] != nil && !sees[to] {
-					sees[to], changed = true, true
-					reasons[to] = fmt.Sprintf("Route %s/%s of %s, which is sent, routes to it (was: %s)", r.Namespace, r.Name, from, reasons[to])
+				j, ok := index[to]
+				if !ok || has(j) {
+					continue
+				}
+				sees[j/64] |= 1 << (j % 64)
+				changed = true
+				if reasons != nil {
+					reasons[j] = fmt.Sprintf("Route %s/%s of %s, which is sent, routes to it (was: %s)", r.Namespace, r.Name, s.Services[from].Ref, reasons[j])
 				}
 			}
 		}

@@ -49,19 +49,24 @@ func egressKey(es []egressEntry) string {
 }
 
 // explicitlyListed says whether an egress list lets a service through,
-// and why. An empty list narrows nothing: a workload that lists nothing
-// is sent every service, as a mesh without scoping would send it.
-func explicitlyListed(ref ServiceRef, egress []egressEntry) (bool, string) {
+// and, when explain is set, why. An empty list narrows nothing: a
+// workload that lists nothing is sent every service, as a mesh without
+// scoping would send it.
+func explicitlyListed(ref ServiceRef, egress []egressEntry, explain bool) (bool, string) {
 	if len(egress) == 0 {
 		return true, "no spec.egress lists what its workload calls, so every service is sent"
 	}
 	for _, e := range egress {
+		if e.namespace != ref.Namespace || (e.service != ref.Name && e.service != "") {
+			continue
+		}
 		switch {
-		case e.namespace == ref.Namespace && e.service == ref.Name:
-			return true, fmt.Sprintf("listed in spec.egress of %s", e.from)
-		case e.namespace == ref.Namespace && e.service == "":
+		case !explain:
+			return true, ""
+		case e.service == "":
 			return true, fmt.Sprintf("namespace %s listed in spec.egress of %s", e.namespace, e.from)
 		}
+		return true, fmt.Sprintf("listed in spec.egress of %s", e.from)
 	}
 	return false, "not listed in spec.egress of its Workload or the Services it backs"
 }

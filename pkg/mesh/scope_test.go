@@ -102,7 +102,7 @@ func scopeSnapshot(t *testing.T, mode, egress string) *mesh.Snapshot {
 // decisions renders a Visibility as "+name.ns reason" / "-name.ns reason".
 func decisions(v *mesh.Visibility) map[string]string {
 	out := map[string]string{}
-	for _, d := range v.Decisions {
+	for _, d := range v.Decisions() {
 		sign := "-"
 		if d.Visible {
 			sign = "+"

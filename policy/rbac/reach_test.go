@@ -1,6 +1,7 @@
 package rbac
 
 import (
+	"slices"
 	"testing"
 
 	rbacv3 "github.com/envoyproxy/go-control-plane/envoy/config/rbac/v3"
@@ -89,5 +90,43 @@ func TestMayAllowKeepsWhatItCannotRead(t *testing.T) {
 	}
 	if !MayAllow(nil, banned) {
 		t.Error("no rules were read as denying everyone")
+	}
+}
+
+// TestAllowedPrincipalsAgreesWithMayAllow: wherever AllowedPrincipals
+// answers, membership in its set is exactly MayAllow, for every caller
+// the table's requests name and every principal the set holds.
+func TestAllowedPrincipalsAgreesWithMayAllow(t *testing.T) {
+	answered := 0
+	for _, c := range cases {
+		if !c.compiled {
+			continue
+		}
+		rules := compileCase(t, c).RBAC
+		set, ok := AllowedPrincipals(rules)
+		if !ok {
+			continue
+		}
+		answered++
+		callers := append([]string{"spiffe://mesh.local/ns/other/sa/x"}, set...)
+		for _, r := range requests {
+			callers = append(callers, r.principal)
+		}
+		for _, p := range callers {
+			if in := slices.Contains(set, p); in != MayAllow(rules, p) {
+				t.Errorf("%s: %s in AllowedPrincipals = %v, MayAllow = %v", c.name, p, in, !in)
+			}
+		}
+	}
+	if answered == 0 {
+		t.Error("AllowedPrincipals answered for no policy of the table")
+	}
+	named := `allow if input.attributes.source.principal in {"` + frontend + `", "` + checkout + `"}`
+	r, err := Compile([]resource.RegoModule{{Name: "p.rego", Rego: "package envoy.authz\n" + named}}, nil, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set, ok := AllowedPrincipals(r.RBAC); !ok || !slices.Contains(set, frontend) || !slices.Contains(set, checkout) || len(set) != 2 {
+		t.Errorf("AllowedPrincipals of a policy naming two callers = %v, %v", set, ok)
 	}
 }

@@ -64,7 +64,7 @@ func TestScopedConfigBytes(t *testing.T) {
 
 func countVisible(v *mesh.Visibility) int {
 	n := 0
-	for _, d := range v.Decisions {
+	for _, d := range v.Decisions() {
 		if d.Visible {
 			n++
 		}
