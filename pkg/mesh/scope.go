@@ -26,7 +26,8 @@ type Visibility struct {
 	s *Snapshot
 	// sees holds a bit per service, by its index in s.Services.
 	sees []uint64
-	// why is the reason of All, or the inputs Decisions re-resolves.
+	// why is the reason every service is sent without resolving
+	// anything; caller and egress are what Decisions re-resolves.
 	why    string
 	caller string
 	egress []egressEntry
@@ -54,7 +55,7 @@ func (v *Visibility) Sees(ref ServiceRef) bool {
 func (v *Visibility) Decisions() []ScopeDecision {
 	out := make([]ScopeDecision, len(v.s.Services))
 	var reasons []string
-	if !v.All {
+	if v.caller != "" {
 		_, reasons = v.s.resolveVisibility(v.Mode, v.caller, v.egress, true)
 	}
 	for i, svc := range v.s.Services {
@@ -133,7 +134,7 @@ func (v *Visibility) setKey() {
 		raw = fmt.Appendf(raw, "%016x", word)
 	}
 	if n == len(v.s.Services) {
-		v.All, v.sees, v.why = true, nil, "nothing narrowed it: every service is sent"
+		v.All, v.sees = true, nil
 		return
 	}
 	h := sha256.Sum256(raw)

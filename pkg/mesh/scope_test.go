@@ -205,3 +205,14 @@ func TestVisibleGrantAppearsInNextSnapshot(t *testing.T) {
 		t.Errorf("vault still hidden after the grant: %v", decisions(v)["vault.shop"])
 	}
 }
+
+// TestVisibleExplainsWhenNothingIsHidden: a proxy that is sent every
+// service still gets each one's reason.
+func TestVisibleExplainsWhenNothingIsHidden(t *testing.T) {
+	s := scopeSnapshot(t, "explicit", "")
+	v := s.Visible(s.Workload("shop", "front-1"))
+	if !v.All {
+		t.Fatalf("narrowed: %v", decisions(v))
+	}
+	expect(t, v, map[string]string{"vault.shop": "+ no spec.egress lists what its workload calls, so every service is sent"})
+}
