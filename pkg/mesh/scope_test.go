@@ -3,6 +3,7 @@ package mesh_test
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"embassy.dev/embassy/internal/meshtest"
@@ -215,4 +216,22 @@ func TestVisibleExplainsWhenNothingIsHidden(t *testing.T) {
 		t.Fatalf("narrowed: %v", decisions(v))
 	}
 	expect(t, v, map[string]string{"vault.shop": "+ no spec.egress lists what its workload calls, so every service is sent"})
+}
+
+// TestVisibleIsSafeForConcurrentUse: pushes and API reads resolve from one
+// snapshot at once (run with -race).
+func TestVisibleIsSafeForConcurrentUse(t *testing.T) {
+	s := scopeSnapshot(t, "auto", "")
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			w := s.Workloads[i%len(s.Workloads)]
+			v := s.Visible(w)
+			if len(v.Decisions()) != len(s.Services) {
+				t.Errorf("%s: %d decisions", w.Name, len(v.Decisions()))
+			}
+			v.Sees(mesh.ServiceRef{Namespace: "shop", Name: "vault"})
+		})
+	}
+	wg.Wait()
 }
