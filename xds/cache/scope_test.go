@@ -3,15 +3,18 @@ package cache
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
 
+	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
 	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/mesh"
+	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/xds/cache/cachetest"
 )
 
@@ -66,5 +69,30 @@ func TestScopedNodesShareTheirNarrowedSet(t *testing.T) {
 	}
 	if info, _ := p.LastPush(); len(info.Refused) > 0 {
 		t.Errorf("scoped sets were refused: %v", info.Refused)
+	}
+}
+
+// TestProxiesThatSeeTheSameServicesShare: two sidecars whose workloads
+// list the same egress share the narrowed set's maps, which were built
+// once; a sidecar that sees everything keeps the shared outbound maps.
+func TestProxiesThatSeeTheSameServicesShare(t *testing.T) {
+	p := NewPublisher(Options{Debounce: 5 * time.Millisecond, MaxDelay: 50 * time.Millisecond})
+	t.Cleanup(p.Close)
+	for _, id := range []string{"svc-0000-0.default", "svc-0000-1.default", "svc-0001-0.default", "nobody.default"} {
+		p.Connect(cachetest.EnvoyNode(id))
+	}
+	p.Update(meshtest.CallGraph(10, 2, 3, resource.ScopingExplicit, nil))
+	poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
+	endpoints := func(id string) uintptr {
+		return reflect.ValueOf(snapshotOf(t, p, id).Resources[cachev3.GetResponseType(resourcev3.EndpointType)].Items).Pointer()
+	}
+	if endpoints("svc-0000-0.default") != endpoints("svc-0000-1.default") {
+		t.Error("two sidecars that see the same services hold separate copies of their endpoints")
+	}
+	if endpoints("svc-0000-0.default") == endpoints("svc-0001-0.default") {
+		t.Error("sidecars that see different services share endpoints")
+	}
+	if n := len(snapshotOf(t, p, "svc-0000-0.default").GetResources(resourcev3.EndpointType)); n != 3 {
+		t.Errorf("svc-0000's sidecar holds %d assignments, want its 3 callees'", n)
 	}
 }
