@@ -25,9 +25,11 @@ func newDescribeProxyCmd(g *globals) *cobra.Command {
 		Long: `describe proxy explains one proxy (node id "<workload>.<namespace>"): its
 identity, the Workload and the services it backs, the Routes,
 TrafficPolicies and AuthorizationPolicies that apply to those services (and
-so to its inbound side), how many Routes shape its outbound side (every
-Route of the mesh: a sidecar can call every service), and, when it is
-connected, its sync state per xDS type.`,
+so to its inbound side), how many Routes shape its outbound side, which
+services it is sent under the Mesh's configScoping and why ("+" sent,
+"-" left out: not in its spec.egress, or no AuthorizationPolicy of the
+service can allow its identity), and, when it is connected, its sync
+state per xDS type.`,
 		Example: `  embassyctl describe proxy echo-1.default`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -54,7 +56,11 @@ connected, its sync state per xDS type.`,
 					px = &proxies[i]
 				}
 			}
-			return describeProxy(g.stdout, args[0], mesh.New(rev, all), px)
+			snap, err := scopedSnapshot(cmd.Context(), c, rev, all)
+			if err != nil {
+				return err
+			}
+			return describeProxy(g.stdout, args[0], snap, px)
 		},
 	}
 }
@@ -93,6 +99,7 @@ func describeProxy(w io.Writer, id string, snap *mesh.Snapshot, px *status.Proxy
 		describeInbound(w, snap, wl)
 	}
 	fmt.Fprintf(w, "Outbound:   %d Routes across the mesh shape the services it calls\n", len(snap.Routes))
+	describeScope(w, snap, wl)
 	if px != nil {
 		describeSync(w, px)
 	}

@@ -13,6 +13,7 @@ import (
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/policy/compile"
+	"embassy.dev/embassy/policy/rbac"
 	"embassy.dev/embassy/policy/sandbox"
 )
 
@@ -53,6 +54,8 @@ func compileAuthz(ctx context.Context, rego *sandbox.Sandbox, p *mesh.Authorizat
 	}
 	if rules != nil {
 		out.RBAC = rules
+		out.MayAllow = func(principal string) bool { return rbac.MayAllow(rules, principal) }
+		out.Callers = mesh.CallerSet(rbac.AllowedPrincipals(rules))
 	}
 	return out, nil
 }

@@ -24,6 +24,15 @@ type AuthzCompiled struct {
 	// the rules.
 	Compiled bool
 	RBAC     any
+	// MayAllow, when set with Compiled, says whether RBAC can allow any
+	// request of a caller authenticated as the given SPIFFE ID
+	// (policy/rbac.MayAllow); config scoping reads it. Without it the
+	// policy's callers are not analysed, and every service stays visible.
+	MayAllow func(principal string) bool
+	// Callers, when not nil, is exactly the set MayAllow is true for (the
+	// policy only names its callers, policy/rbac.AllowedPrincipals), so
+	// scoping can index callers instead of asking per caller.
+	Callers map[string]bool
 	// Reason and Location say, when not Compiled, what kept the policy on
 	// ext_authz.
 	Reason   string
@@ -118,4 +127,17 @@ func Targets(p *AuthorizationPolicy, w *Workload) bool {
 		}
 	}
 	return t.Selector != nil && len(t.Selector.MatchLabels) > 0 && resource.LabelsMatch(w.Spec.Labels, t.Selector.MatchLabels)
+}
+
+// CallerSet is AuthzCompiled.Callers of a compiler's principal list: the
+// set when ok, nil (not indexed) when not.
+func CallerSet(principals []string, ok bool) map[string]bool {
+	if !ok {
+		return nil
+	}
+	set := make(map[string]bool, len(principals))
+	for _, p := range principals {
+		set[p] = true
+	}
+	return set
 }

@@ -123,6 +123,9 @@ type Snapshot struct {
 	workloads map[ServiceRef]*Workload
 	routes    map[ServiceRef][]*Route
 	policies  map[ServiceRef]*TrafficPolicy
+	// scopes memoizes Visible; it is the one thing that changes after
+	// New, behind its own lock, and only ever caches what Visible derives.
+	scopes scopeMemo
 }
 
 // New builds a snapshot from resources (in any order) at a revision.
@@ -134,7 +137,7 @@ func New(revision int64, resources []*resource.Resource, opts ...Option) *Snapsh
 	}
 	s := &Snapshot{
 		Revision:  revision,
-		Mesh:      resource.MeshSpec{TrustDomain: dataplane.DefaultTrustDomain, MTLS: &resource.MTLS{Mode: resource.MTLSStrict}, CA: &resource.CA{Type: "builtin"}, SVIDTTL: resource.DefaultSVIDTTL},
+		Mesh:      resource.MeshSpec{TrustDomain: dataplane.DefaultTrustDomain, MTLS: &resource.MTLS{Mode: resource.MTLSStrict}, CA: &resource.CA{Type: "builtin"}, SVIDTTL: resource.DefaultSVIDTTL, ConfigScoping: resource.ScopingNone},
 		services:  map[ServiceRef]*Service{},
 		workloads: map[ServiceRef]*Workload{},
 		routes:    map[ServiceRef][]*Route{},
@@ -213,6 +216,9 @@ func withMeshDefaults(m resource.MeshSpec) resource.MeshSpec {
 	}
 	if m.SVIDTTL == "" {
 		m.SVIDTTL = resource.DefaultSVIDTTL
+	}
+	if m.ConfigScoping == "" {
+		m.ConfigScoping = resource.ScopingNone
 	}
 	return m
 }

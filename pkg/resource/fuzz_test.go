@@ -17,6 +17,8 @@ func FuzzDecode(f *testing.F) {
 		doc(KindMesh, "mesh", "trustDomain: example.org\nmtls: {mode: PERMISSIVE}\nca: {type: provided, certFile: c.pem, keyFile: k.pem}\nsvidTTL: 24h"),
 		doc(KindRoute, "r", "service: reviews\nport: 9080\nrules:\n- matches: [{path: {exact: /a}, headers: [{name: h, prefix: 'on'}]}]\n  backends: [{subset: {v: '1'}, weight: 3}, {service: ratings, weight: 0}]\n  timeout: 1s\n  retries: {attempts: 3, perTryTimeout: 100ms, retryOn: [reset, unavailable]}"),
 		doc(KindTrafficPolicy, "t", "service: reviews\nloadBalancer: {policy: MAGLEV, hashHeader: x-user}\nconnectTimeout: 250ms"),
+		doc(KindMesh, "mesh", "trustDomain: example.org\nconfigScoping: auto"),
+		doc(KindWorkload, "w", "address: 10.0.0.1\nservices: [a]\negress: [{service: b}, {namespace: n}, {service: c, namespace: n}, {}]"),
 		doc(KindAuthorizationPolicy, "p", "targets: {services: [a], selector: {matchLabels: {app: a}}}\nmodules: [{name: a.rego, rego: \"package a\\nallow := true\"}]\ndata: {x: [1, 2.5, 'no', null, {y: ~}]}\nquery: data.a.allow"),
 		"---\n---\n# nothing\n",
 		doc(KindRoute, "r", "service: a\nrules:\n- backends: [{weight: -5}]"),

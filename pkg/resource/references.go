@@ -22,6 +22,9 @@ func CheckReferences(all []*Resource) (warnings []string, err error) {
 			c.route(r, spec)
 		case *WorkloadSpec:
 			c.workload(r, spec)
+			c.egress(r, spec.Egress)
+		case *ServiceSpec:
+			c.egress(r, spec.Egress)
 		case *AuthorizationPolicySpec:
 			c.authorizationPolicy(r, spec)
 		}

@@ -203,6 +203,9 @@ type MeshSpec struct {
 	CA *CA `json:"ca,omitempty"`
 	// SVIDTTL is the lifetime of workload certificates (default 1h).
 	SVIDTTL Duration `json:"svidTTL,omitempty"`
+	// ConfigScoping chooses which services each proxy is sent:
+	// ScopingNone (default), ScopingExplicit or ScopingAuto.
+	ConfigScoping string `json:"configScoping,omitempty"`
 }
 
 // MTLS is the mesh's mutual-TLS setting.
@@ -232,6 +235,9 @@ type ServiceSpec struct {
 	// namespace) whose workloads may serve it; see AllowedServiceAccounts
 	// for the default.
 	ServiceAccounts []string `json:"serviceAccounts,omitempty"`
+	// Egress lists what the service's workloads call, for config
+	// scoping; it adds to each backing Workload's own list.
+	Egress []Egress `json:"egress,omitempty"`
 }
 
 // ServicePort is one port of a service.
@@ -279,6 +285,9 @@ type WorkloadSpec struct {
 	ServiceAccount string `json:"serviceAccount,omitempty"`
 	// Weight is the endpoint's load-balancing weight (default 1).
 	Weight uint32 `json:"weight,omitempty"`
+	// Egress lists what the workload calls, for config scoping, with the
+	// Egress of the services it backs.
+	Egress []Egress `json:"egress,omitempty"`
 }
 
 // WorkloadPort is a workload's port for a named service port.

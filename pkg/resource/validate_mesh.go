@@ -47,6 +47,7 @@ func (v *validator) mesh(s *MeshSpec) {
 	if s.CA != nil {
 		v.ca(s.CA)
 	}
+	v.oneOf("spec.configScoping", s.ConfigScoping, false, ScopingModes...)
 	if s.SVIDTTL != "" {
 		if d, ok := v.duration("spec.svidTTL", s.SVIDTTL); ok && (d < minSVIDTTL || d > maxSVIDTTL) {
 			v.errorf("spec.svidTTL", "must be from %s to %s, got %s", minSVIDTTL, maxSVIDTTL, string(s.SVIDTTL))

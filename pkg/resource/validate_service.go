@@ -37,6 +37,7 @@ func (v *validator) service(s *ServiceSpec) {
 		v.portRange(path+".port", e.Port, 0)
 	}
 	v.dnsLabels("spec.serviceAccounts", "service account", s.ServiceAccounts)
+	v.egress(s.Egress)
 }
 
 // ipAddress checks that s is an IPv4 or IPv6 address (no host names: the

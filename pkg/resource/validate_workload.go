@@ -24,4 +24,5 @@ func (v *validator) workload(s *WorkloadSpec) {
 		}
 	}
 	v.dnsLabel("spec.serviceAccount", s.ServiceAccount, false)
+	v.egress(s.Egress)
 }

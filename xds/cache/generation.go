@@ -24,6 +24,9 @@ type generation struct {
 	proxylessErr error
 	shapes       map[string]shape
 	checks       *checks
+	// scopedSets are the shared sets narrowed per (flavour, visible set);
+	// see scope.go.
+	scopedSets map[string]scopedBase
 }
 
 // shape is the snapshot of one shape, or why its set may not be served.
@@ -60,13 +63,14 @@ func (g *generation) snapshotFor(px translate.Proxy, own resourceSet) (*cachev3.
 	base, baseErr, key := g.outbound, g.outboundErr, "envoy/"+own.key()
 	switch px.Flavour {
 	case translate.Proxyless:
-		if len(own) == 0 {
+		if len(own) == 0 && !g.scoped(px) {
 			return g.proxyless, g.proxylessErr
 		}
 		base, baseErr, key = g.proxylessSet, g.proxylessErr, "proxyless/"+own.key()
 	case Agent:
 		base, baseErr, key = nil, nil, "agent/"+own.key()
 	}
+	base, baseErr, key = g.scope(px, base, baseErr, key)
 	if s, ok := g.shapes[key]; ok {
 		return s.snap, s.err
 	}

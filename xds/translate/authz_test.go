@@ -41,6 +41,7 @@ func compileAuthz(p *mesh.AuthorizationPolicy) *mesh.AuthzCompiled {
 	out.Compiled, out.Reason, out.Location = r.Compiled, r.Reason, r.Location
 	if r.Compiled {
 		out.RBAC = r.RBAC
+		out.MayAllow = func(principal string) bool { return rbac.MayAllow(r.RBAC, principal) }
 	}
 	return out
 }

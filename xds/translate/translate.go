@@ -75,8 +75,9 @@ func ProxylessServer(s *mesh.Snapshot, p Proxy) (*Resources, []Diagnostic) {
 // ForProxy merges what a proxy gets: Outbound and Inbound for an Envoy
 // sidecar; ProxylessClient for a proxyless node, plus ProxylessServer when
 // its id (or Workload and Namespace) names a Workload, which makes it an
-// xDS-enabled gRPC server. A proxy without Workload and Namespace has them
-// read from its node id.
+// xDS-enabled gRPC server. The shared part is narrowed to the services the
+// proxy's workload sees (Scope, mesh.Snapshot.Visible). A proxy without
+// Workload and Namespace has them read from its node id.
 func ForProxy(s *mesh.Snapshot, p Proxy) (*Resources, []Diagnostic) {
 	switch p.Flavour {
 	case Proxyless:
@@ -93,6 +94,7 @@ func ForProxy(s *mesh.Snapshot, p Proxy) (*Resources, []Diagnostic) {
 		p.Workload, p.Namespace = w, ns
 	}
 	out, outDiags := Outbound(s)
+	out = Scope(s, out, s.Visible(s.Workload(p.Namespace, p.Workload)))
 	in, inDiags := Inbound(s, p)
 	out.Listeners, outDiags = dropClashingListeners(out.Listeners, in.Listeners, p, outDiags)
 	return Merge(out, in), sortDiagnostics(append(outDiags, inDiags...))
@@ -106,6 +108,7 @@ func forProxyless(s *mesh.Snapshot, p Proxy) (*Resources, []Diagnostic) {
 	if p.Workload == "" && p.Namespace == "" {
 		p.Workload, p.Namespace, _ = dataplane.ParseNodeID(p.ID)
 	}
+	client = Scope(s, client, s.Visible(s.Workload(p.Namespace, p.Workload)))
 	if s.Workload(p.Namespace, p.Workload) == nil {
 		return client, diags
 	}

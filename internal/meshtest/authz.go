@@ -1,0 +1,37 @@
+package meshtest
+
+import (
+	"encoding/json"
+
+	"embassy.dev/embassy/pkg/mesh"
+	"embassy.dev/embassy/policy/compile"
+	"embassy.dev/embassy/policy/rbac"
+)
+
+// CompileAuthz is a mesh.AuthzCompiler that compiles in process, as the
+// control plane's sandbox does: the bundle, and RBAC with its caller
+// analysis where partial evaluation allows.
+func CompileAuthz(p *mesh.AuthorizationPolicy) *mesh.AuthzCompiled {
+	b, err := compile.Compile(p.Namespace+"/"+p.Name, p.Spec)
+	if err != nil {
+		return &mesh.AuthzCompiled{Mode: p.Spec.Mode, Err: err.Error()}
+	}
+	raw, err := json.Marshal(b)
+	if err != nil {
+		return &mesh.AuthzCompiled{Mode: p.Spec.Mode, Err: err.Error()}
+	}
+	out := &mesh.AuthzCompiled{Revision: b.Revision(), Bundle: raw, Mode: b.Mode()}
+	r, err := rbac.Compile(b.Modules(), b.Data(), b.Query(), b.RegoVersion())
+	if err != nil {
+		out.Reason = err.Error()
+		return out
+	}
+	out.Compiled, out.Reason, out.Location = r.Compiled, r.Reason, r.Location
+	if r.Compiled {
+		rules := r.RBAC
+		out.RBAC = rules
+		out.MayAllow = func(principal string) bool { return rbac.MayAllow(rules, principal) }
+		out.Callers = mesh.CallerSet(rbac.AllowedPrincipals(rules))
+	}
+	return out
+}
