@@ -10,6 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+
+	"embassy.dev/embassy/internal/poll"
+	"embassy.dev/embassy/pkg/client"
 	"regexp"
 	"strings"
 	"sync"
@@ -191,4 +194,16 @@ func startSecureCP(t *testing.T, dataDir, xdsAddr, apiAddr, caCert, caKey string
 		"--ca-cert-file", caCert, "--ca-key-file", caKey, "--trust-domain", "example.org")
 	m := p.waitFor(servingRE, 20*time.Second)
 	return &controlPlane{proc: p, dataDir: dataDir, xds: m[1], api: m[2]}
+}
+
+// waitPushed waits until embassy-cp has pushed the store's current
+// revision: an apply returns once stored, and a client that connects in
+// between would start on the configuration before it.
+func (c *controlPlane) waitPushed(t *testing.T) {
+	t.Helper()
+	cl := client.New("http://"+c.api, readSecret(t, filepath.Join(c.dataDir, "admin-token")))
+	poll.UntilState(t, "embassy-cp to push the store's revision", func() (bool, string) {
+		rev, settled := lastPush(t, cl)
+		return settled, fmt.Sprintf("last push at revision %d", rev)
+	})
 }
