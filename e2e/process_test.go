@@ -10,14 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-
-	"embassy.dev/embassy/internal/poll"
-	"embassy.dev/embassy/pkg/client"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"embassy.dev/embassy/internal/poll"
+	"embassy.dev/embassy/pkg/client"
 )
 
 // proc is a child process whose output is kept for failure messages.
