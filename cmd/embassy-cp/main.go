@@ -36,6 +36,7 @@ func newRootCmd() *cobra.Command {
 		logJSON  bool
 		// regoMemoryMiB is cfg.Rego.Memory in MiB, as operators size it.
 		regoMemoryMiB int64
+		kubeOpts      kubeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "embassy-cp",
@@ -106,6 +107,9 @@ the Mesh takes effect when embassy-cp restarts.`,
 			cfg.Out = cmd.OutOrStdout()
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if err := kubeOpts.configure(ctx, &cfg); err != nil {
+				return err
+			}
 			cp, err := controlplane.Start(ctx, cfg)
 			if err != nil {
 				return err
@@ -142,6 +146,7 @@ the Mesh takes effect when embassy-cp restarts.`,
 	f.DurationVar(&cfg.SPIRETimeout, "spire-timeout", controlplane.DefaultSPIRETimeout, "how long to wait at start for the SPIRE agent's first SVID and bundle")
 	f.DurationVar(&cfg.Rego.Timeout, sandbox.FlagTimeout, sandbox.DefaultTimeout, "deadline of each piece of policy Rego embassy-cp runs (apply-time compile and partial evaluation, policy eval, /v1/check); a policy exceeding it is refused at apply, or fails closed when stored")
 	f.Int64Var(&regoMemoryMiB, sandbox.FlagMemory, sandbox.DefaultMemory>>20, fmt.Sprintf("memory budget in MiB of each Rego sandbox process (at most %d run at once); a policy exceeding it is refused at apply, or fails closed when stored", sandbox.CompileWorkers+sandbox.ReadWorkers))
+	kubeOpts.register(f)
 	f.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
 	f.BoolVar(&logJSON, "log-json", false, "log one JSON object per line")
 	cmd.AddCommand(newRestoreCmd())
