@@ -36,7 +36,9 @@ func TestOverlayResolvesReferencesWithoutStoringThem(t *testing.T) {
 	}
 	discovered := decode(t, "discovered.yaml", overlayService)
 	st := store.NewMemory()
-	a := New(st, WithOverlay(func(stored []*resource.Resource) []*resource.Resource { return append(stored[:len(stored):len(stored)], discovered...) }))
+	a := New(st, WithOverlay(func(stored []*resource.Resource) []*resource.Resource {
+		return append(stored[:len(stored):len(stored)], discovered...)
+	}))
 	if _, err := a.Apply(ctx, route, false); err != nil {
 		t.Fatalf("with the Service in the overlay: %v", err)
 	}

@@ -157,6 +157,22 @@ func TestAPodBehindTwoServicesIsOneWorkload(t *testing.T) {
 	}
 }
 
+func TestTheAddressIsThePodsOfTheSlicesFamily(t *testing.T) {
+	p := readyPod("a", "shop", true, nil)
+	p.Status.PodIPs = []corev1.PodIP{{IP: "10.1.0.7"}, {IP: "fd00::7"}}
+	for _, c := range []struct{ slice, want string }{
+		{"10.1.0.9", "10.1.0.7"}, {"fd00::9", "fd00::7"},
+	} {
+		if got := podAddress(p, endpoint("a", c.slice, nil)); got != c.want {
+			t.Errorf("slice address %s: got %s, want %s", c.slice, got, c.want)
+		}
+	}
+	p.Status.PodIPs = nil
+	if got := podAddress(p, endpoint("a", "10.1.0.9", nil)); got != "10.1.0.9" {
+		t.Errorf("a Pod without IPs: got %s, want the slice's address", got)
+	}
+}
+
 func TestAppliedResourcesWinAndConflictsAreReported(t *testing.T) {
 	applied := newResource(resource.KindService, "web", "shop", &resource.ServiceSpec{Ports: []resource.ServicePort{{Name: "http", Port: 80, Protocol: "http"}}})
 	delete(applied.Metadata.Annotations, SourceAnnotation)

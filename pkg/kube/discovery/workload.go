@@ -97,7 +97,7 @@ func podWorkload(p *corev1.Pod, ep discoveryv1.Endpoint) *resource.WorkloadSpec 
 	if sa == "" {
 		sa = resource.DefaultServiceAccount
 	}
-	w := &resource.WorkloadSpec{Address: ep.Addresses[0], ServiceAccount: sa, Labels: maps.Clone(p.Labels)}
+	w := &resource.WorkloadSpec{Address: podAddress(p, ep), ServiceAccount: sa, Labels: maps.Clone(p.Labels)}
 	loc := resource.Locality{Zone: p.Labels[zoneLabel], Region: p.Labels[regionLabel]}
 	if ep.Zone != nil && *ep.Zone != "" {
 		loc.Zone = *ep.Zone
@@ -106,6 +106,22 @@ func podWorkload(p *corev1.Pod, ep discoveryv1.Endpoint) *resource.WorkloadSpec 
 		w.Locality = &loc
 	}
 	return w
+}
+
+// podAddress is the Pod's IP of the endpoint's address family, as the
+// kubelet reports it in the Pod's status and the EndpointSlice controller
+// copies it into the slice; the slice's address only when the Pod reports
+// none of that family. In a cluster the two agree. The API server refuses
+// loopback addresses in an EndpointSlice but not in a Pod's status, which
+// is how the end-to-end tests run their Pods on 127.0.0.1.
+func podAddress(p *corev1.Pod, ep discoveryv1.Endpoint) string {
+	v4 := !strings.Contains(ep.Addresses[0], ":")
+	for _, ip := range p.Status.PodIPs {
+		if ip.IP != "" && !strings.Contains(ip.IP, ":") == v4 {
+			return ip.IP
+		}
+	}
+	return ep.Addresses[0]
 }
 
 // addService adds a Service and its slice's ports to a Workload; a port
