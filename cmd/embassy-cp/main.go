@@ -83,7 +83,19 @@ DNS names for the addresses proxies dial; SPIRE's trust domain must be the
 mesh's), and trusts SPIRE's bundle for client certificates. Agents then
 run with --spire-socket instead of a join token; embassy-cp issues no
 X.509-SVIDs, and /v1/bundle serves SPIRE's roots. A change of CA type in
-the Mesh takes effect when embassy-cp restarts.`,
+the Mesh takes effect when embassy-cp restarts.
+
+On Kubernetes (--kubernetes): embassy-cp watches Services, EndpointSlices
+and Pods (of --namespaces, default all) and serves each Service as a mesh
+Service (ports from appProtocol or the port name's grpc-/http-/http2-
+prefix, else tcp; the annotation embassy.dev/service-accounts lists who may
+serve it) and each ready Pod behind one as a Workload (its labels, service
+account and zone/region). They are never stored, and are served beside
+what embassyctl applies: Routes and policies may name them; an applied
+resource of the same kind, namespace and name wins, and the clash is a
+"conflict" event. Agents attest with their Pod's service-account token
+(embassy-agent --k8s-token-file), verified with TokenReview. The identity
+embassy-cp runs as needs the RBAC of deploy/kubernetes/rbac.yaml.`,
 		Example: `  # Start for the quickstart's trust domain, example.org (./embassy-data,
   # xDS on 127.0.0.1:15010, API on 127.0.0.1:15000)
   embassy-cp --trust-domain example.org
@@ -94,6 +106,9 @@ the Mesh takes effect when embassy-cp restarts.`,
 
   # Plaintext xDS for local development with proxyless clients
   embassy-cp --insecure-xds
+
+  # On Kubernetes, discovering the shop namespace
+  embassy-cp --trust-domain cluster.local --kubernetes --namespaces shop
 
   # SPIRE issues every SVID, the control plane's included
   embassy-cp --trust-domain example.org --spire-socket /run/spire/agent.sock`,
