@@ -29,6 +29,7 @@ func TestKube(t *testing.T) {
 	t.Run("discovery", func(t *testing.T) { testKubeDiscovery(t, k, cpKubeconfig) })
 	t.Run("attestation", func(t *testing.T) { testKubeAttestation(t, k, cpKubeconfig) })
 	t.Run("rbac", func(t *testing.T) { testKubeRBAC(t, k) })
+	t.Run("injection", func(t *testing.T) { testKubeInjection(t, k) })
 }
 
 // kctx is a context for one API call.

@@ -2,27 +2,66 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
 
 	"github.com/spf13/pflag"
 
 	"embassy.dev/embassy/pkg/controlplane"
+	"embassy.dev/embassy/pkg/identity/service"
 	"embassy.dev/embassy/pkg/kube"
 	"embassy.dev/embassy/pkg/kube/attest"
 	"embassy.dev/embassy/pkg/kube/discovery"
+	"embassy.dev/embassy/pkg/kube/inject"
 	elog "embassy.dev/embassy/pkg/log"
 )
 
 // kubeFlags are the flags that put embassy-cp on Kubernetes.
 type kubeFlags struct {
-	enabled    bool
-	kubeconfig string
-	namespaces []string
+	enabled     bool
+	kubeconfig  string
+	namespaces  []string
+	webhookAddr string
+	inject      inject.Config
 }
 
 func (k *kubeFlags) register(f *pflag.FlagSet) {
 	f.BoolVar(&k.enabled, "kubernetes", false, "discover Services and ready Pods (as Workloads) from Kubernetes, beside what embassyctl applies, and let agents attest with their Pod's service-account token (audience "+attest.Audience+")")
 	f.StringVar(&k.kubeconfig, "kubeconfig", "", "kubeconfig of the Kubernetes API server (default: the Pod's service account in a cluster, else $KUBECONFIG or ~/.kube/config)")
 	f.StringSliceVar(&k.namespaces, "namespaces", nil, "namespaces to discover, comma-separated or repeated (default: all)")
+	f.StringVar(&k.webhookAddr, "webhook-addr", "", "serve the sidecar-injection admission webhook over HTTPS here (certificate from the mesh CA, for the listen host, loopback and --xds-server-name); off when empty")
+	f.StringVar(&k.inject.AgentImage, "inject-agent-image", "embassy-agent:latest", "image of the embassy-agent container the webhook injects")
+	f.StringVar(&k.inject.EnvoyImage, "inject-envoy-image", "envoyproxy/envoy:v1.36-latest", "image of the Envoy container the webhook injects")
+	f.StringVar(&k.inject.XDSAddress, "inject-xds-address", "embassy-cp.embassy-system.svc:15010", "embassy-cp's xDS address as injected Pods reach it")
+}
+
+// serveWebhook serves the injection webhook when --webhook-addr is set,
+// until the returned function stops it. Its certificate comes from the
+// mesh CA, whose roots (embassyctl bundle) are the webhook
+// configuration's caBundle.
+func (k *kubeFlags) serveWebhook(cp *controlplane.ControlPlane, cfg controlplane.Config, out io.Writer) (func(), error) {
+	if k.webhookAddr == "" {
+		return func() {}, nil
+	}
+	host, _, err := net.SplitHostPort(k.webhookAddr)
+	if err != nil {
+		return nil, fmt.Errorf("--webhook-addr %s: %w", k.webhookAddr, err)
+	}
+	certs, err := service.NewServerTLS(cp.CA(), host, cfg.XDSServerNames, 0, nil, cfg.Logger.Named(elog.Kubernetes))
+	if err != nil {
+		return nil, fmt.Errorf("the webhook's certificate: %w", err)
+	}
+	lis, err := net.Listen("tcp", k.webhookAddr)
+	if err != nil {
+		return nil, fmt.Errorf("--webhook-addr %s: %w", k.webhookAddr, err)
+	}
+	srv := &http.Server{Handler: inject.Handler(k.inject), TLSConfig: certs.Config(), ReadHeaderTimeout: 10 * time.Second}
+	go srv.ServeTLS(lis, "", "")
+	fmt.Fprintf(out, "embassy-cp: serving the sidecar-injection webhook on https://%s%s and %s\n", lis.Addr(), inject.NamespacePath, inject.PodPath)
+	return func() { srv.Close() }, nil
 }
 
 // configure connects to the API server and fills cfg's Kubernetes parts;

@@ -129,6 +129,12 @@ embassy-cp runs as needs the RBAC of deploy/kubernetes/rbac.yaml.`,
 			if err != nil {
 				return err
 			}
+			stopWebhook, err := kubeOpts.serveWebhook(cp, cfg, cmd.OutOrStdout())
+			if err != nil {
+				cp.Close()
+				return err
+			}
+			defer stopWebhook()
 			select {
 			case <-ctx.Done():
 				fmt.Fprintln(cmd.OutOrStdout(), "embassy-cp: shutting down")
