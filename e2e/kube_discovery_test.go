@@ -82,25 +82,8 @@ func (iv *intervals) until(what string, ok func(split) bool) time.Time {
 func testKubeDiscovery(t *testing.T, k *kubetest.Cluster, cpKubeconfig string) {
 	const ns = "kdisc"
 	dir := t.TempDir()
-	kubeNamespace(t, k, ns, "echo")
-	v1, v2 := nettest.FreeAddr(t), nettest.FreeAddr(t)
-	start(t, "echo-server", "--addr", v1, "--name", "v1").waitFor(reListening, 10*time.Second)
-	start(t, "echo-server", "--addr", v2, "--name", "v2").waitFor(reListening, 10*time.Second)
-
-	_, err := k.Client.CoreV1().Services(ns).Create(kctx(t), &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "echo"},
-		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "grpc", Port: 50051, AppProtocol: ptrTo("grpc"), TargetPort: intstr.FromString("grpc")}}},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Both Pods listen on 127.0.0.1, on different ports, so each has a
-	// slice of its own, as the EndpointSlice controller groups by ports.
-	p1 := kubePod(t, k, ns, "echo-v1", "echo", "127.0.0.1", map[string]string{"version": "v1"})
-	p2 := kubePod(t, k, ns, "echo-v2", "echo", "127.0.0.1", map[string]string{"version": "v2"})
-	kubeSlice(t, k, ns, "echo-v1", "echo", "grpc", mustPort(t, v1), p1)
-	sl2 := kubeSlice(t, k, ns, "echo-v2", "echo", "grpc", mustPort(t, v2), p2)
-
+	_, v2 := echoPods(t, k, ns)
+	p2, sl2 := v2.pod, v2.slice
 	cp := startCP(t, dir+"/data", "127.0.0.1:0", "127.0.0.1:0", "--kubernetes", "--kubeconfig", cpKubeconfig, "--namespaces", ns)
 	boot := writeFile(t, dir, "bootstrap.json", cp.mustCtl(t, "bootstrap", "grpc", "--workload", "client.default", "--xds-address", cp.xds))
 	target := "xds:///echo." + ns + ":50051"
@@ -190,4 +173,34 @@ func mustPort(t *testing.T, addr string) int32 {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// echoPod is an echo-server with the Pod and EndpointSlice that list it.
+type echoPod struct {
+	pod   *corev1.Pod
+	slice *discoveryv1.EndpointSlice
+}
+
+// echoPods runs two echo-servers, v1 and v2, and creates in ns (with
+// service account echo) the Service echo and, as the kubelet and the
+// EndpointSlice controller would, a ready Pod and a slice for each.
+func echoPods(t *testing.T, k *kubetest.Cluster, ns string) (v1, v2 echoPod) {
+	t.Helper()
+	kubeNamespace(t, k, ns, "echo")
+	_, err := k.Client.CoreV1().Services(ns).Create(kctx(t), &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "echo"},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "grpc", Port: 50051, AppProtocol: ptrTo("grpc"), TargetPort: intstr.FromString("grpc")}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both Pods listen on 127.0.0.1, on different ports, so each has a
+	// slice of its own, as the EndpointSlice controller groups by ports.
+	run := func(version string) echoPod {
+		addr := nettest.FreeAddr(t)
+		start(t, "echo-server", "--addr", addr, "--name", version).waitFor(reListening, 10*time.Second)
+		p := kubePod(t, k, ns, "echo-"+version, "echo", "127.0.0.1", map[string]string{"version": version})
+		return echoPod{pod: p, slice: kubeSlice(t, k, ns, "echo-"+version, "echo", "grpc", mustPort(t, addr), p)}
+	}
+	return run("v1"), run("v2")
 }

@@ -24,6 +24,8 @@ func testKubeRBAC(t *testing.T, k *kubetest.Cluster) {
 		{"get", "", "pods", "shop"}, {"list", "", "pods", ""}, {"watch", "", "pods", ""},
 		{"list", "discovery.k8s.io", "endpointslices", ""}, {"watch", "discovery.k8s.io", "endpointslices", "shop"},
 		{"create", "authentication.k8s.io", "tokenreviews", ""},
+		{"list", "embassy.dev", "routes", ""}, {"watch", "embassy.dev", "authorizationpolicies", "shop"},
+		{"watch", "embassy.dev", "meshes", ""}, {"list", "embassy.dev", "trafficpolicies", ""},
 	}
 	mayNot := []access{
 		{"get", "", "secrets", "shop"}, {"list", "", "secrets", ""}, {"list", "", "configmaps", ""},
@@ -34,6 +36,8 @@ func testKubeRBAC(t *testing.T, k *kubetest.Cluster) {
 		{"create", "", "serviceaccounts/token", "shop"}, {"impersonate", "", "serviceaccounts", ""},
 		{"create", "authorization.k8s.io", "subjectaccessreviews", ""},
 		{"list", "", "nodes", ""}, {"escalate", "rbac.authorization.k8s.io", "clusterroles", ""},
+		{"create", "embassy.dev", "routes", "shop"}, {"update", "embassy.dev", "authorizationpolicies", "shop"},
+		{"delete", "embassy.dev", "meshes", ""},
 	}
 	check := func(a access) bool {
 		t.Helper()

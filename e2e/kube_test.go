@@ -30,6 +30,7 @@ func TestKube(t *testing.T) {
 	t.Run("attestation", func(t *testing.T) { testKubeAttestation(t, k, cpKubeconfig) })
 	t.Run("rbac", func(t *testing.T) { testKubeRBAC(t, k) })
 	t.Run("injection", func(t *testing.T) { testKubeInjection(t, k) })
+	t.Run("crds", func(t *testing.T) { testKubeCRDs(t, k, cpKubeconfig) })
 }
 
 // kctx is a context for one API call.

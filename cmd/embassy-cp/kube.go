@@ -9,10 +9,12 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"k8s.io/client-go/dynamic"
 
 	"embassy.dev/embassy/pkg/controlplane"
 	"embassy.dev/embassy/pkg/identity/service"
 	"embassy.dev/embassy/pkg/kube"
+	"embassy.dev/embassy/pkg/kube/admission"
 	"embassy.dev/embassy/pkg/kube/attest"
 	"embassy.dev/embassy/pkg/kube/discovery"
 	"embassy.dev/embassy/pkg/kube/inject"
@@ -24,6 +26,7 @@ type kubeFlags struct {
 	enabled     bool
 	kubeconfig  string
 	namespaces  []string
+	crds        bool
 	webhookAddr string
 	inject      inject.Config
 }
@@ -32,7 +35,8 @@ func (k *kubeFlags) register(f *pflag.FlagSet) {
 	f.BoolVar(&k.enabled, "kubernetes", false, "discover Services and ready Pods (as Workloads) from Kubernetes, beside what embassyctl applies, and let agents attest with their Pod's service-account token (audience "+attest.Audience+")")
 	f.StringVar(&k.kubeconfig, "kubeconfig", "", "kubeconfig of the Kubernetes API server (default: the Pod's service account in a cluster, else $KUBECONFIG or ~/.kube/config)")
 	f.StringSliceVar(&k.namespaces, "namespaces", nil, "namespaces to discover, comma-separated or repeated (default: all)")
-	f.StringVar(&k.webhookAddr, "webhook-addr", "", "serve the sidecar-injection admission webhook over HTTPS here (certificate from the mesh CA, for the listen host, loopback and --xds-server-name); off when empty")
+	f.BoolVar(&k.crds, "kubernetes-crds", false, "also serve the Embassy custom resources (Mesh, Route, TrafficPolicy, AuthorizationPolicy) written with kubectl; their CRDs (deploy/kubernetes/crds.yaml) must be installed")
+	f.StringVar(&k.webhookAddr, "webhook-addr", "", "serve the admission webhooks (sidecar injection, and validation of the Embassy custom resources by the checks of embassyctl apply) over HTTPS here, with a certificate from the mesh CA for the listen host, loopback and --xds-server-name; off when empty")
 	f.StringVar(&k.inject.AgentImage, "inject-agent-image", "embassy-agent:latest", "image of the embassy-agent container the webhook injects")
 	f.StringVar(&k.inject.EnvoyImage, "inject-envoy-image", "envoyproxy/envoy:v1.36-latest", "image of the Envoy container the webhook injects")
 	f.StringVar(&k.inject.XDSAddress, "inject-xds-address", "embassy-cp.embassy-system.svc:15010", "embassy-cp's xDS address as injected Pods reach it")
@@ -58,9 +62,14 @@ func (k *kubeFlags) serveWebhook(cp *controlplane.ControlPlane, cfg controlplane
 	if err != nil {
 		return nil, fmt.Errorf("--webhook-addr %s: %w", k.webhookAddr, err)
 	}
-	srv := &http.Server{Handler: inject.Handler(k.inject), TLSConfig: certs.Config(), ReadHeaderTimeout: 10 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle(inject.NamespacePath, inject.Handler(k.inject))
+	mux.Handle(inject.PodPath, inject.Handler(k.inject))
+	mux.Handle(admission.Path, admission.Handler(cp.Applier()))
+	srv := &http.Server{Handler: mux, TLSConfig: certs.Config(), ReadHeaderTimeout: 10 * time.Second}
 	go srv.ServeTLS(lis, "", "")
-	fmt.Fprintf(out, "embassy-cp: serving the sidecar-injection webhook on https://%s%s and %s\n", lis.Addr(), inject.NamespacePath, inject.PodPath)
+	fmt.Fprintf(out, "embassy-cp: serving the admission webhooks on https://%s: sidecar injection at %s and %s, validation at %s\n",
+		lis.Addr(), inject.NamespacePath, inject.PodPath, admission.Path)
 	return func() { srv.Close() }, nil
 }
 
@@ -70,11 +79,15 @@ func (k *kubeFlags) configure(ctx context.Context, cfg *controlplane.Config) err
 	if !k.enabled {
 		return nil
 	}
-	client, err := kube.NewClient(k.kubeconfig)
+	clients, err := kube.NewClients(k.kubeconfig)
 	if err != nil {
 		return err
 	}
-	src, err := discovery.New(client, k.namespaces, cfg.Logger.Named(elog.Kubernetes))
+	var custom dynamic.Interface
+	if k.crds {
+		custom = clients.Dynamic
+	}
+	src, err := discovery.New(clients.Core, custom, k.namespaces, cfg.Logger.Named(elog.Kubernetes))
 	if err != nil {
 		return err
 	}
@@ -82,6 +95,6 @@ func (k *kubeFlags) configure(ctx context.Context, cfg *controlplane.Config) err
 		return err
 	}
 	cfg.Discovery = src
-	cfg.PodTokens = attest.New(client)
+	cfg.PodTokens = attest.New(clients.Core)
 	return nil
 }

@@ -207,6 +207,10 @@ func (c *ControlPlane) XDSAddr() string { return c.xdsLis.Addr().String() }
 // APIAddr is where the HTTP API is served.
 func (c *ControlPlane) APIAddr() string { return c.apiLis.Addr().String() }
 
+// Applier exposes the applier, for the Kubernetes admission webhook to
+// run the checks of an apply.
+func (c *ControlPlane) Applier() *apply.Applier { return c.applier }
+
 // Store exposes the store, for tests.
 func (c *ControlPlane) Store() store.Store { return c.store }
 

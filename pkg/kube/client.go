@@ -6,6 +6,7 @@ package kube
 import (
 	"fmt"
 
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -14,18 +15,28 @@ import (
 // userAgent names embassy-cp in the API server's logs and audit.
 const userAgent = "embassy-cp"
 
-// NewClient returns a client of the API server that kubeconfig names; an
+// Clients are the typed client of the built-in kinds and the dynamic one
+// of the Embassy custom resources, of one API server.
+type Clients struct {
+	Core    kubernetes.Interface
+	Dynamic dynamic.Interface
+}
+
+// NewClients returns clients of the API server that kubeconfig names; an
 // empty kubeconfig means the Pod's own service account when running in a
 // cluster, else the usual $KUBECONFIG or ~/.kube/config.
-func NewClient(kubeconfig string) (kubernetes.Interface, error) {
+func NewClients(kubeconfig string) (Clients, error) {
 	cfg, err := restConfig(kubeconfig)
 	if err != nil {
-		return nil, err
+		return Clients{}, err
 	}
 	cfg.UserAgent = userAgent
-	c, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes client: %w", err)
+	var c Clients
+	if c.Core, err = kubernetes.NewForConfig(cfg); err != nil {
+		return Clients{}, fmt.Errorf("kubernetes client: %w", err)
+	}
+	if c.Dynamic, err = dynamic.NewForConfig(cfg); err != nil {
+		return Clients{}, fmt.Errorf("kubernetes client: %w", err)
 	}
 	return c, nil
 }

@@ -14,7 +14,9 @@ import (
 // namespace and name shadows. It changes nothing, so the control plane
 // calls it both to publish and to check an apply's references.
 func (s *Source) Overlay(stored []*resource.Resource) (merged []*resource.Resource, problems []string) {
-	return overlay(stored, s.Resources())
+	discovered, problems := s.Resources()
+	merged, more := overlay(stored, discovered)
+	return merged, append(problems, more...)
 }
 
 // overlay lays discovered over stored. An applied resource wins over a

@@ -18,6 +18,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -30,6 +31,7 @@ type Source struct {
 	log     hclog.Logger
 	changes chan struct{}
 	watches []*namespaceWatch
+	custom  []*customWatch
 }
 
 // namespaceWatch holds the listers of one namespace, or of all.
@@ -42,8 +44,10 @@ type namespaceWatch struct {
 }
 
 // New returns a Source over client, watching the namespaces given, or
-// every namespace when none is.
-func New(client kubernetes.Interface, namespaces []string, log hclog.Logger) (*Source, error) {
+// every namespace when none is. With custom set it also follows the
+// Embassy custom resources (Mesh, Route, TrafficPolicy,
+// AuthorizationPolicy), whose CRDs must then be installed.
+func New(client kubernetes.Interface, custom dynamic.Interface, namespaces []string, log hclog.Logger) (*Source, error) {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
@@ -58,6 +62,11 @@ func New(client kubernetes.Interface, namespaces []string, log hclog.Logger) (*S
 		}
 		s.watches = append(s.watches, w)
 	}
+	if custom != nil {
+		if err := s.customWatches(custom, namespaces); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -67,11 +76,7 @@ func (s *Source) watch(client kubernetes.Interface, ns string) (*namespaceWatch,
 	svc := f.Core().V1().Services()
 	sl := f.Discovery().V1().EndpointSlices()
 	pod := f.Core().V1().Pods()
-	h := cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { s.changed() },
-		UpdateFunc: func(any, any) { s.changed() },
-		DeleteFunc: func(any) { s.changed() },
-	}
+	h := s.handler()
 	for _, inf := range []cache.SharedIndexInformer{svc.Informer(), sl.Informer(), pod.Informer()} {
 		if _, err := inf.AddEventHandler(h); err != nil {
 			return nil, fmt.Errorf("kubernetes discovery: %w", err)
@@ -90,6 +95,15 @@ func (s *Source) watch(client kubernetes.Interface, ns string) (*namespaceWatch,
 		},
 		hasSynced: []cache.InformerSynced{svc.Informer().HasSynced, sl.Informer().HasSynced, pod.Informer().HasSynced},
 	}, nil
+}
+
+// handler signals a change on every event of an informer.
+func (s *Source) handler() cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { s.changed() },
+		UpdateFunc: func(any, any) { s.changed() },
+		DeleteFunc: func(any) { s.changed() },
+	}
 }
 
 // changed signals a change without waiting: one pending signal stands
@@ -111,18 +125,32 @@ func (s *Source) Start(ctx context.Context) error {
 	for _, w := range s.watches {
 		w.factory.Start(ctx.Done())
 	}
+	for _, w := range s.custom {
+		w.factory.Start(ctx.Done())
+	}
 	for _, w := range s.watches {
 		if !cache.WaitForCacheSync(ctx.Done(), w.hasSynced...) {
 			return errors.New("kubernetes discovery: the informers did not sync: is the API server reachable and may this identity list and watch services, endpointslices and pods?")
+		}
+	}
+	for _, w := range s.custom {
+		if !cache.WaitForCacheSync(ctx.Done(), w.hasSynced...) {
+			return errors.New("kubernetes discovery: the informers of the Embassy custom resources did not sync: are deploy/kubernetes/crds.yaml installed, and may this identity list and watch them?")
 		}
 	}
 	return nil
 }
 
 // Resources maps the cluster's current state to mesh resources, sorted by
-// kind, namespace and name. Listing from informers' caches cannot fail.
-func (s *Source) Resources() []*resource.Resource {
+// kind, namespace and name, with the problems of custom resources that do
+// not decode. Listing from informers' caches cannot fail.
+func (s *Source) Resources() ([]*resource.Resource, []string) {
 	var out []*resource.Resource
+	var problems []string
+	for _, w := range s.custom {
+		rs, ps := w.resources()
+		out, problems = append(out, rs...), append(problems, ps...)
+	}
 	for _, w := range s.watches {
 		svcs, _ := w.services()
 		for _, svc := range svcs {
@@ -134,5 +162,5 @@ func (s *Source) Resources() []*resource.Resource {
 		out = append(out, workloads(eps, w.pods)...)
 	}
 	sortResources(out)
-	return out
+	return out, problems
 }
