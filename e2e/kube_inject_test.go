@@ -13,6 +13,7 @@ import (
 
 	"embassy.dev/embassy/internal/kubetest"
 	"embassy.dev/embassy/internal/nettest"
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/kube/inject"
 )
 
@@ -84,7 +85,7 @@ func expectInjected(t *testing.T, p *corev1.Pod, flavour string) {
 	var token bool
 	for _, v := range p.Spec.Volumes {
 		if v.Projected != nil && len(v.Projected.Sources) == 1 && v.Projected.Sources[0].ServiceAccountToken != nil &&
-			v.Projected.Sources[0].ServiceAccountToken.Audience == "embassy-cp" {
+			v.Projected.Sources[0].ServiceAccountToken.Audience == dataplane.KubernetesTokenAudience {
 			token = true
 		}
 	}

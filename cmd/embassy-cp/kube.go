@@ -11,7 +11,9 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/dynamic"
 
+	"embassy.dev/embassy/pkg/bootstrap"
 	"embassy.dev/embassy/pkg/controlplane"
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/identity/service"
 	"embassy.dev/embassy/pkg/kube"
 	"embassy.dev/embassy/pkg/kube/admission"
@@ -39,7 +41,15 @@ func (k *kubeFlags) register(f *pflag.FlagSet) {
 	f.StringVar(&k.webhookAddr, "webhook-addr", "", "serve the admission webhooks (sidecar injection, and validation of the Embassy custom resources by the checks of embassyctl apply) over HTTPS here, with a certificate from the mesh CA for the listen host, loopback and --xds-server-name; off when empty")
 	f.StringVar(&k.inject.AgentImage, "inject-agent-image", "embassy-agent:latest", "image of the embassy-agent container the webhook injects")
 	f.StringVar(&k.inject.EnvoyImage, "inject-envoy-image", "envoyproxy/envoy:v1.36-latest", "image of the Envoy container the webhook injects")
-	f.StringVar(&k.inject.XDSAddress, "inject-xds-address", "embassy-cp.embassy-system.svc:15010", "embassy-cp's xDS address as injected Pods reach it")
+	f.StringVar(&k.inject.XDSAddress, "inject-xds-address", inClusterXDSAddress(), "embassy-cp's xDS address as injected Pods reach it")
+}
+
+// inClusterXDSAddress is where Pods reach embassy-cp deployed by
+// deploy/kubernetes: its Service, named like its service account in its
+// namespace, on the default xDS port.
+func inClusterXDSAddress() string {
+	_, port, _ := net.SplitHostPort(bootstrap.DefaultXDSAddress)
+	return net.JoinHostPort(dataplane.ControlPlaneServiceAccount+"."+dataplane.ControlPlaneNamespace+".svc", port)
 }
 
 // serveWebhook serves the injection webhook when --webhook-addr is set,

@@ -94,8 +94,14 @@ account and zone/region). They are never stored, and are served beside
 what embassyctl applies: Routes and policies may name them; an applied
 resource of the same kind, namespace and name wins, and the clash is a
 "conflict" event. Agents attest with their Pod's service-account token
-(embassy-agent --k8s-token-file), verified with TokenReview. The identity
-embassy-cp runs as needs the RBAC of deploy/kubernetes/rbac.yaml.`,
+(embassy-agent --k8s-token-file), verified with TokenReview. With
+--kubernetes-crds it also serves the Mesh, Route, TrafficPolicy and
+AuthorizationPolicy custom resources (deploy/kubernetes/crds.yaml).
+--webhook-addr serves two admission webhooks over HTTPS with a certificate
+of the mesh CA: sidecar injection (deploy/kubernetes/injection-webhook.yaml)
+and validation of the custom resources by a dry run of embassyctl apply's
+checks (validating-webhook.yaml). The identity embassy-cp runs as needs
+the RBAC of deploy/kubernetes/rbac.yaml.`,
 		Example: `  # Start for the quickstart's trust domain, example.org (./embassy-data,
   # xDS on 127.0.0.1:15010, API on 127.0.0.1:15000)
   embassy-cp --trust-domain example.org
