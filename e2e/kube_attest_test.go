@@ -62,8 +62,9 @@ func testKubeAttestation(t *testing.T, k *kubetest.Cluster, cpKubeconfig string)
 		return err
 	}
 	// The figure: TokenReview, the Pod's read and the signature.
+	again := k.Token(t, ns, "web", dataplane.KubernetesTokenAudience, "web-0")
 	began = time.Now()
-	if err := attest(k.Token(t, ns, "web", dataplane.KubernetesTokenAudience, "web-0"), "web-0", ""); err != nil {
+	if err := attest(again, "web-0", ""); err != nil {
 		t.Fatalf("a second attestation of web-0: %v", err)
 	}
 	t.Logf("figure: one Attest call with a service-account token %s", time.Since(began).Round(time.Millisecond))
