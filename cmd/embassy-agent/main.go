@@ -9,6 +9,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -40,7 +41,7 @@ func main() {
 type options struct {
 	cp, tokenFile, bundleFile, workload, socketDir string
 	bootPath, envoyBin, adminAddr, logLevel        string
-	authzAddr, spireSocket                         string
+	authzAddr, spireSocket, k8sTokenFile           string
 	authzLogHeaders                                []string
 	authzTimeout                                   time.Duration
 	authzCacheSize                                 int
@@ -89,6 +90,14 @@ workload an ID of the form spiffe://<trust-domain>/ns/<namespace>/sa/<sa>.
 embassy-cp then presents an SVID from SPIRE too, so the agent verifies it
 against SPIRE's bundle (and --trust-bundle, when given), and the SVID is the
 client certificate of every call to it (registration, JWT-SVIDs, policies).
+
+On Kubernetes (embassy-cp --kubernetes) the agent attests with its Pod's
+projected service-account token instead of a join token: --k8s-token-file
+names the file of a serviceAccountToken volume with audience embassy-cp.
+embassy-cp verifies it with the API server (TokenReview), checks that the
+Pod it is bound to still exists, and issues the SVID of the Pod's service
+account; --workload must be POD.NAMESPACE. The file is read again at each
+attestation, so the kubelet's refreshed token is used.
 
 What it serves, in --socket-dir (created 0750):
   sds.sock       Envoy SDS: secrets "default" (chain and key) and "ROOTCA"
@@ -171,6 +180,7 @@ agent refuses one Envoy would share with an app).`,
 	f := cmd.Flags()
 	f.StringVar(&o.cp, "cp", bootstrap.DefaultXDSAddress, "embassy-cp's xDS address (host:port); the identity service shares it")
 	f.StringVar(&o.tokenFile, "token-file", "", "file holding the join token (emb1.<id>.<secret>); read again to re-attest when the SVID cannot be renewed")
+	f.StringVar(&o.k8sTokenFile, "k8s-token-file", "", "on Kubernetes, attest with the Pod's projected service-account token (audience "+dataplane.KubernetesTokenAudience+") in this file instead of a join token")
 	f.StringVar(&o.bundleFile, "trust-bundle", "", "PEM roots to verify embassy-cp by (embassyctl bundle > FILE)")
 	f.StringVar(&o.spireSocket, "spire-socket", "", "take the SVIDs from the SPIFFE Workload API on this unix socket (a SPIRE agent's) instead of attesting with embassy-cp")
 	f.StringVar(&o.workload, "workload", "", "this workload as NAME.NAMESPACE (the sidecar's node id)")
@@ -195,6 +205,16 @@ agent refuses one Envoy would share with an app).`,
 	return cmd
 }
 
+// readToken reads the token the agent attests with, and names its flag.
+func (o options) readToken() (flag string, err error) {
+	if o.k8sTokenFile != "" {
+		_, err = agent.ReadServiceAccountToken(o.k8sTokenFile)
+		return "--k8s-token-file", err
+	}
+	_, err = agent.ReadTokenFile(o.tokenFile)
+	return "--token-file", err
+}
+
 // resumable says whether the socket dir holds a valid SVID of a previous
 // run that the agent can resume from.
 func resumable(o options) bool {
@@ -214,8 +234,10 @@ func run(ctx context.Context, cmd *cobra.Command, o options) error {
 		return errors.New("--workload is required (see --help)")
 	case o.bundleFile == "" && o.spireSocket == "":
 		return errors.New("--trust-bundle is required unless the SVIDs come from --spire-socket (see --help)")
-	case o.tokenFile == "" && o.spireSocket == "":
-		return errors.New("--token-file is required unless the SVIDs come from --spire-socket (see --help)")
+	case o.tokenFile != "" && o.k8sTokenFile != "":
+		return errors.New("--token-file and --k8s-token-file are two ways to attest: give one")
+	case o.tokenFile == "" && o.k8sTokenFile == "" && o.spireSocket == "":
+		return errors.New("--token-file (or --k8s-token-file on Kubernetes) is required unless the SVIDs come from --spire-socket (see --help)")
 	case o.envoyBin != "" && o.bootPath == "":
 		return errors.New("--envoy-bin needs --envoy-bootstrap: Envoy is started with that file")
 	case o.authzTimeout <= 0:
@@ -241,11 +263,11 @@ func run(ctx context.Context, cmd *cobra.Command, o options) error {
 	// refuses a missing or malformed file at once, unless the agent can
 	// resume from the SVID of its previous run and needs no token.
 	if o.spireSocket == "" {
-		if _, err := agent.ReadTokenFile(o.tokenFile); err != nil {
+		if flag, err := o.readToken(); err != nil {
 			if !resumable(o) {
-				return fmt.Errorf("--token-file: %w", err)
+				return fmt.Errorf("%s: %w", flag, err)
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "embassy-agent: --token-file: %v; resuming from the SVID in %s (a token is needed again only if it cannot be renewed)\n", err, o.socketDir)
+			fmt.Fprintf(cmd.ErrOrStderr(), "embassy-agent: %s: %v; resuming from the SVID in %s (a token is needed again only if it cannot be renewed)\n", flag, err, o.socketDir)
 		}
 	}
 	var roots []*x509.Certificate
@@ -261,13 +283,14 @@ func run(ctx context.Context, cmd *cobra.Command, o options) error {
 		Dial: func(roots []*x509.Certificate, cert func() *tls.Certificate) (agent.ControlPlaneConn, error) {
 			return client.Dial(o.cp, roots, cert)
 		},
-		TrustBundle:  roots,
-		TokenFile:    o.tokenFile,
-		SPIFFESocket: o.spireSocket,
-		Workload:     o.workload,
-		Spec:         spec,
-		Logger:       log,
-		Out:          out,
+		TrustBundle:     roots,
+		TokenFile:       cmp.Or(o.tokenFile, o.k8sTokenFile),
+		KubernetesToken: o.k8sTokenFile != "",
+		SPIFFESocket:    o.spireSocket,
+		Workload:        o.workload,
+		Spec:            spec,
+		Logger:          log,
+		Out:             out,
 		Authz: &agent.AuthzConfig{
 			XDSAddress: o.cp, LoopbackAddr: o.authzAddr, LogHeaderValues: o.authzLogHeaders, CheckTimeout: o.authzTimeout,
 			DecisionCacheSize: o.authzCacheSize,

@@ -36,6 +36,7 @@ func newRootCmd() *cobra.Command {
 		logJSON  bool
 		// regoMemoryMiB is cfg.Rego.Memory in MiB, as operators size it.
 		regoMemoryMiB int64
+		kubeOpts      kubeFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "embassy-cp",
@@ -84,7 +85,25 @@ DNS names for the addresses proxies dial; SPIRE's trust domain must be the
 mesh's), and trusts SPIRE's bundle for client certificates. Agents then
 run with --spire-socket instead of a join token; embassy-cp issues no
 X.509-SVIDs, and /v1/bundle serves SPIRE's roots. A change of CA type in
-the Mesh takes effect when embassy-cp restarts.`,
+the Mesh takes effect when embassy-cp restarts.
+
+On Kubernetes (--kubernetes): embassy-cp watches Services, EndpointSlices
+and Pods (of --namespaces, default all) and serves each Service as a mesh
+Service (ports from appProtocol or the port name's grpc-/http-/http2-
+prefix, else tcp; the annotation embassy.dev/service-accounts lists who may
+serve it) and each ready Pod behind one as a Workload (its labels, service
+account and zone/region). They are never stored, and are served beside
+what embassyctl applies: Routes and policies may name them; an applied
+resource of the same kind, namespace and name wins, and the clash is a
+"conflict" event. Agents attest with their Pod's service-account token
+(embassy-agent --k8s-token-file), verified with TokenReview. With
+--kubernetes-crds it also serves the Mesh, Route, TrafficPolicy and
+AuthorizationPolicy custom resources (deploy/kubernetes/crds.yaml).
+--webhook-addr serves two admission webhooks over HTTPS with a certificate
+of the mesh CA: sidecar injection (deploy/kubernetes/injection-webhook.yaml)
+and validation of the custom resources by a dry run of embassyctl apply's
+checks (validating-webhook.yaml). The identity embassy-cp runs as needs
+the RBAC of deploy/kubernetes/rbac.yaml.`,
 		Example: `  # Start for the quickstart's trust domain, example.org (./embassy-data,
   # xDS on 127.0.0.1:15010, API on 127.0.0.1:15000)
   embassy-cp --trust-domain example.org
@@ -95,6 +114,9 @@ the Mesh takes effect when embassy-cp restarts.`,
 
   # Plaintext xDS for local development with proxyless clients
   embassy-cp --insecure-xds
+
+  # On Kubernetes, discovering the shop namespace
+  embassy-cp --trust-domain cluster.local --kubernetes --namespaces shop
 
   # SPIRE issues every SVID, the control plane's included
   embassy-cp --trust-domain example.org --spire-socket /run/spire/agent.sock`,
@@ -108,10 +130,19 @@ the Mesh takes effect when embassy-cp restarts.`,
 			cfg.Out = cmd.OutOrStdout()
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if err := kubeOpts.configure(ctx, &cfg); err != nil {
+				return err
+			}
 			cp, err := controlplane.Start(ctx, cfg)
 			if err != nil {
 				return err
 			}
+			stopWebhook, err := kubeOpts.serveWebhook(cp, cfg, cmd.OutOrStdout())
+			if err != nil {
+				cp.Close()
+				return err
+			}
+			defer stopWebhook()
 			select {
 			case <-ctx.Done():
 				fmt.Fprintln(cmd.OutOrStdout(), "embassy-cp: shutting down")
@@ -144,6 +175,7 @@ the Mesh takes effect when embassy-cp restarts.`,
 	f.DurationVar(&cfg.SPIRETimeout, "spire-timeout", controlplane.DefaultSPIRETimeout, "how long to wait at start for the SPIRE agent's first SVID and bundle")
 	f.DurationVar(&cfg.Rego.Timeout, sandbox.FlagTimeout, sandbox.DefaultTimeout, "deadline of each piece of policy Rego embassy-cp runs (apply-time compile and partial evaluation, policy eval, /v1/check); a policy exceeding it is refused at apply, or fails closed when stored")
 	f.Int64Var(&regoMemoryMiB, sandbox.FlagMemory, sandbox.DefaultMemory>>20, fmt.Sprintf("memory budget in MiB of each Rego sandbox process (at most %d run at once); a policy exceeding it is refused at apply, or fails closed when stored", sandbox.CompileWorkers+sandbox.ReadWorkers))
+	kubeOpts.register(f)
 	f.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
 	f.BoolVar(&logJSON, "log-json", false, "log one JSON object per line")
 	cmd.AddCommand(newRestoreCmd())

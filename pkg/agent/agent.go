@@ -40,6 +40,10 @@ type Config struct {
 	// hold a valid SVID (see LoadPEMFiles), without presenting the token.
 	Token     string
 	TokenFile string
+	// KubernetesToken says TokenFile holds the Pod's projected
+	// service-account token (which the kubelet refreshes) rather than a
+	// join token; it is presented the same way.
+	KubernetesToken bool
 	// SPIFFESocket, when set, is the unix socket of a SPIFFE Workload API
 	// (a SPIRE agent's) the SVIDs and bundle come from, instead of
 	// attesting and renewing with the control plane (see ManagerConfig).
@@ -109,17 +113,18 @@ func New(cfg Config) (*Agent, error) {
 		a.cfg.ControlPlane = a.redial
 	}
 	mcfg := ManagerConfig{
-		ControlPlane:   cfg.ControlPlane,
-		Token:          cfg.Token,
-		TokenFile:      cfg.TokenFile,
-		Workload:       name,
-		Logger:         cfg.Logger.Named("svid"),
-		Out:            cfg.Out,
-		MinBackoff:     cfg.MinBackoff,
-		MaxBackoff:     cfg.MaxBackoff,
-		BundleInterval: cfg.BundleInterval,
-		CallTimeout:    cfg.CallTimeout,
-		SPIFFESocket:   cfg.SPIFFESocket,
+		ControlPlane:    cfg.ControlPlane,
+		Token:           cfg.Token,
+		TokenFile:       cfg.TokenFile,
+		KubernetesToken: cfg.KubernetesToken,
+		Workload:        name,
+		Logger:          cfg.Logger.Named("svid"),
+		Out:             cfg.Out,
+		MinBackoff:      cfg.MinBackoff,
+		MaxBackoff:      cfg.MaxBackoff,
+		BundleInterval:  cfg.BundleInterval,
+		CallTimeout:     cfg.CallTimeout,
+		SPIFFESocket:    cfg.SPIFFESocket,
 	}
 	if cfg.SPIFFESocket == "" {
 		mcfg.ResumeDir, mcfg.TrustBundle = cfg.SocketDir, cfg.TrustBundle

@@ -43,6 +43,9 @@ type ManagerConfig struct {
 	// file's content is ever logged.
 	Token     string
 	TokenFile string
+	// KubernetesToken says TokenFile holds a service-account token (see
+	// Config.KubernetesToken).
+	KubernetesToken bool
 	// Workload is the name of the Workload the agent runs, sent with the
 	// token so a token restricted to one workload can be checked.
 	Workload string
@@ -246,14 +249,21 @@ func (m *Manager) attest(ctx context.Context) (*x509svid.SVID, []*x509.Certifica
 // attestWith presents token with a CSR for a fresh key.
 func (m *Manager) attestWith(ctx context.Context, token string) (*x509svid.SVID, []*x509.Certificate, error) {
 	return m.sign(ctx, func(ctx context.Context, csr []byte) (*wire.SVIDResponse, error) {
-		return m.cfg.ControlPlane.Attest(ctx, &wire.AttestRequest{Token: token, Csr: csr, Workload: m.cfg.Workload})
+		req := &wire.AttestRequest{Token: token, Csr: csr, Workload: m.cfg.Workload}
+		if m.cfg.KubernetesToken {
+			req.Token, req.KubernetesToken = "", token
+		}
+		return m.cfg.ControlPlane.Attest(ctx, req)
 	})
 }
 
 // token returns the join token: TokenFile's content, read afresh, when it
 // is set, else Token.
 func (m *Manager) token() (string, error) {
-	if m.cfg.TokenFile != "" {
+	switch {
+	case m.cfg.TokenFile != "" && m.cfg.KubernetesToken:
+		return ReadServiceAccountToken(m.cfg.TokenFile)
+	case m.cfg.TokenFile != "":
 		return ReadTokenFile(m.cfg.TokenFile)
 	}
 	return m.cfg.Token, nil

@@ -76,7 +76,7 @@ func (m *Manager) reattest(ctx context.Context, r *recovery, onlyNew bool) (*x50
 	if m.cfg.TokenFile == "" {
 		return nil, nil
 	}
-	token, err := ReadTokenFile(m.cfg.TokenFile)
+	token, err := m.token()
 	if err != nil {
 		if msg := err.Error(); msg != r.readErr {
 			m.log.Warn("cannot read the join token to re-attest with", "error", err)

@@ -64,6 +64,8 @@ type Applier struct {
 	checks []Check
 	// compile compiles AuthorizationPolicies (see WithPolicyCompiler).
 	compile PolicyCompiler
+	// overlay adds resources from outside the store (see WithOverlay).
+	overlay Overlay
 }
 
 // New returns an Applier that writes to st, with opts applied.
@@ -119,8 +121,8 @@ func (a *Applier) Apply(ctx context.Context, rs []*resource.Resource, dryRun boo
 	}
 
 	merged := mergeInto(stored, rs)
-	warnings, refErrs := newProblems(stored, merged, applied)
-	refErrs = append(refErrs, excludedWorkloads(merged, applied)...)
+	warnings, refErrs := newProblems(a.view(stored), a.view(merged), applied)
+	refErrs = append(refErrs, excludedWorkloads(a.view(merged), applied)...)
 	if len(refErrs) > 0 {
 		return nil, &refErrs
 	}

@@ -45,3 +45,22 @@ func (a *Applier) runChecks(rs []*resource.Resource, invalid map[resource.Key]bo
 	}
 	return errs
 }
+
+// An Overlay adds resources that live outside the store, such as the
+// Services and Workloads discovered in a Kubernetes cluster, to a stored
+// set. It must not modify its argument, and returns a new slice.
+type Overlay func(stored []*resource.Resource) []*resource.Resource
+
+// WithOverlay makes reference checks see what o adds to the store, so an
+// apply may refer to a discovered Service. What o adds is never stored.
+func WithOverlay(o Overlay) Option {
+	return func(a *Applier) { a.overlay = o }
+}
+
+// view is rs with the overlay's resources added.
+func (a *Applier) view(rs []*resource.Resource) []*resource.Resource {
+	if a.overlay == nil {
+		return rs
+	}
+	return a.overlay(rs)
+}

@@ -101,7 +101,7 @@ func (a *Applier) Delete(ctx context.Context, keys []resource.Key, dryRun bool) 
 			remaining = append(remaining, r)
 		}
 	}
-	warnings, refErrs := newProblems(stored, remaining, nil)
+	warnings, refErrs := newProblems(a.view(stored), a.view(remaining), nil)
 	if len(refErrs) > 0 {
 		return nil, &RefusedError{Keys: keys, Referrers: referrers(refErrs, keys)}
 	}

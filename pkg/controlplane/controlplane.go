@@ -84,7 +84,13 @@ type Config struct {
 	// LeaseTTL and LeaseSweepInterval bound agent registrations (defaults
 	// 30s and 5s).
 	LeaseTTL, LeaseSweepInterval time.Duration
-	Logger                       hclog.Logger
+	// Discovery, when set, adds a Kubernetes cluster's Services and
+	// Workloads to the stored resources (see Discovery).
+	Discovery Discovery
+	// PodTokens, when set, lets agents attest with Kubernetes
+	// service-account tokens (see service.Config.PodTokens).
+	PodTokens service.PodTokenVerifier
+	Logger    hclog.Logger
 	// Out receives the start-up lines meant for the operator.
 	Out io.Writer
 }
@@ -111,6 +117,8 @@ type ControlPlane struct {
 	// when spire is set (SPIRE is the mesh's CA).
 	trust x509bundle.Source
 	spire *spireSource
+	// discoveryProblems are the Discovery problems already reported.
+	discoveryProblems map[string]bool
 	// caWarned is the Mesh CA type last warned about (see noteCAChange).
 	caWarned  string
 	tokens    *identity.Tokens
@@ -157,7 +165,7 @@ func (c *ControlPlane) publish(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reading the store: %w", err)
 	}
-	snap := mesh.New(rev, rs, mesh.WithAuthz(c.authz.compile))
+	snap := mesh.New(rev, c.overlay(rs, rev), mesh.WithAuthz(c.authz.compile))
 	c.authz.prune(snap)
 	if c.authz.jwks != nil {
 		c.authz.jwks.Retain(jwksURLs(snap))
@@ -198,6 +206,10 @@ func (c *ControlPlane) XDSAddr() string { return c.xdsLis.Addr().String() }
 
 // APIAddr is where the HTTP API is served.
 func (c *ControlPlane) APIAddr() string { return c.apiLis.Addr().String() }
+
+// Applier exposes the applier, for the Kubernetes admission webhook to
+// run the checks of an apply.
+func (c *ControlPlane) Applier() *apply.Applier { return c.applier }
 
 // Store exposes the store, for tests.
 func (c *ControlPlane) Store() store.Store { return c.store }

@@ -79,6 +79,7 @@ func (c *ControlPlane) startIdentity(ctx context.Context) error {
 		Trust:         c.trust,
 		External:      external,
 		Tokens:        c.tokens,
+		PodTokens:     c.cfg.PodTokens,
 		Store:         c.store,
 		Applier:       c.applier,
 		Secrets:       sec,

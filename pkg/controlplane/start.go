@@ -69,7 +69,11 @@ func (c *ControlPlane) start(ctx context.Context) (<-chan int64, error) {
 	if err := c.setupRego(); err != nil {
 		return nil, err
 	}
-	c.applier = apply.New(c.store, apply.WithCheck(c.checkMeshTrustDomain), apply.WithPolicyCompiler(c.authz.check))
+	opts := []apply.Option{apply.WithCheck(c.checkMeshTrustDomain), apply.WithPolicyCompiler(c.authz.check)}
+	if c.cfg.Discovery != nil {
+		opts = append(opts, apply.WithOverlay(c.applyOverlay))
+	}
+	c.applier = apply.New(c.store, opts...)
 	c.changes = rollout.NewTracker()
 	if err := c.startIdentity(ctx); err != nil {
 		return nil, err
@@ -188,6 +192,9 @@ func (c *ControlPlane) serve(revs <-chan int64) {
 	}
 	c.goRun(func() { c.authz.jwks.Run(c.runCtx) })
 	c.goRun(func() { c.watch(c.runCtx, revs) })
+	if c.cfg.Discovery != nil {
+		c.goRun(func() { c.followDiscovery(c.runCtx) })
+	}
 	c.goRun(func() { c.fail(c.grpc.Serve(c.xdsLis)) })
 	c.goRun(func() {
 		if err := c.http.Serve(c.apiLis); !errors.Is(err, http.ErrServerClosed) {

@@ -22,6 +22,9 @@ const (
 	// KindRefused is a set of resources the control plane refused to serve
 	// to some proxies (Envoy would not load it); they keep their last set.
 	KindRefused = "refused"
+	// KindConflict: a resource discovered in Kubernetes is not served,
+	// being invalid or shadowed by an applied one of the same key.
+	KindConflict = "conflict"
 )
 
 // DefaultSize is how many events a Bus keeps when New is given no size.

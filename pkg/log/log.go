@@ -35,6 +35,8 @@ const (
 	Envoy       = "envoy"
 	// Authz is the ext_authz decision log (agent) and server.
 	Authz = "authz"
+	// Kubernetes is embassy-cp's discovery and attestation on Kubernetes.
+	Kubernetes = "kubernetes"
 )
 
 // Options configure the root logger.

@@ -73,12 +73,17 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with set changing the service's Config first.
+func newEnvWith(t *testing.T, set func(*Config)) *env {
+	t.Helper()
 	e := &env{t: t, clock: &clock{}, logs: &syncbuf.Buffer{}, events: events.New(100)}
 	id := idtest.New(t, td.Name(), e.clock.now)
 	e.st, e.ca, e.tokens = id.Store, id.CA, id.Tokens
 	log := hclog.New(&hclog.LoggerOptions{Name: "test", Level: hclog.Trace, Output: e.logs})
-	var err error
-	e.svc, err = New(Config{
+	cfg := Config{
 		CA: e.ca, Tokens: e.tokens, Store: e.st, Applier: apply.New(e.st),
 		LeaseTTL: time.Second, SweepInterval: 20 * time.Millisecond,
 		Logger: log,
@@ -88,7 +93,12 @@ func newEnv(t *testing.T) *env {
 			e.deltas = append(e.deltas, ds...)
 			e.mu.Unlock()
 		},
-	})
+	}
+	if set != nil {
+		set(&cfg)
+	}
+	var err error
+	e.svc, err = New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,6 +60,9 @@ type Tokens interface {
 type Config struct {
 	CA     CA
 	Tokens Tokens
+	// PodTokens, when set, lets agents on Kubernetes attest with a
+	// service-account token instead of a join token (see attestPod).
+	PodTokens PodTokenVerifier
 	// Trust verifies the client certificates of every call but Attest and
 	// Bundle; nil means the CA's bundle. It may trust more than the CA:
 	// with an external CA, the SVIDs agents present come from there.

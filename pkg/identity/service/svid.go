@@ -20,9 +20,12 @@ import (
 
 // attest redeems a join token and signs the CSR for the token's identity.
 // The token is never logged nor echoed: errors name the token's ID at most.
-func (s *Service) attest(_ context.Context, req *wire.AttestRequest) (*wire.SVIDResponse, error) {
+func (s *Service) attest(ctx context.Context, req *wire.AttestRequest) (*wire.SVIDResponse, error) {
 	if err := s.notIssuing(); err != nil {
 		return nil, err
+	}
+	if req.KubernetesToken != "" {
+		return s.attestPod(ctx, req)
 	}
 	if req.Token == "" {
 		return nil, status.Error(codes.Unauthenticated, "no join token: create one with embassyctl token create --namespace NS --service-account SA and give it to the agent")
@@ -71,7 +74,7 @@ func (s *Service) tokenFits(info identity.TokenInfo, req *wire.AttestRequest, cs
 	if info.Workload != "" && req.Workload != info.Workload {
 		return spiffeid.ID{}, status.Errorf(codes.PermissionDenied, "join token %s is for workload %q, the agent asked for %q: run the agent with --workload %s or create a token for this workload", info.ID, info.Workload, req.Workload, info.Workload)
 	}
-	if info.Namespace == dataplane.ControlPlaneNamespace && info.ServiceAccount == dataplane.ControlPlaneServiceAccount {
+	if isControlPlane(info.Namespace, info.ServiceAccount) {
 		return spiffeid.ID{}, status.Errorf(codes.PermissionDenied, "join token %s names the control plane's own identity, which no agent may hold", info.ID)
 	}
 	id, err := dataplane.WorkloadID(td, info.Namespace, info.ServiceAccount)

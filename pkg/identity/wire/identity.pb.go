@@ -53,10 +53,12 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// AttestRequest proves with a join token which identity the agent may hold.
+// AttestRequest proves with a join token, or on Kubernetes with a
+// service-account token, which identity the agent may hold.
 type AttestRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The join token's secret, as `embassyctl token create` printed it.
+	// Empty when kubernetes_token is set.
 	Token string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
 	// A DER PKCS#10 request (not PEM), self-signed by a key made on the
 	// agent's node: ECDSA P-256 or P-384, Ed25519, or RSA of at least 2048
@@ -69,9 +71,16 @@ type AttestRequest struct {
 	// NAME.NAMESPACE; the namespace is the token's). The server checks it
 	// against the token's workload restriction, if any, and records it with
 	// the SVID; empty for an agent that names none.
-	Workload      string `protobuf:"bytes,3,opt,name=workload,proto3" json:"workload,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Workload string `protobuf:"bytes,3,opt,name=workload,proto3" json:"workload,omitempty"`
+	// A projected service-account token of the agent's Pod, bound to the
+	// Pod and to the audience embassy-cp expects (on Kubernetes, instead of
+	// a join token). embassy-cp verifies it with the API server's
+	// TokenReview, checks that the Pod it is bound to still exists, and
+	// issues spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>.
+	// The workload, when named, must be the Pod's name. Never logged.
+	KubernetesToken string `protobuf:"bytes,4,opt,name=kubernetes_token,json=kubernetesToken,proto3" json:"kubernetes_token,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *AttestRequest) Reset() {
@@ -121,6 +130,13 @@ func (x *AttestRequest) GetCsr() []byte {
 func (x *AttestRequest) GetWorkload() string {
 	if x != nil {
 		return x.Workload
+	}
+	return ""
+}
+
+func (x *AttestRequest) GetKubernetesToken() string {
+	if x != nil {
+		return x.KubernetesToken
 	}
 	return ""
 }
@@ -1069,11 +1085,12 @@ var File_pkg_identity_wire_identity_proto protoreflect.FileDescriptor
 
 const file_pkg_identity_wire_identity_proto_rawDesc = "" +
 	"\n" +
-	" pkg/identity/wire/identity.proto\x12\x13embassy.identity.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"S\n" +
+	" pkg/identity/wire/identity.proto\x12\x13embassy.identity.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"~\n" +
 	"\rAttestRequest\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x10\n" +
 	"\x03csr\x18\x02 \x01(\fR\x03csr\x12\x1a\n" +
-	"\bworkload\x18\x03 \x01(\tR\bworkload\" \n" +
+	"\bworkload\x18\x03 \x01(\tR\bworkload\x12)\n" +
+	"\x10kubernetes_token\x18\x04 \x01(\tR\x0fkubernetesToken\" \n" +
 	"\fRenewRequest\x12\x10\n" +
 	"\x03csr\x18\x01 \x01(\fR\x03csr\"\x94\x01\n" +
 	"\fSVIDResponse\x12\x1b\n" +
