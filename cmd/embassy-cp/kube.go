@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/dynamic"
 
-	"embassy.dev/embassy/pkg/bootstrap"
 	"embassy.dev/embassy/pkg/controlplane"
 	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/identity/service"
@@ -48,7 +47,7 @@ func (k *kubeFlags) register(f *pflag.FlagSet) {
 // deploy/kubernetes: its Service, named like its service account in its
 // namespace, on the default xDS port.
 func inClusterXDSAddress() string {
-	_, port, _ := net.SplitHostPort(bootstrap.DefaultXDSAddress)
+	_, port, _ := net.SplitHostPort(dataplane.DefaultXDSAddress)
 	return net.JoinHostPort(dataplane.ControlPlaneServiceAccount+"."+dataplane.ControlPlaneNamespace+".svc", port)
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"embassy.dev/embassy/pkg/controlplane"
+	"embassy.dev/embassy/pkg/dataplane"
 	elog "embassy.dev/embassy/pkg/log"
 	"embassy.dev/embassy/pkg/store"
 	"embassy.dev/embassy/policy/sandbox"
@@ -157,7 +158,7 @@ the RBAC of deploy/kubernetes/rbac.yaml.`,
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataDir, "data-dir", defaultDataDir, "directory of the embedded store and the admin token")
 	f.StringVar(&cfg.Store, "store", "bbolt", "store kind: bbolt (embedded, persistent) or memory (lost on exit)")
-	f.StringVar(&cfg.XDSAddr, "xds-addr", "127.0.0.1:15010", "listen address of the xDS (ADS) gRPC server")
+	f.StringVar(&cfg.XDSAddr, "xds-addr", dataplane.DefaultXDSAddress, "listen address of the xDS (ADS) gRPC server")
 	f.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:15000", "listen address of the HTTP API")
 	f.StringVar(&cfg.AdminTokenFile, "admin-token-file", "", "file holding the admin bearer token (default: <data-dir>/admin-token, created on first start)")
 	f.StringVar(&cfg.ReadTokenFile, "read-token-file", "", "file holding the read bearer token for status reads (default: <data-dir>/read-token, created on first start)")

@@ -48,10 +48,13 @@ var layerOf = map[string]int{
 	"pkg/identity/wire": model,
 	"pkg/jointoken":     model,
 	"pkg/jwks":          model,
-	"pkg/mesh":          model,
-	"pkg/resource":      model,
-	"pkg/spiffe":        model,
-	"pkg/store":         model,
+	// The Kubernetes kinds' schema, generated from the resource types.
+	"pkg/kube":     model,
+	"pkg/kube/crd": model,
+	"pkg/mesh":     model,
+	"pkg/resource": model,
+	"pkg/spiffe":   model,
+	"pkg/store":    model,
 
 	"pkg/apply":       engines,
 	"pkg/bootstrap":   engines,
@@ -74,10 +77,16 @@ var layerOf = map[string]int{
 	"pkg/grpcauthz":        serving,
 	"pkg/identity/client":  serving,
 	"pkg/identity/service": serving,
-	"pkg/metrics":          serving,
-	"pkg/spiffewatch":      serving,
-	"xds/cache":            serving,
-	"xds/server":           serving,
+	// Clients of the Kubernetes API (discovery, TokenReview) and the
+	// admission webhooks the API server calls.
+	"pkg/kube/admission": serving,
+	"pkg/kube/attest":    serving,
+	"pkg/kube/discovery": serving,
+	"pkg/kube/inject":    serving,
+	"pkg/metrics":        serving,
+	"pkg/spiffewatch":    serving,
+	"xds/cache":          serving,
+	"xds/server":         serving,
 
 	"cmd/embassy-agent": wiring,
 	"cmd/embassy-cp":    wiring,
@@ -100,6 +109,7 @@ var layerOf = map[string]int{
 	"internal/echo":                       tools,
 	"internal/grpctest":                   tools,
 	"internal/idtest":                     tools,
+	"internal/kubetest":                   tools,
 	"internal/layers":                     tools,
 	"internal/meshtest":                   tools,
 	"internal/nettest":                    tools,
@@ -133,7 +143,8 @@ var importedOnlyBy = map[string][]string{
 	// The translator's Envoy resources are served only by the xDS path.
 	"xds/translate": {"xds/cache", "xds/server", "xds/validate", "xds/envoyrules"},
 	// Bootstraps are written by the agent and printed by embassyctl.
-	"pkg/bootstrap": {"pkg/agent", "cmd/embassy-agent", "cmd/embassyctl"},
+	// The injection webhook writes the gRPC bootstrap into proxyless Pods.
+	"pkg/bootstrap": {"pkg/agent", "cmd/embassy-agent", "cmd/embassyctl", "pkg/kube/inject"},
 }
 
 // table is the rules the tree is held to.

@@ -7,8 +7,6 @@ package bootstrap
 
 // Defaults used when an option is left empty.
 const (
-	// DefaultXDSAddress is where embassy-cp serves xDS by default.
-	DefaultXDSAddress = "127.0.0.1:15010"
 	// AdminSocket is the unix socket, in the agent's socket directory,
 	// where an Envoy sidecar serves its admin API by default: a socket of
 	// the workload's own directory cannot collide with another sidecar's

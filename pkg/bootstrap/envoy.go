@@ -20,7 +20,7 @@ import (
 type EnvoyOptions struct {
 	// NodeID is "<workload>.<namespace>", both DNS-1123 labels.
 	NodeID string
-	// XDSAddress is embassy-cp's xDS host:port (default DefaultXDSAddress).
+	// XDSAddress is embassy-cp's xDS host:port (default dataplane.DefaultXDSAddress).
 	// An IP makes the xDS cluster STATIC; a host name makes it STRICT_DNS.
 	XDSAddress string
 	// AdminAddress is the admin API's loopback ip:port. Empty, the admin
@@ -53,7 +53,7 @@ func Envoy(o EnvoyOptions) (*bootstrapv3.Bootstrap, error) {
 	if err != nil {
 		return nil, err
 	}
-	xdsAddr, err := parseHostPort("xds address", orDefault(o.XDSAddress, DefaultXDSAddress))
+	xdsAddr, err := parseHostPort("xds address", orDefault(o.XDSAddress, dataplane.DefaultXDSAddress))
 	if err != nil {
 		return nil, err
 	}

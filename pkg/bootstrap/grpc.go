@@ -11,7 +11,7 @@ import (
 type GRPCOptions struct {
 	// NodeID identifies the application to the control plane.
 	NodeID string
-	// XDSAddress is embassy-cp's xDS host:port (default DefaultXDSAddress).
+	// XDSAddress is embassy-cp's xDS host:port (default dataplane.DefaultXDSAddress).
 	XDSAddress string
 	// Metadata is added to the node metadata beside dataplane.FlavourKey.
 	Metadata map[string]string
@@ -71,7 +71,7 @@ func GRPCJSON(o GRPCOptions) ([]byte, error) {
 	if o.NodeID == "" {
 		return nil, fmt.Errorf("node id is empty")
 	}
-	addr := orDefault(o.XDSAddress, DefaultXDSAddress)
+	addr := orDefault(o.XDSAddress, dataplane.DefaultXDSAddress)
 	if _, err := parseHostPort("xds address", addr); err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 
 	"embassy.dev/embassy/pkg/bootstrap"
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 )
@@ -42,7 +43,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("genbootstraps", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("out", "", "`directory` to write the bootstraps into (created if missing)")
-	xds := fs.String("xds-address", bootstrap.DefaultXDSAddress, "embassy-cp's xDS `host:port` written into every bootstrap")
+	xds := fs.String("xds-address", dataplane.DefaultXDSAddress, "embassy-cp's xDS `host:port` written into every bootstrap")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
