@@ -154,6 +154,11 @@ func TestQuickstartAsWritten(t *testing.T) {
 			t.Errorf("the Quickstart's output lacks %q", want)
 		}
 	}
+	// proxy-status: the client-only app's agent names no Workload, so its
+	// AUTHZ reads as what it is, not as a sync problem; nothing is NOT_SENT.
+	if !regexp.MustCompile(`(?m)^echo-client\.default +agent +\S+ +- +- +- +- +NO_WORKLOAD *$`).MatchString(log) || strings.Contains(log, "NOT_SENT") {
+		t.Error("proxy-status does not show echo-client's agent as NO_WORKLOAD, or shows a type NOT_SENT")
+	}
 	// Whoami's one call goes to v1 or v2, as the Route splits.
 	if !regexp.MustCompile(`v[12] saw spiffe://example\.org/ns/default/sa/echo-client over tls`).MatchString(log) {
 		t.Error("Whoami did not show the client's SPIFFE ID over TLS")

@@ -104,6 +104,16 @@ func TestConfigScoping(t *testing.T) {
 		}
 	}
 
+	// checks runs embassyctl check for client-a's call to echo, which
+	// judges the configuration client-a's proxy is sent before policies.
+	checks := func(t *testing.T, wantCode int, want string) {
+		t.Helper()
+		out, code := cp.ctl(t, "check", "--from", clientAID, "--to", "echo.default")
+		if code != wantCode || !strings.Contains(out, want) {
+			t.Fatalf("embassyctl check from client-a to echo exited %d, want %d with %q:\n%s", code, wantCode, want, out)
+		}
+	}
+
 	if !t.Run("auto: no policy allows client-a, so echo is not sent", func(t *testing.T) {
 		notSent(t, "client-a's channel to echo never ready")
 		if body := listenersSent(t); strings.Contains(body, "echo.default:50051") {
@@ -128,9 +138,12 @@ func TestConfigScoping(t *testing.T) {
 		apply("mesh-explicit-other", fmt.Sprintf(scopingMesh, "explicit", "  egress: [{service: other}]\n"))
 		notSent(t, "echo left out of client-a's configuration")
 		describes(t, "- echo.default: not listed in spec.egress")
+		// policy-ab allows client-a, yet its proxy has no route to echo.
+		checks(t, 1, "why: not in the caller's config: not listed in spec.egress")
 		apply("mesh-explicit-echo", fmt.Sprintf(scopingMesh, "explicit", "  egress: [{service: echo}]\n"))
 		served(t, "client-a served by echo once listed")
 		describes(t, "+ echo.default: listed in spec.egress of Workload default/client-a")
+		checks(t, 0, "ALLOWED")
 	}) {
 		return
 	}

@@ -25,7 +25,10 @@ func newCheckCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "check --from SPIFFE-ID --to SERVICE[.NS][:PORT] [--method M] [--path P] [--header k=v]",
 		Short: "Say what the mesh would do with one request",
-		Long: `check answers "what if this caller sent this request?": the route rule
+		Long: `check answers "what if this caller sent this request?": whether the
+caller's proxy is sent the destination at all under the Mesh's config
+scoping (a call it was never sent fails in the caller, reported as "not in
+the caller's config: <reason>", the reason describe proxy gives), the route rule
 and weighted backends the caller's proxy would choose (first match wins, as
 the proxies apply them), whether the hop is mutual TLS, and the decision of
 every AuthorizationPolicy targeting the destination's workloads, with the
@@ -34,7 +37,10 @@ the same input document the agent's ext_authz server builds.
 
 By default the control plane answers over its current mesh. With --offline
 the resources come from -f files or directories and nothing is contacted,
-so a change can be checked before it is applied.
+so a change can be checked before it is applied. Offline, configScoping
+auto cannot read which callers a policy's RBAC allows (the control plane
+compiles that), so it keeps every service a policy guards; spec.egress
+lists narrow as they do online.
 
 Exit codes: 0 the request would reach the service; 1 it would not (or
 check failed).`,

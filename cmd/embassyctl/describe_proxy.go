@@ -151,7 +151,11 @@ func describeSync(w io.Writer, px *status.Proxy) {
 	for k, v := range px.Types {
 		p.Types[k] = v
 	}
-	status.Judge(&p, time.Now(), status.DefaultStaleAfter)
+	// The server's judgement stands when it sent one: only it knows
+	// whether an agent's Workload exists (NO_WORKLOAD).
+	if p.SyncState == "" {
+		status.Judge(&p, time.Now(), status.DefaultStaleAfter)
+	}
 	types := make([]string, 0, len(p.Types))
 	for t := range p.Types {
 		types = append(types, t)

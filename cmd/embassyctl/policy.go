@@ -228,7 +228,12 @@ prints its rules. Otherwise it names the rule (file:line) and expression
 that keep it on the agent's ext_authz, and why. It also says whether the
 agent may cache the policy's decisions and on which input fields they are
 keyed, or which expression (a time, random or network builtin, or a read
-of the whole input) forbids it.`,
+of the whole input) forbids it.
+
+A dry-run policy is always the agents' to decide (RBAC cannot count what
+it would deny); explain says so, then shows the RBAC it runs as once
+enforced. An enforced policy RBAC cannot express denies every call to the
+proxyless gRPC servers it targets, and explain ends by saying so.`,
 		Example: `  embassyctl policy explain payments-callers -n shop`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -186,6 +186,55 @@ func TestPolicyApplyEvalExplainAndList(t *testing.T) {
 	if len(lines) != 3 || !strings.Contains(lines[1], "dry-run") || !strings.Contains(lines[1], "ext_authz") || !strings.Contains(lines[2], "enforce") || !strings.Contains(lines[2], "rbac") {
 		t.Errorf("policy list:\n%s", out)
 	}
+	explainAgreesWithList(t, e, dir, body)
+}
+
+// explainAgreesWithList applies the methods policy in dry-run and the body
+// policy enforced: explain, list and describe must name one path for each,
+// ext_authz for a dry-run policy that compiles to RBAC, and say of the
+// enforced body policy that proxyless servers it targets deny every call.
+func explainAgreesWithList(t *testing.T, e *cpEnv, methods, body string) {
+	t.Helper()
+	for _, a := range [][]string{{methods, "web-methods-dry", "dry-run"}, {body, "web-body-enforced", "enforce"}} {
+		if code, out, errOut := e.run("policy", "apply", a[0], "--name", a[1], "--target", "web", "-n", "shop", "--mode", a[2]); code != 0 {
+			t.Fatalf("policy apply %s: exit %d\n%s%s", a[1], code, out, errOut)
+		}
+	}
+	code, out, _ := e.run("policy", "explain", "web-methods-dry", "-n", "shop")
+	if code != 0 || !strings.HasPrefix(strings.SplitN(out, "\n", 2)[1], "enforced by ext_authz (dry-run") || !strings.Contains(out, "compiled to RBAC") {
+		t.Errorf("explain of a dry-run policy that compiles to RBAC: exit %d\n%s", code, out)
+	}
+	_, list, _ := e.run("policy", "list", "-n", "shop")
+	for _, l := range strings.Split(list, "\n") {
+		if strings.Contains(l, "web-methods-dry") && !strings.Contains(l, "ext_authz") {
+			t.Errorf("policy list says otherwise: %s", l)
+		}
+	}
+	const note = "proxyless gRPC servers it targets deny every call"
+	if _, out, _ := e.run("policy", "explain", "web-body-enforced", "-n", "shop"); !strings.Contains(out, note) {
+		t.Errorf("explain of an enforced policy RBAC cannot express lacks %q:\n%s", note, out)
+	}
+	if out := describeCompiled(t, e, "web-body-enforced"); !strings.Contains(out, "Proxyless:") || !strings.Contains(out, note) {
+		t.Errorf("describe of an enforced policy RBAC cannot express lacks the proxyless note:\n%s", out)
+	}
+	if out := describeCompiled(t, e, "web-methods-dry"); strings.Contains(out, "Proxyless:") || !strings.Contains(out, "Enforcement:      ext_authz (dry-run") {
+		t.Errorf("describe of a dry-run policy that compiles to RBAC:\n%s", out)
+	}
+}
+
+// describeCompiled describes policy name of namespace shop once the
+// control plane's mesh holds it compiled, which follows the apply by a
+// push.
+func describeCompiled(t *testing.T, e *cpEnv, name string) string {
+	t.Helper()
+	var out string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if _, out, _ = e.run("describe", "authz", name, "-n", "shop"); strings.Contains(out, "Compiled:         yes") {
+			return out
+		}
+	}
+	t.Fatalf("describe never showed %s compiled:\n%s", name, out)
+	return ""
 }
 
 // ackBundles fetches the authorization bundles as node id over plaintext

@@ -27,20 +27,24 @@ func newProxyStatusCmd(g *globals) *cobra.Command {
 		Use:   "proxy-status [ID] [-o table|json|yaml] [--check] [--config]",
 		Short: "Show whether each connected proxy accepted its configuration",
 		Long: `proxy-status lists every proxy connected to embassy-cp (Envoy sidecars and
-proxyless gRPC clients) with, per xDS type (CDS clusters, LDS listeners,
-EDS endpoints, RDS routes), the state the server judged:
+proxyless gRPC clients, and agents) with, per xDS type (CDS clusters, LDS
+listeners, EDS endpoints, RDS routes, AUTHZ an agent's policy bundles),
+the state the server judged:
 
-  SYNCED    the proxy acked the version last sent
-  NACKED    the proxy rejected a response after its last ack; see
-            -o json for the proxy's message
-  STALE     a version was sent and not acked within embassy-cp's
-            --stale-after (default 10s)
-  PENDING   a version was sent moments ago, the ack is on its way
-  NOT_SENT  the proxy asked for this type (a sidecar asks for every
-            routing type) and nothing of it was sent
-  -         the proxy does not ask for this type: an agent's routing
-            types, a sidecar's policy bundles, a proxyless server's
-            clusters
+  SYNCED       the proxy acked the version last sent
+  NACKED       the proxy rejected a response after its last ack; see
+               -o json for the proxy's message
+  STALE        a version was sent and not acked within embassy-cp's
+               --stale-after (default 10s)
+  PENDING      a version was sent moments ago, the ack is on its way
+  NOT_SENT     the proxy asked for this type (a sidecar asks for every
+               routing type) and nothing of it was sent
+  NO_WORKLOAD  an agent whose node id names no Workload of the mesh (a
+               client-only app's, or one whose registration is not in
+               yet): no policy can target it, so no bundle is sent
+  -            the proxy does not ask for this type: an agent's routing
+               types, a sidecar's policy bundles, a proxyless server's
+               clusters
 
 With ID (a node id, "<workload>.<namespace>"), only that proxy's rows are
 shown (a workload's app and its agent share the id), followed by each
@@ -98,7 +102,7 @@ stderr, for scripts and CI.` + exitCodesHelp,
 	cmd.Flags().BoolVar(&check, "check", false, "exit 1 when any proxy is NACKED or STALE")
 	cmd.Flags().BoolVar(&config, "config", false, "print what the control plane sent proxy ID (config dump and diff from its last ack) as JSON")
 	cmd.Flags().StringVar(&filter.Service, "service", "", "only proxies whose workload backs this service (name or name.namespace)")
-	cmd.Flags().StringVar(&filter.State, "state", "", "only proxies with a type in this state (SYNCED, NACKED, STALE, PENDING, NOT_SENT)")
+	cmd.Flags().StringVar(&filter.State, "state", "", "only proxies with a type in this state (SYNCED, NACKED, STALE, PENDING, NOT_SENT, NO_WORKLOAD)")
 	return cmd
 }
 

@@ -81,18 +81,11 @@ func (s *server) compiled(p *mesh.AuthorizationPolicy) *mesh.AuthzCompiled {
 
 func (s *server) policyStatus(snap *mesh.Snapshot, p *mesh.AuthorizationPolicy) apiwire.PolicyStatus {
 	c := s.compiled(p)
+	enf, reason := enforcementOf(p, c)
 	st := apiwire.PolicyStatus{
 		Name: p.Name, Namespace: p.Namespace, Revision: c.Revision, Compiled: c.Err == "", Error: c.Err,
-		Enforcement: apiwire.EnforcedByExtAuthz, Reason: c.Reason, Location: c.Location, Mode: p.Mode,
+		Enforcement: enf, Reason: reason, Location: c.Location, Mode: p.Mode, Proxyless: proxylessNote(p, c),
 		Targets: p.Spec.Targets, Workloads: []string{}, Proxies: []apiwire.PolicyProxy{},
-	}
-	switch {
-	case c.Compiled && st.Mode == mesh.ModeDryRun:
-		// RBAC cannot report what it would deny, so the translator sends
-		// a dry-run policy to the agents whatever it compiles to.
-		st.Reason = "dry-run: the agents decide it and count what it would deny; it compiles to RBAC for when it is enforced"
-	case c.Compiled:
-		st.Enforcement = apiwire.EnforcedByRBAC
 	}
 	targeted := map[string]bool{}
 	for _, wl := range snap.Workloads {
@@ -228,19 +221,25 @@ func (s *server) explainPolicy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := s.compiled(p)
-	out := apiwire.ExplainResponse{Policy: p.Namespace + "/" + p.Name, Revision: c.Revision, Enforcement: apiwire.EnforcedByExtAuthz, Reason: c.Reason, Location: c.Location}
+	enf, reason := enforcementOf(p, c)
+	out := apiwire.ExplainResponse{Policy: p.Namespace + "/" + p.Name, Revision: c.Revision, Enforcement: enf, Reason: reason, Location: c.Location}
 	switch {
 	case c.Err != "":
 		out.Text = "does not compile:\n" + c.Err + "\n"
 	case c.Compiled:
-		out.Enforcement = apiwire.EnforcedByRBAC
 		rules, _ := c.RBAC.(*rbacv3.RBAC)
 		out.Text = rbac.Explain(&rbac.Result{Compiled: true, RBAC: rules})
+		if enf != apiwire.EnforcedByRBAC {
+			out.Text = "enforced by ext_authz (" + reason + "); enforced, it runs as RBAC:\n" + out.Text
+		}
 	default:
 		out.Text = rbac.Explain(&rbac.Result{Reason: c.Reason, Location: c.Location})
 	}
 	if p.Mode == mesh.ModeDryRun {
-		out.Text += "mode dry-run: the agent's ext_authz evaluates it and logs what it would deny; nothing is denied\n"
+		out.Text += "mode dry-run: the agents' ext_authz evaluates it and counts what it would deny; nothing is denied\n"
+	}
+	if note := proxylessNote(p, c); note != "" {
+		out.Text += note + "\n"
 	}
 	if d := inputDeps(p, c); d != nil {
 		out.Cacheable, out.CacheFields, out.CacheReason = d.Cacheable, d.Fields, d.Reason

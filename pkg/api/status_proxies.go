@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"net/http"
@@ -10,36 +11,50 @@ import (
 	"time"
 
 	"embassy.dev/embassy/pkg/apiwire"
+	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/status"
 )
 
 // syncStates are the values ?state= accepts.
-var syncStates = []string{status.SyncSynced, status.SyncNacked, status.SyncStale, status.SyncPending, status.SyncNotSent}
+var syncStates = []string{status.SyncSynced, status.SyncNacked, status.SyncStale, status.SyncPending, status.SyncNotSent, status.SyncNoWorkload}
 
-// judgedProxies lists the connected proxies with their sync states.
-func (s *server) judgedProxies() []status.Proxy {
+// judgedProxies lists the connected proxies with their sync states. An
+// agent whose node id names no Workload of the mesh reads NO_WORKLOAD
+// where nothing was sent, since the cache sends it nothing on purpose.
+func (s *server) judgedProxies(ctx context.Context) ([]status.Proxy, error) {
 	if s.o.Proxies == nil {
-		return []status.Proxy{}
+		return []status.Proxy{}, nil
 	}
 	// A copy, so filtering never writes into the registry's slice.
 	ps := slices.Clone(s.o.Proxies.Proxies())
+	snap, err := s.meshSnapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
 	now := time.Now()
 	for i := range ps {
 		status.Judge(&ps[i], now, s.o.StaleAfter)
+		if ps[i].Flavour == dataplane.FlavourAgent && snap.Workload(ps[i].Namespace, ps[i].Workload) == nil {
+			status.MarkNoWorkload(&ps[i])
+		}
 	}
 	if ps == nil {
 		ps = []status.Proxy{}
 	}
-	return ps
+	return ps, nil
 }
 
 // proxies lists the connected proxies and their per-type xDS state, with
 // the ?service=, ?state=, ?limit= and ?continue= filters.
 func (s *server) proxies(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	ps := s.judgedProxies()
+	ps, err := s.judgedProxies(r.Context())
+	if err != nil {
+		s.internal(w, "read the mesh", err)
+		return
+	}
 	if st := q.Get("state"); st != "" {
 		st = strings.ToUpper(st)
 		if !slices.Contains(syncStates, st) {
@@ -68,7 +83,12 @@ func (s *server) proxies(w http.ResponseWriter, r *http.Request) {
 // proxy serves one connected proxy.
 func (s *server) proxy(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	for _, p := range s.judgedProxies() {
+	ps, err := s.judgedProxies(r.Context())
+	if err != nil {
+		s.internal(w, "read the mesh", err)
+		return
+	}
+	for _, p := range ps {
 		if p.ID == id {
 			writeJSON(w, http.StatusOK, p)
 			return

@@ -23,14 +23,18 @@ type PolicyStatus struct {
 	// Compiled is false when the Rego does not compile; Error says why.
 	Compiled bool   `json:"compiled"`
 	Error    string `json:"error,omitempty"`
-	// Enforcement is "rbac" when the policy compiled to Envoy RBAC, else
-	// "ext_authz", with Reason and Location saying what kept it there.
+	// Enforcement is "rbac" when the policy is enforced and compiled to
+	// Envoy RBAC, else "ext_authz" (a dry-run policy always), with Reason
+	// and Location saying what kept it there.
 	Enforcement string `json:"enforcement"`
 	Reason      string `json:"reason,omitempty"`
 	Location    string `json:"location,omitempty"`
 	// Mode is "enforce" or "dry-run".
-	Mode    string           `json:"mode"`
-	Targets resource.Targets `json:"targets"`
+	Mode string `json:"mode"`
+	// Proxyless, when set, says that proxyless gRPC servers the policy
+	// targets deny every call, and why.
+	Proxyless string           `json:"proxyless,omitempty"`
+	Targets   resource.Targets `json:"targets"`
 	// Workloads are the targeted workloads, namespace/name.
 	Workloads []string `json:"workloads"`
 	// Proxies are the connected nodes of targeted workloads that asked for

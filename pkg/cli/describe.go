@@ -355,6 +355,9 @@ func (d *describer) authorizationPolicy(r *resource.Resource, s *resource.Author
 		enf += " at " + st.Location
 	}
 	d.field("Enforcement", enf)
+	if st.Proxyless != "" {
+		d.field("Proxyless", st.Proxyless)
+	}
 	d.lines("Workloads", st.Workloads)
 	d.field("Decisions", decisionsText(st.Decisions))
 	proxies := &table{headers: []string{"PROXY", "ACKED-REVISION", "CURRENT", "ALLOW", "DENY", "WOULD-DENY", "ERROR"}, gap: 3}

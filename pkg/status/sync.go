@@ -15,6 +15,12 @@ const (
 	SyncPending = "PENDING"
 	// SyncNotSent: nothing of the type was sent.
 	SyncNotSent = "NOT_SENT"
+	// SyncNoWorkload: nothing was sent to an agent whose node id names no
+	// Workload of the mesh (a client-only app's agent, or one whose
+	// registration is not in yet). No policy can target it, and the
+	// control plane holds its bundles back rather than tell it that none
+	// apply, so this is not a sync problem.
+	SyncNoWorkload = "NO_WORKLOAD"
 )
 
 // DefaultStaleAfter is how long a sent version may wait for its ack
@@ -38,7 +44,7 @@ func SyncStateOf(ts TypeStatus, now time.Time, staleAfter time.Duration) string 
 }
 
 // severity orders states from best to worst for a proxy's overall state.
-var severity = map[string]int{SyncNotSent: 0, SyncSynced: 1, SyncPending: 2, SyncStale: 3, SyncNacked: 4}
+var severity = map[string]int{SyncNotSent: 0, SyncNoWorkload: 0, SyncSynced: 1, SyncPending: 2, SyncStale: 3, SyncNacked: 4}
 
 // Judge fills the sync state of every type of p and p's overall state
 // (the worst of its types').
@@ -52,4 +58,19 @@ func Judge(p *Proxy, now time.Time, staleAfter time.Duration) {
 		}
 	}
 	p.SyncState = worst
+}
+
+// MarkNoWorkload turns every NOT_SENT type of p, an agent whose node id
+// names no Workload of the mesh, into NO_WORKLOAD, and p's overall state
+// with them; call it after Judge. Types that were sent keep their state.
+func MarkNoWorkload(p *Proxy) {
+	for url, ts := range p.Types {
+		if ts.SyncState == SyncNotSent {
+			ts.SyncState = SyncNoWorkload
+			p.Types[url] = ts
+		}
+	}
+	if p.SyncState == SyncNotSent {
+		p.SyncState = SyncNoWorkload
+	}
 }

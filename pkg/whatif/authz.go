@@ -163,6 +163,9 @@ func (a *Answer) Summary() string {
 	}
 	fmt.Fprintf(&b, "%s  %s (%s) at revision %d\n", verdict, a.Destination.Host, a.Destination.Protocol, a.Revision)
 	fmt.Fprintf(&b, "mTLS: %s (required: %t)\n", a.MTLS.Mode, a.MTLS.Required)
+	if !a.Scope.Sent {
+		fmt.Fprintf(&b, "scope: the caller's proxy (Workload %s) is not sent %s\n", a.Scope.Workload, a.Destination.Host)
+	}
 	switch r := a.Route; {
 	case r == nil && a.Destination.Protocol != "tcp":
 		b.WriteString("route: none matches\n")

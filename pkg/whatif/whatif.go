@@ -1,5 +1,6 @@
 // Package whatif answers "what would happen to this request?" over one
-// mesh snapshot: which route and backends the caller's proxy would choose,
+// mesh snapshot: whether the caller's proxy is sent the destination at all
+// (config scoping), which route and backends it would choose,
 // whether the hop needs mutual TLS, and what every AuthorizationPolicy of
 // the destination's workloads would decide. It is pure: the route choice
 // follows the translator's first-match rules, and the authorization input
@@ -43,9 +44,13 @@ type Answer struct {
 	// Authorization holds one decision per policy targeting a workload of
 	// the destination, by policy name.
 	Authorization []PolicyDecision `json:"authorization"`
-	// Allowed is whether the request reaches the service: a route (or a
-	// tcp port) takes it, the caller meets the mTLS mode, and every
-	// policy permits it (dry-run policies never refuse).
+	// Scope says whether the caller's proxy is sent the destination at
+	// all under the mesh's config scoping.
+	Scope Scope `json:"scope"`
+	// Allowed is whether the request reaches the service: the caller's
+	// proxy is sent it, a route (or a tcp port) takes it, the caller meets
+	// the mTLS mode, and every policy permits it (dry-run policies never
+	// refuse).
 	Allowed bool `json:"allowed"`
 	// Reasons says, when not Allowed, what stops the request.
 	Reasons []string `json:"reasons,omitempty"`
@@ -105,6 +110,10 @@ func Check(ctx context.Context, snap *mesh.Snapshot, q Query, o Options) (*Answe
 		},
 		MTLS:    mtlsOf(snap),
 		Allowed: true,
+	}
+	a.Scope = scopeOf(snap, q.From, svc.Ref)
+	if !a.Scope.Sent {
+		a.deny("not in the caller's config: %s", a.Scope.Reason)
 	}
 	workloads := backingWorkloads(snap, svc)
 	for _, w := range workloads {

@@ -35,7 +35,10 @@ const (
 // compiled to RBAC (or that must fail closed), then, when ext is not nil,
 // the ext_authz filter, since some policy needs the agent to decide.
 // Proxyless servers cannot call ext_authz, so for them a policy RBAC
-// cannot express is reported and, when enforced, denies everything.
+// cannot express is reported and, when enforced, denies everything, even
+// on a server that asks its agent (pkg/grpcauthz): nothing tells the
+// control plane which servers do, and leaving the decision to one that
+// never asks would allow every call.
 func (t *translator) authzFilters(w *mesh.Workload, proxyless bool) (filters []*hcm.HttpFilter, ext *extAuthzNeeds) {
 	var rbacs []*hcm.HttpFilter
 	for _, p := range t.s.AuthorizationPoliciesFor(w) {
