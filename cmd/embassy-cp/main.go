@@ -36,6 +36,7 @@ func newRootCmd() *cobra.Command {
 		logJSON  bool
 		// regoMemoryMiB is cfg.Rego.Memory in MiB, as operators size it.
 		regoMemoryMiB int64
+		etcd          etcdFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "embassy-cp",
@@ -104,6 +105,13 @@ the Mesh takes effect when embassy-cp restarts.`,
 			cfg.Logger = elog.New("embassy-cp", elog.Options{Level: logLevel, JSON: logJSON})
 			cfg.Rego.Memory = regoMemoryMiB << 20
 			cfg.Out = cmd.OutOrStdout()
+			var err error
+			if cfg.Store, err = etcd.storeKind(cfg.Store, cmd.Flags().Changed("store")); err != nil {
+				return err
+			}
+			if cfg.Etcd, err = etcd.config(cfg.DataDir); err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			cp, err := controlplane.Start(ctx, cfg)
@@ -123,7 +131,7 @@ the Mesh takes effect when embassy-cp restarts.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataDir, "data-dir", defaultDataDir, "directory of the embedded store and the admin token")
-	f.StringVar(&cfg.Store, "store", "bbolt", "store kind: bbolt (embedded, persistent) or memory (lost on exit)")
+	f.StringVar(&cfg.Store, "store", "bbolt", "store kind: bbolt (embedded, one process), etcd (shared by replicas; see --etcd-*) or memory (lost on exit)")
 	f.StringVar(&cfg.XDSAddr, "xds-addr", "127.0.0.1:15010", "listen address of the xDS (ADS) gRPC server")
 	f.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:15000", "listen address of the HTTP API")
 	f.StringVar(&cfg.AdminTokenFile, "admin-token-file", "", "file holding the admin bearer token (default: <data-dir>/admin-token, created on first start)")
@@ -144,6 +152,7 @@ the Mesh takes effect when embassy-cp restarts.`,
 	f.Int64Var(&regoMemoryMiB, sandbox.FlagMemory, sandbox.DefaultMemory>>20, fmt.Sprintf("memory budget in MiB of each Rego sandbox process (at most %d run at once); a policy exceeding it is refused at apply, or fails closed when stored", sandbox.CompileWorkers+sandbox.ReadWorkers))
 	f.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
 	f.BoolVar(&logJSON, "log-json", false, "log one JSON object per line")
+	etcd.add(f)
 	cmd.AddCommand(newRestoreCmd())
 	return cmd
 }
