@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,8 @@ import (
 	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/internal/syncbuf"
 	"embassy.dev/embassy/pkg/client"
+	"embassy.dev/embassy/pkg/identity"
+	"embassy.dev/embassy/pkg/store"
 )
 
 // serviceFile is an apply of one Service.
@@ -76,4 +80,49 @@ func TestEtcdStoreDownRefusesWritesWith503AndRecovers(t *testing.T) {
 	if err != nil || len(list) != 2 || res.Revision != 2 {
 		t.Fatalf("after recovery the store holds %d Services at revision %d (%v); want before and after, revision 2", len(list), res.Revision, err)
 	}
+}
+
+func TestEtcdStoreBackupThroughTheAPI(t *testing.T) {
+	m := etcdtest.Start(t)
+	dir := t.TempDir()
+	cp := startCP(t, dir, &syncbuf.Buffer{}, func(c *Config) { c.Store, c.Etcd = "etcd", etcdtest.Config(m.ClientURL()) })
+	defer cp.Close()
+	c := adminClient(t, cp, dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.Apply(ctx, serviceFile("a"), false); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "backup.db")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Backup(ctx, f)
+	_ = f.Close()
+	if err != nil || info.StoreID != cp.Store().(*store.Etcd).StoreID() || info.Revision != 1 {
+		t.Fatalf("backup = %+v, %v; want the etcd store's id at revision 1", info, err)
+	}
+	// The copy is a whole store: its mesh CA and the Service applied.
+	restored, err := store.OpenBolt(restoreInto(t, path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer restored.Close()
+	if _, err := restored.GetSecret(identity.SecretRoots); err != nil {
+		t.Errorf("the backup holds no mesh CA: %v", err)
+	}
+	if list, _, err := restored.List(ctx, "Service"); err != nil || len(list) != 1 {
+		t.Errorf("the backup holds %d Services, %v; want 1", len(list), err)
+	}
+}
+
+// restoreInto restores the backup at path into a new data dir.
+func restoreInto(t *testing.T, path string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := store.RestoreBolt(dir, path, false); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

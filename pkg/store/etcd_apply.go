@@ -117,7 +117,12 @@ func (e *Etcd) tryCommit(ctx context.Context, enc []encodedOp) (rev int64, done 
 	if err != nil {
 		return 0, false, err
 	}
-	next := st.rev + 1
+	return e.commitWrites(ctx, st, ws, st.rev+1)
+}
+
+// commitWrites writes ws and the revision next, if nothing committed since
+// st was read: in one transaction when they fit, else as a large commit.
+func (e *Etcd) commitWrites(ctx context.Context, st *etcdState, ws []etcdWrite, next int64) (int64, bool, error) {
 	guard := []clientv3.Cmp{
 		clientv3.Compare(clientv3.ModRevision(e.keys.rev()), "=", st.revMod),
 		clientv3.Compare(clientv3.CreateRevision(e.keys.intent()), "=", 0),
