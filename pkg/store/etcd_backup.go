@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
 	bolt "go.etcd.io/bbolt"
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // An etcd store's backup is a bbolt file in the layout of the embedded
