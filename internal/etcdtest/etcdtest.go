@@ -23,20 +23,61 @@ const startWithin = 30 * time.Second
 // test ends.
 func Start(t testing.TB) *store.Member {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), startWithin)
-	defer cancel()
-	m, err := store.StartMember(ctx, store.EmbedConfig{
+	return startMember(t, store.EmbedConfig{
 		Name:      "m0",
 		Dir:       t.TempDir(),
 		Peers:     []store.Peer{{Name: "m0", URL: "http://" + nettest.FreeAddr(t)}},
 		ClientURL: "http://127.0.0.1:0",
 		LogLevel:  "fatal",
 	})
+}
+
+// startMember starts a member with cfg, stopped when the test ends.
+func startMember(t testing.TB, cfg store.EmbedConfig) *store.Member {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), startWithin)
+	defer cancel()
+	m, err := store.StartMember(ctx, cfg)
 	if err != nil {
 		t.Fatalf("start an etcd member: %v", err)
 	}
 	t.Cleanup(m.Close)
 	return m
+}
+
+// Single is a one-member etcd cluster in this process that a test can
+// stop and start again, on the same dir and ports: etcd entirely down,
+// then back.
+type Single struct {
+	t   testing.TB
+	cfg store.EmbedConfig
+	m   *store.Member
+}
+
+// StartSingle starts a Single.
+func StartSingle(t testing.TB) *Single {
+	t.Helper()
+	s := &Single{t: t, cfg: store.EmbedConfig{
+		Name:      "m0",
+		Dir:       t.TempDir(),
+		Peers:     []store.Peer{{Name: "m0", URL: "http://" + nettest.FreeAddr(t)}},
+		ClientURL: "http://" + nettest.FreeAddr(t),
+		LogLevel:  "fatal",
+	}}
+	s.Start()
+	return s
+}
+
+// ClientURL is where the member serves clients, across restarts.
+func (s *Single) ClientURL() string { return s.cfg.ClientURL }
+
+// Stop stops the member.
+func (s *Single) Stop() { s.m.Close() }
+
+// Start starts the member (again).
+func (s *Single) Start() {
+	s.t.Helper()
+	s.m = startMember(s.t, s.cfg)
 }
 
 // prefixes makes every store a test opens on a shared member its own.

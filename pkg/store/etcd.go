@@ -12,6 +12,8 @@ import (
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 
 	"embassy.dev/embassy/pkg/resource"
 )
@@ -25,6 +27,9 @@ const (
 	// DefaultEtcdRequestTimeout bounds each call to etcd, so that a dead
 	// or partitioned etcd turns into ErrUnavailable, not a hung request.
 	DefaultEtcdRequestTimeout = 5 * time.Second
+	// reconnectMaxDelay bounds the pause between two attempts to reach an
+	// etcd endpoint that is down.
+	reconnectMaxDelay = time.Second
 )
 
 // EtcdConfig says how to reach the etcd cluster that holds a store.
@@ -139,6 +144,12 @@ func (e *Etcd) connect(ctx context.Context) error {
 		// Retries and reconnects are ours to report, as ErrUnavailable.
 		Logger:             zap.NewNop(),
 		MaxCallSendMsgSize: e.cfg.MaxRequestBytes + 64*1024,
+		// gRPC's default reconnect backoff grows to two minutes; an etcd
+		// that comes back must be seen within a second or two.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: reconnectMaxDelay},
+			MinConnectTimeout: e.cfg.RequestTimeout,
+		})},
 	})
 	if err != nil {
 		return e.etcdErr(ctx, "connect to etcd", err)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"embassy.dev/embassy/internal/etcdtest"
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/store"
 )
 
@@ -147,4 +149,43 @@ func count(have map[string]bool, names []string) int {
 		}
 	}
 	return n
+}
+
+func TestEtcdEntirelyDownThenBack(t *testing.T) {
+	e := etcdtest.StartSingle(t)
+	cfg := etcdtest.Config(e.ClientURL())
+	cfg.RequestTimeout = time.Second
+	s := etcdtest.Open(t, cfg)
+	ctx := context.Background()
+	w := s.Watch(ctx)
+	mustCommit(t, s, put(service("default", "before", 80)))
+	if got := receive(t, w); got != 1 {
+		t.Fatalf("watch got %d, want 1", got)
+	}
+
+	e.Stop()
+	start := time.Now()
+	_, err := s.Commit(ctx, []store.Op{put(service("default", "during", 80))})
+	refusedIn := time.Since(start)
+	if !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), e.ClientURL()) {
+		t.Fatalf("Commit with etcd down = %v, want ErrUnavailable naming %s", err, e.ClientURL())
+	}
+	if err := s.Ready(ctx); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Ready with etcd down = %v, want ErrUnavailable", err)
+	}
+	if _, err := s.Get(ctx, service("default", "before", 80).Key()); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Get with etcd down = %v, want ErrUnavailable", err)
+	}
+
+	e.Start()
+	back := time.Now()
+	poll.Until(t, "the store to be ready again", func() bool { return s.Ready(ctx) == nil })
+	readyIn := time.Since(back)
+	if rev := mustCommit(t, s, put(service("default", "after", 80))); rev != 2 {
+		t.Fatalf("commit after etcd is back = revision %d, want 2: the refused commit must not have counted", rev)
+	}
+	if got := receive(t, w); got != 2 {
+		t.Fatalf("watch got %d after etcd came back, want 2", got)
+	}
+	t.Logf("etcd down: a commit was refused in %v; etcd back: the store was ready %v after etcd started", refusedIn.Round(time.Millisecond), readyIn.Round(time.Millisecond))
 }

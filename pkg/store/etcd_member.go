@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"sync"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
@@ -50,6 +51,7 @@ type EmbedConfig struct {
 type Member struct {
 	etcd      *embed.Etcd
 	clientURL string
+	closeOnce sync.Once
 }
 
 // StartMember starts the member and returns once it is part of a cluster
@@ -130,5 +132,5 @@ func (c EmbedConfig) etcdConfig() (*embed.Config, error) {
 // ClientURL is where the member serves clients.
 func (m *Member) ClientURL() string { return m.clientURL }
 
-// Close stops the member.
-func (m *Member) Close() { m.etcd.Close() }
+// Close stops the member; a second Close does nothing.
+func (m *Member) Close() { m.closeOnce.Do(m.etcd.Close) }
