@@ -39,12 +39,13 @@ func (e *unavailableError) Unwrap() error { return e.err }
 
 // etcdErr classifies an etcd client error: the caller's own cancellation
 // stays as it is, and anything that means "etcd is not there or cannot
-// decide" becomes an error wrapping ErrUnavailable.
+// decide" becomes an error wrapping ErrUnavailable. A caller's deadline
+// that passes first is the latter: etcd did not answer in time.
 func (e *Etcd) etcdErr(parent context.Context, op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if parent.Err() != nil {
+	if errors.Is(parent.Err(), context.Canceled) {
 		return parent.Err()
 	}
 	if isUnavailable(err) {

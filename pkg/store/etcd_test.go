@@ -278,6 +278,13 @@ func TestEtcdUnavailable(t *testing.T) {
 	if err := b.Ready(ctx); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("Ready while cut off = %v, want ErrUnavailable", err)
 	}
+	// A caller's deadline shorter than the store's own (a /readyz probe)
+	// still learns why, not just that time ran out.
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if err := b.Ready(short); !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), "etcd store") {
+		t.Fatalf("Ready with a short deadline while cut off = %v, want ErrUnavailable naming the etcd store", err)
+	}
 	if _, _, err := b.List(ctx, ""); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("List while cut off = %v, want ErrUnavailable", err)
 	}
