@@ -65,6 +65,14 @@ whose database is missing, empty or another's is refused, never started
 afresh with a new CA. Back up with embassyctl backup -o FILE and restore with
 embassy-cp restore (see embassy-cp restore --help).
 
+For availability the store can be etcd: --store etcd --etcd-endpoints
+URL,... shares one store between every embassy-cp given the same endpoints
+and --etcd-prefix, and --etcd-embedded runs an etcd member inside this
+process, so that the replicas listed in --etcd-peers form their own etcd
+cluster (data in <data-dir>/etcd). Applies stay atomic whatever their size;
+while etcd cannot be reached, writes answer 503 and /readyz says why, and
+proxies keep their configuration. See docs/ha.md.
+
 xDS is served over TLS with a certificate from the mesh CA, whose root is
 kept in the store. Its trust domain is chosen when the data dir is new:
 --trust-domain, default embassy.local. It never changes afterwards: a Mesh
@@ -94,6 +102,11 @@ the Mesh takes effect when embassy-cp restarts.`,
 
   # Plaintext xDS for local development with proxyless clients
   embassy-cp --insecure-xds
+
+  # One of three replicas, each running an etcd member (run the same on r2
+  # and r3 with their own --etcd-name)
+  embassy-cp --etcd-embedded --etcd-name r1 \
+    --etcd-peers r1=http://10.0.0.1:2380,r2=http://10.0.0.2:2380,r3=http://10.0.0.3:2380
 
   # SPIRE issues every SVID, the control plane's included
   embassy-cp --trust-domain example.org --spire-socket /run/spire/agent.sock`,
