@@ -219,21 +219,36 @@ func (e *Etcd) txn(ctx context.Context, op string, guard []clientv3.Cmp, then []
 
 // commitLarge runs steps 1 to 3 for writes too large for one transaction.
 func (e *Etcd) commitLarge(ctx context.Context, ws []etcdWrite, next int64, guard []clientv3.Cmp) (int64, bool, error) {
-	in := etcdIntent{ID: newCommitID(time.Now()), Rev: next}
+	in, intentMod, ok, err := e.writeAhead(ctx, ws, next, guard)
+	if err != nil || !ok {
+		return 0, false, err
+	}
+	// Committed: a failure from here on is finished by the next commit,
+	// and readers already see the whole commit.
+	_ = e.rollForward(ctx, in, intentMod)
+	e.sweepOrphans(ctx, in.ID)
+	return next, true, nil
+}
+
+// writeAhead runs steps 1 and 2. Once it returns ok the commit has
+// happened: readers see it through the intent (whose ModRevision it
+// returns), and whoever comes next rolls it forward.
+func (e *Etcd) writeAhead(ctx context.Context, ws []etcdWrite, next int64, guard []clientv3.Cmp) (*etcdIntent, int64, bool, error) {
+	in := &etcdIntent{ID: newCommitID(time.Now()), Rev: next}
 	for _, c := range e.split(ws) {
 		raw, err := json.Marshal(c)
 		if err != nil {
-			return 0, false, fmt.Errorf("commit: encode a chunk: %w", err)
+			return nil, 0, false, fmt.Errorf("commit: encode a chunk: %w", err)
 		}
 		if _, err := e.txn(ctx, "commit: write a chunk", nil, []clientv3.Op{clientv3.OpPut(e.keys.chunk(in.ID, in.Chunks), string(raw))}); err != nil {
 			e.dropChunks(in.ID)
-			return 0, false, err
+			return nil, 0, false, err
 		}
 		in.Chunks++
 	}
 	raw, err := json.Marshal(in)
 	if err != nil {
-		return 0, false, fmt.Errorf("commit: encode the intent: %w", err)
+		return nil, 0, false, fmt.Errorf("commit: encode the intent: %w", err)
 	}
 	var resp *clientv3.TxnResponse
 	err = e.call(ctx, "commit", func(ctx context.Context) (err error) {
@@ -243,17 +258,13 @@ func (e *Etcd) commitLarge(ctx context.Context, ws []etcdWrite, next int64, guar
 	})
 	if err != nil {
 		// The outcome is unknown: the chunks may be the intent's now.
-		return 0, false, err
+		return nil, 0, false, err
 	}
 	if !resp.Succeeded {
 		e.dropChunks(in.ID)
-		return 0, false, nil
+		return nil, 0, false, nil
 	}
-	// Committed: a failure from here on is finished by the next commit,
-	// and readers already see the whole commit.
-	_ = e.rollForward(ctx, &in, resp.Header.Revision)
-	e.sweepOrphans(ctx, in.ID)
-	return next, true, nil
+	return in, resp.Header.Revision, true, nil
 }
 
 // rollForward copies an intent's writes to their keys and then deletes the
