@@ -70,6 +70,9 @@ type Etcd struct {
 	commitMu sync.Mutex
 	rev      atomic.Int64
 	hub      hub
+	// outage is set when a call finds etcd unavailable, and cleared by
+	// follow once etcd answers again (see follow).
+	outage atomic.Bool
 
 	// closeMu is held for reading by every call and for writing by Close.
 	closeMu sync.RWMutex
@@ -266,7 +269,9 @@ func (e *Etcd) seen(rev int64) {
 }
 
 // Watch returns a channel of new revisions, whichever control plane made
-// them; see Store.Watch.
+// them; see Store.Watch. After etcd was unavailable it also sends the
+// current revision again once etcd answers, so that a reader whose read
+// failed meanwhile reads again.
 func (e *Etcd) Watch(ctx context.Context) <-chan int64 { return e.hub.watch(ctx) }
 
 // Kind returns "etcd".

@@ -49,6 +49,7 @@ func (e *Etcd) etcdErr(parent context.Context, op string, err error) error {
 		return parent.Err()
 	}
 	if isUnavailable(err) {
+		e.outage.Store(true)
 		return &unavailableError{endpoints: e.cfg.Endpoints, op: op, err: err}
 	}
 	return fmt.Errorf("%s: %w", op, err)

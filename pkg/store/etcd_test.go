@@ -303,3 +303,28 @@ func TestEtcdUnavailable(t *testing.T) {
 		t.Fatalf("b's commit after healing = revision %d, want 2", rev)
 	}
 }
+
+func TestEtcdResendsTheRevisionAfterAnOutage(t *testing.T) {
+	m := etcdtest.Start(t)
+	p := etcdtest.NewProxy(t, strings.TrimPrefix(m.ClientURL(), "http://"))
+	cfg := etcdtest.Config(p.URL())
+	cfg.RequestTimeout = time.Second
+	s := etcdtest.Open(t, cfg)
+	ctx := context.Background()
+	w := s.Watch(ctx)
+	mustCommit(t, s, put(service("default", "a", 80)))
+	if got := receive(t, w); got != 1 {
+		t.Fatalf("watch got %d, want 1", got)
+	}
+	// A reader heard of revision 1, then its read failed: etcd went away.
+	p.Cut()
+	if _, _, err := s.List(ctx, ""); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("List while cut off = %v, want ErrUnavailable", err)
+	}
+	p.Heal()
+	// Nothing was committed since, yet the reader must learn that it can
+	// read revision 1 now.
+	if got := receive(t, w); got != 1 {
+		t.Fatalf("watch got %d after the outage, want revision 1 again", got)
+	}
+}

@@ -13,6 +13,9 @@ import (
 const (
 	followRetryMin = 100 * time.Millisecond
 	followRetryMax = 2 * time.Second
+	// outageCheck is how often a quiet watch looks whether a call found
+	// etcd unavailable meanwhile.
+	outageCheck = 500 * time.Millisecond
 )
 
 // follow tells watchers of every revision any control plane commits. It
@@ -36,23 +39,42 @@ func (e *Etcd) follow(ctx context.Context) {
 		}
 		wait = followRetryMin
 		e.seen(rev)
+		if e.outage.Swap(false) {
+			// A read may have failed during the outage, after its
+			// revision was sent: send it again.
+			e.hub.resend()
+		}
 		e.watchFrom(ctx, at+1)
 	}
 }
 
 // watchFrom watches the rev key from etcd revision from until the watch
-// ends. WithRequireLeader ends it when this client's member loses its
-// leader, so a partitioned control plane stops trusting a silent watch.
+// ends, or until a call has found etcd unavailable (follow then relists
+// once etcd answers). WithRequireLeader ends it when this client's member
+// loses its leader, so a partitioned control plane stops trusting a
+// silent watch.
 func (e *Etcd) watchFrom(ctx context.Context, from int64) {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
-	for resp := range e.client.Watch(wctx, e.keys.rev(), clientv3.WithRev(from)) {
-		if resp.CompactRevision != 0 || resp.Err() != nil || resp.Canceled {
+	wch := e.client.Watch(wctx, e.keys.rev(), clientv3.WithRev(from))
+	tick := time.NewTicker(outageCheck)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
 			return
-		}
-		for _, ev := range resp.Events {
-			if rev, err := parseEtcdRev(ev.Kv.Value); err == nil {
-				e.seen(rev)
+		case <-tick.C:
+			if e.outage.Load() {
+				return
+			}
+		case resp, ok := <-wch:
+			if !ok || resp.CompactRevision != 0 || resp.Err() != nil || resp.Canceled {
+				return
+			}
+			for _, ev := range resp.Events {
+				if rev, err := parseEtcdRev(ev.Kv.Value); err == nil {
+					e.seen(rev)
+				}
 			}
 		}
 	}
