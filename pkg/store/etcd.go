@@ -107,7 +107,7 @@ func OpenEtcd(ctx context.Context, cfg EtcdConfig) (*Etcd, error) {
 	}
 	if err := e.connect(ctx); err != nil {
 		e.closeMember()
-		return nil, err
+		return nil, atOpen(err)
 	}
 	wctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel

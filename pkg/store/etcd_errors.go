@@ -22,13 +22,28 @@ type unavailableError struct {
 	endpoints []string
 	op        string
 	err       error
+	// atOpen marks a store that never opened: nothing reconnects then.
+	atOpen bool
 }
 
 // Error names the endpoints, the operation, the cause and what happens now.
 func (e *unavailableError) Error() string {
-	return fmt.Sprintf("%s: the etcd store (endpoints %s) does not answer or has no quorum (%v); "+
-		"writes are refused until it does, and embassy-cp reconnects by itself",
-		e.op, strings.Join(e.endpoints, ","), e.err)
+	next := "writes are refused until it does, and embassy-cp reconnects by itself"
+	if e.atOpen {
+		next = "check that etcd runs with a quorum and that --etcd-endpoints and the --etcd-cert/--etcd-key/--etcd-ca flags reach it, then start again"
+	}
+	return fmt.Sprintf("%s: the etcd store (endpoints %s) does not answer or has no quorum (%v); %s",
+		e.op, strings.Join(e.endpoints, ","), e.err, next)
+}
+
+// atOpen marks err, if it is etcd's unavailability, as happening while the
+// store opens.
+func atOpen(err error) error {
+	var ue *unavailableError
+	if errors.As(err, &ue) {
+		ue.atOpen = true
+	}
+	return err
 }
 
 // Is makes errors.Is(err, ErrUnavailable) true.

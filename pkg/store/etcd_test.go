@@ -12,6 +12,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"embassy.dev/embassy/internal/etcdtest"
+	"embassy.dev/embassy/internal/nettest"
 	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/store"
@@ -36,6 +37,14 @@ func TestEtcdKindAndID(t *testing.T) {
 	}
 	if other := etcdtest.Open(t, etcdtest.Config(m.ClientURL())); other.StoreID() == a.StoreID() {
 		t.Error("another prefix has the same store id")
+	}
+}
+
+func TestEtcdOpenWithoutEtcdSaysWhatToCheck(t *testing.T) {
+	url := "http://" + nettest.FreeAddr(t)
+	_, err := store.OpenEtcd(context.Background(), store.EtcdConfig{Endpoints: []string{url}, RequestTimeout: 500 * time.Millisecond})
+	if !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), url) || !strings.Contains(err.Error(), "--etcd-endpoints") {
+		t.Fatalf("OpenEtcd with no etcd = %v, want ErrUnavailable naming %s and the flags to check", err, url)
 	}
 }
 
