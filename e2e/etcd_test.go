@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"embassy.dev/embassy/internal/etcdtest"
 	"embassy.dev/embassy/internal/nettest"
 	"embassy.dev/embassy/internal/poll"
 )
@@ -133,5 +134,48 @@ func TestReplicasOnEmbeddedEtcdSurviveAMinorityAndRecover(t *testing.T) {
 	}
 	if strings.Contains(got, "refused") {
 		t.Errorf("the apply refused without a quorum was stored:\n%s", got)
+	}
+}
+
+func TestAMeshMovesFromBboltToEtcdByBackupAndRestore(t *testing.T) {
+	cp := startMTLSCP(t, t.TempDir(), "127.0.0.1:0", "127.0.0.1:0", "example.org")
+	cp.mustCtl(t, "apply", "-f", writeFile(t, t.TempDir(), "svc.yaml", serviceDoc("echo")))
+	token := strings.TrimSpace(cp.ctlStdout(t, "token", "create", "--namespace", "default", "--service-account", "web", "--workload", "web-1", "--single-use"))
+	td, fps := caRoots(t, cp)
+	file := filepath.Join(t.TempDir(), "backup.db")
+	cp.mustCtl(t, "backup", "-o", file)
+	cp.stop()
+
+	m := etcdtest.Start(t)
+	restore := func() (int, string) {
+		return exitOf(t, start(t, "embassy-cp", "restore", "--store", "etcd", "--etcd-endpoints", m.ClientURL(), "--from", file), 30*time.Second)
+	}
+	if code, out := restore(); code != 0 || !strings.Contains(out, "into etcd prefix /embassy/") {
+		t.Fatalf("restore into etcd exited %d:\n%s", code, out)
+	}
+	if code, out := restore(); code == 0 || !strings.Contains(out, "pass --force") {
+		t.Fatalf("a second restore without --force exited %d:\n%s", code, out)
+	}
+
+	dataDir := t.TempDir()
+	p := start(t, "embassy-cp", "--data-dir", dataDir, "--xds-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0",
+		"--store", "etcd", "--etcd-endpoints", m.ClientURL())
+	mm := p.waitFor(servingRE, 30*time.Second)
+	onEtcd := &controlPlane{proc: p, dataDir: dataDir, xds: mm[1], api: mm[2]}
+	if gotTD, got := caRoots(t, onEtcd); gotTD != td || strings.Join(got, ",") != strings.Join(fps, ",") {
+		t.Fatalf("the CA on etcd = %s %v, want the bbolt store's %s %v", gotTD, got, td, fps)
+	}
+	if strings.Contains(onEtcd.output(), "mesh CA created") {
+		t.Errorf("embassy-cp on the restored etcd store made a new CA:\n%s", onEtcd.output())
+	}
+	if out := onEtcd.mustCtl(t, "get", "services", "-n", "default"); !strings.Contains(out, "echo") {
+		t.Errorf("services on etcd:\n%s", out)
+	}
+	// The single-use token made on bbolt attests against the store on etcd.
+	bundle := writeFile(t, t.TempDir(), "bundle.pem", onEtcd.mustCtl(t, "bundle"))
+	dir := agentDir(t, "web-1")
+	a := launchAgent(t, dir, "embassy-agent", "web-1", "--cp", onEtcd.xds, "--token-file", writeFile(t, dir, "join.token", token+"\n"), "--trust-bundle", bundle)
+	if a.leafOrNil().URIs[0].String() != "spiffe://example.org/ns/default/sa/web" {
+		t.Errorf("the restored token attested as %v", a.leafOrNil().URIs)
 	}
 }
