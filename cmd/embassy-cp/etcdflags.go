@@ -21,6 +21,8 @@ type etcdFlags struct {
 	name      string
 	peers     string
 	clientURL string
+	// peerCert, peerKey and peerCA secure the members' traffic.
+	peerCert, peerKey, peerCA string
 }
 
 // add registers the flags on f.
@@ -36,6 +38,9 @@ func (e *etcdFlags) add(f *pflag.FlagSet) {
 	f.BoolVar(&e.embedded, "etcd-embedded", false, "run an etcd member inside this process (data in <data-dir>/"+etcdMemberDir+"); replicas given the same --etcd-peers form one etcd cluster. Implies --store etcd")
 	f.StringVar(&e.name, "etcd-name", "", "this replica's member name in --etcd-peers (default: the only name when --etcd-peers lists one)")
 	f.StringVar(&e.peers, "etcd-peers", "", "every embedded member, this one included: name=http://host:port,... (peer URLs; all members need the same list)")
+	f.StringVar(&e.peerCert, "etcd-peer-cert", "", "PEM certificate the embedded member presents to its peers (mutual TLS between members; with https:// --etcd-peers)")
+	f.StringVar(&e.peerKey, "etcd-peer-key", "", "PEM private key of --etcd-peer-cert")
+	f.StringVar(&e.peerCA, "etcd-peer-ca", "", "PEM CA that signed every member's --etcd-peer-cert; peers without such a certificate are refused")
 	f.StringVar(&e.clientURL, "etcd-client-url", store.DefaultEtcdClientURL, "where the embedded member serves etcd clients; keep it on loopback unless other replicas or tools must reach it")
 }
 
@@ -55,8 +60,8 @@ func (e *etcdFlags) storeKind(kind string, kindSet bool) (string, error) {
 func (e *etcdFlags) config(dataDir string) (store.EtcdConfig, error) {
 	cfg := e.cfg
 	if !e.embedded {
-		if e.peers != "" || e.name != "" {
-			return cfg, errors.New("--etcd-peers and --etcd-name configure the embedded member: add --etcd-embedded")
+		if e.peers != "" || e.name != "" || e.peerCert != "" || e.peerKey != "" || e.peerCA != "" {
+			return cfg, errors.New("--etcd-peers, --etcd-name and --etcd-peer-* configure the embedded member: add --etcd-embedded")
 		}
 		return cfg, nil
 	}
@@ -71,6 +76,7 @@ func (e *etcdFlags) config(dataDir string) (store.EtcdConfig, error) {
 	if name == "" {
 		return cfg, errors.New("--etcd-embedded with several --etcd-peers needs --etcd-name: which of them this replica is")
 	}
-	cfg.Embedded = &store.EmbedConfig{Name: name, Dir: filepath.Join(dataDir, etcdMemberDir), Peers: peers, ClientURL: e.clientURL}
+	cfg.Embedded = &store.EmbedConfig{Name: name, Dir: filepath.Join(dataDir, etcdMemberDir), Peers: peers, ClientURL: e.clientURL,
+		PeerCertFile: e.peerCert, PeerKeyFile: e.peerKey, PeerCAFile: e.peerCA}
 	return cfg, nil
 }

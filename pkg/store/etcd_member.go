@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
 )
 
@@ -45,6 +47,11 @@ type EmbedConfig struct {
 	// ReadyTimeout bounds the wait for a quorum (DefaultEtcdReadyTimeout
 	// when 0).
 	ReadyTimeout time.Duration
+	// PeerCertFile, PeerKeyFile and PeerCAFile secure the members' Raft
+	// traffic with mutual TLS: each member presents the certificate and
+	// accepts only peers whose certificate PeerCAFile signed. They go
+	// with https:// peer URLs.
+	PeerCertFile, PeerKeyFile, PeerCAFile string
 }
 
 // Member is a running embedded etcd member.
@@ -76,17 +83,25 @@ func StartMember(ctx context.Context, c EmbedConfig) (*Member, error) {
 	select {
 	case <-e.Server.ReadyNotify():
 	case err := <-e.Err():
-		e.Close()
+		abort(e)
 		return nil, fmt.Errorf("the embedded etcd member %s failed: %w", c.Name, err)
 	case <-ctx.Done():
-		e.Close()
+		abort(e)
 		return nil, ctx.Err()
 	case <-time.After(timeout):
-		e.Close()
+		abort(e)
 		return nil, fmt.Errorf("the embedded etcd member %s did not join a quorum within %v: start a majority of the members of --etcd-peers %s",
 			c.Name, timeout, formatPeers(c.Peers))
 	}
 	return &Member{etcd: e, clientURL: "http://" + e.Clients[0].Addr().String()}, nil
+}
+
+// abort stops a member that never became ready. embed's Close alone waits
+// for client serving to start, which happens only once the member is
+// ready, so the server is stopped first, which ends that wait.
+func abort(e *embed.Etcd) {
+	e.Server.HardStop()
+	e.Close()
 }
 
 // etcdConfig checks c and turns it into etcd's configuration.
@@ -126,7 +141,28 @@ func (c EmbedConfig) etcdConfig() (*embed.Config, error) {
 	if cfg.LogLevel == "" {
 		cfg.LogLevel = "warn"
 	}
+	if err := c.peerTLS(cfg); err != nil {
+		return nil, err
+	}
 	return cfg, nil
+}
+
+// peerTLS sets up mutual TLS between members, refusing a half-configured
+// one: https peers without certificates, or certificates over http.
+func (c EmbedConfig) peerTLS(cfg *embed.Config) error {
+	set := c.PeerCertFile != "" || c.PeerKeyFile != "" || c.PeerCAFile != ""
+	if set && (c.PeerCertFile == "" || c.PeerKeyFile == "" || c.PeerCAFile == "") {
+		return errors.New("--etcd-peer-cert, --etcd-peer-key and --etcd-peer-ca go together: pass all three")
+	}
+	for _, p := range c.Peers {
+		if https := strings.HasPrefix(p.URL, "https://"); https != set {
+			return fmt.Errorf("--etcd-peers %s=%s: use https:// peer URLs exactly when --etcd-peer-cert, --etcd-peer-key and --etcd-peer-ca are given", p.Name, p.URL)
+		}
+	}
+	if set {
+		cfg.PeerTLSInfo = transport.TLSInfo{CertFile: c.PeerCertFile, KeyFile: c.PeerKeyFile, TrustedCAFile: c.PeerCAFile, ClientCertAuth: true}
+	}
+	return nil
 }
 
 // ClientURL is where the member serves clients.
