@@ -197,6 +197,37 @@ func (e *Etcd) call(ctx context.Context, op string, f func(context.Context) erro
 	return e.etcdErr(ctx, op, f(cctx))
 }
 
+// read runs the read-only f like call, but retries it while etcd is
+// briefly unable to answer (an election, a reconnect) until the request
+// timeout: a read has no effect, so trying again is always safe, and an
+// apply then rides out a leader change instead of failing.
+func (e *Etcd) read(ctx context.Context, op string, f func(context.Context) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, e.cfg.RequestTimeout)
+	defer cancel()
+	wait := readRetryMin
+	for {
+		err := f(cctx)
+		if err == nil || !isUnavailable(err) || cctx.Err() != nil {
+			return e.etcdErr(ctx, op, err)
+		}
+		select {
+		case <-cctx.Done():
+			return e.etcdErr(ctx, op, err)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, readRetryMax)
+	}
+}
+
+// Bounds of the pause between two tries of a read.
+const (
+	readRetryMin = 50 * time.Millisecond
+	readRetryMax = 500 * time.Millisecond
+)
+
 // enter takes the close lock for one call; the returned func releases it.
 func (e *Etcd) enter() (func(), error) {
 	e.closeMu.RLock()

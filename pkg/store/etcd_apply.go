@@ -320,7 +320,7 @@ func (e *Etcd) dropChunks(id string) {
 // orphan left now is swept by a later large commit.
 func (e *Etcd) sweepOrphans(ctx context.Context, current string) {
 	var resp *clientv3.TxnResponse
-	err := e.call(ctx, "sweep", func(ctx context.Context) (err error) {
+	err := e.read(ctx, "sweep", func(ctx context.Context) (err error) {
 		resp, err = e.client.Txn(ctx).Then(
 			clientv3.OpGet(e.keys.pending(""), clientv3.WithPrefix(), clientv3.WithKeysOnly()),
 			clientv3.OpGet(e.keys.intent())).Commit()

@@ -34,7 +34,7 @@ type etcdState struct {
 func (e *Etcd) readState(ctx context.Context, op string, ops ...clientv3.Op) (*etcdState, error) {
 	all := append(ops, clientv3.OpGet(e.keys.rev()), clientv3.OpGet(e.keys.intent()))
 	var resp *clientv3.TxnResponse
-	err := e.call(ctx, op, func(ctx context.Context) (err error) {
+	err := e.read(ctx, op, func(ctx context.Context) (err error) {
 		resp, err = e.client.Txn(ctx).Then(all...).Commit()
 		return err
 	})
@@ -125,7 +125,7 @@ func (e *Etcd) readChunks(ctx context.Context, op string, in *etcdIntent, at int
 		opts = append(opts, clientv3.WithRev(at))
 	}
 	var resp *clientv3.GetResponse
-	err := e.call(ctx, op, func(ctx context.Context) (err error) {
+	err := e.read(ctx, op, func(ctx context.Context) (err error) {
 		resp, err = e.client.Get(ctx, e.keys.pending(in.ID), opts...)
 		return err
 	})
@@ -163,7 +163,7 @@ func (e *Etcd) readOne(ctx context.Context, op, key string) ([]byte, bool, error
 // at, with a linearizable read (so only a quorum answers it).
 func (e *Etcd) readRev(ctx context.Context) (rev, at int64, err error) {
 	var resp *clientv3.GetResponse
-	err = e.call(ctx, "read the revision", func(ctx context.Context) (err error) {
+	err = e.read(ctx, "read the revision", func(ctx context.Context) (err error) {
 		resp, err = e.client.Get(ctx, e.keys.rev())
 		return err
 	})
