@@ -271,8 +271,14 @@ func (e *Etcd) writeAhead(ctx context.Context, ws []etcdWrite, next int64, guard
 // intent and its chunks; every step is guarded by the intent being the
 // one read, so that two control planes finishing it together do no harm.
 func (e *Etcd) rollForward(ctx context.Context, in *etcdIntent, intentMod int64) error {
-	writes, err := e.readChunks(ctx, "finish the commit of revision "+strconv.FormatInt(in.Rev, 10), in, 0)
+	// The chunks were all written before the intent, so they are whole at
+	// its revision, even if another control plane finished and deleted
+	// them since.
+	writes, err := e.readChunks(ctx, "finish the commit of revision "+strconv.FormatInt(in.Rev, 10), in, intentMod)
 	if err != nil {
+		if e.intentGone(ctx, intentMod) {
+			return nil
+		}
 		return err
 	}
 	guard := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(e.keys.intent()), "=", intentMod)}
@@ -287,6 +293,17 @@ func (e *Etcd) rollForward(ctx context.Context, in *etcdIntent, intentMod int64)
 		clientv3.OpDelete(e.keys.pending(in.ID), clientv3.WithPrefix()),
 	})
 	return err
+}
+
+// intentGone reports whether the intent of ModRevision intentMod is no
+// longer there: another control plane finished it.
+func (e *Etcd) intentGone(ctx context.Context, intentMod int64) bool {
+	var resp *clientv3.GetResponse
+	err := e.read(ctx, "read the intent", func(ctx context.Context) (err error) {
+		resp, err = e.client.Get(ctx, e.keys.intent())
+		return err
+	})
+	return err == nil && (len(resp.Kvs) == 0 || resp.Kvs[0].ModRevision != intentMod)
 }
 
 // newCommitID names a large commit: its start time first, so that orphans

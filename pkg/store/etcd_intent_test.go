@@ -141,3 +141,27 @@ func TestEtcdOrphanChunksAreSwept(t *testing.T) {
 		t.Errorf("chunks left after a large commit = %v, want only the recent orphan %s", left, recent)
 	}
 }
+
+func TestEtcdALateFinisherOfACommitIsHarmless(t *testing.T) {
+	a, b := openPair(t, 8)
+	ctx := context.Background()
+	guard := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(a.keys.intent()), "=", 0)}
+	in, mod, ok, err := a.writeAhead(ctx, stagedWrites(t, a, 40), 1, guard)
+	if err != nil || !ok {
+		t.Fatalf("writeAhead = %v, %v", ok, err)
+	}
+	// b read the intent, then a finished it (and deleted its chunks)
+	// before b got to it: b must see that, not a corrupt store.
+	if err := a.rollForward(ctx, in, mod); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.rollForward(ctx, in, mod); err != nil {
+		t.Fatalf("finishing a commit another control plane finished first: %v", err)
+	}
+	if left := leftovers(t, a); len(left) != 0 {
+		t.Fatalf("left over: %v", left)
+	}
+	if list, rev, err := b.List(ctx, ""); err != nil || len(list) != 40 || rev != 1 {
+		t.Fatalf("after both finished: %d resources at %d, %v; want 40 at 1", len(list), rev, err)
+	}
+}
