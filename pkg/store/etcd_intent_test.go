@@ -165,3 +165,35 @@ func TestEtcdALateFinisherOfACommitIsHarmless(t *testing.T) {
 		t.Fatalf("after both finished: %d resources at %d, %v; want 40 at 1", len(list), rev, err)
 	}
 }
+
+func TestEtcdCommitCutAndCompactedPastIsStillFinished(t *testing.T) {
+	dead, next := openPair(t, 8)
+	ctx := context.Background()
+	guard := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(dead.keys.intent()), "=", 0)}
+	if _, _, ok, err := dead.writeAhead(ctx, stagedWrites(t, dead, 40), 1, guard); err != nil || !ok {
+		t.Fatalf("writeAhead = %v, %v", ok, err)
+	}
+	// Nobody writes for a while; other keys move etcd on and it compacts
+	// past the intent's revision.
+	if err := next.PutSecret("unrelated", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := next.client.Get(ctx, "compact-point")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := next.client.Compact(ctx, resp.Header.Revision, clientv3.WithCompactPhysical()); err != nil {
+		t.Fatal(err)
+	}
+	extra := &resource.Resource{APIVersion: resource.APIVersion, Kind: resource.KindMesh,
+		Metadata: resource.Metadata{Name: "default"}, Spec: &resource.MeshSpec{TrustDomain: "example.org"}}
+	if rev, err := next.Commit(ctx, []Op{{Key: extra.Key(), Resource: extra}}); err != nil || rev != 2 {
+		t.Fatalf("the next commit after the compaction = %d, %v; want revision 2", rev, err)
+	}
+	if list, _, err := next.List(ctx, ""); err != nil || len(list) != 41 {
+		t.Fatalf("after the compaction: %d resources, %v; want 41", len(list), err)
+	}
+	if left := leftovers(t, next); len(left) != 0 {
+		t.Errorf("left over: %v", left)
+	}
+}

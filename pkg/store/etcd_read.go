@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -129,6 +131,11 @@ func (e *Etcd) readChunks(ctx context.Context, op string, in *etcdIntent, at int
 		resp, err = e.client.Get(ctx, e.keys.pending(in.ID), opts...)
 		return err
 	})
+	if at > 0 && errors.Is(err, rpctypes.ErrCompacted) {
+		// etcd compacted past the intent's revision; the chunks, which
+		// only their commit's end deletes, are still there now.
+		return e.readChunks(ctx, op, in, 0)
+	}
 	if err != nil {
 		return nil, err
 	}
