@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,33 +33,16 @@ type Process struct {
 	waited    chan struct{}
 }
 
-// memberBin is the member binary, built once per test binary.
-var memberBin struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// buildMember builds cmd/etcdmember into a dir that outlives the test
-// that first asks for it (other tests reuse it).
+// buildMember builds cmd/etcdmember into the test's temp dir (go's build
+// cache makes every build after the first a link).
 func buildMember(t testing.TB) string {
 	t.Helper()
-	memberBin.once.Do(func() {
-		dir, err := os.MkdirTemp("", "etcdmember-")
-		if err != nil {
-			memberBin.err = err
-			return
-		}
-		memberBin.path = filepath.Join(dir, "etcdmember")
-		out, err := exec.Command("go", "build", "-o", memberBin.path, "embassy.dev/embassy/internal/etcdtest/cmd/etcdmember").CombinedOutput()
-		if err != nil {
-			memberBin.err = fmt.Errorf("build etcdmember: %v\n%s", err, out)
-		}
-	})
-	if memberBin.err != nil {
-		t.Fatal(memberBin.err)
+	path := filepath.Join(t.TempDir(), "etcdmember")
+	out, err := exec.Command("go", "build", "-o", path, "embassy.dev/embassy/internal/etcdtest/cmd/etcdmember").CombinedOutput()
+	if err != nil {
+		t.Fatalf("build etcdmember: %v\n%s", err, out)
 	}
-	return memberBin.path
+	return path
 }
 
 // StartCluster starts n member processes that form one cluster, and
