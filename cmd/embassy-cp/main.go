@@ -38,6 +38,7 @@ func newRootCmd() *cobra.Command {
 		// regoMemoryMiB is cfg.Rego.Memory in MiB, as operators size it.
 		regoMemoryMiB int64
 		kubeOpts      kubeFlags
+		etcd          etcdFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "embassy-cp",
@@ -67,6 +68,14 @@ record (` + store.RecordFile + `) names the store and CA it holds: a data dir
 whose database is missing, empty or another's is refused, never started
 afresh with a new CA. Back up with embassyctl backup -o FILE and restore with
 embassy-cp restore (see embassy-cp restore --help).
+
+For availability the store can be etcd: --store etcd --etcd-endpoints
+URL,... shares one store between every embassy-cp given the same endpoints
+and --etcd-prefix, and --etcd-embedded runs an etcd member inside this
+process, so that the replicas listed in --etcd-peers form their own etcd
+cluster (data in <data-dir>/etcd). Applies stay atomic whatever their size;
+while etcd cannot be reached, writes answer 503 and /readyz says why, and
+proxies keep their configuration. See docs/ha.md.
 
 xDS is served over TLS with a certificate from the mesh CA, whose root is
 kept in the store. Its trust domain is chosen when the data dir is new:
@@ -119,6 +128,11 @@ the RBAC of deploy/kubernetes/rbac.yaml.`,
   # On Kubernetes, discovering the shop namespace
   embassy-cp --trust-domain cluster.local --kubernetes --namespaces shop
 
+  # One of three replicas, each running an etcd member (run the same on r2
+  # and r3 with their own --etcd-name)
+  embassy-cp --etcd-embedded --etcd-name r1 \
+    --etcd-peers r1=http://10.0.0.1:2380,r2=http://10.0.0.2:2380,r3=http://10.0.0.3:2380
+
   # SPIRE issues every SVID, the control plane's included
   embassy-cp --trust-domain example.org --spire-socket /run/spire/agent.sock`,
 		SilenceUsage: true,
@@ -129,6 +143,13 @@ the RBAC of deploy/kubernetes/rbac.yaml.`,
 			cfg.Logger = elog.New("embassy-cp", elog.Options{Level: logLevel, JSON: logJSON})
 			cfg.Rego.Memory = regoMemoryMiB << 20
 			cfg.Out = cmd.OutOrStdout()
+			var err error
+			if cfg.Store, err = etcd.storeKind(cfg.Store, cmd.Flags().Changed("store")); err != nil {
+				return err
+			}
+			if cfg.Etcd, err = etcd.config(cfg.DataDir); err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if err := kubeOpts.configure(ctx, &cfg); err != nil {
@@ -157,7 +178,7 @@ the RBAC of deploy/kubernetes/rbac.yaml.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.DataDir, "data-dir", defaultDataDir, "directory of the embedded store and the admin token")
-	f.StringVar(&cfg.Store, "store", "bbolt", "store kind: bbolt (embedded, persistent) or memory (lost on exit)")
+	f.StringVar(&cfg.Store, "store", "bbolt", "store kind: bbolt (embedded, one process), etcd (shared by replicas; see --etcd-*) or memory (lost on exit)")
 	f.StringVar(&cfg.XDSAddr, "xds-addr", dataplane.DefaultXDSAddress, "listen address of the xDS (ADS) gRPC server")
 	f.StringVar(&cfg.APIAddr, "api-addr", "127.0.0.1:15000", "listen address of the HTTP API")
 	f.StringVar(&cfg.AdminTokenFile, "admin-token-file", "", "file holding the admin bearer token (default: <data-dir>/admin-token, created on first start)")
@@ -179,6 +200,7 @@ the RBAC of deploy/kubernetes/rbac.yaml.`,
 	kubeOpts.register(f)
 	f.StringVar(&logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
 	f.BoolVar(&logJSON, "log-json", false, "log one JSON object per line")
+	etcd.add(f)
 	cmd.AddCommand(newRestoreCmd())
 	return cmd
 }

@@ -12,8 +12,9 @@ import (
 
 func newRestoreCmd() *cobra.Command {
 	var (
-		dataDir, from string
-		force         bool
+		dataDir, from, kind string
+		force               bool
+		etcd                etcdFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "restore --data-dir DIR --from FILE [--force]",
@@ -32,14 +33,33 @@ of the store: they are kept, and a new data dir gets new ones at the first
 start.
 
 Use it when embassy-cp refuses to start because the data dir's database is
-missing, empty or another data dir's.`,
+missing, empty or another data dir's.
+
+With --store etcd it restores into the etcd store at --etcd-endpoints and
+--etcd-prefix instead, in one atomic commit: control planes running on it
+see the old store or the restored one, never a mix, but keep the mesh CA
+they loaded until they restart, so restart them after a restore. A store
+already under the prefix is replaced only with --force, after a backup of
+it is written beside the file restored from (FILE.replaced-TIME). The same
+backup file restores into either store, so a mesh moves from bbolt to etcd
+with a backup and a restore. For an embedded etcd cluster, start the
+replicas and restore through one member's client URL (--etcd-endpoints).`,
 		Example: `  embassyctl backup -o /secure/embassy.db           # while embassy-cp runs
-  embassy-cp restore --data-dir /var/lib/embassy --from /secure/embassy.db --force`,
+  embassy-cp restore --data-dir /var/lib/embassy --from /secure/embassy.db --force
+
+  # The same backup into an etcd store
+  embassy-cp restore --store etcd --etcd-endpoints http://10.0.0.1:2379 --from /secure/embassy.db`,
 		Args:         cobra.NoArgs,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if from == "" {
 				return errors.New("restore needs --from FILE: a backup made with embassyctl backup -o FILE")
+			}
+			if kind == "etcd" {
+				return restoreEtcd(cmd, &etcd, from, force)
+			}
+			if kind != "bbolt" {
+				return fmt.Errorf("--store %q: restore writes into bbolt or etcd", kind)
 			}
 			res, rec, err := controlplane.Restore(dataDir, from, force)
 			if err != nil {
@@ -59,6 +79,30 @@ missing, empty or another data dir's.`,
 	f := cmd.Flags()
 	f.StringVar(&dataDir, "data-dir", defaultDataDir, "data dir to restore into")
 	f.StringVar(&from, "from", "", "backup file made with embassyctl backup -o FILE")
-	f.BoolVar(&force, "force", false, "replace the store the data dir already holds (its database is kept aside)")
+	f.BoolVar(&force, "force", false, "replace the store the data dir (or etcd prefix) already holds (it is kept aside)")
+	f.StringVar(&kind, "store", "bbolt", "store to restore into: bbolt (--data-dir) or etcd (--etcd-endpoints, --etcd-prefix)")
+	etcd.add(f)
 	return cmd
+}
+
+// restoreEtcd restores into the etcd store the flags name.
+func restoreEtcd(cmd *cobra.Command, ef *etcdFlags, from string, force bool) error {
+	if ef.embedded {
+		return errors.New("restore does not run an etcd member: start the replicas and pass one member's client URL as --etcd-endpoints")
+	}
+	cfg, err := ef.config("")
+	if err != nil {
+		return err
+	}
+	res, err := store.RestoreEtcd(cmd.Context(), cfg, from, force)
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "embassy-cp: restored store %s (revision %d in the backup) from %s into etcd prefix %s\n",
+		res.Backup.StoreID, res.Backup.Revision, from, cfg.Prefix)
+	if res.Aside != "" {
+		fmt.Fprintf(out, "embassy-cp: a backup of the store it replaced is at %s\n", res.Aside)
+	}
+	return nil
 }

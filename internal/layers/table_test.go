@@ -107,6 +107,8 @@ var layerOf = map[string]int{
 	"internal/bundletest":                 tools,
 	"internal/catest":                     tools,
 	"internal/echo":                       tools,
+	"internal/etcdtest":                   tools,
+	"internal/etcdtest/cmd/etcdmember":    tools,
 	"internal/grpctest":                   tools,
 	"internal/idtest":                     tools,
 	"internal/kubetest":                   tools,

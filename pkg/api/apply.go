@@ -52,7 +52,7 @@ func (s *server) apply(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.log.Error("apply failed", "files", len(req.Files), "error", err)
-		writeError(w, http.StatusInternalServerError, err.Error())
+		writeError(w, failureStatus(err), err.Error())
 		return
 	}
 	s.log.Info("applied", "resources", len(res.Items), "revision", res.Revision, "dry_run", res.DryRun)

@@ -13,6 +13,7 @@ import (
 	"embassy.dev/embassy/pkg/apiwire"
 	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/identity"
+	"embassy.dev/embassy/pkg/store"
 )
 
 // TokenManager makes, lists and revokes join tokens; *identity.Tokens
@@ -70,7 +71,11 @@ func (s *server) createToken(w http.ResponseWriter, r *http.Request) {
 	}
 	secret, info, err := s.o.Tokens.Create(req.Namespace, req.ServiceAccount, req.Workload, ttl, req.SingleUse, req.Services...)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		code := http.StatusBadRequest
+		if errors.Is(err, store.ErrUnavailable) {
+			code = http.StatusServiceUnavailable
+		}
+		writeError(w, code, err.Error())
 		return
 	}
 	s.log.Info("join token created", "token_id", info.ID, "namespace", info.Namespace, "service_account", info.ServiceAccount, "workload", info.Workload, "services", info.Services, "single_use", info.SingleUse)
@@ -99,7 +104,7 @@ func (s *server) revokeToken(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	if err := s.o.Tokens.Revoke(id); err != nil {
-		code := http.StatusInternalServerError
+		code := failureStatus(err)
 		if errors.Is(err, identity.ErrTokenUnknown) {
 			code = http.StatusNotFound
 		}

@@ -120,8 +120,9 @@ func notFoundMsg(k resource.Key) string {
 	return fmt.Sprintf("%s not found: list what is stored with GET /v1/resources/%s (embassyctl get %s -A)", k, k.Kind, k.Kind)
 }
 
-// internal logs an unexpected failure and answers 500.
+// internal logs an unexpected failure and answers 500, or 503 when the
+// store is unreachable.
 func (s *server) internal(w http.ResponseWriter, what string, err error) {
 	s.log.Error("request failed", "op", what, "error", err)
-	writeError(w, http.StatusInternalServerError, what+": "+err.Error())
+	writeError(w, failureStatus(err), what+": "+err.Error())
 }

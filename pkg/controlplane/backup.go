@@ -41,8 +41,11 @@ func Restore(dataDir, from string, force bool) (store.RestoreResult, store.Recor
 // storeBackup is the API's backup of the store, nil for a store that keeps
 // nothing across restarts.
 func (c *ControlPlane) storeBackup() api.BackupFunc {
-	if b, ok := c.recordedStore(); ok {
-		return b.Backup
+	switch s := c.store.(type) {
+	case *store.Bolt:
+		return s.Backup
+	case *store.Etcd:
+		return s.Backup
 	}
 	return nil
 }

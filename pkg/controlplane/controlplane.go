@@ -33,8 +33,10 @@ import (
 type Config struct {
 	// DataDir holds the embedded store and the admin token.
 	DataDir string
-	// Store is "bbolt" (default) or "memory".
+	// Store is "bbolt" (default), "etcd" or "memory".
 	Store string
+	// Etcd says where the etcd store is, with Store "etcd".
+	Etcd store.EtcdConfig
 	// XDSAddr and APIAddr are listen addresses; port 0 picks a free port.
 	XDSAddr string
 	APIAddr string
@@ -145,10 +147,18 @@ func (c *ControlPlane) readyErr() error {
 		return errors.New("starting")
 	}
 	if c.spire != nil {
-		return c.spire.healthy(time.Now())
+		if err := c.spire.healthy(time.Now()); err != nil {
+			return err
+		}
 	}
-	return nil
+	ctx, cancel := context.WithTimeout(context.Background(), readyStoreTimeout)
+	defer cancel()
+	return c.store.Ready(ctx)
 }
+
+// readyStoreTimeout bounds how long /readyz waits on the store: a probe
+// must answer in time even when etcd does not.
+const readyStoreTimeout = 2 * time.Second
 
 func (c *ControlPlane) fail(err error) {
 	if err == nil {

@@ -57,7 +57,7 @@ func newControlPlane(cfg Config) *ControlPlane {
 // ran. It returns the store's revisions, subscribed to before the first
 // publish.
 func (c *ControlPlane) start(ctx context.Context) (<-chan int64, error) {
-	if err := c.openStore(); err != nil {
+	if err := c.openStore(ctx); err != nil {
 		return nil, err
 	}
 	if err := c.loadAdminToken(); err != nil {
@@ -86,7 +86,7 @@ func (c *ControlPlane) start(ctx context.Context) (<-chan int64, error) {
 }
 
 // openStore opens the store --store names.
-func (c *ControlPlane) openStore() error {
+func (c *ControlPlane) openStore(ctx context.Context) error {
 	switch c.cfg.Store {
 	case "", "bbolt":
 		s, err := store.OpenBolt(c.cfg.DataDir)
@@ -94,10 +94,16 @@ func (c *ControlPlane) openStore() error {
 			return err
 		}
 		c.store = s
+	case "etcd":
+		s, err := store.OpenEtcd(ctx, c.cfg.Etcd)
+		if err != nil {
+			return err
+		}
+		c.store = s
 	case "memory":
 		c.store = store.NewMemory()
 	default:
-		return fmt.Errorf("--store %q: expected bbolt or memory", c.cfg.Store)
+		return fmt.Errorf("--store %q: expected bbolt, etcd or memory", c.cfg.Store)
 	}
 	return nil
 }

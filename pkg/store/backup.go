@@ -28,8 +28,13 @@ func (b *Bolt) Backup(begin func(BackupInfo) (io.Writer, error)) (int64, error) 
 	if b.closed {
 		return 0, ErrClosed
 	}
+	return copyDB(b.db, begin)
+}
+
+// copyDB writes a copy of db from one read transaction; see Backup.
+func copyDB(db *bolt.DB, begin func(BackupInfo) (io.Writer, error)) (int64, error) {
 	var n int64
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := db.View(func(tx *bolt.Tx) error {
 		info, err := describeTx(tx)
 		if err != nil {
 			return err

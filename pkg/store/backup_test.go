@@ -14,8 +14,13 @@ import (
 	"embassy.dev/embassy/pkg/store"
 )
 
+// backuper is a store that backs up: *store.Bolt and *store.Etcd.
+type backuper interface {
+	Backup(begin func(store.BackupInfo) (io.Writer, error)) (int64, error)
+}
+
 // backupTo writes a backup of s to a new file and returns its path.
-func backupTo(t *testing.T, s *store.Bolt) (string, store.BackupInfo) {
+func backupTo(t *testing.T, s backuper) (string, store.BackupInfo) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "backup.db")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)

@@ -287,6 +287,17 @@ func (b *Bolt) Revision() int64 { return b.rev.Load() }
 // Watch returns a channel of new revisions; see Store.Watch.
 func (b *Bolt) Watch(ctx context.Context) <-chan int64 { return b.hub.watch(ctx) }
 
+// Ready returns ErrClosed after Close, else nil: a local file is always
+// there.
+func (b *Bolt) Ready(context.Context) error {
+	b.closeMu.RLock()
+	defer b.closeMu.RUnlock()
+	if b.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
 // Kind returns "bbolt".
 func (b *Bolt) Kind() string { return "bbolt" }
 

@@ -38,6 +38,7 @@ func runConformance(t *testing.T, open opener) {
 		{"ConcurrentCommits", testConcurrentCommits},
 		{"ClosedStore", testClosedStore},
 		{"Secrets", testSecrets},
+		{"ReadyUntilClosed", testReadyUntilClosed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
@@ -433,4 +434,17 @@ func testSecrets(t *testing.T, open opener) {
 		t.Errorf("List after secret writes = %v, %v; want empty", keys(list), err)
 	}
 	expectEmpty(t, w)
+}
+
+func testReadyUntilClosed(t *testing.T, open opener) {
+	s := open(t)
+	if err := s.Ready(context.Background()); err != nil {
+		t.Fatalf("Ready on an open store = %v, want nil", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ready(context.Background()); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("Ready after Close = %v, want ErrClosed", err)
+	}
 }

@@ -121,6 +121,16 @@ func (m *Memory) Revision() int64 {
 // Watch returns a channel of new revisions; see Store.Watch.
 func (m *Memory) Watch(ctx context.Context) <-chan int64 { return m.hub.watch(ctx) }
 
+// Ready returns ErrClosed after Close, else nil.
+func (m *Memory) Ready(context.Context) error {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
 // Kind returns "memory".
 func (m *Memory) Kind() string { return "memory" }
 

@@ -1,6 +1,6 @@
 // Package store persists resources with a revision counter and lets the
 // control plane watch for changes. Implementations: bbolt (the embedded
-// default), memory (tests).
+// default), etcd (shared by several control planes), memory (tests).
 package store
 
 import (
@@ -38,9 +38,15 @@ type Store interface {
 	Revision() int64
 	// Watch returns a channel that receives the new revision after every
 	// commit that changed something. The channel is buffered with size 1 and
-	// coalesces: a slow reader sees the latest revision, not every one. It
-	// is closed when ctx is done or the store is closed.
+	// coalesces: a slow reader sees the latest revision, not every one. A
+	// store whose backing service was unavailable may send the current
+	// revision again once it is back. It is closed when ctx is done or the
+	// store is closed.
 	Watch(ctx context.Context) <-chan int64
+	// Ready returns nil when the store can take writes now, else why not:
+	// ErrClosed, or an error wrapping ErrUnavailable naming what it could
+	// not reach.
+	Ready(ctx context.Context) error
 	// Kind names the implementation ("bbolt", "memory", "etcd").
 	Kind() string
 	// Close releases the store.

@@ -79,6 +79,26 @@ func (h *hub) notify(rev int64) {
 	}
 }
 
+// resend offers the last revision again to every watcher, for readers
+// whose read of it may have failed.
+func (h *hub) resend() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed || h.last == 0 {
+		return
+	}
+	for _, w := range h.subs {
+		select {
+		case <-w.ch:
+		default:
+		}
+		select {
+		case w.ch <- h.last:
+		default:
+		}
+	}
+}
+
 // close ends every watcher and makes later watches return closed channels.
 func (h *hub) close() {
 	h.mu.Lock()
