@@ -20,7 +20,7 @@ import (
 func versionByBundle(ts *typeSet) {
 	revs := make(map[string]string, len(ts.items))
 	for name, item := range ts.items {
-		rev, ok := bundleRevision(item.Resource)
+		rev, ok := bundleRevision(item.res)
 		if !ok {
 			return
 		}
@@ -31,7 +31,10 @@ func versionByBundle(ts *typeSet) {
 		ordered = append(ordered, revs[name])
 	}
 	for name, rev := range revs {
-		ts.hashes[name] = rev
+		// A copy: the entry itself is shared by content (encodings).
+		e := *ts.items[name]
+		e.hash = rev
+		ts.items[name] = &e
 	}
 	ts.version = strings.Join(ordered, ",")
 }

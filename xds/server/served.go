@@ -1,35 +1,52 @@
 package server
 
 import (
+	"maps"
 	"sort"
 
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
 	estatus "embassy.dev/embassy/pkg/status"
+	"embassy.dev/embassy/xds/cache"
 )
 
 // served is what one node holds of one type: the last sent state and the
-// last acked one. SotW responses carry the whole state, so they are kept
-// as sent and their resource versions hashed only when asked for; delta
-// responses carry changes, which are summed into the current state and,
-// once answered, into the acked state.
+// last acked one. A SotW response of Listener or Cluster carries the
+// whole state, so it is kept as sent; one of another type carries what
+// changed, which the proxy adds to what it holds (held). Delta responses
+// carry changes, which are summed into the current state and, once
+// answered, into the acked state.
 type served struct {
 	version string
-	// sotw is the last SotW response's resources (shared, never mutated).
-	sotw []*anypb.Any
+	// sotw is what the node holds by SotW (shared, never mutated).
+	sotw held
+	// subscribed are the names the node's last SotW request of a type
+	// that need not be complete asks for; nil asks for all.
+	subscribed []string
 	// delta is the current state of a delta stream, by resource name.
 	delta map[string]*discovery.Resource
 	// pending are the delta responses not answered yet, oldest first.
 	pending []deltaChange
 
 	ackedVersion string
-	ackedSotw    []*anypb.Any
+	ackedSotw    held
 	// ackedDelta is nil until the first delta ack.
 	ackedDelta map[string]string
 }
+
+// held is what SotW responses gave a node: a base list, and the resources
+// sent since by name, which replace the base's of the same name. Both are
+// replaced, never changed, so a held value may be kept as the acked state.
+type held struct {
+	base []*anypb.Any
+	over map[string]*anypb.Any
+}
+
+// maxOver bounds the resources kept apart from the base; past it they are
+// merged into a new base.
+const maxOver = 64
 
 // deltaChange is one delta response's changes.
 type deltaChange struct {
@@ -38,9 +55,49 @@ type deltaChange struct {
 	removed []string
 }
 
-// sentSotW records a SotW response.
-func (s *served) sentSotW(version string, res []*anypb.Any) {
-	s.version, s.sotw = version, res
+// sentSotW records a SotW response. A response of a type that need not be
+// complete adds to what the node holds, unless it carries every name the
+// node subscribes to.
+func (s *served) sentSotW(typeURL, version string, res []*anypb.Any) {
+	s.version = version
+	if cache.CompleteInSotW(typeURL) || (len(s.subscribed) > 0 && len(res) >= len(s.subscribed)) {
+		s.sotw = held{base: res}
+		return
+	}
+	over := make(map[string]*anypb.Any, len(s.sotw.over)+len(res))
+	maps.Copy(over, s.sotw.over)
+	for _, a := range res {
+		over[cache.ResourceName(a)] = a
+	}
+	s.sotw = held{base: s.sotw.base, over: over}
+	if len(over) > maxOver {
+		s.sotw = held{base: s.sotw.merged(nil)}
+	}
+}
+
+// merged lists what h holds, the base's resources replaced by over's;
+// with names, only those.
+func (h held) merged(names []string) []*anypb.Any {
+	var keep map[string]bool
+	if names != nil {
+		keep = make(map[string]bool, len(names))
+		for _, n := range names {
+			keep[n] = true
+		}
+	}
+	out := make([]*anypb.Any, 0, len(h.base)+len(h.over))
+	for _, a := range h.base {
+		n := cache.ResourceName(a)
+		if _, replaced := h.over[n]; !replaced && (keep == nil || keep[n]) {
+			out = append(out, a)
+		}
+	}
+	for n, a := range h.over {
+		if keep == nil || keep[n] {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // sentDelta applies a delta response to the current state and queues it
@@ -63,7 +120,7 @@ func (s *served) sentDelta(nonce, version string, res []*discovery.Resource, rem
 
 // answered settles the response with nonce: an ack makes it (and every
 // earlier unanswered delta response) the acked state; a nack drops it.
-func (s *served) answered(nonce, version string, sotw []*anypb.Any, nacked bool) {
+func (s *served) answered(nonce, version string, sotw held, nacked bool) {
 	if s.delta == nil && len(s.pending) == 0 {
 		if !nacked {
 			s.ackedVersion, s.ackedSotw = version, sotw
@@ -102,7 +159,7 @@ func (s *served) ackDelta(ch deltaChange) {
 // the tracker's lock, so the expensive parts (names, hashes) wait for
 // resolve.
 func (s *served) snapshot(typeURL string) servedCopy {
-	c := servedCopy{typeURL: typeURL, version: s.version, ackedVersion: s.ackedVersion, sotw: s.sotw, ackedSotw: s.ackedSotw}
+	c := servedCopy{typeURL: typeURL, version: s.version, ackedVersion: s.ackedVersion, sotw: s.sotw, ackedSotw: s.ackedSotw, subscribed: s.subscribed}
 	if s.delta != nil {
 		c.delta = make([]*discovery.Resource, 0, len(s.delta))
 		for _, r := range s.delta {
@@ -120,14 +177,15 @@ func (s *served) snapshot(typeURL string) servedCopy {
 
 type servedCopy struct {
 	typeURL, version, ackedVersion string
-	sotw, ackedSotw                []*anypb.Any
+	sotw, ackedSotw                held
+	subscribed                     []string
 	delta                          []*discovery.Resource
 	ackedDelta                     map[string]string
 }
 
 // resolve names and versions every resource. A SotW resource's version is
-// go-control-plane's hash of its bytes, which is what the cache's delta
-// version map holds for the same resource.
+// go-control-plane's hash of its bytes, which is what a delta client is
+// told for the same resource.
 func (c servedCopy) resolve() estatus.ServedType {
 	out := estatus.ServedType{TypeURL: c.typeURL, Version: c.version, AckedVersion: c.ackedVersion, Resources: []estatus.ServedResource{}}
 	if c.delta != nil {
@@ -136,10 +194,11 @@ func (c servedCopy) resolve() estatus.ServedType {
 		}
 		out.Acked = c.ackedDelta
 	} else {
-		out.Resources = sotwResources(c.sotw)
-		if c.ackedSotw != nil || c.ackedVersion != "" {
+		// A proxy drops what it no longer subscribes to.
+		out.Resources = sotwResources(c.sotw.merged(c.subscribed))
+		if c.ackedSotw.base != nil || c.ackedSotw.over != nil || c.ackedVersion != "" {
 			out.Acked = map[string]string{}
-			for _, r := range sotwResources(c.ackedSotw) {
+			for _, r := range sotwResources(c.ackedSotw.merged(c.subscribed)) {
 				out.Acked[r.Name] = r.Version
 			}
 		}
@@ -151,11 +210,7 @@ func (c servedCopy) resolve() estatus.ServedType {
 func sotwResources(in []*anypb.Any) []estatus.ServedResource {
 	out := make([]estatus.ServedResource, 0, len(in))
 	for _, a := range in {
-		name := ""
-		if m, err := anypb.UnmarshalNew(a, proto.UnmarshalOptions{}); err == nil {
-			name = cachev3.GetResourceName(m)
-		}
-		out = append(out, estatus.ServedResource{Name: name, Version: cachev3.HashResource(a.GetValue()), Resource: a})
+		out = append(out, estatus.ServedResource{Name: cache.ResourceName(a), Version: cachev3.HashResource(a.GetValue()), Resource: a})
 	}
 	return out
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/anypb"
 
 	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/events"
@@ -57,8 +56,9 @@ type answer struct {
 type sentResponse struct {
 	nonce, version string
 	at             time.Time
-	// sotw is a SotW response's resources, kept for the acked state.
-	sotw []*anypb.Any
+	// sotw is what a SotW response leaves the node holding, kept for
+	// the acked state.
+	sotw held
 }
 
 // nodeState is a connected node's status and how many streams it holds.
@@ -203,6 +203,27 @@ func (t *tracker) request(k streamKey, node *core.Node, typeURL, nonce string, n
 	return rejected
 }
 
+// subscribe notes the names a SotW request subscribes to, for a type
+// whose responses carry only what changed: the node holds those it was
+// sent and still subscribes to.
+func (t *tracker) subscribe(k streamKey, typeURL string, names []string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st := t.streams[k]
+	if st == nil {
+		return
+	}
+	if typeURL == "" {
+		typeURL = st.typeURL
+	}
+	if ns := t.nodes[st.nodeKey]; ns != nil && typeURL != "" && !cache.CompleteInSotW(typeURL) {
+		if len(names) == 0 {
+			names = nil
+		}
+		ns.servedOf(typeURL).subscribed = names
+	}
+}
+
 // heardAnswer is an answer to report once the lock is released.
 type heardAnswer struct {
 	typeURL, node, version string
@@ -244,9 +265,8 @@ func (t *tracker) attach(kind string, node *core.Node, key string, now time.Time
 }
 
 // response records a response about to be sent; record notes its
-// resources in the node's served state. sotw is a SotW response's
-// resources (nil for delta).
-func (t *tracker) response(k streamKey, typeURL, nonce, version string, size int, sotw []*anypb.Any, record func(*served)) {
+// resources in the node's served state.
+func (t *tracker) response(k streamKey, typeURL, nonce, version string, size int, record func(*served)) {
 	t.stats.add(k.kind, size)
 	now := time.Now()
 	t.mu.Lock()
@@ -258,13 +278,16 @@ func (t *tracker) response(k streamKey, typeURL, nonce, version string, size int
 	if typeURL == "" {
 		typeURL = st.typeURL
 	}
-	st.sent[typeURL] = sentResponse{nonce: nonce, version: version, at: now, sotw: sotw}
+	sent := sentResponse{nonce: nonce, version: version, at: now}
 	if ns := t.nodes[st.nodeKey]; ns != nil {
 		ts := ns.proxy.Types[typeURL]
 		ts.VersionSent, ts.SentAt = version, now
 		ns.proxy.Types[typeURL] = ts
-		record(ns.servedOf(typeURL))
+		sv := ns.servedOf(typeURL)
+		record(sv)
+		sent.sotw = sv.sotw
 	}
+	st.sent[typeURL] = sent
 	t.mu.Unlock()
 	t.metrics.ResponseSent(typeURL)
 }
