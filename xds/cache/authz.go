@@ -31,10 +31,9 @@ func versionByBundle(ts *typeSet) {
 		ordered = append(ordered, revs[name])
 	}
 	for name, rev := range revs {
-		// A copy: the entry itself is shared by content (encodings).
-		e := *ts.items[name]
-		e.hash = rev
-		ts.items[name] = &e
+		// A new entry: the one it replaces is shared by content (encodings).
+		e := ts.items[name]
+		ts.items[name] = newEntry(name, e.res, rev, e.any)
 	}
 	ts.version = strings.Join(ordered, ",")
 }

@@ -26,7 +26,7 @@ func answerDelta(tv *typeView, req *cachev3.DeltaRequest, sub cachev3.Subscripti
 		case ok:
 			next[name] = e.hash
 			if !held || was != e.hash {
-				upserts = append(upserts, &discovery.Resource{Name: name, Version: e.hash, Resource: e.any})
+				upserts = append(upserts, e.delta)
 			}
 		case held:
 			removed = append(removed, name)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"unique"
 
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
@@ -39,6 +40,8 @@ type entry struct {
 	// version map would hold), or an authorization bundle's revision.
 	hash string
 	any  *anypb.Any
+	// delta is the resource as an incremental response carries it.
+	delta *discovery.Resource
 }
 
 // typeSet is the resources of one xDS type. It is never mutated once
@@ -237,5 +240,11 @@ func entryOf(typ string, res types.Resource) (string, *entry, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	return Intern(cachev3.GetResourceName(res)), &entry{res: res, hash: cachev3.HashResource(b), any: &anypb.Any{TypeUrl: typ, Value: b}}, nil
+	name := Intern(cachev3.GetResourceName(res))
+	return name, newEntry(name, res, cachev3.HashResource(b), &anypb.Any{TypeUrl: typ, Value: b}), nil
+}
+
+// newEntry builds an entry with its delta form.
+func newEntry(name string, res types.Resource, hash string, a *anypb.Any) *entry {
+	return &entry{res: res, hash: hash, any: a, delta: &discovery.Resource{Name: name, Version: hash, Resource: a}}
 }
