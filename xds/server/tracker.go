@@ -67,6 +67,10 @@ type nodeState struct {
 	streams int
 	// served is what the node holds of each type URL.
 	served map[string]*served
+	// owner is, per type URL, the stream that last asked for it: what the
+	// node holds is what that stream was sent. A stream the proxy has
+	// left may still be sent a response before it closes.
+	owner map[string]streamKey
 }
 
 // tracker follows streams through go-control-plane's callbacks, registers
@@ -165,6 +169,11 @@ func (t *tracker) request(k streamKey, node *core.Node, typeURL, nonce string, n
 		typeURL = st.typeURL
 	}
 	if ns := t.nodes[st.nodeKey]; ns != nil && typeURL != "" {
+		if t.claims(ns, typeURL, k) {
+			// A new stream starts from nothing.
+			ns.owner[typeURL] = k
+			delete(ns.served, typeURL)
+		}
 		ts := ns.proxy.Types[typeURL]
 		if sent, ok := st.sent[typeURL]; ok && nonce != "" && nonce == sent.nonce {
 			delete(st.sent, typeURL)
@@ -224,6 +233,21 @@ func (t *tracker) subscribe(k streamKey, typeURL string, names []string) {
 	}
 }
 
+// claims reports whether stream k takes over type typeURL of node ns:
+// the node's first stream of the type does, and a newer one of the same
+// variant (a proxy that reconnected; its old stream may still send a
+// request before it closes), or any once the owner has closed.
+func (t *tracker) claims(ns *nodeState, typeURL string, k streamKey) bool {
+	o, ok := ns.owner[typeURL]
+	if !ok {
+		return true
+	}
+	if _, open := t.streams[o]; !open {
+		return o != k
+	}
+	return o.kind == k.kind && k.id > o.id
+}
+
 // heardAnswer is an answer to report once the lock is released.
 type heardAnswer struct {
 	typeURL, node, version string
@@ -253,7 +277,7 @@ func (t *tracker) attach(kind string, node *core.Node, key string, now time.Time
 			ConnectedSince: now,
 			Identity:       peerIdentity(ctx),
 			Types:          map[string]estatus.TypeStatus{},
-		}, served: map[string]*served{}}
+		}, served: map[string]*served{}, owner: map[string]streamKey{}}
 		if w, n, err := dataplane.ParseNodeID(node.GetId()); err == nil {
 			ns.proxy.Workload, ns.proxy.Namespace = w, n
 		}
@@ -279,7 +303,7 @@ func (t *tracker) response(k streamKey, typeURL, nonce, version string, size int
 		typeURL = st.typeURL
 	}
 	sent := sentResponse{nonce: nonce, version: version, at: now}
-	if ns := t.nodes[st.nodeKey]; ns != nil {
+	if ns := t.nodes[st.nodeKey]; ns != nil && ns.owner[typeURL] == k {
 		ts := ns.proxy.Types[typeURL]
 		ts.VersionSent, ts.SentAt = version, now
 		ns.proxy.Types[typeURL] = ts
