@@ -48,7 +48,7 @@ type Options struct {
 type PushInfo struct {
 	Revision int64
 	// At is when the push started; Took is how long translating and
-	// setting every node's snapshot took.
+	// setting every node's view took.
 	At   time.Time
 	Took time.Duration
 	// Nodes is how many connected nodes were given their view.
@@ -340,7 +340,7 @@ func (p *Publisher) ownSet(m *mesh.Snapshot, px translate.Proxy) resourceSet {
 
 // proxylessServer translates the server Listeners of a proxyless node
 // whose id is "<workload>.<namespace>" of an existing Workload. A client's
-// id names no workload, so clients keep sharing one snapshot.
+// id names no workload, so clients keep sharing one view.
 func (p *Publisher) proxylessServer(m *mesh.Snapshot, px translate.Proxy) resourceSet {
 	w, ns, err := dataplane.ParseNodeID(px.ID)
 	if err != nil || m.Workload(ns, w) == nil {
@@ -357,7 +357,7 @@ func (p *Publisher) proxylessServer(m *mesh.Snapshot, px translate.Proxy) resour
 
 // unknownAgent reports whether px is an agent whose workload the mesh
 // does not hold (yet: an agent serves ext_authz before its registration
-// is pushed). Such an agent is given no snapshot, so its request waits:
+// is pushed). Such an agent is given no view, so its request waits:
 // an empty answer would tell it that no policy targets its workload, and
 // it would allow every request. An agent whose workload goes away keeps
 // the last set it was told.

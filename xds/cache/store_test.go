@@ -245,7 +245,7 @@ func referenceCache(t *testing.T, id string, v *view) cachev3.SnapshotCache {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := cachev3.NewSnapshotCache(false, NodeHash{}, nil)
+	c := cachev3.NewSnapshotCache(false, cachev3.IDHash{}, nil)
 	if err := c.SetSnapshot(context.Background(), id, snap); err != nil {
 		t.Fatal(err)
 	}
