@@ -2,7 +2,9 @@ package cache
 
 import (
 	"context"
+	"hash/maphash"
 	"slices"
+	"strconv"
 
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
@@ -21,68 +23,81 @@ func CompleteInSotW(typeURL string) bool {
 
 // answerSotW returns the response a state-of-the-world watch gets from a
 // type's view, or false while it has nothing to send: the proxy holds the
-// version and every name it subscribes to has been answered.
+// version and has been answered for the names it subscribes to.
 //
 // What the proxy holds is read from the protocol itself: the request's
-// version is the last one it accepted, and the subscription's returned
-// resources (which the server keeps per stream and prunes as the proxy
-// unsubscribes) are the names it was answered for. A response carries
-// everything the proxy subscribes to on a new stream, after a rejection
-// (the proxy may hold less than what was sent), for Listener and Cluster,
-// and when the view no longer remembers the proxy's version; otherwise
-// only what changed since that version, and names newly subscribed.
+// version is the last one it accepted. The subscription's returned
+// resources, which the server keeps per stream, hold one entry: a
+// fingerprint of the names the last answer was for, under one of those
+// names (the server drops entries the proxy unsubscribes from, so keying
+// it by a name it subscribes to keeps it while that name stays). A map
+// of every name per stream would cost more than the proxy's whole share
+// of everything else.
+//
+// A response carries everything the proxy subscribes to on a new stream,
+// after a rejection (the proxy may hold less than what was sent), when
+// its names changed, for Listener and Cluster, and when the view no
+// longer remembers the proxy's version; otherwise only what changed since
+// that version.
 func answerSotW(tv *typeView, req *cachev3.Request, sub cachev3.Subscription) (cachev3.Response, bool) {
 	returned := sub.ReturnedResources()
 	wildcard := sub.IsWildcard()
-	var added []string
-	if !wildcard {
-		for n := range sub.SubscribedResources() {
-			if _, ok := returned[n]; !ok {
-				added = append(added, n)
-			}
-		}
-	}
 	first := len(returned) == 0
+	var key, print string
+	renamed := false
+	if !wildcard {
+		key, print = fingerprint(sub.SubscribedResources())
+		renamed = !first && returned[key] != print
+	}
 	newVersion := req.GetVersionInfo() != tv.version
 	// A rejected version is presented as the request's version (the
 	// tracker does it), so the watch waits for new content.
 	nacked := req.GetErrorDetail() != nil
-	if !first && !newVersion && len(added) == 0 {
+	if !first && !newVersion && !renamed {
 		return nil, false
 	}
 	resp := &sotwResponse{req: req, version: tv.version, returned: returned}
-	var names []string
 	changed, known := tv.changedSince(req.GetVersionInfo())
 	switch {
-	case first || nacked || !known || CompleteInSotW(req.GetTypeUrl()):
-		if wildcard {
-			resp.resources = tv.all()
-			break
-		}
-		names = subscribed(sub)
+	case (first || nacked || renamed || !known || CompleteInSotW(req.GetTypeUrl())) && wildcard:
+		resp.resources = tv.all()
+	case first || nacked || renamed || !known || CompleteInSotW(req.GetTypeUrl()):
+		resp.resources = encodedNamed(tv, subscribed(sub))
 	default:
-		names = added
+		var names []string
 		for n := range changed {
 			if _, ok := sub.SubscribedResources()[n]; ok || wildcard {
 				names = append(names, n)
 			}
 		}
-	}
-	if names != nil {
 		resp.resources = encodedNamed(tv, names)
 	}
 	switch {
-	case wildcard:
+	case wildcard && first:
 		// Never empty, so the next request is not taken for a new stream;
 		// a map of its own, as a subscription may change it.
 		resp.returned = map[string]string{"": tv.version}
-	case first || len(added) > 0:
-		resp.returned = make(map[string]string, len(sub.SubscribedResources()))
-		for n := range sub.SubscribedResources() {
-			resp.returned[n] = tv.version
-		}
+	case first || renamed:
+		resp.returned = map[string]string{key: print}
 	}
 	return resp, true
+}
+
+// namesSeed seeds the fingerprints of subscriptions, which live only as
+// long as the process.
+var namesSeed = maphash.MakeSeed()
+
+// fingerprint identifies a set of names in one pass, without sorting
+// them, and picks one of them (the least) to keep it under.
+func fingerprint(names map[string]struct{}) (key, print string) {
+	var sum uint64
+	for n := range names {
+		sum += maphash.String(namesSeed, n)
+		if key == "" || n < key {
+			key = n
+		}
+	}
+	return key, strconv.FormatUint(sum, 36) + "." + strconv.Itoa(len(names))
 }
 
 // subscribed lists the names a subscription asks for.
