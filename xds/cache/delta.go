@@ -16,7 +16,13 @@ import (
 // when empty, or Envoy would not finish initializing.
 func answerDelta(tv *typeView, req *cachev3.DeltaRequest, sub cachev3.Subscription) (cachev3.DeltaResponse, bool) {
 	returned := sub.ReturnedResources()
-	next := make(map[string]string, len(returned))
+	// Sized for what the proxy will hold: the server keeps this map per
+	// stream, and one grown by doubling is up to twice the size.
+	size := len(sub.SubscribedResources())
+	if sub.IsWildcard() && tv.set != nil {
+		size = tv.set.size()
+	}
+	next := make(map[string]string, size)
 	var upserts []*discovery.Resource
 	var removed []string
 	consider := func(name string) {

@@ -104,7 +104,7 @@ func (h held) merged(names []string) []*anypb.Any {
 // for the answer.
 func (s *served) sentDelta(nonce, version string, res []*discovery.Resource, removed []string) {
 	if s.delta == nil {
-		s.delta = map[string]*discovery.Resource{}
+		s.delta = make(map[string]*discovery.Resource, len(res))
 	}
 	s.version = version
 	ch := deltaChange{nonce: nonce, upserts: make(map[string]string, len(res)), removed: removed}
@@ -145,7 +145,7 @@ func (s *served) answered(nonce, version string, sotw held, nacked bool) {
 
 func (s *served) ackDelta(ch deltaChange) {
 	if s.ackedDelta == nil {
-		s.ackedDelta = map[string]string{}
+		s.ackedDelta = make(map[string]string, len(s.delta))
 	}
 	for n, v := range ch.upserts {
 		s.ackedDelta[n] = v
