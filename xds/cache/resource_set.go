@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"unique"
 
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
@@ -53,6 +54,11 @@ type typeSet struct {
 	items   map[string]*entry
 	version string
 	base    *typeSet
+
+	// sorted is items' names in order, sorted once: every shape layered
+	// on a set lists its names (for the checks and full answers).
+	sortOnce sync.Once
+	sorted   []string
 }
 
 // get returns the resource named name, looking through to the base.
@@ -96,12 +102,36 @@ func (t *typeSet) size() int {
 	return n
 }
 
-// names returns the set's resource names, sorted.
+// names returns the set's resource names, sorted. A layered set merges
+// its own few names into its base's, which are sorted once for all the
+// sets layered on it.
 func (t *typeSet) names() []string {
-	out := make([]string, 0, t.size())
-	t.each(func(n string, _ *entry) { out = append(out, n) })
-	slices.Sort(out)
-	return out
+	own := t.ownNames()
+	if t.base == nil {
+		return own
+	}
+	base := t.base.ownNames()
+	out := make([]string, 0, len(base)+len(own))
+	i := 0
+	for _, n := range base {
+		for i < len(own) && own[i] < n {
+			out = append(out, own[i])
+			i++
+		}
+		if i < len(own) && own[i] == n {
+			continue // shadowed: own[i] goes in next
+		}
+		out = append(out, n)
+	}
+	return append(out, own[i:]...)
+}
+
+// ownNames returns the names of the set's own items, sorted once.
+func (t *typeSet) ownNames() []string {
+	t.sortOnce.Do(func() {
+		t.sorted = slices.Sorted(maps.Keys(t.items))
+	})
+	return t.sorted
 }
 
 // resourceSet is a typeSet per type URL; a missing type has no resources.
