@@ -7,27 +7,25 @@ import (
 
 // ResourceName reads an encoded resource's name without decoding it:
 // every type Embassy serves has its name (a ClusterLoadAssignment its
-// cluster_name) as field 1.
+// cluster_name) as field 1. As when decoding, the last occurrence of the
+// field wins; an encoding that is not a message has no name ("").
 func ResourceName(a *anypb.Any) string {
 	b := a.GetValue()
+	var name []byte
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
 			return ""
 		}
 		b = b[n:]
-		if num == 1 && typ == protowire.BytesType {
-			v, m := protowire.ConsumeBytes(b)
-			if m < 0 {
-				return ""
-			}
-			return string(v)
-		}
 		m := protowire.ConsumeFieldValue(num, typ, b)
 		if m < 0 {
 			return ""
 		}
+		if num == 1 && typ == protowire.BytesType {
+			name, _ = protowire.ConsumeBytes(b)
+		}
 		b = b[m:]
 	}
-	return ""
+	return string(name)
 }
