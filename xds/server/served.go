@@ -32,7 +32,12 @@ type served struct {
 
 	ackedVersion string
 	ackedSotw    held
-	// ackedDelta is nil until the first delta ack.
+	// deltaAcked says a delta response was acked. What the node acked is
+	// then delta with the pending changes undone, unless a rejection made
+	// it differ for longer: ackedDelta holds it then. A second map per
+	// node of every resource would double what tracking a delta proxy
+	// costs.
+	deltaAcked bool
 	ackedDelta map[string]string
 }
 
@@ -48,11 +53,13 @@ type held struct {
 // merged into a new base.
 const maxOver = 64
 
-// deltaChange is one delta response's changes.
+// deltaChange is one delta response's changes, and the version each
+// name it changes had before ("" for none), to undo it.
 type deltaChange struct {
 	nonce   string
 	upserts map[string]string
 	removed []string
+	was     map[string]string
 }
 
 // sentSotW records a SotW response. A response of a type that need not be
@@ -107,12 +114,14 @@ func (s *served) sentDelta(nonce, version string, res []*discovery.Resource, rem
 		s.delta = make(map[string]*discovery.Resource, len(res))
 	}
 	s.version = version
-	ch := deltaChange{nonce: nonce, upserts: make(map[string]string, len(res)), removed: removed}
+	ch := deltaChange{nonce: nonce, upserts: make(map[string]string, len(res)), removed: removed, was: make(map[string]string, len(res)+len(removed))}
 	for _, r := range res {
+		ch.was[r.GetName()] = s.delta[r.GetName()].GetVersion()
 		s.delta[r.GetName()] = r
 		ch.upserts[r.GetName()] = r.GetVersion()
 	}
 	for _, n := range removed {
+		ch.was[n] = s.delta[n].GetVersion()
 		delete(s.delta, n)
 	}
 	s.pending = append(s.pending, ch)
@@ -131,6 +140,12 @@ func (s *served) answered(nonce, version string, sotw held, nacked bool) {
 		if ch.nonce != nonce {
 			continue
 		}
+		if nacked && s.ackedDelta == nil {
+			// From now on the acked state is not the current one undone.
+			s.ackedDelta = s.undone(i)
+			s.pending = append([]deltaChange(nil), s.pending[i+1:]...)
+			return
+		}
 		for _, earlier := range s.pending[:i] {
 			s.ackDelta(earlier)
 		}
@@ -138,14 +153,20 @@ func (s *served) answered(nonce, version string, sotw held, nacked bool) {
 			s.ackDelta(ch)
 			s.ackedVersion = version
 		}
+		s.deltaAcked = true
 		s.pending = append([]deltaChange(nil), s.pending[i+1:]...)
+		if len(s.pending) == 0 && s.ackedDelta != nil && s.ackedIsCurrent() {
+			s.ackedDelta = nil
+		}
 		return
 	}
 }
 
+// ackDelta adds an acked change to ackedDelta, when the acked state is
+// kept apart.
 func (s *served) ackDelta(ch deltaChange) {
 	if s.ackedDelta == nil {
-		s.ackedDelta = make(map[string]string, len(s.delta))
+		return
 	}
 	for n, v := range ch.upserts {
 		s.ackedDelta[n] = v
@@ -153,6 +174,52 @@ func (s *served) ackDelta(ch deltaChange) {
 	for _, n := range ch.removed {
 		delete(s.ackedDelta, n)
 	}
+}
+
+// ackedDeltaNow is what the node acked, by name: ackedDelta, or the
+// current state with the pending changes undone, newest first; nil before
+// any ack.
+func (s *served) ackedDeltaNow() map[string]string {
+	switch {
+	case !s.deltaAcked:
+		return nil
+	case s.ackedDelta != nil:
+		return maps.Clone(s.ackedDelta)
+	}
+	return s.undone(0)
+}
+
+// undone is the current state with the pending changes from the one at
+// index from on undone, newest first.
+func (s *served) undone(from int) map[string]string {
+	out := make(map[string]string, len(s.delta))
+	for n, r := range s.delta {
+		out[n] = r.GetVersion()
+	}
+	for i := len(s.pending) - 1; i >= from; i-- {
+		for n, v := range s.pending[i].was {
+			if v == "" {
+				delete(out, n)
+			} else {
+				out[n] = v
+			}
+		}
+	}
+	return out
+}
+
+// ackedIsCurrent reports whether ackedDelta holds exactly the current
+// state.
+func (s *served) ackedIsCurrent() bool {
+	if len(s.ackedDelta) != len(s.delta) {
+		return false
+	}
+	for n, v := range s.ackedDelta {
+		if r, ok := s.delta[n]; !ok || r.GetVersion() != v {
+			return false
+		}
+	}
+	return true
 }
 
 // snapshot copies what is needed to answer a config query; it runs under
@@ -166,11 +233,8 @@ func (s *served) snapshot(typeURL string) servedCopy {
 			c.delta = append(c.delta, r)
 		}
 	}
-	if s.ackedDelta != nil {
-		c.ackedDelta = make(map[string]string, len(s.ackedDelta))
-		for n, v := range s.ackedDelta {
-			c.ackedDelta[n] = v
-		}
+	if s.delta != nil {
+		c.ackedDelta = s.ackedDeltaNow()
 	}
 	return c
 }
