@@ -3,6 +3,8 @@ package cache
 import (
 	"context"
 	"hash/maphash"
+	"iter"
+	"maps"
 	"slices"
 	"strconv"
 
@@ -90,14 +92,25 @@ var namesSeed = maphash.MakeSeed()
 // fingerprint identifies a set of names in one pass, without sorting
 // them, and picks one of them (the least) to keep it under.
 func fingerprint(names map[string]struct{}) (key, print string) {
+	return fingerprintOf(maps.Keys(names), len(names))
+}
+
+// Fingerprint identifies a set of distinct names, in any order, the way
+// the store tells a SotW stream's names apart.
+func Fingerprint(names []string) string {
+	_, print := fingerprintOf(slices.Values(names), len(names))
+	return print
+}
+
+func fingerprintOf(names iter.Seq[string], n int) (key, print string) {
 	var sum uint64
-	for n := range names {
-		sum += maphash.String(namesSeed, n)
-		if key == "" || n < key {
-			key = n
+	for name := range names {
+		sum += maphash.String(namesSeed, name)
+		if key == "" || name < key {
+			key = name
 		}
 	}
-	return key, strconv.FormatUint(sum, 36) + "." + strconv.Itoa(len(names))
+	return key, strconv.FormatUint(sum, 36) + "." + strconv.Itoa(n)
 }
 
 // subscribed lists the names a subscription asks for.

@@ -138,15 +138,20 @@ func (s *Store) open(key string, w *watch) func() {
 }
 
 // CreateWatch implements cachev3.ConfigWatcher for state-of-the-world
-// streams.
+// streams. The watch keeps the request without its names, which the
+// subscription holds: a watch is open for every type of every stream
+// between pushes.
 func (s *Store) CreateWatch(req *cachev3.Request, sub cachev3.Subscription, out chan cachev3.Response) (func(), error) {
-	return s.open(NodeKey(req.GetNode()), &watch{sotw: req, sub: sub, out: out}), nil
+	kept := &cachev3.Request{VersionInfo: req.GetVersionInfo(), Node: req.GetNode(), TypeUrl: req.GetTypeUrl(),
+		ResponseNonce: req.GetResponseNonce(), ErrorDetail: req.GetErrorDetail()}
+	return s.open(NodeKey(req.GetNode()), &watch{sotw: kept, sub: sub, out: out}), nil
 }
 
 // CreateDeltaWatch implements cachev3.ConfigWatcher for incremental
-// streams.
+// streams. The watch keeps the request without its names, as CreateWatch.
 func (s *Store) CreateDeltaWatch(req *cachev3.DeltaRequest, sub cachev3.Subscription, out chan cachev3.DeltaResponse) (func(), error) {
-	return s.open(NodeKey(req.GetNode()), &watch{delta: req, sub: sub, dout: out}), nil
+	kept := &cachev3.DeltaRequest{Node: req.GetNode(), TypeUrl: req.GetTypeUrl(), ResponseNonce: req.GetResponseNonce(), ErrorDetail: req.GetErrorDetail()}
+	return s.open(NodeKey(req.GetNode()), &watch{delta: kept, sub: sub, dout: out}), nil
 }
 
 // errUpToDate answers a fetch of the version the node already holds.

@@ -22,9 +22,11 @@ type served struct {
 	version string
 	// sotw is what the node holds by SotW (shared, never mutated).
 	sotw held
-	// subscribed are the names the node's last SotW request of a type
-	// that need not be complete asks for; nil asks for all.
-	subscribed []string
+	// subscribed counts the names the node's last SotW request of a type
+	// that need not be complete asks for (0: all), and print is their
+	// cache.Fingerprint.
+	subscribed int
+	print      string
 	// delta is the current state of a delta stream, by resource name.
 	delta map[string]*discovery.Resource
 	// pending are the delta responses not answered yet, oldest first.
@@ -67,7 +69,7 @@ type deltaChange struct {
 // node subscribes to.
 func (s *served) sentSotW(typeURL, version string, res []*anypb.Any) {
 	s.version = version
-	if cache.CompleteInSotW(typeURL) || (len(s.subscribed) > 0 && len(res) >= len(s.subscribed)) {
+	if cache.CompleteInSotW(typeURL) || (s.subscribed > 0 && len(res) >= s.subscribed) {
 		s.sotw = held{base: res}
 		return
 	}
@@ -80,6 +82,29 @@ func (s *served) sentSotW(typeURL, version string, res []*anypb.Any) {
 	if len(over) > maxOver {
 		s.sotw = held{base: s.sotw.merged(nil)}
 	}
+}
+
+// subscribe notes the names a SotW request of a type that need not be
+// complete asks for. A proxy drops what it no longer subscribes to, so
+// when the names change, so does what it holds.
+func (s *served) subscribe(names []string) {
+	print := cache.Fingerprint(names)
+	if print == s.print {
+		return
+	}
+	s.subscribed, s.print = len(names), print
+	if len(names) == 0 {
+		return
+	}
+	s.sotw, s.ackedSotw = s.sotw.only(names), s.ackedSotw.only(names)
+}
+
+// only is what h holds of names; nothing held stays nothing.
+func (h held) only(names []string) held {
+	if h.base == nil && h.over == nil {
+		return h
+	}
+	return held{base: h.merged(names)}
 }
 
 // merged lists what h holds, the base's resources replaced by over's;
@@ -226,7 +251,7 @@ func (s *served) ackedIsCurrent() bool {
 // the tracker's lock, so the expensive parts (names, hashes) wait for
 // resolve.
 func (s *served) snapshot(typeURL string) servedCopy {
-	c := servedCopy{typeURL: typeURL, version: s.version, ackedVersion: s.ackedVersion, sotw: s.sotw, ackedSotw: s.ackedSotw, subscribed: s.subscribed}
+	c := servedCopy{typeURL: typeURL, version: s.version, ackedVersion: s.ackedVersion, sotw: s.sotw, ackedSotw: s.ackedSotw}
 	if s.delta != nil {
 		c.delta = make([]*discovery.Resource, 0, len(s.delta))
 		for _, r := range s.delta {
@@ -242,7 +267,6 @@ func (s *served) snapshot(typeURL string) servedCopy {
 type servedCopy struct {
 	typeURL, version, ackedVersion string
 	sotw, ackedSotw                held
-	subscribed                     []string
 	delta                          []*discovery.Resource
 	ackedDelta                     map[string]string
 }
@@ -258,11 +282,10 @@ func (c servedCopy) resolve() estatus.ServedType {
 		}
 		out.Acked = c.ackedDelta
 	} else {
-		// A proxy drops what it no longer subscribes to.
-		out.Resources = sotwResources(c.sotw.merged(c.subscribed))
+		out.Resources = sotwResources(c.sotw.merged(nil))
 		if c.ackedSotw.base != nil || c.ackedSotw.over != nil || c.ackedVersion != "" {
 			out.Acked = map[string]string{}
-			for _, r := range sotwResources(c.ackedSotw.merged(c.subscribed)) {
+			for _, r := range sotwResources(c.ackedSotw.merged(nil)) {
 				out.Acked[r.Name] = r.Version
 			}
 		}

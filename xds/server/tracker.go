@@ -226,10 +226,7 @@ func (t *tracker) subscribe(k streamKey, typeURL string, names []string) {
 		typeURL = st.typeURL
 	}
 	if ns := t.nodes[st.nodeKey]; ns != nil && typeURL != "" && !cache.CompleteInSotW(typeURL) {
-		if len(names) == 0 {
-			names = nil
-		}
-		ns.servedOf(typeURL).subscribed = names
+		ns.servedOf(typeURL).subscribe(names)
 	}
 }
 
