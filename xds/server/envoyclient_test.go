@@ -60,42 +60,11 @@ func (c *envoyClient) connect(t *testing.T, h *harness) {
 	c.sub, c.nonce = map[string][]string{}, map[string]string{}
 	c.cancel, c.stopped = cancel, make(chan struct{})
 	c.mu.Unlock()
-	var recv func() error
+	open := c.openSotW
 	if c.delta {
-		s, err := h.ads.DeltaAggregatedResources(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.send = func(typeURL string, _, added, dropped []string, ack bool) error {
-			req := &discovery.DeltaDiscoveryRequest{Node: c.node, TypeUrl: typeURL, ResourceNamesSubscribe: added, ResourceNamesUnsubscribe: dropped}
-			if ack {
-				req.ResponseNonce = c.nonce[typeURL]
-			}
-			return s.Send(req)
-		}
-		recv = func() error {
-			resp, err := s.Recv()
-			if err != nil {
-				return err
-			}
-			return c.onDelta(resp)
-		}
-	} else {
-		s, err := h.ads.StreamAggregatedResources(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.send = func(typeURL string, names, _, _ []string, _ bool) error {
-			return s.Send(&discovery.DiscoveryRequest{Node: c.node, TypeUrl: typeURL, VersionInfo: c.version[typeURL], ResponseNonce: c.nonce[typeURL], ResourceNames: names})
-		}
-		recv = func() error {
-			resp, err := s.Recv()
-			if err != nil {
-				return err
-			}
-			return c.onSotW(resp)
-		}
+		open = c.openDelta
 	}
+	recv := open(t, ctx, h)
 	c.mu.Lock()
 	for _, typ := range []string{resourcev3.ListenerType, resourcev3.ClusterType} {
 		if err := c.send(typ, nil, nil, nil, false); err != nil {
@@ -116,6 +85,47 @@ func (c *envoyClient) connect(t *testing.T, h *harness) {
 			}
 		}
 	}()
+}
+
+// openSotW opens a SotW stream, sets how the client sends on it, and
+// returns how it reads the next response.
+func (c *envoyClient) openSotW(t *testing.T, ctx context.Context, h *harness) func() error {
+	s, err := h.ads.StreamAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.send = func(typeURL string, names, _, _ []string, _ bool) error {
+		return s.Send(&discovery.DiscoveryRequest{Node: c.node, TypeUrl: typeURL, VersionInfo: c.version[typeURL], ResponseNonce: c.nonce[typeURL], ResourceNames: names})
+	}
+	return func() error {
+		resp, err := s.Recv()
+		if err != nil {
+			return err
+		}
+		return c.onSotW(resp)
+	}
+}
+
+// openDelta is openSotW for a delta stream.
+func (c *envoyClient) openDelta(t *testing.T, ctx context.Context, h *harness) func() error {
+	s, err := h.ads.DeltaAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.send = func(typeURL string, _, added, dropped []string, ack bool) error {
+		req := &discovery.DeltaDiscoveryRequest{Node: c.node, TypeUrl: typeURL, ResourceNamesSubscribe: added, ResourceNamesUnsubscribe: dropped}
+		if ack {
+			req.ResponseNonce = c.nonce[typeURL]
+		}
+		return s.Send(req)
+	}
+	return func() error {
+		resp, err := s.Recv()
+		if err != nil {
+			return err
+		}
+		return c.onDelta(resp)
+	}
 }
 
 // close ends the client's stream, if any, and waits for its reader.
