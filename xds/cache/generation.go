@@ -11,7 +11,7 @@ import (
 // their inbound set, proxyless gRPC servers by their server Listeners,
 // agents by their bundles). Each view is linked to its shape's view of
 // the generation before, so it knows what the push changed.
-// Its shapes map and differ are guarded by the publisher's mu.
+// Its shapes map and builder are guarded by the publisher's mu.
 type generation struct {
 	mesh     *mesh.Snapshot
 	outbound resourceSet
@@ -24,7 +24,7 @@ type generation struct {
 	shapes       map[string]shape
 	// prevShapes are the shapes of the generation before, nil for none.
 	prevShapes map[string]shape
-	differ     differ
+	builder    *viewBuilder
 	checks     *checks
 }
 
@@ -47,12 +47,12 @@ func newGeneration(m *mesh.Snapshot, tr Translator, c *checks, enc *encodings, p
 		return nil, err
 	}
 	g := &generation{mesh: m, outbound: out, outboundErr: c.servable(out), proxylessSet: pl,
-		proxylessErr: c.servable(pl), shapes: map[string]shape{}, differ: differ{}, checks: c}
+		proxylessErr: c.servable(pl), shapes: map[string]shape{}, builder: newViewBuilder(), checks: c}
 	var prevProxyless *view
 	if prev != nil {
 		g.prevShapes, prevProxyless = prev.shapes, prev.proxyless
 	}
-	g.proxyless = newView(pl, prevProxyless, g.differ)
+	g.proxyless = newView(pl, prevProxyless, g.builder)
 	return g, nil
 }
 
@@ -90,7 +90,7 @@ func (g *generation) viewFor(px translate.Proxy, own resourceSet, was *view) (*v
 		if p, ok := g.prevShapes[key]; ok && p.view != nil {
 			prev = p.view
 		}
-		s.view = newView(set, prev, g.differ)
+		s.view = newView(set, prev, g.builder)
 	}
 	g.shapes[key] = s
 	return s.view, s.err

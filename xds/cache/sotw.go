@@ -64,7 +64,7 @@ func answerSotW(tv *typeView, req *cachev3.Request, sub cachev3.Subscription) (c
 	case (first || nacked || renamed || !known || CompleteInSotW(req.GetTypeUrl())) && wildcard:
 		resp.resources = tv.all()
 	case first || nacked || renamed || !known || CompleteInSotW(req.GetTypeUrl()):
-		resp.resources = encodedNamed(tv, subscribed(sub))
+		resp.resources = tv.answerFor(print, sub.SubscribedResources())
 	default:
 		var names []string
 		for n := range changed {
@@ -111,15 +111,6 @@ func fingerprintOf(names iter.Seq[string], n int) (key, print string) {
 		}
 	}
 	return key, strconv.FormatUint(sum, 36) + "." + strconv.Itoa(n)
-}
-
-// subscribed lists the names a subscription asks for.
-func subscribed(sub cachev3.Subscription) []string {
-	out := make([]string, 0, len(sub.SubscribedResources()))
-	for n := range sub.SubscribedResources() {
-		out = append(out, n)
-	}
-	return out
 }
 
 // encodedNamed returns the encodings of the named resources the view

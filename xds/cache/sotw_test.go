@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -162,5 +163,24 @@ func TestSotWAfterRejectionSendsEverything(t *testing.T) {
 	poll.Until(t, "revision 3", func() bool { return p.Revision() == 3 })
 	if n := names(eds.request(5*time.Second, true)); len(n) != 2 {
 		t.Fatalf("after a rejection the next answer holds %v, want web and db", n)
+	}
+}
+
+// Proxies of two shapes that hold the same load assignments and
+// subscribe to the same names are given one list of them, which the
+// tracker then keeps once for both.
+func TestSameSubscriptionsShareOneAnswer(t *testing.T) {
+	p, _ := newTestPublisher(t)
+	p.Connect(cachetest.EnvoyNode("w0.default"))
+	p.Connect(cachetest.EnvoyNode("a.other"))
+	p.Update(mesh.New(1, nil))
+	poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
+	if snapshotOf(t, p, "w0.default") == snapshotOf(t, p, "a.other") {
+		t.Fatal("the two nodes have one shape; the test needs two")
+	}
+	mine := newSotWClient(t, p.Cache(), "w0.default", resourcev3.EndpointType, "web", "db").request(5*time.Second, false, "web", "db")
+	theirs := newSotWClient(t, p.Cache(), "a.other", resourcev3.EndpointType, "db", "web").request(5*time.Second, false, "db", "web")
+	if len(mine.GetResources()) != 2 || reflect.ValueOf(mine.GetResources()).Pointer() != reflect.ValueOf(theirs.GetResources()).Pointer() {
+		t.Fatalf("two proxies subscribing to the same load assignments got lists of their own (%d and %d resources)", len(mine.GetResources()), len(theirs.GetResources()))
 	}
 }

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"maps"
 	"slices"
 	"sync"
 
@@ -32,7 +33,15 @@ type typeView struct {
 
 	fullOnce sync.Once
 	full     []*anypb.Any
+	// named are answers listing every name of a subscription, by the
+	// subscription's fingerprint: proxies of one shape subscribe to the
+	// same names, and the tracker keeps what each one holds. Guarded by
+	// the store's lock.
+	named map[string][]*anypb.Any
 }
+
+// maxNamed bounds how many subscriptions' answers a typeView keeps.
+const maxNamed = 64
 
 // change is one push's effect on a type: the names whose content differs
 // between version from and the next one.
@@ -41,15 +50,31 @@ type change struct {
 	names []string
 }
 
-// differ memoizes the names that differ between two sets: every shape
-// of a push layers its own few resources over the same shared set, and
-// the shared set's change is worked out once, not once per shape.
-type differ map[[2]*typeSet][]string
+// viewBuilder memoizes, for one push, what views of several shapes
+// share: the names that differ between two sets (every shape layers its
+// own few resources over the same shared set, whose change is worked out
+// once, not once per shape), and the typeView of a set that several
+// shapes hold as it is (a sidecar's load assignments are the shared
+// ones), so their answers are built once.
+type viewBuilder struct {
+	diffs map[[2]*typeSet][]string
+	types map[typeKey]*typeView
+}
+
+// typeKey is a typeView's set and the typeView it follows.
+type typeKey struct {
+	set  *typeSet
+	prev *typeView
+}
+
+func newViewBuilder() *viewBuilder {
+	return &viewBuilder{diffs: map[[2]*typeSet][]string{}, types: map[typeKey]*typeView{}}
+}
 
 // newView builds the view of set, linking each type to the same type of
 // prev (the shape's view of the push before, or nil) to record what
 // changed. A type whose version did not change is prev's own typeView.
-func newView(set resourceSet, prev *view, d differ) *view {
+func newView(set resourceSet, prev *view, d *viewBuilder) *view {
 	v := &view{types: make(map[resourcev3.Type]*typeView, len(servedTypes))}
 	for _, typ := range servedTypes {
 		ts := set[typ]
@@ -65,11 +90,17 @@ func newView(set resourceSet, prev *view, d differ) *view {
 			v.types[typ] = old
 			continue
 		}
+		k := typeKey{ts, old}
+		if tv, ok := d.types[k]; ok && ts != nil {
+			v.types[typ] = tv
+			continue
+		}
 		tv := &typeView{set: ts, version: version}
 		if old != nil {
 			tail := old.changes[max(0, len(old.changes)-maxChanges+1):]
 			tv.changes = append(slices.Clip(tail), change{from: old.version, names: d.between(old.set, ts)})
 		}
+		d.types[k] = tv
 		v.types[typ] = tv
 	}
 	return v
@@ -94,6 +125,23 @@ func (tv *typeView) changedSince(version string) (names map[string]struct{}, ok 
 		return names, true
 	}
 	return nil, false
+}
+
+// answerFor returns the encodings of every name sub subscribes to that
+// the view holds, built once per subscription (by its fingerprint print)
+// for every proxy of the shape. Called with the store's lock held.
+func (tv *typeView) answerFor(print string, sub map[string]struct{}) []*anypb.Any {
+	if out, ok := tv.named[print]; ok {
+		return out
+	}
+	out := encodedNamed(tv, slices.Collect(maps.Keys(sub)))
+	if tv.named == nil {
+		tv.named = map[string][]*anypb.Any{}
+	}
+	if len(tv.named) < maxNamed {
+		tv.named[print] = out
+	}
+	return out
 }
 
 // get returns the entry named name.
@@ -121,7 +169,7 @@ func (tv *typeView) all() []*anypb.Any {
 
 // between returns the names whose content differs between a and b
 // (either may be nil).
-func (d differ) between(a, b *typeSet) []string {
+func (d *viewBuilder) between(a, b *typeSet) []string {
 	if a == b {
 		return nil
 	}
@@ -148,12 +196,12 @@ func (d differ) between(a, b *typeSet) []string {
 }
 
 // flat compares two sets name by name, once per pair.
-func (d differ) flat(a, b *typeSet) []string {
+func (d *viewBuilder) flat(a, b *typeSet) []string {
 	if a == b {
 		return nil
 	}
 	k := [2]*typeSet{a, b}
-	if out, ok := d[k]; ok {
+	if out, ok := d.diffs[k]; ok {
 		return out
 	}
 	var out []string
@@ -172,7 +220,7 @@ func (d differ) flat(a, b *typeSet) []string {
 			}
 		})
 	}
-	d[k] = out
+	d.diffs[k] = out
 	return out
 }
 
