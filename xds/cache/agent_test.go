@@ -65,10 +65,10 @@ func TestAgentAndItsWorkloadAreTwoNodes(t *testing.T) {
 			// Whichever connected first leaves first.
 			first, second := NodeKey(nodes[0]), NodeKey(nodes[1])
 			p.Disconnect(first)
-			if _, err := p.Cache().GetSnapshot(first); err == nil {
+			if _, err := p.Cache().View(first); err == nil {
 				t.Errorf("%s's snapshot kept after its last stream", first)
 			}
-			if _, err := p.Cache().GetSnapshot(second); err != nil {
+			if _, err := p.Cache().View(second); err != nil {
 				t.Errorf("%s leaving dropped %s's snapshot: %v", first, second, err)
 			}
 		})
@@ -87,13 +87,13 @@ func TestAgentOfNoWorkloadIsNotAnswered(t *testing.T) {
 	poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
 	for _, id := range []string{"ghost.demo", "not-a-node-id"} {
 		p.Connect(cachetest.AgentNode(id))
-		if snap, err := p.Cache().GetSnapshot(id + AgentKeySuffix); err == nil {
+		if snap, err := p.Cache().View(id + AgentKeySuffix); err == nil {
 			t.Errorf("an agent of no workload (%s) was given a snapshot: %v", id, snap.GetResources(resourcev3.ExtensionConfigType))
 		}
 	}
 	p.Update(cachetest.AgentMesh(2, true))
 	poll.Until(t, "revision 2", func() bool { return p.Revision() == 2 })
-	if _, err := p.Cache().GetSnapshot("ghost.demo" + AgentKeySuffix); err == nil {
+	if _, err := p.Cache().View("ghost.demo" + AgentKeySuffix); err == nil {
 		t.Error("a push gave an agent of no workload a snapshot")
 	}
 
@@ -102,7 +102,7 @@ func TestAgentOfNoWorkloadIsNotAnswered(t *testing.T) {
 	poll.Until(t, "revision 3", func() bool { return p.Revision() == 3 })
 	p.Connect(cachetest.AgentNode("echo-a.demo"))
 	key := "echo-a.demo" + AgentKeySuffix
-	if _, err := p.Cache().GetSnapshot(key); err == nil {
+	if _, err := p.Cache().View(key); err == nil {
 		t.Fatal("the agent of a workload not yet in the mesh was given a snapshot")
 	}
 	p.Update(cachetest.AgentMesh(4, true))

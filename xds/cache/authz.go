@@ -20,7 +20,7 @@ import (
 func versionByBundle(ts *typeSet) {
 	revs := make(map[string]string, len(ts.items))
 	for name, item := range ts.items {
-		rev, ok := bundleRevision(item.Resource)
+		rev, ok := bundleRevision(item.res)
 		if !ok {
 			return
 		}
@@ -31,7 +31,9 @@ func versionByBundle(ts *typeSet) {
 		ordered = append(ordered, revs[name])
 	}
 	for name, rev := range revs {
-		ts.hashes[name] = rev
+		// A new entry: the one it replaces is shared by content (encodings).
+		e := ts.items[name]
+		ts.items[name] = newEntry(name, e.res, rev, e.any)
 	}
 	ts.version = strings.Join(ordered, ",")
 }

@@ -112,7 +112,8 @@ func (c *checks) over(set resourceSet, baseErr error, own resourceSet) error {
 			continue
 		}
 		for _, name := range slices.Sorted(maps.Keys(ts.items)) {
-			r := c.resource(kind, name, ts.hashes[name], ts.items[name].Resource)
+			e := ts.items[name]
+			r := c.resource(kind, name, e.hash, e.res)
 			reports = append(reports, r.report)
 			errs = append(errs, r.report.Errs...)
 			violations = append(violations, r.violations...)
@@ -167,9 +168,10 @@ func typed[T any](ts *typeSet) []T {
 	if ts == nil {
 		return nil
 	}
-	out := make([]T, 0, len(ts.items))
-	for _, name := range slices.Sorted(maps.Keys(ts.items)) {
-		if r, ok := ts.items[name].Resource.(T); ok {
+	out := make([]T, 0, ts.size())
+	for _, name := range ts.names() {
+		e, _ := ts.get(name)
+		if r, ok := e.res.(T); ok {
 			out = append(out, r)
 		}
 	}

@@ -17,12 +17,12 @@ import (
 func BenchmarkChecks(b *testing.B) {
 	m := meshtest.Large(1000, 5)
 	tr := DefaultTranslator()
-	out, err := newResourceSet(tr.Outbound(m))
+	out, err := newResourceSet(tr.Outbound(m), newEncodings())
 	if err != nil {
 		b.Fatal(err)
 	}
 	w := m.Workloads[0]
-	own, err := newResourceSet(tr.Inbound(m, translate.Proxy{ID: w.Name + "." + w.Namespace, Flavour: translate.Envoy, Workload: w.Name, Namespace: w.Namespace}))
+	own, err := newResourceSet(tr.Inbound(m, translate.Proxy{ID: w.Name + "." + w.Namespace, Flavour: translate.Envoy, Workload: w.Name, Namespace: w.Namespace}), newEncodings())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"maps"
 
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
-	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
 	"embassy.dev/embassy/xds/translate"
@@ -21,15 +20,15 @@ func withoutClashes(base, own resourceSet) resourceSet {
 		return base
 	}
 	kept := translate.WithoutClashes(typed[*listener.Listener](bl), typed[*listener.Listener](ol))
-	if len(kept) == len(bl.items) {
+	if len(kept) == bl.size() {
 		return base
 	}
-	ts := &typeSet{items: make(map[string]types.ResourceWithTTL, len(kept)), hashes: make(map[string]string, len(kept))}
+	ts := &typeSet{items: make(map[string]*entry, len(kept))}
 	for _, l := range kept {
 		n := l.GetName()
-		ts.items[n], ts.hashes[n] = bl.items[n], bl.hashes[n]
+		ts.items[n], _ = bl.get(n)
 	}
-	ts.version = versionOf(ts.hashes)
+	ts.version = versionOf(ts.items)
 	out := maps.Clone(base)
 	out[resourcev3.ListenerType] = ts
 	return out

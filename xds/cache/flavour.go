@@ -12,7 +12,7 @@ import (
 // Agent is the flavour of an embassy-agent's policy stream. It is known to
 // the cache only: the agent shares its workload's node id but asks for the
 // workload's authorization bundles alone, so it is a node of its own (see
-// NodeKey) whose snapshot holds nothing else.
+// NodeKey) whose view holds nothing else.
 const Agent translate.Flavour = dataplane.FlavourAgent
 
 // FlavourOf says whether a node is an Envoy sidecar, a proxyless gRPC

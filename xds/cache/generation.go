@@ -1,65 +1,76 @@
 package cache
 
 import (
-	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
-
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/xds/translate"
 )
 
 // generation is everything built from one mesh snapshot: the shared
-// outbound and proxyless client sets, the one snapshot every proxyless
-// client shares, and one snapshot per shape seen so far (Envoy sidecars by
+// outbound and proxyless client sets, the one view every proxyless
+// client shares, and one view per shape seen so far (Envoy sidecars by
 // their inbound set, proxyless gRPC servers by their server Listeners,
-// agents by their bundles).
-// Its shapes map is guarded by the publisher's mu.
+// agents by their bundles). Each view is linked to its shape's view of
+// the generation before, so it knows what the push changed.
+// Its shapes map and builder are guarded by the publisher's mu.
 type generation struct {
 	mesh     *mesh.Snapshot
 	outbound resourceSet
 	// outboundErr is why the outbound set may not be served on its own.
 	outboundErr  error
 	proxylessSet resourceSet
-	proxyless    *cachev3.Snapshot
+	proxyless    *view
 	// proxylessErr is why the proxyless clients' set may not be served.
 	proxylessErr error
 	shapes       map[string]shape
-	checks       *checks
+	// prevShapes are the shapes of the generation before, nil for none.
+	prevShapes map[string]shape
+	builder    *viewBuilder
+	checks     *checks
 	// scopedSets are the shared sets narrowed per (flavour, visible set);
 	// see scope.go.
 	scopedSets map[string]scopedBase
+	enc        *encodings
 }
 
-// shape is the snapshot of one shape, or why its set may not be served.
+// shape is the view of one shape, or why its set may not be served.
 type shape struct {
-	snap *cachev3.Snapshot
+	view *view
 	err  error
 }
 
 // newGeneration translates the shared resources of a mesh snapshot: the
-// outbound set and the proxyless set, each exactly once.
-func newGeneration(m *mesh.Snapshot, tr Translator, c *checks) (*generation, error) {
-	out, err := newResourceSet(tr.Outbound(m))
+// outbound set and the proxyless set, each exactly once. prev is the
+// generation before, or nil.
+func newGeneration(m *mesh.Snapshot, tr Translator, c *checks, enc *encodings, prev *generation) (*generation, error) {
+	out, err := newResourceSet(tr.Outbound(m), enc)
 	if err != nil {
 		return nil, err
 	}
-	pl, err := newResourceSet(tr.ProxylessClient(m))
+	pl, err := newResourceSet(tr.ProxylessClient(m), enc)
 	if err != nil {
 		return nil, err
 	}
-	return &generation{mesh: m, outbound: out, outboundErr: c.servable(out), proxylessSet: pl, proxyless: pl.snapshot(),
-		proxylessErr: c.servable(pl), shapes: map[string]shape{}, checks: c}, nil
+	g := &generation{mesh: m, outbound: out, outboundErr: c.servable(out), proxylessSet: pl,
+		proxylessErr: c.servable(pl), shapes: map[string]shape{}, builder: newViewBuilder(), checks: c, enc: enc}
+	var prevProxyless *view
+	if prev != nil {
+		g.prevShapes, prevProxyless = prev.shapes, prev.proxyless
+	}
+	g.proxyless = newView(pl, prevProxyless, g.builder)
+	return g, nil
 }
 
-// snapshotFor returns the snapshot of a node's shape, building it the
-// first time the shape is seen. Every node of a shape gets the same
-// pointer, so memory and hashing cost follow shapes, not nodes. own is the
-// node's own set: an Envoy sidecar's inbound resources, a proxyless
-// server's Listeners, an agent's bundles; a proxyless node without any is
-// a client and shares the one proxyless snapshot. An agent's snapshot is
-// its bundles alone: it asks for nothing else. Each shape's set is checked
-// once (checks.over); a shape that fails has no snapshot, only the
-// error, which is the same value for every node of the shape.
-func (g *generation) snapshotFor(px translate.Proxy, own resourceSet) (*cachev3.Snapshot, error) {
+// viewFor returns the view of a node's shape, building it the first time
+// the shape is seen. Every node of a shape gets the same pointer, so
+// memory and hashing cost follow shapes, not nodes. own is the node's own
+// set: an Envoy sidecar's inbound resources, a proxyless server's
+// Listeners, an agent's bundles; a proxyless node without any is a client
+// and shares the one proxyless view. An agent's view is its bundles
+// alone: it asks for nothing else. Each shape's set is checked once
+// (checks.over); a shape that fails has no view, only the error, which is
+// the same value for every node of the shape. was is the node's view
+// before, which links a shape new to this generation.
+func (g *generation) viewFor(px translate.Proxy, own resourceSet, was *view) (*view, error) {
 	base, baseErr, key := g.outbound, g.outboundErr, "envoy/"+own.key()
 	switch px.Flavour {
 	case translate.Proxyless:
@@ -72,7 +83,7 @@ func (g *generation) snapshotFor(px translate.Proxy, own resourceSet) (*cachev3.
 	}
 	base, baseErr, key = g.scope(px, base, baseErr, key)
 	if s, ok := g.shapes[key]; ok {
-		return s.snap, s.err
+		return s.view, s.err
 	}
 	if px.Flavour == translate.Envoy {
 		base = withoutClashes(base, own)
@@ -80,8 +91,12 @@ func (g *generation) snapshotFor(px translate.Proxy, own resourceSet) (*cachev3.
 	set := overlay(base, own)
 	s := shape{err: g.checks.over(set, baseErr, own)}
 	if s.err == nil {
-		s.snap = set.snapshot()
+		prev := was
+		if p, ok := g.prevShapes[key]; ok && p.view != nil {
+			prev = p.view
+		}
+		s.view = newView(set, prev, g.builder)
 	}
 	g.shapes[key] = s
-	return s.snap, s.err
+	return s.view, s.err
 }

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"embassy.dev/embassy/pkg/dataplane"
@@ -27,11 +26,21 @@ func metadataProxylessNode(id string) *core.Node {
 	return &core.Node{Id: id, Metadata: md}
 }
 
-func snapshotOf(t *testing.T, p *Publisher, id string) *cachev3.Snapshot {
+func snapshotOf(t *testing.T, p *Publisher, id string) *view {
 	t.Helper()
-	s, err := p.Cache().GetSnapshot(id)
+	v, err := p.Cache().View(id)
 	if err != nil {
 		t.Fatalf("node %s: %v", id, err)
 	}
-	return s.(*cachev3.Snapshot)
+	return v
+}
+
+// versionMap is what a delta client holds of a view's type: each
+// resource's version by name.
+func versionMap(v *view, typ string) map[string]string {
+	out := map[string]string{}
+	if tv := v.types[typ]; tv != nil && tv.set != nil {
+		tv.set.each(func(n string, e *entry) { out[n] = e.hash })
+	}
+	return out
 }

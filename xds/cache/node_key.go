@@ -4,7 +4,6 @@ import (
 	"strings"
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 )
 
 // AgentKeySuffix marks the key of an agent's node. An agent's policy
@@ -13,7 +12,7 @@ import (
 // decide the flavour, and so the configuration, of both.
 const AgentKeySuffix = "#agent"
 
-// NodeKey is what the publisher, the snapshot cache and the status
+// NodeKey is what the publisher, the store and the status
 // tracker know a node by: its id, with AgentKeySuffix for an agent, so an
 // agent and its workload's own xDS client are two nodes. A non-agent id
 // that itself ends in AgentKeySuffix would share the agent's key; on
@@ -30,12 +29,3 @@ func NodeKey(node *core.Node) string {
 func SplitNodeKey(key string) (id string, agent bool) {
 	return strings.CutSuffix(key, AgentKeySuffix)
 }
-
-// NodeHash is the snapshot cache's NodeHash: it keys nodes by NodeKey, as
-// the publisher sets their snapshots.
-type NodeHash struct{}
-
-var _ cachev3.NodeHash = NodeHash{}
-
-// ID implements cachev3.NodeHash.
-func (NodeHash) ID(node *core.Node) string { return NodeKey(node) }

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
 	"embassy.dev/embassy/internal/poll"
@@ -78,7 +77,7 @@ func TestProxylessServersGetTheirListeners(t *testing.T) {
 	if c == a || a == client {
 		t.Error("servers with different listeners, and clients, must have snapshots of their own")
 	}
-	for snap, name := range map[*cachev3.Snapshot]string{
+	for snap, name := range map[*view]string{
 		a: "grpc/server?xds.resource.listening_address=127.0.0.1:50051",
 		c: "grpc/server?xds.resource.listening_address=10.0.0.3:50051",
 	} {

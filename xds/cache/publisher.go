@@ -6,8 +6,8 @@ package cache
 //	  newGeneration        tr.Outbound, tr.ProxylessClient: once per push
 //	  for every node       its own set: tr.Inbound (sidecar),
 //	                       tr.ProxylessServer (gRPC server), tr.AuthzBundles (agent)
-//	  gen.snapshotFor      shared set + own set, checked once per shape (checks)
-//	    servable ──► setSnapshot ──► the xDS server answers watches (sharedCache)
+//	  gen.viewFor          shared set + own set, checked once per shape (checks)
+//	    servable ──► setView ──► the xDS server's watches are answered (Store)
 //	    refused  ──► the node keeps its last set; PushInfo.Refusals names
 //	                 what was refused and the inputs behind it (reportRefused)
 //	  OnPush(PushInfo) ──► push and refused events, /v1/status (xds/server)
@@ -16,13 +16,11 @@ package cache
 // pushes.
 
 import (
-	"context"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/hashicorp/go-hclog"
 
@@ -40,8 +38,8 @@ type Options struct {
 	Debounce, MaxDelay time.Duration
 	// Translator is asked for every set; nil takes DefaultTranslator.
 	Translator Translator
-	// OnPush, when set, hears of every completed push, after the cache
-	// holds the new snapshots; it runs on the push loop, so it must be
+	// OnPush, when set, hears of every completed push, after the store
+	// holds the new views; it runs on the push loop, so it must be
 	// quick.
 	OnPush func(PushInfo)
 }
@@ -50,10 +48,10 @@ type Options struct {
 type PushInfo struct {
 	Revision int64
 	// At is when the push started; Took is how long translating and
-	// setting every node's snapshot took.
+	// setting every node's view took.
 	At   time.Time
 	Took time.Duration
-	// Nodes is how many connected nodes were given the snapshot.
+	// Nodes is how many connected nodes were given their view.
 	Nodes int
 	// Changed holds, per node whose resources this push changed, the new
 	// version of each type that changed.
@@ -67,15 +65,14 @@ type PushInfo struct {
 	Refusals []events.Refusal
 }
 
-// Publisher turns mesh snapshots into cache snapshots for every connected
-// node. It is safe for concurrent use.
+// Publisher turns mesh snapshots into views for every connected node, in
+// the Store the xDS server serves from. It is safe for concurrent use.
 type Publisher struct {
 	log   hclog.Logger
 	tr    Translator
-	cache cachev3.SnapshotCache
-	// serving is cache with state-of-the-world responses encoded once
-	// per content; the xDS server serves from it.
-	serving  *sharedCache
+	store *Store
+	// enc encodes each resource content once, across shapes and pushes.
+	enc      *encodings
 	debounce time.Duration
 	maxDelay time.Duration
 
@@ -88,10 +85,10 @@ type Publisher struct {
 	onPush       func(PushInfo)
 	lastPush     atomic.Pointer[PushInfo]
 
-	// mu orders every change to the node set with the cache calls that
-	// follow it, so a node that disconnects is never given a snapshot again
+	// mu orders every change to the node set with the store calls that
+	// follow it, so a node that disconnects is never given a view again
 	// and one that connects never misses a push. Holding it across
-	// SetSnapshot is safe: the cache only sends on response channels that
+	// setView is safe: the store only sends on response channels that
 	// have room for one response per watch. nodes is keyed by NodeKey.
 	mu    sync.Mutex
 	nodes map[string]*nodeEntry
@@ -137,25 +134,20 @@ func NewPublisher(o Options) *Publisher {
 		debounce: o.Debounce,
 		maxDelay: o.MaxDelay,
 		onPush:   o.OnPush,
-		// ads=false on purpose: with ads=true the cache holds back any
-		// answer until a request names every resource of the type, and
-		// gRPC's proxyless client only ever asks for what it needs.
-		// NodeHash keys an agent apart from its workload's own node,
-		// exactly as nodes is keyed.
-		cache:  cachev3.NewSnapshotCache(false, NodeHash{}, NewLogger(o.Logger)),
-		nodes:  map[string]*nodeEntry{},
-		checks: newChecks(),
-		kick:   make(chan struct{}, 1),
-		stop:   make(chan struct{}),
-		done:   make(chan struct{}),
+		store:    NewStore(),
+		enc:      newEncodings(),
+		nodes:    map[string]*nodeEntry{},
+		checks:   newChecks(),
+		kick:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
 	}
-	p.serving = &sharedCache{SnapshotCache: p.cache, encoded: newEncodedResponses()}
 	go p.run()
 	return p
 }
 
-// Cache is the snapshot cache the xDS server serves from.
-func (p *Publisher) Cache() cachev3.SnapshotCache { return p.serving }
+// Cache is the store the xDS server serves from.
+func (p *Publisher) Cache() *Store { return p.store }
 
 // Update queues a mesh snapshot; it is pushed after the debounce delay,
 // replacing any snapshot still pending.
@@ -207,7 +199,7 @@ func (p *Publisher) Revision() int64 { return p.revision.Load() }
 func (p *Publisher) Pushes() int64 { return p.pushes.Load() }
 
 // Connect registers a stream of a node, under NodeKey(node). The node's
-// first stream gives it a snapshot at once when a mesh snapshot has been
+// first stream gives it a view at once when a mesh snapshot has been
 // pushed, so its first watch is answered without waiting for the next
 // push.
 func (p *Publisher) Connect(node *core.Node) {
@@ -223,18 +215,18 @@ func (p *Publisher) Connect(node *core.Node) {
 	if p.gen == nil || unknownAgent(p.gen.mesh, n.proxy) {
 		return
 	}
-	snap, err := p.gen.snapshotFor(n.proxy, p.ownSet(p.gen.mesh, n.proxy))
+	v, err := p.gen.viewFor(n.proxy, p.ownSet(p.gen.mesh, n.proxy), nil)
 	if err != nil {
 		p.reportRefused(p.gen.mesh, map[string]error{key: err})
 		return
 	}
-	p.setSnapshot(key, snap)
+	p.store.setView(key, v)
 }
 
 // Disconnect releases a stream of the node with key (NodeKey of the node
-// Connect was given); the node's snapshot is dropped with its last
-// stream. An agent and its workload's node have different keys, so one
-// leaving never drops the other's snapshot.
+// Connect was given); the node's view is dropped with its last stream.
+// An agent and its workload's node have different keys, so one leaving
+// never drops the other's view.
 func (p *Publisher) Disconnect(key string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -246,7 +238,7 @@ func (p *Publisher) Disconnect(key string) {
 		return
 	}
 	delete(p.nodes, key)
-	p.cache.ClearSnapshot(key)
+	p.store.clear(key)
 }
 
 // Close stops the push loop. Pending updates are dropped.
@@ -256,12 +248,16 @@ func (p *Publisher) Close() {
 }
 
 // push translates the shared resources once, then gives each node the
-// snapshot of its shape. Nodes' own sets are translated outside the lock;
+// view of its shape. Nodes' own sets are translated outside the lock;
 // nodes that connect meanwhile are translated under it.
 func (p *Publisher) push(m *mesh.Snapshot) {
 	start := time.Now()
 	p.checks.rotate()
-	gen, err := newGeneration(m, p.tr, p.checks)
+	p.enc.rotate()
+	p.mu.Lock()
+	prevGen := p.gen
+	p.mu.Unlock()
+	gen, err := newGeneration(m, p.tr, p.checks, p.enc, prevGen)
 	if err != nil {
 		p.log.Error("cannot build snapshot; keeping the previous one", "revision", m.Revision, "error", err)
 		return
@@ -281,7 +277,6 @@ func (p *Publisher) push(m *mesh.Snapshot) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.gen = gen
-	p.serving.encoded.rotate()
 	changed := map[string]map[string]string{}
 	refused := map[string]error{}
 	for id, n := range p.nodes {
@@ -292,16 +287,16 @@ func (p *Publisher) push(m *mesh.Snapshot) {
 		if !ok {
 			set = p.ownSet(m, n.proxy)
 		}
-		snap, err := gen.snapshotFor(n.proxy, set)
+		old, _ := p.store.View(id)
+		v, err := gen.viewFor(n.proxy, set, old)
 		if err != nil {
 			refused[id] = err
 			continue
 		}
-		old, _ := p.cache.GetSnapshot(id)
-		if c := changedVersions(old, snap); len(c) > 0 {
+		if c := changedVersions(old, v); len(c) > 0 {
 			changed[id] = c
 		}
-		p.setSnapshot(id, snap)
+		p.store.setView(id, v)
 	}
 	refusals := p.reportRefused(m, refused)
 	// Served in full: no node refused, nor a shared set that a node of
@@ -335,7 +330,7 @@ func (p *Publisher) ownSet(m *mesh.Snapshot, px translate.Proxy) resourceSet {
 	if px.Flavour != translate.Envoy || px.Workload == "" {
 		return nil
 	}
-	set, err := newResourceSet(p.tr.Inbound(m, px))
+	set, err := newResourceSet(p.tr.Inbound(m, px), p.enc)
 	if err != nil {
 		p.log.Error("cannot build inbound resources; serving outbound only", "node", px.ID, "error", err)
 		return nil
@@ -345,14 +340,14 @@ func (p *Publisher) ownSet(m *mesh.Snapshot, px translate.Proxy) resourceSet {
 
 // proxylessServer translates the server Listeners of a proxyless node
 // whose id is "<workload>.<namespace>" of an existing Workload. A client's
-// id names no workload, so clients keep sharing one snapshot.
+// id names no workload, so clients keep sharing one view.
 func (p *Publisher) proxylessServer(m *mesh.Snapshot, px translate.Proxy) resourceSet {
 	w, ns, err := dataplane.ParseNodeID(px.ID)
 	if err != nil || m.Workload(ns, w) == nil {
 		return nil
 	}
 	px.Workload, px.Namespace = w, ns
-	set, err := newResourceSet(p.tr.ProxylessServer(m, px))
+	set, err := newResourceSet(p.tr.ProxylessServer(m, px), p.enc)
 	if err != nil {
 		p.log.Error("cannot build server listeners; serving client resources only", "node", px.ID, "error", err)
 		return nil
@@ -362,7 +357,7 @@ func (p *Publisher) proxylessServer(m *mesh.Snapshot, px translate.Proxy) resour
 
 // unknownAgent reports whether px is an agent whose workload the mesh
 // does not hold (yet: an agent serves ext_authz before its registration
-// is pushed). Such an agent is given no snapshot, so its request waits:
+// is pushed). Such an agent is given no view, so its request waits:
 // an empty answer would tell it that no policy targets its workload, and
 // it would allow every request. An agent whose workload goes away keeps
 // the last set it was told.
@@ -379,7 +374,7 @@ func (p *Publisher) agentBundles(m *mesh.Snapshot, px translate.Proxy) resourceS
 		return nil
 	}
 	px.Flavour = translate.Envoy
-	set, err := newResourceSet(p.tr.AuthzBundles(m, px))
+	set, err := newResourceSet(p.tr.AuthzBundles(m, px), p.enc)
 	if err != nil {
 		p.log.Error("cannot build the agent's bundles; serving none", "node", px.ID, "error", err)
 		return nil
@@ -388,10 +383,4 @@ func (p *Publisher) agentBundles(m *mesh.Snapshot, px translate.Proxy) resourceS
 		return resourceSet{resourcev3.ExtensionConfigType: ts}
 	}
 	return nil
-}
-
-func (p *Publisher) setSnapshot(key string, snap *cachev3.Snapshot) {
-	if err := p.cache.SetSnapshot(context.Background(), key, snap); err != nil {
-		p.log.Error("cannot set snapshot", "node", key, "error", err)
-	}
 }

@@ -98,17 +98,12 @@ func TestVersionsFollowContent(t *testing.T) {
 	if before.GetVersion(resourcev3.EndpointType) == after.GetVersion(resourcev3.EndpointType) {
 		t.Errorf("endpoint version unchanged although db moved")
 	}
-	bv, av := before.GetVersionMap(resourcev3.EndpointType), after.GetVersionMap(resourcev3.EndpointType)
+	bv, av := versionMap(before, resourcev3.EndpointType), versionMap(after, resourcev3.EndpointType)
 	if bv["web"] == "" || bv["web"] != av["web"] {
 		t.Errorf("web's delta version changed or is empty: %q → %q", bv["web"], av["web"])
 	}
 	if bv["db"] == av["db"] {
 		t.Errorf("db's delta version did not change")
-	}
-	// The version map is filled before the snapshot is shared, so the
-	// cache never writes to it while other nodes read it.
-	if after.VersionMap == nil || after.GetVersionMap(resourcev3.ListenerType)["outbound"] == "" {
-		t.Errorf("version map not precomputed")
 	}
 }
 
@@ -120,18 +115,18 @@ func TestDisconnectDropsSnapshotWithLastStream(t *testing.T) {
 	p.Connect(cachetest.EnvoyNode("web.default"))
 	p.Connect(cachetest.EnvoyNode("web.default"))
 	p.Disconnect("web.default")
-	if _, err := p.Cache().GetSnapshot("web.default"); err != nil {
+	if _, err := p.Cache().View("web.default"); err != nil {
 		t.Fatalf("snapshot dropped while a stream is still open: %v", err)
 	}
 	p.Disconnect("web.default")
-	if _, err := p.Cache().GetSnapshot("web.default"); err == nil {
+	if _, err := p.Cache().View("web.default"); err == nil {
 		t.Fatalf("snapshot kept after the last stream closed")
 	}
 
 	// A push after the disconnect must not bring the node back.
 	p.Update(mesh.New(2, nil))
 	poll.Until(t, "revision 2", func() bool { return p.Revision() == 2 })
-	if _, err := p.Cache().GetSnapshot("web.default"); err == nil {
+	if _, err := p.Cache().View("web.default"); err == nil {
 		t.Fatalf("push re-created a disconnected node's snapshot")
 	}
 }

@@ -2,14 +2,19 @@ package cache
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
+	"unique"
 
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"embassy.dev/embassy/xds/translate"
 )
@@ -25,21 +30,118 @@ var servedTypes = []resourcev3.Type{
 	resourcev3.ExtensionConfigType,
 }
 
-// typeSet is the resources of one xDS type with each one's content hash.
-// It is never mutated once built, so snapshots share its maps.
+// entry is one resource with its content hash and its encoding. Entries
+// of the same type, name and content are one value across shapes and
+// pushes (encodings), so a resource is marshalled once for every proxy
+// that holds it and an unchanged one is the same pointer from one push to
+// the next.
+type entry struct {
+	res types.Resource
+	// hash is go-control-plane's hash of the encoding (what its delta
+	// version map would hold), or an authorization bundle's revision.
+	hash string
+	any  *anypb.Any
+	// delta is the resource as an incremental response carries it.
+	delta *discovery.Resource
+}
+
+// typeSet is the resources of one xDS type. It is never mutated once
+// built, so views share it. A set built over a base (overlay) holds only
+// its own entries, which shadow the base's of the same name: a sidecar's
+// few inbound resources over the thousands every sidecar shares, without
+// copying those per shape.
 type typeSet struct {
-	items   map[string]types.ResourceWithTTL
-	hashes  map[string]string
+	items   map[string]*entry
 	version string
+	base    *typeSet
+
+	// sorted is items' names in order, sorted once: every shape layered
+	// on a set lists its names (for the checks and full answers).
+	sortOnce sync.Once
+	sorted   []string
+}
+
+// get returns the resource named name, looking through to the base.
+func (t *typeSet) get(name string) (*entry, bool) {
+	if e, ok := t.items[name]; ok {
+		return e, true
+	}
+	if t.base != nil {
+		e, ok := t.base.items[name]
+		return e, ok
+	}
+	return nil, false
+}
+
+// each calls fn for every resource of the set, its own first.
+func (t *typeSet) each(fn func(name string, e *entry)) {
+	for n, e := range t.items {
+		fn(n, e)
+	}
+	if t.base == nil {
+		return
+	}
+	for n, e := range t.base.items {
+		if _, shadowed := t.items[n]; !shadowed {
+			fn(n, e)
+		}
+	}
+}
+
+// size counts the set's resources.
+func (t *typeSet) size() int {
+	n := len(t.items)
+	if t.base != nil {
+		n += len(t.base.items)
+		for name := range t.items {
+			if _, ok := t.base.items[name]; ok {
+				n--
+			}
+		}
+	}
+	return n
+}
+
+// names returns the set's resource names, sorted. A layered set merges
+// its own few names into its base's, which are sorted once for all the
+// sets layered on it.
+func (t *typeSet) names() []string {
+	own := t.ownNames()
+	if t.base == nil {
+		return own
+	}
+	base := t.base.ownNames()
+	out := make([]string, 0, len(base)+len(own))
+	i := 0
+	for _, n := range base {
+		for i < len(own) && own[i] < n {
+			out = append(out, own[i])
+			i++
+		}
+		if i < len(own) && own[i] == n {
+			continue // shadowed: own[i] goes in next
+		}
+		out = append(out, n)
+	}
+	return append(out, own[i:]...)
+}
+
+// ownNames returns the names of the set's own items, sorted once.
+func (t *typeSet) ownNames() []string {
+	t.sortOnce.Do(func() {
+		t.sorted = slices.Sorted(maps.Keys(t.items))
+	})
+	return t.sorted
 }
 
 // resourceSet is a typeSet per type URL; a missing type has no resources.
 type resourceSet map[resourcev3.Type]*typeSet
 
-// newResourceSet indexes translated resources by type and name and hashes
-// each one with go-control-plane's own deterministic marshal and hash, so
-// the delta version map equals what ConstructVersionMap would compute.
-func newResourceSet(r *translate.Resources) (resourceSet, error) {
+// newResourceSet indexes translated resources by type and name, and takes
+// each one's entry from enc: go-control-plane's own deterministic marshal
+// and hash, so the delta versions equal what ConstructVersionMap would
+// compute.
+func newResourceSet(r *translate.Resources, enc *encodings) (resourceSet, error) {
 	set := resourceSet{}
 	if r == nil {
 		return set, nil
@@ -57,17 +159,15 @@ func newResourceSet(r *translate.Resources) (resourceSet, error) {
 		if len(lists[typ]) == 0 {
 			continue
 		}
-		ts := &typeSet{items: map[string]types.ResourceWithTTL{}, hashes: map[string]string{}}
+		ts := &typeSet{items: make(map[string]*entry, len(lists[typ]))}
 		for _, res := range lists[typ] {
-			b, err := cachev3.MarshalResource(res)
+			name, e, err := enc.entry(typ, res)
 			if err != nil {
 				return nil, fmt.Errorf("marshal %s: %w", typ, err)
 			}
-			name := cachev3.GetResourceName(res)
-			ts.items[name] = types.ResourceWithTTL{Resource: res}
-			ts.hashes[name] = cachev3.HashResource(b)
+			ts.items[name] = e
 		}
-		ts.version = versionOf(ts.hashes)
+		ts.version = versionOf(ts.items)
 		if typ == resourcev3.ExtensionConfigType {
 			versionByBundle(ts)
 		}
@@ -85,17 +185,32 @@ func asResources[T types.Resource](in []T) []types.Resource {
 }
 
 // versionOf hashes a type's names and content hashes, so the version of a
-// type changes exactly when one of its resources does.
-func versionOf(hashes map[string]string) string {
-	h := sha256.New()
-	for _, name := range slices.Sorted(maps.Keys(hashes)) {
-		fmt.Fprintf(h, "%s\x00%s\n", name, hashes[name])
+// type changes exactly when one of its resources does. It sums one hash
+// per resource, so no names are sorted: the cost is one pass.
+func versionOf(items map[string]*entry) string {
+	var sum [4]uint64
+	for name, e := range items {
+		h := sha256.Sum256([]byte(name + "\x00" + e.hash))
+		for i := range sum {
+			sum[i] += binary.LittleEndian.Uint64(h[8*i:])
+		}
 	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
+	var b [32]byte
+	for i, v := range sum {
+		binary.LittleEndian.PutUint64(b[8*i:], v)
+	}
+	return fmt.Sprintf("%s%02x", hex.EncodeToString(b[:7]), len(items)%256)
+}
+
+// layeredVersion is the version of own over base: derived from the two
+// versions, so a shape's version costs nothing per push.
+func layeredVersion(base, own string) string {
+	h := sha256.Sum256([]byte(base + "\x00" + own))
+	return hex.EncodeToString(h[:8])
 }
 
 // key identifies the set's content; an empty set has the empty key. Nodes
-// whose inbound sets have the same key share one cache snapshot.
+// whose inbound sets have the same key share one view.
 func (s resourceSet) key() string {
 	if len(s) == 0 {
 		return ""
@@ -110,12 +225,13 @@ func (s resourceSet) key() string {
 }
 
 // overlay returns base with over's resources added; over wins on a name
-// clash. Types over does not touch keep base's maps, so a large shared
-// outbound set is never copied per shape.
+// clash. Neither is copied: a type both hold is a set of over's entries
+// layered on base's, so a large shared outbound set is never copied per
+// shape. Layers do not stack: a layered base is flattened first.
 func overlay(base, over resourceSet) resourceSet {
-	out := resourceSet{}
-	for typ, ts := range base {
-		out[typ] = ts
+	out := maps.Clone(base)
+	if out == nil {
+		out = resourceSet{}
 	}
 	for typ, o := range over {
 		b := base[typ]
@@ -123,42 +239,42 @@ func overlay(base, over resourceSet) resourceSet {
 			out[typ] = o
 			continue
 		}
-		m := &typeSet{items: make(map[string]types.ResourceWithTTL, len(b.items)+len(o.items)), hashes: make(map[string]string, len(b.hashes)+len(o.hashes))}
-		for _, src := range []*typeSet{b, o} {
-			for n, r := range src.items {
-				m.items[n] = r
-				m.hashes[n] = src.hashes[n]
-			}
+		if b.base != nil {
+			b = flatten(b)
 		}
-		m.version = versionOf(m.hashes)
-		out[typ] = m
+		if o.base != nil {
+			o = flatten(o)
+		}
+		out[typ] = &typeSet{items: o.items, base: b, version: layeredVersion(b.version, o.version)}
 	}
+	return out
+}
+
+// flatten copies a layered set into one map.
+func flatten(t *typeSet) *typeSet {
+	out := &typeSet{items: make(map[string]*entry, t.size()), version: t.version}
+	t.each(func(n string, e *entry) { out.items[n] = e })
 	return out
 }
 
 // emptyVersion is the version of a type with no resources.
 var emptyVersion = versionOf(nil)
 
-// snapshot builds a cache snapshot with per-type content versions and the
-// delta version map already filled in. Filling VersionMap here matters:
-// the cache would otherwise build it lazily on first delta use, writing to
-// a snapshot that other nodes are reading.
-func (s resourceSet) snapshot() *cachev3.Snapshot {
-	snap := &cachev3.Snapshot{VersionMap: map[string]map[string]string{}}
-	for i := range snap.Resources {
-		if url, err := cachev3.GetResponseTypeURL(types.ResponseType(i)); err == nil {
-			snap.VersionMap[url] = map[string]string{}
-		}
+// Intern returns the one copy of a resource name that every set,
+// subscription and request of the process shares.
+func Intern(name string) string { return unique.Make(name).Value() }
+
+// entryOf builds the entry of res, encoded as typ.
+func entryOf(typ string, res types.Resource) (string, *entry, error) {
+	b, err := cachev3.MarshalResource(res)
+	if err != nil {
+		return "", nil, err
 	}
-	for _, typ := range servedTypes {
-		idx := cachev3.GetResponseType(typ)
-		ts := s[typ]
-		if ts == nil {
-			snap.Resources[idx] = cachev3.Resources{Version: emptyVersion, Items: map[string]types.ResourceWithTTL{}}
-			continue
-		}
-		snap.Resources[idx] = cachev3.Resources{Version: ts.version, Items: ts.items}
-		snap.VersionMap[typ] = ts.hashes
-	}
-	return snap
+	name := Intern(cachev3.GetResourceName(res))
+	return name, newEntry(name, res, cachev3.HashResource(b), &anypb.Any{TypeUrl: typ, Value: b}), nil
+}
+
+// newEntry builds an entry with its delta form.
+func newEntry(name string, res types.Resource, hash string, a *anypb.Any) *entry {
+	return &entry{res: res, hash: hash, any: a, delta: &discovery.Resource{Name: name, Version: hash, Resource: a}}
 }

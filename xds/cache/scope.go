@@ -56,7 +56,7 @@ func (g *generation) scope(px translate.Proxy, base resourceSet, baseErr error, 
 	}
 	sb, ok := g.scopedSets[memo]
 	if !ok {
-		sb.set, sb.err = subset(base, translate.Scope(g.mesh, base.resources(), v))
+		sb.set, sb.err = subset(base, translate.Scope(g.mesh, base.resources(), v), g.enc)
 		if sb.err == nil {
 			sb.err = g.checks.servable(sb.set)
 		}
@@ -66,9 +66,9 @@ func (g *generation) scope(px translate.Proxy, base resourceSet, baseErr error, 
 }
 
 // subset indexes r, which holds resources of base (translate.Scope keeps
-// them as they are) and at most a few built anew, reusing base's hashes
-// for the former and hashing only the latter.
-func subset(base resourceSet, r *translate.Resources) (resourceSet, error) {
+// them as they are) and at most a few built anew: the former keep base's
+// entries, the latter are encoded once through enc like any resource.
+func subset(base resourceSet, r *translate.Resources, enc *encodings) (resourceSet, error) {
 	lists := map[resourcev3.Type][]types.Resource{
 		resourcev3.ListenerType:        asResources(r.Listeners),
 		resourcev3.RouteType:           asResources(r.Routes),
@@ -83,20 +83,22 @@ func subset(base resourceSet, r *translate.Resources) (resourceSet, error) {
 			continue
 		}
 		from := base[typ]
-		ts := &typeSet{items: make(map[string]types.ResourceWithTTL, len(lists[typ])), hashes: make(map[string]string, len(lists[typ]))}
+		ts := &typeSet{items: make(map[string]*entry, len(lists[typ]))}
 		for _, res := range lists[typ] {
 			name := cachev3.GetResourceName(res)
-			if from != nil && from.items[name].Resource == res {
-				ts.items[name], ts.hashes[name] = from.items[name], from.hashes[name]
-				continue
+			if from != nil {
+				if e, ok := from.get(name); ok && e.res == res {
+					ts.items[e.delta.Name] = e
+					continue
+				}
 			}
-			b, err := cachev3.MarshalResource(res)
+			name, e, err := enc.entry(typ, res)
 			if err != nil {
 				return nil, fmt.Errorf("marshal %s: %w", typ, err)
 			}
-			ts.items[name], ts.hashes[name] = types.ResourceWithTTL{Resource: res}, cachev3.HashResource(b)
+			ts.items[name] = e
 		}
-		ts.version = versionOf(ts.hashes)
+		ts.version = versionOf(ts.items)
 		out[typ] = ts
 	}
 	return out, nil

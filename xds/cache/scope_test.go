@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
 	"embassy.dev/embassy/internal/meshtest"
@@ -84,7 +83,7 @@ func TestProxiesThatSeeTheSameServicesShare(t *testing.T) {
 	p.Update(meshtest.CallGraph(10, 2, 3, resource.ScopingExplicit, nil))
 	poll.Until(t, "revision 1", func() bool { return p.Revision() == 1 })
 	endpoints := func(id string) uintptr {
-		return reflect.ValueOf(snapshotOf(t, p, id).Resources[cachev3.GetResponseType(resourcev3.EndpointType)].Items).Pointer()
+		return reflect.ValueOf(snapshotOf(t, p, id).types[resourcev3.EndpointType].set.items).Pointer()
 	}
 	if endpoints("svc-0000-0.default") != endpoints("svc-0000-1.default") {
 		t.Error("two sidecars that see the same services hold separate copies of their endpoints")

@@ -1,8 +1,10 @@
-// Package cache publishes Envoy resources built from mesh snapshots into a
-// go-control-plane snapshot cache. It translates the shared parts of the
-// mesh once per snapshot, gives every node of the same shape the same
-// cache snapshot, checks every set before it is served, and debounces
-// bursts of mesh updates into few pushes.
+// Package cache publishes Envoy resources built from mesh snapshots to the
+// xDS server, through its own implementation of go-control-plane's
+// cache.Cache (Store). It translates the shared parts of the mesh once per
+// snapshot, gives every node of the same shape the same view, checks every
+// set before it is served, sends state-of-the-world proxies only what
+// changed where the protocol allows it, and debounces bursts of mesh
+// updates into few pushes.
 package cache
 
 import (

@@ -108,7 +108,7 @@ func TestAgentAndProxylessServerShareANodeID(t *testing.T) {
 				_, ok := f[staying]
 				return len(f) == 1 && ok
 			})
-			if _, err := h.srv.pub.Cache().GetSnapshot(stayingKey); err != nil {
+			if _, err := h.srv.pub.Cache().View(stayingKey); err != nil {
 				t.Fatalf("the %s node lost its snapshot when the other left: %v", staying, err)
 			}
 		})

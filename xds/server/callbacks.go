@@ -7,6 +7,8 @@ import (
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"google.golang.org/protobuf/proto"
+
+	"embassy.dev/embassy/xds/cache"
 )
 
 // go-control-plane invokes these callbacks synchronously on each stream's
@@ -33,8 +35,10 @@ func (t *tracker) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) err
 	if d := req.GetErrorDetail(); d != nil {
 		nack = &answer{message: d.GetMessage()}
 	}
+	internNames(req.ResourceNames)
 	rejected := t.request(streamKey{kindSotW, id}, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(), nack,
 		func(sentResponse) string { return req.GetVersionInfo() })
+	t.subscribe(streamKey{kindSotW, id}, req.GetTypeUrl(), req.GetResourceNames())
 	if rejected != "" {
 		// A NACK carries the last accepted version, so the cache would send
 		// the rejected version straight back, and a proxy that rejects it
@@ -47,8 +51,8 @@ func (t *tracker) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) err
 
 // OnStreamResponse records a SotW response.
 func (t *tracker) OnStreamResponse(_ context.Context, id int64, _ *discovery.DiscoveryRequest, resp *discovery.DiscoveryResponse) {
-	t.response(streamKey{kindSotW, id}, resp.GetTypeUrl(), resp.GetNonce(), resp.GetVersionInfo(), proto.Size(resp), resp.GetResources(),
-		func(s *served) { s.sentSotW(resp.GetVersionInfo(), resp.GetResources()) })
+	t.response(streamKey{kindSotW, id}, resp.GetTypeUrl(), resp.GetNonce(), resp.GetVersionInfo(), proto.Size(resp),
+		func(s *served) { s.sentSotW(resp.GetTypeUrl(), resp.GetVersionInfo(), resp.GetResources()) })
 }
 
 // OnDeltaStreamOpen records a new delta stream.
@@ -71,6 +75,7 @@ func (t *tracker) OnStreamDeltaRequest(id int64, req *discovery.DeltaDiscoveryRe
 	if d := req.GetErrorDetail(); d != nil {
 		nack = &answer{message: d.GetMessage()}
 	}
+	internNames(req.ResourceNamesSubscribe)
 	t.request(streamKey{kindDelta, id}, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(), nack,
 		func(sent sentResponse) string { return sent.version })
 	return nil
@@ -78,7 +83,7 @@ func (t *tracker) OnStreamDeltaRequest(id int64, req *discovery.DeltaDiscoveryRe
 
 // OnStreamDeltaResponse records a delta response.
 func (t *tracker) OnStreamDeltaResponse(id int64, _ *discovery.DeltaDiscoveryRequest, resp *discovery.DeltaDiscoveryResponse) {
-	t.response(streamKey{kindDelta, id}, resp.GetTypeUrl(), resp.GetNonce(), resp.GetSystemVersionInfo(), proto.Size(resp), nil,
+	t.response(streamKey{kindDelta, id}, resp.GetTypeUrl(), resp.GetNonce(), resp.GetSystemVersionInfo(), proto.Size(resp),
 		func(s *served) {
 			s.sentDelta(resp.GetNonce(), resp.GetSystemVersionInfo(), resp.GetResources(), resp.GetRemovedResources())
 		})
@@ -89,3 +94,12 @@ func (t *tracker) OnFetchRequest(context.Context, *discovery.DiscoveryRequest) e
 
 // OnFetchResponse ignores REST fetch responses.
 func (t *tracker) OnFetchResponse(*discovery.DiscoveryRequest, *discovery.DiscoveryResponse) {}
+
+// internNames replaces each name with the one copy the process keeps of
+// it: the server keeps every stream's subscribed names, and a fleet of
+// proxies asks for the same few thousand.
+func internNames(names []string) {
+	for i, n := range names {
+		names[i] = cache.Intern(n)
+	}
+}

@@ -59,7 +59,7 @@ func TestDisconnectRemovesTheProxy(t *testing.T) {
 	cancel()
 	poll.Until(t, "the node to leave Proxies()", func() bool { return len(h.srv.Proxies()) == 0 })
 	poll.Until(t, "the node's snapshot to be dropped", func() bool {
-		_, err := h.srv.pub.Cache().GetSnapshot("web.default")
+		_, err := h.srv.pub.Cache().View("web.default")
 		return err != nil
 	})
 }

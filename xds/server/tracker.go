@@ -10,7 +10,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/anypb"
 
 	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/events"
@@ -57,8 +56,9 @@ type answer struct {
 type sentResponse struct {
 	nonce, version string
 	at             time.Time
-	// sotw is a SotW response's resources, kept for the acked state.
-	sotw []*anypb.Any
+	// sotw is what a SotW response leaves the node holding, kept for
+	// the acked state.
+	sotw held
 }
 
 // nodeState is a connected node's status and how many streams it holds.
@@ -67,6 +67,10 @@ type nodeState struct {
 	streams int
 	// served is what the node holds of each type URL.
 	served map[string]*served
+	// owner is, per type URL, the stream that last asked for it: what the
+	// node holds is what that stream was sent. A stream the proxy has
+	// left may still be sent a response before it closes.
+	owner map[string]streamKey
 }
 
 // tracker follows streams through go-control-plane's callbacks, registers
@@ -165,6 +169,11 @@ func (t *tracker) request(k streamKey, node *core.Node, typeURL, nonce string, n
 		typeURL = st.typeURL
 	}
 	if ns := t.nodes[st.nodeKey]; ns != nil && typeURL != "" {
+		if t.claims(ns, typeURL, k) {
+			// A new stream starts from nothing.
+			ns.owner[typeURL] = k
+			delete(ns.served, typeURL)
+		}
 		ts := ns.proxy.Types[typeURL]
 		if sent, ok := st.sent[typeURL]; ok && nonce != "" && nonce == sent.nonce {
 			delete(st.sent, typeURL)
@@ -203,6 +212,39 @@ func (t *tracker) request(k streamKey, node *core.Node, typeURL, nonce string, n
 	return rejected
 }
 
+// subscribe notes the names a SotW request subscribes to, for a type
+// whose responses carry only what changed: the node holds those it was
+// sent and still subscribes to.
+func (t *tracker) subscribe(k streamKey, typeURL string, names []string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st := t.streams[k]
+	if st == nil {
+		return
+	}
+	if typeURL == "" {
+		typeURL = st.typeURL
+	}
+	if ns := t.nodes[st.nodeKey]; ns != nil && typeURL != "" && !cache.CompleteInSotW(typeURL) {
+		ns.servedOf(typeURL).subscribe(names)
+	}
+}
+
+// claims reports whether stream k takes over type typeURL of node ns:
+// the node's first stream of the type does, and a newer one of the same
+// variant (a proxy that reconnected; its old stream may still send a
+// request before it closes), or any once the owner has closed.
+func (t *tracker) claims(ns *nodeState, typeURL string, k streamKey) bool {
+	o, ok := ns.owner[typeURL]
+	if !ok {
+		return true
+	}
+	if _, open := t.streams[o]; !open {
+		return o != k
+	}
+	return o.kind == k.kind && k.id > o.id
+}
+
 // heardAnswer is an answer to report once the lock is released.
 type heardAnswer struct {
 	typeURL, node, version string
@@ -232,7 +274,7 @@ func (t *tracker) attach(kind string, node *core.Node, key string, now time.Time
 			ConnectedSince: now,
 			Identity:       peerIdentity(ctx),
 			Types:          map[string]estatus.TypeStatus{},
-		}, served: map[string]*served{}}
+		}, served: map[string]*served{}, owner: map[string]streamKey{}}
 		if w, n, err := dataplane.ParseNodeID(node.GetId()); err == nil {
 			ns.proxy.Workload, ns.proxy.Namespace = w, n
 		}
@@ -244,9 +286,8 @@ func (t *tracker) attach(kind string, node *core.Node, key string, now time.Time
 }
 
 // response records a response about to be sent; record notes its
-// resources in the node's served state. sotw is a SotW response's
-// resources (nil for delta).
-func (t *tracker) response(k streamKey, typeURL, nonce, version string, size int, sotw []*anypb.Any, record func(*served)) {
+// resources in the node's served state.
+func (t *tracker) response(k streamKey, typeURL, nonce, version string, size int, record func(*served)) {
 	t.stats.add(k.kind, size)
 	now := time.Now()
 	t.mu.Lock()
@@ -258,13 +299,16 @@ func (t *tracker) response(k streamKey, typeURL, nonce, version string, size int
 	if typeURL == "" {
 		typeURL = st.typeURL
 	}
-	st.sent[typeURL] = sentResponse{nonce: nonce, version: version, at: now, sotw: sotw}
-	if ns := t.nodes[st.nodeKey]; ns != nil {
+	sent := sentResponse{nonce: nonce, version: version, at: now}
+	if ns := t.nodes[st.nodeKey]; ns != nil && ns.owner[typeURL] == k {
 		ts := ns.proxy.Types[typeURL]
 		ts.VersionSent, ts.SentAt = version, now
 		ns.proxy.Types[typeURL] = ts
-		record(ns.servedOf(typeURL))
+		sv := ns.servedOf(typeURL)
+		record(sv)
+		sent.sotw = sv.sotw
 	}
+	st.sent[typeURL] = sent
 	t.mu.Unlock()
 	t.metrics.ResponseSent(typeURL)
 }

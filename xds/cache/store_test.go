@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/server/stream/v3"
@@ -147,9 +149,9 @@ func byName(d *discovery.DeltaDiscoveryResponse) *discovery.DeltaDiscoveryRespon
 	return c
 }
 
-// A delta response rebuilt over shared encodings is the one the snapshot
-// cache builds (resources, versions, removals), and proxies of one shape
-// share each encoded resource.
+// A delta response over shared encodings is the one go-control-plane's
+// snapshot cache builds from the same resources (resources, versions,
+// removals), and proxies of one shape share each encoded resource.
 func TestDeltaResponsesShareEncodedResources(t *testing.T) {
 	p, _ := newTestPublisher(t)
 	for i := range 2 {
@@ -167,7 +169,11 @@ func TestDeltaResponsesShareEncodedResources(t *testing.T) {
 			break
 		}
 		shared := deltaWatchOn(t, p.Cache(), "w0.default", typ, known)
-		raw := deltaWatchOn(t, p.cache, "w0.default", typ, known)
+		raw := deltaWatchOn(t, referenceCache(t, "w0.default", snapshotOf(t, p, "w0.default")), "w0.default", typ, known)
+		if v := snapshotOf(t, p, "w0.default").GetVersion(typ); shared.SystemVersionInfo != v {
+			t.Fatalf("%s: system version %q, want the view's %q", typ, shared.SystemVersionInfo, v)
+		}
+		raw.SystemVersionInfo = shared.SystemVersionInfo
 		if len(shared.Resources) == 0 || !proto.Equal(byName(shared), byName(raw)) {
 			t.Fatalf("%s: the shared delta response differs from the cache's own:\nshared %v\nraw    %v", typ, byName(shared), byName(raw))
 		}
@@ -180,7 +186,7 @@ func TestDeltaResponsesShareEncodedResources(t *testing.T) {
 			encoded[r.Name] = r
 		}
 		for _, r := range other.Resources {
-			if e, ok := encoded[r.Name]; ok && e != r {
+			if e, ok := encoded[r.Name]; ok && e.Resource != r.Resource {
 				t.Fatalf("%s: %s was encoded again for another proxy of the shape", typ, r.Name)
 			}
 		}
@@ -190,7 +196,7 @@ func TestDeltaResponsesShareEncodedResources(t *testing.T) {
 	}
 }
 
-// Cancelling a watch returns only once its forwarder is done, so the
+// Cancelling a watch returns only once the store is done with it, so the
 // server may close the response channel right after (the delta server
 // does when a stream ends) and no response of a cancelled watch arrives
 // later: neither may panic or deliver.
@@ -202,8 +208,6 @@ func TestCancelledWatchesForwardNothingAfterwards(t *testing.T) {
 	for range 200 {
 		out := make(chan cachev3.DeltaResponse, 1)
 		req := &discovery.DeltaDiscoveryRequest{Node: cachetest.EnvoyNode("w0.default"), TypeUrl: resourcev3.ClusterType}
-		// The cache answers at once: the forwarder is sharing or sending
-		// when the watch is cancelled.
 		cancel, err := p.Cache().CreateDeltaWatch(req, stream.NewDeltaSubscription(nil, nil, nil, true), out)
 		if err != nil {
 			t.Fatal(err)
@@ -225,4 +229,25 @@ func TestCancelledWatchesForwardNothingAfterwards(t *testing.T) {
 		for range out {
 		}
 	}
+}
+
+// referenceCache is go-control-plane's snapshot cache holding v's
+// resources for node id, to compare answers with.
+func referenceCache(t *testing.T, id string, v *view) cachev3.SnapshotCache {
+	t.Helper()
+	byType := map[string][]types.Resource{}
+	for typ := range v.types {
+		for _, r := range v.GetResources(typ) {
+			byType[typ] = append(byType[typ], r)
+		}
+	}
+	snap, err := cachev3.NewSnapshot("ref", byType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cachev3.NewSnapshotCache(false, cachev3.IDHash{}, nil)
+	if err := c.SetSnapshot(context.Background(), id, snap); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

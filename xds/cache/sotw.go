@@ -1,0 +1,159 @@
+package cache
+
+import (
+	"context"
+	"hash/maphash"
+	"iter"
+	"maps"
+	"slices"
+	"strconv"
+
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
+	"google.golang.org/protobuf/types/known/anypb"
+)
+
+// CompleteInSotW reports whether a state-of-the-world response of typeURL
+// must carry every resource the proxy subscribes to. The xDS protocol
+// ("Grouping Resources into Responses") asks it of Listener and Cluster
+// only: a proxy reads a Listener or Cluster missing from a response as
+// removed, and any other type's missing resources as unchanged.
+func CompleteInSotW(typeURL string) bool {
+	return typeURL == resourcev3.ListenerType || typeURL == resourcev3.ClusterType
+}
+
+// answerSotW returns the response a state-of-the-world watch gets from a
+// type's view, or false while it has nothing to send: the proxy holds the
+// version and has been answered for the names it subscribes to.
+//
+// What the proxy holds is read from the protocol itself: the request's
+// version is the last one it accepted. The subscription's returned
+// resources, which the server keeps per stream, hold one entry: a
+// fingerprint of the names the last answer was for, under one of those
+// names (the server drops entries the proxy unsubscribes from, so keying
+// it by a name it subscribes to keeps it while that name stays). A map
+// of every name per stream would cost more than the proxy's whole share
+// of everything else.
+//
+// A response carries everything the proxy subscribes to on a new stream,
+// after a rejection (the proxy may hold less than what was sent), when
+// its names changed, for Listener and Cluster, and when the view no
+// longer remembers the proxy's version; otherwise only what changed since
+// that version.
+func answerSotW(tv *typeView, req *cachev3.Request, sub cachev3.Subscription) (cachev3.Response, bool) {
+	returned := sub.ReturnedResources()
+	wildcard := sub.IsWildcard()
+	first := len(returned) == 0
+	var key, print string
+	renamed := false
+	if !wildcard {
+		key, print = fingerprint(sub.SubscribedResources())
+		renamed = !first && returned[key] != print
+	}
+	newVersion := req.GetVersionInfo() != tv.version
+	// A rejected version is presented as the request's version (the
+	// tracker does it), so the watch waits for new content.
+	nacked := req.GetErrorDetail() != nil
+	if !first && !newVersion && !renamed {
+		return nil, false
+	}
+	resp := &sotwResponse{req: req, version: tv.version, returned: returned}
+	changed, known := tv.changedSince(req.GetVersionInfo())
+	switch {
+	case (first || nacked || renamed || !known || CompleteInSotW(req.GetTypeUrl())) && wildcard:
+		resp.resources = tv.all()
+	case first || nacked || renamed || !known || CompleteInSotW(req.GetTypeUrl()):
+		resp.resources = tv.answerFor(print, sub.SubscribedResources())
+	default:
+		var names []string
+		for n := range changed {
+			if _, ok := sub.SubscribedResources()[n]; ok || wildcard {
+				names = append(names, n)
+			}
+		}
+		resp.resources = encodedNamed(tv, names)
+	}
+	switch {
+	case wildcard && first:
+		// Never empty, so the next request is not taken for a new stream;
+		// a map of its own, as a subscription may change it.
+		resp.returned = map[string]string{"": tv.version}
+	case first || renamed:
+		resp.returned = map[string]string{key: print}
+	}
+	return resp, true
+}
+
+// namesSeed seeds the fingerprints of subscriptions, which live only as
+// long as the process.
+var namesSeed = maphash.MakeSeed()
+
+// fingerprint identifies a set of names in one pass, without sorting
+// them, and picks one of them (the least) to keep it under.
+func fingerprint(names map[string]struct{}) (key, print string) {
+	return fingerprintOf(maps.Keys(names), len(names))
+}
+
+// Fingerprint identifies a set of distinct names, in any order, the way
+// the store tells a SotW stream's names apart.
+func Fingerprint(names []string) string {
+	_, print := fingerprintOf(slices.Values(names), len(names))
+	return print
+}
+
+func fingerprintOf(names iter.Seq[string], n int) (key, print string) {
+	var sum uint64
+	for name := range names {
+		sum += maphash.String(namesSeed, name)
+		if key == "" || name < key {
+			key = name
+		}
+	}
+	return key, strconv.FormatUint(sum, 36) + "." + strconv.Itoa(n)
+}
+
+// encodedNamed returns the encodings of the named resources the view
+// holds, sorted by name; names it does not hold are left out.
+func encodedNamed(tv *typeView, names []string) []*anypb.Any {
+	names = slices.Compact(slices.Sorted(slices.Values(names)))
+	out := make([]*anypb.Any, 0, len(names))
+	for _, n := range names {
+		if e, ok := tv.get(n); ok {
+			out = append(out, e.any)
+		}
+	}
+	return out
+}
+
+// sotwResponse is a state-of-the-world answer over shared encodings.
+type sotwResponse struct {
+	req       *cachev3.Request
+	version   string
+	resources []*anypb.Any
+	returned  map[string]string
+}
+
+var _ cachev3.Response = (*sotwResponse)(nil)
+
+// GetDiscoveryResponse returns a response of its own, for the server to
+// set its nonce on, over the shared encoded resources, which nobody
+// modifies.
+func (r *sotwResponse) GetDiscoveryResponse() (*discovery.DiscoveryResponse, error) {
+	return &discovery.DiscoveryResponse{VersionInfo: r.version, Resources: r.resources, TypeUrl: r.req.GetTypeUrl()}, nil
+}
+
+// GetRequest returns the request the response answers.
+func (r *sotwResponse) GetRequest() *discovery.DiscoveryRequest { return r.req }
+
+// GetVersion returns the response's version.
+func (r *sotwResponse) GetVersion() (string, error) { return r.version, nil }
+
+// GetResponseVersion returns the response's version.
+func (r *sotwResponse) GetResponseVersion() string { return r.version }
+
+// GetReturnedResources returns the names the proxy has been answered for.
+func (r *sotwResponse) GetReturnedResources() map[string]string { return r.returned }
+
+// GetContext returns a background context: responses carry none.
+func (r *sotwResponse) GetContext() context.Context { return context.Background() }
