@@ -38,9 +38,9 @@ func CompleteInSotW(typeURL string) bool {
 //
 // A response carries everything the proxy subscribes to on a new stream,
 // after a rejection (the proxy may hold less than what was sent), when
-// its names changed, for Listener and Cluster, and when the view no
-// longer remembers the proxy's version; otherwise only what changed since
-// that version.
+// its names changed, for Listener and Cluster, for a wildcard
+// subscription, and when the view no longer remembers the proxy's
+// version; otherwise only what changed since that version.
 func answerSotW(tv *typeView, req *cachev3.Request, sub cachev3.Subscription) (cachev3.Response, bool) {
 	returned := sub.ReturnedResources()
 	wildcard := sub.IsWildcard()
@@ -61,14 +61,17 @@ func answerSotW(tv *typeView, req *cachev3.Request, sub cachev3.Subscription) (c
 	resp := &sotwResponse{req: req, version: tv.version, returned: returned}
 	changed, known := tv.changedSince(req.GetVersionInfo())
 	switch {
-	case (first || nacked || renamed || !known || CompleteInSotW(req.GetTypeUrl())) && wildcard:
+	case wildcard:
+		// A wildcard subscriber (an agent asking for its policy set) can
+		// learn that a resource went only from its absence: it always
+		// gets everything, whatever the type.
 		resp.resources = tv.all()
 	case first || nacked || renamed || !known || CompleteInSotW(req.GetTypeUrl()):
 		resp.resources = tv.answerFor(print, sub.SubscribedResources())
 	default:
 		var names []string
 		for n := range changed {
-			if _, ok := sub.SubscribedResources()[n]; ok || wildcard {
+			if _, ok := sub.SubscribedResources()[n]; ok {
 				names = append(names, n)
 			}
 		}
