@@ -83,4 +83,3 @@ func (p PhaseResult) ConnectBytesPerProxy() float64 {
 func (p PhaseResult) HeapPerProxy() float64 {
 	return (float64(p.HeapAfter) - float64(p.HeapBefore)) / float64(max(p.Proxies, 1))
 }
-
