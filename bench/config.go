@@ -72,6 +72,10 @@ type PhaseResult struct {
 	HeapBefore, HeapAfter uint64
 	Rows                  []Row
 	Nacks                 int64
+	// ServerCPU is the CPU time this process (the server, and the harness)
+	// used from connecting the proxies to the last change; FleetCPU is the
+	// proxies' own over their life, 0 when they ran in this process.
+	ServerCPU, FleetCPU time.Duration
 }
 
 // ConnectBytesPerProxy is what the server sent each proxy to configure it.

@@ -38,9 +38,11 @@ func runPhase(ctx context.Context, cfg Config, s Server, m Mode) (PhaseResult, e
 		return PhaseResult{Server: s, Mode: m, Proxies: cfg.Proxies, Services: cfg.Mesh.Services}, err
 	}
 	res, err := ph.measureAll(ctx)
+	res.ServerCPU = processCPU() - ph.cpu0
 	if cerr := ph.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("%s %s phase: closing: %w", s, m, cerr)
 	}
+	res.FleetCPU = ph.clients.CPU()
 	return res, err
 }
 
@@ -52,6 +54,7 @@ type Phase struct {
 	srv     target
 	clients Clients
 	ids     map[string]bool
+	cpu0    time.Duration
 	Result  PhaseResult
 }
 
@@ -96,6 +99,7 @@ func StartPhase(ctx context.Context, cfg Config, s Server, mode Mode) (ph *Phase
 		return ph, err
 	}
 	before := ph.srv.Stats()
+	ph.cpu0 = processCPU()
 	cfg.logf("%s %s: connecting %d proxies...", s, mode, cfg.Proxies)
 	cctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()

@@ -38,9 +38,9 @@ func WriteTable(w io.Writer, results []PhaseResult) error {
 		return err
 	}
 	for _, ph := range results {
-		fmt.Fprintf(w, "run %d, %s %s: %d proxies fully configured in %s (%s sent, %s per proxy); heap %s before, %s after; mesh seeded in %s\n",
+		fmt.Fprintf(w, "run %d, %s %s: %d proxies fully configured in %s (%s sent, %s per proxy); heap %s before, %s after; mesh seeded in %s; CPU: server %s, proxies %s\n",
 			ph.Run, ph.Server, ph.Mode, ph.Proxies, ms(ph.Connect), size(float64(ph.ConnectBytes)), size(ph.ConnectBytesPerProxy()),
-			size(float64(ph.HeapBefore)), size(float64(ph.HeapAfter)), ms(ph.Seed))
+			size(float64(ph.HeapBefore)), size(float64(ph.HeapAfter)), ms(ph.Seed), ph.ServerCPU.Round(time.Millisecond), ph.FleetCPU.Round(time.Millisecond))
 	}
 	return nil
 }
