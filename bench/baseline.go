@@ -77,6 +77,7 @@ func startBaseline(ctx context.Context, cfg Config) (_ target, seed time.Duratio
 	return b, time.Since(start), nil
 }
 
+// XDSAddr implements target.
 func (b *baselineTarget) XDSAddr() string { return b.lis.Addr().String() }
 
 // Expect implements target: it sets every proxy's snapshot, as a plain
@@ -148,22 +149,27 @@ func (b *baselineTarget) push(ctx context.Context) error {
 	return nil
 }
 
+// Stats implements target from the callbacks' counts.
 func (b *baselineTarget) Stats() pushStats { return b.track.stats() }
 
+// Connected implements target from the callbacks' stream records.
 func (b *baselineTarget) Connected(ids map[string]bool, mode Mode) int {
 	return b.track.connected(ids, mode)
 }
 
+// AckedSince implements target from the callbacks' ACK records.
 func (b *baselineTarget) AckedSince(ids map[string]bool, typeURL string, t time.Time) int {
 	return b.track.ackedSince(ids, typeURL, t)
 }
 
+// Err implements target: the first push that failed.
 func (b *baselineTarget) Err() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.err
 }
 
+// Close implements target.
 func (b *baselineTarget) Close() error {
 	b.stop()
 	if b.grpc != nil {

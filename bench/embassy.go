@@ -55,16 +55,19 @@ func startEmbassyXDS(ctx context.Context, cfg Config) (_ target, seed time.Durat
 	return e, seed, nil
 }
 
+// XDSAddr implements target.
 func (e *embassyTarget) XDSAddr() string { return e.cp.XDSAddr() }
 
 // Expect implements target: embassy-cp learns of a proxy when it connects.
 func (e *embassyTarget) Expect(context.Context, []string) error { return nil }
 
+// Commit implements target with one store commit.
 func (e *embassyTarget) Commit(ctx context.Context, ops []store.Op) error {
 	_, err := e.cp.Store().Commit(ctx, ops)
 	return err
 }
 
+// Stats implements target from the xDS server's own counters.
 func (e *embassyTarget) Stats() pushStats {
 	s := e.cp.XDS().Stats()
 	return pushStats{
@@ -96,8 +99,11 @@ func (e *embassyTarget) AckedSince(ids map[string]bool, typeURL string, t time.T
 	return n
 }
 
+// Err implements target: embassy-cp reports its push failures in its
+// status, which AckedSince reads.
 func (e *embassyTarget) Err() error { return nil }
 
+// Close implements target.
 func (e *embassyTarget) Close() error {
 	var err error
 	if e.cp != nil {

@@ -23,6 +23,7 @@ type rawCodec struct{}
 // rawFrame is one received message, undecoded.
 type rawFrame []byte
 
+// Marshal encodes a request as protobuf.
 func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
 	b, err := proto.Marshal(v.(proto.Message))
 	if err != nil {
@@ -31,6 +32,7 @@ func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
 	return mem.BufferSlice{mem.SliceBuffer(b)}, nil
 }
 
+// Unmarshal keeps a response's bytes undecoded.
 func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	f, ok := v.(*rawFrame)
 	if !ok {
@@ -41,6 +43,7 @@ func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	return nil
 }
 
+// Name is "proto": on the wire the codec is plain protobuf.
 func (rawCodec) Name() string { return "proto" }
 
 // openADS opens an ADS stream whose responses arrive as rawFrames.
