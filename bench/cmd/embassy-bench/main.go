@@ -92,8 +92,9 @@ func usage() {
 Measures embassy-cp's xDS pushes beside a bare go-control-plane
 snapshot-cache server serving the same translated configuration, then
 SVID signing and ext_authz. The defaults (500 proxies, 1,000 services,
-3 runs of each server and protocol) take about 5 minutes on 2 cores;
---identity=false --authz=false leave out the later sections.
+3 runs of each server and protocol) take a few minutes on 2 idle cores
+(15 when other builds keep them busy); --identity=false --authz=false
+leave out the later sections.
 
   --sweep    one row per point: 250 to 5,000 proxies, 1,000 and 5,000
              services (long: tens of minutes)
