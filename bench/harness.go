@@ -43,6 +43,13 @@ func runPhase(ctx context.Context, cfg Config, s Server, m Mode) (PhaseResult, e
 		err = fmt.Errorf("%s %s phase: closing: %w", s, m, cerr)
 	}
 	res.FleetCPU = ph.clients.CPU()
+	// A long run's figures reach the log as each phase ends, so an
+	// interrupted run still tells what it measured.
+	line := fmt.Sprintf("%s %s: done: heap/proxy %s, configured in %s", s, m, size(res.HeapPerProxy()), ms(res.Connect))
+	for _, r := range res.Rows {
+		line += fmt.Sprintf(", %s p50 %s p99 %s %s/proxy", r.Change, ms(r.P50), ms(r.P99), size(r.BytesPerProxy()))
+	}
+	cfg.logf("%s", line)
 	return res, err
 }
 
