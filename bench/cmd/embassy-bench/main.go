@@ -97,7 +97,7 @@ SVID signing and ext_authz. The defaults (500 proxies, 1,000 services,
 leave out the later sections.
 
   --sweep    one row per point: 250 to 5,000 proxies, 1,000 and 5,000
-             services (long: tens of minutes)
+             services (long: over an hour with both servers)
   --scoped   config bytes and heap per proxy with and without config
              scoping, on a call graph where each service calls 5 others
 

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,7 +22,9 @@ var (
 	modes     = flag.String("modes", "sotw,delta", "protocols to measure, comma-separated: sotw, delta")
 	servers   = flag.String("servers", "embassy,baseline", "servers to measure, comma-separated: embassy, baseline (a bare go-control-plane snapshot-cache server)")
 	runs      = flag.Int("runs", 3, "runs of each server and protocol; the summary shows their medians, and the servers alternate which goes first")
-	sweep     = flag.Bool("sweep", false, "measure every point of 250, 500, 1000, 2000 and 5000 proxies × 1000 and 5000 services (ignores --proxies and --services) and print one row per point")
+	sweep     = flag.Bool("sweep", false, "measure every point of --sweep-proxies × --sweep-services (ignores --proxies and --services) and print one row per point")
+	sweepP    = flag.String("sweep-proxies", "250,500,1000,2000,5000", "the proxies of --sweep's points, comma-separated")
+	sweepS    = flag.String("sweep-services", "1000,5000", "the services of --sweep's points, comma-separated")
 	scoped    = flag.Bool("scoped", false, "measure config bytes and heap per proxy with the Mesh's configScoping unset and set to explicit, each service calling 5 others; fails when the control plane has no config scoping")
 	debounce  = flag.Duration("debounce", 100*time.Millisecond, "the control plane's push debounce (the baseline waits as long before pushing)")
 	viaApply  = flag.Bool("apply", true, "seed embassy's mesh through an apply, with its validation and reference checks (false: one raw store commit)")
@@ -30,12 +34,6 @@ var (
 	changeTO  = flag.Duration("change-timeout", 3*time.Minute, "bound on one change reaching every proxy")
 	deadline  = flag.Duration("deadline", 30*time.Minute, "bound on the whole run")
 	inProc    = flag.Bool("in-process", false, "run the proxies in this process (their heap then counts as the servers')")
-)
-
-// sweepProxies and sweepServices are the points of --sweep.
-var (
-	sweepProxies  = []int{250, 500, 1000, 2000, 5000}
-	sweepServices = []int{1000, 5000}
 )
 
 // xdsConfig builds the run's configuration from the flags.
@@ -81,6 +79,27 @@ func xdsConfig(exe string) (bench.Config, error) {
 		return cfg, fmt.Errorf("--sweep and --scoped are separate runs: pick one")
 	}
 	return cfg, nil
+}
+
+// sweepPoints reads --sweep-proxies and --sweep-services.
+func sweepPoints(endpoints int) (proxies, services []int, err error) {
+	for _, f := range []struct {
+		name string
+		val  string
+		out  *[]int
+	}{{"--sweep-proxies", *sweepP, &proxies}, {"--sweep-services", *sweepS, &services}} {
+		for _, v := range strings.Split(f.val, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || n < 2 {
+				return nil, nil, fmt.Errorf("%s: %q is not a whole number of at least 2", f.name, v)
+			}
+			*f.out = append(*f.out, n)
+		}
+	}
+	if p, s := slices.Max(proxies), slices.Min(services); p > s*endpoints {
+		return nil, nil, fmt.Errorf("--sweep-proxies: %d proxies need %d workloads, and %d services × %d endpoints have fewer", p, p, s, endpoints)
+	}
+	return proxies, services, nil
 }
 
 // runXDS runs the xDS section the flags ask for; it returns a process
@@ -132,8 +151,11 @@ func runTable(ctx context.Context, cfg bench.Config) error {
 }
 
 func runSweep(ctx context.Context, cfg bench.Config) error {
+	sweepProxies, sweepServices, err := sweepPoints(cfg.Mesh.EndpointsPerService)
+	if err != nil {
+		return err
+	}
 	var all []bench.PhaseResult
-	var err error
 	for _, s := range sweepServices {
 		for _, p := range sweepProxies {
 			c := cfg
