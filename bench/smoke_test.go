@@ -74,6 +74,13 @@ func TestBenchSmoke(t *testing.T) {
 	if !strings.Contains(out.String(), "embassy/baseline") || strings.Count(out.String(), "\n") < 20 {
 		t.Errorf("table:\n%s", out.String())
 	}
+	var sweep bytes.Buffer
+	if err := WriteSweep(&sweep, results); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(sweep.String(), "\n"); n != 1+len(points(results)) || strings.Contains(sweep.String(), " - ") {
+		t.Errorf("sweep table, want a header and a full row per point:\n%s", sweep.String())
+	}
 	t.Logf("\n%s", out.String())
 }
 
