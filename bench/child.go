@@ -232,13 +232,15 @@ func (c *ChildFleet) Connect(ctx context.Context, progress func(ready, total int
 	if err := c.send(childCmd{Op: "start", Fleet: &cfg}); err != nil {
 		return err
 	}
+	ready := 0
 	for {
 		e, err := c.next(ctx)
 		if err != nil {
-			return err
+			return fmt.Errorf("%d of %d proxies fully configured at the last report: %w", ready, len(cfg.NodeIDs), err)
 		}
 		switch e.Ev {
 		case "progress":
+			ready = e.Ready
 			if progress != nil {
 				progress(e.Ready, e.Total)
 			}
@@ -313,6 +315,15 @@ func (c *ChildFleet) Counters(ctx context.Context) (Counters, error) {
 			return *e.Counters, nil
 		}
 	}
+}
+
+// CPU implements Clients: the child process's user and system time, known
+// once it exited.
+func (c *ChildFleet) CPU() time.Duration {
+	if ps := c.cmd.ProcessState; ps != nil {
+		return ps.UserTime() + ps.SystemTime()
+	}
+	return 0
 }
 
 // Close implements Clients: it asks the child to close its streams and

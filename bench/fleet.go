@@ -43,6 +43,9 @@ type Clients interface {
 	Counters(ctx context.Context) (Counters, error)
 	// Close ends every stream.
 	Close() error
+	// CPU is the CPU time the proxies used, once closed; 0 when they run
+	// in this process, where it is not told apart from the server's.
+	CPU() time.Duration
 }
 
 // FleetConfig says what proxies to simulate and where to connect them.
@@ -244,6 +247,9 @@ func (f *Fleet) Counters(context.Context) (Counters, error) {
 	}
 	return c, nil
 }
+
+// CPU implements Clients.
+func (f *Fleet) CPU() time.Duration { return 0 }
 
 // Close implements Clients.
 func (f *Fleet) Close() error {

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -28,6 +29,12 @@ type MeshSize struct {
 	// a Route with an 80/20 split between version=v1 and version=v2; 0
 	// means no Routes.
 	RouteEvery int
+	// Calls gives every service an egress list of the Calls services
+	// after it (wrapping around), a call graph for config scoping; 0
+	// means no lists.
+	Calls int
+	// Scoping is the Mesh's spec.configScoping ("" leaves it unset).
+	Scoping string
 }
 
 // ServiceName is the name of the i-th generated service.
@@ -50,12 +57,19 @@ func (m MeshSize) NodeIDs(n int) ([]string, error) {
 }
 
 // Resources generates the mesh: services, their workloads, and Routes.
-func (m MeshSize) Resources() []*resource.Resource {
+func (m MeshSize) Resources() ([]*resource.Resource, error) {
 	var out []*resource.Resource
 	for i := 0; i < m.Services; i++ {
-		out = append(out, newResource(resource.KindService, ServiceName(i), &resource.ServiceSpec{
+		svc := newResource(resource.KindService, ServiceName(i), &resource.ServiceSpec{
 			Ports: []resource.ServicePort{{Name: "http", Port: ServicePort, Protocol: resource.ProtocolHTTP}},
-		}))
+		})
+		if m.Calls > 0 {
+			var err error
+			if svc, err = withEgress(svc, m.callees(i)); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, svc)
 		for j := 0; j < m.EndpointsPerService; j++ {
 			out = append(out, newResource(resource.KindWorkload, WorkloadName(i, j), workloadSpec(i, j, workloadAddress(i*m.EndpointsPerService+j))))
 		}
@@ -63,7 +77,69 @@ func (m MeshSize) Resources() []*resource.Resource {
 			out = append(out, newResource(resource.KindRoute, ServiceName(i), routeSpec(i, 80, 20)))
 		}
 	}
+	return out, nil
+}
+
+// MeshResource is the mesh's Mesh resource, with the scoping setting.
+func (m MeshSize) MeshResource() (*resource.Resource, error) {
+	r := newResource(resource.KindMesh, "default", &resource.MeshSpec{TrustDomain: "embassy.local"})
+	r.Metadata.Namespace = ""
+	if m.Scoping == "" {
+		return r, nil
+	}
+	return redecode(r, "configScoping", m.Scoping)
+}
+
+// MinClusters is how many clusters a proxy holds at least once configured:
+// every service's, or with a call graph under scoping, its callees'.
+func (m MeshSize) MinClusters() int {
+	if m.Calls > 0 && m.Scoping != "" && m.Scoping != "none" {
+		return m.Calls
+	}
+	return m.Services
+}
+
+// callees are the services the i-th service calls.
+func (m MeshSize) callees(i int) []string {
+	var out []string
+	for k := 1; k <= m.Calls && k < m.Services; k++ {
+		out = append(out, ServiceName((i+k)%m.Services))
+	}
 	return out
+}
+
+// withEgress gives a Service an egress list naming each callee.
+func withEgress(svc *resource.Resource, callees []string) (*resource.Resource, error) {
+	var egress []map[string]string
+	for _, c := range callees {
+		egress = append(egress, map[string]string{"service": c})
+	}
+	return redecode(svc, "egress", egress)
+}
+
+// redecode sets one field of r's spec and reads r back the way embassyctl
+// reads a file, so a field this build's schema lacks is refused with the
+// decoder's own error instead of being dropped; the scoping fields are
+// set this way so the harness states plainly when the control plane does
+// not support scoping.
+func redecode(r *resource.Resource, field string, value any) (*resource.Resource, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, err
+	}
+	doc["spec"].(map[string]any)[field] = value
+	if b, err = json.Marshal(doc); err != nil {
+		return nil, err
+	}
+	rs, err := resource.Decode("generated "+string(r.Kind), b)
+	if err != nil {
+		return nil, fmt.Errorf("this control plane does not take spec.%s on a %s, so config scoping cannot be measured: %w", field, r.Kind, err)
+	}
+	return rs[0], nil
 }
 
 func newResource(kind resource.Kind, name string, spec any) *resource.Resource {

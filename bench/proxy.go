@@ -117,8 +117,9 @@ func (p *proxy) decode(typeURL string, names []string, values [][]byte) ([]item,
 	return items, nil
 }
 
-// update stores a response's resources (replacing all held ones when full,
-// as SotW does) and returns the new subscription of the dependent type
+// update stores a response's resources (replacing all held ones when
+// full, as a SotW Listener or Cluster response does; adding to them
+// otherwise) and returns the new subscription of the dependent type
 // when it changed.
 func (p *proxy) update(typeURL, version, nonce string, items []item, removed []string, full bool) (depType string, oldSub, newSub []string) {
 	p.mu.Lock()
@@ -155,6 +156,14 @@ func (p *proxy) update(typeURL, version, nonce string, items []item, removed []s
 		return "", nil, nil
 	}
 	oldSub, dep.sub = dep.sub, sub
+	// A resource the proxy no longer subscribes to is dropped, as Envoy
+	// drops the endpoints of a removed cluster: a SotW EDS or RDS
+	// response never says it is gone.
+	for n := range dep.res {
+		if _, ok := slices.BinarySearch(sub, n); !ok {
+			delete(dep.res, n)
+		}
+	}
 	return depType, oldSub, sub
 }
 
@@ -237,102 +246,109 @@ func (p *proxy) arm(seq int, typeURL, name string) error {
 
 // runSotW speaks state-of-the-world ADS until ctx ends or the stream fails.
 func (p *proxy) runSotW(ctx context.Context, conn *grpc.ClientConn) error {
-	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
+	stream, err := openADS(ctx, conn, false)
 	if err != nil {
 		return err
 	}
 	for _, t := range []string{TypeClusters, TypeListeners} {
-		if err := stream.Send(&discoveryv3.DiscoveryRequest{Node: p.node, TypeUrl: t}); err != nil {
+		if err := stream.SendMsg(&discoveryv3.DiscoveryRequest{Node: p.node, TypeUrl: t}); err != nil {
 			return err
 		}
 	}
 	for {
-		resp, err := stream.Recv()
+		var frame rawFrame
+		if err := stream.RecvMsg(&frame); err != nil {
+			return err
+		}
+		resp, err := parseSotW(frame)
 		if err != nil {
 			return err
 		}
-		values := make([][]byte, len(resp.GetResources()))
-		for k, a := range resp.GetResources() {
-			if a.GetTypeUrl() != resp.GetTypeUrl() {
-				return fmt.Errorf("a %s response holds a %s", resp.GetTypeUrl(), a.GetTypeUrl())
-			}
-			values[k] = a.GetValue()
-		}
-		items, derr := p.decode(resp.GetTypeUrl(), nil, values)
-		if derr != nil {
-			p.f.nack()
-			p.mu.Lock()
-			st := p.types[resp.GetTypeUrl()]
-			req := &discoveryv3.DiscoveryRequest{Node: p.node, TypeUrl: resp.GetTypeUrl(), VersionInfo: st.version, ResponseNonce: resp.GetNonce(), ResourceNames: st.sub,
-				ErrorDetail: &status.Status{Code: int32(codes.InvalidArgument), Message: derr.Error()}}
-			p.mu.Unlock()
-			if err := stream.Send(req); err != nil {
-				return err
-			}
-			continue
-		}
-		depType, _, newSub := p.update(resp.GetTypeUrl(), resp.GetVersionInfo(), resp.GetNonce(), items, nil, true)
-		p.mu.Lock()
-		ack := &discoveryv3.DiscoveryRequest{Node: p.node, TypeUrl: resp.GetTypeUrl(), VersionInfo: resp.GetVersionInfo(), ResponseNonce: resp.GetNonce(), ResourceNames: p.types[resp.GetTypeUrl()].sub}
-		var sub *discoveryv3.DiscoveryRequest
-		if depType != "" {
-			dep := p.types[depType]
-			sub = &discoveryv3.DiscoveryRequest{Node: p.node, TypeUrl: depType, VersionInfo: dep.version, ResponseNonce: dep.nonce, ResourceNames: newSub}
-		}
-		p.mu.Unlock()
-		if err := stream.Send(ack); err != nil {
+		ack, sub := p.receiveSotW(resp)
+		if err := stream.SendMsg(ack); err != nil {
 			return err
 		}
-		p.acked(resp.GetTypeUrl())
+		if ack.ErrorDetail == nil {
+			p.acked(resp.typeURL)
+		}
 		if sub != nil {
-			if err := stream.Send(sub); err != nil {
+			if err := stream.SendMsg(sub); err != nil {
 				return err
 			}
 		}
 	}
 }
 
+// receiveSotW takes in a SotW response and returns the request that ACKs
+// or NACKs it and, when the response changed what the proxy depends on,
+// the request that subscribes to the new names.
+func (p *proxy) receiveSotW(resp wireResponse) (ack, sub *discoveryv3.DiscoveryRequest) {
+	items, derr := p.decode(resp.typeURL, nil, resp.values)
+	if derr != nil {
+		p.f.nack()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		st := p.types[resp.typeURL]
+		var names []string
+		if st != nil {
+			names = st.sub
+		} else {
+			st = &typeState{}
+		}
+		return &discoveryv3.DiscoveryRequest{Node: p.node, TypeUrl: resp.typeURL, VersionInfo: st.version, ResponseNonce: resp.nonce, ResourceNames: names,
+			ErrorDetail: &status.Status{Code: int32(codes.InvalidArgument), Message: derr.Error()}}, nil
+	}
+	// Only Listener and Cluster responses carry the complete state; an
+	// EDS or RDS response may carry just what changed.
+	full := resp.typeURL == TypeClusters || resp.typeURL == TypeListeners
+	depType, _, newSub := p.update(resp.typeURL, resp.version, resp.nonce, items, nil, full)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ack = &discoveryv3.DiscoveryRequest{Node: p.node, TypeUrl: resp.typeURL, VersionInfo: resp.version, ResponseNonce: resp.nonce, ResourceNames: p.types[resp.typeURL].sub}
+	if depType != "" {
+		dep := p.types[depType]
+		sub = &discoveryv3.DiscoveryRequest{Node: p.node, TypeUrl: depType, VersionInfo: dep.version, ResponseNonce: dep.nonce, ResourceNames: newSub}
+	}
+	return ack, sub
+}
+
 // runDelta speaks incremental ADS until ctx ends or the stream fails.
 func (p *proxy) runDelta(ctx context.Context, conn *grpc.ClientConn) error {
-	stream, err := discoveryv3.NewAggregatedDiscoveryServiceClient(conn).DeltaAggregatedResources(ctx)
+	stream, err := openADS(ctx, conn, true)
 	if err != nil {
 		return err
 	}
 	for _, t := range []string{TypeClusters, TypeListeners} {
-		if err := stream.Send(&discoveryv3.DeltaDiscoveryRequest{Node: p.node, TypeUrl: t}); err != nil {
+		if err := stream.SendMsg(&discoveryv3.DeltaDiscoveryRequest{Node: p.node, TypeUrl: t}); err != nil {
 			return err
 		}
 	}
 	for {
-		resp, err := stream.Recv()
+		var frame rawFrame
+		if err := stream.RecvMsg(&frame); err != nil {
+			return err
+		}
+		resp, err := parseDelta(frame)
 		if err != nil {
 			return err
 		}
-		names := make([]string, len(resp.GetResources()))
-		values := make([][]byte, len(resp.GetResources()))
-		for k, r := range resp.GetResources() {
-			if a := r.GetResource(); a != nil && a.GetTypeUrl() != resp.GetTypeUrl() {
-				return fmt.Errorf("a %s response holds a %s", resp.GetTypeUrl(), a.GetTypeUrl())
-			}
-			names[k], values[k] = r.GetName(), r.GetResource().GetValue()
-		}
-		items, derr := p.decode(resp.GetTypeUrl(), names, values)
+		items, derr := p.decode(resp.typeURL, resp.names, resp.values)
 		if derr != nil {
 			p.f.nack()
-			if err := stream.Send(&discoveryv3.DeltaDiscoveryRequest{Node: p.node, TypeUrl: resp.GetTypeUrl(), ResponseNonce: resp.GetNonce(),
+			if err := stream.SendMsg(&discoveryv3.DeltaDiscoveryRequest{Node: p.node, TypeUrl: resp.typeURL, ResponseNonce: resp.nonce,
 				ErrorDetail: &status.Status{Code: int32(codes.InvalidArgument), Message: derr.Error()}}); err != nil {
 				return err
 			}
 			continue
 		}
-		depType, oldSub, newSub := p.update(resp.GetTypeUrl(), resp.GetSystemVersionInfo(), resp.GetNonce(), items, resp.GetRemovedResources(), false)
-		if err := stream.Send(&discoveryv3.DeltaDiscoveryRequest{Node: p.node, TypeUrl: resp.GetTypeUrl(), ResponseNonce: resp.GetNonce()}); err != nil {
+		depType, oldSub, newSub := p.update(resp.typeURL, resp.version, resp.nonce, items, resp.removed, false)
+		if err := stream.SendMsg(&discoveryv3.DeltaDiscoveryRequest{Node: p.node, TypeUrl: resp.typeURL, ResponseNonce: resp.nonce}); err != nil {
 			return err
 		}
-		p.acked(resp.GetTypeUrl())
+		p.acked(resp.typeURL)
 		if depType != "" {
 			add, drop := diffSorted(oldSub, newSub)
-			if err := stream.Send(&discoveryv3.DeltaDiscoveryRequest{Node: p.node, TypeUrl: depType, ResourceNamesSubscribe: add, ResourceNamesUnsubscribe: drop}); err != nil {
+			if err := stream.SendMsg(&discoveryv3.DeltaDiscoveryRequest{Node: p.node, TypeUrl: depType, ResourceNamesSubscribe: add, ResourceNamesUnsubscribe: drop}); err != nil {
 				return err
 			}
 		}

@@ -23,14 +23,14 @@ func percentiles(ds []time.Duration) (p50, p99, mx time.Duration) {
 	return rank(0.50), rank(0.99), s[len(s)-1]
 }
 
-// WriteTable prints the results as the table `make bench` shows.
+// WriteTable prints every phase's measurements, one row per change.
 func WriteTable(w io.Writer, results []PhaseResult) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "phase\tproxies\tservices\tchange\tacked\tp50\tp99\tmax\tbytes/push(total)\tbytes/proxy\tresponses\theap/proxy")
+	fmt.Fprintln(tw, "run\tserver\tmode\tproxies\tservices\tchange\tacked\tp50\tp99\tmax\tbytes/push(total)\tbytes/proxy\tresponses\theap/proxy")
 	for _, ph := range results {
 		for _, r := range ph.Rows {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n",
-				r.Mode, r.Proxies, r.Services, r.Change, r.Acked, r.Proxies, ms(r.P50), ms(r.P99), ms(r.Max),
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%s\t%d/%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n",
+				ph.Run, r.Server, r.Mode, r.Proxies, r.Services, r.Change, r.Acked, r.Proxies, ms(r.P50), ms(r.P99), ms(r.Max),
 				size(float64(r.Bytes)), size(r.BytesPerProxy()), r.Responses, size(ph.HeapPerProxy()))
 		}
 	}
@@ -38,9 +38,9 @@ func WriteTable(w io.Writer, results []PhaseResult) error {
 		return err
 	}
 	for _, ph := range results {
-		fmt.Fprintf(w, "%s: %d proxies fully configured in %s (%s sent, %s per proxy); heap %s before, %s after; mesh seeded in %s\n",
-			ph.Mode, ph.Proxies, ms(ph.Connect), size(float64(ph.ConnectBytes)), size(float64(ph.ConnectBytes)/float64(max(ph.Proxies, 1))),
-			size(float64(ph.HeapBefore)), size(float64(ph.HeapAfter)), ms(ph.Seed))
+		fmt.Fprintf(w, "run %d, %s %s: %d proxies fully configured in %s (%s sent, %s per proxy); heap %s before, %s after; mesh seeded in %s; CPU: server %s, proxies %s\n",
+			ph.Run, ph.Server, ph.Mode, ph.Proxies, ms(ph.Connect), size(float64(ph.ConnectBytes)), size(ph.ConnectBytesPerProxy()),
+			size(float64(ph.HeapBefore)), size(float64(ph.HeapAfter)), ms(ph.Seed), ph.ServerCPU.Round(time.Millisecond), ph.FleetCPU.Round(time.Millisecond))
 	}
 	return nil
 }

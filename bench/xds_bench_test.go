@@ -13,11 +13,11 @@ var benchSize = MeshSize{Services: 200, EndpointsPerService: 5, RouteEvery: 10}
 const benchProxies = 50
 
 // benchPhase starts a control plane and connects in-process proxies.
-func benchPhase(tb testing.TB, cfg Config, mode Mode) *Phase {
+func benchPhase(tb testing.TB, cfg Config, s Server, mode Mode) *Phase {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.ConnectTimeout+30*time.Second)
 	defer cancel()
-	ph, err := StartPhase(ctx, cfg, mode)
+	ph, err := StartPhase(ctx, cfg, s, mode)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -41,8 +41,8 @@ func benchConfig(proxies int, size MeshSize, debounce time.Duration) Config {
 // commit until every proxy has received and ACKed the new
 // ClusterLoadAssignment: that is ns/op. The debounce is the smallest the control plane
 // takes, so the time is mostly the push's own.
-func benchmarkPushEndpoints(b *testing.B, mode Mode) {
-	ph := benchPhase(b, benchConfig(benchProxies, benchSize, time.Millisecond), mode)
+func benchmarkPushEndpoints(b *testing.B, s Server, mode Mode) {
+	ph := benchPhase(b, benchConfig(benchProxies, benchSize, time.Millisecond), s, mode)
 	ctx := context.Background()
 	var bytes, responses int64
 	var maxLat time.Duration
@@ -78,7 +78,15 @@ func benchmarkPushEndpoints(b *testing.B, mode Mode) {
 
 // BenchmarkPushEndpointsSotW pushes an endpoint change to state-of-the-world
 // proxies.
-func BenchmarkPushEndpointsSotW(b *testing.B) { benchmarkPushEndpoints(b, SotW) }
+func BenchmarkPushEndpointsSotW(b *testing.B) { benchmarkPushEndpoints(b, Embassy, SotW) }
 
 // BenchmarkPushEndpointsDelta pushes an endpoint change to Delta proxies.
-func BenchmarkPushEndpointsDelta(b *testing.B) { benchmarkPushEndpoints(b, Delta) }
+func BenchmarkPushEndpointsDelta(b *testing.B) { benchmarkPushEndpoints(b, Embassy, Delta) }
+
+// BenchmarkPushEndpointsBaselineSotW pushes the same change from the bare
+// go-control-plane server to state-of-the-world proxies.
+func BenchmarkPushEndpointsBaselineSotW(b *testing.B) { benchmarkPushEndpoints(b, Baseline, SotW) }
+
+// BenchmarkPushEndpointsBaselineDelta pushes the same change from the bare
+// go-control-plane server to Delta proxies.
+func BenchmarkPushEndpointsBaselineDelta(b *testing.B) { benchmarkPushEndpoints(b, Baseline, Delta) }
