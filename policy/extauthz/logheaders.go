@@ -41,7 +41,11 @@ func (h loggedHeaders) MarshalJSON() ([]byte, error) {
 	for i := range h.names {
 		n += len(h.names[i]) + len(h.values[i]) + 6
 	}
-	b := make([]byte, 0, n)
+	return h.appendJSON(make([]byte, 0, n)), nil
+}
+
+// appendJSON appends the headers as one JSON object, keys sorted.
+func (h loggedHeaders) appendJSON(b []byte) []byte {
 	b = append(b, '{')
 	for i := range h.names {
 		if i > 0 {
@@ -51,7 +55,7 @@ func (h loggedHeaders) MarshalJSON() ([]byte, error) {
 		b = append(b, ':')
 		b = appendJSONString(b, h.values[i])
 	}
-	return append(b, '}'), nil
+	return append(b, '}')
 }
 
 // String renders the headers as fmt renders a map[string]string, which is
