@@ -46,7 +46,11 @@ type AuthzConfig struct {
 	OPA        string
 	OPASkipped string
 	Log        io.Writer
+	// Pin runs both servers on one CPU and the clients on the others
+	// (cpuPin), when the machine has two or more.
+	Pin bool
 
+	pin *cpuPin
 	// opaURL, in tests, is an OPA-compatible server already running, used
 	// instead of starting OPA.
 	opaURL string
@@ -65,6 +69,8 @@ type AuthzReport struct {
 	// RBAC says whether the JWT policy compiles to RBAC, and if not, why.
 	RBAC      *rbac.Result
 	Footprint AuthzFootprint
+	// Pinning says on which CPUs the servers and the clients ran.
+	Pinning string
 	// CPUs, and the load average before and after the section.
 	CPUs                  int
 	LoadBefore, LoadAfter string
@@ -118,7 +124,9 @@ type authzPolicyCase struct {
 // swaps under load.
 func MeasureAuthz(ctx context.Context, cfg AuthzConfig) (*AuthzReport, error) {
 	cfg = authzDefaults(cfg)
-	rep := &AuthzReport{Rounds: cfg.Rounds, CPUs: runtime.NumCPU(), LoadBefore: loadAverage()}
+	cfg.pin = pinCPUs(cfg.Pin)
+	defer cfg.pin.unpin()
+	rep := &AuthzReport{Rounds: cfg.Rounds, CPUs: runtime.NumCPU(), LoadBefore: loadAverage(), Pinning: cfg.pin.Note}
 	jwtCase := authzPolicyCase{policy: authzPolicy, data: authzData, reqs: authzRequests(time.Now())}
 	rep.Requests = len(jwtCase.reqs)
 	for _, r := range jwtCase.reqs {
@@ -196,7 +204,7 @@ func runScenario(ctx context.Context, cfg AuthzConfig, rep *AuthzReport, sc *Aut
 	for i, r := range pc.reqs {
 		reqs[i] = r.req
 	}
-	emb, err := startEmbassy(ctx, cfg.Child(), authzChildConfig{Policy: pc.policy, Data: pc.data, CacheSize: cacheSize}, reqs[0])
+	emb, err := startEmbassy(ctx, cfg.pin.wrap(cfg.Child()), authzChildConfig{Policy: pc.policy, Data: pc.data, CacheSize: cacheSize}, reqs[0])
 	if err != nil {
 		return fmt.Errorf("embassy's Check server: %w", err)
 	}
@@ -292,7 +300,7 @@ func startPeerSide(ctx context.Context, cfg AuthzConfig, rep *AuthzReport, pc au
 	noCPU := func() time.Duration { return -1 }
 	switch {
 	case cfg.Peer != "":
-		p, err := startPeer(ctx, cfg.Peer, pc.policy, pc.data, reqs[0])
+		p, err := startPeer(ctx, cfg.pin, cfg.Peer, pc.policy, pc.data, reqs[0])
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("the peer %s: %w", cfg.Peer, err)
 		}
@@ -307,7 +315,7 @@ func startPeerSide(ctx context.Context, cfg AuthzConfig, rep *AuthzReport, pc au
 			rep.PeerName = "OPA-compatible test server (HTTP)"
 			return httpDecider(cfg.opaURL+opaDecisionPath, bodies), noCPU, func() {}, nil
 		}
-		srv, err := startOPA(ctx, cfg.OPA, pc.policy, pc.data)
+		srv, err := startOPA(ctx, cfg.pin, cfg.OPA, pc.policy, pc.data)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("the OPA server: %w", err)
 		}

@@ -97,12 +97,19 @@ func serveChildPolicy(cfg authzChildConfig) (*extauthz.Server, net.Listener, err
 	if err := e.Load(b); err != nil {
 		return nil, nil, err
 	}
-	logger := hclog.New(&hclog.LoggerOptions{Name: "authz", JSONFormat: true, Output: io.Discard, Level: hclog.Info})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, nil, err
 	}
-	return extauthz.New(e, extauthz.Options{Logger: logger, CacheSize: cfg.CacheSize}), lis, nil
+	return extauthz.New(e, extauthz.Options{DecisionLog: agentDecisionLog(), CacheSize: cfg.CacheSize}), lis, nil
+}
+
+// agentDecisionLog is the decision log of an agent run with --log-json
+// and its default sample, writing to io.Discard as the peer writes none;
+// it lives as long as the process.
+func agentDecisionLog() *extauthz.DecisionLog {
+	logger := hclog.New(&hclog.LoggerOptions{Name: "authz", JSONFormat: true, Output: io.Discard, Level: hclog.Info})
+	return extauthz.NewDecisionLogJSON(logger, io.Discard, nil, extauthz.DefaultDecisionLogSample)
 }
 
 // embassyServer is a Check server child of this process.

@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"runtime"
 	"slices"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	"github.com/hashicorp/go-hclog"
 
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/policy/compile"
@@ -160,8 +158,7 @@ func benchServer(pc authzPolicyCase, cacheSize int) (*extauthz.Server, *engine.E
 	if err := e.Load(b); err != nil {
 		return nil, nil, err
 	}
-	logger := hclog.New(&hclog.LoggerOptions{Name: "authz", JSONFormat: true, Output: io.Discard, Level: hclog.Info})
-	return extauthz.New(e, extauthz.Options{Logger: logger, CacheSize: cacheSize}), e, nil
+	return extauthz.New(e, extauthz.Options{DecisionLog: agentDecisionLog(), CacheSize: cacheSize}), e, nil
 }
 
 // measureSwaps loads the callers policy with the cache on, then does it

@@ -25,7 +25,7 @@ type grpcServer struct {
 // beside Envoy: its gRPC Check server on a free loopback port deciding
 // data.envoy.authz.allow of policy and data, decision logs off, until it
 // answers a Check about probe.
-func startPeer(ctx context.Context, bin, policy string, data []byte, probe *authv3.CheckRequest) (*grpcServer, error) {
+func startPeer(ctx context.Context, pin *cpuPin, bin, policy string, data []byte, probe *authv3.CheckRequest) (*grpcServer, error) {
 	var ports [3]int
 	for i := range ports {
 		p, err := freeLoopbackPort()
@@ -39,7 +39,8 @@ func startPeer(ctx context.Context, bin, policy string, data []byte, probe *auth
 		"--set=plugins.envoy_ext_authz_grpc.addr=" + loop(ports[2]),
 		"--set=plugins.envoy_ext_authz_grpc.path=envoy/authz/allow",
 		"--set=decision_logs.console=false", "policy.rego", "data.json"}
-	proc, err := launch(bin, args, policyFiles(policy, data))
+	run, args := pin.command(bin, args)
+	proc, err := launch(run, args, policyFiles(policy, data))
 	if err != nil {
 		return nil, err
 	}

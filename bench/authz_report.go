@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"embassy.dev/embassy/policy/extauthz"
 )
 
 // authzRBACName names the RBAC row of the table.
@@ -30,7 +32,7 @@ func WriteAuthzTable(w io.Writer, r *AuthzReport) error {
 	if r.PeerSkipped != "" {
 		peer = "none, skipped: " + r.PeerSkipped
 	}
-	fmt.Fprintf(w, "side by side, %d rounds alternating which side goes first; embassy: its Check server in a child process, gRPC on TCP loopback; peer: %s\n\n", r.Rounds, peer)
+	fmt.Fprintf(w, "side by side, %d rounds alternating which side goes first; embassy: its Check server in a child process, gRPC on TCP loopback, decision log as the agent's with --log-json (every denial, %.0f%% of allows); peer: %s\n\n", r.Rounds, 100*extauthz.DefaultDecisionLogSample, peer)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "scenario\tclients\tside\tcalls\tp50\tp99\tcalls/s\tserver CPU/call\tvs peer")
 	for _, sc := range r.Scenarios {
@@ -59,6 +61,7 @@ func WriteAuthzTable(w io.Writer, r *AuthzReport) error {
 	}
 	fmt.Fprintf(w, "machine: %d CPUs (GOMAXPROCS %d) shared by the clients, both servers and anything else running; load average %s before, %s after\n",
 		r.CPUs, runtime.GOMAXPROCS(0), r.LoadBefore, r.LoadAfter)
+	fmt.Fprintf(w, "cpus: %s\n", r.Pinning)
 	return nil
 }
 
