@@ -49,6 +49,10 @@ type AuthzConfig struct {
 	// Pin runs both servers on one CPU and the clients on the others
 	// (cpuPin), when the machine has two or more.
 	Pin bool
+	// PeerJWTCache turns on, in the peer, the verified-token cache the
+	// agent runs with (engine.JWTCacheSize); users of the plugin run
+	// without it unless they configure it.
+	PeerJWTCache bool
 
 	pin *cpuPin
 	// opaURL, in tests, is an OPA-compatible server already running, used
@@ -300,11 +304,16 @@ func startPeerSide(ctx context.Context, cfg AuthzConfig, rep *AuthzReport, pc au
 	noCPU := func() time.Duration { return -1 }
 	switch {
 	case cfg.Peer != "":
-		p, err := startPeer(ctx, cfg.pin, cfg.Peer, pc.policy, pc.data, reqs[0])
+		p, err := startPeer(ctx, cfg.pin, cfg.Peer, cfg.PeerJWTCache, pc.policy, pc.data, reqs[0])
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("the peer %s: %w", cfg.Peer, err)
 		}
 		rep.PeerName = "opa-envoy-plugin " + p.Version + " (gRPC, TCP loopback)"
+		if cfg.PeerJWTCache {
+			rep.PeerName += " with OPA's verified-token cache on, as embassy runs"
+		} else {
+			rep.PeerName += " with its defaults (OPA's verified-token cache off; embassy runs with it on)"
+		}
 		return checkDecider(p.Addr, reqs), p.CPU, p.Stop, nil
 	case cfg.opaURL != "" || cfg.OPA != "":
 		bodies, err := opaBodies(pc.reqs)
