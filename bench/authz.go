@@ -53,6 +53,10 @@ type AuthzConfig struct {
 	// agent runs with (engine.JWTCacheSize); users of the plugin run
 	// without it unless they configure it.
 	PeerJWTCache bool
+	// CPUProfiles, when set, is a path prefix: embassy's Check server
+	// writes the CPU profile of each scenario to PREFIX-N.prof, N counting
+	// scenarios from 1.
+	CPUProfiles string
 
 	pin *cpuPin
 	// opaURL, in tests, is an OPA-compatible server already running, used
@@ -160,7 +164,11 @@ func MeasureAuthz(ctx context.Context, cfg AuthzConfig) (*AuthzReport, error) {
 		scenario{fmt.Sprintf("%d callers and paths, cache", callerCount), callers, most, cfg.CacheSize})
 	for _, p := range plan {
 		sc := AuthzScenario{Name: p.name, Clients: p.clients}
-		err := runScenario(ctx, cfg, rep, &sc, p.pc, p.cache)
+		child := authzChildConfig{Policy: p.pc.policy, Data: p.pc.data, CacheSize: p.cache}
+		if cfg.CPUProfiles != "" {
+			child.CPUProfile = fmt.Sprintf("%s-%d.prof", cfg.CPUProfiles, len(rep.Scenarios)+1)
+		}
+		err := runScenario(ctx, cfg, rep, &sc, p.pc, child)
 		rep.Scenarios = append(rep.Scenarios, sc)
 		if err != nil {
 			return rep, fmt.Errorf("%s, %d clients: %w", p.name, p.clients, err)
@@ -200,7 +208,7 @@ func (cfg AuthzConfig) logf(format string, args ...any) {
 // runScenario starts both sides with the scenario's policy, checks their
 // decisions against the request set, then alternates them for the
 // rounds.
-func runScenario(ctx context.Context, cfg AuthzConfig, rep *AuthzReport, sc *AuthzScenario, pc authzPolicyCase, cacheSize int) error {
+func runScenario(ctx context.Context, cfg AuthzConfig, rep *AuthzReport, sc *AuthzScenario, pc authzPolicyCase, child authzChildConfig) error {
 	if cfg.Child == nil {
 		return errors.New("no way to start embassy's Check server (AuthzConfig.Child)")
 	}
@@ -208,7 +216,7 @@ func runScenario(ctx context.Context, cfg AuthzConfig, rep *AuthzReport, sc *Aut
 	for i, r := range pc.reqs {
 		reqs[i] = r.req
 	}
-	emb, err := startEmbassy(ctx, cfg.pin.wrap(cfg.Child()), authzChildConfig{Policy: pc.policy, Data: pc.data, CacheSize: cacheSize}, reqs[0])
+	emb, err := startEmbassy(ctx, cfg.pin.wrap(cfg.Child()), child, reqs[0])
 	if err != nil {
 		return fmt.Errorf("embassy's Check server: %w", err)
 	}
@@ -223,7 +231,7 @@ func runScenario(ctx context.Context, cfg AuthzConfig, rep *AuthzReport, sc *Aut
 			return fmt.Errorf("embassy decided allow=%t for %q, which the policy means to be allow=%t", ref[i], r.name, r.want)
 		}
 	}
-	if cacheSize > 0 {
+	if child.CacheSize > 0 {
 		// Measure the cache in its steady state, not the analysis the
 		// first Check starts.
 		if err := waitCacheReady(emb.CacheStats); err != nil {
@@ -257,7 +265,7 @@ func runScenario(ctx context.Context, cfg AuthzConfig, rep *AuthzReport, sc *Aut
 	if err := alternate(cfg, sc, sides); err != nil {
 		return err
 	}
-	if cacheSize > 0 {
+	if child.CacheSize > 0 {
 		if sc.Cache, err = emb.CacheStats(); err != nil {
 			return err
 		}

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
+	"runtime/pprof"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -25,6 +27,9 @@ type authzChildConfig struct {
 	Policy    string          `json:"policy"`
 	Data      json.RawMessage `json:"data"`
 	CacheSize int             `json:"cacheSize"`
+	// CPUProfile, when set, is the file the child writes its CPU profile
+	// to, from when it serves until it ends.
+	CPUProfile string `json:"cpuProfile,omitempty"`
 }
 
 // authzChildReport is each line the child writes: first where it serves,
@@ -61,6 +66,14 @@ func ServeAuthzChild(ctx context.Context, in io.Reader, out io.Writer) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 	defer func() { srv.Stop(); <-served }()
+	if cfg.CPUProfile != "" {
+		stop, err := startCPUProfile(cfg.CPUProfile)
+		if err != nil {
+			enc.Encode(authzChildReport{Err: err.Error()})
+			return err
+		}
+		defer stop()
+	}
 	if err := enc.Encode(authzChildReport{Addr: lis.Addr().String()}); err != nil {
 		return err
 	}
@@ -110,6 +123,19 @@ func serveChildPolicy(cfg authzChildConfig) (*extauthz.Server, net.Listener, err
 func agentDecisionLog() *extauthz.DecisionLog {
 	logger := hclog.New(&hclog.LoggerOptions{Name: "authz", JSONFormat: true, Output: io.Discard, Level: hclog.Info})
 	return extauthz.NewDecisionLogJSON(logger, io.Discard, nil, extauthz.DefaultDecisionLogSample)
+}
+
+// startCPUProfile profiles this process into path until stop.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // embassyServer is a Check server child of this process.
