@@ -216,9 +216,14 @@ func (s *embassyServer) CacheStats() (*extauthz.CacheStats, error) {
 	return r.Cache, err
 }
 
-// Stop closes the child's stdin, which ends it, then stops it as any
-// server process.
+// Stop closes the child's stdin, which ends it once it has written what
+// it keeps till the end (its CPU profile), and waits five seconds for
+// that before stopping it as any server process.
 func (s *embassyServer) Stop() {
 	s.in.Close()
+	select {
+	case <-s.exited:
+	case <-time.After(5 * time.Second):
+	}
 	s.serverProc.Stop()
 }
