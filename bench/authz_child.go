@@ -106,15 +106,15 @@ func serveChildPolicy(cfg authzChildConfig) (*extauthz.Server, net.Listener, err
 	if err != nil {
 		return nil, nil, err
 	}
-	e := engine.New()
-	if err := e.Load(b); err != nil {
+	srv := extauthz.New(engine.New(), extauthz.Options{DecisionLog: agentDecisionLog(), CacheSize: cfg.CacheSize})
+	if err := srv.Load(b); err != nil {
 		return nil, nil, err
 	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, nil, err
 	}
-	return extauthz.New(e, extauthz.Options{DecisionLog: agentDecisionLog(), CacheSize: cfg.CacheSize}), lis, nil
+	return srv, lis, nil
 }
 
 // agentDecisionLog is the decision log of an agent run with --log-json

@@ -164,11 +164,11 @@ func TestCacheAgreesOnBenchRequests(t *testing.T) {
 		{policy: authzPolicy, data: authzData, reqs: authzRequests(time.Now())},
 		{policy: callersPolicy, data: callersData(), reqs: callerRequests()},
 	} {
-		cached, _, err := benchServer(pc, 16)
+		cached, err := benchServer(pc, 16)
 		if err != nil {
 			t.Fatal(err)
 		}
-		plain, _, err := benchServer(pc, 0)
+		plain, err := benchServer(pc, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

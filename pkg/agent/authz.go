@@ -136,7 +136,7 @@ func (a *Authz) Update(ups []PolicyUpdate) error {
 		next[name] = p
 		err := up.Err
 		if err == nil {
-			err = p.engine.Load(up.Bundle)
+			err = p.check.Load(up.Bundle)
 		}
 		a.mu.Lock()
 		if err != nil {
