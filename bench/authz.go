@@ -46,7 +46,19 @@ type AuthzConfig struct {
 	OPA        string
 	OPASkipped string
 	Log        io.Writer
+	// Pin runs both servers on one CPU and the clients on the others
+	// (cpuPin), when the machine has two or more.
+	Pin bool
+	// PeerJWTCache turns on, in the peer, the verified-token cache the
+	// agent runs with (engine.JWTCacheSize); users of the plugin run
+	// without it unless they configure it.
+	PeerJWTCache bool
+	// CPUProfiles, when set, is a path prefix: embassy's Check server
+	// writes the CPU profile of each scenario to PREFIX-N.prof, N counting
+	// scenarios from 1.
+	CPUProfiles string
 
+	pin *cpuPin
 	// opaURL, in tests, is an OPA-compatible server already running, used
 	// instead of starting OPA.
 	opaURL string
@@ -65,6 +77,8 @@ type AuthzReport struct {
 	// RBAC says whether the JWT policy compiles to RBAC, and if not, why.
 	RBAC      *rbac.Result
 	Footprint AuthzFootprint
+	// Pinning says on which CPUs the servers and the clients ran.
+	Pinning string
 	// CPUs, and the load average before and after the section.
 	CPUs                  int
 	LoadBefore, LoadAfter string
@@ -118,7 +132,9 @@ type authzPolicyCase struct {
 // swaps under load.
 func MeasureAuthz(ctx context.Context, cfg AuthzConfig) (*AuthzReport, error) {
 	cfg = authzDefaults(cfg)
-	rep := &AuthzReport{Rounds: cfg.Rounds, CPUs: runtime.NumCPU(), LoadBefore: loadAverage()}
+	cfg.pin = pinCPUs(cfg.Pin)
+	defer cfg.pin.unpin()
+	rep := &AuthzReport{Rounds: cfg.Rounds, CPUs: runtime.NumCPU(), LoadBefore: loadAverage(), Pinning: cfg.pin.Note}
 	jwtCase := authzPolicyCase{policy: authzPolicy, data: authzData, reqs: authzRequests(time.Now())}
 	rep.Requests = len(jwtCase.reqs)
 	for _, r := range jwtCase.reqs {
@@ -148,7 +164,11 @@ func MeasureAuthz(ctx context.Context, cfg AuthzConfig) (*AuthzReport, error) {
 		scenario{fmt.Sprintf("%d callers and paths, cache", callerCount), callers, most, cfg.CacheSize})
 	for _, p := range plan {
 		sc := AuthzScenario{Name: p.name, Clients: p.clients}
-		err := runScenario(ctx, cfg, rep, &sc, p.pc, p.cache)
+		child := authzChildConfig{Policy: p.pc.policy, Data: p.pc.data, CacheSize: p.cache}
+		if cfg.CPUProfiles != "" {
+			child.CPUProfile = fmt.Sprintf("%s-%d.prof", cfg.CPUProfiles, len(rep.Scenarios)+1)
+		}
+		err := runScenario(ctx, cfg, rep, &sc, p.pc, child)
 		rep.Scenarios = append(rep.Scenarios, sc)
 		if err != nil {
 			return rep, fmt.Errorf("%s, %d clients: %w", p.name, p.clients, err)
@@ -188,7 +208,7 @@ func (cfg AuthzConfig) logf(format string, args ...any) {
 // runScenario starts both sides with the scenario's policy, checks their
 // decisions against the request set, then alternates them for the
 // rounds.
-func runScenario(ctx context.Context, cfg AuthzConfig, rep *AuthzReport, sc *AuthzScenario, pc authzPolicyCase, cacheSize int) error {
+func runScenario(ctx context.Context, cfg AuthzConfig, rep *AuthzReport, sc *AuthzScenario, pc authzPolicyCase, child authzChildConfig) error {
 	if cfg.Child == nil {
 		return errors.New("no way to start embassy's Check server (AuthzConfig.Child)")
 	}
@@ -196,7 +216,7 @@ func runScenario(ctx context.Context, cfg AuthzConfig, rep *AuthzReport, sc *Aut
 	for i, r := range pc.reqs {
 		reqs[i] = r.req
 	}
-	emb, err := startEmbassy(ctx, cfg.Child(), authzChildConfig{Policy: pc.policy, Data: pc.data, CacheSize: cacheSize}, reqs[0])
+	emb, err := startEmbassy(ctx, cfg.pin.wrap(cfg.Child()), child, reqs[0])
 	if err != nil {
 		return fmt.Errorf("embassy's Check server: %w", err)
 	}
@@ -211,7 +231,7 @@ func runScenario(ctx context.Context, cfg AuthzConfig, rep *AuthzReport, sc *Aut
 			return fmt.Errorf("embassy decided allow=%t for %q, which the policy means to be allow=%t", ref[i], r.name, r.want)
 		}
 	}
-	if cacheSize > 0 {
+	if child.CacheSize > 0 {
 		// Measure the cache in its steady state, not the analysis the
 		// first Check starts.
 		if err := waitCacheReady(emb.CacheStats); err != nil {
@@ -245,7 +265,7 @@ func runScenario(ctx context.Context, cfg AuthzConfig, rep *AuthzReport, sc *Aut
 	if err := alternate(cfg, sc, sides); err != nil {
 		return err
 	}
-	if cacheSize > 0 {
+	if child.CacheSize > 0 {
 		if sc.Cache, err = emb.CacheStats(); err != nil {
 			return err
 		}
@@ -292,11 +312,16 @@ func startPeerSide(ctx context.Context, cfg AuthzConfig, rep *AuthzReport, pc au
 	noCPU := func() time.Duration { return -1 }
 	switch {
 	case cfg.Peer != "":
-		p, err := startPeer(ctx, cfg.Peer, pc.policy, pc.data, reqs[0])
+		p, err := startPeer(ctx, cfg.pin, cfg.Peer, cfg.PeerJWTCache, pc.policy, pc.data, reqs[0])
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("the peer %s: %w", cfg.Peer, err)
 		}
 		rep.PeerName = "opa-envoy-plugin " + p.Version + " (gRPC, TCP loopback)"
+		if cfg.PeerJWTCache {
+			rep.PeerName += " with OPA's verified-token cache on, as embassy runs"
+		} else {
+			rep.PeerName += " with its defaults (OPA's verified-token cache off; embassy runs with it on)"
+		}
 		return checkDecider(p.Addr, reqs), p.CPU, p.Stop, nil
 	case cfg.opaURL != "" || cfg.OPA != "":
 		bodies, err := opaBodies(pc.reqs)
@@ -307,7 +332,7 @@ func startPeerSide(ctx context.Context, cfg AuthzConfig, rep *AuthzReport, pc au
 			rep.PeerName = "OPA-compatible test server (HTTP)"
 			return httpDecider(cfg.opaURL+opaDecisionPath, bodies), noCPU, func() {}, nil
 		}
-		srv, err := startOPA(ctx, cfg.OPA, pc.policy, pc.data)
+		srv, err := startOPA(ctx, cfg.pin, cfg.OPA, pc.policy, pc.data)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("the OPA server: %w", err)
 		}

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
+	"runtime/pprof"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -25,6 +27,9 @@ type authzChildConfig struct {
 	Policy    string          `json:"policy"`
 	Data      json.RawMessage `json:"data"`
 	CacheSize int             `json:"cacheSize"`
+	// CPUProfile, when set, is the file the child writes its CPU profile
+	// to, from when it serves until it ends.
+	CPUProfile string `json:"cpuProfile,omitempty"`
 }
 
 // authzChildReport is each line the child writes: first where it serves,
@@ -61,6 +66,14 @@ func ServeAuthzChild(ctx context.Context, in io.Reader, out io.Writer) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 	defer func() { srv.Stop(); <-served }()
+	if cfg.CPUProfile != "" {
+		stop, err := startCPUProfile(cfg.CPUProfile)
+		if err != nil {
+			enc.Encode(authzChildReport{Err: err.Error()})
+			return err
+		}
+		defer stop()
+	}
 	if err := enc.Encode(authzChildReport{Addr: lis.Addr().String()}); err != nil {
 		return err
 	}
@@ -93,16 +106,36 @@ func serveChildPolicy(cfg authzChildConfig) (*extauthz.Server, net.Listener, err
 	if err != nil {
 		return nil, nil, err
 	}
-	e := engine.New()
-	if err := e.Load(b); err != nil {
+	srv := extauthz.New(engine.New(), extauthz.Options{DecisionLog: agentDecisionLog(), CacheSize: cfg.CacheSize})
+	if err := srv.Load(b); err != nil {
 		return nil, nil, err
 	}
-	logger := hclog.New(&hclog.LoggerOptions{Name: "authz", JSONFormat: true, Output: io.Discard, Level: hclog.Info})
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, nil, err
 	}
-	return extauthz.New(e, extauthz.Options{Logger: logger, CacheSize: cfg.CacheSize}), lis, nil
+	return srv, lis, nil
+}
+
+// agentDecisionLog is the decision log of an agent run with --log-json
+// and its default sample, writing to io.Discard as the peer writes none;
+// it lives as long as the process.
+func agentDecisionLog() *extauthz.DecisionLog {
+	logger := hclog.New(&hclog.LoggerOptions{Name: "authz", JSONFormat: true, Output: io.Discard, Level: hclog.Info})
+	return extauthz.NewDecisionLogJSON(logger, io.Discard, nil, extauthz.DefaultDecisionLogSample)
+}
+
+// startCPUProfile profiles this process into path until stop.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // embassyServer is a Check server child of this process.
@@ -183,9 +216,14 @@ func (s *embassyServer) CacheStats() (*extauthz.CacheStats, error) {
 	return r.Cache, err
 }
 
-// Stop closes the child's stdin, which ends it, then stops it as any
-// server process.
+// Stop closes the child's stdin, which ends it once it has written what
+// it keeps till the end (its CPU profile), and waits five seconds for
+// that before stopping it as any server process.
 func (s *embassyServer) Stop() {
 	s.in.Close()
+	select {
+	case <-s.exited:
+	case <-time.After(5 * time.Second):
+	}
 	s.serverProc.Stop()
 }

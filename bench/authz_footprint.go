@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"runtime"
 	"slices"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	"github.com/hashicorp/go-hclog"
 
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/policy/compile"
@@ -32,7 +30,8 @@ type AuthzFootprint struct {
 	// Baseline is a load on the callers policy with the cache on; Swapping
 	// is the same load while its revision is swapped every swapEvery,
 	// Swaps times, each Load taking SwapMean on average and SwapMax at
-	// most (preparing the new revision; its cache starts empty).
+	// most (analysing the new revision for the cache and preparing it;
+	// its cache starts empty).
 	Baseline, Swapping AuthzRow
 	Swaps              int
 	SwapMean, SwapMax  time.Duration
@@ -104,7 +103,7 @@ func heapPerPolicy(policy string, data []byte) (int64, error) {
 // heapPerCacheEntry fills a cache with footprintEntries decisions of
 // distinct requests and divides the heap they hold.
 func heapPerCacheEntry(ctx context.Context, size int, callers authzPolicyCase) (int64, error) {
-	srv, _, err := benchServer(callers, size)
+	srv, err := benchServer(callers, size)
 	if err != nil {
 		return 0, err
 	}
@@ -151,17 +150,13 @@ func waitCacheReady(stats func() (*extauthz.CacheStats, error)) error {
 }
 
 // benchServer is an in-process Check server of pc, as the agent makes it.
-func benchServer(pc authzPolicyCase, cacheSize int) (*extauthz.Server, *engine.Engine, error) {
+func benchServer(pc authzPolicyCase, cacheSize int) (*extauthz.Server, error) {
 	b, err := compileBench(pc.policy, pc.data)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	e := engine.New()
-	if err := e.Load(b); err != nil {
-		return nil, nil, err
-	}
-	logger := hclog.New(&hclog.LoggerOptions{Name: "authz", JSONFormat: true, Output: io.Discard, Level: hclog.Info})
-	return extauthz.New(e, extauthz.Options{Logger: logger, CacheSize: cacheSize}), e, nil
+	srv := extauthz.New(engine.New(), extauthz.Options{DecisionLog: agentDecisionLog(), CacheSize: cacheSize})
+	return srv, srv.Load(b)
 }
 
 // measureSwaps loads the callers policy with the cache on, then does it
@@ -171,7 +166,7 @@ func measureSwaps(ctx context.Context, cfg AuthzConfig, callers authzPolicyCase,
 	if err != nil {
 		return err
 	}
-	srv, e, err := benchServer(callers, cfg.CacheSize)
+	srv, err := benchServer(callers, cfg.CacheSize)
 	if err != nil {
 		return err
 	}
@@ -194,7 +189,7 @@ func measureSwaps(ctx context.Context, cfg AuthzConfig, callers authzPolicyCase,
 	}
 	done := make(chan struct{})
 	swapped := make(chan struct{})
-	go func() { defer close(swapped); swapUntil(done, e, revs, f) }()
+	go func() { defer close(swapped); swapUntil(done, srv, revs, f) }()
 	f.Swapping, err = load(ctx, "swapping", clients, cfg.Calls, cfg.Duration, ref, open)
 	close(done)
 	<-swapped
@@ -222,8 +217,10 @@ func twoRevisions(callers authzPolicyCase) ([]*compile.Bundle, error) {
 }
 
 // swapUntil loads revs in turn every swapEvery, at most maxSwaps times,
-// until done, timing each Load into f.
-func swapUntil(done <-chan struct{}, e *engine.Engine, revs []*compile.Bundle, f *AuthzFootprint) {
+// until done, timing each Load into f; it loads as the agent does,
+// through the Check server, which analyses each revision for its cache
+// before it decides.
+func swapUntil(done <-chan struct{}, srv *extauthz.Server, revs []*compile.Bundle, f *AuthzFootprint) {
 	var total time.Duration
 	defer func() {
 		if f.Swaps > 0 {
@@ -237,7 +234,7 @@ func swapUntil(done <-chan struct{}, e *engine.Engine, revs []*compile.Bundle, f
 		case <-time.After(swapEvery):
 		}
 		t0 := time.Now()
-		if err := e.Load(revs[f.Swaps%2]); err != nil {
+		if err := srv.Load(revs[f.Swaps%2]); err != nil {
 			return
 		}
 		d := time.Since(t0)

@@ -93,14 +93,15 @@ type opaServer struct {
 
 // startOPA runs the OPA server with policy and data on a free loopback
 // port until it answers /health.
-func startOPA(ctx context.Context, opa string, policy string, data []byte) (*opaServer, error) {
+func startOPA(ctx context.Context, pin *cpuPin, opa string, policy string, data []byte) (*opaServer, error) {
 	version := binaryVersion(ctx, opa)
 	port, err := freeLoopbackPort()
 	if err != nil {
 		return nil, err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	proc, err := launch(opa, []string{"run", "--server", "--addr", addr, "--log-level", "error", "policy.rego", "data.json"}, policyFiles(policy, data))
+	run, args := pin.command(opa, []string{"run", "--server", "--addr", addr, "--log-level", "error", "policy.rego", "data.json"})
+	proc, err := launch(run, args, policyFiles(policy, data))
 	if err != nil {
 		return nil, err
 	}

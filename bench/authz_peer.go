@@ -11,6 +11,8 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"embassy.dev/embassy/policy/engine"
 )
 
 // grpcServer is an authorizer answering Check over gRPC on TCP loopback:
@@ -25,7 +27,7 @@ type grpcServer struct {
 // beside Envoy: its gRPC Check server on a free loopback port deciding
 // data.envoy.authz.allow of policy and data, decision logs off, until it
 // answers a Check about probe.
-func startPeer(ctx context.Context, bin, policy string, data []byte, probe *authv3.CheckRequest) (*grpcServer, error) {
+func startPeer(ctx context.Context, pin *cpuPin, bin string, jwtCache bool, policy string, data []byte, probe *authv3.CheckRequest) (*grpcServer, error) {
 	var ports [3]int
 	for i := range ports {
 		p, err := freeLoopbackPort()
@@ -39,7 +41,11 @@ func startPeer(ctx context.Context, bin, policy string, data []byte, probe *auth
 		"--set=plugins.envoy_ext_authz_grpc.addr=" + loop(ports[2]),
 		"--set=plugins.envoy_ext_authz_grpc.path=envoy/authz/allow",
 		"--set=decision_logs.console=false", "policy.rego", "data.json"}
-	proc, err := launch(bin, args, policyFiles(policy, data))
+	if jwtCache {
+		args = append(args, fmt.Sprintf("--set=caching.inter_query_builtin_value_cache.named.io_jwt.max_num_entries=%d", engine.JWTCacheSize))
+	}
+	run, args := pin.command(bin, args)
+	proc, err := launch(run, args, policyFiles(policy, data))
 	if err != nil {
 		return nil, err
 	}

@@ -3,10 +3,11 @@ package bench
 import (
 	"fmt"
 	"io"
-	"runtime"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"embassy.dev/embassy/policy/extauthz"
 )
 
 // authzRBACName names the RBAC row of the table.
@@ -30,7 +31,7 @@ func WriteAuthzTable(w io.Writer, r *AuthzReport) error {
 	if r.PeerSkipped != "" {
 		peer = "none, skipped: " + r.PeerSkipped
 	}
-	fmt.Fprintf(w, "side by side, %d rounds alternating which side goes first; embassy: its Check server in a child process, gRPC on TCP loopback; peer: %s\n\n", r.Rounds, peer)
+	fmt.Fprintf(w, "side by side, %d rounds alternating which side goes first; embassy: its Check server in a child process, gRPC on TCP loopback, decision log as the agent's with --log-json (every denial, %.0f%% of allows); peer: %s\n\n", r.Rounds, 100*extauthz.DefaultDecisionLogSample, peer)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "scenario\tclients\tside\tcalls\tp50\tp99\tcalls/s\tserver CPU/call\tvs peer")
 	for _, sc := range r.Scenarios {
@@ -57,8 +58,9 @@ func WriteAuthzTable(w io.Writer, r *AuthzReport) error {
 	if r.RBAC != nil && !r.RBAC.Compiled {
 		fmt.Fprintf(w, "rbac: the JWT policy verifies a token, so it stays on ext_authz: %s\n", r.RBAC.Reason)
 	}
-	fmt.Fprintf(w, "machine: %d CPUs (GOMAXPROCS %d) shared by the clients, both servers and anything else running; load average %s before, %s after\n",
-		r.CPUs, runtime.GOMAXPROCS(0), r.LoadBefore, r.LoadAfter)
+	fmt.Fprintf(w, "machine: %d CPUs, shared with anything else running; load average %s before, %s after\n",
+		r.CPUs, r.LoadBefore, r.LoadAfter)
+	fmt.Fprintf(w, "cpus: %s\n", r.Pinning)
 	return nil
 }
 
@@ -68,6 +70,16 @@ func sideCells(s AuthzSide, ratio string) string {
 		cpu = fmt.Sprintf("%dµs", c.Microseconds())
 	}
 	return fmt.Sprintf("%d\t%s\t%s\t%.0f\t%s\t%s", s.Calls, latency(s.P50), latency(s.P99), s.PerSecond(), cpu, ratio)
+}
+
+// cpuRatio is the peer's server CPU per call over embassy's, the share of
+// a ratio the clients do not limit, or nothing when either is unknown.
+func cpuRatio(sc AuthzScenario) string {
+	ours, theirs := sc.Embassy.CPUPerCall(), sc.Peer.CPUPerCall()
+	if ours <= 0 || theirs <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (server CPU per call: %.2f× less)", float64(theirs)/float64(ours))
 }
 
 func ratioCell(sc AuthzScenario) string {
@@ -119,7 +131,7 @@ func writeTargets(w io.Writer, r *AuthzReport) {
 		if sc.Peer.PerSecond() > 0 {
 			ratio = sc.Embassy.PerSecond() / sc.Peer.PerSecond()
 		}
-		parts = append(parts, fmt.Sprintf("%s at %d clients ≥ %.1f× the peer: %.2f× %s", sc.Name, sc.Clients, target, ratio, met(ratio >= target)))
+		parts = append(parts, fmt.Sprintf("%s at %d clients ≥ %.1f× the peer: %.2f× %s%s", sc.Name, sc.Clients, target, ratio, met(ratio >= target), cpuRatio(sc)))
 		if i == 0 {
 			parts = append(parts, fmt.Sprintf("p99 ≤ %v at %d clients: %s %s", targetP99, sc.Clients, latency(sc.Embassy.P99), met(sc.Embassy.P99 <= targetP99)))
 		}

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -92,7 +94,8 @@ func TestMeasureAuthzSmoke(t *testing.T) {
 	fake := fakeOPA(t)
 	defer fake.Close()
 	const calls, rounds = 200, 3
-	rep, err := MeasureAuthz(t.Context(), AuthzConfig{Calls: calls, Duration: 10 * time.Second, Rounds: rounds, Clients: []int{2}, CacheSize: 100, Child: testChild, opaURL: fake.URL})
+	profiles := filepath.Join(t.TempDir(), "embassy")
+	rep, err := MeasureAuthz(t.Context(), AuthzConfig{Calls: calls, Duration: 10 * time.Second, Rounds: rounds, Clients: []int{2}, CacheSize: 100, Child: testChild, opaURL: fake.URL, CPUProfiles: profiles})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,6 +117,11 @@ func TestMeasureAuthzSmoke(t *testing.T) {
 	}
 	if rep.Scenarios[0].Cache != nil || rep.Scenarios[1].Cache != nil {
 		t.Error("a no-cache scenario ran with the cache")
+	}
+	for i := range rep.Scenarios {
+		if fi, err := os.Stat(fmt.Sprintf("%s-%d.prof", profiles, i+1)); err != nil || fi.Size() == 0 {
+			t.Errorf("scenario %d wrote no CPU profile: %v", i+1, err)
+		}
 	}
 	f := rep.Footprint
 	if f.JWTPolicyHeap <= 0 || f.CallersPolicyHeap <= 0 || f.CacheEntryHeap <= 0 || f.Baseline.Calls != calls || f.Swapping.Calls != calls {
@@ -156,11 +164,11 @@ func TestCacheAgreesOnBenchRequests(t *testing.T) {
 		{policy: authzPolicy, data: authzData, reqs: authzRequests(time.Now())},
 		{policy: callersPolicy, data: callersData(), reqs: callerRequests()},
 	} {
-		cached, _, err := benchServer(pc, 16)
+		cached, err := benchServer(pc, 16)
 		if err != nil {
 			t.Fatal(err)
 		}
-		plain, _, err := benchServer(pc, 0)
+		plain, err := benchServer(pc, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -276,7 +277,12 @@ func run(ctx context.Context, cmd *cobra.Command, o options) error {
 			return err
 		}
 	}
-	log := elog.New("embassy-agent", elog.Options{Level: o.logLevel, JSON: o.logJSON}).Named(elog.Agent)
+	logOut := &lineWriter{w: os.Stderr}
+	log := elog.New("embassy-agent", elog.Options{Level: o.logLevel, JSON: o.logJSON, Output: logOut}).Named(elog.Agent)
+	var decisionsJSON io.Writer
+	if o.logJSON {
+		decisionsJSON = logOut
+	}
 	out := cmd.OutOrStdout()
 	a, err := agent.New(agent.Config{
 		SocketDir: o.socketDir,
@@ -294,7 +300,7 @@ func run(ctx context.Context, cmd *cobra.Command, o options) error {
 		Authz: &agent.AuthzConfig{
 			XDSAddress: o.cp, LoopbackAddr: o.authzAddr, LogHeaderValues: o.authzLogHeaders, CheckTimeout: o.authzTimeout,
 			DecisionCacheSize: o.authzCacheSize,
-			DecisionLogSample: o.decisionLogSample,
+			DecisionLogSample: o.decisionLogSample, DecisionLogJSON: decisionsJSON,
 		},
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sort"
@@ -85,9 +86,11 @@ type authzPolicy struct {
 // denial and error is logged through log (one structured line per
 // policy), and a sample share (0 to 1) of the allows, with the values of
 // only the headers named in logHeaderValues; lines are written off the
-// Check path (extauthz.DecisionLog). timeout bounds the evaluation of all
-// policies of one Check together (extauthz.DefaultTimeout when zero).
-func NewAuthz(log hclog.Logger, logHeaderValues []string, sample float64, timeout time.Duration) *Authz {
+// Check path (extauthz.DecisionLog). When jsonOut is set, log writes JSON
+// to it and the lines are encoded by hand (extauthz.NewDecisionLogJSON).
+// timeout bounds the evaluation of all policies of one Check together
+// (extauthz.DefaultTimeout when zero).
+func NewAuthz(log hclog.Logger, jsonOut io.Writer, logHeaderValues []string, sample float64, timeout time.Duration) *Authz {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
@@ -100,7 +103,7 @@ func NewAuthz(log hclog.Logger, logHeaderValues []string, sample float64, timeou
 	if timeout <= 0 {
 		timeout = extauthz.DefaultTimeout
 	}
-	dl := extauthz.NewDecisionLog(log, hs, sample)
+	dl := extauthz.NewDecisionLogJSON(log, jsonOut, hs, sample)
 	a := &Authz{
 		log: log, decisions: dl, opts: extauthz.Options{DecisionLog: dl, Timeout: timeout},
 		started: time.Now().UTC(), byName: map[string]*authzPolicy{},
@@ -133,7 +136,7 @@ func (a *Authz) Update(ups []PolicyUpdate) error {
 		next[name] = p
 		err := up.Err
 		if err == nil {
-			err = p.engine.Load(up.Bundle)
+			err = p.check.Load(up.Bundle)
 		}
 		a.mu.Lock()
 		if err != nil {

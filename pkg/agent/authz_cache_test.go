@@ -14,7 +14,7 @@ import (
 // so: once the revision is analysed, a path asked twice is one miss and
 // one hit, keyed on the one field the policy reads.
 func TestAuthzStatsShowTheDecisionCache(t *testing.T) {
-	a := NewAuthz(nil, nil, 1, testAuthzTimeout)
+	a := NewAuthz(nil, nil, nil, 1, testAuthzTimeout)
 	a.SetDecisionCache(8)
 	one := compileWithQuery(t, "shop/one", "x-one")
 	if err := a.Update([]PolicyUpdate{{Name: dataplane.AuthzExtensionPrefix + "shop/one", Bundle: one}}); err != nil {

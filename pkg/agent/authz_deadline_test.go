@@ -31,7 +31,7 @@ allow if {
 // stop: the goroutine count goes back to where it was.
 func TestAgentCheckDeadline(t *testing.T) {
 	logs := &syncbuf.Buffer{}
-	a := NewAuthz(hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Info}), nil, 1, 50*time.Millisecond)
+	a := NewAuthz(hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Info}), nil, nil, 1, 50*time.Millisecond)
 	if err := a.Update([]PolicyUpdate{
 		{Name: dataplane.AuthzExtensionPrefix + "shop/a", Bundle: compilePolicy(t, "shop/a", runaway)},
 		{Name: dataplane.AuthzExtensionPrefix + "shop/b", Bundle: compilePolicy(t, "shop/b", runaway)},

@@ -1,7 +1,9 @@
 package agent
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -24,7 +26,7 @@ func (s blockedSink) Write(p []byte) (int, error) { <-s.release; return len(p), 
 // lines past the log's buffer show in the stats as dropped.
 func TestAuthzStatsCountDroppedDecisionLines(t *testing.T) {
 	sink := blockedSink{release: make(chan struct{})}
-	a := NewAuthz(hclog.New(&hclog.LoggerOptions{Output: sink, Level: hclog.Info}), nil, 1, testAuthzTimeout)
+	a := NewAuthz(hclog.New(&hclog.LoggerOptions{Output: sink, Level: hclog.Info}), nil, nil, 1, testAuthzTimeout)
 	defer a.Stop()
 	defer close(sink.release)
 	if err := a.Update([]PolicyUpdate{
@@ -46,5 +48,32 @@ func TestAuthzStatsCountDroppedDecisionLines(t *testing.T) {
 	}
 	if !strings.Contains(mustJSON(t, a.Stats()), `"decisionLogsDropped"`) {
 		t.Fatal("authz-stats.json does not carry decisionLogsDropped")
+	}
+}
+
+// TestAuthzDecisionLinesJSON: with the logger's JSON writer given, a
+// denial's line is written to it by hand, as the logger would write it,
+// and never through the logger itself.
+func TestAuthzDecisionLinesJSON(t *testing.T) {
+	var viaLogger, direct bytes.Buffer
+	logger := hclog.New(&hclog.LoggerOptions{Name: "authz", JSONFormat: true, Output: &viaLogger, Level: hclog.Info})
+	a := NewAuthz(logger, &direct, nil, 0, testAuthzTimeout)
+	if err := a.Update([]PolicyUpdate{{Name: dataplane.AuthzExtensionPrefix + "shop/a", Bundle: compilePolicy(t, "shop/a", getOnly)}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := a.Check(context.Background(), checkRequest("POST", "/"))
+	if err != nil || resp.GetStatus().GetCode() == int32(code.Code_OK) {
+		t.Fatalf("Check: %v %v, want a denial", resp, err)
+	}
+	a.Stop() // writes the queued line
+	var line map[string]any
+	if err := json.Unmarshal(direct.Bytes(), &line); err != nil {
+		t.Fatalf("the JSON writer got %q, want one decision line: %v", direct.String(), err)
+	}
+	if line["@module"] != "authz" || line["allowed"] != false || line["policy"] != "shop/a" {
+		t.Errorf("line %s, want the refusal of shop/a from the authz logger", direct.String())
+	}
+	if viaLogger.Len() != 0 {
+		t.Errorf("the logger wrote %q too", viaLogger.String())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -43,6 +44,11 @@ type AuthzConfig struct {
 	// DecisionLogSample is the share of allowed decisions logged, from 0
 	// (none) to 1 (all); every denial, would-deny and error is logged.
 	DecisionLogSample float64
+	// DecisionLogJSON, when set, is where the agent's logger writes JSON
+	// lines (--log-json): decision lines are then encoded by hand and
+	// written to it directly, one Write each, so its Writes must be
+	// serialized with the logger's.
+	DecisionLogJSON io.Writer
 	// CheckTimeout bounds the evaluation of each Check, all policies
 	// together; on timeout the Check is denied (extauthz.DefaultTimeout
 	// when zero).
@@ -70,7 +76,7 @@ func (a *Agent) newAuthz(cfg *AuthzConfig) error {
 			return err
 		}
 	}
-	a.authz = NewAuthz(a.log.Named("authz"), cfg.LogHeaderValues, cfg.DecisionLogSample, cfg.CheckTimeout)
+	a.authz = NewAuthz(a.log.Named("authz"), cfg.DecisionLogJSON, cfg.LogHeaderValues, cfg.DecisionLogSample, cfg.CheckTimeout)
 	a.authz.SetDecisionCache(cfg.DecisionCacheSize)
 	return nil
 }

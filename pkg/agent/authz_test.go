@@ -27,7 +27,7 @@ import (
 // Two allowing policies both edit the upstream request; the decision ids
 // of both are kept. A deny from either is the answer.
 func TestAuthzCombinesPolicies(t *testing.T) {
-	a := NewAuthz(nil, nil, 1, testAuthzTimeout)
+	a := NewAuthz(nil, nil, nil, 1, testAuthzTimeout)
 	one := compileWithQuery(t, "shop/one", "x-one")
 	two := compileWithQuery(t, "shop/two", "x-two")
 	if err := a.Update([]PolicyUpdate{{Name: dataplane.AuthzExtensionPrefix + "shop/two", Bundle: two}, {Name: dataplane.AuthzExtensionPrefix + "shop/one", Bundle: one}}); err != nil {
@@ -86,7 +86,7 @@ func headerKeys(hs []*corev3.HeaderValueOption) string {
 // A policy sent twice in one response is refused; a bundle under another
 // policy's name is refused too.
 func TestAuthzRefusesConfusedResponses(t *testing.T) {
-	a := NewAuthz(nil, nil, 1, testAuthzTimeout)
+	a := NewAuthz(nil, nil, nil, 1, testAuthzTimeout)
 	b := compilePolicy(t, "shop/one", "default allow := true")
 	err := a.Update([]PolicyUpdate{{Name: dataplane.AuthzExtensionPrefix + "shop/one", Bundle: b}, {Name: dataplane.AuthzExtensionPrefix + "shop/one", Bundle: b}})
 	if err == nil || !strings.Contains(err.Error(), "sent twice") {
@@ -152,7 +152,7 @@ func TestPolicyClientBacksOff(t *testing.T) {
 		}
 		return ps.dial(ctx, id)
 	}
-	a := NewAuthz(nil, nil, 1, testAuthzTimeout)
+	a := NewAuthz(nil, nil, nil, 1, testAuthzTimeout)
 	c := NewPolicyClient(PolicyClientConfig{Node: "web-1.shop", Dial: dial, Authz: a, MinBackoff: 40 * time.Millisecond, MaxBackoff: time.Second})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

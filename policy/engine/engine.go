@@ -16,6 +16,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/topdown"
+	"github.com/open-policy-agent/opa/v1/topdown/cache"
 
 	"embassy.dev/embassy/policy/compile"
 )
@@ -32,8 +33,9 @@ type Engine struct {
 
 // loaded is one revision, prepared; it is never modified once published.
 type loaded struct {
-	bundle *compile.Bundle
-	query  rego.PreparedEvalQuery
+	bundle   *compile.Bundle
+	query    rego.PreparedEvalQuery
+	builtins cache.InterQueryValueCache // the revision's own (builtincache.go)
 }
 
 // New returns an Engine with no policy; until Load succeeds every decision
@@ -57,7 +59,7 @@ func (e *Engine) Load(b *compile.Bundle) error {
 	if err != nil {
 		return fmt.Errorf("policy %s revision %s: %w", b.Name(), b.Revision(), err)
 	}
-	e.cur.Store(&loaded{bundle: b, query: pq})
+	e.cur.Store(&loaded{bundle: b, query: pq, builtins: newBuiltinCache()})
 	return nil
 }
 
@@ -105,7 +107,7 @@ func (e *Engine) Decide(ctx context.Context, input any) (Decision, error) {
 // eval runs the prepared query and returns its single value.
 func (l *loaded) eval(ctx context.Context, input any) (any, error) {
 	var builtinErrs []topdown.Error
-	opts := []rego.EvalOption{rego.EvalBuiltinErrorList(&builtinErrs)}
+	opts := []rego.EvalOption{rego.EvalBuiltinErrorList(&builtinErrs), rego.EvalInterQueryBuiltinValueCache(l.builtins)}
 	switch in := input.(type) {
 	case ast.Value:
 		opts = append(opts, rego.EvalParsedInput(in))

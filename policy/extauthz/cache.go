@@ -143,11 +143,17 @@ func (c *decisionCache) analyse(b *compile.Bundle) {
 	if rc := c.cur.Load(); rc != nil && rc.bundle == b {
 		return
 	}
+	c.cur.Store(c.newRevisionCache(b))
+}
+
+// newRevisionCache analyses b: which input fields key its decisions, or
+// why they may not be cached.
+func (c *decisionCache) newRevisionCache(b *compile.Bundle) *revisionCache {
 	rc := &revisionCache{bundle: b, deps: b.InputDeps()}
 	if rc.deps.Cacheable {
 		rc.lru, rc.fast = newLRU(c.size), newFastKey(b, rc.deps)
 	}
-	c.cur.Store(rc)
+	return rc
 }
 
 func (c *decisionCache) stats(b *compile.Bundle) *CacheStats {

@@ -46,6 +46,7 @@ type DecisionLog struct {
 	dropped    atomic.Uint64
 	closing    sync.Once
 	done       chan struct{}
+	json       *jsonLines // nil: lines go through log
 }
 
 // logEntry is what one line needs, taken on the Check path.
@@ -67,6 +68,11 @@ type logEntry struct {
 // credentials. sample is the share of allowed decisions logged, from 0
 // (none) to 1 (all). Close stops it.
 func NewDecisionLog(log hclog.Logger, logHeaderValues []string, sample float64) *DecisionLog {
+	return NewDecisionLogJSON(log, nil, logHeaderValues, sample)
+}
+
+// newDecisionLog is a DecisionLog whose writer is not started yet.
+func newDecisionLog(log hclog.Logger, logHeaderValues []string, sample float64) *DecisionLog {
 	if log == nil {
 		log = hclog.NewNullLogger()
 	}
@@ -77,7 +83,6 @@ func NewDecisionLog(log hclog.Logger, logHeaderValues []string, sample float64) 
 	for _, h := range logHeaderValues {
 		l.logHeaders[strings.ToLower(h)] = true
 	}
-	go l.write()
 	return l
 }
 
@@ -168,6 +173,10 @@ func (l *DecisionLog) write() {
 // line writes one decision. Errors log at warn so a failing policy
 // stands out.
 func (l *DecisionLog) line(e logEntry) {
+	if l.json != nil {
+		l.json.write(l, e)
+		return
+	}
 	fields := l.fields(e)
 	if e.err != nil {
 		l.log.Warn("decision", fields...)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/url"
 	"reflect"
@@ -171,10 +172,9 @@ func FuzzDecisionLine(f *testing.F) {
 }
 
 // BenchmarkDecisionLogLine is the writer goroutine's cost of one denied
-// line with the usual headers, in JSON.
+// line with the usual headers, in JSON, through hclog and encoded by hand
+// (NewDecisionLogJSON, the agent's with --log-json).
 func BenchmarkDecisionLogLine(b *testing.B) {
-	l := NewDecisionLog(hclog.New(&hclog.LoggerOptions{Name: "authz", JSONFormat: true, Output: io.Discard, Level: hclog.Info}), nil, 1)
-	defer l.Close()
 	e := logEntry{
 		d:  engine.Decision{Policy: "books", Revision: "r7", Reason: "data.authz.allow is false", HTTPStatus: 403},
 		id: "0f3c", principal: "spiffe://mesh/ns/default/sa/web", method: "GET", path: "/books/42",
@@ -183,8 +183,19 @@ func BenchmarkDecisionLogLine(b *testing.B) {
 			"authorization": "Bearer x", "user-agent": "grpc-go", "x-request-id": "0f3c", "accept": "*/*",
 		},
 	}
-	b.ReportAllocs()
-	for b.Loop() {
-		l.line(e)
+	for _, byHand := range []bool{false, true} {
+		b.Run(fmt.Sprintf("by-hand=%t", byHand), func(b *testing.B) {
+			logger := hclog.New(&hclog.LoggerOptions{Name: "authz", JSONFormat: true, Output: io.Discard, Level: hclog.Info})
+			var out io.Writer
+			if byHand {
+				out = io.Discard
+			}
+			l := NewDecisionLogJSON(logger, out, nil, 1)
+			defer l.Close()
+			b.ReportAllocs()
+			for b.Loop() {
+				l.line(e)
+			}
+		})
 	}
 }

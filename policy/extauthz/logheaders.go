@@ -41,7 +41,11 @@ func (h loggedHeaders) MarshalJSON() ([]byte, error) {
 	for i := range h.names {
 		n += len(h.names[i]) + len(h.values[i]) + 6
 	}
-	b := make([]byte, 0, n)
+	return h.appendJSON(make([]byte, 0, n)), nil
+}
+
+// appendJSON appends the headers as one JSON object, keys sorted.
+func (h loggedHeaders) appendJSON(b []byte) []byte {
 	b = append(b, '{')
 	for i := range h.names {
 		if i > 0 {
@@ -51,7 +55,7 @@ func (h loggedHeaders) MarshalJSON() ([]byte, error) {
 		b = append(b, ':')
 		b = appendJSONString(b, h.values[i])
 	}
-	return append(b, '}'), nil
+	return append(b, '}')
 }
 
 // String renders the headers as fmt renders a map[string]string, which is
@@ -74,7 +78,8 @@ func (h loggedHeaders) String() string {
 const hexDigits = "0123456789abcdef"
 
 // appendJSONString appends s as a JSON string the way encoding/json
-// writes it: control characters, quotes, backslashes, <, > and & escaped,
+// writes it, byte for byte: control characters (\b, \f, \n, \r and \t
+// by their short escapes), quotes, backslashes, <, > and & escaped,
 // invalid UTF-8 replaced by U+FFFD, and U+2028 and U+2029 escaped so the
 // line is also safe JavaScript.
 func appendJSONString(b []byte, s string) []byte {
@@ -96,6 +101,10 @@ func appendJSONString(b []byte, s string) []byte {
 				b = append(b, '\\', 'r')
 			case '\t':
 				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
 			default:
 				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 			}

@@ -28,6 +28,9 @@ var (
 	authzPeer       = flag.String("authz-peer", "", "an opa-envoy-plugin binary to compare with over gRPC on TCP loopback (built outside this project; without it the bench compares with the OPA server over HTTP)")
 	authzOPA        = flag.String("authz-opa", "", "the opa binary to compare with when there is no --authz-peer (default: opa on PATH, else in `go env GOPATH`/bin, else go install it)")
 	authzOPAInstall = flag.Bool("authz-opa-install", true, "go install "+bench.OPAModule+" when no opa binary is found")
+	authzPin        = flag.Bool("authz-pin", true, "run both Check servers on one CPU (taskset) and the clients on the others, when there are two or more, so the ratio measures the servers rather than the clients' share of the cores")
+	authzPeerJWT    = flag.Bool("authz-peer-jwt-cache", false, "turn on, in the --authz-peer plugin, OPA's verified-token cache that embassy runs with (off in the plugin's defaults)")
+	authzProfiles   = flag.String("authz-cpuprofile", "", "path prefix: embassy's Check server writes each scenario's CPU profile to PREFIX-N.prof")
 	authzChild      = flag.Bool("authz-child", false, "internal: serve embassy's Check for a parent embassy-bench")
 )
 
@@ -53,7 +56,7 @@ func runAuthz(ctx context.Context, exe string) int {
 	}
 	cfg := bench.AuthzConfig{
 		Calls: *authzCalls, Duration: *authzDuration, Rounds: *authzRounds, Clients: clients,
-		CacheSize: *authzCacheSize, Peer: *authzPeer, OPA: *authzOPA, Log: os.Stderr,
+		CacheSize: *authzCacheSize, Peer: *authzPeer, OPA: *authzOPA, Log: os.Stderr, Pin: *authzPin, PeerJWTCache: *authzPeerJWT, CPUProfiles: *authzProfiles,
 		Child: func() *exec.Cmd { return exec.Command(exe, "--authz-child") },
 	}
 	if cfg.Peer == "" && cfg.OPA == "" {
