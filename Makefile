@@ -90,6 +90,7 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags kube ./e2e ./internal/kubetest/...
 
 ## bench: 500 simulated proxies over real ADS streams against a mesh of
 ## 1,000 services, served by embassy-cp and by a bare go-control-plane

@@ -30,13 +30,13 @@ spec:
         - {subset: {version: v2}, weight: %d}
 `
 
-// intervals follows an echo-client printing one line per 100ms.
-type intervals struct {
+// clientIntervals follows an echo-client printing one line per 100ms.
+type clientIntervals struct {
 	t  *testing.T
 	ch <-chan string
 }
 
-func startIntervals(t *testing.T, boot, target string, d time.Duration) *intervals {
+func startIntervals(t *testing.T, boot, target string, d time.Duration) *clientIntervals {
 	t.Helper()
 	client := exec.Command(bin("echo-client"), "--bootstrap", boot, "--target", target, "--json", "--interval", "100ms", "--duration", d.String())
 	stdout, err := client.StdoutPipe()
@@ -47,12 +47,12 @@ func startIntervals(t *testing.T, boot, target string, d time.Duration) *interva
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { client.Process.Kill(); client.Wait() })
-	return &intervals{t: t, ch: lines(stdout)}
+	return &clientIntervals{t: t, ch: lines(stdout)}
 }
 
 // until returns when an interval satisfies ok, and when it was printed;
 // it fails the test after a bound that is a liveness limit only.
-func (iv *intervals) until(what string, ok func(split) bool) time.Time {
+func (iv *clientIntervals) until(what string, ok func(split) bool) time.Time {
 	iv.t.Helper()
 	deadline := time.After(15 * time.Second)
 	for {
