@@ -79,7 +79,7 @@ func (s *server) roots() []identity.RootInfo {
 // built from the store when the handler has none.
 func (s *server) meshSnapshot(ctx context.Context) (*mesh.Snapshot, error) {
 	if s.o.Mesh != nil {
-		if m := s.o.Mesh(); m != nil {
+		if m := s.currentMesh(ctx); m != nil {
 			return m, nil
 		}
 	}
@@ -91,4 +91,36 @@ func (s *server) meshSnapshot(ctx context.Context) (*mesh.Snapshot, error) {
 		return nil, err
 	}
 	return mesh.New(rev, rs), nil
+}
+
+// snapshotCatchUp bounds how long a read waits for the control plane's
+// snapshot to reach the store's revision.
+const snapshotCatchUp = 2 * time.Second
+
+// currentMesh returns the control plane's snapshot once it has caught up
+// with the store, so that a check or a describe right after an apply
+// answers for what was applied (the snapshot is rebuilt asynchronously,
+// after a debounce). It waits at most snapshotCatchUp, then answers with
+// the snapshot it has.
+func (s *server) currentMesh(ctx context.Context) *mesh.Snapshot {
+	m := s.o.Mesh()
+	if m == nil || s.o.Store == nil {
+		return m
+	}
+	want := s.o.Store.Revision()
+	deadline := time.NewTimer(snapshotCatchUp)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for m != nil && m.Revision < want {
+		select {
+		case <-ctx.Done():
+			return m
+		case <-deadline.C:
+			return m
+		case <-tick.C:
+			m = s.o.Mesh()
+		}
+	}
+	return m
 }
