@@ -16,17 +16,7 @@ var scopedMesh = `apiVersion: embassy.dev/v1alpha1
 kind: Mesh
 metadata: {name: mesh}
 spec: {trustDomain: mesh.local, configScoping: %s}
----
-apiVersion: embassy.dev/v1alpha1
-kind: Service
-metadata: {name: front, namespace: shop}
-spec: {ports: [{name: http, port: 80, protocol: http}]}
----
-apiVersion: embassy.dev/v1alpha1
-kind: Workload
-metadata: {name: front-1, namespace: shop}
-spec: {address: 10.0.0.1, services: [front], serviceAccount: front%s}
-` + svc("greet") + svc("vault") + svc("ledger") + svc("open") + svc("dry") + svc("body") + `---
+` + meshtest.Served("shop", "front", "10.0.0.1", "%s") + svc("greet") + svc("vault") + svc("ledger") + svc("open") + svc("dry") + svc("body") + `---
 apiVersion: embassy.dev/v1alpha1
 kind: Service
 metadata: {name: static, namespace: shop}

@@ -15,17 +15,7 @@ var scopedCheckMesh = `apiVersion: embassy.dev/v1alpha1
 kind: Mesh
 metadata: {name: mesh}
 spec: {trustDomain: mesh.local, mtls: {mode: PERMISSIVE}, configScoping: MODE}
----
-apiVersion: embassy.dev/v1alpha1
-kind: Service
-metadata: {name: front, namespace: shop}
-spec: {ports: [{name: http, port: 80, protocol: http}]}
----
-apiVersion: embassy.dev/v1alpha1
-kind: Workload
-metadata: {name: front-1, namespace: shop}
-spec: {address: 10.0.0.1, services: [front], serviceAccount: front EGRESS}
-` + meshtest.Served("shop", "vault", "10.0.1.1") + meshtest.AllowOnly("shop", "vault", "spiffe://mesh.local/ns/shop/sa/ALLOWED")
+` + meshtest.Served("shop", "front", "10.0.0.1", "EGRESS") + meshtest.Served("shop", "vault", "10.0.1.1") + meshtest.AllowOnly("shop", "vault", "spiffe://mesh.local/ns/shop/sa/ALLOWED")
 
 const frontID = "spiffe://mesh.local/ns/shop/sa/front"
 
