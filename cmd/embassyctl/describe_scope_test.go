@@ -16,17 +16,7 @@ var scopedDescribeMesh = `apiVersion: embassy.dev/v1alpha1
 kind: Mesh
 metadata: {name: mesh}
 spec: {trustDomain: mesh.local, configScoping: auto}
----
-apiVersion: embassy.dev/v1alpha1
-kind: Service
-metadata: {name: front}
-spec: {ports: [{name: http, port: 80, protocol: http}], serviceAccounts: [front]}
----
-apiVersion: embassy.dev/v1alpha1
-kind: Workload
-metadata: {name: front-1}
-spec: {address: 10.0.0.1, services: [front], serviceAccount: front, egress: [{service: greet}, {service: vault}]}
-` + meshtest.Served("default", "greet", "10.0.0.2") + meshtest.Served("default", "vault", "10.0.0.3") + `---
+` + meshtest.Served("default", "front", "10.0.0.1", ", egress: [{service: greet}, {service: vault}]") + meshtest.Served("default", "greet", "10.0.0.2") + meshtest.Served("default", "vault", "10.0.0.3") + `---
 apiVersion: embassy.dev/v1alpha1
 kind: Service
 metadata: {name: ledger}
