@@ -86,21 +86,7 @@ const (
 
 // parseSotW reads a DiscoveryResponse.
 func parseSotW(b []byte) (wireResponse, error) {
-	var r wireResponse
-	var anys [][]byte
-	err := scanFields(b, func(num protowire.Number, v []byte) error {
-		switch num {
-		case fieldVersion:
-			r.version = string(v)
-		case fieldTypeURL:
-			r.typeURL = string(v)
-		case fieldNonce:
-			r.nonce = string(v)
-		case fieldResources:
-			anys = append(anys, v)
-		}
-		return nil
-	})
+	r, anys, err := scanResponse(b, false)
 	if err != nil {
 		return r, fmt.Errorf("DiscoveryResponse: %w", err)
 	}
@@ -113,8 +99,10 @@ func parseSotW(b []byte) (wireResponse, error) {
 	return r, nil
 }
 
-// parseDelta reads a DeltaDiscoveryResponse.
-func parseDelta(b []byte) (wireResponse, error) {
+// scanResponse reads the fields both response kinds share and returns
+// the undecoded resources. Only a Delta response's field 6 lists removed
+// names: in a DiscoveryResponse it is the control_plane message.
+func scanResponse(b []byte, delta bool) (wireResponse, [][]byte, error) {
 	var r wireResponse
 	var res [][]byte
 	err := scanFields(b, func(num protowire.Number, v []byte) error {
@@ -128,10 +116,18 @@ func parseDelta(b []byte) (wireResponse, error) {
 		case fieldResources:
 			res = append(res, v)
 		case fieldRemoved:
-			r.removed = append(r.removed, string(v))
+			if delta {
+				r.removed = append(r.removed, string(v))
+			}
 		}
 		return nil
 	})
+	return r, res, err
+}
+
+// parseDelta reads a DeltaDiscoveryResponse.
+func parseDelta(b []byte) (wireResponse, error) {
+	r, res, err := scanResponse(b, true)
 	if err != nil {
 		return r, fmt.Errorf("DeltaDiscoveryResponse: %w", err)
 	}

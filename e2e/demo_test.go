@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -15,37 +14,13 @@ import (
 	"time"
 )
 
-// startDemo starts `make demo`'s script with DEMO_KEEP=keep in a process
-// group of its own, its output going to the file whose path it returns;
-// Cleanup kills whatever of it is left.
+// startDemo starts `make demo`'s script with DEMO_KEEP=keep, as
+// startLogged does.
 func startDemo(t *testing.T, ctx context.Context, keep string) (*exec.Cmd, string) {
 	t.Helper()
-	logPath := filepath.Join(t.TempDir(), "demo.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { logFile.Close() })
 	cmd := exec.CommandContext(ctx, "bash", "../scripts/demo.sh")
 	cmd.Env = append(os.Environ(), "BIN="+binDir, "DEMO_KEEP="+keep)
-	// A file, not a pipe: Wait must not wait for the demo's children.
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
-	return cmd, logPath
-}
-
-func readLog(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return cmd, startLogged(t, cmd)
 }
 
 // TestDemoPicksFreePorts runs `make demo`'s script with the echo servers'

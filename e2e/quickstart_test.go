@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -121,30 +120,14 @@ func TestQuickstartAsWritten(t *testing.T) {
 	body := quickstartScript(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	logPath := filepath.Join(t.TempDir(), "quickstart.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
 	cmd := exec.CommandContext(ctx, "bash", "-c", body)
 	cmd.Dir, cmd.Env = dir, env
-	// Every process the script starts writes to the file, not a pipe, so
-	// Wait returns when the script does; a process group lets the test
-	// stop whatever the clean-up block would have left behind.
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	// Every process the script starts writes to the log, and its process
+	// group lets the test stop whatever the clean-up block would have
+	// left behind.
+	logPath := startLogged(t, cmd)
 	runErr := cmd.Wait()
-	out, err := os.ReadFile(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := string(out)
+	log := readLog(t, logPath)
 	t.Logf("the Quickstart's output:\n%s", log)
 	if runErr != nil {
 		t.Fatalf("the Quickstart failed: %v", runErr)

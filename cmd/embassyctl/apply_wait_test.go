@@ -22,11 +22,11 @@ import (
 )
 
 // rawProxy is an ADS client that asks for every cluster and acks each
-// response, or rejects each one when nack is set.
-func rawProxy(t *testing.T, ctx context.Context, addr, id string, nack bool) {
+// response, or rejects each one when nack is set, until the test ends.
+func rawProxy(t *testing.T, addr, id string, nack bool) {
 	t.Helper()
 	conn := grpctest.Dial(t, addr)
-	stream, err := discovery.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(ctx)
+	stream, err := discovery.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +96,30 @@ func waitConnected(t *testing.T, cp *controlplane.ControlPlane, n int) {
 	t.Fatalf("proxies did not answer their first clusters: %+v", cp.XDS().Proxies())
 }
 
+// connectProxies connects a raw proxy of each id in acking, and of each
+// id in nacking one that rejects every response, for as long as the test
+// runs, and waits until all have answered their first clusters.
+func connectProxies(t *testing.T, cp *controlplane.ControlPlane, acking, nacking []string) {
+	t.Helper()
+	for _, id := range acking {
+		rawProxy(t, cp.XDSAddr(), id, false)
+	}
+	for _, id := range nacking {
+		rawProxy(t, cp.XDSAddr(), id, true)
+	}
+	waitConnected(t, cp, len(acking)+len(nacking))
+}
+
+// echoFile writes meshtest.ServiceEcho to a file and returns its path.
+func echoFile(t *testing.T) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "echo.yaml")
+	if err := os.WriteFile(f, []byte(meshtest.ServiceEcho), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 func runCtl(t *testing.T, cp *controlplane.ControlPlane, tokenFile string, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errOut strings.Builder
@@ -105,16 +129,9 @@ func runCtl(t *testing.T, cp *controlplane.ControlPlane, tokenFile string, args 
 
 func TestApplyWaitSucceedsWhenEveryProxyAcks(t *testing.T) {
 	cp, tokenFile := startControlPlane(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	rawProxy(t, ctx, cp.XDSAddr(), "a.default", false)
-	rawProxy(t, ctx, cp.XDSAddr(), "b.default", false)
-	waitConnected(t, cp, 2)
+	connectProxies(t, cp, []string{"a.default", "b.default"}, nil)
 
-	f := filepath.Join(t.TempDir(), "echo.yaml")
-	if err := os.WriteFile(f, []byte(meshtest.ServiceEcho), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	f := echoFile(t)
 	code, out, errOut := runCtl(t, cp, tokenFile, "apply", "-f", f, "--wait", "--timeout", "10s")
 	if code != 0 || !strings.Contains(out, "2 proxies acknowledged it in") {
 		t.Fatalf("apply --wait: exit %d\n%s%s", code, out, errOut)
@@ -140,16 +157,9 @@ func TestApplyWaitSucceedsWhenEveryProxyAcks(t *testing.T) {
 
 func TestApplyWaitFailsNamingTheProxyThatNacks(t *testing.T) {
 	cp, tokenFile := startControlPlane(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	rawProxy(t, ctx, cp.XDSAddr(), "good.default", false)
-	rawProxy(t, ctx, cp.XDSAddr(), "bad.default", true)
-	waitConnected(t, cp, 2)
+	connectProxies(t, cp, []string{"good.default"}, []string{"bad.default"})
 
-	f := filepath.Join(t.TempDir(), "echo.yaml")
-	if err := os.WriteFile(f, []byte(meshtest.ServiceEcho), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	f := echoFile(t)
 	code, out, errOut := runCtl(t, cp, tokenFile, "apply", "-f", f, "--wait", "--timeout", "10s")
 	if code != 1 || !strings.Contains(errOut, "rejected by bad.default (cluster rejected by bad.default)") || strings.Contains(errOut, "good.default") {
 		t.Fatalf("apply --wait: exit %d\n%s%s", code, out, errOut)
@@ -164,10 +174,7 @@ func TestApplyWaitFailsNamingTheProxyThatNacks(t *testing.T) {
 // that 0 proxies acknowledged it in 0.000s.
 func TestApplyWaitWithNoProxyConnectedSaysSo(t *testing.T) {
 	cp, tokenFile := startControlPlane(t)
-	f := filepath.Join(t.TempDir(), "echo.yaml")
-	if err := os.WriteFile(f, []byte(meshtest.ServiceEcho), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	f := echoFile(t)
 	code, out, errOut := runCtl(t, cp, tokenFile, "apply", "-f", f, "--wait", "--timeout", "10s")
 	if code != 0 || !strings.Contains(out, "no connected proxy is affected by it") || strings.Contains(out, "0 proxies") {
 		t.Fatalf("apply --wait: exit %d\n%s%s", code, out, errOut)

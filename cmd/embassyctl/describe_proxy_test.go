@@ -9,15 +9,7 @@ import (
 	"embassy.dev/embassy/pkg/status"
 )
 
-const describedMesh = `apiVersion: embassy.dev/v1alpha1
-kind: Workload
-metadata:
-  name: echo-1
-spec:
-  address: 10.0.0.1
-  services: [echo]
-  serviceAccount: echo
----
+var describedMesh = meshtest.WorkloadEcho + `---
 apiVersion: embassy.dev/v1alpha1
 kind: TrafficPolicy
 metadata:

@@ -12,70 +12,17 @@ import (
 // scopedDescribeMesh has auto scoping, a caller front-1 (service account
 // front), a service greet that only front may call, one, vault, that only
 // admin may call, and one, ledger, that front's workload does not list.
-const scopedDescribeMesh = `apiVersion: embassy.dev/v1alpha1
+var scopedDescribeMesh = `apiVersion: embassy.dev/v1alpha1
 kind: Mesh
 metadata: {name: mesh}
 spec: {trustDomain: mesh.local, configScoping: auto}
----
-apiVersion: embassy.dev/v1alpha1
-kind: Service
-metadata: {name: front}
-spec: {ports: [{name: http, port: 80, protocol: http}], serviceAccounts: [front]}
----
-apiVersion: embassy.dev/v1alpha1
-kind: Workload
-metadata: {name: front-1}
-spec: {address: 10.0.0.1, services: [front], serviceAccount: front, egress: [{service: greet}, {service: vault}]}
----
-apiVersion: embassy.dev/v1alpha1
-kind: Service
-metadata: {name: greet}
-spec: {ports: [{name: http, port: 80, protocol: http}], serviceAccounts: [greet]}
----
-apiVersion: embassy.dev/v1alpha1
-kind: Workload
-metadata: {name: greet-1}
-spec: {address: 10.0.0.2, services: [greet], serviceAccount: greet}
----
-apiVersion: embassy.dev/v1alpha1
-kind: Service
-metadata: {name: vault}
-spec: {ports: [{name: http, port: 80, protocol: http}], serviceAccounts: [vault]}
----
-apiVersion: embassy.dev/v1alpha1
-kind: Workload
-metadata: {name: vault-1}
-spec: {address: 10.0.0.3, services: [vault], serviceAccount: vault}
----
+` + meshtest.Served("default", "front", "10.0.0.1", ", egress: [{service: greet}, {service: vault}]") + meshtest.Served("default", "greet", "10.0.0.2") + meshtest.Served("default", "vault", "10.0.0.3") + `---
 apiVersion: embassy.dev/v1alpha1
 kind: Service
 metadata: {name: ledger}
 spec: {ports: [{name: http, port: 80, protocol: http}], endpoints: [{address: 10.0.0.4}]}
----
-apiVersion: embassy.dev/v1alpha1
-kind: AuthorizationPolicy
-metadata: {name: greet}
-spec:
-  targets: {services: [greet]}
-  modules:
-  - name: p.rego
-    rego: |
-      package envoy.authz
-      default allow := false
-      allow if input.attributes.source.principal == "spiffe://mesh.local/ns/default/sa/front"
----
-apiVersion: embassy.dev/v1alpha1
-kind: AuthorizationPolicy
-metadata: {name: vault}
-spec:
-  targets: {services: [vault]}
-  modules:
-  - name: p.rego
-    rego: |
-      package envoy.authz
-      default allow := false
-      allow if input.attributes.source.principal == "spiffe://mesh.local/ns/default/sa/admin"
-`
+` + meshtest.AllowOnly("default", "greet", "spiffe://mesh.local/ns/default/sa/front") +
+	meshtest.AllowOnly("default", "vault", "spiffe://mesh.local/ns/default/sa/admin")
 
 func TestDescribeProxyExplainsScoping(t *testing.T) {
 	e := serveEnv(t, store.NewMemory(), api.Options{Authz: meshtest.CompileAuthz})

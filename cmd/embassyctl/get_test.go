@@ -1,12 +1,8 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"embassy.dev/embassy/internal/meshtest"
 )
 
 // TestGetKindsShortNamesAndAll checks the three ways into get a new user
@@ -20,10 +16,7 @@ func TestGetKindsShortNamesAndAll(t *testing.T) {
 		t.Fatalf("get without a kind: exit %d\n%s%s", code, out, errOut)
 	}
 
-	f := filepath.Join(t.TempDir(), "echo.yaml")
-	if err := os.WriteFile(f, []byte(meshtest.ServiceEcho), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	f := echoFile(t)
 	if code, out, errOut := runCtl(t, cp, tokenFile, "apply", "-f", f); code != 0 {
 		t.Fatalf("apply: exit %d\n%s%s", code, out, errOut)
 	}

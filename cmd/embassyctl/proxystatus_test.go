@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -13,11 +12,7 @@ import (
 // was sent.
 func TestProxyStatusOfOneProxy(t *testing.T) {
 	cp, tokenFile := startControlPlane(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	rawProxy(t, ctx, cp.XDSAddr(), "good.default", false)
-	rawProxy(t, ctx, cp.XDSAddr(), "bad.default", true)
-	waitConnected(t, cp, 2)
+	connectProxies(t, cp, []string{"good.default"}, []string{"bad.default"})
 
 	code, out, errOut := runCtl(t, cp, tokenFile, "proxy-status", "bad.default")
 	if code != 0 || !strings.Contains(out, "bad.default") || strings.Contains(out, "good.default") ||

@@ -69,7 +69,7 @@ func Start(t testing.TB) *Cluster {
 	caFile := filepath.Join(dir, "certs", "apiserver.crt")
 	c.waitReady(t, p, caFile)
 	c.Kubeconfig = filepath.Join(dir, "kubeconfig")
-	c.writeKubeconfig(t, caFile)
+	c.writeKubeconfig(t, c.Kubeconfig, caFile, "admin", c.AdminToken)
 	cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
 	if err != nil {
 		t.Fatalf("kubetest: reading the kubeconfig it wrote: %v", err)
@@ -172,24 +172,25 @@ func (c *Cluster) waitReady(t testing.TB, p *process, caFile string) {
 	t.Fatalf("kubetest: kube-apiserver was not ready within %s:\n%s", readyWithin, tail(p.log))
 }
 
-// writeKubeconfig writes the admin's kubeconfig, trusting the API
-// server's self-signed certificate.
-func (c *Cluster) writeKubeconfig(t testing.TB, caFile string) {
+// writeKubeconfig writes to path a kubeconfig that authenticates as
+// user with token, trusting the API server's self-signed certificate in
+// caFile.
+func (c *Cluster) writeKubeconfig(t testing.TB, path, caFile, user, token string) {
 	t.Helper()
 	kc := fmt.Sprintf(`apiVersion: v1
 kind: Config
 clusters:
 - name: test
-  cluster: {server: %q, certificate-authority: %q}
+  cluster: {server: %[1]q, certificate-authority: %[2]q}
 users:
-- name: admin
-  user: {token: %q}
+- name: %[3]s
+  user: {token: %[4]q}
 contexts:
 - name: test
-  context: {cluster: test, user: admin}
+  context: {cluster: test, user: %[3]s}
 current-context: test
-`, c.URL, caFile, c.AdminToken)
-	if err := os.WriteFile(c.Kubeconfig, []byte(kc), 0o600); err != nil {
+`, c.URL, caFile, user, token)
+	if err := os.WriteFile(path, []byte(kc), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }

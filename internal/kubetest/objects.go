@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -101,22 +100,7 @@ func (c *Cluster) Token(t testing.TB, ns, sa, audience, pod string) string {
 func (c *Cluster) KubeconfigFor(t testing.TB, ns, sa string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "kubeconfig-"+sa)
-	kc := fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: test
-  cluster: {server: %q, certificate-authority: %q}
-users:
-- name: %s
-  user: {token: %q}
-contexts:
-- name: test
-  context: {cluster: test, user: %s}
-current-context: test
-`, c.URL, c.Config.CAFile, sa, c.Token(t, ns, sa, "", ""), sa)
-	if err := os.WriteFile(path, []byte(kc), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	c.writeKubeconfig(t, path, c.Config.CAFile, sa, c.Token(t, ns, sa, "", ""))
 	return path
 }
 

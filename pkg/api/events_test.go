@@ -76,11 +76,7 @@ func TestEventsListsAppliesAndPolicyLoads(t *testing.T) {
 	st := h.st
 	h.mustApply(apiwire.File{Name: "echo.yaml", Content: meshtest.ServiceEcho})
 	h.mustApply(apiwire.File{Name: "echo.yaml", Content: meshtest.ServiceEcho})
-	code, body := h.do(http.MethodGet, "/v1/events?limit=5", testToken, nil)
-	var out apiwire.EventsResponse
-	if code != http.StatusOK || json.Unmarshal(body, &out) != nil {
-		t.Fatalf("events: %d %s", code, body)
-	}
+	out := getJSON[apiwire.EventsResponse](h, "/v1/events?limit=5")
 	if len(out.Events) != 1 || out.Events[0].Kind != events.KindApply || out.Events[0].Revision != st.Revision() ||
 		len(out.Events[0].Resources) != 1 || out.Events[0].Resources[0] != "created Service/default/echo" {
 		t.Fatalf("events after an apply and an unchanged re-apply = %+v", out.Events)

@@ -94,3 +94,15 @@ func errorOf(t *testing.T, body []byte) apiwire.ErrorResponse {
 	}
 	return er
 }
+
+// getJSON reads path with the admin token and decodes its answer into a
+// T, failing the test unless it is a 200 that decodes.
+func getJSON[T any](h *harness, path string) T {
+	h.t.Helper()
+	var out T
+	code, body := h.do(http.MethodGet, path, testToken, nil)
+	if code != http.StatusOK || json.Unmarshal(body, &out) != nil {
+		h.t.Fatalf("GET %s: %d %s", path, code, body)
+	}
+	return out
+}

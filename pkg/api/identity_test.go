@@ -140,14 +140,10 @@ func TestBundleIsPublic(t *testing.T) {
 
 func TestCertificatesListIssuanceAndRoots(t *testing.T) {
 	h, _ := identityHarness(t)
-	code, body := h.do(http.MethodGet, "/v1/certificates", testToken, nil)
-	var out apiwire.CertificatesResponse
-	if code != http.StatusOK || json.Unmarshal(body, &out) != nil {
-		t.Fatalf("certificates: %d %s", code, body)
-	}
+	out := getJSON[apiwire.CertificatesResponse](h, "/v1/certificates")
 	if out.TrustDomain != "example.org" || len(out.Certificates) != 1 || out.Certificates[0].Workload != "web-1" ||
 		len(out.Roots) != 1 || len(out.Roots[0].Fingerprint) != 64 || !out.Roots[0].Active {
-		t.Fatalf("certificates: %s", body)
+		t.Fatalf("certificates: %+v", out)
 	}
 }
 

@@ -22,11 +22,7 @@ func TestPolicyModeIsTheModels(t *testing.T) {
 	dry := strings.Replace(policyEchoGetOnly, "name: get-only", "name: dry", 1) + "  mode: dry-run\n"
 	h.mustApply(apiwire.File{Name: "p.yaml", Content: policyEchoGetOnly + "---\n" + dry})
 
-	code, body := h.do(http.MethodGet, "/v1/policies", testToken, nil)
-	var got apiwire.PoliciesResponse
-	if code != http.StatusOK || json.Unmarshal(body, &got) != nil {
-		t.Fatalf("policies: %d %s", code, body)
-	}
+	got := getJSON[apiwire.PoliciesResponse](h, "/v1/policies")
 	modes := map[string]string{}
 	for _, p := range got.Policies {
 		modes[p.Name] = p.Mode
@@ -35,7 +31,7 @@ func TestPolicyModeIsTheModels(t *testing.T) {
 		t.Errorf("modes %v, want dry: dry-run, get-only: enforce", modes)
 	}
 
-	code, body = h.do(http.MethodGet, "/v1/policies/default/dry/explain", testToken, nil)
+	code, body := h.do(http.MethodGet, "/v1/policies/default/dry/explain", testToken, nil)
 	var ex apiwire.ExplainResponse
 	if code != http.StatusOK || json.Unmarshal(body, &ex) != nil || !strings.Contains(ex.Text, "mode dry-run") {
 		t.Errorf("explain of the dry-run policy: %d %s, want it to say mode dry-run", code, body)

@@ -31,11 +31,7 @@ func TestPoliciesAndExplainAgreeOnEnforcement(t *testing.T) {
 	}
 	h.mustApply(apiwire.File{Name: "p.yaml", Content: named("dry", "dry-run") + "---\n" + named("enforced", "enforce") + "---\n" + named("body", "enforce")})
 
-	code, body := h.do(http.MethodGet, "/v1/policies", testToken, nil)
-	var list apiwire.PoliciesResponse
-	if code != http.StatusOK || json.Unmarshal(body, &list) != nil {
-		t.Fatalf("policies: %d %s", code, body)
-	}
+	list := getJSON[apiwire.PoliciesResponse](h, "/v1/policies")
 	want := map[string]string{"dry": apiwire.EnforcedByExtAuthz, "enforced": apiwire.EnforcedByRBAC, "body": apiwire.EnforcedByExtAuthz}
 	for _, st := range list.Policies {
 		code, body := h.do(http.MethodGet, "/v1/policies/default/"+st.Name+"/explain", testToken, nil)
@@ -51,7 +47,7 @@ func TestPoliciesAndExplainAgreeOnEnforcement(t *testing.T) {
 			t.Errorf("%s: proxyless note %q, explain:\n%s\nwant the note only for the enforced policy RBAC cannot express", st.Name, st.Proxyless, ex.Text)
 		}
 	}
-	_, body = h.do(http.MethodGet, "/v1/policies/default/dry/explain", testToken, nil)
+	_, body := h.do(http.MethodGet, "/v1/policies/default/dry/explain", testToken, nil)
 	var ex apiwire.ExplainResponse
 	if json.Unmarshal(body, &ex) != nil || !strings.HasPrefix(ex.Text, "enforced by ext_authz (dry-run") || !strings.Contains(ex.Text, "compiled to RBAC") {
 		t.Errorf("explain of a dry-run policy that compiles to RBAC:\n%s\nwant ext_authz first, then the rules it runs as once enforced", ex.Text)

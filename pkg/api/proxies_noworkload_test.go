@@ -25,18 +25,14 @@ func TestAgentWithoutWorkloadReadsNoWorkload(t *testing.T) {
 	h.mustApply(apiwire.File{Name: "echo.yaml", Content: meshtest.ServiceEcho + "---\n" + workloadEcho1})
 
 	want := map[string]string{"client.default": status.SyncNoWorkload, "echo-1.default": status.SyncNotSent}
-	code, body := h.do(http.MethodGet, "/v1/proxies", testToken, nil)
-	var out apiwire.ProxiesResponse
-	if code != http.StatusOK || json.Unmarshal(body, &out) != nil {
-		t.Fatalf("GET /v1/proxies: %d %s", code, body)
-	}
+	out := getJSON[apiwire.ProxiesResponse](h, "/v1/proxies")
 	for _, p := range out.Proxies {
 		if p.Types[authz].SyncState != want[p.ID] || p.SyncState != want[p.ID] {
 			t.Errorf("%s: type %s, proxy %s; want %s", p.ID, p.Types[authz].SyncState, p.SyncState, want[p.ID])
 		}
 	}
 	for st, id := range map[string]string{"no_workload": "client.default", "NOT_SENT": "echo-1.default"} {
-		_, body = h.do(http.MethodGet, "/v1/proxies?state="+st, testToken, nil)
+		_, body := h.do(http.MethodGet, "/v1/proxies?state="+st, testToken, nil)
 		out = apiwire.ProxiesResponse{}
 		if json.Unmarshal(body, &out) != nil || len(out.Proxies) != 1 || out.Proxies[0].ID != id {
 			t.Errorf("?state=%s: %s, want only %s", st, body, id)

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -32,17 +31,13 @@ func TestProxiesComeFromTheRegistry(t *testing.T) {
 		},
 	}}
 	h := newHarness(t, reg)
-	code, body := h.do(http.MethodGet, "/v1/proxies", testToken, nil)
-	var out apiwire.ProxiesResponse
-	if code != http.StatusOK || json.Unmarshal(body, &out) != nil {
-		t.Fatalf("GET /v1/proxies: %d %s", code, body)
-	}
+	out := getJSON[apiwire.ProxiesResponse](h, "/v1/proxies")
 	if len(out.Proxies) != 1 || out.Proxies[0].ID != "echo-1.default" || out.Proxies[0].Types["type.googleapis.com/envoy.config.cluster.v3.Cluster"].VersionAcked != "3" {
 		t.Fatalf("proxies = %+v", out.Proxies)
 	}
 
 	empty := newHarness(t, nil)
-	_, body = empty.do(http.MethodGet, "/v1/proxies", testToken, nil)
+	_, body := empty.do(http.MethodGet, "/v1/proxies", testToken, nil)
 	if !strings.Contains(string(body), `"proxies": []`) {
 		t.Fatalf("no registry should answer an empty list, got %s", body)
 	}

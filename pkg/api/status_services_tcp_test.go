@@ -1,8 +1,6 @@
 package api
 
 import (
-	"encoding/json"
-	"net/http"
 	"testing"
 
 	"embassy.dev/embassy/internal/meshtest"
@@ -17,11 +15,7 @@ func TestServicesReportTCPAddress(t *testing.T) {
 	h := serve(t, Options{})
 	redis := "apiVersion: embassy.dev/v1alpha1\nkind: Service\nmetadata: {name: redis}\nspec: {ports: [{name: redis, port: 6379, protocol: tcp}]}\n"
 	h.mustApply(apiwire.File{Name: "m.yaml", Content: meshtest.ServiceEcho + "---\n" + redis})
-	code, body := h.do(http.MethodGet, "/v1/services", testToken, nil)
-	var svcs apiwire.ServicesResponse
-	if code != http.StatusOK || json.Unmarshal(body, &svcs) != nil {
-		t.Fatalf("services: %d %s", code, body)
-	}
+	svcs := getJSON[apiwire.ServicesResponse](h, "/v1/services")
 	got := map[string]string{}
 	for _, s := range svcs.Services {
 		got[s.Name] = s.TCPAddress

@@ -16,17 +16,7 @@ var scopedMesh = `apiVersion: embassy.dev/v1alpha1
 kind: Mesh
 metadata: {name: mesh}
 spec: {trustDomain: mesh.local, configScoping: %s}
----
-apiVersion: embassy.dev/v1alpha1
-kind: Service
-metadata: {name: front, namespace: shop}
-spec: {ports: [{name: http, port: 80, protocol: http}]}
----
-apiVersion: embassy.dev/v1alpha1
-kind: Workload
-metadata: {name: front-1, namespace: shop}
-spec: {address: 10.0.0.1, services: [front], serviceAccount: front%s}
-` + svc("greet") + svc("vault") + svc("ledger") + svc("open") + svc("dry") + svc("body") + `---
+` + meshtest.Served("shop", "front", "10.0.0.1", "%s") + svc("greet") + svc("vault") + svc("ledger") + svc("open") + svc("dry") + svc("body") + `---
 apiVersion: embassy.dev/v1alpha1
 kind: Service
 metadata: {name: static, namespace: shop}
@@ -65,34 +55,10 @@ spec:
       allow if input.parsed_body.account == "admin"
 `
 
-func svc(name string) string {
-	return fmt.Sprintf(`---
-apiVersion: embassy.dev/v1alpha1
-kind: Service
-metadata: {name: %[1]s, namespace: shop}
-spec: {ports: [{name: http, port: 80, protocol: http}]}
----
-apiVersion: embassy.dev/v1alpha1
-kind: Workload
-metadata: {name: %[1]s-1, namespace: shop}
-spec: {address: 10.0.1.1, services: [%[1]s], serviceAccount: %[1]s}
-`, name)
-}
+func svc(name string) string { return meshtest.Served("shop", name, "10.0.1.1") }
 
 func allowOnly(service, sa string) string {
-	return fmt.Sprintf(`---
-apiVersion: embassy.dev/v1alpha1
-kind: AuthorizationPolicy
-metadata: {name: %[1]s, namespace: shop}
-spec:
-  targets: {services: [%[1]s]}
-  modules:
-  - name: p.rego
-    rego: |
-      package envoy.authz
-      default allow := false
-      allow if input.attributes.source.principal == "spiffe://mesh.local/ns/shop/sa/%[2]s"
-`, service, sa)
+	return meshtest.AllowOnly("shop", service, "spiffe://mesh.local/ns/shop/sa/"+sa)
 }
 
 func scopeSnapshot(t *testing.T, mode, egress string) *mesh.Snapshot {

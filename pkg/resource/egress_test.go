@@ -6,11 +6,7 @@ import (
 )
 
 func TestValidateEgressAndScoping(t *testing.T) {
-	cases := []struct {
-		name, spec string
-		kind       Kind
-		path, msg  string // empty: the document is valid
-	}{
+	runSpecCases(t, []specCase{
 		{name: "mesh scoping auto", kind: KindMesh, spec: "trustDomain: a.b\nconfigScoping: auto"},
 		{name: "mesh scoping unknown", kind: KindMesh, spec: "trustDomain: a.b\nconfigScoping: sidecar", path: "spec.configScoping", msg: `must be one of none, explicit, auto, got "sidecar"`},
 		{name: "workload egress ok", kind: KindWorkload, spec: "address: 10.0.0.7\nservices: [a]\negress: [{service: greet}, {namespace: payments}, {service: ledger, namespace: payments}]"},
@@ -21,19 +17,7 @@ func TestValidateEgressAndScoping(t *testing.T) {
 		{name: "workload egress unknown field", kind: KindWorkload, spec: "address: 10.0.0.7\nservices: [a]\negress: [{host: greet}]", path: "spec.egress[0].host", msg: "unknown field"},
 		{name: "service egress ok", kind: KindService, spec: validService + "egress: [{service: greet}]"},
 		{name: "service egress duplicate", kind: KindService, spec: validService + "egress: [{namespace: p}, {namespace: p}]", path: "spec.egress[1]", msg: "duplicate entry namespace p"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			_, err := Decode("test.yaml", []byte(doc(c.kind, "x", c.spec)))
-			if c.path == "" {
-				if err != nil {
-					t.Fatalf("unexpected error: %v", err)
-				}
-				return
-			}
-			hasError(t, asErrors(t, err), c.path, c.msg)
-		})
-	}
+	})
 }
 
 func TestCheckReferencesWarnsOfEgressToNothing(t *testing.T) {

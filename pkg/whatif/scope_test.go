@@ -11,43 +11,11 @@ import (
 
 // scopedCheckMesh has a caller front (front-1 lists its egress) and a
 // service vault whose policy allows front, under the mode given.
-const scopedCheckMesh = `apiVersion: embassy.dev/v1alpha1
+var scopedCheckMesh = `apiVersion: embassy.dev/v1alpha1
 kind: Mesh
 metadata: {name: mesh}
 spec: {trustDomain: mesh.local, mtls: {mode: PERMISSIVE}, configScoping: MODE}
----
-apiVersion: embassy.dev/v1alpha1
-kind: Service
-metadata: {name: front, namespace: shop}
-spec: {ports: [{name: http, port: 80, protocol: http}]}
----
-apiVersion: embassy.dev/v1alpha1
-kind: Workload
-metadata: {name: front-1, namespace: shop}
-spec: {address: 10.0.0.1, services: [front], serviceAccount: front EGRESS}
----
-apiVersion: embassy.dev/v1alpha1
-kind: Service
-metadata: {name: vault, namespace: shop}
-spec: {ports: [{name: http, port: 80, protocol: http}]}
----
-apiVersion: embassy.dev/v1alpha1
-kind: Workload
-metadata: {name: vault-1, namespace: shop}
-spec: {address: 10.0.1.1, services: [vault], serviceAccount: vault}
----
-apiVersion: embassy.dev/v1alpha1
-kind: AuthorizationPolicy
-metadata: {name: vault, namespace: shop}
-spec:
-  targets: {services: [vault]}
-  modules:
-  - name: p.rego
-    rego: |
-      package envoy.authz
-      default allow := false
-      allow if input.attributes.source.principal == "spiffe://mesh.local/ns/shop/sa/ALLOWED"
-`
+` + meshtest.Served("shop", "front", "10.0.0.1", "EGRESS") + meshtest.Served("shop", "vault", "10.0.1.1") + meshtest.AllowOnly("shop", "vault", "spiffe://mesh.local/ns/shop/sa/ALLOWED")
 
 const frontID = "spiffe://mesh.local/ns/shop/sa/front"
 
