@@ -260,7 +260,17 @@ func (m *Measurement) Settle(ctx context.Context) (Row, error) {
 	if err := ph.srv.Err(); err != nil {
 		return m.row, err
 	}
-	m.row.Acked = ph.srv.AckedSince(ph.ids, m.ch.TypeURL, m.t0)
+	// A simulated proxy counts its ACK once sent; the server records it
+	// once read. Wait for the server to have read them all (bounded),
+	// rather than read its status once and call the lag a failure.
+	deadline := time.Now().Add(ph.cfg.ChangeTimeout)
+	for {
+		m.row.Acked = ph.srv.AckedSince(ph.ids, m.ch.TypeURL, m.t0)
+		if m.row.Acked == ph.cfg.Proxies || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if m.row.Acked != ph.cfg.Proxies {
 		return m.row, fmt.Errorf("%s %s phase, %s change: the server shows %d of %d proxies having ACKed a %s sent after the change", ph.server, ph.mode, m.ch.Name, m.row.Acked, ph.cfg.Proxies, shortType(m.ch.TypeURL))
 	}
