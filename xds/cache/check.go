@@ -47,6 +47,9 @@ var checkedKinds = map[resourcev3.Type]string{
 type checks struct {
 	mu        sync.Mutex
 	prev, cur map[string]*checked
+	// prevSets and curSets are the results of the checks across sets,
+	// by setKey.
+	prevSets, curSets map[string]error
 }
 
 // checked is what the one-resource checks found in one resource content.
@@ -55,7 +58,9 @@ type checked struct {
 	violations envoyrules.Violations
 }
 
-func newChecks() *checks { return &checks{prev: map[string]*checked{}, cur: map[string]*checked{}} }
+func newChecks() *checks {
+	return &checks{prev: map[string]*checked{}, cur: map[string]*checked{}, prevSets: map[string]error{}, curSets: map[string]error{}}
+}
 
 // rotate starts a generation: results not used since the previous one are
 // dropped.
@@ -63,6 +68,7 @@ func (c *checks) rotate() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.prev, c.cur = c.cur, map[string]*checked{}
+	c.prevSets, c.curSets = c.curSets, map[string]error{}
 }
 
 // resource is the one-resource result for a content, computed once.
@@ -103,6 +109,17 @@ func (c *checks) over(set resourceSet, baseErr error, own resourceSet) error {
 	if baseErr != nil {
 		return baseErr
 	}
+	key := setKey(set, own)
+	if ok, err := c.setResult(key); ok {
+		return err
+	}
+	err := c.across(set, own)
+	c.keepSet(key, err)
+	return err
+}
+
+// across runs over's checks.
+func (c *checks) across(set, own resourceSet) error {
 	var errs []error
 	var reports []*validate.Report
 	var violations envoyrules.Violations

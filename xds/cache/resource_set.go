@@ -59,6 +59,9 @@ type typeSet struct {
 	// on a set lists its names (for the checks and full answers).
 	sortOnce sync.Once
 	sorted   []string
+	// print is the Fingerprint of the names (namesPrint), worked out once.
+	printOnce sync.Once
+	print     string
 }
 
 // get returns the resource named name, looking through to the base.
