@@ -136,14 +136,42 @@ func (c *checks) across(set, own resourceSet) error {
 			violations = append(violations, r.violations...)
 		}
 	}
-	r := set.resources()
-	violations = append(violations, envoyrules.CheckSet(r)...)
-	errs = append(errs, validate.Set(r, reports, dataplane.SDSSecretNames()))
+	// Of the whole set, the rules across it read the listeners and
+	// clusters, and the reference check only looks names up: no list of
+	// the thousands of shared resources is built per shape. A set holds a
+	// name once (a map), so validate.Set's check for a name served twice
+	// has nothing to find here. Own's clusters are the only ones whose
+	// load assignments are looked for: base was checked with its own.
+	violations = append(violations, envoyrules.CheckSet(&translate.Resources{
+		Listeners: typed[*listener.Listener](set[resourcev3.ListenerType]),
+		Clusters:  typed[*cluster.Cluster](set[resourcev3.ClusterType]),
+	})...)
+	errs = append(errs, validate.References(reports, set.serves, typed[*cluster.Cluster](own[resourcev3.ClusterType]), dataplane.SDSSecretNames()))
 	err := errors.Join(append(errs, violations.Err())...)
 	if err == nil {
 		return nil
 	}
 	return &refusal{err: err, problems: problemsOf(errors.Join(errs...), violations)}
+}
+
+// kindTypes is checkedKinds the other way round.
+var kindTypes = func() map[string]resourcev3.Type {
+	out := make(map[string]resourcev3.Type, len(checkedKinds))
+	for typ, kind := range checkedKinds {
+		out[kind] = typ
+	}
+	return out
+}()
+
+// serves reports whether the set holds a resource of kind (as
+// checkedKinds names them) named name.
+func (s resourceSet) serves(kind, name string) bool {
+	ts := s[kindTypes[kind]]
+	if ts == nil {
+		return false
+	}
+	_, ok := ts.get(name)
+	return ok
 }
 
 // refusal is why a set may not be served: the checks' joined error, and
