@@ -214,11 +214,10 @@ func typed[T any](ts *typeSet) []T {
 		return nil
 	}
 	out := make([]T, 0, ts.size())
-	for _, name := range ts.names() {
-		e, _ := ts.get(name)
+	ts.eachSorted(func(_ string, e *entry) {
 		if r, ok := e.res.(T); ok {
 			out = append(out, r)
 		}
-	}
+	})
 	return out
 }
