@@ -47,6 +47,9 @@ var checkedKinds = map[resourcev3.Type]string{
 type checks struct {
 	mu        sync.Mutex
 	prev, cur map[string]*checked
+	// prevSets and curSets are the results of the checks across sets,
+	// by setKey.
+	prevSets, curSets map[string]error
 }
 
 // checked is what the one-resource checks found in one resource content.
@@ -55,7 +58,9 @@ type checked struct {
 	violations envoyrules.Violations
 }
 
-func newChecks() *checks { return &checks{prev: map[string]*checked{}, cur: map[string]*checked{}} }
+func newChecks() *checks {
+	return &checks{prev: map[string]*checked{}, cur: map[string]*checked{}, prevSets: map[string]error{}, curSets: map[string]error{}}
+}
 
 // rotate starts a generation: results not used since the previous one are
 // dropped.
@@ -63,6 +68,7 @@ func (c *checks) rotate() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.prev, c.cur = c.cur, map[string]*checked{}
+	c.prevSets, c.curSets = c.curSets, map[string]error{}
 }
 
 // resource is the one-resource result for a content, computed once.
@@ -103,6 +109,17 @@ func (c *checks) over(set resourceSet, baseErr error, own resourceSet) error {
 	if baseErr != nil {
 		return baseErr
 	}
+	key := setKey(set, own)
+	if ok, err := c.setResult(key); ok {
+		return err
+	}
+	err := c.across(set, own)
+	c.keepSet(key, err)
+	return err
+}
+
+// across runs over's checks.
+func (c *checks) across(set, own resourceSet) error {
 	var errs []error
 	var reports []*validate.Report
 	var violations envoyrules.Violations
@@ -119,14 +136,42 @@ func (c *checks) over(set resourceSet, baseErr error, own resourceSet) error {
 			violations = append(violations, r.violations...)
 		}
 	}
-	r := set.resources()
-	violations = append(violations, envoyrules.CheckSet(r)...)
-	errs = append(errs, validate.Set(r, reports, dataplane.SDSSecretNames()))
+	// Of the whole set, the rules across it read the listeners and
+	// clusters, and the reference check only looks names up: no list of
+	// the thousands of shared resources is built per shape. A set holds a
+	// name once (a map), so validate.Set's check for a name served twice
+	// has nothing to find here. Own's clusters are the only ones whose
+	// load assignments are looked for: base was checked with its own.
+	violations = append(violations, envoyrules.CheckSet(&translate.Resources{
+		Listeners: typed[*listener.Listener](set[resourcev3.ListenerType]),
+		Clusters:  typed[*cluster.Cluster](set[resourcev3.ClusterType]),
+	})...)
+	errs = append(errs, validate.References(reports, set.serves, typed[*cluster.Cluster](own[resourcev3.ClusterType]), dataplane.SDSSecretNames()))
 	err := errors.Join(append(errs, violations.Err())...)
 	if err == nil {
 		return nil
 	}
 	return &refusal{err: err, problems: problemsOf(errors.Join(errs...), violations)}
+}
+
+// kindTypes is checkedKinds the other way round.
+var kindTypes = func() map[string]resourcev3.Type {
+	out := make(map[string]resourcev3.Type, len(checkedKinds))
+	for typ, kind := range checkedKinds {
+		out[kind] = typ
+	}
+	return out
+}()
+
+// serves reports whether the set holds a resource of kind (as
+// checkedKinds names them) named name.
+func (s resourceSet) serves(kind, name string) bool {
+	ts := s[kindTypes[kind]]
+	if ts == nil {
+		return false
+	}
+	_, ok := ts.get(name)
+	return ok
 }
 
 // refusal is why a set may not be served: the checks' joined error, and
@@ -169,11 +214,10 @@ func typed[T any](ts *typeSet) []T {
 		return nil
 	}
 	out := make([]T, 0, ts.size())
-	for _, name := range ts.names() {
-		e, _ := ts.get(name)
+	ts.eachSorted(func(_ string, e *entry) {
 		if r, ok := e.res.(T); ok {
 			out = append(out, r)
 		}
-	}
+	})
 	return out
 }

@@ -51,6 +51,16 @@ func BenchmarkChecks(b *testing.B) {
 			}
 		}
 	})
+	// A shape's checks across its set run whenever what they read
+	// changed (setKey), and for every shape new to the mesh.
+	b.Run("sidecar shape across its set", func(b *testing.B) {
+		set := overlay(out, own)
+		for b.Loop() {
+			if err := warm.across(set, own); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 // BenchmarkPush measures whole pushes of a 1,000-service mesh to sidecars

@@ -55,10 +55,15 @@ type typeSet struct {
 	version string
 	base    *typeSet
 
-	// sorted is items' names in order, sorted once: every shape layered
-	// on a set lists its names (for the checks and full answers).
-	sortOnce sync.Once
-	sorted   []string
+	// sorted is items' names in order, and sortedEntries their entries,
+	// sorted once: every shape layered on a set lists its names (for the
+	// checks and full answers).
+	sortOnce      sync.Once
+	sorted        []string
+	sortedEntries []*entry
+	// print is the Fingerprint of the names (namesPrint), worked out once.
+	printOnce sync.Once
+	print     string
 }
 
 // get returns the resource named name, looking through to the base.
@@ -106,32 +111,58 @@ func (t *typeSet) size() int {
 // its own few names into its base's, which are sorted once for all the
 // sets layered on it.
 func (t *typeSet) names() []string {
-	own := t.ownNames()
 	if t.base == nil {
-		return own
+		return t.ownNames()
 	}
-	base := t.base.ownNames()
-	out := make([]string, 0, len(base)+len(own))
+	out := make([]string, 0, len(t.base.items)+len(t.items))
+	t.eachSorted(func(n string, _ *entry) { out = append(out, n) })
+	return out
+}
+
+// eachSorted calls fn for every resource of the set in name order,
+// merging its own sorted entries into its base's, each sorted once.
+func (t *typeSet) eachSorted(fn func(name string, e *entry)) {
+	own, ownEntries := t.ownSorted()
+	if t.base == nil {
+		for i, n := range own {
+			fn(n, ownEntries[i])
+		}
+		return
+	}
+	base, baseEntries := t.base.ownSorted()
 	i := 0
-	for _, n := range base {
+	for j, n := range base {
 		for i < len(own) && own[i] < n {
-			out = append(out, own[i])
+			fn(own[i], ownEntries[i])
 			i++
 		}
 		if i < len(own) && own[i] == n {
 			continue // shadowed: own[i] goes in next
 		}
-		out = append(out, n)
+		fn(n, baseEntries[j])
 	}
-	return append(out, own[i:]...)
+	for ; i < len(own); i++ {
+		fn(own[i], ownEntries[i])
+	}
 }
 
 // ownNames returns the names of the set's own items, sorted once.
 func (t *typeSet) ownNames() []string {
+	names, _ := t.ownSorted()
+	return names
+}
+
+// ownSorted returns the set's own names and, in the same order, their
+// entries, sorted once.
+func (t *typeSet) ownSorted() ([]string, []*entry) {
 	t.sortOnce.Do(func() {
 		t.sorted = slices.Sorted(maps.Keys(t.items))
+		t.sortedEntries = make([]*entry, len(t.sorted))
+		for i, n := range t.sorted {
+			t.sortedEntries[i] = t.items[n]
+		}
 	})
-	return t.sorted
+	return t.sorted, t.sortedEntries
 }
 
 // resourceSet is a typeSet per type URL; a missing type has no resources.

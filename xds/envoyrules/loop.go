@@ -42,9 +42,26 @@ func selfLoops(r *translate.Resources) []Violation {
 			bound[addr] = l.GetName()
 		}
 	}
+	// Only a cluster with an endpoint where a listener binds can close a
+	// loop. Most sets have none, and finding where a listener forwards
+	// unpacks its filters, for every listener of every shape checked.
+	looping := map[string]bool{}
+	for c, eps := range static {
+		for _, ep := range eps {
+			if _, ok := listenerAt(bound, ep); ok {
+				looping[c] = true
+			}
+		}
+	}
+	if len(looping) == 0 {
+		return nil
+	}
 	var out []Violation
 	for _, l := range r.Listeners {
 		for _, c := range upstreamClusters(l) {
+			if !looping[c] {
+				continue
+			}
 			for _, ep := range static[c] {
 				if into, ok := listenerAt(bound, ep); ok {
 					out = append(out, Violation{Type: "Listener", Name: l.GetName(), Path: ".filter_chains", Rule: selfLoopID,

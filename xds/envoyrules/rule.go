@@ -98,7 +98,8 @@ func CheckResource(typ, name string, m proto.Message) Violations {
 	return checkMessages(typ, name, m)
 }
 
-// CheckSet runs the rules that look across a node's resources.
+// CheckSet runs the rules that look across a node's resources. They read
+// its Listeners and Clusters only, so a caller may pass just those.
 func CheckSet(r *translate.Resources) Violations {
 	var out Violations
 	for _, rule := range rules {

@@ -27,20 +27,22 @@ type served struct {
 	// cache.Fingerprint.
 	subscribed int
 	print      string
-	// delta is the current state of a delta stream, by resource name.
-	delta map[string]*discovery.Resource
+	// isDelta says the type is served over a delta stream; delta is its
+	// current state.
+	isDelta bool
+	delta   deltaHeld
 	// pending are the delta responses not answered yet, oldest first.
 	pending []deltaChange
 
 	ackedVersion string
 	ackedSotw    held
 	// deltaAcked says a delta response was acked. What the node acked is
-	// then delta with the pending changes undone, unless a rejection made
-	// it differ for longer: ackedDelta holds it then. A second map per
-	// node of every resource would double what tracking a delta proxy
-	// costs.
+	// then the state before the oldest pending response (or the current
+	// one), unless a rejection made it differ for longer: diverged says
+	// so, and ackedDelta holds it then.
 	deltaAcked bool
-	ackedDelta map[string]string
+	diverged   bool
+	ackedDelta deltaHeld
 }
 
 // held is what SotW responses gave a node: a base list, and the resources
@@ -55,13 +57,13 @@ type held struct {
 // merged into a new base.
 const maxOver = 64
 
-// deltaChange is one delta response's changes, and the version each
-// name it changes had before ("" for none), to undo it.
+// deltaChange is one delta response's changes, and what the node held
+// before it.
 type deltaChange struct {
 	nonce   string
-	upserts map[string]string
+	upserts []*discovery.Resource
 	removed []string
-	was     map[string]string
+	before  deltaHeld
 }
 
 // sentSotW records a SotW response. A response of a type that need not be
@@ -135,27 +137,16 @@ func (h held) merged(names []string) []*anypb.Any {
 // sentDelta applies a delta response to the current state and queues it
 // for the answer.
 func (s *served) sentDelta(nonce, version string, res []*discovery.Resource, removed []string) {
-	if s.delta == nil {
-		s.delta = make(map[string]*discovery.Resource, len(res))
-	}
+	s.isDelta = true
 	s.version = version
-	ch := deltaChange{nonce: nonce, upserts: make(map[string]string, len(res)), removed: removed, was: make(map[string]string, len(res)+len(removed))}
-	for _, r := range res {
-		ch.was[r.GetName()] = s.delta[r.GetName()].GetVersion()
-		s.delta[r.GetName()] = r
-		ch.upserts[r.GetName()] = r.GetVersion()
-	}
-	for _, n := range removed {
-		ch.was[n] = s.delta[n].GetVersion()
-		delete(s.delta, n)
-	}
-	s.pending = append(s.pending, ch)
+	s.pending = append(s.pending, deltaChange{nonce: nonce, upserts: res, removed: removed, before: s.delta})
+	s.delta = s.delta.apply(res, removed)
 }
 
 // answered settles the response with nonce: an ack makes it (and every
 // earlier unanswered delta response) the acked state; a nack drops it.
 func (s *served) answered(nonce, version string, sotw held, nacked bool) {
-	if s.delta == nil && len(s.pending) == 0 {
+	if !s.isDelta {
 		if !nacked {
 			s.ackedVersion, s.ackedSotw = version, sotw
 		}
@@ -165,86 +156,54 @@ func (s *served) answered(nonce, version string, sotw held, nacked bool) {
 		if ch.nonce != nonce {
 			continue
 		}
-		if nacked && s.ackedDelta == nil {
-			// From now on the acked state is not the current one undone.
-			s.ackedDelta = s.undone(i)
+		if nacked && !s.diverged {
+			// From now on the acked state is not the one before the
+			// oldest pending response.
+			s.diverged, s.ackedDelta = true, ch.before
 			s.pending = append([]deltaChange(nil), s.pending[i+1:]...)
 			return
 		}
-		for _, earlier := range s.pending[:i] {
-			s.ackDelta(earlier)
+		if s.diverged {
+			for _, earlier := range s.pending[:i] {
+				s.ackedDelta = s.ackedDelta.apply(earlier.upserts, earlier.removed)
+			}
+			if !nacked {
+				s.ackedDelta = s.ackedDelta.apply(ch.upserts, ch.removed)
+			}
 		}
 		if !nacked {
-			s.ackDelta(ch)
 			s.ackedVersion = version
 		}
 		s.deltaAcked = true
 		s.pending = append([]deltaChange(nil), s.pending[i+1:]...)
-		if len(s.pending) == 0 && s.ackedDelta != nil && s.ackedIsCurrent() {
-			s.ackedDelta = nil
+		if len(s.pending) == 0 && s.diverged && s.ackedDelta.sameAs(s.delta) {
+			s.diverged, s.ackedDelta = false, deltaHeld{}
 		}
 		return
 	}
 }
 
-// ackDelta adds an acked change to ackedDelta, when the acked state is
-// kept apart.
-func (s *served) ackDelta(ch deltaChange) {
-	if s.ackedDelta == nil {
-		return
-	}
-	for n, v := range ch.upserts {
-		s.ackedDelta[n] = v
-	}
-	for _, n := range ch.removed {
-		delete(s.ackedDelta, n)
-	}
-}
-
-// ackedDeltaNow is what the node acked, by name: ackedDelta, or the
-// current state with the pending changes undone, newest first; nil before
-// any ack.
-func (s *served) ackedDeltaNow() map[string]string {
+// ackedDeltaHeld is what the node acked: ackedDelta, or the state before
+// the oldest pending response; ok is false before any ack.
+func (s *served) ackedDeltaHeld() (h deltaHeld, ok bool) {
 	switch {
 	case !s.deltaAcked:
+		return deltaHeld{}, false
+	case s.diverged:
+		return s.ackedDelta, true
+	case len(s.pending) > 0:
+		return s.pending[0].before, true
+	}
+	return s.delta, true
+}
+
+// ackedDeltaNow is what the node acked, by name; nil before any ack.
+func (s *served) ackedDeltaNow() map[string]string {
+	h, ok := s.ackedDeltaHeld()
+	if !ok {
 		return nil
-	case s.ackedDelta != nil:
-		return maps.Clone(s.ackedDelta)
 	}
-	return s.undone(0)
-}
-
-// undone is the current state with the pending changes from the one at
-// index from on undone, newest first.
-func (s *served) undone(from int) map[string]string {
-	out := make(map[string]string, len(s.delta))
-	for n, r := range s.delta {
-		out[n] = r.GetVersion()
-	}
-	for i := len(s.pending) - 1; i >= from; i-- {
-		for n, v := range s.pending[i].was {
-			if v == "" {
-				delete(out, n)
-			} else {
-				out[n] = v
-			}
-		}
-	}
-	return out
-}
-
-// ackedIsCurrent reports whether ackedDelta holds exactly the current
-// state.
-func (s *served) ackedIsCurrent() bool {
-	if len(s.ackedDelta) != len(s.delta) {
-		return false
-	}
-	for n, v := range s.ackedDelta {
-		if r, ok := s.delta[n]; !ok || r.GetVersion() != v {
-			return false
-		}
-	}
-	return true
+	return h.versions()
 }
 
 // snapshot copies what is needed to answer a config query; it runs under
@@ -252,14 +211,9 @@ func (s *served) ackedIsCurrent() bool {
 // resolve.
 func (s *served) snapshot(typeURL string) servedCopy {
 	c := servedCopy{typeURL: typeURL, version: s.version, ackedVersion: s.ackedVersion, sotw: s.sotw, ackedSotw: s.ackedSotw}
-	if s.delta != nil {
-		c.delta = make([]*discovery.Resource, 0, len(s.delta))
-		for _, r := range s.delta {
-			c.delta = append(c.delta, r)
-		}
-	}
-	if s.delta != nil {
-		c.ackedDelta = s.ackedDeltaNow()
+	if s.isDelta {
+		c.isDelta, c.delta = true, s.delta
+		c.ackedDelta, c.deltaAcked = s.ackedDeltaHeld()
 	}
 	return c
 }
@@ -267,8 +221,8 @@ func (s *served) snapshot(typeURL string) servedCopy {
 type servedCopy struct {
 	typeURL, version, ackedVersion string
 	sotw, ackedSotw                held
-	delta                          []*discovery.Resource
-	ackedDelta                     map[string]string
+	isDelta, deltaAcked            bool
+	delta, ackedDelta              deltaHeld
 }
 
 // resolve names and versions every resource. A SotW resource's version is
@@ -276,11 +230,13 @@ type servedCopy struct {
 // told for the same resource.
 func (c servedCopy) resolve() estatus.ServedType {
 	out := estatus.ServedType{TypeURL: c.typeURL, Version: c.version, AckedVersion: c.ackedVersion, Resources: []estatus.ServedResource{}}
-	if c.delta != nil {
-		for _, r := range c.delta {
+	if c.isDelta {
+		c.delta.each(func(r *discovery.Resource) {
 			out.Resources = append(out.Resources, estatus.ServedResource{Name: r.GetName(), Version: r.GetVersion(), Resource: r.GetResource()})
+		})
+		if c.deltaAcked {
+			out.Acked = c.ackedDelta.versions()
 		}
-		out.Acked = c.ackedDelta
 	} else {
 		out.Resources = sotwResources(c.sotw.merged(nil))
 		if c.ackedSotw.base != nil || c.ackedSotw.over != nil || c.ackedVersion != "" {

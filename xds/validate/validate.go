@@ -111,13 +111,28 @@ func Resource(kind, name string, m proto.Message, also func(path string, m proto
 // referenced served (or, for secrets, in allowedExternalSecrets). Each
 // problem is a *Problem.
 func Set(r *translate.Resources, reports []*Report, allowedExternalSecrets []string) error {
+	errs := duplicates(r)
+	errs = append(errs, References(reports, served(r).serves, r.Clusters, allowedExternalSecrets))
+	return errors.Join(errs...)
+}
+
+// Serves reports whether a set serves the resource of kind (as Each names
+// kinds) named name.
+type Serves func(kind, name string) bool
+
+// References is the reference check of Set over a set that serves what
+// serves says: every name the reports' resources reference is served (or,
+// for secrets, in allowedExternalSecrets), and so is the load assignment
+// of each EDS cluster of clusters. It lets a set built on one already
+// checked be checked for what it adds alone: the reports and clusters of
+// its own resources, against the names of the whole. Each problem is a
+// *Problem.
+func References(reports []*Report, serves Serves, clusters []*cluster.Cluster, allowedExternalSecrets []string) error {
 	rf := newRefs()
 	for _, rep := range reports {
 		rf.merge(rep.refs)
 	}
-	errs := duplicates(r)
-	errs = append(errs, missing(rf, served(r), allowedExternalSecrets, r.Clusters)...)
-	return errors.Join(errs...)
+	return errors.Join(missing(rf, serves, allowedExternalSecrets, clusters)...)
 }
 
 // Each calls f on every resource of a set, by kind ("Listener",
@@ -189,23 +204,36 @@ func served(r *translate.Resources) servedNames {
 	return s
 }
 
+// serves looks a name up in the map of its kind.
+func (s servedNames) serves(kind, name string) bool {
+	switch kind {
+	case "RouteConfiguration":
+		return s.routeConfigs[name]
+	case "Cluster":
+		return s.clusters[name]
+	case "ClusterLoadAssignment":
+		return s.assignments[name]
+	case "Secret":
+		return s.secrets[name]
+	}
+	return false
+}
+
 // missing reports every referenced name that is not served, in sorted order.
-func missing(rf *refs, s servedNames, external []string, clusters []*cluster.Cluster) []error {
+func missing(rf *refs, serves Serves, external []string, clusters []*cluster.Cluster) []error {
 	var errs []error
-	report := func(what string, wanted map[string][]string, have map[string]bool) {
+	report := func(what string, wanted map[string][]string, have func(string) bool) {
 		for _, name := range slices.Sorted(maps.Keys(wanted)) {
-			if !have[name] {
+			if !have(name) {
 				from := uniq(wanted[name])
 				errs = append(errs, &Problem{Resource: from[0], Err: fmt.Errorf("%s %q referenced by %s is not served", what, name, from)})
 			}
 		}
 	}
-	report("RouteConfiguration", rf.routeConfigs, s.routeConfigs)
-	report("Cluster", rf.clusters, s.clusters)
-	for _, name := range external {
-		s.secrets[name] = true
-	}
-	report("Secret", rf.secrets, s.secrets)
+	kind := func(what string) func(string) bool { return func(name string) bool { return serves(what, name) } }
+	report("RouteConfiguration", rf.routeConfigs, kind("RouteConfiguration"))
+	report("Cluster", rf.clusters, kind("Cluster"))
+	report("Secret", rf.secrets, func(name string) bool { return slices.Contains(external, name) || serves("Secret", name) })
 	for _, c := range clusters {
 		if c.GetType() != cluster.Cluster_EDS {
 			continue
@@ -214,7 +242,7 @@ func missing(rf *refs, s servedNames, external []string, clusters []*cluster.Clu
 		if name == "" {
 			name = c.GetName()
 		}
-		if !s.assignments[name] {
+		if !serves("ClusterLoadAssignment", name) {
 			errs = append(errs, &Problem{Resource: "Cluster " + c.GetName(), Err: fmt.Errorf("ClusterLoadAssignment %q for EDS Cluster %s is not served", name, c.GetName())})
 		}
 	}
