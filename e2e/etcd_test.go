@@ -22,8 +22,8 @@ type replicaSet struct {
 }
 
 // startReplicas starts n replicas at once (a member waits for a majority
-// of its peers) and returns once each serves.
-func startReplicas(t *testing.T, n int) *replicaSet {
+// of its peers), each with the extra flags, and returns once each serves.
+func startReplicas(t *testing.T, n int, extra ...string) *replicaSet {
 	t.Helper()
 	peers := make([]string, n)
 	for i := range peers {
@@ -33,9 +33,10 @@ func startReplicas(t *testing.T, n int) *replicaSet {
 	root := t.TempDir()
 	for i := range n {
 		rs.args = append(rs.args, []string{"--data-dir", filepath.Join(root, fmt.Sprintf("r%d", i)),
-			"--xds-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--insecure-xds", "--trust-domain", "example.org",
+			"--xds-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--trust-domain", "example.org",
 			"--etcd-embedded", "--etcd-name", fmt.Sprintf("r%d", i), "--etcd-peers", strings.Join(peers, ","),
 			"--etcd-client-url", "http://" + nettest.FreeAddr(t), "--etcd-timeout", "2s"})
+		rs.args[i] = append(rs.args[i], extra...)
 	}
 	procs := make([]*proc, n)
 	for i := range n {
@@ -86,7 +87,7 @@ func serviceDoc(name string) string {
 }
 
 func TestReplicasOnEmbeddedEtcdSurviveAMinorityAndRecover(t *testing.T) {
-	rs := startReplicas(t, 3)
+	rs := startReplicas(t, 3, "--insecure-xds")
 	dir := t.TempDir()
 	apply := func(cp *controlPlane, name string) (string, int) {
 		return cp.ctl(t, "apply", "-f", writeFile(t, dir, name+".yaml", serviceDoc(name)))
