@@ -10,7 +10,6 @@ import (
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/identity/service"
 	"embassy.dev/embassy/pkg/resource"
-	"embassy.dev/embassy/pkg/store"
 )
 
 // identityLogger names the identity subsystem's logger.
@@ -25,9 +24,9 @@ local development only.`
 // startIdentity loads the CA and the join tokens, and, unless xDS is
 // plaintext, the serving certificate and the identity service.
 func (c *ControlPlane) startIdentity(ctx context.Context) error {
-	sec, ok := c.store.(store.Secrets)
-	if !ok {
-		return fmt.Errorf("the %s store keeps no secrets: the CA needs them", c.store.Kind())
+	sec, err := c.caSecrets()
+	if err != nil {
+		return err
 	}
 	caCfg, spireSocket, err := c.caConfig(ctx, sec)
 	if err != nil {
