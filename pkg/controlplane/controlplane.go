@@ -102,8 +102,10 @@ type Config struct {
 
 // ControlPlane is a running embassy-cp.
 type ControlPlane struct {
-	cfg     Config
-	log     hclog.Logger
+	cfg Config
+	log hclog.Logger
+	// leader says whether this replica runs the once-only duties.
+	leader  leadership
 	store   store.Store
 	applier *apply.Applier
 	xds     *xdsserver.Server

@@ -10,6 +10,7 @@ import (
 	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/identity/service"
 	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/pkg/store"
 )
 
 // identityLogger names the identity subsystem's logger.
@@ -73,6 +74,12 @@ func (c *ControlPlane) startIdentity(ctx context.Context) error {
 	if c.spire != nil {
 		external = "the SPIRE agent at " + spireSocket
 	}
+	// Control planes sharing an etcd store share the registration leases
+	// in it, so the death of the one an agent registered with ends none.
+	var leases service.Leases
+	if e, shared := c.store.(*store.Etcd); shared {
+		leases = e
+	}
 	c.identity, err = service.New(service.Config{
 		CA:            issuer,
 		Trust:         c.trust,
@@ -85,6 +92,8 @@ func (c *ControlPlane) startIdentity(ctx context.Context) error {
 		Mesh:          func() resource.MeshSpec { return c.snapshot().Mesh },
 		LeaseTTL:      c.cfg.LeaseTTL,
 		SweepInterval: c.cfg.LeaseSweepInterval,
+		Leases:        leases,
+		Leads:         c.leader.isLeader,
 		Logger:        logger,
 		// Agents report cumulative counts; the service hands on what is
 		// new since each agent's previous report, so the counter only

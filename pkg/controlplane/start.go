@@ -193,6 +193,7 @@ func (c *ControlPlane) serve(revs <-chan int64) {
 		c.identity.Register(c.grpc)
 	}
 	c.http = &http.Server{Handler: api.NewHandler(c.apiOptions(c.baseAPIOptions())), ReadHeaderTimeout: 10 * time.Second}
+	c.startLeadership()
 	if c.identity != nil {
 		c.goRun(func() { c.identity.Run(c.runCtx) })
 	}

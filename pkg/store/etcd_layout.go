@@ -19,6 +19,7 @@ const DefaultEtcdPrefix = "/embassy/"
 //	meta/store-id     the store's id, as in a bbolt database
 //	intent            the commit being rolled forward, if any (see etcd_apply.go)
 //	pending/ID/N      chunk N of the large commit ID
+//	leases/NAME       a registration lease: the key lives while its etcd lease does
 const (
 	etcdRevKey     = "rev"
 	etcdResPrefix  = "r/"
@@ -26,6 +27,7 @@ const (
 	etcdStoreIDKey = "meta/store-id"
 	etcdIntentKey  = "intent"
 	etcdPendingDir = "pending/"
+	etcdLeaseDir   = "leases/"
 )
 
 // etcdKeys turns layout names into full keys under one prefix.
