@@ -94,7 +94,7 @@ func GRPCJSON(o GRPCOptions) ([]byte, error) {
 		})
 	}
 	b := grpcBootstrap{
-		XDSServers: servers,
+		XDSServers:                 servers,
 		Node:                       grpcNode{ID: o.NodeID, Metadata: meta},
 		ServerListenerResourceName: dataplane.ServerListenerTemplate,
 		CertificateProviders: map[string]certificateProvider{dataplane.CertificateProvider: {
