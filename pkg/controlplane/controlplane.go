@@ -105,7 +105,9 @@ type ControlPlane struct {
 	cfg Config
 	log hclog.Logger
 	// leader says whether this replica runs the once-only duties.
-	leader  leadership
+	leader leadership
+	// fleet is every replica's proxies, on etcd; nil alone on a store.
+	fleet   *fleet
 	store   store.Store
 	applier *apply.Applier
 	xds     *xdsserver.Server

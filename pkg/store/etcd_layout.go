@@ -20,6 +20,7 @@ const DefaultEtcdPrefix = "/embassy/"
 //	intent            the commit being rolled forward, if any (see etcd_apply.go)
 //	pending/ID/N      chunk N of the large commit ID
 //	leases/NAME       a registration lease: the key lives while its etcd lease does
+//	live/NAME         a value a control plane publishes for the others, under a lease
 const (
 	etcdRevKey     = "rev"
 	etcdResPrefix  = "r/"
@@ -28,6 +29,7 @@ const (
 	etcdIntentKey  = "intent"
 	etcdPendingDir = "pending/"
 	etcdLeaseDir   = "leases/"
+	etcdLiveDir    = "live/"
 )
 
 // etcdKeys turns layout names into full keys under one prefix.
