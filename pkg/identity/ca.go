@@ -111,6 +111,8 @@ type CA struct {
 	// was last read: every change is swapped in over raw.
 	raw      []byte
 	syncedAt time.Time
+	// syncing is set while a background read of the roots runs.
+	syncing bool
 }
 
 // root is one signing authority: a builtin root or the provided CA.

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,7 +64,14 @@ func TestCARotationOnOneControlPlaneReachesTheOthers(t *testing.T) {
 	}
 	clk.Advance(2 * caSyncInterval)
 	for name, ca := range map[string]*CA{"leader": leader, "follower": follower} {
-		if n := len(ca.Roots()); n != 2 {
+		// The first call starts the background read; a later one sees it.
+		n := 0
+		for try := 0; try < 100 && n != 2; try++ {
+			if n = len(ca.Roots()); n != 2 {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+		if n != 2 {
 			t.Errorf("%s serves %d roots after the rotation, want 2", name, n)
 		}
 	}
@@ -73,5 +81,47 @@ func TestCARotationOnOneControlPlaneReachesTheOthers(t *testing.T) {
 	}
 	if n := len(again.Roots()); n != 2 {
 		t.Errorf("the store holds %d roots after a rotation and a signature elsewhere, want 2", n)
+	}
+}
+
+// stallingSecrets, once stalled, holds every read until release is
+// closed: a store that does not answer.
+type stallingSecrets struct {
+	store.Secrets
+	stalled atomic.Bool
+	release chan struct{}
+}
+
+func (s *stallingSecrets) GetSecret(name string) ([]byte, error) {
+	if s.stalled.Load() {
+		<-s.release
+	}
+	return s.Secrets.GetSecret(name)
+}
+
+// TestCAServesWhileItsStoreDoesNotAnswer stalls the store's reads: the
+// CA's bundle and roots still answer at once, from the roots last read.
+func TestCAServesWhileItsStoreDoesNotAnswer(t *testing.T) {
+	clk := newFakeClock()
+	sec := &stallingSecrets{Secrets: store.NewMemory(), release: make(chan struct{})}
+	defer close(sec.release)
+	ca, err := LoadOrCreateCA(sec, CAConfig{}, clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec.stalled.Store(true)
+	clk.Advance(2 * caSyncInterval)
+	done := make(chan int, 1)
+	go func() {
+		ca.Bundle()
+		done <- len(ca.Roots())
+	}()
+	select {
+	case n := <-done:
+		if n != 1 {
+			t.Errorf("the CA serves %d roots with its store stalled, want the 1 it had", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the CA's bundle waited on a store that does not answer")
 	}
 }

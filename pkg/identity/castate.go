@@ -23,6 +23,12 @@ func (c *CA) syncLocked(now time.Time) error {
 		return fmt.Errorf("read CA state %q: %w", SecretRoots, err)
 	}
 	c.syncedAt = now
+	return c.adoptLocked(raw)
+}
+
+// adoptLocked makes raw, as read from the store, the CA's roots. c.mu is
+// held.
+func (c *CA) adoptLocked(raw []byte) error {
 	if c.raw != nil && bytes.Equal(raw, c.raw) {
 		return nil
 	}
@@ -34,14 +40,27 @@ func (c *CA) syncLocked(now time.Time) error {
 	return nil
 }
 
-// syncIfStaleLocked syncs at most once per caSyncInterval. A store that
-// cannot be read leaves the roots as last read: a control plane cut off
-// from its store keeps signing with them. c.mu is held.
+// syncIfStaleLocked rereads the stored roots in the background at most
+// once per caSyncInterval. No caller waits for the store: one that does
+// not answer (etcd down, this replica cut off) leaves the roots as last
+// read, and the CA goes on serving its bundle and signing with them.
+// c.mu is held.
 func (c *CA) syncIfStaleLocked(now time.Time) {
-	if c.provided || now.Sub(c.syncedAt) < caSyncInterval && !now.Before(c.syncedAt) {
+	if c.provided || c.syncing || (now.Sub(c.syncedAt) < caSyncInterval && !now.Before(c.syncedAt)) {
 		return
 	}
-	_ = c.syncLocked(now)
+	c.syncing, c.syncedAt = true, now
+	from := c.raw
+	go func() {
+		raw, err := c.sec.GetSecret(SecretRoots)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.syncing = false
+		// A change stored here meanwhile is newer than what was read.
+		if err == nil && bytes.Equal(c.raw, from) {
+			_ = c.adoptLocked(raw)
+		}
+	}()
 }
 
 // decodeState checks and parses SecretRoots as stored.
