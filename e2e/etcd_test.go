@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,9 +11,12 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"embassy.dev/embassy/internal/etcdtest"
 	"embassy.dev/embassy/internal/nettest"
 	"embassy.dev/embassy/internal/poll"
+	"embassy.dev/embassy/pkg/store"
 )
 
 // replicaSet is embassy-cp replicas that each run a member of one etcd
@@ -22,20 +27,21 @@ type replicaSet struct {
 }
 
 // startReplicas starts n replicas at once (a member waits for a majority
-// of its peers) and returns once each serves.
-func startReplicas(t *testing.T, n int) *replicaSet {
+// of its peers), each with the extra flags, and returns once each serves.
+func startReplicas(t *testing.T, n int, extra ...string) *replicaSet {
 	t.Helper()
 	peers := make([]string, n)
 	for i := range peers {
 		peers[i] = fmt.Sprintf("r%d=http://%s", i, nettest.FreeAddr(t))
 	}
 	rs := &replicaSet{}
-	root := t.TempDir()
+	root, kek := t.TempDir(), etcdtest.KEKFile(t)
 	for i := range n {
 		rs.args = append(rs.args, []string{"--data-dir", filepath.Join(root, fmt.Sprintf("r%d", i)),
-			"--xds-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--insecure-xds", "--trust-domain", "example.org",
+			"--xds-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0", "--trust-domain", "example.org",
 			"--etcd-embedded", "--etcd-name", fmt.Sprintf("r%d", i), "--etcd-peers", strings.Join(peers, ","),
-			"--etcd-client-url", "http://" + nettest.FreeAddr(t), "--etcd-timeout", "2s"})
+			"--etcd-client-url", "http://" + nettest.FreeAddr(t), "--etcd-timeout", "2s", "--ca-key-encryption-key-file", kek})
+		rs.args[i] = append(rs.args[i], extra...)
 	}
 	procs := make([]*proc, n)
 	for i := range n {
@@ -86,7 +92,7 @@ func serviceDoc(name string) string {
 }
 
 func TestReplicasOnEmbeddedEtcdSurviveAMinorityAndRecover(t *testing.T) {
-	rs := startReplicas(t, 3)
+	rs := startReplicas(t, 3, "--insecure-xds")
 	dir := t.TempDir()
 	apply := func(cp *controlPlane, name string) (string, int) {
 		return cp.ctl(t, "apply", "-f", writeFile(t, dir, name+".yaml", serviceDoc(name)))
@@ -161,7 +167,7 @@ func TestAMeshMovesFromBboltToEtcdByBackupAndRestore(t *testing.T) {
 
 	dataDir := t.TempDir()
 	p := start(t, "embassy-cp", "--data-dir", dataDir, "--xds-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0",
-		"--store", "etcd", "--etcd-endpoints", m.ClientURL())
+		"--store", "etcd", "--etcd-endpoints", m.ClientURL(), "--ca-key-encryption-key-file", etcdtest.KEKFile(t))
 	mm := p.waitFor(servingRE, 30*time.Second)
 	onEtcd := &controlPlane{proc: p, dataDir: dataDir, xds: mm[1], api: mm[2]}
 	if gotTD, got := caRoots(t, onEtcd); gotTD != td || strings.Join(got, ",") != strings.Join(fps, ",") {
@@ -169,6 +175,17 @@ func TestAMeshMovesFromBboltToEtcdByBackupAndRestore(t *testing.T) {
 	}
 	if strings.Contains(onEtcd.output(), "mesh CA created") {
 		t.Errorf("embassy-cp on the restored etcd store made a new CA:\n%s", onEtcd.output())
+	}
+	// The CA restored in plaintext from bbolt is sealed once read.
+	e := etcdtest.Open(t, store.EtcdConfig{Endpoints: []string{m.ClientURL()}})
+	resp, err := e.Client().Get(context.Background(), e.Prefix(), clientv3.WithPrefix())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range resp.Kvs {
+		if bytes.Contains(kv.Value, []byte(`"key"`)) || bytes.Contains(kv.Value, []byte("PRIVATE KEY")) {
+			t.Errorf("etcd key %s holds a private key in plaintext after embassy-cp started on the restored store", kv.Key)
+		}
 	}
 	if out := onEtcd.mustCtl(t, "get", "services", "-n", "default"); !strings.Contains(out, "echo") {
 		t.Errorf("services on etcd:\n%s", out)

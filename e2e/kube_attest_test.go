@@ -3,12 +3,6 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
-	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -21,7 +15,6 @@ import (
 
 	"embassy.dev/embassy/internal/kubetest"
 	"embassy.dev/embassy/pkg/dataplane"
-	idclient "embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/identity/wire"
 )
 
@@ -99,49 +92,4 @@ func waitPodGone(t *testing.T, k *kubetest.Cluster, ns, name string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("Pod %s/%s was not deleted within 30s", ns, name)
-}
-
-// dialIdentity is a client of the identity API that presents no SVID.
-func dialIdentity(t *testing.T, addr, bundlePEM string) *idclient.Client {
-	t.Helper()
-	var roots []*x509.Certificate
-	for rest := []byte(bundlePEM); ; {
-		var b *pem.Block
-		if b, rest = pem.Decode(rest); b == nil {
-			break
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		roots = append(roots, c)
-	}
-	c, err := idclient.Dial(addr, roots, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// csrFor is a CSR for a fresh key, with uri as its SAN when set.
-func csrFor(t *testing.T, uri string) []byte {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.CertificateRequest{}
-	if uri != "" {
-		u, err := url.Parse(uri)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tmpl.URIs = []*url.URL{u}
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return der
 }

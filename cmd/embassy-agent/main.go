@@ -179,7 +179,7 @@ agent refuses one Envoy would share with an app).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.cp, "cp", dataplane.DefaultXDSAddress, "embassy-cp's xDS address (host:port); the identity service shares it")
+	f.StringVar(&o.cp, "cp", dataplane.DefaultXDSAddress, "embassy-cp's xDS address (host:port), or every replica's, comma-separated: the agent fails over between them in order, and lists them all in the Envoy bootstrap it writes; the identity service shares it")
 	f.StringVar(&o.tokenFile, "token-file", "", "file holding the join token (emb1.<id>.<secret>); read again to re-attest when the SVID cannot be renewed")
 	f.StringVar(&o.k8sTokenFile, "k8s-token-file", "", "on Kubernetes, attest with the Pod's projected service-account token (audience "+dataplane.KubernetesTokenAudience+") in this file instead of a join token")
 	f.StringVar(&o.bundleFile, "trust-bundle", "", "PEM roots to verify embassy-cp by (embassyctl bundle > FILE)")

@@ -73,7 +73,9 @@ For availability the store can be etcd: --store etcd --etcd-endpoints
 URL,... shares one store between every embassy-cp given the same endpoints
 and --etcd-prefix, and --etcd-embedded runs an etcd member inside this
 process, so that the replicas listed in --etcd-peers form their own etcd
-cluster (data in <data-dir>/etcd). Applies stay atomic whatever their size;
+cluster (data in <data-dir>/etcd). Every replica is given the same
+--ca-key-encryption-key-file: the CA's private keys are kept in etcd only
+sealed with it. Applies stay atomic whatever their size;
 while etcd cannot be reached, writes answer 503 and /readyz says why, and
 proxies keep their configuration. See docs/ha.md.
 
@@ -130,7 +132,7 @@ the RBAC of deploy/kubernetes/rbac.yaml.`,
 
   # One of three replicas, each running an etcd member (run the same on r2
   # and r3 with their own --etcd-name)
-  embassy-cp --etcd-embedded --etcd-name r1 \
+  embassy-cp --etcd-embedded --etcd-name r1 --ca-key-encryption-key-file /etc/embassy/ca.kek \
     --etcd-peers r1=http://10.0.0.1:2380,r2=http://10.0.0.2:2380,r3=http://10.0.0.3:2380
 
   # SPIRE issues every SVID, the control plane's included
@@ -193,6 +195,7 @@ the RBAC of deploy/kubernetes/rbac.yaml.`,
 	f.StringVar(&cfg.TrustDomain, "trust-domain", "", "trust domain of the mesh CA made on a new data dir (default: the stored Mesh's or CA's, else embassy.local); a data dir keeps its trust domain")
 	f.StringVar(&cfg.CACertFile, "ca-cert-file", "", "PEM file of a provided CA certificate (with its chain), instead of the builtin CA")
 	f.StringVar(&cfg.CAKeyFile, "ca-key-file", "", "PEM file of the provided CA's private key (with --ca-cert-file)")
+	f.StringVar(&cfg.CAKeyEncryptionKeyFile, "ca-key-encryption-key-file", "", "file (mode 0600) holding the base64 of a 32-byte key that seals the CA's private keys in the store with AES-256-GCM; required with --store etcd, the same file on every replica (make one with: head -c 32 /dev/urandom | base64)")
 	f.StringVar(&cfg.SPIRESocket, "spire-socket", "", "make SPIRE the mesh's CA through the SPIRE agent's Workload API on this unix socket (default: the stored Mesh's ca.socketPath when its ca.type is spire)")
 	f.DurationVar(&cfg.SPIRETimeout, "spire-timeout", controlplane.DefaultSPIRETimeout, "how long to wait at start for the SPIRE agent's first SVID and bundle")
 	f.DurationVar(&cfg.Rego.Timeout, sandbox.FlagTimeout, sandbox.DefaultTimeout, "deadline of each piece of policy Rego embassy-cp runs (apply-time compile and partial evaluation, policy eval, /v1/check); a policy exceeding it is refused at apply, or fails closed when stored")

@@ -39,12 +39,15 @@ func newBootstrapEnvoyCmd(g *globals) *cobra.Command {
 		Short: "Print an Envoy sidecar's bootstrap YAML",
 		Long: `envoy prints the bootstrap YAML for the Envoy sidecar of a workload; run
 Envoy with it as -c. The node id is the --workload value. The xDS address
-and the trust domain come from the control plane unless given. Everything
+and the trust domain come from the control plane unless given; give every
+replica's address, comma-separated, and Envoy reconnects to another when
+its replica goes. Everything
 else is the workload's own, so sidecars on one host never collide: the
 agent's sockets are in ` + dataplane.SocketDir("<workload>.<namespace>") + ` and the admin API is
 the unix socket ` + bootstrap.AdminSocket + ` there.` + exitCodesHelp,
 		Example: `  embassyctl bootstrap envoy --workload echo-1.default > envoy.yaml
   embassyctl bootstrap envoy --workload echo-1.default --xds-address 10.0.0.2:15010 --trust-domain example.org
+  embassyctl bootstrap envoy --workload echo-1.default --xds-address 10.0.0.1:15010,10.0.0.2:15010,10.0.0.3:15010
   envoy -c envoy.yaml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -76,7 +79,7 @@ the unix socket ` + bootstrap.AdminSocket + ` there.` + exitCodesHelp,
 		},
 	}
 	cmd.Flags().StringVar(&workload, "workload", "", "the workload as NAME.NAMESPACE (the Envoy node id)")
-	cmd.Flags().StringVar(&xds, "xds-address", "", "embassy-cp's xDS address (default: the one the control plane reports)")
+	cmd.Flags().StringVar(&xds, "xds-address", "", "embassy-cp's xDS address, or every replica's, comma-separated (default: the one the control plane reports)")
 	cmd.Flags().StringVar(&admin, "admin-address", "", "Envoy's admin API on a loopback ip:port (default: the unix socket "+bootstrap.AdminSocket+" in --socket-dir); pick a port no app or service of the host uses")
 	cmd.Flags().StringVar(&socketDir, "socket-dir", "", "the agent's socket directory (default "+dataplane.SocketDir("<workload>")+"; its SDS socket serves the workload's certificate)")
 	cmd.Flags().StringVar(&trustDomain, "trust-domain", "", "the mesh's trust domain; xDS accepts only embassy-cp's SPIFFE ID in it (default: the one the control plane reports)")
@@ -93,8 +96,13 @@ func newBootstrapGRPCCmd(g *globals) *cobra.Command {
 		Short: "Print a proxyless gRPC client's bootstrap JSON",
 		Long: `grpc prints the xDS bootstrap JSON for a proxyless gRPC application; point
 GRPC_XDS_BOOTSTRAP at the file and dial xds:///<service>.<namespace>:<port>.
-The xDS address comes from the control plane unless given.` + exitCodesHelp,
+The xDS address comes from the control plane unless given. Several replicas'
+addresses, comma-separated, are gRPC's xds_servers in that order: gRPC moves
+to the next only when a stream fails before its first answer while it still
+waits for a resource; a client that has its configuration keeps it, and keeps
+serving, until its server is back.` + exitCodesHelp,
 		Example: `  embassyctl bootstrap grpc --workload client.default > bootstrap.json
+  embassyctl bootstrap grpc --workload client.default --xds-address 10.0.0.1:15010,10.0.0.2:15010 > bootstrap.json
   GRPC_XDS_BOOTSTRAP=bootstrap.json ./client -target xds:///echo.default:8080`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -117,7 +125,7 @@ The xDS address comes from the control plane unless given.` + exitCodesHelp,
 		},
 	}
 	cmd.Flags().StringVar(&workload, "workload", "", "the workload as NAME.NAMESPACE (the node id)")
-	cmd.Flags().StringVar(&xds, "xds-address", "", "embassy-cp's xDS address (default: the one the control plane reports)")
+	cmd.Flags().StringVar(&xds, "xds-address", "", "embassy-cp's xDS address, or every replica's, comma-separated (default: the one the control plane reports)")
 	cmd.Flags().StringVar(&certDir, "cert-dir", "", "the agent's directory of PEM files; set, it makes the xDS stream mTLS (mesh mTLS reads them from "+dataplane.SocketDir("<workload>")+" when unset)")
 	cmd.Flags().BoolVar(&insecure, "insecure", false, "plaintext xDS even with --cert-dir, for a control plane run with --insecure-xds")
 	_ = cmd.MarkFlagRequired("workload")

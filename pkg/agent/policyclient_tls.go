@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 
+	"embassy.dev/embassy/pkg/identity/client"
 	"embassy.dev/embassy/pkg/spiffe"
 )
 
@@ -36,11 +37,16 @@ func DialPolicyXDS(addr string, seed []*x509.Certificate) XDSDialFunc {
 		}
 		// go-spiffe verifies the server by its SPIFFE ID, not by host name.
 		cfg := tlsconfig.MTLSClientConfig(id.SVID, x509bundle.FromX509Authorities(id.ID.TrustDomain(), roots), spiffe.AuthorizeControlPlane())
-		conn, err := grpc.NewClient(addr,
+		// Several replicas' addresses are one channel that fails over.
+		target, opts, err := client.ControlPlaneTarget(addr)
+		if err != nil {
+			return nil, err
+		}
+		conn, err := grpc.NewClient(target, append(opts,
 			grpc.WithTransportCredentials(credentials.NewTLS(cfg)),
 			// A control plane that vanished without closing the connection
 			// is noticed within a minute; embassy-cp allows pings every 10s.
-			grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 20 * time.Second}))
+			grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 20 * time.Second}))...)
 		if err != nil {
 			return nil, fmt.Errorf("policy stream to %s: %w", addr, err)
 		}

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // hostPort is a parsed "host:port" whose host is either an IP or a name.
@@ -33,4 +35,32 @@ func parseHostPort(field, s string) (hostPort, error) {
 		hp.ip = ip
 	}
 	return hp, nil
+}
+
+// parseHostPorts accepts one or more "host:port", comma-separated (the
+// replicas of one control plane), in the order given, each named once.
+// field names the option in errors.
+func parseHostPorts(field, s string) ([]hostPort, error) {
+	var out []hostPort
+	var seen []string
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			return nil, fmt.Errorf("%s %q: an address is empty: list host:port addresses separated by single commas", field, s)
+		}
+		if slices.Contains(seen, part) {
+			return nil, fmt.Errorf("%s %q: %s is listed twice", field, s, part)
+		}
+		hp, err := parseHostPort(field, part)
+		if err != nil {
+			return nil, err
+		}
+		out, seen = append(out, hp), append(seen, part)
+	}
+	return out, nil
+}
+
+// String is the address as host:port.
+func (hp hostPort) String() string {
+	return net.JoinHostPort(hp.host, strconv.FormatUint(uint64(hp.port), 10))
 }

@@ -20,8 +20,11 @@ import (
 type EnvoyOptions struct {
 	// NodeID is "<workload>.<namespace>", both DNS-1123 labels.
 	NodeID string
-	// XDSAddress is embassy-cp's xDS host:port (default dataplane.DefaultXDSAddress).
-	// An IP makes the xDS cluster STATIC; a host name makes it STRICT_DNS.
+	// XDSAddress is embassy-cp's xDS host:port (default
+	// dataplane.DefaultXDSAddress), or several, comma-separated, for
+	// replicas: each is an endpoint of the xDS cluster, and Envoy opens its
+	// ADS stream again to another when its replica goes. IPs only make the
+	// xDS cluster STATIC; a host name among them makes it STRICT_DNS.
 	XDSAddress string
 	// AdminAddress is the admin API's loopback ip:port. Empty, the admin
 	// API is the unix socket AdminSocket in SocketDir, mode 0600. The admin
@@ -53,7 +56,7 @@ func Envoy(o EnvoyOptions) (*bootstrapv3.Bootstrap, error) {
 	if err != nil {
 		return nil, err
 	}
-	xdsAddr, err := parseHostPort("xds address", orDefault(o.XDSAddress, dataplane.DefaultXDSAddress))
+	xdsAddrs, err := parseHostPorts("xds address", orDefault(o.XDSAddress, dataplane.DefaultXDSAddress))
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +87,7 @@ func Envoy(o EnvoyOptions) (*bootstrapv3.Bootstrap, error) {
 		DynamicResources: envoyDynamicResources(),
 		StaticResources: &bootstrapv3.Bootstrap_StaticResources{
 			Clusters: []*clusterv3.Cluster{
-				xdsCluster(xdsAddr, xdsTransportSocket(o.TrustDomain, o.Insecure)),
+				xdsCluster(xdsAddrs, xdsTransportSocket(o.TrustDomain, o.Insecure)),
 				sdsCluster(socketDir),
 				authzCluster(socketDir),
 			},

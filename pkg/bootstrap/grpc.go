@@ -11,7 +11,13 @@ import (
 type GRPCOptions struct {
 	// NodeID identifies the application to the control plane.
 	NodeID string
-	// XDSAddress is embassy-cp's xDS host:port (default dataplane.DefaultXDSAddress).
+	// XDSAddress is embassy-cp's xDS host:port (default
+	// dataplane.DefaultXDSAddress), or several, comma-separated, for
+	// replicas: each is an xds_servers entry, in the order given.
+	// gRPC-Go uses them as fallback in order (gRFC A71): it moves to the
+	// next only when its stream fails before a first response while some
+	// resource it watches is not cached yet; a client that holds its
+	// configuration keeps it and keeps retrying the server it had.
 	XDSAddress string
 	// Metadata is added to the node metadata beside dataplane.FlavourKey.
 	Metadata map[string]string
@@ -71,20 +77,24 @@ func GRPCJSON(o GRPCOptions) ([]byte, error) {
 	if o.NodeID == "" {
 		return nil, fmt.Errorf("node id is empty")
 	}
-	addr := orDefault(o.XDSAddress, dataplane.DefaultXDSAddress)
-	if _, err := parseHostPort("xds address", addr); err != nil {
+	addrs, err := parseHostPorts("xds address", orDefault(o.XDSAddress, dataplane.DefaultXDSAddress))
+	if err != nil {
 		return nil, err
 	}
 	meta, err := nodeMetadata(dataplane.FlavourProxyless, o.Metadata)
 	if err != nil {
 		return nil, err
 	}
-	b := grpcBootstrap{
-		XDSServers: []xdsServer{{
-			ServerURI:      addr,
+	var servers []xdsServer
+	for _, a := range addrs {
+		servers = append(servers, xdsServer{
+			ServerURI:      a.String(),
 			ChannelCreds:   grpcChannelCreds(o.CertDir, o.Insecure || o.CertDir == ""),
 			ServerFeatures: []string{ignoreResourceDeletion},
-		}},
+		})
+	}
+	b := grpcBootstrap{
+		XDSServers:                 servers,
 		Node:                       grpcNode{ID: o.NodeID, Metadata: meta},
 		ServerListenerResourceName: dataplane.ServerListenerTemplate,
 		CertificateProviders: map[string]certificateProvider{dataplane.CertificateProvider: {

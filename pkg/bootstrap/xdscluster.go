@@ -19,13 +19,19 @@ const httpProtocolOptionsKey = "envoy.extensions.upstreams.http.v3.HttpProtocolO
 
 // xdsCluster reaches embassy-cp's xDS endpoint, spoken to over HTTP/2
 // because xDS is gRPC, and secured by ts (nil for plaintext).
-func xdsCluster(addr hostPort, ts *corev3.TransportSocket) *clusterv3.Cluster {
-	// An IP needs no resolver; a name (a Kubernetes Service, a DNS record
+func xdsCluster(addrs []hostPort, ts *corev3.TransportSocket) *clusterv3.Cluster {
+	// IPs need no resolver; a name (a Kubernetes Service, a DNS record
 	// in front of several control planes) is re-resolved so a moved
 	// control plane is found again.
 	discovery := clusterv3.Cluster_STATIC
-	if !addr.ip.IsValid() {
-		discovery = clusterv3.Cluster_STRICT_DNS
+	var eps []*endpointv3.LbEndpoint
+	for _, a := range addrs {
+		if !a.ip.IsValid() {
+			discovery = clusterv3.Cluster_STRICT_DNS
+		}
+		eps = append(eps, &endpointv3.LbEndpoint{
+			HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{Address: socketAddress(a)}},
+		})
 	}
 	return &clusterv3.Cluster{
 		Name:                 dataplane.XDSClusterName,
@@ -33,13 +39,7 @@ func xdsCluster(addr hostPort, ts *corev3.TransportSocket) *clusterv3.Cluster {
 		ConnectTimeout:       durationpb.New(xdsConnectTimeout),
 		LoadAssignment: &endpointv3.ClusterLoadAssignment{
 			ClusterName: dataplane.XDSClusterName,
-			Endpoints: []*endpointv3.LocalityLbEndpoints{{
-				LbEndpoints: []*endpointv3.LbEndpoint{{
-					HostIdentifier: &endpointv3.LbEndpoint_Endpoint{Endpoint: &endpointv3.Endpoint{
-						Address: socketAddress(addr),
-					}},
-				}},
-			}},
+			Endpoints:   []*endpointv3.LocalityLbEndpoints{{LbEndpoints: eps}},
 		},
 		TypedExtensionProtocolOptions: map[string]*anypb.Any{httpProtocolOptionsKey: http2Options()},
 		TransportSocket:               ts,

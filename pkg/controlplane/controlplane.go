@@ -71,6 +71,9 @@ type Config struct {
 	TrustDomain string
 	// CACertFile and CAKeyFile select a provided CA instead of the Mesh's.
 	CACertFile, CAKeyFile string
+	// CAKeyEncryptionKeyFile names the key-encryption key file that seals
+	// the CA's private keys in the store; required with the etcd store.
+	CAKeyEncryptionKeyFile string
 	// SPIRESocket makes SPIRE the mesh's CA, through the SPIRE agent's
 	// Workload API on this unix socket; when empty, the stored Mesh's
 	// ca.socketPath if its ca.type is spire. SPIRETimeout bounds the wait
@@ -99,8 +102,12 @@ type Config struct {
 
 // ControlPlane is a running embassy-cp.
 type ControlPlane struct {
-	cfg     Config
-	log     hclog.Logger
+	cfg Config
+	log hclog.Logger
+	// leader says whether this replica runs the once-only duties.
+	leader leadership
+	// fleet is every replica's proxies, on etcd; nil alone on a store.
+	fleet   *fleet
 	store   store.Store
 	applier *apply.Applier
 	xds     *xdsserver.Server

@@ -48,7 +48,7 @@ func TestEtcdStoreDownRefusesWritesWith503AndRecovers(t *testing.T) {
 	ecfg := etcdtest.Config(p.URL())
 	ecfg.RequestTimeout = time.Second
 	dir := t.TempDir()
-	cp := startCP(t, dir, &syncbuf.Buffer{}, func(c *Config) { c.Store, c.Etcd = "etcd", ecfg })
+	cp := startCP(t, dir, &syncbuf.Buffer{}, func(c *Config) { c.Store, c.Etcd, c.CAKeyEncryptionKeyFile = "etcd", ecfg, etcdtest.KEKFile(t) })
 	defer cp.Close()
 	c := adminClient(t, cp, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -85,7 +85,9 @@ func TestEtcdStoreDownRefusesWritesWith503AndRecovers(t *testing.T) {
 func TestEtcdStoreBackupThroughTheAPI(t *testing.T) {
 	m := etcdtest.Start(t)
 	dir := t.TempDir()
-	cp := startCP(t, dir, &syncbuf.Buffer{}, func(c *Config) { c.Store, c.Etcd = "etcd", etcdtest.Config(m.ClientURL()) })
+	cp := startCP(t, dir, &syncbuf.Buffer{}, func(c *Config) {
+		c.Store, c.Etcd, c.CAKeyEncryptionKeyFile = "etcd", etcdtest.Config(m.ClientURL()), etcdtest.KEKFile(t)
+	})
 	defer cp.Close()
 	c := adminClient(t, cp, dir)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

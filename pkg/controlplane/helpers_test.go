@@ -36,6 +36,16 @@ import (
 // at trace level to logs.
 func startCP(t *testing.T, dataDir string, logs *syncbuf.Buffer, mut ...func(*Config)) *ControlPlane {
 	t.Helper()
+	cp, err := Start(context.Background(), testConfig(dataDir, logs, mut...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cp
+}
+
+// testConfig is the Config startCP starts, for tests that expect Start
+// to fail.
+func testConfig(dataDir string, logs *syncbuf.Buffer, mut ...func(*Config)) Config {
 	cfg := Config{
 		DataDir: dataDir, XDSAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0",
 		Debounce: 5 * time.Millisecond, LeaseTTL: 300 * time.Millisecond, LeaseSweepInterval: 20 * time.Millisecond,
@@ -45,11 +55,7 @@ func startCP(t *testing.T, dataDir string, logs *syncbuf.Buffer, mut ...func(*Co
 	for _, m := range mut {
 		m(&cfg)
 	}
-	cp, err := Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cp
+	return cfg
 }
 
 // applyYAML applies documents through the control plane's store.

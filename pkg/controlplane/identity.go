@@ -25,9 +25,9 @@ local development only.`
 // startIdentity loads the CA and the join tokens, and, unless xDS is
 // plaintext, the serving certificate and the identity service.
 func (c *ControlPlane) startIdentity(ctx context.Context) error {
-	sec, ok := c.store.(store.Secrets)
-	if !ok {
-		return fmt.Errorf("the %s store keeps no secrets: the CA needs them", c.store.Kind())
+	sec, err := c.caSecrets()
+	if err != nil {
+		return err
 	}
 	caCfg, spireSocket, err := c.caConfig(ctx, sec)
 	if err != nil {
@@ -74,6 +74,12 @@ func (c *ControlPlane) startIdentity(ctx context.Context) error {
 	if c.spire != nil {
 		external = "the SPIRE agent at " + spireSocket
 	}
+	// Control planes sharing an etcd store share the registration leases
+	// in it, so the death of the one an agent registered with ends none.
+	var leases service.Leases
+	if e, shared := c.store.(*store.Etcd); shared {
+		leases = e
+	}
 	c.identity, err = service.New(service.Config{
 		CA:            issuer,
 		Trust:         c.trust,
@@ -86,6 +92,8 @@ func (c *ControlPlane) startIdentity(ctx context.Context) error {
 		Mesh:          func() resource.MeshSpec { return c.snapshot().Mesh },
 		LeaseTTL:      c.cfg.LeaseTTL,
 		SweepInterval: c.cfg.LeaseSweepInterval,
+		Leases:        leases,
+		Leads:         c.leader.isLeader,
 		Logger:        logger,
 		// Agents report cumulative counts; the service hands on what is
 		// new since each agent's previous report, so the counter only

@@ -192,7 +192,9 @@ func (c *ControlPlane) serve(revs <-chan int64) {
 	if c.identity != nil {
 		c.identity.Register(c.grpc)
 	}
+	c.startFleet()
 	c.http = &http.Server{Handler: api.NewHandler(c.apiOptions(c.baseAPIOptions())), ReadHeaderTimeout: 10 * time.Second}
+	c.startLeadership()
 	if c.identity != nil {
 		c.goRun(func() { c.identity.Run(c.runCtx) })
 	}
@@ -222,7 +224,7 @@ func (c *ControlPlane) baseAPIOptions() api.Options {
 	return api.Options{
 		Store:        c.store,
 		Applier:      c.applier,
-		Proxies:      c.xds,
+		Proxies:      c.proxyRegistry(),
 		AdminToken:   c.adminToken,
 		Ready:        c.readyErr,
 		Logger:       c.cfg.Logger.Named(elog.API),

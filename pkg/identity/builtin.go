@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -41,56 +40,30 @@ type rootState struct {
 
 const caStateVersion = 1
 
-// loadOrCreateBuiltin loads SecretRoots, or makes and stores a first root.
+// loadOrCreateBuiltin loads SecretRoots, or makes and stores a first
+// root. Control planes starting together on an empty store each make one,
+// and only the first stored is kept: the others load it.
 func (c *CA) loadOrCreateBuiltin() error {
-	raw, err := c.sec.GetSecret(SecretRoots)
-	if errors.Is(err, store.ErrNotFound) {
-		now := c.now()
-		st, err := newRootState(c.td, now, c.cfg.RootTTL)
-		if err != nil {
-			return err
-		}
-		st.SignsFrom = now
-		r, err := parseRoot(st)
-		if err != nil {
-			return err
-		}
-		c.roots = []*root{r}
-		return c.saveLocked()
+	err := c.syncLocked(c.now())
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
 	}
+	now := c.now()
+	st, err := newRootState(c.td, now, c.cfg.RootTTL)
 	if err != nil {
-		return fmt.Errorf("read CA state %q: %w", SecretRoots, err)
+		return err
 	}
-	var st caState
-	if err := json.Unmarshal(raw, &st); err != nil {
-		return fmt.Errorf("CA state %q is not valid JSON: %v (restore it from a backup)", SecretRoots, err)
+	st.SignsFrom = now
+	r, err := parseRoot(st)
+	if err != nil {
+		return err
 	}
-	if st.Version != caStateVersion {
-		return fmt.Errorf("CA state %q has version %d, this build reads %d", SecretRoots, st.Version, caStateVersion)
+	c.roots = []*root{r}
+	err = c.storeLocked()
+	if errors.Is(err, store.ErrSecretChanged) {
+		return c.syncLocked(now)
 	}
-	if st.TrustDomain != c.td.Name() {
-		return fmt.Errorf("stored CA roots belong to trust domain %q, the config says %q: restore the trust domain, or delete secret %q to start a new trust domain", st.TrustDomain, c.td.Name(), SecretRoots)
-	}
-	if len(st.Roots) == 0 {
-		return fmt.Errorf("CA state %q holds no roots (restore it from a backup)", SecretRoots)
-	}
-	for i, rs := range st.Roots {
-		r, err := parseRoot(rs)
-		if err != nil {
-			return fmt.Errorf("CA state %q root %d: %w", SecretRoots, i, err)
-		}
-		c.roots = append(c.roots, r)
-	}
-	return nil
-}
-
-// saveLocked stores the builtin roots. c.mu is held (or c is not shared yet).
-func (c *CA) saveLocked() error {
-	st := caState{Version: caStateVersion, TrustDomain: c.td.Name()}
-	for _, r := range c.roots {
-		st.Roots = append(st.Roots, r.st)
-	}
-	return putJSON(c.sec, SecretRoots, "CA state", st)
+	return err
 }
 
 // newRootState makes a self-signed ECDSA P-256 root and its JWT key.

@@ -107,6 +107,12 @@ type CA struct {
 	mu sync.Mutex
 	// roots are ordered by signsFrom, oldest first. A provided CA has one.
 	roots []*root
+	// raw is SecretRoots as last read or written, and syncedAt when it
+	// was last read: every change is swapped in over raw.
+	raw      []byte
+	syncedAt time.Time
+	// syncing is set while a background read of the roots runs.
+	syncing bool
 }
 
 // root is one signing authority: a builtin root or the provided CA.

@@ -66,7 +66,12 @@ func loadOrCreateJWTKey(sec store.Secrets) (jwtKey, error) {
 		if der, err = newJWTKeyDER(); err != nil {
 			return jwtKey{}, err
 		}
-		if err := sec.PutSecret(SecretProvidedJWT, der); err != nil {
+		// Control planes starting together keep the first key stored.
+		err := sec.SwapSecret(SecretProvidedJWT, nil, der)
+		if errors.Is(err, store.ErrSecretChanged) {
+			der, err = sec.GetSecret(SecretProvidedJWT)
+		}
+		if err != nil {
 			return jwtKey{}, fmt.Errorf("store JWT key %q: %w", SecretProvidedJWT, err)
 		}
 	} else if err != nil {

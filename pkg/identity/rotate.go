@@ -62,25 +62,23 @@ func (c *CA) Rotate() error {
 	defer c.mu.Unlock()
 	now := c.now()
 	c.refreshLocked(now)
-	st, err := newRootState(c.td, now, c.cfg.RootTTL)
-	if err != nil {
-		return err
-	}
-	st.SignsFrom = now.Add(c.cfg.PublishDelay)
-	// Keep the roots ordered by SignsFrom even if the clock stepped back.
-	if last := c.roots[len(c.roots)-1].st.SignsFrom; st.SignsFrom.Before(last) {
-		st.SignsFrom = last
-	}
-	r, err := parseRoot(st)
-	if err != nil {
-		return err
-	}
-	c.roots = append(c.roots, r)
-	if err := c.saveLocked(); err != nil {
-		c.roots = c.roots[:len(c.roots)-1]
-		return err
-	}
-	return nil
+	return c.updateLocked(func() error {
+		st, err := newRootState(c.td, now, c.cfg.RootTTL)
+		if err != nil {
+			return err
+		}
+		st.SignsFrom = now.Add(c.cfg.PublishDelay)
+		// Keep the roots ordered by SignsFrom even if the clock stepped back.
+		if last := c.roots[len(c.roots)-1].st.SignsFrom; st.SignsFrom.Before(last) {
+			st.SignsFrom = last
+		}
+		r, err := parseRoot(st)
+		if err != nil {
+			return err
+		}
+		c.roots = append(c.roots, r)
+		return nil
+	})
 }
 
 // activeIndexLocked returns the index of the root that signs at now: the
@@ -107,13 +105,24 @@ func (c *CA) retireAfterLocked(i int) time.Time {
 	return t
 }
 
-// refreshLocked drops the superseded roots whose SVIDs have all expired.
-// Cleanup is lazy: every public call runs it. If storing the smaller state
-// fails the roots stay, and a later call tries again.
+// refreshLocked adopts the roots another control plane stored, and drops
+// the superseded roots whose SVIDs have all expired. Cleanup is lazy:
+// every public call runs it. If storing the smaller state fails the roots
+// stay, and a later call tries again.
 func (c *CA) refreshLocked(now time.Time) {
-	if c.provided {
+	c.syncIfStaleLocked(now)
+	if c.provided || len(c.retainedLocked(now)) == len(c.roots) {
 		return
 	}
+	_ = c.updateLocked(func() error {
+		c.roots = c.retainedLocked(now)
+		return nil
+	})
+}
+
+// retainedLocked is c.roots without the superseded roots whose SVIDs
+// have all expired.
+func (c *CA) retainedLocked(now time.Time) []*root {
 	active := c.activeIndexLocked(now)
 	var keep []*root
 	for i, r := range c.roots {
@@ -122,14 +131,7 @@ func (c *CA) refreshLocked(now time.Time) {
 		}
 		keep = append(keep, r)
 	}
-	if len(keep) == len(c.roots) {
-		return
-	}
-	old := c.roots
-	c.roots = keep
-	if err := c.saveLocked(); err != nil {
-		c.roots = old
-	}
+	return keep
 }
 
 // reserve picks the active root for something that expires at notAfter
@@ -146,8 +148,15 @@ func (c *CA) reserve(now, notAfter time.Time) (*root, time.Time, error) {
 	if notAfter.After(r.expires) {
 		notAfter = r.expires
 	}
-	if r.st != nil && notAfter.After(r.st.IssuedUntil) {
-		prev := r.st.IssuedUntil
+	if r.st == nil || !notAfter.After(r.st.IssuedUntil) {
+		return r, notAfter, nil
+	}
+	err := c.updateLocked(func() error {
+		// Pick again: the stored state may have changed under a retry.
+		r = c.roots[c.activeIndexLocked(now)]
+		if !notAfter.After(r.st.IssuedUntil) {
+			return nil
+		}
 		mark := notAfter.Add(issuanceSlack)
 		if mark.After(r.cert.NotAfter) {
 			mark = r.cert.NotAfter
@@ -156,10 +165,10 @@ func (c *CA) reserve(now, notAfter time.Time) (*root, time.Time, error) {
 			mark = notAfter
 		}
 		r.st.IssuedUntil = mark
-		if err := c.saveLocked(); err != nil {
-			r.st.IssuedUntil = prev
-			return nil, time.Time{}, err
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, time.Time{}, err
 	}
 	return r, notAfter, nil
 }

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -61,8 +60,13 @@ type Tokens struct {
 	sec store.Secrets
 	now func() time.Time
 
-	mu     sync.Mutex
+	// mu orders this control plane's own changes; SwapSecret orders them
+	// with other control planes' on the same store.
+	mu sync.Mutex
+	// tokens is the set as last read from the store, decoded from raw
+	// (nil when the secret did not exist). Every change reads it again.
 	tokens map[string]*storedToken
+	raw    []byte
 }
 
 // NewTokens loads the join tokens from sec (SecretTokens). now is the clock
@@ -75,19 +79,10 @@ func NewTokens(sec store.Secrets, now func() time.Time) (*Tokens, error) {
 		now = time.Now
 	}
 	t := &Tokens{sec: sec, now: now, tokens: map[string]*storedToken{}}
-	raw, err := sec.GetSecret(SecretTokens)
-	if errors.Is(err, store.ErrNotFound) {
-		return t, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read join tokens %q: %w", SecretTokens, err)
-	}
-	var list []*storedToken
-	if err := json.Unmarshal(raw, &list); err != nil {
-		return nil, fmt.Errorf("join tokens %q are not valid JSON: %v (restore them from a backup)", SecretTokens, err)
-	}
-	for _, st := range list {
-		t.tokens[st.ID] = st
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.loadLocked(); err != nil {
+		return nil, err
 	}
 	return t, nil
 }
@@ -193,12 +188,14 @@ func (t *Tokens) Create(ns, sa, workload string, ttl time.Duration, singleUse bo
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if _, dup := t.tokens[id]; dup {
-		return "", TokenInfo{}, fmt.Errorf("token ID collision: try again")
-	}
-	t.tokens[id] = &storedToken{TokenInfo: info, Hash: hashSecret(secret)}
-	if err := t.saveLocked(); err != nil {
-		delete(t.tokens, id)
+	err = t.updateLocked(func(tokens map[string]*storedToken) error {
+		if _, dup := tokens[id]; dup {
+			return fmt.Errorf("token ID collision: try again")
+		}
+		tokens[id] = &storedToken{TokenInfo: info.clone(), Hash: hashSecret(secret)}
+		return nil
+	})
+	if err != nil {
 		return "", TokenInfo{}, err
 	}
 	return token, info.clone(), nil
@@ -220,43 +217,59 @@ func (t *Tokens) RedeemIf(secret string, accept func(TokenInfo) error) (TokenInf
 	hash := hashSecret(sec)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	st, ok := t.tokens[id]
+	var used TokenInfo
+	now := t.now().UTC()
+	err = t.updateLocked(func(tokens map[string]*storedToken) error {
+		st, err := checkRedeem(tokens, id, hash, now)
+		if err != nil {
+			return err
+		}
+		if accept != nil {
+			if err := accept(st.TokenInfo.clone()); err != nil {
+				return err
+			}
+		}
+		st.Uses++
+		st.UsedAt = &now
+		used = st.TokenInfo.clone()
+		return nil
+	})
+	if err != nil {
+		return TokenInfo{}, err
+	}
+	return used, nil
+}
+
+// checkRedeem returns the token id whose secret hashes to hash, if it
+// may be redeemed at now.
+func checkRedeem(tokens map[string]*storedToken, id, hash string, now time.Time) (*storedToken, error) {
+	st, ok := tokens[id]
 	// Compare even for an unknown ID, so timing does not tell them apart.
 	want := hashSecret("")
 	if ok {
 		want = st.Hash
 	}
 	if subtle.ConstantTimeCompare([]byte(hash), []byte(want)) != 1 || !ok {
-		return TokenInfo{}, ErrTokenInvalid
+		return nil, ErrTokenInvalid
 	}
-	now := t.now().UTC()
 	switch {
 	case st.Revoked:
-		return TokenInfo{}, ErrTokenRevoked
+		return nil, ErrTokenRevoked
 	case st.SingleUse && st.Uses > 0:
-		return TokenInfo{}, ErrTokenUsed
+		return nil, ErrTokenUsed
 	case st.ExpiresAt != nil && !now.Before(*st.ExpiresAt):
-		return TokenInfo{}, ErrTokenExpired
+		return nil, ErrTokenExpired
 	}
-	if accept != nil {
-		if err := accept(st.TokenInfo.clone()); err != nil {
-			return TokenInfo{}, err
-		}
-	}
-	prev := st.TokenInfo.clone()
-	st.Uses++
-	st.UsedAt = &now
-	if err := t.saveLocked(); err != nil {
-		st.TokenInfo = prev
-		return TokenInfo{}, err
-	}
-	return st.TokenInfo.clone(), nil
+	return st, nil
 }
 
-// List returns every token, oldest first.
+// List returns every token, oldest first, as the store holds them now
+// (as last read when the store cannot be read: it is then unavailable,
+// and no token can be made or redeemed until it is back).
 func (t *Tokens) List() []TokenInfo {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	_ = t.loadLocked()
 	out := make([]TokenInfo, 0, len(t.tokens))
 	for _, st := range t.tokens {
 		out = append(out, st.TokenInfo.clone())
@@ -275,29 +288,14 @@ func (t *Tokens) List() []TokenInfo {
 func (t *Tokens) Revoke(id string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	st, ok := t.tokens[id]
-	if !ok {
-		return fmt.Errorf("revoke token %q: %w (list them with `embassyctl token list`)", id, ErrTokenUnknown)
-	}
-	if st.Revoked {
+	return t.updateLocked(func(tokens map[string]*storedToken) error {
+		st, ok := tokens[id]
+		if !ok {
+			return fmt.Errorf("revoke token %q: %w (list them with `embassyctl token list`)", id, ErrTokenUnknown)
+		}
+		st.Revoked = true
 		return nil
-	}
-	st.Revoked = true
-	if err := t.saveLocked(); err != nil {
-		st.Revoked = false
-		return err
-	}
-	return nil
-}
-
-// saveLocked stores every token; t.mu is held.
-func (t *Tokens) saveLocked() error {
-	list := make([]*storedToken, 0, len(t.tokens))
-	for _, st := range t.tokens {
-		list = append(list, st)
-	}
-	slices.SortFunc(list, func(a, b *storedToken) int { return strings.Compare(a.ID, b.ID) })
-	return putJSON(t.sec, SecretTokens, "join tokens", list)
+	})
 }
 
 // hashSecret returns the hex SHA-256 of a token's secret part.

@@ -190,7 +190,7 @@ func TestTokensStoredHashedAndSurviveRestart(t *testing.T) {
 	}
 }
 
-// recordingSecrets keeps a copy of every value put.
+// recordingSecrets keeps a copy of every value put or swapped in.
 type recordingSecrets struct {
 	store.Secrets
 	puts [][]byte
@@ -199,4 +199,9 @@ type recordingSecrets struct {
 func (r *recordingSecrets) PutSecret(name string, value []byte) error {
 	r.puts = append(r.puts, append([]byte{}, value...))
 	return r.Secrets.PutSecret(name, value)
+}
+
+func (r *recordingSecrets) SwapSecret(name string, old, value []byte) error {
+	r.puts = append(r.puts, append([]byte{}, value...))
+	return r.Secrets.SwapSecret(name, old, value)
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -45,6 +46,30 @@ func (b *Bolt) PutSecret(name string, value []byte) error {
 		// Put keeps a reference until commit; copy so callers may reuse
 		// their slice at once, and so an empty value is stored, not nil.
 		if err := tx.Bucket(bucketSecrets).Put([]byte(name), append([]byte{}, value...)); err != nil {
+			return fmt.Errorf("put secret %q: %w", name, err)
+		}
+		return nil
+	})
+}
+
+// SwapSecret stores value under name if the secret still holds old (nil:
+// if it is absent), in one bbolt transaction.
+func (b *Bolt) SwapSecret(name string, old, value []byte) error {
+	if err := checkSecretName(name); err != nil {
+		return err
+	}
+	b.closeMu.RLock()
+	defer b.closeMu.RUnlock()
+	if b.closed {
+		return ErrClosed
+	}
+	return b.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketSecrets)
+		cur := bk.Get([]byte(name))
+		if (cur != nil) != (old != nil) || (cur != nil && !bytes.Equal(cur, old)) {
+			return secretChanged(name, old)
+		}
+		if err := bk.Put([]byte(name), append([]byte{}, value...)); err != nil {
 			return fmt.Errorf("put secret %q: %w", name, err)
 		}
 		return nil

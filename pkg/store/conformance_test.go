@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -38,6 +39,8 @@ func runConformance(t *testing.T, open opener) {
 		{"ConcurrentCommits", testConcurrentCommits},
 		{"ClosedStore", testClosedStore},
 		{"Secrets", testSecrets},
+		{"SwapSecret", testSwapSecret},
+		{"SwapSecretConcurrent", testSwapSecretConcurrent},
 		{"ReadyUntilClosed", testReadyUntilClosed},
 	}
 	for _, tc := range tests {
@@ -434,6 +437,75 @@ func testSecrets(t *testing.T, open opener) {
 		t.Errorf("List after secret writes = %v, %v; want empty", keys(list), err)
 	}
 	expectEmpty(t, w)
+}
+
+func testSwapSecret(t *testing.T, open opener) {
+	s := open(t)
+	sec := s.(store.Secrets)
+	if err := sec.SwapSecret("tokens", nil, []byte("v1")); err != nil {
+		t.Fatalf("create-if-absent: %v", err)
+	}
+	if err := sec.SwapSecret("tokens", nil, []byte("other")); !errors.Is(err, store.ErrSecretChanged) || !strings.Contains(err.Error(), "tokens") {
+		t.Errorf("second create-if-absent error = %v, want ErrSecretChanged naming the secret", err)
+	}
+	if err := sec.SwapSecret("tokens", []byte("stale"), []byte("other")); !errors.Is(err, store.ErrSecretChanged) {
+		t.Errorf("swap from a stale value error = %v, want ErrSecretChanged", err)
+	}
+	if err := sec.SwapSecret("missing", []byte("v1"), []byte("other")); !errors.Is(err, store.ErrSecretChanged) {
+		t.Errorf("swap of a missing secret error = %v, want ErrSecretChanged", err)
+	}
+	if got, _ := sec.GetSecret("tokens"); string(got) != "v1" {
+		t.Fatalf("after refused swaps the secret holds %q, want v1", got)
+	}
+	if err := sec.SwapSecret("tokens", []byte("v1"), []byte("v2")); err != nil {
+		t.Fatalf("swap from the current value: %v", err)
+	}
+	if got, _ := sec.GetSecret("tokens"); string(got) != "v2" {
+		t.Errorf("after the swap the secret holds %q, want v2", got)
+	}
+	if _, err := sec.GetSecret("missing"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a refused swap created the secret: %v", err)
+	}
+	if rev := s.Revision(); rev != 0 {
+		t.Errorf("revision after secret swaps = %d, want 0", rev)
+	}
+}
+
+// testSwapSecretConcurrent counts with read-and-swap from many writers:
+// every increment must land once, none lost to another's write.
+func testSwapSecretConcurrent(t *testing.T, open opener) {
+	sec := open(t).(store.Secrets)
+	const writers, each = 4, 10
+	if err := sec.PutSecret("counter", []byte("0")); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(func() {
+			for range each {
+				for try := 0; try < 1000; try++ {
+					cur, err := sec.GetSecret("counter")
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					n, _ := strconv.Atoi(string(cur))
+					err = sec.SwapSecret("counter", cur, []byte(strconv.Itoa(n+1)))
+					if err == nil {
+						break
+					}
+					if !errors.Is(err, store.ErrSecretChanged) {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got, _ := sec.GetSecret("counter"); string(got) != strconv.Itoa(writers*each) {
+		t.Errorf("counter = %s after %d increments, want %d", got, writers*each, writers*each)
+	}
 }
 
 func testReadyUntilClosed(t *testing.T, open opener) {

@@ -19,6 +19,8 @@ const DefaultEtcdPrefix = "/embassy/"
 //	meta/store-id     the store's id, as in a bbolt database
 //	intent            the commit being rolled forward, if any (see etcd_apply.go)
 //	pending/ID/N      chunk N of the large commit ID
+//	leases/NAME       a registration lease: the key lives while its etcd lease does
+//	live/NAME         a value a control plane publishes for the others, under a lease
 const (
 	etcdRevKey     = "rev"
 	etcdResPrefix  = "r/"
@@ -26,6 +28,8 @@ const (
 	etcdStoreIDKey = "meta/store-id"
 	etcdIntentKey  = "intent"
 	etcdPendingDir = "pending/"
+	etcdLeaseDir   = "leases/"
+	etcdLiveDir    = "live/"
 )
 
 // etcdKeys turns layout names into full keys under one prefix.

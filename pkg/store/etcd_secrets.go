@@ -43,3 +43,31 @@ func (e *Etcd) PutSecret(name string, value []byte) error {
 		[]clientv3.Op{clientv3.OpPut(e.keys.secret(name), string(value))})
 	return err
 }
+
+// SwapSecret stores value under name if the secret still holds old (nil:
+// if it is absent), with an etcd transaction guarded on the value, so
+// control planes sharing the store cannot both win.
+func (e *Etcd) SwapSecret(name string, old, value []byte) error {
+	if err := checkSecretName(name); err != nil {
+		return err
+	}
+	release, err := e.enter()
+	if err != nil {
+		return err
+	}
+	defer release()
+	key := e.keys.secret(name)
+	guard := clientv3.Compare(clientv3.CreateRevision(key), "=", 0)
+	if old != nil {
+		guard = clientv3.Compare(clientv3.Value(key), "=", string(old))
+	}
+	ok, err := e.txn(context.Background(), fmt.Sprintf("swap secret %q", name), []clientv3.Cmp{guard},
+		[]clientv3.Op{clientv3.OpPut(key, string(value))})
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return secretChanged(name, old)
+	}
+	return nil
+}

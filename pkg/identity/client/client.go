@@ -33,7 +33,8 @@ type Client struct {
 	bundle atomic.Pointer[[]*x509.Certificate]
 }
 
-// Dial returns a client for the identity service at addr (host:port). The
+// Dial returns a client for the identity service at addr (host:port, or
+// several replicas' separated by commas: see ControlPlaneTarget). The
 // server must present a certificate that chains to one of trustBundle's
 // roots and whose SPIFFE ID is the control plane's; host names are not
 // checked, so any address of the control plane works. cert, when not nil,
@@ -65,7 +66,11 @@ func Dial(addr string, trustBundle []*x509.Certificate, cert func() *tls.Certifi
 		}
 		return &tls.Certificate{}, nil
 	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))
+	target, opts, err := ControlPlaneTarget(addr)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := grpc.NewClient(target, append(opts, grpc.WithTransportCredentials(credentials.NewTLS(cfg)))...)
 	if err != nil {
 		return nil, fmt.Errorf("identity client for %s: %w", addr, err)
 	}

@@ -42,7 +42,7 @@ func TestClientTrustsOnlyTheControlPlane(t *testing.T) {
 		"the control plane": {dataplane.ControlPlaneID(ca.TrustDomain()), true},
 		"a workload":        {workload, false},
 	} {
-		addr := serveAs(t, ca, c.id)
+		addr, _ := serveAs(t, ca, c.id)
 		cl, err := Dial(addr, ca.Bundle(), nil)
 		if err != nil {
 			t.Fatal(err)
@@ -59,8 +59,8 @@ func TestClientTrustsOnlyTheControlPlane(t *testing.T) {
 }
 
 // serveAs serves gRPC with no services on loopback over TLS with an SVID
-// for id, until the test ends, and returns its address.
-func serveAs(t *testing.T, ca *identity.CA, id spiffeid.ID) string {
+// for id, until the test ends or stop is called, and returns its address.
+func serveAs(t *testing.T, ca *identity.CA, id spiffeid.ID) (addr string, stop func()) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -81,5 +81,5 @@ func serveAs(t *testing.T, ca *identity.CA, id spiffeid.ID) string {
 	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})))
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
-	return lis.Addr().String()
+	return lis.Addr().String(), srv.Stop
 }

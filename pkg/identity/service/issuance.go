@@ -2,9 +2,6 @@ package service
 
 import (
 	"crypto/x509"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"sort"
 	"strings"
 	"sync"
@@ -58,10 +55,15 @@ type issuances struct {
 	now func() time.Time
 	log hclog.Logger
 
+	// mu orders this control plane's changes; SwapSecret orders them
+	// with other control planes' on the same store.
 	mu sync.Mutex
 	// byKey holds a record per identity, attested workload and token
-	// restriction, so re-attesting the same agent replaces its record.
+	// restriction, so re-attesting the same agent replaces its record. It
+	// is the store's as last read (raw, nil when absent), with any change
+	// the store could not take laid over it.
 	byKey map[string]*Issuance
+	raw   []byte
 }
 
 func recordKey(id, workload, only string, services []string) string {
@@ -70,15 +72,8 @@ func recordKey(id, workload, only string, services []string) string {
 
 func loadIssuances(sec store.Secrets, now func() time.Time, log hclog.Logger) (*issuances, error) {
 	is := &issuances{sec: sec, now: now, log: log, byKey: map[string]*Issuance{}}
-	b, err := sec.GetSecret(SecretIssuances)
-	if errors.Is(err, store.ErrNotFound) {
-		return is, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading the SVID issuance records: %w", err)
-	}
-	if err := json.Unmarshal(b, &is.byKey); err != nil {
-		return nil, fmt.Errorf("the SVID issuance records do not decode: %w", err)
+	if err := is.loadLocked(); err != nil {
+		return nil, err
 	}
 	return is, nil
 }
@@ -87,14 +82,17 @@ func loadIssuances(sec store.Secrets, now func() time.Time, log hclog.Logger) (*
 func (is *issuances) attested(id spiffeid.ID, workload string, token identity.TokenInfo, leaf *x509.Certificate) {
 	is.mu.Lock()
 	defer is.mu.Unlock()
-	k := recordKey(id.String(), workload, token.Workload, token.Services)
-	r := is.byKey[k]
-	if r == nil {
-		r = &Issuance{SPIFFEID: id.String(), Workload: workload, OnlyWorkload: token.Workload, OnlyServices: token.Services, Live: map[string]time.Time{}}
-		is.byKey[k] = r
-	}
-	r.TokenID, r.FirstIssuedAt = token.ID, is.now()
-	is.add(r, leaf, is.now())
+	is.updateLocked(func(byKey map[string]*Issuance) bool {
+		k := recordKey(id.String(), workload, token.Workload, token.Services)
+		r := byKey[k]
+		if r == nil {
+			r = &Issuance{SPIFFEID: id.String(), Workload: workload, OnlyWorkload: token.Workload, OnlyServices: token.Services, Live: map[string]time.Time{}}
+			byKey[k] = r
+		}
+		r.TokenID, r.FirstIssuedAt = token.ID, is.now()
+		add(r, leaf, is.now())
+		return true
+	})
 }
 
 // renewed records the SVID that replaces presented, carrying its record
@@ -105,12 +103,15 @@ func (is *issuances) attested(id spiffeid.ID, workload string, token identity.To
 func (is *issuances) renewed(id spiffeid.ID, presented, leaf *x509.Certificate) bool {
 	is.mu.Lock()
 	defer is.mu.Unlock()
-	r := is.findLocked(id, presented)
-	if r == nil {
-		return false
-	}
-	is.add(r, leaf, is.now())
-	return true
+	found := false
+	is.updateLocked(func(byKey map[string]*Issuance) bool {
+		r := findIn(byKey, id, presented)
+		if found = r != nil; found {
+			add(r, leaf, is.now())
+		}
+		return found
+	})
+	return found
 }
 
 // scopeOf returns the issuance record of the certificate c presented,
@@ -145,9 +146,8 @@ func (s *Service) noRecord(c caller, doing string) error {
 // and the records stay small however often an identity is renewed.
 const maxLive = 4
 
-// add makes leaf, issued at issuedAt, the record's latest certificate,
-// prunes and persists.
-func (is *issuances) add(r *Issuance, leaf *x509.Certificate, issuedAt time.Time) {
+// add makes leaf, issued at issuedAt, the record's latest certificate.
+func add(r *Issuance, leaf *x509.Certificate, issuedAt time.Time) {
 	serial := serialOf(leaf)
 	r.Serial, r.NotAfter, r.IssuedAt = serial, leaf.NotAfter, issuedAt
 	r.Live[serial] = leaf.NotAfter
@@ -163,23 +163,28 @@ func (is *issuances) add(r *Issuance, leaf *x509.Certificate, issuedAt time.Time
 		}
 		delete(r.Live, oldest)
 	}
-	is.pruneLocked()
-	is.saveLocked()
 }
 
-// find returns a copy of the record that issued presented, if any.
+// find returns a copy of the record that issued presented, if any. A
+// record this control plane has not seen is looked for in the store: its
+// holder attested or renewed on another control plane of the same store.
 func (is *issuances) find(id spiffeid.ID, presented *x509.Certificate) (Issuance, bool) {
 	is.mu.Lock()
 	defer is.mu.Unlock()
-	if r := is.findLocked(id, presented); r != nil {
-		return *r, true
+	r := findIn(is.byKey, id, presented)
+	if r == nil && is.loadLocked() == nil {
+		r = findIn(is.byKey, id, presented)
 	}
-	return Issuance{}, false
+	if r == nil {
+		return Issuance{}, false
+	}
+	return *r, true
 }
 
-func (is *issuances) findLocked(id spiffeid.ID, presented *x509.Certificate) *Issuance {
+// findIn returns the record of byKey that holds presented.
+func findIn(byKey map[string]*Issuance, id spiffeid.ID, presented *x509.Certificate) *Issuance {
 	serial := serialOf(presented)
-	for _, r := range is.byKey {
+	for _, r := range byKey {
 		if _, ok := r.Live[serial]; ok && r.SPIFFEID == id.String() {
 			return r
 		}
@@ -191,10 +196,14 @@ func (is *issuances) findLocked(id spiffeid.ID, presented *x509.Certificate) *Is
 func (is *issuances) registered(id spiffeid.ID, presented *x509.Certificate, workload string) {
 	is.mu.Lock()
 	defer is.mu.Unlock()
-	if r := is.findLocked(id, presented); r != nil && r.Workload != workload {
+	is.updateLocked(func(byKey map[string]*Issuance) bool {
+		r := findIn(byKey, id, presented)
+		if r == nil || r.Workload == workload {
+			return false
+		}
 		r.Workload = workload
-		is.saveLocked()
-	}
+		return true
+	})
 }
 
 // observed records a certificate an external CA issued, as its holder
@@ -203,46 +212,36 @@ func (is *issuances) registered(id spiffeid.ID, presented *x509.Certificate, wor
 func (is *issuances) observed(id spiffeid.ID, presented *x509.Certificate, workload, issuer string) {
 	is.mu.Lock()
 	defer is.mu.Unlock()
-	if r := is.findLocked(id, presented); r != nil {
-		if r.Workload != workload {
+	is.updateLocked(func(byKey map[string]*Issuance) bool {
+		if r := findIn(byKey, id, presented); r != nil {
+			if r.Workload == workload {
+				return false
+			}
 			r.Workload = workload
-			is.saveLocked()
+			return true
 		}
-		return
-	}
-	k := recordKey(id.String(), workload, "", nil)
-	r := is.byKey[k]
-	if r == nil {
-		r = &Issuance{SPIFFEID: id.String(), Workload: workload, Issuer: issuer, Live: map[string]time.Time{}, FirstIssuedAt: presented.NotBefore}
-		is.byKey[k] = r
-	}
-	is.add(r, presented, presented.NotBefore)
+		k := recordKey(id.String(), workload, "", nil)
+		r := byKey[k]
+		if r == nil {
+			r = &Issuance{SPIFFEID: id.String(), Workload: workload, Issuer: issuer, Live: map[string]time.Time{}, FirstIssuedAt: presented.NotBefore}
+			byKey[k] = r
+		}
+		add(r, presented, presented.NotBefore)
+		return true
+	})
 }
 
-// pruneLocked forgets expired serials, and records with none left.
-func (is *issuances) pruneLocked() {
-	now := is.now()
-	for k, r := range is.byKey {
+// prune forgets expired serials, and records with none left.
+func prune(byKey map[string]*Issuance, now time.Time) {
+	for k, r := range byKey {
 		for s, exp := range r.Live {
 			if now.After(exp) {
 				delete(r.Live, s)
 			}
 		}
 		if len(r.Live) == 0 {
-			delete(is.byKey, k)
+			delete(byKey, k)
 		}
-	}
-}
-
-// saveLocked persists the records. A failure is not fatal to the call
-// that issued the certificate: the record is still in memory.
-func (is *issuances) saveLocked() {
-	b, err := json.Marshal(is.byKey)
-	if err == nil {
-		err = is.sec.PutSecret(SecretIssuances, b)
-	}
-	if err != nil {
-		is.log.Error("saving the SVID issuance records failed; /v1/certificates may lose them on restart", "error", err)
 	}
 }
 
@@ -251,7 +250,9 @@ func (is *issuances) saveLocked() {
 func (is *issuances) list() []Issuance {
 	is.mu.Lock()
 	defer is.mu.Unlock()
-	is.pruneLocked()
+	// A store that cannot be read leaves the records as last read.
+	_ = is.loadLocked()
+	prune(is.byKey, is.now())
 	out := make([]Issuance, 0, len(is.byKey))
 	for _, r := range is.byKey {
 		c := *r

@@ -24,17 +24,14 @@ const (
 	RegisteredByAgent      = "agent"
 )
 
-// leases are the in-memory expiry times of agent registrations. A
-// registration's Workload is in the store; its lease is not, so a
-// restarted control plane grants every registration it finds a fresh one.
+// leases orders registrations, deregistrations and sweeps on this control
+// plane, so a sweep never deletes a Workload whose refresh is in
+// progress here; the leases themselves are Config.Leases.
 type leases struct {
-	// mu serialises registrations, deregistrations and sweeps, so a sweep
-	// never deletes a Workload whose refresh is in progress.
-	mu      sync.Mutex
-	expires map[resource.Key]time.Time
+	mu sync.Mutex
 }
 
-func newLeases() *leases { return &leases{expires: map[resource.Key]time.Time{}} }
+func newLeases() *leases { return &leases{} }
 
 // IsAgentRegistered reports whether r was registered by an agent.
 func IsAgentRegistered(r *resource.Resource) bool {
@@ -92,6 +89,11 @@ func (s *Service) register(ctx context.Context, req *wire.RegisterRequest) (*wir
 	if refreshOnly && (old == nil || !resource.Equal(old, r)) {
 		return nil, s.noRecord(c, "a new or changed registration")
 	}
+	// The lease first: a sweep on another control plane must never find
+	// the new Workload without one.
+	if err := s.cfg.Leases.GrantLease(ctx, key.String(), s.cfg.LeaseTTL); err != nil {
+		return nil, status.Errorf(codes.Unavailable, "granting the lease of %s: %v", key, err)
+	}
 	if old == nil || !resource.Equal(old, r) {
 		res, err := s.cfg.Applier.Apply(ctx, []*resource.Resource{r}, false)
 		if err != nil {
@@ -110,7 +112,6 @@ func (s *Service) register(ctx context.Context, req *wire.RegisterRequest) (*wir
 			s.log.Info("agent-registered workload updated", "workload", key.String(), "spiffe_id", c.id.String())
 		}
 	}
-	s.leases.expires[key] = s.cfg.Now().Add(s.cfg.LeaseTTL)
 	if s.cfg.External != "" {
 		s.issued.observed(c.id, c.leaf, req.Name, s.cfg.External)
 	} else {
@@ -138,7 +139,7 @@ func (s *Service) deregister(ctx context.Context, req *wire.DeregisterRequest) (
 	old, err := s.cfg.Store.Get(ctx, key)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		delete(s.leases.expires, key)
+		_ = s.cfg.Leases.DropLease(ctx, key.String())
 		return nil, status.Errorf(codes.NotFound, "%s is not registered", key)
 	case err != nil:
 		return nil, status.Errorf(codes.Unavailable, "reading %s: %v", key, err)
@@ -151,7 +152,9 @@ func (s *Service) deregister(ctx context.Context, req *wire.DeregisterRequest) (
 	if _, err := s.cfg.Applier.Delete(ctx, []resource.Key{key}, false); err != nil {
 		return nil, deleteStatus(err, key)
 	}
-	delete(s.leases.expires, key)
+	if err := s.cfg.Leases.DropLease(ctx, key.String()); err != nil {
+		s.log.Warn("ending the lease of a deregistered workload failed; it ends on its own", "workload", key.String(), "error", err)
+	}
 	s.log.Info("workload deregistered by its agent", "workload", key.String(), "spiffe_id", c.id.String())
 	return &wire.DeregisterResponse{}, nil
 }
@@ -209,9 +212,10 @@ func deleteStatus(err error, key resource.Key) error {
 	}
 }
 
-// RestoreLeases gives every agent-registered Workload in the store a fresh
-// lease: leases are not persisted, and the agents that hold them refresh
-// within a lease if they are still alive.
+// RestoreLeases gives every agent-registered Workload in the store that
+// holds no live lease a fresh one: leases in memory end with a restart,
+// and the agents that held them refresh within a lease if they are still
+// alive. Leases kept in etcd outlive the restart and are left as they are.
 func (s *Service) RestoreLeases(ctx context.Context) error {
 	rs, _, err := s.cfg.Store.List(ctx, resource.KindWorkload)
 	if err != nil {
@@ -219,11 +223,16 @@ func (s *Service) RestoreLeases(ctx context.Context) error {
 	}
 	s.leases.mu.Lock()
 	defer s.leases.mu.Unlock()
-	exp := s.cfg.Now().Add(s.cfg.LeaseTTL)
+	live, err := s.cfg.Leases.LiveLeases(ctx)
+	if err != nil {
+		return err
+	}
 	n := 0
 	for _, r := range rs {
-		if IsAgentRegistered(r) {
-			s.leases.expires[r.Key()] = exp
+		if IsAgentRegistered(r) && !live[r.Key().String()] {
+			if err := s.cfg.Leases.GrantLease(ctx, r.Key().String(), s.cfg.LeaseTTL); err != nil {
+				return err
+			}
 			n++
 		}
 	}
@@ -233,9 +242,9 @@ func (s *Service) RestoreLeases(ctx context.Context) error {
 	return nil
 }
 
-// Run removes agent-registered Workloads whose lease lapsed, and forgets
-// authorization reports older than AuthzReportTTL, every SweepInterval,
-// until ctx is done.
+// Run removes agent-registered Workloads whose lease lapsed, when this
+// control plane leads (Config.Leads), and forgets authorization reports
+// older than AuthzReportTTL, every SweepInterval, until ctx is done.
 func (s *Service) Run(ctx context.Context) {
 	t := time.NewTicker(s.cfg.SweepInterval)
 	defer t.Stop()
@@ -244,32 +253,38 @@ func (s *Service) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.Sweep(ctx)
+			if s.cfg.Leads() {
+				s.Sweep(ctx)
+			}
 			s.reports.prune(s.cfg.Now())
 		}
 	}
 }
 
 // Sweep removes, once, every agent-registered Workload whose lease lapsed.
+// One that fails to go stays lapsed, and the next sweep tries again.
 func (s *Service) Sweep(ctx context.Context) {
 	s.leases.mu.Lock()
 	defer s.leases.mu.Unlock()
-	now := s.cfg.Now()
-	for key, exp := range s.leases.expires {
-		if now.Before(exp) {
+	rs, _, err := s.cfg.Store.List(ctx, resource.KindWorkload)
+	if err != nil {
+		s.log.Error("listing workloads to sweep lapsed registrations failed", "error", err)
+		return
+	}
+	live, err := s.cfg.Leases.LiveLeases(ctx)
+	if err != nil {
+		s.log.Error("reading the registration leases failed; nothing swept", "error", err)
+		return
+	}
+	for _, r := range rs {
+		key := r.Key()
+		if !IsAgentRegistered(r) || live[key.String()] {
 			continue
-		}
-		delete(s.leases.expires, key)
-		r, err := s.cfg.Store.Get(ctx, key)
-		if err != nil || !IsAgentRegistered(r) {
-			continue // gone already, or taken over by an operator
 		}
 		if _, err := s.cfg.Applier.Delete(ctx, []resource.Key{key}, false); err != nil {
 			s.log.Error("removing a lapsed agent registration failed", "workload", key.String(), "error", err)
-			// Try again on the next sweep.
-			s.leases.expires[key] = now
 			continue
 		}
-		s.log.Info("agent registration lapsed; workload removed", "workload", key.String(), "lapsed_at", exp)
+		s.log.Info("agent registration lapsed; workload removed", "workload", key.String())
 	}
 }

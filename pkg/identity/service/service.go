@@ -85,6 +85,13 @@ type Config struct {
 	// LeaseTTL is how long a registration lives without a refresh;
 	// SweepInterval is how often lapsed ones are removed.
 	LeaseTTL, SweepInterval time.Duration
+	// Leases keeps the registrations' leases: the etcd store for control
+	// planes sharing it, memory (NewMemoryLeases) when nil.
+	Leases Leases
+	// Leads reports whether this control plane sweeps lapsed
+	// registrations, which one control plane of those sharing a store
+	// does; always when nil.
+	Leads func() bool
 	// JWTTTL is the lifetime of JWT-SVIDs (capped at the SVID TTL).
 	JWTTTL time.Duration
 	Logger hclog.Logger
@@ -139,6 +146,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Leases == nil {
+		cfg.Leases = NewMemoryLeases(cfg.Now)
+	}
+	if cfg.Leads == nil {
+		cfg.Leads = func() bool { return true }
 	}
 	issued, err := loadIssuances(cfg.Secrets, cfg.Now, cfg.Logger)
 	if err != nil {
