@@ -14,24 +14,17 @@ import (
 func CompileAuthz(p *mesh.AuthorizationPolicy) *mesh.AuthzCompiled {
 	b, err := compile.Compile(p.Namespace+"/"+p.Name, p.Spec)
 	if err != nil {
-		return &mesh.AuthzCompiled{Mode: p.Spec.Mode, Err: err.Error()}
+		return &mesh.AuthzCompiled{Mode: p.Mode, Err: err.Error()}
 	}
 	raw, err := json.Marshal(b)
 	if err != nil {
-		return &mesh.AuthzCompiled{Mode: p.Spec.Mode, Err: err.Error()}
+		return &mesh.AuthzCompiled{Mode: p.Mode, Err: err.Error()}
 	}
-	out := &mesh.AuthzCompiled{Revision: b.Revision(), Bundle: raw, Mode: b.Mode()}
 	r, err := rbac.Compile(b.Modules(), b.Data(), b.Query(), b.RegoVersion())
 	if err != nil {
+		out := rbac.Model(b, raw, false, "", "", nil)
 		out.Reason = err.Error()
 		return out
 	}
-	out.Compiled, out.Reason, out.Location = r.Compiled, r.Reason, r.Location
-	if r.Compiled {
-		rules := r.RBAC
-		out.RBAC = rules
-		out.MayAllow = func(principal string) bool { return rbac.MayAllow(rules, principal) }
-		out.Callers = mesh.CallerSet(rbac.AllowedPrincipals(rules))
-	}
-	return out
+	return rbac.Model(b, raw, r.Compiled, r.Reason, r.Location, r.RBAC)
 }

@@ -16,7 +16,6 @@ import (
 	"embassy.dev/embassy/pkg/jwks"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
-	"embassy.dev/embassy/policy/compile"
 )
 
 // Defaults of the JWKS fetcher.
@@ -235,18 +234,6 @@ func jwksURLs(s *mesh.Snapshot) map[string]bool {
 				out[jp.JWKSURL] = true
 			}
 		}
-	}
-	return out
-}
-
-// meshJWTProviders is a bundle's providers as the model carries them.
-func meshJWTProviders(b *compile.Bundle) []mesh.JWTProvider {
-	var out []mesh.JWTProvider
-	for _, p := range b.JWTProviders() {
-		out = append(out, mesh.JWTProvider{
-			Name: p.Name, Issuer: p.Issuer, Audiences: p.Audiences, JWKS: p.JWKS,
-			Header: p.Header(), ValuePrefix: p.ValuePrefix(), Forward: p.Forward,
-		})
 	}
 	return out
 }

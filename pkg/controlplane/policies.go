@@ -48,16 +48,7 @@ func compileAuthz(ctx context.Context, rego *sandbox.Sandbox, p *mesh.Authorizat
 	if err != nil {
 		return failedAuthz(p, err), nil
 	}
-	out := &mesh.AuthzCompiled{
-		Revision: b.Revision(), Bundle: r.Bundle, Mode: b.Mode(), JWTProviders: meshJWTProviders(&b),
-		Compiled: r.Compiled, Reason: r.Reason, Location: r.Location,
-	}
-	if rules != nil {
-		out.RBAC = rules
-		out.MayAllow = func(principal string) bool { return rbac.MayAllow(rules, principal) }
-		out.Callers = mesh.CallerSet(rbac.AllowedPrincipals(rules))
-	}
-	return out, nil
+	return rbac.Model(&b, r.Bundle, r.Compiled, r.Reason, r.Location, rules), nil
 }
 
 // failedAuthz is a policy that failed, with its mode so that a dry-run

@@ -13,38 +13,16 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"embassy.dev/embassy/internal/meshtest"
 	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/policy/compile"
-	"embassy.dev/embassy/policy/rbac"
 	"embassy.dev/embassy/xds/translate"
 )
 
-// compileAuthz is the control plane's policy compiler in miniature: the
-// bundle, and RBAC where partial evaluation allows it.
-func compileAuthz(p *mesh.AuthorizationPolicy) *mesh.AuthzCompiled {
-	b, err := compile.Compile(p.Namespace+"/"+p.Name, p.Spec)
-	if err != nil {
-		return &mesh.AuthzCompiled{Mode: p.Spec.Mode, Err: err.Error()}
-	}
-	raw, err := json.Marshal(b)
-	if err != nil {
-		panic(err)
-	}
-	out := &mesh.AuthzCompiled{Revision: b.Revision(), Bundle: raw, Mode: b.Mode(), JWTProviders: meshJWTProviders(b)}
-	r, err := rbac.Compile(b.Modules(), b.Data(), b.Query(), b.RegoVersion())
-	if err != nil {
-		out.Reason = err.Error()
-		return out
-	}
-	out.Compiled, out.Reason, out.Location = r.Compiled, r.Reason, r.Location
-	if r.Compiled {
-		out.RBAC = r.RBAC
-		out.MayAllow = func(principal string) bool { return rbac.MayAllow(r.RBAC, principal) }
-	}
-	return out
-}
+// compileAuthz is the control plane's policy compiler, in process.
+var compileAuthz = meshtest.CompileAuthz
 
 func authzSnapshot(t *testing.T, name string) *mesh.Snapshot {
 	t.Helper()

@@ -8,23 +8,8 @@ import (
 	jwtv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/jwt_authn/v3"
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 
-	"embassy.dev/embassy/pkg/mesh"
-	"embassy.dev/embassy/policy/compile"
 	"embassy.dev/embassy/xds/translate"
 )
-
-// meshJWTProviders is what the control plane's compiler puts in the model
-// for a bundle's providers.
-func meshJWTProviders(b *compile.Bundle) []mesh.JWTProvider {
-	var out []mesh.JWTProvider
-	for _, p := range b.JWTProviders() {
-		out = append(out, mesh.JWTProvider{
-			Name: p.Name, Issuer: p.Issuer, Audiences: p.Audiences, JWKS: p.JWKS,
-			Header: p.Header(), ValuePrefix: p.ValuePrefix(), Forward: p.Forward,
-		})
-	}
-	return out
-}
 
 // inboundHTTPFilters returns the HTTP filters of the first HCM of a
 // listener whose name contains inbound.
