@@ -189,7 +189,7 @@ the RBAC of deploy/kubernetes/rbac.yaml.`,
 	f.StringArrayVar(&cfg.APIHosts, "api-host", nil, "extra name (or IP) clients may call the API by in the Host header (repeatable); loopback names and the host of --api-addr are always accepted, any other Host is refused against DNS rebinding")
 	f.DurationVar(&cfg.StaleAfter, "stale-after", 10*time.Second, "how long a proxy may leave a sent version unacked before proxy-status calls it STALE")
 	f.IntVar(&cfg.EventBuffer, "event-buffer", 1000, "how many recent events /v1/events keeps")
-	f.DurationVar(&cfg.Debounce, "debounce", 100*time.Millisecond, "how long changes are coalesced before a push")
+	f.DurationVar(&cfg.Debounce, "debounce", 100*time.Millisecond, "how long changes are coalesced before a push (a steady stream of changes is pushed at least every second, or every debounce if longer)")
 	f.BoolVar(&cfg.InsecureXDS, "insecure-xds", false, "serve xDS in plaintext without client certificates or the identity service (local development only)")
 	f.StringArrayVar(&cfg.XDSServerNames, "xds-server-name", nil, "extra DNS name or IP for the xDS certificate (repeatable); the listen host, 127.0.0.1, ::1 and localhost are always in it")
 	f.StringVar(&cfg.TrustDomain, "trust-domain", "", "trust domain of the mesh CA made on a new data dir (default: the stored Mesh's or CA's, else embassy.local); a data dir keeps its trust domain")

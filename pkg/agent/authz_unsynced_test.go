@@ -114,7 +114,7 @@ func checkUnsynced(t *testing.T, a *Agent, answers []answer, logs *syncbuf.Buffe
 
 // TestNewAgentDeniesBeforeItsFirstPolicySet: a new agent serves ext_authz
 // before its registration reaches the control plane's next push, held
-// back here by a 1s debounce. Every Check in that window, from the very
+// back here by a 3s debounce. Every Check in that window, from the very
 // first, is denied with a reason that says no policy set has arrived,
 // even one no policy would deny; the policy's own decisions, or the
 // allow of a workload no policy targets, start only when the set does.

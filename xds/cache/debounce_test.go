@@ -46,3 +46,15 @@ func TestPushDeadline(t *testing.T) {
 		}
 	}
 }
+
+// TestDebounceLongerThanTheDefaultBoundIsKept: a debounce asked for
+// without a bound is not cut short by the default one, so a single update
+// is pushed a whole debounce later, never at the default bound.
+func TestDebounceLongerThanTheDefaultBoundIsKept(t *testing.T) {
+	p := NewPublisher(Options{Translator: cachetest.New(), Debounce: 3 * time.Second})
+	t.Cleanup(p.Close)
+	t0 := time.Unix(1000, 0)
+	if got := pushDeadline(t0, t0, p.debounce, p.maxDelay).Sub(t0); got != 3*time.Second {
+		t.Fatalf("a single update with a 3s debounce is pushed after %v, want 3s", got)
+	}
+}

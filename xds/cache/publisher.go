@@ -123,7 +123,9 @@ func NewPublisher(o Options) *Publisher {
 		o.Debounce = DefaultDebounce
 	}
 	if o.MaxDelay <= 0 {
-		o.MaxDelay = DefaultMaxDelay
+		// A debounce longer than the default bound would otherwise be
+		// cut short by it: the bound is at least the debounce asked for.
+		o.MaxDelay = max(DefaultMaxDelay, o.Debounce)
 	}
 	if o.Translator == nil {
 		o.Translator = DefaultTranslator()
