@@ -8,8 +8,9 @@
 // without reaching a cancellation checkpoint, so neither a context nor a
 // heap watchdog in the same process can stop it before the kernel kills
 // the control plane. A child is bounded by the kernel instead: it lowers
-// its own RLIMIT_DATA to the budget before it reads its job (so the heap
-// cannot grow past it and the Go runtime dies with "out of memory"), sets
+// its own RLIMIT_DATA to the budget above what it already holds before it
+// reads its job (so the heap cannot grow past it and the Go runtime dies
+// with "out of memory"), sets
 // Go's soft memory limit below that so the collector works hard first, and
 // is killed when the deadline passes. The parent only ever holds the
 // job's answer.

@@ -227,3 +227,20 @@ func TestDeathNearTheBudgetIsTheBudget(t *testing.T) {
 		t.Error("a child that never started is reported as over its budget")
 	}
 }
+
+// TestAJobGetsItsWholeBudget: the budget is the job's own, over what the
+// started child already holds. A policy that needs about a third of the
+// smallest budget compiles, where a limit counting the runtime's own
+// address space against the budget left it a few MiB and refused it.
+func TestAJobGetsItsWholeBudget(t *testing.T) {
+	s := newSandbox(t, Limits{Timeout: time.Minute, Memory: MinMemory})
+	r, err := s.Compile(context.Background(), "default/third", policy(`package envoy.authz
+allow if count(numbers.range(1, 200000)) > 0
+`))
+	if err != nil {
+		t.Fatalf("a policy needing a third of the %d MiB budget was refused: %v", MinMemory>>20, err)
+	}
+	if len(r.Errors) > 0 {
+		t.Fatalf("compile errors: %+v", r.Errors)
+	}
+}
