@@ -43,9 +43,10 @@ spec:
 }
 
 var (
-	// runawayPolicy asks one builtin call for a 100-million-element array:
-	// gigabytes, with no cancellation checkpoint inside the call.
-	runawayPolicy = limitsPolicy("runaway", "count(numbers.range(1, 100000000)) > 0", "")
+	// runawayPolicy asks one builtin call for a 400 MB string (20,000
+	// x's each replaced by 20,000), with no cancellation checkpoint inside
+	// the call: it passes any budget at once, loaded machine or not.
+	runawayPolicy = limitsPolicy("runaway", `count(replace(concat("", ["x" | some i in numbers.range(1, 20000)]), "x", concat("", ["x" | some i in numbers.range(1, 20000)]))) > 0`, "")
 	// spinningPolicy loops 400 million times in little memory.
 	spinningPolicy = limitsPolicy("spinning", "count([1 | some i in numbers.range(1, 20000); some j in numbers.range(1, 20000); i == j + 20001]) > 0", "")
 )

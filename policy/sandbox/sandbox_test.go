@@ -21,10 +21,12 @@ func policy(rego string) *resource.AuthorizationPolicySpec {
 	return &resource.AuthorizationPolicySpec{Modules: []resource.RegoModule{{Name: "authz.rego", Rego: rego}}}
 }
 
-// runaway allocates a 100-million-element array inside one builtin call,
-// where OPA checks no context: only the child's rlimit stops it.
+// runaway asks one builtin call for a 400 MB string (20,000 x's each
+// replaced by 20,000), where OPA checks no context: only the child's
+// rlimit stops it.
 const runaway = `package envoy.authz
-allow if count(numbers.range(1, 100000000)) > 0
+xs := concat("", ["x" | some i in numbers.range(1, 20000)])
+allow if count(replace(xs, "x", xs)) > 0
 `
 
 // spinning loops 400 million times in little memory: only the deadline

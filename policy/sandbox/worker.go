@@ -40,9 +40,12 @@ func serve(budget string, in io.Reader, out io.Writer) int {
 		fmt.Fprintf(os.Stderr, "rego worker: setting RLIMIT_DATA: %v\n", err)
 		return 2
 	}
-	// Collect hard well before the kernel refuses memory, so a job that
-	// fits only with garbage collected still fits.
-	debug.SetMemoryLimit(limit / 4 * 3)
+	// Collect hard as the heap nears the budget, so a job that fits only
+	// with garbage collected still fits. At the budget, not below it: a
+	// soft limit under the hard one makes a runaway thrash the collector
+	// for seconds before the kernel refuses it, and it is then refused
+	// for the deadline instead of its memory.
+	debug.SetMemoryLimit(limit)
 	return handle(in, out, os.Stderr)
 }
 
