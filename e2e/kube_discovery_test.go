@@ -3,9 +3,7 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -29,50 +27,6 @@ spec:
         - {subset: {version: v1}, weight: %d}
         - {subset: {version: v2}, weight: %d}
 `
-
-// clientIntervals follows an echo-client printing one line per 100ms.
-type clientIntervals struct {
-	t  *testing.T
-	ch <-chan string
-}
-
-func startIntervals(t *testing.T, boot, target string, d time.Duration) *clientIntervals {
-	t.Helper()
-	client := exec.Command(bin("echo-client"), "--bootstrap", boot, "--target", target, "--json", "--interval", "100ms", "--duration", d.String())
-	stdout, err := client.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Process.Kill(); client.Wait() })
-	return &clientIntervals{t: t, ch: lines(stdout)}
-}
-
-// until returns when an interval satisfies ok, and when it was printed;
-// it fails the test after a bound that is a liveness limit only.
-func (iv *clientIntervals) until(what string, ok func(split) bool) time.Time {
-	iv.t.Helper()
-	deadline := time.After(15 * time.Second)
-	for {
-		select {
-		case l, open := <-iv.ch:
-			if !open {
-				iv.t.Fatalf("echo-client stopped before %s", what)
-			}
-			var s split
-			if err := json.Unmarshal([]byte(l), &s); err != nil {
-				iv.t.Fatalf("echo-client printed %q: %v", l, err)
-			}
-			if ok(s) {
-				return time.Now()
-			}
-		case <-deadline:
-			iv.t.Fatalf("no interval within 15s where %s", what)
-		}
-	}
-}
 
 // testKubeDiscovery: a Service, its Pods and EndpointSlices created
 // through the API reach gRPC's own xDS client through embassy-cp; a

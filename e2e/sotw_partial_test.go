@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
-	"os/exec"
 	"sync"
 	"testing"
 	"time"
@@ -172,40 +170,5 @@ func TestSotWEndpointChangeSendsOneLoadAssignment(t *testing.T) {
 		if s := next(); s.Errors != 0 || s.ByBackend["v1"] == 0 || s.ByBackend["v2"] == 0 {
 			t.Fatalf("after the change calls failed or missed a subset: %+v", s)
 		}
-	}
-}
-
-// intervals runs echo-client in interval mode (100ms) for d and returns
-// a function that reads its next interval's summary; the client is
-// stopped when the test ends.
-func intervals(t *testing.T, boot string, d time.Duration) func() split {
-	t.Helper()
-	client := exec.Command(bin("echo-client"), "--bootstrap", boot, "--target", "xds:///echo.default:50051",
-		"--json", "--interval", "100ms", "--duration", d.String())
-	stdout, err := client.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = client.Process.Kill(); _ = client.Wait() })
-	ch := lines(stdout)
-	return func() split {
-		t.Helper()
-		select {
-		case l, ok := <-ch:
-			if !ok {
-				t.Fatal("echo-client stopped printing early")
-			}
-			var s split
-			if err := json.Unmarshal([]byte(l), &s); err != nil {
-				t.Fatalf("echo-client printed %q: %v", l, err)
-			}
-			return s
-		case <-time.After(5 * time.Second):
-			t.Fatal("no interval line from echo-client within 5s")
-		}
-		return split{}
 	}
 }
