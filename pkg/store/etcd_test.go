@@ -222,14 +222,21 @@ func TestEtcdStoresShareRevisionsAndWatches(t *testing.T) {
 	})
 }
 
-func TestEtcdWatchSurvivesCompaction(t *testing.T) {
+// twoStoresOneCuttable opens two stores on one etcd member: a directly,
+// b through a proxy the test can cut, with a 1s request timeout.
+func twoStoresOneCuttable(t *testing.T) (a, b *store.Etcd, p *etcdtest.Proxy) {
+	t.Helper()
 	m := etcdtest.Start(t)
 	cfg := etcdtest.Config(m.ClientURL())
-	a := etcdtest.Open(t, cfg)
-	p := etcdtest.NewProxy(t, strings.TrimPrefix(m.ClientURL(), "http://"))
+	a = etcdtest.Open(t, cfg)
+	p = etcdtest.NewProxy(t, strings.TrimPrefix(m.ClientURL(), "http://"))
 	bcfg := cfg
 	bcfg.Endpoints, bcfg.RequestTimeout = []string{p.URL()}, time.Second
-	b := etcdtest.Open(t, bcfg)
+	return a, etcdtest.Open(t, bcfg), p
+}
+
+func TestEtcdWatchSurvivesCompaction(t *testing.T) {
+	a, b, p := twoStoresOneCuttable(t)
 	ctx := context.Background()
 	wb := b.Watch(ctx)
 	mustCommit(t, a, put(service("default", "before", 80)))
@@ -272,13 +279,7 @@ func TestEtcdWatchSurvivesCompaction(t *testing.T) {
 }
 
 func TestEtcdUnavailable(t *testing.T) {
-	m := etcdtest.Start(t)
-	cfg := etcdtest.Config(m.ClientURL())
-	a := etcdtest.Open(t, cfg)
-	p := etcdtest.NewProxy(t, strings.TrimPrefix(m.ClientURL(), "http://"))
-	bcfg := cfg
-	bcfg.Endpoints, bcfg.RequestTimeout = []string{p.URL()}, time.Second
-	b := etcdtest.Open(t, bcfg)
+	a, b, p := twoStoresOneCuttable(t)
 	ctx := context.Background()
 	wb := b.Watch(ctx)
 	p.Cut()
