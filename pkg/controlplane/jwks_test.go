@@ -12,9 +12,13 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/hashicorp/go-hclog"
 
+	"embassy.dev/embassy/internal/syncbuf"
+	"embassy.dev/embassy/pkg/jwks"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
+	"embassy.dev/embassy/pkg/store"
 	"embassy.dev/embassy/policy/compile"
 	"embassy.dev/embassy/policy/jwt/jwttest"
 )
@@ -180,4 +184,130 @@ func TestJWKSFetcherRuns(t *testing.T) {
 	waitChange(`"kid":"k1"`)
 	srv.serve(http.StatusOK, jwttest.JWKS(t, k2))
 	waitChange(`"kid":"k2"`)
+}
+
+// TestJWKSFollowerReadsWhatTheLeaderStored: two fetchers on one store,
+// one leading: only the leader fetches, and the follower compiles the
+// very set the leader stored, a new URL included, once it is stored.
+func TestJWKSFollowerReadsWhatTheLeaderStored(t *testing.T) {
+	k1, k2 := jwttest.NewKey(t, jose.ES256, "k1"), jwttest.NewKey(t, jose.ES256, "k2")
+	srv := newJWKSServer(t, jwttest.JWKS(t, k1))
+	shared := store.NewMemory()
+	leader := NewJWKSFetcher(JWKSOptions{Secrets: shared})
+	follower := NewJWKSFetcher(JWKSOptions{Secrets: shared, Leads: func() bool { return false }})
+	ctx := context.Background()
+
+	// A URL the store does not hold: the follower waits, as before a
+	// first fetch, and never fetches it itself.
+	follower.Keys(srv.URL)
+	if follower.Refresh(ctx) || srv.hits.Load() != 0 {
+		t.Fatalf("the follower changed or fetched (hits %d)", srv.hits.Load())
+	}
+	if _, ok := follower.Keys(srv.URL); ok {
+		t.Fatal("the follower has keys the store does not hold")
+	}
+	leader.Keys(srv.URL)
+	if !leader.Refresh(ctx) || !follower.Refresh(ctx) {
+		t.Fatal("the leader's fetch did not reach the follower")
+	}
+	same := func(want string) {
+		t.Helper()
+		l, _ := leader.Keys(srv.URL)
+		f, _ := follower.Keys(srv.URL)
+		if l != f || !strings.Contains(f, want) {
+			t.Fatalf("leader %q, follower %q; want both with %s", l, f, want)
+		}
+	}
+	same(`"kid":"k1"`)
+
+	// A rotation at the provider: fetched once, by the leader.
+	srv.serve(http.StatusOK, jwttest.JWKS(t, k2))
+	for range 3 {
+		follower.Refresh(ctx)
+	}
+	same(`"kid":"k1"`)
+	leader.Refresh(ctx)
+	follower.Refresh(ctx)
+	same(`"kid":"k2"`)
+	if got := srv.hits.Load(); got != 2 {
+		t.Fatalf("the provider was fetched %d times, want 2 (the leader's)", got)
+	}
+
+	// The leader's failed fetch is stored with its error, the last good
+	// set kept for everyone.
+	srv.serve(http.StatusServiceUnavailable, "down")
+	if leader.Refresh(ctx) || follower.Refresh(ctx) {
+		t.Fatal("a failed fetch changed the keys")
+	}
+	same(`"kid":"k2"`)
+	raw, err := shared.GetSecret(jwksSecretPrefix + srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := jwks.ParseFetched(raw, srv.URL); err != nil || !strings.Contains(got.Error, "503") || got.FetchedAt.IsZero() || got.FetchedAt.After(got.CheckedAt) {
+		t.Fatalf("stored after a failed fetch: %+v, %v", got, err)
+	}
+}
+
+// TestJWKSRefusesACorruptedStoredSet: a stored value that does not decode
+// is logged once, naming the URL, and the last good set stays; the
+// leader replaces it at once with a new fetch.
+func TestJWKSRefusesACorruptedStoredSet(t *testing.T) {
+	srv := newJWKSServer(t, jwttest.JWKS(t, jwttest.NewKey(t, jose.ES256, "k1")))
+	shared := store.NewMemory()
+	logs := &syncbuf.Buffer{}
+	var leads atomic.Bool
+	f := NewJWKSFetcher(JWKSOptions{Secrets: shared, Leads: leads.Load,
+		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: logs})})
+	ctx := context.Background()
+	leads.Store(true)
+	f.Keys(srv.URL)
+	f.Refresh(ctx)
+	good, ok := f.Keys(srv.URL)
+	if !ok {
+		t.Fatal("no keys after the first fetch")
+	}
+
+	leads.Store(false)
+	for _, bad := range []string{
+		"garbage",
+		`{"version":1,"url":"https://other.example/jwks","checkedAt":"2026-12-07T21:00:00Z","jwks":` + good + `}`,
+		`{"version":1,"url":"` + srv.URL + `","checkedAt":"2026-12-07T21:00:00Z","jwks":{"keys":[]}}`,
+	} {
+		if err := shared.PutSecret(jwksSecretPrefix+srv.URL, []byte(bad)); err != nil {
+			t.Fatal(err)
+		}
+		before := strings.Count(logs.String(), "the stored key set is refused")
+		for range 3 {
+			if f.Refresh(ctx) {
+				t.Fatalf("a corrupted stored set %q changed the keys", bad)
+			}
+		}
+		if doc, _ := f.Keys(srv.URL); doc != good {
+			t.Fatalf("after a corrupted stored set %q the keys are %q, want the last good ones", bad, doc)
+		}
+		if got := strings.Count(logs.String(), "the stored key set is refused"); got != before+1 {
+			t.Fatalf("a corrupted stored set was logged %d times, want once:\n%s", got-before, logs)
+		}
+		if !strings.Contains(logs.String(), "url="+srv.URL) {
+			t.Fatalf("the refusal does not name the URL:\n%s", logs)
+		}
+	}
+	if srv.hits.Load() != 1 {
+		t.Fatalf("a follower fetched (hits %d)", srv.hits.Load())
+	}
+
+	// The leader replaces a refused value at once, not a Refresh later.
+	leads.Store(true)
+	f.cycle(ctx, false)
+	raw, err := shared.GetSecret(jwksSecretPrefix + srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := jwks.ParseFetched(raw, srv.URL); err != nil || got.JWKS != good {
+		t.Fatalf("the leader did not replace the corrupted set: %+v, %v", got, err)
+	}
+	if srv.hits.Load() != 2 {
+		t.Fatalf("hits %d, want 2", srv.hits.Load())
+	}
 }
