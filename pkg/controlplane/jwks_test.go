@@ -24,19 +24,26 @@ import (
 )
 
 // jwksServer serves whatever body and status the test sets, on 127.0.0.1.
+// It counts its requests, in all and by the replicaHeader they carry.
 type jwksServer struct {
 	*httptest.Server
 	mu     sync.Mutex
 	body   string
 	status int
+	by     map[string]int
 	hits   atomic.Int32
 }
 
+// replicaHeader is what a test's replica sends with its fetches (see
+// replicaClient), so the provider can tell who fetched.
+const replicaHeader = "X-Test-Replica"
+
 func newJWKSServer(t *testing.T, body string) *jwksServer {
-	s := &jwksServer{body: body, status: http.StatusOK}
+	s := &jwksServer{body: body, status: http.StatusOK, by: map[string]int{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.hits.Add(1)
 		s.mu.Lock()
+		s.by[r.Header.Get(replicaHeader)]++
 		body, status := s.body, s.status
 		s.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
@@ -46,6 +53,27 @@ func newJWKSServer(t *testing.T, body string) *jwksServer {
 	t.Cleanup(s.Close)
 	return s
 }
+
+// fetchesBy is how many requests carried replicaHeader name.
+func (s *jwksServer) fetchesBy(name string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.by[name]
+}
+
+// replicaClient fetches like the control plane's default client, naming
+// the replica in replicaHeader.
+func replicaClient(name string) *http.Client {
+	return &http.Client{Timeout: jwksFetchTimeout, Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		r = r.Clone(r.Context())
+		r.Header.Set(replicaHeader, name)
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func (s *jwksServer) serve(status int, body string) {
 	s.mu.Lock()

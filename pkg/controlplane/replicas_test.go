@@ -3,14 +3,20 @@ package controlplane
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
 
 	"embassy.dev/embassy/internal/etcdtest"
 	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/internal/syncbuf"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/store"
+	"embassy.dev/embassy/policy/jwt/jwttest"
 )
 
 // TestReplicasShareLeadershipAndRegistrationLeases runs two control
@@ -63,4 +69,106 @@ func TestReplicasShareLeadershipAndRegistrationLeases(t *testing.T) {
 	if held := time.Since(granted); held < leaseTTL {
 		t.Fatalf("the Workload was removed %s after its lease was granted, before the %s lease ended", held, leaseTTL)
 	}
+}
+
+// jwksPolicy is an AuthorizationPolicy whose users provider's keys are
+// at url.
+func jwksPolicy(url string) string {
+	return `apiVersion: embassy.dev/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: users, namespace: shop}
+spec:
+  targets: {services: [web]}
+  jwtProviders:
+  - {name: users, issuer: "https://id.example.com", jwksURL: "` + url + `"}
+  modules:
+  - name: authz.rego
+    rego: |
+      package envoy.authz
+      default allow := false
+      allow if input.attributes.metadataContext.filterMetadata["envoy.filters.http.jwt_authn"].users.sub == "alice"
+`
+}
+
+// compiledKeys is the key set and bundle revision of the users policy
+// as cp last published it ("" before it has one).
+func compiledKeys(cp *ControlPlane) (jwks, revision string) {
+	for _, p := range cp.snapshot().AuthorizationPolicies {
+		if p.Name == "users" && p.Compiled != nil && len(p.Compiled.JWTProviders) == 1 {
+			return p.Compiled.JWTProviders[0].JWKS, p.Compiled.Revision
+		}
+	}
+	return "", ""
+}
+
+// TestJWKSFetchedByTheLeaderOnly runs two control planes on one real
+// etcd: only the leader fetches a policy's key set; both compile the
+// same keys into the policy; a rotation at the provider reaches both;
+// when the leader stops, the other leads and fetches from then on.
+func TestJWKSFetchedByTheLeaderOnly(t *testing.T) {
+	m := etcdtest.Start(t)
+	shared, kek := etcdtest.Config(m.ClientURL()), etcdtest.KEKFile(t)
+	const refresh = 300 * time.Millisecond
+	replica := func(name string) *ControlPlane {
+		return startCP(t, t.TempDir(), &syncbuf.Buffer{}, func(c *Config) {
+			c.Store, c.Etcd, c.CAKeyEncryptionKeyFile = "etcd", shared, kek
+			c.JWKSRefresh, c.JWKSClient = refresh, replicaClient(name)
+		})
+	}
+	a, b := replica("a"), replica("b")
+	defer a.Close()
+	defer b.Close()
+	poll.Until(t, "one of the two replicas to lead", func() bool { return a.leader.isLeader() != b.leader.isLeader() })
+	leader, follower, lname, fname := a, b, "a", "b"
+	if b.leader.isLeader() {
+		leader, follower, lname, fname = b, a, "b", "a"
+	}
+
+	k1, k2, k3 := jwttest.NewKey(t, jose.ES256, "k1"), jwttest.NewKey(t, jose.ES256, "k2"), jwttest.NewKey(t, jose.ES256, "k3")
+	srv := newJWKSServer(t, jwttest.JWKS(t, k1))
+	claims := map[string]any{"iss": "https://id.example.com", "sub": "alice", "exp": time.Now().Add(time.Hour).Unix()}
+	// Applied through the follower: the leader still fetches it at once.
+	applied := time.Now()
+	applyYAML(t, follower, jwksPolicy(srv.URL))
+	bothCarry := func(kid string) time.Duration {
+		t.Helper()
+		poll.UntilState(t, "both replicas to compile key "+kid, func() (bool, string) {
+			ka, ra := compiledKeys(a)
+			kb, rb := compiledKeys(b)
+			return ka == kb && ra == rb && strings.Contains(ka, `"kid":"`+kid+`"`),
+				fmt.Sprintf("a: revision %s keys %s; b: revision %s keys %s", ra, ka, rb, kb)
+		})
+		return time.Since(applied)
+	}
+	t.Logf("a new policy's keys were compiled on both replicas %s after its apply", bothCarry("k1"))
+	for _, cp := range []*ControlPlane{a, b} {
+		for _, p := range cp.snapshot().AuthorizationPolicies {
+			if !verifies(t, p.Compiled, k1.Sign(t, claims)) {
+				t.Fatal("the compiled policy does not verify a token of the fetched key")
+			}
+		}
+	}
+
+	applied = time.Now()
+	srv.serve(http.StatusOK, jwttest.JWKS(t, k2))
+	t.Logf("a rotation at the provider reached both replicas in %s (refresh %s)", bothCarry("k2"), refresh)
+	if n := srv.fetchesBy(fname); n != 0 {
+		t.Fatalf("the follower fetched %d times; only the leader may", n)
+	}
+	if n := srv.fetchesBy(lname); n < 2 {
+		t.Fatalf("the leader fetched %d times, want at least 2 (the new URL, the rotation)", n)
+	}
+
+	stopped := time.Now()
+	leader.Close()
+	poll.Until(t, "the surviving replica to lead", follower.leader.isLeader)
+	poll.Until(t, "the new leader to fetch", func() bool { return srv.fetchesBy(fname) > 0 })
+	t.Logf("the new leader fetched %s after the old one stopped", time.Since(stopped))
+	applied = time.Now()
+	srv.serve(http.StatusOK, jwttest.JWKS(t, k3))
+	poll.Until(t, "the new leader to compile a rotated key", func() bool {
+		keys, _ := compiledKeys(follower)
+		return strings.Contains(keys, `"kid":"k3"`)
+	})
+	t.Logf("a rotation after the failover was compiled in %s", time.Since(applied))
 }
