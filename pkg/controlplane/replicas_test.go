@@ -172,3 +172,75 @@ func TestJWKSFetchedByTheLeaderOnly(t *testing.T) {
 	})
 	t.Logf("a rotation after the failover was compiled in %s", time.Since(applied))
 }
+
+// TestJWKSLeaderCutOffFromEtcd: the leader loses etcd (its connections
+// cut, as when its machine drops off the network): the other replica
+// leads once the leader's session expires and fetches the provider's
+// rotation; the cut-off one keeps compiling the keys it last read from
+// etcd, never a set it could not store, and takes the new one when it is
+// back.
+func TestJWKSLeaderCutOffFromEtcd(t *testing.T) {
+	m := etcdtest.Start(t)
+	p := etcdtest.NewProxy(t, strings.TrimPrefix(m.ClientURL(), "http://"))
+	kek := etcdtest.KEKFile(t)
+	const refresh = 300 * time.Millisecond
+	logs := map[string]*syncbuf.Buffer{"a": {}, "b": {}}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("a:\n%s", logs["a"])
+		}
+	})
+	shared := etcdtest.Config(m.ClientURL())
+	shared.RequestTimeout = time.Second
+	// Both on one prefix; a reaches etcd through the proxy.
+	replica := func(name, endpoint string) *ControlPlane {
+		ecfg := shared
+		ecfg.Endpoints = []string{endpoint}
+		return startCP(t, t.TempDir(), logs[name], func(c *Config) {
+			c.Store, c.Etcd, c.CAKeyEncryptionKeyFile = "etcd", ecfg, kek
+			c.JWKSRefresh, c.JWKSClient = refresh, replicaClient(name)
+		})
+	}
+	a := replica("a", p.URL())
+	defer a.Close()
+	poll.Until(t, "the first replica to lead", a.leader.isLeader)
+	b := replica("b", m.ClientURL())
+	defer b.Close()
+
+	k1, k2 := jwttest.NewKey(t, jose.ES256, "k1"), jwttest.NewKey(t, jose.ES256, "k2")
+	srv := newJWKSServer(t, jwttest.JWKS(t, k1))
+	applyYAML(t, b, jwksPolicy(srv.URL))
+	poll.UntilState(t, "both replicas to compile k1", func() (bool, string) {
+		ka, ra := compiledKeys(a)
+		kb, rb := compiledKeys(b)
+		return ka != "" && ka == kb && ra == rb, fmt.Sprintf("a: %s %s; b: %s %s; fetches %v", ra, ka, rb, kb, srv.by)
+	})
+	if srv.fetchesBy("b") != 0 {
+		t.Fatalf("the follower fetched %d times", srv.fetchesBy("b"))
+	}
+
+	cut := time.Now()
+	p.Cut()
+	srv.serve(http.StatusOK, jwttest.JWKS(t, k2))
+	poll.Until(t, "the connected replica to lead", b.leader.isLeader)
+	led := time.Since(cut)
+	poll.Until(t, "the new leader to compile the rotated key", func() bool {
+		keys, _ := compiledKeys(b)
+		return strings.Contains(keys, `"kid":"k2"`)
+	})
+	t.Logf("cut off the leader: the other led %s later and compiled the provider's rotation %s later", led, time.Since(cut))
+	if keys, _ := compiledKeys(a); !strings.Contains(keys, `"kid":"k1"`) {
+		t.Fatalf("the cut-off replica compiles a key set etcd never held from it: %s", keys)
+	}
+	// Its session ends on its side too, so it stops fetching.
+	poll.Until(t, "the cut-off replica to stop leading", func() bool { return !a.leader.isLeader() })
+
+	healed := time.Now()
+	p.Heal()
+	poll.Until(t, "the healed replica to compile the stored rotation", func() bool {
+		ka, ra := compiledKeys(a)
+		kb, rb := compiledKeys(b)
+		return ka == kb && ra == rb
+	})
+	t.Logf("the healed replica compiled the stored rotation %s after the cut healed", time.Since(healed))
+}
