@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
+	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	jose "github.com/go-jose/go-jose/v4"
 
 	"embassy.dev/embassy/internal/etcdtest"
@@ -16,6 +19,7 @@ import (
 	"embassy.dev/embassy/internal/syncbuf"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/store"
+	"embassy.dev/embassy/policy/compile"
 	"embassy.dev/embassy/policy/jwt/jwttest"
 )
 
@@ -149,9 +153,22 @@ func TestJWKSFetchedByTheLeaderOnly(t *testing.T) {
 		}
 	}
 
+	// An agent of web on each replica: what reaches its policy stream.
+	applyYAML(t, follower, meshShop)
+	web, _ := attest(t, leader, "shop", "web")
+	streams := []*policyStream{openPolicyStream(t, a, &web), openPolicyStream(t, b, &web)}
+	tok1, tok2 := k1.Sign(t, claims), k2.Sign(t, claims)
+	for _, s := range streams {
+		s.until(t, func(b *compile.Bundle) bool { return verifiesBundle(b, tok1) })
+	}
+
 	applied = time.Now()
 	srv.serve(http.StatusOK, jwttest.JWKS(t, k2))
 	t.Logf("a rotation at the provider reached both replicas in %s (refresh %s)", bothCarry("k2"), refresh)
+	for _, s := range streams {
+		s.until(t, func(b *compile.Bundle) bool { return verifiesBundle(b, tok2) && !verifiesBundle(b, tok1) })
+	}
+	t.Logf("and both replicas' agents %s after the rotation", time.Since(applied))
 	if n := srv.fetchesBy(fname); n != 0 {
 		t.Fatalf("the follower fetched %d times; only the leader may", n)
 	}
@@ -243,4 +260,41 @@ func TestJWKSLeaderCutOffFromEtcd(t *testing.T) {
 		return ka == kb && ra == rb
 	})
 	t.Logf("the healed replica compiled the stored rotation %s after the cut healed", time.Since(healed))
+}
+
+// policyStream is an agent's policy (ExtensionConfig) stream as
+// web-1.shop, the users policy's bundles as they arrive.
+type policyStream struct {
+	stream discovery.AggregatedDiscoveryService_StreamAggregatedResourcesClient
+	node   *core.Node
+}
+
+func openPolicyStream(t *testing.T, cp *ControlPlane, s *svid) *policyStream {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	stream, err := dialXDS(t, cp, s).StreamAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := &core.Node{Id: "web-1.shop", UserAgentName: "embassy-agent"}
+	if err := stream.Send(&discovery.DiscoveryRequest{TypeUrl: resourcev3.ExtensionConfigType, Node: node}); err != nil {
+		t.Fatal(err)
+	}
+	return &policyStream{stream: stream, node: node}
+}
+
+// until reads responses until the users policy's bundle satisfies ok.
+func (p *policyStream) until(t *testing.T, ok func(*compile.Bundle) bool) {
+	t.Helper()
+	recvUntil(t, p.stream, p.node, func(r *discovery.DiscoveryResponse) bool {
+		b := bundles(t, r)["embassy.authz/shop/users"]
+		return b != nil && ok(b)
+	})
+}
+
+// verifiesBundle reports whether a bundle's verifier accepts tok.
+func verifiesBundle(b *compile.Bundle, tok string) bool {
+	res, err := b.JWTVerifier().Verify(map[string]string{"authorization": "Bearer " + tok}, time.Now())
+	return err == nil && len(res) == 1
 }
