@@ -176,11 +176,15 @@ func TestJWKSFetchedByTheLeaderOnly(t *testing.T) {
 		t.Fatalf("the leader fetched %d times, want at least 2 (the new URL, the rotation)", n)
 	}
 
-	stopped := time.Now()
-	leader.Close()
+	// Closing waits a second for open streams: watch the handover
+	// meanwhile.
+	stopped, closed := time.Now(), make(chan error, 1)
+	go func() { closed <- leader.Close() }()
 	poll.Until(t, "the surviving replica to lead", follower.leader.isLeader)
+	led := time.Since(stopped)
 	poll.Until(t, "the new leader to fetch", func() bool { return srv.fetchesBy(fname) > 0 })
-	t.Logf("the new leader fetched %s after the old one stopped", time.Since(stopped))
+	t.Logf("the other replica led %s and fetched %s after the leader began to stop", led, time.Since(stopped))
+	poll.Returned(t, "closing the old leader", closed)
 	applied = time.Now()
 	srv.serve(http.StatusOK, jwttest.JWKS(t, k3))
 	poll.Until(t, "the new leader to compile a rotated key", func() bool {
