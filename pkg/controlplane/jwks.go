@@ -219,10 +219,19 @@ func (f *JWKSFetcher) update(ctx context.Context, url string, all bool) bool {
 	if f.leads() && (all || stored == nil || f.due(*stored, now)) {
 		stored = f.fetchAndStore(ctx, url, raw, stored, now)
 	}
-	if stored == nil {
+	if stored == nil || f.stale(*stored, now) {
 		return false
 	}
 	return f.adopt(url, *stored)
+}
+
+// stale reports whether a stored set went unchecked for longer than a
+// living leader lets pass: it was stored for a policy deleted since, or
+// before the whole fleet stopped. It is compiled only once the leader has
+// checked it again, so a key the provider retired meanwhile is never
+// accepted.
+func (f *JWKSFetcher) stale(s jwks.Fetched, now time.Time) bool {
+	return now.Sub(s.CheckedAt) > 2*f.refresh+jwksFetchTimeout+f.sync
 }
 
 // due reports whether a stored set is older than Refresh, or was checked

@@ -338,3 +338,39 @@ func TestJWKSRefusesACorruptedStoredSet(t *testing.T) {
 		t.Fatalf("hits %d, want 2", srv.hits.Load())
 	}
 }
+
+// TestJWKSStaleStoredSetWaitsForTheLeader: a set no leader has checked
+// for longer than a living leader lets pass (stored for a policy deleted
+// since) is not compiled until the leader checks it again, so a key the
+// provider retired meanwhile is never accepted.
+func TestJWKSStaleStoredSetWaitsForTheLeader(t *testing.T) {
+	old, cur := jwttest.NewKey(t, jose.ES256, "old"), jwttest.NewKey(t, jose.ES256, "cur")
+	srv := newJWKSServer(t, jwttest.JWKS(t, cur))
+	shared := store.NewMemory()
+	long := time.Now().Add(-time.Hour)
+	raw, err := jwks.Fetched{URL: srv.URL, JWKS: jwttest.JWKS(t, old), FetchedAt: long, CheckedAt: long}.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := shared.PutSecret(jwksSecretPrefix+srv.URL, raw); err != nil {
+		t.Fatal(err)
+	}
+	follower := NewJWKSFetcher(JWKSOptions{Secrets: shared, Leads: func() bool { return false }})
+	ctx := context.Background()
+	follower.Keys(srv.URL)
+	if follower.Refresh(ctx) {
+		t.Fatal("the follower compiled a set no leader checked for an hour")
+	}
+	if doc, ok := follower.Keys(srv.URL); ok {
+		t.Fatalf("stale keys served: %s", doc)
+	}
+	leader := NewJWKSFetcher(JWKSOptions{Secrets: shared})
+	leader.Keys(srv.URL)
+	leader.cycle(ctx, false)
+	if !follower.Refresh(ctx) {
+		t.Fatal("the leader's check did not reach the follower")
+	}
+	if doc, _ := follower.Keys(srv.URL); !strings.Contains(doc, `"kid":"cur"`) || strings.Contains(doc, `"kid":"old"`) {
+		t.Fatalf("after the leader's check the follower compiles %s, want the current key only", doc)
+	}
+}
