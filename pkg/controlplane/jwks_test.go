@@ -14,6 +14,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/hashicorp/go-hclog"
 
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/internal/syncbuf"
 	"embassy.dev/embassy/pkg/jwks"
 	"embassy.dev/embassy/pkg/mesh"
@@ -372,5 +373,38 @@ func TestJWKSStaleStoredSetWaitsForTheLeader(t *testing.T) {
 	}
 	if doc, _ := follower.Keys(srv.URL); !strings.Contains(doc, `"kid":"cur"`) || strings.Contains(doc, `"kid":"old"`) {
 		t.Fatalf("after the leader's check the follower compiles %s, want the current key only", doc)
+	}
+}
+
+// TestJWKSKeptAcrossARestartOnBbolt: alone on bbolt the control plane
+// leads, fetches and stores the key set; restarted on the same data dir
+// while the provider is down, it compiles the stored keys at once
+// instead of refusing tokens until the provider is back.
+func TestJWKSKeptAcrossARestartOnBbolt(t *testing.T) {
+	k1 := jwttest.NewKey(t, jose.ES256, "k1")
+	srv := newJWKSServer(t, jwttest.JWKS(t, k1))
+	dir := t.TempDir()
+	cp := startCP(t, dir, &syncbuf.Buffer{})
+	applyYAML(t, cp, jwksPolicy(srv.URL))
+	poll.Until(t, "the key set to be compiled", func() bool {
+		keys, _ := compiledKeys(cp)
+		return strings.Contains(keys, `"kid":"k1"`)
+	})
+	want, _ := compiledKeys(cp)
+	cp.Close()
+
+	srv.serve(http.StatusServiceUnavailable, "down")
+	cp = startCP(t, dir, &syncbuf.Buffer{})
+	defer cp.Close()
+	poll.Until(t, "the restarted control plane to compile the stored key set", func() bool {
+		keys, _ := compiledKeys(cp)
+		return keys == want
+	})
+	raw, err := cp.Store().(store.Secrets).GetSecret(jwksSecretPrefix + srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := jwks.ParseFetched(raw, srv.URL); err != nil || got.JWKS != want {
+		t.Fatalf("stored on bbolt: %+v, %v", got, err)
 	}
 }
