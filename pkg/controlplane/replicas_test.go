@@ -234,7 +234,7 @@ func TestJWKSLeaderCutOffFromEtcd(t *testing.T) {
 	poll.UntilState(t, "both replicas to compile k1", func() (bool, string) {
 		ka, ra := compiledKeys(a)
 		kb, rb := compiledKeys(b)
-		return ka != "" && ka == kb && ra == rb, fmt.Sprintf("a: %s %s; b: %s %s; fetches %v", ra, ka, rb, kb, srv.by)
+		return ka != "" && ka == kb && ra == rb, fmt.Sprintf("a: %s %s; b: %s %s; fetches by a %d, by b %d", ra, ka, rb, kb, srv.fetchesBy("a"), srv.fetchesBy("b"))
 	})
 	if srv.fetchesBy("b") != 0 {
 		t.Fatalf("the follower fetched %d times", srv.fetchesBy("b"))
