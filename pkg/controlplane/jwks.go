@@ -149,11 +149,27 @@ func (f *JWKSFetcher) Retain(keep map[string]bool) {
 	}
 }
 
+// fetchWhich says which URLs a cycle fetches when this replica leads.
+type fetchWhich int
+
+const (
+	fetchDue  fetchWhich = iota // those absent, refused or older than Refresh
+	fetchAll                    // every one
+	fetchNone                   // none: only read the stored sets
+)
+
 // Refresh fetches every registered URL once if this replica leads, and
 // rereads every stored set; it reports whether a set changed, and calls
 // OnChange when one did.
 func (f *JWKSFetcher) Refresh(ctx context.Context) bool {
-	return f.cycle(ctx, true)
+	return f.cycle(ctx, fetchAll)
+}
+
+// ReadStored rereads the stored sets of the registered URLs without
+// fetching any, and calls OnChange when one changed: a control plane
+// starting compiles what the store holds before it serves.
+func (f *JWKSFetcher) ReadStored(ctx context.Context) bool {
+	return f.cycle(ctx, fetchNone)
 }
 
 // Run rereads the stored sets every second (or every Refresh, if
@@ -169,13 +185,13 @@ func (f *JWKSFetcher) Run(ctx context.Context) {
 		case <-t.C:
 		case <-f.kick:
 		}
-		f.cycle(ctx, false)
+		f.cycle(ctx, fetchDue)
 	}
 }
 
-// cycle brings every registered URL up to date; with all, the leader
-// fetches every one, else those due.
-func (f *JWKSFetcher) cycle(ctx context.Context, all bool) bool {
+// cycle brings every registered URL up to date, the leader fetching
+// those which says.
+func (f *JWKSFetcher) cycle(ctx context.Context, which fetchWhich) bool {
 	f.cycleMu.Lock()
 	defer f.cycleMu.Unlock()
 	f.mu.Lock()
@@ -187,7 +203,7 @@ func (f *JWKSFetcher) cycle(ctx context.Context, all bool) bool {
 	sort.Strings(urls)
 	changed := false
 	for _, url := range urls {
-		if f.update(ctx, url, all) {
+		if f.update(ctx, url, which) {
 			changed = true
 		}
 	}
@@ -198,10 +214,11 @@ func (f *JWKSFetcher) cycle(ctx context.Context, all bool) bool {
 }
 
 // update reads url's stored set; the leader fetches and stores it first
-// when it is due (or all is set), absent or refused. It reports whether
+// when which says (fetchDue: when it is absent, refused or older than
+// Refresh). It reports whether
 // the set this replica compiles from changed. A store that does not
 // answer leaves the set as last read, on every replica.
-func (f *JWKSFetcher) update(ctx context.Context, url string, all bool) bool {
+func (f *JWKSFetcher) update(ctx context.Context, url string, which fetchWhich) bool {
 	raw, err := f.secrets.GetSecret(jwksSecretPrefix + url)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		f.log.Debug("reading a stored key set failed; keeping the one last read", "url", url, "error", err)
@@ -216,7 +233,8 @@ func (f *JWKSFetcher) update(ctx context.Context, url string, all bool) bool {
 		}
 	}
 	now := time.Now()
-	if f.leads() && (all || stored == nil || f.due(*stored, now)) {
+	fetch := which == fetchAll || (which == fetchDue && (stored == nil || f.due(*stored, now)))
+	if fetch && f.leads() {
 		stored = f.fetchAndStore(ctx, url, raw, stored, now)
 	}
 	if stored == nil || f.stale(*stored, now) {

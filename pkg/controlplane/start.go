@@ -164,6 +164,9 @@ func (c *ControlPlane) load() (<-chan int64, error) {
 	if err := c.publish(c.runCtx); err != nil {
 		return nil, err
 	}
+	// The publish named the key set URLs: compile the stored sets before
+	// serving, so a restart never serves a policy without its keys.
+	c.authz.jwks.ReadStored(c.runCtx)
 	return revs, nil
 }
 
