@@ -83,6 +83,10 @@ type Config struct {
 	// JWKSRefresh is how often the key sets AuthorizationPolicies name by
 	// URL are fetched again (default 5m).
 	JWKSRefresh time.Duration
+	// JWKSClient fetches those key sets; nil is a client with a 10s
+	// timeout. Set it for an identity provider behind a proxy or a
+	// private CA.
+	JWKSClient *http.Client
 	// Rego bounds every piece of policy Rego the control plane runs
 	// (compiles, partial evaluation, policy eval, /v1/check).
 	Rego sandbox.Limits

@@ -160,19 +160,13 @@ func (c *ControlPlane) listen() error {
 func (c *ControlPlane) load() (<-chan int64, error) {
 	c.runCtx, c.cancel = context.WithCancel(context.Background())
 	revs := c.store.Watch(c.runCtx)
-	// A changed key set recompiles the policies naming it and pushes them.
-	c.authz.jwks = NewJWKSFetcher(JWKSOptions{
-		Refresh: c.cfg.JWKSRefresh,
-		Logger:  c.cfg.Logger.Named("jwks"),
-		OnChange: func() {
-			if err := c.publish(c.runCtx); err != nil && c.runCtx.Err() == nil {
-				c.log.Error("publishing new JWKS keys failed", "error", err)
-			}
-		},
-	})
+	c.authz.jwks = c.newJWKSFetcher()
 	if err := c.publish(c.runCtx); err != nil {
 		return nil, err
 	}
+	// The publish named the key set URLs: compile the stored sets before
+	// serving, so a restart never serves a policy without its keys.
+	c.authz.jwks.ReadStored(c.runCtx)
 	return revs, nil
 }
 
