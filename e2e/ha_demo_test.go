@@ -13,9 +13,9 @@ import (
 )
 
 // demoHARow is one row of `make demo-ha`'s summary: kill, replica, why,
-// writes resumed, change converged, restarted, etcd leader, cp leader,
-// calls, failed.
-var demoHARow = regexp.MustCompile(`(?m)^ +([12]) +(r\d) +(.+?) +(\d+\.\d+)s +(\d+\.\d+s|NOT CONVERGED) +(no|at \d+\.\d+s) +(r\d) +(r\d) +(\d+) +(\d+)$`)
+// writes resumed, proxies reconnected, change converged, restarted, etcd
+// leader, cp leader, calls, failed.
+var demoHARow = regexp.MustCompile(`(?m)^ +([12]) +(r\d) +(.+?) +(\d+\.\d+)s +(\d+\.\d+s|NOT RECONNECTED) +(\d+\.\d+s|NOT CONVERGED) +(no|at \d+\.\d+s) +(r\d) +(r\d) +(\d+) +(\d+)$`)
 
 // TestDemoHA runs `make demo-ha`'s program with the binaries built for
 // these tests: it must end by itself, with no failed call, a new etcd
@@ -46,11 +46,11 @@ func TestDemoHA(t *testing.T) {
 		t.Fatalf("the demo's summary has %d rows, want one per kill:\n%s", len(rows), out)
 	}
 	for _, r := range rows {
-		if r[5] == "NOT CONVERGED" || r[10] != "0" {
-			t.Errorf("kill %s of %s: change converged %q, %s calls failed; want converged and none failed:\n%s", r[1], r[2], r[5], r[10], out)
+		if r[5] == "NOT RECONNECTED" || r[6] == "NOT CONVERGED" || r[11] != "0" {
+			t.Errorf("kill %s of %s: proxies reconnected %q, change converged %q, %s calls failed; want reconnected, converged and none failed:\n%s", r[1], r[2], r[5], r[6], r[11], out)
 		}
 	}
-	if first, leaderKill := rows[0], rows[1]; first[2] == leaderKill[2] || !strings.Contains(leaderKill[3], "leads etcd") || leaderKill[7] == leaderKill[2] {
+	if first, leaderKill := rows[0], rows[1]; first[2] == leaderKill[2] || !strings.Contains(leaderKill[3], "leads etcd") || leaderKill[8] == leaderKill[2] {
 		t.Errorf("the second kill %v must be of another replica than the first, the one leading etcd, and leave another leader:\n%s", leaderKill[1:], out)
 	}
 

@@ -51,6 +51,9 @@ type Kill struct {
 	Refused int
 	// WritesResumed is from the kill to the first acknowledged apply.
 	WritesResumed time.Duration
+	// Reconnected is from the kill to every proxy connected to a live
+	// replica.
+	Reconnected time.Duration
 	// Converged is from the kill to every proxy following the change
 	// applied after it; zero when it did not within the demo's bound.
 	Converged time.Duration
@@ -75,10 +78,12 @@ type demo struct {
 	mu       sync.Mutex
 	procs    []*proc
 	replicas []*replica
-	// first is the replica every bootstrap lists first.
-	first   *replica
-	xdsList string
-	client  *traffic
+	// first is the replica the apps' bootstraps list first.
+	first *replica
+	// appsXDS and agentsXDS list every replica's xDS address, in the
+	// order of the apps' bootstraps and of the agents' --cp.
+	appsXDS, agentsXDS string
+	client             *traffic
 }
 
 // Run runs the demo and removes everything it started when it returns
@@ -107,7 +112,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{}
-	k1, err := d.killPhase(ctx, d.first, "the apps' and agents' xDS server", "v2", true)
+	k1, err := d.killPhase(ctx, d.first, "the proxyless apps' xDS server", "v2", true)
 	if err != nil {
 		return nil, err
 	}

@@ -41,9 +41,11 @@ func (d *demo) killPhase(ctx context.Context, victim *replica, why, to string, r
 	calls0, failed0, _ := d.client.totals()
 	cpBefore := nameOf(d.cpLeader())
 	d.step("kill -9 %s (%s) under traffic", victim.name, why)
+	d.say("connected: %s", d.whereConnected())
 	killed := time.Now()
 	victim.proc.kill()
 	leaders := d.watchLeaders(ctx, killed)
+	reconnected := d.watchReconnected(killed)
 	survivor := d.live()[0]
 	acked, refused, err := d.applyRoute(survivor, to)
 	if err != nil {
@@ -79,6 +81,7 @@ func (d *demo) killPhase(ctx context.Context, victim *replica, why, to string, r
 	} else {
 		d.say("the fleet did NOT converge on the change within 30s of the restart: %s", d.whereConnected())
 	}
+	k.Reconnected = <-reconnected
 	l := <-leaders
 	if l.err != nil {
 		return nil, l.err
@@ -156,6 +159,21 @@ func (d *demo) watchLeaders(ctx context.Context, killed time.Time) <-chan leader
 			s.err = fmt.Errorf("20s after the kill: etcd leader %q, control-plane leader %q (empty: none among the live replicas)", s.etcd, s.cp)
 		}
 		ch <- s
+	}()
+	return ch
+}
+
+// watchReconnected polls, from the kill on and for at most 40 s, for
+// every proxy to be connected to a live replica, and sends how long that
+// took (zero when it did not).
+func (d *demo) watchReconnected(killed time.Time) <-chan time.Duration {
+	ch := make(chan time.Duration, 1)
+	go func() {
+		if _, ok := within(40*time.Second, d.fleetConnected); ok {
+			ch <- time.Since(killed)
+			return
+		}
+		ch <- 0
 	}()
 	return ch
 }

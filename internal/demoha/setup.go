@@ -45,21 +45,14 @@ func (d *demo) setUp(ctx context.Context, examples string) error {
 	if err != nil {
 		return err
 	}
-	// The apps' first xDS server is not the etcd leader, so that the two
-	// kills hit two replicas.
+	// The proxyless apps list first a replica that does not lead etcd,
+	// and the agents the one that does, so that each kill hits some of
+	// the fleet.
 	d.first = d.replicas[(indexOf(d.replicas, leader)+1)%len(d.replicas)]
-	order := []*replica{d.first}
-	for _, r := range d.replicas {
-		if r != d.first {
-			order = append(order, r)
-		}
-	}
-	var addrs []string
-	for _, r := range order {
-		addrs = append(addrs, r.xds)
-	}
-	d.xdsList = strings.Join(addrs, ",")
-	d.say("etcd leader: %s; control-plane leader: %s; every bootstrap and agent lists %s (%s first)", leader.name, nameOf(d.cpLeader()), d.xdsList, d.first.name)
+	d.appsXDS = d.orderedFrom(d.first)
+	d.agentsXDS = d.orderedFrom(leader)
+	d.say("etcd leader: %s; control-plane leader: %s", leader.name, nameOf(d.cpLeader()))
+	d.say("the apps' bootstraps list %s (%s first); the agents' --cp %s (%s first)", d.appsXDS, d.first.name, d.agentsXDS, leader.name)
 
 	d.step("Applying examples/quickstart (but its Workloads, which the servers' agents register) on %s", d.replicas[2].name)
 	if err := d.applyQuickstart(examples, d.replicas[2]); err != nil {
@@ -114,7 +107,7 @@ var servingModeRE = regexp.MustCompile(`serving mode SERVING`)
 // app's gRPC bootstrap listing every replica, and starts the echo
 // servers.
 func (d *demo) startApps() error {
-	d.step("Join tokens (made on different replicas), and an embassy-agent per app with --cp %s", d.xdsList)
+	d.step("Join tokens (made on different replicas), and an embassy-agent per app with --cp %s", d.agentsXDS)
 	bundle := filepath.Join(d.work, "bundle.pem")
 	pem, err := d.ctl(d.replicas[0], "bundle")
 	if err != nil {
@@ -131,7 +124,7 @@ func (d *demo) startApps() error {
 			"--workload", a.name, "--single-use", "--ttl", "10m", "--output", tokenFile); err != nil {
 			return err
 		}
-		args := []string{"--cp", d.xdsList, "--token-file", tokenFile, "--trust-bundle", bundle, "--workload", a.name + ".default",
+		args := []string{"--cp", d.agentsXDS, "--token-file", tokenFile, "--trust-bundle", bundle, "--workload", a.name + ".default",
 			"--socket-dir", filepath.Join(d.work, "agents", a.name)}
 		if a.register != nil {
 			addr, err := freeAddr()
@@ -152,7 +145,7 @@ func (d *demo) startApps() error {
 		if _, ok := within(20*time.Second, func() bool { _, err := os.Stat(filepath.Join(dir, "bundle.pem")); return err == nil }); !ok {
 			return fmt.Errorf("the agent of %s wrote no certificate within 20s:\n%s", a.name, tail(agents[a.name].output()))
 		}
-		out, err := d.ctl(d.first, "bootstrap", "grpc", "--workload", a.name+".default", "--xds-address", d.xdsList, "--cert-dir", dir)
+		out, err := d.ctl(d.first, "bootstrap", "grpc", "--workload", a.name+".default", "--xds-address", d.appsXDS, "--cert-dir", dir)
 		if err != nil {
 			return err
 		}
@@ -189,6 +182,17 @@ func (d *demo) startServers(ports map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// orderedFrom lists every replica's xDS address, first's first.
+func (d *demo) orderedFrom(first *replica) string {
+	addrs := []string{first.xds}
+	for _, r := range d.replicas {
+		if r != first {
+			addrs = append(addrs, r.xds)
+		}
+	}
+	return strings.Join(addrs, ",")
 }
 
 func indexOf(rs []*replica, r *replica) int {
