@@ -81,7 +81,11 @@ func (d *demo) killPhase(ctx context.Context, victim *replica, why, to string, r
 	} else {
 		d.say("the fleet did NOT converge on the change within 30s of the restart: %s", d.whereConnected())
 	}
-	k.Reconnected = <-reconnected
+	// Both polls see the same logs; converging needs every proxy
+	// connected, so the earlier observation of it counts.
+	if k.Reconnected = <-reconnected; k.Converged > 0 && (k.Reconnected == 0 || k.Converged < k.Reconnected) {
+		k.Reconnected = k.Converged
+	}
 	l := <-leaders
 	if l.err != nil {
 		return nil, l.err
