@@ -112,7 +112,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{}
-	k1, err := d.killPhase(ctx, d.first, "the proxyless apps' xDS server", "v2", true)
+	k1, err := d.killPhase(ctx, d.first, "the proxyless apps' xDS server", split(20), true)
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +120,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	k2, err := d.killPhase(ctx, leader, "its etcd member leads etcd", "v1", false)
+	k2, err := d.killPhase(ctx, leader, "its etcd member leads etcd", split(80), false)
 	if err != nil {
 		return nil, err
 	}

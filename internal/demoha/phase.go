@@ -17,8 +17,13 @@ import (
 // for the fleet to converge before it restarts the killed replica.
 const holdBeforeRestart = 3 * time.Second
 
-// routeTo is the quickstart's Route with every call to one version.
-const routeTo = `apiVersion: embassy.dev/v1alpha1
+// routeSplit is the quickstart's Route with v1's and v2's weights.
+// The demo's changes move the split but keep both versions: gRPC-Go may
+// fail the first calls to a cluster a change adds to those a client
+// uses ("unknown cluster selected for RPC": it selects by the new route
+// before its balancer has the new cluster), which is no failover's
+// doing and would blur what the demo shows.
+const routeSplit = `apiVersion: embassy.dev/v1alpha1
 kind: Route
 metadata: {name: echo, namespace: default}
 spec:
@@ -26,17 +31,23 @@ spec:
   rules:
     - name: canary
       backends:
-        - {subset: {version: %s}, weight: 100}
+        - {subset: {version: v1}, weight: %d}
+        - {subset: {version: v2}, weight: %d}
 `
 
+// split is a Route's percentage of calls to v1, the rest to v2.
+type split int
+
+func (s split) String() string { return fmt.Sprintf("%d%% v1, %d%% v2", int(s), 100-int(s)) }
+
 // killPhase kills victim with SIGKILL under traffic, applies a change
-// that sends every call to version to, and waits for every proxy to be
+// to the split to, and waits for every proxy to be
 // connected to a live replica and the client to follow the change. It
 // restarts the victim when restart is set (so that etcd keeps a quorum
 // through the next kill), or when the fleet has not converged 6 s after
 // the apply: a proxyless app keeps its configuration while its first
 // xDS server is down, and takes changes again once it is back.
-func (d *demo) killPhase(ctx context.Context, victim *replica, why, to string, restart bool) (*Kill, error) {
+func (d *demo) killPhase(ctx context.Context, victim *replica, why string, to split, restart bool) (*Kill, error) {
 	k := &Kill{Victim: victim.name, Why: why}
 	calls0, failed0, _ := d.client.totals()
 	cpBefore := nameOf(d.cpLeader())
@@ -52,9 +63,9 @@ func (d *demo) killPhase(ctx context.Context, victim *replica, why, to string, r
 		return nil, err
 	}
 	k.Refused, k.WritesResumed = refused, acked.Sub(killed)
-	d.say("change (all calls to %s) acknowledged by %s %.2fs after the kill, %d applies refused with 503 before it", to, survivor.name, k.WritesResumed.Seconds(), refused)
+	d.say("change (%s) acknowledged by %s %.2fs after the kill, %d applies refused with 503 before it", to, survivor.name, k.WritesResumed.Seconds(), refused)
 
-	converged := func() bool { return d.client.onlyTo(acked, to) && d.fleetConnected() && d.fleetSynced(survivor) }
+	converged := func() bool { return d.client.follows(acked, to) && d.fleetConnected() && d.fleetSynced(survivor) }
 	_, ok := within(holdBeforeRestart, converged)
 	if !ok {
 		d.say("%s after the apply the fleet has not converged: %s; the client still calls by its last configuration (%s)",
@@ -76,7 +87,7 @@ func (d *demo) killPhase(ctx context.Context, victim *replica, why, to string, r
 	}
 	if ok {
 		k.Converged = time.Since(killed)
-		d.say("fleet converged %.2fs after the kill (%.2fs after the apply): %s; the client's calls all go to %s; every proxy SYNCED",
+		d.say("fleet converged %.2fs after the kill (%.2fs after the apply): %s; the client's calls split %s; every proxy SYNCED",
 			k.Converged.Seconds(), time.Since(acked).Seconds(), d.whereConnected(), to)
 	} else {
 		d.say("the fleet did NOT converge on the change within 30s of the restart: %s", d.whereConnected())
@@ -103,15 +114,15 @@ func (d *demo) killPhase(ctx context.Context, victim *replica, why, to string, r
 	return k, nil
 }
 
-// applyRoute applies routeTo on r, sending it again while r answers 503
+// applyRoute applies routeSplit on r, sending it again while r answers 503
 // (etcd electing a leader), for at most 20 s; it returns when it was
 // acknowledged and how many times it was refused.
-func (d *demo) applyRoute(r *replica, to string) (time.Time, int, error) {
+func (d *demo) applyRoute(r *replica, to split) (time.Time, int, error) {
 	c, err := r.admin()
 	if err != nil {
 		return time.Time{}, 0, err
 	}
-	files := []client.File{{Name: "route-" + to + ".yaml", Content: fmt.Sprintf(routeTo, to)}}
+	files := []client.File{{Name: "route.yaml", Content: fmt.Sprintf(routeSplit, int(to), 100-int(to))}}
 	refused := 0
 	deadline := time.Now().Add(20 * time.Second)
 	for {

@@ -78,15 +78,20 @@ func (tr *traffic) since(t time.Time) []interval {
 	return out
 }
 
-// onlyTo says whether the calls of the last interval printed after t all
-// went to backend, without a failure.
-func (tr *traffic) onlyTo(t time.Time, backend string) bool {
+// follows says whether the last interval printed after t had no failed
+// call and split its calls as to says, within 15 points: an interval
+// holds hundreds of calls, so the old split is never taken for the new.
+func (tr *traffic) follows(t time.Time, to split) bool {
 	ivs := tr.since(t)
 	if len(ivs) == 0 {
 		return false
 	}
 	last := ivs[len(ivs)-1]
-	return last.Total > 0 && last.Errors == 0 && last.ByBackend[backend] == last.Total
+	if last.Total == 0 || last.Errors != 0 {
+		return false
+	}
+	v1 := 100 * float64(last.ByBackend["v1"]) / float64(last.Total)
+	return v1 > float64(to)-15 && v1 < float64(to)+15
 }
 
 // lastSplit describes the last interval's calls by backend.
