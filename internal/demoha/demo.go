@@ -208,5 +208,5 @@ func (d *demo) awaitTraffic() error {
 	return nil
 }
 
-// waitRegistered waits for an agent to register its Workload.
+// registeredRE is an agent's log line once it registered its Workload.
 var registeredRE = regexp.MustCompile(`workload registered`)

@@ -41,12 +41,9 @@ type split int
 func (s split) String() string { return fmt.Sprintf("%d%% v1, %d%% v2", int(s), 100-int(s)) }
 
 // killPhase kills victim with SIGKILL under traffic, applies a change
-// to the split to, and waits for every proxy to be
-// connected to a live replica and the client to follow the change. It
-// restarts the victim when restart is set (so that etcd keeps a quorum
-// through the next kill), or when the fleet has not converged 6 s after
-// the apply: a proxyless app keeps its configuration while its first
-// xDS server is down, and takes changes again once it is back.
+// to the split to, and waits for every proxy to be connected to a live
+// replica and the client to follow the change (see recover). It returns
+// what the kill cost and how the fleet recovered.
 func (d *demo) killPhase(ctx context.Context, victim *replica, why string, to split, restart bool) (*Kill, error) {
 	k := &Kill{Victim: victim.name, Why: why}
 	calls0, failed0, _ := d.client.totals()
@@ -64,33 +61,8 @@ func (d *demo) killPhase(ctx context.Context, victim *replica, why string, to sp
 	}
 	k.Refused, k.WritesResumed = refused, acked.Sub(killed)
 	d.say("change (%s) acknowledged by %s %.2fs after the kill, %d applies refused with 503 before it", to, survivor.name, k.WritesResumed.Seconds(), refused)
-
-	converged := func() bool { return d.client.follows(acked, to) && d.fleetConnected() && d.fleetSynced(survivor) }
-	_, ok := within(holdBeforeRestart, converged)
-	if !ok {
-		d.say("%s after the apply the fleet has not converged: %s; the client still calls by its last configuration (%s)",
-			secs(holdBeforeRestart), d.whereConnected(), d.client.lastSplit())
-	}
-	if restart || !ok {
-		d.say("restarting %s on its data dir (as a supervisor would)%s", victim.name, map[bool]string{true: ", so that etcd keeps a quorum when its leader is killed next", false: ""}[restart])
-		k.Restarted, k.RestartedAt = true, time.Since(killed)
-		if err := d.startReplica(victim); err != nil {
-			return nil, err
-		}
-		if err := victim.serving(60 * time.Second); err != nil {
-			return nil, err
-		}
-		d.say("%s serving again %.2fs after the kill", victim.name, time.Since(killed).Seconds())
-		if !ok {
-			_, ok = within(30*time.Second, converged)
-		}
-	}
-	if ok {
-		k.Converged = time.Since(killed)
-		d.say("fleet converged %.2fs after the kill (%.2fs after the apply): %s; the client's calls split %s; every proxy SYNCED",
-			k.Converged.Seconds(), time.Since(acked).Seconds(), d.whereConnected(), to)
-	} else {
-		d.say("the fleet did NOT converge on the change within 30s of the restart: %s", d.whereConnected())
+	if err := d.recover(k, victim, survivor, killed, acked, to, restart); err != nil {
+		return nil, err
 	}
 	// Both polls see the same logs; converging needs every proxy
 	// connected, so the earlier observation of it counts.
@@ -112,6 +84,47 @@ func (d *demo) killPhase(ctx context.Context, victim *replica, why string, to sp
 	k.Calls, k.Failed = calls-calls0, failed-failed0
 	d.say("calls since the kill: %d made, %d failed%s", k.Calls, k.Failed, firstError(firstErr))
 	return k, nil
+}
+
+// recover waits for the fleet to converge on the change acknowledged at
+// acked, and records when it did in k. It restarts the victim when
+// restart is set (so that etcd keeps a quorum through the next kill),
+// or when the fleet has not converged holdBeforeRestart after the apply:
+// a proxyless app keeps its configuration while its first xDS server is
+// down, and takes changes again once that server is back.
+func (d *demo) recover(k *Kill, victim, survivor *replica, killed, acked time.Time, to split, restart bool) error {
+	converged := func() bool { return d.client.follows(acked, to) && d.fleetConnected() && d.fleetSynced(survivor) }
+	_, ok := within(holdBeforeRestart, converged)
+	if !ok {
+		d.say("%s after the apply the fleet has not converged: %s; the client still calls by its last configuration (%s)",
+			secs(holdBeforeRestart), d.whereConnected(), d.client.lastSplit())
+	}
+	if restart || !ok {
+		why := ""
+		if restart {
+			why = ", so that etcd keeps a quorum when its leader is killed next"
+		}
+		d.say("restarting %s on its data dir (as a supervisor would)%s", victim.name, why)
+		k.Restarted, k.RestartedAt = true, time.Since(killed)
+		if err := d.startReplica(victim); err != nil {
+			return err
+		}
+		if err := victim.serving(60 * time.Second); err != nil {
+			return err
+		}
+		d.say("%s serving again %.2fs after the kill", victim.name, time.Since(killed).Seconds())
+		if !ok {
+			_, ok = within(30*time.Second, converged)
+		}
+	}
+	if !ok {
+		d.say("the fleet did NOT converge on the change within 30s of the restart: %s", d.whereConnected())
+		return nil
+	}
+	k.Converged = time.Since(killed)
+	d.say("fleet converged %.2fs after the kill (%.2fs after the apply): %s; the client's calls split %s; every proxy SYNCED",
+		k.Converged.Seconds(), time.Since(acked).Seconds(), d.whereConnected(), to)
+	return nil
 }
 
 // applyRoute applies routeSplit on r, sending it again while r answers 503
