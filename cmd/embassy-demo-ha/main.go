@@ -26,6 +26,11 @@ func main() {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := demoha.Run(ctx, cfg)
+	if err != nil && ctx.Err() != nil {
+		// What failed is what the interrupt stopped: say only that.
+		fmt.Fprintf(os.Stderr, "demo-ha: stopped (%v): every process it started is stopped and its directory removed\n", context.Cause(ctx))
+		os.Exit(130)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo-ha:", err)
 		os.Exit(1)

@@ -54,7 +54,11 @@ func (d *demo) killPhase(ctx context.Context, victim *replica, why string, to sp
 	victim.proc.kill()
 	leaders := d.watchLeaders(ctx, killed)
 	reconnected := d.watchReconnected(killed)
-	survivor := d.live()[0]
+	live := d.live()
+	if len(live) == 0 {
+		return nil, errors.New("no replica is left running")
+	}
+	survivor := live[0]
 	acked, refused, err := d.applyRoute(survivor, to)
 	if err != nil {
 		return nil, err

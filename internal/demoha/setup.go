@@ -51,6 +51,8 @@ func (d *demo) setUp(ctx context.Context, examples string) error {
 	d.first = d.replicas[(indexOf(d.replicas, leader)+1)%len(d.replicas)]
 	d.appsXDS = d.orderedFrom(d.first)
 	d.agentsXDS = d.orderedFrom(leader)
+	// The control planes elect their leader through etcd once it has one.
+	within(10*time.Second, func() bool { return d.cpLeader() != nil })
 	d.say("etcd leader: %s; control-plane leader: %s", leader.name, nameOf(d.cpLeader()))
 	d.say("the apps' bootstraps list %s (%s first); the agents' --cp %s (%s first)", d.appsXDS, d.first.name, d.agentsXDS, leader.name)
 
