@@ -5,7 +5,7 @@ GO      ?= go
 BIN     := $(CURDIR)/bin
 GOFLAGS ?=
 
-.PHONY: all build demo test test-re2 test-proto test-spire test-k8s screenshots proto proto-tools vet fmt-check unit e2e bench envoy-validate clean
+.PHONY: all build demo demo-ha test test-re2 test-proto test-spire test-k8s screenshots proto proto-tools vet fmt-check unit e2e bench envoy-validate clean
 
 all: build
 
@@ -19,6 +19,15 @@ build:
 ## DEMO_KEEP=1 keeps it running until Ctrl-C.
 demo: build
 	@BIN=$(BIN) bash scripts/demo.sh
+
+## demo-ha: three embassy-cp replicas, each running a member of one etcd
+## cluster (--etcd-embedded), serving the quickstart's agents and proxyless
+## apps under steady traffic; kills -9 the apps' replica, then the etcd
+## leader's, and prints calls made and failed, when writes resumed, when a
+## change applied after each kill reached every proxy, and the new leaders.
+## About 30 s; everything it starts is stopped and removed when it ends.
+demo-ha: build
+	@$(BIN)/embassy-demo-ha --bin $(BIN) --examples examples/quickstart
 
 ## test: formatting, vet, and every test (unit, golden, conformance, e2e,
 ## the fuzz seed corpora).

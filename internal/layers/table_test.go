@@ -97,6 +97,7 @@ var layerOf = map[string]int{
 
 	"bench":                               tools,
 	"bench/cmd/embassy-bench":             tools,
+	"cmd/embassy-demo-ha":                 tools,
 	"deploy/envoy":                        tools,
 	"e2e":                                 tools,
 	"examples":                            tools,
@@ -106,6 +107,7 @@ var layerOf = map[string]int{
 	"internal/authztest":                  tools,
 	"internal/bundletest":                 tools,
 	"internal/catest":                     tools,
+	"internal/demoha":                     tools,
 	"internal/echo":                       tools,
 	"internal/etcdtest":                   tools,
 	"internal/etcdtest/cmd/etcdmember":    tools,
