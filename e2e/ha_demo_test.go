@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -22,14 +21,9 @@ var demoHARow = regexp.MustCompile(`(?m)^ +([12]) +(r\d) +(.+?) +(\d+\.\d+)s +(\
 // leader after the etcd leader's replica was killed, the change applied
 // after each kill converged on every proxy, and nothing left behind.
 func TestDemoHA(t *testing.T) {
-	dir := t.TempDir()
-	build := exec.Command("go", "build", "-o", dir+"/", "../cmd/embassy-demo-ha")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build embassy-demo-ha: %v\n%s", err, out)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(dir, "embassy-demo-ha"), "--bin", binDir, "--examples", "../examples/quickstart")
+	cmd := exec.CommandContext(ctx, bin("embassy-demo-ha"), "--bin", binDir, "--examples", "../examples/quickstart")
 	logPath := startLogged(t, cmd)
 	runErr := cmd.Wait()
 	out := readLog(t, logPath)

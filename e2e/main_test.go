@@ -23,7 +23,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	build := exec.Command("go", "build", "-o", dir+"/", "../cmd/embassy-cp", "../cmd/embassyctl", "../cmd/embassy-agent",
-		"../examples/quickstart/cmd/echo-server", "../examples/quickstart/cmd/echo-client")
+		"../cmd/embassy-demo-ha", "../examples/quickstart/cmd/echo-server", "../examples/quickstart/cmd/echo-client")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building the binaries for the end-to-end tests:", err)
