@@ -94,7 +94,7 @@ func runRelayAgent(t *testing.T, cp *controlplane.ControlPlane, xdsAddr string, 
 		Out:         logs,
 		Logger:      hclog.New(&hclog.LoggerOptions{Name: "embassy-agent", Level: hclog.Debug, Output: logs}),
 		MinBackoff:  50 * time.Millisecond, MaxBackoff: time.Second,
-		XDSRelay:    &XDSRelayConfig{XDSAddress: xdsAddr, MaxStreams: maxStreams},
+		XDSRelay: &XDSRelayConfig{XDSAddress: xdsAddr, MaxStreams: maxStreams},
 	})
 	if err != nil {
 		t.Fatal(err)
