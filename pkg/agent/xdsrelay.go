@@ -117,24 +117,27 @@ func (r *XDSRelay) Serve(ctx context.Context, lis net.Listener) error {
 // relayed streams end (Unavailable) and their applications reconnect
 // over a connection that presents the new SVID.
 func (r *XDSRelay) followRotations(ctx context.Context) {
-	_, changed := r.ids.Watch()
 	for {
+		cur, changed := r.ids.Watch()
+		r.identityChanged(cur)
 		select {
 		case <-ctx.Done():
 			return
 		case <-changed:
 		}
-		var cur *Identity
-		cur, changed = r.ids.Watch()
-		r.mu.Lock()
-		// An expired SVID (nil) keeps the connection: a new one could
-		// present nothing better.
-		if r.conn != nil && cur.SVID != nil && cur.SVID != r.svid {
-			r.log.Debug("the SVID rotated: relayed streams reconnect with it")
-			r.conn.Close()
-			r.conn = nil
-		}
-		r.mu.Unlock()
+	}
+}
+
+// identityChanged closes the upstream connection when cur holds another
+// SVID than the one it presents. An expired SVID (nil) keeps the
+// connection: a new one could present nothing better.
+func (r *XDSRelay) identityChanged(cur *Identity) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.conn != nil && cur != nil && cur.SVID != nil && cur.SVID != r.svid {
+		r.log.Debug("the SVID rotated: relayed streams reconnect with it")
+		r.conn.Close()
+		r.conn = nil
 	}
 }
 

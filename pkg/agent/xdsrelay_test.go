@@ -15,8 +15,10 @@ import (
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"github.com/hashicorp/go-hclog"
+	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/xds"
@@ -282,5 +284,49 @@ func TestXDSRelayEndsStreamsWhoseUpstreamBreaks(t *testing.T) {
 	g.setOpen(true)
 	if _, err := firstAnswer(t, ads, "web-1.shop"); err != nil {
 		t.Errorf("a new stream once the control plane is reachable again: %v\n%s", err, logs)
+	}
+}
+
+// A rotated SVID closes the relay's connection, which ends its streams,
+// and the next stream dials with the new SVID; an expired one (no SVID to
+// present) keeps the connection. followRotations delivers each published
+// identity to identityChanged.
+func TestXDSRelayRedialsAfterARotation(t *testing.T) {
+	first := &x509svid.SVID{ID: testID}
+	pub := &publisher{cur: &Identity{ID: testID, SVID: first}, changed: make(chan struct{})}
+	var dialled []*x509svid.SVID
+	dial := func(_ context.Context, id *Identity) (*grpc.ClientConn, error) {
+		dialled = append(dialled, id.SVID)
+		return grpc.NewClient("passthrough:///127.0.0.1:1", grpc.WithTransportCredentials(insecure.NewCredentials()))
+	}
+	r := NewXDSRelay("web-1.shop", dial, pub, 0, nil)
+	ctx := context.Background()
+	conn, err := r.upstream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.identityChanged(&Identity{ID: testID})
+	if again, _ := r.upstream(ctx); again != conn || conn.GetState() == connectivity.Shutdown {
+		t.Fatal("an expired SVID closed the relay's connection")
+	}
+	r.identityChanged(&Identity{ID: testID, SVID: first})
+	if again, _ := r.upstream(ctx); again != conn {
+		t.Fatal("the same SVID closed the relay's connection")
+	}
+
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); r.followRotations(rctx) }()
+	defer func() { cancel(); <-done }()
+	second := &x509svid.SVID{ID: testID}
+	pub.publish(&Identity{ID: testID, SVID: second})
+	poll.Until(t, "the rotation to close the relay's connection", func() bool { return conn.GetState() == connectivity.Shutdown })
+	next, err := r.upstream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer next.Close()
+	if next == conn || len(dialled) != 2 || dialled[1] != second {
+		t.Errorf("after the rotation the relay dialled with %v, want a new connection presenting the new SVID", dialled)
 	}
 }
