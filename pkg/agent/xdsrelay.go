@@ -89,16 +89,21 @@ func (r *XDSRelay) Serve(ctx context.Context, lis net.Listener) error {
 	g := grpc.NewServer(grpc.ForceServerCodec(rawCodec{}),
 		grpc.MaxRecvMsgSize(relayMaxRequest), grpc.MaxSendMsgSize(relayMaxResponse))
 	g.RegisterService(&relayDesc, r)
-	done := make(chan struct{})
+	// sctx ends the helpers when serving fails as well as with ctx.
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{}, 2)
 	go func() {
-		defer close(done)
-		r.followRotations(ctx)
+		defer func() { done <- struct{}{} }()
+		r.followRotations(sctx)
 	}()
 	go func() {
-		<-ctx.Done()
+		defer func() { done <- struct{}{} }()
+		<-sctx.Done()
 		g.Stop()
 	}()
 	err := g.Serve(lis)
+	cancel()
+	<-done
 	<-done
 	r.mu.Lock()
 	if r.conn != nil {
