@@ -230,6 +230,9 @@ func (r *XDSRelay) relay(down grpc.ServerStream, method string, newReq func() no
 			if cause := context.Cause(ctx); cause != nil && down.Context().Err() == nil {
 				return cause
 			}
+			if down.Context().Err() == nil {
+				r.log.Debug("the control plane's side of a relayed stream ended; the application reconnects", "error", err)
+			}
 			return upstreamEnded(err)
 		}
 		if err := down.SendMsg(resp); err != nil {
