@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -155,6 +156,10 @@ func TestXDSRelayServesAProxylessClient(t *testing.T) {
 	dir := runRelayAgent(t, cp, cp.XDSAddr(), 0, logs)
 	cc := proxylessThroughRelay(t, dir)
 
+	// Like the agent's other sockets: its group only.
+	if fi, err := os.Stat(filepath.Join(dir, dataplane.XDSRelaySocket)); err != nil || fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != socketMode {
+		t.Errorf("the relay socket: %v, %v; want a socket of mode %o", fi, err, socketMode)
+	}
 	untilAnswers(t, cc, "v1", logs)
 	applyDocs(t, cp, fmt.Sprintf(relayRoute, "v2"))
 	untilAnswers(t, cc, "v2", logs)
@@ -236,6 +241,17 @@ func TestXDSRelayRefusesOtherNodes(t *testing.T) {
 	}
 	_, err = delta.Recv()
 	refused("Delta, another node", err)
+
+	own, err := ads.DeltaAggregatedResources(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := own.Send(&discovery.DeltaDiscoveryRequest{Node: relayNode("web-1.shop"), TypeUrl: resourcev3.ClusterType}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := own.Recv(); err != nil || resp.GetTypeUrl() != resourcev3.ClusterType {
+		t.Errorf("the workload's own Delta stream: %v, %v; want its Clusters\n%s", resp, err, logs)
+	}
 
 	st, err := firstAnswer(t, ads, "web-1.shop")
 	if err != nil {
