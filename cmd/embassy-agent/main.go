@@ -45,7 +45,8 @@ type options struct {
 	authzAddr, spireSocket, k8sTokenFile           string
 	authzLogHeaders                                []string
 	authzTimeout                                   time.Duration
-	authzCacheSize                                 int
+	authzCacheSize, relayStreams                   int
+	xdsRelay                                       bool
 	decisionLogSample                              float64
 	logJSON                                        bool
 	w                                              workloadFlags
@@ -109,8 +110,23 @@ What it serves, in --socket-dir (created 0750):
   bundle.pem     the trust domain's roots        } first (proxyless gRPC)
   authz.sock     Envoy ext_authz (envoy.service.auth.v3.Authorization)
   authz-stats.json  decisions per policy, and the revision each enforces
-Both sockets are mode 0660: run Envoy and the application in the agent's
+  xds.sock       the xDS relay for proxyless gRPC (--xds-relay)
+The sockets are mode 0660: run Envoy and the application in the agent's
 group.
+
+xDS relay. With --xds-relay (on by default) the agent serves ADS (SotW
+and Delta) on xds.sock and carries each stream of the workload's proxyless
+gRPC, unchanged, to the control plane over its own channel to --cp: mTLS
+with the workload's SVID, failing over between the replicas listed. gRPC's
+own xDS client keeps a configuration it has and stays on a dead replica,
+so without the relay a change reaches it only once that replica is back;
+through the relay its stream ends (Unavailable) when the replica dies and
+its reconnection reaches the next. Point the application at it with
+embassyctl bootstrap grpc --xds-relay SOCKETDIR. It is on by default since
+it costs one idle socket and opens nothing new: the agent's group can
+already take the workload's SVID from workload.sock. It relays requests
+for the workload's node id (--workload) only, at most
+--xds-relay-max-streams streams at once; --xds-relay=false turns it off.
 
 Registration. Every 10s it registers the Workload NAME (from --workload) with
 --address, --service, --port, --label and the locality flags; embassy-cp takes
@@ -201,6 +217,8 @@ agent refuses one Envoy would share with an app).`,
 	f.IntVar(&o.authzCacheSize, "authz-cache-size", extauthz.DefaultCacheSize, "decisions cached per policy revision, for deterministic policies only; 0 turns the cache off")
 	f.StringSliceVar(&o.authzLogHeaders, "authz-log-header-values", nil, "request headers whose values decision logs show (comma-separated); others are redacted")
 	f.Float64Var(&o.decisionLogSample, "decision-log-sample", extauthz.DefaultDecisionLogSample, "share of allowed decisions logged, from 0 (none) to 1 (all); denials and errors are always logged")
+	f.BoolVar(&o.xdsRelay, "xds-relay", true, "relay the workload's proxyless gRPC xDS to --cp on xds.sock in --socket-dir, failing over between replicas (on by default: one idle socket, nothing the agent's group cannot already get)")
+	f.IntVar(&o.relayStreams, "xds-relay-max-streams", agent.DefaultXDSRelayStreams, "xDS streams the relay carries at once; more are refused (ResourceExhausted)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: trace, debug, info, warn or error")
 	f.BoolVar(&o.logJSON, "log-json", false, "log one JSON object per line")
 	return cmd
@@ -245,6 +263,8 @@ func run(ctx context.Context, cmd *cobra.Command, o options) error {
 		return fmt.Errorf("--authz-timeout %s: want a positive duration such as %s", o.authzTimeout, extauthz.DefaultTimeout)
 	case o.authzCacheSize < 0:
 		return fmt.Errorf("--authz-cache-size %d: want 0 (no cache) or a positive number of decisions such as %d", o.authzCacheSize, extauthz.DefaultCacheSize)
+	case o.relayStreams <= 0:
+		return fmt.Errorf("--xds-relay-max-streams %d: want a positive number of streams such as %d (--xds-relay=false turns the relay off)", o.relayStreams, agent.DefaultXDSRelayStreams)
 	case !(o.decisionLogSample >= 0 && o.decisionLogSample <= 1):
 		return fmt.Errorf("--decision-log-sample %v: want a share from 0 (log no allow) to 1 (log every allow), such as 0.01", o.decisionLogSample)
 	}
@@ -284,6 +304,10 @@ func run(ctx context.Context, cmd *cobra.Command, o options) error {
 		decisionsJSON = logOut
 	}
 	out := cmd.OutOrStdout()
+	var relay *agent.XDSRelayConfig
+	if o.xdsRelay {
+		relay = &agent.XDSRelayConfig{XDSAddress: o.cp, MaxStreams: o.relayStreams}
+	}
 	a, err := agent.New(agent.Config{
 		SocketDir: o.socketDir,
 		Dial: func(roots []*x509.Certificate, cert func() *tls.Certificate) (agent.ControlPlaneConn, error) {
@@ -302,6 +326,7 @@ func run(ctx context.Context, cmd *cobra.Command, o options) error {
 			DecisionCacheSize: o.authzCacheSize,
 			DecisionLogSample: o.decisionLogSample, DecisionLogJSON: decisionsJSON,
 		},
+		XDSRelay: relay,
 	})
 	if err != nil {
 		return err

@@ -89,10 +89,10 @@ the unix socket ` + bootstrap.AdminSocket + ` there.` + exitCodesHelp,
 }
 
 func newBootstrapGRPCCmd(g *globals) *cobra.Command {
-	var workload, xds, certDir string
+	var workload, xds, certDir, relayDir string
 	var insecure bool
 	cmd := &cobra.Command{
-		Use:   "grpc --workload NAME.NS [--xds-address HOST:PORT] [--cert-dir DIR] [--insecure]",
+		Use:   "grpc --workload NAME.NS [--xds-address HOST:PORT | --xds-relay SOCKETDIR] [--cert-dir DIR] [--insecure]",
 		Short: "Print a proxyless gRPC client's bootstrap JSON",
 		Long: `grpc prints the xDS bootstrap JSON for a proxyless gRPC application; point
 GRPC_XDS_BOOTSTRAP at the file and dial xds:///<service>.<namespace>:<port>.
@@ -100,23 +100,34 @@ The xDS address comes from the control plane unless given. Several replicas'
 addresses, comma-separated, are gRPC's xds_servers in that order: gRPC moves
 to the next only when a stream fails before its first answer while it still
 waits for a resource; a client that has its configuration keeps it, and keeps
-serving, until its server is back.` + exitCodesHelp,
+serving, until its server is back.
+
+With --xds-relay the client's one xDS server is its agent's relay socket,
+` + dataplane.XDSRelaySocket + ` in the agent's --socket-dir: the agent carries the stream to the
+first replica of its --cp list that answers, and when that replica dies the
+client reconnects through the agent to the next, so changes keep reaching
+it. The socket is local (plaintext, open to the agent's group); upstream the
+agent presents the workload's SVID. No control plane is asked.` + exitCodesHelp,
 		Example: `  embassyctl bootstrap grpc --workload client.default > bootstrap.json
   embassyctl bootstrap grpc --workload client.default --xds-address 10.0.0.1:15010,10.0.0.2:15010 > bootstrap.json
+  embassyctl bootstrap grpc --workload client.default --xds-relay ` + dataplane.SocketDir("client.default") + ` > bootstrap.json
   GRPC_XDS_BOOTSTRAP=bootstrap.json ./client -target xds:///echo.default:8080`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if _, _, err := dataplane.ParseNodeID(workload); err != nil {
 				return err
 			}
-			if xds == "" {
+			switch {
+			case relayDir != "" && (xds != "" || insecure):
+				return fmt.Errorf("--xds-relay sends xDS through the agent, which reaches the control plane over mTLS itself: drop --xds-address and --insecure (give the agent --cp instead)")
+			case relayDir == "" && xds == "":
 				cp, err := askControlPlane(cmd.Context(), g)
 				if err != nil {
 					return err
 				}
 				xds = cp.xdsAddress
 			}
-			b, err := bootstrap.GRPCJSON(bootstrap.GRPCOptions{NodeID: workload, XDSAddress: xds, CertDir: certDir, Insecure: insecure})
+			b, err := bootstrap.GRPCJSON(bootstrap.GRPCOptions{NodeID: workload, XDSAddress: xds, CertDir: certDir, Insecure: insecure, XDSRelayDir: relayDir})
 			if err != nil {
 				return err
 			}
@@ -128,6 +139,7 @@ serving, until its server is back.` + exitCodesHelp,
 	cmd.Flags().StringVar(&xds, "xds-address", "", "embassy-cp's xDS address, or every replica's, comma-separated (default: the one the control plane reports)")
 	cmd.Flags().StringVar(&certDir, "cert-dir", "", "the agent's directory of PEM files; set, it makes the xDS stream mTLS (mesh mTLS reads them from "+dataplane.SocketDir("<workload>")+" when unset)")
 	cmd.Flags().BoolVar(&insecure, "insecure", false, "plaintext xDS even with --cert-dir, for a control plane run with --insecure-xds")
+	cmd.Flags().StringVar(&relayDir, "xds-relay", "", "the agent's socket directory (absolute): xDS goes through its relay socket "+dataplane.XDSRelaySocket+", which fails over between the agent's --cp replicas")
 	_ = cmd.MarkFlagRequired("workload")
 	return cmd
 }

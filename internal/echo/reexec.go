@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"syscall"
 )
 
@@ -51,7 +52,9 @@ func BootstrapSet() bool {
 // run with --insecure-xds. The quickstart apps then use plaintext for
 // their own calls too, whatever security the mesh's resources ask for,
 // since there is no certificate to present. It is false when there is no
-// bootstrap or it cannot be read.
+// bootstrap or it cannot be read, and for the agent's xDS relay (a unix
+// socket): that channel is plaintext because it is local, while the
+// application holds the agent's certificates for its calls.
 func InsecureBootstrap() bool {
 	raw := []byte(os.Getenv(EnvBootstrapConfig))
 	if len(raw) == 0 {
@@ -66,6 +69,7 @@ func InsecureBootstrap() bool {
 	}
 	var b struct {
 		XDSServers []struct {
+			ServerURI    string `json:"server_uri"`
 			ChannelCreds []struct {
 				Type string `json:"type"`
 			} `json:"channel_creds"`
@@ -74,5 +78,5 @@ func InsecureBootstrap() bool {
 	if json.Unmarshal(raw, &b) != nil || len(b.XDSServers) == 0 || len(b.XDSServers[0].ChannelCreds) == 0 {
 		return false
 	}
-	return b.XDSServers[0].ChannelCreds[0].Type == "insecure"
+	return b.XDSServers[0].ChannelCreds[0].Type == "insecure" && !strings.HasPrefix(b.XDSServers[0].ServerURI, "unix:")
 }

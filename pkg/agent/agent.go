@@ -64,6 +64,9 @@ type Config struct {
 	// Authz, when set, enforces the control plane's authorization policies
 	// on authz.sock (see AuthzConfig).
 	Authz *AuthzConfig
+	// XDSRelay, when set, relays the workload's proxyless gRPC xDS to the
+	// control plane on xds.sock (see XDSRelay).
+	XDSRelay *XDSRelayConfig
 }
 
 // Agent is embassy-agent's identity side: the Manager, with the SDS
@@ -105,6 +108,9 @@ func New(cfg Config) (*Agent, error) {
 		if err := a.newAuthz(cfg.Authz); err != nil {
 			return nil, err
 		}
+	}
+	if r := cfg.XDSRelay; r != nil && r.Dial == nil && r.XDSAddress == "" {
+		return nil, errors.New("xDS relay: no control plane xDS address")
 	}
 	if cfg.ControlPlane == nil {
 		a.redial = &redialer{dial: cfg.Dial, seed: cfg.TrustBundle, grace: cmp.Or(cfg.CallTimeout, DefaultCallTimeout),
@@ -231,6 +237,13 @@ func (a *Agent) Run(ctx context.Context) error {
 			return err
 		}
 		defer stopAuthz()
+	}
+	if a.cfg.XDSRelay != nil {
+		stopRelay, err := a.startXDSRelay(ctx)
+		if err != nil {
+			return err
+		}
+		defer stopRelay()
 	}
 	close(a.serving)
 	fmt.Fprintf(a.cfg.Out, "embassy-agent: serving SDS on %s, the Workload API on %s and PEM files in %s\n",

@@ -3,6 +3,7 @@ package bootstrap
 import (
 	"encoding/json"
 	"fmt"
+	"path"
 
 	"embassy.dev/embassy/pkg/dataplane"
 )
@@ -29,7 +30,20 @@ type GRPCOptions struct {
 	// Insecure keeps the xDS stream plaintext even with CertDir set, for a
 	// control plane run with --insecure-xds.
 	Insecure bool
+	// XDSRelayDir, when set, is the agent's socket directory (absolute):
+	// the one xds_server is the agent's relay socket there, which carries
+	// the stream to whichever replica answers (embassy-agent --cp A,B,C),
+	// so the client follows a replica's death as its agent does.
+	// XDSAddress and Insecure are then not used: the socket is local and
+	// open only to the agent's group, so its channel is plaintext, and
+	// the relay presents the workload's SVID upstream. The certificate
+	// provider reads the PEM files there unless CertDir says otherwise.
+	XDSRelayDir string
 }
+
+// maxUnixPath is the longest unix socket path Linux accepts (sun_path
+// holds 108 bytes with the terminating NUL).
+const maxUnixPath = 107
 
 // ignoreResourceDeletion keeps a client serving with the last Listener it
 // saw when the control plane stops sending it (a restart, a bad apply),
@@ -77,11 +91,49 @@ func GRPCJSON(o GRPCOptions) ([]byte, error) {
 	if o.NodeID == "" {
 		return nil, fmt.Errorf("node id is empty")
 	}
-	addrs, err := parseHostPorts("xds address", orDefault(o.XDSAddress, dataplane.DefaultXDSAddress))
+	servers, err := grpcXDSServers(o)
 	if err != nil {
 		return nil, err
 	}
 	meta, err := nodeMetadata(dataplane.FlavourProxyless, o.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	certDir := orDefault(o.CertDir, orDefault(o.XDSRelayDir, dataplane.SocketDir(o.NodeID)))
+	b := grpcBootstrap{
+		XDSServers:                 servers,
+		Node:                       grpcNode{ID: o.NodeID, Metadata: meta},
+		ServerListenerResourceName: dataplane.ServerListenerTemplate,
+		CertificateProviders: map[string]certificateProvider{dataplane.CertificateProvider: {
+			PluginName: "file_watcher",
+			Config:     fileWatcherConfig(certDir),
+		}},
+	}
+	out, err := json.MarshalIndent(b, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(out, '\n'), nil
+}
+
+// grpcXDSServers is one xds_servers entry per replica, or the agent's
+// relay socket alone.
+func grpcXDSServers(o GRPCOptions) ([]xdsServer, error) {
+	if o.XDSRelayDir != "" {
+		sock := path.Join(o.XDSRelayDir, dataplane.XDSRelaySocket)
+		switch {
+		case !path.IsAbs(o.XDSRelayDir):
+			return nil, fmt.Errorf("xds relay directory %q: want the agent's socket directory as an absolute path, such as %s", o.XDSRelayDir, dataplane.SocketDir(o.NodeID))
+		case len(sock) > maxUnixPath:
+			return nil, fmt.Errorf("xds relay socket %s: %d bytes, longer than the %d a unix socket path may have; give the agent a shorter --socket-dir", sock, len(sock), maxUnixPath)
+		}
+		return []xdsServer{{
+			ServerURI:      "unix://" + sock,
+			ChannelCreds:   []channelCreds{{Type: "insecure"}},
+			ServerFeatures: []string{ignoreResourceDeletion},
+		}}, nil
+	}
+	addrs, err := parseHostPorts("xds address", orDefault(o.XDSAddress, dataplane.DefaultXDSAddress))
 	if err != nil {
 		return nil, err
 	}
@@ -93,18 +145,5 @@ func GRPCJSON(o GRPCOptions) ([]byte, error) {
 			ServerFeatures: []string{ignoreResourceDeletion},
 		})
 	}
-	b := grpcBootstrap{
-		XDSServers:                 servers,
-		Node:                       grpcNode{ID: o.NodeID, Metadata: meta},
-		ServerListenerResourceName: dataplane.ServerListenerTemplate,
-		CertificateProviders: map[string]certificateProvider{dataplane.CertificateProvider: {
-			PluginName: "file_watcher",
-			Config:     fileWatcherConfig(orDefault(o.CertDir, dataplane.SocketDir(o.NodeID))),
-		}},
-	}
-	out, err := json.MarshalIndent(b, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	return append(out, '\n'), nil
+	return servers, nil
 }

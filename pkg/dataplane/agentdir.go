@@ -8,7 +8,8 @@ const SocketRoot = "/run/embassy"
 
 // The files of an agent's socket directory. Envoy's bootstrap names
 // SDSSocket and AuthzSocket; proxyless gRPC's file_watcher names the three
-// PEM files; an application's SPIFFE library dials WorkloadSocket.
+// PEM files, and its relay bootstrap XDSRelaySocket; an application's
+// SPIFFE library dials WorkloadSocket.
 const (
 	// SDSSocket is Envoy's secret discovery service (unix socket, 0660).
 	SDSSocket = "sds.sock"
@@ -16,6 +17,9 @@ const (
 	WorkloadSocket = "workload.sock"
 	// AuthzSocket is the agent's ext_authz Check server (unix socket, 0660).
 	AuthzSocket = "authz.sock"
+	// XDSRelaySocket is the agent's ADS relay to the control plane, for
+	// the workload's proxyless gRPC (unix socket, 0660).
+	XDSRelaySocket = "xds.sock"
 	// CertFile is the X.509-SVID chain, leaf first (PEM).
 	CertFile = "svid.pem"
 	// KeyFile is the SVID's private key (PKCS #8 PEM, mode 0600).
