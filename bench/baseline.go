@@ -77,8 +77,17 @@ func startBaseline(ctx context.Context, cfg Config) (_ target, seed time.Duratio
 	return b, time.Since(start), nil
 }
 
-// XDSAddr implements target.
-func (b *baselineTarget) XDSAddr() string { return b.lis.Addr().String() }
+// XDSAddrs implements target.
+func (b *baselineTarget) XDSAddrs() []string { return []string{b.lis.Addr().String()} }
+
+// Heaps implements target: this process's.
+func (b *baselineTarget) Heaps() ([]uint64, error) { return []uint64{liveHeap()}, nil }
+
+// StoreHeap implements target: the store is in this process.
+func (b *baselineTarget) StoreHeap() (uint64, error) { return 0, nil }
+
+// CPU implements target: this process's, the harness's included.
+func (b *baselineTarget) CPU() time.Duration { return processCPU() }
 
 // Expect implements target: it sets every proxy's snapshot, as a plain
 // go-control-plane server does for every node it knows.
