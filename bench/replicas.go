@@ -119,8 +119,15 @@ func (r *replicaTarget) fail(err error) {
 	}
 }
 
+// childCallTimeout bounds one call to a child that target's methods make
+// without a context of their own: a liveness limit (a GC of a few GiB
+// takes seconds), not a measurement.
+const childCallTimeout = 2 * time.Minute
+
 // each calls every control plane with c and returns their replies.
 func (r *replicaTarget) each(ctx context.Context, c replicaCmd) ([]replicaReply, error) {
+	ctx, cancel := context.WithTimeout(ctx, childCallTimeout)
+	defer cancel()
 	out := make([]replicaReply, len(r.procs))
 	for i, p := range r.procs {
 		var err error
@@ -166,7 +173,9 @@ func (r *replicaTarget) StoreHeap() (uint64, error) {
 	if r.etcd == nil {
 		return 0, nil
 	}
-	rep, err := r.etcd.call(context.Background(), replicaCmd{Op: "heap"})
+	ctx, cancel := context.WithTimeout(context.Background(), childCallTimeout)
+	defer cancel()
+	rep, err := r.etcd.call(ctx, replicaCmd{Op: "heap"})
 	return rep.Heap, err
 }
 
@@ -176,9 +185,11 @@ func (r *replicaTarget) CPU() time.Duration {
 	if r.etcd != nil {
 		procs = append([]*replicaProc{r.etcd}, procs...)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), childCallTimeout)
+	defer cancel()
 	var d time.Duration
 	for _, p := range procs {
-		rep, err := p.call(context.Background(), replicaCmd{Op: "cpu"})
+		rep, err := p.call(ctx, replicaCmd{Op: "cpu"})
 		if err != nil {
 			r.fail(err)
 		}
