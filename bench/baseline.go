@@ -162,8 +162,8 @@ func (b *baselineTarget) push(ctx context.Context) error {
 func (b *baselineTarget) Stats() pushStats { return b.track.stats() }
 
 // Connected implements target from the callbacks' stream records.
-func (b *baselineTarget) Connected(ids map[string]bool, mode Mode) int {
-	return b.track.connected(ids, mode)
+func (b *baselineTarget) Connected(ids map[string]bool, mode Mode) []int {
+	return []int{b.track.connected(ids, mode)}
 }
 
 // AckedSince implements target from the callbacks' ACK records.

@@ -112,17 +112,12 @@ func (h ProcessHeap) PerProxy() float64 {
 	return (float64(h.After) - float64(h.Before)) / float64(max(h.Proxies, 1))
 }
 
-// setHeaps records each process's heap before and after, the proxies of
-// fc spread over them as the fleet spreads them.
-func (p *PhaseResult) setHeaps(before, after []uint64, fc FleetConfig) {
+// setHeaps records each process's heap before and after its proxies
+// connected, and how many did.
+func (p *PhaseResult) setHeaps(before, after []uint64, proxies []int) {
 	p.HeapBefore, p.HeapAfter, p.Processes = 0, 0, nil
-	for i := range min(len(before), len(after)) {
-		h := ProcessHeap{Before: before[i], After: after[i]}
-		for k := range fc.NodeIDs {
-			if k%len(before) == i {
-				h.Proxies++
-			}
-		}
+	for i := range min(len(before), len(after), len(proxies)) {
+		h := ProcessHeap{Before: before[i], After: after[i], Proxies: proxies[i]}
 		p.HeapBefore += h.Before
 		p.HeapAfter += h.After
 		p.Processes = append(p.Processes, h)

@@ -108,7 +108,11 @@ func (e *embassyTarget) Stats() pushStats {
 }
 
 // Connected implements target from the control plane's own proxy status.
-func (e *embassyTarget) Connected(ids map[string]bool, mode Mode) int {
+func (e *embassyTarget) Connected(ids map[string]bool, mode Mode) []int {
+	return []int{e.connected(ids, mode)}
+}
+
+func (e *embassyTarget) connected(ids map[string]bool, mode Mode) int {
 	n := 0
 	for _, p := range e.cp.XDS().Proxies() {
 		if ids[p.ID] && p.XDS == string(mode) {

@@ -131,15 +131,24 @@ func StartPhase(ctx context.Context, cfg Config, s Server, mode Mode) (ph *Phase
 	if err != nil {
 		return ph, err
 	}
-	ph.Result.setHeaps(before, after, fc)
+	perProcess := ph.srv.Connected(ph.ids, mode)
+	ph.Result.setHeaps(before, after, perProcess)
 	if ph.Result.EtcdHeap, err = ph.srv.StoreHeap(); err != nil {
 		return ph, err
 	}
-	if n := ph.srv.Connected(ph.ids, mode); n != cfg.Proxies {
+	if n := sumInts(perProcess); n != cfg.Proxies {
 		return ph, fmt.Errorf("%s %s phase: the server lists %d of our %d proxies as connected over %s", s, mode, n, cfg.Proxies, mode)
 	}
 	cfg.logf("%s %s: %d proxies configured in %v", s, mode, cfg.Proxies, ph.Result.Connect.Round(time.Millisecond))
 	return ph, nil
+}
+
+func sumInts(vs []int) int {
+	n := 0
+	for _, v := range vs {
+		n += v
+	}
+	return n
 }
 
 // liveHeap is the heap in use after two collections, so garbage does not

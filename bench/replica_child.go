@@ -138,7 +138,7 @@ func (rc *replicaChild) do(ctx context.Context, c replicaCmd) (replicaReply, err
 		s := rc.e.Stats()
 		return replicaReply{Stats: [4]int64{s.sotw.responses, s.sotw.bytes, s.delta.responses, s.delta.bytes}}, nil
 	case "connected":
-		return replicaReply{Count: rc.e.Connected(rc.ids, c.Mode)}, nil
+		return replicaReply{Count: rc.e.connected(rc.ids, c.Mode)}, nil
 	case "acked":
 		return replicaReply{Count: rc.e.AckedSince(rc.ids, c.TypeURL, time.Unix(0, c.Since))}, nil
 	}

@@ -138,18 +138,18 @@ func (r *replicaTarget) each(ctx context.Context, c replicaCmd) ([]replicaReply,
 	return out, nil
 }
 
-// sum calls every control plane with c and adds up their counts; a
+// counts calls every control plane with c and returns their counts; a
 // failure is kept for Err.
-func (r *replicaTarget) sum(c replicaCmd) int {
+func (r *replicaTarget) counts(c replicaCmd) []int {
 	reps, err := r.each(context.Background(), c)
 	if err != nil {
 		r.fail(err)
 	}
-	n := 0
-	for _, rep := range reps {
-		n += rep.Count
+	out := make([]int, len(reps))
+	for i, rep := range reps {
+		out[i] = rep.Count
 	}
-	return n
+	return out
 }
 
 // XDSAddrs implements target.
@@ -227,15 +227,15 @@ func (r *replicaTarget) Stats() pushStats {
 	return s
 }
 
-// Connected implements target: the proxies of ids each control plane
-// lists as connected, over all of them.
-func (r *replicaTarget) Connected(_ map[string]bool, mode Mode) int {
-	return r.sum(replicaCmd{Op: "connected", Mode: mode})
+// Connected implements target: the proxies each control plane lists as
+// connected, of the ids it was given in Expect.
+func (r *replicaTarget) Connected(_ map[string]bool, mode Mode) []int {
+	return r.counts(replicaCmd{Op: "connected", Mode: mode})
 }
 
 // AckedSince implements target, over all the control planes.
 func (r *replicaTarget) AckedSince(_ map[string]bool, typeURL string, t time.Time) int {
-	return r.sum(replicaCmd{Op: "acked", TypeURL: typeURL, Since: t.UnixNano()})
+	return sumInts(r.counts(replicaCmd{Op: "acked", TypeURL: typeURL, Since: t.UnixNano()}))
 }
 
 // Err implements target: the first failed call to a child.

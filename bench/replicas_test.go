@@ -36,9 +36,9 @@ func testReplicaChild() *exec.Cmd {
 // control plane, then two sharing a real etcd member, each in a process
 // of its own. Every proxy must see and ACK both changes in both shapes
 // (the second replica's proxies only through etcd, since every change is
-// committed through the first), the proxies must be spread over the two
-// replicas, each replica's heap must grow with its own proxies, and every
-// figure of the summary must be there and non-zero for both shapes.
+// committed through the first), each replica's own status must list half
+// the proxies as connected, each replica's heap must grow with them, and
+// every figure of the summary must be there and non-zero for both shapes.
 func TestReplicasSmoke(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()

@@ -45,8 +45,9 @@ type target interface {
 	Commit(ctx context.Context, ops []store.Op) error
 	// Stats are the server's send counters now.
 	Stats() pushStats
-	// Connected counts the proxies of ids with a stream of mode open.
-	Connected(ids map[string]bool, mode Mode) int
+	// Connected counts the proxies of ids with a stream of mode open, per
+	// server process, in the order of XDSAddrs.
+	Connected(ids map[string]bool, mode Mode) []int
 	// AckedSince counts the proxies of ids whose last response of typeURL
 	// was sent at or after t and ACKed.
 	AckedSince(ids map[string]bool, typeURL string, t time.Time) int
