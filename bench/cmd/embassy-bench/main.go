@@ -75,6 +75,10 @@ func run() int {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if *replicas < 0 {
+		fmt.Fprintf(os.Stderr, "embassy-bench: --replicas %d: want a number of control planes (1 or more), or 0 for no replicas comparison\n", *replicas)
+		return 2
+	}
 	if *replicas > 0 {
 		return runReplicas(ctx, exe)
 	}

@@ -17,6 +17,13 @@ var (
 	replicaChild = flag.Bool("replica-child", false, "internal: run a control plane or an etcd member for a parent embassy-bench")
 )
 
+// flagSet says whether the command line set the flag name.
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 // serveReplicaChild runs one of a parent's control planes or its etcd
 // member; it returns a process exit code.
 func serveReplicaChild(ctx context.Context) int {
@@ -31,8 +38,8 @@ func serveReplicaChild(ctx context.Context) int {
 // code.
 func runReplicas(ctx context.Context, exe string) int {
 	cfg, err := xdsConfig(exe)
-	if err == nil && (*sweep || *scoped) {
-		err = fmt.Errorf("--replicas is a run of its own: leave out --sweep and --scoped")
+	if err == nil && (*sweep || *scoped || flagSet("servers")) {
+		err = fmt.Errorf("--replicas compares one control plane with %d on etcd, in a run of its own: leave out --sweep, --scoped and --servers", *replicas)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "embassy-bench: %v\n", err)
