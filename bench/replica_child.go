@@ -52,7 +52,7 @@ type replicaReply struct {
 	Addr  string        `json:"addr,omitempty"`
 	Rev   int64         `json:"rev,omitempty"`
 	Seed  time.Duration `json:"seed,omitempty"`
-	Stats [4]int64      `json:"stats,omitempty"` // SotW responses, bytes; Delta responses, bytes
+	Stats [4]int64      `json:"stats"` // SotW responses, bytes; Delta responses, bytes
 	Count int           `json:"count,omitempty"`
 	Heap  uint64        `json:"heap,omitempty"`
 	CPU   time.Duration `json:"cpu,omitempty"`
