@@ -108,8 +108,9 @@ vet:
 ## authorization sections. A few minutes on 2 idle cores (the xDS part
 ## took 15 on 2 cores other builds kept busy). BENCH_FLAGS adds flags:
 ## --proxies, --services, --sweep (250 to 5,000 proxies × 1,000 and 5,000
-## services), --scoped (config scoping), --identity=false --authz=false;
-## see docs/benchmarks.md.
+## services), --scoped (config scoping), --replicas 3 (one control plane
+## beside three sharing one etcd member, each in its own process; this
+## comparison alone), --identity=false --authz=false; see docs/benchmarks.md.
 bench:
 	$(GO) run ./bench/cmd/embassy-bench $(BENCH_FLAGS)
 

@@ -77,8 +77,17 @@ func startBaseline(ctx context.Context, cfg Config) (_ target, seed time.Duratio
 	return b, time.Since(start), nil
 }
 
-// XDSAddr implements target.
-func (b *baselineTarget) XDSAddr() string { return b.lis.Addr().String() }
+// XDSAddrs implements target.
+func (b *baselineTarget) XDSAddrs() []string { return []string{b.lis.Addr().String()} }
+
+// Heaps implements target: this process's.
+func (b *baselineTarget) Heaps() ([]uint64, error) { return []uint64{liveHeap()}, nil }
+
+// StoreHeap implements target: the store is in this process.
+func (b *baselineTarget) StoreHeap() (uint64, error) { return 0, nil }
+
+// CPU implements target: this process's, the harness's included.
+func (b *baselineTarget) CPU() time.Duration { return processCPU() }
 
 // Expect implements target: it sets every proxy's snapshot, as a plain
 // go-control-plane server does for every node it knows.
@@ -153,8 +162,8 @@ func (b *baselineTarget) push(ctx context.Context) error {
 func (b *baselineTarget) Stats() pushStats { return b.track.stats() }
 
 // Connected implements target from the callbacks' stream records.
-func (b *baselineTarget) Connected(ids map[string]bool, mode Mode) int {
-	return b.track.connected(ids, mode)
+func (b *baselineTarget) Connected(ids map[string]bool, mode Mode) []int {
+	return []int{b.track.connected(ids, mode)}
 }
 
 // AckedSince implements target from the callbacks' ACK records.

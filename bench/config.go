@@ -2,6 +2,7 @@ package bench
 
 import (
 	"io"
+	"os/exec"
 	"time"
 )
 
@@ -28,6 +29,12 @@ type Config struct {
 	// ConnectTimeout bounds the initial connection of every proxy;
 	// ChangeTimeout bounds waiting for one change to reach them all.
 	ConnectTimeout, ChangeTimeout time.Duration
+	// Replicas is how many control planes the Replicas server runs, each
+	// in its own process, sharing one etcd member in another.
+	Replicas int
+	// ReplicaCommand makes the command of one child process of the Single
+	// and Replicas servers: it must call ServeReplicaChild.
+	ReplicaCommand func() *exec.Cmd
 	// NewClients makes the simulated proxies; nil runs them in this
 	// process.
 	NewClients func(FleetConfig) (Clients, error)
@@ -67,11 +74,16 @@ type PhaseResult struct {
 	Connect time.Duration
 	// ConnectBytes is what the xDS server sent during Connect.
 	ConnectBytes int64
-	// HeapBefore and HeapAfter are the server process's live heap before
-	// and after the proxies connected (after a GC).
+	// HeapBefore and HeapAfter are the server's live heap before and
+	// after the proxies connected (after a GC), over all its processes;
+	// Processes has each process's own.
 	HeapBefore, HeapAfter uint64
-	Rows                  []Row
-	Nacks                 int64
+	Processes             []ProcessHeap
+	// EtcdHeap is the etcd member's live heap once the proxies were
+	// configured, when the server runs on one.
+	EtcdHeap uint64
+	Rows     []Row
+	Nacks    int64
 	// ServerCPU is the CPU time this process (the server, and the harness)
 	// used from connecting the proxies to the last change; FleetCPU is the
 	// proxies' own over their life, 0 when they ran in this process.
@@ -86,4 +98,28 @@ func (p PhaseResult) ConnectBytesPerProxy() float64 {
 // HeapPerProxy is the heap the connected proxies added, per proxy.
 func (p PhaseResult) HeapPerProxy() float64 {
 	return (float64(p.HeapAfter) - float64(p.HeapBefore)) / float64(max(p.Proxies, 1))
+}
+
+// ProcessHeap is one server process's live heap before and after its
+// share of the proxies connected.
+type ProcessHeap struct {
+	Before, After uint64
+	Proxies       int
+}
+
+// PerProxy is the heap this process's proxies added, per proxy.
+func (h ProcessHeap) PerProxy() float64 {
+	return (float64(h.After) - float64(h.Before)) / float64(max(h.Proxies, 1))
+}
+
+// setHeaps records each process's heap before and after its proxies
+// connected, and how many did.
+func (p *PhaseResult) setHeaps(before, after []uint64, proxies []int) {
+	p.HeapBefore, p.HeapAfter, p.Processes = 0, 0, nil
+	for i := range min(len(before), len(after), len(proxies)) {
+		h := ProcessHeap{Before: before[i], After: after[i], Proxies: proxies[i]}
+		p.HeapBefore += h.Before
+		p.HeapAfter += h.After
+		p.Processes = append(p.Processes, h)
+	}
 }

@@ -12,6 +12,11 @@
 // testing.B benchmarks) or in a child process (embassy-bench), so that the
 // control plane's heap is measured without theirs.
 //
+// RunReplicas compares one control plane with several sharing one etcd
+// member (the Single and Replicas servers): each control plane and the
+// member run in child processes of their own (ServeReplicaChild), the
+// proxies spread over the replicas, and each process reports its own heap.
+//
 // Reading the numbers:
 //   - The mesh is seeded through an apply; each measured change is one
 //     store commit, so the times cover the push path alone.

@@ -10,7 +10,8 @@ import (
 	"embassy.dev/embassy/pkg/store"
 )
 
-// embassyTarget is embassy-cp, in this process, with a memory store.
+// embassyTarget is embassy-cp, in this process, with a memory store (or,
+// as a replica child, with whatever store the parent named).
 type embassyTarget struct {
 	cfg Config
 	dir string
@@ -18,35 +19,16 @@ type embassyTarget struct {
 }
 
 func startEmbassyXDS(ctx context.Context, cfg Config) (_ target, seed time.Duration, err error) {
-	e := &embassyTarget{cfg: cfg}
+	e, err := newEmbassy(ctx, cfg, func(c *controlplane.Config) { c.Store = "memory" })
+	if err != nil {
+		return nil, 0, err
+	}
 	defer func() {
 		if err != nil {
 			e.Close()
 		}
 	}()
-	if e.dir, err = os.MkdirTemp("", "embassy-bench-"); err != nil {
-		return nil, 0, err
-	}
-	e.cp, err = controlplane.Start(ctx, controlplane.Config{
-		DataDir: e.dir, Store: "memory",
-		XDSAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0",
-		Debounce: cfg.Debounce,
-		// The simulated proxies hold no SVIDs: they measure pushes, not
-		// TLS handshakes.
-		InsecureXDS: true,
-	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("starting the control plane: %w", err)
-	}
-	if err := e.primeWatch(ctx); err != nil {
-		return nil, 0, err
-	}
-	rs, err := cfg.Mesh.Resources()
-	if err != nil {
-		return nil, 0, err
-	}
-	cfg.logf("embassy: seeding %d services, %d workloads (%d resources)...", cfg.Mesh.Services, cfg.Mesh.Services*cfg.Mesh.EndpointsPerService, len(rs))
-	if seed, err = Seed(ctx, e.cp.Store(), rs, cfg.ViaApply); err != nil {
+	if seed, err = e.seed(ctx); err != nil {
 		return nil, 0, err
 	}
 	if err := e.waitPublished(ctx, e.cp.Store().Revision()); err != nil {
@@ -55,8 +37,57 @@ func startEmbassyXDS(ctx context.Context, cfg Config) (_ target, seed time.Durat
 	return e, seed, nil
 }
 
-// XDSAddr implements target.
-func (e *embassyTarget) XDSAddr() string { return e.cp.XDSAddr() }
+// newEmbassy starts a control plane on a store that withStore picks, and
+// returns once its store watch is live.
+func newEmbassy(ctx context.Context, cfg Config, withStore func(*controlplane.Config)) (e *embassyTarget, err error) {
+	e = &embassyTarget{cfg: cfg}
+	defer func() {
+		if err != nil {
+			e.Close()
+		}
+	}()
+	if e.dir, err = os.MkdirTemp("", "embassy-bench-"); err != nil {
+		return nil, err
+	}
+	cc := controlplane.Config{
+		DataDir: e.dir,
+		XDSAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0",
+		Debounce: cfg.Debounce,
+		// The simulated proxies hold no SVIDs: they measure pushes, not
+		// TLS handshakes.
+		InsecureXDS: true,
+	}
+	withStore(&cc)
+	if e.cp, err = controlplane.Start(ctx, cc); err != nil {
+		return nil, fmt.Errorf("starting the control plane: %w", err)
+	}
+	if err := e.primeWatch(ctx); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// seed writes the generated mesh through this control plane.
+func (e *embassyTarget) seed(ctx context.Context) (time.Duration, error) {
+	rs, err := e.cfg.Mesh.Resources()
+	if err != nil {
+		return 0, err
+	}
+	e.cfg.logf("embassy: seeding %d services, %d workloads (%d resources)...", e.cfg.Mesh.Services, e.cfg.Mesh.Services*e.cfg.Mesh.EndpointsPerService, len(rs))
+	return Seed(ctx, e.cp.Store(), rs, e.cfg.ViaApply)
+}
+
+// XDSAddrs implements target.
+func (e *embassyTarget) XDSAddrs() []string { return []string{e.cp.XDSAddr()} }
+
+// Heaps implements target: this process's.
+func (e *embassyTarget) Heaps() ([]uint64, error) { return []uint64{liveHeap()}, nil }
+
+// StoreHeap implements target: the store is in this process.
+func (e *embassyTarget) StoreHeap() (uint64, error) { return 0, nil }
+
+// CPU implements target: this process's, the harness's included.
+func (e *embassyTarget) CPU() time.Duration { return processCPU() }
 
 // Expect implements target: embassy-cp learns of a proxy when it connects.
 func (e *embassyTarget) Expect(context.Context, []string) error { return nil }
@@ -77,7 +108,11 @@ func (e *embassyTarget) Stats() pushStats {
 }
 
 // Connected implements target from the control plane's own proxy status.
-func (e *embassyTarget) Connected(ids map[string]bool, mode Mode) int {
+func (e *embassyTarget) Connected(ids map[string]bool, mode Mode) []int {
+	return []int{e.connected(ids, mode)}
+}
+
+func (e *embassyTarget) connected(ids map[string]bool, mode Mode) int {
 	n := 0
 	for _, p := range e.cp.XDS().Proxies() {
 		if ids[p.ID] && p.XDS == string(mode) {

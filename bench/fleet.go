@@ -50,11 +50,13 @@ type Clients interface {
 
 // FleetConfig says what proxies to simulate and where to connect them.
 type FleetConfig struct {
-	// Addr is embassy-cp's xDS address (a 127.0.0.1 address).
-	Addr    string   `json:"addr"`
+	// Addrs are the xDS addresses (127.0.0.1 ones) of the control plane's
+	// processes; proxy k connects to Addrs[k % len(Addrs)].
+	Addrs   []string `json:"addrs"`
 	Mode    Mode     `json:"mode"`
 	NodeIDs []string `json:"nodeIds"`
-	// Conns is the number of gRPC connections the streams share.
+	// Conns is the number of gRPC connections to each address the streams
+	// share.
 	Conns int `json:"conns"`
 	// Window bounds how many proxies are connecting (not yet fully
 	// configured) at once, as a rollout would.
@@ -103,13 +105,20 @@ func NewFleet(cfg FleetConfig) (*Fleet, error) {
 		obs:     make(chan Observation, len(cfg.NodeIDs)),
 		errCh:   make(chan error, 1),
 	}
-	for k := 0; k < cfg.Conns; k++ {
-		c, err := grpc.NewClient(cfg.Addr,
+	if len(cfg.Addrs) == 0 {
+		cancel()
+		return nil, errors.New("no xDS address to connect the proxies to")
+	}
+	// conns[k] is a connection to Addrs[k % len(Addrs)], so proxy k's
+	// connection, conns[k % len(conns)], is to its own address.
+	for k := 0; k < cfg.Conns*len(cfg.Addrs); k++ {
+		addr := cfg.Addrs[k%len(cfg.Addrs)]
+		c, err := grpc.NewClient(addr,
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30)))
 		if err != nil {
 			f.Close()
-			return nil, fmt.Errorf("dialing %s: %w", cfg.Addr, err)
+			return nil, fmt.Errorf("dialing %s: %w", addr, err)
 		}
 		f.conns = append(f.conns, c)
 	}

@@ -38,7 +38,9 @@ func runPhase(ctx context.Context, cfg Config, s Server, m Mode) (PhaseResult, e
 		return PhaseResult{Server: s, Mode: m, Proxies: cfg.Proxies, Services: cfg.Mesh.Services}, err
 	}
 	res, err := ph.measureAll(ctx)
-	res.ServerCPU = processCPU() - ph.cpu0
+	if ph.srv != nil {
+		res.ServerCPU = ph.srv.CPU() - ph.cpu0
+	}
 	if cerr := ph.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("%s %s phase: closing: %w", s, m, cerr)
 	}
@@ -92,12 +94,15 @@ func StartPhase(ctx context.Context, cfg Config, s Server, mode Mode) (ph *Phase
 	if ph.srv, ph.Result.Seed, err = startTarget(ctx, cfg, s); err != nil {
 		return ph, err
 	}
-	ph.Result.HeapBefore = liveHeap()
+	before, err := ph.srv.Heaps()
+	if err != nil {
+		return ph, err
+	}
 	if err := ph.srv.Expect(ctx, ids); err != nil {
 		return ph, err
 	}
 
-	fc := FleetConfig{Addr: ph.srv.XDSAddr(), Mode: mode, NodeIDs: ids, Conns: cfg.Conns, Window: cfg.Window, MinClusters: cfg.Mesh.MinClusters()}
+	fc := FleetConfig{Addrs: ph.srv.XDSAddrs(), Mode: mode, NodeIDs: ids, Conns: cfg.Conns, Window: cfg.Window, MinClusters: cfg.Mesh.MinClusters()}
 	newClients := cfg.NewClients
 	if newClients == nil {
 		newClients = func(fc FleetConfig) (Clients, error) { return NewFleet(fc) }
@@ -105,8 +110,8 @@ func StartPhase(ctx context.Context, cfg Config, s Server, mode Mode) (ph *Phase
 	if ph.clients, err = newClients(fc); err != nil {
 		return ph, err
 	}
-	before := ph.srv.Stats()
-	ph.cpu0 = processCPU()
+	sent := ph.srv.Stats()
+	ph.cpu0 = ph.srv.CPU()
 	cfg.logf("%s %s: connecting %d proxies...", s, mode, cfg.Proxies)
 	cctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
@@ -121,13 +126,29 @@ func StartPhase(ctx context.Context, cfg Config, s Server, mode Mode) (ph *Phase
 	if err := ph.waitQuiet(ctx); err != nil {
 		return ph, err
 	}
-	ph.Result.ConnectBytes = ph.srv.Stats().Sub(before).Bytes(mode)
-	ph.Result.HeapAfter = liveHeap()
-	if n := ph.srv.Connected(ph.ids, mode); n != cfg.Proxies {
+	ph.Result.ConnectBytes = ph.srv.Stats().Sub(sent).Bytes(mode)
+	after, err := ph.srv.Heaps()
+	if err != nil {
+		return ph, err
+	}
+	perProcess := ph.srv.Connected(ph.ids, mode)
+	ph.Result.setHeaps(before, after, perProcess)
+	if ph.Result.EtcdHeap, err = ph.srv.StoreHeap(); err != nil {
+		return ph, err
+	}
+	if n := sumInts(perProcess); n != cfg.Proxies {
 		return ph, fmt.Errorf("%s %s phase: the server lists %d of our %d proxies as connected over %s", s, mode, n, cfg.Proxies, mode)
 	}
 	cfg.logf("%s %s: %d proxies configured in %v", s, mode, cfg.Proxies, ph.Result.Connect.Round(time.Millisecond))
 	return ph, nil
+}
+
+func sumInts(vs []int) int {
+	n := 0
+	for _, v := range vs {
+		n += v
+	}
+	return n
 }
 
 // liveHeap is the heap in use after two collections, so garbage does not

@@ -12,17 +12,31 @@ import (
 type Server string
 
 // The servers: embassy-cp, and a bare go-control-plane snapshot-cache
-// server serving the same translated configuration.
+// server serving the same translated configuration, both in this process;
+// and embassy-cp in child processes: one on a memory store (Single), or
+// Config.Replicas of them sharing one etcd member (Replicas).
 const (
 	Embassy  Server = "embassy"
 	Baseline Server = "baseline"
+	Single   Server = "single"
+	Replicas Server = "replicas"
 )
 
 // target is a running xDS server under test, seeded with a mesh. Both
 // servers answer the same questions, so one phase measures either.
 type target interface {
-	// XDSAddr is where the proxies connect (127.0.0.1).
-	XDSAddr() string
+	// XDSAddrs are where the proxies connect (127.0.0.1 addresses), one
+	// per server process; proxies spread evenly over them.
+	XDSAddrs() []string
+	// Heaps are the live heap of each server process now, after a GC, in
+	// the order of XDSAddrs.
+	Heaps() ([]uint64, error)
+	// StoreHeap is the live heap of the server's store process, 0 when
+	// the store is in the server's own.
+	StoreHeap() (uint64, error)
+	// CPU is the CPU time the server's processes (its store's included)
+	// have used so far.
+	CPU() time.Duration
 	// Expect makes the server ready to serve the proxies with these node
 	// ids, before they connect; what it keeps for them counts as their
 	// heap.
@@ -31,8 +45,9 @@ type target interface {
 	Commit(ctx context.Context, ops []store.Op) error
 	// Stats are the server's send counters now.
 	Stats() pushStats
-	// Connected counts the proxies of ids with a stream of mode open.
-	Connected(ids map[string]bool, mode Mode) int
+	// Connected counts the proxies of ids with a stream of mode open, per
+	// server process, in the order of XDSAddrs.
+	Connected(ids map[string]bool, mode Mode) []int
 	// AckedSince counts the proxies of ids whose last response of typeURL
 	// was sent at or after t and ACKed.
 	AckedSince(ids map[string]bool, typeURL string, t time.Time) int
@@ -78,6 +93,10 @@ func startTarget(ctx context.Context, cfg Config, s Server) (t target, seed time
 		return startEmbassyXDS(ctx, cfg)
 	case Baseline:
 		return startBaseline(ctx, cfg)
+	case Single:
+		return startReplicas(ctx, cfg, 1, false)
+	case Replicas:
+		return startReplicas(ctx, cfg, cfg.Replicas, true)
 	}
-	return nil, 0, fmt.Errorf("server %q: expected %s or %s", s, Embassy, Baseline)
+	return nil, 0, fmt.Errorf("server %q: expected %s, %s, %s or %s", s, Embassy, Baseline, Single, Replicas)
 }

@@ -63,8 +63,13 @@ func pointOf(p PhaseResult) point { return point{p.Proxies, p.Services, p.Server
 // medians returns, for every figure, the median over the phases at pt,
 // and how many phases had it.
 func medians(results []PhaseResult, pt point) (out []float64, n []int) {
-	out, n = make([]float64, len(figures)), make([]int, len(figures))
-	for k, f := range figures {
+	return mediansOf(results, pt, figures)
+}
+
+// mediansOf is medians of the figures figs.
+func mediansOf(results []PhaseResult, pt point, figs []figure) (out []float64, n []int) {
+	out, n = make([]float64, len(figs)), make([]int, len(figs))
+	for k, f := range figs {
 		var vs []float64
 		for _, p := range results {
 			if pointOf(p) != pt {

@@ -47,6 +47,9 @@ func run() int {
 	if *authzChild {
 		return serveAuthzChild(ctx)
 	}
+	if *replicaChild {
+		return serveReplicaChild(ctx)
+	}
 	if *child {
 		if err := bench.ServeChild(ctx, os.Stdin, os.Stdout); err != nil && !errors.Is(err, context.Canceled) {
 			fmt.Fprintf(os.Stderr, "embassy-bench (proxies): %v\n", err)
@@ -71,6 +74,13 @@ func run() int {
 			return 2
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *replicas < 0 {
+		fmt.Fprintf(os.Stderr, "embassy-bench: --replicas %d: want a number of control planes (1 or more), or 0 for no replicas comparison\n", *replicas)
+		return 2
+	}
+	if *replicas > 0 {
+		return runReplicas(ctx, exe)
 	}
 	start := time.Now()
 	if code := runXDS(ctx, exe); code != 0 {
@@ -100,6 +110,10 @@ leave out the later sections.
              services (long: over an hour with both servers)
   --scoped   config bytes and heap per proxy with and without config
              scoping, on a call graph where each service calls 5 others
+  --replicas N
+             one control plane beside N sharing one etcd member, each in
+             its own process, the proxies spread over them: push times,
+             heap per proxy and per process (this comparison alone)
 
 Flags:
 `)
