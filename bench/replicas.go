@@ -2,8 +2,6 @@ package bench
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -91,12 +89,8 @@ func (r *replicaTarget) startEtcd(ctx context.Context, start *replicaStart) erro
 	if r.dir, err = os.MkdirTemp("", "embassy-bench-replicas-"); err != nil {
 		return err
 	}
-	key := make([]byte, identity.KEKSize)
-	if _, err := rand.Read(key); err != nil {
-		return err
-	}
 	start.KEKFile = filepath.Join(r.dir, "ca.kek")
-	if err := os.WriteFile(start.KEKFile, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
+	if err := identity.WriteNewKEKFile(start.KEKFile); err != nil {
 		return err
 	}
 	if r.etcd, err = startReplicaProc(r.cfg.ReplicaCommand(), "etcd member"); err != nil {

@@ -2,10 +2,7 @@ package demoha
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -41,11 +38,7 @@ const leaderLog = "this replica is the leader"
 // and writes the key-encryption key they share.
 func (d *demo) newReplicas(n int) error {
 	kek := filepath.Join(d.work, "ca.kek")
-	key := make([]byte, identity.KEKSize)
-	if _, err := rand.Read(key); err != nil {
-		return err
-	}
-	if err := os.WriteFile(kek, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
+	if err := identity.WriteNewKEKFile(kek); err != nil {
 		return err
 	}
 	addrs := make([][4]string, n)

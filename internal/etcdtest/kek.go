@@ -1,9 +1,6 @@
 package etcdtest
 
 import (
-	"crypto/rand"
-	"encoding/base64"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -15,12 +12,8 @@ import (
 // the etcd store requires. Replicas of one store share one file.
 func KEKFile(t testing.TB) string {
 	t.Helper()
-	key := make([]byte, identity.KEKSize)
-	if _, err := rand.Read(key); err != nil {
-		t.Fatal(err)
-	}
 	path := filepath.Join(t.TempDir(), "ca.kek")
-	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
+	if err := identity.WriteNewKEKFile(path); err != nil {
 		t.Fatal(err)
 	}
 	return path

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/base64"
 	"fmt"
 	"os"
@@ -50,4 +51,22 @@ func ReadKEKFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("key-encryption key file %s %w", path, err)
 	}
 	return key, nil
+}
+
+// WriteNewKEKFile writes a new random key-encryption key to path, mode
+// 0600, in the form ReadKEKFile reads; it refuses to replace a file.
+func WriteNewKEKFile(path string) error {
+	key := make([]byte, KEKSize)
+	if _, err := rand.Read(key); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("key-encryption key file: %w", err)
+	}
+	if _, err := f.WriteString(base64.StdEncoding.EncodeToString(key) + "\n"); err != nil {
+		f.Close()
+		return fmt.Errorf("key-encryption key file: %w", err)
+	}
+	return f.Close()
 }
