@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -135,4 +136,22 @@ func FuzzParseKEK(f *testing.F) {
 			t.Fatal("a refused key file returned a key")
 		}
 	})
+}
+
+func TestWriteNewKEKFileIsReadBackAndNeverReplaced(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ca.kek")
+	if err := WriteNewKEKFile(path); err != nil {
+		t.Fatal(err)
+	}
+	key, err := ReadKEKFile(path)
+	if err != nil || len(key) != KEKSize {
+		t.Fatalf("ReadKEKFile of a new file = %d bytes, %v; want %d", len(key), err, KEKSize)
+	}
+	if err := WriteNewKEKFile(path); err == nil {
+		t.Fatal("a second WriteNewKEKFile replaced the key")
+	}
+	again, err := ReadKEKFile(path)
+	if err != nil || !bytes.Equal(again, key) {
+		t.Fatalf("the key changed after a refused write: %v", err)
+	}
 }
