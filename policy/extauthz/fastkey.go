@@ -2,6 +2,7 @@ package extauthz
 
 import (
 	"net/url"
+	"slices"
 	"unicode/utf8"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -24,13 +25,32 @@ type fastKey struct {
 	parsed bool          // a field is in parsed_path or parsed_query
 }
 
-// fastRequest is one request as the readers see it: its HTTP part and
-// its parsed path and query, as InputValue parses them.
+// fastRequest is one request as the readers see it: its fields, from a
+// decoded CheckRequest or from its wire bytes, and its parsed path and
+// query, as InputValue parses them.
 type fastRequest struct {
-	req                     *authv3.CheckRequest
-	h                       *authv3.AttributeContext_HttpRequest
+	src                     keySource
 	parsedPath, parsedQuery ast.Value
 }
+
+// keySource is where a fast key reads a request's fields: a decoded
+// CheckRequest (decodedRequest) or its wire bytes (wireRequest). Both
+// give a field the value the input holds, so both give one key.
+type keySource interface {
+	principal(destination bool) string
+	httpField(f httpField) string
+	header(name string) (value string, found bool)
+}
+
+// httpField is one of the HTTP request's string fields a key reads, by
+// its index in httpFieldNames.
+type httpField int
+
+// httpFieldNames are the HTTP request's string fields a key reads, by
+// their proto names, which are also their protojson names.
+var httpFieldNames = [...]protoreflect.Name{"id", "method", "path", "host", "scheme", "query", "fragment", "protocol"}
+
+const httpPath httpField = 2
 
 // fieldReader returns the value the input would hold at one path.
 type fieldReader func(r *fastRequest) (v ast.Value, found bool)
@@ -61,14 +81,27 @@ func (k *fastKey) key(req *authv3.CheckRequest) (key string, ok bool) {
 	if !protoBuilds(req.ProtoReflect()) || !bodyParses(h) {
 		return "", false
 	}
-	r := &fastRequest{req: req, h: h}
+	return k.keyOf(decodedRequest{req: req, h: h})
+}
+
+// keyWire is key of a request read from its wire bytes. A request with a
+// body takes the full path, which parses it.
+func (k *fastKey) keyWire(w wireRequest) (key string, ok bool) {
+	if w.hasBody() {
+		return "", false
+	}
+	return k.keyOf(w)
+}
+
+func (k *fastKey) keyOf(src keySource) (key string, ok bool) {
+	r := &fastRequest{src: src}
 	var err error
 	// Only a path that parses builds an input; parsing the query too
 	// costs as much again, so that waits until a field needs it.
 	if k.parsed {
-		r.parsedPath, r.parsedQuery, err = parsePath(h.GetPath())
+		r.parsedPath, r.parsedQuery, err = parsePath(src.httpField(httpPath))
 	} else {
-		_, err = url.Parse(h.GetPath())
+		_, err = url.Parse(src.httpField(httpPath))
 	}
 	if err != nil {
 		return "", false
@@ -79,6 +112,29 @@ func (k *fastKey) key(req *authv3.CheckRequest) (key string, ok bool) {
 		i++
 		return v, found, true
 	})
+}
+
+// decodedRequest is a decoded CheckRequest as a keySource.
+type decodedRequest struct {
+	req *authv3.CheckRequest
+	h   *authv3.AttributeContext_HttpRequest
+}
+
+func (d decodedRequest) principal(destination bool) string {
+	if destination {
+		return d.req.GetAttributes().GetDestination().GetPrincipal()
+	}
+	return d.req.GetAttributes().GetSource().GetPrincipal()
+}
+
+func (d decodedRequest) httpField(f httpField) string {
+	h := d.h
+	return [...]string{h.GetId(), h.GetMethod(), h.GetPath(), h.GetHost(), h.GetScheme(), h.GetQuery(), h.GetFragment(), h.GetProtocol()}[f]
+}
+
+func (d decodedRequest) header(name string) (string, bool) {
+	v, ok := d.h.GetHeaders()[name]
+	return v, ok
 }
 
 // bodyParses says whether InputValue would parse h's body without error;
@@ -118,54 +174,23 @@ func newFieldReader(p []*ast.Term) fieldReader {
 	}
 	switch {
 	case (name(1) == "source" || name(1) == "destination") && name(2) == "principal":
-		peer := name(1)
+		destination := name(1) == "destination"
 		return withinString(p[3:], func(r *fastRequest) (string, bool) {
-			a := r.req.GetAttributes()
-			s := a.GetSource().GetPrincipal()
-			if peer == "destination" {
-				s = a.GetDestination().GetPrincipal()
-			}
+			s := r.src.principal(destination)
 			return s, s != ""
 		})
 	case name(1) == "request" && name(2) == "http" && name(3) == "headers" && name(4) != "":
 		header := name(4)
-		return withinString(p[5:], func(r *fastRequest) (string, bool) {
-			v, ok := r.h.GetHeaders()[header]
-			return v, ok
-		})
+		return withinString(p[5:], func(r *fastRequest) (string, bool) { return r.src.header(header) })
 	case name(1) == "request" && name(2) == "http":
-		field := httpStringField(name(3))
-		if field == nil {
+		i := slices.Index(httpFieldNames[:], protoreflect.Name(name(3)))
+		if i < 0 {
 			return nil
 		}
 		return withinString(p[4:], func(r *fastRequest) (string, bool) {
-			s := field(r.h)
+			s := r.src.httpField(httpField(i))
 			return s, s != ""
 		})
-	}
-	return nil
-}
-
-// httpStringField returns the getter of an HTTP request's string field
-// by its protojson name, or nil.
-func httpStringField(name string) func(*authv3.AttributeContext_HttpRequest) string {
-	switch name {
-	case "id":
-		return (*authv3.AttributeContext_HttpRequest).GetId
-	case "method":
-		return (*authv3.AttributeContext_HttpRequest).GetMethod
-	case "path":
-		return (*authv3.AttributeContext_HttpRequest).GetPath
-	case "host":
-		return (*authv3.AttributeContext_HttpRequest).GetHost
-	case "scheme":
-		return (*authv3.AttributeContext_HttpRequest).GetScheme
-	case "query":
-		return (*authv3.AttributeContext_HttpRequest).GetQuery
-	case "fragment":
-		return (*authv3.AttributeContext_HttpRequest).GetFragment
-	case "protocol":
-		return (*authv3.AttributeContext_HttpRequest).GetProtocol
 	}
 	return nil
 }

@@ -2,14 +2,11 @@ package extauthz
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"embassy.dev/embassy/policy/compile"
 )
@@ -59,31 +56,7 @@ func sameKey(t *testing.T, name string, b *compile.Bundle, fk *fastKey, req *aut
 // TestFastKeyEqualsInputKeyOverCorpus computes the key of every corpus
 // request for every corpus policy both ways and requires one key.
 func TestFastKeyEqualsInputKeyOverCorpus(t *testing.T) {
-	dirs, err := os.ReadDir(corpusDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var reqs []*authv3.CheckRequest
-	var bundles []*compile.Bundle
-	for _, d := range dirs {
-		if !d.IsDir() {
-			continue
-		}
-		spec, cf := readCorpus(t, filepath.Join(corpusDir, d.Name()))
-		b, err := compile.Compile("corpus/"+d.Name(), spec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		bundles = append(bundles, b)
-		for _, c := range cf.Cases {
-			var req authv3.CheckRequest
-			if err := protojson.Unmarshal(c.Request, &req); err != nil {
-				t.Fatalf("%s: request: %v", c.Name, err)
-			}
-			reqs = append(reqs, &req)
-		}
-	}
-	bundles = append(bundles, compileRego(t, everyFastField))
+	bundles, reqs := corpusBundles(t)
 	fast, read := 0, 0
 	for _, b := range bundles {
 		fk := newFastKey(b, b.InputDeps())

@@ -1,6 +1,7 @@
 package extauthz
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"net/url"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/hashicorp/go-hclog"
+	"google.golang.org/protobuf/proto"
 
 	"embassy.dev/embassy/policy/engine"
 )
@@ -59,6 +61,7 @@ type logEntry struct {
 	method    string
 	path      string
 	headers   map[string]string // the request's own map, only read
+	raw       []byte            // a wire request, read by the writer instead of the four above
 	flushed   chan struct{}     // set instead of the rest by Flush
 }
 
@@ -121,12 +124,28 @@ func (l *DecisionLog) Record(req *authv3.CheckRequest, d engine.Decision, err er
 	if !l.wanted(d, err) {
 		return
 	}
-	h := req.GetAttributes().GetRequest().GetHttp()
-	e := logEntry{
-		d: d, err: err, id: id, latency: latency,
-		principal: req.GetAttributes().GetSource().GetPrincipal(),
-		method:    h.GetMethod(), path: h.GetPath(), headers: h.GetHeaders(),
+	l.enqueue(logEntry{d: d, err: err, id: id, latency: latency}.of(req))
+}
+
+// RecordWire is Record of a request in its wire form, which it copies
+// only when the line is to be written: the writer decodes it.
+func (l *DecisionLog) RecordWire(raw []byte, d engine.Decision, id string, latency time.Duration) {
+	if !l.wanted(d, nil) {
+		return
 	}
+	l.enqueue(logEntry{d: d, id: id, latency: latency, raw: bytes.Clone(raw)})
+}
+
+// of fills in what the line shows of req.
+func (e logEntry) of(req *authv3.CheckRequest) logEntry {
+	h := req.GetAttributes().GetRequest().GetHttp()
+	e.principal = req.GetAttributes().GetSource().GetPrincipal()
+	e.method, e.path, e.headers = h.GetMethod(), h.GetPath(), h.GetHeaders()
+	return e
+}
+
+// enqueue queues e, or drops it when the queue is full or closed.
+func (l *DecisionLog) enqueue(e logEntry) {
 	select {
 	case <-l.done: // closed: nothing would write it
 		l.dropped.Add(1)
@@ -173,6 +192,13 @@ func (l *DecisionLog) write() {
 // line writes one decision. Errors log at warn so a failing policy
 // stands out.
 func (l *DecisionLog) line(e logEntry) {
+	if e.raw != nil {
+		// The Check path read these bytes as a request before it queued
+		// them, so they decode.
+		req := new(authv3.CheckRequest)
+		_ = proto.Unmarshal(e.raw, req)
+		e = e.of(req)
+	}
 	if l.json != nil {
 		l.json.write(l, e)
 		return

@@ -31,10 +31,16 @@ const pathSettings = "normalize_path, merge_slashes, escaped slashes rejected"
 // TCP check, CONNECT) has nothing to check.
 func checkPath(req *authv3.CheckRequest) error {
 	h := req.GetAttributes().GetRequest().GetHttp()
-	paths := []string{h.GetPath()}
-	if p, ok := h.GetHeaders()[":path"]; ok {
-		paths = append(paths, p)
-	}
+	return checkPaths(h.GetPath(), func(name string) (string, bool) {
+		v, ok := h.GetHeaders()[name]
+		return v, ok
+	})
+}
+
+// checkPaths is checkPath of a request's path and its header.
+func checkPaths(path string, header func(name string) (string, bool)) error {
+	paths := [2]string{path}
+	paths[1], _ = header(":path")
 	for _, p := range paths {
 		if p == "" {
 			continue
