@@ -2,10 +2,17 @@ package extauthz
 
 import (
 	"io"
+	"net"
+	"runtime"
 	"testing"
+	"time"
 
+	"embassy.dev/embassy/policy/engine"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/genproto/googleapis/rpc/code"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 )
 
 // BenchmarkCheckCache times Check called in process (no gRPC), with the
@@ -57,5 +64,66 @@ func BenchmarkCheckCacheGRPC(b *testing.B) {
 	benchChecks(b, client, httpRequest("GET", "/api/books/42", map[string]string{"x-request-id": "bench"}, "spiffe://d/ns/web/sa/frontend"))
 	if st := srv.CacheStats(); st.Hits == 0 {
 		b.Errorf("no hits: %+v", st)
+	}
+}
+
+// BenchmarkCheckServerOptions times cache hits through gRPC on TCP
+// loopback, eight clients each on its own connection, with the Check
+// server's options, without the ones it could do without, and with
+// others that could matter for small unary calls, to keep only those
+// that measurably help. Client and server share the process, and the
+// machine may be busy: compare the CPU per call (cpu-ns/op) of the rows
+// of one run.
+func BenchmarkCheckServerOptions(b *testing.B) {
+	bundle := compileRego(b, "package envoy.authz\n\ndefault allow := false\n\nallow if input.attributes.source.principal == \"spiffe://d/ns/web/sa/frontend\"\n")
+	req := httpRequest("GET", "/api/books/42", map[string]string{"x-request-id": "bench"}, "spiffe://d/ns/web/sa/frontend")
+	for _, c := range []struct {
+		name string
+		opts []grpc.ServerOption
+	}{
+		{"base", baseServerOptions()},
+		{"static-windows", append(baseServerOptions(), staticWindows()...)},
+		{"static-windows+shared-write-buffer", append(append(baseServerOptions(), staticWindows()...), grpc.SharedWriteBuffer(true))},
+		{"static-windows+64KiB-buffers", append(append(baseServerOptions(), staticWindows()...), grpc.WriteBufferSize(64<<10), grpc.ReadBufferSize(64<<10))},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			srv := New(engine.New(), Options{CacheSize: 100, Timeout: time.Minute})
+			if err := srv.Load(bundle); err != nil {
+				b.Fatal(err)
+			}
+			g := grpc.NewServer(c.opts...)
+			g.RegisterService(&checkService, srv)
+			lis, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			go g.Serve(lis)
+			defer g.Stop()
+			clients := make(chan authv3.AuthorizationClient, 8)
+			for range cap(clients) {
+				conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer conn.Close()
+				clients <- authv3.NewAuthorizationClient(conn)
+			}
+			b.SetParallelism(max(1, cap(clients)/runtime.GOMAXPROCS(0)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := processCPU()
+			defer func() { b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op") }()
+			b.RunParallel(func(pb *testing.PB) {
+				client := <-clients
+				defer func() { clients <- client }()
+				for pb.Next() {
+					resp, err := client.Check(b.Context(), req)
+					if err != nil || resp.GetStatus().GetCode() != int32(code.Code_OK) {
+						b.Errorf("%v %v", resp, err)
+						return
+					}
+				}
+			})
+		})
 	}
 }

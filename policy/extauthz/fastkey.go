@@ -50,7 +50,10 @@ type httpField int
 // their proto names, which are also their protojson names.
 var httpFieldNames = [...]protoreflect.Name{"id", "method", "path", "host", "scheme", "query", "fragment", "protocol"}
 
-const httpPath httpField = 2
+const (
+	httpMethod httpField = 1
+	httpPath   httpField = 2
+)
 
 // fieldReader returns the value the input would hold at one path.
 type fieldReader func(r *fastRequest) (v ast.Value, found bool)

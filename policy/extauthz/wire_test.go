@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -339,4 +340,27 @@ func FuzzWireKey(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestWireLogEntryEqualsDecoded requires that a decision line of a
+// request answered from its bytes shows what the decoded request shows.
+func TestWireLogEntryEqualsDecoded(t *testing.T) {
+	_, reqs := corpusBundles(t)
+	for i, req := range append(reqs, envoyRequest()) {
+		raw := mustMarshal(t, req)
+		if _, ok := readWire(raw); !ok {
+			continue
+		}
+		var decoded authv3.CheckRequest
+		if err := proto.Unmarshal(raw, &decoded); err != nil {
+			t.Fatal(err)
+		}
+		got, want := logEntry{}.ofWire(raw), logEntry{}.of(&decoded)
+		if want.headers == nil {
+			want.headers = map[string]string{}
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("request %d: from the bytes %+v, decoded %+v", i, got, want)
+		}
+	}
 }

@@ -71,25 +71,39 @@ func (w wireRequest) httpField(f httpField) string {
 // header returns a header's value; of several entries for one name, the
 // last, as a decoded map holds it.
 func (w wireRequest) header(name string) (value string, found bool) {
+	w.eachHeader(func(k, v []byte) {
+		if string(k) == name {
+			value, found = string(v), true
+		}
+	})
+	return value, found
+}
+
+// headers returns the headers as the decoded map.
+func (w wireRequest) headers() map[string]string {
+	hs := map[string]string{}
+	w.eachHeader(func(k, v []byte) { hs[string(k)] = string(v) })
+	return hs
+}
+
+// eachHeader calls f with each header entry, in order.
+func (w wireRequest) eachHeader(f func(k, v []byte)) {
 	b := w.http
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			break
+			return
 		}
 		b = b[n:]
 		if num == numHeaders && typ == protowire.BytesType {
 			entry, _ := protowire.ConsumeBytes(b)
-			if string(lengthField(entry, 1)) == name {
-				value, found = string(lengthField(entry, 2)), true
-			}
+			f(lengthField(entry, 1), lengthField(entry, 2))
 		}
 		if n = protowire.ConsumeFieldValue(num, typ, b); n < 0 {
-			break
+			return
 		}
 		b = b[n:]
 	}
-	return value, found
 }
 
 // lengthField returns the value of the length-delimited field num of the
