@@ -1,6 +1,7 @@
 package extauthz
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"runtime"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
 )
 
 // BenchmarkCheckCache times Check called in process (no gRPC), with the
@@ -125,5 +127,48 @@ func BenchmarkCheckServerOptions(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// BenchmarkCheckWireHit times a cache hit in process from the request's
+// bytes to the response's: decoded, decided by Check and encoded, as
+// every call was answered before CheckWire, and answered from the bytes
+// by CheckWire; each with the decision logged as JSON (to io.Discard)
+// and unlogged.
+func BenchmarkCheckWireHit(b *testing.B) {
+	bundle := compileRego(b, "package envoy.authz\n\ndefault allow := false\n\nallow if {\n\tinput.attributes.source.principal == \"spiffe://d/ns/a/sa/web\"\n\tstartswith(input.attributes.request.http.path, \"/api/\")\n}\n")
+	raw, err := proto.Marshal(envoyRequest())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, sample := range []float64{1, 0} {
+		for _, path := range []struct {
+			name  string
+			check func(*Server, []byte) ([]byte, error)
+		}{
+			{"decode-check-encode", func(s *Server, raw []byte) ([]byte, error) { return CheckEncoded(b.Context(), s, raw) }},
+			{"wire", func(s *Server, raw []byte) ([]byte, error) { return s.CheckWire(b.Context(), raw) }},
+		} {
+			b.Run(fmt.Sprintf("%s/logged=%v", path.name, sample == 1), func(b *testing.B) {
+				dl := NewDecisionLogJSON(hclog.New(&hclog.LoggerOptions{JSONFormat: true, Output: io.Discard}), io.Discard, nil, sample)
+				defer dl.Close()
+				s := New(engine.New(), Options{DecisionLog: dl, CacheSize: 100, Timeout: time.Minute})
+				if err := s.Load(bundle); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := path.check(s, raw); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := path.check(s, raw); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if st := s.CacheStats(); st.Hits < uint64(b.N) {
+					b.Fatalf("%d hits in %d calls", st.Hits, b.N)
+				}
+			})
+		}
 	}
 }

@@ -146,7 +146,7 @@ func (e logEntry) of(req *authv3.CheckRequest) logEntry {
 // ofWire is of for a request in wire bytes that readWire accepted; it
 // reads only what the line shows, which costs a fraction of decoding.
 func (e logEntry) ofWire(raw []byte) logEntry {
-	w, _ := readWire(raw)
+	w := readScanned(raw)
 	e.principal = w.principal(false)
 	e.method, e.path, e.headers = w.httpField(httpMethod), w.httpField(httpPath), w.headers()
 	return e

@@ -44,11 +44,16 @@ func readWire(b []byte) (w wireRequest, ok bool) {
 	if !scanWire(b) {
 		return w, false
 	}
+	return readScanned(b), true
+}
+
+// readScanned reads b, which scanWire accepted.
+func readScanned(b []byte) (w wireRequest) {
 	attrs := lengthField(b, numAttributes)
 	w.source = lengthField(lengthField(attrs, numSource), numPrincipal)
 	w.destination = lengthField(lengthField(attrs, numDestination), numPrincipal)
 	w.http = lengthField(lengthField(attrs, numRequest), numHTTP)
-	return w, true
+	return w
 }
 
 // hasBody says whether the request carries a body, which the fast key
