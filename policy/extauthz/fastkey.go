@@ -3,6 +3,7 @@ package extauthz
 import (
 	"net/url"
 	"slices"
+	"strconv"
 	"unicode/utf8"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -23,6 +24,7 @@ type fastKey struct {
 	deps   *compile.InputDeps
 	reads  []fieldReader // one per deps.Paths()
 	parsed bool          // a field is in parsed_path or parsed_query
+	texts  bool          // every field is a string field (fieldReader.text)
 }
 
 // fastRequest is one request as the readers see it: its fields, from a
@@ -55,8 +57,13 @@ const (
 	httpPath   httpField = 2
 )
 
-// fieldReader returns the value the input would hold at one path.
-type fieldReader func(r *fastRequest) (v ast.Value, found bool)
+// fieldReader reads the value the input would hold at one path: value
+// as OPA's value; text, set for a path into a string field, as the
+// string, which a key writes without making OPA's value of it.
+type fieldReader struct {
+	value func(r *fastRequest) (v ast.Value, found bool)
+	text  func(r *fastRequest) (s string, found bool)
+}
 
 // newFastKey returns the fast key of a cacheable revision, or nil when
 // its key needs the whole input.
@@ -64,14 +71,15 @@ func newFastKey(b *compile.Bundle, deps *compile.InputDeps) *fastKey {
 	if !deps.Cacheable || b.JWTVerifier() != nil {
 		return nil
 	}
-	k := &fastKey{deps: deps}
+	k := &fastKey{deps: deps, texts: true}
 	for _, p := range deps.Paths() {
 		read := newFieldReader(p)
-		if read == nil {
+		if read.value == nil {
 			return nil
 		}
 		k.reads = append(k.reads, read)
 		k.parsed = k.parsed || p[0].Equal(keyParsedPath) || p[0].Equal(keyParsedQuery)
+		k.texts = k.texts && read.text != nil
 	}
 	return k
 }
@@ -109,12 +117,32 @@ func (k *fastKey) keyOf(src keySource) (key string, ok bool) {
 	if err != nil {
 		return "", false
 	}
+	if k.texts {
+		return k.textKey(r), true
+	}
 	i := 0
 	return k.deps.KeyWith(func([]*ast.Term) (ast.Value, bool, bool) {
-		v, found := k.reads[i](r)
+		v, found := k.reads[i].value(r)
 		i++
 		return v, found, true
 	})
+}
+
+// textKey is the key KeyWith writes for string fields, written from the
+// strings: each field's Rego text (for a string, strconv.Quote's), or
+// SOH when absent, then NUL. TestFastKeyEqualsInputKeyOverCorpus holds
+// it to the input's key.
+func (k *fastKey) textKey(r *fastRequest) string {
+	b := make([]byte, 0, 128)
+	for _, read := range k.reads {
+		if s, found := read.text(r); found {
+			b = strconv.AppendQuote(b, s)
+		} else {
+			b = append(b, 1)
+		}
+		b = append(b, 0)
+	}
+	return string(b)
 }
 
 // decodedRequest is a decoded CheckRequest as a keySource.
@@ -173,7 +201,7 @@ func newFieldReader(p []*ast.Term) fieldReader {
 		return within(p[1:], func(r *fastRequest) ast.Value { return r.parsedQuery })
 	case "attributes":
 	default:
-		return nil
+		return fieldReader{}
 	}
 	switch {
 	case (name(1) == "source" || name(1) == "destination") && name(2) == "principal":
@@ -188,35 +216,41 @@ func newFieldReader(p []*ast.Term) fieldReader {
 	case name(1) == "request" && name(2) == "http":
 		i := slices.Index(httpFieldNames[:], protoreflect.Name(name(3)))
 		if i < 0 {
-			return nil
+			return fieldReader{}
 		}
 		return withinString(p[4:], func(r *fastRequest) (string, bool) {
 			s := r.src.httpField(httpField(i))
 			return s, s != ""
 		})
 	}
-	return nil
+	return fieldReader{}
 }
 
 // within reads rest inside the value get returns.
 func within(rest []*ast.Term, get func(*fastRequest) ast.Value) fieldReader {
-	return func(r *fastRequest) (ast.Value, bool) {
+	return fieldReader{value: func(r *fastRequest) (ast.Value, bool) {
 		v, err := get(r).Find(ast.Ref(rest))
 		return v, err == nil
-	}
+	}}
 }
 
 // withinString reads rest inside a string field that the input holds
-// only when get says so (protojson leaves empty strings out).
+// only when get says so (protojson leaves empty strings out). Nothing is
+// inside a string, so only the string itself, with no rest, is found.
 func withinString(rest []*ast.Term, get func(*fastRequest) (string, bool)) fieldReader {
-	return func(r *fastRequest) (ast.Value, bool) {
-		s, ok := get(r)
+	text := func(r *fastRequest) (string, bool) {
+		if len(rest) > 0 {
+			return "", false
+		}
+		return get(r)
+	}
+	return fieldReader{text: text, value: func(r *fastRequest) (ast.Value, bool) {
+		s, ok := text(r)
 		if !ok {
 			return nil, false
 		}
-		v, err := ast.String(s).Find(ast.Ref(rest))
-		return v, err == nil
-	}
+		return ast.String(s), true
+	}}
 }
 
 // protoBuilds says whether protoValue(m) would succeed, without building

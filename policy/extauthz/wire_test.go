@@ -24,8 +24,8 @@ import (
 	"embassy.dev/embassy/policy/engine"
 )
 
-// corpusBundles compiles every corpus policy, and everyFastField, and
-// returns them with every corpus request.
+// corpusBundles compiles every corpus policy, everyFastField and
+// stringFields, and returns them with every corpus request.
 func corpusBundles(t *testing.T) ([]*compile.Bundle, []*authv3.CheckRequest) {
 	t.Helper()
 	dirs, err := os.ReadDir(corpusDir)
@@ -52,7 +52,7 @@ func corpusBundles(t *testing.T) ([]*compile.Bundle, []*authv3.CheckRequest) {
 			reqs = append(reqs, &req)
 		}
 	}
-	return append(bundles, compileRego(t, everyFastField)), reqs
+	return append(bundles, compileRego(t, everyFastField), compileRego(t, stringFields)), reqs
 }
 
 // envoyRequest is a request as Envoy sends one, with the fields a fast
@@ -307,8 +307,8 @@ func FuzzWireKey(f *testing.F) {
 	}
 	f.Add(requestWithPath("/\xff"))
 	f.Add([]byte{0x0a, 0x02, 0x0a, 0x00})
-	b := compileRego(f, everyFastField)
-	fk := newFastKey(b, b.InputDeps())
+	b, strs := compileRego(f, everyFastField), compileRego(f, stringFields)
+	fk, sk := newFastKey(b, b.InputDeps()), newFastKey(strs, strs.InputDeps())
 	cached := New(engine.New(), Options{CacheSize: 100, Timeout: time.Minute})
 	if err := cached.Load(b); err != nil {
 		f.Fatal(err)
@@ -317,6 +317,7 @@ func FuzzWireKey(f *testing.F) {
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		sameWireKey(t, "fuzzed", fk, raw)
+		sameWireKey(t, "fuzzed", sk, raw)
 		var req authv3.CheckRequest
 		uerr := proto.Unmarshal(raw, &req)
 		for range 2 {
