@@ -14,12 +14,14 @@ import (
 )
 
 // fastKey computes a cacheable revision's cache key straight from the
-// CheckRequest, so a hit skips building the input document, which is
-// most of what a cached Check would otherwise cost. It reads each field
-// of compile.InputDeps from the request's Go fields and hands the values
-// to the same key writer as the input's, so both give one key. A
-// revision gets one only when every field it keys on is one fastKey can
-// read (fieldReader) and no JWT claims join the input.
+// CheckRequest, decoded or still in its wire bytes (keySource), so a hit
+// skips building the input document, which is most of what a cached
+// Check would otherwise cost. It reads each field of compile.InputDeps
+// from the request and writes the key the input's would be: with the
+// same key writer (InputDeps.KeyWith), or, when every field is a string,
+// as that writer writes strings (textKey). A revision gets one only when
+// every field it keys on is one fastKey can read (fieldReader) and no JWT
+// claims join the input.
 type fastKey struct {
 	deps   *compile.InputDeps
 	reads  []fieldReader // one per deps.Paths()
