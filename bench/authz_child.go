@@ -217,13 +217,13 @@ func (s *embassyServer) CacheStats() (*extauthz.CacheStats, error) {
 }
 
 // Stop closes the child's stdin, which ends it once it has written what
-// it keeps till the end (its CPU profile), and waits five seconds for
+// it keeps till the end (its CPU profile), and waits up to twenty seconds for
 // that before stopping it as any server process.
 func (s *embassyServer) Stop() {
 	s.in.Close()
 	select {
 	case <-s.exited:
-	case <-time.After(5 * time.Second):
+	case <-time.After(20 * time.Second):
 	}
 	s.serverProc.Stop()
 }

@@ -73,12 +73,21 @@ func (s *grpcServer) waitCheck(ctx context.Context, probe *authv3.CheckRequest) 
 	})
 }
 
+// Envoy's HTTP/2 flow-control windows, fixed (Http2ProtocolOptions'
+// defaults): Envoy sends no bandwidth-estimation pings, which gRPC-Go's
+// clients send by default and every server must then answer.
+const (
+	envoyStreamWindow = 16 << 20
+	envoyConnWindow   = 24 << 20
+)
+
 // checkDecider opens gRPC clients of the Check server at target (any
-// target grpc.NewClient takes), each on its own connection, asking about
-// reqs.
+// target grpc.NewClient takes), each on its own connection with Envoy's
+// windows, asking about reqs.
 func checkDecider(target string, reqs []*authv3.CheckRequest) newDecider {
 	return func() (decider, func(), error) {
-		conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		conn, err := grpc.NewClient(target, grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithInitialWindowSize(envoyStreamWindow), grpc.WithInitialConnWindowSize(envoyConnWindow))
 		if err != nil {
 			return nil, nil, err
 		}

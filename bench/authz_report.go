@@ -31,7 +31,7 @@ func WriteAuthzTable(w io.Writer, r *AuthzReport) error {
 	if r.PeerSkipped != "" {
 		peer = "none, skipped: " + r.PeerSkipped
 	}
-	fmt.Fprintf(w, "side by side, %d rounds alternating which side goes first; embassy: its Check server in a child process, gRPC on TCP loopback, decision log as the agent's with --log-json (every denial, %.0f%% of allows); peer: %s\n\n", r.Rounds, 100*extauthz.DefaultDecisionLogSample, peer)
+	fmt.Fprintf(w, "side by side, %d rounds alternating which side goes first; clients: gRPC-Go with Envoy's fixed HTTP/2 windows; embassy: its Check server in a child process, gRPC on TCP loopback, decision log as the agent's with --log-json (every denial, %.0f%% of allows); peer: %s\n\n", r.Rounds, 100*extauthz.DefaultDecisionLogSample, peer)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "scenario\tclients\tside\tcalls\tp50\tp99\tcalls/s\tserver CPU/call\tvs peer")
 	for _, sc := range r.Scenarios {

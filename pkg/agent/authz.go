@@ -220,6 +220,21 @@ func (a *Authz) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.Ch
 	return combine(resps), nil
 }
 
+// CheckWire is Check of a request in its wire form, as the gRPC server
+// serves it: with one policy (the usual case), that policy's server
+// answers from the bytes when it can (extauthz.Server.CheckWire, whose
+// own deadline is the one a Check would set); otherwise the request is
+// decoded and decided by Check.
+func (a *Authz) CheckWire(ctx context.Context, raw []byte) ([]byte, error) {
+	a.mu.RLock()
+	synced, list := a.synced, a.policies
+	a.mu.RUnlock()
+	if synced && len(list) == 1 {
+		return list[0].check.CheckWire(ctx, raw)
+	}
+	return extauthz.CheckEncoded(ctx, a, raw)
+}
+
 // unsyncedReason is the answer to every Check before the control plane
 // has said which policies apply to the workload (possibly none).
 const unsyncedReason = "no authorization policy set received from the control plane yet for this workload: denying until it arrives"

@@ -83,16 +83,16 @@ func (c *decisionCache) decide(b *compile.Bundle, input any, eval func() (engine
 		c.uncacheable.Add(1)
 		return eval()
 	}
-	if d, hit := rc.lru.get(key); hit {
+	if v, hit := rc.lru.get(key); hit {
 		c.hits.Add(1)
-		return cloneDecision(d), nil
+		return cloneDecision(v.d), nil
 	}
 	c.misses.Add(1)
 	d, err := eval()
 	// The engine may have swapped revisions since b was read: only b's
 	// own answers go into b's cache.
 	if err == nil && !d.Failed && d.Revision == b.Revision() && d.Policy == b.Name() {
-		rc.lru.put(key, cloneDecision(d))
+		rc.lru.put(key, &cached{d: cloneDecision(d), wire: newWireAnswer(d)})
 	}
 	return d, err
 }
@@ -112,11 +112,40 @@ func (c *decisionCache) hit(b *compile.Bundle, req *authv3.CheckRequest) (d engi
 	if !ok {
 		return d, false
 	}
-	if d, ok = rc.lru.get(key); !ok {
+	v, ok := rc.lru.get(key)
+	if !ok {
 		return d, false
 	}
 	c.hits.Add(1)
-	return cloneDecision(d), true
+	return cloneDecision(v.d), true
+}
+
+// hitWire is hit for a request still in its wire bytes: it answers with
+// the cached decision and its encoded response, neither of which the
+// caller may change. On a miss, or when the bytes are not a request the
+// cache reads (readWire) or one whose path is refused, ok is false and
+// the request takes the full path, which counts it.
+func (c *decisionCache) hitWire(b *compile.Bundle, raw []byte) (v *cached, ok bool) {
+	if c == nil {
+		return nil, false
+	}
+	rc := c.forBundle(b)
+	if rc == nil || rc.fast == nil {
+		return nil, false
+	}
+	w, ok := readWire(raw)
+	if !ok || checkPaths(w.httpField(httpPath), w.header) != nil {
+		return nil, false
+	}
+	key, ok := rc.fast.keyWire(w)
+	if !ok {
+		return nil, false
+	}
+	if v, ok = rc.lru.get(key); !ok || v.wire == nil {
+		return nil, false
+	}
+	c.hits.Add(1)
+	return v, true
 }
 
 // forBundle returns b's cache, or nil while b is being analysed: the

@@ -2,6 +2,8 @@ package extauthz
 
 import (
 	"net/url"
+	"slices"
+	"strconv"
 	"unicode/utf8"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -12,28 +14,58 @@ import (
 )
 
 // fastKey computes a cacheable revision's cache key straight from the
-// CheckRequest, so a hit skips building the input document, which is
-// most of what a cached Check would otherwise cost. It reads each field
-// of compile.InputDeps from the request's Go fields and hands the values
-// to the same key writer as the input's, so both give one key. A
-// revision gets one only when every field it keys on is one fastKey can
-// read (fieldReader) and no JWT claims join the input.
+// CheckRequest, decoded or still in its wire bytes (keySource), so a hit
+// skips building the input document, which is most of what a cached
+// Check would otherwise cost. It reads each field of compile.InputDeps
+// from the request and writes the key the input's would be: with the
+// same key writer (InputDeps.KeyWith), or, when every field is a string,
+// as that writer writes strings (textKey). A revision gets one only when
+// every field it keys on is one fastKey can read (fieldReader) and no JWT
+// claims join the input.
 type fastKey struct {
 	deps   *compile.InputDeps
 	reads  []fieldReader // one per deps.Paths()
 	parsed bool          // a field is in parsed_path or parsed_query
+	texts  bool          // every field is a string field (fieldReader.text)
 }
 
-// fastRequest is one request as the readers see it: its HTTP part and
-// its parsed path and query, as InputValue parses them.
+// fastRequest is one request as the readers see it: its fields, from a
+// decoded CheckRequest or from its wire bytes, and its parsed path and
+// query, as InputValue parses them.
 type fastRequest struct {
-	req                     *authv3.CheckRequest
-	h                       *authv3.AttributeContext_HttpRequest
+	src                     keySource
 	parsedPath, parsedQuery ast.Value
 }
 
-// fieldReader returns the value the input would hold at one path.
-type fieldReader func(r *fastRequest) (v ast.Value, found bool)
+// keySource is where a fast key reads a request's fields: a decoded
+// CheckRequest (decodedRequest) or its wire bytes (wireRequest). Both
+// give a field the value the input holds, so both give one key.
+type keySource interface {
+	principal(destination bool) string
+	httpField(f httpField) string
+	header(name string) (value string, found bool)
+}
+
+// httpField is one of the HTTP request's string fields a key reads, by
+// its index in httpFieldNames.
+type httpField int
+
+// httpFieldNames are the HTTP request's string fields a key reads, by
+// their proto names, which are also their protojson names.
+var httpFieldNames = [...]protoreflect.Name{"id", "method", "path", "host", "scheme", "query", "fragment", "protocol"}
+
+const (
+	httpMethod httpField = 1
+	httpPath   httpField = 2
+)
+
+// fieldReader reads the value the input would hold at one path: value
+// as OPA's value; text, set for a path into a string field, as the
+// string, which a key writes without making OPA's value of it.
+type fieldReader struct {
+	value func(r *fastRequest) (v ast.Value, found bool)
+	text  func(r *fastRequest) (s string, found bool)
+}
 
 // newFastKey returns the fast key of a cacheable revision, or nil when
 // its key needs the whole input.
@@ -41,14 +73,15 @@ func newFastKey(b *compile.Bundle, deps *compile.InputDeps) *fastKey {
 	if !deps.Cacheable || b.JWTVerifier() != nil {
 		return nil
 	}
-	k := &fastKey{deps: deps}
+	k := &fastKey{deps: deps, texts: true}
 	for _, p := range deps.Paths() {
 		read := newFieldReader(p)
-		if read == nil {
+		if read.value == nil {
 			return nil
 		}
 		k.reads = append(k.reads, read)
 		k.parsed = k.parsed || p[0].Equal(keyParsedPath) || p[0].Equal(keyParsedQuery)
+		k.texts = k.texts && read.text != nil
 	}
 	return k
 }
@@ -61,24 +94,80 @@ func (k *fastKey) key(req *authv3.CheckRequest) (key string, ok bool) {
 	if !protoBuilds(req.ProtoReflect()) || !bodyParses(h) {
 		return "", false
 	}
-	r := &fastRequest{req: req, h: h}
+	return k.keyOf(decodedRequest{req: req, h: h})
+}
+
+// keyWire is key of a request read from its wire bytes. A request with a
+// body takes the full path, which parses it.
+func (k *fastKey) keyWire(w wireRequest) (key string, ok bool) {
+	if w.hasBody() {
+		return "", false
+	}
+	return k.keyOf(w)
+}
+
+func (k *fastKey) keyOf(src keySource) (key string, ok bool) {
+	r := &fastRequest{src: src}
 	var err error
 	// Only a path that parses builds an input; parsing the query too
 	// costs as much again, so that waits until a field needs it.
 	if k.parsed {
-		r.parsedPath, r.parsedQuery, err = parsePath(h.GetPath())
+		r.parsedPath, r.parsedQuery, err = parsePath(src.httpField(httpPath))
 	} else {
-		_, err = url.Parse(h.GetPath())
+		_, err = url.Parse(src.httpField(httpPath))
 	}
 	if err != nil {
 		return "", false
 	}
+	if k.texts {
+		return k.textKey(r), true
+	}
 	i := 0
 	return k.deps.KeyWith(func([]*ast.Term) (ast.Value, bool, bool) {
-		v, found := k.reads[i](r)
+		v, found := k.reads[i].value(r)
 		i++
 		return v, found, true
 	})
+}
+
+// textKey is the key KeyWith writes for string fields, written from the
+// strings: each field's Rego text (for a string, strconv.Quote's), or
+// SOH when absent, then NUL. TestFastKeyEqualsInputKeyOverCorpus holds
+// it to the input's key.
+func (k *fastKey) textKey(r *fastRequest) string {
+	b := make([]byte, 0, 128)
+	for _, read := range k.reads {
+		if s, found := read.text(r); found {
+			b = strconv.AppendQuote(b, s)
+		} else {
+			b = append(b, 1)
+		}
+		b = append(b, 0)
+	}
+	return string(b)
+}
+
+// decodedRequest is a decoded CheckRequest as a keySource.
+type decodedRequest struct {
+	req *authv3.CheckRequest
+	h   *authv3.AttributeContext_HttpRequest
+}
+
+func (d decodedRequest) principal(destination bool) string {
+	if destination {
+		return d.req.GetAttributes().GetDestination().GetPrincipal()
+	}
+	return d.req.GetAttributes().GetSource().GetPrincipal()
+}
+
+func (d decodedRequest) httpField(f httpField) string {
+	h := d.h
+	return [...]string{h.GetId(), h.GetMethod(), h.GetPath(), h.GetHost(), h.GetScheme(), h.GetQuery(), h.GetFragment(), h.GetProtocol()}[f]
+}
+
+func (d decodedRequest) header(name string) (string, bool) {
+	v, ok := d.h.GetHeaders()[name]
+	return v, ok
 }
 
 // bodyParses says whether InputValue would parse h's body without error;
@@ -114,81 +203,56 @@ func newFieldReader(p []*ast.Term) fieldReader {
 		return within(p[1:], func(r *fastRequest) ast.Value { return r.parsedQuery })
 	case "attributes":
 	default:
-		return nil
+		return fieldReader{}
 	}
 	switch {
 	case (name(1) == "source" || name(1) == "destination") && name(2) == "principal":
-		peer := name(1)
+		destination := name(1) == "destination"
 		return withinString(p[3:], func(r *fastRequest) (string, bool) {
-			a := r.req.GetAttributes()
-			s := a.GetSource().GetPrincipal()
-			if peer == "destination" {
-				s = a.GetDestination().GetPrincipal()
-			}
+			s := r.src.principal(destination)
 			return s, s != ""
 		})
 	case name(1) == "request" && name(2) == "http" && name(3) == "headers" && name(4) != "":
 		header := name(4)
-		return withinString(p[5:], func(r *fastRequest) (string, bool) {
-			v, ok := r.h.GetHeaders()[header]
-			return v, ok
-		})
+		return withinString(p[5:], func(r *fastRequest) (string, bool) { return r.src.header(header) })
 	case name(1) == "request" && name(2) == "http":
-		field := httpStringField(name(3))
-		if field == nil {
-			return nil
+		i := slices.Index(httpFieldNames[:], protoreflect.Name(name(3)))
+		if i < 0 {
+			return fieldReader{}
 		}
 		return withinString(p[4:], func(r *fastRequest) (string, bool) {
-			s := field(r.h)
+			s := r.src.httpField(httpField(i))
 			return s, s != ""
 		})
 	}
-	return nil
-}
-
-// httpStringField returns the getter of an HTTP request's string field
-// by its protojson name, or nil.
-func httpStringField(name string) func(*authv3.AttributeContext_HttpRequest) string {
-	switch name {
-	case "id":
-		return (*authv3.AttributeContext_HttpRequest).GetId
-	case "method":
-		return (*authv3.AttributeContext_HttpRequest).GetMethod
-	case "path":
-		return (*authv3.AttributeContext_HttpRequest).GetPath
-	case "host":
-		return (*authv3.AttributeContext_HttpRequest).GetHost
-	case "scheme":
-		return (*authv3.AttributeContext_HttpRequest).GetScheme
-	case "query":
-		return (*authv3.AttributeContext_HttpRequest).GetQuery
-	case "fragment":
-		return (*authv3.AttributeContext_HttpRequest).GetFragment
-	case "protocol":
-		return (*authv3.AttributeContext_HttpRequest).GetProtocol
-	}
-	return nil
+	return fieldReader{}
 }
 
 // within reads rest inside the value get returns.
 func within(rest []*ast.Term, get func(*fastRequest) ast.Value) fieldReader {
-	return func(r *fastRequest) (ast.Value, bool) {
+	return fieldReader{value: func(r *fastRequest) (ast.Value, bool) {
 		v, err := get(r).Find(ast.Ref(rest))
 		return v, err == nil
-	}
+	}}
 }
 
 // withinString reads rest inside a string field that the input holds
-// only when get says so (protojson leaves empty strings out).
+// only when get says so (protojson leaves empty strings out). Nothing is
+// inside a string, so only the string itself, with no rest, is found.
 func withinString(rest []*ast.Term, get func(*fastRequest) (string, bool)) fieldReader {
-	return func(r *fastRequest) (ast.Value, bool) {
-		s, ok := get(r)
+	text := func(r *fastRequest) (string, bool) {
+		if len(rest) > 0 {
+			return "", false
+		}
+		return get(r)
+	}
+	return fieldReader{text: text, value: func(r *fastRequest) (ast.Value, bool) {
+		s, ok := text(r)
 		if !ok {
 			return nil, false
 		}
-		v, err := ast.String(s).Find(ast.Ref(rest))
-		return v, err == nil
-	}
+		return ast.String(s), true
+	}}
 }
 
 // protoBuilds says whether protoValue(m) would succeed, without building

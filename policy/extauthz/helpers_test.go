@@ -27,6 +27,13 @@ import (
 // serve starts a Server for e on a unix socket and returns a client of it.
 func serve(t testing.TB, e *engine.Engine, o Options) (authv3.AuthorizationClient, *Server) {
 	t.Helper()
+	conn, s := serveConn(t, e, o)
+	return authv3.NewAuthorizationClient(conn), s
+}
+
+// serveConn is serve, returning the client's connection.
+func serveConn(t testing.TB, e *engine.Engine, o Options) (*grpc.ClientConn, *Server) {
+	t.Helper()
 	// Unix socket paths are short; t.TempDir's can be too long.
 	dir, err := os.MkdirTemp("", "authz")
 	if err != nil {
@@ -58,7 +65,7 @@ func serve(t testing.TB, e *engine.Engine, o Options) (authv3.AuthorizationClien
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return authv3.NewAuthorizationClient(conn), s
+	return conn, s
 }
 
 // compileRego compiles one module with spec edits.

@@ -40,7 +40,7 @@ func (w *stuckWriter) Write(p []byte) (int, error) {
 func TestCheckNeverWaitsForTheLog(t *testing.T) {
 	w := &stuckWriter{release: make(chan struct{})}
 	dl := NewDecisionLog(hclog.New(&hclog.LoggerOptions{JSONFormat: true, Output: w, Level: hclog.Info}), nil, 1)
-	srv := New(load(t, compileRego(t, getOnly)), Options{DecisionLog: dl})
+	srv := New(load(t, compileRego(t, getOnly)), Options{DecisionLog: dl, Timeout: time.Minute})
 
 	const n = DecisionLogBuffer + 500
 	done := make(chan struct{})
@@ -87,7 +87,7 @@ func TestDecisionLogSample(t *testing.T) {
 		var logs syncBuffer
 		dl := NewDecisionLog(jsonLogger(&logs), nil, tc.sample)
 		logs.flush = dl.Flush
-		srv := New(load(t, compileRego(t, getOnly)), Options{DecisionLog: dl})
+		srv := New(load(t, compileRego(t, getOnly)), Options{DecisionLog: dl, Timeout: time.Minute})
 		for range 200 {
 			check(t, directClient{srv}, httpRequest("GET", "/books", nil, ""))
 		}
@@ -114,7 +114,7 @@ func TestDecisionLogOffBuildsNothing(t *testing.T) {
 	dl := NewDecisionLog(hclog.New(&hclog.LoggerOptions{Output: w, Level: hclog.Warn}), nil, 1)
 	defer dl.Close()
 	defer close(w.release)
-	srv := New(load(t, compileRego(t, getOnly)), Options{DecisionLog: dl})
+	srv := New(load(t, compileRego(t, getOnly)), Options{DecisionLog: dl, Timeout: time.Minute})
 	for range 3 * DecisionLogBuffer {
 		check(t, directClient{srv}, httpRequest("POST", "/books", nil, ""))
 		check(t, directClient{srv}, httpRequest("GET", "/books", nil, ""))
