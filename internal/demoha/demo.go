@@ -155,17 +155,31 @@ func (d *demo) say(format string, args ...any) {
 	fmt.Fprintf(d.out, "    "+format+"\n", args...)
 }
 
-// ctl runs embassyctl against r and returns its standard output.
+// ctlRetry bounds how long ctl sends a command again while the store
+// answers that etcd is busy: on a loaded machine a request can outlast
+// the replicas' --etcd-timeout without anything being wrong.
+const ctlRetry = 20 * time.Second
+
+// ctl runs embassyctl against r and returns its standard output. A
+// command refused because etcd did not answer in time is sent again, for
+// at most ctlRetry: every command the demo sends is safe to repeat.
 func (d *demo) ctl(r *replica, args ...string) (string, error) {
-	cmd := exec.Command(filepath.Join(d.bin, "embassyctl"), args...)
-	cmd.Env = append(os.Environ(), "EMBASSY_SERVER=http://"+r.api, "EMBASSY_TOKEN_FILE="+filepath.Join(r.dataDir, "admin-token"))
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
+	began := time.Now()
+	for {
+		cmd := exec.Command(filepath.Join(d.bin, "embassyctl"), args...)
+		cmd.Env = append(os.Environ(), "EMBASSY_SERVER=http://"+r.api, "EMBASSY_TOKEN_FILE="+filepath.Join(r.dataDir, "admin-token"))
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err == nil {
+			return string(out), nil
+		}
+		if strings.Contains(stderr.String(), "does not answer or has no quorum") && time.Since(began) < ctlRetry {
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
 		return "", fmt.Errorf("embassyctl %s on %s: %v: %s", strings.Join(args, " "), r.name, err, stderr.String())
 	}
-	return string(out), nil
 }
 
 // within polls cond every 100 ms until it holds or d passes, and
