@@ -1,0 +1,59 @@
+package controlplane
+
+import (
+	"time"
+
+	"embassy.dev/embassy/pkg/rollout"
+	"embassy.dev/embassy/pkg/status"
+)
+
+// A replica publishes its latest pushes and its proxies' answers to them
+// (rollout.Report) with its proxies, and gathers the others', so a change
+// id, the same store revision everywhere, reports every replica's proxies.
+const (
+	// fleetReportProxies bounds the proxies, summed over pushes, a
+	// published report lists; the latest push is always listed whole.
+	fleetReportProxies = 10_000
+	// fleetGatheredPushes is how many pushes of each other replica a
+	// replica remembers, so a change older than what that replica still
+	// publishes is answered for.
+	fleetGatheredPushes = 256
+)
+
+// Change reports the change of revision across the fleet: this
+// replica's own pushes and answers, merged with what every other live
+// replica published at most fleetInterval ago. A proxy is judged by the
+// replica it is connected to now.
+func (f *fleet) Change(revision int64) (rollout.Change, bool) {
+	local, ok := f.changes.Change(revision)
+	parts := []rollout.Part{{Replica: f.self, Change: local, Known: ok}}
+	where := f.where()
+	f.mu.Lock()
+	for replica, r := range f.reports {
+		c, ok := r.Change(revision)
+		parts = append(parts, rollout.Part{Replica: replica, Change: c, Known: ok})
+	}
+	f.mu.Unlock()
+	return rollout.Merge(revision, parts, func(node string) string { return where[node] })
+}
+
+// where maps each connected proxy's node key to the replica it connected
+// to last.
+func (f *fleet) where() map[string]string {
+	byReplica := map[string][]status.Proxy{f.self: f.local.Proxies()}
+	f.mu.Lock()
+	for replica, ps := range f.others {
+		byReplica[replica] = ps
+	}
+	f.mu.Unlock()
+	at, since := map[string]string{}, map[string]time.Time{}
+	for replica, ps := range byReplica {
+		for _, p := range ps {
+			k := nodeKey(p)
+			if s, seen := since[k]; !seen || p.ConnectedSince.After(s) {
+				at[k], since[k] = replica, p.ConnectedSince
+			}
+		}
+	}
+	return at
+}
