@@ -13,7 +13,7 @@ import (
 const (
 	// fleetReportProxies bounds the proxies, summed over pushes, a
 	// published report lists; the latest push is always listed whole.
-	fleetReportProxies = 10_000
+	fleetReportProxies = 4_000
 	// fleetGatheredPushes is how many pushes of each other replica a
 	// replica remembers, so a change older than what that replica still
 	// publishes is answered for.
