@@ -117,7 +117,7 @@ func TestApplyWaitReportsANackOnAnotherReplica(t *testing.T) {
 // TestEveryReplicaReportsTheWholeFleetsChangesAndEvents: once every
 // proxy acked a change applied through the first replica, the third
 // reports each proxy with its replica, and lists the others' proxies'
-// connect events.
+// connect events and each replica's ack of its push.
 func TestEveryReplicaReportsTheWholeFleetsChangesAndEvents(t *testing.T) {
 	rs := startFleet(t, 3)
 	connectFleet(t, rs, acking)
@@ -140,15 +140,19 @@ func TestEveryReplicaReportsTheWholeFleetsChangesAndEvents(t *testing.T) {
 		}
 		return true, ""
 	})
-	poll.UntilState(t, "the third replica to list the other replicas' connect events", func() (bool, string) {
+	rev := rs[0].cp.Store().Revision()
+	poll.UntilState(t, "the third replica to list the other replicas' connect and ack events", func() (bool, string) {
 		var evs apiwire.EventsResponse
-		rs[2].getJSON(t, "/v1/events?kind=connect&limit=0", &evs)
-		seen := map[string]bool{}
+		rs[2].getJSON(t, "/v1/events?limit=0", &evs)
+		connected, acked := map[string]bool{}, map[string]bool{}
 		for _, e := range evs.Events {
-			if e.Kind == events.KindConnect && want[e.Proxy] == e.Replica {
-				seen[e.Proxy] = true
+			switch {
+			case e.Kind == events.KindConnect && want[e.Proxy] == e.Replica:
+				connected[e.Proxy] = true
+			case e.Kind == events.KindAck && e.Revision >= rev && e.Proxies == 1:
+				acked[e.Replica] = true
 			}
 		}
-		return len(seen) == 3, fmt.Sprintf("%+v", evs.Events)
+		return len(connected) == 3 && len(acked) == 3, fmt.Sprintf("%+v", evs.Events)
 	})
 }

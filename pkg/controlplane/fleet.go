@@ -66,6 +66,9 @@ type fleet struct {
 	// connected is this replica's proxies at the last exchange, by node
 	// key, for its connect and disconnect events.
 	connected map[string]status.Proxy
+	// acked is the revisions of this replica's pushes whose ack event
+	// is published, among those its report lists.
+	acked map[int64]bool
 }
 
 // proxyRegistry is what /v1/proxies reads: the fleet on etcd, this

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"embassy.dev/embassy/pkg/events"
+	"embassy.dev/embassy/pkg/rollout"
 	"embassy.dev/embassy/pkg/status"
 )
 
@@ -27,6 +28,7 @@ func (f *fleet) report(now time.Time) fleetReport {
 	proxies := f.local.Proxies()
 	f.noteConnections(proxies, now)
 	r := fleetReport{Epoch: f.epoch, Proxies: proxies, Changes: f.changes.Report(fleetReportProxies)}
+	f.noteAcks(r.Changes)
 	for _, e := range f.events.Own(now.Add(-fleetEventWindow), fleetEvents) {
 		r.Events = append(r.Events, forPeers(e))
 	}
@@ -71,4 +73,28 @@ func forPeers(e events.Event) events.Event {
 		e.Refusal = &r
 	}
 	return e
+}
+
+// noteAcks publishes an ack event for each push of this replica that
+// every proxy it changed has acknowledged since the last report: one
+// event per push, however many proxies, so a busy fleet's events stay
+// readable. A push that changed no proxy has none.
+func (f *fleet) noteAcks(r rollout.Report) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	announced := make(map[int64]bool, len(r.Pushes))
+	for _, p := range r.Pushes {
+		if f.acked[p.Revision] {
+			announced[p.Revision] = true
+			continue
+		}
+		c, _ := r.Change(p.Revision)
+		if c.State != rollout.Converged || len(c.Proxies) == 0 {
+			continue
+		}
+		announced[p.Revision] = true
+		f.events.Publish(events.Event{Time: c.ConvergedAt, Kind: events.KindAck, Revision: p.Revision, Proxies: len(c.Proxies),
+			DurationSeconds: c.ConvergenceSeconds, Message: fmt.Sprintf("every proxy the push of revision %d changed on this replica acknowledged it", p.Revision)})
+	}
+	f.acked = announced
 }

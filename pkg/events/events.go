@@ -29,6 +29,9 @@ const (
 	// replica, when several control planes share an etcd store.
 	KindConnect    = "connect"
 	KindDisconnect = "disconnect"
+	// KindAck: every proxy a push of a replica changed acknowledged it,
+	// when several control planes share an etcd store.
+	KindAck = "ack"
 )
 
 // DefaultSize is how many events a Bus keeps when New is given no size.
