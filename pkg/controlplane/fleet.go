@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -58,6 +59,11 @@ type fleet struct {
 	epoch   int64
 	log     hclog.Logger
 
+	// gathering serializes reads of the others' reports; unreachable
+	// says the last call to etcd failed, so no request waits on it.
+	gathering   sync.Mutex
+	unreachable atomic.Bool
+
 	mu sync.Mutex
 	// others is each other replica's proxies, and reports what this
 	// replica gathered of its pushes, by replica, while its report is live.
@@ -66,6 +72,8 @@ type fleet struct {
 	// connected is this replica's proxies at the last exchange, by node
 	// key, for its connect and disconnect events.
 	connected map[string]status.Proxy
+	// gathered is when the others' reports were last read.
+	gathered time.Time
 	// acked is the revisions of this replica's pushes whose ack event
 	// is published, among those its report lists.
 	acked map[int64]bool
@@ -157,9 +165,19 @@ func (f *fleet) exchange(ctx context.Context) error {
 		return err
 	}
 	if err := f.e.PublishLive(ctx, fleetKey+f.self, raw, fleetTTL); err != nil {
+		f.unreachable.Store(true)
 		return err
 	}
+	f.gathering.Lock()
+	defer f.gathering.Unlock()
+	return f.gather(ctx)
+}
+
+// gather reads the other replicas' reports; f.gathering is held, so a
+// read Change asks for and the periodic one do not undo each other.
+func (f *fleet) gather(ctx context.Context) error {
 	live, err := f.e.ReadLive(ctx)
+	f.unreachable.Store(err != nil)
 	if err != nil {
 		return err
 	}
@@ -181,7 +199,7 @@ func (f *fleet) exchange(ctx context.Context) error {
 		f.events.Relay(replica, r.Epoch, r.Events)
 	}
 	f.mu.Lock()
-	f.others, f.reports = others, reports
+	f.others, f.reports, f.gathered = others, reports, time.Now()
 	f.mu.Unlock()
 	return nil
 }

@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"context"
 	"time"
 
 	"embassy.dev/embassy/pkg/rollout"
@@ -18,6 +19,13 @@ const (
 	// replica remembers, so a change older than what that replica still
 	// publishes is answered for.
 	fleetGatheredPushes = 256
+	// fleetFresh is how old the others' reports may be when a change is
+	// asked for; older, they are read again (within fleetFreshTimeout),
+	// so apply --wait, which asks five times a second, hears of an answer
+	// as soon as its replica publishes it rather than on this replica's
+	// next second.
+	fleetFresh        = 200 * time.Millisecond
+	fleetFreshTimeout = 500 * time.Millisecond
 )
 
 // Change reports the change of revision across the fleet: this
@@ -25,6 +33,7 @@ const (
 // replica published at most fleetInterval ago. A proxy is judged by the
 // replica it is connected to now.
 func (f *fleet) Change(revision int64) (rollout.Change, bool) {
+	f.refresh()
 	local, ok := f.changes.Change(revision)
 	parts := []rollout.Part{{Replica: f.self, Change: local, Known: ok}}
 	where := f.where()
@@ -35,6 +44,27 @@ func (f *fleet) Change(revision int64) (rollout.Change, bool) {
 	}
 	f.mu.Unlock()
 	return rollout.Merge(revision, parts, func(node string) string { return where[node] })
+}
+
+// refresh reads the others' reports again when they are older than
+// fleetFresh, unless etcd did not answer last time (they then stay as
+// last read, and the periodic exchange finds out when it is back) or a
+// read is under way: a request never waits on etcd for more than
+// fleetFreshTimeout.
+func (f *fleet) refresh() {
+	f.mu.Lock()
+	stale := time.Since(f.gathered) > fleetFresh
+	f.mu.Unlock()
+	if !stale || f.unreachable.Load() || !f.gathering.TryLock() {
+		// A read under way (the periodic one) brings them soon enough.
+		return
+	}
+	defer f.gathering.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), fleetFreshTimeout)
+	defer cancel()
+	if err := f.gather(ctx); err != nil {
+		f.log.Debug("reading the fleet's reports for a change failed", "error", err)
+	}
 }
 
 // where maps each connected proxy's node key to the replica it connected
