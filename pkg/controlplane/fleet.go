@@ -59,6 +59,10 @@ type fleet struct {
 	epoch   int64
 	log     hclog.Logger
 
+	// settled is signalled when a push of this replica needs no more
+	// answers.
+	settled chan struct{}
+
 	// gathering serializes reads of the others' reports; unreachable
 	// says the last call to etcd failed, so no request waits on it.
 	gathering   sync.Mutex
@@ -105,6 +109,13 @@ func (c *ControlPlane) startFleet() {
 	}
 	c.fleet = &fleet{local: c.xds, changes: c.changes, events: c.obs.events, e: e, self: c.APIAddr(),
 		epoch: time.Now().UnixNano(), log: c.log.Named("fleet")}
+	c.fleet.settled = make(chan struct{}, 1)
+	c.changes.OnSettled(func(int64) {
+		select {
+		case c.fleet.settled <- struct{}{}:
+		default: // an exchange is already due
+		}
+	})
 	c.obs.events.SetReplica(c.fleet.self)
 	c.goRun(func() { c.fleet.run(c.runCtx) })
 }
@@ -140,8 +151,10 @@ func (f *fleet) Proxies() []status.Proxy {
 	return slices.CompactFunc(all, func(a, b status.Proxy) bool { return nodeKey(a) == nodeKey(b) })
 }
 
-// run publishes and gathers every fleetInterval until ctx ends. A store
-// that does not answer leaves the others as last read.
+// run publishes and gathers every fleetInterval, and as soon as a push
+// of this replica needs no more answers, until ctx ends: so the others
+// hear of the last ack of a change at once, for at most one more write
+// per push. A store that does not answer leaves the others as last read.
 func (f *fleet) run(ctx context.Context) {
 	t := time.NewTicker(fleetInterval)
 	defer t.Stop()
@@ -153,6 +166,7 @@ func (f *fleet) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-f.settled:
 		}
 	}
 }

@@ -95,6 +95,9 @@ type Tracker struct {
 	// last is the latest answer per node and type, for answers that
 	// arrive before their push is recorded (the cache sends first).
 	last map[string]map[string]answer
+	// settled hears of each push that needs no more answers; nil hears
+	// nothing.
+	settled func(revision int64)
 }
 
 type push struct {
@@ -102,6 +105,8 @@ type push struct {
 	at       time.Time
 	// expect is node → type URL → expectation.
 	expect map[string]map[string]*expectation
+	// pending counts the expectations still PENDING.
+	pending int
 }
 
 type expectation struct {
@@ -119,18 +124,29 @@ type answer struct {
 // NewTracker returns an empty Tracker.
 func NewTracker() *Tracker { return &Tracker{last: map[string]map[string]answer{}} }
 
+// OnSettled has fn called, outside the Tracker's lock, once for each
+// push that needs no more answers: when it is recorded with none owed,
+// or when the last one it was owed arrives (an ack or a rejection), from
+// the next push or answer on.
+func (t *Tracker) OnSettled(fn func(revision int64)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.settled = fn
+}
+
 // Pushed records a push of revision at at, and for each node whose
 // resources changed, the version of each changed type it was sent.
 func (t *Tracker) Pushed(revision int64, at time.Time, changed map[string]map[string]string) {
 	p := &push{revision: revision, at: at, expect: map[string]map[string]*expectation{}}
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	for node, types := range changed {
 		m := map[string]*expectation{}
 		for typeURL, v := range types {
 			e := &expectation{version: v, state: Pending}
 			if a, ok := t.last[node][typeURL]; ok && a.version == v && !a.at.Before(at) {
 				e.resolve(a)
+			} else {
+				p.pending++
 			}
 			m[typeURL] = e
 		}
@@ -141,6 +157,11 @@ func (t *Tracker) Pushed(revision int64, at time.Time, changed map[string]map[st
 		t.forgotten = t.pushes[len(t.pushes)-MaxPushes-1].revision
 		t.pushes = append([]*push(nil), t.pushes[len(t.pushes)-MaxPushes:]...)
 	}
+	settled := t.settled
+	t.mu.Unlock()
+	if settled != nil && p.pending == 0 {
+		settled(revision)
+	}
 }
 
 // Answered records a node's answer to a version of a type: an ack when
@@ -149,8 +170,17 @@ func (t *Tracker) Pushed(revision int64, at time.Time, changed map[string]map[st
 // the whole of its latest version.
 func (t *Tracker) Answered(node, typeURL, version, nack string, at time.Time) {
 	a := answer{version: version, nack: nack, at: at}
+	var done []int64
 	t.mu.Lock()
-	defer t.mu.Unlock()
+	defer func() {
+		settled := t.settled
+		t.mu.Unlock()
+		for _, rev := range done {
+			if settled != nil {
+				settled(rev)
+			}
+		}
+	}()
 	if t.last[node] == nil {
 		t.last[node] = map[string]answer{}
 	}
@@ -173,6 +203,11 @@ func (t *Tracker) Answered(node, typeURL, version, nack string, at time.Time) {
 			continue
 		}
 		if i == newest || (nack == "" && e.state == Pending) {
+			if e.state == Pending {
+				if t.pushes[i].pending--; t.pushes[i].pending == 0 {
+					done = append(done, t.pushes[i].revision)
+				}
+			}
 			e.resolve(a)
 		}
 	}
