@@ -185,8 +185,18 @@ func TestEveryReplicaFollowsTheWholeFleetsChanges(t *testing.T) {
 	if !strings.Contains(out, "acknowledged it in") || !strings.Contains(out, "(a fleet of 3 replicas)") {
 		t.Fatalf("apply --wait once every proxy answers:\n%s", out)
 	}
-	t.Logf("figure: apply --wait on r0 returned %s after the apply once every proxy of 3 replicas acked: %s",
-		time.Since(applied).Round(10*time.Millisecond), strings.TrimSpace(out[strings.LastIndex(strings.TrimSpace(out), "\n")+1:]))
+	returned := time.Since(applied)
+	m = changeIDRE.FindStringSubmatch(out)
+	ch, err := apiClient(t, r0).Change(ctx, m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pushes []string
+	for _, r := range ch.Replicas {
+		pushes = append(pushes, r.PushedAt.Sub(applied).Round(time.Millisecond).String())
+	}
+	t.Logf("figure: apply --wait on r0 returned %s after the apply once every proxy of 3 replicas acked; the replicas pushed %s after it, the last ack came %s after it",
+		returned.Round(time.Millisecond), strings.Join(pushes, ", "), ch.ConvergedAt.Sub(applied).Round(time.Millisecond))
 
 	connected := func(evs []events.Event) map[string]string {
 		on := map[string]string{}
