@@ -208,7 +208,7 @@ func (f *fleet) gather(ctx context.Context) error {
 		}
 		others[replica] = r.Proxies
 		f.mu.Lock()
-		reports[replica] = rollout.Gather(f.reports[replica], r.Changes, fleetGatheredPushes)
+		reports[replica] = rollout.Gather(f.reports[replica], r.Changes, fleetGatheredPushes, fleetGatheredProxies)
 		f.mu.Unlock()
 		f.events.Relay(replica, r.Epoch, r.Events)
 	}

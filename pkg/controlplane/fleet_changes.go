@@ -15,10 +15,12 @@ const (
 	// fleetReportProxies bounds the proxies, summed over pushes, a
 	// published report lists; the latest push is always listed whole.
 	fleetReportProxies = 4_000
-	// fleetGatheredPushes is how many pushes of each other replica a
-	// replica remembers, so a change older than what that replica still
+	// fleetGatheredPushes and fleetGatheredProxies bound what a replica
+	// remembers of each other replica's pushes (about 150 bytes a proxy
+	// in memory), so a change older than what that replica still
 	// publishes is answered for.
-	fleetGatheredPushes = 256
+	fleetGatheredPushes  = 256
+	fleetGatheredProxies = 50_000
 	// fleetFresh is how old the others' reports may be when a change is
 	// asked for; older, they are read again (within fleetFreshTimeout),
 	// so apply --wait, which asks five times a second, hears of an answer

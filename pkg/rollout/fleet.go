@@ -62,9 +62,11 @@ func (t *Tracker) Report(maxProxies int) Report {
 
 // Gather adds what a newer Report of the same replica says to what was
 // gathered before: pushes it still lists are replaced by its newer
-// answers, older ones are kept, up to keep pushes. So a reader remembers
-// a replica's pushes for longer than the replica publishes them.
-func Gather(gathered, newer Report, keep int) Report {
+// answers, older ones are kept, the latest up to keep pushes and
+// maxProxies proxies in all (the latest push always). So a reader
+// remembers a replica's pushes for longer than the replica publishes
+// them, in bounded memory.
+func Gather(gathered, newer Report, keep, maxProxies int) Report {
 	if newer.Pushed < gathered.Pushed {
 		// The replica restarted on an older store; what it said before
 		// no longer describes its proxies.
@@ -82,9 +84,13 @@ func Gather(gathered, newer Report, keep int) Report {
 		out.Pushes = append(out.Pushes, p)
 	}
 	sort.Slice(out.Pushes, func(i, j int) bool { return out.Pushes[i].Revision < out.Pushes[j].Revision })
-	if len(out.Pushes) > keep {
-		out.Pushes = out.Pushes[len(out.Pushes)-keep:]
+	first, n := len(out.Pushes)-1, 0
+	for ; first > 0; first-- {
+		if n += len(out.Pushes[first].Proxies); n+len(out.Pushes[first-1].Proxies) > maxProxies || len(out.Pushes)-first == keep {
+			break
+		}
 	}
+	out.Pushes = out.Pushes[max(first, 0):]
 	return out
 }
 

@@ -66,7 +66,7 @@ func TestAReportIsBoundedAndAReaderGathersMore(t *testing.T) {
 	}
 	var g Report
 	for _, max := range []int{20, 4, 2} {
-		g = Gather(g, tr.Report(max), 6)
+		g = Gather(g, tr.Report(max), 6, 100)
 	}
 	if len(g.Pushes) != 6 || g.Pushes[0].Revision != 5 || g.Pushes[5].Revision != 10 {
 		t.Fatalf("gathered: %+v", g.Pushes)
@@ -75,11 +75,17 @@ func TestAReportIsBoundedAndAReaderGathersMore(t *testing.T) {
 		t.Fatalf("a gathered push is remembered after the replica stopped reporting it: %+v %v", c, ok)
 	}
 	tr.Answered("a", "cds", "v", "", t0.Add(20*time.Second))
-	g = Gather(g, tr.Report(2), 6)
+	g = Gather(g, tr.Report(2), 6, 100)
 	if c, _ := g.Change(10); c.Proxies[0].State != Acked {
 		t.Fatalf("a newer report's answers replace the gathered ones: %+v", c)
 	}
-	if restarted := Gather(g, Report{Pushed: 3}, 6); len(restarted.Pushes) != 0 {
+	if few := Gather(g, tr.Report(2), 6, 5); len(few.Pushes) != 2 || few.Pushes[0].Revision != 9 {
+		t.Fatalf("gathered at most 5 proxies: %+v", few.Pushes)
+	}
+	if one := Gather(g, tr.Report(2), 6, 0); len(one.Pushes) != 1 || one.Pushes[0].Revision != 10 {
+		t.Fatalf("the latest push is always kept: %+v", one.Pushes)
+	}
+	if restarted := Gather(g, Report{Pushed: 3}, 6, 100); len(restarted.Pushes) != 0 {
 		t.Fatalf("a replica that went back in revisions restarted: %+v", restarted)
 	}
 }
