@@ -157,9 +157,9 @@ func (t *Tracker) Pushed(revision int64, at time.Time, changed map[string]map[st
 		t.forgotten = t.pushes[len(t.pushes)-MaxPushes-1].revision
 		t.pushes = append([]*push(nil), t.pushes[len(t.pushes)-MaxPushes:]...)
 	}
-	settled := t.settled
+	settled, done := t.settled, p.pending == 0
 	t.mu.Unlock()
-	if settled != nil && p.pending == 0 {
+	if settled != nil && done {
 		settled(revision)
 	}
 }
