@@ -21,9 +21,21 @@ import (
 	"embassy.dev/embassy/pkg/rollout"
 )
 
-// rawProxy is an ADS client that asks for every cluster and acks each
-// response, or rejects each one when nack is set, until the test ends.
-func rawProxy(t *testing.T, addr, id string, nack bool) {
+// How a rawProxy answers.
+type answering int
+
+const (
+	acking answering = iota
+	// nacking rejects every response.
+	nacking
+	// holding acks the first response and answers none after it, as a
+	// proxy that is stuck applying its configuration.
+	holding
+)
+
+// rawProxy is an ADS client that asks for every cluster and answers each
+// response as mode says, until the test ends.
+func rawProxy(t *testing.T, addr, id string, mode answering) {
 	t.Helper()
 	conn := grpctest.Dial(t, addr)
 	stream, err := discovery.NewAggregatedDiscoveryServiceClient(conn).StreamAggregatedResources(t.Context())
@@ -36,13 +48,16 @@ func rawProxy(t *testing.T, addr, id string, nack bool) {
 	}
 	go func() {
 		accepted := ""
-		for {
+		for n := 0; ; n++ {
 			resp, err := stream.Recv()
 			if err != nil {
 				return
 			}
+			if mode == holding && n > 0 {
+				continue
+			}
 			req := &discovery.DiscoveryRequest{Node: node, TypeUrl: resp.GetTypeUrl(), ResponseNonce: resp.GetNonce(), VersionInfo: resp.GetVersionInfo()}
-			if nack {
+			if mode == nacking {
 				req.VersionInfo = accepted
 				req.ErrorDetail = &rpcstatus.Status{Code: 3, Message: "cluster rejected by " + id}
 			} else {
@@ -96,18 +111,18 @@ func waitConnected(t *testing.T, cp *controlplane.ControlPlane, n int) {
 	t.Fatalf("proxies did not answer their first clusters: %+v", cp.XDS().Proxies())
 }
 
-// connectProxies connects a raw proxy of each id in acking, and of each
-// id in nacking one that rejects every response, for as long as the test
+// connectProxies connects a raw proxy of each id in acks, and of each
+// id in nacks one that rejects every response, for as long as the test
 // runs, and waits until all have answered their first clusters.
-func connectProxies(t *testing.T, cp *controlplane.ControlPlane, acking, nacking []string) {
+func connectProxies(t *testing.T, cp *controlplane.ControlPlane, acks, nacks []string) {
 	t.Helper()
-	for _, id := range acking {
-		rawProxy(t, cp.XDSAddr(), id, false)
+	for _, id := range acks {
+		rawProxy(t, cp.XDSAddr(), id, acking)
 	}
-	for _, id := range nacking {
-		rawProxy(t, cp.XDSAddr(), id, true)
+	for _, id := range nacks {
+		rawProxy(t, cp.XDSAddr(), id, nacking)
 	}
-	waitConnected(t, cp, len(acking)+len(nacking))
+	waitConnected(t, cp, len(acks)+len(nacks))
 }
 
 // echoFile writes meshtest.ServiceEcho to a file and returns its path.

@@ -23,7 +23,8 @@ const defaultHeartbeat = 15 * time.Second
 const defaultEventsLimit = 100
 
 // events serves recent events, or follows them as Server-Sent Events with
-// "Accept: text/event-stream" or ?follow=true until the client goes.
+// "Accept: text/event-stream" or ?follow=true until the client goes; on
+// etcd, those of every replica, ?replica= keeping one's.
 func (s *server) events(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	limit := defaultEventsLimit
@@ -35,7 +36,10 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	kind := q.Get("kind")
+	kind, replica := q.Get("kind"), q.Get("replica")
+	match := func(e events.Event) bool {
+		return (kind == "" || e.Kind == kind) && (replica == "" || e.Replica == replica)
+	}
 	follow := strings.Contains(r.Header.Get("Accept"), "text/event-stream")
 	if v := q.Get("follow"); v != "" {
 		b, err := strconv.ParseBool(v)
@@ -48,7 +52,7 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 	if !follow {
 		out := apiwire.EventsResponse{Events: []events.Event{}}
 		for _, e := range s.o.Events.Recent(0) {
-			if kind == "" || e.Kind == kind {
+			if match(e) {
 				out.Events = append(out.Events, e)
 			}
 		}
@@ -58,11 +62,12 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, out)
 		return
 	}
-	s.followEvents(w, r, kind)
+	s.followEvents(w, r, match)
 }
 
-// followEvents streams events published after the request as SSE.
-func (s *server) followEvents(w http.ResponseWriter, r *http.Request, kind string) {
+// followEvents streams the events published (or, on etcd, relayed from
+// the other replicas) after the request that match, as SSE.
+func (s *server) followEvents(w http.ResponseWriter, r *http.Request, match func(events.Event) bool) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
 		writeError(w, http.StatusInternalServerError, "this server cannot stream responses")
@@ -91,7 +96,7 @@ func (s *server) followEvents(w http.ResponseWriter, r *http.Request, kind strin
 			if !ok {
 				return
 			}
-			if kind != "" && e.Kind != kind {
+			if !match(e) {
 				continue
 			}
 			b, _ := json.Marshal(e)

@@ -86,6 +86,31 @@ func TestEventsListsAppliesAndPolicyLoads(t *testing.T) {
 	}
 }
 
+// TestEventsShowEveryReplicasByTimeAndFilterOne: a bus that relays
+// another replica's events lists both replicas' by time, each named, and
+// ?replica= keeps one's.
+func TestEventsShowEveryReplicasByTimeAndFilterOne(t *testing.T) {
+	bus := events.New(10)
+	bus.SetReplica("10.0.0.1:8080")
+	t0 := time.Now()
+	bus.Publish(events.Event{Time: t0, Kind: events.KindApply, Revision: 4})
+	bus.Relay("10.0.0.2:8080", 1, []events.Event{{Seq: 9, Time: t0.Add(-time.Second), Kind: events.KindConnect, Proxy: "b.default"},
+		{Seq: 10, Time: t0.Add(time.Second), Kind: events.KindNack, Proxy: "b.default", Message: "bad"}})
+	h := serve(t, Options{Events: bus})
+	all := getJSON[apiwire.EventsResponse](h, "/v1/events")
+	var got []string
+	for _, e := range all.Events {
+		got = append(got, e.Replica+" "+e.Kind)
+	}
+	if want := "10.0.0.2:8080 connect,10.0.0.1:8080 apply,10.0.0.2:8080 nack"; strings.Join(got, ",") != want {
+		t.Fatalf("events = %s, want %s", strings.Join(got, ","), want)
+	}
+	one := getJSON[apiwire.EventsResponse](h, "/v1/events?replica=10.0.0.2:8080&kind=nack")
+	if len(one.Events) != 1 || one.Events[0].Message != "bad" {
+		t.Fatalf("?replica=&kind=nack: %+v", one.Events)
+	}
+}
+
 func TestPoliciesLoadedCountsInEnglish(t *testing.T) {
 	for n, want := range map[int]string{1: "1 authorization policy loaded", 3: "3 authorization policies loaded"} {
 		if got := policiesLoaded(n); got != want {

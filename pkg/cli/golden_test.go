@@ -204,6 +204,23 @@ func TestGoldenEvents(t *testing.T) {
 	}
 }
 
+// TestGoldenFleetEvents: events of replicas sharing an etcd store name
+// their replica, and the kinds only they report name their proxy.
+func TestGoldenFleetEvents(t *testing.T) {
+	evs := []events.Event{
+		{Seq: 7, Replica: "10.0.0.1:8080", Time: fixedNow, Kind: events.KindApply, Revision: 42, Resources: []string{"created Service/default/extra"}},
+		{Seq: 3, Replica: "10.0.0.2:8080", Time: fixedNow.Add(time.Second), Kind: events.KindConnect, Proxy: "web-1.default", Message: "envoy proxy connected over sotw xDS"},
+		{Seq: 4, Replica: "10.0.0.2:8080", Time: fixedNow.Add(2 * time.Second), Kind: events.KindAck, Revision: 42, Proxies: 12, DurationSeconds: 0.0183},
+		{Seq: 5, Replica: "10.0.0.3:8080", Time: fixedNow.Add(3 * time.Second), Kind: events.KindDisconnect, Proxy: "web-2.default#agent", Message: "agent proxy left this replica"},
+	}
+	var b bytes.Buffer
+	if err := PrintEvents(&b, evs, narrow); err != nil {
+		t.Fatal(err)
+	}
+	checkFits(t, b.String(), narrow.Width)
+	golden(t, "events-fleet-80", b.String())
+}
+
 func TestGoldenTokens(t *testing.T) {
 	exp := fixedNow.Add(time.Hour)
 	old := fixedNow.Add(-time.Hour)

@@ -81,7 +81,12 @@ func PrintEvents(w io.Writer, evs []events.Event, o TableOptions) error {
 // PrintEvent writes one event as a line, cut to o.Width with "…" (the
 // line is not a table: followed events arrive one by one).
 func PrintEvent(w io.Writer, e events.Event, o TableOptions) error {
-	kind := fmt.Sprintf("%-8s", e.Kind)
+	width := 8
+	if e.Replica != "" {
+		// A fleet's events have longer kinds (disconnect).
+		width = 10
+	}
+	kind := fmt.Sprintf("%-*s", width, e.Kind)
 	if o.Colour {
 		if c := stateColour(e.Kind); c != "" {
 			kind = c + kind + ansiReset
@@ -93,6 +98,10 @@ func PrintEvent(w io.Writer, e events.Event, o TableOptions) error {
 		rest = fmt.Sprintf(" %s %s: %s", e.Proxy, e.Type, e.Message)
 	case events.KindPush:
 		rest = fmt.Sprintf(" revision %d to %d proxies in %s", e.Revision, e.Proxies, seconds(e.DurationSeconds))
+	case events.KindConnect, events.KindDisconnect:
+		rest = fmt.Sprintf(" %s: %s", e.Proxy, e.Message)
+	case events.KindAck:
+		rest = fmt.Sprintf(" revision %d by %d proxies in %s", e.Revision, e.Proxies, seconds(e.DurationSeconds))
 	default:
 		if e.Revision != 0 {
 			rest += fmt.Sprintf(" revision %d", e.Revision)
@@ -105,8 +114,12 @@ func PrintEvent(w io.Writer, e events.Event, o TableOptions) error {
 		}
 	}
 	head := e.Time.In(o.location()).Format("15:04:05.000") + "  "
+	if e.Replica != "" {
+		// Several replicas share an etcd store: say whose event it is.
+		head += e.Replica + "  "
+	}
 	if o.Width > 0 {
-		rest = truncate(rest, max(o.Width-len(head)-8, minColumnWidth))
+		rest = truncate(rest, max(o.Width-len(head)-max(width, len(e.Kind)), minColumnWidth))
 	}
 	_, err := fmt.Fprintln(w, head+kind+rest)
 	return err

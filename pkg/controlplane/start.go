@@ -227,7 +227,7 @@ func (c *ControlPlane) baseAPIOptions() api.Options {
 		Certificates: c.certificates,
 		InsecureXDS:  c.cfg.InsecureXDS,
 		XDSAddress:   c.XDSAddr(),
-		Changes:      c.changes,
+		Changes:      c.changeSource(),
 		Authz:        c.authz.compile,
 		Backup:       c.storeBackup(),
 	}

@@ -25,6 +25,13 @@ const (
 	// KindConflict: a resource discovered in Kubernetes is not served,
 	// being invalid or shadowed by an applied one of the same key.
 	KindConflict = "conflict"
+	// KindConnect and KindDisconnect: a proxy connected to or left a
+	// replica, when several control planes share an etcd store.
+	KindConnect    = "connect"
+	KindDisconnect = "disconnect"
+	// KindAck: every proxy a push of a replica changed acknowledged it,
+	// when several control planes share an etcd store.
+	KindAck = "ack"
 )
 
 // DefaultSize is how many events a Bus keeps when New is given no size.
@@ -37,10 +44,13 @@ const subscriberBuffer = 256
 // Event is one thing that happened. Fields that do not apply to a kind
 // are left empty.
 type Event struct {
-	// Seq numbers events from 1 in publishing order.
-	Seq  uint64    `json:"seq"`
-	Time time.Time `json:"time"`
-	Kind string    `json:"kind"`
+	// Seq numbers events from 1 in publishing order, per replica.
+	Seq uint64 `json:"seq"`
+	// Replica names the control plane the event happened on (its API
+	// address) when several share an etcd store.
+	Replica string    `json:"replica,omitempty"`
+	Time    time.Time `json:"time"`
+	Kind    string    `json:"kind"`
 	// Revision is the store revision an apply made or a push served.
 	Revision int64 `json:"revision,omitempty"`
 	// Resources names what an apply or delete changed, or the inputs of a
@@ -74,6 +84,10 @@ type Bus struct {
 	full bool
 	seq  uint64
 	subs map[chan Event]struct{}
+	// replica stamps this bus's own events; others holds the events
+	// relayed from the other replicas (see Relay).
+	replica string
+	others  map[string]*relayed
 }
 
 // New returns a Bus that keeps the last size events (DefaultSize when
@@ -98,11 +112,19 @@ func (b *Bus) Publish(e Event) {
 	defer b.mu.Unlock()
 	b.seq++
 	e.Seq = b.seq
+	if e.Replica == "" {
+		e.Replica = b.replica
+	}
 	b.ring[b.next] = e
 	b.next = (b.next + 1) % len(b.ring)
 	if b.next == 0 {
 		b.full = true
 	}
+	b.fanOut(e)
+}
+
+// fanOut hands e to every subscriber that has room for it; b.mu is held.
+func (b *Bus) fanOut(e Event) {
 	for ch := range b.subs {
 		select {
 		case ch <- e:
@@ -114,13 +136,23 @@ func (b *Bus) Publish(e Event) {
 }
 
 // Recent returns up to n of the latest events, oldest first; n <= 0 means
-// all that are kept.
+// all that are kept. With events relayed from other replicas it returns
+// the latest n of all, ordered by time.
 func (b *Bus) Recent(n int) []Event {
 	if b == nil {
 		return nil
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if len(b.others) > 0 {
+		return b.merged(n)
+	}
+	return b.own(n)
+}
+
+// own returns up to n of this bus's latest events, in publishing order;
+// b.mu is held.
+func (b *Bus) own(n int) []Event {
 	count := b.next
 	if b.full {
 		count = len(b.ring)

@@ -55,6 +55,9 @@ type Change struct {
 	// distance from the push, once CONVERGED.
 	ConvergedAt        time.Time `json:"convergedAt,omitzero"`
 	ConvergenceSeconds float64   `json:"convergenceSeconds,omitempty"`
+	// Replicas, when several control planes share an etcd store, says
+	// how far each has pushed the change to its own proxies.
+	Replicas []ReplicaPush `json:"replicas,omitempty"`
 }
 
 // Proxy is one proxy the change's push changed.
@@ -64,7 +67,14 @@ type Proxy struct {
 	State string `json:"state"`
 	// Message is the rejection's, when NACKED.
 	Message string `json:"message,omitempty"`
-	Types   []Type `json:"types"`
+	// Replica names the control plane the proxy is connected to, when
+	// several share an etcd store (its API address).
+	Replica string `json:"replica,omitempty"`
+	// AnsweredAt is its last acknowledgement, once ACKED.
+	AnsweredAt time.Time `json:"answeredAt,omitzero"`
+	// Types are its types the push changed; a proxy of another replica
+	// is reported without them.
+	Types []Type `json:"types"`
 }
 
 // Type is one xDS type of a proxy that the push changed.
@@ -80,9 +90,14 @@ type Type struct {
 type Tracker struct {
 	mu     sync.Mutex
 	pushes []*push
+	// forgotten is the revision of the latest push no longer kept.
+	forgotten int64
 	// last is the latest answer per node and type, for answers that
 	// arrive before their push is recorded (the cache sends first).
 	last map[string]map[string]answer
+	// settled hears of each push that needs no more answers; nil hears
+	// nothing.
+	settled func(revision int64)
 }
 
 type push struct {
@@ -90,6 +105,8 @@ type push struct {
 	at       time.Time
 	// expect is node → type URL → expectation.
 	expect map[string]map[string]*expectation
+	// pending counts the expectations still PENDING.
+	pending int
 }
 
 type expectation struct {
@@ -107,18 +124,29 @@ type answer struct {
 // NewTracker returns an empty Tracker.
 func NewTracker() *Tracker { return &Tracker{last: map[string]map[string]answer{}} }
 
+// OnSettled has fn called, outside the Tracker's lock, once for each
+// push that needs no more answers: when it is recorded with none owed,
+// or when the last one it was owed arrives (an ack or a rejection), from
+// the next push or answer on.
+func (t *Tracker) OnSettled(fn func(revision int64)) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.settled = fn
+}
+
 // Pushed records a push of revision at at, and for each node whose
 // resources changed, the version of each changed type it was sent.
 func (t *Tracker) Pushed(revision int64, at time.Time, changed map[string]map[string]string) {
 	p := &push{revision: revision, at: at, expect: map[string]map[string]*expectation{}}
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	for node, types := range changed {
 		m := map[string]*expectation{}
 		for typeURL, v := range types {
 			e := &expectation{version: v, state: Pending}
 			if a, ok := t.last[node][typeURL]; ok && a.version == v && !a.at.Before(at) {
 				e.resolve(a)
+			} else {
+				p.pending++
 			}
 			m[typeURL] = e
 		}
@@ -126,7 +154,13 @@ func (t *Tracker) Pushed(revision int64, at time.Time, changed map[string]map[st
 	}
 	t.pushes = append(t.pushes, p)
 	if len(t.pushes) > MaxPushes {
+		t.forgotten = t.pushes[len(t.pushes)-MaxPushes-1].revision
 		t.pushes = append([]*push(nil), t.pushes[len(t.pushes)-MaxPushes:]...)
+	}
+	settled, done := t.settled, p.pending == 0
+	t.mu.Unlock()
+	if settled != nil && done {
+		settled(revision)
 	}
 }
 
@@ -136,8 +170,17 @@ func (t *Tracker) Pushed(revision int64, at time.Time, changed map[string]map[st
 // the whole of its latest version.
 func (t *Tracker) Answered(node, typeURL, version, nack string, at time.Time) {
 	a := answer{version: version, nack: nack, at: at}
+	var done []int64
 	t.mu.Lock()
-	defer t.mu.Unlock()
+	defer func() {
+		settled := t.settled
+		t.mu.Unlock()
+		for _, rev := range done {
+			if settled != nil {
+				settled(rev)
+			}
+		}
+	}()
 	if t.last[node] == nil {
 		t.last[node] = map[string]answer{}
 	}
@@ -160,6 +203,11 @@ func (t *Tracker) Answered(node, typeURL, version, nack string, at time.Time) {
 			continue
 		}
 		if i == newest || (nack == "" && e.state == Pending) {
+			if e.state == Pending {
+				if t.pushes[i].pending--; t.pushes[i].pending == 0 {
+					done = append(done, t.pushes[i].revision)
+				}
+			}
 			e.resolve(a)
 		}
 	}
@@ -194,11 +242,21 @@ func (t *Tracker) Change(revision int64) (Change, bool) {
 		return c, true
 	}
 	c.Pushed, c.PushRevision, c.PushedAt = true, p.revision, p.at
-	acked, nacked, last := 0, 0, p.at
-	for node, types := range p.expect {
+	c.Proxies = p.proxies(true)
+	c.settle()
+	return c, true
+}
+
+// proxies reports every proxy the push changed, sorted by ID; types
+// lists each one's types too.
+func (p *push) proxies(types bool) []Proxy {
+	out := make([]Proxy, 0, len(p.expect))
+	for node, expect := range p.expect {
 		px := Proxy{ID: node, State: Acked}
-		for typeURL, e := range types {
-			px.Types = append(px.Types, Type{TypeURL: typeURL, Version: e.version, State: e.state, Message: e.message, AnsweredAt: e.at})
+		for typeURL, e := range expect {
+			if types {
+				px.Types = append(px.Types, Type{TypeURL: typeURL, Version: e.version, State: e.state, Message: e.message, AnsweredAt: e.at})
+			}
 			switch e.state {
 			case Nacked:
 				px.State, px.Message = Nacked, e.message
@@ -207,26 +265,43 @@ func (t *Tracker) Change(revision int64) (Change, bool) {
 					px.State = Pending
 				}
 			case Acked:
-				if e.at.After(last) {
-					last = e.at
+				if e.at.After(px.AnsweredAt) {
+					px.AnsweredAt = e.at
 				}
 			}
 		}
+		if px.State != Acked {
+			px.AnsweredAt = time.Time{}
+		}
 		sort.Slice(px.Types, func(i, j int) bool { return px.Types[i].TypeURL < px.Types[j].TypeURL })
+		out = append(out, px)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// settle sets a pushed change's state from its proxies': FAILED when one
+// rejected it, CONVERGED when every one acked it (at the last ack), else
+// PENDING.
+func (c *Change) settle() {
+	acked, nacked, last := 0, 0, c.PushedAt
+	for _, px := range c.Proxies {
 		switch px.State {
 		case Acked:
 			acked++
+			if px.AnsweredAt.After(last) {
+				last = px.AnsweredAt
+			}
 		case Nacked:
 			nacked++
 		}
-		c.Proxies = append(c.Proxies, px)
 	}
-	sort.Slice(c.Proxies, func(i, j int) bool { return c.Proxies[i].ID < c.Proxies[j].ID })
 	switch {
 	case nacked > 0:
 		c.State = Failed
 	case acked == len(c.Proxies):
-		c.State, c.ConvergedAt, c.ConvergenceSeconds = Converged, last, last.Sub(p.at).Seconds()
+		c.State, c.ConvergedAt, c.ConvergenceSeconds = Converged, last, last.Sub(c.PushedAt).Seconds()
+	default:
+		c.State = Pending
 	}
-	return c, true
 }

@@ -1,6 +1,7 @@
 package rollout
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -70,5 +71,28 @@ func TestForgottenChanges(t *testing.T) {
 	}
 	if c, ok := tr.Change(int64(100 + MaxPushes + 9)); !ok || c.State != Converged {
 		t.Fatalf("the latest change: %+v %t", c, ok)
+	}
+}
+
+func TestAPushIsSettledOnceWhenItNeedsNoMoreAnswers(t *testing.T) {
+	tr := NewTracker()
+	var settled []int64
+	tr.OnSettled(func(rev int64) { settled = append(settled, rev) })
+	tr.Pushed(1, t0, nil)
+	tr.Pushed(2, t0, map[string]map[string]string{"a": {"cds": "v2"}, "b": {"cds": "v2"}})
+	tr.Answered("a", "cds", "v2", "", t0)
+	if len(settled) != 1 || settled[0] != 1 {
+		t.Fatalf("a push owed nothing is settled at once, one owed an answer is not: %v", settled)
+	}
+	tr.Answered("b", "cds", "v2", "bad cluster", t0)
+	tr.Answered("b", "cds", "v2", "", t0)
+	// c answered before its push was recorded, as the cache sends first.
+	tr.Answered("c", "cds", "v3", "", t0)
+	tr.Pushed(3, t0, map[string]map[string]string{"c": {"cds": "v3"}})
+	tr.Pushed(4, t0, map[string]map[string]string{"a": {"cds": "v4"}})
+	tr.Pushed(5, t0, map[string]map[string]string{"a": {"cds": "v5"}})
+	tr.Answered("a", "cds", "v5", "", t0)
+	if want := []int64{1, 2, 3, 5, 4}; fmt.Sprint(settled) != fmt.Sprint(want) {
+		t.Fatalf("settled %v, want %v (a rejection settles too; an ack of v5 settles v4's push)", settled, want)
 	}
 }
