@@ -2,8 +2,6 @@ package controlplane
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -174,7 +172,7 @@ func (f *fleet) run(ctx context.Context) {
 // exchange publishes this replica's report and reads the others'.
 func (f *fleet) exchange(ctx context.Context) error {
 	mine := f.report(time.Now())
-	raw, err := json.Marshal(mine)
+	raw, err := encodeFleetReport(mine)
 	if err != nil {
 		return err
 	}
@@ -216,18 +214,4 @@ func (f *fleet) gather(ctx context.Context) error {
 	f.others, f.reports, f.gathered = others, reports, time.Now()
 	f.mu.Unlock()
 	return nil
-}
-
-// decodeFleetReport reads a replica's published report; a replica of the
-// release before reports published its proxies alone, as a list.
-func decodeFleetReport(raw []byte) (fleetReport, error) {
-	var r fleetReport
-	if len(raw) > 0 && raw[0] == '[' {
-		err := json.Unmarshal(raw, &r.Proxies)
-		return r, err
-	}
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return r, fmt.Errorf("decode: %w", err)
-	}
-	return r, nil
 }

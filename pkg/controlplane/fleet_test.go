@@ -12,6 +12,7 @@ import (
 	"embassy.dev/embassy/pkg/events"
 	"embassy.dev/embassy/pkg/rollout"
 	"embassy.dev/embassy/pkg/status"
+	"embassy.dev/embassy/pkg/store"
 )
 
 // proxiesNow is a fixed list of connected proxies, for the fleet's own
@@ -99,5 +100,51 @@ func TestAReplicaReadsTheReportOfAReplicaOfTheReleaseBefore(t *testing.T) {
 	}
 	if _, err := decodeFleetReport([]byte(`{"proxies": 3}`)); err == nil {
 		t.Fatal("a report that does not decode was read")
+	}
+}
+
+// TestAReportOfThousandsOfProxiesFitsAnEtcdRequest: a replica with 5,000
+// proxies, each with four types at distinct versions and times, publishes
+// a report well inside etcd's default request limit, though its JSON
+// alone is several times over it; and it reads back whole.
+func TestAReportOfThousandsOfProxiesFitsAnEtcdRequest(t *testing.T) {
+	const n = 5000
+	t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	r := fleetReport{Epoch: t0.UnixNano()}
+	for i := range n {
+		p := status.Proxy{ID: fmt.Sprintf("web-%d.shop", i), Flavour: "envoy", XDS: "sotw", ConnectedSince: t0.Add(time.Duration(i) * time.Millisecond),
+			Identity: "spiffe://embassy.local/ns/shop/sa/web", Workload: fmt.Sprintf("web-%d", i), Namespace: "shop", Types: map[string]status.TypeStatus{}}
+		for j, typ := range []string{"Listener", "Cluster", "ClusterLoadAssignment", "RouteConfiguration"} {
+			at := t0.Add(time.Duration(i*7+j*13) * time.Microsecond)
+			v := fmt.Sprintf("%016x", uint64(i)*0x9e3779b97f4a7c15+uint64(j))
+			p.Types["type.googleapis.com/envoy.config.v3."+typ] = status.TypeStatus{VersionSent: v, SentAt: at, VersionAcked: v, AckedAt: at.Add(3 * time.Millisecond), TimeToAckSeconds: 0.003}
+		}
+		r.Proxies = append(r.Proxies, p)
+	}
+	plain, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := encodeFleetReport(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d proxies: %d KiB of JSON, %d KiB published", n, len(plain)>>10, len(raw)>>10)
+	if len(plain) <= store.DefaultEtcdMaxRequestBytes {
+		t.Fatalf("the plain report (%d B) already fits: the test no longer shows anything", len(plain))
+	}
+	if len(raw) > store.DefaultEtcdMaxRequestBytes/2 {
+		t.Errorf("the published report is %d KiB, over half etcd's %d KiB request limit", len(raw)>>10, store.DefaultEtcdMaxRequestBytes>>10)
+	}
+	back, err := decodeFleetReport(raw)
+	if err != nil || len(back.Proxies) != n || back.Proxies[n-1].Types["type.googleapis.com/envoy.config.v3.Cluster"].VersionAcked != r.Proxies[n-1].Types["type.googleapis.com/envoy.config.v3.Cluster"].VersionAcked {
+		t.Fatalf("read back %d proxies, %v", len(back.Proxies), err)
+	}
+	if _, err := decodeFleetReport([]byte(gzipMagic + "not gzip")); err == nil {
+		t.Error("a damaged gzipped report was read")
+	}
+	// A replica of the release before published plain JSON.
+	if back, err := decodeFleetReport(plain); err != nil || len(back.Proxies) != n {
+		t.Errorf("a plain report read back %d proxies, %v", len(back.Proxies), err)
 	}
 }
