@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 )
 
@@ -30,6 +31,14 @@ var _ cachev3.Cache = (*Store)(nil)
 type storeNode struct {
 	view    *view
 	watches map[*watch]struct{}
+	// notify are the incremental streams of the node, told of each new
+	// view (NotifyViews).
+	notify map[chan<- struct{}]struct{}
+}
+
+// idle reports whether nothing holds the node's entry.
+func (n *storeNode) idle() bool {
+	return n.view == nil && len(n.watches) == 0 && len(n.notify) == 0
 }
 
 // watch is an open watch: one of sotw or delta is set.
@@ -67,6 +76,51 @@ func (s *Store) setView(key string, v *view) {
 			delete(n.watches, w)
 		}
 	}
+	for ch := range n.notify {
+		select {
+		case ch <- struct{}{}:
+		default: // already told, not yet read
+		}
+	}
+}
+
+// NotifyViews tells ch, without blocking, whenever the node with key gets
+// a new view, until cancel is called: an incremental stream reads the
+// view and answers its subscriptions itself (AnswerDelta). ch should have
+// room for one signal.
+func (s *Store) NotifyViews(key string, ch chan<- struct{}) (cancel func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.node(key)
+	if n.notify == nil {
+		n.notify = map[chan<- struct{}]struct{}{}
+	}
+	n.notify[ch] = struct{}{}
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(n.notify, ch)
+		if n.idle() && s.nodes[key] == n {
+			delete(s.nodes, key)
+		}
+	}
+}
+
+// AnswerDelta returns the incremental response that brings the stream
+// subscription d of the node with key to the node's current view of
+// typeURL, and takes it as what the proxy holds; false when the node has
+// no view, the view does not serve the type, or nothing differs and no
+// answer is due (force asks for one even then).
+func (s *Store) AnswerDelta(key, typeURL string, d *DeltaSub, force bool) (*discovery.DeltaDiscoveryResponse, bool) {
+	v, err := s.View(key)
+	if err != nil {
+		return nil, false
+	}
+	tv := v.types[typeURL]
+	if tv == nil {
+		return nil, false
+	}
+	return answerDeltaSub(tv, d, typeURL, force)
 }
 
 // clear drops the node's view; its open watches wait for a new one.
@@ -75,7 +129,7 @@ func (s *Store) clear(key string) {
 	defer s.mu.Unlock()
 	if n := s.nodes[key]; n != nil {
 		n.view = nil
-		if len(n.watches) == 0 {
+		if n.idle() {
 			delete(s.nodes, key)
 		}
 	}
@@ -131,7 +185,7 @@ func (s *Store) open(key string, w *watch) func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		delete(n.watches, w)
-		if len(n.watches) == 0 && n.view == nil && s.nodes[key] == n {
+		if n.idle() && s.nodes[key] == n {
 			delete(s.nodes, key)
 		}
 	}

@@ -74,6 +74,7 @@ type Server struct {
 	log     hclog.Logger
 	pub     *cache.Publisher
 	xds     serverv3.Server
+	delta   *deltaServer
 	tracker *tracker
 	cancel  context.CancelFunc
 }
@@ -118,6 +119,7 @@ func New(cfg Config) *Server {
 		log:     log,
 		pub:     pub,
 		xds:     serverv3.NewServer(ctx, pub.Cache(), t, sotw.WithLogger(cache.NewLogger(log))),
+		delta:   &deltaServer{ctx: ctx, store: pub.Cache(), callbacks: t},
 		tracker: t,
 		cancel:  cancel,
 	}
@@ -126,14 +128,17 @@ func New(cfg Config) *Server {
 // Update feeds a new mesh snapshot; it reaches proxies after the debounce.
 func (s *Server) Update(snap *mesh.Snapshot) { s.pub.Update(snap) }
 
-// Register adds ADS and the per-type discovery services to g.
+// Register adds ADS and the per-type discovery services to g: state of
+// the world by go-control-plane's server, incremental by Embassy's own
+// (deltaServer).
 func (s *Server) Register(g *grpc.Server) {
-	discoverygrpc.RegisterAggregatedDiscoveryServiceServer(g, s.xds)
-	listenerservice.RegisterListenerDiscoveryServiceServer(g, s.xds)
-	routeservice.RegisterRouteDiscoveryServiceServer(g, s.xds)
-	clusterservice.RegisterClusterDiscoveryServiceServer(g, s.xds)
-	endpointservice.RegisterEndpointDiscoveryServiceServer(g, s.xds)
-	secretservice.RegisterSecretDiscoveryServiceServer(g, s.xds)
+	svc := services{Server: s.xds, delta: s.delta}
+	discoverygrpc.RegisterAggregatedDiscoveryServiceServer(g, svc)
+	listenerservice.RegisterListenerDiscoveryServiceServer(g, svc)
+	routeservice.RegisterRouteDiscoveryServiceServer(g, svc)
+	clusterservice.RegisterClusterDiscoveryServiceServer(g, svc)
+	endpointservice.RegisterEndpointDiscoveryServiceServer(g, svc)
+	secretservice.RegisterSecretDiscoveryServiceServer(g, svc)
 }
 
 // Proxies returns a copy of every connected proxy's state, sorted by ID.

@@ -4,7 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,6 +37,7 @@ var (
 	changeTO  = flag.Duration("change-timeout", 3*time.Minute, "bound on one change reaching every proxy")
 	deadline  = flag.Duration("deadline", 30*time.Minute, "bound on the whole run")
 	inProc    = flag.Bool("in-process", false, "run the proxies in this process (their heap then counts as the servers')")
+	memProf   = flag.String("memprofile", "", "write the servers' heap profile once each phase's proxies are configured, to this path with -SERVER-MODE-N appended")
 )
 
 // xdsConfig builds the run's configuration from the flags.
@@ -48,7 +52,7 @@ func xdsConfig(exe string) (bench.Config, error) {
 		Window:         *window,
 		ConnectTimeout: *connectTO,
 		ChangeTimeout:  *changeTO,
-		Log:            os.Stderr,
+		Log:            logWriter(),
 		NewClients: func(fc bench.FleetConfig) (bench.Clients, error) {
 			return bench.StartChild(exe, []string{"--proxies-child", "--deadline", deadline.String()}, fc)
 		},
@@ -186,4 +190,43 @@ func runScoped(ctx context.Context, cfg bench.Config) error {
 		bench.WriteScoped(os.Stdout, unscoped, scopedRes)
 	}
 	return err
+}
+
+// heapAtConfigured writes a heap profile whenever a phase logs that its
+// proxies are configured, the moment the bench measures heap per proxy.
+type heapAtConfigured struct {
+	out  io.Writer
+	path string
+	n    int
+}
+
+func logWriter() io.Writer {
+	if *memProf == "" {
+		return os.Stderr
+	}
+	return &heapAtConfigured{out: os.Stderr, path: *memProf}
+}
+
+func (h *heapAtConfigured) Write(p []byte) (int, error) {
+	line := string(p)
+	if i := strings.Index(line, " proxies configured in "); i > 0 {
+		if f := strings.Fields(strings.TrimSuffix(line[:i], ":")); len(f) >= 2 {
+			h.n++
+			path := fmt.Sprintf("%s-%s-%s-%d", h.path, f[0], strings.TrimSuffix(f[1], ":"), h.n)
+			if err := writeHeap(path); err != nil {
+				fmt.Fprintf(h.out, "embassy-bench: --memprofile: %v\n", err)
+			}
+		}
+	}
+	return h.out.Write(p)
+}
+
+func writeHeap(path string) error {
+	runtime.GC()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.WriteHeapProfile(f)
 }
