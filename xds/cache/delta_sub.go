@@ -32,7 +32,8 @@ type DeltaSub struct {
 	held    *typeView
 	heldAll bool
 	// except holds the names whose state differs from what held says:
-	// the version the proxy holds, "" for none.
+	// the version the proxy holds ("" for one it holds at a version not
+	// known), or notHeld.
 	except map[string]string
 }
 
@@ -76,7 +77,7 @@ func (d *DeltaSub) Update(subscribe, unsubscribe []string) {
 		_, known := d.except[n]
 		if !was && !known && d.held != nil && !d.heldAll {
 			// Newly subscribed: the proxy holds none of it yet.
-			d.mark(n, "")
+			d.mark(n, notHeld)
 		}
 		add[n] = struct{}{}
 	}
@@ -87,7 +88,15 @@ func (d *DeltaSub) Update(subscribe, unsubscribe []string) {
 			continue
 		}
 		n = Intern(n)
-		d.mark(n, "")
+		_, sub := d.names.has[n]
+		_, added := add[n]
+		if (sub || added) && d.wildcard {
+			// Still sent by the wildcard, so sent again, as
+			// go-control-plane does: held at no known version.
+			d.mark(n, "")
+		} else {
+			d.mark(n, notHeld)
+		}
 		delete(add, n)
 		drop[n] = struct{}{}
 	}
@@ -96,6 +105,9 @@ func (d *DeltaSub) Update(subscribe, unsubscribe []string) {
 
 // wildcardName subscribes to every resource of a type.
 const wildcardName = "*"
+
+// notHeld marks a name the proxy holds nothing of; no version is a NUL.
+const notHeld = "\x00"
 
 func (d *DeltaSub) mark(name, version string) {
 	if d.except == nil {
@@ -108,7 +120,7 @@ func (d *DeltaSub) mark(name, version string) {
 // it holds none.
 func (d *DeltaSub) heldVersion(name string) (version string, ok bool) {
 	if v, ok := d.except[name]; ok {
-		return v, v != ""
+		return v, v != notHeld
 	}
 	if d.held == nil {
 		return "", false
@@ -155,7 +167,12 @@ func answerDeltaSub(tv *typeView, d *DeltaSub, typeURL string, force bool) (*dis
 		consider(n)
 	}
 	if len(upserts) == 0 && len(removed) == 0 && !force {
-		d.settle(tv)
+		if d.heldAll == d.wildcard {
+			// What the proxy holds reads the same against tv, which
+			// keeps the next answer on the fast path; except still
+			// says what differs from it.
+			d.held = tv
+		}
 		return nil, false
 	}
 	slices.SortFunc(upserts, func(a, b *discovery.Resource) int { return strings.Compare(a.GetName(), b.GetName()) })
