@@ -41,14 +41,14 @@ func CompleteInSotW(typeURL string) bool {
 // its names changed, for Listener and Cluster, for a wildcard
 // subscription, and when the view no longer remembers the proxy's
 // version; otherwise only what changed since that version.
-func answerSotW(tv *typeView, req *cachev3.Request, sub cachev3.Subscription) (cachev3.Response, bool) {
+func answerSotW(tv *typeView, req *cachev3.Request, sub cachev3.Subscription, fp *subPrint) (cachev3.Response, bool) {
 	returned := sub.ReturnedResources()
 	wildcard := sub.IsWildcard()
 	first := len(returned) == 0
 	var key, print string
 	renamed := false
 	if !wildcard {
-		key, print = fingerprint(sub.SubscribedResources())
+		key, print = fp.of(sub.SubscribedResources())
 		renamed = !first && returned[key] != print
 	}
 	newVersion := req.GetVersionInfo() != tv.version
@@ -86,6 +86,22 @@ func answerSotW(tv *typeView, req *cachev3.Request, sub cachev3.Subscription) (c
 		resp.returned = map[string]string{key: print}
 	}
 	return resp, true
+}
+
+// subPrint is a watch's fingerprint of its subscription, worked out on
+// its first answer: a watch's names do not change, and each push asks
+// every open watch again.
+type subPrint struct {
+	done       bool
+	key, print string
+}
+
+func (p *subPrint) of(names map[string]struct{}) (key, print string) {
+	if !p.done {
+		p.key, p.print = fingerprint(names)
+		p.done = true
+	}
+	return p.key, p.print
 }
 
 // namesSeed seeds the fingerprints of subscriptions, which live only as

@@ -46,6 +46,7 @@ type watch struct {
 	sotw  *cachev3.Request
 	delta *cachev3.DeltaRequest
 	sub   cachev3.Subscription
+	print subPrint
 	out   chan cachev3.Response
 	dout  chan cachev3.DeltaResponse
 }
@@ -155,7 +156,7 @@ func (s *Store) answer(n *storeNode, w *watch) bool {
 		if tv == nil {
 			return false
 		}
-		resp, ok := answerSotW(tv, w.sotw, w.sub)
+		resp, ok := answerSotW(tv, w.sotw, w.sub, &w.print)
 		if ok {
 			w.out <- resp
 		}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"embassy.dev/embassy/bench"
@@ -38,6 +39,7 @@ var (
 	deadline  = flag.Duration("deadline", 30*time.Minute, "bound on the whole run")
 	inProc    = flag.Bool("in-process", false, "run the proxies in this process (their heap then counts as the servers')")
 	memProf   = flag.String("memprofile", "", "write the servers' heap profile once each phase's proxies are configured, to this path with -SERVER-MODE-N appended")
+	changeCPU = flag.String("change-cpuprofile", "", "write the servers' CPU profile of each change, from its commit until the next step, to this path with -SERVER-MODE-CHANGE-N appended (its samples are the change's CPU time)")
 )
 
 // xdsConfig builds the run's configuration from the flags.
@@ -192,33 +194,68 @@ func runScoped(ctx context.Context, cfg bench.Config) error {
 	return err
 }
 
-// heapAtConfigured writes a heap profile whenever a phase logs that its
-// proxies are configured, the moment the bench measures heap per proxy.
-type heapAtConfigured struct {
-	out  io.Writer
-	path string
-	n    int
+// profiler writes the profiles --memprofile and --change-cpuprofile ask
+// for at the moments the phases log: a heap profile when a phase's
+// proxies are configured (when the bench measures heap per proxy), and a
+// CPU profile from a change's commit to the phase's next log line.
+type profiler struct {
+	mu      sync.Mutex
+	out     io.Writer
+	n       int
+	cpuFile *os.File
 }
 
 func logWriter() io.Writer {
-	if *memProf == "" {
+	if *memProf == "" && *changeCPU == "" {
 		return os.Stderr
 	}
-	return &heapAtConfigured{out: os.Stderr, path: *memProf}
+	return &profiler{out: os.Stderr}
 }
 
-func (h *heapAtConfigured) Write(p []byte) (int, error) {
+func (h *profiler) Write(p []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
 	line := string(p)
-	if i := strings.Index(line, " proxies configured in "); i > 0 {
-		if f := strings.Fields(strings.TrimSuffix(line[:i], ":")); len(f) >= 2 {
-			h.n++
-			path := fmt.Sprintf("%s-%s-%s-%d", h.path, f[0], strings.TrimSuffix(f[1], ":"), h.n)
-			if err := writeHeap(path); err != nil {
-				fmt.Fprintf(h.out, "embassy-bench: --memprofile: %v\n", err)
-			}
+	h.stopCPU()
+	f := strings.Fields(line)
+	if len(f) < 3 {
+		return h.out.Write(p)
+	}
+	phase := f[0] + "-" + strings.TrimSuffix(f[1], ":")
+	switch {
+	case *memProf != "" && strings.Contains(line, " proxies configured in "):
+		h.n++
+		if err := writeHeap(fmt.Sprintf("%s-%s-%d", *memProf, phase, h.n)); err != nil {
+			fmt.Fprintf(h.out, "embassy-bench: --memprofile: %v\n", err)
+		}
+	case *changeCPU != "" && strings.Contains(line, " change, waiting for "):
+		h.n++
+		if err := h.startCPU(fmt.Sprintf("%s-%s-%s-%d", *changeCPU, phase, f[2], h.n)); err != nil {
+			fmt.Fprintf(h.out, "embassy-bench: --change-cpuprofile: %v\n", err)
 		}
 	}
 	return h.out.Write(p)
+}
+
+func (h *profiler) startCPU(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	h.cpuFile = f
+	return nil
+}
+
+func (h *profiler) stopCPU() {
+	if h.cpuFile != nil {
+		pprof.StopCPUProfile()
+		h.cpuFile.Close()
+		h.cpuFile = nil
+	}
 }
 
 func writeHeap(path string) error {
