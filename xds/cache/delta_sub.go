@@ -148,6 +148,14 @@ func (d *DeltaSub) Names() map[string]struct{} { return d.names.has }
 // and none is due (force: a wildcard stream's first answer, which Envoy
 // waits for even when empty).
 func answerDeltaSub(tv *typeView, d *DeltaSub, typeURL string, force bool) (*discovery.DeltaDiscoveryResponse, bool) {
+	if d.held == nil && len(d.except) == 0 {
+		// A new stream holding nothing: its answer is everything it
+		// subscribes to, the same for every stream of the shape.
+		if upserts := tv.firstDelta(d.wildcard, d.names); len(upserts) > 0 || force {
+			d.settle(tv)
+			return &discovery.DeltaDiscoveryResponse{Resources: upserts, TypeUrl: typeURL, SystemVersionInfo: tv.version}, true
+		}
+	}
 	var upserts []*discovery.Resource
 	var removed []string
 	consider := func(name string) {
@@ -287,4 +295,37 @@ func forgetNames(print string) {
 		return
 	}
 	nameSets.byPrint[print] = live
+}
+
+// firstDelta returns, sorted by name, the delta form of every resource of
+// tv (all) or of those names, built once per subscription for every
+// stream of the shape. The list is shared: callers must not change it.
+func (tv *typeView) firstDelta(all bool, names *nameSet) []*discovery.Resource {
+	if !all && len(names.has) == 0 {
+		return nil
+	}
+	key := names
+	if all {
+		key = nil
+	}
+	tv.deltaMu.Lock()
+	defer tv.deltaMu.Unlock()
+	if out, ok := tv.deltaFirst[key]; ok {
+		return out
+	}
+	var out []*discovery.Resource
+	if tv.set != nil {
+		tv.set.eachSorted(func(n string, e *entry) {
+			if _, ok := names.has[n]; all || ok {
+				out = append(out, e.delta)
+			}
+		})
+	}
+	if tv.deltaFirst == nil {
+		tv.deltaFirst = map[*nameSet][]*discovery.Resource{}
+	}
+	if len(tv.deltaFirst) < maxNamed {
+		tv.deltaFirst[key] = out
+	}
+	return out
 }

@@ -151,3 +151,21 @@ func TestDeltaSubAnswersAsGoControlPlane(t *testing.T) {
 		}
 	}
 }
+
+func TestNewStreamsOfAShapeShareTheirFirstAnswer(t *testing.T) {
+	tv := endpointView(nil, map[string]string{"a": "1", "b": "1", "c": "1"})
+	var lists [][]*discovery.Resource
+	for _, names := range [][]string{nil, nil, {"c", "a"}, {"a", "c"}} {
+		r, ok := answerDeltaSub(tv, NewDeltaSub(names, nil, nil, true), resourcev3.EndpointType, names == nil)
+		if !ok {
+			t.Fatalf("no first answer for %v", names)
+		}
+		lists = append(lists, r.GetResources())
+	}
+	if got := summary(&discovery.DeltaDiscoveryResponse{Resources: lists[2]}); !slices.Equal(got, []string{"a@1", "c@1"}) {
+		t.Fatalf("first answer to a and c: %v", got)
+	}
+	if &lists[0][0] != &lists[1][0] || &lists[2][0] != &lists[3][0] {
+		t.Fatalf("two new wildcard streams, or two subscribing to a and c, were each built their own first answer")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -38,6 +39,10 @@ type typeView struct {
 	// same names, and the tracker keeps what each one holds. Guarded by
 	// the store's lock.
 	named map[string][]*anypb.Any
+	// deltaFirst are the answers of incremental streams that hold
+	// nothing yet, by subscription (nil: the wildcard); see firstDelta.
+	deltaMu    sync.Mutex
+	deltaFirst map[*nameSet][]*discovery.Resource
 }
 
 // maxNamed bounds how many subscriptions' answers a typeView keeps.
