@@ -263,11 +263,11 @@ func (s *nameSet) with(add, drop map[string]struct{}) *nameSet {
 	if !changed {
 		return s
 	}
-	return internNames(has)
+	return internNameSet(has)
 }
 
-// internNames returns the interned set equal to has, which it may keep.
-func internNames(has map[string]struct{}) *nameSet {
+// internNameSet returns the interned set equal to has, which it may keep.
+func internNameSet(has map[string]struct{}) *nameSet {
 	if len(has) == 0 {
 		return emptyNames
 	}

@@ -7,8 +7,6 @@ import (
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"google.golang.org/protobuf/proto"
-
-	"embassy.dev/embassy/xds/cache"
 )
 
 // go-control-plane invokes these callbacks synchronously on each stream's
@@ -35,9 +33,11 @@ func (t *tracker) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) err
 	if d := req.GetErrorDetail(); d != nil {
 		nack = &answer{message: d.GetMessage()}
 	}
-	internNames(req.ResourceNames)
 	rejected := t.request(streamKey{kindSotW, id}, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(), nack,
 		func(sentResponse) string { return req.GetVersionInfo() })
+	// The server keeps every stream's subscribed names, and a fleet of
+	// proxies asks for the same few thousand: keep one copy of each.
+	t.intern(streamKey{kindSotW, id}, req.GetTypeUrl(), req.ResourceNames)
 	t.subscribe(streamKey{kindSotW, id}, req.GetTypeUrl(), req.GetResourceNames())
 	if rejected != "" {
 		// A NACK carries the last accepted version, so the cache would send
@@ -75,7 +75,6 @@ func (t *tracker) OnStreamDeltaRequest(id int64, req *discovery.DeltaDiscoveryRe
 	if d := req.GetErrorDetail(); d != nil {
 		nack = &answer{message: d.GetMessage()}
 	}
-	internNames(req.ResourceNamesSubscribe)
 	t.request(streamKey{kindDelta, id}, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(), nack,
 		func(sent sentResponse) string { return sent.version })
 	return nil
@@ -94,12 +93,3 @@ func (t *tracker) OnFetchRequest(context.Context, *discovery.DiscoveryRequest) e
 
 // OnFetchResponse ignores REST fetch responses.
 func (t *tracker) OnFetchResponse(*discovery.DiscoveryRequest, *discovery.DiscoveryResponse) {}
-
-// internNames replaces each name with the one copy the process keeps of
-// it: the server keeps every stream's subscribed names, and a fleet of
-// proxies asks for the same few thousand.
-func internNames(names []string) {
-	for i, n := range names {
-		names[i] = cache.Intern(n)
-	}
-}
