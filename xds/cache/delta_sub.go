@@ -233,8 +233,9 @@ func (d *DeltaSub) settle(tv *typeView) {
 // nameSet is an immutable set of subscribed names, interned: every
 // stream that subscribes to the same names shares one.
 type nameSet struct {
-	has   map[string]struct{}
-	print string
+	has map[string]struct{}
+	// key and print are the set's fingerprint (fingerprint).
+	key, print string
 }
 
 var emptyNames = &nameSet{has: map[string]struct{}{}, print: Fingerprint(nil)}
@@ -271,7 +272,7 @@ func internNameSet(has map[string]struct{}) *nameSet {
 	if len(has) == 0 {
 		return emptyNames
 	}
-	_, print := fingerprint(has)
+	key, print := fingerprint(has)
 	nameSets.Lock()
 	defer nameSets.Unlock()
 	for _, wp := range nameSets.byPrint[print] {
@@ -279,7 +280,7 @@ func internNameSet(has map[string]struct{}) *nameSet {
 			return s
 		}
 	}
-	s := &nameSet{has: has, print: print}
+	s := &nameSet{has: has, key: key, print: print}
 	nameSets.byPrint[print] = append(nameSets.byPrint[print], weak.Make(s))
 	runtime.AddCleanup(s, forgetNames, print)
 	return s

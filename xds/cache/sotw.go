@@ -129,7 +129,12 @@ func fingerprintOf(names iter.Seq[string], n int) (key, print string) {
 			key = name
 		}
 	}
-	return key, strconv.FormatUint(sum, 36) + "." + strconv.Itoa(n)
+	return key, printOf(sum, n)
+}
+
+// printOf is the fingerprint of n names whose hashes sum to sum.
+func printOf(sum uint64, n int) string {
+	return strconv.FormatUint(sum, 36) + "." + strconv.Itoa(n)
 }
 
 // encodedNamed returns the encodings of the named resources the view

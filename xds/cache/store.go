@@ -232,26 +232,3 @@ func (s *Store) Fetch(_ context.Context, req *cachev3.Request) (cachev3.Response
 	}
 	return &sotwResponse{req: req, version: tv.version, resources: encodedNamed(tv, names)}, nil
 }
-
-// InternNames replaces each of names with the one copy the process keeps
-// of it (Intern), reading first the names of the node's view of typeURL,
-// which are interned already: a SotW proxy repeats every name it
-// subscribes to in each request, and a plain lookup costs a fifth of
-// Intern's.
-func (s *Store) InternNames(key, typeURL string, names []string) {
-	var set *typeSet
-	if v, err := s.View(key); err == nil {
-		if tv := v.types[typeURL]; tv != nil {
-			set = tv.set
-		}
-	}
-	for i, n := range names {
-		if set != nil {
-			if e, ok := set.get(n); ok {
-				names[i] = e.delta.Name
-				continue
-			}
-		}
-		names[i] = Intern(n)
-	}
-}

@@ -36,9 +36,9 @@ type typeView struct {
 	full     []*anypb.Any
 	// named are answers listing every name of a subscription, by the
 	// subscription's fingerprint: proxies of one shape subscribe to the
-	// same names, and the tracker keeps what each one holds. Guarded by
-	// the store's lock.
-	named map[string][]*anypb.Any
+	// same names, and the tracker keeps what each one holds.
+	namedMu sync.Mutex
+	named   map[string][]*anypb.Any
 	// deltaFirst are the answers of incremental streams that hold
 	// nothing yet, by subscription (nil: the wildcard); see firstDelta.
 	deltaMu    sync.Mutex
@@ -134,8 +134,10 @@ func (tv *typeView) changedSince(version string) (names map[string]struct{}, ok 
 
 // answerFor returns the encodings of every name sub subscribes to that
 // the view holds, built once per subscription (by its fingerprint print)
-// for every proxy of the shape. Called with the store's lock held.
+// for every proxy of the shape.
 func (tv *typeView) answerFor(print string, sub map[string]struct{}) []*anypb.Any {
+	tv.namedMu.Lock()
+	defer tv.namedMu.Unlock()
 	if out, ok := tv.named[print]; ok {
 		return out
 	}

@@ -7,6 +7,8 @@ import (
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"google.golang.org/protobuf/proto"
+
+	"embassy.dev/embassy/xds/cache"
 )
 
 // go-control-plane invokes these callbacks synchronously on each stream's
@@ -22,10 +24,18 @@ func (t *tracker) OnStreamOpen(ctx context.Context, id int64, typeURL string) er
 // OnStreamClosed forgets a SotW stream.
 func (t *tracker) OnStreamClosed(id int64, _ *core.Node) { t.close(streamKey{kindSotW, id}) }
 
-// OnStreamRequest vets and records a SotW request; an answer to a sent
-// nonce acknowledges the version it carries, or rejects the one it was
-// sent. A refused request's error ends the stream with its status.
+// OnStreamRequest vets and records a SotW request, for go-control-plane's
+// server, which serves only fetches: streams are Embassy's (sotwRequest).
 func (t *tracker) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) error {
+	return t.sotwRequest(id, req, nil)
+}
+
+// sotwRequest vets and records a SotW request; an answer to a sent
+// nonce acknowledges the version it carries, or rejects the one it was
+// sent. A refused request's error ends the stream with its status. sub
+// is the stream's subscription once it took the request's names (nil
+// for a request the stream ignores).
+func (t *tracker) sotwRequest(id int64, req *discovery.DiscoveryRequest, sub *cache.SotwSub) error {
 	if err := t.check(streamKey{kindSotW, id}, req.GetNode()); err != nil {
 		return err
 	}
@@ -35,10 +45,9 @@ func (t *tracker) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) err
 	}
 	rejected := t.request(streamKey{kindSotW, id}, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(), nack,
 		func(sentResponse) string { return req.GetVersionInfo() })
-	// The server keeps every stream's subscribed names, and a fleet of
-	// proxies asks for the same few thousand: keep one copy of each.
-	t.intern(streamKey{kindSotW, id}, req.GetTypeUrl(), req.ResourceNames)
-	t.subscribe(streamKey{kindSotW, id}, req.GetTypeUrl(), req.GetResourceNames())
+	if sub != nil {
+		t.subscribe(streamKey{kindSotW, id}, req.GetTypeUrl(), sub, req.GetResourceNames())
+	}
 	if rejected != "" {
 		// A NACK carries the last accepted version, so the cache would send
 		// the rejected version straight back, and a proxy that rejects it

@@ -23,10 +23,10 @@ import (
 // of every subscribed name per stream and type, which cost more than
 // everything else a delta proxy holds.
 type deltaServer struct {
-	ctx       context.Context
-	store     *cache.Store
-	callbacks *tracker
-	streams   atomic.Int64
+	ctx     context.Context
+	store   *cache.Store
+	tracker *tracker
+	streams atomic.Int64
 }
 
 // deltaStream is a bidirectional delta stream, any of ADS's or the
@@ -56,16 +56,16 @@ type deltaType struct {
 func (d *deltaServer) serve(str deltaStream, typeURL string) error {
 	id := d.streams.Add(1)
 	reqs := make(chan *discovery.DeltaDiscoveryRequest)
-	go d.receive(str, reqs)
+	go receive(d.ctx, str, reqs)
 	s := &deltaState{server: d, str: str, id: id, node: &core.Node{}, types: map[string]*deltaType{}, notify: make(chan struct{}, 1)}
-	if err := d.callbacks.OnDeltaStreamOpen(str.Context(), id, typeURL); err != nil {
+	if err := d.tracker.OnDeltaStreamOpen(str.Context(), id, typeURL); err != nil {
 		return err
 	}
 	defer func() {
 		if s.cancel != nil {
 			s.cancel()
 		}
-		d.callbacks.OnDeltaStreamClosed(id, s.node)
+		d.tracker.OnDeltaStreamClosed(id, s.node)
 	}()
 	for {
 		select {
@@ -89,24 +89,6 @@ func (d *deltaServer) serve(str deltaStream, typeURL string) error {
 	}
 }
 
-// receive reads the stream's requests until it ends.
-func (d *deltaServer) receive(str deltaStream, reqs chan<- *discovery.DeltaDiscoveryRequest) {
-	defer close(reqs)
-	for {
-		req, err := str.Recv()
-		if err != nil {
-			return
-		}
-		select {
-		case reqs <- req:
-		case <-str.Context().Done():
-			return
-		case <-d.ctx.Done():
-			return
-		}
-	}
-}
-
 // deltaState is one stream's state, owned by its goroutine.
 type deltaState struct {
 	server *deltaServer
@@ -123,7 +105,7 @@ type deltaState struct {
 // request vets and records a request, updates its type's subscription,
 // and answers it when the node's view has something for it.
 func (s *deltaState) request(req *discovery.DeltaDiscoveryRequest, defaultType string) error {
-	if err := s.server.callbacks.OnStreamDeltaRequest(s.id, req); err != nil {
+	if err := s.server.tracker.OnStreamDeltaRequest(s.id, req); err != nil {
 		return err
 	}
 	// The node may come on the first request only.
@@ -182,6 +164,6 @@ func (s *deltaState) answer(typ string, t *deltaType) error {
 	s.nonce++
 	resp.Nonce = strconv.FormatInt(s.nonce, 10)
 	t.waiting, t.force = true, false
-	s.server.callbacks.OnStreamDeltaResponse(s.id, t.req, resp)
+	s.server.tracker.OnStreamDeltaResponse(s.id, t.req, resp)
 	return s.str.Send(resp)
 }

@@ -74,6 +74,7 @@ type Server struct {
 	log     hclog.Logger
 	pub     *cache.Publisher
 	xds     serverv3.Server
+	sotw    *sotwServer
 	delta   *deltaServer
 	tracker *tracker
 	cancel  context.CancelFunc
@@ -119,7 +120,8 @@ func New(cfg Config) *Server {
 		log:     log,
 		pub:     pub,
 		xds:     serverv3.NewServer(ctx, pub.Cache(), t, sotw.WithLogger(cache.NewLogger(log))),
-		delta:   &deltaServer{ctx: ctx, store: pub.Cache(), callbacks: t},
+		sotw:    &sotwServer{ctx: ctx, store: pub.Cache(), tracker: t},
+		delta:   &deltaServer{ctx: ctx, store: pub.Cache(), tracker: t},
 		tracker: t,
 		cancel:  cancel,
 	}
@@ -128,11 +130,11 @@ func New(cfg Config) *Server {
 // Update feeds a new mesh snapshot; it reaches proxies after the debounce.
 func (s *Server) Update(snap *mesh.Snapshot) { s.pub.Update(snap) }
 
-// Register adds ADS and the per-type discovery services to g: state of
-// the world by go-control-plane's server, incremental by Embassy's own
-// (deltaServer).
+// Register adds ADS and the per-type discovery services to g: streams
+// by Embassy's own loops (sotwServer, deltaServer) over go-control-plane's
+// protocol, REST fetches by go-control-plane's server.
 func (s *Server) Register(g *grpc.Server) {
-	svc := services{Server: s.xds, delta: s.delta}
+	svc := services{Server: s.xds, sotw: s.sotw, delta: s.delta}
 	discoverygrpc.RegisterAggregatedDiscoveryServiceServer(g, svc)
 	listenerservice.RegisterListenerDiscoveryServiceServer(g, svc)
 	routeservice.RegisterRouteDiscoveryServiceServer(g, svc)

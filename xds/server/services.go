@@ -11,11 +11,43 @@ import (
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 )
 
-// services is go-control-plane's server with every incremental method
-// handed to Embassy's delta server instead.
+// services is go-control-plane's server, for REST fetches, with every
+// stream handed to Embassy's: state of the world to sotwServer,
+// incremental to deltaServer.
 type services struct {
 	serverv3.Server
+	sotw  *sotwServer
 	delta *deltaServer
+}
+
+// StreamAggregatedResources serves a SotW ADS stream.
+func (s services) StreamAggregatedResources(str discoverygrpc.AggregatedDiscoveryService_StreamAggregatedResourcesServer) error {
+	return s.sotw.serve(str, resource.AnyType)
+}
+
+// StreamListeners serves a SotW LDS stream.
+func (s services) StreamListeners(str listenerservice.ListenerDiscoveryService_StreamListenersServer) error {
+	return s.sotw.serve(str, resource.ListenerType)
+}
+
+// StreamRoutes serves a SotW RDS stream.
+func (s services) StreamRoutes(str routeservice.RouteDiscoveryService_StreamRoutesServer) error {
+	return s.sotw.serve(str, resource.RouteType)
+}
+
+// StreamClusters serves a SotW CDS stream.
+func (s services) StreamClusters(str clusterservice.ClusterDiscoveryService_StreamClustersServer) error {
+	return s.sotw.serve(str, resource.ClusterType)
+}
+
+// StreamEndpoints serves a SotW EDS stream.
+func (s services) StreamEndpoints(str endpointservice.EndpointDiscoveryService_StreamEndpointsServer) error {
+	return s.sotw.serve(str, resource.EndpointType)
+}
+
+// StreamSecrets serves a SotW SDS stream.
+func (s services) StreamSecrets(str secretservice.SecretDiscoveryService_StreamSecretsServer) error {
+	return s.sotw.serve(str, resource.SecretType)
 }
 
 // DeltaAggregatedResources serves an incremental ADS stream.

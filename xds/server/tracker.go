@@ -212,28 +212,10 @@ func (t *tracker) request(k streamKey, node *core.Node, typeURL, nonce string, n
 	return rejected
 }
 
-// intern replaces a request's names with the process's one copy of each
-// (cache.Store.InternNames, through the node's view).
-func (t *tracker) intern(k streamKey, typeURL string, names []string) {
-	if len(names) == 0 {
-		return
-	}
-	t.mu.Lock()
-	var key string
-	if st := t.streams[k]; st != nil {
-		key = st.nodeKey
-		if typeURL == "" {
-			typeURL = st.typeURL
-		}
-	}
-	t.mu.Unlock()
-	t.pub.Cache().InternNames(key, typeURL, names)
-}
-
 // subscribe notes the names a SotW request subscribes to, for a type
 // whose responses carry only what changed: the node holds those it was
 // sent and still subscribes to.
-func (t *tracker) subscribe(k streamKey, typeURL string, names []string) {
+func (t *tracker) subscribe(k streamKey, typeURL string, sub *cache.SotwSub, names []string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	st := t.streams[k]
@@ -244,7 +226,7 @@ func (t *tracker) subscribe(k streamKey, typeURL string, names []string) {
 		typeURL = st.typeURL
 	}
 	if ns := t.nodes[st.nodeKey]; ns != nil && typeURL != "" && !cache.CompleteInSotW(typeURL) {
-		ns.servedOf(typeURL).subscribe(names)
+		ns.servedOf(typeURL).subscribe(sub.Print(), sub.Len(), names)
 	}
 }
 
