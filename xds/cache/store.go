@@ -10,10 +10,12 @@ import (
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 )
 
-// Store is Embassy's implementation of go-control-plane's cache.Cache:
-// the xDS server (go-control-plane's, for the streams and the protocol)
-// asks it for watches, and it answers them from the view of each node's
-// shape, which the publisher sets. Nothing is built per watch that a
+// Store holds the view of each node's shape, which the publisher sets,
+// and answers from it: the xDS server's streams ask it for what a
+// subscription is due (AnswerSotW, AnswerDelta) whenever it tells them
+// of a new view (NotifyViews), and as Embassy's implementation of
+// go-control-plane's cache.Cache it answers that server's watches and
+// fetches the same way. Nothing is built per watch that a
 // shape's nodes could share: a view's resources are encoded once
 // (encodings), a wildcard answer's list once per type and version, and a
 // state-of-the-world answer for a type other than Listener and Cluster

@@ -1,6 +1,9 @@
-// Package server is Embassy's xDS server: go-control-plane's ADS and
-// per-type services (state of the world and delta) over the publisher's
-// snapshot cache, with per-proxy ACK/NACK tracking for the status API.
+// Package server is Embassy's xDS server: ADS and the per-type services,
+// state of the world and delta, with go-control-plane's protocol served
+// by Embassy's own stream loops (sotwServer, deltaServer), whose state
+// per stream is only what differs from what the proxy's shape shares,
+// over the publisher's store; go-control-plane's server answers REST
+// fetches. It tracks each proxy's ACKs and NACKs for the status API.
 package server
 
 import (
