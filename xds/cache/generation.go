@@ -42,16 +42,31 @@ type shape struct {
 // outbound set and the proxyless set, each exactly once. prev is the
 // generation before, or nil.
 func newGeneration(m *mesh.Snapshot, tr Translator, c *checks, enc *encodings, prev *generation) (*generation, error) {
+	// The two sets are independent, and every proxy waits for both: on
+	// a machine of several cores they are built side by side.
+	var pl resourceSet
+	var plErr, plCheck error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if pl, plErr = newResourceSet(tr.ProxylessClient(m), enc); plErr == nil {
+			plCheck = c.servable(pl)
+		}
+	}()
 	out, err := newResourceSet(tr.Outbound(m), enc)
+	var outCheck error
+	if err == nil {
+		outCheck = c.servable(out)
+	}
+	<-done
 	if err != nil {
 		return nil, err
 	}
-	pl, err := newResourceSet(tr.ProxylessClient(m), enc)
-	if err != nil {
-		return nil, err
+	if plErr != nil {
+		return nil, plErr
 	}
-	g := &generation{mesh: m, outbound: out, outboundErr: c.servable(out), proxylessSet: pl,
-		proxylessErr: c.servable(pl), shapes: map[string]shape{}, builder: newViewBuilder(), checks: c, enc: enc}
+	g := &generation{mesh: m, outbound: out, outboundErr: outCheck, proxylessSet: pl,
+		proxylessErr: plCheck, shapes: map[string]shape{}, builder: newViewBuilder(), checks: c, enc: enc}
 	var prevProxyless *view
 	if prev != nil {
 		g.prevShapes, prevProxyless = prev.shapes, prev.proxyless

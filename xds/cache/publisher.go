@@ -16,6 +16,9 @@ package cache
 // pushes.
 
 import (
+	"maps"
+	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -271,10 +274,7 @@ func (p *Publisher) push(m *mesh.Snapshot) {
 	}
 	p.mu.Unlock()
 
-	own := make(map[string]resourceSet, len(proxies))
-	for id, px := range proxies {
-		own[id] = p.ownSet(m, px)
-	}
+	own := p.ownSets(m, proxies)
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -317,6 +317,28 @@ func (p *Publisher) push(m *mesh.Snapshot) {
 	// hooks made of it (events, status).
 	p.revision.Store(m.Revision)
 	p.pushes.Add(1)
+}
+
+// ownSets translates every node's own resources, on as many goroutines
+// as there are cores: each is independent, and the push waits for all.
+func (p *Publisher) ownSets(m *mesh.Snapshot, proxies map[string]translate.Proxy) map[string]resourceSet {
+	ids := slices.Collect(maps.Keys(proxies))
+	sets := make([]resourceSet, len(ids))
+	workers := min(runtime.GOMAXPROCS(0), len(ids))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(ids); i += workers {
+				sets[i] = p.ownSet(m, proxies[ids[i]])
+			}
+		})
+	}
+	wg.Wait()
+	own := make(map[string]resourceSet, len(ids))
+	for i, id := range ids {
+		own[id] = sets[i]
+	}
+	return own
 }
 
 // ownSet translates a node's own resources: an Envoy sidecar's inbound

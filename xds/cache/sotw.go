@@ -41,14 +41,14 @@ func CompleteInSotW(typeURL string) bool {
 // its names changed, for Listener and Cluster, for a wildcard
 // subscription, and when the view no longer remembers the proxy's
 // version; otherwise only what changed since that version.
-func answerSotW(tv *typeView, req *cachev3.Request, sub cachev3.Subscription) (cachev3.Response, bool) {
+func answerSotW(tv *typeView, req *cachev3.Request, sub cachev3.Subscription, fp *subPrint) (cachev3.Response, bool) {
 	returned := sub.ReturnedResources()
 	wildcard := sub.IsWildcard()
 	first := len(returned) == 0
 	var key, print string
 	renamed := false
 	if !wildcard {
-		key, print = fingerprint(sub.SubscribedResources())
+		key, print = fp.of(sub.SubscribedResources())
 		renamed = !first && returned[key] != print
 	}
 	newVersion := req.GetVersionInfo() != tv.version
@@ -88,6 +88,22 @@ func answerSotW(tv *typeView, req *cachev3.Request, sub cachev3.Subscription) (c
 	return resp, true
 }
 
+// subPrint is a watch's fingerprint of its subscription, worked out on
+// its first answer: a watch's names do not change, and each push asks
+// every open watch again.
+type subPrint struct {
+	done       bool
+	key, print string
+}
+
+func (p *subPrint) of(names map[string]struct{}) (key, print string) {
+	if !p.done {
+		p.key, p.print = fingerprint(names)
+		p.done = true
+	}
+	return p.key, p.print
+}
+
 // namesSeed seeds the fingerprints of subscriptions, which live only as
 // long as the process.
 var namesSeed = maphash.MakeSeed()
@@ -113,7 +129,12 @@ func fingerprintOf(names iter.Seq[string], n int) (key, print string) {
 			key = name
 		}
 	}
-	return key, strconv.FormatUint(sum, 36) + "." + strconv.Itoa(n)
+	return key, printOf(sum, n)
+}
+
+// printOf is the fingerprint of n names whose hashes sum to sum.
+func printOf(sum uint64, n int) string {
+	return strconv.FormatUint(sum, 36) + "." + strconv.Itoa(n)
 }
 
 // encodedNamed returns the encodings of the named resources the view

@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"sync"
 
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
 )
 
-// Store is Embassy's implementation of go-control-plane's cache.Cache:
-// the xDS server (go-control-plane's, for the streams and the protocol)
-// asks it for watches, and it answers them from the view of each node's
-// shape, which the publisher sets. Nothing is built per watch that a
+// Store holds the view of each node's shape, which the publisher sets,
+// and answers from it: the xDS server's streams ask it for what a
+// subscription is due (AnswerSotW, AnswerDelta) whenever it tells them
+// of a new view (NotifyViews), and as Embassy's implementation of
+// go-control-plane's cache.Cache it answers that server's watches and
+// fetches the same way. Nothing is built per watch that a
 // shape's nodes could share: a view's resources are encoded once
 // (encodings), a wildcard answer's list once per type and version, and a
 // state-of-the-world answer for a type other than Listener and Cluster
@@ -30,6 +33,14 @@ var _ cachev3.Cache = (*Store)(nil)
 type storeNode struct {
 	view    *view
 	watches map[*watch]struct{}
+	// notify are the incremental streams of the node, told of each new
+	// view (NotifyViews).
+	notify map[chan<- struct{}]struct{}
+}
+
+// idle reports whether nothing holds the node's entry.
+func (n *storeNode) idle() bool {
+	return n.view == nil && len(n.watches) == 0 && len(n.notify) == 0
 }
 
 // watch is an open watch: one of sotw or delta is set.
@@ -37,6 +48,7 @@ type watch struct {
 	sotw  *cachev3.Request
 	delta *cachev3.DeltaRequest
 	sub   cachev3.Subscription
+	print subPrint
 	out   chan cachev3.Response
 	dout  chan cachev3.DeltaResponse
 }
@@ -67,6 +79,51 @@ func (s *Store) setView(key string, v *view) {
 			delete(n.watches, w)
 		}
 	}
+	for ch := range n.notify {
+		select {
+		case ch <- struct{}{}:
+		default: // already told, not yet read
+		}
+	}
+}
+
+// NotifyViews tells ch, without blocking, whenever the node with key gets
+// a new view, until cancel is called: an incremental stream reads the
+// view and answers its subscriptions itself (AnswerDelta). ch should have
+// room for one signal.
+func (s *Store) NotifyViews(key string, ch chan<- struct{}) (cancel func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.node(key)
+	if n.notify == nil {
+		n.notify = map[chan<- struct{}]struct{}{}
+	}
+	n.notify[ch] = struct{}{}
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(n.notify, ch)
+		if n.idle() && s.nodes[key] == n {
+			delete(s.nodes, key)
+		}
+	}
+}
+
+// AnswerDelta returns the incremental response that brings the stream
+// subscription d of the node with key to the node's current view of
+// typeURL, and takes it as what the proxy holds; false when the node has
+// no view, the view does not serve the type, or nothing differs and no
+// answer is due (force asks for one even then).
+func (s *Store) AnswerDelta(key, typeURL string, d *DeltaSub, force bool) (*discovery.DeltaDiscoveryResponse, bool) {
+	v, err := s.View(key)
+	if err != nil {
+		return nil, false
+	}
+	tv := v.types[typeURL]
+	if tv == nil {
+		return nil, false
+	}
+	return answerDeltaSub(tv, d, typeURL, force)
 }
 
 // clear drops the node's view; its open watches wait for a new one.
@@ -75,7 +132,7 @@ func (s *Store) clear(key string) {
 	defer s.mu.Unlock()
 	if n := s.nodes[key]; n != nil {
 		n.view = nil
-		if len(n.watches) == 0 {
+		if n.idle() {
 			delete(s.nodes, key)
 		}
 	}
@@ -101,7 +158,7 @@ func (s *Store) answer(n *storeNode, w *watch) bool {
 		if tv == nil {
 			return false
 		}
-		resp, ok := answerSotW(tv, w.sotw, w.sub)
+		resp, ok := answerSotW(tv, w.sotw, w.sub, &w.print)
 		if ok {
 			w.out <- resp
 		}
@@ -131,7 +188,7 @@ func (s *Store) open(key string, w *watch) func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		delete(n.watches, w)
-		if len(n.watches) == 0 && n.view == nil && s.nodes[key] == n {
+		if n.idle() && s.nodes[key] == n {
 			delete(s.nodes, key)
 		}
 	}

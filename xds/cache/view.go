@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 
+	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/types/known/anypb"
@@ -35,9 +36,13 @@ type typeView struct {
 	full     []*anypb.Any
 	// named are answers listing every name of a subscription, by the
 	// subscription's fingerprint: proxies of one shape subscribe to the
-	// same names, and the tracker keeps what each one holds. Guarded by
-	// the store's lock.
-	named map[string][]*anypb.Any
+	// same names, and the tracker keeps what each one holds.
+	namedMu sync.Mutex
+	named   map[string][]*anypb.Any
+	// deltaFirst are the answers of incremental streams that hold
+	// nothing yet, by subscription (nil: the wildcard); see firstDelta.
+	deltaMu    sync.Mutex
+	deltaFirst map[*nameSet][]*discovery.Resource
 }
 
 // maxNamed bounds how many subscriptions' answers a typeView keeps.
@@ -129,8 +134,10 @@ func (tv *typeView) changedSince(version string) (names map[string]struct{}, ok 
 
 // answerFor returns the encodings of every name sub subscribes to that
 // the view holds, built once per subscription (by its fingerprint print)
-// for every proxy of the shape. Called with the store's lock held.
+// for every proxy of the shape.
 func (tv *typeView) answerFor(print string, sub map[string]struct{}) []*anypb.Any {
+	tv.namedMu.Lock()
+	defer tv.namedMu.Unlock()
 	if out, ok := tv.named[print]; ok {
 		return out
 	}

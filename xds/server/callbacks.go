@@ -24,10 +24,18 @@ func (t *tracker) OnStreamOpen(ctx context.Context, id int64, typeURL string) er
 // OnStreamClosed forgets a SotW stream.
 func (t *tracker) OnStreamClosed(id int64, _ *core.Node) { t.close(streamKey{kindSotW, id}) }
 
-// OnStreamRequest vets and records a SotW request; an answer to a sent
-// nonce acknowledges the version it carries, or rejects the one it was
-// sent. A refused request's error ends the stream with its status.
+// OnStreamRequest vets and records a SotW request, for go-control-plane's
+// server, which serves only fetches: streams are Embassy's (sotwRequest).
 func (t *tracker) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) error {
+	return t.sotwRequest(id, req, nil)
+}
+
+// sotwRequest vets and records a SotW request; an answer to a sent
+// nonce acknowledges the version it carries, or rejects the one it was
+// sent. A refused request's error ends the stream with its status. sub
+// is the stream's subscription once it took the request's names (nil
+// for a request the stream ignores).
+func (t *tracker) sotwRequest(id int64, req *discovery.DiscoveryRequest, sub *cache.SotwSub) error {
 	if err := t.check(streamKey{kindSotW, id}, req.GetNode()); err != nil {
 		return err
 	}
@@ -35,10 +43,11 @@ func (t *tracker) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) err
 	if d := req.GetErrorDetail(); d != nil {
 		nack = &answer{message: d.GetMessage()}
 	}
-	internNames(req.ResourceNames)
 	rejected := t.request(streamKey{kindSotW, id}, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(), nack,
 		func(sentResponse) string { return req.GetVersionInfo() })
-	t.subscribe(streamKey{kindSotW, id}, req.GetTypeUrl(), req.GetResourceNames())
+	if sub != nil {
+		t.subscribe(streamKey{kindSotW, id}, req.GetTypeUrl(), sub, req.GetResourceNames())
+	}
 	if rejected != "" {
 		// A NACK carries the last accepted version, so the cache would send
 		// the rejected version straight back, and a proxy that rejects it
@@ -75,7 +84,6 @@ func (t *tracker) OnStreamDeltaRequest(id int64, req *discovery.DeltaDiscoveryRe
 	if d := req.GetErrorDetail(); d != nil {
 		nack = &answer{message: d.GetMessage()}
 	}
-	internNames(req.ResourceNamesSubscribe)
 	t.request(streamKey{kindDelta, id}, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(), nack,
 		func(sent sentResponse) string { return sent.version })
 	return nil
@@ -94,12 +102,3 @@ func (t *tracker) OnFetchRequest(context.Context, *discovery.DiscoveryRequest) e
 
 // OnFetchResponse ignores REST fetch responses.
 func (t *tracker) OnFetchResponse(*discovery.DiscoveryRequest, *discovery.DiscoveryResponse) {}
-
-// internNames replaces each name with the one copy the process keeps of
-// it: the server keeps every stream's subscribed names, and a fleet of
-// proxies asks for the same few thousand.
-func internNames(names []string) {
-	for i, n := range names {
-		names[i] = cache.Intern(n)
-	}
-}

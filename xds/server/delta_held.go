@@ -59,11 +59,14 @@ func (h deltaHeld) size() int {
 // applied; h is left as it was.
 func (h deltaHeld) apply(upserts []*discovery.Resource, removed []string) deltaHeld {
 	if len(h.base) == 0 && len(h.over) == 0 && len(removed) == 0 {
-		// A first response becomes the base as it is, once sorted.
-		base := slices.Clone(upserts)
-		if !slices.IsSortedFunc(base, byName) {
-			slices.SortFunc(base, byName)
+		// A first response becomes the base as it is: the server sends
+		// its responses sorted and never changes one it sent, and the
+		// streams of a shape share their first response's list.
+		if sortedUnique(upserts) {
+			return deltaHeld{base: upserts}
 		}
+		base := slices.Clone(upserts)
+		slices.SortFunc(base, byName)
 		return deltaHeld{base: slices.CompactFunc(base, func(a, b *discovery.Resource) bool { return a.GetName() == b.GetName() })}
 	}
 	over := make(map[string]*discovery.Resource, len(h.over)+len(upserts)+len(removed))
@@ -108,4 +111,14 @@ func (h deltaHeld) sameAs(o deltaHeld) bool {
 		}
 	})
 	return same
+}
+
+// sortedUnique reports whether rs is sorted by name with no name twice.
+func sortedUnique(rs []*discovery.Resource) bool {
+	for i := 1; i < len(rs); i++ {
+		if rs[i-1].GetName() >= rs[i].GetName() {
+			return false
+		}
+	}
+	return true
 }

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	clusterservice "github.com/envoyproxy/go-control-plane/envoy/service/cluster/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
@@ -82,5 +83,45 @@ func TestDeltaSendsOnlyTheChangedLoadAssignment(t *testing.T) {
 	}
 	if s := h.srv.Stats(); s.Delta.Responses != 6 || s.Delta.Bytes == 0 || s.SotW.Responses != 0 {
 		t.Errorf("stats = %+v, want 6 delta responses with bytes", s)
+	}
+}
+
+// TestDeltaReconnectSendsOnlyWhatTheProxyLacks reconnects a delta proxy
+// that says (initial_resource_versions) it holds one cluster as sent, one
+// at an old version and one the mesh no longer has, over the per-type CDS
+// service: it is sent the stale one and told of the gone one, nothing else.
+func TestDeltaReconnectSendsOnlyWhatTheProxyLacks(t *testing.T) {
+	h := start(t)
+	h.update(t, 1)
+	stream := h.delta(t)
+	node := cachetest.EnvoyNode("web.default")
+	if err := stream.Send(&discovery.DeltaDiscoveryRequest{Node: node, TypeUrl: resourcev3.ClusterType}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := map[string]string{"gone": "1"}
+	for _, r := range first.GetResources() {
+		held[r.GetName()] = r.GetVersion()
+	}
+	held["web"] = "stale"
+
+	ctx, _ := streamContext(t)
+	cds, err := clusterservice.NewClusterDiscoveryServiceClient(h.conn).DeltaClusters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cds.Send(&discovery.DeltaDiscoveryRequest{Node: node, InitialResourceVersions: held}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := cds.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetTypeUrl() != resourcev3.ClusterType || !slices.Equal(deltaNames(resp), []string{"web"}) || !slices.Equal(resp.GetRemovedResources(), []string{"gone"}) {
+		t.Fatalf("reconnect holding db, a stale web and a gone cluster: got %s %v removed %v, want web and gone removed",
+			resp.GetTypeUrl(), deltaNames(resp), resp.GetRemovedResources())
 	}
 }

@@ -89,13 +89,14 @@ func (s *served) sentSotW(typeURL, version string, res []*anypb.Any) {
 // subscribe notes the names a SotW request of a type that need not be
 // complete asks for. A proxy drops what it no longer subscribes to, so
 // when the names change, so does what it holds.
-func (s *served) subscribe(names []string) {
-	print := cache.Fingerprint(names)
+// print and count are the fingerprint and number of the names
+// (cache.SotwSub's), so a request that repeats them costs nothing here.
+func (s *served) subscribe(print string, count int, names []string) {
 	if print == s.print {
 		return
 	}
-	s.subscribed, s.print = len(names), print
-	if len(names) == 0 {
+	s.subscribed, s.print = count, print
+	if count == 0 {
 		return
 	}
 	s.sotw, s.ackedSotw = s.sotw.only(names), s.ackedSotw.only(names)

@@ -1,6 +1,9 @@
-// Package server is Embassy's xDS server: go-control-plane's ADS and
-// per-type services (state of the world and delta) over the publisher's
-// snapshot cache, with per-proxy ACK/NACK tracking for the status API.
+// Package server is Embassy's xDS server: ADS and the per-type services,
+// state of the world and delta, with go-control-plane's protocol served
+// by Embassy's own stream loops (sotwServer, deltaServer), whose state
+// per stream is only what differs from what the proxy's shape shares,
+// over the publisher's store; go-control-plane's server answers REST
+// fetches. It tracks each proxy's ACKs and NACKs for the status API.
 package server
 
 import (
@@ -74,6 +77,8 @@ type Server struct {
 	log     hclog.Logger
 	pub     *cache.Publisher
 	xds     serverv3.Server
+	sotw    *sotwServer
+	delta   *deltaServer
 	tracker *tracker
 	cancel  context.CancelFunc
 }
@@ -118,6 +123,8 @@ func New(cfg Config) *Server {
 		log:     log,
 		pub:     pub,
 		xds:     serverv3.NewServer(ctx, pub.Cache(), t, sotw.WithLogger(cache.NewLogger(log))),
+		sotw:    &sotwServer{ctx: ctx, store: pub.Cache(), tracker: t},
+		delta:   &deltaServer{ctx: ctx, store: pub.Cache(), tracker: t},
 		tracker: t,
 		cancel:  cancel,
 	}
@@ -126,14 +133,17 @@ func New(cfg Config) *Server {
 // Update feeds a new mesh snapshot; it reaches proxies after the debounce.
 func (s *Server) Update(snap *mesh.Snapshot) { s.pub.Update(snap) }
 
-// Register adds ADS and the per-type discovery services to g.
+// Register adds ADS and the per-type discovery services to g: streams
+// by Embassy's own loops (sotwServer, deltaServer) over go-control-plane's
+// protocol, REST fetches by go-control-plane's server.
 func (s *Server) Register(g *grpc.Server) {
-	discoverygrpc.RegisterAggregatedDiscoveryServiceServer(g, s.xds)
-	listenerservice.RegisterListenerDiscoveryServiceServer(g, s.xds)
-	routeservice.RegisterRouteDiscoveryServiceServer(g, s.xds)
-	clusterservice.RegisterClusterDiscoveryServiceServer(g, s.xds)
-	endpointservice.RegisterEndpointDiscoveryServiceServer(g, s.xds)
-	secretservice.RegisterSecretDiscoveryServiceServer(g, s.xds)
+	svc := services{Server: s.xds, sotw: s.sotw, delta: s.delta}
+	discoverygrpc.RegisterAggregatedDiscoveryServiceServer(g, svc)
+	listenerservice.RegisterListenerDiscoveryServiceServer(g, svc)
+	routeservice.RegisterRouteDiscoveryServiceServer(g, svc)
+	clusterservice.RegisterClusterDiscoveryServiceServer(g, svc)
+	endpointservice.RegisterEndpointDiscoveryServiceServer(g, svc)
+	secretservice.RegisterSecretDiscoveryServiceServer(g, svc)
 }
 
 // Proxies returns a copy of every connected proxy's state, sorted by ID.

@@ -126,3 +126,36 @@ func TestSotWEnvoyReceivesAllTypesAndAcksAreTracked(t *testing.T) {
 		t.Errorf("stats = %+v, want 6 SotW responses with bytes", s)
 	}
 }
+
+// TestSotWIgnoresARequestWithAStaleNonce sends, after an EDS response, a
+// request that names one more load assignment but answers an older
+// nonce: the stream ignores it, as the protocol asks, so the next
+// response is the one a push brings, carrying only what changed.
+func TestSotWIgnoresARequestWithAStaleNonce(t *testing.T) {
+	h := start(t)
+	h.update(t, 1)
+	stream := h.sotw(t)
+	send := func(req *discovery.DiscoveryRequest) {
+		t.Helper()
+		req.TypeUrl = resourcev3.EndpointType
+		if err := stream.Send(req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(&discovery.DiscoveryRequest{Node: cachetest.EnvoyNode("web.default"), ResourceNames: []string{"db", "web"}})
+	first, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(&discovery.DiscoveryRequest{VersionInfo: first.GetVersionInfo(), ResponseNonce: "stale", ResourceNames: []string{"db", "web", "other"}})
+	send(&discovery.DiscoveryRequest{VersionInfo: first.GetVersionInfo(), ResponseNonce: first.GetNonce(), ResourceNames: []string{"db", "web"}})
+	h.fake.SetPort("web", 8081)
+	h.update(t, 2)
+	resp, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(t, resp); !slices.Equal(got, []string{"web"}) {
+		t.Fatalf("after a stale request and the ack, the next response holds %v, want the changed web alone", got)
+	}
+}

@@ -215,7 +215,7 @@ func (t *tracker) request(k streamKey, node *core.Node, typeURL, nonce string, n
 // subscribe notes the names a SotW request subscribes to, for a type
 // whose responses carry only what changed: the node holds those it was
 // sent and still subscribes to.
-func (t *tracker) subscribe(k streamKey, typeURL string, names []string) {
+func (t *tracker) subscribe(k streamKey, typeURL string, sub *cache.SotwSub, names []string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	st := t.streams[k]
@@ -226,7 +226,7 @@ func (t *tracker) subscribe(k streamKey, typeURL string, names []string) {
 		typeURL = st.typeURL
 	}
 	if ns := t.nodes[st.nodeKey]; ns != nil && typeURL != "" && !cache.CompleteInSotW(typeURL) {
-		ns.servedOf(typeURL).subscribe(names)
+		ns.servedOf(typeURL).subscribe(sub.Print(), sub.Len(), names)
 	}
 }
 

@@ -4,10 +4,14 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"embassy.dev/embassy/bench"
@@ -34,6 +38,8 @@ var (
 	changeTO  = flag.Duration("change-timeout", 3*time.Minute, "bound on one change reaching every proxy")
 	deadline  = flag.Duration("deadline", 30*time.Minute, "bound on the whole run")
 	inProc    = flag.Bool("in-process", false, "run the proxies in this process (their heap then counts as the servers')")
+	memProf   = flag.String("memprofile", "", "write the servers' heap profile once each phase's proxies are configured, to this path with -SERVER-MODE-N appended")
+	changeCPU = flag.String("change-cpuprofile", "", "write the servers' CPU profile of each change, from its commit until the next step, to this path with -SERVER-MODE-CHANGE-N appended (its samples are the change's CPU time)")
 )
 
 // xdsConfig builds the run's configuration from the flags.
@@ -48,7 +54,7 @@ func xdsConfig(exe string) (bench.Config, error) {
 		Window:         *window,
 		ConnectTimeout: *connectTO,
 		ChangeTimeout:  *changeTO,
-		Log:            os.Stderr,
+		Log:            logWriter(),
 		NewClients: func(fc bench.FleetConfig) (bench.Clients, error) {
 			return bench.StartChild(exe, []string{"--proxies-child", "--deadline", deadline.String()}, fc)
 		},
@@ -186,4 +192,78 @@ func runScoped(ctx context.Context, cfg bench.Config) error {
 		bench.WriteScoped(os.Stdout, unscoped, scopedRes)
 	}
 	return err
+}
+
+// profiler writes the profiles --memprofile and --change-cpuprofile ask
+// for at the moments the phases log: a heap profile when a phase's
+// proxies are configured (when the bench measures heap per proxy), and a
+// CPU profile from a change's commit to the phase's next log line.
+type profiler struct {
+	mu      sync.Mutex
+	out     io.Writer
+	n       int
+	cpuFile *os.File
+}
+
+func logWriter() io.Writer {
+	if *memProf == "" && *changeCPU == "" {
+		return os.Stderr
+	}
+	return &profiler{out: os.Stderr}
+}
+
+func (h *profiler) Write(p []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	line := string(p)
+	h.stopCPU()
+	f := strings.Fields(line)
+	if len(f) < 3 {
+		return h.out.Write(p)
+	}
+	phase := f[0] + "-" + strings.TrimSuffix(f[1], ":")
+	switch {
+	case *memProf != "" && strings.Contains(line, " proxies configured in "):
+		h.n++
+		if err := writeHeap(fmt.Sprintf("%s-%s-%d", *memProf, phase, h.n)); err != nil {
+			fmt.Fprintf(h.out, "embassy-bench: --memprofile: %v\n", err)
+		}
+	case *changeCPU != "" && strings.Contains(line, " change, waiting for "):
+		h.n++
+		if err := h.startCPU(fmt.Sprintf("%s-%s-%s-%d", *changeCPU, phase, f[2], h.n)); err != nil {
+			fmt.Fprintf(h.out, "embassy-bench: --change-cpuprofile: %v\n", err)
+		}
+	}
+	return h.out.Write(p)
+}
+
+func (h *profiler) startCPU(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return err
+	}
+	h.cpuFile = f
+	return nil
+}
+
+func (h *profiler) stopCPU() {
+	if h.cpuFile != nil {
+		pprof.StopCPUProfile()
+		h.cpuFile.Close()
+		h.cpuFile = nil
+	}
+}
+
+func writeHeap(path string) error {
+	runtime.GC()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.WriteHeapProfile(f)
 }
