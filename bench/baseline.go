@@ -16,6 +16,7 @@ import (
 	serverv3 "github.com/envoyproxy/go-control-plane/pkg/server/v3"
 	"google.golang.org/grpc"
 
+	"embassy.dev/embassy/internal/proccpu"
 	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
@@ -87,7 +88,7 @@ func (b *baselineTarget) Heaps() ([]uint64, error) { return []uint64{liveHeap()}
 func (b *baselineTarget) StoreHeap() (uint64, error) { return 0, nil }
 
 // CPU implements target: this process's, the harness's included.
-func (b *baselineTarget) CPU() time.Duration { return processCPU() }
+func (b *baselineTarget) CPU() time.Duration { return proccpu.Used() }
 
 // Expect implements target: it sets every proxy's snapshot, as a plain
 // go-control-plane server does for every node it knows.

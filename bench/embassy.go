@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"embassy.dev/embassy/internal/proccpu"
 	"embassy.dev/embassy/pkg/controlplane"
 	"embassy.dev/embassy/pkg/store"
 )
@@ -87,7 +88,7 @@ func (e *embassyTarget) Heaps() ([]uint64, error) { return []uint64{liveHeap()},
 func (e *embassyTarget) StoreHeap() (uint64, error) { return 0, nil }
 
 // CPU implements target: this process's, the harness's included.
-func (e *embassyTarget) CPU() time.Duration { return processCPU() }
+func (e *embassyTarget) CPU() time.Duration { return proccpu.Used() }
 
 // Expect implements target: embassy-cp learns of a proxy when it connects.
 func (e *embassyTarget) Expect(context.Context, []string) error { return nil }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"embassy.dev/embassy/internal/proccpu"
 	"embassy.dev/embassy/pkg/controlplane"
 	"embassy.dev/embassy/pkg/store"
 )
@@ -111,7 +112,7 @@ func (rc *replicaChild) do(ctx context.Context, c replicaCmd) (replicaReply, err
 	case "heap":
 		return replicaReply{Heap: liveHeap()}, nil
 	case "cpu":
-		return replicaReply{CPU: processCPU()}, nil
+		return replicaReply{CPU: proccpu.Used()}, nil
 	case "close":
 		rc.close()
 		return replicaReply{}, nil

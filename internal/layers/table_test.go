@@ -34,6 +34,7 @@ var layerNames = [...]string{"base", "model", "engines", "serving", "wiring", "t
 // placed on purpose.
 var layerOf = map[string]int{
 	"internal/atomicfile": base,
+	"internal/proccpu":    base,
 	"pkg/events":          base,
 	"pkg/log":             base,
 	"pkg/re2size":         base,

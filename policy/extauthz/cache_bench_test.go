@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"embassy.dev/embassy/internal/proccpu"
 	"embassy.dev/embassy/policy/engine"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/hashicorp/go-hclog"
@@ -113,8 +114,8 @@ func BenchmarkCheckServerOptions(b *testing.B) {
 			b.SetParallelism(max(1, cap(clients)/runtime.GOMAXPROCS(0)))
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu := processCPU()
-			defer func() { b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op") }()
+			cpu := proccpu.Used()
+			defer func() { b.ReportMetric(float64(proccpu.Used()-cpu)/float64(b.N), "cpu-ns/op") }()
 			b.RunParallel(func(pb *testing.PB) {
 				client := <-clients
 				defer func() { clients <- client }()

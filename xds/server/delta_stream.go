@@ -67,26 +67,7 @@ func (d *deltaServer) serve(str deltaStream, typeURL string) error {
 		}
 		d.tracker.OnDeltaStreamClosed(id, s.node)
 	}()
-	for {
-		select {
-		case <-d.ctx.Done():
-			return nil
-		case <-s.notify:
-			if err := s.answerAll(); err != nil {
-				return err
-			}
-		case req, more := <-reqs:
-			if !more {
-				return nil
-			}
-			if req == nil {
-				return status.Errorf(codes.Unavailable, "empty request")
-			}
-			if err := s.request(req, typeURL); err != nil {
-				return err
-			}
-		}
-	}
+	return loop(d.ctx, reqs, s.notify, s.answerAll, func(req *discovery.DeltaDiscoveryRequest) error { return s.request(req, typeURL) })
 }
 
 // deltaState is one stream's state, owned by its goroutine.

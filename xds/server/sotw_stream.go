@@ -77,12 +77,19 @@ func (d *sotwServer) serve(str sotwStream, typeURL string) error {
 		}
 		d.tracker.OnStreamClosed(id, s.node)
 	}()
+	return loop(d.ctx, reqs, s.notify, s.answerAll, func(req *discovery.DiscoveryRequest) error { return s.request(req, typeURL) })
+}
+
+// loop is a stream's goroutine, the same for SotW and Delta: it answers
+// each notice of new state and handles each request in turn, until the
+// stream or the server ends.
+func loop[Req any](ctx context.Context, reqs <-chan *Req, notify <-chan struct{}, answerAll func() error, request func(*Req) error) error {
 	for {
 		select {
-		case <-d.ctx.Done():
+		case <-ctx.Done():
 			return nil
-		case <-s.notify:
-			if err := s.answerAll(); err != nil {
+		case <-notify:
+			if err := answerAll(); err != nil {
 				return err
 			}
 		case req, more := <-reqs:
@@ -92,7 +99,7 @@ func (d *sotwServer) serve(str sotwStream, typeURL string) error {
 			if req == nil {
 				return status.Errorf(codes.Unavailable, "empty request")
 			}
-			if err := s.request(req, typeURL); err != nil {
+			if err := request(req); err != nil {
 				return err
 			}
 		}
