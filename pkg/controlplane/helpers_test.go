@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"testing"
 	"time"
 
@@ -28,6 +29,7 @@ import (
 
 	"embassy.dev/embassy/internal/applytest"
 	"embassy.dev/embassy/internal/grpctest"
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/internal/idtest"
 	"embassy.dev/embassy/internal/syncbuf"
 )
@@ -62,6 +64,14 @@ func testConfig(dataDir string, logs *syncbuf.Buffer, mut ...func(*Config)) Conf
 func applyYAML(t *testing.T, cp *ControlPlane, doc string) {
 	t.Helper()
 	applytest.Apply(t, cp.Store(), doc)
+	// The push follows the store a debounce later, longer on a loaded
+	// machine: a proxy that asks before it would be answered from the
+	// mesh before the apply.
+	poll.UntilState(t, "the push of the applied resources", func() (bool, string) {
+		p, ok := cp.XDS().LastPush()
+		stored := cp.Store().Revision()
+		return ok && p.Revision >= stored, fmt.Sprintf("pushed %v, revision %d of the store's %d", ok, p.Revision, stored)
+	})
 }
 
 // dialIdentity is a client of cp's identity API that trusts cp's CA and
