@@ -29,8 +29,8 @@ import (
 
 	"embassy.dev/embassy/internal/applytest"
 	"embassy.dev/embassy/internal/grpctest"
-	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/internal/idtest"
+	"embassy.dev/embassy/internal/poll"
 	"embassy.dev/embassy/internal/syncbuf"
 )
 
