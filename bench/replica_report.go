@@ -42,31 +42,7 @@ func largest(p PhaseResult, get func(ProcessHeap) float64) float64 {
 func WriteReplicaSummary(w io.Writer, results []PhaseResult, replicas int) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "figure\tmode\tsingle\treplicas×%d\treplicas/single\truns\t\n", replicas)
-	for _, pt := range points(results) {
-		if pt.server != Single {
-			continue
-		}
-		one, n := mediansOf(results, pt, replicaFigures)
-		rpt := pt
-		rpt.server = Replicas
-		many, rn := mediansOf(results, rpt, replicaFigures)
-		for k, f := range replicaFigures {
-			if n[k] == 0 && rn[k] == 0 {
-				continue
-			}
-			s, r, ratio := "-", "-", "-"
-			if n[k] > 0 {
-				s = f.format(one[k])
-			}
-			if rn[k] > 0 {
-				r = f.format(many[k])
-			}
-			if n[k] > 0 && rn[k] > 0 && one[k] != 0 {
-				ratio = fmt.Sprintf("%.3f", many[k]/one[k])
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d\t\n", f.name, pt.mode, s, r, ratio, n[k], rn[k])
-		}
-	}
+	writeComparison(tw, results, Single, Replicas, replicaFigures, true)
 	if err := tw.Flush(); err != nil {
 		return err
 	}

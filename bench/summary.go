@@ -115,32 +115,43 @@ func points(results []PhaseResult) []point {
 func WriteSummary(w io.Writer, results []PhaseResult) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "figure\tmode\tembassy\tbaseline\tembassy/baseline\truns\t")
+	writeComparison(tw, results, Embassy, Baseline, figures, false)
+	return tw.Flush()
+}
+
+// writeComparison writes, for each point of server a and each of figs,
+// the medians of a and of b at that point, their ratio (b over a when
+// bOverA, else a over b) and how many runs gave each.
+func writeComparison(tw io.Writer, results []PhaseResult, a, b Server, figs []figure, bOverA bool) {
 	for _, pt := range points(results) {
-		if pt.server != Embassy {
+		if pt.server != a {
 			continue
 		}
-		emb, n := medians(results, pt)
+		av, an := mediansOf(results, pt, figs)
 		bpt := pt
-		bpt.server = Baseline
-		base, bn := medians(results, bpt)
-		for k, f := range figures {
-			if n[k] == 0 && bn[k] == 0 {
+		bpt.server = b
+		bv, bn := mediansOf(results, bpt, figs)
+		for k, f := range figs {
+			if an[k] == 0 && bn[k] == 0 {
 				continue
 			}
-			e, b, ratio := "-", "-", "-"
-			if n[k] > 0 {
-				e = f.format(emb[k])
+			as, bs, ratio := "-", "-", "-"
+			if an[k] > 0 {
+				as = f.format(av[k])
 			}
 			if bn[k] > 0 {
-				b = f.format(base[k])
+				bs = f.format(bv[k])
 			}
-			if n[k] > 0 && bn[k] > 0 && base[k] != 0 {
-				ratio = fmt.Sprintf("%.3f", emb[k]/base[k])
+			num, den := av[k], bv[k]
+			if bOverA {
+				num, den = den, num
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d\t\n", f.name, pt.mode, e, b, ratio, n[k], bn[k])
+			if an[k] > 0 && bn[k] > 0 && den != 0 {
+				ratio = fmt.Sprintf("%.3f", num/den)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d\t\n", f.name, pt.mode, as, bs, ratio, an[k], bn[k])
 		}
 	}
-	return tw.Flush()
 }
 
 // WriteSweep prints one row per point (proxies, services, server, mode)
