@@ -148,11 +148,7 @@ type embassyServer struct {
 // startEmbassy starts the child cmd (a binary that runs
 // ServeAuthzChild), has it serve cfg and waits until it decides probe.
 func startEmbassy(ctx context.Context, cmd *exec.Cmd, cfg authzChildConfig, probe *authv3.CheckRequest) (*embassyServer, error) {
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	outPipe, err := cmd.StdoutPipe()
+	in, outPipe, err := pipes(cmd)
 	if err != nil {
 		return nil, err
 	}

@@ -157,16 +157,26 @@ type ChildFleet struct {
 	pending []Observation
 }
 
+// pipes connects to a child's stdin and stdout, the line protocol every
+// child of the bench speaks with its parent.
+func pipes(cmd *exec.Cmd) (io.WriteCloser, io.ReadCloser, error) {
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	return stdin, stdout, nil
+}
+
 // StartChild starts exe with args (which must make it call ServeChild) and
 // hands it cfg on Connect.
 func StartChild(exe string, args []string, cfg FleetConfig) (*ChildFleet, error) {
 	cmd := exec.Command(exe, args...)
 	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
+	stdin, stdout, err := pipes(cmd)
 	if err != nil {
 		return nil, err
 	}

@@ -34,11 +34,7 @@ type replicaProc struct {
 func startReplicaProc(cmd *exec.Cmd, name string) (*replicaProc, error) {
 	cmd.Stderr = os.Stderr
 	stopWithParent(cmd)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
+	stdin, stdout, err := pipes(cmd)
 	if err != nil {
 		return nil, err
 	}
