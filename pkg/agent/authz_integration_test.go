@@ -119,28 +119,37 @@ func startPolicyCP(t *testing.T, debounce time.Duration, docs string, logs *sync
 // for anything to be served.
 func runPolicyAgent(t *testing.T, cp *controlplane.ControlPlane, svc, loopback string, logs *syncbuf.Buffer) (*Agent, string) {
 	t.Helper()
-	token, _, err := cp.Tokens().Create("shop", "web", "web-1", time.Hour, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := shortTempDir(t)
-	a, err := New(Config{
-		SocketDir: dir, Token: token, Workload: "web-1.shop",
-		Dial: func(roots []*x509.Certificate, cert func() *tls.Certificate) (ControlPlaneConn, error) {
-			return client.Dial(cp.XDSAddr(), roots, cert)
-		},
-		TrustBundle:      cp.CA().Bundle(),
-		Spec:             resource.WorkloadSpec{Address: "127.0.0.1", Services: []string{svc}, Ports: []resource.WorkloadPort{{Name: "http", Port: 8080}}},
-		RegisterInterval: 100 * time.Millisecond, Out: logs,
-		Logger:     hclog.New(&hclog.LoggerOptions{Name: "embassy-agent", Level: hclog.Debug, Output: logs}),
-		MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second,
-		Authz: &AuthzConfig{XDSAddress: cp.XDSAddr(), LoopbackAddr: loopback},
-	})
+	cfg := web1Config(t, cp, logs)
+	cfg.Spec = resource.WorkloadSpec{Address: "127.0.0.1", Services: []string{svc}, Ports: []resource.WorkloadPort{{Name: "http", Port: 8080}}}
+	cfg.RegisterInterval = 100 * time.Millisecond
+	cfg.Authz = &AuthzConfig{XDSAddress: cp.XDSAddr(), LoopbackAddr: loopback}
+	a, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	runAgent(t, a)
-	return a, dir
+	return a, cfg.SocketDir
+}
+
+// web1Config is the configuration of an agent of workload web-1.shop
+// against cp, attesting with a new single-use token, in a new socket
+// directory, logging to logs.
+func web1Config(t *testing.T, cp *controlplane.ControlPlane, logs *syncbuf.Buffer) Config {
+	t.Helper()
+	token, _, err := cp.Tokens().Create("shop", "web", "web-1", time.Hour, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Config{
+		SocketDir: shortTempDir(t), Token: token, Workload: "web-1.shop",
+		Dial: func(roots []*x509.Certificate, cert func() *tls.Certificate) (ControlPlaneConn, error) {
+			return client.Dial(cp.XDSAddr(), roots, cert)
+		},
+		TrustBundle: cp.CA().Bundle(),
+		Out:         logs,
+		Logger:      hclog.New(&hclog.LoggerOptions{Name: "embassy-agent", Level: hclog.Debug, Output: logs}),
+		MinBackoff:  50 * time.Millisecond, MaxBackoff: time.Second,
+	}
 }
 
 func applyDocs(t *testing.T, cp *controlplane.ControlPlane, doc string) {

@@ -2,8 +2,6 @@ package agent
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
@@ -15,7 +13,6 @@ import (
 	core "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"github.com/hashicorp/go-hclog"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -27,7 +24,6 @@ import (
 	"embassy.dev/embassy/pkg/bootstrap"
 	"embassy.dev/embassy/pkg/controlplane"
 	"embassy.dev/embassy/pkg/dataplane"
-	"embassy.dev/embassy/pkg/identity/client"
 
 	"embassy.dev/embassy/internal/echo"
 	"embassy.dev/embassy/internal/poll"
@@ -83,22 +79,9 @@ func serveEcho(t *testing.T, name string) string {
 // dialling xdsAddr, and returns its socket directory once it serves.
 func runRelayAgent(t *testing.T, cp *controlplane.ControlPlane, xdsAddr string, maxStreams int, logs *syncbuf.Buffer) string {
 	t.Helper()
-	token, _, err := cp.Tokens().Create("shop", "web", "web-1", time.Hour, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := shortTempDir(t)
-	a, err := New(Config{
-		SocketDir: dir, Token: token, Workload: "web-1.shop",
-		Dial: func(roots []*x509.Certificate, cert func() *tls.Certificate) (ControlPlaneConn, error) {
-			return client.Dial(cp.XDSAddr(), roots, cert)
-		},
-		TrustBundle: cp.CA().Bundle(),
-		Out:         logs,
-		Logger:      hclog.New(&hclog.LoggerOptions{Name: "embassy-agent", Level: hclog.Debug, Output: logs}),
-		MinBackoff:  50 * time.Millisecond, MaxBackoff: time.Second,
-		XDSRelay: &XDSRelayConfig{XDSAddress: xdsAddr, MaxStreams: maxStreams},
-	})
+	cfg := web1Config(t, cp, logs)
+	cfg.XDSRelay = &XDSRelayConfig{XDSAddress: xdsAddr, MaxStreams: maxStreams}
+	a, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +91,7 @@ func runRelayAgent(t *testing.T, cp *controlplane.ControlPlane, xdsAddr string, 
 	case <-time.After(10 * time.Second):
 		t.Fatalf("the agent did not serve within 10s:\n%s", logs)
 	}
-	return dir
+	return cfg.SocketDir
 }
 
 // proxylessThroughRelay is gRPC's own xDS client with the bootstrap
