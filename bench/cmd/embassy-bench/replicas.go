@@ -59,13 +59,5 @@ func runReplicas(ctx context.Context, exe string) int {
 		bench.WriteReplicaSummary(os.Stdout, results, cfg.Replicas)
 		fmt.Printf("\ntotal %v\n", time.Since(start).Round(100*time.Millisecond))
 	}
-	if err == nil {
-		return 0
-	}
-	if ctx.Err() == context.DeadlineExceeded {
-		fmt.Fprintf(os.Stderr, "embassy-bench: the global deadline (--deadline %v) was reached after %v: %v\n", *deadline, time.Since(start).Round(time.Second), err)
-		return 3
-	}
-	fmt.Fprintf(os.Stderr, "embassy-bench: %v\n", err)
-	return 1
+	return exitCode(ctx, start, err)
 }

@@ -125,6 +125,12 @@ func runXDS(ctx context.Context, exe string) int {
 	default:
 		err = runTable(ctx, cfg)
 	}
+	return exitCode(ctx, start, err)
+}
+
+// exitCode reports err, if any, and is the process's exit code for it:
+// 3 when the global deadline ended the run, 1 for any other error.
+func exitCode(ctx context.Context, start time.Time, err error) int {
 	if err == nil {
 		return 0
 	}
