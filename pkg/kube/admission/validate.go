@@ -8,9 +8,6 @@ package admission
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -18,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"embassy.dev/embassy/pkg/apply"
+	"embassy.dev/embassy/pkg/kube"
 	"embassy.dev/embassy/pkg/kube/crd"
 	"embassy.dev/embassy/pkg/resource"
 )
@@ -40,23 +38,11 @@ type Applier interface {
 // Handler serves the webhook on Path.
 func Handler(a Applier) http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+Path, func(w http.ResponseWriter, r *http.Request) {
-		var ar admissionv1.AdmissionReview
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxReview))
-		if err == nil {
-			err = json.Unmarshal(body, &ar)
-		}
-		if err != nil || ar.Request == nil {
-			http.Error(w, fmt.Sprintf("expected an admission.k8s.io/v1 AdmissionReview with a request: %v", err), http.StatusBadRequest)
-			return
-		}
-		ctx, cancel := context.WithTimeout(r.Context(), checkTimeout)
+	mux.HandleFunc("POST "+Path, kube.ServeReview(maxReview, func(ctx context.Context, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+		ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 		defer cancel()
-		ar.Response = review(ctx, a, ar.Request)
-		ar.Request = nil
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(&ar)
-	})
+		return review(ctx, a, req)
+	}))
 	return mux
 }
 

@@ -1,14 +1,16 @@
 package inject
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"embassy.dev/embassy/pkg/kube"
 )
 
 // The webhook's paths: the API server calls NamespacePath for Pods of a
@@ -32,21 +34,9 @@ func Handler(cfg Config) http.Handler {
 }
 
 func review(cfg Config, namespaceEnabled bool) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		var ar admissionv1.AdmissionReview
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxReview))
-		if err == nil {
-			err = json.Unmarshal(body, &ar)
-		}
-		if err != nil || ar.Request == nil {
-			http.Error(w, fmt.Sprintf("expected an admission.k8s.io/v1 AdmissionReview with a request: %v", err), http.StatusBadRequest)
-			return
-		}
-		ar.Response = admit(ar.Request, cfg, namespaceEnabled)
-		ar.Request = nil
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(&ar)
-	}
+	return kube.ServeReview(maxReview, func(_ context.Context, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+		return admit(req, cfg, namespaceEnabled)
+	})
 }
 
 // admit answers one request: allowed always (injection never blocks a
