@@ -177,15 +177,7 @@ func newResourceSet(r *translate.Resources, enc *encodings) (resourceSet, error)
 	if r == nil {
 		return set, nil
 	}
-	lists := map[resourcev3.Type][]types.Resource{
-		resourcev3.ListenerType: asResources(r.Listeners),
-		resourcev3.RouteType:    asResources(r.Routes),
-		resourcev3.ClusterType:  asResources(r.Clusters),
-		resourcev3.EndpointType: asResources(r.Endpoints),
-		resourcev3.SecretType:   asResources(r.Secrets),
-		// Only a workload's agent asks for these: its authorization bundles.
-		resourcev3.ExtensionConfigType: asResources(r.ExtensionConfigs),
-	}
+	lists := byType(r)
 	for _, typ := range servedTypes {
 		if len(lists[typ]) == 0 {
 			continue
@@ -205,6 +197,19 @@ func newResourceSet(r *translate.Resources, enc *encodings) (resourceSet, error)
 		set[typ] = ts
 	}
 	return set, nil
+}
+
+// byType is r's resources by the type they are served as.
+func byType(r *translate.Resources) map[resourcev3.Type][]types.Resource {
+	return map[resourcev3.Type][]types.Resource{
+		resourcev3.ListenerType: asResources(r.Listeners),
+		resourcev3.RouteType:    asResources(r.Routes),
+		resourcev3.ClusterType:  asResources(r.Clusters),
+		resourcev3.EndpointType: asResources(r.Endpoints),
+		resourcev3.SecretType:   asResources(r.Secrets),
+		// Only a workload's agent asks for these: its authorization bundles.
+		resourcev3.ExtensionConfigType: asResources(r.ExtensionConfigs),
+	}
 }
 
 func asResources[T types.Resource](in []T) []types.Resource {

@@ -3,9 +3,7 @@ package cache
 import (
 	"fmt"
 
-	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	cachev3 "github.com/envoyproxy/go-control-plane/pkg/cache/v3"
-	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 
 	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/mesh"
@@ -69,14 +67,7 @@ func (g *generation) scope(px translate.Proxy, base resourceSet, baseErr error, 
 // them as they are) and at most a few built anew: the former keep base's
 // entries, the latter are encoded once through enc like any resource.
 func subset(base resourceSet, r *translate.Resources, enc *encodings) (resourceSet, error) {
-	lists := map[resourcev3.Type][]types.Resource{
-		resourcev3.ListenerType:        asResources(r.Listeners),
-		resourcev3.RouteType:           asResources(r.Routes),
-		resourcev3.ClusterType:         asResources(r.Clusters),
-		resourcev3.EndpointType:        asResources(r.Endpoints),
-		resourcev3.SecretType:          asResources(r.Secrets),
-		resourcev3.ExtensionConfigType: asResources(r.ExtensionConfigs),
-	}
+	lists := byType(r)
 	out := resourceSet{}
 	for _, typ := range servedTypes {
 		if len(lists[typ]) == 0 {
