@@ -39,14 +39,17 @@ type baselineTarget struct {
 
 	// mu guards the mesh and the push that follows each change; pushes
 	// are serialized, as one control plane's would be.
-	mu   sync.Mutex
-	rs   map[resource.Key]*resource.Resource
-	rev  int64
-	ids  []string
-	err  error
-	done sync.WaitGroup
-	ctx  context.Context
-	stop context.CancelFunc
+	mu  sync.Mutex
+	rs  map[resource.Key]*resource.Resource
+	rev int64
+	ids []string
+	err error
+	// active is the last commit or push end: a commit after a quiet
+	// spell of a debounce is pushed at once, as embassy-cp's is.
+	active time.Time
+	done   sync.WaitGroup
+	ctx    context.Context
+	stop   context.CancelFunc
 }
 
 func startBaseline(ctx context.Context, cfg Config) (_ target, seed time.Duration, err error) {
@@ -99,10 +102,16 @@ func (b *baselineTarget) Expect(ctx context.Context, ids []string) error {
 	return b.push(ctx)
 }
 
-// Commit implements target: the push runs after the same debounce
-// embassy-cp waits, in the background, as embassy-cp's does.
+// Commit implements target: the push runs in the background after the
+// same debounce embassy-cp waits, or at once after a quiet spell, as
+// embassy-cp's does.
 func (b *baselineTarget) Commit(ctx context.Context, ops []store.Op) error {
 	b.mu.Lock()
+	wait := b.cfg.Debounce
+	if time.Since(b.active) >= wait {
+		wait = 0
+	}
+	b.active = time.Now()
 	for _, op := range ops {
 		if op.Resource == nil {
 			delete(b.rs, op.Key)
@@ -115,7 +124,7 @@ func (b *baselineTarget) Commit(ctx context.Context, ops []store.Op) error {
 	go func() {
 		defer b.done.Done()
 		select {
-		case <-time.After(b.cfg.Debounce):
+		case <-time.After(wait):
 		case <-b.ctx.Done():
 			return
 		}
@@ -124,6 +133,7 @@ func (b *baselineTarget) Commit(ctx context.Context, ops []store.Op) error {
 		if err := b.push(b.ctx); err != nil && b.err == nil {
 			b.err = err
 		}
+		b.active = time.Now()
 	}()
 	return nil
 }

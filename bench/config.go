@@ -20,7 +20,8 @@ type Config struct {
 	// SkipChanges ends each phase once the proxies are configured.
 	SkipChanges bool
 	// Debounce is the control plane's push debounce; the baseline waits
-	// as long before it pushes a change.
+	// as long before it pushes a change, except after a quiet spell, as
+	// the control plane does.
 	Debounce time.Duration
 	// ViaApply seeds the mesh through an apply instead of one store commit.
 	ViaApply bool

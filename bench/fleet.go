@@ -115,7 +115,8 @@ func NewFleet(cfg FleetConfig) (*Fleet, error) {
 		addr := cfg.Addrs[k%len(cfg.Addrs)]
 		c, err := grpc.NewClient(addr,
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30)))
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(1<<30)),
+			grpc.WithInitialWindowSize(envoyStreamWindow), grpc.WithInitialConnWindowSize(envoyConnWindow))
 		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("dialing %s: %w", addr, err)

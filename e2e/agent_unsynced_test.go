@@ -100,7 +100,7 @@ func firstChecks(t *testing.T, c *client.Client, pushed int64, addr string, load
 }
 
 // TestNewAgentDeniesBeforeItsPolicySet runs embassy-cp with a 3s push
-// debounce, so a new agent's registration reaches its policy stream a
+// debounce held for every change, so a new agent's registration reaches its policy stream a
 // few seconds after the agent serves ext_authz. In that window every Check is
 // denied with a reason that says the policy set has not arrived: a
 // request the policy denies is never allowed, and for a workload no
@@ -108,7 +108,7 @@ func firstChecks(t *testing.T, c *client.Client, pushed int64, addr string, load
 func TestNewAgentDeniesBeforeItsPolicySet(t *testing.T) {
 	dir := t.TempDir()
 	p := start(t, "embassy-cp", "--data-dir", filepath.Join(dir, "cp"), "--xds-addr", "127.0.0.1:0", "--api-addr", "127.0.0.1:0",
-		"--trust-domain", "example.org", "--debounce", "3s")
+		"--trust-domain", "example.org", "--debounce", "3s", "--debounce-every")
 	m := p.waitFor(servingRE, 20*time.Second)
 	cp := &controlPlane{proc: p, dataDir: filepath.Join(dir, "cp"), xds: m[1], api: m[2]}
 	cp.mustCtl(t, "apply", "-f", writeFile(t, dir, "mesh.yaml", unsyncedMesh))

@@ -96,14 +96,14 @@ func TestAgentEnforcesTheControlPlanesPolicies(t *testing.T) {
 }
 
 // startPolicyCP starts the real control plane with the given push
-// debounce and applies docs.
+// debounce, held for every change, and applies docs.
 func startPolicyCP(t *testing.T, debounce time.Duration, docs string, logs *syncbuf.Buffer) *controlplane.ControlPlane {
 	t.Helper()
 	cp, err := controlplane.Start(context.Background(), controlplane.Config{
 		DataDir: t.TempDir(), Store: "memory", XDSAddr: "127.0.0.1:0", APIAddr: "127.0.0.1:0",
-		Debounce: debounce,
-		Logger:   hclog.New(&hclog.LoggerOptions{Name: "embassy-cp", Level: hclog.Debug, Output: logs}),
-		Out:      logs,
+		Debounce: debounce, DebounceEvery: true,
+		Logger: hclog.New(&hclog.LoggerOptions{Name: "embassy-cp", Level: hclog.Debug, Output: logs}),
+		Out:    logs,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -56,8 +56,12 @@ type Config struct {
 	StaleAfter time.Duration
 	// EventBuffer is how many recent events /v1/events keeps (default 1000).
 	EventBuffer int
-	// Debounce coalesces changes into pushes (default 100ms).
+	// Debounce coalesces changes into pushes (default 100ms). The first
+	// change after a quiet spell of one debounce is pushed at once,
+	// unless DebounceEvery.
 	Debounce time.Duration
+	// DebounceEvery holds every change for the debounce.
+	DebounceEvery bool
 	// InsecureXDS serves xDS in plaintext, without client certificates or
 	// the identity service: for local development only.
 	InsecureXDS bool

@@ -130,6 +130,7 @@ func (c *ControlPlane) newXDS() {
 	xcfg := xdsserver.Config{
 		Logger:     c.cfg.Logger.Named(elog.XDS),
 		Debounce:   c.cfg.Debounce,
+		HoldEvery:  c.cfg.DebounceEvery,
 		Translator: cache.DefaultTranslator(),
 		Events:     c.obs.events,
 		Metrics:    c.obs.metrics,

@@ -40,6 +40,7 @@ func (p *Publisher) run() {
 		case <-timer.C:
 			if m := p.takePending(); m != nil {
 				p.push(m)
+				p.pushEnded()
 			}
 		}
 	}
@@ -52,5 +53,16 @@ func (p *Publisher) deadline() (time.Time, bool) {
 	if p.pending == nil {
 		return time.Time{}, false
 	}
+	if p.atOnce {
+		return p.firstPending, true
+	}
 	return pushDeadline(p.firstPending, p.lastPending, p.debounce, p.maxDelay), true
+}
+
+// pushEnded starts the quiet spell after a push: an update that follows
+// it within the debounce is coalesced, not pushed at once.
+func (p *Publisher) pushEnded() {
+	p.pendingMu.Lock()
+	defer p.pendingMu.Unlock()
+	p.lastActive = time.Now()
 }

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -56,5 +57,44 @@ func TestDebounceLongerThanTheDefaultBoundIsKept(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	if got := pushDeadline(t0, t0, p.debounce, p.maxDelay).Sub(t0); got != 3*time.Second {
 		t.Fatalf("a single update with a 3s debounce is pushed after %v, want 3s", got)
+	}
+}
+
+// TestALoneUpdateIsPushedAtOnce: with an hour's debounce, the first
+// update is pushed at once, the one right after its push waits, and one
+// after a quiet spell of a debounce is pushed at once again.
+func TestALoneUpdateIsPushedAtOnce(t *testing.T) {
+	p := NewPublisher(Options{Translator: cachetest.New(), Debounce: time.Hour, MaxDelay: time.Hour})
+	t.Cleanup(p.Close)
+	p.Connect(cachetest.EnvoyNode("web.default"))
+
+	p.Update(mesh.New(1, nil))
+	poll.UntilState(t, "the first update's push", func() (bool, string) {
+		return p.Revision() == 1, fmt.Sprintf("pushed revision %d", p.Revision())
+	})
+
+	p.Update(mesh.New(2, nil))
+	if got := p.PendingUpdates(); got != 1 {
+		t.Fatalf("an update right after a push: %d pending, want it held (1)", got)
+	}
+
+	p.pendingMu.Lock()
+	p.pending, p.pendingCount = nil, 0
+	p.lastActive = time.Now().Add(-2 * time.Hour)
+	p.pendingMu.Unlock()
+	p.Update(mesh.New(3, nil))
+	poll.UntilState(t, "the push of an update after a quiet spell", func() (bool, string) {
+		return p.Revision() == 3, fmt.Sprintf("pushed revision %d", p.Revision())
+	})
+}
+
+// TestHoldEveryHoldsTheFirstUpdate: HoldEvery keeps even the first
+// update for the debounce.
+func TestHoldEveryHoldsTheFirstUpdate(t *testing.T) {
+	p := NewPublisher(Options{Translator: cachetest.New(), Debounce: time.Hour, MaxDelay: time.Hour, HoldEvery: true})
+	t.Cleanup(p.Close)
+	p.Update(mesh.New(1, nil))
+	if at, ok := p.deadline(); !ok || time.Until(at) < 59*time.Minute {
+		t.Fatalf("the first update with HoldEvery is due in %v (pending %v), want the hour's debounce", time.Until(at), ok)
 	}
 }

@@ -39,6 +39,12 @@ type Options struct {
 	Logger hclog.Logger
 	// Debounce defaults to DefaultDebounce; MaxDelay to DefaultMaxDelay.
 	Debounce, MaxDelay time.Duration
+	// HoldEvery makes every update wait the debounce. Without it, the
+	// first update after a quiet spell of one debounce (no update and no
+	// push) is pushed at once, and only what follows it is coalesced: a
+	// lone change costs no wait, a burst still costs one push after the
+	// first.
+	HoldEvery bool
 	// Translator is asked for every set; nil takes DefaultTranslator.
 	Translator Translator
 	// OnPush, when set, hears of every completed push, after the store
@@ -78,11 +84,17 @@ type Publisher struct {
 	enc      *encodings
 	debounce time.Duration
 	maxDelay time.Duration
+	hold     bool
 
 	pendingMu    sync.Mutex
 	pending      *mesh.Snapshot
 	firstPending time.Time
 	lastPending  time.Time
+	// atOnce marks a pending snapshot that came after a quiet spell:
+	// it is due at once. lastActive is the last update or push end, which
+	// a quiet spell is measured from.
+	atOnce     bool
+	lastActive time.Time
 	// pendingCount counts the updates the pending snapshot coalesces.
 	pendingCount int
 	onPush       func(PushInfo)
@@ -138,6 +150,7 @@ func NewPublisher(o Options) *Publisher {
 		tr:       o.Translator,
 		debounce: o.Debounce,
 		maxDelay: o.MaxDelay,
+		hold:     o.HoldEvery,
 		onPush:   o.OnPush,
 		store:    NewStore(),
 		enc:      newEncodings(),
@@ -154,15 +167,17 @@ func NewPublisher(o Options) *Publisher {
 // Cache is the store the xDS server serves from.
 func (p *Publisher) Cache() *Store { return p.store }
 
-// Update queues a mesh snapshot; it is pushed after the debounce delay,
-// replacing any snapshot still pending.
+// Update queues a mesh snapshot, replacing any snapshot still pending. It
+// is pushed at once after a quiet spell (unless HoldEvery), else after the
+// debounce delay.
 func (p *Publisher) Update(m *mesh.Snapshot) {
 	now := time.Now()
 	p.pendingMu.Lock()
 	if p.pending == nil {
 		p.firstPending = now
+		p.atOnce = !p.hold && now.Sub(p.lastActive) >= p.debounce
 	}
-	p.pending, p.lastPending = m, now
+	p.pending, p.lastPending, p.lastActive = m, now, now
 	p.pendingCount++
 	p.pendingMu.Unlock()
 	select {

@@ -38,6 +38,9 @@ type Config struct {
 	// Debounce and MaxDelay bound how pushes follow updates; zero values
 	// take cache.DefaultDebounce and cache.DefaultMaxDelay.
 	Debounce, MaxDelay time.Duration
+	// HoldEvery is cache.Options.HoldEvery: every update waits the
+	// debounce, even the first after a quiet spell.
+	HoldEvery bool
 	// Translator is handed to the publisher as cache.Options.Translator
 	// (nil takes the publisher's default).
 	Translator cache.Translator
@@ -112,6 +115,7 @@ func New(cfg Config) *Server {
 		Logger:     log.Named(embassylog.Cache),
 		Debounce:   cfg.Debounce,
 		MaxDelay:   cfg.MaxDelay,
+		HoldEvery:  cfg.HoldEvery,
 		Translator: cfg.Translator,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
