@@ -182,21 +182,40 @@ func newResourceSet(r *translate.Resources, enc *encodings) (resourceSet, error)
 		if len(lists[typ]) == 0 {
 			continue
 		}
-		ts := &typeSet{items: make(map[string]*entry, len(lists[typ]))}
+		items := make(map[string]*entry, len(lists[typ]))
 		for _, res := range lists[typ] {
 			name, e, err := enc.entry(typ, res)
 			if err != nil {
 				return nil, fmt.Errorf("marshal %s: %w", typ, err)
 			}
-			ts.items[name] = e
+			if err := addEntry(items, typ, name, e); err != nil {
+				return nil, err
+			}
 		}
-		ts.version = versionOf(ts.items)
-		if typ == resourcev3.ExtensionConfigType {
-			versionByBundle(ts)
-		}
-		set[typ] = ts
+		set[typ] = newTypeSet(typ, items)
 	}
 	return set, nil
+}
+
+// addEntry adds a resource to a type's items. Two resources of one type
+// and name would be one in the set and two in Envoy's eyes (a State of
+// the World update holding both is refused), so that is an error.
+func addEntry(items map[string]*entry, typ resourcev3.Type, name string, e *entry) error {
+	if _, dup := items[name]; dup {
+		return fmt.Errorf("two %s resources are named %q", typ, name)
+	}
+	items[name] = e
+	return nil
+}
+
+// newTypeSet versions a type's items: by content, or by bundle revision
+// for authorization bundles.
+func newTypeSet(typ resourcev3.Type, items map[string]*entry) *typeSet {
+	ts := &typeSet{items: items, version: versionOf(items)}
+	if typ == resourcev3.ExtensionConfigType {
+		versionByBundle(ts)
+	}
+	return ts
 }
 
 // byType is r's resources by the type they are served as.

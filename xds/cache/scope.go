@@ -74,23 +74,25 @@ func subset(base resourceSet, r *translate.Resources, enc *encodings) (resourceS
 			continue
 		}
 		from := base[typ]
-		ts := &typeSet{items: make(map[string]*entry, len(lists[typ]))}
+		items := make(map[string]*entry, len(lists[typ]))
 		for _, res := range lists[typ] {
 			name := cachev3.GetResourceName(res)
+			e, ok := (*entry)(nil), false
 			if from != nil {
-				if e, ok := from.get(name); ok && e.res == res {
-					ts.items[e.delta.Name] = e
-					continue
+				e, ok = from.get(name)
+				ok = ok && e.res == res
+			}
+			if !ok {
+				var err error
+				if name, e, err = enc.entry(typ, res); err != nil {
+					return nil, fmt.Errorf("marshal %s: %w", typ, err)
 				}
 			}
-			name, e, err := enc.entry(typ, res)
-			if err != nil {
-				return nil, fmt.Errorf("marshal %s: %w", typ, err)
+			if err := addEntry(items, typ, name, e); err != nil {
+				return nil, err
 			}
-			ts.items[name] = e
 		}
-		ts.version = versionOf(ts.items)
-		out[typ] = ts
+		out[typ] = newTypeSet(typ, items)
 	}
 	return out, nil
 }
