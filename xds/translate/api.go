@@ -39,9 +39,12 @@ type Proxy struct {
 type Resources struct {
 	Listeners []*listener.Listener
 	Routes    []*route.RouteConfiguration
-	Clusters  []*cluster.Cluster
-	Endpoints []*endpoint.ClusterLoadAssignment
-	Secrets   []*tls.Secret
+	// ScopedRoutes select an Envoy sidecar's outbound RouteConfiguration
+	// per request (Scoped RDS).
+	ScopedRoutes []*route.ScopedRouteConfiguration
+	Clusters     []*cluster.Cluster
+	Endpoints    []*endpoint.ClusterLoadAssignment
+	Secrets      []*tls.Secret
 	// ExtensionConfigs carry authorization bundles to a workload's agent
 	// (see dataplane.AuthzExtensionName); Envoy itself never asks for them.
 	ExtensionConfigs []*core.TypedExtensionConfig

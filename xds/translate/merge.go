@@ -15,6 +15,7 @@ func Merge(rs ...*Resources) *Resources {
 		}
 		out.Listeners = append(out.Listeners, r.Listeners...)
 		out.Routes = append(out.Routes, r.Routes...)
+		out.ScopedRoutes = append(out.ScopedRoutes, r.ScopedRoutes...)
 		out.Clusters = append(out.Clusters, r.Clusters...)
 		out.Endpoints = append(out.Endpoints, r.Endpoints...)
 		out.Secrets = append(out.Secrets, r.Secrets...)
@@ -22,6 +23,7 @@ func Merge(rs ...*Resources) *Resources {
 	}
 	sortListeners(out.Listeners)
 	sortRoutes(out.Routes)
+	sortScopes(out.ScopedRoutes)
 	sortClusters(out.Clusters)
 	sort.SliceStable(out.Endpoints, func(i, j int) bool {
 		return out.Endpoints[i].GetClusterName() < out.Endpoints[j].GetClusterName()

@@ -7,8 +7,9 @@ import (
 	"embassy.dev/embassy/pkg/resource"
 )
 
-// OutboundHTTPName names an Envoy sidecar's outbound HTTP listener and its
-// RouteConfiguration, which holds a virtual host per service.
+// OutboundHTTPName names an Envoy sidecar's outbound HTTP listener and
+// prefixes the names of its per-service RouteConfigurations and scopes
+// (OutboundRouteName).
 const OutboundHTTPName = "outbound_http"
 
 // Listener and route names of the Envoy sidecar flavour. The golden files

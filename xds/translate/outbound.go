@@ -11,13 +11,16 @@ import (
 	"embassy.dev/embassy/pkg/resource"
 )
 
-// outboundHTTPRoutes builds the sidecar's shared RouteConfiguration: one
-// virtual host per HTTP-family service port. Envoy refuses a domain that two
-// virtual hosts share, so the bare host <svc>.<ns> belongs to the service's
-// first HTTP-family port and every port also answers to <svc>.<ns>:<port>.
-func (t *translator) outboundHTTPRoutes() *route.RouteConfiguration {
-	var vhosts []*route.VirtualHost
+// outboundHTTPRoutes builds, per service with an HTTP-family port, a
+// RouteConfiguration holding a virtual host per such port, and the scope
+// selecting it. Envoy refuses a domain that two virtual hosts share, so
+// the bare host <svc>.<ns> belongs to the service's first HTTP-family port
+// and every port also answers to <svc>.<ns>:<port>.
+func (t *translator) outboundHTTPRoutes() ([]*route.RouteConfiguration, []*route.ScopedRouteConfiguration) {
+	var rcs []*route.RouteConfiguration
+	var scopes []*route.ScopedRouteConfiguration
 	for _, svc := range t.s.Services {
+		var vhosts []*route.VirtualHost
 		for i, p := range svc.HTTPPorts() {
 			domains := []string{hostPort(svc.Ref, p.Port)}
 			if i == 0 {
@@ -25,18 +28,26 @@ func (t *translator) outboundHTTPRoutes() *route.RouteConfiguration {
 			}
 			vhosts = append(vhosts, t.virtualHost(svc, p, domains))
 		}
+		if len(vhosts) == 0 {
+			continue
+		}
+		rcs = append(rcs, routeConfiguration(OutboundRouteName(svc.Ref), vhosts))
+		scopes = append(scopes, outboundScope(svc.Ref))
 	}
-	return routeConfiguration(OutboundHTTPName, vhosts)
+	sortRoutes(rcs)
+	sortScopes(scopes)
+	return rcs, scopes
 }
 
 // outboundHTTPListener is where apps send every mesh HTTP request, HTTP
 // proxy style: to 127.0.0.1:15001 with Host <svc>.<ns>:<port>. One listener
-// and one RouteConfiguration serve every service, so adding a service
-// changes a route and never rebinds a socket. Its fault and rate limit
-// filters do nothing until a route turns them on for itself.
+// serves every service, so adding a service adds a scope and a route and
+// never rebinds a socket. Its fault and rate limit filters do nothing
+// until a route turns them on for itself.
 func outboundHTTPListener() *listener.Listener {
-	h := normalizePaths(httpConnectionManager(OutboundHTTPName, OutboundHTTPName, nil, faultFilter(), disabledLocalRateLimitFilter()))
-	return listenerWithFilter(OutboundHTTPName, outboundHTTPAddress, outboundHTTPPort, hcmFilter(h), nil)
+	h := httpConnectionManager(OutboundHTTPName, "", nil, faultFilter(), disabledLocalRateLimitFilter())
+	h.RouteSpecifier = scopedRoutes()
+	return listenerWithFilter(OutboundHTTPName, outboundHTTPAddress, outboundHTTPPort, hcmFilter(normalizePaths(h)), nil)
 }
 
 // outboundTCPListeners binds <svc.Ref.TCPAddress()>:<port> for each tcp
@@ -82,9 +93,9 @@ func tcpClash(addr string, refs []clusterRef) string {
 
 // outbound builds everything the Envoy sidecars share.
 func (t *translator) outbound() *Resources {
-	rc := t.outboundHTTPRoutes()
+	rcs, scopes := t.outboundHTTPRoutes()
 	clusters, clas := t.outboundClusters()
 	listeners := append([]*listener.Listener{outboundHTTPListener()}, t.outboundTCPListeners()...)
 	sortListeners(listeners)
-	return &Resources{Listeners: listeners, Routes: []*route.RouteConfiguration{rc}, Clusters: clusters, Endpoints: clas}
+	return &Resources{Listeners: listeners, Routes: rcs, ScopedRoutes: scopes, Clusters: clusters, Endpoints: clas}
 }

@@ -10,13 +10,14 @@ import (
 )
 
 // Scope narrows shared resources (Outbound's or ProxylessClient's, for
-// any flavour) to what a proxy with visibility v is sent: the virtual
-// hosts, proxyless Listeners and RouteConfigurations, tcp listeners,
-// Clusters and ClusterLoadAssignments of the services it sees, and every
-// Cluster a kept route still names, so the result is reference-complete
-// by construction. Nothing is copied: kept resources are r's own, and
-// only the sidecar's outbound RouteConfiguration is rebuilt (around r's
-// virtual hosts). With v.All it returns r itself.
+// any flavour) to what a proxy with visibility v is sent: the sidecar's
+// outbound scopes and RouteConfigurations, proxyless Listeners and
+// RouteConfigurations, tcp listeners, Clusters and
+// ClusterLoadAssignments of the services it sees, and every Cluster a
+// kept route still names, so the result is reference-complete by
+// construction. Nothing is copied or rebuilt: kept resources are r's own.
+// A request for a service the proxy does not see finds no scope, a 404
+// as for an unknown host. With v.All it returns r itself.
 func Scope(s *mesh.Snapshot, r *Resources, v *mesh.Visibility) *Resources {
 	if v == nil || v.All || r == nil {
 		return r
@@ -29,11 +30,13 @@ func Scope(s *mesh.Snapshot, r *Resources, v *mesh.Visibility) *Resources {
 		}
 	}
 	for _, rc := range r.Routes {
-		switch {
-		case rc.GetName() == OutboundHTTPName:
-			out.Routes = append(out.Routes, scopeVirtualHosts(rc, names))
-		case names[rc.GetName()]:
+		if names[rc.GetName()] {
 			out.Routes = append(out.Routes, rc)
+		}
+	}
+	for _, sc := range r.ScopedRoutes {
+		if names[sc.GetName()] {
+			out.ScopedRoutes = append(out.ScopedRoutes, sc)
 		}
 	}
 	for _, rc := range out.Routes {
@@ -49,16 +52,18 @@ func Scope(s *mesh.Snapshot, r *Resources, v *mesh.Visibility) *Resources {
 	return out
 }
 
-// visibleNames are the names the visible services' resources carry: per
-// HTTP-family port the host:port that names a virtual host and a
-// proxyless Listener and RouteConfiguration, per tcp port the outbound
-// listener's name, and per port the service's cluster.
+// visibleNames are the names the visible services' resources carry: the
+// sidecar's outbound scope and RouteConfiguration, per HTTP-family port
+// the host:port that names a proxyless Listener and RouteConfiguration,
+// per tcp port the outbound listener's name, and per port the service's
+// cluster.
 func visibleNames(s *mesh.Snapshot, v *mesh.Visibility) map[string]bool {
 	names := map[string]bool{}
 	for _, svc := range s.Services {
 		if !v.Sees(svc.Ref) {
 			continue
 		}
+		names[OutboundRouteName(svc.Ref)] = true
 		for _, p := range svc.Spec.Ports {
 			names[mesh.Cluster{Service: svc, Port: p}.Name()] = true
 			if p.Protocol == resource.ProtocolTCP {
@@ -69,18 +74,6 @@ func visibleNames(s *mesh.Snapshot, v *mesh.Visibility) map[string]bool {
 		}
 	}
 	return names
-}
-
-// scopeVirtualHosts is the sidecar's outbound RouteConfiguration with
-// only the virtual hosts named in names.
-func scopeVirtualHosts(rc *route.RouteConfiguration, names map[string]bool) *route.RouteConfiguration {
-	var vhosts []*route.VirtualHost
-	for _, vh := range rc.GetVirtualHosts() {
-		if names[vh.GetName()] {
-			vhosts = append(vhosts, vh)
-		}
-	}
-	return routeConfiguration(rc.GetName(), vhosts)
 }
 
 // routeClusters are the clusters a route action sends to or mirrors to.
