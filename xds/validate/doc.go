@@ -1,7 +1,8 @@
 // Package validate checks a set of translated resources before it is
 // served: every resource, and every typed_config packed inside it, passes
 // the Envoy protos' ValidateAll, and every name one resource references (an
-// RDS route configuration, a cluster, an EDS assignment, an SDS secret) is
+// RDS route configuration, a scope's route configuration, a cluster, an
+// EDS assignment, an SDS secret) is
 // served alongside it. Each problem names the resource it is in.
 //
 // The xDS publisher runs it on every set before serving (xds/cache,

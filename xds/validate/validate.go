@@ -46,8 +46,9 @@ func (r *refs) merge(o *refs) {
 
 // Resources runs ValidateAll on every resource and, recursively, on every
 // Any inside it, then checks references: every RDS route_config_name a
-// listener names (including inside api_listener and filter chains) is
-// served, every cluster a route (cluster / weighted_clusters /
+// listener names (including inside api_listener and filter chains) and
+// every route_configuration_name a scope (ScopedRouteConfiguration) names
+// is served, every cluster a route (cluster / weighted_clusters /
 // request_mirror_policies) or tcp_proxy
 // names is served, every EDS cluster has a ClusterLoadAssignment served
 // under its service_name (or cluster name), and every SDS secret named by a
@@ -136,13 +137,17 @@ func References(reports []*Report, serves Serves, clusters []*cluster.Cluster, a
 }
 
 // Each calls f on every resource of a set, by kind ("Listener",
-// "RouteConfiguration", "Cluster", "ClusterLoadAssignment", "Secret").
+// "RouteConfiguration", "ScopedRouteConfiguration", "Cluster",
+// "ClusterLoadAssignment", "Secret").
 func Each(r *translate.Resources, f func(kind, name string, m proto.Message)) {
 	for _, l := range r.Listeners {
 		f("Listener", l.GetName(), l)
 	}
 	for _, rc := range r.Routes {
 		f("RouteConfiguration", rc.GetName(), rc)
+	}
+	for _, sc := range r.ScopedRoutes {
+		f("ScopedRouteConfiguration", sc.GetName(), sc)
 	}
 	for _, c := range r.Clusters {
 		f("Cluster", c.GetName(), c)
@@ -160,6 +165,12 @@ func collect(rf *refs, from string, m proto.Message) {
 	switch m := m.(type) {
 	case *hcm.Rds:
 		rf.add(rf.routeConfigs, m.GetRouteConfigName(), from)
+	case *route.ScopedRouteConfiguration:
+		// Envoy subscribes to the scope's RouteConfiguration and routes
+		// the scope's requests to nothing until it arrives.
+		if n := m.GetRouteConfigurationName(); n != "" {
+			rf.add(rf.routeConfigs, n, from)
+		}
 	case *route.RouteAction:
 		if c := m.GetCluster(); c != "" {
 			rf.add(rf.clusters, c, from)
@@ -262,12 +273,15 @@ func duplicates(r *translate.Resources) []error {
 			seen[n] = true
 		}
 	}
-	var ls, rs, cs, es, ss []string
+	var ls, rs, srs, cs, es, ss []string
 	for _, x := range r.Listeners {
 		ls = append(ls, x.GetName())
 	}
 	for _, x := range r.Routes {
 		rs = append(rs, x.GetName())
+	}
+	for _, x := range r.ScopedRoutes {
+		srs = append(srs, x.GetName())
 	}
 	for _, x := range r.Clusters {
 		cs = append(cs, x.GetName())
@@ -280,6 +294,7 @@ func duplicates(r *translate.Resources) []error {
 	}
 	check("Listener", ls)
 	check("RouteConfiguration", rs)
+	check("ScopedRouteConfiguration", srs)
 	check("Cluster", cs)
 	check("ClusterLoadAssignment", es)
 	check("Secret", ss)

@@ -75,6 +75,13 @@ func cla(name string) *endpoint.ClusterLoadAssignment {
 	return &endpoint.ClusterLoadAssignment{ClusterName: name}
 }
 
+// scope selects route configuration rc for requests whose key is key.
+func scope(name, key, rc string) *route.ScopedRouteConfiguration {
+	return &route.ScopedRouteConfiguration{Name: name, RouteConfigurationName: rc, Key: &route.ScopedRouteConfiguration_Key{
+		Fragments: []*route.ScopedRouteConfiguration_Key_Fragment{{Type: &route.ScopedRouteConfiguration_Key_Fragment_StringKey{StringKey: key}}},
+	}}
+}
+
 func routeTo(name string, action *route.RouteAction) *route.RouteConfiguration {
 	return &route.RouteConfiguration{Name: name, VirtualHosts: []*route.VirtualHost{{
 		Name: "vh", Domains: []string{"*"},
@@ -149,6 +156,31 @@ func TestProblems(t *testing.T) {
 			},
 			want: []string{`RouteConfiguration "outbound_http" referenced by [Listener outbound_http] is not served`},
 			at:   []string{"Listener outbound_http"},
+		},
+		{
+			name: "scope names an unserved route configuration",
+			mutate: func(t *testing.T, r *translate.Resources) {
+				r.ScopedRoutes = append(r.ScopedRoutes, scope("outbound_http|web.default", "web.default", "outbound_http|web.default"))
+			},
+			want: []string{`RouteConfiguration "outbound_http|web.default" referenced by [ScopedRouteConfiguration outbound_http|web.default] is not served`},
+			at:   []string{"ScopedRouteConfiguration outbound_http|web.default"},
+		},
+		{
+			name: "scope without a key",
+			mutate: func(t *testing.T, r *translate.Resources) {
+				r.ScopedRoutes = append(r.ScopedRoutes, &route.ScopedRouteConfiguration{Name: "s", RouteConfigurationName: "web.default:80"})
+			},
+			want: []string{"ScopedRouteConfiguration s", "Key", "value is required"},
+			at:   []string{"ScopedRouteConfiguration s"},
+		},
+		{
+			name: "scope served twice",
+			mutate: func(t *testing.T, r *translate.Resources) {
+				s := scope("s", "web.default", "web.default:80")
+				r.ScopedRoutes = append(r.ScopedRoutes, s, s)
+			},
+			want: []string{`ScopedRouteConfiguration "s" is served twice`},
+			at:   []string{"ScopedRouteConfiguration s"},
 		},
 		{
 			name: "EDS cluster without assignment",
