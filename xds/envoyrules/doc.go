@@ -3,8 +3,8 @@
 // the fields Embassy generates. ValidateAll passes a local rate limit
 // refilling every millisecond, a header value "50%" and a gRPC health
 // check on an HTTP/1 cluster; Envoy refuses each of them, and one refused
-// resource shared by every sidecar (outbound_http) is a NACK on every
-// sidecar.
+// resource shared by every sidecar (a service's outbound
+// RouteConfiguration) is a NACK on every sidecar.
 //
 // Each Rule names the Envoy source file it mirrors and the error text
 // Envoy gives, so a violation reads the way Envoy's NACK would, and

@@ -90,3 +90,37 @@ func routeTo(c string) *route.Route {
 
 // firstRoute is the base set's one route, to edit.
 func firstRoute(r *translate.Resources) *route.Route { return r.Routes[0].VirtualHosts[0].Routes[0] }
+
+// scopedBase is base with its listener choosing the route configuration
+// per request over Scoped RDS, keyed by element index of the authority
+// split on sep, and one scope "web" naming it.
+func scopedBase(t *testing.T, index uint32, sep string) *translate.Resources {
+	r := base(t)
+	r.Routes[0].Name = "outbound_http|web"
+	ads := &core.ConfigSource{ResourceApiVersion: core.ApiVersion_V3, ConfigSourceSpecifier: &core.ConfigSource_Ads{Ads: &core.AggregatedConfigSource{}}}
+	h := &hcm.HttpConnectionManager{
+		StatPrefix: "outbound_http",
+		RouteSpecifier: &hcm.HttpConnectionManager_ScopedRoutes{ScopedRoutes: &hcm.ScopedRoutes{
+			Name: "outbound_http",
+			ScopeKeyBuilder: &hcm.ScopedRoutes_ScopeKeyBuilder{Fragments: []*hcm.ScopedRoutes_ScopeKeyBuilder_FragmentBuilder{{
+				Type: &hcm.ScopedRoutes_ScopeKeyBuilder_FragmentBuilder_HeaderValueExtractor_{HeaderValueExtractor: &hcm.ScopedRoutes_ScopeKeyBuilder_FragmentBuilder_HeaderValueExtractor{
+					Name: ":authority", ElementSeparator: sep,
+					ExtractType: &hcm.ScopedRoutes_ScopeKeyBuilder_FragmentBuilder_HeaderValueExtractor_Index{Index: index},
+				}},
+			}}},
+			RdsConfigSource: ads,
+			ConfigSpecifier: &hcm.ScopedRoutes_ScopedRds{ScopedRds: &hcm.ScopedRds{ScopedRdsConfigSource: ads}},
+		}},
+		HttpFilters: []*hcm.HttpFilter{routerFilter(t)},
+	}
+	r.Listeners[0].FilterChains[0].Filters[0].ConfigType = &listener.Filter_TypedConfig{TypedConfig: mustAny(t, h)}
+	r.ScopedRoutes = []*route.ScopedRouteConfiguration{scope("outbound_http|web", "web", "outbound_http|web")}
+	return r
+}
+
+// scope selects route configuration rc for requests whose key is key.
+func scope(name, key, rc string) *route.ScopedRouteConfiguration {
+	return &route.ScopedRouteConfiguration{Name: name, RouteConfigurationName: rc, Key: &route.ScopedRouteConfiguration_Key{
+		Fragments: []*route.ScopedRouteConfiguration_Key_Fragment{{Type: &route.ScopedRouteConfiguration_Key_Fragment_StringKey{StringKey: key}}},
+	}}
+}

@@ -157,6 +157,27 @@ var probes = map[string]probe{
 		firstRoute(r).TypedPerFilterConfig = map[string]*anypb.Any{"envoy.filters.http.local_ratelimit": mustAny(t, rl)}
 		return r
 	}},
+	"a scope without a route configuration name": {"srds.route-configuration-name", func(t *testing.T, broken bool) *translate.Resources {
+		r := scopedBase(t, 0, ":")
+		r.ScopedRoutes[0].RouteConfigurationName = pick(broken, "", r.ScopedRoutes[0].RouteConfigurationName)
+		return r
+	}},
+	"two scopes with one key": {"srds.key-conflict", func(t *testing.T, broken bool) *translate.Resources {
+		r := scopedBase(t, 0, ":")
+		r.ScopedRoutes = append(r.ScopedRoutes, scope("outbound_http|web2", pick(broken, "web", "web2"), "outbound_http|web"))
+		return r
+	}},
+	"a scope key taken past index 0 without a separator": {"srds.header-value-extractor", func(t *testing.T, broken bool) *translate.Resources {
+		return scopedBase(t, 1, pick(broken, "", ":"))
+	}},
+	"a scope key with more fragments than the builder makes": {"srds.key-fragments", func(t *testing.T, broken bool) *translate.Resources {
+		r := scopedBase(t, 0, ":")
+		if broken {
+			f := r.ScopedRoutes[0].Key.Fragments
+			r.ScopedRoutes[0].Key.Fragments = append(f, f[0])
+		}
+		return r
+	}},
 	"a large regex in a route match": {"regex.program-size", func(t *testing.T, broken bool) *translate.Resources {
 		r := base(t)
 		firstRoute(r).Match.PathSpecifier = &route.RouteMatch_SafeRegex{SafeRegex: &matcher.RegexMatcher{Regex: pick(broken, "/[0-9a-f]{64}", "/[0-9a-f]+")}}
@@ -277,6 +298,9 @@ func TestVisitorMatchesCheckResource(t *testing.T) {
 		}
 		for _, c := range r.Clusters {
 			each("Cluster", c.GetName(), c)
+		}
+		for _, sc := range r.ScopedRoutes {
+			each("ScopedRouteConfiguration", sc.GetName(), sc)
 		}
 	}
 }

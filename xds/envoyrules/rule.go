@@ -71,7 +71,8 @@ var rules = []Rule{
 	httpTerminalRule, weightedTotalZeroRule, weightedTotalOverflowRule,
 	retryBackoffRule, headerFormatRule, edsConfigRule, grpcHealthCheckRule,
 	configSourceClusterRule, jwtProviderRule, fillIntervalRule,
-	regexProgramSizeRule,
+	regexProgramSizeRule, scopeRouteNameRule, scopeKeyConflictRule,
+	scopeExtractorRule, scopeFragmentsRule,
 }
 
 // Rules lists every rule Check runs, in the order it runs them.
@@ -91,7 +92,8 @@ func Check(r *translate.Resources) Violations {
 }
 
 // CheckResource runs the rules that look at one resource alone (typ is
-// "Listener", "RouteConfiguration", "Cluster" or "ClusterLoadAssignment").
+// "Listener", "RouteConfiguration", "ScopedRouteConfiguration", "Cluster"
+// or "ClusterLoadAssignment").
 // Its result depends on the resource's content only, so a caller may keep
 // it while the content does not change.
 func CheckResource(typ, name string, m proto.Message) Violations {
@@ -99,7 +101,8 @@ func CheckResource(typ, name string, m proto.Message) Violations {
 }
 
 // CheckSet runs the rules that look across a node's resources. They read
-// its Listeners and Clusters only, so a caller may pass just those.
+// its Listeners, Clusters and ScopedRoutes only, so a caller may pass just
+// those.
 func CheckSet(r *translate.Resources) Violations {
 	var out Violations
 	for _, rule := range rules {
