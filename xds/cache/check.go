@@ -26,11 +26,12 @@ import (
 // checks' messages name them. Extension configs carry authorization
 // bundles to agents; Envoy never loads them.
 var checkedKinds = map[resourcev3.Type]string{
-	resourcev3.ListenerType: "Listener",
-	resourcev3.RouteType:    "RouteConfiguration",
-	resourcev3.ClusterType:  "Cluster",
-	resourcev3.EndpointType: "ClusterLoadAssignment",
-	resourcev3.SecretType:   "Secret",
+	resourcev3.ListenerType:    "Listener",
+	resourcev3.RouteType:       "RouteConfiguration",
+	resourcev3.ScopedRouteType: "ScopedRouteConfiguration",
+	resourcev3.ClusterType:     "Cluster",
+	resourcev3.EndpointType:    "ClusterLoadAssignment",
+	resourcev3.SecretType:      "Secret",
 }
 
 // checks is the last gate before a set reaches a node: the protos'
@@ -136,15 +137,16 @@ func (c *checks) across(set, own resourceSet) error {
 			violations = append(violations, r.violations...)
 		}
 	}
-	// Of the whole set, the rules across it read the listeners and
-	// clusters, and the reference check only looks names up: no list of
+	// Of the whole set, the rules across it read the listeners, clusters
+	// and scopes, and the reference check only looks names up: no list of
 	// the thousands of shared resources is built per shape. A set holds a
 	// name once (a map), so validate.Set's check for a name served twice
 	// has nothing to find here. Own's clusters are the only ones whose
 	// load assignments are looked for: base was checked with its own.
 	violations = append(violations, envoyrules.CheckSet(&translate.Resources{
-		Listeners: typed[*listener.Listener](set[resourcev3.ListenerType]),
-		Clusters:  typed[*cluster.Cluster](set[resourcev3.ClusterType]),
+		Listeners:    typed[*listener.Listener](set[resourcev3.ListenerType]),
+		Clusters:     typed[*cluster.Cluster](set[resourcev3.ClusterType]),
+		ScopedRoutes: typed[*route.ScopedRouteConfiguration](set[resourcev3.ScopedRouteType]),
 	})...)
 	errs = append(errs, validate.References(reports, set.serves, typed[*cluster.Cluster](own[resourcev3.ClusterType]), dataplane.SDSSecretNames()))
 	err := errors.Join(append(errs, violations.Err())...)
@@ -201,11 +203,12 @@ func problemsOf(validated error, violations envoyrules.Violations) []events.Prob
 // resources turns a set back into typed lists, sorted by name.
 func (s resourceSet) resources() *translate.Resources {
 	return &translate.Resources{
-		Listeners: typed[*listener.Listener](s[resourcev3.ListenerType]),
-		Routes:    typed[*route.RouteConfiguration](s[resourcev3.RouteType]),
-		Clusters:  typed[*cluster.Cluster](s[resourcev3.ClusterType]),
-		Endpoints: typed[*endpoint.ClusterLoadAssignment](s[resourcev3.EndpointType]),
-		Secrets:   typed[*tls.Secret](s[resourcev3.SecretType]),
+		Listeners:    typed[*listener.Listener](s[resourcev3.ListenerType]),
+		Routes:       typed[*route.RouteConfiguration](s[resourcev3.RouteType]),
+		ScopedRoutes: typed[*route.ScopedRouteConfiguration](s[resourcev3.ScopedRouteType]),
+		Clusters:     typed[*cluster.Cluster](s[resourcev3.ClusterType]),
+		Endpoints:    typed[*endpoint.ClusterLoadAssignment](s[resourcev3.EndpointType]),
+		Secrets:      typed[*tls.Secret](s[resourcev3.SecretType]),
 	}
 }
 

@@ -8,8 +8,8 @@ import (
 
 // The checks across a set (validate.Set over own's references, and
 // envoyrules.CheckSet) read of the shared base only the content of its
-// Listeners and Clusters (addresses, routes to clusters, static
-// endpoints) and the names of everything else: references are checked
+// Listeners, Clusters and scopes (addresses, routes to clusters, static
+// endpoints, scope keys) and the names of everything else: references are checked
 // from own's resources alone, since the base was checked on its own. A
 // push that changes endpoints or routes and no names changes none of
 // that, so a shape's result is kept by those inputs (setKey) and a fleet
@@ -18,11 +18,11 @@ import (
 
 // contentTypes are the types whose base content the checks across a set
 // read; of the others they read names only.
-var contentTypes = map[resourcev3.Type]bool{resourcev3.ListenerType: true, resourcev3.ClusterType: true}
+var contentTypes = map[resourcev3.Type]bool{resourcev3.ListenerType: true, resourcev3.ClusterType: true, resourcev3.ScopedRouteType: true}
 
 // setKey identifies everything the checks across set read: own's
 // content, and of the base under it, per type, its content (Listener,
-// Cluster) or its names (the others).
+// Cluster, ScopedRouteConfiguration) or its names (the others).
 func setKey(set, own resourceSet) string {
 	var b strings.Builder
 	b.WriteString(own.key())

@@ -24,6 +24,7 @@ import (
 var servedTypes = []resourcev3.Type{
 	resourcev3.ListenerType,
 	resourcev3.RouteType,
+	resourcev3.ScopedRouteType,
 	resourcev3.ClusterType,
 	resourcev3.EndpointType,
 	resourcev3.SecretType,
@@ -221,11 +222,12 @@ func newTypeSet(typ resourcev3.Type, items map[string]*entry) *typeSet {
 // byType is r's resources by the type they are served as.
 func byType(r *translate.Resources) map[resourcev3.Type][]types.Resource {
 	return map[resourcev3.Type][]types.Resource{
-		resourcev3.ListenerType: asResources(r.Listeners),
-		resourcev3.RouteType:    asResources(r.Routes),
-		resourcev3.ClusterType:  asResources(r.Clusters),
-		resourcev3.EndpointType: asResources(r.Endpoints),
-		resourcev3.SecretType:   asResources(r.Secrets),
+		resourcev3.ListenerType:    asResources(r.Listeners),
+		resourcev3.RouteType:       asResources(r.Routes),
+		resourcev3.ScopedRouteType: asResources(r.ScopedRoutes),
+		resourcev3.ClusterType:     asResources(r.Clusters),
+		resourcev3.EndpointType:    asResources(r.Endpoints),
+		resourcev3.SecretType:      asResources(r.Secrets),
 		// Only a workload's agent asks for these: its authorization bundles.
 		resourcev3.ExtensionConfigType: asResources(r.ExtensionConfigs),
 	}

@@ -16,11 +16,13 @@ import (
 
 // CompleteInSotW reports whether a state-of-the-world response of typeURL
 // must carry every resource the proxy subscribes to. The xDS protocol
-// ("Grouping Resources into Responses") asks it of Listener and Cluster
-// only: a proxy reads a Listener or Cluster missing from a response as
-// removed, and any other type's missing resources as unchanged.
+// ("Grouping Resources into Responses") asks it of Listener and Cluster,
+// and Envoy applies a Scoped RDS response the same way
+// (router/scoped_rds.cc removes every held scope the response lacks): a
+// proxy reads one of those missing from a response as removed, and any
+// other type's missing resources as unchanged.
 func CompleteInSotW(typeURL string) bool {
-	return typeURL == resourcev3.ListenerType || typeURL == resourcev3.ClusterType
+	return typeURL == resourcev3.ListenerType || typeURL == resourcev3.ClusterType || typeURL == resourcev3.ScopedRouteType
 }
 
 // answerSotW returns the response a state-of-the-world watch gets from a
