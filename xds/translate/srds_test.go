@@ -109,7 +109,7 @@ func outboundHCM(t *testing.T, r *translate.Resources) *hcm.HttpConnectionManage
 func TestScopeKeepsScopesOfVisibleServices(t *testing.T) {
 	s := loadSnapshot(t, filepath.Join("testdata", "in", "scoped-explicit.yaml"))
 	shared, _ := translate.Outbound(s)
-	r, _ := translate.ForProxy(s, translate.Proxy{ID: "a-front.default", Flavour: translate.Envoy})
+	r := translate.Scope(s, shared, s.Visible(s.Workload("default", "a-front")))
 	want := []string{"outbound_http|greet.default", "outbound_http|hammer.tools", "outbound_http|lb.default"}
 	var scopes, routes []string
 	for _, sc := range r.ScopedRoutes {
