@@ -214,11 +214,12 @@ func newVersionedSet(r *translate.Resources) (versionedSet, error) {
 		return set, nil
 	}
 	for typ, items := range map[resourcev3.Type][]types.Resource{
-		resourcev3.ListenerType: asResources(r.Listeners),
-		resourcev3.RouteType:    asResources(r.Routes),
-		resourcev3.ClusterType:  asResources(r.Clusters),
-		resourcev3.EndpointType: asResources(r.Endpoints),
-		resourcev3.SecretType:   asResources(r.Secrets),
+		resourcev3.ListenerType:    asResources(r.Listeners),
+		resourcev3.RouteType:       asResources(r.Routes),
+		resourcev3.ScopedRouteType: asResources(r.ScopedRoutes),
+		resourcev3.ClusterType:     asResources(r.Clusters),
+		resourcev3.EndpointType:    asResources(r.Endpoints),
+		resourcev3.SecretType:      asResources(r.Secrets),
 	} {
 		if len(items) == 0 {
 			continue
@@ -241,7 +242,7 @@ func newVersionedSet(r *translate.Resources) (versionedSet, error) {
 // hashes, so it changes exactly when the content does.
 func (s versionedSet) overlay(own versionedSet) *cachev3.Snapshot {
 	out := &cachev3.Snapshot{}
-	for _, typ := range []resourcev3.Type{resourcev3.ListenerType, resourcev3.RouteType, resourcev3.ClusterType, resourcev3.EndpointType, resourcev3.SecretType} {
+	for _, typ := range []resourcev3.Type{resourcev3.ListenerType, resourcev3.RouteType, resourcev3.ScopedRouteType, resourcev3.ClusterType, resourcev3.EndpointType, resourcev3.SecretType} {
 		items := map[string]types.ResourceWithTTL{}
 		h := sha256.New()
 		for _, vt := range []*versionedType{s[typ], own[typ]} {

@@ -243,14 +243,16 @@ func (m MeshSize) RouteChange(n int) Change {
 	return Change{
 		Name:     "route",
 		TypeURL:  TypeRoutes,
-		Resource: OutboundRouteName,
+		Resource: OutboundRouteName(0),
 		Ops:      []store.Op{{Key: r.Key(), Resource: r}},
 	}
 }
 
-// OutboundRouteName is the RouteConfiguration of an Envoy sidecar's
-// outbound HTTP listener; it holds a virtual host per service.
-const OutboundRouteName = translate.OutboundHTTPName
+// OutboundRouteName is the RouteConfiguration of the i-th service's
+// virtual hosts on an Envoy sidecar, which its scope selects.
+func OutboundRouteName(i int) string {
+	return translate.OutboundRouteName(mesh.ServiceRef{Namespace: Namespace, Name: ServiceName(i)})
+}
 
 // ClusterName is the outbound cluster of the i-th service's port, named as
 // the model names it.

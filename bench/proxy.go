@@ -13,6 +13,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/structpb"
+
+	"embassy.dev/embassy/xds/cache"
 )
 
 // Mode is the xDS protocol variant a simulated proxy speaks.
@@ -26,8 +28,17 @@ const (
 
 // dependent maps a wildcard type to the type its resources make a proxy
 // subscribe to by name, the way Envoy does: clusters to their endpoints,
-// listeners to their route configurations.
-var dependent = map[string]string{TypeClusters: TypeEndpoints, TypeListeners: TypeRoutes}
+// listeners (RDS) and scopes (Scoped RDS) to their route configurations.
+var dependent = map[string]string{TypeClusters: TypeEndpoints, TypeListeners: TypeRoutes, TypeScopedRoutes: TypeRoutes}
+
+// wildcards are the types a proxy subscribes to without names, in the
+// order it asks. Envoy's Scoped RDS subscription is a wildcard
+// (router/scoped_rds.cc); Envoy opens it when a listener names
+// scoped_rds, the simulated proxy with the others.
+var wildcards = []string{TypeClusters, TypeListeners, TypeScopedRoutes}
+
+// heldTypes are every type a proxy holds.
+var heldTypes = []string{TypeClusters, TypeListeners, TypeScopedRoutes, TypeEndpoints, TypeRoutes}
 
 // typeState is what a proxy holds of one xDS type.
 type typeState struct {
@@ -80,7 +91,7 @@ func newProxy(f *Fleet, idx int, id string) *proxy {
 		},
 		types: map[string]*typeState{},
 	}
-	for _, t := range []string{TypeClusters, TypeListeners, TypeEndpoints, TypeRoutes} {
+	for _, t := range heldTypes {
 		p.types[t] = &typeState{res: map[string]uint64{}}
 	}
 	return p
@@ -118,9 +129,9 @@ func (p *proxy) decode(typeURL string, names []string, values [][]byte) ([]item,
 }
 
 // update stores a response's resources (replacing all held ones when
-// full, as a SotW Listener or Cluster response does; adding to them
+// full, as a SotW Listener, Cluster or scope response does; adding to them
 // otherwise) and returns the new subscription of the dependent type
-// when it changed.
+// when it changed: the names every type it depends on refers to.
 func (p *proxy) update(typeURL, version, nonce string, items []item, removed []string, full bool) (depType string, oldSub, newSub []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -141,9 +152,14 @@ func (p *proxy) update(typeURL, version, nonce string, items []item, removed []s
 		return "", nil, nil
 	}
 	seen := map[string]bool{}
-	for _, h := range st.res {
-		for _, r := range p.f.dec.cachedRefs(h) {
-			seen[r] = true
+	for src, dt := range dependent {
+		if dt != depType {
+			continue
+		}
+		for _, h := range p.types[src].res {
+			for _, r := range p.f.dec.cachedRefs(h) {
+				seen[r] = true
+			}
 		}
 	}
 	sub := make([]string, 0, len(seen))
@@ -196,8 +212,12 @@ func (p *proxy) acked(typeURL string) {
 // wildcard types ACKed with at least the expected clusters, and every
 // endpoint and route name it subscribed to received and ACKed.
 func (p *proxy) isReady() bool {
-	c, l := p.types[TypeClusters], p.types[TypeListeners]
-	if !c.acked || !l.acked || len(c.res) < p.f.cfg.MinClusters {
+	for _, t := range wildcards {
+		if !p.types[t].acked {
+			return false
+		}
+	}
+	if len(p.types[TypeClusters].res) < p.f.cfg.MinClusters {
 		return false
 	}
 	for _, t := range []string{TypeEndpoints, TypeRoutes} {
@@ -219,7 +239,7 @@ func (p *proxy) missing() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var out []string
-	for _, t := range []string{TypeClusters, TypeListeners, TypeEndpoints, TypeRoutes} {
+	for _, t := range heldTypes {
 		st := p.types[t]
 		n := 0
 		for _, s := range st.sub {
@@ -250,7 +270,7 @@ func (p *proxy) runSotW(ctx context.Context, conn *grpc.ClientConn) error {
 	if err != nil {
 		return err
 	}
-	for _, t := range []string{TypeClusters, TypeListeners} {
+	for _, t := range wildcards {
 		if err := stream.SendMsg(&discoveryv3.DiscoveryRequest{Node: p.node, TypeUrl: t}); err != nil {
 			return err
 		}
@@ -298,9 +318,9 @@ func (p *proxy) receiveSotW(resp wireResponse) (ack, sub *discoveryv3.DiscoveryR
 		return &discoveryv3.DiscoveryRequest{Node: p.node, TypeUrl: resp.typeURL, VersionInfo: st.version, ResponseNonce: resp.nonce, ResourceNames: names,
 			ErrorDetail: &status.Status{Code: int32(codes.InvalidArgument), Message: derr.Error()}}, nil
 	}
-	// Only Listener and Cluster responses carry the complete state; an
-	// EDS or RDS response may carry just what changed.
-	full := resp.typeURL == TypeClusters || resp.typeURL == TypeListeners
+	// Only Listener, Cluster and scope responses carry the complete
+	// state; an EDS or RDS response may carry just what changed.
+	full := cache.CompleteInSotW(resp.typeURL)
 	depType, _, newSub := p.update(resp.typeURL, resp.version, resp.nonce, items, nil, full)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -318,7 +338,7 @@ func (p *proxy) runDelta(ctx context.Context, conn *grpc.ClientConn) error {
 	if err != nil {
 		return err
 	}
-	for _, t := range []string{TypeClusters, TypeListeners} {
+	for _, t := range wildcards {
 		if err := stream.SendMsg(&discoveryv3.DeltaDiscoveryRequest{Node: p.node, TypeUrl: t}); err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	endpointv3 "github.com/envoyproxy/go-control-plane/envoy/config/endpoint/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -95,5 +96,58 @@ func TestSotWResponseRules(t *testing.T) {
 	}
 	if got := heldNames(p, TypeClusters); !slices.Equal(got, []string{"b"}) {
 		t.Errorf("a NACKed response changed the clusters held to %v", got)
+	}
+}
+
+func scope(t *testing.T, name, rc string) []byte {
+	return marshal(t, &routev3.ScopedRouteConfiguration{Name: name, RouteConfigurationName: rc, Key: &routev3.ScopedRouteConfiguration_Key{
+		Fragments: []*routev3.ScopedRouteConfiguration_Key_Fragment{{Type: &routev3.ScopedRouteConfiguration_Key_Fragment_StringKey{StringKey: name}}}}})
+}
+
+func routes(t *testing.T, name, cluster string) []byte {
+	return marshal(t, &routev3.RouteConfiguration{Name: name, VirtualHosts: []*routev3.VirtualHost{{Name: name, Domains: []string{name}, Routes: []*routev3.Route{{
+		Match:  &routev3.RouteMatch{PathSpecifier: &routev3.RouteMatch_Prefix{Prefix: "/"}},
+		Action: &routev3.Route_Route{Route: &routev3.RouteAction{ClusterSpecifier: &routev3.RouteAction_Cluster{Cluster: cluster}}}}}}}})
+}
+
+// TestSotWScopedRoutesRules drives one simulated proxy through Scoped RDS
+// as Envoy applies it: a scope response is the complete state (a scope
+// left out is gone, and so is the subscription to its routes), each scope
+// makes the proxy subscribe to its RouteConfiguration, and an RDS
+// response may carry one RouteConfiguration alone.
+func TestSotWScopedRoutesRules(t *testing.T) {
+	f := &Fleet{dec: newDecoder(), ctx: t.Context(), obs: make(chan Observation, 4), readyCh: make(chan int, 4)}
+	p := newProxy(f, 0, "svc-0000-0."+Namespace)
+
+	ack, sub := p.receiveSotW(wireResponse{typeURL: TypeScopedRoutes, version: "s1", nonce: "1", values: [][]byte{scope(t, "a", "rc-a"), scope(t, "b", "rc-b")}})
+	if ack.ErrorDetail != nil || ack.ResourceNames != nil || sub == nil || sub.TypeUrl != TypeRoutes || !slices.Equal(sub.ResourceNames, []string{"rc-a", "rc-b"}) {
+		t.Fatalf("after SRDS: ack %v, subscription %v; want a wildcard ACK and an RDS subscription to rc-a and rc-b", ack, sub)
+	}
+	p.receiveSotW(wireResponse{typeURL: TypeRoutes, version: "r1", nonce: "2", values: [][]byte{routes(t, "rc-a", "c1"), routes(t, "rc-b", "c1")}})
+	if err := p.arm(1, TypeRoutes, "rc-b"); err != nil {
+		t.Fatal(err)
+	}
+	// One service's routes changed: the RDS response carries them alone.
+	p.receiveSotW(wireResponse{typeURL: TypeRoutes, version: "r2", nonce: "3", values: [][]byte{routes(t, "rc-b", "c2")}})
+	p.acked(TypeRoutes)
+	if got := heldNames(p, TypeRoutes); !slices.Equal(got, []string{"rc-a", "rc-b"}) {
+		t.Errorf("after a one-route RDS response the proxy holds %v", got)
+	}
+	select {
+	case <-f.obs:
+	default:
+		t.Error("the change to rc-b was not observed")
+	}
+
+	// A scope response without a removes scope a and its routes.
+	_, sub = p.receiveSotW(wireResponse{typeURL: TypeScopedRoutes, version: "s2", nonce: "4", values: [][]byte{scope(t, "b", "rc-b")}})
+	if got := heldNames(p, TypeScopedRoutes); !slices.Equal(got, []string{"b"}) {
+		t.Errorf("after a scope response of b alone the proxy holds scopes %v", got)
+	}
+	if sub == nil || !slices.Equal(sub.ResourceNames, []string{"rc-b"}) {
+		t.Errorf("RDS subscription after scope a went: %v, want [rc-b]", sub)
+	}
+	if got := heldNames(p, TypeRoutes); !slices.Equal(got, []string{"rc-b"}) {
+		t.Errorf("after its scope went away the proxy still holds routes %v", got)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	clusterv3 "github.com/envoyproxy/go-control-plane/envoy/config/cluster/v3"
 	listenerv3 "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
+	routev3 "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -17,17 +18,19 @@ import (
 
 // The xDS types a simulated Envoy sidecar asks for, in the order it asks.
 const (
-	TypeClusters  = resourcev3.ClusterType
-	TypeListeners = resourcev3.ListenerType
-	TypeEndpoints = resourcev3.EndpointType
-	TypeRoutes    = resourcev3.RouteType
+	TypeClusters     = resourcev3.ClusterType
+	TypeListeners    = resourcev3.ListenerType
+	TypeScopedRoutes = resourcev3.ScopedRouteType
+	TypeEndpoints    = resourcev3.EndpointType
+	TypeRoutes       = resourcev3.RouteType
 )
 
 var hcmTypeURL = "type.googleapis.com/" + string((&hcmv3.HttpConnectionManager{}).ProtoReflect().Descriptor().FullName())
 
 // resourceName reads field 1 of an Envoy resource, which is its name in
 // every type a sidecar receives over SotW (Cluster.name, Listener.name,
-// RouteConfiguration.name, ClusterLoadAssignment.cluster_name), without
+// ScopedRouteConfiguration.name, RouteConfiguration.name,
+// ClusterLoadAssignment.cluster_name), without
 // decoding the rest of it.
 func resourceName(b []byte) (string, error) {
 	for len(b) > 0 {
@@ -81,10 +84,10 @@ func (d *decoder) intern(s string) string {
 	return s
 }
 
-// references returns the EDS (for a Cluster) or RDS (for a Listener)
-// names the resource refers to.
+// references returns the EDS (for a Cluster) or RDS (for a Listener or a
+// scope) names the resource refers to.
 func (d *decoder) references(typeURL string, h uint64, b []byte) ([]string, error) {
-	if typeURL != TypeClusters && typeURL != TypeListeners {
+	if _, ok := dependent[typeURL]; !ok {
 		return nil, nil
 	}
 	d.mu.Lock()
@@ -94,10 +97,13 @@ func (d *decoder) references(typeURL string, h uint64, b []byte) ([]string, erro
 		return refs, nil
 	}
 	var err error
-	if typeURL == TypeClusters {
+	switch typeURL {
+	case TypeClusters:
 		refs, err = clusterRefs(b)
-	} else {
+	case TypeListeners:
 		refs, err = listenerRefs(b)
+	default:
+		refs, err = scopeRefs(b)
 	}
 	if err != nil {
 		return nil, err
@@ -154,6 +160,19 @@ func listenerRefs(b []byte) ([]string, error) {
 	}
 	sort.Strings(refs)
 	return refs, nil
+}
+
+// scopeRefs is the RouteConfiguration a scope selects, which Envoy then
+// subscribes to over RDS.
+func scopeRefs(b []byte) ([]string, error) {
+	var s routev3.ScopedRouteConfiguration
+	if err := proto.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("decoding a ScopedRouteConfiguration: %w", err)
+	}
+	if n := s.GetRouteConfigurationName(); n != "" {
+		return []string{n}, nil
+	}
+	return nil, nil
 }
 
 // cachedRefs returns the references of an already decoded resource.
