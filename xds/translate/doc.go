@@ -74,14 +74,26 @@
 // # Envoy sidecars
 //
 // Outbound, shared by every sidecar: one listener "outbound_http" on
-// 127.0.0.1:15001 whose RDS RouteConfiguration "outbound_http" holds every
-// HTTP-family service port's virtual host. Apps send requests there, HTTP
-// proxy style, with Host "<svc>.<ns>:<port>" (or "<svc>.<ns>" for the
-// service's first HTTP-family port: Envoy refuses a domain shared by two
-// virtual hosts). One listener for all services means a new service changes
-// a route and never rebinds a socket. Each tcp port of a service gets a
-// listener "outbound_tcp|<port>|<svc>.<ns>" on the service's TCPAddress, a
-// loopback IP in 127.64.0.0/10 derived from "<svc>.<ns>": a tcp connection
+// 127.0.0.1:15001. Apps send requests there, HTTP proxy style, with Host
+// "<svc>.<ns>:<port>" (or "<svc>.<ns>" for the service's first HTTP-family
+// port: Envoy refuses a domain shared by two virtual hosts). Its HCM picks
+// a RouteConfiguration per request through Scoped RDS (srds.go): each
+// service with an HTTP-family port has a ScopedRouteConfiguration
+// "outbound_http|<svc>.<ns>" whose key is "<svc>.<ns>", naming the
+// RouteConfiguration "outbound_http|<svc>.<ns>" that holds a virtual host
+// per such port, with the domains above. The key is the request's
+// :authority (where Envoy also keeps an HTTP/1.1 Host) up to its first
+// ':', so both Host forms select the service's scope; a Host that
+// selects no scope (an unknown service, or one config scoping hides) gets
+// a 404, as an unknown virtual host does. Envoy subscribes to the scopes
+// as a wildcard and applies a State of the World scope response as the
+// complete set; a change to one service's routes resends that service's
+// RouteConfiguration alone. One listener for all services means a new
+// service adds a scope and never rebinds a socket.
+//
+// Each tcp port of a service gets a listener "outbound_tcp|<port>|<svc>.<ns>"
+// on the service's TCPAddress, a loopback IP in 127.64.0.0/10 derived from
+// "<svc>.<ns>": a tcp connection
 // cannot say which service it wants, so its destination address does, and
 // services may share a port. It is never 127.0.0.1, where apps listen, so
 // a sidecar never binds the socket of an app on its node. Two services
