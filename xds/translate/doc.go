@@ -91,10 +91,10 @@
 // RouteConfiguration alone. One listener for all services means a new
 // service adds a scope and never rebinds a socket.
 //
-// Each tcp port of a service gets a listener "outbound_tcp|<port>|<svc>.<ns>"
-// on the service's TCPAddress, a loopback IP in 127.64.0.0/10 derived from
-// "<svc>.<ns>": a tcp connection
-// cannot say which service it wants, so its destination address does, and
+// Each tcp port of a service gets a listener
+// "outbound_tcp|<port>|<svc>.<ns>" on the service's TCPAddress, a loopback
+// IP in 127.64.0.0/10 derived from "<svc>.<ns>": a tcp connection cannot
+// say which service it wants, so its destination address does, and
 // services may share a port. It is never 127.0.0.1, where apps listen, so
 // a sidecar never binds the socket of an app on its node. Two services
 // whose addresses coincide on a port get none, with a Diagnostic.
