@@ -28,12 +28,14 @@ import (
 type fetched struct {
 	listeners map[string]*listener.Listener
 	routes    map[string]*route.RouteConfiguration
+	scopes    map[string]*route.ScopedRouteConfiguration
 	clusters  map[string]*cluster.Cluster
 	endpoints map[string]*endpoint.ClusterLoadAssignment
 }
 
 func newFetched() *fetched {
-	return &fetched{map[string]*listener.Listener{}, map[string]*route.RouteConfiguration{}, map[string]*cluster.Cluster{}, map[string]*endpoint.ClusterLoadAssignment{}}
+	return &fetched{map[string]*listener.Listener{}, map[string]*route.RouteConfiguration{}, map[string]*route.ScopedRouteConfiguration{},
+		map[string]*cluster.Cluster{}, map[string]*endpoint.ClusterLoadAssignment{}}
 }
 
 // resources returns the fetched set in the translator's shape, sorted.
@@ -44,6 +46,9 @@ func (f *fetched) resources() *translate.Resources {
 	}
 	for _, k := range slices.Sorted(maps.Keys(f.routes)) {
 		r.Routes = append(r.Routes, f.routes[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(f.scopes)) {
+		r.ScopedRoutes = append(r.ScopedRoutes, f.scopes[k])
 	}
 	for _, k := range slices.Sorted(maps.Keys(f.clusters)) {
 		r.Clusters = append(r.Clusters, f.clusters[k])
@@ -66,6 +71,9 @@ func (f *fetched) add(a *anypb.Any) (string, error) {
 		return v.GetName(), nil
 	case *route.RouteConfiguration:
 		f.routes[v.GetName()] = v
+		return v.GetName(), nil
+	case *route.ScopedRouteConfiguration:
+		f.scopes[v.GetName()] = v
 		return v.GetName(), nil
 	case *cluster.Cluster:
 		f.clusters[v.GetName()] = v
@@ -93,16 +101,36 @@ func (f *fetched) edsNames() []string {
 	return names
 }
 
-// rdsNames are the route configurations the fetched listeners name.
+// rdsNames are the route configurations the fetched listeners and scopes
+// name.
 func (f *fetched) rdsNames() []string {
 	seen := map[string]bool{}
-	visit := func(a *anypb.Any) {
-		if a == nil {
-			return
-		}
-		var h hcm.HttpConnectionManager
-		if a.MessageIs(&h) && a.UnmarshalTo(&h) == nil && h.GetRds() != nil {
+	f.eachHCM(func(h *hcm.HttpConnectionManager) {
+		if h.GetRds() != nil {
 			seen[h.GetRds().GetRouteConfigName()] = true
+		}
+	})
+	for _, sc := range f.scopes {
+		seen[sc.GetRouteConfigurationName()] = true
+	}
+	return slices.Sorted(maps.Keys(seen))
+}
+
+// wantsScopes reports whether a fetched listener takes its routes over
+// Scoped RDS, which makes Envoy subscribe to every scope (a wildcard).
+func (f *fetched) wantsScopes() bool {
+	scoped := false
+	f.eachHCM(func(h *hcm.HttpConnectionManager) { scoped = scoped || h.GetScopedRoutes().GetScopedRds() != nil })
+	return scoped
+}
+
+// eachHCM calls fn with every HTTP connection manager of the fetched
+// listeners.
+func (f *fetched) eachHCM(fn func(*hcm.HttpConnectionManager)) {
+	visit := func(a *anypb.Any) {
+		var h hcm.HttpConnectionManager
+		if a != nil && a.MessageIs(&h) && a.UnmarshalTo(&h) == nil {
+			fn(&h)
 		}
 	}
 	for _, l := range f.listeners {
@@ -113,7 +141,6 @@ func (f *fetched) rdsNames() []string {
 			}
 		}
 	}
-	return slices.Sorted(maps.Keys(seen))
 }
 
 func envoyNode(id string, proxyless bool) *core.Node {
@@ -132,8 +159,9 @@ func dialADS(t *testing.T, addr string) discovery.AggregatedDiscoveryServiceClie
 }
 
 // fetchSotW behaves like Envoy on a state-of-the-world ADS stream: CDS and
-// LDS wildcard, then EDS and RDS for the names those return, ACKing every
-// response, until every type has answered. With listenerNames it asks for
+// LDS wildcard, Scoped RDS wildcard once a listener takes scopes, then EDS
+// and RDS for the names those return, ACKing every response, until every
+// type has answered. With listenerNames it asks for
 // those listeners only, as a proxyless gRPC client does.
 func fetchSotW(t *testing.T, addr string, node *core.Node, listenerNames []string) *fetched {
 	t.Helper()
@@ -180,6 +208,9 @@ func fetchSotW(t *testing.T, addr string, node *core.Node, listenerNames []strin
 		answered[resp.GetTypeUrl()] = true
 		send(resp.GetTypeUrl(), subscribed[resp.GetTypeUrl()], resp.GetVersionInfo(), resp.GetNonce())
 		// Follow the references, as Envoy and gRPC do.
+		if _, asked := subscribed[resource.ScopedRouteType]; !asked && f.wantsScopes() {
+			subscribe(resource.ScopedRouteType, nil)
+		}
 		if names := f.rdsNames(); len(names) > 0 && !equalNames(names, subscribed[resource.RouteType]) {
 			subscribe(resource.RouteType, names)
 		}
@@ -245,6 +276,7 @@ func fetchDelta(t *testing.T, addr string, node *core.Node) *fetched {
 	send(&discovery.DeltaDiscoveryRequest{TypeUrl: resource.ListenerType})
 	subscribed := map[string]map[string]bool{resource.RouteType: {}, resource.EndpointType: {}}
 	pending := map[string]bool{resource.ClusterType: true, resource.ListenerType: true}
+	scopesAsked := false
 	for len(pending) > 0 {
 		resp, err := stream.Recv()
 		if err != nil {
@@ -255,8 +287,17 @@ func fetchDelta(t *testing.T, addr string, node *core.Node) *fetched {
 				t.Fatal(err)
 			}
 		}
+		for _, n := range resp.GetRemovedResources() {
+			if resp.GetTypeUrl() == resource.ScopedRouteType {
+				delete(f.scopes, n)
+			}
+		}
 		delete(pending, resp.GetTypeUrl())
 		send(&discovery.DeltaDiscoveryRequest{TypeUrl: resp.GetTypeUrl(), ResponseNonce: resp.GetNonce()})
+		if !scopesAsked && f.wantsScopes() {
+			scopesAsked, pending[resource.ScopedRouteType] = true, true
+			send(&discovery.DeltaDiscoveryRequest{TypeUrl: resource.ScopedRouteType})
+		}
 		for typ, names := range map[string][]string{resource.RouteType: f.rdsNames(), resource.EndpointType: f.edsNames()} {
 			var add []string
 			for _, n := range names {

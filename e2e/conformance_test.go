@@ -92,9 +92,18 @@ func conformance(t *testing.T, rs []*resource.Resource) {
 			t.Fatalf("served resources fail validation:\n%v", err)
 		}
 	}
+	// A sidecar's outbound routes come through its scopes: one scope and
+	// one RouteConfiguration per HTTP service it sees.
+	checkSidecar := func(t *testing.T, f *fetched) {
+		t.Helper()
+		check(t, f)
+		if len(f.scopes) == 0 || len(f.routes) < len(f.scopes) {
+			t.Fatalf("sidecar served %d scopes and %d route configurations; want a route configuration for each of some scopes", len(f.scopes), len(f.routes))
+		}
+	}
 	for _, id := range workloads {
-		t.Run("envoy-sotw/"+id, func(t *testing.T) { check(t, fetchSotW(t, cp.XDSAddr(), envoyNode(id, false), nil)) })
-		t.Run("envoy-delta/"+id, func(t *testing.T) { check(t, fetchDelta(t, cp.XDSAddr(), envoyNode(id, false))) })
+		t.Run("envoy-sotw/"+id, func(t *testing.T) { checkSidecar(t, fetchSotW(t, cp.XDSAddr(), envoyNode(id, false), nil)) })
+		t.Run("envoy-delta/"+id, func(t *testing.T) { checkSidecar(t, fetchDelta(t, cp.XDSAddr(), envoyNode(id, false))) })
 	}
 	t.Run("proxyless", func(t *testing.T) {
 		f := fetchSotW(t, cp.XDSAddr(), envoyNode("client.default", true), listeners)
