@@ -94,6 +94,15 @@ func configDumpOf(st status.ServedType) proto.Message {
 			d.DynamicRouteConfigs = append(d.DynamicRouteConfigs, &adminv3.RoutesConfigDump_DynamicRouteConfig{VersionInfo: r.Version, RouteConfig: r.Resource})
 		}
 		return d
+	case resourcev3.ScopedRouteType:
+		// One subscription: a sidecar's outbound scopes, taken as a wildcard.
+		sc := &adminv3.ScopedRoutesConfigDump_DynamicScopedRouteConfigs{VersionInfo: st.Version}
+		for _, r := range st.Resources {
+			if r.Resource != nil {
+				sc.ScopedRouteConfigs = append(sc.ScopedRouteConfigs, r.Resource)
+			}
+		}
+		return &adminv3.ScopedRoutesConfigDump{DynamicScopedRouteConfigs: []*adminv3.ScopedRoutesConfigDump_DynamicScopedRouteConfigs{sc}}
 	case resourcev3.EndpointType:
 		d := &adminv3.EndpointsConfigDump{}
 		for _, r := range st.Resources {
