@@ -4,12 +4,13 @@ import (
 	"fmt"
 	"strings"
 
+	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 	hcm "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"embassy.dev/embassy/xds/translate"
-	"embassy.dev/embassy/xds/validate"
 )
 
 // How Envoy applies Scoped RDS (source/common/router/scoped_rds.cc), for
@@ -53,7 +54,7 @@ const scopeKeyConflictID = "srds.key-conflict"
 
 func scopeKeyConflicts(r *translate.Resources) []Violation {
 	var out []Violation
-	first := map[string]string{}
+	first := make(map[string]string, len(r.ScopedRoutes))
 	for _, s := range r.ScopedRoutes {
 		key := scopeKey(s)
 		if prev, taken := first[key]; taken {
@@ -69,8 +70,12 @@ func scopeKeyConflicts(r *translate.Resources) []Violation {
 // scopeKey spells a scope's key fragments as Envoy hashes them: in order,
 // each its own value.
 func scopeKey(s *route.ScopedRouteConfiguration) string {
-	parts := make([]string, len(s.GetKey().GetFragments()))
-	for i, f := range s.GetKey().GetFragments() {
+	fs := s.GetKey().GetFragments()
+	if len(fs) == 1 {
+		return fs[0].GetStringKey()
+	}
+	parts := make([]string, len(fs))
+	for i, f := range fs {
 		parts[i] = f.GetStringKey()
 	}
 	return strings.Join(parts, "\x00")
@@ -115,7 +120,7 @@ func scopeFragmentCounts(r *translate.Resources) []Violation {
 	}
 	var out []Violation
 	for _, l := range r.Listeners {
-		for _, n := range scopedBuilders(l.GetName(), l) {
+		for _, n := range scopedBuilders(l) {
 			for _, s := range r.ScopedRoutes {
 				if got := len(s.GetKey().GetFragments()); got != n {
 					out = append(out, Violation{Type: "ScopedRouteConfiguration", Name: s.GetName(), Path: ".key.fragments", Rule: scopeFragmentsID,
@@ -129,13 +134,27 @@ func scopeFragmentCounts(r *translate.Resources) []Violation {
 
 // scopedBuilders are the fragment counts of the key builders of every HCM
 // of a listener that takes its scopes over SRDS (which are the scopes of
-// the set: Envoy subscribes to them as a wildcard).
-func scopedBuilders(name string, l proto.Message) []int {
+// the set: Envoy subscribes to them as a wildcard). Only HCMs are
+// unpacked: this runs for every sidecar shape.
+func scopedBuilders(l *listener.Listener) []int {
 	var out []int
-	validate.Walk("Listener "+name, l, func(_ string, m proto.Message) {
-		if h, ok := m.(*hcm.HttpConnectionManager); ok && h.GetScopedRoutes().GetScopedRds() != nil {
+	look := func(a *anypb.Any) {
+		if a.GetTypeUrl() != hcmTypeURL {
+			return
+		}
+		h := &hcm.HttpConnectionManager{}
+		if proto.Unmarshal(a.GetValue(), h) == nil && h.GetScopedRoutes().GetScopedRds() != nil {
 			out = append(out, len(h.GetScopedRoutes().GetScopeKeyBuilder().GetFragments()))
 		}
-	})
+	}
+	look(l.GetApiListener().GetApiListener())
+	for _, fc := range append([]*listener.FilterChain{l.GetDefaultFilterChain()}, l.GetFilterChains()...) {
+		for _, f := range fc.GetFilters() {
+			look(f.GetTypedConfig())
+		}
+	}
 	return out
 }
+
+// hcmTypeURL is the type of an HttpConnectionManager packed in an Any.
+var hcmTypeURL = "type.googleapis.com/" + string((&hcm.HttpConnectionManager{}).ProtoReflect().Descriptor().FullName())
