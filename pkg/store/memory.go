@@ -17,6 +17,7 @@ type Memory struct {
 	data    map[resource.Key][]byte
 	secrets map[string][]byte
 	hub     hub
+	shared  sharedDecodes
 }
 
 var (
@@ -108,6 +109,31 @@ func (m *Memory) List(ctx context.Context, kind resource.Kind) ([]*resource.Reso
 		out = append(out, r)
 	}
 	sortResources(out)
+	return out, m.rev, nil
+}
+
+// ListShared returns every resource, decoding only the values new or
+// changed since its previous call; see Store.ListShared.
+func (m *Memory) ListShared(ctx context.Context) ([]*resource.Resource, int64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return nil, 0, ErrClosed
+	}
+	out, err := m.shared.list(func(add func(string, []byte) error) error {
+		for k, b := range m.data {
+			if err := add(k.String(), b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
 	return out, m.rev, nil
 }
 
