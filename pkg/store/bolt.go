@@ -61,7 +61,7 @@ type Bolt struct {
 	rev      atomic.Int64
 	hub      hub
 	// shared keeps what ListShared decoded.
-	shared sharedDecodes
+	shared sharedDecodes[string]
 }
 
 var (
@@ -304,7 +304,7 @@ func (b *Bolt) ListShared(ctx context.Context) ([]*resource.Resource, int64, err
 		if rev, err = readRevision(tx); err != nil {
 			return err
 		}
-		out, err = b.shared.list(func(add func(string, []byte) error) error {
+		out, err = b.shared.list(keyName, func(add func(string, []byte) error) error {
 			return tx.Bucket(bucketResources).ForEach(func(k, v []byte) error { return add(string(k), v) })
 		})
 		return err

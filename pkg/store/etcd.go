@@ -71,7 +71,7 @@ type Etcd struct {
 	rev      atomic.Int64
 	hub      hub
 	// shared keeps what ListShared decoded, from this process's reads.
-	shared sharedDecodes
+	shared sharedDecodes[string]
 	// outage is set when a call finds etcd unavailable, and cleared by
 	// follow once etcd answers again (see follow).
 	outage atomic.Bool
@@ -300,7 +300,7 @@ func (e *Etcd) ListShared(ctx context.Context) ([]*resource.Resource, int64, err
 	if err != nil {
 		return nil, 0, err
 	}
-	out, err := e.shared.list(func(add func(string, []byte) error) error {
+	out, err := e.shared.list(keyName, func(add func(string, []byte) error) error {
 		for full, v := range st.values {
 			if name, ok := e.keys.resourceName(full); ok {
 				if err := add(name, v); err != nil {

@@ -17,7 +17,7 @@ type Memory struct {
 	data    map[resource.Key][]byte
 	secrets map[string][]byte
 	hub     hub
-	shared  sharedDecodes
+	shared  sharedDecodes[resource.Key]
 }
 
 var (
@@ -123,9 +123,9 @@ func (m *Memory) ListShared(ctx context.Context) ([]*resource.Resource, int64, e
 	if m.closed {
 		return nil, 0, ErrClosed
 	}
-	out, err := m.shared.list(func(add func(string, []byte) error) error {
+	out, err := m.shared.list(resource.Key.String, func(add func(resource.Key, []byte) error) error {
 		for k, b := range m.data {
-			if err := add(k.String(), b); err != nil {
+			if err := add(k, b); err != nil {
 				return err
 			}
 		}

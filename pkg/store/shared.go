@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"slices"
 	"sync"
 
 	"embassy.dev/embassy/pkg/resource"
@@ -15,12 +16,18 @@ import (
 //
 // Entries are keyed by the stored bytes, not by a revision: a value is
 // the same resource exactly when its bytes are, whichever store, replica,
-// compaction or restart it was read through.
-type sharedDecodes struct {
+// compaction or restart it was read through. K is the key as the store
+// holds it, so that reading it needs no new string.
+type sharedDecodes[K comparable] struct {
 	// mu is held for a whole pass, so that two passes do not sweep each
 	// other's entries.
 	mu      sync.Mutex
-	entries map[string]*sharedEntry
+	entries map[K]*sharedEntry
+	// order is every entry sorted by key while sorted is set: a pass
+	// that only changes values keeps it, one that adds or drops an entry
+	// (or fails part-way) sorts anew.
+	order  []*sharedEntry
+	sorted bool
 	// pass numbers the passes; an entry not seen in the latest is swept.
 	pass uint64
 	// decoded counts the values decoded, for tests.
@@ -35,49 +42,80 @@ type sharedEntry struct {
 }
 
 // list runs one pass: each must call add with every stored value, under
-// whatever read of the store makes them one revision. It returns the
-// resources sorted by key, and forgets the entries of keys each did not
-// add. On error the kept entries stay as they were, less any swept.
-func (s *sharedDecodes) list(each func(add func(key string, value []byte) error) error) ([]*resource.Resource, error) {
+// whatever read of the store makes them one revision; name renders a key
+// for errors. It returns the resources sorted by key, and forgets the
+// entries of keys each did not add. On error it returns the error and
+// keeps the entries, those decoded by the pass included.
+func (s *sharedDecodes[K]) list(name func(K) string, each func(add func(key K, value []byte) error) error) ([]*resource.Resource, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.entries == nil {
-		s.entries = map[string]*sharedEntry{}
+		s.entries = map[K]*sharedEntry{}
 	}
 	s.pass++
-	out := make([]*resource.Resource, 0, len(s.entries))
-	add := func(key string, value []byte) error {
+	seen := 0
+	add := func(key K, value []byte) error {
 		e := s.entries[key]
 		if e == nil || !bytes.Equal(e.value, value) {
-			r, err := decode(key, value)
+			r, err := decode(name(key), value)
 			if err != nil {
 				return err
 			}
 			s.decoded++
+			switch {
+			case e == nil:
+				e = &sharedEntry{}
+				s.entries[key] = e
+				s.sorted = false
+			case e.r.Key() != r.Key():
+				// Only a value stored under another resource's key
+				// does this, but List would sort it by its own.
+				s.sorted = false
+			}
 			// The value may be a read transaction's memory (bbolt's
 			// mmap): keep a copy that outlives it.
-			e = &sharedEntry{value: bytes.Clone(value), r: r}
-			s.entries[key] = e
+			e.value, e.r = bytes.Clone(value), r
 		}
-		e.seen = s.pass
-		out = append(out, e.r)
+		if e.seen != s.pass {
+			e.seen = s.pass
+			seen++
+		}
 		return nil
 	}
 	if err := each(add); err != nil {
+		s.sorted = false
 		return nil, err
 	}
-	for k, e := range s.entries {
-		if e.seen != s.pass {
-			delete(s.entries, k)
-		}
+	if !s.sorted || seen != len(s.entries) {
+		s.sweep()
 	}
-	sortResources(out)
+	out := make([]*resource.Resource, len(s.order))
+	for i, e := range s.order {
+		out[i] = e.r
+	}
 	return out, nil
 }
 
+// sweep drops the entries the last pass did not see and sorts the rest.
+func (s *sharedDecodes[K]) sweep() {
+	s.order = s.order[:0]
+	for k, e := range s.entries {
+		if e.seen != s.pass {
+			delete(s.entries, k)
+			continue
+		}
+		s.order = append(s.order, e)
+	}
+	slices.SortFunc(s.order, func(a, b *sharedEntry) int { return compareKeys(a.r.Key(), b.r.Key()) })
+	s.sorted = true
+}
+
 // decodes returns how many values the passes decoded so far.
-func (s *sharedDecodes) decodes() int {
+func (s *sharedDecodes[K]) decodes() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.decoded
 }
+
+// keyName is the name of a key stored as its string form.
+func keyName(k string) string { return k }
