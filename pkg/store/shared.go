@@ -25,7 +25,7 @@ type sharedDecodes[K comparable] struct {
 	entries map[K]*sharedEntry
 	// order is every entry sorted by key while sorted is set: a pass
 	// that only changes values keeps it, one that adds or drops an entry
-	// (or fails part-way) sorts anew.
+	// sorts anew.
 	order  []*sharedEntry
 	sorted bool
 	// pass numbers the passes; an entry not seen in the latest is swept.
@@ -83,7 +83,6 @@ func (s *sharedDecodes[K]) list(name func(K) string, each func(add func(key K, v
 		return nil
 	}
 	if err := each(add); err != nil {
-		s.sorted = false
 		return nil, err
 	}
 	if !s.sorted || seen != len(s.entries) {
