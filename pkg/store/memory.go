@@ -8,8 +8,8 @@ import (
 )
 
 // Memory is a Store kept in process memory, for tests. Values are kept as
-// JSON so that it shares Bolt's no-op detection and every read returns a
-// fresh copy.
+// JSON so that it shares Bolt's no-op detection and every read but
+// ListShared returns a fresh copy.
 type Memory struct {
 	mu      sync.RWMutex
 	closed  bool
