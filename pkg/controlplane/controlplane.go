@@ -189,7 +189,7 @@ func (c *ControlPlane) publish(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reading the store: %w", err)
 	}
-	snap := mesh.New(rev, c.overlay(rs, rev), mesh.WithAuthz(c.authz.compile))
+	snap := mesh.New(rev, c.overlay(rs, rev), mesh.WithAuthz(c.authz.compile), mesh.WithPrevious(c.snap.Load()))
 	c.authz.prune(snap)
 	if c.authz.jwks != nil {
 		c.authz.jwks.Retain(jwksURLs(snap))
