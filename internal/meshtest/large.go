@@ -12,6 +12,12 @@ import (
 // benchmarks of the translator and the publisher. Workload j of service i
 // is "svc-<i>-<j>" in namespace default.
 func Large(services, endpoints int) *mesh.Snapshot {
+	return mesh.New(1, LargeResources(services, endpoints))
+}
+
+// LargeResources are the resources of Large, for benchmarks that store
+// them.
+func LargeResources(services, endpoints int) []*resource.Resource {
 	var rs []*resource.Resource
 	for i := range services {
 		name := fmt.Sprintf("svc-%04d", i)
@@ -39,5 +45,5 @@ func Large(services, endpoints int) *mesh.Snapshot {
 			}})
 		}
 	}
-	return mesh.New(1, rs)
+	return rs
 }

@@ -183,14 +183,17 @@ func (c *ControlPlane) fail(err error) {
 }
 
 // publish reads the whole store and hands one snapshot to the xDS server.
+// The store decodes only what changed since the last publish; the rest
+// is shared with earlier snapshots, which is safe because nothing
+// modifies a resource once it is decoded (see publish_test.go).
 func (c *ControlPlane) publish(ctx context.Context) error {
 	c.publishMu.Lock()
 	defer c.publishMu.Unlock()
-	rs, rev, err := c.store.List(ctx, "")
+	rs, rev, err := c.store.ListShared(ctx)
 	if err != nil {
 		return fmt.Errorf("reading the store: %w", err)
 	}
-	snap := mesh.New(rev, c.overlay(rs, rev), mesh.WithAuthz(c.authz.compile))
+	snap := mesh.New(rev, c.overlay(rs, rev), mesh.WithAuthz(c.authz.compile), mesh.WithPrevious(c.snap.Load()))
 	c.authz.prune(snap)
 	if c.authz.jwks != nil {
 		c.authz.jwks.Retain(jwksURLs(snap))

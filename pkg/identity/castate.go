@@ -108,7 +108,7 @@ func (c *CA) encodeStateLocked() ([]byte, error) {
 // state and redoes the change over it, so no replica's change is lost.
 // A failed change or store leaves c.roots as they were. c.mu is held.
 func (c *CA) updateLocked(change func() error) error {
-	for range maxSwapTries {
+	for range MaxSwapTries {
 		before := cloneRoots(c.roots)
 		err := change()
 		if err == nil {
@@ -125,7 +125,7 @@ func (c *CA) updateLocked(change func() error) error {
 			return err
 		}
 	}
-	return fmt.Errorf("CA state %q was changed by other control planes on each of %d tries: try again", SecretRoots, maxSwapTries)
+	return fmt.Errorf("CA state %q was changed by other control planes on each of %d tries: try again", SecretRoots, MaxSwapTries)
 }
 
 // storeLocked swaps c.roots into the store over the state last read.

@@ -11,10 +11,11 @@ import (
 	"embassy.dev/embassy/pkg/store"
 )
 
-// maxSwapTries bounds how often a change is redone because another
-// control plane changed the same secret first. Each try loses only to a
-// write that succeeded, so it is reached only under a storm of writes.
-const maxSwapTries = 64
+// MaxSwapTries bounds how often a change of a shared secret (CA state,
+// join tokens, SVID issuance records) is redone because another control
+// plane changed it first. Each try loses only to a write that succeeded,
+// so it is reached only under a storm of writes.
+const MaxSwapTries = 64
 
 // loadLocked reads the tokens from the store unless they are unchanged
 // since the last read; t.mu is held.
@@ -48,7 +49,7 @@ func (t *Tokens) loadLocked() error {
 // change, so no update is lost and a single-use token is redeemed once.
 // An error from change leaves the store as it was; t.mu is held.
 func (t *Tokens) updateLocked(change func(map[string]*storedToken) error) error {
-	for range maxSwapTries {
+	for range MaxSwapTries {
 		if err := t.loadLocked(); err != nil {
 			return err
 		}
@@ -74,7 +75,7 @@ func (t *Tokens) updateLocked(change func(map[string]*storedToken) error) error 
 			return fmt.Errorf("store join tokens %q: %w", SecretTokens, err)
 		}
 	}
-	return fmt.Errorf("join tokens %q were changed by other control planes on each of %d tries: try again", SecretTokens, maxSwapTries)
+	return fmt.Errorf("join tokens %q were changed by other control planes on each of %d tries: try again", SecretTokens, MaxSwapTries)
 }
 
 // encodeTokens is the stored form: the tokens sorted by ID.

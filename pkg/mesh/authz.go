@@ -73,6 +73,7 @@ type Option func(*options)
 
 type options struct {
 	authz AuthzCompiler
+	prev  *Snapshot
 }
 
 // WithAuthz compiles every AuthorizationPolicy of the snapshot with c,

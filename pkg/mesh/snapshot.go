@@ -126,6 +126,11 @@ type Snapshot struct {
 	// scopes memoizes Visible; it is the one thing that changes after
 	// New, behind its own lock, and only ever caches what Visible derives.
 	scopes scopeMemo
+	// identityDomain is the trust domain the workloads' SPIFFE IDs were
+	// resolved in, and serving each service's serving workloads: what
+	// the next snapshot compares to reuse them (WithPrevious).
+	identityDomain string
+	serving        map[ServiceRef][]*Workload
 }
 
 // New builds a snapshot from resources (in any order) at a revision.
@@ -174,8 +179,11 @@ func New(revision int64, resources []*resource.Resource, opts ...Option) *Snapsh
 		}
 	}
 	s.MTLSMode = s.Mesh.MTLS.Mode
+	s.identityDomain = s.Mesh.TrustDomain
 	for _, w := range s.Workloads {
-		w.resolveIdentity(s.Mesh.TrustDomain)
+		if !o.prev.reuseIdentity(w, s.identityDomain) {
+			w.resolveIdentity(s.identityDomain)
+		}
 	}
 	// Index workloads by the services they back once, so building
 	// endpoints is linear in workloads rather than services × workloads.
@@ -189,6 +197,7 @@ func New(revision int64, resources []*resource.Resource, opts ...Option) *Snapsh
 			backing[ref] = append(backing[ref], w)
 		}
 	}
+	s.serving = make(map[ServiceRef][]*Workload, len(s.Services))
 	for _, svc := range s.Services {
 		var serving []*Workload
 		for _, w := range backing[svc.Ref] {
@@ -198,7 +207,12 @@ func New(revision int64, resources []*resource.Resource, opts ...Option) *Snapsh
 				svc.Excluded = append(svc.Excluded, *w)
 			}
 		}
-		svc.Endpoints = buildEndpoints(svc, serving)
+		s.serving[svc.Ref] = serving
+		if eps, ok := o.prev.reuseEndpoints(svc, serving); ok {
+			svc.Endpoints = eps
+		} else {
+			svc.Endpoints = buildEndpoints(svc, serving)
+		}
 	}
 	s.compileAuthz(o.authz)
 	return s

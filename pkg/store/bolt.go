@@ -60,6 +60,8 @@ type Bolt struct {
 	commitMu sync.Mutex
 	rev      atomic.Int64
 	hub      hub
+	// shared keeps what ListShared decoded.
+	shared sharedDecodes[string]
 }
 
 var (
@@ -278,6 +280,38 @@ func (b *Bolt) List(ctx context.Context, kind resource.Kind) ([]*resource.Resour
 		return nil, 0, err
 	}
 	sortResources(out)
+	return out, rev, nil
+}
+
+// ListShared returns every resource and the revision of the same
+// transaction, decoding only the values new or changed since its
+// previous call; see Store.ListShared.
+func (b *Bolt) ListShared(ctx context.Context) ([]*resource.Resource, int64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	b.closeMu.RLock()
+	defer b.closeMu.RUnlock()
+	if b.closed {
+		return nil, 0, ErrClosed
+	}
+	var (
+		out []*resource.Resource
+		rev int64
+	)
+	err := b.db.View(func(tx *bolt.Tx) error {
+		var err error
+		if rev, err = readRevision(tx); err != nil {
+			return err
+		}
+		out, err = b.shared.list(keyName, func(add func(string, []byte) error) error {
+			return tx.Bucket(bucketResources).ForEach(func(k, v []byte) error { return add(string(k), v) })
+		})
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
 	return out, rev, nil
 }
 

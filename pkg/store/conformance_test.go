@@ -42,6 +42,9 @@ func runConformance(t *testing.T, open opener) {
 		{"SwapSecret", testSwapSecret},
 		{"SwapSecretConcurrent", testSwapSecretConcurrent},
 		{"ReadyUntilClosed", testReadyUntilClosed},
+		{"ListSharedDecodesOnlyChanges", testListSharedDecodesOnlyChanges},
+		{"ListSharedRandom", testListSharedRandom},
+		{"ListSharedConcurrent", testListSharedConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })

@@ -70,6 +70,8 @@ type Etcd struct {
 	commitMu sync.Mutex
 	rev      atomic.Int64
 	hub      hub
+	// shared keeps what ListShared decoded, from this process's reads.
+	shared sharedDecodes[string]
 	// outage is set when a call finds etcd unavailable, and cleared by
 	// follow once etcd answers again (see follow).
 	outage atomic.Bool
@@ -281,6 +283,36 @@ func (e *Etcd) List(ctx context.Context, kind resource.Kind) ([]*resource.Resour
 		out = append(out, r)
 	}
 	sortResources(out)
+	e.seen(st.rev)
+	return out, st.rev, nil
+}
+
+// ListShared returns every resource and the revision of the same etcd
+// read, decoding only the values new or changed since this process's
+// previous ListShared; see Store.ListShared.
+func (e *Etcd) ListShared(ctx context.Context) ([]*resource.Resource, int64, error) {
+	release, err := e.enter()
+	if err != nil {
+		return nil, 0, err
+	}
+	defer release()
+	st, err := e.readState(ctx, "list", clientv3.OpGet(e.keys.resources(""), clientv3.WithPrefix()))
+	if err != nil {
+		return nil, 0, err
+	}
+	out, err := e.shared.list(keyName, func(add func(string, []byte) error) error {
+		for full, v := range st.values {
+			if name, ok := e.keys.resourceName(full); ok {
+				if err := add(name, v); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
 	e.seen(st.rev)
 	return out, st.rev, nil
 }

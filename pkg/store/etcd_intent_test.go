@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -195,5 +196,62 @@ func TestEtcdCommitCutAndCompactedPastIsStillFinished(t *testing.T) {
 	}
 	if left := leftovers(t, next); len(left) != 0 {
 		t.Errorf("left over: %v", left)
+	}
+}
+
+// TestEtcdListSharedFollowsOtherReplicas reads with ListShared on one
+// control plane while another writes: through a commit being rolled
+// forward, its finish, a compaction and a change made elsewhere, it
+// decodes only what changed and always matches a fresh List.
+func TestEtcdListSharedFollowsOtherReplicas(t *testing.T) {
+	other, reader := openPair(t, 8)
+	ctx := context.Background()
+	check := func(step string, wantDecoded int) []*resource.Resource {
+		t.Helper()
+		before := reader.shared.decodes()
+		got, rev, err := reader.ListShared(ctx)
+		if err != nil {
+			t.Fatalf("%s: ListShared: %v", step, err)
+		}
+		fresh, freshRev, err := reader.List(ctx, "")
+		if err != nil || freshRev != rev || !reflect.DeepEqual(got, fresh) {
+			t.Fatalf("%s: ListShared at %d differs from List at %d (%v)", step, rev, freshRev, err)
+		}
+		if n := reader.shared.decodes() - before; n != wantDecoded {
+			t.Errorf("%s: ListShared decoded %d values, want %d", step, n, wantDecoded)
+		}
+		return got
+	}
+	guard := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(other.keys.intent()), "=", 0)}
+	if _, _, ok, err := other.writeAhead(ctx, stagedWrites(t, other, 40), 1, guard); err != nil || !ok {
+		t.Fatalf("writeAhead = %v, %v", ok, err)
+	}
+	if got := check("during the roll-forward", 40); len(got) != 40 {
+		t.Fatalf("during the roll-forward ListShared sees %d resources, want 40", len(got))
+	}
+	extra := &resource.Resource{APIVersion: resource.APIVersion, Kind: resource.KindMesh,
+		Metadata: resource.Metadata{Name: "default"}, Spec: &resource.MeshSpec{TrustDomain: "example.org"}}
+	if _, err := reader.Commit(ctx, []Op{{Key: extra.Key(), Resource: extra}}); err != nil {
+		t.Fatal(err)
+	}
+	// The finished commit moved the same bytes into the resource keys.
+	check("after the roll-forward finished", 1)
+	resp, err := reader.client.Get(ctx, "compact-point")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reader.client.Compact(ctx, resp.Header.Revision, clientv3.WithCompactPhysical()); err != nil {
+		t.Fatal(err)
+	}
+	check("after a compaction", 0)
+	changed := &resource.Resource{APIVersion: resource.APIVersion, Kind: resource.KindService,
+		Metadata: resource.Metadata{Name: "s007", Namespace: "default"},
+		Spec:     &resource.ServiceSpec{Ports: []resource.ServicePort{{Name: "http", Port: 8080, Protocol: resource.ProtocolHTTP}}}}
+	if _, err := other.Commit(ctx, []Op{{Key: changed.Key(), Resource: changed}, {Key: extra.Key()}}); err != nil {
+		t.Fatal(err)
+	}
+	got := check("after the other control plane's change", 1)
+	if len(got) != 40 || got[7].Spec.(*resource.ServiceSpec).Ports[0].Port != 8080 {
+		t.Errorf("after the other control plane's change ListShared has %d resources, s007 %+v; want 40, port 8080", len(got), got[7].Spec)
 	}
 }

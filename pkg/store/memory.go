@@ -8,8 +8,8 @@ import (
 )
 
 // Memory is a Store kept in process memory, for tests. Values are kept as
-// JSON so that it shares Bolt's no-op detection and every read returns a
-// fresh copy.
+// JSON so that it shares Bolt's no-op detection and every read but
+// ListShared returns a fresh copy.
 type Memory struct {
 	mu      sync.RWMutex
 	closed  bool
@@ -17,6 +17,7 @@ type Memory struct {
 	data    map[resource.Key][]byte
 	secrets map[string][]byte
 	hub     hub
+	shared  sharedDecodes[resource.Key]
 }
 
 var (
@@ -108,6 +109,31 @@ func (m *Memory) List(ctx context.Context, kind resource.Kind) ([]*resource.Reso
 		out = append(out, r)
 	}
 	sortResources(out)
+	return out, m.rev, nil
+}
+
+// ListShared returns every resource, decoding only the values new or
+// changed since its previous call; see Store.ListShared.
+func (m *Memory) ListShared(ctx context.Context) ([]*resource.Resource, int64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return nil, 0, ErrClosed
+	}
+	out, err := m.shared.list(resource.Key.String, func(add func(resource.Key, []byte) error) error {
+		for k, b := range m.data {
+			if err := add(k, b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
 	return out, m.rev, nil
 }
 

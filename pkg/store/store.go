@@ -34,6 +34,13 @@ type Store interface {
 	// List returns every resource of a kind (all kinds when kind is ""),
 	// sorted by key, and the revision they were read at.
 	List(ctx context.Context, kind resource.Kind) ([]*resource.Resource, int64, error)
+	// ListShared returns every resource, sorted by key, and the revision
+	// they were read at, as List(ctx, "") does; but a resource whose stored
+	// value has not changed since the previous ListShared is the same
+	// *resource.Resource as then, and only new or changed values are
+	// decoded. Callers share what it returns with every other caller and
+	// must never modify it.
+	ListShared(ctx context.Context) ([]*resource.Resource, int64, error)
 	// Revision returns the current revision (0 for an empty new store).
 	Revision() int64
 	// Watch returns a channel that receives the new revision after every

@@ -7,12 +7,9 @@ import (
 	"fmt"
 	"maps"
 
+	"embassy.dev/embassy/pkg/identity"
 	"embassy.dev/embassy/pkg/store"
 )
-
-// maxSwapTries bounds how often a change of the records is redone because
-// another control plane on the same store changed them first.
-const maxSwapTries = 64
 
 // loadLocked reads the records from the store unless they are unchanged
 // since the last read. is.mu is held.
@@ -45,7 +42,7 @@ func (is *issuances) loadLocked() error {
 // store that fails keeps the change in memory, logged: it is not fatal to
 // the call that issued the certificate. is.mu is held.
 func (is *issuances) updateLocked(change func(map[string]*Issuance) bool) {
-	for range maxSwapTries {
+	for range identity.MaxSwapTries {
 		next := cloneIssuances(is.byKey)
 		if !change(next) {
 			return
@@ -69,7 +66,7 @@ func (is *issuances) updateLocked(change func(map[string]*Issuance) bool) {
 			return
 		}
 	}
-	is.log.Error("saving the SVID issuance records failed: other control planes changed them on every try", "tries", maxSwapTries)
+	is.log.Error("saving the SVID issuance records failed: other control planes changed them on every try", "tries", identity.MaxSwapTries)
 }
 
 // cloneIssuances copies the records and the maps a change edits.
