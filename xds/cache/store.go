@@ -230,7 +230,7 @@ func (s *Store) Fetch(_ context.Context, req *cachev3.Request) (cachev3.Response
 	}
 	names := req.GetResourceNames()
 	if len(names) == 0 {
-		return &sotwResponse{req: req, version: tv.version, resources: tv.all()}, nil
+		return &SotwResponse{req: req, version: tv.version, answer: tv.all()}, nil
 	}
-	return &sotwResponse{req: req, version: tv.version, resources: encodedNamed(tv, names)}, nil
+	return &SotwResponse{req: req, version: tv.version, answer: &sotwAnswer{resources: encodedNamed(tv, names)}}, nil
 }

@@ -123,7 +123,7 @@ func New(cfg Config) *Server {
 		log:     log,
 		pub:     pub,
 		xds:     serverv3.NewServer(ctx, pub.Cache(), t, sotw.WithLogger(cache.NewLogger(log))),
-		sotw:    &sotwServer{ctx: ctx, store: pub.Cache(), tracker: t},
+		sotw:    &sotwServer{ctx: ctx, store: pub.Cache(), tracker: t, encode: encodeSotw},
 		delta:   &deltaServer{ctx: ctx, store: pub.Cache(), tracker: t},
 		tracker: t,
 		cancel:  cancel,
@@ -135,7 +135,8 @@ func (s *Server) Update(snap *mesh.Snapshot) { s.pub.Update(snap) }
 
 // Register adds ADS and the per-type discovery services to g: streams
 // by Embassy's own loops (sotwServer, deltaServer) over go-control-plane's
-// protocol, REST fetches by go-control-plane's server.
+// protocol, REST fetches by go-control-plane's server. g should be built
+// with ServerOptions, so that answers proxies share are encoded once.
 func (s *Server) Register(g *grpc.Server) {
 	svc := services{Server: s.xds, sotw: s.sotw, delta: s.delta}
 	discoverygrpc.RegisterAggregatedDiscoveryServiceServer(g, svc)

@@ -28,6 +28,9 @@ type sotwServer struct {
 	store   *cache.Store
 	tracker *tracker
 	streams atomic.Int64
+	// encode encodes an answer without its nonce, once for every stream
+	// the answer goes to (cache.SotwResponse.Encoded).
+	encode func(*discovery.DiscoveryResponse) ([]byte, error)
 }
 
 // sotwStream is a bidirectional SotW stream, any of ADS's or the
@@ -198,10 +201,14 @@ func (s *sotwState) answer(t *sotwType) error {
 	if err != nil {
 		return err
 	}
+	body, err := resp.Encoded(s.server.encode)
+	if err != nil {
+		return err
+	}
 	s.nonce++
 	out.Nonce = strconv.FormatInt(s.nonce, 10)
 	t.sub.Answered(resp.GetReturnedResources())
 	t.nonce, t.waiting = out.Nonce, true
 	s.server.tracker.OnStreamResponse(s.str.Context(), s.id, t.req, out)
-	return s.str.Send(out)
+	return s.str.SendMsg(&sotwWire{DiscoveryResponse: out, body: body})
 }
