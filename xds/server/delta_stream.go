@@ -146,5 +146,5 @@ func (s *deltaState) answer(typ string, t *deltaType) error {
 	resp.Nonce = strconv.FormatInt(s.nonce, 10)
 	t.waiting, t.force = true, false
 	s.server.tracker.OnStreamDeltaResponse(s.id, t.req, resp)
-	return s.str.Send(resp)
+	return s.str.SendMsg(&deltaWire{resp})
 }
