@@ -3,7 +3,10 @@
 // by Embassy's own stream loops (sotwServer, deltaServer), whose state
 // per stream is only what differs from what the proxy's shape shares,
 // over the publisher's store; go-control-plane's server answers REST
-// fetches. It tracks each proxy's ACKs and NACKs for the status API.
+// fetches. Its gRPC codec (ServerOptions) sends what proxies share as the
+// shared bytes: a SotW answer encoded once for every stream due it, a
+// delta answer around its resources' encodings. It tracks each proxy's
+// ACKs and NACKs for the status API.
 package server
 
 import (
