@@ -28,8 +28,9 @@ func ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{grpc.ForceServerCodecV2(wireCodec{encoding.GetCodecV2(grpcproto.Name)})}
 }
 
-// wireCodec sends a preEncoded message as its wire form, and encodes and
-// decodes anything else with codec, gRPC's proto codec.
+// wireCodec sends a preEncoded message as its wire form, has a
+// preDecoded one decode itself, and encodes and decodes anything else
+// with codec, gRPC's proto codec.
 type wireCodec struct{ codec encoding.CodecV2 }
 
 // preEncoded is a message that knows its wire form, or some of it: what
@@ -45,7 +46,12 @@ func (c wireCodec) Marshal(v any) (mem.BufferSlice, error) {
 	return c.codec.Marshal(v)
 }
 
-func (c wireCodec) Unmarshal(data mem.BufferSlice, v any) error { return c.codec.Unmarshal(data, v) }
+func (c wireCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	if m, ok := v.(preDecoded); ok {
+		return m.decode(data)
+	}
+	return c.codec.Unmarshal(data, v)
+}
 
 func (c wireCodec) Name() string { return c.codec.Name() }
 
