@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"unicode/utf8"
@@ -23,16 +22,18 @@ import (
 type sotwRequest struct {
 	*discovery.DiscoveryRequest
 	// raw is the encoding the codec read, which names decodes the names
-	// from; nil when the request was decoded whole.
+	// from; nil when the request was decoded whole. buf holds it, a
+	// reference to gRPC's buffer until release.
 	raw    []byte
+	buf    mem.Buffer
 	digest namesDigest
 	// list is the names once decoded.
 	list []string
 }
 
 // namesDigest identifies a list of names, in order: their number and a
-// hash of their bytes, seeded per process so that a peer cannot make two
-// lists collide.
+// hash of their encoding (each name's tag, length and bytes), seeded per
+// process so that a peer cannot make two lists collide.
 type namesDigest struct {
 	sum   uint64
 	count int
@@ -54,12 +55,22 @@ type preDecoded interface {
 
 // decode reads every field of the request but its names, which it only
 // digests.
-func (r *sotwRequest) decode(data mem.BufferSlice) error {
-	b := data.Materialize()
+func (r *sotwRequest) decode(data mem.BufferSlice) (err error) {
+	// Kept, not copied, until the stream is done with the request.
+	r.buf = data.MaterializeToBuffer(mem.DefaultBufferPool())
+	defer func() {
+		if err != nil {
+			r.release()
+		}
+	}()
+	b := r.buf.ReadOnlyData()
 	var rest []byte
 	var h maphash.Hash
 	h.SetSeed(namesSeed)
 	count := 0
+	// The names come one after the other: each run of them is hashed in
+	// one write.
+	run := -1
 	for i := 0; i < len(b); {
 		num, typ, n := protowire.ConsumeTag(b[i:])
 		if n < 0 {
@@ -70,13 +81,21 @@ func (r *sotwRequest) decode(data mem.BufferSlice) error {
 			return protowire.ParseError(m)
 		}
 		if num == requestNames && typ == protowire.BytesType {
-			name, _ := protowire.ConsumeBytes(b[i+n:])
-			digestName(&h, name)
+			if run < 0 {
+				run = i
+			}
 			count++
 		} else {
+			if run >= 0 {
+				h.Write(b[run:i])
+				run = -1
+			}
 			rest = append(rest, b[i:i+n+m]...)
 		}
 		i += n + m
+	}
+	if run >= 0 {
+		h.Write(b[run:])
 	}
 	if err := proto.Unmarshal(rest, r.DiscoveryRequest); err != nil {
 		return err
@@ -85,12 +104,13 @@ func (r *sotwRequest) decode(data mem.BufferSlice) error {
 	return nil
 }
 
-// digestName adds a name to a digest; its length first, so that the
-// boundaries between names count.
-func digestName(h *maphash.Hash, name []byte) {
-	var l [binary.MaxVarintLen64]byte
-	h.Write(protowire.AppendVarint(l[:0], uint64(len(name))))
-	h.Write(name)
+// release gives back the buffer decode kept; the request's names can no
+// longer be decoded.
+func (r *sotwRequest) release() {
+	if r.buf != nil {
+		r.buf.Free()
+		r.buf, r.raw = nil, nil
+	}
 }
 
 // namesDigest returns the digest of the request's names.
@@ -100,8 +120,10 @@ func (r *sotwRequest) namesDigest() namesDigest {
 	}
 	var h maphash.Hash
 	h.SetSeed(namesSeed)
+	var b []byte
 	for _, n := range r.GetResourceNames() {
-		digestName(&h, []byte(n))
+		b = protowire.AppendString(protowire.AppendTag(b[:0], requestNames, protowire.BytesType), n)
+		h.Write(b)
 	}
 	return namesDigest{sum: h.Sum64(), count: len(r.GetResourceNames())}
 }

@@ -85,7 +85,10 @@ func (d *sotwServer) serve(str sotwStream, typeURL string) error {
 		}
 		d.tracker.OnStreamClosed(id, s.node)
 	}()
-	return loop(d.ctx, reqs, s.notify, s.answerAll, func(req *sotwRequest) error { return s.request(req, typeURL) })
+	return loop(d.ctx, reqs, s.notify, s.answerAll, func(req *sotwRequest) error {
+		defer req.release()
+		return s.request(req, typeURL)
+	})
 }
 
 // loop is a stream's goroutine, the same for SotW and Delta: it answers
