@@ -20,10 +20,12 @@ import (
 // registered on (Register): its codec sends a response whose encoding
 // proxies share as those shared bytes, where gRPC's proto codec would
 // encode it again for every stream (a route change sends each of
-// hundreds of proxies the same RouteConfiguration). Every other message,
-// of these services or any other on the server, goes through gRPC's
-// proto codec. On a server built without them the responses are still
-// the same, encoded per stream.
+// hundreds of proxies the same RouteConfiguration), and reads a SotW
+// request's resource names only when they changed (sotwRequest). Every
+// other message, of these services or any other on the server, goes
+// through gRPC's proto codec. On a server built without them the
+// responses are the same, encoded per stream, and requests are decoded
+// whole.
 func ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{grpc.ForceServerCodecV2(wireCodec{encoding.GetCodecV2(grpcproto.Name)})}
 }
