@@ -32,8 +32,9 @@ type sotwRequest struct {
 }
 
 // namesDigest identifies a list of names, in order: their number and a
-// hash of their encoding (each name's tag, length and bytes), seeded per
-// process so that a peer cannot make two lists collide.
+// 64-bit hash of their encoding (each name's tag, length and bytes),
+// seeded per process, so a peer cannot pick two lists that collide; two
+// lists of one stream collide by chance once in 2^64.
 type namesDigest struct {
 	sum   uint64
 	count int
