@@ -117,6 +117,10 @@ func TestSotWEndpointChangeSendsOneLoadAssignment(t *testing.T) {
 	start(t, "echo-server", "--addr", v2b, "--name", "v2").waitFor(reListening, 10*time.Second)
 	cp.mustCtl(t, "apply", "-f", writeFile(t, dir, "mesh.yaml", fmt.Sprintf(echoMesh, portOf(t, v1), portOf(t, v2a), portOf(t, v2b))))
 	cp.mustCtl(t, "apply", "-f", writeFile(t, dir, "route.yaml", fmt.Sprintf(routeSplit, 50, 50)))
+	// The mesh alone is pushed at once and the route a moment later: a
+	// client started between them would first hold the unsplit cluster's
+	// load assignment too.
+	cp.waitPushed(t)
 
 	relay, relayAddr := startRelay(t, cp.xds)
 	boot := writeFile(t, dir, "bootstrap.json", cp.mustCtl(t, "bootstrap", "grpc", "--workload", "echo-client.default", "--xds-address", relayAddr))

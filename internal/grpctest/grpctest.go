@@ -29,11 +29,17 @@ func Dial(t testing.TB, addr string) *grpc.ClientConn {
 // test registered for cleanup before calling Serve runs after that.
 func Serve(t testing.TB, register func(*grpc.Server)) *grpc.ClientConn {
 	t.Helper()
+	return ServeWith(t, nil, register)
+}
+
+// ServeWith is Serve on a gRPC server built with opts.
+func ServeWith(t testing.TB, opts []grpc.ServerOption, register func(*grpc.Server)) *grpc.ClientConn {
+	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := grpc.NewServer()
+	g := grpc.NewServer(opts...)
 	register(g)
 	served := make(chan struct{})
 	go func() { defer close(served); _ = g.Serve(lis) }()

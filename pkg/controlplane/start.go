@@ -175,10 +175,10 @@ func (c *ControlPlane) load() (<-chan int64, error) {
 // the HTTP API and the loops that follow the store, the key sets and the
 // identity service. Nothing in it fails: serving errors reach Err.
 func (c *ControlPlane) serve(revs <-chan int64) {
-	opts := []grpc.ServerOption{
+	opts := append([]grpc.ServerOption{
 		grpc.MaxConcurrentStreams(1 << 20),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-	}
+	}, xdsserver.ServerOptions()...)
 	if !c.cfg.InsecureXDS {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(c.serverTLS.Config())))
 	}

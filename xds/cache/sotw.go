@@ -43,7 +43,7 @@ func CompleteInSotW(typeURL string) bool {
 // its names changed, for Listener and Cluster, for a wildcard
 // subscription, and when the view no longer remembers the proxy's
 // version; otherwise only what changed since that version.
-func answerSotW(tv *typeView, req *cachev3.Request, sub cachev3.Subscription, fp *subPrint) (cachev3.Response, bool) {
+func answerSotW(tv *typeView, req *cachev3.Request, sub cachev3.Subscription, fp *subPrint) (*SotwResponse, bool) {
 	returned := sub.ReturnedResources()
 	wildcard := sub.IsWildcard()
 	first := len(returned) == 0
@@ -60,24 +60,17 @@ func answerSotW(tv *typeView, req *cachev3.Request, sub cachev3.Subscription, fp
 	if !first && !newVersion && !renamed {
 		return nil, false
 	}
-	resp := &sotwResponse{req: req, version: tv.version, returned: returned}
-	changed, known := tv.changedSince(req.GetVersionInfo())
+	resp := &SotwResponse{req: req, version: tv.version, returned: returned}
 	switch {
 	case wildcard:
 		// A wildcard subscriber (an agent asking for its policy set) can
 		// learn that a resource went only from its absence: it always
 		// gets everything, whatever the type.
-		resp.resources = tv.all()
-	case first || nacked || renamed || !known || CompleteInSotW(req.GetTypeUrl()):
-		resp.resources = tv.answerFor(print, sub.SubscribedResources())
+		resp.answer = tv.all()
+	case first || nacked || renamed || !tv.remembers(req.GetVersionInfo()) || CompleteInSotW(req.GetTypeUrl()):
+		resp.answer = tv.answerFor(print, sub.SubscribedResources())
 	default:
-		var names []string
-		for n := range changed {
-			if _, ok := sub.SubscribedResources()[n]; ok {
-				names = append(names, n)
-			}
-		}
-		resp.resources = encodedNamed(tv, names)
+		resp.answer = tv.changedFor(req.GetVersionInfo(), print, sub.SubscribedResources())
 	}
 	switch {
 	case wildcard && first:
@@ -152,34 +145,36 @@ func encodedNamed(tv *typeView, names []string) []*anypb.Any {
 	return out
 }
 
-// sotwResponse is a state-of-the-world answer over shared encodings.
-type sotwResponse struct {
-	req       *cachev3.Request
-	version   string
-	resources []*anypb.Any
-	returned  map[string]string
+// SotwResponse is a state-of-the-world answer over shared encodings: its
+// resources, and their encoding as a response (Encoded), are shared by
+// every stream due the same answer.
+type SotwResponse struct {
+	req      *cachev3.Request
+	version  string
+	answer   *sotwAnswer
+	returned map[string]string
 }
 
-var _ cachev3.Response = (*sotwResponse)(nil)
+var _ cachev3.Response = (*SotwResponse)(nil)
 
 // GetDiscoveryResponse returns a response of its own, for the server to
 // set its nonce on, over the shared encoded resources, which nobody
 // modifies.
-func (r *sotwResponse) GetDiscoveryResponse() (*discovery.DiscoveryResponse, error) {
-	return &discovery.DiscoveryResponse{VersionInfo: r.version, Resources: r.resources, TypeUrl: r.req.GetTypeUrl()}, nil
+func (r *SotwResponse) GetDiscoveryResponse() (*discovery.DiscoveryResponse, error) {
+	return &discovery.DiscoveryResponse{VersionInfo: r.version, Resources: r.answer.resources, TypeUrl: r.req.GetTypeUrl()}, nil
 }
 
 // GetRequest returns the request the response answers.
-func (r *sotwResponse) GetRequest() *discovery.DiscoveryRequest { return r.req }
+func (r *SotwResponse) GetRequest() *discovery.DiscoveryRequest { return r.req }
 
 // GetVersion returns the response's version.
-func (r *sotwResponse) GetVersion() (string, error) { return r.version, nil }
+func (r *SotwResponse) GetVersion() (string, error) { return r.version, nil }
 
 // GetResponseVersion returns the response's version.
-func (r *sotwResponse) GetResponseVersion() string { return r.version }
+func (r *SotwResponse) GetResponseVersion() string { return r.version }
 
 // GetReturnedResources returns the names the proxy has been answered for.
-func (r *sotwResponse) GetReturnedResources() map[string]string { return r.returned }
+func (r *SotwResponse) GetReturnedResources() map[string]string { return r.returned }
 
 // GetContext returns a background context: responses carry none.
-func (r *sotwResponse) GetContext() context.Context { return context.Background() }
+func (r *SotwResponse) GetContext() context.Context { return context.Background() }

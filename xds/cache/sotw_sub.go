@@ -109,7 +109,7 @@ func (s *SotwSub) Answered(returned map[string]string) { s.returned = returned }
 // key is due for typeURL, given its request and subscription, as a watch
 // of CreateWatch would be answered; false when the node has no view, the
 // view does not serve the type, or nothing is due.
-func (s *Store) AnswerSotW(key string, req *cachev3.Request, sub *SotwSub) (cachev3.Response, bool) {
+func (s *Store) AnswerSotW(key string, req *cachev3.Request, sub *SotwSub) (*SotwResponse, bool) {
 	v, err := s.View(key)
 	if err != nil {
 		return nil, false

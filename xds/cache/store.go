@@ -20,8 +20,10 @@ import (
 // (encodings), a wildcard answer's list once per type and version, and a
 // state-of-the-world answer for a type other than Listener and Cluster
 // carries only what changed since the version the proxy holds, as the xDS
-// protocol allows ("Grouping Resources into Responses"). Answers are not
-// kept once sent. It is safe for concurrent use.
+// protocol allows ("Grouping Resources into Responses"), the same list
+// and the same encoding of it for every stream due it (SotwResponse).
+// Encodings of answers are not kept once sent. It is safe for concurrent
+// use.
 type Store struct {
 	mu    sync.Mutex
 	nodes map[string]*storeNode
@@ -230,7 +232,7 @@ func (s *Store) Fetch(_ context.Context, req *cachev3.Request) (cachev3.Response
 	}
 	names := req.GetResourceNames()
 	if len(names) == 0 {
-		return &sotwResponse{req: req, version: tv.version, resources: tv.all()}, nil
+		return &SotwResponse{req: req, version: tv.version, answer: tv.all()}, nil
 	}
-	return &sotwResponse{req: req, version: tv.version, resources: encodedNamed(tv, names)}, nil
+	return &SotwResponse{req: req, version: tv.version, answer: &sotwAnswer{resources: encodedNamed(tv, names)}}, nil
 }

@@ -8,7 +8,6 @@ import (
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"github.com/envoyproxy/go-control-plane/pkg/cache/types"
 	resourcev3 "github.com/envoyproxy/go-control-plane/pkg/resource/v3"
-	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // maxChanges is how many pushes a view remembers the changes of. A proxy
@@ -33,12 +32,16 @@ type typeView struct {
 	changes []change
 
 	fullOnce sync.Once
-	full     []*anypb.Any
+	full     *sotwAnswer
 	// named are answers listing every name of a subscription, by the
 	// subscription's fingerprint: proxies of one shape subscribe to the
-	// same names, and the tracker keeps what each one holds.
+	// same names, and the tracker keeps what each one holds. since are
+	// the answers carrying what changed since a version, by that version
+	// and the fingerprint: after a push, every proxy of the shape is
+	// due the same one.
 	namedMu sync.Mutex
-	named   map[string][]*anypb.Any
+	named   map[string]*sotwAnswer
+	since   map[sinceKey]*sotwAnswer
 	// deltaFirst are the answers of incremental streams that hold
 	// nothing yet, by subscription (nil: the wildcard); see firstDelta.
 	deltaMu    sync.Mutex
@@ -132,21 +135,65 @@ func (tv *typeView) changedSince(version string) (names map[string]struct{}, ok 
 	return nil, false
 }
 
+// remembers reports whether changedSince knows what changed since
+// version.
+func (tv *typeView) remembers(version string) bool {
+	if version == tv.version {
+		return true
+	}
+	for _, c := range tv.changes {
+		if c.from == version {
+			return true
+		}
+	}
+	return false
+}
+
 // answerFor returns the encodings of every name sub subscribes to that
 // the view holds, built once per subscription (by its fingerprint print)
 // for every proxy of the shape.
-func (tv *typeView) answerFor(print string, sub map[string]struct{}) []*anypb.Any {
+func (tv *typeView) answerFor(print string, sub map[string]struct{}) *sotwAnswer {
 	tv.namedMu.Lock()
 	defer tv.namedMu.Unlock()
 	if out, ok := tv.named[print]; ok {
 		return out
 	}
-	out := encodedNamed(tv, slices.Collect(maps.Keys(sub)))
+	out := &sotwAnswer{resources: encodedNamed(tv, slices.Collect(maps.Keys(sub)))}
 	if tv.named == nil {
-		tv.named = map[string][]*anypb.Any{}
+		tv.named = map[string]*sotwAnswer{}
 	}
 	if len(tv.named) < maxNamed {
 		tv.named[print] = out
+	}
+	return out
+}
+
+// sinceKey is a version a proxy holds and its subscription's fingerprint.
+type sinceKey struct{ from, print string }
+
+// changedFor returns the encodings of the names sub subscribes to that
+// changed since version from, which the view remembers (remembers), built
+// once per version and subscription for every proxy of the shape.
+func (tv *typeView) changedFor(from, print string, sub map[string]struct{}) *sotwAnswer {
+	tv.namedMu.Lock()
+	defer tv.namedMu.Unlock()
+	k := sinceKey{from, print}
+	if out, ok := tv.since[k]; ok {
+		return out
+	}
+	changed, _ := tv.changedSince(from)
+	var names []string
+	for n := range changed {
+		if _, ok := sub[n]; ok {
+			names = append(names, n)
+		}
+	}
+	out := &sotwAnswer{resources: encodedNamed(tv, names)}
+	if tv.since == nil {
+		tv.since = map[sinceKey]*sotwAnswer{}
+	}
+	if len(tv.since) < maxNamed {
+		tv.since[k] = out
 	}
 	return out
 }
@@ -161,14 +208,15 @@ func (tv *typeView) get(name string) (*entry, bool) {
 
 // all returns every resource encoded, sorted by name, built once for
 // every node of the shape.
-func (tv *typeView) all() []*anypb.Any {
+func (tv *typeView) all() *sotwAnswer {
 	tv.fullOnce.Do(func() {
+		tv.full = &sotwAnswer{}
 		if tv.set == nil {
 			return
 		}
 		for _, n := range tv.set.names() {
 			e, _ := tv.set.get(n)
-			tv.full = append(tv.full, e.any)
+			tv.full.resources = append(tv.full.resources, e.any)
 		}
 	})
 	return tv.full

@@ -27,15 +27,16 @@ func (t *tracker) OnStreamClosed(id int64, _ *core.Node) { t.close(streamKey{kin
 // OnStreamRequest vets and records a SotW request, for go-control-plane's
 // server, which serves only fetches: streams are Embassy's (sotwRequest).
 func (t *tracker) OnStreamRequest(id int64, req *discovery.DiscoveryRequest) error {
-	return t.sotwRequest(id, req, nil)
+	return t.sotwRequest(id, req, nil, nil)
 }
 
 // sotwRequest vets and records a SotW request; an answer to a sent
 // nonce acknowledges the version it carries, or rejects the one it was
 // sent. A refused request's error ends the stream with its status. sub
 // is the stream's subscription once it took the request's names (nil
-// for a request the stream ignores).
-func (t *tracker) sotwRequest(id int64, req *discovery.DiscoveryRequest, sub *cache.SotwSub) error {
+// for a request the stream ignores), and names returns those names,
+// which a stream decodes only when they changed.
+func (t *tracker) sotwRequest(id int64, req *discovery.DiscoveryRequest, sub *cache.SotwSub, names func() []string) error {
 	if err := t.check(streamKey{kindSotW, id}, req.GetNode()); err != nil {
 		return err
 	}
@@ -46,7 +47,7 @@ func (t *tracker) sotwRequest(id int64, req *discovery.DiscoveryRequest, sub *ca
 	rejected := t.request(streamKey{kindSotW, id}, req.GetNode(), req.GetTypeUrl(), req.GetResponseNonce(), nack,
 		func(sentResponse) string { return req.GetVersionInfo() })
 	if sub != nil {
-		t.subscribe(streamKey{kindSotW, id}, req.GetTypeUrl(), sub, req.GetResourceNames())
+		t.subscribe(streamKey{kindSotW, id}, req.GetTypeUrl(), sub, names)
 	}
 	if rejected != "" {
 		// A NACK carries the last accepted version, so the cache would send

@@ -56,7 +56,7 @@ type deltaType struct {
 func (d *deltaServer) serve(str deltaStream, typeURL string) error {
 	id := d.streams.Add(1)
 	reqs := make(chan *discovery.DeltaDiscoveryRequest)
-	go receive(d.ctx, str, reqs)
+	go receive(d.ctx, str, reqs, str.Recv)
 	s := &deltaState{server: d, str: str, id: id, node: &core.Node{}, types: map[string]*deltaType{}, notify: make(chan struct{}, 1)}
 	if err := d.tracker.OnDeltaStreamOpen(str.Context(), id, typeURL); err != nil {
 		return err
@@ -146,5 +146,5 @@ func (s *deltaState) answer(typ string, t *deltaType) error {
 	resp.Nonce = strconv.FormatInt(s.nonce, 10)
 	t.waiting, t.force = true, false
 	s.server.tracker.OnStreamDeltaResponse(s.id, t.req, resp)
-	return s.str.Send(resp)
+	return s.str.SendMsg(&deltaWire{resp})
 }

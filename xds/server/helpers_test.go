@@ -54,7 +54,7 @@ func startWith(t *testing.T, cfg Config) *harness {
 	t.Helper()
 	srv := New(cfg)
 	t.Cleanup(srv.Close)
-	conn := grpctest.Serve(t, srv.Register)
+	conn := grpctest.ServeWith(t, ServerOptions(), srv.Register)
 	return &harness{srv: srv, conn: conn, ads: discovery.NewAggregatedDiscoveryServiceClient(conn)}
 }
 

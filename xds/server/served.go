@@ -91,7 +91,7 @@ func (s *served) sentSotW(typeURL, version string, res []*anypb.Any) {
 // when the names change, so does what it holds.
 // print and count are the fingerprint and number of the names
 // (cache.SotwSub's), so a request that repeats them costs nothing here.
-func (s *served) subscribe(print string, count int, names []string) {
+func (s *served) subscribe(print string, count int, names func() []string) {
 	if print == s.print {
 		return
 	}
@@ -99,7 +99,8 @@ func (s *served) subscribe(print string, count int, names []string) {
 	if count == 0 {
 		return
 	}
-	s.sotw, s.ackedSotw = s.sotw.only(names), s.ackedSotw.only(names)
+	ns := names()
+	s.sotw, s.ackedSotw = s.sotw.only(ns), s.ackedSotw.only(ns)
 }
 
 // only is what h holds of names; nothing held stays nothing.

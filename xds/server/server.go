@@ -3,7 +3,10 @@
 // by Embassy's own stream loops (sotwServer, deltaServer), whose state
 // per stream is only what differs from what the proxy's shape shares,
 // over the publisher's store; go-control-plane's server answers REST
-// fetches. It tracks each proxy's ACKs and NACKs for the status API.
+// fetches. Its gRPC codec (ServerOptions) sends what proxies share as the
+// shared bytes: a SotW answer encoded once for every stream due it, a
+// delta answer around its resources' encodings. It tracks each proxy's
+// ACKs and NACKs for the status API.
 package server
 
 import (
@@ -127,7 +130,7 @@ func New(cfg Config) *Server {
 		log:     log,
 		pub:     pub,
 		xds:     serverv3.NewServer(ctx, pub.Cache(), t, sotw.WithLogger(cache.NewLogger(log))),
-		sotw:    &sotwServer{ctx: ctx, store: pub.Cache(), tracker: t},
+		sotw:    &sotwServer{ctx: ctx, store: pub.Cache(), tracker: t, encode: encodeSotw},
 		delta:   &deltaServer{ctx: ctx, store: pub.Cache(), tracker: t},
 		tracker: t,
 		cancel:  cancel,
@@ -139,7 +142,8 @@ func (s *Server) Update(snap *mesh.Snapshot) { s.pub.Update(snap) }
 
 // Register adds ADS and the per-type discovery services to g: streams
 // by Embassy's own loops (sotwServer, deltaServer) over go-control-plane's
-// protocol, REST fetches by go-control-plane's server.
+// protocol, REST fetches by go-control-plane's server. g should be built
+// with ServerOptions, so that answers proxies share are encoded once.
 func (s *Server) Register(g *grpc.Server) {
 	svc := services{Server: s.xds, sotw: s.sotw, delta: s.delta}
 	discoverygrpc.RegisterAggregatedDiscoveryServiceServer(g, svc)

@@ -28,6 +28,9 @@ type sotwServer struct {
 	store   *cache.Store
 	tracker *tracker
 	streams atomic.Int64
+	// encode encodes an answer without its nonce, once for every stream
+	// the answer goes to (cache.SotwResponse.Encoded).
+	encode func(*discovery.DiscoveryResponse) ([]byte, error)
 }
 
 // sotwStream is a bidirectional SotW stream, any of ADS's or the
@@ -42,7 +45,9 @@ type sotwStream interface {
 // next answer is for, the nonce of the last response, and whether that
 // response awaits the proxy's next request.
 type sotwType struct {
-	sub     *cache.SotwSub
+	sub *cache.SotwSub
+	// names is the digest of the names sub took.
+	names   namesDigest
 	req     *discovery.DiscoveryRequest
 	nonce   string
 	waiting bool
@@ -65,8 +70,11 @@ type sotwState struct {
 // resource.AnyType for ADS.
 func (d *sotwServer) serve(str sotwStream, typeURL string) error {
 	id := d.streams.Add(1)
-	reqs := make(chan *discovery.DiscoveryRequest)
-	go receive(d.ctx, str, reqs)
+	reqs := make(chan *sotwRequest)
+	go receive(d.ctx, str, reqs, func() (*sotwRequest, error) {
+		req := newSotwRequest()
+		return req, str.RecvMsg(req)
+	})
 	s := &sotwState{server: d, str: str, id: id, node: &core.Node{}, types: map[string]*sotwType{}, notify: make(chan struct{}, 1)}
 	if err := d.tracker.OnStreamOpen(str.Context(), id, typeURL); err != nil {
 		return err
@@ -77,7 +85,10 @@ func (d *sotwServer) serve(str sotwStream, typeURL string) error {
 		}
 		d.tracker.OnStreamClosed(id, s.node)
 	}()
-	return loop(d.ctx, reqs, s.notify, s.answerAll, func(req *discovery.DiscoveryRequest) error { return s.request(req, typeURL) })
+	return loop(d.ctx, reqs, s.notify, s.answerAll, func(req *sotwRequest) error {
+		defer req.release()
+		return s.request(req, typeURL)
+	})
 }
 
 // loop is a stream's goroutine, the same for SotW and Delta: it answers
@@ -106,14 +117,11 @@ func loop[Req any](ctx context.Context, reqs <-chan *Req, notify <-chan struct{}
 	}
 }
 
-// receive reads a stream's requests until it ends.
-func receive[Req any](ctx context.Context, str interface {
-	grpc.ServerStream
-	Recv() (Req, error)
-}, reqs chan<- Req) {
+// receive reads a stream's requests with recv until it ends.
+func receive[Req any](ctx context.Context, str grpc.ServerStream, reqs chan<- Req, recv func() (Req, error)) {
 	defer close(reqs)
 	for {
-		req, err := str.Recv()
+		req, err := recv()
 		if err != nil {
 			return
 		}
@@ -128,8 +136,10 @@ func receive[Req any](ctx context.Context, str interface {
 }
 
 // request records a request and, unless its nonce is stale, takes its
-// names and answers it when the node's view has something for it.
-func (s *sotwState) request(req *discovery.DiscoveryRequest, defaultType string) error {
+// names, if they changed, and answers it when the node's view has
+// something for it.
+func (s *sotwState) request(r *sotwRequest, defaultType string) error {
+	req := r.DiscoveryRequest
 	if req.GetNode() != nil {
 		s.node = req.GetNode()
 	} else {
@@ -148,15 +158,29 @@ func (s *sotwState) request(req *discovery.DiscoveryRequest, defaultType string)
 	stale := t != nil && t.nonce != "" && req.GetResponseNonce() != t.nonce
 	var sub *cache.SotwSub
 	if !stale {
-		if t == nil {
-			t = &sotwType{sub: cache.NewSotwSub(req.GetResourceNames())}
-			s.types[typ] = t
-		} else {
-			t.sub.Set(req.GetResourceNames())
+		// Taking the same names again changes nothing (SotwSub.Set).
+		if digest := r.namesDigest(); t == nil || digest != t.names {
+			names, err := r.names()
+			if err != nil {
+				return status.Errorf(codes.InvalidArgument, "%s request: %v", typ, err)
+			}
+			if t == nil {
+				t = &sotwType{sub: cache.NewSotwSub(names)}
+				s.types[typ] = t
+			} else {
+				t.sub.Set(names)
+			}
+			t.names = digest
 		}
 		sub = t.sub
 	}
-	if err := s.server.tracker.sotwRequest(s.id, req, sub); err != nil {
+	names := func() []string {
+		// Decoded before unless the digest matched; the same bytes
+		// decode without error again.
+		ns, _ := r.names()
+		return ns
+	}
+	if err := s.server.tracker.sotwRequest(s.id, req, sub, names); err != nil {
 		return err
 	}
 	if stale {
@@ -198,10 +222,14 @@ func (s *sotwState) answer(t *sotwType) error {
 	if err != nil {
 		return err
 	}
+	body, err := resp.Encoded(s.server.encode)
+	if err != nil {
+		return err
+	}
 	s.nonce++
 	out.Nonce = strconv.FormatInt(s.nonce, 10)
 	t.sub.Answered(resp.GetReturnedResources())
 	t.nonce, t.waiting = out.Nonce, true
 	s.server.tracker.OnStreamResponse(s.str.Context(), s.id, t.req, out)
-	return s.str.Send(out)
+	return s.str.SendMsg(&sotwWire{DiscoveryResponse: out, body: body})
 }

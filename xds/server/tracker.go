@@ -215,7 +215,7 @@ func (t *tracker) request(k streamKey, node *core.Node, typeURL, nonce string, n
 // subscribe notes the names a SotW request subscribes to, for a type
 // whose responses carry only what changed: the node holds those it was
 // sent and still subscribes to.
-func (t *tracker) subscribe(k streamKey, typeURL string, sub *cache.SotwSub, names []string) {
+func (t *tracker) subscribe(k streamKey, typeURL string, sub *cache.SotwSub, names func() []string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	st := t.streams[k]
