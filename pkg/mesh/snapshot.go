@@ -142,7 +142,7 @@ func New(revision int64, resources []*resource.Resource, opts ...Option) *Snapsh
 	}
 	s := &Snapshot{
 		Revision:  revision,
-		Mesh:      resource.MeshSpec{TrustDomain: dataplane.DefaultTrustDomain, MTLS: &resource.MTLS{Mode: resource.MTLSStrict}, CA: &resource.CA{Type: "builtin"}, SVIDTTL: resource.DefaultSVIDTTL, ConfigScoping: resource.ScopingNone},
+		Mesh:      resource.MeshSpec{TrustDomain: dataplane.DefaultTrustDomain, MTLS: &resource.MTLS{Mode: resource.MTLSStrict}, CA: &resource.CA{Type: "builtin"}, SVIDTTL: resource.DefaultSVIDTTL, ConfigScoping: resource.ScopingNone, SidecarRoutes: resource.RoutesShared},
 		services:  map[ServiceRef]*Service{},
 		workloads: map[ServiceRef]*Workload{},
 		routes:    map[ServiceRef][]*Route{},
@@ -233,6 +233,9 @@ func withMeshDefaults(m resource.MeshSpec) resource.MeshSpec {
 	}
 	if m.ConfigScoping == "" {
 		m.ConfigScoping = resource.ScopingNone
+	}
+	if m.SidecarRoutes == "" {
+		m.SidecarRoutes = resource.RoutesShared
 	}
 	return m
 }

@@ -17,6 +17,23 @@ const (
 // ScopingModes lists the modes in the order the docs give them.
 var ScopingModes = []string{ScopingNone, ScopingExplicit, ScopingAuto}
 
+// How Envoy sidecars hold their outbound HTTP routes (Mesh
+// spec.sidecarRoutes).
+const (
+	// RoutesShared puts every service's virtual hosts in one
+	// RouteConfiguration (the default): fewest resources per sidecar, but
+	// a route change resends all of them.
+	RoutesShared = "shared"
+	// RoutesPerService gives each service a RouteConfiguration of its own,
+	// chosen per request through Scoped RDS: a route change resends one
+	// service's, at about twice the resources per sidecar.
+	RoutesPerService = "perService"
+)
+
+// SidecarRoutesModes lists the sidecarRoutes values in the order the docs
+// give them.
+var SidecarRoutesModes = []string{RoutesShared, RoutesPerService}
+
 // Egress is one destination a workload calls, like an egress host of
 // Istio's Sidecar: one service, or every service of a namespace.
 type Egress struct {

@@ -8,6 +8,8 @@ import (
 func TestValidateEgressAndScoping(t *testing.T) {
 	runSpecCases(t, []specCase{
 		{name: "mesh scoping auto", kind: KindMesh, spec: "trustDomain: a.b\nconfigScoping: auto"},
+		{name: "mesh per-service routes", kind: KindMesh, spec: "trustDomain: a.b\nsidecarRoutes: perService"},
+		{name: "mesh sidecar routes unknown", kind: KindMesh, spec: "trustDomain: a.b\nsidecarRoutes: scoped", path: "spec.sidecarRoutes", msg: `must be one of shared, perService, got "scoped"`},
 		{name: "mesh scoping unknown", kind: KindMesh, spec: "trustDomain: a.b\nconfigScoping: sidecar", path: "spec.configScoping", msg: `must be one of none, explicit, auto, got "sidecar"`},
 		{name: "workload egress ok", kind: KindWorkload, spec: "address: 10.0.0.7\nservices: [a]\negress: [{service: greet}, {namespace: payments}, {service: ledger, namespace: payments}]"},
 		{name: "workload egress empty entry", kind: KindWorkload, spec: "address: 10.0.0.7\nservices: [a]\negress: [{}]", path: "spec.egress[0]", msg: "set service"},

@@ -206,6 +206,9 @@ type MeshSpec struct {
 	// ConfigScoping chooses which services each proxy is sent:
 	// ScopingNone (default), ScopingExplicit or ScopingAuto.
 	ConfigScoping string `json:"configScoping,omitempty"`
+	// SidecarRoutes chooses how Envoy sidecars hold the outbound HTTP
+	// routes: RoutesShared (default) or RoutesPerService.
+	SidecarRoutes string `json:"sidecarRoutes,omitempty"`
 }
 
 // MTLS is the mesh's mutual-TLS setting.

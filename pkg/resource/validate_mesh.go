@@ -48,6 +48,7 @@ func (v *validator) mesh(s *MeshSpec) {
 		v.ca(s.CA)
 	}
 	v.oneOf("spec.configScoping", s.ConfigScoping, false, ScopingModes...)
+	v.oneOf("spec.sidecarRoutes", s.SidecarRoutes, false, SidecarRoutesModes...)
 	if s.SVIDTTL != "" {
 		if d, ok := v.duration("spec.svidTTL", s.SVIDTTL); ok && (d < minSVIDTTL || d > maxSVIDTTL) {
 			v.errorf("spec.svidTTL", "must be from %s to %s, got %s", minSVIDTTL, maxSVIDTTL, string(s.SVIDTTL))

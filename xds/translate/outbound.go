@@ -8,26 +8,42 @@ import (
 	listener "github.com/envoyproxy/go-control-plane/envoy/config/listener/v3"
 	route "github.com/envoyproxy/go-control-plane/envoy/config/route/v3"
 
+	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/pkg/resource"
 )
 
-// outboundHTTPRoutes builds, per service with an HTTP-family port, a
-// RouteConfiguration holding a virtual host per such port, and the scope
-// selecting it. Envoy refuses a domain that two virtual hosts share, so
-// the bare host <svc>.<ns> belongs to the service's first HTTP-family port
-// and every port also answers to <svc>.<ns>:<port>.
+// outboundVirtualHosts builds one service's outbound virtual hosts, one
+// per HTTP-family port. Envoy refuses a domain that two virtual hosts
+// share, so the bare host <svc>.<ns> belongs to the service's first
+// HTTP-family port and every port also answers to <svc>.<ns>:<port>.
+func (t *translator) outboundVirtualHosts(svc *mesh.Service) []*route.VirtualHost {
+	var vhosts []*route.VirtualHost
+	for i, p := range svc.HTTPPorts() {
+		domains := []string{hostPort(svc.Ref, p.Port)}
+		if i == 0 {
+			domains = []string{svc.Ref.String(), hostPort(svc.Ref, p.Port)}
+		}
+		vhosts = append(vhosts, t.virtualHost(svc, p, domains))
+	}
+	return vhosts
+}
+
+// outboundHTTPRoutes builds the sidecar's outbound RouteConfigurations:
+// with shared routes, one holding every service's virtual hosts; per
+// service, one per service with an HTTP-family port, with the scope that
+// selects it.
 func (t *translator) outboundHTTPRoutes() ([]*route.RouteConfiguration, []*route.ScopedRouteConfiguration) {
+	if !t.routesPerService() {
+		var vhosts []*route.VirtualHost
+		for _, svc := range t.s.Services {
+			vhosts = append(vhosts, t.outboundVirtualHosts(svc)...)
+		}
+		return []*route.RouteConfiguration{routeConfiguration(OutboundHTTPName, vhosts)}, nil
+	}
 	var rcs []*route.RouteConfiguration
 	var scopes []*route.ScopedRouteConfiguration
 	for _, svc := range t.s.Services {
-		var vhosts []*route.VirtualHost
-		for i, p := range svc.HTTPPorts() {
-			domains := []string{hostPort(svc.Ref, p.Port)}
-			if i == 0 {
-				domains = []string{svc.Ref.String(), hostPort(svc.Ref, p.Port)}
-			}
-			vhosts = append(vhosts, t.virtualHost(svc, p, domains))
-		}
+		vhosts := t.outboundVirtualHosts(svc)
 		if len(vhosts) == 0 {
 			continue
 		}
@@ -39,14 +55,26 @@ func (t *translator) outboundHTTPRoutes() ([]*route.RouteConfiguration, []*route
 	return rcs, scopes
 }
 
+// routesPerService says whether the Mesh gives each service its own
+// outbound RouteConfiguration (spec.sidecarRoutes).
+func (t *translator) routesPerService() bool {
+	return t.s.Mesh.SidecarRoutes == resource.RoutesPerService
+}
+
 // outboundHTTPListener is where apps send every mesh HTTP request, HTTP
 // proxy style: to 127.0.0.1:15001 with Host <svc>.<ns>:<port>. One listener
-// serves every service, so adding a service adds a scope and a route and
-// never rebinds a socket. Its fault and rate limit filters do nothing
-// until a route turns them on for itself.
-func outboundHTTPListener() *listener.Listener {
-	h := httpConnectionManager(OutboundHTTPName, "", nil, faultFilter(), disabledLocalRateLimitFilter())
-	h.RouteSpecifier = scopedRoutes()
+// serves every service, so adding a service changes routes (and adds a
+// scope, per service) and never rebinds a socket. Its fault and rate limit
+// filters do nothing until a route turns them on for itself.
+func outboundHTTPListener(perService bool) *listener.Listener {
+	rds := OutboundHTTPName
+	if perService {
+		rds = ""
+	}
+	h := httpConnectionManager(OutboundHTTPName, rds, nil, faultFilter(), disabledLocalRateLimitFilter())
+	if perService {
+		h.RouteSpecifier = scopedRoutes()
+	}
 	return listenerWithFilter(OutboundHTTPName, outboundHTTPAddress, outboundHTTPPort, hcmFilter(normalizePaths(h)), nil)
 }
 
@@ -95,7 +123,7 @@ func tcpClash(addr string, refs []clusterRef) string {
 func (t *translator) outbound() *Resources {
 	rcs, scopes := t.outboundHTTPRoutes()
 	clusters, clas := t.outboundClusters()
-	listeners := append([]*listener.Listener{outboundHTTPListener()}, t.outboundTCPListeners()...)
+	listeners := append([]*listener.Listener{outboundHTTPListener(t.routesPerService())}, t.outboundTCPListeners()...)
 	sortListeners(listeners)
 	return &Resources{Listeners: listeners, Routes: rcs, ScopedRoutes: scopes, Clusters: clusters, Endpoints: clas}
 }

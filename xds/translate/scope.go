@@ -10,14 +10,17 @@ import (
 )
 
 // Scope narrows shared resources (Outbound's or ProxylessClient's, for
-// any flavour) to what a proxy with visibility v is sent: the sidecar's
-// outbound scopes and RouteConfigurations, proxyless Listeners and
+// any flavour) to what a proxy with visibility v is sent: the virtual
+// hosts of the sidecar's shared outbound RouteConfiguration, or its
+// per-service scopes and RouteConfigurations; proxyless Listeners and
 // RouteConfigurations, tcp listeners, Clusters and
 // ClusterLoadAssignments of the services it sees, and every Cluster a
 // kept route still names, so the result is reference-complete by
-// construction. Nothing is copied or rebuilt: kept resources are r's own.
-// A request for a service the proxy does not see finds no scope, a 404
-// as for an unknown host. With v.All it returns r itself.
+// construction. Nothing is copied: kept resources are r's own, and only
+// the shared outbound RouteConfiguration is rebuilt (around r's virtual
+// hosts). A request for a service the proxy does not see finds no virtual
+// host (or no scope), a 404 as for an unknown host. With v.All it returns
+// r itself.
 func Scope(s *mesh.Snapshot, r *Resources, v *mesh.Visibility) *Resources {
 	if v == nil || v.All || r == nil {
 		return r
@@ -30,7 +33,10 @@ func Scope(s *mesh.Snapshot, r *Resources, v *mesh.Visibility) *Resources {
 		}
 	}
 	for _, rc := range r.Routes {
-		if names[rc.GetName()] {
+		switch {
+		case rc.GetName() == OutboundHTTPName:
+			out.Routes = append(out.Routes, scopeVirtualHosts(rc, names))
+		case names[rc.GetName()]:
 			out.Routes = append(out.Routes, rc)
 		}
 	}
@@ -74,6 +80,18 @@ func visibleNames(s *mesh.Snapshot, v *mesh.Visibility) map[string]bool {
 		}
 	}
 	return names
+}
+
+// scopeVirtualHosts is the sidecar's shared outbound RouteConfiguration
+// with only the virtual hosts named in names.
+func scopeVirtualHosts(rc *route.RouteConfiguration, names map[string]bool) *route.RouteConfiguration {
+	var vhosts []*route.VirtualHost
+	for _, vh := range rc.GetVirtualHosts() {
+		if names[vh.GetName()] {
+			vhosts = append(vhosts, vh)
+		}
+	}
+	return routeConfiguration(rc.GetName(), vhosts)
 }
 
 // routeClusters are the clusters a route action sends to or mirrors to.

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"embassy.dev/embassy/pkg/mesh"
+	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/xds/translate"
 )
 
@@ -20,7 +21,7 @@ import (
 // sidecar holds of its routes or scopes, so a push sends one small
 // RouteConfiguration.
 func TestRouteChangeChangesOneRouteConfiguration(t *testing.T) {
-	in := filepath.Join("testdata", "in", "scoped-explicit.yaml")
+	in := filepath.Join("testdata", "in", "routes-per-service.yaml")
 	data, err := os.ReadFile(in)
 	if err != nil {
 		t.Fatal(err)
@@ -60,6 +61,7 @@ func TestRouteChangeChangesOneRouteConfiguration(t *testing.T) {
 // scopes over Scoped RDS keyed by that part of :authority.
 func TestEverySidecarRouteHasItsScope(t *testing.T) {
 	s := loadSnapshot(t, yamlFiles(t, filepath.Join("..", "..", "examples", "bookstore"))...)
+	s.Mesh.SidecarRoutes = resource.RoutesPerService
 	r, _ := translate.Outbound(s)
 	if len(r.ScopedRoutes) == 0 || len(r.ScopedRoutes) != len(r.Routes) {
 		t.Fatalf("%d scopes for %d route configurations", len(r.ScopedRoutes), len(r.Routes))
@@ -107,7 +109,7 @@ func outboundHCM(t *testing.T, r *translate.Resources) *hcm.HttpConnectionManage
 // shared, and none of the others, so a request for one it does not see
 // finds no scope (a 404).
 func TestScopeKeepsScopesOfVisibleServices(t *testing.T) {
-	s := loadSnapshot(t, filepath.Join("testdata", "in", "scoped-explicit.yaml"))
+	s := loadSnapshot(t, filepath.Join("testdata", "in", "routes-per-service.yaml"))
 	shared, _ := translate.Outbound(s)
 	r := translate.Scope(s, shared, s.Visible(s.Workload("default", "a-front")))
 	want := []string{"outbound_http|greet.default", "outbound_http|hammer.tools", "outbound_http|lb.default"}
@@ -126,5 +128,19 @@ func TestScopeKeepsScopesOfVisibleServices(t *testing.T) {
 	}
 	if !slices.Equal(scopes, want) || !slices.Equal(routes, want) {
 		t.Errorf("scopes %q, route configurations %q; want both %q", scopes, routes, want)
+	}
+}
+
+// TestSharedRoutesAreOneRouteConfiguration: by default (spec.sidecarRoutes
+// unset) a sidecar's outbound listener takes one RouteConfiguration over
+// RDS holding every service's virtual hosts, and no scopes.
+func TestSharedRoutesAreOneRouteConfiguration(t *testing.T) {
+	s := loadSnapshot(t, yamlFiles(t, filepath.Join("..", "..", "examples", "bookstore"))...)
+	r, _ := translate.Outbound(s)
+	if len(r.Routes) != 1 || r.Routes[0].GetName() != translate.OutboundHTTPName || len(r.ScopedRoutes) != 0 {
+		t.Fatalf("%d route configurations (first %q) and %d scopes; want one %q and none", len(r.Routes), r.Routes[0].GetName(), len(r.ScopedRoutes), translate.OutboundHTTPName)
+	}
+	if got := outboundHCM(t, r).GetRds().GetRouteConfigName(); got != translate.OutboundHTTPName {
+		t.Errorf("outbound HCM takes RDS %q, want %q", got, translate.OutboundHTTPName)
 	}
 }
