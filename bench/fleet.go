@@ -64,6 +64,9 @@ type FleetConfig struct {
 	// MinClusters is how many clusters a proxy must hold to count as
 	// configured, so an empty first push does not count.
 	MinClusters int `json:"minClusters"`
+	// ScopedRoutes makes a proxy also subscribe to scopes (Scoped RDS),
+	// as an Envoy whose listener names scoped_rds does.
+	ScopedRoutes bool `json:"scopedRoutes"`
 }
 
 // Fleet runs simulated Envoy sidecars in this process, their streams

@@ -102,7 +102,7 @@ func StartPhase(ctx context.Context, cfg Config, s Server, mode Mode) (ph *Phase
 		return ph, err
 	}
 
-	fc := FleetConfig{Addrs: ph.srv.XDSAddrs(), Mode: mode, NodeIDs: ids, Conns: cfg.Conns, Window: cfg.Window, MinClusters: cfg.Mesh.MinClusters()}
+	fc := FleetConfig{Addrs: ph.srv.XDSAddrs(), Mode: mode, NodeIDs: ids, Conns: cfg.Conns, Window: cfg.Window, MinClusters: cfg.Mesh.MinClusters(), ScopedRoutes: cfg.Mesh.ScopedRoutes()}
 	newClients := cfg.NewClients
 	if newClients == nil {
 		newClients = func(fc FleetConfig) (Clients, error) { return NewFleet(fc) }

@@ -35,6 +35,9 @@ type MeshSize struct {
 	Calls int
 	// Scoping is the Mesh's spec.configScoping ("" leaves it unset).
 	Scoping string
+	// SidecarRoutes is the Mesh's spec.sidecarRoutes ("" leaves it
+	// unset: shared).
+	SidecarRoutes string
 }
 
 // ServiceName is the name of the i-th generated service.
@@ -84,11 +87,21 @@ func (m MeshSize) Resources() ([]*resource.Resource, error) {
 func (m MeshSize) MeshResource() (*resource.Resource, error) {
 	r := newResource(resource.KindMesh, "default", &resource.MeshSpec{TrustDomain: "embassy.local"})
 	r.Metadata.Namespace = ""
-	if m.Scoping == "" {
-		return r, nil
+	for _, f := range []struct{ field, value string }{{"configScoping", m.Scoping}, {"sidecarRoutes", m.SidecarRoutes}} {
+		if f.value == "" {
+			continue
+		}
+		var err error
+		if r, err = redecode(r, f.field, f.value); err != nil {
+			return nil, err
+		}
 	}
-	return redecode(r, "configScoping", m.Scoping)
+	return r, nil
 }
+
+// ScopedRoutes says whether sidecars take their outbound routes through
+// Scoped RDS, one RouteConfiguration per service.
+func (m MeshSize) ScopedRoutes() bool { return m.SidecarRoutes == resource.RoutesPerService }
 
 // MinClusters is how many clusters a proxy holds at least once configured:
 // every service's, or with a call graph under scoping, its callees'.
@@ -137,7 +150,7 @@ func redecode(r *resource.Resource, field string, value any) (*resource.Resource
 	}
 	rs, err := resource.Decode("generated "+string(r.Kind), b)
 	if err != nil {
-		return nil, fmt.Errorf("this control plane does not take spec.%s on a %s, so config scoping cannot be measured: %w", field, r.Kind, err)
+		return nil, fmt.Errorf("this control plane does not take spec.%s on a %s, so it cannot be measured: %w", field, r.Kind, err)
 	}
 	return rs[0], nil
 }
@@ -243,14 +256,18 @@ func (m MeshSize) RouteChange(n int) Change {
 	return Change{
 		Name:     "route",
 		TypeURL:  TypeRoutes,
-		Resource: OutboundRouteName(0),
+		Resource: m.OutboundRouteName(0),
 		Ops:      []store.Op{{Key: r.Key(), Resource: r}},
 	}
 }
 
 // OutboundRouteName is the RouteConfiguration of the i-th service's
-// virtual hosts on an Envoy sidecar, which its scope selects.
-func OutboundRouteName(i int) string {
+// virtual hosts on an Envoy sidecar: the shared one, or per service the
+// one its scope selects.
+func (m MeshSize) OutboundRouteName(i int) string {
+	if !m.ScopedRoutes() {
+		return translate.OutboundHTTPName
+	}
 	return translate.OutboundRouteName(mesh.ServiceRef{Namespace: Namespace, Name: ServiceName(i)})
 }
 

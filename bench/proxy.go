@@ -34,8 +34,14 @@ var dependent = map[string]string{TypeClusters: TypeEndpoints, TypeListeners: Ty
 // wildcards are the types a proxy subscribes to without names, in the
 // order it asks. Envoy's Scoped RDS subscription is a wildcard
 // (router/scoped_rds.cc); Envoy opens it when a listener names
-// scoped_rds, the simulated proxy with the others.
-var wildcards = []string{TypeClusters, TypeListeners, TypeScopedRoutes}
+// scoped_rds, the simulated proxy with the others when the mesh gives
+// sidecars per-service routes.
+func (p *proxy) wildcards() []string {
+	if p.f.cfg.ScopedRoutes {
+		return []string{TypeClusters, TypeListeners, TypeScopedRoutes}
+	}
+	return []string{TypeClusters, TypeListeners}
+}
 
 // heldTypes are every type a proxy holds.
 var heldTypes = []string{TypeClusters, TypeListeners, TypeScopedRoutes, TypeEndpoints, TypeRoutes}
@@ -212,7 +218,7 @@ func (p *proxy) acked(typeURL string) {
 // wildcard types ACKed with at least the expected clusters, and every
 // endpoint and route name it subscribed to received and ACKed.
 func (p *proxy) isReady() bool {
-	for _, t := range wildcards {
+	for _, t := range p.wildcards() {
 		if !p.types[t].acked {
 			return false
 		}
@@ -270,7 +276,7 @@ func (p *proxy) runSotW(ctx context.Context, conn *grpc.ClientConn) error {
 	if err != nil {
 		return err
 	}
-	for _, t := range wildcards {
+	for _, t := range p.wildcards() {
 		if err := stream.SendMsg(&discoveryv3.DiscoveryRequest{Node: p.node, TypeUrl: t}); err != nil {
 			return err
 		}
@@ -338,7 +344,7 @@ func (p *proxy) runDelta(ctx context.Context, conn *grpc.ClientConn) error {
 	if err != nil {
 		return err
 	}
-	for _, t := range wildcards {
+	for _, t := range p.wildcards() {
 		if err := stream.SendMsg(&discoveryv3.DeltaDiscoveryRequest{Node: p.node, TypeUrl: t}); err != nil {
 			return err
 		}

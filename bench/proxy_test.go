@@ -116,7 +116,7 @@ func routes(t *testing.T, name, cluster string) []byte {
 // makes the proxy subscribe to its RouteConfiguration, and an RDS
 // response may carry one RouteConfiguration alone.
 func TestSotWScopedRoutesRules(t *testing.T) {
-	f := &Fleet{dec: newDecoder(), ctx: t.Context(), obs: make(chan Observation, 4), readyCh: make(chan int, 4)}
+	f := &Fleet{cfg: FleetConfig{ScopedRoutes: true}, dec: newDecoder(), ctx: t.Context(), obs: make(chan Observation, 4), readyCh: make(chan int, 4)}
 	p := newProxy(f, 0, "svc-0000-0."+Namespace)
 
 	ack, sub := p.receiveSotW(wireResponse{typeURL: TypeScopedRoutes, version: "s1", nonce: "1", values: [][]byte{scope(t, "a", "rc-a"), scope(t, "b", "rc-b")}})

@@ -30,6 +30,7 @@ var (
 	sweepP    = flag.String("sweep-proxies", "250,500,1000,2000,5000", "the proxies of --sweep's points, comma-separated")
 	sweepS    = flag.String("sweep-services", "1000,5000", "the services of --sweep's points, comma-separated")
 	scoped    = flag.Bool("scoped", false, "measure config bytes and heap per proxy with the Mesh's configScoping unset and set to explicit, each service calling 5 others; fails when the control plane has no config scoping")
+	sidecarRt = flag.String("sidecar-routes", "", "the Mesh's spec.sidecarRoutes: shared (one outbound RouteConfiguration, the default) or perService (one per service, through Scoped RDS)")
 	debounce  = flag.Duration("debounce", 100*time.Millisecond, "the control plane's push debounce (the baseline waits as long before pushing)")
 	viaApply  = flag.Bool("apply", true, "seed embassy's mesh through an apply, with its validation and reference checks (false: one raw store commit)")
 	conns     = flag.Int("conns", 8, "gRPC connections the proxies' streams share")
@@ -46,7 +47,7 @@ var (
 func xdsConfig(exe string) (bench.Config, error) {
 	cfg := bench.Config{
 		Proxies:        *proxies,
-		Mesh:           bench.MeshSize{Services: *services, EndpointsPerService: *endpoints, RouteEvery: *routes},
+		Mesh:           bench.MeshSize{Services: *services, EndpointsPerService: *endpoints, RouteEvery: *routes, SidecarRoutes: *sidecarRt},
 		Runs:           *runs,
 		Debounce:       *debounce,
 		ViaApply:       *viaApply,
