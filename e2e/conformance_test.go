@@ -12,6 +12,7 @@ import (
 	"embassy.dev/embassy/pkg/dataplane"
 	"embassy.dev/embassy/pkg/resource"
 	"embassy.dev/embassy/pkg/store"
+	"embassy.dev/embassy/xds/translate"
 	"embassy.dev/embassy/xds/validate"
 )
 
@@ -37,14 +38,36 @@ func TestConformance(t *testing.T) {
 			continue
 		}
 		n++
-		t.Run(filepath.Base(dir), func(t *testing.T) { conformance(t, rs) })
+		t.Run(filepath.Base(dir), func(t *testing.T) { conformance(t, rs, false) })
+		t.Run(filepath.Base(dir)+"/routes-per-service", func(t *testing.T) { conformance(t, withRoutesPerService(rs), true) })
 	}
 	if n < 2 {
 		t.Fatalf("found %d example meshes under examples/, want at least quickstart and one larger mesh", n)
 	}
 }
 
-func conformance(t *testing.T, rs []*resource.Resource) {
+// withRoutesPerService is rs with the Mesh's spec.sidecarRoutes set to
+// perService, adding a Mesh when rs has none.
+func withRoutesPerService(rs []*resource.Resource) []*resource.Resource {
+	out := make([]*resource.Resource, 0, len(rs)+1)
+	found := false
+	for _, r := range rs {
+		if spec, ok := r.Spec.(*resource.MeshSpec); ok {
+			c, s := *r, *spec
+			s.SidecarRoutes = resource.RoutesPerService
+			c.Spec, found = &s, true
+			r = &c
+		}
+		out = append(out, r)
+	}
+	if !found {
+		out = append(out, &resource.Resource{APIVersion: resource.APIVersion, Kind: resource.KindMesh, Metadata: resource.Metadata{Name: "mesh"},
+			Spec: &resource.MeshSpec{TrustDomain: dataplane.DefaultTrustDomain, SidecarRoutes: resource.RoutesPerService}})
+	}
+	return out
+}
+
+func conformance(t *testing.T, rs []*resource.Resource, perService bool) {
 	dataDir := t.TempDir()
 	st, err := store.OpenBolt(dataDir)
 	if err != nil {
@@ -92,13 +115,17 @@ func conformance(t *testing.T, rs []*resource.Resource) {
 			t.Fatalf("served resources fail validation:\n%v", err)
 		}
 	}
-	// A sidecar's outbound routes come through its scopes: one scope and
-	// one RouteConfiguration per HTTP service it sees.
+	// A sidecar's outbound routes are one shared RouteConfiguration, or
+	// per service come through its scopes: one scope and one
+	// RouteConfiguration per HTTP service it sees.
 	checkSidecar := func(t *testing.T, f *fetched) {
 		t.Helper()
 		check(t, f)
-		if len(f.scopes) == 0 || len(f.routes) < len(f.scopes) {
+		if perService && (len(f.scopes) == 0 || len(f.routes) < len(f.scopes)) {
 			t.Fatalf("sidecar served %d scopes and %d route configurations; want a route configuration for each of some scopes", len(f.scopes), len(f.routes))
+		}
+		if !perService && (len(f.scopes) != 0 || f.routes[translate.OutboundHTTPName] == nil) {
+			t.Fatalf("sidecar served %d scopes and %d route configurations; want no scope and the shared %s", len(f.scopes), len(f.routes), translate.OutboundHTTPName)
 		}
 	}
 	for _, id := range workloads {

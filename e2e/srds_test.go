@@ -15,17 +15,24 @@ import (
 )
 
 // webService is a second HTTP service beside echo, so a sidecar holds two
-// scopes and two outbound RouteConfigurations.
+// scopes and two outbound RouteConfigurations, in a mesh that gives each
+// service its own.
 const webService = `apiVersion: embassy.dev/v1alpha1
 kind: Service
 metadata: {name: web, namespace: default}
 spec:
   ports: [{name: http, port: 8080, protocol: http}]
   endpoints: [{address: 127.0.0.2}]
+---
+apiVersion: embassy.dev/v1alpha1
+kind: Mesh
+metadata: {name: mesh}
+spec: {trustDomain: example.org, sidecarRoutes: perService}
 `
 
 // TestSotWRouteChangeSendsOneRouteConfiguration speaks state-of-the-world
-// ADS to a real embassy-cp as an Envoy sidecar does (CDS, LDS and scopes
+// ADS to a real embassy-cp, whose Mesh gives each service its own
+// outbound routes, as an Envoy sidecar does (CDS, LDS and scopes
 // as wildcards, then RDS and EDS by name): a change to one service's Route
 // sends the sidecar that service's RouteConfiguration alone, and the
 // scopes, complete state in every response, are not resent.
@@ -35,6 +42,7 @@ func TestSotWRouteChangeSendsOneRouteConfiguration(t *testing.T) {
 	p1, p2, p3 := portOf(t, nettest.FreeAddr(t)), portOf(t, nettest.FreeAddr(t)), portOf(t, nettest.FreeAddr(t))
 	cp.mustCtl(t, "apply", "-f", writeFile(t, dir, "mesh.yaml", fmt.Sprintf(echoMesh, p1, p2, p3)+"---\n"+webService))
 	cp.mustCtl(t, "apply", "-f", writeFile(t, dir, "route.yaml", fmt.Sprintf(routeSplit, 50, 50)))
+	cp.waitPushed(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -45,14 +53,19 @@ func TestSotWRouteChangeSendsOneRouteConfiguration(t *testing.T) {
 	node := envoyNode("echo-v1.default", false)
 	f := newFetched()
 	subscribed := map[string][]string{}
+	// acked is each type's last version and nonce: a new subscription
+	// carries them, as Envoy's does, or the server takes it for a stale
+	// request and ignores it.
+	acked := map[string][2]string{}
 	send := func(typ string, version, nonce string) {
+		acked[typ] = [2]string{version, nonce}
 		if err := stream.Send(&discovery.DiscoveryRequest{Node: node, TypeUrl: typ, ResourceNames: subscribed[typ], VersionInfo: version, ResponseNonce: nonce}); err != nil {
 			t.Fatalf("send %s: %v", typ, err)
 		}
 	}
 	subscribe := func(typ string, names []string) {
 		subscribed[typ] = names
-		send(typ, "", "")
+		send(typ, acked[typ][0], acked[typ][1])
 	}
 	// recv takes in one response as Envoy would, following references.
 	recv := func() *discovery.DiscoveryResponse {

@@ -76,8 +76,12 @@
 // Outbound, shared by every sidecar: one listener "outbound_http" on
 // 127.0.0.1:15001. Apps send requests there, HTTP proxy style, with Host
 // "<svc>.<ns>:<port>" (or "<svc>.<ns>" for the service's first HTTP-family
-// port: Envoy refuses a domain shared by two virtual hosts). Its HCM picks
-// a RouteConfiguration per request through Scoped RDS (srds.go): each
+// port: Envoy refuses a domain shared by two virtual hosts). By default
+// (Mesh spec.sidecarRoutes: shared) its HCM takes one RouteConfiguration
+// "outbound_http" over RDS, holding every HTTP-family service port's
+// virtual host: the fewest resources, but a route change resends them
+// all. With sidecarRoutes: perService its HCM picks a RouteConfiguration
+// per request through Scoped RDS (srds.go): each
 // service with an HTTP-family port has a ScopedRouteConfiguration
 // "outbound_http|<svc>.<ns>" whose key is "<svc>.<ns>", naming the
 // RouteConfiguration "outbound_http|<svc>.<ns>" that holds a virtual host
@@ -89,7 +93,7 @@
 // as a wildcard and applies a State of the World scope response as the
 // complete set; a change to one service's routes resends that service's
 // RouteConfiguration alone. One listener for all services means a new
-// service adds a scope and never rebinds a socket.
+// service changes routes (and adds a scope) and never rebinds a socket.
 //
 // Each tcp port of a service gets a listener
 // "outbound_tcp|<port>|<svc>.<ns>" on the service's TCPAddress, a loopback
