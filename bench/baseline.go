@@ -213,14 +213,7 @@ func newVersionedSet(r *translate.Resources) (versionedSet, error) {
 	if r == nil {
 		return set, nil
 	}
-	for typ, items := range map[resourcev3.Type][]types.Resource{
-		resourcev3.ListenerType:    asResources(r.Listeners),
-		resourcev3.RouteType:       asResources(r.Routes),
-		resourcev3.ScopedRouteType: asResources(r.ScopedRoutes),
-		resourcev3.ClusterType:     asResources(r.Clusters),
-		resourcev3.EndpointType:    asResources(r.Endpoints),
-		resourcev3.SecretType:      asResources(r.Secrets),
-	} {
+	for typ, items := range r.ByType() {
 		if len(items) == 0 {
 			continue
 		}
@@ -255,14 +248,6 @@ func (s versionedSet) overlay(own versionedSet) *cachev3.Snapshot {
 			}
 		}
 		out.Resources[cachev3.GetResponseType(typ)] = cachev3.Resources{Version: hex.EncodeToString(h.Sum(nil)[:8]), Items: items}
-	}
-	return out
-}
-
-func asResources[T types.Resource](in []T) []types.Resource {
-	out := make([]types.Resource, len(in))
-	for k, r := range in {
-		out[k] = r
 	}
 	return out
 }

@@ -178,7 +178,7 @@ func newResourceSet(r *translate.Resources, enc *encodings) (resourceSet, error)
 	if r == nil {
 		return set, nil
 	}
-	lists := byType(r)
+	lists := r.ByType()
 	for _, typ := range servedTypes {
 		if len(lists[typ]) == 0 {
 			continue
@@ -217,28 +217,6 @@ func newTypeSet(typ resourcev3.Type, items map[string]*entry) *typeSet {
 		versionByBundle(ts)
 	}
 	return ts
-}
-
-// byType is r's resources by the type they are served as.
-func byType(r *translate.Resources) map[resourcev3.Type][]types.Resource {
-	return map[resourcev3.Type][]types.Resource{
-		resourcev3.ListenerType:    asResources(r.Listeners),
-		resourcev3.RouteType:       asResources(r.Routes),
-		resourcev3.ScopedRouteType: asResources(r.ScopedRoutes),
-		resourcev3.ClusterType:     asResources(r.Clusters),
-		resourcev3.EndpointType:    asResources(r.Endpoints),
-		resourcev3.SecretType:      asResources(r.Secrets),
-		// Only a workload's agent asks for these: its authorization bundles.
-		resourcev3.ExtensionConfigType: asResources(r.ExtensionConfigs),
-	}
-}
-
-func asResources[T types.Resource](in []T) []types.Resource {
-	out := make([]types.Resource, len(in))
-	for i, r := range in {
-		out[i] = r
-	}
-	return out
 }
 
 // versionOf hashes a type's names and content hashes, so the version of a

@@ -67,7 +67,7 @@ func (g *generation) scope(px translate.Proxy, base resourceSet, baseErr error, 
 // them as they are) and at most a few built anew: the former keep base's
 // entries, the latter are encoded once through enc like any resource.
 func subset(base resourceSet, r *translate.Resources, enc *encodings) (resourceSet, error) {
-	lists := byType(r)
+	lists := r.ByType()
 	out := resourceSet{}
 	for _, typ := range servedTypes {
 		if len(lists[typ]) == 0 {

@@ -14,9 +14,6 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	"embassy.dev/embassy/internal/grpctest"
-	"embassy.dev/embassy/internal/poll"
-	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/xds/cache/cachetest"
 )
 
@@ -95,24 +92,11 @@ func TestDeltaWireDecodesToTheResponse(t *testing.T) {
 // making the same requests through a random sequence of pushes receive
 // the same responses from both, nonces included.
 func TestDeltaStreamsReceiveWhatTheProtoCodecSends(t *testing.T) {
-	fake := cachetest.New()
-	srv := New(Config{Translator: fake, Debounce: time.Millisecond, MaxDelay: 20 * time.Millisecond})
-	t.Cleanup(srv.Close)
-	wired := discovery.NewAggregatedDiscoveryServiceClient(grpctest.ServeWith(t, ServerOptions(), srv.Register))
-	plain := discovery.NewAggregatedDiscoveryServiceClient(grpctest.Serve(t, srv.Register))
+	tws := newTwinServers(t)
+	fake, services, update := tws.fake, tws.services, tws.update
+	wired := discovery.NewAggregatedDiscoveryServiceClient(tws.wired)
+	plain := discovery.NewAggregatedDiscoveryServiceClient(tws.plain)
 	r := rand.New(rand.NewPCG(7, 8))
-	services := []string{"web", "db"}
-	for i := range 6 {
-		services = append(services, fmt.Sprintf("svc-%d", i))
-		fake.SetPort(services[len(services)-1], uint32(7000+i))
-	}
-	rev := int64(1)
-	update := func() {
-		srv.Update(mesh.New(rev, nil))
-		poll.Until(t, "push of the revision", func() bool { return srv.Stats().Revision == rev })
-		rev++
-	}
-	update()
 	ctx, _ := streamContext(t)
 	type twin struct {
 		streams [2]discovery.AggregatedDiscoveryService_DeltaAggregatedResourcesClient

@@ -163,24 +163,9 @@ func (s rawSotw) recv(t *testing.T) ([]byte, *discovery.DiscoveryResponse) {
 // proxies of one shape making the same random requests through a random
 // sequence of pushes receive the same bytes from both, nonces included.
 func TestSotwStreamsReceiveTheBytesTheProtoCodecSends(t *testing.T) {
-	fake := cachetest.New()
-	srv := New(Config{Translator: fake, Debounce: time.Millisecond, MaxDelay: 20 * time.Millisecond})
-	t.Cleanup(srv.Close)
-	wired := grpctest.ServeWith(t, ServerOptions(), srv.Register)
-	plain := grpctest.Serve(t, srv.Register)
+	tws := newTwinServers(t)
+	fake, wired, plain, services, update := tws.fake, tws.wired, tws.plain, tws.services, tws.update
 	r := rand.New(rand.NewPCG(3, 4))
-	services := []string{"web", "db"}
-	for i := range 6 {
-		services = append(services, fmt.Sprintf("svc-%d", i))
-		fake.SetPort(services[len(services)-1], uint32(7000+i))
-	}
-	rev := int64(1)
-	update := func() {
-		srv.Update(mesh.New(rev, nil))
-		poll.Until(t, "push of the revision", func() bool { return srv.Stats().Revision == rev })
-		rev++
-	}
-	update()
 
 	type twin struct {
 		wired, plain rawSotw
@@ -327,4 +312,35 @@ func TestStreamsSharingAnAnswerShareOneEncoding(t *testing.T) {
 	if len(got["d"].GetResources()) != 0 || got["d"].GetVersionInfo() != got["a"].GetVersionInfo() {
 		t.Errorf("d got %v, want the new version and nothing it subscribes to", got["d"])
 	}
+}
+
+// twinServers is one xDS server, over a fake translator serving web, db
+// and svc-0 to svc-5, registered on a gRPC server with ServerOptions
+// (wired) and on one without (plain), pushed once.
+type twinServers struct {
+	fake         *cachetest.Translator
+	wired, plain *grpc.ClientConn
+	services     []string
+	// update pushes the next revision and waits for it.
+	update func()
+}
+
+func newTwinServers(t *testing.T) *twinServers {
+	t.Helper()
+	fake := cachetest.New()
+	srv := New(Config{Translator: fake, Debounce: time.Millisecond, MaxDelay: 20 * time.Millisecond})
+	t.Cleanup(srv.Close)
+	tws := &twinServers{fake: fake, wired: grpctest.ServeWith(t, ServerOptions(), srv.Register), plain: grpctest.Serve(t, srv.Register), services: []string{"web", "db"}}
+	for i := range 6 {
+		tws.services = append(tws.services, fmt.Sprintf("svc-%d", i))
+		fake.SetPort(tws.services[len(tws.services)-1], uint32(7000+i))
+	}
+	rev := int64(1)
+	tws.update = func() {
+		srv.Update(mesh.New(rev, nil))
+		poll.Until(t, "push of the revision", func() bool { return srv.Stats().Revision == rev })
+		rev++
+	}
+	tws.update()
+	return tws
 }
