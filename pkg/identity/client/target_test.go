@@ -34,13 +34,15 @@ func TestDialFailsOverBetweenReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	cpID := dataplane.ControlPlaneID(ca.TrustDomain())
+	// The live replica first: the dead one's port, free once closed, can
+	// then never be the live one's.
+	live, _ := serveAs(t, ca, cpID)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	dead := lis.Addr().String()
 	_ = lis.Close()
-	live, _ := serveAs(t, ca, cpID)
 	c, err := Dial(dead+","+live, ca.Bundle(), nil)
 	if err != nil {
 		t.Fatal(err)
