@@ -16,7 +16,7 @@ func WithPrevious(prev *Snapshot) Option {
 // reuseIdentity copies w's service account and SPIFFE ID from p when p
 // resolved them from the same spec in the same trust domain.
 func (p *Snapshot) reuseIdentity(w *Workload, trustDomain string) bool {
-	if p == nil || p.identityDomain != trustDomain {
+	if p == nil || p.Mesh.TrustDomain != trustDomain {
 		return false
 	}
 	was := p.workloads[ServiceRef{w.Namespace, w.Name}]

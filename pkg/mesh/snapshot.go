@@ -126,11 +126,9 @@ type Snapshot struct {
 	// scopes memoizes Visible; it is the one thing that changes after
 	// New, behind its own lock, and only ever caches what Visible derives.
 	scopes scopeMemo
-	// identityDomain is the trust domain the workloads' SPIFFE IDs were
-	// resolved in, and serving each service's serving workloads: what
-	// the next snapshot compares to reuse them (WithPrevious).
-	identityDomain string
-	serving        map[ServiceRef][]*Workload
+	// serving is each service's serving workloads: what the next
+	// snapshot compares to reuse its endpoints (WithPrevious).
+	serving map[ServiceRef][]*Workload
 }
 
 // New builds a snapshot from resources (in any order) at a revision.
@@ -142,7 +140,7 @@ func New(revision int64, resources []*resource.Resource, opts ...Option) *Snapsh
 	}
 	s := &Snapshot{
 		Revision:  revision,
-		Mesh:      resource.MeshSpec{TrustDomain: dataplane.DefaultTrustDomain, MTLS: &resource.MTLS{Mode: resource.MTLSStrict}, CA: &resource.CA{Type: "builtin"}, SVIDTTL: resource.DefaultSVIDTTL, ConfigScoping: resource.ScopingNone, SidecarRoutes: resource.RoutesShared},
+		Mesh:      withMeshDefaults(resource.MeshSpec{}),
 		services:  map[ServiceRef]*Service{},
 		workloads: map[ServiceRef]*Workload{},
 		routes:    map[ServiceRef][]*Route{},
@@ -179,10 +177,9 @@ func New(revision int64, resources []*resource.Resource, opts ...Option) *Snapsh
 		}
 	}
 	s.MTLSMode = s.Mesh.MTLS.Mode
-	s.identityDomain = s.Mesh.TrustDomain
 	for _, w := range s.Workloads {
-		if !o.prev.reuseIdentity(w, s.identityDomain) {
-			w.resolveIdentity(s.identityDomain)
+		if !o.prev.reuseIdentity(w, s.Mesh.TrustDomain) {
+			w.resolveIdentity(s.Mesh.TrustDomain)
 		}
 	}
 	// Index workloads by the services they back once, so building
