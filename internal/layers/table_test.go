@@ -35,6 +35,7 @@ var layerNames = [...]string{"base", "model", "engines", "serving", "wiring", "t
 var layerOf = map[string]int{
 	"internal/atomicfile": base,
 	"internal/proccpu":    base,
+	"internal/wirecodec":  base,
 	"pkg/events":          base,
 	"pkg/log":             base,
 	"pkg/re2size":         base,

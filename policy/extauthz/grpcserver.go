@@ -10,8 +10,9 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
-	grpcproto "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
+
+	"embassy.dev/embassy/internal/wirecodec"
 )
 
 // WireChecker decides Checks in their wire form: it takes a
@@ -72,7 +73,7 @@ func (s *GRPCServer) Stop() {
 func baseServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.NumStreamWorkers(uint32(4 * runtime.GOMAXPROCS(0))),
-		grpc.ForceServerCodecV2(wireCodec{encoding.GetCodecV2(grpcproto.Name)}),
+		wirecodec.ServerOption(),
 	}
 }
 
@@ -114,28 +115,17 @@ func checkWireHandler(srv any, ctx context.Context, dec func(any) error, _ grpc.
 	return &wireMessage{buf: mem.SliceBuffer(out)}, nil
 }
 
-// wireMessage is a message in its wire form.
+// wireMessage is a message in its wire form, which the server's codec
+// (wirecodec) passes through as it is.
 type wireMessage struct{ buf mem.Buffer }
 
-// wireCodec passes a wireMessage's bytes through as they are, and
-// encodes anything else with its codec, gRPC's proto codec.
-type wireCodec struct{ codec encoding.CodecV2 }
-
-func (c wireCodec) Marshal(v any) (mem.BufferSlice, error) {
-	if w, ok := v.(*wireMessage); ok {
-		return mem.BufferSlice{w.buf}, nil
-	}
-	return c.codec.Marshal(v)
+func (w *wireMessage) EncodeWire(encoding.CodecV2) (mem.BufferSlice, error) {
+	return mem.BufferSlice{w.buf}, nil
 }
 
-// Unmarshal keeps a reference to data in a wireMessage, which its
-// handler frees.
-func (c wireCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	if w, ok := v.(*wireMessage); ok {
-		w.buf = data.MaterializeToBuffer(mem.DefaultBufferPool())
-		return nil
-	}
-	return c.codec.Unmarshal(data, v)
+// DecodeWire keeps a reference to data, which the message's handler
+// frees.
+func (w *wireMessage) DecodeWire(data mem.BufferSlice) error {
+	w.buf = data.MaterializeToBuffer(mem.DefaultBufferPool())
+	return nil
 }
-
-func (c wireCodec) Name() string { return c.codec.Name() }

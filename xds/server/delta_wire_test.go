@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"embassy.dev/embassy/internal/wirecodec"
 	"embassy.dev/embassy/xds/cache/cachetest"
 )
 
@@ -59,7 +60,7 @@ func randomDelta(r *rand.Rand, n int) *discovery.DeltaDiscoveryResponse {
 // goes out as the cache's bytes, not a copy.
 func TestDeltaWireDecodesToTheResponse(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	codec := wireCodec{protoCodec}
+	codec := wirecodec.New()
 	for i := range 300 {
 		want := randomDelta(r, r.IntN(12))
 		data, err := codec.Marshal(&deltaWire{want})

@@ -49,14 +49,9 @@ func newSotwRequest() *sotwRequest {
 	return &sotwRequest{DiscoveryRequest: &discovery.DiscoveryRequest{}}
 }
 
-// preDecoded is a message that decodes itself.
-type preDecoded interface {
-	decode(data mem.BufferSlice) error
-}
-
-// decode reads every field of the request but its names, which it only
+// DecodeWire reads every field of the request but its names, which it only
 // digests.
-func (r *sotwRequest) decode(data mem.BufferSlice) (err error) {
+func (r *sotwRequest) DecodeWire(data mem.BufferSlice) (err error) {
 	// Kept, not copied, until the stream is done with the request.
 	r.buf = data.MaterializeToBuffer(mem.DefaultBufferPool())
 	defer func() {

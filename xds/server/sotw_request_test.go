@@ -11,6 +11,8 @@ import (
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+
+	"embassy.dev/embassy/internal/wirecodec"
 )
 
 // randomRequest is a DiscoveryRequest with random fields, its names
@@ -36,7 +38,7 @@ func randomRequest(r *rand.Rand) *discovery.DiscoveryRequest {
 // order, and the digest of a request decoded whole is the same.
 func TestSotwRequestDigestsItsNames(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
-	codec := wireCodec{protoCodec}
+	codec := wirecodec.New()
 	seen := map[namesDigest]string{}
 	for i := range 2000 {
 		want := randomRequest(r)
@@ -84,7 +86,7 @@ func TestSotwRequestRefusesANameThatIsNotUTF8(t *testing.T) {
 	b := protowire.AppendString(protowire.AppendTag(nil, 4, protowire.BytesType), "type")
 	b = protowire.AppendBytes(protowire.AppendTag(b, requestNames, protowire.BytesType), []byte{0xff, 'x'})
 	req := newSotwRequest()
-	if err := (wireCodec{protoCodec}).Unmarshal(mem.BufferSlice{mem.SliceBuffer(b)}, req); err != nil {
+	if err := (wirecodec.New()).Unmarshal(mem.BufferSlice{mem.SliceBuffer(b)}, req); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := req.names(); err == nil {

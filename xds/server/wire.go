@@ -6,13 +6,13 @@ import (
 	discovery "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
-	grpcproto "google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"embassy.dev/embassy/internal/wirecodec"
 	"embassy.dev/embassy/xds/cache"
 )
 
@@ -27,35 +27,8 @@ import (
 // responses are the same, encoded per stream, and requests are decoded
 // whole.
 func ServerOptions() []grpc.ServerOption {
-	return []grpc.ServerOption{grpc.ForceServerCodecV2(wireCodec{encoding.GetCodecV2(grpcproto.Name)})}
+	return []grpc.ServerOption{wirecodec.ServerOption()}
 }
-
-// wireCodec sends a preEncoded message as its wire form, has a
-// preDecoded one decode itself, and encodes and decodes anything else
-// with codec, gRPC's proto codec.
-type wireCodec struct{ codec encoding.CodecV2 }
-
-// preEncoded is a message that knows its wire form, or some of it: what
-// it does not know, codec encodes.
-type preEncoded interface {
-	wire(codec encoding.CodecV2) (mem.BufferSlice, error)
-}
-
-func (c wireCodec) Marshal(v any) (mem.BufferSlice, error) {
-	if m, ok := v.(preEncoded); ok {
-		return m.wire(c.codec)
-	}
-	return c.codec.Marshal(v)
-}
-
-func (c wireCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	if m, ok := v.(preDecoded); ok {
-		return m.decode(data)
-	}
-	return c.codec.Unmarshal(data, v)
-}
-
-func (c wireCodec) Name() string { return c.codec.Name() }
 
 // sotwWire is a DiscoveryResponse whose encoding without a nonce is
 // shared by every stream the same answer goes to; each stream adds its
@@ -67,7 +40,7 @@ type sotwWire struct {
 	body *cache.Encoded
 }
 
-func (m *sotwWire) wire(encoding.CodecV2) (mem.BufferSlice, error) {
+func (m *sotwWire) EncodeWire(encoding.CodecV2) (mem.BufferSlice, error) {
 	return mem.BufferSlice{mem.SliceBuffer(m.body.Bytes), mem.SliceBuffer(nonceField(sotwNonce, m.GetNonce()))}, nil
 }
 
@@ -117,7 +90,7 @@ type deltaWire struct {
 // own.
 const sharedValue = 1 << 10
 
-func (m *deltaWire) wire(codec encoding.CodecV2) (mem.BufferSlice, error) {
+func (m *deltaWire) EncodeWire(codec encoding.CodecV2) (mem.BufferSlice, error) {
 	large := slices.ContainsFunc(m.Resources, func(res *discovery.Resource) bool {
 		return len(res.GetResource().GetValue()) >= sharedValue
 	})

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/types/known/anypb"
 
+	"embassy.dev/embassy/internal/wirecodec"
 	"embassy.dev/embassy/xds/cache"
 )
 
@@ -58,7 +59,7 @@ func BenchmarkAnswerSharedSotW(b *testing.B) {
 			}
 		})
 		b.Run(c.name+"/wire", func(b *testing.B) {
-			codec, send := wireCodec{protoCodec}, sender(b)
+			codec, send := wirecodec.New(), sender(b)
 			for b.Loop() {
 				// Each push makes a new answer, encoded once.
 				body, err := encodeSotw(shared)
@@ -99,7 +100,7 @@ func BenchmarkAnswerSharedDelta(b *testing.B) {
 			{"wire", func(m *discovery.DeltaDiscoveryResponse) any { return &deltaWire{m} }},
 		} {
 			b.Run(c.name+"/"+codec.name, func(b *testing.B) {
-				wc := wireCodec{protoCodec}
+				wc := wirecodec.New()
 				send := sender(b)
 				for b.Loop() {
 					for i := range benchStreams {

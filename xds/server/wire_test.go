@@ -21,6 +21,7 @@ import (
 
 	"embassy.dev/embassy/internal/grpctest"
 	"embassy.dev/embassy/internal/poll"
+	"embassy.dev/embassy/internal/wirecodec"
 	"embassy.dev/embassy/pkg/mesh"
 	"embassy.dev/embassy/xds/cache"
 	"embassy.dev/embassy/xds/cache/cachetest"
@@ -67,7 +68,7 @@ func marshal(t *testing.T, c encoding.CodecV2, m any) []byte {
 // decodes to it; over random sets of resources.
 func TestSotwWireIsTheProtoEncoding(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	codec := wireCodec{protoCodec}
+	codec := wirecodec.New()
 	for i := range 300 {
 		want := randomResponse(r, r.IntN(12))
 		body := proto.Clone(want).(*discovery.DiscoveryResponse)
@@ -99,7 +100,7 @@ func TestSotwWireIsTheProtoEncoding(t *testing.T) {
 // The codec leaves every message but a pre-encoded one to gRPC's proto
 // codec, and passes a pre-encoded one's shared bytes as they are.
 func TestWireCodecPassesSharedBytesWithoutCopying(t *testing.T) {
-	codec := wireCodec{protoCodec}
+	codec := wirecodec.New()
 	req := &discovery.DiscoveryRequest{TypeUrl: resourcev3.RouteType, ResourceNames: []string{"web"}}
 	if got, want := marshal(t, codec, req), marshal(t, protoCodec, req); !bytes.Equal(got, want) {
 		t.Errorf("a request is encoded as %x, the proto codec gives %x", got, want)
