@@ -117,36 +117,39 @@ func newView(set resourceSet, prev *view, d *viewBuilder) *view {
 // changedSince returns the names changed since version; ok is false when
 // the view does not remember that version.
 func (tv *typeView) changedSince(version string) (names map[string]struct{}, ok bool) {
-	if version == tv.version {
-		return nil, true
+	i, ok := tv.changesFrom(version)
+	if !ok || i == len(tv.changes) {
+		return nil, ok
 	}
-	for i := len(tv.changes) - 1; i >= 0; i-- {
-		if tv.changes[i].from != version {
-			continue
+	names = map[string]struct{}{}
+	for _, c := range tv.changes[i:] {
+		for _, n := range c.names {
+			names[n] = struct{}{}
 		}
-		names = map[string]struct{}{}
-		for _, c := range tv.changes[i:] {
-			for _, n := range c.names {
-				names[n] = struct{}{}
-			}
-		}
-		return names, true
 	}
-	return nil, false
+	return names, true
 }
 
 // remembers reports whether changedSince knows what changed since
 // version.
 func (tv *typeView) remembers(version string) bool {
+	_, ok := tv.changesFrom(version)
+	return ok
+}
+
+// changesFrom returns the index of the first change since version
+// (len(changes) for the current version); ok is false when the view does
+// not remember that version.
+func (tv *typeView) changesFrom(version string) (int, bool) {
 	if version == tv.version {
-		return true
+		return len(tv.changes), true
 	}
-	for _, c := range tv.changes {
-		if c.from == version {
-			return true
+	for i := len(tv.changes) - 1; i >= 0; i-- {
+		if tv.changes[i].from == version {
+			return i, true
 		}
 	}
-	return false
+	return 0, false
 }
 
 // answerFor returns the encodings of every name sub subscribes to that
