@@ -67,11 +67,7 @@ func (t *translator) routesPerService() bool {
 // scope, per service) and never rebinds a socket. Its fault and rate limit
 // filters do nothing until a route turns them on for itself.
 func outboundHTTPListener(perService bool) *listener.Listener {
-	rds := OutboundHTTPName
-	if perService {
-		rds = ""
-	}
-	h := httpConnectionManager(OutboundHTTPName, rds, nil, faultFilter(), disabledLocalRateLimitFilter())
+	h := httpConnectionManager(OutboundHTTPName, OutboundHTTPName, nil, faultFilter(), disabledLocalRateLimitFilter())
 	if perService {
 		h.RouteSpecifier = scopedRoutes()
 	}
